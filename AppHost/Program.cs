@@ -1,0 +1,29 @@
+using AppHost;
+using AppHost.Messaging;
+using AppHost.Python;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+// RabbitMQ: a container, the machine's rabbitmq-server, or an external broker (Messaging:Runtime).
+var messaging = builder.AddMessageBroker("messaging");
+
+var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
+    .WithHttpHealthCheck("/health");
+
+var worker = builder.AddProject<Projects.Worker>("worker")
+    .WithHttpEndpoint()
+    .WithHttpHealthCheck("/health")
+    .WithJobDatabase(builder)
+    .WithReference(messaging).WaitFor(messaging)
+    .WithReference(inference).WaitFor(inference);
+
+// Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too.
+inference.WithReference(worker);
+
+builder.AddProject<Projects.Gateway>("gateway")
+    .WithExternalHttpEndpoints()
+    .WithHttpHealthCheck("/health")
+    .WithReference(inference).WaitFor(inference)
+    .WithReference(worker).WaitFor(worker);
+
+builder.Build().Run();

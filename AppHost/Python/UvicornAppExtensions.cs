@@ -1,0 +1,39 @@
+using Aspire.Hosting.ApplicationModel;
+
+namespace AppHost.Python;
+
+/// <summary>
+/// Runs a FastAPI/ASGI app with uvicorn from <c>&lt;appDirectory&gt;/.venv</c>. Aspire.Hosting.Python's
+/// <c>AddUvicornApp</c> does the same where that package is available (README: "Python hosting").
+/// </summary>
+public static class UvicornAppExtensions
+{
+    public static IResourceBuilder<UvicornAppResource> AddUvicornApp(
+        this IDistributedApplicationBuilder builder, string name, string appDirectory, string appModule)
+    {
+        var directory = Path.GetFullPath(appDirectory, builder.AppHostDirectory);
+        var python = Path.Combine(directory, ".venv", "bin", "python");
+        if (builder.ExecutionContext.IsRunMode && !File.Exists(python))
+        {
+            throw new DistributedApplicationException(
+                $"{python} not found: the Python environment has not been set up. Run ./run.sh (or scripts/setup.sh) once.");
+        }
+
+        var resource = new UvicornAppResource(name, python, directory);
+        return builder.AddResource(resource)
+            .WithHttpEndpoint(name: UvicornAppResource.HttpEndpointName, env: "PORT")
+            .WithArgs(context =>
+            {
+                context.Args.Add("-m");
+                context.Args.Add("uvicorn");
+                context.Args.Add(appModule);
+                context.Args.Add("--host");
+                context.Args.Add("127.0.0.1");
+                context.Args.Add("--port");
+                context.Args.Add(resource.HttpEndpoint.Property(EndpointProperty.TargetPort));
+            })
+            .WithEnvironment("PYTHONUNBUFFERED", "1")
+            // The dashboard takes OTLP/HTTP with JSON bodies, which a standard-library exporter can speak.
+            .WithOtlpExporter(OtlpProtocol.HttpJson);
+    }
+}

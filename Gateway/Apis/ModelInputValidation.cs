@@ -1,0 +1,49 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
+using ServiceDefaults.Problems;
+
+namespace Gateway.Apis;
+
+/// <summary>
+/// The checks the gateway makes before anything leaves it: a model name and a non-empty batch within the limit.
+/// What an input must look like for a given model is python-inference's decision.
+/// </summary>
+internal static partial class ModelInputValidation
+{
+    public static ProblemHttpResult? Validate(string? model, IReadOnlyList<JsonElement>? inputs, int maxBatchSize)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(model))
+        {
+            errors["model"] = ["A model name is required."];
+        }
+        else if (!ModelName().IsMatch(model))
+        {
+            errors["model"] = ["A model name is 1 to 64 lower-case letters, digits, '-' or '_'."];
+        }
+
+        if (inputs is null || inputs.Count == 0)
+        {
+            errors["inputs"] = ["At least one input is required."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
+                "The request is not valid.", errors: errors);
+        }
+
+        if (inputs!.Count > maxBatchSize)
+        {
+            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.BatchTooLarge,
+                "Too many inputs in one request.", $"At most {maxBatchSize} inputs are allowed; got {inputs.Count}.",
+                new Dictionary<string, string[]> { ["inputs"] = [$"At most {maxBatchSize} inputs are allowed."] });
+        }
+
+        return null;
+    }
+
+    [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
+    private static partial Regex ModelName();
+}

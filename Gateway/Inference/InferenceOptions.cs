@@ -1,0 +1,32 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Gateway.Inference;
+
+/// <summary>How the gateway reaches python-inference (section <c>Inference</c>).</summary>
+public sealed class InferenceOptions
+{
+    public const string SectionName = "Inference";
+
+    /// <summary>Service-discovery address of python-inference.</summary>
+    [Required]
+    public Uri BaseAddress { get; set; } = new("https+http://python-inference");
+
+    /// <summary>The model <c>GET /predict?text=</c> uses.</summary>
+    [Required]
+    public string DefaultModel { get; set; } = "sentiment";
+
+    [Range(1, 10_000)]
+    public int MaxBatchSize { get; set; } = 100;
+
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    [Range(0, 10)]
+    public int MaxRetryAttempts { get; set; } = 2;
+
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+}

@@ -1,0 +1,20 @@
+using System.Text.Json;
+using Gateway.Upstream;
+
+namespace Gateway.Jobs;
+
+internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> logger) : IJobsClient
+{
+    public const string ServiceName = "worker";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken) =>
+        UpstreamCalls.SendAsync<JobView>(http,
+            new HttpRequestMessage(HttpMethod.Post, "/api/jobs") { Content = JsonContent.Create(submission, options: Json) },
+            Json, ServiceName, logger, cancellationToken);
+
+    public Task<UpstreamResult<JobView>> GetAsync(Guid id, CancellationToken cancellationToken) =>
+        UpstreamCalls.SendAsync<JobView>(http, new HttpRequestMessage(HttpMethod.Get, $"/api/jobs/{id}"),
+            Json, ServiceName, logger, cancellationToken);
+}

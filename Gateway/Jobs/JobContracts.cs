@@ -1,0 +1,22 @@
+using System.Text.Json;
+using Gateway.Inference;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Gateway.Jobs;
+
+/// <summary>An asynchronous prediction job: the same body as a synchronous prediction.</summary>
+public sealed record JobSubmission(string? Model, IReadOnlyList<JsonElement>? Inputs);
+
+/// <summary>The answer to an accepted submission; poll <c>Location</c> for the outcome.</summary>
+public sealed record JobAccepted(Guid Id, string Status);
+
+/// <summary>A job's state: <c>queued</c>, <c>running</c>, <c>succeeded</c> (with <c>result</c>) or <c>failed</c> (with <c>error</c>).</summary>
+public sealed record JobView(
+    Guid Id,
+    string Model,
+    string Status,
+    int Attempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    PredictionResponse? Result,
+    ProblemDetails? Error);

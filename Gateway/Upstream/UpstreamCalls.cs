@@ -1,0 +1,114 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+using ServiceDefaults.Problems;
+
+namespace Gateway.Upstream;
+
+/// <summary>
+/// The one place that decides how a failure behind the gateway reaches the client: an upstream problem passes
+/// through (with the gateway's trace id), a refused or broken connection is 503 <c>upstream_unavailable</c>,
+/// a timeout 504 <c>upstream_timeout</c>, anything else upstream 502 <c>upstream_error</c> without internals.
+/// </summary>
+public static partial class UpstreamCalls
+{
+    public static async Task<UpstreamResult<T>> SendAsync<T>(
+        HttpClient client, HttpRequestMessage request, JsonSerializerOptions json, string service,
+        ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                var value = await response.Content.ReadFromJsonAsync<T>(json, cancellationToken);
+                return value is null
+                    ? Failed<T>(HttpStatusCode.BadGateway, ProblemCodes.UpstreamError, $"{service} returned an empty answer.")
+                    : UpstreamResult.Success(value);
+            }
+
+            return UpstreamResult.Failure<T>(await FromErrorResponseAsync(response, service, logger, cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw; // the client went away; there is nobody to answer
+        }
+        catch (Exception exception) when (exception is TimeoutRejectedException or TaskCanceledException)
+        {
+            LogUpstreamFailure(logger, service, "timed out", exception);
+            return Failed<T>(HttpStatusCode.GatewayTimeout, ProblemCodes.UpstreamTimeout, $"{service} did not answer in time.");
+        }
+        catch (Exception exception) when (exception is HttpRequestException or BrokenCircuitException)
+        {
+            LogUpstreamFailure(logger, service, "is unreachable", exception);
+            return Failed<T>(HttpStatusCode.ServiceUnavailable, ProblemCodes.UpstreamUnavailable,
+                $"{service} is unavailable. Try again shortly.");
+        }
+        catch (Exception exception) when (exception is JsonException or NotSupportedException)
+        {
+            LogUpstreamFailure(logger, service, "sent an unreadable answer", exception);
+            return Failed<T>(HttpStatusCode.BadGateway, ProblemCodes.UpstreamError, $"{service} sent an unreadable answer.");
+        }
+    }
+
+    private static async Task<ProblemDetails> FromErrorResponseAsync(
+        HttpResponseMessage response, string service, ILogger logger, CancellationToken cancellationToken)
+    {
+        var status = (int)response.StatusCode;
+        var upstream = await TryReadProblemAsync(response, cancellationToken);
+        var passThrough = status is >= 400 and < 500
+            or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout;
+        if (upstream is not null && passThrough)
+        {
+            // The upstream's trace id and instance describe its own request; ours are filled in on the way out.
+            upstream.Extensions.Remove("traceId");
+            upstream.Instance = null;
+            upstream.Status = status;
+            return upstream;
+        }
+
+        if (passThrough)
+        {
+            return Problem(status, ProblemCodes.ForStatus(status), $"{service} refused the request ({status}).");
+        }
+
+        LogUpstreamStatus(logger, service, status);
+        return Problem(StatusCodes.Status502BadGateway, ProblemCodes.UpstreamError, $"{service} failed to answer the request.");
+    }
+
+    private static async Task<ProblemDetails?> TryReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentType?.MediaType is not ("application/problem+json" or "application/json"))
+        {
+            return null;
+        }
+
+        try
+        {
+            return await response.Content.ReadFromJsonAsync<ProblemDetails>(cancellationToken);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static UpstreamResult<T> Failed<T>(HttpStatusCode status, string code, string title) =>
+        UpstreamResult.Failure<T>(Problem((int)status, code, title));
+
+    private static ProblemDetails Problem(int status, string code, string title) => new()
+    {
+        Status = status,
+        Title = title,
+        Type = ProblemCodes.TypeUri(code),
+        Extensions = { ["code"] = code },
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Service} {What}.")]
+    private static partial void LogUpstreamFailure(ILogger logger, string service, string what, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Service} answered {Status}.")]
+    private static partial void LogUpstreamStatus(ILogger logger, string service, int status);
+}

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ServiceDefaults.Problems;
+
+/// <summary>
+/// Makes every error response of a C# service an RFC 9457 problem with <c>code</c>, <c>traceId</c> and
+/// <c>instance</c>, whether it comes from our handlers, routing, body binding or an unhandled exception.
+/// </summary>
+public static class ProblemDetailsContract
+{
+    public static IServiceCollection AddProblemDetailsContract(this IServiceCollection services)
+    {
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+            Complete(context.ProblemDetails, context.HttpContext));
+        services.AddExceptionHandler<BadRequestExceptionHandler>();
+        // Body and parameter binding failures throw in every environment, so the client learns what was wrong
+        // instead of getting an empty 400.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        return services;
+    }
+
+    /// <summary>Exception handler and status-code pages, both writing problem details.</summary>
+    public static WebApplication UseProblemDetailsContract(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    /// <summary>Fills the members the contract requires and that a handler did not set itself.</summary>
+    public static void Complete(ProblemDetails problem, HttpContext httpContext)
+    {
+        var status = problem.Status ?? httpContext.Response.StatusCode;
+        problem.Status = status;
+        if (problem.Extensions.TryGetValue("code", out var existing) is false || existing is null)
+        {
+            problem.Extensions["code"] = ProblemCodes.ForStatus(status);
+        }
+
+        var code = problem.Extensions["code"]?.ToString() ?? ProblemCodes.ForStatus(status);
+        if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+        {
+            problem.Type = ProblemCodes.TypeUri(code);
+        }
+
+        problem.Instance ??= httpContext.Request.Path;
+        problem.Extensions["traceId"] = TraceIdOf(httpContext);
+        // The framework adds its own request id; the W3C trace id is the one correlation key we promise.
+        problem.Extensions.Remove("requestId");
+    }
+
+    public static string TraceIdOf(HttpContext httpContext) =>
+        Activity.Current?.TraceId.ToHexString() ?? httpContext.TraceIdentifier;
+
+    /// <summary>A problem result with the contract's members; handlers use this rather than building their own.</summary>
+    public static ProblemHttpResult Problem(int status, string code, string title, string? detail = null,
+        IDictionary<string, string[]>? errors = null)
+    {
+        var extensions = new Dictionary<string, object?> { ["code"] = code };
+        if (errors is not null)
+        {
+            extensions["errors"] = errors;
+        }
+
+        return TypedResults.Problem(detail: detail, statusCode: status, title: title,
+            type: ProblemCodes.TypeUri(code), extensions: extensions);
+    }
+}

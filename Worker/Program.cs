@@ -1,0 +1,19 @@
+using ServiceDefaults.Problems;
+using Worker.Apis;
+using Worker.Extensions;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+
+app.UseProblemDetailsContract();
+app.MapDefaultEndpoints();
+app.MapJobsApi();
+
+app.Run();
+
+/// <summary>Entry point, visible to the test host.</summary>
+public partial class Program;
