@@ -11,7 +11,7 @@ var inference = builder.AddUvicornApp("python-inference", "../python-inference",
     .WithHttpHealthCheck("/health");
 
 var worker = builder.AddProject<Projects.Worker>("worker")
-    .WithHttpEndpoint()
+    .WithHttpEndpoint(isProxied: false) // a stopped Worker refuses connections instead of hanging them
     .WithHttpHealthCheck("/health")
     .WithJobDatabase(builder)
     .WithReference(messaging).WaitFor(messaging)

@@ -21,7 +21,9 @@ public static class UvicornAppExtensions
 
         var resource = new UvicornAppResource(name, python, directory);
         return builder.AddResource(resource)
-            .WithHttpEndpoint(name: UvicornAppResource.HttpEndpointName, env: "PORT")
+            // Not proxied: when the app is down its port refuses connections, as it would in production; a proxy
+            // would accept them and leave callers waiting for a timeout.
+            .WithHttpEndpoint(name: UvicornAppResource.HttpEndpointName, env: "PORT", isProxied: false)
             .WithArgs(context =>
             {
                 context.Args.Add("-m");

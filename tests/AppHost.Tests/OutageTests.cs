@@ -1,0 +1,35 @@
+namespace AppHost.Tests;
+
+[CollectionDefinition(nameof(OutageTests), DisableParallelization = true)]
+public sealed class OutageCollection;
+
+/// <summary>Stops real resources, so it runs alone and restores what it stopped.</summary>
+[Collection(nameof(OutageTests))]
+public sealed class OutageTests(AppHostFixture stack)
+{
+    [Fact]
+    public async Task Python_inference_stopped_gives_503_problem_not_a_500_or_a_hang()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(AppHostFixture.StartTimeout);
+
+        await stack.StopResourceAsync("python-inference", timeout.Token);
+        try
+        {
+            var started = DateTime.UtcNow;
+            var response = await stack.Gateway.GetAsync("/predict?text=hello", timeout.Token);
+            await Problems.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "upstream_unavailable");
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15), "the 503 should come quickly");
+
+            var models = await stack.Gateway.GetAsync("/api/v1/models", timeout.Token);
+            await Problems.AssertProblemAsync(models, HttpStatusCode.ServiceUnavailable, "upstream_unavailable");
+        }
+        finally
+        {
+            await stack.StartResourceAsync("python-inference", timeout.Token);
+        }
+
+        var recovered = await stack.Gateway.GetAsync("/predict?text=lovely", timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
+    }
+}
