@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs what the stack needs on Debian/Ubuntu. Idempotent: quiet and quick when nothing is missing.
+# Uses sudo only when not root. Called by ./run.sh and ./test.sh; safe to run by hand.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/python-inference/.venv"
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# RabbitMQ for the 'local' broker runtime, and the Python stack from Debian's packages, which is what
+# python-inference runs on where no Python package index is reachable.
+apt_packages=(
+  rabbitmq-server
+  python3 python3-venv python3-pip
+  python3-fastapi python3-starlette python3-pydantic python3-uvicorn python3-uvloop python3-httptools
+  python3-sklearn python3-numpy python3-httpx python3-pytest
+  curl ca-certificates
+)
+
+install_apt_packages() {
+  local missing=() package
+  for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  ((${#missing[@]} == 0)) && return 0
+
+  command -v apt-get >/dev/null || die "missing ${missing[*]}, and this is not a Debian/Ubuntu machine; install them by hand."
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  say "installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  # policy-rc.d keeps the package from starting a system-wide broker: the AppHost runs its own.
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+check_dotnet() {
+  command -v dotnet >/dev/null || die ".NET SDK 10 is required (https://dot.net); it is not on PATH."
+  local major
+  major="$(dotnet --version 2>/dev/null | cut -d. -f1)"
+  [[ "$major" =~ ^[0-9]+$ ]] && ((major >= 10)) || die ".NET SDK 10 or newer is required; found '$(dotnet --version 2>/dev/null)'."
+}
+
+package_index_reachable() {
+  [[ "${SETUP_OFFLINE:-}" == 1 ]] && return 1
+  local index="${PIP_INDEX_URL:-https://pypi.org/simple}"
+  curl -fsS -o /dev/null --max-time 5 "${index%/}/pip/" 2>/dev/null
+}
+
+setup_python() {
+  if [[ ! -x "$venv/bin/python" ]]; then
+    say "creating $venv (with the system's site packages)"
+    /usr/bin/python3 -m venv --system-site-packages "$venv"
+  fi
+
+  # pip runs only where an index answers and only when pyproject.toml changed since the last install;
+  # offline, Debian's python3-* packages above are the dependencies.
+  local stamp="$venv/.installed-pyproject" digest
+  digest="$(sha256sum "$root/python-inference/pyproject.toml" | cut -d' ' -f1)"
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]] && package_index_reachable; then
+    say "installing python-inference's dependencies with pip"
+    "$venv/bin/python" -m pip install -q -e "$root/python-inference[test]"
+    echo "$digest" >"$stamp"
+  fi
+
+  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, numpy, httpx, pytest" 2>/dev/null \
+    || die "python-inference's dependencies are not importable from $venv (no package index reachable and Debian's packages incomplete?)"
+
+  # Train (or load) the models once now, so the first start of the service is quick.
+  (cd "$root/python-inference" && "$venv/bin/python" -m app.ml.warm) >/dev/null \
+    || die "training the models failed; run: cd python-inference && .venv/bin/python -m app.ml.warm"
+}
+
+install_apt_packages
+check_dotnet
+setup_python
