@@ -1,0 +1,67 @@
+"""Entry point: `uvicorn app.main:app`. A request goes through the telemetry middleware, then the
+routers in app/api/routes; errors become problem details in app/api/errors.py."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI
+
+from app.api.errors import internal_error_response, register_error_handlers
+from app.api.routes import health, models, predictions
+from app.core.config import Settings
+from app.core.telemetry import TelemetryMiddleware, configure_logging, create_tracer
+from app.ml.registry import ModelRegistry, load_models
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> FastAPI:
+    """Build the service; loads (or trains and caches) the models unless a registry is given.
+
+    Models load here rather than in a startup hook: that works the same on every FastAPI and
+    Starlette version this service supports, and uvicorn serves nothing before it is done.
+    """
+    settings = settings or Settings.from_env()
+    configure_logging()
+    if registry is None:
+        registry = _load_models(settings)
+    logger.info("worker (model registry) discovered at %s", settings.WORKER_URL or "<not configured>")
+
+    app = FastAPI(
+        title="python-inference",
+        version="1.0.0",
+        description="Sentiment and iris predictions from scikit-learn models.",
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.tracer = tracer = create_tracer(settings)
+
+    register_error_handlers(app)
+    app.add_middleware(TelemetryMiddleware, tracer=tracer, error_response=internal_error_response)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(predictions.router)
+    return app
+
+
+def _load_models(settings: Settings) -> ModelRegistry:
+    started = time.perf_counter()
+    registry = load_models(settings.MODEL_CACHE_DIR)
+    for model in registry:
+        logger.info(
+            "model %s %s %s, held-out accuracy %.4f (%d train / %d test), sha256 %s",
+            model.name,
+            model.version,
+            "loaded from cache" if model.trained.from_cache else "trained",
+            model.trained.evaluation.held_out_accuracy,
+            model.trained.evaluation.train_size,
+            model.trained.evaluation.test_size,
+            model.trained.artifact_sha256[:12],
+        )
+    logger.info("models ready in %.3f s", time.perf_counter() - started)
+    return registry
+
+
+app = create_app()

@@ -1,0 +1,79 @@
+"""Shared fixtures. The models are trained once per session into a temporary MODEL_CACHE_DIR,
+set before `app.main` is imported because that module builds the app (and loads models) on import."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_CACHE_DIR = Path(tempfile.mkdtemp(prefix="python-inference-model-cache-"))
+os.environ["MODEL_CACHE_DIR"] = str(_CACHE_DIR)
+for _name in (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_SERVICE_NAME",
+    "MAX_BATCH_SIZE",
+    "MAX_TEXT_LENGTH",
+):
+    os.environ.pop(_name, None)
+
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from app.core.config import Settings  # noqa: E402
+from app.main import app as main_app  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.ml.registry import ModelRegistry  # noqa: E402
+from tests.support import RecordingExporter  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_model_cache() -> Iterator[None]:
+    yield
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir() -> Path:
+    return _CACHE_DIR
+
+
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    return main_app
+
+
+@pytest.fixture(scope="session")
+def settings(app: FastAPI) -> Settings:
+    return app.state.settings
+
+
+@pytest.fixture(scope="session")
+def registry(app: FastAPI) -> ModelRegistry:
+    return app.state.registry
+
+
+@pytest.fixture(scope="session")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def recording_exporter() -> RecordingExporter:
+    return RecordingExporter()
+
+
+@pytest.fixture
+def traced_client(settings: Settings, registry: ModelRegistry, recording_exporter: RecordingExporter) -> TestClient:
+    """A client for an app whose finished spans land in `recording_exporter.spans`."""
+    traced_app = create_app(settings, registry)
+    traced_app.state.tracer.exporter = recording_exporter
+    return TestClient(traced_app)

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.ml import sentiment
+from app.ml.cache import Evaluation
+from app.ml.registry import ModelRegistry
+
+# Ordinary sentences written for this test; test_unseen_sentences_are_not_in_the_corpus keeps them unseen.
+UNSEEN_SENTENCES: list[tuple[str, str]] = [
+    ("I absolutely loved this movie, the acting was wonderful.", "positive"),
+    ("This is the worst purchase I have ever made.", "negative"),
+    ("The staff were friendly and the room was spotless.", "positive"),
+    ("The food was cold and the waiter was rude.", "negative"),
+    ("What a fantastic experience, I will definitely come back.", "positive"),
+    ("The battery died after an hour, very disappointing.", "negative"),
+    ("My new running shoes are comfortable and look great.", "positive"),
+    ("The delivery was late and the box arrived crushed.", "negative"),
+    ("Our guide was knowledgeable and made the tour fun.", "positive"),
+    ("The hotel was noisy and the bed was uncomfortable.", "negative"),
+    ("This recipe is delicious and easy to follow.", "positive"),
+    ("The customer service agent hung up on me twice.", "negative"),
+    ("The concert was amazing and the crowd was fantastic.", "positive"),
+    ("The app keeps crashing and I lost all my work.", "negative"),
+    ("I am really happy with how quickly they fixed my car.", "positive"),
+    ("The movie was boring and far too long.", "negative"),
+    ("The teacher was patient and explained everything clearly.", "positive"),
+    ("The paint started peeling after a week, total waste of money.", "negative"),
+    ("Lovely little cafe with excellent coffee and cake.", "positive"),
+    ("The train was cancelled again and nobody told us why.", "negative"),
+    ("Great value and the quality is superb.", "positive"),
+    ("I regret buying this, it stopped working in a day.", "negative"),
+    ("The garden looks beautiful after the spring rain.", "positive"),
+    ("The instructions were confusing and parts were missing.", "negative"),
+]
+
+
+def test_held_out_accuracy_is_at_least_80_percent(registry: ModelRegistry) -> None:
+    evaluation = registry.get("sentiment").trained.evaluation
+
+    print(f"sentiment held-out accuracy {evaluation.held_out_accuracy:.4f} on {evaluation.test_size} texts")
+    assert evaluation.held_out_accuracy >= 0.80
+
+
+def test_split_is_80_20_of_the_distinct_corpus_texts(registry: ModelRegistry) -> None:
+    texts, _ = sentiment.parse_corpus(sentiment.CORPUS_PATH.read_text(encoding="utf-8-sig"))
+    evaluation = registry.get("sentiment").trained.evaluation
+
+    assert evaluation.train_size + evaluation.test_size == len(texts)
+    assert evaluation.test_size == pytest.approx(0.2 * len(texts), abs=1)
+
+
+def test_unseen_sentences_are_not_in_the_corpus() -> None:
+    corpus = sentiment.CORPUS_PATH.read_text(encoding="utf-8-sig").casefold()
+
+    assert len(UNSEEN_SENTENCES) >= 20
+    assert [s for s, _ in UNSEEN_SENTENCES if s.casefold() in corpus] == []
+
+
+def test_unseen_sentences_are_classified_at_least_90_percent_correctly(registry: ModelRegistry) -> None:
+    model = registry.get("sentiment")
+
+    predictions = model.predict([text for text, _ in UNSEEN_SENTENCES])
+
+    wrong = [(text, p.label) for (text, expected), p in zip(UNSEEN_SENTENCES, predictions) if p.label != expected]
+    assert len(wrong) <= 0.1 * len(UNSEEN_SENTENCES), wrong
+
+
+def test_training_twice_gives_identical_predictions_and_artifact_hash(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    served = registry.get("sentiment")
+
+    retrained = sentiment.load(tmp_path)
+
+    assert retrained.trained.from_cache is False
+    assert retrained.trained.artifact_sha256 == served.trained.artifact_sha256
+    assert retrained.trained.evaluation == served.trained.evaluation
+    texts = [text for text, _ in UNSEEN_SENTENCES]
+    assert retrained.predict(texts) == served.predict(texts)
+
+
+def test_training_in_another_process_gives_the_same_artifact_hash(registry: ModelRegistry, tmp_path: Path) -> None:
+    # A different hash seed changes set and dict-of-str iteration order, which must not leak into the artifact.
+    script = "import sys; from app.ml import sentiment; print(sentiment.load(sys.argv[1]).trained.artifact_sha256)"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.strip() == registry.get("sentiment").trained.artifact_sha256
+
+
+def _write_corpus(path: Path, extra: str = "") -> Path:
+    lines = [f"positive\tgood thing number {i}, I love it" for i in range(12)]
+    lines += [f"negative\tbad thing number {i}, I hate it" for i in range(12)]
+    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def test_second_load_comes_from_the_cache_without_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = _write_corpus(tmp_path / "corpus.tsv")
+    first = sentiment.load(tmp_path / "cache", corpus)
+
+    def must_not_train(texts: list[str], labels: list[str]) -> tuple[object, Evaluation]:
+        raise AssertionError("retrained although the cache was valid")
+
+    monkeypatch.setattr(sentiment, "train", must_not_train)
+    started = time.perf_counter()
+    second = sentiment.load(tmp_path / "cache", corpus)
+    elapsed = time.perf_counter() - started
+
+    assert first.trained.from_cache is False
+    assert second.trained.from_cache is True
+    assert second.trained.artifact_sha256 == first.trained.artifact_sha256
+    assert elapsed < 0.5
+
+
+def test_served_corpus_loads_from_the_session_cache_in_well_under_a_second(model_cache_dir: Path) -> None:
+    started = time.perf_counter()
+    model = sentiment.load(model_cache_dir)
+    elapsed = time.perf_counter() - started
+
+    assert model.trained.from_cache is True
+    assert elapsed < 0.5
+
+
+def test_changed_corpus_is_retrained(tmp_path: Path) -> None:
+    corpus = _write_corpus(tmp_path / "corpus.tsv")
+    first = sentiment.load(tmp_path / "cache", corpus)
+    _write_corpus(corpus, extra="positive\tan extra example that changes the corpus hash\n")
+
+    second = sentiment.load(tmp_path / "cache", corpus)
+
+    assert second.trained.from_cache is False
+    assert second.trained.evaluation.train_size + second.trained.evaluation.test_size == 25
+    assert first.trained.evaluation.train_size + first.trained.evaluation.test_size == 24
+
+
+def test_corrupt_cache_file_is_retrained_and_replaced(tmp_path: Path) -> None:
+    corpus = _write_corpus(tmp_path / "corpus.tsv")
+    first = sentiment.load(tmp_path / "cache", corpus)
+    [cache_file] = (tmp_path / "cache").glob("sentiment-*.pkl")
+    cache_file.write_bytes(b"not a pickle")
+
+    second = sentiment.load(tmp_path / "cache", corpus)
+    third = sentiment.load(tmp_path / "cache", corpus)
+
+    assert second.trained.from_cache is False
+    assert third.trained.from_cache is True
+    assert third.trained.artifact_sha256 == first.trained.artifact_sha256
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [cache_file.name]  # no temp files left
+
+
+def test_parse_corpus_drops_repeated_texts_and_blank_lines() -> None:
+    filler = "".join(f"positive\tnice {i}\nnegative\tbad {i}\n" for i in range(5))
+    content = "positive\tGreat!\n\nnegative\tAwful.\npositive\t  great!  \n" + filler
+
+    texts, labels = sentiment.parse_corpus(content)
+
+    assert texts[:3] == ["Great!", "Awful.", "nice 0"]
+    assert labels[:3] == ["positive", "negative", "positive"]
+    assert len(texts) == 12
+
+
+def test_parse_corpus_rejects_a_malformed_line_with_its_number() -> None:
+    content = "positive\tfine\nneutral\tmeh\n"
+
+    with pytest.raises(sentiment.CorpusError, match=":2:"):
+        sentiment.parse_corpus(content)

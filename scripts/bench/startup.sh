@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Measures how long the AppHost takes from launch until the gateway answers a real prediction
+# (which needs RabbitMQ, python-inference, the Worker and the Gateway all up). Prints one table row per run.
+# Usage: scripts/bench/startup.sh [runs]   (assumes scripts/setup.sh has run and the solution is built)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+runs="${1:-3}"
+dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
+
+printf '| run | gateway healthy (s) | first prediction (s) |\n|---|---|---|\n'
+for run in $(seq 1 "$runs"); do
+  log="$(mktemp)"
+  start=$(date +%s.%N)
+  dotnet run --project AppHost --no-build >"$log" 2>&1 &
+  apphost=$!
+  healthy="" predicted=""
+  for _ in $(seq 1 1200); do
+    now=$(date +%s.%N)
+    if [[ -z "$healthy" ]] && curl -fs -m 1 http://localhost:8080/health >/dev/null 2>&1; then
+      healthy=$(echo "$now - $start" | bc)
+    fi
+    if [[ -n "$healthy" ]] && curl -fs -m 5 "http://localhost:8080/predict?text=fine" >/dev/null 2>&1; then
+      predicted=$(echo "$(date +%s.%N) - $start" | bc)
+      break
+    fi
+    sleep 0.1
+  done
+  printf '| %s | %s | %s |\n' "$run" "${healthy:-timeout}" "${predicted:-timeout}"
+  kill -TERM "$apphost" 2>/dev/null || true  # a background job ignores SIGINT; dotnet run passes TERM on
+  wait "$apphost" 2>/dev/null || true
+  # DCP tears the resources down after the AppHost exits; wait for the gateway port to close.
+  for _ in $(seq 1 100); do curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1 || break; sleep 0.2; done
+  rm -f "$log"
+done
