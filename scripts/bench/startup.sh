@@ -25,7 +25,7 @@ for run in $(seq 1 "$runs"); do
     fi
     sleep 0.1
   done
-  printf '| %s | %s | %s |\n' "$run" "${healthy:-timeout}" "${predicted:-timeout}"
+  printf '| %s | %.1f | %.1f |\n' "$run" "${healthy:-0}" "${predicted:-0}"
   kill -TERM "$apphost" 2>/dev/null || true  # a background job ignores SIGINT; dotnet run passes TERM on
   wait "$apphost" 2>/dev/null || true
   # DCP tears the resources down after the AppHost exits; wait for the gateway port to close.

@@ -1,0 +1,89 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using AppHost.Messaging;
+using AppHost.Python;
+
+namespace AppHost.Tests;
+
+/// <summary>What the AppHost declares, checked without starting anything.</summary>
+public sealed class AppModelTests
+{
+    /// <summary>The resources as the AppHost's Program declared them (nothing is built or started).</summary>
+    private static async Task<IResourceCollection> BuildModelAsync(params string[] args)
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(args,
+            TestContext.Current.CancellationToken);
+        return builder.Resources;
+    }
+
+    private static IResource Resource(IResourceCollection model, string name) =>
+        model.Single(r => r.Name == name);
+
+    [Fact]
+    public async Task Local_runtime_runs_the_machines_rabbitmq_server_with_a_connection_string()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local");
+
+        var broker = Assert.IsType<LocalRabbitMQServerResource>(Resource(model, "messaging"));
+        Assert.EndsWith("rabbitmq-server", broker.Command, StringComparison.Ordinal);
+        Assert.Contains("amqp://", broker.ConnectionStringExpression.ValueExpression, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task External_runtime_takes_the_connection_string_from_configuration()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=external",
+            "--ConnectionStrings:messaging=amqp://user:pw@broker.example:5672");
+
+        var broker = Assert.IsAssignableFrom<IResourceWithConnectionString>(Resource(model, "messaging"));
+        Assert.IsNotAssignableFrom<ExecutableResource>(broker);
+        Assert.IsNotAssignableFrom<ContainerResource>(broker);
+        Assert.Equal("amqp://user:pw@broker.example:5672",
+            await broker.GetConnectionStringAsync(TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task Container_runtime_is_aspires_rabbitmq_container()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=container");
+
+        Assert.IsType<RabbitMQServerResource>(Resource(model, "messaging"));
+    }
+
+    [Fact]
+    public async Task An_unknown_runtime_fails_with_a_message_naming_the_choices()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => BuildModelAsync("--Messaging:Runtime=kafka"));
+
+        Assert.Contains("container, local or external", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Python_resource_runs_uvicorn_from_its_venv_and_exports_otlp_json()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local");
+
+        var python = Assert.IsType<UvicornAppResource>(Resource(model, "python-inference"));
+        Assert.EndsWith(Path.Combine("python-inference", ".venv", "bin", "python"), python.Command, StringComparison.Ordinal);
+        var otlp = Assert.Single(python.Annotations.OfType<OtlpExporterAnnotation>());
+        Assert.Equal(OtlpProtocol.HttpJson, otlp.RequiredProtocol);
+        var endpoint = Assert.Single(python.Annotations.OfType<EndpointAnnotation>());
+        Assert.False(endpoint.IsProxied);
+    }
+
+    [Fact]
+    public async Task Dependencies_are_wired_both_ways_between_csharp_and_python()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local");
+
+        static IEnumerable<string> WaitsFor(IResource resource) =>
+            resource.Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name);
+        static IEnumerable<string> References(IResource resource) =>
+            resource.Annotations.OfType<ResourceRelationshipAnnotation>().Where(r => r.Type == "Reference").Select(r => r.Resource.Name);
+
+        Assert.Superset(new HashSet<string> { "messaging", "python-inference" }, WaitsFor(Resource(model, "worker")).ToHashSet());
+        Assert.Superset(new HashSet<string> { "python-inference", "worker" }, WaitsFor(Resource(model, "gateway")).ToHashSet());
+        Assert.Contains("worker", References(Resource(model, "python-inference")));
+    }
+}
