@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -24,11 +25,19 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public HttpClient Gateway { get; private set; } = null!;
 
+    /// <summary>The Aspire dashboard's telemetry API (<c>/api/telemetry/...</c>), authenticated with a key of this run.</summary>
+    public HttpClient Dashboard { get; private set; } = null!;
+
     public async ValueTask InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
+        // The testing builder turns the dashboard off; it stays on here (on ports the testing builder picks)
+        // because the telemetry it collects from both languages is part of what the tests check.
+        var apiKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            ["--Messaging:Runtime=local"], timeout.Token);
+            ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", $"--AppHost:DashboardApiKey={apiKey}"],
+            (options, _) => options.DisableDashboard = false,
+            timeout.Token);
         builder.Services.AddLogging(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Warning);
@@ -50,6 +59,17 @@ public sealed class AppHostFixture : IAsyncLifetime
 
         Gateway = _app.CreateHttpClient("gateway");
         Gateway.Timeout = StepTimeout;
+        Dashboard = new HttpClient { BaseAddress = await DashboardAddressAsync(timeout.Token), Timeout = StepTimeout };
+        Dashboard.DefaultRequestHeaders.Add("x-api-key", apiKey);
+    }
+
+    /// <summary>The dashboard's front end: the address of its login link.</summary>
+    private async Task<Uri> DashboardAddressAsync(CancellationToken cancellationToken)
+    {
+        var running = await App.ResourceNotifications.WaitForResourceAsync("aspire-dashboard",
+            e => e.Snapshot.Urls.Any(u => u.Url.Contains("/login", StringComparison.Ordinal)), cancellationToken);
+        var login = new Uri(running.Snapshot.Urls.First(u => u.Url.Contains("/login", StringComparison.Ordinal)).Url);
+        return new Uri(login.GetLeftPart(UriPartial.Authority));
     }
 
     public Task WaitHealthyAsync(string resource, CancellationToken cancellationToken) =>
@@ -75,6 +95,7 @@ public sealed class AppHostFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         Gateway?.Dispose();
+        Dashboard?.Dispose();
         if (_app is not null)
         {
             using var timeout = new CancellationTokenSource(StepTimeout);

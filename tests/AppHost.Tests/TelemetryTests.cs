@@ -1,0 +1,102 @@
+namespace AppHost.Tests;
+
+/// <summary>One request is one trace across C# and Python, as the dashboard shows it.</summary>
+public sealed class TelemetryTests(AppHostFixture stack)
+{
+    private static readonly TimeSpan ExportTimeout = TimeSpan.FromSeconds(45);
+
+    private sealed record Span(string Service, string TraceId, string SpanId, string? ParentSpanId, string Name);
+
+    [Fact]
+    public async Task A_prediction_is_one_trace_from_the_gateway_into_python()
+    {
+        var traceId = NewTraceId();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/predict?text=" + Uri.EscapeDataString("lovely day"));
+        request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+        (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
+
+        var spans = await WaitForSpansAsync(traceId, "gateway", "python-inference");
+
+        Assert.All(spans, span => Assert.Equal(traceId, span.TraceId));
+        var pythonServer = spans.Single(s => s.Service == "python-inference" && s.Name == "POST /v1/predict");
+        var parent = spans.Single(s => s.SpanId == pythonServer.ParentSpanId);
+        Assert.Equal("gateway", parent.Service);
+        Assert.Contains(spans, s => s.Service == "python-inference" && s.Name == "predict sentiment" && s.ParentSpanId == pythonServer.SpanId);
+    }
+
+    [Fact]
+    public async Task A_job_is_one_trace_through_the_worker_and_rabbitmq_into_python()
+    {
+        var traceId = NewTraceId();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs")
+        {
+            Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { "fine work" } }),
+        };
+        request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+        Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
+
+        var spans = await WaitForSpansAsync(traceId, "gateway", "worker", "python-inference");
+
+        var pythonServer = spans.Single(s => s.Service == "python-inference" && s.Name == "POST /v1/predict");
+        Assert.Equal("worker", spans.Single(s => s.SpanId == pythonServer.ParentSpanId).Service);
+        Assert.Contains(spans, s => s.Service == "worker" && s.Name.Contains("deliver", StringComparison.Ordinal));
+    }
+
+    private static string NewTraceId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
+
+    /// <summary>Polls the dashboard until the trace has spans from every named service (exporters batch).</summary>
+    private async Task<IReadOnlyList<Span>> WaitForSpansAsync(string traceId, params string[] services)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(ExportTimeout);
+        IReadOnlyList<Span> spans = [];
+        try
+        {
+            while (true)
+            {
+                using var response = await stack.Dashboard.GetAsync($"/api/telemetry/traces/{traceId}", timeout.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    spans = Parse(await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token));
+                    if (services.All(service => spans.Any(s => s.Service == service)) &&
+                        spans.Any(s => s.Service == "python-inference" && s.Name == "POST /v1/predict"))
+                    {
+                        return spans;
+                    }
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), timeout.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"trace {traceId} did not reach the dashboard with spans from {string.Join(", ", services)}; " +
+                        $"got: {string.Join("; ", spans.Select(s => $"{s.Service} {s.Name}"))}");
+            throw;
+        }
+    }
+
+    private static List<Span> Parse(JsonElement otlp)
+    {
+        var spans = new List<Span>();
+        var resourceSpans = otlp.TryGetProperty("resourceSpans", out var direct) ? direct
+            : otlp.GetProperty("data").GetProperty("resourceSpans");
+        foreach (var resource in resourceSpans.EnumerateArray())
+        {
+            var service = resource.GetProperty("resource").GetProperty("attributes").EnumerateArray()
+                .Single(a => a.GetProperty("key").GetString() == "service.name")
+                .GetProperty("value").GetProperty("stringValue").GetString()!;
+            foreach (var scope in resource.GetProperty("scopeSpans").EnumerateArray())
+            {
+                foreach (var span in scope.GetProperty("spans").EnumerateArray())
+                {
+                    spans.Add(new Span(service, span.GetProperty("traceId").GetString()!, span.GetProperty("spanId").GetString()!,
+                        span.TryGetProperty("parentSpanId", out var parent) ? parent.GetString() : null,
+                        span.GetProperty("name").GetString()!));
+                }
+            }
+        }
+
+        return spans;
+    }
+}
