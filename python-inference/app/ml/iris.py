@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from app.ml.cache import Evaluation, load_or_train, sha256_hex
 from app.ml.model import ServedModel
+from app.ml.training import fit_and_evaluate
 
 NAME = "iris"
 VERSION = "1.0.0"
@@ -38,17 +38,15 @@ def load_data() -> tuple[np.ndarray, np.ndarray]:
 
 def train(features: np.ndarray, species: np.ndarray) -> tuple[Pipeline, Evaluation]:
     """Fit on a stratified 80% split and measure accuracy on the other 20% (the served model)."""
-    train_x, test_x, train_y, test_y = train_test_split(
+    classifier = LogisticRegression(random_state=TRAINING_PARAMS["random_state"], **TRAINING_PARAMS["classifier"])
+    pipeline = Pipeline([("scale", StandardScaler()), ("classifier", classifier)])
+    return fit_and_evaluate(
+        pipeline,
         features,
         species,
         test_size=TRAINING_PARAMS["test_size"],
         random_state=TRAINING_PARAMS["random_state"],
-        stratify=species,
     )
-    classifier = LogisticRegression(random_state=TRAINING_PARAMS["random_state"], **TRAINING_PARAMS["classifier"])
-    pipeline = Pipeline([("scale", StandardScaler()), ("classifier", classifier)]).fit(train_x, train_y)
-    accuracy = float(pipeline.score(test_x, test_y))
-    return pipeline, Evaluation(accuracy, len(train_x), len(test_x))
 
 
 def load(cache_dir: Path) -> ServedModel:

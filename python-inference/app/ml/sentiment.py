@@ -22,11 +22,11 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from app.ml.cache import Evaluation, load_or_train, sha256_hex
 from app.ml.model import ServedModel
+from app.ml.training import fit_and_evaluate
 
 NAME = "sentiment"
 VERSION = "1.0.0"
@@ -151,19 +151,17 @@ def build_pipeline() -> Pipeline:
 
 def train(texts: list[str], labels: list[str]) -> tuple[Pipeline, Evaluation]:
     """Fit on a stratified 80% split and measure accuracy on the other 20%."""
-    train_texts, test_texts, train_labels, test_labels = train_test_split(
+    pipeline, evaluation = fit_and_evaluate(
+        build_pipeline(),
         texts,
         labels,
         test_size=TRAINING_PARAMS["test_size"],
         random_state=TRAINING_PARAMS["random_state"],
-        stratify=labels,
     )
-    pipeline = build_pipeline().fit(train_texts, train_labels)
     # Only kept for introspection; a set's pickled order varies between processes and
     # would make the artifact hash non-deterministic.
     pipeline.named_steps["ngrams"].stop_words_ = None
-    accuracy = float(pipeline.score(test_texts, test_labels))
-    return pipeline, Evaluation(accuracy, len(train_texts), len(test_texts))
+    return pipeline, evaluation
 
 
 def load(cache_dir: Path, corpus_path: Path = CORPUS_PATH) -> ServedModel:
