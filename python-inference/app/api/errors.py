@@ -165,3 +165,22 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(ModelNotFoundError, _model_not_found)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    _document_400_instead_of_422(app)
+
+
+def _document_400_instead_of_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 for every route with inputs; this service answers those errors with
+    400 `validation_failed` problems (documented per route), so the OpenAPI document drops the 422s."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()  # FastAPI caches the result in app.openapi_schema
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(unused, None)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
