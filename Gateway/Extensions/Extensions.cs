@@ -1,6 +1,7 @@
 using Gateway.Inference;
 using Gateway.Jobs;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
 
 // ServiceDefaults gives every client the standard resilience handler; the two clients here replace it with
 // their own settings, which needs RemoveAllResilienceHandlers (still marked experimental).
@@ -23,25 +24,24 @@ public static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        var inferenceSettings = builder.Configuration.GetSection(InferenceOptions.SectionName).Get<InferenceOptions>()
-                                ?? new InferenceOptions();
-        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>(http =>
-                http.BaseAddress = inferenceSettings.BaseAddress)
+        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
             // Predictions are pure functions of their input, so retrying them is safe; short, bounded delays
             // keep "python-inference is down" a quick 503 rather than a long wait.
             .RemoveAllResilienceHandlers()
-            .AddStandardResilienceHandler(resilience =>
+            .AddStandardResilienceHandler()
+            .Configure((resilience, services) =>
             {
-                resilience.AttemptTimeout.Timeout = inferenceSettings.AttemptTimeout;
-                resilience.TotalRequestTimeout.Timeout = inferenceSettings.TotalTimeout;
-                resilience.CircuitBreaker.SamplingDuration = inferenceSettings.AttemptTimeout * 2;
-                resilience.Retry.MaxRetryAttempts = inferenceSettings.MaxRetryAttempts;
-                resilience.Retry.Delay = inferenceSettings.RetryBaseDelay;
+                var settings = services.GetRequiredService<IOptions<InferenceOptions>>().Value;
+                resilience.AttemptTimeout.Timeout = settings.AttemptTimeout;
+                resilience.TotalRequestTimeout.Timeout = settings.TotalTimeout;
+                resilience.CircuitBreaker.SamplingDuration = settings.AttemptTimeout * 2;
+                resilience.Retry.MaxRetryAttempts = settings.MaxRetryAttempts;
+                resilience.Retry.Delay = settings.RetryBaseDelay;
             });
 
-        var jobsAddress = builder.Configuration.GetSection(JobsOptions.SectionName).Get<JobsOptions>()?.BaseAddress
-                          ?? new JobsOptions().BaseAddress;
-        builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>(http => http.BaseAddress = jobsAddress)
+        builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
             // A retried submission could queue the same job twice, so only reads are retried.
             .RemoveAllResilienceHandlers()
             .AddStandardResilienceHandler(resilience => resilience.Retry.DisableForUnsafeHttpMethods());

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
@@ -24,9 +25,12 @@ public static class Extensions
         builder.Services.AddTransient<JobProcessor>();
         builder.Services.AddHostedService<JobConsumer>();
 
-        var inferenceAddress = builder.Configuration["Inference:BaseAddress"] ?? "https+http://python-inference";
-        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>(http =>
-            http.BaseAddress = new Uri(inferenceAddress));
+        builder.Services.AddOptions<InferenceOptions>()
+            .BindConfiguration(InferenceOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
+            http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress);
 
         return builder;
     }
