@@ -15,7 +15,7 @@ public sealed class TelemetryTests(AppHostFixture stack)
         request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
         (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
 
-        var spans = await WaitForSpansAsync(traceId, "gateway", "python-inference");
+        var spans = await WaitForSpansAsync(traceId, ["gateway", "python-inference"]);
 
         Assert.All(spans, span => Assert.Equal(traceId, span.TraceId));
         var pythonServer = spans.Single(s => s.Service == "python-inference" && s.Name == "POST /v1/predict");
@@ -35,7 +35,8 @@ public sealed class TelemetryTests(AppHostFixture stack)
         request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
         Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
 
-        var spans = await WaitForSpansAsync(traceId, "gateway", "worker", "python-inference");
+        var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
+            also: found => found.Any(s => s.Service == "worker" && s.Name.Contains("deliver", StringComparison.Ordinal)));
 
         var pythonServer = spans.Single(s => s.Service == "python-inference" && s.Name == "POST /v1/predict");
         Assert.Equal("worker", spans.Single(s => s.SpanId == pythonServer.ParentSpanId).Service);
@@ -44,8 +45,9 @@ public sealed class TelemetryTests(AppHostFixture stack)
 
     private static string NewTraceId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
 
-    /// <summary>Polls the dashboard until the trace has spans from every named service (exporters batch).</summary>
-    private async Task<IReadOnlyList<Span>> WaitForSpansAsync(string traceId, params string[] services)
+    /// <summary>Polls the dashboard until the trace holds the whole chain into Python (exporters batch).</summary>
+    private async Task<IReadOnlyList<Span>> WaitForSpansAsync(
+        string traceId, string[] services, Func<IReadOnlyList<Span>, bool>? also = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(ExportTimeout);
@@ -58,8 +60,12 @@ public sealed class TelemetryTests(AppHostFixture stack)
                 if (response.IsSuccessStatusCode)
                 {
                     spans = Parse(await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token));
-                    if (services.All(service => spans.Any(s => s.Service == service)) &&
-                        spans.Any(s => s.Service == "python-inference" && s.Name == "POST /v1/predict"))
+                    // Each service exports in its own batches, so wait until the chain into Python is complete:
+                    // every service reported, and Python's server span, its parent and its model span have arrived.
+                    var pythonServer = spans.FirstOrDefault(s => s.Service == "python-inference" && s.Name == "POST /v1/predict");
+                    if (services.All(service => spans.Any(s => s.Service == service)) && pythonServer is not null &&
+                        spans.Any(s => s.SpanId == pythonServer.ParentSpanId) &&
+                        spans.Any(s => s.ParentSpanId == pythonServer.SpanId) && (also is null || also(spans)))
                     {
                         return spans;
                     }
