@@ -12,33 +12,17 @@ from app.ml import sentiment
 from app.ml.cache import Evaluation
 from app.ml.registry import ModelRegistry
 
-# Ordinary sentences written for this test; test_unseen_sentences_are_not_in_the_corpus keeps them unseen.
-UNSEEN_SENTENCES: list[tuple[str, str]] = [
-    ("I absolutely loved this movie, the acting was wonderful.", "positive"),
-    ("This is the worst purchase I have ever made.", "negative"),
-    ("The staff were friendly and the room was spotless.", "positive"),
-    ("The food was cold and the waiter was rude.", "negative"),
-    ("What a fantastic experience, I will definitely come back.", "positive"),
-    ("The battery died after an hour, very disappointing.", "negative"),
-    ("My new running shoes are comfortable and look great.", "positive"),
-    ("The delivery was late and the box arrived crushed.", "negative"),
-    ("Our guide was knowledgeable and made the tour fun.", "positive"),
-    ("The hotel was noisy and the bed was uncomfortable.", "negative"),
-    ("This recipe is delicious and easy to follow.", "positive"),
-    ("The customer service agent hung up on me twice.", "negative"),
-    ("The concert was amazing and the crowd was fantastic.", "positive"),
-    ("The app keeps crashing and I lost all my work.", "negative"),
-    ("I am really happy with how quickly they fixed my car.", "positive"),
-    ("The movie was boring and far too long.", "negative"),
-    ("The teacher was patient and explained everything clearly.", "positive"),
-    ("The paint started peeling after a week, total waste of money.", "negative"),
-    ("Lovely little cafe with excellent coffee and cake.", "positive"),
-    ("The train was cancelled again and nobody told us why.", "negative"),
-    ("Great value and the quality is superb.", "positive"),
-    ("I regret buying this, it stopped working in a day.", "negative"),
-    ("The garden looks beautiful after the spring rain.", "positive"),
-    ("The instructions were confusing and parts were missing.", "negative"),
-]
+UNSEEN_PATH = Path(__file__).resolve().parent / "data" / "unseen_sentences.tsv"
+
+
+def _read_unseen() -> list[tuple[str, str]]:
+    """(text, label) pairs: ordinary sentences written for the tests, kept out of the corpus."""
+    lines = UNSEEN_PATH.read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    return [(text, label) for label, text in rows]
+
+
+UNSEEN_SENTENCES = _read_unseen()
 
 
 def test_held_out_accuracy_is_at_least_80_percent(registry: ModelRegistry) -> None:
@@ -59,7 +43,8 @@ def test_split_is_80_20_of_the_distinct_corpus_texts(registry: ModelRegistry) ->
 def test_unseen_sentences_are_not_in_the_corpus() -> None:
     corpus = sentiment.CORPUS_PATH.read_text(encoding="utf-8-sig").casefold()
 
-    assert len(UNSEEN_SENTENCES) >= 20
+    assert len(UNSEEN_SENTENCES) >= 100
+    assert {label for _, label in UNSEEN_SENTENCES} == set(sentiment.LABELS)
     assert [s for s, _ in UNSEEN_SENTENCES if s.casefold() in corpus] == []
 
 
