@@ -7,15 +7,26 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 runs="${1:-3}"
 dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
 
+# The DCP processes (Aspire's orchestrator) of the AppHost started by `dotnet run` with pid $1: its API server
+# watches the AppHost (--monitor <AppHost pid>), the controllers watch the API server.
+orchestrator_pids() {
+  local host api
+  host=$(pgrep -P "$1" | head -n 1) || return 0
+  api=$(pgrep -f -- "start-apiserver --monitor $host( |$)" | head -n 1) || return 0
+  if [[ -n "$api" ]]; then echo "$api $(pgrep -f -- "run-controllers .*--monitor $api( |$)" | tr '\n' ' ')"; fi
+}
+
 printf '| run | gateway healthy (s) | first prediction (s) |\n|---|---|---|\n'
 for run in $(seq 1 "$runs"); do
   log="$(mktemp)"
   start=$(date +%s.%N)
   dotnet run --project AppHost --no-build >"$log" 2>&1 &
   apphost=$!
+  orchestrator=""
   healthy="" predicted=""
   for _ in $(seq 1 1200); do
     now=$(date +%s.%N)
+    (( $(wc -w <<<"$orchestrator") >= 2 )) || orchestrator=$(orchestrator_pids "$apphost")
     if [[ -z "$healthy" ]] && curl -fs -m 1 http://localhost:8080/health >/dev/null 2>&1; then
       healthy=$(echo "$now - $start" | bc)
     fi
@@ -28,7 +39,13 @@ for run in $(seq 1 "$runs"); do
   printf '| %s | %.1f | %.1f |\n' "$run" "${healthy:-0}" "${predicted:-0}"
   kill -TERM "$apphost" 2>/dev/null || true  # a background job ignores SIGINT; dotnet run passes TERM on
   wait "$apphost" 2>/dev/null || true
-  # DCP tears the resources down after the AppHost exits; wait for the gateway port to close.
-  for _ in $(seq 1 100); do curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1 || break; sleep 0.2; done
+  # DCP tears the resources down after the AppHost exits, in its own session; the next run starts only once
+  # this run's DCP processes are gone (otherwise the old gateway can answer the new run's first health probe).
+  for _ in $(seq 1 300); do
+    alive=""
+    for pid in $orchestrator; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ -z "$alive" ]] && ! curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1 && break
+    sleep 0.2
+  done
   rm -f "$log"
 done
