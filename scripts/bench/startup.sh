@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 runs="${1:-3}"
+if curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1; then
+  echo "startup.sh: something already answers on localhost:8080; stop it first (the runs would measure it)" >&2
+  exit 1
+fi
 dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
 
 # The DCP processes (Aspire's orchestrator) of the AppHost started by `dotnet run` with pid $1: its API server

@@ -18,23 +18,26 @@ public sealed class DiscoveryTests(AppHostFixture stack)
         var python = await stack.App.ResourceNotifications.WaitForResourceAsync("python-inference",
             e => e.Snapshot.State?.Text == KnownResourceStates.Running, timeout.Token);
 
-        var discovered = new List<string>();
+        // python-inference logs the address it resolved from services__worker__http__0 at start-up.
+        const string Marker = "discovered at ";
+        string? line = null;
         var logs = stack.App.Services.GetRequiredService<ResourceLoggerService>();
         await foreach (var batch in logs.WatchAsync(python.ResourceId).WithCancellation(timeout.Token))
         {
-            discovered.AddRange(batch.Select(line => line.Content).Where(line => line.Contains("discovered at", StringComparison.Ordinal)));
-            if (discovered.Count > 0)
+            line = batch.Select(l => l.Content).FirstOrDefault(content => content.Contains(Marker, StringComparison.Ordinal));
+            if (line is not null)
             {
                 break;
             }
         }
 
-        // python-inference logs the address it resolved from services__worker__http__0 at start-up.
-        var address = discovered[0][(discovered[0].IndexOf("discovered at ", StringComparison.Ordinal) + "discovered at ".Length)..].Trim();
+        Assert.NotNull(line);
+        var address = line[(line.IndexOf(Marker, StringComparison.Ordinal) + Marker.Length)..].Trim();
         var resolved = new Uri(address);
         Assert.Equal(worker.Scheme, resolved.Scheme);
         Assert.Equal(worker.Port, resolved.Port);
         using var client = new HttpClient { BaseAddress = resolved, Timeout = AppHostFixture.StepTimeout };
-        Assert.True((await client.GetAsync("/health", timeout.Token)).IsSuccessStatusCode, $"the Worker does not answer at {resolved}");
+        using var health = await client.GetAsync("/health", timeout.Token);
+        Assert.True(health.IsSuccessStatusCode, $"the Worker does not answer at {resolved}");
     }
 }
