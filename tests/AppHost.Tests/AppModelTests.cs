@@ -52,6 +52,14 @@ public sealed class AppModelTests
     }
 
     [Fact]
+    public async Task Publish_mode_always_describes_a_containerised_broker()
+    {
+        var model = await BuildModelAsync("--operation", "publish", "--Messaging:Runtime=local");
+
+        Assert.IsType<RabbitMQServerResource>(Resource(model, "messaging"));
+    }
+
+    [Fact]
     public async Task An_unknown_runtime_fails_with_a_message_naming_the_choices()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => BuildModelAsync("--Messaging:Runtime=kafka"));
