@@ -14,14 +14,17 @@ echo "== python-inference (pytest)"
 
 echo "== C# (dotnet test)"
 if dotnet build Aspire.sln -nologo -v quiet -clp:ErrorsOnly; then
-  dotnet test --solution Aspire.sln --no-build --results-directory "$results" \
-    --report-xunit-junit --no-progress || status=1
+  # Each test project writes <project>.junit.xml (tests/Directory.Build.props).
+  dotnet test --solution Aspire.sln --no-build --results-directory "$results" --no-progress || status=1
 else
   echo "test.sh: the C# build failed" >&2
   echo "build failed" >"$results/build-failed.txt"
   status=1
 fi
 
-summary="$(/usr/bin/python3 scripts/test_summary.py "$results")" || status=1
+# Every suite must have reported: a missing report counts as a failure, not as zero tests.
+expected=(python-inference)
+for project in tests/*/*.csproj; do expected+=("$(basename "$project" .csproj)"); done
+summary="$(/usr/bin/python3 scripts/test_summary.py "$results" "${expected[@]}")" || status=1
 echo "$summary"
 exit "$status"

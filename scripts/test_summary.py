@@ -1,6 +1,8 @@
 """Counts test cases in the JUnit XML reports of pytest and xunit, and prints "tests: N passed, M failed".
 
-Exits 1 when a test failed, nothing ran, or a build failed (a build-failed.txt marker in the folder).
+Usage: test_summary.py <folder> [suite ...]. Each named suite must have written <suite>.junit.xml; a missing
+report counts as one failure. Exits 1 when a test failed, a report is missing, nothing ran, or a build failed
+(a build-failed.txt marker in the folder).
 """
 import sys
 import xml.etree.ElementTree as ET
@@ -18,12 +20,16 @@ def count(report: Path) -> tuple[int, int]:
     return passed, failed
 
 
-def main(folder: str) -> int:
+def main(folder: str, suites: list[str]) -> int:
     root = Path(folder)
     passed = failed = 0
     for report in sorted(root.rglob("*.xml")):
         p, f = count(report)
         passed, failed = passed + p, failed + f
+    for suite in suites:
+        if not (root / f"{suite}.junit.xml").exists():
+            print(f"test_summary: no report from {suite}", file=sys.stderr)
+            failed += 1
     if (root / "build-failed.txt").exists():
         failed += 1
     print(f"tests: {passed} passed, {failed} failed")
@@ -31,4 +37,4 @@ def main(folder: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
