@@ -10,7 +10,8 @@ rm -rf "$results" && mkdir -p "$results"
 status=0
 
 echo "== python-inference (pytest)"
-(cd python-inference && .venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$results/python-inference.junit.xml") || status=1
+python_suite=python-inference
+(cd python-inference && .venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$results/$python_suite.junit.xml") || status=1
 
 echo "== C# (dotnet test)"
 if dotnet build Aspire.sln -nologo -v quiet -clp:ErrorsOnly; then
@@ -23,7 +24,7 @@ else
 fi
 
 # Every suite must have reported: a missing report counts as a failure, not as zero tests.
-expected=(python-inference)
+expected=("$python_suite")
 for project in tests/*/*.csproj; do expected+=("$(basename "$project" .csproj)"); done
 summary="$(/usr/bin/python3 scripts/test_summary.py "$results" "${expected[@]}")" || status=1
 echo "$summary"
