@@ -20,9 +20,10 @@ var worker = builder.AddProject<Projects.Worker>("worker")
 // Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too.
 inference.WithReference(worker);
 
+// The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile), on both loopback families.
 builder.AddProject<Projects.Gateway>("gateway")
     .WithExternalHttpEndpoints()
-    .WithHttpHealthCheck("/health")
+    .WithHttpHealthCheck("/health", endpointName: "http")
     .WithReference(inference).WaitFor(inference)
     .WithReference(worker).WaitFor(worker);
 

@@ -1,6 +1,5 @@
 using Gateway.Apis;
 using Gateway.Extensions;
-using ServiceDefaults.Problems;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -9,9 +8,9 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
-app.UseProblemDetailsContract();
-app.MapOpenApi();
+app.UseGatewayEdge();
 app.MapDefaultEndpoints();
+app.MapApiDocumentation();
 app.MapPredictionsApi();
 app.MapJobsApi();
 

@@ -6,12 +6,13 @@ using ServiceDefaults.Problems;
 namespace Gateway.Apis;
 
 /// <summary>
-/// The checks the gateway makes before anything leaves it: a model name and a non-empty batch within the limit.
-/// What an input must look like for a given model is python-inference's decision.
+/// The checks the gateway makes before anything leaves it: a model name, a non-empty batch within the limit and
+/// no text longer than the limit. What an input must look like for a given model is python-inference's decision.
 /// </summary>
 internal static partial class ModelInputValidation
 {
-    public static ProblemHttpResult? Validate(string? model, IReadOnlyList<JsonElement>? inputs, int maxBatchSize)
+    public static ProblemHttpResult? Validate(string? model, IReadOnlyList<JsonElement>? inputs, int maxBatchSize,
+        int maxTextLength)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(model))
@@ -41,7 +42,15 @@ internal static partial class ModelInputValidation
                 new Dictionary<string, string[]> { ["inputs"] = [$"At most {maxBatchSize} inputs are allowed."] });
         }
 
-        return null;
+        var tooLong = inputs
+            .Select((input, index) => (input, index))
+            .Where(item => item.input.ValueKind == JsonValueKind.String && item.input.GetString()!.Length > maxTextLength)
+            .ToDictionary(item => $"inputs[{item.index}]",
+                item => new[] { $"At most {maxTextLength} characters are allowed; got {item.input.GetString()!.Length}." });
+        return tooLong.Count > 0
+            ? ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
+                "The request is not valid.", $"Texts are limited to {maxTextLength} characters.", tooLong)
+            : null;
     }
 
     [GeneratedRegex("^[a-z0-9_-]{1,64}$")]

@@ -18,6 +18,10 @@ public sealed class InferenceOptions
     [Range(1, 10_000)]
     public int MaxBatchSize { get; set; } = 100;
 
+    /// <summary>Longest text input, in characters (python-inference enforces its own limit as well).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxTextLength { get; set; } = 5000;
+
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

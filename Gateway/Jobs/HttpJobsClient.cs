@@ -9,12 +9,16 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken) =>
-        UpstreamCalls.SendAsync<JobView>(http,
-            new HttpRequestMessage(HttpMethod.Post, "/api/jobs") { Content = JsonContent.Create(submission, options: Json) },
+    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, CancellationToken cancellationToken)
+    {
+        var body = new { owner, submission.Model, submission.Inputs };
+        return UpstreamCalls.SendAsync<JobView>(http,
+            new HttpRequestMessage(HttpMethod.Post, "/api/jobs") { Content = JsonContent.Create(body, options: Json) },
             Json, ServiceName, logger, cancellationToken);
+    }
 
-    public Task<UpstreamResult<JobView>> GetAsync(Guid id, CancellationToken cancellationToken) =>
-        UpstreamCalls.SendAsync<JobView>(http, new HttpRequestMessage(HttpMethod.Get, $"/api/jobs/{id}"),
+    public Task<UpstreamResult<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
+        UpstreamCalls.SendAsync<JobView>(http,
+            new HttpRequestMessage(HttpMethod.Get, $"/api/jobs/{id}?owner={Uri.EscapeDataString(owner)}"),
             Json, ServiceName, logger, cancellationToken);
 }

@@ -14,6 +14,10 @@ public static class ProblemCodes
     public const string MethodNotAllowed = "method_not_allowed";
     public const string UnsupportedMediaType = "unsupported_media_type";
     public const string PayloadTooLarge = "payload_too_large";
+    public const string AuthenticationRequired = "authentication_required";
+    public const string InvalidToken = "invalid_token";
+    public const string InsufficientScope = "insufficient_scope";
+    public const string RateLimited = "rate_limited";
     public const string UpstreamUnavailable = "upstream_unavailable";
     public const string UpstreamTimeout = "upstream_timeout";
     public const string UpstreamError = "upstream_error";
@@ -24,10 +28,13 @@ public static class ProblemCodes
     public static string ForStatus(int status) => status switch
     {
         400 => ValidationFailed,
+        401 => AuthenticationRequired,
+        403 => InsufficientScope,
         404 => NotFound,
         405 => MethodNotAllowed,
         413 => PayloadTooLarge,
         415 => UnsupportedMediaType,
+        429 => RateLimited,
         503 => UpstreamUnavailable,
         504 => UpstreamTimeout,
         _ when status >= 500 => InternalError,

@@ -8,7 +8,8 @@ using Worker.Messaging;
 
 namespace Worker.Apis;
 
-public sealed record JobSubmission(string? Model, JsonElement Inputs);
+/// <summary>A job as the gateway forwards it: the client's body plus the subject that submitted it.</summary>
+public sealed record JobSubmission(string? Owner, string? Model, JsonElement Inputs);
 
 /// <summary>A job as the Worker's API shows it (inputs are not echoed back).</summary>
 public sealed record JobView(
@@ -36,14 +37,16 @@ public static class JobsApi
         TimeProvider clock, CancellationToken cancellationToken)
     {
         var inputCount = submission.Inputs.ValueKind == JsonValueKind.Array ? submission.Inputs.GetArrayLength() : 0;
-        if (string.IsNullOrWhiteSpace(submission.Model) || inputCount == 0 || inputCount > options.Value.MaxBatchSize)
+        if (string.IsNullOrWhiteSpace(submission.Owner) || string.IsNullOrWhiteSpace(submission.Model)
+            || inputCount == 0 || inputCount > options.Value.MaxBatchSize)
         {
             return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
                 "The job is not valid.",
-                $"A job needs a model and between 1 and {options.Value.MaxBatchSize} inputs.");
+                $"A job needs an owner, a model and between 1 and {options.Value.MaxBatchSize} inputs.");
         }
 
-        var job = Job.Queued(Guid.CreateVersion7(), submission.Model, submission.Inputs.Clone(), clock.GetUtcNow());
+        var job = Job.Queued(Guid.CreateVersion7(), submission.Owner, submission.Model, submission.Inputs.Clone(),
+            clock.GetUtcNow());
         await store.AddAsync(job, cancellationToken);
         try
         {
@@ -59,9 +62,10 @@ public static class JobsApi
         return TypedResults.Created($"/api/jobs/{job.Id}", JobView.From(job));
     }
 
+    /// <summary>A job another subject submitted is reported as absent, so ids cannot be probed.</summary>
     public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetAsync(
-        Guid id, IJobStore store, CancellationToken cancellationToken) =>
-        await store.FindAsync(id, cancellationToken) is { } job
+        Guid id, string? owner, IJobStore store, CancellationToken cancellationToken) =>
+        await store.FindAsync(id, cancellationToken) is { } job && job.Owner == owner
             ? TypedResults.Ok(JobView.From(job))
             : ProblemDetailsContract.Problem(StatusCodes.Status404NotFound, ProblemCodes.JobNotFound,
                 "No such job.", $"There is no job {id}.");

@@ -13,9 +13,13 @@ public enum JobStatus
     [JsonStringEnumMemberName("failed")] Failed,
 }
 
-/// <summary>A job as stored. <see cref="Result"/> is python-inference's prediction response, kept verbatim.</summary>
+/// <summary>
+/// A job as stored. <see cref="Owner"/> is the subject that submitted it (only they may read it);
+/// <see cref="Result"/> is python-inference's prediction response, kept verbatim.
+/// </summary>
 public sealed record Job(
     Guid Id,
+    string Owner,
     string Model,
     JsonElement Inputs,
     JobStatus Status,
@@ -27,6 +31,6 @@ public sealed record Job(
 {
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed;
 
-    public static Job Queued(Guid id, string model, JsonElement inputs, DateTimeOffset now) =>
-        new(id, model, inputs, JobStatus.Queued, 0, now, now, null, null);
+    public static Job Queued(Guid id, string owner, string model, JsonElement inputs, DateTimeOffset now) =>
+        new(id, owner, model, inputs, JobStatus.Queued, 0, now, now, null, null);
 }

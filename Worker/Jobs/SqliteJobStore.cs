@@ -27,6 +27,7 @@ internal sealed class SqliteJobStore(IOptions<JobsOptions> options, TimeProvider
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS jobs (
                 id          TEXT PRIMARY KEY,
+                owner       TEXT NOT NULL,
                 model       TEXT NOT NULL,
                 inputs      TEXT NOT NULL,
                 status      TEXT NOT NULL,
@@ -44,10 +45,10 @@ internal sealed class SqliteJobStore(IOptions<JobsOptions> options, TimeProvider
     {
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, """
-            INSERT INTO jobs (id, model, inputs, status, attempts, created_at, updated_at)
-            VALUES ($id, $model, $inputs, $status, $attempts, $created, $updated)
+            INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at)
+            VALUES ($id, $owner, $model, $inputs, $status, $attempts, $created, $updated)
             """, cancellationToken,
-            ("$id", job.Id.ToString()), ("$model", job.Model), ("$inputs", job.Inputs.GetRawText()),
+            ("$id", job.Id.ToString()), ("$owner", job.Owner), ("$model", job.Model), ("$inputs", job.Inputs.GetRawText()),
             ("$status", StatusText(job.Status)), ("$attempts", job.Attempts),
             ("$created", Timestamp(job.CreatedAt)), ("$updated", Timestamp(job.UpdatedAt)));
     }
@@ -103,7 +104,7 @@ internal sealed class SqliteJobStore(IOptions<JobsOptions> options, TimeProvider
     {
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT id, model, inputs, status, attempts, created_at, updated_at, result, error
+            SELECT id, owner, model, inputs, status, attempts, created_at, updated_at, result, error
             FROM jobs WHERE id = $id
             """;
         command.Parameters.AddWithValue("$id", id.ToString());
@@ -116,13 +117,14 @@ internal sealed class SqliteJobStore(IOptions<JobsOptions> options, TimeProvider
         return new Job(
             Guid.Parse(reader.GetString(0)),
             reader.GetString(1),
-            JsonElement.Parse(reader.GetString(2)),
-            ParseStatus(reader.GetString(3)),
-            reader.GetInt32(4),
-            DateTimeOffset.Parse(reader.GetString(5), CultureInfo.InvariantCulture),
+            reader.GetString(2),
+            JsonElement.Parse(reader.GetString(3)),
+            ParseStatus(reader.GetString(4)),
+            reader.GetInt32(5),
             DateTimeOffset.Parse(reader.GetString(6), CultureInfo.InvariantCulture),
-            reader.IsDBNull(7) ? null : JsonElement.Parse(reader.GetString(7)),
-            reader.IsDBNull(8) ? null : JsonSerializer.Deserialize<ProblemDetails>(reader.GetString(8)));
+            DateTimeOffset.Parse(reader.GetString(7), CultureInfo.InvariantCulture),
+            reader.IsDBNull(8) ? null : JsonElement.Parse(reader.GetString(8)),
+            reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<ProblemDetails>(reader.GetString(9)));
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

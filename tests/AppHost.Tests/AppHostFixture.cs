@@ -23,7 +23,10 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
+    /// <summary>The gateway over HTTP, sending a token with the <c>predict</c> and <c>jobs</c> scopes.</summary>
     public HttpClient Gateway { get; private set; } = null!;
+
+    public Tokens Tokens { get; } = new();
 
     /// <summary>The Aspire dashboard's telemetry API (<c>/api/telemetry/...</c>), authenticated with a key of this run.</summary>
     public HttpClient Dashboard { get; private set; } = null!;
@@ -38,6 +41,12 @@ public sealed class AppHostFixture : IAsyncLifetime
             ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", $"--AppHost:DashboardApiKey={apiKey}"],
             (options, _) => options.DisableDashboard = false,
             timeout.Token);
+        var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
+        foreach (var (name, value) in Tokens.GatewaySettings)
+        {
+            gateway.WithEnvironment(name, value);
+        }
+
         builder.Services.AddLogging(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Warning);
@@ -57,10 +66,22 @@ public sealed class AppHostFixture : IAsyncLifetime
             await WaitHealthyAsync(resource, timeout.Token);
         }
 
-        Gateway = _app.CreateHttpClient("gateway");
-        Gateway.Timeout = StepTimeout;
+        Gateway = CreateGatewayClient(Tokens.Create());
         Dashboard = new HttpClient { BaseAddress = await DashboardAddressAsync(timeout.Token), Timeout = StepTimeout };
         Dashboard.DefaultRequestHeaders.Add("x-api-key", apiKey);
+    }
+
+    /// <summary>A client of the gateway's HTTP endpoint sending <paramref name="token"/>, if any.</summary>
+    public HttpClient CreateGatewayClient(string? token)
+    {
+        var client = App.CreateHttpClient("gateway", "http");
+        client.Timeout = StepTimeout;
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
     }
 
     /// <summary>The dashboard's front end: the address of its login link.</summary>

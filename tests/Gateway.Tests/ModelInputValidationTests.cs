@@ -12,7 +12,7 @@ public sealed class ModelInputValidationTests
 
     [Fact]
     public void A_named_model_with_inputs_within_the_limit_is_valid() =>
-        Assert.Null(ModelInputValidation.Validate("sentiment", Inputs(3), maxBatchSize: 3));
+        Assert.Null(ModelInputValidation.Validate("sentiment", Inputs(3), maxBatchSize: 3, maxTextLength: 100));
 
     [Theory]
     [InlineData(null)]
@@ -21,7 +21,7 @@ public sealed class ModelInputValidationTests
     [InlineData("../etc/passwd")]
     public void A_missing_or_malformed_model_name_is_a_validation_problem(string? model)
     {
-        var result = ModelInputValidation.Validate(model, Inputs(1), 10);
+        var result = ModelInputValidation.Validate(model, Inputs(1), 10, 100);
 
         Assert.Equal("validation_failed", CodeOf(result));
         Assert.Equal(400, result?.StatusCode);
@@ -30,7 +30,7 @@ public sealed class ModelInputValidationTests
     [Fact]
     public void No_inputs_is_a_validation_problem_naming_the_field()
     {
-        var result = ModelInputValidation.Validate("sentiment", Inputs(0), 10);
+        var result = ModelInputValidation.Validate("sentiment", Inputs(0), 10, 100);
 
         var errors = Assert.IsType<Dictionary<string, string[]>>(result?.ProblemDetails.Extensions["errors"]);
         Assert.Contains("inputs", errors.Keys);
@@ -39,9 +39,21 @@ public sealed class ModelInputValidationTests
     [Fact]
     public void More_inputs_than_the_limit_is_batch_too_large()
     {
-        var result = ModelInputValidation.Validate("sentiment", Inputs(11), maxBatchSize: 10);
+        var result = ModelInputValidation.Validate("sentiment", Inputs(11), maxBatchSize: 10, maxTextLength: 100);
 
         Assert.Equal("batch_too_large", CodeOf(result));
         Assert.Contains("10", result?.ProblemDetails.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_text_longer_than_the_limit_is_a_validation_problem_naming_its_index()
+    {
+        JsonElement[] inputs = [JsonSerializer.SerializeToElement("short"), JsonSerializer.SerializeToElement(new string('a', 101))];
+
+        var result = ModelInputValidation.Validate("sentiment", inputs, maxBatchSize: 10, maxTextLength: 100);
+
+        Assert.Equal("validation_failed", CodeOf(result));
+        var errors = Assert.IsType<Dictionary<string, string[]>>(result?.ProblemDetails.Extensions["errors"]);
+        Assert.Equal(["inputs[1]"], errors.Keys);
     }
 }

@@ -1,25 +1,14 @@
 using System.Net.Http.Json;
 using System.Text;
-using Microsoft.AspNetCore.Mvc.Testing;
+using Gateway.Tests.Hosting;
+using static Gateway.Tests.Problems;
 
 namespace Gateway.Tests;
 
-/// <summary>Errors the gateway produces itself, without any service behind it.</summary>
-public sealed class ProblemContractTests(WebApplicationFactory<Program> factory) : IClassFixture<WebApplicationFactory<Program>>
+/// <summary>Errors the gateway produces itself, before any service behind it is asked.</summary>
+public sealed class ProblemContractTests(GatewayFactory factory) : IClassFixture<GatewayFactory>
 {
-    private readonly HttpClient _client = factory.CreateClient();
-
-    private static async Task<JsonElement> ReadProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
-        Assert.Equal(code, problem.GetProperty("code").GetString());
-        Assert.Equal($"urn:problem:{code}", problem.GetProperty("type").GetString());
-        Assert.Matches("^[0-9a-f]{32}$", problem.GetProperty("traceId").GetString());
-        Assert.False(problem.TryGetProperty("requestId", out _));
-        return problem;
-    }
+    private readonly HttpClient _client = factory.CreateAuthorizedClient();
 
     [Fact]
     public async Task Unknown_route_is_404_not_found_problem()

@@ -25,7 +25,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
 
     public async Task<Job> AddQueuedAsync(string model = "sentiment", string inputsJson = """["great"]""")
     {
-        var job = Job.Queued(Guid.CreateVersion7(), model, JsonElement.Parse(inputsJson), DateTimeOffset.UtcNow);
+        var job = Job.Queued(Guid.CreateVersion7(), "tester", model, JsonElement.Parse(inputsJson), DateTimeOffset.UtcNow);
         await Store.AddAsync(job, TestContext.Current.CancellationToken);
         return job;
     }

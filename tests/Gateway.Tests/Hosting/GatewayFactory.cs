@@ -1,0 +1,47 @@
+using System.Net.Http.Headers;
+using Gateway.Inference;
+using Gateway.Jobs;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Gateway.Tests.Hosting;
+
+/// <summary>
+/// The real gateway (authentication, rate limits, problem contract, routes) with the test issuer's signing key
+/// and in-memory upstreams. Settings can be overridden per factory, e.g. tight rate limits.
+/// </summary>
+public class GatewayFactory : WebApplicationFactory<Program>
+{
+    protected virtual IEnumerable<KeyValuePair<string, string?>> Settings => [];
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("Authentication:Schemes:Bearer:ValidIssuer", TestTokens.Issuer);
+        builder.UseSetting("Authentication:Schemes:Bearer:ValidAudiences:0", TestTokens.Audience);
+        builder.UseSetting("Authentication:Schemes:Bearer:SigningKeys:0:Issuer", TestTokens.Issuer);
+        builder.UseSetting("Authentication:Schemes:Bearer:SigningKeys:0:Value", TestTokens.SigningKey);
+        foreach (var (key, value) in Settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureTestServices(services =>
+        {
+            services.RemoveAll<IInferenceClient>();
+            services.RemoveAll<IJobsClient>();
+            services.AddSingleton<IInferenceClient, FakeInference>();
+            services.AddSingleton<IJobsClient, FakeJobs>();
+        });
+    }
+
+    /// <summary>A client that sends <paramref name="token"/> (a fresh token for alice with both scopes by default).</summary>
+    public HttpClient CreateAuthorizedClient(string? token = null)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token ?? TestTokens.Create());
+        return client;
+    }
+}
