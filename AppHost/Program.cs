@@ -20,8 +20,11 @@ var worker = builder.AddProject<Projects.Worker>("worker")
 // Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too.
 inference.WithReference(worker);
 
-// The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile), on both loopback families.
+// The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile). Kestrel listens itself, on
+// both loopback families; Aspire's proxy would listen on 127.0.0.1 only.
 builder.AddProject<Projects.Gateway>("gateway")
+    .WithEndpoint("http", endpoint => endpoint.IsProxied = false)
+    .WithEndpoint("https", endpoint => endpoint.IsProxied = false)
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithReference(inference).WaitFor(inference)

@@ -14,7 +14,7 @@ apt_packages=(
   rabbitmq-server
   python3 python3-venv python3-pip
   python3-fastapi python3-starlette python3-pydantic python3-uvicorn python3-uvloop python3-httptools
-  python3-sklearn python3-scipy python3-numpy python3-httpx python3-pytest
+  python3-sklearn python3-scipy python3-numpy python3-httpx python3-pytest python3-jsonschema
   curl ca-certificates
 )
 
@@ -63,7 +63,7 @@ setup_python() {
     echo "$digest" >"$stamp"
   fi
 
-  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, numpy, httpx, pytest" 2>/dev/null \
+  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, numpy, httpx, pytest, jsonschema" 2>/dev/null \
     || die "python-inference's dependencies are not importable from $venv (no package index reachable and Debian's packages incomplete?)"
 
   # Train (or load) the models once now, so the first start of the service is quick.
@@ -71,6 +71,24 @@ setup_python() {
     || die "training the models failed; run: cd python-inference && .venv/bin/python -m app.ml.warm"
 }
 
+# The gateway serves https://localhost:8443 with ASP.NET Core's development certificate, and in Development
+# accepts tokens from `dotnet user-jwts`, whose signing key lives in the Gateway's user secrets (never in the
+# repository). Both are made here, once per machine and user.
+setup_development_keys() {
+  if ! dotnet dev-certs https --check >/dev/null 2>&1; then
+    say "creating the ASP.NET Core HTTPS development certificate"
+    dotnet dev-certs https >/dev/null
+    # Trust for .NET clients; curl and Python also need SSL_CERT_DIR (see README, "TLS").
+    dotnet dev-certs https --trust >/dev/null 2>&1 || true
+  fi
+
+  if ! dotnet user-jwts key --project "$root/Gateway" 2>/dev/null | grep -q "Signing Key"; then
+    say "creating the Gateway's development token signing key (dotnet user-jwts, in user secrets)"
+    dotnet user-jwts key --project "$root/Gateway" --reset --force >/dev/null
+  fi
+}
+
 install_apt_packages
 check_dotnet
+setup_development_keys
 setup_python

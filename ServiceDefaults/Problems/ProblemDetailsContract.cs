@@ -49,10 +49,19 @@ public static class ProblemDetailsContract
         }
 
         problem.Instance ??= httpContext.Request.Path;
+        problem.Detail ??= DefaultDetail(status, httpContext.Request);
         problem.Extensions["traceId"] = TraceIdOf(httpContext);
         // The framework adds its own request id; the W3C trace id is the one correlation key we promise.
         problem.Extensions.Remove("requestId");
     }
+
+    // Framework-made problems (routing, status-code pages) have no detail; the contract promises one.
+    private static string DefaultDetail(int status, HttpRequest request) => status switch
+    {
+        StatusCodes.Status404NotFound => $"Nothing is served at {request.Path}.",
+        StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
+        _ => $"The request failed with status {status}.",
+    };
 
     public static string TraceIdOf(HttpContext httpContext) =>
         Activity.Current?.TraceId.ToHexString() ?? httpContext.TraceIdentifier;
@@ -61,6 +70,11 @@ public static class ProblemDetailsContract
     public static ProblemHttpResult Problem(int status, string code, string title, string? detail = null,
         IDictionary<string, string[]>? errors = null)
     {
+        if (detail is null && errors is { Count: > 0 })
+        {
+            detail = $"Check {(errors.Count == 1 ? "this field" : "these fields")}: {string.Join(", ", errors.Keys)}.";
+        }
+
         var extensions = new Dictionary<string, object?> { ["code"] = code };
         if (errors is not null)
         {

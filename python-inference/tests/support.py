@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
+from jsonschema import Draft202012Validator
 
 from app.core.telemetry import Span
 
@@ -13,6 +17,21 @@ TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 # A traceparent a caller (the C# gateway) would send; errors must quote its trace id.
 INCOMING_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING_TRACEPARENT = f"00-{INCOMING_TRACE_ID}-00f067aa0ba902b7-01"
+# The one description of the error contract, shared with the C# tests.
+PROBLEM_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "protos" / "problem-details.schema.json"
+
+
+@cache
+def problem_schema() -> Draft202012Validator:
+    schema = json.loads(PROBLEM_SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def assert_matches_problem_schema(body: dict[str, Any]) -> None:
+    violations = [f"{'/'.join(map(str, error.path)) or '(root)'}: {error.message}"
+                  for error in problem_schema().iter_errors(body)]
+    assert not violations, f"not a problem of the contract: {violations}"
 
 
 def assert_problem(
@@ -26,6 +45,7 @@ def assert_problem(
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
+    assert_matches_problem_schema(body)
     assert body["type"] == f"urn:problem:{code}"
     assert body["status"] == status
     assert body["code"] == code

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Tests.Contracts;
 
 namespace AppHost.Tests;
 
@@ -12,6 +13,7 @@ internal static partial class Problems
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
 
         var problem = JsonElement.Parse(body);
+        ProblemSchema.AssertValid(problem);
         Assert.Equal(code, problem.GetProperty("code").GetString());
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("title").GetString()));

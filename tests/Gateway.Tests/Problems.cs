@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using Tests.Contracts;
 
 namespace Gateway.Tests;
 
@@ -10,6 +11,7 @@ internal static class Problems
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        ProblemSchema.AssertValid(problem);
         Assert.Equal(code, problem.GetProperty("code").GetString());
         Assert.Equal($"urn:problem:{code}", problem.GetProperty("type").GetString());
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
