@@ -1,0 +1,36 @@
+using System.Collections.Concurrent;
+using Gateway.Jobs;
+using Gateway.Upstream;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Gateway.Tests.Rpc;
+
+/// <summary>The Worker's job store in memory: a job is found only by the owner that submitted it, as in the Worker.</summary>
+internal sealed class FakeJobsClient : IJobsClient
+{
+    private readonly ConcurrentDictionary<Guid, (string Owner, JobView Job)> _jobs = new();
+
+    public ProblemDetails? Failure { get; set; }
+
+    public JobView Add(string owner, string model = "sentiment")
+    {
+        var now = DateTimeOffset.UtcNow;
+        var job = new JobView(Guid.NewGuid(), model, "queued", 0, now, now, null, null);
+        _jobs[job.Id] = (owner, job);
+        return job;
+    }
+
+    public string? OwnerOf(Guid id) => _jobs.TryGetValue(id, out var entry) ? entry.Owner : null;
+
+    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, CancellationToken cancellationToken) =>
+        Task.FromResult(Failure is { } problem
+            ? UpstreamResult.Failure<JobView>(problem)
+            : UpstreamResult.Success(Add(owner, submission.Model!)));
+
+    public Task<UpstreamResult<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
+        Task.FromResult(Failure is { } problem
+            ? UpstreamResult.Failure<JobView>(problem)
+            : _jobs.TryGetValue(id, out var entry) && entry.Owner == owner
+                ? UpstreamResult.Success(entry.Job)
+                : UpstreamResult.Failure<JobView>(UpstreamProblems.Of(404, "job_not_found", "Unknown job")));
+}
