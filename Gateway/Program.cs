@@ -1,5 +1,6 @@
 using Gateway.Apis;
 using Gateway.Extensions;
+using Gateway.Rpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,6 +14,7 @@ app.MapDefaultEndpoints();
 app.MapApiDocumentation();
 app.MapPredictionsApi();
 app.MapJobsApi();
+app.MapJsonRpcApi();
 
 app.Run();
 

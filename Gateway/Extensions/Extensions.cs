@@ -3,6 +3,7 @@ using Gateway.Jobs;
 using Gateway.OpenApi;
 using Gateway.RateLimiting;
 using Gateway.Requests;
+using Gateway.Rpc;
 using Gateway.Security;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
@@ -24,6 +25,7 @@ public static class Extensions
         });
         builder.AddGatewayAuthentication();
         builder.AddGatewayRateLimiting();
+        builder.AddJsonRpc();
         builder.Services.AddOptions<RequestLimitsOptions>()
             .BindConfiguration(RequestLimitsOptions.SectionName)
             .ValidateDataAnnotations()

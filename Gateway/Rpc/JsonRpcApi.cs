@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Gateway.RateLimiting;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
 using HttpJsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
@@ -22,7 +23,8 @@ public static class JsonRpcApi
             .WithTags("JSON-RPC")
             .WithSummary("Call the gateway's methods over JSON-RPC 2.0")
             .WithDescription(Describe(methods, options))
-            .RequireAuthorization()
+            .RequireAuthorization() // each method checks its own scope
+            .RequireRateLimiting(RateLimitingOptions.Rpc)
             .Accepts<JsonElement>("application/json")
             .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status204NoContent)

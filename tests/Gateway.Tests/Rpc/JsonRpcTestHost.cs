@@ -47,7 +47,6 @@ internal sealed class JsonRpcTestHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.AddServiceDefaults();
         builder.AddApplicationServices();
-        builder.AddJsonRpc();
 
         var inference = new FakeInferenceClient();
         var jobs = new FakeJobsClient();
