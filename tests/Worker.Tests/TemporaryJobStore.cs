@@ -7,18 +7,23 @@ namespace Worker.Tests;
 /// <summary>A real SQLite job store in a file of its own, deleted afterwards.</summary>
 internal sealed class TemporaryJobStore : IAsyncDisposable
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+    private readonly string _directory;
 
-    private TemporaryJobStore(JobsOptions options) =>
+    private TemporaryJobStore(string directory, JobsOptions options)
+    {
+        _directory = directory;
         Store = new SqliteJobStore(Options.Create(options), TimeProvider.System);
+    }
 
     public SqliteJobStore Store { get; }
 
     public static async Task<TemporaryJobStore> CreateAsync(JobsOptions? options = null)
     {
         options ??= new JobsOptions();
-        var temporary = new TemporaryJobStore(options);
-        options.DatabasePath = Path.Combine(temporary._directory, "jobs.db");
+        // The path is set before the store exists: the store fixes its connection string when it is made.
+        var directory = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+        options.DatabasePath = Path.Combine(directory, "jobs.db");
+        var temporary = new TemporaryJobStore(directory, options);
         await temporary.Store.InitializeAsync(TestContext.Current.CancellationToken);
         return temporary;
     }
