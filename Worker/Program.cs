@@ -12,6 +12,7 @@ var app = builder.Build();
 app.UseProblemDetailsContract();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
+app.MapAuditApi();
 
 app.Run();
 

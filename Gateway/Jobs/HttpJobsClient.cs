@@ -9,9 +9,10 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, CancellationToken cancellationToken)
+    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
+        CancellationToken cancellationToken)
     {
-        var body = new { owner, submission.Model, submission.Inputs };
+        var body = new { owner, submission.Model, submission.Inputs, submission.CallbackUrl, idempotencyKey };
         return UpstreamCalls.SendAsync<JobView>(http,
             new HttpRequestMessage(HttpMethod.Post, "/api/jobs") { Content = JsonContent.Create(body, options: Json) },
             Json, ServiceName, logger, cancellationToken);
@@ -21,4 +22,18 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
         UpstreamCalls.SendAsync<JobView>(http,
             new HttpRequestMessage(HttpMethod.Get, $"/api/jobs/{id}?owner={Uri.EscapeDataString(owner)}"),
             Json, ServiceName, logger, cancellationToken);
+
+    public Task<UpstreamResult<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,
+        CancellationToken cancellationToken)
+    {
+        var query = QueryString.Create(new Dictionary<string, string?>
+        {
+            ["owner"] = owner,
+            ["status"] = status,
+            ["pageSize"] = pageSize?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["pageToken"] = pageToken,
+        }.Where(pair => pair.Value is not null));
+        return UpstreamCalls.SendAsync<JobList>(http, new HttpRequestMessage(HttpMethod.Get, $"/api/jobs{query}"),
+            Json, ServiceName, logger, cancellationToken);
+    }
 }

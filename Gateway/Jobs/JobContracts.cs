@@ -4,8 +4,11 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Gateway.Jobs;
 
-/// <summary>An asynchronous prediction job: the same body as a synchronous prediction.</summary>
-public sealed record JobSubmission(string? Model, IReadOnlyList<JsonElement>? Inputs);
+/// <summary>
+/// An asynchronous prediction job: the same body as a synchronous prediction, and optionally a URL that receives
+/// the outcome as a signed webhook.
+/// </summary>
+public sealed record JobSubmission(string? Model, IReadOnlyList<JsonElement>? Inputs, string? CallbackUrl = null);
 
 /// <summary>The answer to an accepted submission; poll <c>Location</c> for the outcome.</summary>
 public sealed record JobAccepted(Guid Id, string Status);
@@ -19,4 +22,8 @@ public sealed record JobView(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     PredictionResponse? Result,
-    ProblemDetails? Error);
+    ProblemDetails? Error,
+    string? CallbackUrl = null);
+
+/// <summary>One page of the caller's jobs, newest first; pass <c>nextPageToken</c> as <c>pageToken</c> for the next.</summary>
+public sealed record JobList(IReadOnlyList<JobView> Items, string? NextPageToken);

@@ -11,8 +11,10 @@ internal static class JobMethods
 {
     public static async Task<JsonRpcOutcome> SubmitAsync(JsonRpcCall call)
     {
-        var parameters = JsonRpcParams.Bind(call.Params, "model", "inputs");
-        var submission = new JobSubmission(parameters.OptionalString("model"), parameters.OptionalArray("inputs"));
+        var parameters = JsonRpcParams.Bind(call.Params, "model", "inputs", "callbackUrl", "idempotencyKey");
+        var submission = new JobSubmission(parameters.OptionalString("model"), parameters.OptionalArray("inputs"),
+            parameters.OptionalString("callbackUrl"));
+        var idempotencyKey = parameters.OptionalString("idempotencyKey");
         if (parameters.Problem is { } unbound)
         {
             return JsonRpcOutcome.Failure(unbound);
@@ -26,7 +28,7 @@ internal static class JobMethods
         }
 
         var jobs = call.Services.GetRequiredService<IJobsClient>();
-        var result = await jobs.SubmitAsync(submission, OwnerOf(call), call.CancellationToken);
+        var result = await jobs.SubmitAsync(submission, OwnerOf(call), idempotencyKey, call.CancellationToken);
         return result.Value is { } job
             ? JsonRpcOutcome.Success(new JobAccepted(job.Id, job.Status))
             : JsonRpcOutcome.From(result);

@@ -13,7 +13,7 @@ public static class JsonRpcMethods
         new("listModels", Scopes.Predict, "none",
             "The served models, as GET /api/v1/models returns them.",
             PredictionMethods.ListModelsAsync),
-        new("submitJob", Scopes.Jobs, """{ "model": string, "inputs": [...] } or [model, inputs]""",
+        new("submitJob", Scopes.Jobs, """{ "model": string, "inputs": [...], "callbackUrl"?: string, "idempotencyKey"?: string } or [model, inputs, callbackUrl?, idempotencyKey?]""",
             "Queues an asynchronous prediction job owned by the caller; the result is { id, status }.",
             JobMethods.SubmitAsync),
         new("getJob", Scopes.Jobs, """{ "id": guid } or [id]""",

@@ -22,6 +22,7 @@ public static class ProblemCodes
     public const string UpstreamTimeout = "upstream_timeout";
     public const string UpstreamError = "upstream_error";
     public const string BrokerUnavailable = "broker_unavailable";
+    public const string IdempotencyKeyReused = "idempotency_key_reused";
     public const string InternalError = "internal_error";
 
     /// <summary>The code used when a framework component (routing, body parsing) produced the problem.</summary>
@@ -34,6 +35,7 @@ public static class ProblemCodes
         405 => MethodNotAllowed,
         413 => PayloadTooLarge,
         415 => UnsupportedMediaType,
+        422 => ValidationFailed,
         429 => RateLimited,
         503 => UpstreamUnavailable,
         504 => UpstreamTimeout,

@@ -1,7 +1,10 @@
 using Microsoft.Extensions.Options;
+using Worker.Audit;
 using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
+using Worker.Messaging.Outbox;
+using Worker.Persistence;
 
 namespace Worker.Extensions;
 
@@ -17,13 +20,25 @@ public static class Extensions
             .BindConfiguration(JobsOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddOptions<MessagingOptions>()
+            .BindConfiguration(MessagingOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
 
+        // Storage: jobs, outbox and audit log share one SQLite database (one transaction for a change and its message).
+        builder.Services.AddSingleton<WorkerDatabase>();
+        builder.Services.AddSingleton<IOutbox, SqliteOutbox>();
         builder.Services.AddSingleton<IJobStore, SqliteJobStore>();
+        builder.Services.AddSingleton<IAuditLog, SqliteAuditLog>();
         builder.Services.AddHostedService<JobStoreInitializer>();
-        builder.Services.AddSingleton<IJobPublisher, RabbitMqJobPublisher>();
+
+        // Messaging: a confirmed publisher, the outbox relay, and one consumer per queue the Worker owns.
+        builder.Services.AddSingleton<IMessagePublisher, RabbitMqPublisher>();
+        builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddTransient<JobProcessor>();
         builder.Services.AddHostedService<JobConsumer>();
+        builder.Services.AddHostedService<AuditConsumer>();
 
         builder.Services.AddOptions<InferenceOptions>()
             .BindConfiguration(InferenceOptions.SectionName)

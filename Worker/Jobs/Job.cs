@@ -15,7 +15,8 @@ public enum JobStatus
 
 /// <summary>
 /// A job as stored. <see cref="Owner"/> is the subject that submitted it (only they may read it);
-/// <see cref="Result"/> is python-inference's prediction response, kept verbatim.
+/// <see cref="Result"/> is python-inference's prediction response, kept verbatim; <see cref="CallbackUrl"/>, when
+/// set, receives the outcome as a signed webhook.
 /// </summary>
 public sealed record Job(
     Guid Id,
@@ -27,10 +28,22 @@ public sealed record Job(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     JsonElement? Result,
-    ProblemDetails? Error)
+    ProblemDetails? Error,
+    string? CallbackUrl = null,
+    string? IdempotencyKey = null)
 {
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed;
 
-    public static Job Queued(Guid id, string owner, string model, JsonElement inputs, DateTimeOffset now) =>
-        new(id, owner, model, inputs, JobStatus.Queued, 0, now, now, null, null);
+    public static Job Queued(Guid id, string owner, string model, JsonElement inputs, DateTimeOffset now,
+        string? callbackUrl = null, string? idempotencyKey = null) =>
+        new(id, owner, model, inputs, JobStatus.Queued, 0, now, now, null, null, callbackUrl, idempotencyKey);
 }
+
+/// <summary>
+/// What <see cref="IJobStore.AddAsync"/> did: stored <see cref="Job"/> (<see cref="Created"/>), or found the job the
+/// owner already submitted under the same idempotency key (<see cref="SameRequest"/> tells whether the body matched).
+/// </summary>
+public sealed record JobAdmission(Job Job, bool Created, bool SameRequest);
+
+/// <summary>One page of an owner's jobs, newest first; <see cref="NextPageToken"/> continues after the last one.</summary>
+public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextPageToken);

@@ -1,22 +1,32 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
+using Worker.Events;
 using Worker.Inference;
+using Worker.Messaging;
 
 namespace Worker.Jobs;
 
-public enum JobProcessingOutcome
+/// <summary>What became of one delivery of a job.</summary>
+public abstract record JobProcessingOutcome
 {
     /// <summary>The outcome is recorded (or was already): acknowledge the message.</summary>
-    Finished,
+    public sealed record Finished : JobProcessingOutcome;
 
-    /// <summary>python-inference is unavailable: put the message back and try again later.</summary>
-    RetryLater,
+    /// <summary>Nothing is recorded; another attempt may succeed (python-inference unavailable or failing).</summary>
+    public sealed record RetryLater(string Reason) : JobProcessingOutcome;
+
+    public static readonly JobProcessingOutcome Done = new Finished();
 }
 
-/// <summary>One delivery of a job, as business steps: start an attempt, predict, record the outcome.</summary>
+/// <summary>
+/// One delivery of a job, as business steps: start an attempt, predict, record the outcome together with the
+/// event that announces it. Whether a failed attempt is retried is the consumer's decision (the attempt count
+/// travels with the message).
+/// </summary>
 internal sealed partial class JobProcessor(
-    IJobStore store, IInferenceClient inference, IOptions<JobsOptions> options, ILogger<JobProcessor> logger)
+    IJobStore store, IInferenceClient inference, IOptions<MessagingOptions> options, TimeProvider clock,
+    ILogger<JobProcessor> logger)
 {
     public async Task<JobProcessingOutcome> ProcessAsync(Guid jobId, CancellationToken cancellationToken)
     {
@@ -24,43 +34,56 @@ internal sealed partial class JobProcessor(
         if (job is null)
         {
             LogSkipped(logger, jobId);
-            return JobProcessingOutcome.Finished;
+            return JobProcessingOutcome.Done;
         }
 
         switch (await inference.PredictAsync(job.Model, job.Inputs, cancellationToken))
         {
             case InferenceOutcome.Succeeded succeeded:
-                await store.TrySucceedAsync(job.Id, succeeded.Response, cancellationToken);
-                return JobProcessingOutcome.Finished;
+                await store.TrySucceedAsync(job.Id, succeeded.Response,
+                    JobEvents.Completed(job, succeeded.Response, options.Value, clock.GetUtcNow()), cancellationToken);
+                return JobProcessingOutcome.Done;
 
             case InferenceOutcome.Rejected rejected:
-                await store.TryFailAsync(job.Id, rejected.Problem, cancellationToken);
-                return JobProcessingOutcome.Finished;
-
-            case InferenceOutcome.Unavailable unavailable when job.Attempts < options.Value.MaxAttempts:
-                LogRetry(logger, job.Id, job.Attempts, unavailable.Reason);
-                await store.RequeueAsync(job.Id, cancellationToken);
-                return JobProcessingOutcome.RetryLater;
+                await store.TryFailAsync(job.Id, rejected.Problem,
+                    JobEvents.Failed(job, rejected.Problem, options.Value, clock.GetUtcNow()), cancellationToken);
+                return JobProcessingOutcome.Done;
 
             case InferenceOutcome.Unavailable unavailable:
-                await store.TryFailAsync(job.Id, new ProblemDetails
-                {
-                    Status = StatusCodes.Status503ServiceUnavailable,
-                    Title = "python-inference stayed unavailable.",
-                    Detail = $"Gave up after {job.Attempts} attempts. {unavailable.Reason}",
-                    Type = ProblemCodes.TypeUri(ProblemCodes.UpstreamUnavailable),
-                    Extensions = { ["code"] = ProblemCodes.UpstreamUnavailable },
-                }, cancellationToken);
-                return JobProcessingOutcome.Finished;
+                await store.RequeueAsync(job.Id, cancellationToken);
+                return new JobProcessingOutcome.RetryLater(unavailable.Reason);
 
             default:
                 throw new InvalidOperationException("Unknown inference outcome.");
         }
     }
 
+    /// <summary>Records that the job failed for good after <paramref name="attempts"/> deliveries.</summary>
+    public async Task GiveUpAsync(Guid jobId, int attempts, string reason, CancellationToken cancellationToken)
+    {
+        if (await store.FindAsync(jobId, cancellationToken) is not { IsFinished: false } job)
+        {
+            return;
+        }
+
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "The job could not be processed.",
+            Detail = $"Gave up after {attempts} attempts. Last error: {reason}",
+            Type = ProblemCodes.TypeUri(ProblemCodes.UpstreamUnavailable),
+            Extensions = { ["code"] = ProblemCodes.UpstreamUnavailable },
+        };
+        if (await store.TryFailAsync(job.Id, problem, JobEvents.Failed(job, problem, options.Value, clock.GetUtcNow()),
+                cancellationToken))
+        {
+            LogGaveUp(logger, job.Id, attempts, reason);
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} is unknown or already finished; delivery skipped.")]
     private static partial void LogSkipped(ILogger logger, Guid jobId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} will be retried: {Reason}")]
-    private static partial void LogRetry(ILogger logger, Guid jobId, int attempt, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed for good after {Attempts} attempts: {Reason}")]
+    private static partial void LogGaveUp(ILogger logger, Guid jobId, int attempts, string reason);
 }

@@ -2,73 +2,103 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Options;
+using Worker.Messaging.Outbox;
+using Worker.Persistence;
 
 namespace Worker.Jobs;
 
 /// <summary>
-/// Job state in SQLite (WAL journal: readers never block the writer, and a crashed process loses no committed
-/// transaction). One short-lived pooled connection per operation keeps it safe for concurrent consumers.
+/// Job state in SQLite (see <see cref="WorkerDatabase"/>). One short-lived pooled connection per operation keeps it
+/// safe for concurrent consumers and for two Worker processes sharing the file.
 /// </summary>
-internal sealed class SqliteJobStore(IOptions<JobsOptions> options, TimeProvider clock) : IJobStore
+internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, TimeProvider clock) : IJobStore
 {
-    private readonly string _connectionString = new SqliteConnectionStringBuilder
-    {
-        DataSource = Path.GetFullPath(options.Value.DatabasePath),
-        Pooling = true,
-        DefaultTimeout = 30, // seconds a statement waits for a busy database
-    }.ToString();
+    private const string Columns =
+        "id, owner, model, inputs, status, attempts, created_at, updated_at, result, error, callback_url, idempotency_key";
 
-    public async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Value.DatabasePath))!);
-        await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, """
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS jobs (
-                id          TEXT PRIMARY KEY,
-                owner       TEXT NOT NULL,
-                model       TEXT NOT NULL,
-                inputs      TEXT NOT NULL,
-                status      TEXT NOT NULL,
-                attempts    INTEGER NOT NULL DEFAULT 0,
-                created_at  TEXT NOT NULL,
-                updated_at  TEXT NOT NULL,
-                result      TEXT NULL,
-                error       TEXT NULL
-            );
-            CREATE INDEX IF NOT EXISTS ix_jobs_status ON jobs (status);
-            """, cancellationToken);
-    }
+    public Task InitializeAsync(CancellationToken cancellationToken) => database.MigrateAsync(cancellationToken);
 
-    public async Task AddAsync(Job job, CancellationToken cancellationToken)
+    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, """
-            INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at)
-            VALUES ($id, $owner, $model, $inputs, $status, $attempts, $created, $updated)
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        if (job.IdempotencyKey is not null)
+        {
+            await using var existing = WorkerDatabase.Command(connection, transaction, $"""
+                SELECT {Columns}, request_hash FROM jobs WHERE owner = $owner AND idempotency_key = $key
+                """, ("$owner", job.Owner), ("$key", job.IdempotencyKey));
+            await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                return new JobAdmission(Read(reader), Created: false, SameRequest: reader.GetString(12) == requestHash);
+            }
+        }
+
+        await WorkerDatabase.ExecuteAsync(connection, transaction, """
+            INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at, callback_url,
+                              idempotency_key, request_hash)
+            VALUES ($id, $owner, $model, $inputs, $status, $attempts, $created, $updated, $callback, $key, $hash)
             """, cancellationToken,
             ("$id", job.Id.ToString()), ("$owner", job.Owner), ("$model", job.Model), ("$inputs", job.Inputs.GetRawText()),
             ("$status", StatusText(job.Status)), ("$attempts", job.Attempts),
-            ("$created", Timestamp(job.CreatedAt)), ("$updated", Timestamp(job.UpdatedAt)));
+            ("$created", Timestamp(job.CreatedAt)), ("$updated", Timestamp(job.UpdatedAt)),
+            ("$callback", job.CallbackUrl), ("$key", job.IdempotencyKey), ("$hash", requestHash));
+        await SqliteOutbox.AddAsync(connection, transaction, message, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new JobAdmission(job, Created: true, SameRequest: true);
     }
 
     public async Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         return await FindAsync(connection, id, cancellationToken);
+    }
+
+    public async Task<JobPage> ListAsync(string owner, JobStatus? status, int pageSize, string? pageToken,
+        CancellationToken cancellationToken)
+    {
+        // Keyset paging on (created_at, id): a page never shifts when new jobs arrive. (UUIDv7 ids alone are
+        // ordered only to the millisecond.)
+        var after = PageToken.TryParse(pageToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = WorkerDatabase.Command(connection, null, $"""
+            SELECT {Columns} FROM jobs
+            WHERE owner = $owner AND ($status IS NULL OR status = $status)
+              AND ($after_created IS NULL OR created_at < $after_created OR (created_at = $after_created AND id < $after_id))
+            ORDER BY created_at DESC, id DESC LIMIT $limit
+            """, ("$owner", owner), ("$status", status is { } s ? StatusText(s) : null),
+            ("$after_created", after?.CreatedAt), ("$after_id", after?.Id), ("$limit", pageSize + 1));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var jobs = new List<Job>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            jobs.Add(Read(reader));
+        }
+
+        var more = jobs.Count > pageSize;
+        if (more)
+        {
+            jobs.RemoveAt(jobs.Count - 1);
+        }
+
+        return new JobPage(jobs, more ? PageToken.For(Timestamp(jobs[^1].CreatedAt), jobs[^1].Id) : null);
     }
 
     public async Task RemoveAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, "DELETE FROM jobs WHERE id = $id", cancellationToken, ("$id", id.ToString()));
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE job_id = $id AND sent_at IS NULL",
+            cancellationToken, ("$id", id.ToString()));
+        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM jobs WHERE id = $id",
+            cancellationToken, ("$id", id.ToString()));
+        await transaction.CommitAsync(cancellationToken);
     }
 
     public async Task<Job?> TryStartAttemptAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        var changed = await ExecuteAsync(connection, """
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var changed = await WorkerDatabase.ExecuteAsync(connection, null, """
             UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = $now
             WHERE id = $id AND status NOT IN ('succeeded', 'failed')
             """, cancellationToken, ("$id", id.ToString()), ("$now", Now()));
@@ -77,81 +107,100 @@ internal sealed class SqliteJobStore(IOptions<JobsOptions> options, TimeProvider
 
     public async Task RequeueAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, """
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await WorkerDatabase.ExecuteAsync(connection, null, """
             UPDATE jobs SET status = 'queued', updated_at = $now WHERE id = $id AND status = 'running'
             """, cancellationToken, ("$id", id.ToString()), ("$now", Now()));
     }
 
-    public Task<bool> TrySucceedAsync(Guid id, JsonElement result, CancellationToken cancellationToken) =>
-        FinishAsync(id, JobStatus.Succeeded, "result", result.GetRawText(), cancellationToken);
+    public Task<bool> TrySucceedAsync(Guid id, JsonElement result, OutboxMessage? announcement, CancellationToken cancellationToken) =>
+        FinishAsync(id, JobStatus.Succeeded, "result", result.GetRawText(), announcement, cancellationToken);
 
-    public Task<bool> TryFailAsync(Guid id, ProblemDetails problem, CancellationToken cancellationToken) =>
-        FinishAsync(id, JobStatus.Failed, "error", JsonSerializer.Serialize(problem), cancellationToken);
+    public Task<bool> TryFailAsync(Guid id, ProblemDetails problem, OutboxMessage? announcement, CancellationToken cancellationToken) =>
+        FinishAsync(id, JobStatus.Failed, "error", JsonSerializer.Serialize(problem), announcement, cancellationToken);
 
-    private async Task<bool> FinishAsync(Guid id, JobStatus status, string column, string json, CancellationToken cancellationToken)
+    private async Task<bool> FinishAsync(Guid id, JobStatus status, string column, string json, OutboxMessage? announcement,
+        CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        var changed = await ExecuteAsync(connection, $"""
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var changed = await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
             UPDATE jobs SET status = $status, {column} = $json, updated_at = $now
             WHERE id = $id AND status NOT IN ('succeeded', 'failed')
             """, cancellationToken,
             ("$id", id.ToString()), ("$status", StatusText(status)), ("$json", json), ("$now", Now()));
+        // Only the recording that changed the job announces it: a redelivery records nothing and says nothing.
+        if (changed == 1 && announcement is not null)
+        {
+            await SqliteOutbox.AddAsync(connection, transaction, announcement, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        if (changed == 1 && announcement is not null)
+        {
+            outbox.Notify();
+        }
+
         return changed == 1;
     }
 
     private static async Task<Job?> FindAsync(SqliteConnection connection, Guid id, CancellationToken cancellationToken)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT id, owner, model, inputs, status, attempts, created_at, updated_at, result, error
-            FROM jobs WHERE id = $id
-            """;
-        command.Parameters.AddWithValue("$id", id.ToString());
+        await using var command = WorkerDatabase.Command(connection, null, $"SELECT {Columns} FROM jobs WHERE id = $id",
+            ("$id", id.ToString()));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
-
-        return new Job(
-            Guid.Parse(reader.GetString(0)),
-            reader.GetString(1),
-            reader.GetString(2),
-            JsonElement.Parse(reader.GetString(3)),
-            ParseStatus(reader.GetString(4)),
-            reader.GetInt32(5),
-            DateTimeOffset.Parse(reader.GetString(6), CultureInfo.InvariantCulture),
-            DateTimeOffset.Parse(reader.GetString(7), CultureInfo.InvariantCulture),
-            reader.IsDBNull(8) ? null : JsonElement.Parse(reader.GetString(8)),
-            reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<ProblemDetails>(reader.GetString(9)));
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
-    }
-
-    private static async Task<int> ExecuteAsync(SqliteConnection connection, string sql,
-        CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    private static Job Read(SqliteDataReader reader) => new(
+        Guid.Parse(reader.GetString(0)),
+        reader.GetString(1),
+        reader.GetString(2),
+        JsonElement.Parse(reader.GetString(3)),
+        ParseStatus(reader.GetString(4)),
+        reader.GetInt32(5),
+        DateTimeOffset.Parse(reader.GetString(6), CultureInfo.InvariantCulture),
+        DateTimeOffset.Parse(reader.GetString(7), CultureInfo.InvariantCulture),
+        reader.IsDBNull(8) ? null : JsonElement.Parse(reader.GetString(8)),
+        reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<ProblemDetails>(reader.GetString(9)),
+        reader.IsDBNull(10) ? null : reader.GetString(10),
+        reader.IsDBNull(11) ? null : reader.GetString(11));
 
     private string Now() => Timestamp(clock.GetUtcNow());
 
-    private static string Timestamp(DateTimeOffset value) => value.ToString("O", CultureInfo.InvariantCulture);
+    private static string Timestamp(DateTimeOffset value) => SqliteOutbox.Timestamp(value);
 
     private static string StatusText(JobStatus status) => status.ToString().ToLowerInvariant();
 
     private static JobStatus ParseStatus(string text) => Enum.Parse<JobStatus>(text, ignoreCase: true);
+}
+
+/// <summary>Where the next page starts: the last job's creation time and id, opaque to clients.</summary>
+internal sealed record PageToken(string CreatedAt, string Id)
+{
+    public static string For(string createdAt, Guid id) =>
+        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{createdAt}|{id}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static PageToken? TryParse(string? token)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            return null;
+        }
+
+        try
+        {
+            var padded = token.Replace('-', '+').Replace('_', '/');
+            padded += new string('=', (4 - padded.Length % 4) % 4);
+            var parts = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(padded)).Split('|');
+            return parts.Length == 2 && Guid.TryParse(parts[1], out var id)
+                   && DateTimeOffset.TryParse(parts[0], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out _)
+                ? new PageToken(parts[0], id.ToString())
+                : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
 }

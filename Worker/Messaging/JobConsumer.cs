@@ -2,91 +2,95 @@ using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using Worker.Jobs;
+using Worker.Messaging.Outbox;
 
 namespace Worker.Messaging;
 
 /// <summary>
-/// Consumes the <c>jobs</c> queue with manual acknowledgements: a delivery is acked only after its outcome is
-/// recorded, so a Worker that dies mid-job leaves the message to be redelivered, and the store's conditional
-/// transitions make the redelivery harmless.
+/// Consumes the <c>jobs</c> queue (competing consumers: every Worker replica subscribes). A delivery is acked
+/// only after its outcome is committed. A failed attempt goes to the retry queue of its back-off step with the
+/// attempt count in <c>x-attempt</c>; the last one goes to <c>jobs.dead</c> with <c>x-last-error</c>, and the job
+/// reads <c>failed</c>. The store's conditional transitions make redeliveries harmless.
 /// </summary>
 internal sealed partial class JobConsumer(
-    IServiceProvider services, IOptions<JobsOptions> options, ILogger<JobConsumer> logger) : BackgroundService
+    IServiceProvider services, IMessagePublisher publisher, IOptions<MessagingOptions> options, TimeProvider clock,
+    ILogger<JobConsumer> logger) : QueueConsumer(services, options, logger)
 {
-    private IChannel? _channel;
-    private string? _consumerTag;
+    protected override string QueueName => Settings.JobsQueue;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var settings = options.Value;
-        var connection = services.GetRequiredService<IConnection>();
-        _channel = await connection.CreateChannelAsync(
-            new CreateChannelOptions(publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false,
-                consumerDispatchConcurrency: settings.Concurrency), stoppingToken);
-        await JobQueueTopology.DeclareAsync(_channel, settings.QueueName, stoppingToken);
-        await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: settings.PrefetchCount, global: false, stoppingToken);
+    protected override Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken) =>
+        MessagingTopology.DeclareJobQueuesAsync(channel, Settings, cancellationToken);
 
-        var consumer = new AsyncEventingBasicConsumer(_channel);
-        consumer.ReceivedAsync += (_, delivery) => HandleAsync(_channel, delivery, stoppingToken);
-        _consumerTag = await _channel.BasicConsumeAsync(settings.QueueName, autoAck: false, consumer, stoppingToken);
-        LogConsuming(logger, settings.QueueName, settings.Concurrency);
-    }
-
-    private async Task HandleAsync(IChannel channel, BasicDeliverEventArgs delivery, CancellationToken stoppingToken)
+    protected override async Task<DeliveryOutcome> HandleAsync(BasicDeliverEventArgs delivery, CancellationToken cancellationToken)
     {
         if (JobMessage.TryParse(delivery.Body) is not { } message)
         {
-            LogUnreadableMessage(logger, delivery.BasicProperties.MessageId);
-            await channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: false, CancellationToken.None);
-            return;
+            LogUnreadable(logger, delivery.BasicProperties.MessageId);
+            return DeliveryOutcome.Reject;
+        }
+
+        var attempt = MessagingTopology.AttemptOf(delivery.BasicProperties);
+        await using var scope = Services.CreateAsyncScope();
+        var processor = scope.ServiceProvider.GetRequiredService<JobProcessor>();
+        JobProcessingOutcome outcome;
+        try
+        {
+            outcome = await processor.ProcessAsync(message.JobId, cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // A job that makes processing throw is retried like an outage and ends dead-lettered, not in a loop.
+            LogAttemptFailed(logger, message.JobId, attempt, exception);
+            outcome = new JobProcessingOutcome.RetryLater($"processing failed ({exception.GetType().Name})");
+        }
+
+        if (outcome is not JobProcessingOutcome.RetryLater retry)
+        {
+            return DeliveryOutcome.Ack;
         }
 
         try
         {
-            await using var scope = services.CreateAsyncScope();
-            var processor = scope.ServiceProvider.GetRequiredService<JobProcessor>();
-            var outcome = await processor.ProcessAsync(message.JobId, stoppingToken);
-            if (outcome == JobProcessingOutcome.RetryLater)
+            if (attempt < Settings.MaxAttempts)
             {
-                await Task.Delay(options.Value.RetryDelay, stoppingToken);
-                await channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true, CancellationToken.None);
-                return;
+                var delay = Settings.RetryDelayBefore(attempt + 1);
+                await RepublishAsync(message, delivery, MessagingTopology.RetryQueueName(Settings, delay), attempt + 1,
+                    retry.Reason, cancellationToken);
+                LogRetry(logger, message.JobId, attempt, delay, retry.Reason);
+            }
+            else
+            {
+                // Dead-letter first, then record: a crash in between repeats the attempt, never loses the message.
+                await RepublishAsync(message, delivery, Settings.DeadLetterQueue, attempt, retry.Reason, cancellationToken);
+                await processor.GiveUpAsync(message.JobId, attempt, retry.Reason, cancellationToken);
             }
 
-            await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, CancellationToken.None);
+            return DeliveryOutcome.Ack;
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (BrokerUnavailableException)
         {
-            // Shutting down: leave the message unacked; the broker hands it to another consumer.
-        }
-        catch (Exception exception)
-        {
-            LogProcessingFailed(logger, message.JobId, exception);
-            await channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true, CancellationToken.None);
+            return DeliveryOutcome.Requeue;
         }
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (_channel is { IsOpen: true } && _consumerTag is not null)
-        {
-            await _channel.BasicCancelAsync(_consumerTag, noWait: false, cancellationToken);
-        }
+    private Task RepublishAsync(JobMessage message, BasicDeliverEventArgs delivery, string queue, int attempt, string reason,
+        CancellationToken cancellationToken) =>
+        publisher.PublishAsync(
+            new OutboxMessage(message.JobId, string.Empty, queue, OutboxRelay.JobMessageType, delivery.Body.ToArray(),
+                null, message.JobId, clock.GetUtcNow()),
+            new Dictionary<string, object?>
+            {
+                [MessagingTopology.AttemptHeader] = attempt,
+                [MessagingTopology.LastErrorHeader] = reason.Length > 500 ? reason[..500] : reason,
+            },
+            cancellationToken);
 
-        await base.StopAsync(cancellationToken);
-        if (_channel is not null)
-        {
-            await _channel.CloseAsync(cancellationToken);
-            await _channel.DisposeAsync();
-        }
-    }
+    [LoggerMessage(Level = LogLevel.Error, Message = "Dead-lettered an unreadable job message (message id {MessageId}).")]
+    private static partial void LogUnreadable(ILogger logger, string? messageId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Consuming queue {Queue} with {Concurrency} concurrent deliveries.")]
-    private static partial void LogConsuming(ILogger logger, string queue, int concurrency);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} threw.")]
+    private static partial void LogAttemptFailed(ILogger logger, Guid jobId, int attempt, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Dropped an unreadable job message (message id {MessageId}).")]
-    private static partial void LogUnreadableMessage(ILogger logger, string? messageId);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Processing job {JobId} failed; the message goes back to the queue.")]
-    private static partial void LogProcessingFailed(ILogger logger, Guid jobId, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} failed; retrying in {Delay}: {Reason}")]
+    private static partial void LogRetry(ILogger logger, Guid jobId, int attempt, TimeSpan delay, string reason);
 }

@@ -25,8 +25,8 @@ public sealed class JobProcessorTests
         }
     }
 
-    private static JobProcessor Processor(IJobStore store, IInferenceClient inference, int maxAttempts = 3) =>
-        new(store, inference, Options.Create(new JobsOptions { MaxAttempts = maxAttempts }), NullLogger<JobProcessor>.Instance);
+    private static JobProcessor Processor(IJobStore store, IInferenceClient inference) =>
+        new(store, inference, Options.Create(TemporaryJobStore.Messaging), TimeProvider.System, NullLogger<JobProcessor>.Instance);
 
     [Fact]
     public async Task A_successful_prediction_is_recorded_and_acknowledged()
@@ -37,10 +37,11 @@ public sealed class JobProcessorTests
 
         var outcome = await Processor(db.Store, inference).ProcessAsync(job.Id, Token);
 
-        Assert.Equal(JobProcessingOutcome.Finished, outcome);
+        Assert.IsType<JobProcessingOutcome.Finished>(outcome);
         var stored = await db.Store.FindAsync(job.Id, Token);
         Assert.Equal(JobStatus.Succeeded, stored?.Status);
         Assert.Equal("sentiment", stored?.Result?.GetProperty("model").GetString());
+        Assert.Contains(await db.PendingAsync(), message => message.Type == "job.completed");
     }
 
     [Fact]
@@ -52,33 +53,44 @@ public sealed class JobProcessorTests
 
         var outcome = await Processor(db.Store, new ScriptedInference(new InferenceOutcome.Rejected(problem))).ProcessAsync(job.Id, Token);
 
-        Assert.Equal(JobProcessingOutcome.Finished, outcome);
+        Assert.IsType<JobProcessingOutcome.Finished>(outcome);
         var stored = await db.Store.FindAsync(job.Id, Token);
         Assert.Equal(JobStatus.Failed, stored?.Status);
         Assert.Equal("model_not_found", stored?.Error?.Extensions["code"]?.ToString());
+        Assert.Contains(await db.PendingAsync(), message => message.Type == "job.failed");
     }
 
     [Fact]
-    public async Task An_outage_is_retried_until_the_attempt_limit_then_fails()
+    public async Task An_outage_puts_the_job_back_to_queued_for_a_retry()
     {
         await using var db = await TemporaryJobStore.CreateAsync();
         var job = await db.AddQueuedAsync();
-        var down = new InferenceOutcome.Unavailable("refused");
-        var processor = Processor(db.Store, new ScriptedInference(down, down, down), maxAttempts: 3);
+        var processor = Processor(db.Store, new ScriptedInference(new InferenceOutcome.Unavailable("refused")));
 
-        var first = await processor.ProcessAsync(job.Id, Token);
-        var afterFirst = await db.Store.FindAsync(job.Id, Token);
-        var second = await processor.ProcessAsync(job.Id, Token);
-        var third = await processor.ProcessAsync(job.Id, Token);
+        var outcome = await processor.ProcessAsync(job.Id, Token);
 
-        Assert.Equal(JobProcessingOutcome.RetryLater, first);
-        Assert.Equal(JobStatus.Queued, afterFirst?.Status);
-        Assert.Equal(JobProcessingOutcome.RetryLater, second);
-        Assert.Equal(JobProcessingOutcome.Finished, third);
+        Assert.Equal("refused", Assert.IsType<JobProcessingOutcome.RetryLater>(outcome).Reason);
+        var stored = await db.Store.FindAsync(job.Id, Token);
+        Assert.Equal(JobStatus.Queued, stored?.Status);
+        Assert.Equal(1, stored?.Attempts);
+    }
+
+    [Fact]
+    public async Task Giving_up_fails_the_job_once_with_the_last_error_and_announces_it()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var job = await db.AddQueuedAsync();
+        await db.Outbox.MarkSentAsync(job.Id, Token);
+        var processor = Processor(db.Store, new ScriptedInference());
+
+        await processor.GiveUpAsync(job.Id, 4, "python-inference answered 500.", Token);
+        await processor.GiveUpAsync(job.Id, 4, "again", Token);
+
         var stored = await db.Store.FindAsync(job.Id, Token);
         Assert.Equal(JobStatus.Failed, stored?.Status);
-        Assert.Equal(3, stored?.Attempts);
         Assert.Equal("upstream_unavailable", stored?.Error?.Extensions["code"]?.ToString());
+        Assert.Contains("python-inference answered 500.", stored?.Error?.Detail, StringComparison.Ordinal);
+        Assert.Equal("job.failed", Assert.Single(await db.PendingAsync()).Type);
     }
 
     [Fact]
@@ -92,7 +104,7 @@ public sealed class JobProcessorTests
         await processor.ProcessAsync(job.Id, Token);
         var redelivery = await processor.ProcessAsync(job.Id, Token);
 
-        Assert.Equal(JobProcessingOutcome.Finished, redelivery);
+        Assert.IsType<JobProcessingOutcome.Finished>(redelivery);
         Assert.Equal(1, inference.Calls);
     }
 
@@ -102,6 +114,19 @@ public sealed class JobProcessorTests
     [InlineData("""{"jobId":"00000000-0000-0000-0000-000000000000"}""")]
     public void Unreadable_job_messages_are_recognised(string body) =>
         Assert.Null(JobMessage.TryParse(System.Text.Encoding.UTF8.GetBytes(body)));
+
+    [Theory]
+    [InlineData(1, 1000)]
+    [InlineData(2, 10_000)]
+    [InlineData(3, 60_000)]
+    [InlineData(9, 60_000)]
+    public void Retry_delays_grow_per_attempt_and_stay_at_the_last(int failedAttempt, int expectedMilliseconds) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMilliseconds), TemporaryJobStore.Messaging.RetryDelayBefore(failedAttempt + 1));
+
+    [Fact]
+    public void Retry_queues_are_named_for_their_delay() =>
+        Assert.Equal(["jobs.retry.1s", "jobs.retry.10s", "jobs.retry.60s", "jobs.retry.250ms"],
+            new[] { 1000, 10_000, 60_000, 250 }.Select(ms => MessagingTopology.RetryQueueName(TemporaryJobStore.Messaging, TimeSpan.FromMilliseconds(ms))));
 
     [Fact]
     public void A_job_message_round_trips()

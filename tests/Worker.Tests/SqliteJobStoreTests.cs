@@ -41,9 +41,9 @@ public sealed class SqliteJobStoreTests
         await using var db = await TemporaryJobStore.CreateAsync();
         var job = await db.AddQueuedAsync();
 
-        var first = await db.Store.TrySucceedAsync(job.Id, JsonElement.Parse("""{"n":1}"""), Token);
-        var second = await db.Store.TrySucceedAsync(job.Id, JsonElement.Parse("""{"n":2}"""), Token);
-        var failAfter = await db.Store.TryFailAsync(job.Id, new ProblemDetails { Title = "late" }, Token);
+        var first = await db.Store.TrySucceedAsync(job.Id, JsonElement.Parse("""{"n":1}"""), null, Token);
+        var second = await db.Store.TrySucceedAsync(job.Id, JsonElement.Parse("""{"n":2}"""), null, Token);
+        var failAfter = await db.Store.TryFailAsync(job.Id, new ProblemDetails { Title = "late" }, null, Token);
 
         Assert.True(first);
         Assert.False(second);
@@ -59,7 +59,7 @@ public sealed class SqliteJobStoreTests
     {
         await using var db = await TemporaryJobStore.CreateAsync();
         var job = await db.AddQueuedAsync();
-        await db.Store.TryFailAsync(job.Id, new ProblemDetails { Title = "no", Extensions = { ["code"] = "x" } }, Token);
+        await db.Store.TryFailAsync(job.Id, new ProblemDetails { Title = "no", Extensions = { ["code"] = "x" } }, null, Token);
 
         var attempt = await db.Store.TryStartAttemptAsync(job.Id, Token);
 
@@ -76,7 +76,7 @@ public sealed class SqliteJobStoreTests
         var job = await db.AddQueuedAsync();
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 16).Select(i =>
-            db.Store.TrySucceedAsync(job.Id, JsonElement.Parse($$"""{"n":{{i}}}"""), Token)));
+            db.Store.TrySucceedAsync(job.Id, JsonElement.Parse($$"""{"n":{{i}}}"""), null, Token)));
 
         Assert.Equal(1, outcomes.Count(recorded => recorded));
     }
@@ -91,5 +91,97 @@ public sealed class SqliteJobStoreTests
 
         Assert.Null(await db.Store.FindAsync(job.Id, Token));
         Assert.Null(await db.Store.TryStartAttemptAsync(Guid.NewGuid(), Token));
+        Assert.Empty(await db.PendingAsync()); // its queue message went with it
+    }
+
+    [Fact]
+    public async Task A_job_and_its_queue_message_are_stored_together()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+
+        var job = await db.AddQueuedAsync();
+
+        var pending = Assert.Single(await db.PendingAsync());
+        Assert.Equal(job.Id, pending.JobId);
+        await db.Outbox.MarkSentAsync(pending.Id, Token);
+        Assert.Empty(await db.PendingAsync());
+    }
+
+    [Fact]
+    public async Task The_same_idempotency_key_returns_the_first_job()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var first = await db.AddQueuedAsync(idempotencyKey: "k-1");
+        var again = Job.Queued(Guid.CreateVersion7(), "tester", "sentiment", JsonElement.Parse("""["great"]"""), DateTimeOffset.UtcNow,
+            idempotencyKey: "k-1");
+
+        var admission = await db.Store.AddAsync(again, """["great"]""", TemporaryJobStore.JobMessageFor(again), Token);
+        var otherBody = await db.Store.AddAsync(again with { Id = Guid.CreateVersion7() }, "different", TemporaryJobStore.JobMessageFor(again), Token);
+        var otherOwner = await db.AddQueuedAsync(owner: "someone-else", idempotencyKey: "k-1");
+
+        Assert.False(admission.Created);
+        Assert.True(admission.SameRequest);
+        Assert.Equal(first.Id, admission.Job.Id);
+        Assert.False(otherBody.SameRequest);
+        Assert.NotEqual(first.Id, otherOwner.Id);
+        Assert.Equal(2, (await db.PendingAsync()).Count);
+    }
+
+    [Fact]
+    public async Task An_owners_jobs_are_listed_newest_first_in_pages_and_by_status()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var jobs = new List<Job>();
+        for (var i = 0; i < 5; i++)
+        {
+            jobs.Add(await db.AddQueuedAsync());
+        }
+
+        await db.AddQueuedAsync(owner: "someone-else");
+        await db.Store.TrySucceedAsync(jobs[1].Id, JsonElement.Parse("{}"), null, Token);
+
+        var first = await db.Store.ListAsync("tester", null, 2, null, Token);
+        var second = await db.Store.ListAsync("tester", null, 2, first.NextPageToken, Token);
+        var third = await db.Store.ListAsync("tester", null, 2, second.NextPageToken, Token);
+        var succeeded = await db.Store.ListAsync("tester", JobStatus.Succeeded, 10, null, Token);
+
+        Assert.Equal([jobs[4].Id, jobs[3].Id], first.Jobs.Select(j => j.Id));
+        Assert.Equal([jobs[2].Id, jobs[1].Id], second.Jobs.Select(j => j.Id));
+        Assert.Equal([jobs[0].Id], third.Jobs.Select(j => j.Id));
+        Assert.Null(third.NextPageToken);
+        Assert.Equal([jobs[1].Id], succeeded.Jobs.Select(j => j.Id));
+    }
+
+    [Fact]
+    public async Task Only_the_recording_that_finishes_a_job_queues_its_announcement()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var job = await db.AddQueuedAsync();
+        await db.Outbox.MarkSentAsync(job.Id, Token);
+        var result = JsonElement.Parse("""{"version":"1","predictions":[]}""");
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => db.Store.TrySucceedAsync(job.Id, result,
+            Worker.Events.JobEvents.Completed(job, result, TemporaryJobStore.Messaging, DateTimeOffset.UtcNow), Token)));
+
+        Assert.Equal(1, outcomes.Count(recorded => recorded));
+        var announcement = Assert.Single(await db.PendingAsync());
+        Assert.Equal("job.completed", announcement.Type);
+        Assert.Equal("events", announcement.Exchange);
+    }
+
+    [Fact]
+    public async Task An_audit_record_is_appended_once_per_event()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var jobId = Guid.CreateVersion7();
+        var record = new Worker.Audit.AuditRecord(Guid.CreateVersion7(), "job.completed", DateTimeOffset.UtcNow, "worker", jobId,
+            JsonElement.Parse("{}"), DateTimeOffset.UtcNow);
+
+        var first = await db.Audit.AppendAsync(record, Token);
+        var again = await db.Audit.AppendAsync(record with { RecordedAt = DateTimeOffset.UtcNow }, Token);
+
+        Assert.True(first);
+        Assert.False(again);
+        Assert.Equal(record.EventId, Assert.Single(await db.Audit.ForJobAsync(jobId, Token)).EventId);
     }
 }

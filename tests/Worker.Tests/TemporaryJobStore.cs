@@ -1,10 +1,14 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using Worker.Audit;
 using Worker.Jobs;
+using Worker.Messaging;
+using Worker.Messaging.Outbox;
+using Worker.Persistence;
 
 namespace Worker.Tests;
 
-/// <summary>A real SQLite job store in a file of its own, deleted afterwards.</summary>
+/// <summary>The Worker's real SQLite database (jobs, outbox, audit log) in a file of its own, deleted afterwards.</summary>
 internal sealed class TemporaryJobStore : IAsyncDisposable
 {
     private readonly string _directory;
@@ -12,31 +16,49 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
     private TemporaryJobStore(string directory, JobsOptions options)
     {
         _directory = directory;
-        Store = new SqliteJobStore(Options.Create(options), TimeProvider.System);
+        Database = new WorkerDatabase(Options.Create(options));
+        Outbox = new SqliteOutbox(Database, TimeProvider.System);
+        Store = new SqliteJobStore(Database, Outbox, TimeProvider.System);
+        Audit = new SqliteAuditLog(Database);
     }
+
+    public WorkerDatabase Database { get; }
+
+    public SqliteOutbox Outbox { get; }
 
     public SqliteJobStore Store { get; }
 
-    public static async Task<TemporaryJobStore> CreateAsync(JobsOptions? options = null)
+    public SqliteAuditLog Audit { get; }
+
+    public static MessagingOptions Messaging { get; } = new();
+
+    public static async Task<TemporaryJobStore> CreateAsync()
     {
-        options ??= new JobsOptions();
-        // The path is set before the store exists: the store fixes its connection string when it is made.
         var directory = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
-        options.DatabasePath = Path.Combine(directory, "jobs.db");
-        var temporary = new TemporaryJobStore(directory, options);
+        var temporary = new TemporaryJobStore(directory, new JobsOptions { DatabasePath = Path.Combine(directory, "jobs.db") });
         await temporary.Store.InitializeAsync(TestContext.Current.CancellationToken);
         return temporary;
     }
 
-    public async Task<Job> AddQueuedAsync(string model = "sentiment", string inputsJson = """["great"]""")
+    public static OutboxMessage JobMessageFor(Job job) => new(job.Id, string.Empty, Messaging.JobsQueue,
+        OutboxRelay.JobMessageType, new JobMessage(job.Id).ToBytes(), null, job.Id, job.CreatedAt);
+
+    public async Task<Job> AddQueuedAsync(string model = "sentiment", string inputsJson = """["great"]""",
+        string owner = "tester", string? idempotencyKey = null)
     {
-        var job = Job.Queued(Guid.CreateVersion7(), "tester", model, JsonElement.Parse(inputsJson), DateTimeOffset.UtcNow);
-        await Store.AddAsync(job, TestContext.Current.CancellationToken);
-        return job;
+        var job = Job.Queued(Guid.CreateVersion7(), owner, model, JsonElement.Parse(inputsJson), DateTimeOffset.UtcNow,
+            idempotencyKey: idempotencyKey);
+        var admission = await Store.AddAsync(job, inputsJson, JobMessageFor(job), TestContext.Current.CancellationToken);
+        return admission.Job;
     }
+
+    /// <summary>Every unsent outbox message, whatever its age.</summary>
+    public Task<IReadOnlyList<OutboxMessage>> PendingAsync() =>
+        Outbox.PendingAsync(DateTimeOffset.UtcNow.AddMinutes(1), 1000, TestContext.Current.CancellationToken);
 
     public ValueTask DisposeAsync()
     {
+        Outbox.Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
         return ValueTask.CompletedTask;

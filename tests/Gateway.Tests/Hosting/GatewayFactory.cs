@@ -32,8 +32,8 @@ public class GatewayFactory : WebApplicationFactory<Program>
         {
             services.RemoveAll<IInferenceClient>();
             services.RemoveAll<IJobsClient>();
-            services.AddSingleton<IInferenceClient, FakeInference>();
-            services.AddSingleton<IJobsClient, FakeJobs>();
+            services.AddSingleton<IInferenceClient, FakeInferenceClient>();
+            services.AddSingleton<IJobsClient, FakeJobsClient>();
         });
     }
 

@@ -1,3 +1,5 @@
+using Gateway.Tests.Hosting;
+
 namespace Gateway.Tests.Rpc;
 
 /// <summary><c>submitJob</c> and <c>getJob</c> against a fake Worker that keeps each job for its owner.</summary>

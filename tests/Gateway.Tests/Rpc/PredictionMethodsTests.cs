@@ -1,3 +1,5 @@
+using Gateway.Tests.Hosting;
+
 namespace Gateway.Tests.Rpc;
 
 /// <summary><c>predict</c> and <c>listModels</c> against a fake python-inference.</summary>

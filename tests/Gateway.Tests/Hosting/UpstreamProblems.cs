@@ -1,9 +1,9 @@
 using Microsoft.AspNetCore.Mvc;
 
-namespace Gateway.Tests.Rpc;
+namespace Gateway.Tests.Hosting;
 
 /// <summary>Problems as <c>UpstreamCalls</c> hands them over from the services behind the gateway.</summary>
-internal static class UpstreamProblems
+public static class UpstreamProblems
 {
     public static ProblemDetails Of(int status, string code, string title, string? detail = null) => new()
     {

@@ -2,10 +2,13 @@ using Gateway.Inference;
 using Gateway.Upstream;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Gateway.Tests.Rpc;
+namespace Gateway.Tests.Hosting;
 
-/// <summary>python-inference as a list of the requests it got; it fails every call with <see cref="Failure"/> when set.</summary>
-internal sealed class FakeInferenceClient : IInferenceClient
+/// <summary>
+/// python-inference as a list of the requests it got: it serves <c>sentiment</c> and <c>iris</c>, answers 404
+/// <c>model_not_found</c> for any other model, and fails every call with <see cref="Failure"/> when set.
+/// </summary>
+public sealed class FakeInferenceClient : IInferenceClient
 {
     public List<PredictionRequest> Requests { get; } = [];
 
@@ -16,7 +19,10 @@ internal sealed class FakeInferenceClient : IInferenceClient
         Requests.Add(request);
         return Task.FromResult(Failure is { } problem
             ? UpstreamResult.Failure<PredictionResponse>(problem)
-            : UpstreamResult.Success(new PredictionResponse(request.Model!, "1.0.0",
+            : request.Model is not ("sentiment" or "iris")
+                ? UpstreamResult.Failure<PredictionResponse>(UpstreamProblems.Of(404, "model_not_found", "Unknown model",
+                    $"No model named '{request.Model}'."))
+                : UpstreamResult.Success(new PredictionResponse(request.Model!, "1.0.0",
                 [.. request.Inputs!.Select(_ => new Prediction("positive", 0.75))])));
     }
 

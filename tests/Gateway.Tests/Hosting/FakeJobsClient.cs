@@ -3,10 +3,10 @@ using Gateway.Jobs;
 using Gateway.Upstream;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Gateway.Tests.Rpc;
+namespace Gateway.Tests.Hosting;
 
 /// <summary>The Worker's job store in memory: a job is found only by the owner that submitted it, as in the Worker.</summary>
-internal sealed class FakeJobsClient : IJobsClient
+public sealed class FakeJobsClient : IJobsClient
 {
     private readonly ConcurrentDictionary<Guid, (string Owner, JobView Job)> _jobs = new();
 
@@ -22,10 +22,26 @@ internal sealed class FakeJobsClient : IJobsClient
 
     public string? OwnerOf(Guid id) => _jobs.TryGetValue(id, out var entry) ? entry.Owner : null;
 
-    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, CancellationToken cancellationToken) =>
-        Task.FromResult(Failure is { } problem
+    public List<(JobSubmission Submission, string Owner, string? IdempotencyKey)> Submissions { get; } = [];
+
+    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
+        CancellationToken cancellationToken)
+    {
+        lock (Submissions)
+        {
+            Submissions.Add((submission, owner, idempotencyKey));
+        }
+
+        return Task.FromResult(Failure is { } problem
             ? UpstreamResult.Failure<JobView>(problem)
             : UpstreamResult.Success(Add(owner, submission.Model!)));
+    }
+
+    public Task<UpstreamResult<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,
+        CancellationToken cancellationToken) =>
+        Task.FromResult(UpstreamResult.Success(new JobList(
+            [.. _jobs.Values.Where(entry => entry.Owner == owner && (status is null || entry.Job.Status == status)).Select(entry => entry.Job)],
+            null)));
 
     public Task<UpstreamResult<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
         Task.FromResult(Failure is { } problem

@@ -1,0 +1,47 @@
+using System.Globalization;
+using System.Text.Json;
+using Worker.Messaging.Outbox;
+using Worker.Persistence;
+
+namespace Worker.Audit;
+
+internal sealed class SqliteAuditLog(WorkerDatabase database) : IAuditLog
+{
+    public async Task<bool> AppendAsync(AuditRecord record, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        // INSERT OR IGNORE on the event id: a redelivered event is recorded once.
+        return await WorkerDatabase.ExecuteAsync(connection, null, """
+            INSERT OR IGNORE INTO audit_log (event_id, type, occurred_at, source, job_id, data, recorded_at)
+            VALUES ($event_id, $type, $occurred_at, $source, $job_id, $data, $recorded_at)
+            """, cancellationToken,
+            ("$event_id", record.EventId.ToString()), ("$type", record.Type),
+            ("$occurred_at", SqliteOutbox.Timestamp(record.OccurredAt)), ("$source", record.Source),
+            ("$job_id", record.JobId?.ToString()), ("$data", record.Data.GetRawText()),
+            ("$recorded_at", SqliteOutbox.Timestamp(record.RecordedAt))) == 1;
+    }
+
+    public async Task<IReadOnlyList<AuditRecord>> ForJobAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = WorkerDatabase.Command(connection, null, """
+            SELECT event_id, type, occurred_at, source, job_id, data, recorded_at
+            FROM audit_log WHERE job_id = $job_id ORDER BY recorded_at, event_id
+            """, ("$job_id", jobId.ToString()));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var records = new List<AuditRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            records.Add(new AuditRecord(
+                Guid.Parse(reader.GetString(0)),
+                reader.GetString(1),
+                DateTimeOffset.Parse(reader.GetString(2), CultureInfo.InvariantCulture),
+                reader.GetString(3),
+                reader.IsDBNull(4) ? null : Guid.Parse(reader.GetString(4)),
+                JsonElement.Parse(reader.GetString(5)),
+                DateTimeOffset.Parse(reader.GetString(6), CultureInfo.InvariantCulture)));
+        }
+
+        return records;
+    }
+}

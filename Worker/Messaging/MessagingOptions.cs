@@ -1,0 +1,78 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Worker.Messaging;
+
+/// <summary>The broker topology the Worker owns and how it talks to it (section <c>Messaging</c>).</summary>
+public sealed class MessagingOptions : IValidatableObject
+{
+    public const string SectionName = "Messaging";
+
+    [Required]
+    public string JobsQueue { get; set; } = "jobs";
+
+    /// <summary>Where a job message ends after <see cref="MaxAttempts"/>, with its last error in a header.</summary>
+    [Required]
+    public string DeadLetterQueue { get; set; } = "jobs.dead";
+
+    /// <summary>Back-off before the 2nd, 3rd, … attempt; each delay is a TTL queue that dead-letters back to the jobs queue.</summary>
+    public List<TimeSpan> RetryDelays { get; set; } = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60)];
+
+    /// <summary>Deliveries of one job before it is failed and dead-lettered.</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 4;
+
+    /// <summary>The fanout exchange for domain events; every consumer has its own queue on it.</summary>
+    [Required]
+    public string EventsExchange { get; set; } = "events";
+
+    [Required]
+    public string AuditQueue { get; set; } = "events.audit";
+
+    [Required]
+    public string NotificationsQueue { get; set; } = "events.notifications";
+
+    /// <summary>Where an event queue's unreadable messages go.</summary>
+    [Required]
+    public string EventsDeadLetterQueue { get; set; } = "events.dead";
+
+    [Range(1, 1000)]
+    public ushort PrefetchCount { get; set; } = 16;
+
+    /// <summary>How many deliveries one consumer processes at once.</summary>
+    [Range(1, 256)]
+    public ushort Concurrency { get; set; } = 4;
+
+    /// <summary>How long a submission waits for the broker's confirm before it is refused with 503.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the outbox relay looks for messages nobody published (after a crash).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan OutboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// A job message younger than this is left to the request that is publishing it; older and unsent, its request
+    /// died and the relay publishes it. Longer than <see cref="PublishTimeout"/>.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan OutboxGracePeriod { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long shutting down waits for in-flight deliveries before leaving them to the broker.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    public TimeSpan RetryDelayBefore(int nextAttempt) => RetryDelays[Math.Clamp(nextAttempt - 2, 0, RetryDelays.Count - 1)];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (RetryDelays.Count == 0 || RetryDelays.Any(delay => delay <= TimeSpan.Zero))
+        {
+            yield return new ValidationResult("Messaging:RetryDelays needs at least one positive delay.", [nameof(RetryDelays)]);
+        }
+
+        if (OutboxGracePeriod <= PublishTimeout)
+        {
+            yield return new ValidationResult("Messaging:OutboxGracePeriod must be longer than PublishTimeout.", [nameof(OutboxGracePeriod)]);
+        }
+    }
+}

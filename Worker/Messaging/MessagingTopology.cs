@@ -1,0 +1,77 @@
+using System.Globalization;
+using RabbitMQ.Client;
+
+namespace Worker.Messaging;
+
+/// <summary>
+/// Declares what the Worker owns on the broker. Declarations are idempotent, so every start (and every recovery
+/// after a broker restart) repeats them:
+/// <code>
+/// jobs ──(nack, no requeue)──▶ jobs.dead
+///   ▲  └─(failed attempt)──▶ jobs.retry.&lt;delay&gt; ──(TTL expires)──┘
+/// events (fanout) ──▶ events.audit, events.notifications (Worker), events.analytics (python-inference)
+/// </code>
+/// </summary>
+public static class MessagingTopology
+{
+    public const string AttemptHeader = "x-attempt";
+    public const string LastErrorHeader = "x-last-error";
+
+    public static string RetryQueueName(MessagingOptions options, TimeSpan delay) =>
+        $"{options.JobsQueue}.retry.{(delay.TotalMilliseconds % 1000 == 0 ? $"{delay.TotalSeconds}s" : $"{delay.TotalMilliseconds}ms")}";
+
+    public static async Task DeclareJobQueuesAsync(IChannel channel, MessagingOptions options, CancellationToken cancellationToken)
+    {
+        await DeclareQueueAsync(channel, options.DeadLetterQueue, null, cancellationToken);
+        // Rejected messages (unreadable ones) dead-letter through the default exchange straight into jobs.dead.
+        await DeclareQueueAsync(channel, options.JobsQueue, new Dictionary<string, object?>
+        {
+            ["x-dead-letter-exchange"] = string.Empty,
+            ["x-dead-letter-routing-key"] = options.DeadLetterQueue,
+        }, cancellationToken);
+        foreach (var delay in options.RetryDelays.Distinct())
+        {
+            // Nothing consumes a retry queue: its messages wait out the TTL, then dead-letter back to jobs.
+            await DeclareQueueAsync(channel, RetryQueueName(options, delay), new Dictionary<string, object?>
+            {
+                ["x-message-ttl"] = (long)delay.TotalMilliseconds,
+                ["x-dead-letter-exchange"] = string.Empty,
+                ["x-dead-letter-routing-key"] = options.JobsQueue,
+            }, cancellationToken);
+        }
+    }
+
+    public static Task DeclareEventsExchangeAsync(IChannel channel, MessagingOptions options, CancellationToken cancellationToken) =>
+        channel.ExchangeDeclareAsync(options.EventsExchange, ExchangeType.Fanout, durable: true, autoDelete: false,
+            cancellationToken: cancellationToken);
+
+    /// <summary>One consumer's own durable queue on the events exchange.</summary>
+    public static async Task DeclareEventQueueAsync(IChannel channel, MessagingOptions options, string queue,
+        CancellationToken cancellationToken)
+    {
+        await DeclareEventsExchangeAsync(channel, options, cancellationToken);
+        await DeclareQueueAsync(channel, options.EventsDeadLetterQueue, null, cancellationToken);
+        await DeclareQueueAsync(channel, queue, new Dictionary<string, object?>
+        {
+            ["x-dead-letter-exchange"] = string.Empty,
+            ["x-dead-letter-routing-key"] = options.EventsDeadLetterQueue,
+        }, cancellationToken);
+        await channel.QueueBindAsync(queue, options.EventsExchange, routingKey: string.Empty, cancellationToken: cancellationToken);
+    }
+
+    public static int AttemptOf(IReadOnlyBasicProperties properties) =>
+        properties.Headers?.TryGetValue(AttemptHeader, out var value) == true
+            ? value switch
+            {
+                int number => number,
+                long number => (int)number,
+                byte[] text when int.TryParse(System.Text.Encoding.UTF8.GetString(text), CultureInfo.InvariantCulture, out var parsed) => parsed,
+                _ => 1,
+            }
+            : 1;
+
+    private static Task<QueueDeclareOk> DeclareQueueAsync(IChannel channel, string queue, IDictionary<string, object?>? arguments,
+        CancellationToken cancellationToken) =>
+        channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: arguments,
+            cancellationToken: cancellationToken);
+}

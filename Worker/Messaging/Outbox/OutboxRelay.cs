@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Options;
+
+namespace Worker.Messaging.Outbox;
+
+/// <summary>
+/// Publishes what was committed to the outbox and not yet confirmed: events right after their transaction (it is
+/// woken), and job messages whose request died between commit and confirm (after the grace period). Publishing
+/// twice is possible (a crash after the confirm, before marking it sent; two replicas): every consumer
+/// recognises a message by its id, so the effect is once.
+/// </summary>
+internal sealed partial class OutboxRelay(
+    IOutbox outbox, IMessagePublisher publisher, IOptions<MessagingOptions> options, TimeProvider clock,
+    ILogger<OutboxRelay> logger) : BackgroundService
+{
+    public const string JobMessageType = "job.submitted";
+    private const int BatchSize = 100;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RelayPendingAsync(settings, stoppingToken);
+            }
+            catch (BrokerUnavailableException exception)
+            {
+                LogBrokerUnavailable(logger, exception.Message);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                LogRelayFailed(logger, exception);
+            }
+
+            try
+            {
+                await outbox.WaitAsync(settings.OutboxPollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task RelayPendingAsync(MessagingOptions settings, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<OutboxMessage> pending;
+        do
+        {
+            var now = clock.GetUtcNow();
+            pending = await outbox.PendingAsync(now, BatchSize, cancellationToken);
+            var due = pending.Where(message => message.Type != JobMessageType
+                                               || now - message.CreatedAt > settings.OutboxGracePeriod).ToList();
+            foreach (var message in due)
+            {
+                await publisher.PublishAsync(message, headers: null, cancellationToken);
+                await outbox.MarkSentAsync(message.Id, cancellationToken);
+                if (message.Type == JobMessageType)
+                {
+                    LogRecovered(logger, message.JobId);
+                }
+            }
+
+            if (due.Count < pending.Count)
+            {
+                return; // the rest belong to requests still publishing them
+            }
+        }
+        while (pending.Count == BatchSize);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay: the broker is unavailable ({Reason}); retrying.")]
+    private static partial void LogBrokerUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox relay failed; retrying.")]
+    private static partial void LogRelayFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay published job {JobId}, whose submission did not finish.")]
+    private static partial void LogRecovered(ILogger logger, Guid? jobId);
+}

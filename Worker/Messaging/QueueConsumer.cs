@@ -1,0 +1,158 @@
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Worker.Messaging;
+
+/// <summary>What to tell the broker about a delivery once it is handled.</summary>
+public enum DeliveryOutcome
+{
+    /// <summary>The effect is recorded (or was already): remove the message.</summary>
+    Ack,
+
+    /// <summary>It can never be handled (unreadable): dead-letter it.</summary>
+    Reject,
+
+    /// <summary>Not handled now (shutting down, a transient failure): give it back for another try.</summary>
+    Requeue,
+}
+
+/// <summary>
+/// A consumer of one queue with manual acknowledgements after the handler returns, prefetch and bounded
+/// concurrency. The connection recovers by itself after a broker restart (channels, queues and consumers are
+/// re-declared); a graceful stop cancels the subscription, lets in-flight deliveries finish for
+/// <see cref="MessagingOptions.DrainTimeout"/>, and closes the channel, which hands anything unfinished back.
+/// </summary>
+internal abstract partial class QueueConsumer(IServiceProvider services, IOptions<MessagingOptions> options, ILogger logger)
+    : BackgroundService
+{
+    private readonly CancellationTokenSource _handlersStopping = new();
+    private IChannel? _channel;
+    private string? _consumerTag;
+    private int _inFlight;
+
+    protected MessagingOptions Settings => options.Value;
+
+    protected IServiceProvider Services => services;
+
+    protected abstract string QueueName { get; }
+
+    protected abstract Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken);
+
+    protected abstract Task<DeliveryOutcome> HandleAsync(BasicDeliverEventArgs delivery, CancellationToken cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Until the broker answers (it may be restarting while this Worker starts), keep trying instead of dying.
+        for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
+        {
+            try
+            {
+                await SubscribeAsync(stoppingToken);
+                return;
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                LogSubscribeFailed(logger, QueueName, exception.Message);
+                await Task.Delay(delay, stoppingToken);
+            }
+        }
+    }
+
+    private async Task SubscribeAsync(CancellationToken stoppingToken)
+    {
+        var connection = services.GetRequiredService<IConnection>();
+        _channel = await connection.CreateChannelAsync(new CreateChannelOptions(
+            publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false,
+            consumerDispatchConcurrency: Settings.Concurrency), stoppingToken);
+        await DeclareTopologyAsync(_channel, stoppingToken);
+        await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: Settings.PrefetchCount, global: false, stoppingToken);
+
+        var consumer = new AsyncEventingBasicConsumer(_channel);
+        consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(_channel, delivery);
+        _consumerTag = await _channel.BasicConsumeAsync(QueueName, autoAck: false, consumer, stoppingToken);
+        LogConsuming(logger, QueueName, Settings.Concurrency, Settings.PrefetchCount);
+    }
+
+    private async Task OnReceivedAsync(IChannel channel, BasicDeliverEventArgs delivery)
+    {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            DeliveryOutcome outcome;
+            try
+            {
+                outcome = await HandleAsync(delivery, _handlersStopping.Token);
+            }
+            catch (OperationCanceledException) when (_handlersStopping.IsCancellationRequested)
+            {
+                outcome = DeliveryOutcome.Requeue;
+            }
+            catch (Exception exception)
+            {
+                LogHandlerFailed(logger, QueueName, delivery.BasicProperties.MessageId, exception);
+                outcome = DeliveryOutcome.Requeue;
+            }
+
+            // On a channel that closed meanwhile the broker has already requeued the delivery.
+            if (channel.IsOpen)
+            {
+                await (outcome switch
+                {
+                    DeliveryOutcome.Ack => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false),
+                    DeliveryOutcome.Reject => channel.BasicRejectAsync(delivery.DeliveryTag, requeue: false),
+                    _ => channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true),
+                });
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_channel is { IsOpen: true } && _consumerTag is not null)
+        {
+            await _channel.BasicCancelAsync(_consumerTag, noWait: false, cancellationToken);
+        }
+
+        // No new deliveries now; give the ones in hand a bounded time to finish and be acked.
+        using var drained = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        drained.CancelAfter(Settings.DrainTimeout);
+        while (Volatile.Read(ref _inFlight) > 0 && !drained.IsCancellationRequested)
+        {
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        await _handlersStopping.CancelAsync();
+        await base.StopAsync(cancellationToken);
+        if (_channel is not null)
+        {
+            await _channel.CloseAsync(CancellationToken.None);
+            await _channel.DisposeAsync();
+        }
+
+        var unfinished = Volatile.Read(ref _inFlight);
+        LogStopped(logger, QueueName, unfinished);
+    }
+
+    public override void Dispose()
+    {
+        _handlersStopping.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Consuming {Queue}: {Concurrency} at once, prefetch {Prefetch}.")]
+    private static partial void LogConsuming(ILogger logger, string queue, int concurrency, int prefetch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot subscribe to {Queue} yet: {Reason}")]
+    private static partial void LogSubscribeFailed(ILogger logger, string queue, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling message {MessageId} from {Queue} failed; it goes back to the queue.")]
+    private static partial void LogHandlerFailed(ILogger logger, string queue, string? messageId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopped consuming {Queue}; {Unfinished} deliveries left to the broker.")]
+    private static partial void LogStopped(ILogger logger, string queue, int unfinished);
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+using Worker.Messaging.Outbox;
+
+namespace Worker.Messaging;
+
+/// <summary>
+/// Persistent, mandatory messages on one channel with publisher confirms: a <see cref="PublishAsync"/> that returns
+/// means the broker has the message on disk and routed it to a queue. The channel is reopened after a broker
+/// restart; a publish caught in the outage fails fast with <see cref="BrokerUnavailableException"/>.
+/// </summary>
+internal sealed class RabbitMqPublisher(IServiceProvider services, IOptions<MessagingOptions> options)
+    : IMessagePublisher, IAsyncDisposable
+{
+    private readonly SemaphoreSlim _channelLock = new(1, 1);
+    private IChannel? _channel;
+
+    public async Task PublishAsync(OutboxMessage message, IReadOnlyDictionary<string, object?>? headers,
+        CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.PublishTimeout);
+        // The message continues the trace of the request that caused it, even when published later by the relay.
+        using var activity = message.TraceParent is { } parent && Activity.Current is null
+            && ActivityContext.TryParse(parent, null, out var context)
+            ? Telemetry.ActivitySource.StartActivity($"outbox {message.Type}", ActivityKind.Internal, context)
+            : null;
+        try
+        {
+            var channel = await GetChannelAsync(timeout.Token);
+            var properties = new BasicProperties
+            {
+                Persistent = true,
+                MessageId = message.Id.ToString(),
+                ContentType = "application/json",
+                Type = message.Type,
+                Timestamp = new AmqpTimestamp(message.CreatedAt.ToUnixTimeSeconds()),
+                Headers = headers is null ? null : new Dictionary<string, object?>(headers),
+            };
+            await channel.BasicPublishAsync(message.Exchange, message.RoutingKey, mandatory: true, properties, message.Body,
+                timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new BrokerUnavailableException("The broker did not confirm the message in time.");
+        }
+        catch (Exception exception) when (exception is PublishException or AlreadyClosedException
+                                              or BrokerUnreachableException or OperationInterruptedException
+                                              or ConnectFailureException)
+        {
+            throw new BrokerUnavailableException("The broker did not take the message.", exception);
+        }
+    }
+
+    private async Task<IChannel> GetChannelAsync(CancellationToken cancellationToken)
+    {
+        if (_channel is { IsOpen: true } open)
+        {
+            return open;
+        }
+
+        await _channelLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_channel is { IsOpen: true } reopened)
+            {
+                return reopened;
+            }
+
+            if (_channel is not null)
+            {
+                await _channel.DisposeAsync();
+                _channel = null;
+            }
+
+            // Resolved on first use, not at start-up, so the Worker starts and serves reads while the broker boots.
+            var connection = services.GetRequiredService<IConnection>();
+            _channel = await connection.CreateChannelAsync(new CreateChannelOptions(
+                publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
+            return _channel;
+        }
+        finally
+        {
+            _channelLock.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_channel is not null)
+        {
+            await _channel.DisposeAsync();
+        }
+
+        _channelLock.Dispose();
+    }
+}

@@ -1,0 +1,63 @@
+using System.Net.Http.Json;
+using Gateway.Jobs;
+using Gateway.Tests.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using static Gateway.Tests.Problems;
+
+namespace Gateway.Tests;
+
+public sealed class JobsApiTests(GatewayFactory factory) : IClassFixture<GatewayFactory>
+{
+    private FakeJobsClient Jobs => (FakeJobsClient)factory.Services.GetRequiredService<IJobsClient>();
+
+    [Fact]
+    public async Task The_idempotency_key_and_callback_url_reach_the_worker_with_the_callers_subject()
+    {
+        using var client = factory.CreateAuthorizedClient(TestTokens.Create(subject: "jobs-ivan"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs")
+        {
+            Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { "fine" }, callbackUrl = "https://hooks.example/x" }),
+        };
+        request.Headers.Add("Idempotency-Key", "order-42");
+
+        var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var forwarded = Assert.Single(Jobs.Submissions, s => s.Owner == "jobs-ivan");
+        Assert.Equal("order-42", forwarded.IdempotencyKey);
+        Assert.Equal("https://hooks.example/x", forwarded.Submission.CallbackUrl);
+    }
+
+    [Theory]
+    [InlineData("has space")]
+    [InlineData("é")]
+    [InlineData(null)] // 256 characters
+    public async Task A_malformed_idempotency_key_is_400_naming_the_header(string? key)
+    {
+        key ??= new string('k', 256);
+        using var client = factory.CreateAuthorizedClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs")
+        {
+            Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { "fine" } }),
+        };
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
+
+        var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        var problem = await ReadProblemAsync(response, HttpStatusCode.BadRequest, "validation_failed");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _));
+    }
+
+    [Fact]
+    public async Task Listing_shows_only_the_callers_jobs()
+    {
+        Jobs.Add("jobs-judy");
+        Jobs.Add("jobs-judy");
+        Jobs.Add("jobs-someone-else");
+        using var client = factory.CreateAuthorizedClient(TestTokens.Create(subject: "jobs-judy"));
+
+        var page = await client.GetFromJsonAsync<JsonElement>("/api/v1/jobs?status=queued", TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, page.GetProperty("items").GetArrayLength());
+    }
+}
