@@ -1,0 +1,45 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.ServiceDiscovery;
+
+// ServiceDefaults gives every HttpClient the standard resilience handler; the webhook client must not retry on its
+// own because WebhookSender owns the retry loop, and removing it needs RemoveAllResilienceHandlers (experimental).
+#pragma warning disable EXTEXP0001
+
+namespace Worker.Webhooks;
+
+public static class WebhookExtensions
+{
+    public const string HttpClientName = "webhooks";
+
+    /// <summary>Signed, retried, SSRF-guarded callback delivery: <see cref="IWebhookSender"/> and what it needs.</summary>
+    public static IHostApplicationBuilder AddWebhooks(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<WebhookOptions>()
+            .BindConfiguration(WebhookOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<CallbackUrlPolicy>();
+        builder.Services.AddSingleton<WebhookSigner>();
+        builder.Services.AddSingleton<IWebhookSender, WebhookSender>();
+
+        builder.Services.AddHttpClient(HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan) // per attempt instead
+            .ConfigurePrimaryHttpMessageHandler(services =>
+                CallbackConnection.CreateHandler(services.GetRequiredService<CallbackUrlPolicy>()))
+            .RemoveAllResilienceHandlers()
+            // Service discovery rewrites any URL whose host has a "Services:{host}" configuration entry, plain
+            // http:// ones included, so a callback to http://python-inference/ would reach the internal service.
+            // Callback hosts are the submitters', never service names: this client goes without it.
+            .ConfigureAdditionalHttpMessageHandlers((handlers, _) =>
+            {
+                var serviceDiscovery = typeof(ServiceDiscoveryOptions).Assembly;
+                foreach (var handler in handlers.Where(handler => handler.GetType().Assembly == serviceDiscovery).ToList())
+                {
+                    handlers.Remove(handler);
+                }
+            });
+
+        return builder;
+    }
+}

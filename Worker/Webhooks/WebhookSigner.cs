@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Options;
+
+namespace Worker.Webhooks;
+
+/// <summary>Puts the <see cref="WebhookSignature"/> headers on an outgoing delivery attempt.</summary>
+public sealed class WebhookSigner(IOptions<WebhookOptions> options, TimeProvider clock)
+{
+    /// <summary>Signs <paramref name="request"/> with the current time; call it once per attempt.</summary>
+    public void Sign(HttpRequestMessage request, string id, ReadOnlySpan<byte> body)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
+        var headers = request.Headers;
+        headers.Remove(WebhookSignature.IdHeader);
+        headers.Remove(WebhookSignature.TimestampHeader);
+        headers.Remove(WebhookSignature.SignatureHeader);
+        headers.Add(WebhookSignature.IdHeader, id);
+        headers.Add(WebhookSignature.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        headers.Add(WebhookSignature.SignatureHeader,
+            WebhookSignature.Compute(options.Value.SigningSecret, id, timestamp, body));
+    }
+}

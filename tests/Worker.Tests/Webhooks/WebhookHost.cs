@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Worker.Webhooks;
+
+namespace Worker.Tests.Webhooks;
+
+/// <summary>The webhook component as the Worker registers it (service defaults first), with fast test settings.</summary>
+internal static class WebhookHost
+{
+    public static IHost Build(IDictionary<string, string?>? settings = null, Action<IHostApplicationBuilder>? configure = null)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Webhooks:SigningSecret"] = WebhookReceiver.Secret,
+            ["Webhooks:AllowedNetworks:0"] = "127.0.0.0/8",
+            ["Webhooks:AllowedNetworks:1"] = "::1/128",
+            ["Webhooks:Timeout"] = "00:00:02",
+            ["Webhooks:BaseDelay"] = "00:00:00.010",
+            ["Webhooks:MaxDelay"] = "00:00:00.050",
+            ["Webhooks:MaxAttempts"] = "4",
+        });
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
+        builder.AddServiceDefaults();
+        builder.AddWebhooks();
+        configure?.Invoke(builder);
+        return builder.Build();
+    }
+}
