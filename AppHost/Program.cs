@@ -10,15 +10,19 @@ var messaging = builder.AddMessageBroker("messaging");
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
     .WithHttpHealthCheck("/health");
 
+// Two competing consumers of the jobs queue, sharing one job database; Aspire's proxy spreads HTTP calls over both.
 var worker = builder.AddProject<Projects.Worker>("worker")
-    .WithHttpEndpoint(isProxied: false) // a stopped Worker refuses connections instead of hanging them
+    .WithHttpEndpoint()
+    .WithReplicas(2)
     .WithHttpHealthCheck("/health")
     .WithJobDatabase(builder)
+    .WithWebhooks(builder)
     .WithReference(messaging).WaitFor(messaging)
     .WithReference(inference).WaitFor(inference);
 
-// Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too.
-inference.WithReference(worker);
+// Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too; it consumes
+// the events exchange as well, but serves predictions whether or not the broker is up.
+inference.WithReference(worker).WithReference(messaging);
 
 // The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile). Kestrel listens itself, on
 // both loopback families; Aspire's proxy would listen on 127.0.0.1 only.

@@ -9,6 +9,7 @@ using ServiceDefaults.Problems;
 using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
+using Worker.Webhooks;
 
 namespace Worker.Apis;
 
@@ -44,7 +45,7 @@ public static class JobsApi
     /// process dies in between, the outbox relay publishes the message later: the store and the queue agree.
     /// </summary>
     public static async Task<Results<Created<JobView>, Ok<JobView>, ProblemHttpResult>> SubmitAsync(
-        JobSubmission submission, IJobStore store, IOutbox outbox, IMessagePublisher publisher,
+        JobSubmission submission, IJobStore store, IOutbox outbox, IMessagePublisher publisher, CallbackUrlPolicy callbacks,
         IOptions<JobsOptions> jobsOptions, IOptions<MessagingOptions> messagingOptions, TimeProvider clock,
         CancellationToken cancellationToken)
     {
@@ -55,6 +56,13 @@ public static class JobsApi
         {
             return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
                 "The job is not valid.", $"A job needs an owner, a model and between 1 and {maxBatchSize} inputs.");
+        }
+
+        if (submission.CallbackUrl is not null
+            && await callbacks.ValidateAsync(submission.CallbackUrl, cancellationToken) is { IsAllowed: false, Reason: var reason })
+        {
+            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
+                "The request is not valid.", errors: new Dictionary<string, string[]> { ["callbackUrl"] = [reason!] });
         }
 
         var now = clock.GetUtcNow();

@@ -4,7 +4,9 @@ using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
+using Worker.Notifications;
 using Worker.Persistence;
+using Worker.Webhooks;
 
 namespace Worker.Extensions;
 
@@ -39,6 +41,8 @@ public static class Extensions
         builder.Services.AddTransient<JobProcessor>();
         builder.Services.AddHostedService<JobConsumer>();
         builder.Services.AddHostedService<AuditConsumer>();
+        builder.AddWebhooks();
+        builder.Services.AddHostedService<NotificationsConsumer>();
 
         builder.Services.AddOptions<InferenceOptions>()
             .BindConfiguration(InferenceOptions.SectionName)

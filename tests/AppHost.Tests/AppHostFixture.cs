@@ -38,13 +38,21 @@ public sealed class AppHostFixture : IAsyncLifetime
         // because the telemetry it collects from both languages is part of what the tests check.
         var apiKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", $"--AppHost:DashboardApiKey={apiKey}"],
+            ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", $"--AppHost:DashboardApiKey={apiKey}",
+             // The tests' webhook receivers listen on loopback, which production refuses.
+             "--Webhooks:AllowedNetworks:0=127.0.0.0/8", "--Webhooks:AllowedNetworks:1=::1/128"],
             (options, _) => options.DisableDashboard = false,
             timeout.Token);
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
-        foreach (var (name, value) in Tokens.GatewaySettings)
+        foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
         {
             gateway.WithEnvironment(name, value);
+        }
+
+        var worker = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"));
+        foreach (var (name, value) in TestSettings.Worker)
+        {
+            worker.WithEnvironment(name, value);
         }
 
         builder.Services.AddLogging(logging =>
