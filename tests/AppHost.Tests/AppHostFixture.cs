@@ -19,7 +19,10 @@ public sealed class AppHostFixture : IAsyncLifetime
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
     public static readonly string[] Resources = ["messaging", "python-inference", "worker", "gateway"];
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ResourceEvent> _instances = new();
+    private readonly CancellationTokenSource _watching = new();
     private DistributedApplication? _app;
+    private Task? _watcher;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
@@ -68,6 +71,7 @@ public sealed class AppHostFixture : IAsyncLifetime
         });
 
         _app = await builder.BuildAsync(timeout.Token);
+        _watcher = WatchInstancesAsync(_app, _watching.Token);
         await _app.StartAsync(timeout.Token);
         foreach (var resource in Resources)
         {
@@ -77,6 +81,21 @@ public sealed class AppHostFixture : IAsyncLifetime
         Gateway = CreateGatewayClient(Tokens.Create());
         Dashboard = new HttpClient { BaseAddress = await DashboardAddressAsync(timeout.Token), Timeout = StepTimeout };
         Dashboard.DefaultRequestHeaders.Add("x-api-key", apiKey);
+    }
+
+    // Every instance's latest state, replicas included (each replica is a resource instance of its own).
+    private async Task WatchInstancesAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var resourceEvent in app.ResourceNotifications.WatchAsync(cancellationToken))
+            {
+                _instances[resourceEvent.ResourceId] = resourceEvent;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>A client of the gateway's HTTP endpoint sending <paramref name="token"/>, if any.</summary>
@@ -121,10 +140,53 @@ public sealed class AppHostFixture : IAsyncLifetime
         await WaitHealthyAsync(resource, cancellationToken);
     }
 
+    /// <summary>The running instances of a resource with replicas (DCP names such as <c>worker-abcdefgh</c>).</summary>
+    public IReadOnlyList<string> ReplicasOf(string resource) =>
+        [.. _instances.Values.Where(e => e.Resource.Name == resource).Select(e => e.ResourceId).Order(StringComparer.Ordinal)];
+
+    /// <summary>The process id of one resource instance, as DCP reports it.</summary>
+    public int ProcessIdOf(string instance) =>
+        App.ResourceNotifications.TryGetCurrentState(instance, out var state)
+        && state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value is { } pid
+            ? Convert.ToInt32(pid, System.Globalization.CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"{instance} has no process id.");
+
+    /// <summary>SIGKILL: no shutdown hook runs, in-flight deliveries are simply abandoned.</summary>
+    public async Task KillInstanceAsync(string instance, CancellationToken cancellationToken)
+    {
+        using (var process = System.Diagnostics.Process.GetProcessById(ProcessIdOf(instance)))
+        {
+            process.Kill(entireProcessTree: false);
+        }
+
+        await App.ResourceNotifications.WaitForResourceAsync(instance,
+            e => e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart", cancellationToken);
+    }
+
+    public async Task StartInstanceAsync(string instance, CancellationToken cancellationToken)
+    {
+        var commands = App.Services.GetRequiredService<ResourceCommandService>();
+        var result = await commands.ExecuteCommandAsync(instance, KnownResourceCommands.StartCommand, cancellationToken);
+        Assert.True(result.Success, $"starting {instance}: {result.Message}");
+        await App.ResourceNotifications.WaitForResourceHealthyAsync(instance, cancellationToken);
+    }
+
+    /// <summary>The value of an AppHost parameter, e.g. the generated webhook signing secret.</summary>
+    public async Task<string> ParameterValueAsync(string name, CancellationToken cancellationToken) =>
+        await App.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>()
+            .Single(p => p.Name == name).GetValueAsync(cancellationToken) ?? throw new InvalidOperationException(name);
+
     public async ValueTask DisposeAsync()
     {
         Gateway?.Dispose();
         Dashboard?.Dispose();
+        await _watching.CancelAsync();
+        if (_watcher is not null)
+        {
+            await _watcher;
+        }
+
+        _watching.Dispose();
         if (_app is not null)
         {
             using var timeout = new CancellationTokenSource(StepTimeout);

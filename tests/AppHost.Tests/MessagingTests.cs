@@ -1,0 +1,271 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using Aspire.Hosting.Testing;
+using RabbitMQ.Client;
+
+namespace AppHost.Tests;
+
+/// <summary>
+/// The durability contract against the real broker and real processes: crashes, a broker restart, a poison job,
+/// events to consumers in both languages, webhooks. Kills and stops resources, so it runs alone.
+/// </summary>
+[Collection(nameof(OutageTests))]
+public sealed class MessagingTests(AppHostFixture stack)
+{
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+
+    private HttpClient ClientFor(string subject) => stack.CreateGatewayClient(stack.Tokens.Create(subject: subject));
+
+    /// <summary>Submits until the gateway gives 202, repeating the same Idempotency-Key after a 503 (as a client should).</summary>
+    private static async Task<Guid> SubmitAsync(HttpClient client, string key, object body, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs") { Content = JsonContent.Create(body) };
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await client.SendAsync(request, cancellationToken);
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                return (await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
+            }
+
+            Assert.True(response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway && attempt < 60,
+                $"submission {key}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+            await Task.Delay(250, cancellationToken);
+        }
+    }
+
+    private static async Task<List<JsonElement>> ListAllAsync(HttpClient client, string? status, CancellationToken cancellationToken)
+    {
+        var jobs = new List<JsonElement>();
+        string? token = null;
+        do
+        {
+            var query = $"/api/v1/jobs?pageSize=100{(status is null ? "" : $"&status={status}")}{(token is null ? "" : $"&pageToken={token}")}";
+            var page = await client.GetFromJsonAsync<JsonElement>(query, cancellationToken);
+            jobs.AddRange(page.GetProperty("items").EnumerateArray());
+            token = page.GetProperty("nextPageToken").GetString();
+        }
+        while (token is not null);
+        return jobs;
+    }
+
+    private static async Task WaitUntilAllFinishedAsync(HttpClient client, int expected, CancellationToken cancellationToken)
+    {
+        while ((await ListAllAsync(client, "succeeded", cancellationToken)).Count + (await ListAllAsync(client, "failed", cancellationToken)).Count < expected)
+        {
+            await Task.Delay(500, cancellationToken);
+        }
+    }
+
+    private static async Task<List<JsonElement>> AuditTrailAsync(HttpClient worker, Guid jobId, CancellationToken cancellationToken) =>
+        [.. (await worker.GetFromJsonAsync<JsonElement>($"/api/audit/jobs/{jobId}", cancellationToken)).EnumerateArray()];
+
+    [Fact]
+    public async Task A_thousand_jobs_survive_two_worker_kills_each_recorded_once()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var client = ClientFor($"durability-{Guid.NewGuid():N}");
+        var replicas = stack.ReplicasOf("worker");
+        Assert.Equal(2, replicas.Count);
+
+        var ids = new ConcurrentDictionary<int, Guid>();
+        var submitted = 0;
+        var submitting = Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = timeout.Token },
+            async (i, ct) =>
+            {
+                ids[i] = await SubmitAsync(client, $"job-{i}", new { model = "sentiment", inputs = new[] { $"Review {i}: really lovely." } }, ct);
+                Interlocked.Increment(ref submitted);
+            });
+
+        // Kill each replica once while jobs are being submitted and processed, and bring it back.
+        foreach (var (replica, after) in new[] { (replicas[0], 150), (replicas[1], 500) })
+        {
+            while (Volatile.Read(ref submitted) < after && !submitting.IsCompleted)
+            {
+                await Task.Delay(20, timeout.Token);
+            }
+
+            await stack.KillInstanceAsync(replica, timeout.Token);
+            await Task.Delay(500, timeout.Token);
+            await stack.StartInstanceAsync(replica, timeout.Token);
+        }
+
+        await submitting;
+        Assert.Equal(1000, ids.Values.Distinct().Count());
+        await WaitUntilAllFinishedAsync(client, 1000, timeout.Token);
+
+        var all = await ListAllAsync(client, null, timeout.Token);
+        Assert.Equal(1000, all.Count); // no job twice: every retried submission found its first job
+        Assert.All(all, job => Assert.Equal("succeeded", job.GetProperty("status").GetString()));
+        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        var completions = new ConcurrentBag<int>();
+        await Parallel.ForEachAsync(ids.Values, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = timeout.Token },
+            async (id, ct) => completions.Add((await AuditTrailAsync(worker, id, ct)).Count(e => e.GetProperty("type").GetString() == "job.completed")));
+        Assert.All(completions, count => Assert.Equal(1, count)); // each result recorded (and announced) exactly once
+    }
+
+    [Fact]
+    public async Task Jobs_accepted_around_a_broker_restart_all_complete_and_the_outage_gives_503_not_a_false_202()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var client = ClientFor($"broker-restart-{Guid.NewGuid():N}");
+        var accepted = new List<Guid>();
+        var refused = 0;
+
+        async Task SubmitOnceAsync(int i)
+        {
+            var started = DateTime.UtcNow;
+            var response = await client.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs = new[] { $"Fine {i}" } }, timeout.Token);
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15), "a submission during the outage hung");
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                accepted.Add((await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("id").GetGuid());
+            }
+            else
+            {
+                await Problems.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "broker_unavailable");
+                refused++;
+            }
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            await SubmitOnceAsync(i);
+        }
+
+        await stack.StopResourceAsync("messaging", timeout.Token);
+        for (var i = 20; i < 25; i++)
+        {
+            await SubmitOnceAsync(i);
+        }
+
+        await stack.StartResourceAsync("messaging", timeout.Token);
+        for (var i = 25; i < 45; i++)
+        {
+            await SubmitOnceAsync(i); // the first ones may still meet a Worker that is reconnecting
+            await Task.Delay(100, timeout.Token);
+        }
+
+        Assert.True(refused >= 5, $"only {refused} submissions were refused while the broker was down");
+        await WaitUntilAllFinishedAsync(client, accepted.Count, timeout.Token);
+        var jobs = await ListAllAsync(client, null, timeout.Token);
+        Assert.Equal(accepted.Order(), jobs.Select(j => j.GetProperty("id").GetGuid()).Order());
+        Assert.All(jobs, job => Assert.Equal("succeeded", job.GetProperty("status").GetString()));
+    }
+
+    [Fact]
+    public async Task A_job_that_keeps_failing_ends_in_jobs_dead_with_its_last_error_and_reads_failed()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var client = ClientFor($"poison-{Guid.NewGuid():N}");
+        await stack.StopResourceAsync("python-inference", timeout.Token);
+        JsonElement job;
+        try
+        {
+            var id = await SubmitAsync(client, "poison", new { model = "sentiment", inputs = new[] { "never classified" } }, timeout.Token);
+            do
+            {
+                await Task.Delay(200, timeout.Token);
+                job = await client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}", timeout.Token);
+            }
+            while (job.GetProperty("status").GetString() is "queued" or "running");
+        }
+        finally
+        {
+            await stack.StartResourceAsync("python-inference", timeout.Token);
+        }
+
+        Assert.Equal("failed", job.GetProperty("status").GetString());
+        Assert.Equal(TestSettings.MaxAttempts, job.GetProperty("attempts").GetInt32());
+        Assert.Equal("upstream_unavailable", job.GetProperty("error").GetProperty("code").GetString());
+
+        var dead = await FindDeadLetterAsync(job.GetProperty("id").GetGuid(), timeout.Token);
+        Assert.Equal(TestSettings.MaxAttempts, Convert.ToInt32(dead.Headers!["x-attempt"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("python-inference", System.Text.Encoding.UTF8.GetString((byte[])dead.Headers["x-last-error"]!), StringComparison.Ordinal);
+    }
+
+    private async Task<IReadOnlyBasicProperties> FindDeadLetterAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri((await stack.App.GetConnectionStringAsync("messaging", cancellationToken))!) };
+        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        while (true)
+        {
+            // Not acknowledged: closing the channel puts every inspected message back.
+            var message = await channel.BasicGetAsync("jobs.dead", autoAck: false, cancellationToken);
+            Assert.True(message is not null, $"job {jobId} is not in jobs.dead");
+            if (message.BasicProperties.MessageId == jobId.ToString())
+            {
+                return message.BasicProperties;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task One_job_completed_event_reaches_the_audit_the_webhook_and_pythons_analytics()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        await using var receiver = await WebhookReceiver.StartAsync(
+            await stack.ParameterValueAsync("webhook-signing-secret", timeout.Token), timeout.Token);
+        using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
+        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        using var client = ClientFor($"events-{Guid.NewGuid():N}");
+        var before = await CompletedJobsSeenByPythonAsync(python, timeout.Token);
+
+        var id = await SubmitAsync(client, "events", new
+        {
+            model = "sentiment",
+            inputs = new[] { "Wonderful staff and a spotless room." },
+            callbackUrl = receiver.Url.ToString(),
+        }, timeout.Token);
+
+        var delivery = await receiver.WaitForAsync(d => d.Body.GetProperty("job").GetProperty("id").GetGuid() == id, timeout.Token);
+        Assert.True(delivery.SignatureValid, "the webhook's signature does not verify");
+        Assert.Equal("job.completed", delivery.Body.GetProperty("type").GetString());
+        Assert.Equal("positive", delivery.Body.GetProperty("job").GetProperty("result").GetProperty("predictions")[0].GetProperty("label").GetString());
+
+        List<JsonElement> trail;
+        do
+        {
+            await Task.Delay(100, timeout.Token);
+            trail = await AuditTrailAsync(worker, id, timeout.Token);
+        }
+        while (!trail.Any(e => e.GetProperty("type").GetString() == "webhook.delivered"));
+        var completed = Assert.Single(trail, e => e.GetProperty("type").GetString() == "job.completed");
+        Assert.Equal(delivery.Id, completed.GetProperty("eventId").GetString());
+
+        while (await CompletedJobsSeenByPythonAsync(python, timeout.Token) < before + 1)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+    }
+
+    private static async Task<int> CompletedJobsSeenByPythonAsync(HttpClient python, CancellationToken cancellationToken)
+    {
+        var stats = await python.GetFromJsonAsync<JsonElement>("/v1/stats", cancellationToken);
+        return stats.GetProperty("models").TryGetProperty("sentiment", out var sentiment)
+            ? sentiment.GetProperty("jobs_completed").GetInt32()
+            : 0;
+    }
+
+    [Theory]
+    [InlineData("http://169.254.169.254/latest/meta-data")]
+    [InlineData("http://10.1.2.3/hook")]
+    [InlineData("http://192.168.0.10:8080/hook")]
+    [InlineData("ftp://example.com/hook")]
+    public async Task A_callback_url_on_a_private_network_is_refused_at_submission(string callbackUrl)
+    {
+        using var client = ClientFor("callbacks");
+
+        var response = await client.PostAsJsonAsync("/api/v1/jobs",
+            new { model = "sentiment", inputs = new[] { "fine" }, callbackUrl }, TestContext.Current.CancellationToken);
+
+        var problem = await Problems.AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation_failed");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("callbackUrl", out _));
+    }
+}
