@@ -21,6 +21,8 @@ for _name in (
     "OTEL_SERVICE_NAME",
     "MAX_BATCH_SIZE",
     "MAX_TEXT_LENGTH",
+    "ConnectionStrings__messaging",  # the suite's app runs without a broker; tests/messaging starts one
+    "ANALYTICS_DB_PATH",
 ):
     os.environ.pop(_name, None)
 
