@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection, AbstractRobustQueue
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustQueue,
+)
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, AttributeValue, Tracer, parse_traceparent
 from app.schemas.events import (
@@ -169,6 +174,7 @@ class AnalyticsConsumer:
         self.queue_name = queue_name
         self._tracer = tracer
         self._exchange_name = exchange_name
+        self._channel: AbstractRobustChannel | None = None
         self._queue: AbstractRobustQueue | None = None
         self._consumer_tag: str | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
@@ -180,7 +186,8 @@ class AnalyticsConsumer:
     async def attach(self, connection: AbstractRobustConnection) -> None:
         """Declare the exchange, our queue and its binding (idempotent), then consume. The robust channel
         replays all of it after a reconnect."""
-        channel = await connection.channel()
+        # Kept: the robust connection holds its channels weakly and restores only those still alive.
+        self._channel = channel = await connection.channel()
         await channel.set_qos(prefetch_count=self.PREFETCH)
         exchange = await channel.declare_exchange(self._exchange_name, aio_pika.ExchangeType.FANOUT, durable=True)
         queue = await channel.declare_queue(self.queue_name, durable=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple, Protocol
 
 import aio_pika
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer
 from app.schemas.events import PREDICTION_MADE, EventEnvelope, PredictionMadeData, encode_event, new_event
@@ -104,13 +104,16 @@ class PredictionPublisher:
         self._tracer = tracer
         self._exchange_name = exchange_name
         self._flush_interval = flush_interval
+        self._channel: AbstractRobustChannel | None = None
         self._exchange: EventExchange | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._failing = False
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
         """Declare the exchange on a channel of our own; publisher confirms are on (aio-pika's default)."""
-        channel = await connection.channel(publisher_confirms=True)
+        # Kept: the robust connection holds its channels weakly and restores only those still alive.
+        self._channel = channel = await connection.channel(publisher_confirms=True)
         self.use_exchange(
             await channel.declare_exchange(self._exchange_name, aio_pika.ExchangeType.FANOUT, durable=True)
         )
@@ -179,8 +182,14 @@ class PredictionPublisher:
             publish = exchange.publish(message, routing_key="", mandatory=False)
             await asyncio.wait_for(publish, self.PUBLISH_TIMEOUT_S)
         except Exception as error:  # noqa: BLE001 - never lose counts, whatever went wrong
-            logger.warning("publishing prediction.made for %s %s failed: %r", key.model, key.version, error)
+            # Once per outage, not once per flush.
+            log = logger.debug if self._failing else logger.warning
+            log("publishing prediction.made failed, counts kept for the next flush: %r", error)
+            self._failing = True
             return False
+        if self._failing:
+            logger.info("publishing prediction.made events again")
+            self._failing = False
         return True
 
     async def stop(self, timeout: float) -> None:
