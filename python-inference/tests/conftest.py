@@ -22,6 +22,10 @@ for _name in (
     "MAX_BATCH_SIZE",
     "MAX_TEXT_LENGTH",
     "ConnectionStrings__messaging",  # the suite's app runs without a broker; tests/messaging starts one
+    "EVENTS_EXCHANGE",
+    "ANALYTICS_QUEUE",
+    "EVENTS_FLUSH_INTERVAL",
+    "EVENTS_FLUSH_MAX_PREDICTIONS",
     "ANALYTICS_DB_PATH",
 ):
     os.environ.pop(_name, None)

@@ -6,7 +6,7 @@ import aiormq
 import pytest
 
 from app.messaging.connection import BrokerConnection, amqp_url
-from tests.messaging.broker import free_port
+from tests.messaging.broker import RabbitMQNode, free_port
 
 
 def vhost_seen_by_aiormq(url: str) -> str:
@@ -59,3 +59,20 @@ def test_start_returns_at_once_and_close_stops_the_attempts_while_no_broker_list
 
     assert asyncio.run(scenario()) is False
     assert set_up == []  # never connected, so the set-up steps never ran
+
+
+def test_closing_during_a_reconnect_leaves_no_connection_behind(broker: RabbitMQNode) -> None:
+    def connections() -> str:
+        return broker.ctl("list_connections", "name", "--quiet", "--no-table-headers").strip()
+
+    async def scenario() -> str:
+        connection = BrokerConnection(broker.url, connection_name="test", on_connected=[])
+        connection.start()
+        while not connection.connected:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(broker.ctl, "close_all_connections", "closed by a test")
+        await connection.close()  # during aio-pika's reconnect pause
+        await asyncio.sleep(1.5)  # past the reconnect interval, on the same loop: a leaked reconnect would be up
+        return await asyncio.to_thread(connections)
+
+    assert asyncio.run(scenario()) == ""
