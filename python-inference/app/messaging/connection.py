@@ -82,7 +82,7 @@ class BrokerConnection:
                     "broker at %s not available (attempt %d: %s); retrying in %.1f s",
                     self.display_url,
                     attempt,
-                    error or type(error).__name__,
+                    str(error) or type(error).__name__,
                     delay,
                 )
                 await asyncio.sleep(delay)
