@@ -15,6 +15,7 @@ apt_packages=(
   python3 python3-venv python3-pip
   python3-fastapi python3-starlette python3-pydantic python3-uvicorn python3-uvloop python3-httptools
   python3-sklearn python3-scipy python3-numpy python3-httpx python3-pytest python3-jsonschema
+  python3-aio-pika
   curl ca-certificates
 )
 
@@ -63,7 +64,7 @@ setup_python() {
     echo "$digest" >"$stamp"
   fi
 
-  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, numpy, httpx, pytest, jsonschema" 2>/dev/null \
+  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, numpy, httpx, pytest, jsonschema, aio_pika" 2>/dev/null \
     || die "python-inference's dependencies are not importable from $venv (no package index reachable and Debian's packages incomplete?)"
 
   # Train (or load) the models once now, so the first start of the service is quick.

@@ -1,5 +1,6 @@
 """Entry point: `uvicorn app.main:app`. A request goes through the telemetry middleware, then the
-routers in app/api/routes; errors become problem details in app/api/errors.py."""
+routers in app/api/routes; errors become problem details in app/api/errors.py. With a broker configured,
+events come and go through app/messaging, started and stopped by the app's lifespan."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import time
 from fastapi import FastAPI
 
 from app.api.errors import internal_error_response, register_error_handlers
-from app.api.routes import health, models, predictions
+from app.api.routes import health, models, predictions, stats
 from app.core.config import Settings
 from app.core.telemetry import TelemetryMiddleware, configure_logging, create_tracer
+from app.messaging.lifecycle import Messaging
+from app.messaging.publisher import PredictionCounter
 from app.ml.registry import ModelRegistry, load_models
 
 logger = logging.getLogger(__name__)
@@ -37,12 +40,21 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.settings = settings
     app.state.registry = registry
     app.state.tracer = tracer = create_tracer(settings)
+    app.state.prediction_counter = counter = PredictionCounter(settings.EVENTS_FLUSH_MAX_PREDICTIONS)
+    app.state.messaging = None
+    if settings.MESSAGING_URL:
+        app.state.messaging = messaging = Messaging(settings, counter, tracer)
+        # Set on the router, not as FastAPI(lifespan=...): FastAPI 0.92 (Debian's) has no such parameter.
+        app.router.lifespan_context = messaging.lifespan
+    else:
+        logger.info("messaging disabled: ConnectionStrings__messaging is not set")
 
     register_error_handlers(app)
     app.add_middleware(TelemetryMiddleware, tracer=tracer, error_response=internal_error_response)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predictions.router)
+    app.include_router(stats.router)
     return app
 
 

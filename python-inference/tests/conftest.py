@@ -21,6 +21,12 @@ for _name in (
     "OTEL_SERVICE_NAME",
     "MAX_BATCH_SIZE",
     "MAX_TEXT_LENGTH",
+    "ConnectionStrings__messaging",  # the suite's app runs without a broker; tests/messaging starts one
+    "EVENTS_EXCHANGE",
+    "ANALYTICS_QUEUE",
+    "EVENTS_FLUSH_INTERVAL",
+    "EVENTS_FLUSH_MAX_PREDICTIONS",
+    "ANALYTICS_DB_PATH",
 ):
     os.environ.pop(_name, None)
 

@@ -10,6 +10,8 @@ from fastapi import Request
 from app.api.errors import not_ready
 from app.core.config import Settings
 from app.core.telemetry import Tracer
+from app.messaging.lifecycle import Messaging
+from app.messaging.publisher import PredictionCounter
 from app.ml.registry import ModelRegistry
 
 
@@ -27,3 +29,12 @@ async def get_registry(request: Request) -> ModelRegistry:
 
 async def get_tracer(request: Request) -> Tracer:
     return request.app.state.tracer
+
+
+async def get_prediction_counter(request: Request) -> PredictionCounter:
+    return request.app.state.prediction_counter
+
+
+async def get_messaging(request: Request) -> Messaging | None:
+    """None when no broker is configured."""
+    return request.app.state.messaging

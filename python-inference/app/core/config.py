@@ -1,4 +1,5 @@
-"""Service settings, read once from the environment (Aspire injects the OTEL_* variables)."""
+"""Service settings, read once from the environment (Aspire injects the OTEL_* variables and, for a
+`WithReference(messaging)`, the broker's `ConnectionStrings__messaging`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,28 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {raw!r}")
     return value
+
+
+def _positive_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
+def _amqp_url(environ: Mapping[str, str], name: str) -> str | None:
+    """The broker's address as Aspire gives it, `amqp://user:pass@host:port` (no vhost path: the default
+    vhost `/`); a trailing slash or an explicit vhost (`/name`, `/%2F`) is accepted as well."""
+    url = _optional(environ, name)
+    if url is not None and not url.lower().startswith(("amqp://", "amqps://")):
+        raise ValueError(f"{name} must be an amqp:// or amqps:// URL")  # never echo it: it holds a password
+    return url
 
 
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
@@ -50,12 +73,20 @@ class Settings:
     OTEL_RESOURCE_ATTRIBUTES: str | None = None
     # The Worker (hosts the model registry Python registers with); WORKER_URL overrides discovery.
     WORKER_URL: str | None = None
+    # The RabbitMQ broker; without it messaging is off and the service only serves HTTP.
+    MESSAGING_URL: str | None = None
+    EVENTS_EXCHANGE: str = "events"
+    ANALYTICS_QUEUE: str = "events.analytics"
+    EVENTS_FLUSH_INTERVAL: float = 1.0  # seconds between prediction.made flushes
+    EVENTS_FLUSH_MAX_PREDICTIONS: int = 1000  # pending predictions that trigger an early flush
+    ANALYTICS_DB_PATH: Path = SERVICE_ROOT / ".state" / "analytics.db"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `environ` (default: the process environment); bad values fail start-up."""
         env = os.environ if environ is None else environ
         cache_dir = _optional(env, "MODEL_CACHE_DIR")
+        analytics_db = _optional(env, "ANALYTICS_DB_PATH")
         return cls(
             MAX_BATCH_SIZE=_positive_int(env, "MAX_BATCH_SIZE", cls.MAX_BATCH_SIZE),
             MAX_TEXT_LENGTH=_positive_int(env, "MAX_TEXT_LENGTH", cls.MAX_TEXT_LENGTH),
@@ -66,4 +97,12 @@ class Settings:
             OTEL_EXPORTER_OTLP_PROTOCOL=_optional(env, "OTEL_EXPORTER_OTLP_PROTOCOL"),
             OTEL_RESOURCE_ATTRIBUTES=_optional(env, "OTEL_RESOURCE_ATTRIBUTES"),
             WORKER_URL=_optional(env, "WORKER_URL") or service_url(env, "worker"),
+            MESSAGING_URL=_amqp_url(env, "ConnectionStrings__messaging"),
+            EVENTS_EXCHANGE=_optional(env, "EVENTS_EXCHANGE") or cls.EVENTS_EXCHANGE,
+            ANALYTICS_QUEUE=_optional(env, "ANALYTICS_QUEUE") or cls.ANALYTICS_QUEUE,
+            EVENTS_FLUSH_INTERVAL=_positive_float(env, "EVENTS_FLUSH_INTERVAL", cls.EVENTS_FLUSH_INTERVAL),
+            EVENTS_FLUSH_MAX_PREDICTIONS=_positive_int(
+                env, "EVENTS_FLUSH_MAX_PREDICTIONS", cls.EVENTS_FLUSH_MAX_PREDICTIONS
+            ),
+            ANALYTICS_DB_PATH=Path(analytics_db) if analytics_db else cls.ANALYTICS_DB_PATH,
         )

@@ -3,7 +3,8 @@ spans out as OTLP/HTTP JSON, so the C# gateway's trace continues through this se
 
 - `TelemetryMiddleware` opens one SERVER span per HTTP request, continuing the incoming
   `traceparent` (or starting a trace) and answering with `traceparent` and `X-Trace-Id` headers.
-- `Tracer.start_as_current_span` opens child spans (model inference) under the current span.
+- `Tracer.start_as_current_span` opens child spans (model inference) under the current span, or
+  under a remote parent (the `traceparent` header of a consumed message).
 - `OtlpJsonExporter` posts finished spans in batches from a daemon thread, never blocking requests.
 """
 
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 # OTLP enum values (opentelemetry-proto trace.proto).
 SPAN_KIND_INTERNAL = 1
 SPAN_KIND_SERVER = 2
+SPAN_KIND_PRODUCER = 4
+SPAN_KIND_CONSUMER = 5
 STATUS_CODE_UNSET = 0
 STATUS_CODE_ERROR = 2
 
@@ -160,9 +163,10 @@ class Tracer:
         name: str,
         kind: int = SPAN_KIND_INTERNAL,
         *,
+        parent: SpanContext | None = None,
         attributes: Mapping[str, AttributeValue] | None = None,
     ) -> Iterator[Span]:
-        span = self.start_span(name, kind, attributes=attributes)
+        span = self.start_span(name, kind, parent=parent, attributes=attributes)
         token = _current_span.set(span)
         try:
             yield span

@@ -60,3 +60,50 @@ def test_https_endpoint_wins_and_worker_url_overrides_discovery() -> None:
     assert Settings.from_env(discovered).WORKER_URL == "https://a:2"
     assert Settings.from_env({**discovered, "WORKER_URL": "http://b:3"}).WORKER_URL == "http://b:3"
     assert Settings.from_env({}).WORKER_URL is None
+
+
+def test_messaging_is_off_unless_the_broker_connection_string_is_set() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.MESSAGING_URL is None
+    assert settings.EVENTS_EXCHANGE == "events"
+    assert settings.ANALYTICS_QUEUE == "events.analytics"
+    assert settings.EVENTS_FLUSH_INTERVAL == 1.0
+    assert settings.EVENTS_FLUSH_MAX_PREDICTIONS == 1000
+    assert settings.ANALYTICS_DB_PATH == SERVICE_ROOT / ".state" / "analytics.db"
+
+
+@pytest.mark.parametrize(
+    "url", ["amqp://aspire:s3cret@127.0.0.1:5672", "amqp://aspire:s3cret@127.0.0.1:5672/", "amqps://u:p@broker/prod"]
+)
+def test_broker_url_is_read_from_the_aspire_connection_string(url: str) -> None:
+    assert Settings.from_env({"ConnectionStrings__messaging": f" {url} "}).MESSAGING_URL == url
+
+
+def test_messaging_values_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "EVENTS_EXCHANGE": "domain-events",
+            "ANALYTICS_QUEUE": "domain-events.analytics",
+            "EVENTS_FLUSH_INTERVAL": "0.25",
+            "EVENTS_FLUSH_MAX_PREDICTIONS": "50",
+            "ANALYTICS_DB_PATH": "/tmp/analytics.db",
+        }
+    )
+
+    assert (settings.EVENTS_EXCHANGE, settings.ANALYTICS_QUEUE) == ("domain-events", "domain-events.analytics")
+    assert (settings.EVENTS_FLUSH_INTERVAL, settings.EVENTS_FLUSH_MAX_PREDICTIONS) == (0.25, 50)
+    assert settings.ANALYTICS_DB_PATH == Path("/tmp/analytics.db")
+
+
+def test_a_broker_url_that_is_not_amqp_fails_at_start_up_without_showing_the_password() -> None:
+    with pytest.raises(ValueError, match="ConnectionStrings__messaging") as raised:
+        Settings.from_env({"ConnectionStrings__messaging": "http://user:hunter2@localhost:5672"})
+
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
+def test_invalid_flush_interval_fails_at_start_up(value: str) -> None:
+    with pytest.raises(ValueError, match="EVENTS_FLUSH_INTERVAL"):
+        Settings.from_env({"EVENTS_FLUSH_INTERVAL": value})

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.core.telemetry import (
+    SPAN_KIND_CONSUMER,
     SPAN_KIND_INTERNAL,
     SPAN_KIND_SERVER,
     STATUS_CODE_ERROR,
@@ -226,6 +227,21 @@ def test_without_endpoint_spans_carry_ids_but_nothing_is_exported(settings: Sett
     assert tracer.exporter is None
     assert re.fullmatch(r"[0-9a-f]{32}", span.trace_id)
     assert span.end_time_ns >= span.start_time_ns
+
+
+def test_a_span_with_a_remote_parent_continues_that_trace_and_becomes_current(
+    recording_exporter: RecordingExporter,
+) -> None:
+    tracer = Tracer(recording_exporter)
+    remote = parse_traceparent(INCOMING_TRACEPARENT)
+
+    with tracer.start_as_current_span("process events.analytics", SPAN_KIND_CONSUMER, parent=remote) as span:
+        with tracer.start_as_current_span("store") as child:
+            pass
+
+    assert (span.trace_id, span.parent_span_id, span.kind) == (INCOMING_TRACE_ID, INCOMING_PARENT_SPAN_ID, 5)
+    assert (child.trace_id, child.parent_span_id) == (INCOMING_TRACE_ID, span.span_id)
+    assert [s.name for s in recording_exporter.spans] == ["store", "process events.analytics"]
 
 
 def test_grpc_protocol_disables_export(settings: Settings) -> None:

@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from app.api.deps import get_registry, get_settings, get_tracer
+from app.api.deps import get_prediction_counter, get_registry, get_settings, get_tracer
 from app.api.errors import batch_too_large, problem_responses, validation_failed
 from app.core.config import Settings
 from app.core.telemetry import Tracer
+from app.messaging.publisher import PredictionCounter
 from app.ml import sentiment
 from app.ml.inputs import input_error
 from app.ml.model import ServedModel
@@ -35,6 +36,7 @@ async def predict(
     registry: ModelRegistry = Depends(get_registry),
     settings: Settings = Depends(get_settings),
     tracer: Tracer = Depends(get_tracer),
+    counter: PredictionCounter = Depends(get_prediction_counter),
 ) -> PredictResponse:
     model = registry.get(body.model)
     if not body.inputs:
@@ -42,7 +44,7 @@ async def predict(
     if len(body.inputs) > settings.MAX_BATCH_SIZE:
         raise batch_too_large(len(body.inputs), settings.MAX_BATCH_SIZE)
     _check_inputs(model, body.inputs, settings, path=lambda index: f"inputs[{index}]")
-    return _run(model, body.inputs, tracer)
+    return _run(model, body.inputs, tracer, counter)
 
 
 @router.get(
@@ -56,10 +58,11 @@ async def predict_text(
     registry: ModelRegistry = Depends(get_registry),
     settings: Settings = Depends(get_settings),
     tracer: Tracer = Depends(get_tracer),
+    counter: PredictionCounter = Depends(get_prediction_counter),
 ) -> PredictResponse:
     model = registry.get(sentiment.NAME)
     _check_inputs(model, [text], settings, path=lambda _: "text")
-    return _run(model, [text], tracer)
+    return _run(model, [text], tracer, counter)
 
 
 def _check_inputs(model: ServedModel, inputs: list[Any], settings: Settings, path: Callable[[int], str]) -> None:
@@ -72,10 +75,12 @@ def _check_inputs(model: ServedModel, inputs: list[Any], settings: Settings, pat
         raise validation_failed(errors)
 
 
-def _run(model: ServedModel, inputs: list[Any], tracer: Tracer) -> PredictResponse:
+def _run(model: ServedModel, inputs: list[Any], tracer: Tracer, counter: PredictionCounter) -> PredictResponse:
     attributes = {"ml.model.name": model.name, "ml.model.version": model.version, "ml.batch.size": len(inputs)}
     with tracer.start_as_current_span(f"predict {model.name}", attributes=attributes):
         predictions = model.predict(inputs)
+    # In memory only; published later, in aggregate, as prediction.made events (app/messaging/publisher.py).
+    counter.record(model.name, model.version, (p.label for p in predictions))
     return PredictResponse(
         model=model.name,
         version=model.version,

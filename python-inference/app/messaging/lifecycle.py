@@ -1,0 +1,71 @@
+"""Messaging as one unit started and stopped with the app: the broker connection, the
+`prediction.made` publisher and the analytics consumer. Present only when a broker is configured."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from app.core.config import Settings
+from app.core.telemetry import Tracer
+from app.messaging.analytics import AnalyticsConsumer, AnalyticsSnapshot, AnalyticsStore
+from app.messaging.connection import BrokerConnection
+from app.messaging.publisher import PredictionCounter, PredictionPublisher
+
+logger = logging.getLogger(__name__)
+
+
+class Messaging:
+    # Shutdown budget per step (finishing deliveries in flight, the final flush), so a dead broker
+    # cannot hold the process.
+    STOP_TIMEOUT_S = 3.0
+
+    def __init__(self, settings: Settings, counter: PredictionCounter, tracer: Tracer) -> None:
+        assert settings.MESSAGING_URL, "Messaging needs a broker URL"
+        self.publisher = PredictionPublisher(
+            counter,
+            tracer,
+            exchange_name=settings.EVENTS_EXCHANGE,
+            flush_interval=settings.EVENTS_FLUSH_INTERVAL,
+        )
+        self.consumer = AnalyticsConsumer(
+            AnalyticsStore(settings.ANALYTICS_DB_PATH),
+            tracer,
+            exchange_name=settings.EVENTS_EXCHANGE,
+            queue_name=settings.ANALYTICS_QUEUE,
+        )
+        self.connection = BrokerConnection(
+            settings.MESSAGING_URL,
+            connection_name=settings.OTEL_SERVICE_NAME,
+            on_connected=[self.publisher.attach, self.consumer.attach],
+        )
+
+    @property
+    def consumer_connected(self) -> bool:
+        return self.connection.connected and self.consumer.consuming
+
+    async def analytics(self) -> AnalyticsSnapshot:
+        return await asyncio.to_thread(self.consumer.store.snapshot)
+
+    async def start(self) -> None:
+        """Returns at once: the connection is made in the background, with back-off."""
+        self.publisher.start()
+        self.connection.start()
+
+    async def stop(self) -> None:
+        """Stop consuming and let deliveries in flight finish, publish pending counts once, then close."""
+        await self.consumer.stop(self.STOP_TIMEOUT_S)
+        await self.publisher.stop(self.STOP_TIMEOUT_S)
+        await self.connection.close()
+        self.consumer.store.close()
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()

@@ -1,0 +1,207 @@
+"""`prediction.made` events: predictions are counted in memory on the request path (no I/O there) and
+a background task publishes the counts, one event per model version, every `EVENTS_FLUSH_INTERVAL`
+seconds or as soon as `EVENTS_FLUSH_MAX_PREDICTIONS` are pending.
+
+Counts the broker did not confirm are merged back and go out with the next flush, so memory stays
+bounded by models x versions x labels, whatever the broker does. Delivery is at least once: a publish
+that reached the broker but whose confirm was lost is sent again, under a new event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple, Protocol
+
+import aio_pika
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+
+from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer
+from app.schemas.events import PREDICTION_MADE, EventEnvelope, PredictionMadeData, encode_event, new_event
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "python-inference"
+
+
+class ModelVersion(NamedTuple):
+    model: str
+    version: str
+
+
+PredictionCounts = dict[ModelVersion, Counter[str]]
+
+
+class PredictionCounter:
+    """Predictions served since the last flush, per model version and label.
+
+    Used from the event loop only (the prediction routes are `async def`), so it needs no lock.
+    """
+
+    def __init__(self, flush_threshold: int) -> None:
+        self._counts: PredictionCounts = {}
+        self._pending = 0
+        self._flush_threshold = flush_threshold
+        self.on_threshold: Callable[[], None] | None = None
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def record(self, model: str, version: str, labels: Iterable[str]) -> None:
+        counts = self._counts.setdefault(ModelVersion(model, version), Counter())
+        before = self._pending
+        for label in labels:
+            counts[label] += 1
+            self._pending += 1
+        if self._pending >= self._flush_threshold > before and self.on_threshold is not None:
+            self.on_threshold()
+
+    def take(self) -> PredictionCounts:
+        """Everything pending, leaving the counter empty."""
+        counts, self._counts, self._pending = self._counts, {}, 0
+        return {key: labels for key, labels in counts.items() if labels}
+
+    def merge_back(self, counts: Mapping[ModelVersion, Mapping[str, int]]) -> None:
+        """Return counts that could not be published; they go out with the next flush."""
+        for key, labels in counts.items():
+            self._counts.setdefault(key, Counter()).update(labels)
+            self._pending += sum(labels.values())
+
+
+class EventExchange(Protocol):
+    """What the publisher needs of aio-pika's exchange (a fake in the unit tests)."""
+
+    async def publish(self, message: aio_pika.Message, routing_key: str, *, mandatory: bool = ...) -> object: ...
+
+
+def event_message(envelope: EventEnvelope, traceparent: str | None) -> aio_pika.Message:
+    return aio_pika.Message(
+        encode_event(envelope),
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        type=envelope.type,
+        message_id=str(envelope.id),
+        timestamp=envelope.occurred_at,
+        headers={"traceparent": traceparent} if traceparent else {},
+    )
+
+
+class PredictionPublisher:
+    PUBLISH_TIMEOUT_S = 5.0
+
+    def __init__(
+        self,
+        counter: PredictionCounter,
+        tracer: Tracer,
+        *,
+        exchange_name: str,
+        flush_interval: float,
+    ) -> None:
+        self._counter = counter
+        self._tracer = tracer
+        self._exchange_name = exchange_name
+        self._flush_interval = flush_interval
+        self._channel: AbstractRobustChannel | None = None
+        self._exchange: EventExchange | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    async def attach(self, connection: AbstractRobustConnection) -> None:
+        """Declare the exchange on a channel of our own; publisher confirms are on (aio-pika's default)."""
+        # Kept: the robust connection holds its channels weakly and restores only those still alive.
+        self._channel = channel = await connection.channel(publisher_confirms=True)
+        self.use_exchange(
+            await channel.declare_exchange(self._exchange_name, aio_pika.ExchangeType.FANOUT, durable=True)
+        )
+
+    def use_exchange(self, exchange: EventExchange) -> None:
+        self._exchange = exchange
+
+    def start(self) -> None:
+        self._wake = wake = asyncio.Event()
+        self._counter.on_threshold = wake.set
+        self._task = asyncio.create_task(self._run(), name="prediction-events-flush")
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            if not await self.flush():
+                # The broker is unreachable: wait a whole interval rather than retry on every prediction.
+                await asyncio.sleep(self._flush_interval)
+
+    async def flush(self) -> bool:
+        """Publish what is pending, one event per model version; False when some of it was kept back."""
+        counts = self._counter.take()
+        if not counts:
+            return True
+        exchange = self._exchange
+        if exchange is None:
+            self._counter.merge_back(counts)
+            return False
+        attributes = {
+            "messaging.system": "rabbitmq",
+            "messaging.operation": "publish",
+            "messaging.destination.name": self._exchange_name,
+            "messaging.batch.message_count": len(counts),
+        }
+        unsettled = dict(counts)  # merged back unless confirmed, also when the flush is cancelled
+        failed = 0
+        try:
+            with self._tracer.start_as_current_span(
+                f"publish {self._exchange_name}", SPAN_KIND_PRODUCER, attributes=attributes
+            ) as span:
+                for key, labels in counts.items():
+                    if await self._publish(exchange, key, labels, span.traceparent):
+                        del unsettled[key]
+                    else:
+                        failed += 1
+                if failed:
+                    span.set_error(f"{failed} of {len(counts)} events not confirmed")
+        finally:
+            self._counter.merge_back(unsettled)
+        return not failed
+
+    async def _publish(
+        self, exchange: EventExchange, key: ModelVersion, labels: Counter[str], traceparent: str
+    ) -> bool:
+        data = PredictionMadeData(
+            model=key.model, version=key.version, count=sum(labels.values()), labels=dict(labels)
+        )
+        message = event_message(new_event(PREDICTION_MADE, data, source=SOURCE), traceparent)
+        try:
+            # mandatory=False: an event nobody subscribed to is not an error for a fanout exchange.
+            publish = exchange.publish(message, routing_key="", mandatory=False)
+            await asyncio.wait_for(publish, self.PUBLISH_TIMEOUT_S)
+        except Exception as error:  # noqa: BLE001 - never lose counts, whatever went wrong
+            # Once per outage, not once per flush.
+            log = logger.debug if self._failing else logger.warning
+            log("publishing prediction.made failed, counts kept for the next flush: %r", error)
+            self._failing = True
+            return False
+        if self._failing:
+            logger.info("publishing prediction.made events again")
+            self._failing = False
+        return True
+
+    async def stop(self, timeout: float) -> None:
+        """Stop the flush loop, then publish what is pending once, within `timeout` seconds."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._counter.on_threshold = None
+        try:
+            await asyncio.wait_for(self.flush(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        if self._counter.pending:
+            logger.warning("%d predictions were not published as prediction.made events", self._counter.pending)

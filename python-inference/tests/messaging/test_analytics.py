@@ -1,0 +1,219 @@
+"""The analytics store and the consumer's handling of single deliveries, without a broker;
+tests/messaging/test_lifecycle.py runs the consumer against RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer
+from app.messaging import analytics
+from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCounts
+from app.schemas.events import Event, parse_event
+from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
+
+
+def event_body(event_type: str, data: dict[str, Any], event_id: str | None = None) -> bytes:
+    return json.dumps(
+        {
+            "id": event_id or str(uuid.uuid4()),
+            "type": event_type,
+            "occurredAt": "2026-11-26T22:40:00.123Z",
+            "source": "test",
+            "data": data,
+        }
+    ).encode("utf-8")
+
+
+def event(event_type: str, data: dict[str, Any], event_id: str | None = None) -> Event:
+    return parse_event(event_body(event_type, data, event_id))
+
+
+def prediction_made(model: str, version: str, labels: dict[str, int], event_id: str | None = None) -> Event:
+    data = {"model": model, "version": version, "count": sum(labels.values()), "labels": labels}
+    return event("prediction.made", data, event_id)
+
+
+def job(event_type: str, model: str) -> Event:
+    data: dict[str, Any] = {"jobId": str(uuid.uuid4()), "owner": "alice", "model": model, "attempts": 1}
+    if event_type == "job.completed":
+        data |= {"version": "1.0.0", "predictions": [{"label": "positive", "score": 0.9}]}
+    else:
+        data |= {"error": {"type": "urn:problem:internal_error", "status": 500}}
+    return event(event_type, data)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AnalyticsStore:
+    return AnalyticsStore(tmp_path / "state" / "analytics.db")
+
+
+def test_the_same_event_id_is_counted_once(store: AnalyticsStore) -> None:
+    once = prediction_made("iris", "1.0.0", {"setosa": 2})
+
+    assert store.record(once) is True
+    assert store.record(once) is False
+
+    snapshot = store.snapshot()
+    assert snapshot.models["iris"].predictions == 2
+    assert snapshot.events == {"prediction.made": 1}
+
+
+def test_predictions_are_counted_per_label_and_per_version(store: AnalyticsStore) -> None:
+    store.record(prediction_made("sentiment", "1.0.0", {"positive": 2, "negative": 1}))
+    store.record(prediction_made("sentiment", "1.0.0", {"positive": 1}))
+    store.record(prediction_made("sentiment", "2.0.0", {"negative": 4}))
+
+    assert store.snapshot().models == {
+        "sentiment": ModelCounts(
+            predictions=8, labels={"positive": 3, "negative": 5}, versions={"1.0.0": 4, "2.0.0": 4}
+        )
+    }
+
+
+def test_jobs_completed_and_failed_are_counted_per_model(store: AnalyticsStore) -> None:
+    for event_type, model in [("job.completed", "iris"), ("job.completed", "iris"), ("job.failed", "iris")]:
+        store.record(job(event_type, model))
+    store.record(job("job.failed", "sentiment"))
+
+    snapshot = store.snapshot()
+    assert (snapshot.models["iris"].jobs_completed, snapshot.models["iris"].jobs_failed) == (2, 1)
+    assert snapshot.models["sentiment"] == ModelCounts(jobs_failed=1)
+    assert snapshot.events == {"job.completed": 2, "job.failed": 2}
+
+
+def test_other_event_types_are_counted_per_type_only(store: AnalyticsStore) -> None:
+    store.record(event("model.activated", {"model": "iris", "version": "2.0.0"}))
+    store.record(event("model.retired", {"whatever": True}))
+
+    snapshot = store.snapshot()
+    assert snapshot.models == {}
+    assert snapshot.events == {"model.activated": 1, "model.retired": 1}
+
+
+def test_counts_and_seen_event_ids_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "analytics.db"
+    first = AnalyticsStore(path)
+    once = prediction_made("iris", "1.0.0", {"setosa": 1})
+    first.record(once)
+    first.close()
+
+    second = AnalyticsStore(path)
+    assert second.record(once) is False
+    assert second.snapshot().models["iris"].predictions == 1
+    second.close()
+
+
+def test_the_database_is_in_wal_mode(store: AnalyticsStore) -> None:
+    store.snapshot()  # opens it
+
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_an_event_whose_counts_fail_is_not_marked_as_seen(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    once = prediction_made("iris", "1.0.0", {"setosa": 1})
+    with monkeypatch.context() as patched:
+        patched.setattr(analytics, "event_effects", lambda _: [(None, "predictions", "", 1)])  # NOT NULL fails
+        with pytest.raises(sqlite3.IntegrityError):
+            store.record(once)
+
+    assert store.snapshot().events == {}
+    assert store.record(once) is True  # the id was rolled back with the counts
+    assert store.snapshot().models["iris"].predictions == 1
+
+
+class FakeDelivery:
+    """The parts of aio-pika's IncomingMessage the consumer uses; remembers how it was settled."""
+
+    def __init__(self, body: bytes, headers: dict[str, Any] | None = None) -> None:
+        self.body = body
+        self.headers = headers or {}
+        self.message_id = None
+        self.redelivered = False
+        self.settled: tuple[str, bool] | None = None
+
+    async def ack(self) -> None:
+        self.settled = ("ack", False)
+
+    async def reject(self, requeue: bool = False) -> None:
+        self.settled = ("reject", requeue)
+
+    async def nack(self, requeue: bool = True) -> None:
+        self.settled = ("nack", requeue)
+
+
+def consumer(store: AnalyticsStore, tracer: Tracer | None = None) -> AnalyticsConsumer:
+    return AnalyticsConsumer(store, tracer or Tracer(), exchange_name="events", queue_name="events.analytics")
+
+
+def test_a_recorded_event_is_acked(store: AnalyticsStore) -> None:
+    delivery = FakeDelivery(event_body("model.activated", {"model": "iris", "version": "2.0.0"}))
+
+    asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
+
+    assert delivery.settled == ("ack", False)
+    assert store.snapshot().events == {"model.activated": 1}
+
+
+def test_a_redelivered_event_is_acked_and_changes_nothing(store: AnalyticsStore) -> None:
+    body = event_body("job.completed", job("job.completed", "iris").envelope.data)
+    first, again = FakeDelivery(body), FakeDelivery(body)
+
+    asyncio.run(consumer(store).handle(first))  # type: ignore[arg-type]
+    asyncio.run(consumer(store).handle(again))  # type: ignore[arg-type]
+
+    assert again.settled == ("ack", False)
+    assert store.snapshot().models["iris"].jobs_completed == 1
+
+
+def test_an_unparsable_message_is_rejected_without_requeue_and_logged(
+    store: AnalyticsStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    delivery = FakeDelivery(b"{not json")
+
+    with caplog.at_level("WARNING", logger="app.messaging.analytics"):
+        asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
+
+    assert delivery.settled == ("reject", False)
+    assert "unparsable" in caplog.text
+    assert store.snapshot().events == {}
+
+
+def test_a_transient_database_error_requeues_the_message(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(_: Event) -> bool:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "record", locked)
+    monkeypatch.setattr(AnalyticsConsumer, "REQUEUE_DELAY_S", 0.0)
+    delivery = FakeDelivery(event_body("model.activated", {"model": "iris", "version": "2.0.0"}))
+
+    asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
+
+    assert delivery.settled == ("nack", True)
+
+
+def test_the_consumer_span_continues_the_producers_trace(
+    store: AnalyticsStore, recording_exporter: RecordingExporter
+) -> None:
+    delivery = FakeDelivery(
+        event_body("model.activated", {"model": "iris", "version": "2.0.0"}), {"traceparent": INCOMING_TRACEPARENT}
+    )
+
+    asyncio.run(consumer(store, Tracer(recording_exporter)).handle(delivery))  # type: ignore[arg-type]
+
+    [span] = recording_exporter.spans
+    assert (span.name, span.kind) == ("process events.analytics", SPAN_KIND_CONSUMER)
+    assert span.trace_id == INCOMING_TRACE_ID
+    assert span.parent_span_id == INCOMING_TRACEPARENT.split("-")[2]
+    assert span.attributes["event.type"] == "model.activated"

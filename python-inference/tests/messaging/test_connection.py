@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import asyncio
+
+import aiormq
+import pytest
+
+from app.messaging.connection import BrokerConnection, amqp_url
+from tests.messaging.broker import RabbitMQNode, free_port
+
+
+def vhost_seen_by_aiormq(url: str) -> str:
+    async def vhost() -> str:
+        return aiormq.Connection(amqp_url(url, connection_name="test", reconnect_interval=1.0)).vhost
+
+    return asyncio.run(vhost())
+
+
+@pytest.mark.parametrize("url", ["amqp://aspire:pw@127.0.0.1:5672", "amqp://aspire:pw@127.0.0.1:5672/"])
+def test_aspire_urls_with_or_without_a_trailing_slash_use_the_default_vhost(url: str) -> None:
+    assert vhost_seen_by_aiormq(url) == "/"
+
+
+@pytest.mark.parametrize(("url", "vhost"), [("amqp://u:p@h:5672/prod", "prod"), ("amqp://u:p@h:5672/%2F", "/")])
+def test_an_explicit_vhost_is_kept(url: str, vhost: str) -> None:
+    assert vhost_seen_by_aiormq(url) == vhost
+
+
+def test_the_url_carries_the_connection_name_and_reconnect_interval_and_keeps_the_credentials() -> None:
+    url = amqp_url(
+        "amqp://user:p%40ss@broker:5672?heartbeat=30", connection_name="python-inference", reconnect_interval=1.0
+    )
+
+    assert (url.user, url.password, url.host, url.port) == ("user", "p@ss", "broker", 5672)
+    assert dict(url.query) == {"heartbeat": "30", "name": "python-inference", "reconnect_interval": "1.0"}
+
+
+def test_logs_show_the_address_without_the_password() -> None:
+    connection = BrokerConnection("amqp://user:hunter2@broker:5672", connection_name="test", on_connected=[])
+
+    assert connection.display_url == "amqp://user:******@broker:5672"
+
+
+def test_start_returns_at_once_and_close_stops_the_attempts_while_no_broker_listens() -> None:
+    set_up: list[object] = []
+
+    async def set_up_topology(connection: object) -> None:
+        set_up.append(connection)
+
+    async def scenario() -> bool:
+        connection = BrokerConnection(
+            f"amqp://u:p@127.0.0.1:{free_port()}", connection_name="test", on_connected=[set_up_topology]
+        )
+        connection.start()
+        await asyncio.sleep(0.3)
+        connected = connection.connected
+        await asyncio.wait_for(connection.close(), 2.0)
+        return connected
+
+    assert asyncio.run(scenario()) is False
+    assert set_up == []  # never connected, so the set-up steps never ran
+
+
+def test_closing_during_a_reconnect_leaves_no_connection_behind(broker: RabbitMQNode) -> None:
+    def connections() -> str:
+        return broker.ctl("list_connections", "name", "--quiet", "--no-table-headers").strip()
+
+    async def scenario() -> str:
+        connection = BrokerConnection(broker.url, connection_name="test", on_connected=[])
+        connection.start()
+        while not connection.connected:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(broker.ctl, "close_all_connections", "closed by a test")
+        await connection.close()  # during aio-pika's reconnect pause
+        await asyncio.sleep(1.5)  # past the reconnect interval, on the same loop: a leaked reconnect would be up
+        return await asyncio.to_thread(connections)
+
+    assert asyncio.run(scenario()) == ""

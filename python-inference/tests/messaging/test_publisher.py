@@ -1,0 +1,251 @@
+"""The prediction.made publisher against an in-memory exchange; tests/messaging/test_lifecycle.py
+runs it against RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+import aio_pika
+import pytest
+
+from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer, parse_traceparent
+from app.messaging.publisher import ModelVersion, PredictionCounter, PredictionPublisher
+from tests.support import RecordingExporter
+
+
+class FakeExchange:
+    """Confirms every publish, or fails those for the models in `failing`."""
+
+    def __init__(self, failing: set[str] | None = None, hang: bool = False) -> None:
+        self.published: list[aio_pika.Message] = []
+        self.failing = failing or set()
+        self.hang = hang
+
+    async def publish(self, message: aio_pika.Message, routing_key: str, *, mandatory: bool = True) -> object:
+        assert routing_key == ""
+        if self.hang:
+            await asyncio.Event().wait()
+        if json.loads(message.body)["data"]["model"] in self.failing:
+            raise ConnectionError("broker unreachable")
+        self.published.append(message)
+        return object()
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(message.body) for message in self.published]
+
+
+def make_publisher(
+    counter: PredictionCounter,
+    exchange: FakeExchange | None,
+    *,
+    flush_interval: float = 60.0,
+    tracer: Tracer | None = None,
+) -> PredictionPublisher:
+    publisher = PredictionPublisher(counter, tracer or Tracer(), exchange_name="events", flush_interval=flush_interval)
+    if exchange is not None:
+        publisher.use_exchange(exchange)
+    return publisher
+
+
+def test_counter_aggregates_predictions_per_model_version_and_label() -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+
+    counter.record("sentiment", "1.0.0", ["positive", "negative", "positive"])
+    counter.record("sentiment", "1.0.0", ["positive"])
+    counter.record("iris", "1.0.0", ["setosa"])
+
+    assert counter.pending == 5
+    assert counter.take() == {
+        ModelVersion("sentiment", "1.0.0"): Counter(positive=3, negative=1),
+        ModelVersion("iris", "1.0.0"): Counter(setosa=1),
+    }
+    assert counter.pending == 0
+    assert counter.take() == {}
+
+
+def test_memory_holds_counts_not_predictions() -> None:
+    counter = PredictionCounter(flush_threshold=10**9)
+
+    for _ in range(10_000):
+        counter.record("sentiment", "1.0.0", ["positive", "negative"])
+
+    assert counter.pending == 20_000
+    assert counter.take() == {ModelVersion("sentiment", "1.0.0"): Counter(positive=10_000, negative=10_000)}
+
+
+def test_crossing_the_threshold_calls_back_once() -> None:
+    counter = PredictionCounter(flush_threshold=3)
+    calls: list[int] = []
+    counter.on_threshold = lambda: calls.append(counter.pending)
+
+    counter.record("iris", "1.0.0", ["setosa", "setosa"])
+    counter.record("iris", "1.0.0", ["setosa", "virginica"])
+    counter.record("iris", "1.0.0", ["setosa"])
+
+    assert calls == [4]
+
+
+def test_flush_publishes_one_prediction_made_event_per_model_version() -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+    counter.record("sentiment", "1.0.0", ["positive", "negative", "positive"])
+    counter.record("iris", "1.0.0", ["setosa"])
+    counter.record("iris", "2.0.0", ["virginica"])
+    exchange = FakeExchange()
+
+    assert asyncio.run(make_publisher(counter, exchange).flush()) is True
+
+    data = sorted((body["data"] for body in exchange.bodies()), key=lambda d: (d["model"], d["version"]))
+    assert data == [
+        {"model": "iris", "version": "1.0.0", "count": 1, "labels": {"setosa": 1}},
+        {"model": "iris", "version": "2.0.0", "count": 1, "labels": {"virginica": 1}},
+        {"model": "sentiment", "version": "1.0.0", "count": 3, "labels": {"positive": 2, "negative": 1}},
+    ]
+    assert counter.pending == 0
+
+
+def test_published_message_follows_the_envelope_contract_and_carries_the_flush_span(
+    recording_exporter: RecordingExporter,
+) -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+    counter.record("iris", "1.0.0", ["setosa", "setosa"])
+    exchange = FakeExchange()
+
+    asyncio.run(make_publisher(counter, exchange, tracer=Tracer(recording_exporter)).flush())
+
+    [message] = exchange.published
+    body = json.loads(message.body)
+    assert body["type"] == "prediction.made"
+    assert body["source"] == "python-inference"
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert message.content_type == "application/json"
+    assert message.type == "prediction.made"
+    assert message.message_id == body["id"]
+    assert message.timestamp is not None
+    [span] = recording_exporter.spans
+    assert (span.name, span.kind) == ("publish events", SPAN_KIND_PRODUCER)
+    assert message.headers["traceparent"] == span.traceparent
+    assert parse_traceparent(str(message.headers["traceparent"])) == span.context
+
+
+def test_flush_with_nothing_pending_publishes_nothing(recording_exporter: RecordingExporter) -> None:
+    exchange = FakeExchange()
+
+    assert asyncio.run(make_publisher(PredictionCounter(10), exchange, tracer=Tracer(recording_exporter)).flush())
+
+    assert exchange.published == []
+    assert recording_exporter.spans == []
+
+
+def test_counts_are_kept_while_no_broker_is_connected() -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+    counter.record("iris", "1.0.0", ["setosa"])
+
+    assert asyncio.run(make_publisher(counter, exchange=None).flush()) is False
+
+    assert counter.take() == {ModelVersion("iris", "1.0.0"): Counter(setosa=1)}
+
+
+def test_counts_the_broker_did_not_confirm_are_merged_back_and_go_out_with_the_next_flush() -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+    counter.record("sentiment", "1.0.0", ["positive"])
+    counter.record("iris", "1.0.0", ["setosa"])
+    exchange = FakeExchange(failing={"iris"})
+    publisher = make_publisher(counter, exchange)
+
+    async def scenario() -> tuple[bool, bool]:
+        first = await publisher.flush()
+        counter.record("iris", "1.0.0", ["setosa", "versicolor"])  # served while the broker was away
+        exchange.failing.clear()
+        return first, await publisher.flush()
+
+    assert asyncio.run(scenario()) == (False, True)
+    assert [body["data"] for body in exchange.bodies()] == [
+        {"model": "sentiment", "version": "1.0.0", "count": 1, "labels": {"positive": 1}},
+        {"model": "iris", "version": "1.0.0", "count": 3, "labels": {"setosa": 2, "versicolor": 1}},
+    ]
+    assert counter.pending == 0
+
+
+def test_a_publish_that_is_never_confirmed_times_out_and_its_counts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(PredictionPublisher, "PUBLISH_TIMEOUT_S", 0.05)
+    counter = PredictionCounter(flush_threshold=1000)
+    counter.record("iris", "1.0.0", ["setosa"])
+
+    assert asyncio.run(make_publisher(counter, FakeExchange(hang=True)).flush()) is False
+
+    assert counter.take() == {ModelVersion("iris", "1.0.0"): Counter(setosa=1)}
+
+
+def test_the_flush_loop_publishes_every_interval() -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+    exchange = FakeExchange()
+    publisher = make_publisher(counter, exchange, flush_interval=0.05)
+
+    async def scenario() -> None:
+        publisher.start()
+        counter.record("iris", "1.0.0", ["setosa"])
+        await wait_until(lambda: len(exchange.published) == 1, timeout=2.0)
+        counter.record("iris", "1.0.0", ["virginica"])
+        await wait_until(lambda: len(exchange.published) == 2, timeout=2.0)
+        await publisher.stop(timeout=1.0)
+
+    asyncio.run(scenario())
+    assert [body["data"]["labels"] for body in exchange.bodies()] == [{"setosa": 1}, {"virginica": 1}]
+
+
+def test_reaching_the_pending_limit_flushes_before_the_interval_ends() -> None:
+    counter = PredictionCounter(flush_threshold=3)
+    exchange = FakeExchange()
+    publisher = make_publisher(counter, exchange, flush_interval=60.0)
+
+    async def scenario() -> None:
+        publisher.start()
+        counter.record("iris", "1.0.0", ["setosa", "setosa"])
+        await asyncio.sleep(0.1)
+        assert exchange.published == []
+        counter.record("iris", "1.0.0", ["setosa"])
+        await wait_until(lambda: len(exchange.published) == 1, timeout=2.0)
+        await publisher.stop(timeout=1.0)
+
+    asyncio.run(scenario())
+    assert exchange.bodies()[0]["data"]["count"] == 3
+
+
+def test_stop_publishes_what_is_pending_once() -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+    exchange = FakeExchange()
+    publisher = make_publisher(counter, exchange, flush_interval=60.0)
+
+    async def scenario() -> None:
+        publisher.start()
+        counter.record("sentiment", "1.0.0", ["negative"])
+        await publisher.stop(timeout=1.0)
+
+    asyncio.run(scenario())
+    assert [body["data"]["labels"] for body in exchange.bodies()] == [{"negative": 1}]
+
+
+def test_stop_gives_up_on_an_unresponsive_broker_within_its_timeout() -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+    counter.record("sentiment", "1.0.0", ["negative"])
+    publisher = make_publisher(counter, FakeExchange(hang=True))
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await publisher.stop(timeout=0.2)
+        return loop.time() - started
+
+    assert asyncio.run(scenario()) < 1.0
+    assert counter.pending == 1  # kept (and reported), not silently dropped
+
+
+async def wait_until(condition: Any, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
