@@ -33,6 +33,18 @@ internal static class LocalState
         return worker;
     }
 
+    /// <summary>Gives python-inference's analytics consumer its SQLite file in this run's state folder (run mode only).</summary>
+    public static IResourceBuilder<T> WithAnalyticsDatabase<T>(this IResourceBuilder<T> inference, IDistributedApplicationBuilder builder)
+        where T : IResourceWithEnvironment
+    {
+        if (builder.ExecutionContext.IsRunMode)
+        {
+            inference.WithEnvironment("ANALYTICS_DB_PATH", Path.Combine(DirectoryFor(inference.Resource.Name), "analytics.db"));
+        }
+
+        return inference;
+    }
+
     private static string CreateRunDirectory()
     {
         Directory.CreateDirectory(Root);

@@ -8,7 +8,8 @@ var builder = DistributedApplication.CreateBuilder(args);
 var messaging = builder.AddMessageBroker("messaging");
 
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithAnalyticsDatabase(builder);
 
 // Two competing consumers of the jobs queue, sharing one job database; Aspire's proxy spreads HTTP calls over both.
 var worker = builder.AddProject<Projects.Worker>("worker")

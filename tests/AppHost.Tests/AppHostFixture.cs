@@ -151,16 +151,43 @@ public sealed class AppHostFixture : IAsyncLifetime
             ? Convert.ToInt32(pid, System.Globalization.CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"{instance} has no process id.");
 
-    /// <summary>SIGKILL: no shutdown hook runs, in-flight deliveries are simply abandoned.</summary>
+    /// <summary>
+    /// SIGKILL to the service's own process: no shutdown hook runs, in-flight deliveries are simply abandoned.
+    /// DCP starts a project as <c>dotnet run</c>, so the process it reports is the parent of the service; killing
+    /// only that parent would leave the service running, orphaned.
+    /// </summary>
     public async Task KillInstanceAsync(string instance, CancellationToken cancellationToken)
     {
-        using (var process = System.Diagnostics.Process.GetProcessById(ProcessIdOf(instance)))
+        var launcher = ProcessIdOf(instance);
+        var children = File.ReadAllText($"/proc/{launcher}/task/{launcher}/children")
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+        Assert.NotEmpty(children);
+        foreach (var child in children)
         {
+            using var process = System.Diagnostics.Process.GetProcessById(child);
             process.Kill(entireProcessTree: false);
         }
 
-        await App.ResourceNotifications.WaitForResourceAsync(instance,
-            e => e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart", cancellationToken);
+        var seen = new List<string?>();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(StepTimeout);
+        while (!deadline.IsCancellationRequested)
+        {
+            var state = _instances.TryGetValue(instance, out var e) ? e.Snapshot.State?.Text : null;
+            if (seen.LastOrDefault() != state)
+            {
+                seen.Add(state);
+            }
+
+            if (state is "Exited" or "Finished" or "FailedToStart" or "Terminated")
+            {
+                return;
+            }
+
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        throw new TimeoutException($"{instance} did not stop after SIGKILL; states seen: {string.Join(" → ", seen)}");
     }
 
     public async Task StartInstanceAsync(string instance, CancellationToken cancellationToken)
@@ -168,7 +195,29 @@ public sealed class AppHostFixture : IAsyncLifetime
         var commands = App.Services.GetRequiredService<ResourceCommandService>();
         var result = await commands.ExecuteCommandAsync(instance, KnownResourceCommands.StartCommand, cancellationToken);
         Assert.True(result.Success, $"starting {instance}: {result.Message}");
-        await App.ResourceNotifications.WaitForResourceHealthyAsync(instance, cancellationToken);
+        // A replica's own snapshot reports its health; waiting on the instance name through
+        // WaitForResourceHealthyAsync does not complete after a restart, so the snapshot is polled.
+        var seen = new List<string>();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(StepTimeout);
+        while (!deadline.IsCancellationRequested)
+        {
+            var snapshot = _instances.TryGetValue(instance, out var current) ? current.Snapshot : null;
+            var state = $"{snapshot?.State?.Text}/{snapshot?.HealthStatus}";
+            if (seen.LastOrDefault() != state)
+            {
+                seen.Add(state);
+            }
+
+            if (snapshot is { State.Text: "Running", HealthStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy })
+            {
+                return;
+            }
+
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        throw new TimeoutException($"{instance} did not become healthy after a restart; states seen: {string.Join(" → ", seen)}");
     }
 
     /// <summary>The value of an AppHost parameter, e.g. the generated webhook signing secret.</summary>
