@@ -168,26 +168,16 @@ public sealed class AppHostFixture : IAsyncLifetime
             process.Kill(entireProcessTree: false);
         }
 
-        var seen = new List<string?>();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(StepTimeout);
-        while (!deadline.IsCancellationRequested)
-        {
-            var state = _instances.TryGetValue(instance, out var e) ? e.Snapshot.State?.Text : null;
-            if (seen.LastOrDefault() != state)
-            {
-                seen.Add(state);
-            }
+        await WaitForInstanceAsync(instance, IsStopped, "stop after SIGKILL", cancellationToken);
+    }
 
-            if (state is "Exited" or "Finished" or "FailedToStart" or "Terminated")
-            {
-                return;
-            }
-
-            await Task.Delay(50, CancellationToken.None);
-        }
-
-        throw new TimeoutException($"{instance} did not stop after SIGKILL; states seen: {string.Join(" → ", seen)}");
+    /// <summary>Aspire's stop command: the service gets SIGTERM and shuts down gracefully.</summary>
+    public async Task StopInstanceAsync(string instance, CancellationToken cancellationToken)
+    {
+        var commands = App.Services.GetRequiredService<ResourceCommandService>();
+        var result = await commands.ExecuteCommandAsync(instance, KnownResourceCommands.StopCommand, cancellationToken);
+        Assert.True(result.Success, $"stopping {instance}: {result.Message}");
+        await WaitForInstanceAsync(instance, IsStopped, "stop", cancellationToken);
     }
 
     public async Task StartInstanceAsync(string instance, CancellationToken cancellationToken)
@@ -197,6 +187,17 @@ public sealed class AppHostFixture : IAsyncLifetime
         Assert.True(result.Success, $"starting {instance}: {result.Message}");
         // A replica's own snapshot reports its health; waiting on the instance name through
         // WaitForResourceHealthyAsync does not complete after a restart, so the snapshot is polled.
+        await WaitForInstanceAsync(instance,
+            snapshot => snapshot is { State.Text: "Running", HealthStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy },
+            "become healthy after a restart", cancellationToken);
+    }
+
+    private static bool IsStopped(CustomResourceSnapshot? snapshot) =>
+        snapshot?.State?.Text is "Exited" or "Finished" or "FailedToStart" or "Terminated";
+
+    private async Task WaitForInstanceAsync(string instance, Func<CustomResourceSnapshot?, bool> done, string what,
+        CancellationToken cancellationToken)
+    {
         var seen = new List<string>();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(StepTimeout);
@@ -209,7 +210,7 @@ public sealed class AppHostFixture : IAsyncLifetime
                 seen.Add(state);
             }
 
-            if (snapshot is { State.Text: "Running", HealthStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy })
+            if (done(snapshot))
             {
                 return;
             }
@@ -217,7 +218,7 @@ public sealed class AppHostFixture : IAsyncLifetime
             await Task.Delay(50, CancellationToken.None);
         }
 
-        throw new TimeoutException($"{instance} did not become healthy after a restart; states seen: {string.Join(" → ", seen)}");
+        throw new TimeoutException($"{instance} did not {what}; states seen: {string.Join(" → ", seen)}");
     }
 
     /// <summary>The value of an AppHost parameter, e.g. the generated webhook signing secret.</summary>

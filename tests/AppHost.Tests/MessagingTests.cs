@@ -62,7 +62,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         [.. (await worker.GetFromJsonAsync<JsonElement>($"/api/audit/jobs/{jobId}", cancellationToken)).EnumerateArray()];
 
     [Fact]
-    public async Task A_thousand_jobs_survive_two_worker_kills_each_recorded_once()
+    public async Task A_thousand_jobs_survive_two_worker_kills_and_a_graceful_stop_each_recorded_once()
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Long);
@@ -79,15 +79,16 @@ public sealed class MessagingTests(AppHostFixture stack)
                 Interlocked.Increment(ref submitted);
             });
 
-        // Kill each replica once while jobs are being submitted and processed, and bring it back.
-        foreach (var (replica, after) in new[] { (replicas[0], 150), (replicas[1], 500) })
+        // Kill each replica once (SIGKILL) while jobs are being submitted and processed, and bring it back; then
+        // stop one gracefully (SIGTERM: it stops consuming and finishes or returns what it holds) and restart it.
+        foreach (var (replica, after, kill) in new[] { (replicas[0], 150, true), (replicas[1], 500, true), (replicas[0], 800, false) })
         {
             while (Volatile.Read(ref submitted) < after && !submitting.IsCompleted)
             {
                 await Task.Delay(20, timeout.Token);
             }
 
-            await stack.KillInstanceAsync(replica, timeout.Token);
+            await (kill ? stack.KillInstanceAsync(replica, timeout.Token) : stack.StopInstanceAsync(replica, timeout.Token));
             await Task.Delay(500, timeout.Token);
             await stack.StartInstanceAsync(replica, timeout.Token);
         }

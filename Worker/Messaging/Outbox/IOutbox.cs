@@ -9,6 +9,9 @@ public interface IOutbox
     /// <summary>Records that the broker confirmed the message.</summary>
     Task MarkSentAsync(Guid id, CancellationToken cancellationToken);
 
+    /// <summary>Records that the broker confirmed these messages, in one transaction.</summary>
+    Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
+
     /// <summary>Wakes the relay: something was just written.</summary>
     void Notify();
 

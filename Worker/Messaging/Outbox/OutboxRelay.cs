@@ -53,14 +53,25 @@ internal sealed partial class OutboxRelay(
             pending = await outbox.PendingAsync(now, BatchSize, cancellationToken);
             var due = pending.Where(message => message.Type != JobMessageType
                                                || now - message.CreatedAt > settings.OutboxGracePeriod).ToList();
-            foreach (var message in due)
+            // Published together (the channel tracks each confirm), recorded together: one transaction per batch.
+            // A batch that fails part-way is recorded for the part that was confirmed; the rest is tried again.
+            var publishes = due.Select(message => publisher.PublishAsync(message, headers: null, cancellationToken)).ToList();
+            try
             {
-                await publisher.PublishAsync(message, headers: null, cancellationToken);
-                await outbox.MarkSentAsync(message.Id, cancellationToken);
-                if (message.Type == JobMessageType)
+                await Task.WhenAll(publishes);
+            }
+            finally
+            {
+                var confirmed = due.Where((_, i) => publishes[i].IsCompletedSuccessfully).Select(message => message.Id).ToList();
+                if (confirmed.Count > 0)
                 {
-                    LogRecovered(logger, message.JobId);
+                    await outbox.MarkSentAsync(confirmed, CancellationToken.None);
                 }
+            }
+
+            foreach (var message in due.Where(message => message.Type == JobMessageType))
+            {
+                LogRecovered(logger, message.JobId);
             }
 
             if (due.Count < pending.Count)

@@ -52,6 +52,20 @@ internal sealed class SqliteOutbox(WorkerDatabase database, TimeProvider clock) 
             cancellationToken, ("$id", id.ToString()), ("$now", Timestamp(clock.GetUtcNow())));
     }
 
+    public async Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var now = Timestamp(clock.GetUtcNow());
+        foreach (var id in ids)
+        {
+            await WorkerDatabase.ExecuteAsync(connection, transaction, "UPDATE outbox SET sent_at = $now WHERE id = $id AND sent_at IS NULL",
+                cancellationToken, ("$id", id.ToString()), ("$now", now));
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     public void Notify()
     {
         try
