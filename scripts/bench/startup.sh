@@ -10,6 +10,7 @@ if curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1; then
   exit 1
 fi
 dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
+token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
 
 # The DCP processes (Aspire's orchestrator) of the AppHost started by `dotnet run` with pid $1: its API server
 # watches the AppHost (--monitor <AppHost pid>), the controllers watch the API server.
@@ -34,7 +35,7 @@ for run in $(seq 1 "$runs"); do
     if [[ -z "$healthy" ]] && curl -fs -m 1 http://localhost:8080/health >/dev/null 2>&1; then
       healthy=$(echo "$now - $start" | bc)
     fi
-    if [[ -n "$healthy" ]] && curl -fs -m 5 "http://localhost:8080/predict?text=fine" >/dev/null 2>&1; then
+    if [[ -n "$healthy" ]] && curl -fs -m 5 -H "Authorization: Bearer $token" "http://localhost:8080/predict?text=fine" >/dev/null 2>&1; then
       predicted=$(echo "$(date +%s.%N) - $start" | bc)
       break
     fi
