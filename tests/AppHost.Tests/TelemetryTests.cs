@@ -43,6 +43,28 @@ public sealed class TelemetryTests(AppHostFixture stack)
         Assert.Contains(spans, s => s.Service == "worker" && s.Name.Contains("deliver", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_jobs_completion_event_continues_the_trace_into_consumers_in_both_languages()
+    {
+        var traceId = NewTraceId();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs")
+        {
+            Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { "a pleasant surprise" } }),
+        };
+        request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+        Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
+
+        // The Worker writes job.completed with the job's trace; its outbox relay publishes it as a child of that
+        // trace, and python-inference's analytics consumer continues it from the message's traceparent header.
+        var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
+            also: found => found.Any(s => s.Service == "python-inference" && s.Name == "process events.analytics"));
+
+        var relay = spans.Single(s => s.Service == "worker" && s.Name == "outbox job.completed");
+        var analytics = spans.Single(s => s.Service == "python-inference" && s.Name == "process events.analytics");
+        Assert.Contains(spans, s => s.SpanId == analytics.ParentSpanId && s.Service == "worker");
+        Assert.Contains(spans, s => s.SpanId == relay.ParentSpanId);
+    }
+
     private static string NewTraceId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
 
     /// <summary>Polls the dashboard until the trace holds the whole chain into Python (exporters batch).</summary>
