@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Worker.Audit;
 using Worker.Inference;
@@ -7,6 +8,9 @@ using Worker.Messaging.Outbox;
 using Worker.Notifications;
 using Worker.Persistence;
 using Worker.Webhooks;
+
+// RemoveAllResilienceHandlers (replacing ServiceDefaults' handler for one client) is still marked experimental.
+#pragma warning disable EXTEXP0001
 
 namespace Worker.Extensions;
 
@@ -49,7 +53,20 @@ public static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
-            http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress);
+                http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
+            // Retrying is the job queue's business (back-off queues, attempts in headers): one HTTP attempt per
+            // delivery, so an outage costs seconds, not the standard handler's retries times four attempts.
+            .RemoveAllResilienceHandlers()
+            .AddStandardResilienceHandler()
+            .Configure((resilience, services) =>
+            {
+                var timeout = services.GetRequiredService<IOptions<InferenceOptions>>().Value.AttemptTimeout;
+                resilience.Retry.MaxRetryAttempts = 1;
+                resilience.Retry.Delay = TimeSpan.FromMilliseconds(100);
+                resilience.AttemptTimeout.Timeout = timeout;
+                resilience.CircuitBreaker.SamplingDuration = timeout * 2;
+                resilience.TotalRequestTimeout.Timeout = timeout * 2 + TimeSpan.FromSeconds(1);
+            });
 
         return builder;
     }

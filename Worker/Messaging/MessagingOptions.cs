@@ -14,8 +14,16 @@ public sealed class MessagingOptions : IValidatableObject
     [Required]
     public string DeadLetterQueue { get; set; } = "jobs.dead";
 
-    /// <summary>Back-off before the 2nd, 3rd, … attempt; each delay is a TTL queue that dead-letters back to the jobs queue.</summary>
-    public List<TimeSpan> RetryDelays { get; set; } = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60)];
+    /// <summary>
+    /// Back-off before the 2nd, 3rd, … attempt; each delay is a TTL queue that dead-letters back to the jobs queue.
+    /// Empty means <see cref="DefaultRetryDelays"/>. (No initial items: the configuration binder appends to a list.)
+    /// </summary>
+    public List<TimeSpan> RetryDelays { get; set; } = [];
+
+    public static readonly IReadOnlyList<TimeSpan> DefaultRetryDelays =
+        [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60)];
+
+    public IReadOnlyList<TimeSpan> EffectiveRetryDelays => RetryDelays.Count > 0 ? RetryDelays : DefaultRetryDelays;
 
     /// <summary>Deliveries of one job before it is failed and dead-lettered.</summary>
     [Range(1, 100)]
@@ -61,13 +69,14 @@ public sealed class MessagingOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    public TimeSpan RetryDelayBefore(int nextAttempt) => RetryDelays[Math.Clamp(nextAttempt - 2, 0, RetryDelays.Count - 1)];
+    public TimeSpan RetryDelayBefore(int nextAttempt) =>
+        EffectiveRetryDelays[Math.Clamp(nextAttempt - 2, 0, EffectiveRetryDelays.Count - 1)];
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (RetryDelays.Count == 0 || RetryDelays.Any(delay => delay <= TimeSpan.Zero))
+        if (RetryDelays.Any(delay => delay <= TimeSpan.Zero))
         {
-            yield return new ValidationResult("Messaging:RetryDelays needs at least one positive delay.", [nameof(RetryDelays)]);
+            yield return new ValidationResult("Messaging:RetryDelays must all be positive.", [nameof(RetryDelays)]);
         }
 
         if (OutboxGracePeriod <= PublishTimeout)

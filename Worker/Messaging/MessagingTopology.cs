@@ -29,7 +29,7 @@ public static class MessagingTopology
             ["x-dead-letter-exchange"] = string.Empty,
             ["x-dead-letter-routing-key"] = options.DeadLetterQueue,
         }, cancellationToken);
-        foreach (var delay in options.RetryDelays.Distinct())
+        foreach (var delay in options.EffectiveRetryDelays.Distinct())
         {
             // Nothing consumes a retry queue: its messages wait out the TTL, then dead-letter back to jobs.
             await DeclareQueueAsync(channel, RetryQueueName(options, delay), new Dictionary<string, object?>

@@ -52,6 +52,14 @@ public sealed class AppHostFixture : IAsyncLifetime
             gateway.WithEnvironment(name, value);
         }
 
+        // The gateway listens itself on fixed ports (8080/8443, for both address families); a test stack takes
+        // free ones instead, so it can run beside a developer's ./run.sh or another test run.
+        foreach (var endpoint in new[] { "http", "https" })
+        {
+            var port = FreeLoopbackPort();
+            gateway.WithEndpoint(endpoint, e => (e.Port, e.TargetPort) = (port, port));
+        }
+
         var worker = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"));
         foreach (var (name, value) in TestSettings.Worker)
         {
@@ -81,6 +89,27 @@ public sealed class AppHostFixture : IAsyncLifetime
         Gateway = CreateGatewayClient(Tokens.Create());
         Dashboard = new HttpClient { BaseAddress = await DashboardAddressAsync(timeout.Token), Timeout = StepTimeout };
         Dashboard.DefaultRequestHeaders.Add("x-api-key", apiKey);
+    }
+
+    /// <summary>A port free on both 127.0.0.1 and [::1] right now.</summary>
+    private static int FreeLoopbackPort()
+    {
+        while (true)
+        {
+            using var v4 = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+            v4.Start();
+            var port = ((IPEndPoint)v4.LocalEndpoint).Port;
+            try
+            {
+                using var v6 = new System.Net.Sockets.TcpListener(IPAddress.IPv6Loopback, port);
+                v6.Start();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // taken on IPv6; try another
+            }
+        }
     }
 
     // Every instance's latest state, replicas included (each replica is a resource instance of its own).

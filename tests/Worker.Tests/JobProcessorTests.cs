@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -122,6 +123,24 @@ public sealed class JobProcessorTests
     [InlineData(9, 60_000)]
     public void Retry_delays_grow_per_attempt_and_stay_at_the_last(int failedAttempt, int expectedMilliseconds) =>
         Assert.Equal(TimeSpan.FromMilliseconds(expectedMilliseconds), TemporaryJobStore.Messaging.RetryDelayBefore(failedAttempt + 1));
+
+    [Fact]
+    public void Configured_retry_delays_replace_the_defaults_rather_than_adding_to_them()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Messaging:RetryDelays:0"] = "00:00:00.200",
+                ["Messaging:RetryDelays:1"] = "00:00:00.400",
+            })
+            .Build();
+        var options = new MessagingOptions();
+
+        configuration.GetSection("Messaging").Bind(options);
+
+        Assert.Equal([TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400)], options.EffectiveRetryDelays);
+        Assert.Equal(TimeSpan.FromMilliseconds(400), options.RetryDelayBefore(5));
+    }
 
     [Fact]
     public void Retry_queues_are_named_for_their_delay() =>
