@@ -94,4 +94,29 @@ public sealed class AppModelTests
         Assert.Superset(new HashSet<string> { "python-inference", "worker" }, WaitsFor(Resource(model, "gateway")).ToHashSet());
         Assert.Contains("worker", References(Resource(model, "python-inference")));
     }
+
+    [Fact]
+    public async Task Two_worker_replicas_share_a_webhook_secret_and_python_consumes_events_without_waiting_for_the_broker()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local");
+
+        var worker = Resource(model, "worker");
+        Assert.Equal(2, worker.Annotations.OfType<ReplicaAnnotation>().Single().Replicas);
+        var secret = Assert.IsType<ParameterResource>(Resource(model, "webhook-signing-secret"));
+        Assert.True(secret.Secret);
+        var python = Resource(model, "python-inference");
+        Assert.Contains("messaging", python.Annotations.OfType<ResourceRelationshipAnnotation>()
+            .Where(r => r.Type == "Reference").Select(r => r.Resource.Name));
+        Assert.DoesNotContain("messaging", python.Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name));
+    }
+
+    [Fact]
+    public async Task The_gateway_listens_itself_on_8080_and_8443()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local");
+
+        var endpoints = Resource(model, "gateway").Annotations.OfType<EndpointAnnotation>().ToDictionary(e => e.Name);
+        Assert.Equal((8080, "http", false), (endpoints["http"].Port, endpoints["http"].UriScheme, endpoints["http"].IsProxied));
+        Assert.Equal((8443, "https", false), (endpoints["https"].Port, endpoints["https"].UriScheme, endpoints["https"].IsProxied));
+    }
 }
