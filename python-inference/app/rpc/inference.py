@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 
 from app.api.errors import not_ready, validation_failed
 from app.core.config import Settings
@@ -91,6 +92,8 @@ def _value(item: pb.ModelInput) -> Any:
         return item.text
     if kind == "features":
         return list(item.features.values)
+    if kind == "other":
+        return json_format.MessageToDict(item.other)
     return None
 
 

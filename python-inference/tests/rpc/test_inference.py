@@ -5,6 +5,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import json_format, struct_pb2
 
 from app.rpc.stubs import error_details_pb2, inference_pb2, status_pb2
 from tests.rpc.conftest import RpcStack
@@ -118,6 +119,17 @@ def test_invalid_inputs_are_invalid_argument_with_the_http_field_errors(stack: R
     http = stack.http.post("/v1/predict", json={"model": "sentiment", "inputs": ["fine", [1.0, 2.0], None, " "]})
     assert error.details() == http.json()["detail"]  # type: ignore[attr-defined]
     assert _field_violations(error) == [(f, m) for f, messages in http.json()["errors"].items() for m in messages]
+
+
+def test_inputs_of_no_input_kind_are_rejected_in_the_http_routes_words(stack: RpcStack) -> None:
+    others = [42, [1, "a", 3, 4], None, {"text": "hi"}, True]
+    inputs = [pb.ModelInput(other=json_format.ParseDict(value, struct_pb2.Value())) for value in others]
+
+    error = _error(lambda: stack.inference.PredictBatch(pb.PredictBatchRequest(model="iris", inputs=inputs)))
+
+    http = stack.http.post("/v1/predict", json={"model": "iris", "inputs": others})
+    assert _field_violations(error) == [(f, m) for f, messages in http.json()["errors"].items() for m in messages]
+    assert len(_field_violations(error)) == 5
 
 
 def test_features_that_are_not_finite_are_invalid_argument(stack: RpcStack) -> None:
