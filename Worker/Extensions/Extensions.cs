@@ -1,3 +1,6 @@
+using Grpc.Core;
+using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Worker.Audit;
 using Worker.Inference;
@@ -7,6 +10,10 @@ using Worker.Messaging.Outbox;
 using Worker.Notifications;
 using Worker.Persistence;
 using Worker.Webhooks;
+
+// ServiceDefaults gives every client the standard resilience handler; the gRPC client removes it, which needs
+// RemoveAllResilienceHandlers (still marked experimental).
+#pragma warning disable EXTEXP0001
 
 namespace Worker.Extensions;
 
@@ -48,9 +55,46 @@ public static class Extensions
             .BindConfiguration(InferenceOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
-            http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress);
+        builder.AddInferenceClient();
 
         return builder;
+    }
+
+    /// <summary>python-inference over gRPC (the default) or HTTP/JSON (<c>Inference:Transport</c>).</summary>
+    private static void AddInferenceClient(this IHostApplicationBuilder builder)
+    {
+        var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
+            .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Grpc);
+        if (transport == InferenceTransport.Http)
+        {
+            builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress);
+            return;
+        }
+
+        // Deadlines come from each call; the channel retries UNAVAILABLE briefly, the queue does the rest. The HTTP
+        // resilience handler would time the stream out and retry any status, so it is removed.
+        builder.Services.AddGrpcClient<global::Inference.V1.Inference.InferenceClient>((services, client) =>
+                client.Address = services.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
+            .ConfigureChannel(channel => channel.ServiceConfig = new ServiceConfig
+            {
+                MethodConfigs =
+                {
+                    new MethodConfig
+                    {
+                        Names = { MethodName.Default },
+                        RetryPolicy = new RetryPolicy
+                        {
+                            MaxAttempts = 3,
+                            InitialBackoff = TimeSpan.FromMilliseconds(200),
+                            MaxBackoff = TimeSpan.FromSeconds(1),
+                            BackoffMultiplier = 2,
+                            RetryableStatusCodes = { StatusCode.Unavailable },
+                        },
+                    },
+                },
+            })
+            .RemoveAllResilienceHandlers();
+        builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
     }
 }
