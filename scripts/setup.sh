@@ -16,6 +16,7 @@ apt_packages=(
   python3-fastapi python3-starlette python3-pydantic python3-uvicorn python3-uvloop python3-httptools
   python3-sklearn python3-scipy python3-numpy python3-httpx python3-pytest python3-jsonschema
   python3-aio-pika
+  python3-grpcio python3-protobuf protobuf-compiler python3-grpc-tools
   curl ca-certificates
 )
 
@@ -64,12 +65,53 @@ setup_python() {
     echo "$digest" >"$stamp"
   fi
 
-  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, numpy, httpx, pytest, jsonschema, aio_pika" 2>/dev/null \
+  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, numpy, httpx, pytest, jsonschema, aio_pika, grpc, grpc_tools, google.protobuf" 2>/dev/null \
     || die "python-inference's dependencies are not importable from $venv (no package index reachable and Debian's packages incomplete?)"
+
+  generate_python_stubs
 
   # Train (or load) the models once now, so the first start of the service is quick.
   (cd "$root/python-inference" && "$venv/bin/python" -m app.ml.warm) >/dev/null \
     || die "training the models failed; run: cd python-inference && .venv/bin/python -m app.ml.warm"
+}
+
+# python-inference's stubs for protos/*.proto (C# compiles them itself, at build time). Generated, never edited, never
+# committed: written to python-inference/.generated/protos (git-ignored), again whenever a .proto or a generator changes.
+# protoc writes the messages (Debian's protoc matches Debian's protobuf runtime), grpc_tools the service stubs.
+generate_python_stubs() {
+  local out="$root/python-inference/.generated/protos" stamp digest
+  stamp="$out/.stamp"
+  local protos=()
+  mapfile -t protos < <(cd "$root/protos" && find . -name '*.proto' | sed 's|^\./||' | sort)
+  ((${#protos[@]} > 0)) || die "no .proto files under $root/protos"
+  command -v protoc >/dev/null || die "protoc not found (Debian package protobuf-compiler)"
+  digest="$( (cd "$root/protos" && sha256sum "${protos[@]}"; protoc --version; declare -f generate_python_stubs;
+              "$venv/bin/python" -c 'import grpc_tools, grpc, google.protobuf as p; print(grpc.__version__, p.__version__)') \
+            | sha256sum | cut -d' ' -f1)"
+  [[ "$(cat "$stamp" 2>/dev/null)" == "$digest" ]] && return 0
+
+  say "generating python-inference's gRPC stubs from protos/"
+  # grpcio owns the Python package `grpc`, so protos/grpc/<name>/ is generated as grpc_<name>/ (as grpcio's own
+  # health package does: grpc_health.v1); nothing imports those files, so no import path changes.
+  local stage
+  stage="$(mktemp -d)"
+  cp -r "$root/protos/." "$stage/"
+  if [[ -d "$stage/grpc" ]]; then
+    for dir in "$stage"/grpc/*/; do mv "$dir" "$stage/grpc_$(basename "$dir")"; done
+    rmdir "$stage/grpc"
+  fi
+  local protos=() services=()
+  mapfile -t protos < <(cd "$stage" && find . -name '*.proto' | sed 's|^\./||' | sort)
+  mapfile -t services < <(cd "$stage" && grep -l '^service ' "${protos[@]}")
+  # The well-known types (google/protobuf/any.proto) come with grpc_tools; protobuf-compiler has none.
+  local well_known
+  well_known="$("$venv/bin/python" -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))')"
+  rm -rf "$out" && mkdir -p "$out"
+  (cd "$stage" && protoc -I . -I "$well_known" --python_out="$out" "${protos[@]}") || die "protoc failed"
+  (cd "$stage" && "$venv/bin/python" -m grpc_tools.protoc -I . -I "$well_known" --grpc_python_out="$out" "${services[@]}") \
+    || die "grpc_tools.protoc failed"
+  rm -rf "$stage"
+  echo "$digest" >"$stamp"
 }
 
 # The gateway serves https://localhost:8443 with ASP.NET Core's development certificate, and in Development

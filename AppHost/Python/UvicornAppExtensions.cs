@@ -24,6 +24,10 @@ public static class UvicornAppExtensions
             // Not proxied: when the app is down its port refuses connections, as it would in production; a proxy
             // would accept them and leave callers waiting for a timeout.
             .WithHttpEndpoint(name: UvicornAppResource.HttpEndpointName, env: "PORT", isProxied: false)
+            // The app's gRPC server (HTTP/2 cleartext, prior knowledge) runs in the same process on GRPC_PORT; it is
+            // discovered as http://_grpc.<name>. Not proxied, for the same reason as the HTTP endpoint.
+            .WithEndpoint(name: UvicornAppResource.GrpcEndpointName, scheme: "http", env: "GRPC_PORT", isProxied: false)
+            .WithEndpoint(UvicornAppResource.GrpcEndpointName, endpoint => endpoint.Transport = "http2")
             .WithArgs(context =>
             {
                 context.Args.Add("-m");

@@ -7,6 +7,7 @@ public sealed class UvicornAppResource(string name, string pythonExecutable, str
     : ExecutableResource(name, pythonExecutable, appDirectory), IResourceWithServiceDiscovery
 {
     internal const string HttpEndpointName = "http";
+    internal const string GrpcEndpointName = "grpc";
 
     public EndpointReference HttpEndpoint => new(this, HttpEndpointName);
 }

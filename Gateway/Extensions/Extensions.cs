@@ -5,6 +5,9 @@ using Gateway.RateLimiting;
 using Gateway.Requests;
 using Gateway.Rpc;
 using Gateway.Security;
+using Grpc.Core;
+using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 
@@ -40,6 +43,32 @@ public static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
+        builder.AddInferenceClient();
+
+        builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
+            // A retried submission could queue the same job twice, so only reads are retried.
+            .RemoveAllResilienceHandlers()
+            .AddStandardResilienceHandler(resilience => resilience.Retry.DisableForUnsafeHttpMethods());
+
+        return builder;
+    }
+
+    /// <summary>python-inference over HTTP/JSON or gRPC (<c>Inference:Transport</c>); both give the same answers.</summary>
+    private static void AddInferenceClient(this IHostApplicationBuilder builder)
+    {
+        var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
+            .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Http);
+        if (transport == InferenceTransport.Grpc)
+        {
+            builder.Services.AddInferenceGrpcClient<global::Inference.V1.Inference.InferenceClient>();
+            builder.Services.AddInferenceGrpcClient<Grpc.Health.V1.Health.HealthClient>();
+            builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
+            builder.Services.AddHealthChecks()
+                .AddCheck<GrpcInferenceHealthCheck>(GrpcInferenceHealthCheck.Name, HealthStatus.Degraded);
+            return;
+        }
+
         builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
             // Predictions are pure functions of their input, so retrying them is safe; short, bounded delays
@@ -55,13 +84,47 @@ public static class Extensions
                 resilience.Retry.MaxRetryAttempts = settings.MaxRetryAttempts;
                 resilience.Retry.Delay = settings.RetryBaseDelay;
             });
+    }
 
-        builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>((services, http) =>
-                http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
-            // A retried submission could queue the same job twice, so only reads are retried.
-            .RemoveAllResilienceHandlers()
-            .AddStandardResilienceHandler(resilience => resilience.Retry.DisableForUnsafeHttpMethods());
+    /// <summary>
+    /// A gRPC client on the discovered <c>grpc</c> endpoint. Deadlines come from each call; the only retries are the
+    /// channel's, for UNAVAILABLE (the HTTP resilience handler would time out streams and retry any status).
+    /// </summary>
+    private static void AddInferenceGrpcClient<TClient>(this IServiceCollection services) where TClient : class =>
+        services.AddGrpcClient<TClient>((provider, client) =>
+                client.Address = provider.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
+            .ConfigureChannel((provider, channel) =>
+            {
+                var settings = provider.GetRequiredService<IOptions<InferenceOptions>>().Value;
+                channel.ServiceConfig = RetryUnavailable(settings.MaxRetryAttempts, settings.RetryBaseDelay);
+            })
+            .RemoveAllResilienceHandlers();
 
-        return builder;
+    private static ServiceConfig? RetryUnavailable(int retries, TimeSpan baseDelay)
+    {
+        if (retries < 1)
+        {
+            return null;
+        }
+
+        var initial = baseDelay > TimeSpan.Zero ? baseDelay : TimeSpan.FromMilliseconds(1);
+        return new ServiceConfig
+        {
+            MethodConfigs =
+            {
+                new MethodConfig
+                {
+                    Names = { MethodName.Default },
+                    RetryPolicy = new RetryPolicy
+                    {
+                        MaxAttempts = retries + 1,
+                        InitialBackoff = initial,
+                        MaxBackoff = initial * 8,
+                        BackoffMultiplier = 2,
+                        RetryableStatusCodes = { StatusCode.Unavailable },
+                    },
+                },
+            },
+        };
     }
 }

@@ -1,3 +1,5 @@
+using Grpc.Core;
+using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Worker.Audit;
@@ -9,7 +11,8 @@ using Worker.Notifications;
 using Worker.Persistence;
 using Worker.Webhooks;
 
-// RemoveAllResilienceHandlers (replacing ServiceDefaults' handler for one client) is still marked experimental.
+// ServiceDefaults gives every client the standard resilience handler; the inference clients replace it, which
+// needs RemoveAllResilienceHandlers (still marked experimental).
 #pragma warning disable EXTEXP0001
 
 namespace Worker.Extensions;
@@ -52,22 +55,59 @@ public static class Extensions
             .BindConfiguration(InferenceOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
-                http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
-            // Retrying is the job queue's business (back-off queues, attempts in headers): one HTTP attempt per
-            // delivery, so an outage costs seconds, not the standard handler's retries times four attempts.
-            .RemoveAllResilienceHandlers()
-            .AddStandardResilienceHandler()
-            .Configure((resilience, services) =>
-            {
-                var timeout = services.GetRequiredService<IOptions<InferenceOptions>>().Value.AttemptTimeout;
-                resilience.Retry.MaxRetryAttempts = 1;
-                resilience.Retry.Delay = TimeSpan.FromMilliseconds(100);
-                resilience.AttemptTimeout.Timeout = timeout;
-                resilience.CircuitBreaker.SamplingDuration = timeout * 2;
-                resilience.TotalRequestTimeout.Timeout = timeout * 2 + TimeSpan.FromSeconds(1);
-            });
+        builder.AddInferenceClient();
 
         return builder;
+    }
+
+    /// <summary>python-inference over gRPC (the default) or HTTP/JSON (<c>Inference:Transport</c>).</summary>
+    private static void AddInferenceClient(this IHostApplicationBuilder builder)
+    {
+        var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
+            .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Grpc);
+        if (transport == InferenceTransport.Http)
+        {
+            builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
+                    http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
+                // Retrying is the job queue's business (back-off queues, attempts in headers): one HTTP attempt per
+                // delivery, so an outage costs seconds, not the standard handler's retries times four attempts.
+                .RemoveAllResilienceHandlers()
+                .AddStandardResilienceHandler()
+                .Configure((resilience, services) =>
+                {
+                    var timeout = services.GetRequiredService<IOptions<InferenceOptions>>().Value.AttemptTimeout;
+                    resilience.Retry.MaxRetryAttempts = 1;
+                    resilience.Retry.Delay = TimeSpan.FromMilliseconds(100);
+                    resilience.AttemptTimeout.Timeout = timeout;
+                    resilience.CircuitBreaker.SamplingDuration = timeout * 2;
+                    resilience.TotalRequestTimeout.Timeout = timeout * 2 + TimeSpan.FromSeconds(1);
+                });
+            return;
+        }
+
+        // Deadlines come from each call; the channel retries UNAVAILABLE briefly, the queue does the rest. The HTTP
+        // resilience handler would time the stream out and retry any status, so it is removed.
+        builder.Services.AddGrpcClient<global::Inference.V1.Inference.InferenceClient>((services, client) =>
+                client.Address = services.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
+            .ConfigureChannel(channel => channel.ServiceConfig = new ServiceConfig
+            {
+                MethodConfigs =
+                {
+                    new MethodConfig
+                    {
+                        Names = { MethodName.Default },
+                        RetryPolicy = new RetryPolicy
+                        {
+                            MaxAttempts = 3,
+                            InitialBackoff = TimeSpan.FromMilliseconds(200),
+                            MaxBackoff = TimeSpan.FromSeconds(1),
+                            BackoffMultiplier = 2,
+                            RetryableStatusCodes = { StatusCode.Unavailable },
+                        },
+                    },
+                },
+            })
+            .RemoveAllResilienceHandlers();
+        builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
     }
 }

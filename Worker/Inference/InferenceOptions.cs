@@ -7,11 +7,28 @@ public sealed class InferenceOptions
 {
     public const string SectionName = "Inference";
 
-    /// <summary>Service-discovery address of python-inference.</summary>
+    /// <summary>How jobs reach python-inference.</summary>
+    public InferenceTransport Transport { get; set; } = InferenceTransport.Grpc;
+
+    /// <summary>Service-discovery address of python-inference's HTTP/JSON API.</summary>
     [Required]
     public Uri BaseAddress { get; set; } = new("https+http://python-inference");
 
     /// <summary>One call's time limit; a batch of up to 1,000 inputs takes well under a second.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Service-discovery address of its gRPC endpoint (the endpoint named <c>grpc</c>, HTTP/2 cleartext).</summary>
+    [Required]
+    public Uri GrpcAddress { get; set; } = new("http://_grpc.python-inference");
+
+    /// <summary>Deadline of one gRPC call for a whole job (retries of UNAVAILABLE included).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+public enum InferenceTransport
+{
+    Http,
+    Grpc,
 }

@@ -1,11 +1,15 @@
 """Entry point: `uvicorn app.main:app`. A request goes through the telemetry middleware, then the
-routers in app/api/routes; errors become problem details in app/api/errors.py. With a broker configured,
-events come and go through app/messaging, started and stopped by the app's lifespan."""
+routers in app/api/routes; errors become problem details in app/api/errors.py. With GRPC_PORT set, the same
+models are served over gRPC too (app/rpc); with a broker configured, events come and go through app/messaging.
+Both are started and stopped by the app's lifespan."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -16,6 +20,7 @@ from app.core.telemetry import TelemetryMiddleware, configure_logging, create_tr
 from app.messaging.lifecycle import Messaging
 from app.messaging.publisher import PredictionCounter
 from app.ml.registry import ModelRegistry, load_models
+from app.rpc.server import GrpcServer
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +46,16 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.registry = registry
     app.state.tracer = tracer = create_tracer(settings)
     app.state.prediction_counter = counter = PredictionCounter(settings.EVENTS_FLUSH_MAX_PREDICTIONS)
-    app.state.messaging = None
-    if settings.MESSAGING_URL:
-        app.state.messaging = messaging = Messaging(settings, counter, tracer)
-        # Set on the router, not as FastAPI(lifespan=...): FastAPI 0.92 (Debian's) has no such parameter.
-        app.router.lifespan_context = messaging.lifespan
-    else:
+    app.state.messaging = messaging = Messaging(settings, counter, tracer) if settings.MESSAGING_URL else None
+    if messaging is None:
         logger.info("messaging disabled: ConnectionStrings__messaging is not set")
+    app.state.grpc_server = grpc_server = (
+        GrpcServer(settings, registry, tracer, counter) if settings.GRPC_PORT is not None else None
+    )
+    if grpc_server is None:
+        logger.info("gRPC disabled: GRPC_PORT is not set")
+    # Set on the router, not as FastAPI(lifespan=...): FastAPI 0.92 (Debian's) has no such parameter.
+    app.router.lifespan_context = _lifespan(grpc_server, messaging)
 
     register_error_handlers(app)
     app.add_middleware(TelemetryMiddleware, tracer=tracer, error_response=internal_error_response)
@@ -56,6 +64,24 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.include_router(predictions.router)
     app.include_router(stats.router)
     return app
+
+
+def _lifespan(grpc_server: GrpcServer | None, messaging: Messaging | None) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        if grpc_server is not None:
+            await grpc_server.start()
+        try:
+            if messaging is None:
+                yield
+            else:
+                async with messaging.lifespan(app):
+                    yield
+        finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
+
+    return lifespan
 
 
 def _load_models(settings: Settings) -> ModelRegistry:

@@ -27,6 +27,8 @@ for _name in (
     "EVENTS_FLUSH_INTERVAL",
     "EVENTS_FLUSH_MAX_PREDICTIONS",
     "ANALYTICS_DB_PATH",
+    "GRPC_PORT",  # tests/rpc starts its own server on a free port
+    "GRPC_HOST",
 ):
     os.environ.pop(_name, None)
 

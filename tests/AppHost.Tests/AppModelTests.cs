@@ -76,8 +76,10 @@ public sealed class AppModelTests
         Assert.EndsWith(Path.Combine("python-inference", ".venv", "bin", "python"), python.Command, StringComparison.Ordinal);
         var otlp = Assert.Single(python.Annotations.OfType<OtlpExporterAnnotation>());
         Assert.Equal(OtlpProtocol.HttpJson, otlp.RequiredProtocol);
-        var endpoint = Assert.Single(python.Annotations.OfType<EndpointAnnotation>());
-        Assert.False(endpoint.IsProxied);
+        var endpoints = python.Annotations.OfType<EndpointAnnotation>().ToDictionary(endpoint => endpoint.Name);
+        Assert.Equal(["grpc", "http"], endpoints.Keys.Order());
+        Assert.All(endpoints.Values, endpoint => Assert.False(endpoint.IsProxied));
+        Assert.Equal("http2", endpoints["grpc"].Transport);
     }
 
     [Fact]

@@ -35,10 +35,12 @@ public sealed class TelemetryTests(AppHostFixture stack)
         request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
         Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
 
+        // The Worker calls python-inference over gRPC; the call's traceparent metadata continues the trace.
         var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
-            also: found => found.Any(s => s.Service == "worker" && s.Name.Contains("deliver", StringComparison.Ordinal)));
+            also: found => found.Any(s => s.Service == "worker" && s.Name.Contains("deliver", StringComparison.Ordinal)),
+            pythonServerSpan: GrpcPredictStream);
 
-        var pythonServer = spans.Single(s => s.Service == "python-inference" && s.Name == "POST /v1/predict");
+        var pythonServer = spans.Single(s => s.Service == "python-inference" && s.Name == GrpcPredictStream);
         Assert.Equal("worker", spans.Single(s => s.SpanId == pythonServer.ParentSpanId).Service);
         Assert.Contains(spans, s => s.Service == "worker" && s.Name.Contains("deliver", StringComparison.Ordinal));
     }
@@ -57,7 +59,8 @@ public sealed class TelemetryTests(AppHostFixture stack)
         // The Worker writes job.completed with the job's trace; its outbox relay publishes it as a child of that
         // trace, and python-inference's analytics consumer continues it from the message's traceparent header.
         var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
-            also: found => found.Any(s => s.Service == "python-inference" && s.Name == "process events.analytics"));
+            also: found => found.Any(s => s.Service == "python-inference" && s.Name == "process events.analytics"),
+            pythonServerSpan: GrpcPredictStream);
 
         var relay = spans.Single(s => s.Service == "worker" && s.Name == "outbox job.completed");
         var analytics = spans.Single(s => s.Service == "python-inference" && s.Name == "process events.analytics");
@@ -65,11 +68,14 @@ public sealed class TelemetryTests(AppHostFixture stack)
         Assert.Contains(spans, s => s.SpanId == relay.ParentSpanId);
     }
 
+    private const string GrpcPredictStream = "inference.v1.Inference/PredictStream";
+
     private static string NewTraceId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
 
     /// <summary>Polls the dashboard until the trace holds the whole chain into Python (exporters batch).</summary>
     private async Task<IReadOnlyList<Span>> WaitForSpansAsync(
-        string traceId, string[] services, Func<IReadOnlyList<Span>, bool>? also = null)
+        string traceId, string[] services, Func<IReadOnlyList<Span>, bool>? also = null,
+        string pythonServerSpan = "POST /v1/predict")
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(ExportTimeout);
@@ -84,7 +90,7 @@ public sealed class TelemetryTests(AppHostFixture stack)
                     spans = Parse(await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token));
                     // Each service exports in its own batches, so wait until the chain into Python is complete:
                     // every service reported, and Python's server span, its parent and its model span have arrived.
-                    var pythonServer = spans.FirstOrDefault(s => s.Service == "python-inference" && s.Name == "POST /v1/predict");
+                    var pythonServer = spans.FirstOrDefault(s => s.Service == "python-inference" && s.Name == pythonServerSpan);
                     if (services.All(service => spans.Any(s => s.Service == service)) && pythonServer is not null &&
                         spans.Any(s => s.SpanId == pythonServer.ParentSpanId) &&
                         spans.Any(s => s.ParentSpanId == pythonServer.SpanId) && (also is null || also(spans)))

@@ -37,6 +37,15 @@ def _positive_float(environ: Mapping[str, str], name: str, default: float) -> fl
     return value
 
 
+def _port(environ: Mapping[str, str], name: str) -> int | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{name} must be a TCP port (1-65535), got {raw!r}")
+    return int(raw)
+
+
 def _amqp_url(environ: Mapping[str, str], name: str) -> str | None:
     """The broker's address as Aspire gives it, `amqp://user:pass@host:port` (no vhost path: the default
     vhost `/`); a trailing slash or an explicit vhost (`/name`, `/%2F`) is accepted as well."""
@@ -80,6 +89,10 @@ class Settings:
     EVENTS_FLUSH_INTERVAL: float = 1.0  # seconds between prediction.made flushes
     EVENTS_FLUSH_MAX_PREDICTIONS: int = 1000  # pending predictions that trigger an early flush
     ANALYTICS_DB_PATH: Path = SERVICE_ROOT / ".state" / "analytics.db"
+    # The gRPC server (app/rpc) listens on GRPC_HOST:GRPC_PORT next to uvicorn; without GRPC_PORT it does not start.
+    # 0 (settings made in code, e.g. tests) picks a free port.
+    GRPC_PORT: int | None = None
+    GRPC_HOST: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,4 +118,6 @@ class Settings:
                 env, "EVENTS_FLUSH_MAX_PREDICTIONS", cls.EVENTS_FLUSH_MAX_PREDICTIONS
             ),
             ANALYTICS_DB_PATH=Path(analytics_db) if analytics_db else cls.ANALYTICS_DB_PATH,
+            GRPC_PORT=_port(env, "GRPC_PORT"),
+            GRPC_HOST=_optional(env, "GRPC_HOST") or cls.GRPC_HOST,
         )

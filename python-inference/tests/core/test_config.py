@@ -107,3 +107,15 @@ def test_a_broker_url_that_is_not_amqp_fails_at_start_up_without_showing_the_pas
 def test_invalid_flush_interval_fails_at_start_up(value: str) -> None:
     with pytest.raises(ValueError, match="EVENTS_FLUSH_INTERVAL"):
         Settings.from_env({"EVENTS_FLUSH_INTERVAL": value})
+
+
+def test_grpc_is_off_unless_grpc_port_is_set() -> None:
+    assert Settings.from_env({}).GRPC_PORT is None
+    settings = Settings.from_env({"GRPC_PORT": "50051", "GRPC_HOST": "0.0.0.0"})
+    assert (settings.GRPC_HOST, settings.GRPC_PORT) == ("0.0.0.0", 50051)
+
+
+@pytest.mark.parametrize("value", ["grpc", "0", "-1", "65536", "5.5"])
+def test_invalid_grpc_port_fails_at_start_up(value: str) -> None:
+    with pytest.raises(ValueError, match="GRPC_PORT"):
+        Settings.from_env({"GRPC_PORT": value})

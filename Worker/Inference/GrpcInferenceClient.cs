@@ -1,0 +1,141 @@
+using System.Text.Json;
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+using ServiceDefaults.Problems;
+using InferenceV1 = global::Inference.V1;
+
+namespace Worker.Inference;
+
+/// <summary>
+/// python-inference over gRPC. A job of any size is one PredictStream call (python-inference answers it in chunks);
+/// the result has the same JSON shape as over HTTP: <c>{"model","version","predictions":[{"label","score"}]}</c>.
+/// INVALID_ARGUMENT and NOT_FOUND are final (the job fails with the problem); every other status is worth retrying.
+/// </summary>
+internal sealed class GrpcInferenceClient(InferenceV1.Inference.InferenceClient client, IOptions<InferenceOptions> options)
+    : IInferenceClient
+{
+    public const string ProblemCodeTrailer = "problem-code";
+
+    public async Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
+    {
+        var request = new InferenceV1.PredictBatchRequest { Model = model };
+        if (inputs.ValueKind == JsonValueKind.Array)
+        {
+            request.Inputs.AddRange(inputs.EnumerateArray().Select(ToModelInput));
+        }
+
+        try
+        {
+            using var call = client.PredictStream(request,
+                deadline: DateTime.UtcNow + options.Value.CallTimeout, cancellationToken: cancellationToken);
+            string? name = null, version = null;
+            var predictions = new List<Prediction>(request.Inputs.Count);
+            await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken))
+            {
+                (name, version) = (chunk.Model, chunk.Version);
+                predictions.AddRange(chunk.Predictions.Select(prediction => new Prediction(prediction.Label, prediction.Score)));
+            }
+
+            if (predictions.Count != request.Inputs.Count)
+            {
+                return new InferenceOutcome.Unavailable(
+                    $"python-inference answered {predictions.Count} predictions for {request.Inputs.Count} inputs.");
+            }
+
+            return new InferenceOutcome.Succeeded(JsonSerializer.SerializeToElement(new Result(name ?? model, version ?? "", predictions)));
+        }
+        catch (RpcException exception) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The Worker is stopping.", exception, cancellationToken);
+        }
+        catch (RpcException exception)
+        {
+            return Classify(exception);
+        }
+    }
+
+    /// <summary>The one place the Worker decides what a gRPC status means for a job.</summary>
+    internal static InferenceOutcome Classify(RpcException exception)
+    {
+        var status = exception.StatusCode switch
+        {
+            StatusCode.InvalidArgument => StatusCodes.Status400BadRequest,
+            StatusCode.NotFound => StatusCodes.Status404NotFound,
+            _ => 0,
+        };
+        if (status == 0)
+        {
+            return new InferenceOutcome.Unavailable($"python-inference answered {exception.StatusCode}.");
+        }
+
+        var code = exception.Trailers.GetValue(ProblemCodeTrailer) ?? ProblemCodes.ForStatus(status);
+        var problem = new ProblemDetails
+        {
+            Status = status,
+            Title = ReasonPhrases.GetReasonPhrase(status),
+            Detail = exception.Status.Detail,
+            Type = ProblemCodes.TypeUri(code),
+            Extensions = { ["code"] = code },
+        };
+        if (exception.GetRpcStatus()?.GetDetail<BadRequest>() is { FieldViolations.Count: > 0 } badRequest)
+        {
+            problem.Extensions["errors"] = badRequest.FieldViolations
+                .GroupBy(violation => violation.Field, StringComparer.Ordinal)
+                .ToDictionary(group => group.Key, group => group.Select(violation => violation.Description).ToArray(), StringComparer.Ordinal);
+        }
+
+        return new InferenceOutcome.Rejected(problem);
+    }
+
+    /// <summary>
+    /// Text and arrays of numbers are the two input kinds; any other JSON value travels as it is, so python-inference
+    /// rejects it in the same words as over HTTP. A number too large for a double is infinite, as Python reads it.
+    /// </summary>
+    internal static InferenceV1.ModelInput ToModelInput(JsonElement input) => input.ValueKind switch
+    {
+        JsonValueKind.String => new InferenceV1.ModelInput { Text = input.GetString() },
+        JsonValueKind.Array when input.EnumerateArray().All(item => item.ValueKind == JsonValueKind.Number) =>
+            new InferenceV1.ModelInput { Features = new InferenceV1.Features { Values = { input.EnumerateArray().Select(ToDouble) } } },
+        _ => new InferenceV1.ModelInput { Other = ToValue(input) },
+    };
+
+    private static Value ToValue(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.String => Value.ForString(element.GetString()),
+        JsonValueKind.Number => Value.ForNumber(ToDouble(element)),
+        JsonValueKind.True => Value.ForBool(true),
+        JsonValueKind.False => Value.ForBool(false),
+        JsonValueKind.Array => Value.ForList([.. element.EnumerateArray().Select(ToValue)]),
+        JsonValueKind.Object => Value.ForStruct(ToStruct(element)),
+        _ => Value.ForNull(),
+    };
+
+    private static Struct ToStruct(JsonElement element)
+    {
+        var result = new Struct();
+        foreach (var property in element.EnumerateObject())
+        {
+            result.Fields[property.Name] = ToValue(property.Value);
+        }
+
+        return result;
+    }
+
+    private static double ToDouble(JsonElement number) =>
+        number.TryGetDouble(out var value) ? value
+        : number.GetRawText().StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity;
+
+    // Property names as python-inference writes them over HTTP (the job result's documented shape).
+    private sealed record Result(
+        [property: System.Text.Json.Serialization.JsonPropertyName("model")] string Model,
+        [property: System.Text.Json.Serialization.JsonPropertyName("version")] string Version,
+        [property: System.Text.Json.Serialization.JsonPropertyName("predictions")] IReadOnlyList<Prediction> Predictions);
+
+    private sealed record Prediction(
+        [property: System.Text.Json.Serialization.JsonPropertyName("label")] string Label,
+        [property: System.Text.Json.Serialization.JsonPropertyName("score")] double Score);
+}

@@ -1,0 +1,89 @@
+"""The one place where this service's problems become gRPC statuses, mirroring app/api/errors.py for HTTP:
+
+    validation_failed, batch_too_large -> INVALID_ARGUMENT   model_not_found -> NOT_FOUND
+    not_ready -> UNAVAILABLE                                 anything unexpected -> INTERNAL (no internals)
+
+The status message is the problem's `detail`. Trailing metadata carries the stable problem code (`problem-code`),
+the trace id (`x-trace-id`) and, as `grpc-status-details-bin`, a google.rpc.Status whose details hold a
+google.rpc.BadRequest with one field violation per message of the problem's `errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import NoReturn
+
+import grpc
+
+from app.api.errors import ProblemError
+from app.core.telemetry import current_trace_id
+from app.ml.registry import ModelNotFoundError
+from app.rpc.stubs import error_details_pb2, status_pb2
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CODE_KEY = "problem-code"
+TRACE_ID_KEY = "x-trace-id"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+_STATUS_FOR_HTTP = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    404: grpc.StatusCode.NOT_FOUND,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+@dataclass(frozen=True)
+class RpcProblem:
+    """A failed call as the client will see it."""
+
+    status: grpc.StatusCode
+    code: str
+    message: str
+    errors: dict[str, list[str]] | None = None
+    trace_id: str | None = None
+
+    def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        metadata: list[tuple[str, str | bytes]] = [(PROBLEM_CODE_KEY, self.code)]
+        if self.trace_id:
+            metadata.append((TRACE_ID_KEY, self.trace_id))
+        metadata.append((STATUS_DETAILS_KEY, self.rich_status().SerializeToString()))
+        return tuple(metadata)
+
+    def rich_status(self) -> status_pb2.Status:
+        status = status_pb2.Status(code=self.status.value[0], message=self.message)
+        if self.errors:
+            bad_request = error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+                    for field, descriptions in self.errors.items()
+                    for description in descriptions
+                ]
+            )
+            status.details.add().Pack(bad_request)  # type URL type.googleapis.com/google.rpc.BadRequest
+        return status
+
+
+def to_rpc_problem(error: Exception) -> RpcProblem:
+    """The status for `error`, quoting the current trace; unexpected errors are logged here, with their internals."""
+    trace_id = current_trace_id()
+    if isinstance(error, ProblemError):
+        status = _STATUS_FOR_HTTP.get(error.status, grpc.StatusCode.INTERNAL)
+        return RpcProblem(status, error.code, error.detail, error.errors, trace_id)
+    if isinstance(error, ModelNotFoundError):
+        detail = f"Unknown model {error.name!r}. Known models: {', '.join(error.known) or 'none'}."
+        return RpcProblem(grpc.StatusCode.NOT_FOUND, "model_not_found", detail, trace_id=trace_id)
+    logger.error("unhandled error in a gRPC call", exc_info=error)
+    return RpcProblem(
+        grpc.StatusCode.INTERNAL,
+        "internal_error",
+        "An unexpected error occurred. Quote the traceId when reporting it.",
+        trace_id=trace_id,
+    )
+
+
+async def abort(context: grpc.aio.ServicerContext, problem: RpcProblem) -> NoReturn:
+    """End the call with `problem`: grpc.aio's abort raises, to unwind the servicer."""
+    await context.abort(problem.status, problem.message, trailing_metadata=problem.trailing_metadata())
+    raise AssertionError("grpc.aio's abort returned")

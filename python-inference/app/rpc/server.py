@@ -1,0 +1,46 @@
+"""The gRPC server (grpc.aio) that runs next to uvicorn in the same process and event loop, started and stopped
+by the app's lifespan: inference.v1.Inference and grpc.health.v1.Health on GRPC_HOST:GRPC_PORT (HTTP/2 cleartext)."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from app.core.config import Settings
+from app.core.telemetry import Tracer
+from app.messaging.publisher import PredictionCounter
+from app.ml.registry import ModelRegistry
+from app.rpc.health import HealthService
+from app.rpc.inference import SERVICE, InferenceService
+from app.rpc.stubs import health_pb2_grpc, inference_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+
+class GrpcServer:
+    STOP_GRACE_S = 3.0
+
+    def __init__(self, settings: Settings, registry: ModelRegistry, tracer: Tracer, counter: PredictionCounter) -> None:
+        assert settings.GRPC_PORT is not None, "the gRPC server needs GRPC_PORT"
+        self.address = f"{settings.GRPC_HOST}:{settings.GRPC_PORT}"
+        self.inference = InferenceService(settings, registry, tracer, counter)
+        self.health = HealthService(registry, (SERVICE,))
+        self.port: int | None = None  # the bound port, once started (GRPC_PORT 0 picks one)
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self) -> None:
+        server = grpc.aio.server()
+        inference_pb2_grpc.add_InferenceServicer_to_server(self.inference, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        port = server.add_insecure_port(self.address)
+        if port == 0:
+            raise RuntimeError(f"gRPC server could not bind {self.address}")
+        await server.start()
+        self._server, self.port = server, port
+        logger.info("gRPC server listening on %s (port %d)", self.address, port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop(self.STOP_GRACE_S)
+            self._server = None

@@ -1,0 +1,93 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using Worker.Inference;
+
+namespace Worker.Tests.Inference;
+
+/// <summary>What a gRPC status means for a job: final (the job fails with the problem) or worth another attempt.</summary>
+public sealed class GrpcInferenceClientTests
+{
+    [Theory]
+    [InlineData(StatusCode.InvalidArgument, "validation_failed", 400)]
+    [InlineData(StatusCode.InvalidArgument, "batch_too_large", 400)]
+    [InlineData(StatusCode.NotFound, "model_not_found", 404)]
+    public void Invalid_argument_and_not_found_reject_the_job_with_the_upstream_problem(StatusCode status, string code, int expected)
+    {
+        var outcome = GrpcInferenceClient.Classify(Failure(status, "Unknown model 'unicorn'.", code));
+
+        var rejected = Assert.IsType<InferenceOutcome.Rejected>(outcome);
+        Assert.Equal(expected, rejected.Problem.Status);
+        Assert.Equal(code, rejected.Problem.Extensions["code"]?.ToString());
+        Assert.Equal($"urn:problem:{code}", rejected.Problem.Type);
+        Assert.Equal("Unknown model 'unicorn'.", rejected.Problem.Detail);
+    }
+
+    [Theory]
+    [InlineData(StatusCode.Unavailable)]
+    [InlineData(StatusCode.DeadlineExceeded)]
+    [InlineData(StatusCode.Internal)]
+    [InlineData(StatusCode.Unknown)]
+    public void Other_statuses_leave_the_job_for_another_attempt(StatusCode status)
+    {
+        var outcome = GrpcInferenceClient.Classify(Failure(status, "KeyError", null));
+
+        var unavailable = Assert.IsType<InferenceOutcome.Unavailable>(outcome);
+        Assert.Contains(status.ToString(), unavailable.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Field_violations_become_the_problems_errors()
+    {
+        var badRequest = new BadRequest
+        {
+            FieldViolations = { new BadRequest.Types.FieldViolation { Field = "inputs[1]", Description = "must be a string, got number" } },
+        };
+
+        var outcome = GrpcInferenceClient.Classify(Failure(StatusCode.InvalidArgument, "The request has 1 invalid field: inputs[1].",
+            "validation_failed", badRequest));
+
+        var problem = Assert.IsType<InferenceOutcome.Rejected>(outcome).Problem;
+        var errors = Assert.IsType<Dictionary<string, string[]>>(problem.Extensions["errors"]);
+        Assert.Equal(["must be a string, got number"], errors["inputs[1]"]);
+    }
+
+    [Fact]
+    public void A_status_without_a_problem_code_gets_the_code_of_its_http_status()
+    {
+        var problem = Assert.IsType<InferenceOutcome.Rejected>(GrpcInferenceClient.Classify(Failure(StatusCode.NotFound, "gone", null))).Problem;
+
+        Assert.Equal("not_found", problem.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public void Inputs_keep_their_kind_and_other_json_values_travel_as_they_are()
+    {
+        var inputs = JsonElement.Parse("""["text", [6.7, 3.0, 5.2, 2.3], true, [1, "a"]]""").EnumerateArray()
+            .Select(GrpcInferenceClient.ToModelInput).ToList();
+
+        Assert.Equal("text", inputs[0].Text);
+        Assert.Equal([6.7, 3.0, 5.2, 2.3], inputs[1].Features.Values);
+        Assert.True(inputs[2].Other.BoolValue);
+        Assert.Equal(Value.KindOneofCase.ListValue, inputs[3].Other.KindCase);
+    }
+
+    private static RpcException Failure(StatusCode code, string message, string? problemCode, BadRequest? details = null)
+    {
+        var trailers = new Metadata();
+        if (problemCode is not null)
+        {
+            trailers.Add("problem-code", problemCode);
+        }
+
+        var status = new Google.Rpc.Status { Code = (int)code, Message = message };
+        if (details is not null)
+        {
+            status.Details.Add(Any.Pack(details));
+        }
+
+        trailers.Add("grpc-status-details-bin", status.ToByteArray());
+        return new RpcException(new Grpc.Core.Status(code, message), trailers);
+    }
+}
