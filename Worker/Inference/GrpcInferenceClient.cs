@@ -25,7 +25,7 @@ internal sealed class GrpcInferenceClient(InferenceV1.Inference.InferenceClient 
         var request = new InferenceV1.PredictBatchRequest { Model = model };
         if (inputs.ValueKind == JsonValueKind.Array)
         {
-            request.Inputs.AddRange(inputs.EnumerateArray().Select(ToModelInput));
+            request.Inputs.AddRange(inputs.EnumerateArray().Select(InferenceV1.ModelInput.FromJson));
         }
 
         try
@@ -90,44 +90,6 @@ internal sealed class GrpcInferenceClient(InferenceV1.Inference.InferenceClient 
 
         return new InferenceOutcome.Rejected(problem);
     }
-
-    /// <summary>
-    /// Text and arrays of numbers are the two input kinds; any other JSON value travels as it is, so python-inference
-    /// rejects it in the same words as over HTTP. A number too large for a double is infinite, as Python reads it.
-    /// </summary>
-    internal static InferenceV1.ModelInput ToModelInput(JsonElement input) => input.ValueKind switch
-    {
-        JsonValueKind.String => new InferenceV1.ModelInput { Text = input.GetString() },
-        JsonValueKind.Array when input.EnumerateArray().All(item => item.ValueKind == JsonValueKind.Number) =>
-            new InferenceV1.ModelInput { Features = new InferenceV1.Features { Values = { input.EnumerateArray().Select(ToDouble) } } },
-        _ => new InferenceV1.ModelInput { Other = ToValue(input) },
-    };
-
-    private static Value ToValue(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.String => Value.ForString(element.GetString()),
-        JsonValueKind.Number => Value.ForNumber(ToDouble(element)),
-        JsonValueKind.True => Value.ForBool(true),
-        JsonValueKind.False => Value.ForBool(false),
-        JsonValueKind.Array => Value.ForList([.. element.EnumerateArray().Select(ToValue)]),
-        JsonValueKind.Object => Value.ForStruct(ToStruct(element)),
-        _ => Value.ForNull(),
-    };
-
-    private static Struct ToStruct(JsonElement element)
-    {
-        var result = new Struct();
-        foreach (var property in element.EnumerateObject())
-        {
-            result.Fields[property.Name] = ToValue(property.Value);
-        }
-
-        return result;
-    }
-
-    private static double ToDouble(JsonElement number) =>
-        number.TryGetDouble(out var value) ? value
-        : number.GetRawText().StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity;
 
     // Property names as python-inference writes them over HTTP (the job result's documented shape).
     private sealed record Result(

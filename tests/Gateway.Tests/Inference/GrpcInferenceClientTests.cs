@@ -75,7 +75,7 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
     {
         var inputs = JsonElement.Parse("""["text", [5.1, 3.5, 1.4, 0.2], 42, [1, "a"], null, [1e400]]""");
 
-        var converted = inputs.EnumerateArray().Select(GrpcInferenceClient.ToModelInput).ToList();
+        var converted = inputs.EnumerateArray().Select(global::Inference.V1.ModelInput.FromJson).ToList();
 
         Assert.Equal("text", converted[0].Text);
         Assert.Equal([5.1, 3.5, 1.4, 0.2], converted[1].Features.Values);

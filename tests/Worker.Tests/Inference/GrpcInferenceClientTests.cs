@@ -65,7 +65,7 @@ public sealed class GrpcInferenceClientTests
     public void Inputs_keep_their_kind_and_other_json_values_travel_as_they_are()
     {
         var inputs = JsonElement.Parse("""["text", [6.7, 3.0, 5.2, 2.3], true, [1, "a"]]""").EnumerateArray()
-            .Select(GrpcInferenceClient.ToModelInput).ToList();
+            .Select(global::Inference.V1.ModelInput.FromJson).ToList();
 
         Assert.Equal("text", inputs[0].Text);
         Assert.Equal([6.7, 3.0, 5.2, 2.3], inputs[1].Features.Values);
