@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.tracer = tracer = create_tracer(settings)
     app.state.prediction_counter = counter = PredictionCounter(settings.EVENTS_FLUSH_MAX_PREDICTIONS)
     app.state.messaging = messaging = (
-        Messaging(settings, counter, tracer) if settings.MESSAGING_URL else None
+        Messaging(settings, counter, tracer, registry) if settings.MESSAGING_URL else None
     )
     if messaging is None:
         logger.info("messaging disabled: ConnectionStrings__messaging is not set")
