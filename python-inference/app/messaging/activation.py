@@ -23,7 +23,7 @@ from aio_pika.abc import (
 )
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, parse_traceparent
-from app.messaging.analytics import _header, _settle
+from app.messaging.delivery import header, settle
 from app.ml.registry import ModelNotFoundError, ModelRegistry, VersionNotFoundError
 from app.schemas.events import InvalidEventError, ModelActivatedData, parse_event
 
@@ -64,7 +64,7 @@ class ActivationConsumer:
         with self._tracer.start_as_current_span(
             f"process {self.queue_name}",
             SPAN_KIND_CONSUMER,
-            parent=parse_traceparent(_header(message, "traceparent")),
+            parent=parse_traceparent(header(message, "traceparent")),
             attributes={
                 "messaging.system": "rabbitmq",
                 "messaging.operation": "process",
@@ -77,7 +77,7 @@ class ActivationConsumer:
             except InvalidEventError as error:
                 logger.warning("dropping an unparsable event (message_id %s): %s", message.message_id, error)
                 span.set_error("invalid event")
-                await _settle(message.reject(requeue=False))
+                await settle(message.reject(requeue=False))
                 return
             span.attributes["messaging.message.id"] = str(event.envelope.id)
             span.attributes["event.type"] = event.envelope.type
@@ -86,7 +86,7 @@ class ActivationConsumer:
                 span.attributes["ml.model.name"] = data.model
                 span.attributes["ml.model.version"] = data.version
                 self._activate(data)
-            await _settle(message.ack())
+            await settle(message.ack())
 
     def _activate(self, data: ModelActivatedData) -> None:
         try:
