@@ -1,7 +1,8 @@
 """Entry point: `uvicorn app.main:app`. A request goes through the telemetry middleware, then the
 routers in app/api/routes; errors become problem details in app/api/errors.py. With GRPC_PORT set, the same
-models are served over gRPC too (app/rpc); with a broker configured, events come and go through app/messaging.
-Both are started and stopped by the app's lifespan."""
+models are served over gRPC too (app/rpc); with a broker configured, events come and go through app/messaging;
+with the Worker's gRPC address known, the model versions are registered with its registry (app/rpc/registration.py).
+All are started and stopped by the app's lifespan."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from app.core.config import Settings
 from app.core.telemetry import TelemetryMiddleware, configure_logging, create_tracer
 from app.messaging.lifecycle import Messaging
 from app.messaging.publisher import PredictionCounter
+from app.ml import sentiment
 from app.ml.registry import ModelRegistry, load_models
+from app.rpc.registration import ModelRegistration
 from app.rpc.server import GrpcServer
 
 logger = logging.getLogger(__name__)
@@ -46,7 +49,9 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.registry = registry
     app.state.tracer = tracer = create_tracer(settings)
     app.state.prediction_counter = counter = PredictionCounter(settings.EVENTS_FLUSH_MAX_PREDICTIONS)
-    app.state.messaging = messaging = Messaging(settings, counter, tracer) if settings.MESSAGING_URL else None
+    app.state.messaging = messaging = (
+        Messaging(settings, counter, tracer, registry) if settings.MESSAGING_URL else None
+    )
     if messaging is None:
         logger.info("messaging disabled: ConnectionStrings__messaging is not set")
     app.state.grpc_server = grpc_server = (
@@ -54,8 +59,15 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     )
     if grpc_server is None:
         logger.info("gRPC disabled: GRPC_PORT is not set")
+    app.state.registration = registration = (
+        ModelRegistration(registry, settings.WORKER_GRPC_URL, call_timeout=settings.REGISTRY_CALL_TIMEOUT)
+        if settings.WORKER_GRPC_URL
+        else None
+    )
+    if registration is None:
+        logger.info("model registration disabled: neither WORKER_GRPC_URL nor services__worker__grpc__0 is set")
     # Set on the router, not as FastAPI(lifespan=...): FastAPI 0.92 (Debian's) has no such parameter.
-    app.router.lifespan_context = _lifespan(grpc_server, messaging)
+    app.router.lifespan_context = _lifespan(grpc_server, messaging, registration)
 
     register_error_handlers(app)
     app.add_middleware(TelemetryMiddleware, tracer=tracer, error_response=internal_error_response)
@@ -66,11 +78,15 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     return app
 
 
-def _lifespan(grpc_server: GrpcServer | None, messaging: Messaging | None) -> Any:
+def _lifespan(
+    grpc_server: GrpcServer | None, messaging: Messaging | None, registration: ModelRegistration | None
+) -> Any:
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         if grpc_server is not None:
             await grpc_server.start()
+        if registration is not None:
+            registration.start()  # in the background: serving never waits for the Worker
         try:
             if messaging is None:
                 yield
@@ -78,6 +94,8 @@ def _lifespan(grpc_server: GrpcServer | None, messaging: Messaging | None) -> An
                 async with messaging.lifespan(app):
                     yield
         finally:
+            if registration is not None:
+                await registration.stop()
             if grpc_server is not None:
                 await grpc_server.stop()
 
@@ -86,8 +104,8 @@ def _lifespan(grpc_server: GrpcServer | None, messaging: Messaging | None) -> An
 
 def _load_models(settings: Settings) -> ModelRegistry:
     started = time.perf_counter()
-    registry = load_models(settings.MODEL_CACHE_DIR)
-    for model in registry:
+    registry = load_models(settings.MODEL_CACHE_DIR, {sentiment.NAME: settings.SENTIMENT_DEFAULT_VERSION})
+    for model in registry.all_versions():
         logger.info(
             "model %s %s %s, held-out accuracy %.4f (%d train / %d test), sha256 %s",
             model.name,
@@ -98,7 +116,8 @@ def _load_models(settings: Settings) -> ModelRegistry:
             model.trained.evaluation.test_size,
             model.trained.artifact_sha256[:12],
         )
-    logger.info("models ready in %.3f s", time.perf_counter() - started)
+    served = ", ".join(f"{model.name} {model.version}" for model in registry)
+    logger.info("models ready in %.3f s; serving %s", time.perf_counter() - started, served)
     return registry
 
 

@@ -29,6 +29,10 @@ for _name in (
     "ANALYTICS_DB_PATH",
     "GRPC_PORT",  # tests/rpc starts its own server on a free port
     "GRPC_HOST",
+    "WORKER_GRPC_URL",  # registration is off for the suite's app; tests/rpc/test_registration.py runs a fake registry
+    "services__worker__grpc__0",
+    "REGISTRY_CALL_TIMEOUT",
+    "SENTIMENT_DEFAULT_VERSION",
 ):
     os.environ.pop(_name, None)
 

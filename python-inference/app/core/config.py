@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,6 +61,27 @@ def _optional(environ: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+def _grpc_url(environ: Mapping[str, str], name: str) -> str | None:
+    """An http:// or https:// address with host and port, as Aspire injects it for a gRPC endpoint."""
+    url = _optional(environ, name)
+    if url is None:
+        return None
+    parsed = urlsplit(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or port is None:
+        raise ValueError(f"{name} must be http://host:port or https://host:port, got {url!r}")
+    return url.rstrip("/")
+
+
+def grpc_target(url: str) -> tuple[str, bool]:
+    """`http://localhost:12345` -> ("localhost:12345", False): the channel target and whether it needs TLS."""
+    parsed = urlsplit(url)
+    return parsed.netloc, parsed.scheme == "https"
+
+
 def service_url(environ: Mapping[str, str], service: str) -> str | None:
     """The address Aspire's service discovery injects for `service` (`services__<name>__<endpoint>__0`),
     preferring https over http, as the C# resolver does for `https+http://` addresses."""
@@ -82,6 +104,12 @@ class Settings:
     OTEL_RESOURCE_ATTRIBUTES: str | None = None
     # The Worker (hosts the model registry Python registers with); WORKER_URL overrides discovery.
     WORKER_URL: str | None = None
+    # The Worker's gRPC endpoint (registry.v1.ModelRegistry); without it python-inference registers nothing and
+    # serves each model's default version until a model.activated event says otherwise.
+    WORKER_GRPC_URL: str | None = None
+    REGISTRY_CALL_TIMEOUT: float = 5.0  # seconds per registry call (each retry is a new call)
+    # The sentiment version served until the Worker's registry names the active one.
+    SENTIMENT_DEFAULT_VERSION: str = "1.0.0"
     # The RabbitMQ broker; without it messaging is off and the service only serves HTTP.
     MESSAGING_URL: str | None = None
     EVENTS_EXCHANGE: str = "events"
@@ -110,6 +138,9 @@ class Settings:
             OTEL_EXPORTER_OTLP_PROTOCOL=_optional(env, "OTEL_EXPORTER_OTLP_PROTOCOL"),
             OTEL_RESOURCE_ATTRIBUTES=_optional(env, "OTEL_RESOURCE_ATTRIBUTES"),
             WORKER_URL=_optional(env, "WORKER_URL") or service_url(env, "worker"),
+            WORKER_GRPC_URL=_grpc_url(env, "WORKER_GRPC_URL") or _grpc_url(env, "services__worker__grpc__0"),
+            REGISTRY_CALL_TIMEOUT=_positive_float(env, "REGISTRY_CALL_TIMEOUT", cls.REGISTRY_CALL_TIMEOUT),
+            SENTIMENT_DEFAULT_VERSION=_optional(env, "SENTIMENT_DEFAULT_VERSION") or cls.SENTIMENT_DEFAULT_VERSION,
             MESSAGING_URL=_amqp_url(env, "ConnectionStrings__messaging"),
             EVENTS_EXCHANGE=_optional(env, "EVENTS_EXCHANGE") or cls.EVENTS_EXCHANGE,
             ANALYTICS_QUEUE=_optional(env, "ANALYTICS_QUEUE") or cls.ANALYTICS_QUEUE,

@@ -12,7 +12,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from aio_pika.abc import (
 )
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, AttributeValue, Tracer, parse_traceparent
+from app.messaging.delivery import header, settle
 from app.schemas.events import (
     Event,
     InvalidEventError,
@@ -204,7 +204,7 @@ class AnalyticsConsumer:
             with self._tracer.start_as_current_span(
                 f"process {self.queue_name}",
                 SPAN_KIND_CONSUMER,
-                parent=parse_traceparent(_header(message, "traceparent")),
+                parent=parse_traceparent(header(message, "traceparent")),
                 attributes=self._span_attributes(message),
             ) as span:
                 try:
@@ -212,7 +212,7 @@ class AnalyticsConsumer:
                 except InvalidEventError as error:
                     logger.warning("dropping an unparsable event (message_id %s): %s", message.message_id, error)
                     span.set_error("invalid event")
-                    await _settle(message.reject(requeue=False))
+                    await settle(message.reject(requeue=False))
                     return
                 span.attributes["messaging.message.id"] = str(event.envelope.id)
                 span.attributes["event.type"] = event.envelope.type
@@ -222,18 +222,18 @@ class AnalyticsConsumer:
                     logger.warning("recording event %s failed, requeueing it: %s", event.envelope.id, error)
                     span.set_error(type(error).__name__)
                     await asyncio.sleep(self.REQUEUE_DELAY_S)
-                    await _settle(message.nack(requeue=True))
+                    await settle(message.nack(requeue=True))
                     return
                 except Exception as error:
                     # Not transient: requeueing would spin on this message forever.
                     logger.exception("recording event %s failed; dropping it", event.envelope.id)
                     span.set_error(type(error).__name__)
-                    await _settle(message.reject(requeue=False))
+                    await settle(message.reject(requeue=False))
                     return
                 if not recorded:
                     logger.info("event %s was counted before; ignoring it", event.envelope.id)
                 span.attributes["event.duplicate"] = not recorded
-                await _settle(message.ack())
+                await settle(message.ack())
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -258,18 +258,3 @@ class AnalyticsConsumer:
                 logger.info("cancelling the consumer failed: %r", error)
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=timeout)
-
-
-def _header(message: AbstractIncomingMessage, name: str) -> str | None:
-    value = (message.headers or {}).get(name)
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    return value if isinstance(value, str) else None
-
-
-async def _settle(outcome: Awaitable[None]) -> None:
-    """Ack/nack/reject; on a channel that closed meanwhile the broker redelivers, which is harmless."""
-    try:
-        await outcome
-    except Exception as error:  # noqa: BLE001
-        logger.info("could not settle a delivery (the broker will redeliver it): %r", error)

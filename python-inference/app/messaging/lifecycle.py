@@ -1,5 +1,6 @@
 """Messaging as one unit started and stopped with the app: the broker connection, the
-`prediction.made` publisher and the analytics consumer. Present only when a broker is configured."""
+`prediction.made` publisher, the analytics consumer and the activation consumer. Present only when a broker is
+configured."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 
 from app.core.config import Settings
 from app.core.telemetry import Tracer
+from app.messaging.activation import ActivationConsumer
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsSnapshot, AnalyticsStore
 from app.messaging.connection import BrokerConnection
 from app.messaging.publisher import PredictionCounter, PredictionPublisher
+from app.ml.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +26,9 @@ class Messaging:
     # cannot hold the process.
     STOP_TIMEOUT_S = 3.0
 
-    def __init__(self, settings: Settings, counter: PredictionCounter, tracer: Tracer) -> None:
+    def __init__(
+        self, settings: Settings, counter: PredictionCounter, tracer: Tracer, registry: ModelRegistry
+    ) -> None:
         assert settings.MESSAGING_URL, "Messaging needs a broker URL"
         self.publisher = PredictionPublisher(
             counter,
@@ -37,10 +42,11 @@ class Messaging:
             exchange_name=settings.EVENTS_EXCHANGE,
             queue_name=settings.ANALYTICS_QUEUE,
         )
+        self.activation = ActivationConsumer(registry, tracer, exchange_name=settings.EVENTS_EXCHANGE)
         self.connection = BrokerConnection(
             settings.MESSAGING_URL,
             connection_name=settings.OTEL_SERVICE_NAME,
-            on_connected=[self.publisher.attach, self.consumer.attach],
+            on_connected=[self.publisher.attach, self.consumer.attach, self.activation.attach],
         )
 
     @property
@@ -57,6 +63,7 @@ class Messaging:
 
     async def stop(self) -> None:
         """Stop consuming and let deliveries in flight finish, publish pending counts once, then close."""
+        await self.activation.stop(self.STOP_TIMEOUT_S)
         await self.consumer.stop(self.STOP_TIMEOUT_S)
         await self.publisher.stop(self.STOP_TIMEOUT_S)
         await self.connection.close()

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ class TrainedModel:
     evaluation: Evaluation
     artifact_sha256: str
     from_cache: bool
+    trained_at: datetime  # when the estimator was fitted (UTC); kept in the cache entry, outside the artifact
 
 
 def sha256_hex(data: bytes) -> str:
@@ -75,6 +77,7 @@ def load_or_train(
         return cached
 
     estimator, evaluation = train()
+    trained_at = datetime.now(timezone.utc)
     artifact = pickle.dumps(estimator, protocol=PICKLE_PROTOCOL)
     artifact_sha256 = sha256_hex(artifact)
     entry = {
@@ -83,13 +86,14 @@ def load_or_train(
         "artifact": artifact,
         "artifact_sha256": artifact_sha256,
         "evaluation": evaluation.__dict__,
+        "trained_at": trained_at.isoformat(),
     }
     try:
         _write_atomically(path, pickle.dumps(entry, protocol=PICKLE_PROTOCOL))
     except OSError as error:
         # A read-only or full disk costs the next start-up a retrain, not this one its model.
         logger.warning("could not write model cache %s: %s", path, error)
-    return TrainedModel(estimator, evaluation, artifact_sha256, from_cache=False)
+    return TrainedModel(estimator, evaluation, artifact_sha256, from_cache=False, trained_at=trained_at)
 
 
 def _read(path: Path, key: str) -> TrainedModel | None:
@@ -105,12 +109,21 @@ def _read(path: Path, key: str) -> TrainedModel | None:
             evaluation=Evaluation(**entry["evaluation"]),
             artifact_sha256=entry["artifact_sha256"],
             from_cache=True,
+            trained_at=_trained_at(entry, path),
         )
     except FileNotFoundError:
         return None
     except Exception as error:  # noqa: BLE001 - any unreadable entry just means "train again"
         logger.warning("ignoring unreadable model cache %s: %s", path, error)
         return None
+
+
+def _trained_at(entry: Mapping[str, Any], path: Path) -> datetime:
+    """The entry's training time; entries written before it was recorded date from their file."""
+    recorded = entry.get("trained_at")
+    if isinstance(recorded, str):
+        return datetime.fromisoformat(recorded)
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -1,12 +1,21 @@
-"""In-process catalogue of the loaded models, looked up by name."""
+"""In-process catalogue of the loaded models: every version of each, and the one version of each that is served.
+
+Which version is served changes at run time (the Worker's registry decides: app/rpc/registration.py asks it at
+start-up, app/messaging/activation.py follows its `model.activated` events). A switch replaces the whole
+name -> model mapping in one assignment, so a request reads either the old mapping or the new one, never a mix,
+and the request path takes no lock. A request resolves its model once and reports that model's version.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from app.ml import iris, sentiment
+from app.ml import iris, sentiment, sentiment_tfidf
 from app.ml.model import ServedModel
+
+logger = logging.getLogger(__name__)
 
 
 class ModelNotFoundError(LookupError):
@@ -16,28 +25,81 @@ class ModelNotFoundError(LookupError):
         self.known = known
 
 
-class ModelRegistry:
-    """An empty registry means the models are not loaded yet (readiness reports 503)."""
+class VersionNotFoundError(LookupError):
+    def __init__(self, name: str, version: str, known: list[str]) -> None:
+        super().__init__(f"{name} {version}")
+        self.name = name
+        self.version = version
+        self.known = known
 
-    def __init__(self, models: Iterable[ServedModel] = ()) -> None:
-        self._models = {model.name: model for model in models}
+
+class ModelRegistry:
+    """An empty registry means the models are not loaded yet (readiness reports 503).
+
+    Each model serves `default_versions[name]` at first, else the first version given for it.
+    """
+
+    def __init__(self, models: Iterable[ServedModel] = (), default_versions: Mapping[str, str] | None = None) -> None:
+        self._versions: dict[str, dict[str, ServedModel]] = {}
+        for model in models:
+            self._versions.setdefault(model.name, {})[model.version] = model
+        served: dict[str, ServedModel] = {}
+        for name, versions in self._versions.items():
+            default = (default_versions or {}).get(name)
+            if default is None:
+                served[name] = next(iter(versions.values()))
+            elif default in versions:
+                served[name] = versions[default]
+            else:
+                raise VersionNotFoundError(name, default, list(versions))
+        self._served: Mapping[str, ServedModel] = served
 
     @property
     def ready(self) -> bool:
-        return bool(self._models)
+        return bool(self._served)
 
     def names(self) -> list[str]:
-        return sorted(self._models)
+        return sorted(self._served)
 
     def get(self, name: str) -> ServedModel:
+        """The served version of `name`."""
         try:
-            return self._models[name]
+            return self._served[name]
         except KeyError:
             raise ModelNotFoundError(name, self.names()) from None
 
+    def versions(self, name: str) -> list[ServedModel]:
+        """Every loaded version of `name`, in load order."""
+        try:
+            return list(self._versions[name].values())
+        except KeyError:
+            raise ModelNotFoundError(name, self.names()) from None
+
+    def all_versions(self) -> list[ServedModel]:
+        return [model for name in self.names() for model in self._versions[name].values()]
+
+    def activate(self, name: str, version: str) -> bool:
+        """Serve `version` of `name` from the next request on; False if it was served already."""
+        versions = self._versions.get(name)
+        if versions is None:
+            raise ModelNotFoundError(name, self.names())
+        model = versions.get(version)
+        if model is None:
+            raise VersionNotFoundError(name, version, list(versions))
+        served = self._served
+        if served[name] is model:
+            return False
+        self._served = {**served, name: model}  # one reference swap; see the module's docstring
+        logger.info("serving %s %s (was %s)", name, version, served[name].version)
+        return True
+
     def __iter__(self) -> Iterator[ServedModel]:
-        return iter(self._models[name] for name in self.names())
+        """The served version of each model, by name."""
+        served = self._served
+        return iter([served[name] for name in sorted(served)])
 
 
-def load_models(cache_dir: Path) -> ModelRegistry:
-    return ModelRegistry([sentiment.load(cache_dir), iris.load(cache_dir)])
+def load_models(cache_dir: Path, default_versions: Mapping[str, str] | None = None) -> ModelRegistry:
+    return ModelRegistry(
+        [sentiment.load(cache_dir), sentiment_tfidf.load(cache_dir), iris.load(cache_dir)], default_versions
+    )

@@ -11,7 +11,7 @@ from app.ml.registry import load_models
 
 def main() -> None:
     settings = Settings.from_env()
-    for model in load_models(settings.MODEL_CACHE_DIR):
+    for model in load_models(settings.MODEL_CACHE_DIR).all_versions():
         evaluation = model.trained.evaluation
         print(
             f"{model.name} {model.version}: held-out accuracy {evaluation.held_out_accuracy:.4f} "

@@ -19,6 +19,7 @@ try:
     from google.rpc import error_details_pb2, status_pb2
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from inference.v1 import inference_pb2, inference_pb2_grpc
+    from registry.v1 import registry_pb2, registry_pb2_grpc
 except ImportError as error:  # pragma: no cover - a set-up problem, not a code path
     raise ImportError(f"gRPC stubs missing in {GENERATED_DIR}: run scripts/setup.sh ({error})") from error
 
@@ -29,5 +30,7 @@ __all__ = [
     "health_pb2_grpc",
     "inference_pb2",
     "inference_pb2_grpc",
+    "registry_pb2",
+    "registry_pb2_grpc",
     "status_pb2",
 ]

@@ -1,13 +1,27 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 
-class ModelInfo(BaseModel):
-    name: str
+class ModelVersionInfo(BaseModel):
     version: str
+    served: bool = Field(..., description="Whether this version answers predictions now.")
+    held_out_accuracy: float = Field(..., description="Accuracy on the 20% split this version never saw.")
+    train_size: int
+    test_size: int
+    artifact_sha256: str = Field(..., description="SHA-256 of the pickled fitted estimator.")
+    trained_at: datetime
+    description: str
+
+
+class ModelInfo(BaseModel):
+    """A model as served now: the top-level fields describe the served version."""
+
+    name: str
+    version: str = Field(..., description="The served version.")
     input_kind: Literal["text", "features"]
     labels: list[str]
     held_out_accuracy: float = Field(..., description="Accuracy on the 20% split the served model never saw.")
@@ -15,6 +29,7 @@ class ModelInfo(BaseModel):
     test_size: int
     artifact_sha256: str = Field(..., description="SHA-256 of the pickled fitted estimator.")
     description: str
+    versions: list[ModelVersionInfo] = Field(..., description="Every version loaded, the served one included.")
 
 
 class ModelList(BaseModel):

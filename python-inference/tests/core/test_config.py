@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.config import SERVICE_ROOT, Settings
+from app.core.config import SERVICE_ROOT, Settings, grpc_target
 
 
 def test_defaults_apply_when_the_environment_is_empty() -> None:
@@ -119,3 +119,37 @@ def test_grpc_is_off_unless_grpc_port_is_set() -> None:
 def test_invalid_grpc_port_fails_at_start_up(value: str) -> None:
     with pytest.raises(ValueError, match="GRPC_PORT"):
         Settings.from_env({"GRPC_PORT": value})
+
+
+def test_the_workers_grpc_endpoint_is_found_through_aspire_and_worker_grpc_url_overrides_it() -> None:
+    discovered = {"services__worker__grpc__0": "http://localhost:12345"}
+
+    assert Settings.from_env({}).WORKER_GRPC_URL is None
+    assert Settings.from_env(discovered).WORKER_GRPC_URL == "http://localhost:12345"
+    assert Settings.from_env({**discovered, "WORKER_GRPC_URL": "https://w:7/"}).WORKER_GRPC_URL == "https://w:7"
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("http://localhost:12345", ("localhost:12345", False)),
+        ("https://worker:443", ("worker:443", True)),
+        ("http://[::1]:5000", ("[::1]:5000", False)),
+    ],
+)
+def test_grpc_target_is_the_channel_address_and_whether_it_needs_tls(url: str, target: tuple[str, bool]) -> None:
+    assert grpc_target(url) == target
+
+
+@pytest.mark.parametrize("value", ["localhost:12345", "amqp://w:1", "http://w", "http://w:port"])
+def test_a_worker_grpc_url_without_scheme_host_and_port_fails_at_start_up(value: str) -> None:
+    with pytest.raises(ValueError, match="WORKER_GRPC_URL"):
+        Settings.from_env({"WORKER_GRPC_URL": value})
+
+
+def test_registry_settings_are_read_from_the_environment() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.SENTIMENT_DEFAULT_VERSION, defaults.REGISTRY_CALL_TIMEOUT) == ("1.0.0", 5.0)
+    settings = Settings.from_env({"SENTIMENT_DEFAULT_VERSION": "2.0.0", "REGISTRY_CALL_TIMEOUT": "0.5"})
+
+    assert (settings.SENTIMENT_DEFAULT_VERSION, settings.REGISTRY_CALL_TIMEOUT) == ("2.0.0", 0.5)

@@ -23,16 +23,22 @@ class RpcStack(NamedTuple):
     inference: inference_pb2_grpc.InferenceStub
     health: health_pb2_grpc.HealthStub
     exporter: RecordingExporter
+    registry: ModelRegistry  # the app's own: switching its served versions affects no other test
 
 
 @pytest.fixture
 def stack(settings: Settings, registry: ModelRegistry) -> Iterator[RpcStack]:
-    app = create_app(dataclasses.replace(settings, GRPC_PORT=0), registry)
+    own_registry = ModelRegistry(registry.all_versions())
+    app = create_app(dataclasses.replace(settings, GRPC_PORT=0), own_registry)
     exporter = RecordingExporter()
     app.state.tracer.exporter = exporter
     with TestClient(app) as http:
         port = app.state.grpc_server.port
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             yield RpcStack(
-                http, inference_pb2_grpc.InferenceStub(channel), health_pb2_grpc.HealthStub(channel), exporter
+                http,
+                inference_pb2_grpc.InferenceStub(channel),
+                health_pb2_grpc.HealthStub(channel),
+                exporter,
+                own_registry,
             )

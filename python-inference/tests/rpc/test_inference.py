@@ -59,7 +59,8 @@ def test_predict_stream_answers_a_batch_larger_than_max_batch_size_in_chunks(sta
 def test_list_models_gives_the_http_catalogue(stack: RpcStack) -> None:
     response = stack.inference.ListModels(pb.ListModelsRequest())
 
-    http = stack.http.get("/v1/models").json()["models"]
+    # The served version of each; the HTTP catalogue's `versions` list has no field in inference.v1.ModelInfo.
+    http = [{k: v for k, v in m.items() if k != "versions"} for m in stack.http.get("/v1/models").json()["models"]]
     assert [
         {
             "name": m.name,
@@ -207,3 +208,21 @@ def test_a_call_continues_the_callers_trace(stack: RpcStack) -> None:
     (model_span,) = [s for s in stack.exporter.spans if s.name == "predict sentiment"]
     assert model_span.parent_span_id == servers[0].span_id
     assert _trailers(error)["x-trace-id"] == INCOMING_TRACE_ID
+
+
+def test_switching_the_served_version_changes_the_version_of_every_answer(stack: RpcStack) -> None:
+    batch = pb.PredictBatchRequest(model="sentiment", inputs=[_input(t) for t in TEXTS])
+    before = stack.inference.PredictBatch(batch)
+
+    stack.registry.activate("sentiment", "2.0.0")
+
+    after = stack.inference.PredictBatch(batch)
+    single = stack.inference.Predict(pb.PredictRequest(model="sentiment", input=_input(TEXTS[0])))
+    [chunk] = list(stack.inference.PredictStream(batch))
+    listed = {m.name: m.version for m in stack.inference.ListModels(pb.ListModelsRequest()).models}
+    assert before.version == "1.0.0"
+    assert (after.version, single.version, chunk.version) == ("2.0.0", "2.0.0", "2.0.0")
+    assert listed == {"sentiment": "2.0.0", "iris": "1.0.0"}
+    # The scores are 2.0.0's, not 1.0.0's under a new name.
+    assert [(p.label, p.score) for p in after.predictions] == _http_predictions(stack, "sentiment", TEXTS)
+    assert [p.score for p in after.predictions] != [p.score for p in before.predictions]

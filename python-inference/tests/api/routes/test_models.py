@@ -6,6 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from app.core.config import Settings
+from app.main import create_app
 from app.ml.registry import ModelRegistry
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, assert_problem
 
@@ -61,3 +63,28 @@ def test_error_without_traceparent_quotes_a_new_trace_id(client: TestClient) -> 
 
     assert first["traceId"] != second["traceId"]
     assert INCOMING_TRACE_ID not in (first["traceId"], second["traceId"])
+
+
+def test_list_models_lists_every_version_and_marks_the_served_one(client: TestClient, registry: ModelRegistry) -> None:
+    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+
+    sentiment_versions = {v["version"]: v for v in models["sentiment"]["versions"]}
+    assert list(sentiment_versions) == ["1.0.0", "2.0.0"]
+    assert [v["served"] for v in sentiment_versions.values()] == [True, False]
+    for version, listed in sentiment_versions.items():
+        [loaded] = [m for m in registry.versions("sentiment") if m.version == version]
+        assert listed["held_out_accuracy"] == loaded.trained.evaluation.held_out_accuracy
+        assert listed["artifact_sha256"] == loaded.trained.artifact_sha256
+        assert listed["trained_at"]
+    assert [v["version"] for v in models["iris"]["versions"]] == ["1.0.0"]
+
+
+def test_list_models_follows_a_switch_of_the_served_version(settings: Settings, registry: ModelRegistry) -> None:
+    switched = ModelRegistry(registry.all_versions())
+    switched.activate("sentiment", "2.0.0")
+
+    models = {m["name"]: m for m in TestClient(create_app(settings, switched)).get("/v1/models").json()["models"]}
+
+    assert models["sentiment"]["version"] == "2.0.0"
+    assert models["sentiment"]["held_out_accuracy"] == switched.get("sentiment").trained.evaluation.held_out_accuracy
+    assert [v["served"] for v in models["sentiment"]["versions"]] == [False, True]

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.config import Settings
+from app.main import create_app
 from app.ml.model import ServedModel
 from app.ml.registry import ModelRegistry
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, assert_problem
@@ -205,3 +207,21 @@ def test_unexpected_exception_returns_internal_error_without_internals(
     assert "secret" not in response.text
     assert "Traceback" not in response.text
     assert "errors" not in body
+
+
+def test_switching_the_served_version_changes_the_reported_version_and_the_model_used(
+    settings: Settings, registry: ModelRegistry
+) -> None:
+    own = ModelRegistry(registry.all_versions())
+    client = TestClient(create_app(settings, own))
+    texts = ["The staff were friendly and the room was spotless.", "The food was cold and the waiter was rude."]
+    before = client.post("/v1/predict", json={"model": "sentiment", "inputs": texts}).json()
+
+    own.activate("sentiment", "2.0.0")
+
+    after = client.post("/v1/predict", json={"model": "sentiment", "inputs": texts}).json()
+    shortcut = client.get("/predict", params={"text": texts[0]}).json()
+    assert (before["version"], after["version"], shortcut["version"]) == ("1.0.0", "2.0.0", "2.0.0")
+    expected = own.get("sentiment").predict(texts)
+    assert [(p["label"], p["score"]) for p in after["predictions"]] == [(p.label, p.score) for p in expected]
+    assert after["predictions"] != before["predictions"]

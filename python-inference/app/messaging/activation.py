@@ -1,0 +1,116 @@
+"""The activation consumer: on `model.activated` (published by the Worker's model registry on the `events`
+exchange) this replica serves the named version from its next request on.
+
+Every replica must switch, so each consumes from a queue of its own, `events.models.<random>`: exclusive and
+auto-deleted (it lives as long as this replica's connection), bound to the fanout exchange. The robust channel
+re-declares the queue under the same name, re-binds and re-consumes after a reconnect. Events published while
+the connection was down are missed; the version served then is the one in force before the outage, until the next
+activation (or a restart, which asks the registry: app/rpc/registration.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustQueue,
+)
+
+from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, parse_traceparent
+from app.messaging.delivery import header, settle
+from app.ml.registry import ModelNotFoundError, ModelRegistry, VersionNotFoundError
+from app.schemas.events import InvalidEventError, ModelActivatedData, parse_event
+
+logger = logging.getLogger(__name__)
+
+QUEUE_PREFIX = "events.models."
+
+
+class ActivationConsumer:
+    PREFETCH = 10
+
+    def __init__(self, registry: ModelRegistry, tracer: Tracer, *, exchange_name: str) -> None:
+        self.registry = registry
+        self.queue_name = f"{QUEUE_PREFIX}{secrets.token_hex(6)}"
+        self._tracer = tracer
+        self._exchange_name = exchange_name
+        self._channel: AbstractRobustChannel | None = None
+        self._queue: AbstractRobustQueue | None = None
+        self._consumer_tag: str | None = None
+
+    @property
+    def consuming(self) -> bool:
+        return self._consumer_tag is not None
+
+    async def attach(self, connection: AbstractRobustConnection) -> None:
+        """Declare the exchange and this replica's queue, bind and consume; replayed after a reconnect."""
+        # Kept: the robust connection holds its channels weakly and restores only those still alive.
+        self._channel = channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self.PREFETCH)
+        exchange = await channel.declare_exchange(self._exchange_name, aio_pika.ExchangeType.FANOUT, durable=True)
+        queue = await channel.declare_queue(self.queue_name, exclusive=True, auto_delete=True)
+        await queue.bind(exchange)
+        self._queue = queue
+        self._consumer_tag = await queue.consume(self.handle)
+
+    async def handle(self, message: AbstractIncomingMessage) -> None:
+        """Switch on model.activated; ack everything else (other consumers own it) and what cannot apply here."""
+        with self._tracer.start_as_current_span(
+            f"process {self.queue_name}",
+            SPAN_KIND_CONSUMER,
+            parent=parse_traceparent(header(message, "traceparent")),
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation": "process",
+                "messaging.destination.name": self._exchange_name,
+                "messaging.rabbitmq.queue": self.queue_name,
+            },
+        ) as span:
+            try:
+                event = parse_event(message.body)
+            except InvalidEventError as error:
+                logger.warning("dropping an unparsable event (message_id %s): %s", message.message_id, error)
+                span.set_error("invalid event")
+                await settle(message.reject(requeue=False))
+                return
+            span.attributes["messaging.message.id"] = str(event.envelope.id)
+            span.attributes["event.type"] = event.envelope.type
+            data = event.data
+            if isinstance(data, ModelActivatedData):
+                span.attributes["ml.model.name"] = data.model
+                span.attributes["ml.model.version"] = data.version
+                self._activate(data)
+            await settle(message.ack())
+
+    def _activate(self, data: ModelActivatedData) -> None:
+        try:
+            switched = self.registry.activate(data.model, data.version)
+        except ModelNotFoundError:
+            logger.warning("model.activated for %s %s: no such model here; ignored", data.model, data.version)
+            return
+        except VersionNotFoundError as error:
+            logger.warning(
+                "model.activated for %s %s: this replica has only %s; still serving %s",
+                data.model,
+                data.version,
+                ", ".join(error.known),
+                self.registry.get(data.model).version,
+            )
+            return
+        if not switched:
+            logger.info("model.activated for %s %s: served already", data.model, data.version)
+
+    async def stop(self, timeout: float) -> None:
+        queue, tag = self._queue, self._consumer_tag
+        self._consumer_tag = None
+        if queue is not None and tag is not None:
+            try:
+                await asyncio.wait_for(queue.cancel(tag), timeout)
+            except Exception as error:  # noqa: BLE001 - the broker may be gone; the queue goes with the connection
+                logger.info("cancelling the activation consumer failed: %r", error)

@@ -1,0 +1,81 @@
+"""A test double of the Worker's model registry (registry.v1.ModelRegistry, hosted by the C# Worker): a grpc.aio
+server on a free loopback port, on an event loop of its own in a thread, so it can start late and stop early
+while the app under test runs on TestClient's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import grpc
+
+from app.rpc.stubs import registry_pb2, registry_pb2_grpc
+from tests.messaging.broker import free_port
+
+pb = registry_pb2
+
+
+class FakeModelRegistry(registry_pb2_grpc.ModelRegistryServicer):
+    """Keeps what the contract says the Worker keeps: versions by (name, version); the first one is active."""
+
+    def __init__(self) -> None:
+        self.requests: list[pb.ModelVersion] = []  # every RegisterVersion call, in order
+        self.versions: dict[tuple[str, str], pb.ModelVersion] = {}
+        self.active: dict[str, str] = {}
+        self.refuse: set[tuple[str, str]] = set()  # answered with FAILED_PRECONDITION (another hash)
+
+    async def RegisterVersion(
+        self, request: pb.RegisterVersionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ModelVersion:
+        version = request.version
+        self.requests.append(version)
+        key = (version.name, version.version)
+        if key in self.refuse:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "registered before with another artifact hash")
+        self.versions[key] = version
+        self.active.setdefault(version.name, version.version)
+        return self._answer(version.name, version.version)
+
+    async def GetActiveVersion(
+        self, request: pb.GetActiveVersionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ModelVersion:
+        if request.name not in self.active:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no model {request.name!r}")
+        return self._answer(request.name, self.active[request.name])
+
+    def _answer(self, name: str, version: str) -> pb.ModelVersion:
+        answer = pb.ModelVersion()
+        answer.CopyFrom(self.versions.get((name, version), pb.ModelVersion(name=name, version=version)))
+        answer.active = self.active.get(name) == version
+        return answer
+
+
+class FakeRegistryServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.servicer = FakeModelRegistry()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-model-registry", daemon=True)
+        self._thread.start()
+        self._server: grpc.aio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        async def start() -> grpc.aio.Server:
+            server = grpc.aio.server()
+            registry_pb2_grpc.add_ModelRegistryServicer_to_server(self.servicer, server)
+            assert server.add_insecure_port(f"127.0.0.1:{self.port}") == self.port
+            await server.start()
+            return server
+
+        self._server = asyncio.run_coroutine_threadsafe(start(), self._loop).result(5)
+
+    def close(self) -> None:
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.stop(None), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()

@@ -1,0 +1,154 @@
+"""Registration with the Worker's model registry (app/rpc/registration.py) against an in-process fake of it
+(tests/rpc/fake_registry.py): what is sent, the retries while the Worker is away, and the active version applied."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator
+from datetime import timezone
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+from app.ml.registry import ModelRegistry
+from app.rpc.registration import ModelRegistration
+from tests.messaging.broker import free_port
+from tests.rpc.fake_registry import FakeRegistryServer
+
+TEXT = "The staff were friendly and the room was spotless."
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeRegistryServer]:
+    server = FakeRegistryServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def _quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ModelRegistration, "INITIAL_BACKOFF_S", 0.05)
+    monkeypatch.setattr(ModelRegistration, "MAX_BACKOFF_S", 0.2)
+
+
+def registering_app(settings: Settings, registry: ModelRegistry, url: str) -> FastAPI:
+    """An app with a registry of its own, so switching versions affects no other test."""
+    return create_app(dataclasses.replace(settings, WORKER_GRPC_URL=url), ModelRegistry(registry.all_versions()))
+
+
+def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def served_version(client: TestClient) -> str:
+    response = client.post("/v1/predict", json={"model": "sentiment", "inputs": [TEXT]})
+    assert response.status_code == 200, response.text
+    return str(response.json()["version"])
+
+
+def test_every_version_is_registered_with_its_metadata(
+    fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry
+) -> None:
+    fake.start()
+    app = registering_app(settings, registry, fake.url)
+
+    with TestClient(app) as client:
+        wait_until(lambda: app.state.registration.synced, what="registration")
+        version = served_version(client)
+
+    sent = {(v.name, v.version): v for v in fake.servicer.requests}
+    assert list(sent) == [("iris", "1.0.0"), ("sentiment", "1.0.0"), ("sentiment", "2.0.0")]
+    for model in registry.all_versions():
+        message = sent[(model.name, model.version)]
+        assert message.input_kind == model.input_kind
+        assert list(message.labels) == model.labels
+        assert message.metrics["held_out_accuracy"] == model.trained.evaluation.held_out_accuracy
+        assert message.metrics["test_size"] == model.trained.evaluation.test_size
+        assert message.artifact_sha256 == model.trained.artifact_sha256
+        assert message.created_at.ToDatetime(tzinfo=timezone.utc) == model.trained.trained_at
+        assert message.description == model.description
+    assert app.state.registration.registered == list(sent)
+    assert version == "1.0.0"  # the first version registered is the registry's active one
+
+
+def test_the_registrys_active_version_is_served(
+    fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry
+) -> None:
+    fake.servicer.active["sentiment"] = "2.0.0"  # activated before this replica (re)started
+    fake.start()
+    app = registering_app(settings, registry, fake.url)
+
+    with TestClient(app) as client:
+        wait_until(lambda: app.state.registration.synced, what="registration")
+        assert served_version(client) == "2.0.0"
+        assert client.get("/predict", params={"text": TEXT}).json()["version"] == "2.0.0"
+
+
+def test_registration_retries_while_the_worker_is_away_and_registers_once_it_starts(
+    fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="app.rpc.registration")
+    app = registering_app(settings, registry, fake.url)
+
+    with TestClient(app) as client:
+        wait_until(lambda: "(attempt 3: UNAVAILABLE)" in caplog.text, what="three failed attempts")
+        assert served_version(client) == "1.0.0"  # serving meanwhile, with the default version
+        assert app.state.registration.registered == []
+
+        fake.servicer.active["sentiment"] = "2.0.0"
+        fake.start()
+        wait_until(lambda: app.state.registration.synced, what="registration once the Worker is up")
+        assert served_version(client) == "2.0.0"
+
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "unreachable" in r.getMessage()]
+    registered = [r.getMessage() for r in caplog.records if r.getMessage().startswith("registered ")]
+    assert len(warnings) == 1  # the outage is logged once, not per retry
+    assert [line.split(" (")[0] for line in registered] == [
+        "registered iris 1.0.0",
+        "registered sentiment 1.0.0",
+        "registered sentiment 2.0.0",
+    ]
+
+
+def test_serving_is_not_delayed_by_an_unreachable_registry(settings: Settings, registry: ModelRegistry) -> None:
+    app = registering_app(settings, registry, f"http://127.0.0.1:{free_port()}")
+
+    started = time.monotonic()
+    with TestClient(app) as client:
+        assert served_version(client) == "1.0.0"
+        answered = time.monotonic() - started
+        assert app.state.registration.synced is False
+        stopping = time.monotonic()
+
+    assert answered < 1.0
+    assert time.monotonic() - stopping < 2.0  # the retrying task is cancelled on shutdown
+
+
+def test_a_refused_version_is_logged_and_the_others_are_still_registered(
+    fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.servicer.refuse.add(("sentiment", "2.0.0"))
+    fake.start()
+    app = registering_app(settings, registry, fake.url)
+
+    with TestClient(app):
+        wait_until(lambda: app.state.registration.synced, what="registration")
+
+    assert app.state.registration.registered == [("iris", "1.0.0"), ("sentiment", "1.0.0")]
+    assert len(fake.servicer.requests) == 3  # not retried: FAILED_PRECONDITION will not change by waiting
+    assert "registering sentiment 2.0.0 with the model registry failed: FAILED_PRECONDITION" in caplog.text
+
+
+def test_without_a_worker_address_nothing_is_registered(settings: Settings, registry: ModelRegistry) -> None:
+    app = create_app(dataclasses.replace(settings, WORKER_GRPC_URL=None), registry)
+
+    assert app.state.registration is None
