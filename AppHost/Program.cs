@@ -12,8 +12,10 @@ var inference = builder.AddUvicornApp("python-inference", "../python-inference",
     .WithAnalyticsDatabase(builder);
 
 // Two competing consumers of the jobs queue, sharing one job database; Aspire's proxy spreads HTTP calls over both.
+// The `grpc` endpoint serves the model registry (registry.v1) to python-inference.
 var worker = builder.AddProject<Projects.Worker>("worker")
     .WithHttpEndpoint()
+    .WithGrpcEndpoint()
     .WithReplicas(2)
     .WithHttpHealthCheck("/health")
     .WithJobDatabase(builder)

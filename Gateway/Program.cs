@@ -14,6 +14,7 @@ app.MapDefaultEndpoints();
 app.MapApiDocumentation();
 app.MapPredictionsApi();
 app.MapJobsApi();
+app.MapModelRegistryApi();
 app.MapJsonRpcApi();
 
 app.Run();

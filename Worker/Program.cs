@@ -1,6 +1,7 @@
 using ServiceDefaults.Problems;
 using Worker.Apis;
 using Worker.Extensions;
+using Worker.Registry;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,6 +14,8 @@ app.UseProblemDetailsContract();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
 app.MapAuditApi();
+app.MapRegistryApi();
+app.MapGrpcService<ModelRegistryService>();
 
 app.Run();
 

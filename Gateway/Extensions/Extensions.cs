@@ -3,6 +3,7 @@ using Gateway.Jobs;
 using Gateway.OpenApi;
 using Gateway.RateLimiting;
 using Gateway.Requests;
+using Gateway.Registry;
 using Gateway.Rpc;
 using Gateway.Security;
 using Grpc.Core;
@@ -42,6 +43,10 @@ public static class Extensions
             .BindConfiguration(JobsOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddOptions<RegistryOptions>()
+            .BindConfiguration(RegistryOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
 
         builder.AddInferenceClient();
 
@@ -50,6 +55,10 @@ public static class Extensions
             // A retried submission could queue the same job twice, so only reads are retried.
             .RemoveAllResilienceHandlers()
             .AddStandardResilienceHandler(resilience => resilience.Retry.DisableForUnsafeHttpMethods());
+
+        // The standard handler from ServiceDefaults, retries included: activations are idempotent (HttpRegistryClient).
+        builder.Services.AddHttpClient<IRegistryClient, HttpRegistryClient>((services, http) =>
+            http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress);
 
         return builder;
     }

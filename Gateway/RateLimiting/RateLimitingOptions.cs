@@ -23,10 +23,13 @@ public sealed class RateLimitingOptions : IValidatableObject
     /// <summary>JSON-RPC requests (a batch of calls is one request).</summary>
     public const string Rpc = "rpc";
 
+    /// <summary>Administrative changes, such as choosing the model version served.</summary>
+    public const string Admin = "admin";
+
     /// <summary>Anonymous pages: the OpenAPI document and its UI.</summary>
     public const string Anonymous = "anonymous";
 
-    public static readonly IReadOnlyList<string> PolicyNames = [Predict, Batch, Jobs, Rpc, Anonymous];
+    public static readonly IReadOnlyList<string> PolicyNames = [Predict, Batch, Jobs, Rpc, Admin, Anonymous];
 
     public Dictionary<string, TokenBucketPolicy> Policies { get; set; } = [];
 

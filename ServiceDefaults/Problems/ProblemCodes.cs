@@ -9,6 +9,7 @@ public static class ProblemCodes
     public const string ValidationFailed = "validation_failed";
     public const string BatchTooLarge = "batch_too_large";
     public const string ModelNotFound = "model_not_found";
+    public const string ModelVersionNotFound = "model_version_not_found";
     public const string JobNotFound = "job_not_found";
     public const string NotFound = "not_found";
     public const string MethodNotAllowed = "method_not_allowed";
@@ -23,6 +24,7 @@ public static class ProblemCodes
     public const string UpstreamError = "upstream_error";
     public const string BrokerUnavailable = "broker_unavailable";
     public const string IdempotencyKeyReused = "idempotency_key_reused";
+    public const string RegistrationConflict = "registration_conflict";
     public const string InternalError = "internal_error";
 
     /// <summary>The code used when a framework component (routing, body parsing) produced the problem.</summary>

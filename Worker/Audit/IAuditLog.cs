@@ -8,4 +8,7 @@ public interface IAuditLog
 
     /// <summary>Every record about one job, oldest first.</summary>
     Task<IReadOnlyList<AuditRecord>> ForJobAsync(Guid jobId, CancellationToken cancellationToken);
+
+    /// <summary>The latest <paramref name="limit"/> records of one event type (e.g. <c>model.activated</c>), oldest first.</summary>
+    Task<IReadOnlyList<AuditRecord>> OfTypeAsync(string type, int limit, CancellationToken cancellationToken);
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Data.Sqlite;
 using Worker.Messaging.Outbox;
 using Worker.Persistence;
 
@@ -28,6 +29,23 @@ internal sealed class SqliteAuditLog(WorkerDatabase database) : IAuditLog
             SELECT event_id, type, occurred_at, source, job_id, data, recorded_at
             FROM audit_log WHERE job_id = $job_id ORDER BY recorded_at, event_id
             """, ("$job_id", jobId.ToString()));
+        return await ReadAsync(command, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<AuditRecord>> OfTypeAsync(string type, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = WorkerDatabase.Command(connection, null, """
+            SELECT * FROM (
+                SELECT event_id, type, occurred_at, source, job_id, data, recorded_at
+                FROM audit_log WHERE type = $type ORDER BY recorded_at DESC, event_id DESC LIMIT $limit)
+            ORDER BY recorded_at, event_id
+            """, ("$type", type), ("$limit", limit));
+        return await ReadAsync(command, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<AuditRecord>> ReadAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var records = new List<AuditRecord>();
         while (await reader.ReadAsync(cancellationToken))

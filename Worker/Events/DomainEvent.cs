@@ -18,6 +18,7 @@ public sealed record DomainEvent(Guid Id, string Type, DateTimeOffset OccurredAt
     public const string JobCompleted = "job.completed";
     public const string JobFailed = "job.failed";
     public const string WebhookFailed = "webhook.failed";
+    public const string ModelActivated = "model.activated";
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -26,6 +27,14 @@ public sealed record DomainEvent(Guid Id, string Type, DateTimeOffset OccurredAt
 
     public Guid? JobId => Data.ValueKind == JsonValueKind.Object && Data.TryGetProperty("jobId", out var id)
                           && id.TryGetGuid(out var jobId) ? jobId : null;
+
+    /// <summary>An event of this Worker (<c>source</c> "worker") as an outbox message for the events exchange.</summary>
+    internal static OutboxMessage Announce(string type, object data, Guid? jobId, MessagingOptions options, DateTimeOffset now)
+    {
+        var envelope = new DomainEvent(Guid.CreateVersion7(), type, now, "worker", JsonSerializer.SerializeToElement(data, Json));
+        return new OutboxMessage(envelope.Id, options.EventsExchange, string.Empty, type,
+            JsonSerializer.SerializeToUtf8Bytes(envelope, Json), Activity.Current?.Id, jobId, now);
+    }
 
     public static DomainEvent? TryParse(ReadOnlyMemory<byte> body)
     {
@@ -67,11 +76,6 @@ internal static class JobEvents
             error,
         }, job.Id, options, now);
 
-    private static OutboxMessage Message(string type, object data, Guid jobId, MessagingOptions options, DateTimeOffset now)
-    {
-        var envelope = new DomainEvent(Guid.CreateVersion7(), type, now, "worker",
-            JsonSerializer.SerializeToElement(data, DomainEvent.Json));
-        return new OutboxMessage(envelope.Id, options.EventsExchange, string.Empty, type,
-            JsonSerializer.SerializeToUtf8Bytes(envelope, DomainEvent.Json), Activity.Current?.Id, jobId, now);
-    }
+    private static OutboxMessage Message(string type, object data, Guid jobId, MessagingOptions options, DateTimeOffset now) =>
+        DomainEvent.Announce(type, data, jobId, options, now);
 }

@@ -9,6 +9,7 @@ using Worker.Messaging;
 using Worker.Messaging.Outbox;
 using Worker.Notifications;
 using Worker.Persistence;
+using Worker.Registry;
 using Worker.Webhooks;
 
 // ServiceDefaults gives every client the standard resilience handler; the inference clients replace it, which
@@ -35,11 +36,12 @@ public static class Extensions
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
 
-        // Storage: jobs, outbox and audit log share one SQLite database (one transaction for a change and its message).
+        // Storage: jobs, model registry, outbox and audit log share one SQLite database (one transaction for a change and its message).
         builder.Services.AddSingleton<WorkerDatabase>();
         builder.Services.AddSingleton<IOutbox, SqliteOutbox>();
         builder.Services.AddSingleton<IJobStore, SqliteJobStore>();
         builder.Services.AddSingleton<IAuditLog, SqliteAuditLog>();
+        builder.Services.AddSingleton<IModelRegistryStore, SqliteModelRegistryStore>();
         builder.Services.AddHostedService<JobStoreInitializer>();
 
         // Messaging: a confirmed publisher, the outbox relay, and one consumer per queue the Worker owns.
@@ -56,6 +58,9 @@ public static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.AddInferenceClient();
+
+        // The model registry's gRPC service, on its own HTTP/2-only endpoint (GRPC_PORT).
+        builder.AddGrpcEndpoint();
 
         return builder;
     }

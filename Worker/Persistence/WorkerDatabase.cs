@@ -5,7 +5,7 @@ using Worker.Jobs;
 namespace Worker.Persistence;
 
 /// <summary>
-/// The Worker's SQLite file: jobs, the outbox and the audit log live in one database so that a state change and
+/// The Worker's SQLite file: jobs, the model registry, the outbox and the audit log live in one database so that a state change and
 /// the message announcing it commit in one transaction. WAL journal: readers never block the writer, and a crashed
 /// process loses no committed transaction. Every Worker replica opens the same file.
 /// </summary>
@@ -57,6 +57,27 @@ public sealed class WorkerDatabase(IOptions<JobsOptions> options)
             recorded_at  TEXT NOT NULL
         );
         CREATE INDEX ix_audit_log_job ON audit_log (job_id);
+        """,
+        """
+        CREATE TABLE model_versions (
+            name             TEXT NOT NULL,
+            version          TEXT NOT NULL,
+            input_kind       TEXT NOT NULL,
+            labels           TEXT NOT NULL,
+            metrics          TEXT NOT NULL,
+            artifact_sha256  TEXT NOT NULL,
+            description      TEXT NOT NULL,
+            created_at       TEXT NULL,
+            registered_at    TEXT NOT NULL,
+            PRIMARY KEY (name, version)
+        );
+        CREATE TABLE active_model_versions (
+            name          TEXT PRIMARY KEY,
+            version       TEXT NOT NULL,
+            activated_at  TEXT NOT NULL,
+            FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+        );
+        CREATE INDEX ix_audit_log_type ON audit_log (type, recorded_at);
         """,
     ];
 

@@ -5,10 +5,11 @@ using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
 using Worker.Persistence;
+using Worker.Registry;
 
 namespace Worker.Tests;
 
-/// <summary>The Worker's real SQLite database (jobs, outbox, audit log) in a file of its own, deleted afterwards.</summary>
+/// <summary>The Worker's real SQLite database (jobs, registry, outbox, audit log) in a file of its own, deleted afterwards.</summary>
 internal sealed class TemporaryJobStore : IAsyncDisposable
 {
     private readonly string _directory;
@@ -20,6 +21,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
         Outbox = new SqliteOutbox(Database, TimeProvider.System);
         Store = new SqliteJobStore(Database, Outbox, TimeProvider.System);
         Audit = new SqliteAuditLog(Database);
+        Registry = new SqliteModelRegistryStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
     }
 
     public WorkerDatabase Database { get; }
@@ -29,6 +31,8 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
     public SqliteJobStore Store { get; }
 
     public SqliteAuditLog Audit { get; }
+
+    public SqliteModelRegistryStore Registry { get; }
 
     public static MessagingOptions Messaging { get; } = new();
 

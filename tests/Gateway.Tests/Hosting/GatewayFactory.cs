@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using Gateway.Inference;
 using Gateway.Jobs;
+using Gateway.Registry;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -34,6 +35,8 @@ public class GatewayFactory : WebApplicationFactory<Program>
             services.RemoveAll<IJobsClient>();
             services.AddSingleton<IInferenceClient, FakeInferenceClient>();
             services.AddSingleton<IJobsClient, FakeJobsClient>();
+            services.RemoveAll<IRegistryClient>();
+            services.AddSingleton<IRegistryClient, FakeRegistryClient>();
         });
     }
 

@@ -8,7 +8,7 @@ namespace Gateway.Tests.Security;
 public sealed class TightLimitsFactory : GatewayFactory
 {
     protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
-        new[] { "predict", "batch", "jobs", "rpc", "anonymous" }.SelectMany(policy => new KeyValuePair<string, string?>[]
+        new[] { "predict", "batch", "jobs", "rpc", "admin", "anonymous" }.SelectMany(policy => new KeyValuePair<string, string?>[]
         {
             new($"RateLimiting:Policies:{policy}:TokenLimit", policy == "predict" ? "5" : "2"),
             new($"RateLimiting:Policies:{policy}:TokensPerPeriod", "1"),
@@ -98,5 +98,20 @@ public sealed class RateLimitTests(TightLimitsFactory factory) : IClassFixture<T
         var statuses = await SendAsync(client, 10, c => c.GetAsync("/alive", TestContext.Current.CancellationToken));
 
         Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
+    }
+
+    [Fact]
+    public async Task Activations_have_their_own_admin_limit()
+    {
+        using var client = factory.CreateAuthorizedClient(TestTokens.Create(subject: "rate-heidi", scopes: "admin predict"));
+        var body = new { version = "1.0.0" };
+
+        var statuses = await SendAsync(client, 3,
+            c => c.PutAsJsonAsync("/api/v1/models/rate-limited/active", body, TestContext.Current.CancellationToken));
+        var read = await client.GetAsync("/predict?text=ok", TestContext.Current.CancellationToken);
+
+        // The fake registry does not know the model: 404 until the bucket is empty.
+        Assert.Equal([HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
     }
 }

@@ -1,0 +1,60 @@
+using Gateway.RateLimiting;
+using Gateway.Registry;
+using Gateway.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
+using ServiceDefaults.Problems;
+
+namespace Gateway.Apis;
+
+/// <summary>The model registry through the gateway: reading versions (predict) and choosing the served one (admin).</summary>
+public static class ModelRegistryApi
+{
+    public static IEndpointRouteBuilder MapModelRegistryApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/models").WithTags("Model registry");
+
+        api.MapGet("/{name}/versions", ListVersionsAsync)
+            .WithName("ListModelVersions")
+            .WithSummary("List a model's registered versions")
+            .WithDescription("Every version registered for the model, oldest first, each with its labels, metrics and artifact " +
+                             "hash; activeVersion and each version's active flag say which one is served. Scope: predict.")
+            .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        api.MapPut("/{name}/active", ActivateAsync)
+            .WithName("ActivateModelVersion")
+            .WithSummary("Choose the version a model serves")
+            .WithDescription("Makes a registered version the active one and publishes model.activated; answers with that " +
+                             "version. Activating the active version again changes nothing. 404 for an unknown model " +
+                             "(model_not_found) or version (model_version_not_found). Scope: admin.")
+            .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
+            .Accepts<ActivationRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        return app;
+    }
+
+    public static async Task<Results<Ok<ModelVersionList>, ProblemHttpResult>> ListVersionsAsync(
+        string name, IRegistryClient registry, CancellationToken cancellationToken)
+    {
+        var result = await registry.ListVersionsAsync(name, cancellationToken);
+        return result.Value is { } list ? TypedResults.Ok(list) : result.ToProblemResult();
+    }
+
+    public static async Task<Results<Ok<ModelVersionView>, ProblemHttpResult>> ActivateAsync(
+        string name, ActivationRequest request, IRegistryClient registry, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.Version))
+        {
+            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
+                "The request is not valid.", errors: new Dictionary<string, string[]> { ["version"] = ["Required."] });
+        }
+
+        var result = await registry.ActivateAsync(name, request.Version, cancellationToken);
+        return result.Value is { } version ? TypedResults.Ok(version) : result.ToProblemResult();
+    }
+}

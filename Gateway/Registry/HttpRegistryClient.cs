@@ -1,0 +1,29 @@
+using System.Text.Json;
+using Gateway.Upstream;
+
+namespace Gateway.Registry;
+
+/// <summary>
+/// The Worker's <c>/api/registry</c> over HTTP/JSON. Its client keeps the standard resilience handler, retries
+/// included, for the PUT too: an activation sets a state rather than adding to one, so a repeat after a lost answer
+/// finds the version active and changes and announces nothing.
+/// </summary>
+internal sealed class HttpRegistryClient(HttpClient http, ILogger<HttpRegistryClient> logger) : IRegistryClient
+{
+    public const string ServiceName = "worker";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public Task<UpstreamResult<ModelVersionList>> ListVersionsAsync(string name, CancellationToken cancellationToken) =>
+        UpstreamCalls.SendAsync<ModelVersionList>(http,
+            new HttpRequestMessage(HttpMethod.Get, $"/api/registry/models/{Uri.EscapeDataString(name)}/versions"),
+            Json, ServiceName, logger, cancellationToken);
+
+    public Task<UpstreamResult<ModelVersionView>> ActivateAsync(string name, string version, CancellationToken cancellationToken) =>
+        UpstreamCalls.SendAsync<ModelVersionView>(http,
+            new HttpRequestMessage(HttpMethod.Put, $"/api/registry/models/{Uri.EscapeDataString(name)}/active")
+            {
+                Content = JsonContent.Create(new ActivationRequest(version), options: Json),
+            },
+            Json, ServiceName, logger, cancellationToken);
+}

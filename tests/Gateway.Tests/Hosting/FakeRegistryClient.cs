@@ -1,0 +1,50 @@
+using System.Collections.Concurrent;
+using Gateway.Registry;
+using Gateway.Upstream;
+
+namespace Gateway.Tests.Hosting;
+
+/// <summary>The Worker's registry in memory, with its answers: 404 problems for unknown models and versions.</summary>
+public sealed class FakeRegistryClient : IRegistryClient
+{
+    private readonly ConcurrentDictionary<string, List<ModelVersionView>> _models = new();
+
+    public ConcurrentQueue<(string Name, string Version)> Activations { get; } = new();
+
+    public void Register(string name, params string[] versions)
+    {
+        var now = DateTimeOffset.UtcNow;
+        _models[name] = [.. versions.Select((version, i) => new ModelVersionView(name, version, "text", ["negative", "positive"],
+            new Dictionary<string, double> { ["held_out_accuracy"] = 0.8 }, new string('a', 64), "", null, now, i == 0))];
+    }
+
+    public Task<UpstreamResult<ModelVersionList>> ListVersionsAsync(string name, CancellationToken cancellationToken) =>
+        Task.FromResult(_models.TryGetValue(name, out var versions)
+            ? UpstreamResult.Success(new ModelVersionList(name, versions.Single(v => v.Active).Version, versions))
+            : UpstreamResult.Failure<ModelVersionList>(UpstreamProblems.Of(404, "model_not_found", "No such model.")));
+
+    public Task<UpstreamResult<ModelVersionView>> ActivateAsync(string name, string version, CancellationToken cancellationToken)
+    {
+        Activations.Enqueue((name, version));
+        if (!_models.TryGetValue(name, out var versions))
+        {
+            return Task.FromResult(UpstreamResult.Failure<ModelVersionView>(UpstreamProblems.Of(404, "model_not_found", "No such model.")));
+        }
+
+        lock (versions)
+        {
+            if (versions.FindIndex(v => v.Version == version) is var index && index < 0)
+            {
+                return Task.FromResult(UpstreamResult.Failure<ModelVersionView>(
+                    UpstreamProblems.Of(404, "model_version_not_found", "No such model version.", $"Model {name} has no version {version}.")));
+            }
+
+            for (var i = 0; i < versions.Count; i++)
+            {
+                versions[i] = versions[i] with { Active = i == index };
+            }
+
+            return Task.FromResult(UpstreamResult.Success(versions[index]));
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Net;
+using System.Net.Sockets;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ServiceDefaults.Problems;
+using Worker.Apis;
+using Worker.Registry;
+
+namespace Worker.Tests.Registry;
+
+/// <summary>
+/// The registry as the Worker serves it, and nothing else (no broker): Kestrel on two localhost ports given the way
+/// Aspire gives them (ASPNETCORE_URLS with both, GRPC_PORT naming the gRPC one), a real database, the gRPC service
+/// and the HTTP/JSON API.
+/// </summary>
+internal sealed class RegistryHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RegistryHost(WebApplication app, TemporaryJobStore database, int httpPort, int grpcPort)
+    {
+        _app = app;
+        Database = database;
+        HttpAddress = new Uri($"http://localhost:{httpPort}");
+        GrpcAddress = new Uri($"http://localhost:{grpcPort}");
+        Channel = GrpcChannel.ForAddress(GrpcAddress);
+    }
+
+    public TemporaryJobStore Database { get; }
+
+    public Uri HttpAddress { get; }
+
+    public Uri GrpcAddress { get; }
+
+    public GrpcChannel Channel { get; }
+
+    public global::Registry.V1.ModelRegistry.ModelRegistryClient Client => new(Channel);
+
+    public static async Task<RegistryHost> StartAsync()
+    {
+        var database = await TemporaryJobStore.CreateAsync();
+        var (httpPort, grpcPort) = (FreeLoopbackPort(), FreeLoopbackPort());
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://localhost:{httpPort}", $"http://localhost:{grpcPort}");
+        builder.Configuration[GrpcEndpointOptions.PortVariable] = grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        builder.Services.AddProblemDetailsContract();
+        builder.Services.AddSingleton<IModelRegistryStore>(database.Registry);
+        builder.AddGrpcEndpoint();
+        var app = builder.Build();
+        app.UseProblemDetailsContract();
+        app.MapRegistryApi();
+        app.MapGrpcService<ModelRegistryService>();
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        return new RegistryHost(app, database, httpPort, grpcPort);
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        while (true)
+        {
+            using var v4 = new TcpListener(IPAddress.Loopback, 0);
+            v4.Start();
+            var port = ((IPEndPoint)v4.LocalEndpoint).Port;
+            try
+            {
+                using var v6 = new TcpListener(IPAddress.IPv6Loopback, port);
+                v6.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // taken on IPv6; try another
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        await _app.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+}
