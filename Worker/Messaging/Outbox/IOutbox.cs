@@ -15,6 +15,6 @@ public interface IOutbox
     /// <summary>Wakes the relay: something was just written.</summary>
     void Notify();
 
-    /// <summary>Completes when <see cref="Notify"/> is called or <paramref name="timeout"/> passes.</summary>
-    Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken);
+    /// <summary>Completes when <see cref="Notify"/> is called (true) or <paramref name="timeout"/> passes (false).</summary>
+    Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken);
 }

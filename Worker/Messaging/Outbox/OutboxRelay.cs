@@ -18,11 +18,12 @@ internal sealed partial class OutboxRelay(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
+        var woken = true;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await RelayPendingAsync(settings, stoppingToken);
+                await RelayPendingAsync(settings, woken, stoppingToken);
             }
             catch (BrokerUnavailableException exception)
             {
@@ -35,7 +36,7 @@ internal sealed partial class OutboxRelay(
 
             try
             {
-                await outbox.WaitAsync(settings.OutboxPollInterval, stoppingToken);
+                woken = await outbox.WaitAsync(settings.OutboxPollInterval, stoppingToken);
             }
             catch (OperationCanceledException)
             {
@@ -44,15 +45,21 @@ internal sealed partial class OutboxRelay(
         }
     }
 
-    private async Task RelayPendingAsync(MessagingOptions settings, CancellationToken cancellationToken)
+    /// <param name="woken">
+    /// Woken by this process's own commit: its events go out at once. A periodic sweep leaves events younger than
+    /// two poll intervals to the replica that wrote them (and was woken), so two relays rarely publish one event.
+    /// </param>
+    private async Task RelayPendingAsync(MessagingOptions settings, bool woken, CancellationToken cancellationToken)
     {
         IReadOnlyList<OutboxMessage> pending;
+        var eventAge = woken ? TimeSpan.Zero : settings.OutboxPollInterval * 2;
         do
         {
             var now = clock.GetUtcNow();
             pending = await outbox.PendingAsync(now, BatchSize, cancellationToken);
-            var due = pending.Where(message => message.Type != JobMessageType
-                                               || now - message.CreatedAt > settings.OutboxGracePeriod).ToList();
+            var due = pending.Where(message => message.Type == JobMessageType
+                ? now - message.CreatedAt > settings.OutboxGracePeriod
+                : now - message.CreatedAt >= eventAge).ToList();
             // Published together (the channel tracks each confirm), recorded together: one transaction per batch.
             // A batch that fails part-way is recorded for the part that was confirmed; the rest is tried again.
             var publishes = due.Select(message => publisher.PublishAsync(message, headers: null, cancellationToken)).ToList();

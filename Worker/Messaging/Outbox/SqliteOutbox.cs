@@ -78,8 +78,8 @@ internal sealed class SqliteOutbox(WorkerDatabase database, TimeProvider clock) 
         }
     }
 
-    public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
-        await _signal.WaitAsync(timeout, cancellationToken);
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        _signal.WaitAsync(timeout, cancellationToken);
 
     public void Dispose() => _signal.Dispose();
 

@@ -1,0 +1,133 @@
+using Aspire.Hosting.Testing;
+
+namespace AppHost.Tests;
+
+/// <summary>
+/// python-inference and the Worker's registry together: Python registers what it serves, an administrator
+/// activates a version through the gateway, and the running Python switches without a restart. Stops and restarts
+/// services, so it runs alone.
+/// </summary>
+[Collection(nameof(OutageTests))]
+public sealed class ModelActivationTests(AppHostFixture stack)
+{
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+
+    private HttpClient Admin() => stack.CreateGatewayClient(stack.Tokens.Create(subject: "e2e-admin", scopes: "admin"));
+
+    private static async Task<string?> ServedVersionAsync(HttpClient client, CancellationToken cancellationToken)
+    {
+        var response = await client.PostAsJsonAsync("/v1/predict", new { model = "sentiment", inputs = new[] { "fine" } }, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("version").GetString();
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken cancellationToken)
+    {
+        while (!await condition())
+        {
+            await Task.Delay(200, cancellationToken);
+        }
+    }
+
+    private async Task ActivateAsync(string version, CancellationToken cancellationToken)
+    {
+        using var admin = Admin();
+        var response = await admin.PutAsJsonAsync("/api/v1/models/sentiment/active", new { version }, cancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"activating {version}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+    }
+
+    [Fact]
+    public async Task Python_registers_both_sentiment_versions_on_start_up_visible_through_the_gateway()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        JsonElement listed = default;
+        await WaitUntilAsync(async () =>
+        {
+            var response = await stack.Gateway.GetAsync("/api/v1/models/sentiment/versions", timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                return false;
+            }
+
+            listed = await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+            return listed.GetProperty("versions").GetArrayLength() >= 2;
+        }, timeout.Token);
+
+        var versions = listed.GetProperty("versions").EnumerateArray().ToList();
+        Assert.Equal(["1.0.0", "2.0.0"], versions.Select(v => v.GetProperty("version").GetString()).Order());
+        Assert.All(versions, v => Assert.InRange(v.GetProperty("metrics").GetProperty("held_out_accuracy").GetDouble(), 0.8, 1.0));
+        Assert.All(versions, v => Assert.Matches("^[0-9a-f]{64}$", v.GetProperty("artifactSha256").GetString()));
+    }
+
+    [Fact]
+    public async Task Activating_a_version_through_the_gateway_switches_what_the_running_python_serves()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
+        await WaitUntilAsync(async () => (await stack.Gateway.GetAsync("/api/v1/models/sentiment/versions", timeout.Token)).IsSuccessStatusCode, timeout.Token);
+        try
+        {
+            await ActivateAsync("2.0.0", timeout.Token);
+            await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
+
+            var viaGateway = await stack.Gateway.GetFromJsonAsync<JsonElement>("/predict?text=lovely", timeout.Token);
+            Assert.Equal("2.0.0", viaGateway.GetProperty("version").GetString());
+        }
+        finally
+        {
+            await ActivateAsync("1.0.0", timeout.Token);
+            await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "1.0.0", timeout.Token);
+        }
+    }
+
+    [Fact]
+    public async Task Activating_an_unknown_version_is_404_and_needs_the_admin_scope()
+    {
+        using var admin = Admin();
+
+        var unknown = await admin.PutAsJsonAsync("/api/v1/models/sentiment/active", new { version = "9.9.9" }, TestContext.Current.CancellationToken);
+        var notAdmin = await stack.Gateway.PutAsJsonAsync("/api/v1/models/sentiment/active", new { version = "1.0.0" }, TestContext.Current.CancellationToken);
+
+        await Problems.AssertProblemAsync(unknown, HttpStatusCode.NotFound, "model_version_not_found");
+        await Problems.AssertProblemAsync(notAdmin, HttpStatusCode.Forbidden, "insufficient_scope");
+    }
+
+    [Fact]
+    public async Task With_the_worker_down_python_starts_and_serves_and_takes_the_active_version_once_it_is_back()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
+        await WaitUntilAsync(async () => (await stack.Gateway.GetAsync("/api/v1/models/sentiment/versions", timeout.Token)).IsSuccessStatusCode, timeout.Token);
+        var workers = stack.ReplicasOf("worker");
+        await ActivateAsync("2.0.0", timeout.Token);
+        await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
+        try
+        {
+            foreach (var worker in workers)
+            {
+                await stack.StopInstanceAsync(worker, timeout.Token);
+            }
+
+            await stack.StopResourceAsync("python-inference", timeout.Token);
+            await stack.StartResourceAsync("python-inference", timeout.Token);
+
+            // The registry cannot answer: python-inference serves its default version meanwhile.
+            Assert.Equal("1.0.0", await ServedVersionAsync(python, timeout.Token));
+        }
+        finally
+        {
+            foreach (var worker in workers)
+            {
+                await stack.StartInstanceAsync(worker, timeout.Token);
+            }
+        }
+
+        // Once the Worker is back, python-inference registers and takes the version the registry says is active.
+        await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
+        await ActivateAsync("1.0.0", timeout.Token);
+        await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "1.0.0", timeout.Token);
+    }
+}
