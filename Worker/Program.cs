@@ -1,6 +1,7 @@
 using ServiceDefaults.Problems;
 using Worker.Apis;
 using Worker.Extensions;
+using Worker.Health;
 using Worker.Registry;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -16,6 +17,7 @@ app.MapJobsApi();
 app.MapAuditApi();
 app.MapRegistryApi();
 app.MapGrpcService<ModelRegistryService>();
+app.MapGrpcService<GrpcHealthService>();
 
 app.Run();
 

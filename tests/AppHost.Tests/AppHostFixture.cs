@@ -17,7 +17,13 @@ public sealed class AppHostFixture : IAsyncLifetime
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
-    public static readonly string[] Resources = ["messaging", "python-inference", "worker", "gateway"];
+    public static readonly string[] Resources = ["messaging", "python-inference", "worker", "gateway", GrpcGateway];
+
+    /// <summary>
+    /// A second gateway the test stack adds, identical but for <c>Inference:Transport=Grpc</c>, so both transports
+    /// are exercised end to end in one run.
+    /// </summary>
+    public const string GrpcGateway = "gateway-grpc";
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ResourceEvent> _instances = new();
     private readonly CancellationTokenSource _watching = new();
@@ -64,6 +70,18 @@ public sealed class AppHostFixture : IAsyncLifetime
         foreach (var (name, value) in TestSettings.Worker)
         {
             worker.WithEnvironment(name, value);
+        }
+
+        var inference = builder.CreateResourceBuilder(builder.Resources.OfType<IResourceWithEndpoints>().Single(r => r.Name == "python-inference"));
+        var grpcGateway = builder.AddProject(GrpcGateway, Path.Combine(builder.AppHostDirectory, "..", "Gateway", "Gateway.csproj"))
+            .WithHttpHealthCheck("/health", endpointName: "http")
+            .WithReference(inference.GetEndpoint("http")).WithReference(inference.GetEndpoint("grpc"))
+            .WithReference(worker.GetEndpoint("http"))
+            .WithEnvironment("Inference__Transport", "Grpc")
+            .WaitFor(inference).WaitFor(worker);
+        foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
+        {
+            grpcGateway.WithEnvironment(name, value);
         }
 
         builder.Services.AddLogging(logging =>
@@ -128,9 +146,9 @@ public sealed class AppHostFixture : IAsyncLifetime
     }
 
     /// <summary>A client of the gateway's HTTP endpoint sending <paramref name="token"/>, if any.</summary>
-    public HttpClient CreateGatewayClient(string? token)
+    public HttpClient CreateGatewayClient(string? token, string gateway = "gateway")
     {
-        var client = App.CreateHttpClient("gateway", "http");
+        var client = App.CreateHttpClient(gateway, "http");
         client.Timeout = StepTimeout;
         if (token is not null)
         {

@@ -46,6 +46,19 @@ public sealed class RegistryTests(AppHostFixture stack)
         Assert.Equal(["1.0.0", "1.1.0"], await AnnouncedVersionsAsync(model, expected: 2));
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("registry.v1.ModelRegistry")]
+    public async Task The_workers_grpc_endpoint_answers_the_standard_health_check(string service)
+    {
+        using var channel = GrpcChannel.ForAddress(stack.App.GetEndpoint("worker", "grpc"));
+
+        var response = await new Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(
+            new Grpc.Health.V1.HealthCheckRequest { Service = service }, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: Token);
+
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+    }
+
     private async Task<List<string?>> AnnouncedVersionsAsync(string model, int expected)
     {
         using var worker = stack.App.CreateHttpClient("worker", "http");
