@@ -9,6 +9,7 @@ var messaging = builder.AddMessageBroker("messaging");
 
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
     .WithHttpHealthCheck("/health")
+    .WithGrpcHealthCheck("inference.v1.Inference")
     .WithAnalyticsDatabase(builder);
 
 // Two competing consumers of the jobs queue, sharing one job database; Aspire's proxy spreads HTTP calls over both.
@@ -18,6 +19,7 @@ var worker = builder.AddProject<Projects.Worker>("worker")
     .WithGrpcEndpoint()
     .WithReplicas(2)
     .WithHttpHealthCheck("/health")
+    .WithGrpcHealthCheck("registry.v1.ModelRegistry")
     .WithJobDatabase(builder)
     .WithWebhooks(builder)
     .WithReference(messaging).WaitFor(messaging)

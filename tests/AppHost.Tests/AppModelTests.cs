@@ -121,4 +121,15 @@ public sealed class AppModelTests
         Assert.Equal((8080, "http", false), (endpoints["http"].Port, endpoints["http"].UriScheme, endpoints["http"].IsProxied));
         Assert.Equal((8443, "https", false), (endpoints["https"].Port, endpoints["https"].UriScheme, endpoints["https"].IsProxied));
     }
+
+    [Theory]
+    [InlineData("python-inference")]
+    [InlineData("worker")]
+    public async Task Each_grpc_server_is_healthy_only_when_grpc_health_v1_says_serving(string resource)
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local");
+
+        Assert.Contains($"{resource}_grpc_health",
+            Resource(model, resource).Annotations.OfType<HealthCheckAnnotation>().Select(h => h.Key));
+    }
 }
