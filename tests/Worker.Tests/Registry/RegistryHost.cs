@@ -41,6 +41,22 @@ internal sealed class RegistryHost : IAsyncDisposable
 
     public static async Task<RegistryHost> StartAsync()
     {
+        // A port found free can be taken by another process before Kestrel binds it (the end-to-end suite runs
+        // beside this one), so a start that meets a taken port tries again with new ones.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortsAsync();
+            }
+            catch (IOException exception) when (attempt < 5 && exception.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+            }
+        }
+    }
+
+    private static async Task<RegistryHost> StartOnFreePortsAsync()
+    {
         var database = await TemporaryJobStore.CreateAsync();
         var (httpPort, grpcPort) = (FreeLoopbackPort(), FreeLoopbackPort());
         var builder = WebApplication.CreateSlimBuilder();
