@@ -5,6 +5,10 @@ It runs as a background task started by the app's lifespan, so neither start-up 
 until it answers, each model serves its default version. While the Worker is unreachable (`UNAVAILABLE`,
 `DEADLINE_EXCEEDED`) a call is retried with exponential back-off and jitter, forever; any other status is final for
 that call and logged. Registration is idempotent on the Worker's side, so registering again after a restart is fine.
+
+After that, the task asks for the active versions again every `RESYNC_INTERVAL_S`: `model.activated` switches a
+replica at once, but a replica whose broker connection was down when the event went out (its queue is its own and
+goes with the connection) would otherwise serve the old version until it restarts.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ def version_message(model: ServedModel) -> registry_pb2.ModelVersion:
 class ModelRegistration:
     INITIAL_BACKOFF_S = 0.5
     MAX_BACKOFF_S = 10.0
+    RESYNC_INTERVAL_S = 30.0
 
     def __init__(
         self,
@@ -90,7 +95,15 @@ class ModelRegistration:
         else:
             self._channel = grpc.aio.insecure_channel(self._target, options=options)
         self._stub = registry_pb2_grpc.ModelRegistryStub(self._channel)
-        self._task = asyncio.create_task(self.register(self._registry.all_versions()), name="model-registration")
+        self._task = asyncio.create_task(self._run(), name="model-registration")
+
+    async def _run(self) -> None:
+        await self.register(self._registry.all_versions())
+        names = sorted({model.name for model in self._registry.all_versions()})
+        while True:
+            await asyncio.sleep(self.RESYNC_INTERVAL_S)
+            for name in names:
+                await self._serve_active(name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -138,6 +151,8 @@ class ModelRegistration:
                 self._registry.get(name).version,
             )
             return
+        if self._registry.get(name).version == active.version:
+            return  # already served: nothing to switch or to say
         try:
             self._registry.activate(name, active.version)
         except VersionNotFoundError as error:

@@ -93,6 +93,21 @@ def test_the_registrys_active_version_is_served(
         assert client.get("/predict", params={"text": TEXT}).json()["version"] == "2.0.0"
 
 
+def test_a_version_activated_while_no_event_arrived_is_served_after_the_next_resync(
+    fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ModelRegistration, "RESYNC_INTERVAL_S", 0.1)
+    fake.start()
+    app = registering_app(settings, registry, fake.url)
+
+    with TestClient(app) as client:
+        wait_until(lambda: app.state.registration.synced, what="registration")
+        assert served_version(client) == "1.0.0"
+        fake.servicer.active["sentiment"] = "2.0.0"  # activated while this replica missed model.activated
+
+        wait_until(lambda: served_version(client) == "2.0.0", what="the re-sync to switch versions")
+
+
 def test_registration_retries_while_the_worker_is_away_and_registers_once_it_starts(
     fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
