@@ -58,16 +58,17 @@ public sealed class TelemetryTests(AppHostFixture stack)
 
         // The Worker writes job.completed with the job's trace; its outbox relay publishes it as a child of that
         // trace, and python-inference's analytics consumer continues it from the message's traceparent header.
+        // Each service exports in its own batches, so wait until the relay's span and the consumer's span have
+        // arrived together with their parents. (At-least-once: two replicas' relays may both publish one event, and
+        // either publication's spans count.)
+        static bool WithParent(IReadOnlyList<Span> found, Span span) => found.Any(parent => parent.SpanId == span.ParentSpanId);
         var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
-            also: found => found.Any(s => s.Service == "python-inference" && s.Name == "process events.analytics"),
+            also: found => found.Any(s => s.Service == "worker" && s.Name == "outbox job.completed" && WithParent(found, s))
+                           && found.Any(s => s.Service == "python-inference" && s.Name == "process events.analytics" && WithParent(found, s)),
             pythonServerSpan: GrpcPredictStream);
 
-        // At-least-once: two replicas' relays may both publish an event (consumers drop the repeat), so the spans of
-        // either publication count.
-        var relay = spans.First(s => s.Service == "worker" && s.Name == "outbox job.completed");
-        var analytics = spans.First(s => s.Service == "python-inference" && s.Name == "process events.analytics");
-        Assert.Contains(spans, s => s.SpanId == analytics.ParentSpanId && s.Service == "worker");
-        Assert.Contains(spans, s => s.SpanId == relay.ParentSpanId);
+        var analytics = spans.First(s => s.Service == "python-inference" && s.Name == "process events.analytics" && WithParent(spans, s));
+        Assert.Equal("worker", spans.First(s => s.SpanId == analytics.ParentSpanId).Service);
     }
 
     private const string GrpcPredictStream = "inference.v1.Inference/PredictStream";
