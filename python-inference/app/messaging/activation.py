@@ -23,9 +23,9 @@ from aio_pika.abc import (
 )
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, parse_traceparent
-from app.messaging.delivery import header, settle
+from app.messaging.delivery import header, read_event, settle
 from app.ml.registry import ModelNotFoundError, ModelRegistry, VersionNotFoundError
-from app.schemas.events import InvalidEventError, ModelActivatedData, parse_event
+from app.schemas.events import ModelActivatedData
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +72,9 @@ class ActivationConsumer:
                 "messaging.rabbitmq.queue": self.queue_name,
             },
         ) as span:
-            try:
-                event = parse_event(message.body)
-            except InvalidEventError as error:
-                logger.warning("dropping an unparsable event (message_id %s): %s", message.message_id, error)
-                span.set_error("invalid event")
-                await settle(message.reject(requeue=False))
+            event = await read_event(message, span)
+            if event is None:
                 return
-            span.attributes["messaging.message.id"] = str(event.envelope.id)
-            span.attributes["event.type"] = event.envelope.type
             data = event.data
             if isinstance(data, ModelActivatedData):
                 span.attributes["ml.model.name"] = data.model

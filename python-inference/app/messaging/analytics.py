@@ -24,14 +24,12 @@ from aio_pika.abc import (
 )
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, AttributeValue, Tracer, parse_traceparent
-from app.messaging.delivery import header, settle
+from app.messaging.delivery import header, read_event, settle
 from app.schemas.events import (
     Event,
-    InvalidEventError,
     JobCompletedData,
     JobFailedData,
     PredictionMadeData,
-    parse_event,
 )
 
 logger = logging.getLogger(__name__)
@@ -207,15 +205,9 @@ class AnalyticsConsumer:
                 parent=parse_traceparent(header(message, "traceparent")),
                 attributes=self._span_attributes(message),
             ) as span:
-                try:
-                    event = parse_event(message.body)
-                except InvalidEventError as error:
-                    logger.warning("dropping an unparsable event (message_id %s): %s", message.message_id, error)
-                    span.set_error("invalid event")
-                    await settle(message.reject(requeue=False))
+                event = await read_event(message, span)
+                if event is None:
                     return
-                span.attributes["messaging.message.id"] = str(event.envelope.id)
-                span.attributes["event.type"] = event.envelope.type
                 try:
                     recorded = await asyncio.to_thread(self.store.record, event)
                 except sqlite3.OperationalError as error:  # locked, busy, I/O, disk full: worth another try
