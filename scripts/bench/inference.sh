@@ -10,10 +10,8 @@ singles="${1:-2000}"
 batches="${2:-200}"
 concurrency="${3:-16}"
 warmup="${4:-200}"
-if curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1; then
-  echo "inference.sh: something already answers on localhost:8080; stop it first" >&2
-  exit 1
-fi
+source scripts/bench/lib.sh
+refuse_if_gateway_answers
 read -r load _ </proc/loadavg
 if (( $(echo "$load > 1" | bc) )); then
   echo "inference.sh: load average $load before the start: other work on this machine will lower the figures" >&2
@@ -30,14 +28,6 @@ export RateLimiting__Policies__batch__TokenLimit=1000000 RateLimiting__Policies_
 results="$(mktemp -d)"
 log="$results/apphost.log"
 apphost="" watched=""
-
-# The DCP processes (Aspire's orchestrator) of the AppHost started by `dotnet run` with pid $1 (as in startup.sh).
-orchestrator_pids() {
-  local host api
-  host=$(pgrep -P "$1" | head -n 1) || return 0
-  api=$(pgrep -f -- "start-apiserver --monitor $host( |$)" | head -n 1) || return 0
-  if [[ -n "$api" ]]; then echo "$api $(pgrep -f -- "run-controllers .*--monitor $api( |$)" | tr '\n' ' ')"; fi
-}
 
 stop_apphost() {
   [[ -n "$apphost" ]] || return 0

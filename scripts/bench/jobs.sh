@@ -7,10 +7,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 jobs="${1:-1000}"
 concurrency="${2:-32}"
-if curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1; then
-  echo "jobs.sh: something already answers on localhost:8080; stop it first" >&2
-  exit 1
-fi
+source scripts/bench/lib.sh
+refuse_if_gateway_answers
 dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
 token=$(dotnet user-jwts create --project Gateway --name bench --scope jobs --output token)
 

@@ -5,21 +5,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 runs="${1:-3}"
-if curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1; then
-  echo "startup.sh: something already answers on localhost:8080; stop it first (the runs would measure it)" >&2
-  exit 1
-fi
+source scripts/bench/lib.sh
+refuse_if_gateway_answers
 dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
-
-# The DCP processes (Aspire's orchestrator) of the AppHost started by `dotnet run` with pid $1: its API server
-# watches the AppHost (--monitor <AppHost pid>), the controllers watch the API server.
-orchestrator_pids() {
-  local host api
-  host=$(pgrep -P "$1" | head -n 1) || return 0
-  api=$(pgrep -f -- "start-apiserver --monitor $host( |$)" | head -n 1) || return 0
-  if [[ -n "$api" ]]; then echo "$api $(pgrep -f -- "run-controllers .*--monitor $api( |$)" | tr '\n' ' ')"; fi
-}
 
 printf '| run | gateway healthy (s) | first prediction (s) |\n|---|---|---|\n'
 for run in $(seq 1 "$runs"); do
