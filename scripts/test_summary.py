@@ -15,9 +15,22 @@ def count(report: Path) -> tuple[int, int]:
         outcomes = {child.tag for child in case}
         if outcomes & {"failure", "error"}:
             failed += 1
+            describe(report, case)
         elif "skipped" not in outcomes:
             passed += 1
     return passed, failed
+
+
+def describe(report: Path, case: ET.Element) -> None:
+    """Names a failed test and the first lines of its message, so the end of a long log says what failed."""
+    name = f"{case.get('classname', '')}.{case.get('name', '')}".strip(".")
+    print(f"FAILED {report.stem.removesuffix('.junit')}: {name}")
+    for child in case:
+        if child.tag in ("failure", "error"):
+            text = (child.get("message") or "") + "\n" + (child.text or "")
+            lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+            for line in lines[:12]:
+                print(f"    {line[:300]}")
 
 
 def main(folder: str, suites: list[str]) -> int:
