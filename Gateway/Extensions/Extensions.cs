@@ -6,6 +6,7 @@ using Gateway.Requests;
 using Gateway.Registry;
 using Gateway.Rpc;
 using Gateway.Security;
+using Gateway.Upstream;
 using Grpc.Core;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -50,15 +51,13 @@ public static class Extensions
 
         builder.AddInferenceClient();
 
+        // The Worker is a pool of replicas; WorkerPool says which of its calls are retried and why.
         builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
-            // A retried submission could queue the same job twice, so only reads are retried.
-            .RemoveAllResilienceHandlers()
-            .AddStandardResilienceHandler(resilience => resilience.Retry.DisableForUnsafeHttpMethods());
-
-        // The standard handler from ServiceDefaults, retries included: activations are idempotent (HttpRegistryClient).
+            .AddWorkerPoolResilience();
         builder.Services.AddHttpClient<IRegistryClient, HttpRegistryClient>((services, http) =>
-            http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress);
+                http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
+            .AddWorkerPoolResilience();
 
         return builder;
     }

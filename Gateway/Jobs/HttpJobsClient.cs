@@ -9,9 +9,17 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>The prefix of the idempotency keys the gateway makes for submissions that came without one.</summary>
+    public const string GatewayKeyPrefix = "gateway:";
+
+    /// <summary>
+    /// Every submission carries an idempotency key, the client's or one made here, so that a submission retried after
+    /// a replica died under it (<see cref="WorkerPool"/>) finds the job that replica may already have stored.
+    /// </summary>
     public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
         CancellationToken cancellationToken)
     {
+        idempotencyKey ??= GatewayKeyPrefix + Guid.NewGuid().ToString("N");
         var body = new { owner, submission.Model, submission.Inputs, submission.CallbackUrl, idempotencyKey };
         return UpstreamCalls.SendAsync<JobView>(http,
             new HttpRequestMessage(HttpMethod.Post, "/api/jobs") { Content = JsonContent.Create(body, options: Json) },

@@ -4,9 +4,9 @@ using Gateway.Upstream;
 namespace Gateway.Registry;
 
 /// <summary>
-/// The Worker's <c>/api/registry</c> over HTTP/JSON. Its client keeps the standard resilience handler, retries
-/// included, for the PUT too: an activation sets a state rather than adding to one, so a repeat after a lost answer
-/// finds the version active and changes and announces nothing.
+/// The Worker's <c>/api/registry</c> over HTTP/JSON. A PUT is as safe to retry as a read (<see cref="WorkerPool"/>):
+/// an activation sets a state rather than adding to one, so a repeat after a lost answer finds the version active and
+/// changes and announces nothing.
 /// </summary>
 internal sealed class HttpRegistryClient(HttpClient http, ILogger<HttpRegistryClient> logger) : IRegistryClient
 {
