@@ -87,6 +87,8 @@ public sealed class AppHostFixture : IAsyncLifetime
         builder.Services.AddLogging(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Warning);
+            // Every request the tests send would otherwise be four lines of a failed test's output.
+            logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
             // The services' own console output (which the outage tests make noisy on purpose) is shown only
             // when asked for: APPHOST_TESTS_RESOURCE_LOGS=1.
             if (Environment.GetEnvironmentVariable("APPHOST_TESTS_RESOURCE_LOGS") != "1")
@@ -232,11 +234,49 @@ public sealed class AppHostFixture : IAsyncLifetime
         var commands = App.Services.GetRequiredService<ResourceCommandService>();
         var result = await commands.ExecuteCommandAsync(instance, KnownResourceCommands.StartCommand, cancellationToken);
         Assert.True(result.Success, $"starting {instance}: {result.Message}");
-        // A replica's own snapshot reports its health; waiting on the instance name through
-        // WaitForResourceHealthyAsync does not complete after a restart, so the snapshot is polled.
-        await WaitForInstanceAsync(instance,
-            snapshot => snapshot is { State.Text: "Running", HealthStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy },
-            "become healthy after a restart", cancellationToken);
+        await WaitForInstanceAsync(instance, snapshot => snapshot is { State.Text: "Running" }, "run again", cancellationToken);
+        await WaitServingAsync(instance, cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits until the instance itself answers <c>/health</c> on its own port. The health Aspire shows for a replica
+    /// is not its own: the check goes to the resource's endpoint, which is the proxy in front of every replica, so a
+    /// replica reads healthy a moment after its process starts, while its sibling answers for it.
+    /// </summary>
+    private async Task WaitServingAsync(string instance, CancellationToken cancellationToken)
+    {
+        var environment = _instances[instance].Snapshot.EnvironmentVariables.ToDictionary(e => e.Name, e => e.Value);
+        var grpcPort = environment.GetValueOrDefault("GRPC_PORT");
+        var own = (environment.GetValueOrDefault("ASPNETCORE_URLS") ?? "")
+            .Split(';', StringSplitOptions.RemoveEmptyEntries).Select(url => new Uri(url))
+            .Where(url => $"{url.Port}" != grpcPort).ToList();
+        Assert.True(own.Count > 0, $"{instance} has no HTTP address of its own in ASPNETCORE_URLS");
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(StepTimeout);
+        string last = "no answer yet";
+        while (!deadline.IsCancellationRequested)
+        {
+            try
+            {
+                using var response = await http.GetAsync(new Uri(own[0], "/health"), deadline.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+
+                last = $"{(int)response.StatusCode}";
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !deadline.IsCancellationRequested)
+            {
+                last = exception.Message;
+            }
+
+            await Task.Delay(100, CancellationToken.None);
+        }
+
+        throw new TimeoutException($"{instance} did not answer /health at {own[0]} after a restart; last: {last}");
     }
 
     private static bool IsStopped(CustomResourceSnapshot? snapshot) =>
