@@ -48,6 +48,10 @@ public static class Extensions
             .BindConfiguration(RegistryOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddOptions<WorkerCallOptions>()
+            .BindConfiguration(WorkerCallOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
 
         builder.AddInferenceClient();
 

@@ -47,12 +47,9 @@ public sealed class WorkerCallOptions
 /// </summary>
 public static class WorkerPool
 {
+    /// <summary>Replaces the client's resilience handlers with the pool's, configured by <see cref="WorkerCallOptions"/>.</summary>
     public static IHttpClientBuilder AddWorkerPoolResilience(this IHttpClientBuilder builder)
     {
-        builder.Services.AddOptions<WorkerCallOptions>()
-            .BindConfiguration(WorkerCallOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
         builder.RemoveAllResilienceHandlers()
             .AddResilienceHandler("worker-pool", (pipeline, context) =>
             {

@@ -268,7 +268,7 @@ public sealed class AppHostFixture : IAsyncLifetime
 
                 last = $"{(int)response.StatusCode}";
             }
-            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !deadline.IsCancellationRequested)
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
             {
                 last = exception.Message;
             }

@@ -3,7 +3,6 @@ using System.Text;
 using Gateway.Jobs;
 using Gateway.Registry;
 using Gateway.Upstream;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Tests;
@@ -62,11 +61,7 @@ public sealed class WorkerPoolTests
     private static ServiceProvider Services(ScriptedWorker worker, int maxRetryAttempts = 3)
     {
         var services = new ServiceCollection().AddLogging();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["WorkerCalls:MaxRetryAttempts"] = $"{maxRetryAttempts}",
-            ["WorkerCalls:RetryBaseDelay"] = "00:00:00",
-        }).Build());
+        services.AddOptions<WorkerCallOptions>().Configure(o => (o.MaxRetryAttempts, o.RetryBaseDelay) = (maxRetryAttempts, TimeSpan.Zero));
         services.AddHttpClient<IJobsClient, HttpJobsClient>(http => http.BaseAddress = Worker)
             .AddWorkerPoolResilience().ConfigurePrimaryHttpMessageHandler(() => worker);
         services.AddHttpClient<IRegistryClient, HttpRegistryClient>(http => http.BaseAddress = Worker)
