@@ -31,27 +31,12 @@ public static class Extensions
         builder.AddGatewayAuthentication();
         builder.AddGatewayRateLimiting();
         builder.AddJsonRpc();
-        builder.Services.AddOptions<RequestLimitsOptions>()
-            .BindConfiguration(RequestLimitsOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<RequestLimitsOptions>(RequestLimitsOptions.SectionName);
 
-        builder.Services.AddOptions<InferenceOptions>()
-            .BindConfiguration(InferenceOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.AddOptions<JobsOptions>()
-            .BindConfiguration(JobsOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.AddOptions<RegistryOptions>()
-            .BindConfiguration(RegistryOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.AddOptions<WorkerCallOptions>()
-            .BindConfiguration(WorkerCallOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
+        builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
+        builder.Services.AddValidatedOptions<RegistryOptions>(RegistryOptions.SectionName);
+        builder.Services.AddValidatedOptions<WorkerCallOptions>(WorkerCallOptions.SectionName);
 
         builder.AddInferenceClient();
 

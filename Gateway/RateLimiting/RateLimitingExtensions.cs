@@ -12,10 +12,7 @@ public static class RateLimitingExtensions
 {
     public static IHostApplicationBuilder AddGatewayRateLimiting(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RateLimitingOptions>()
-            .BindConfiguration(RateLimitingOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<RateLimitingOptions>(RateLimitingOptions.SectionName);
 
         builder.Services.AddRateLimiter(limiter =>
         {

@@ -9,10 +9,7 @@ public static class JsonRpcServices
     public static IHostApplicationBuilder AddJsonRpc(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddOptions<JsonRpcOptions>()
-            .BindConfiguration(JsonRpcOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<JsonRpcOptions>(JsonRpcOptions.SectionName);
         builder.Services.AddSingleton(JsonRpcMethods.Create());
         builder.Services.AddSingleton<JsonRpcDispatcher>();
         return builder;

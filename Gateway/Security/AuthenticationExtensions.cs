@@ -12,10 +12,7 @@ public static class AuthenticationExtensions
     /// </summary>
     public static IHostApplicationBuilder AddGatewayAuthentication(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<GatewayAuthOptions>()
-            .BindConfiguration(GatewayAuthOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<GatewayAuthOptions>(GatewayAuthOptions.SectionName);
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         // PostConfigure runs after the handler has read its configuration section, so these hold whatever it says.

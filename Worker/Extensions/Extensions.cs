@@ -26,14 +26,8 @@ public static class Extensions
     {
         builder.AddRabbitMQClient(MessagingConnectionName);
 
-        builder.Services.AddOptions<JobsOptions>()
-            .BindConfiguration(JobsOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.AddOptions<MessagingOptions>()
-            .BindConfiguration(MessagingOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
+        builder.Services.AddValidatedOptions<MessagingOptions>(MessagingOptions.SectionName);
         builder.Services.AddSingleton(TimeProvider.System);
 
         // Storage: jobs, model registry, outbox and audit log share one SQLite database (one transaction for a change and its message).
@@ -53,10 +47,7 @@ public static class Extensions
         builder.AddWebhooks();
         builder.Services.AddHostedService<NotificationsConsumer>();
 
-        builder.Services.AddOptions<InferenceOptions>()
-            .BindConfiguration(InferenceOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddInferenceClient();
 
         // The model registry's gRPC service, on its own HTTP/2-only endpoint (GRPC_PORT).
