@@ -14,9 +14,13 @@ status=0
 # The set-up installs RabbitMQ (and PostgreSQL): a test that needs it fails instead of skipping when it is missing.
 export TEST_REQUIRE_INFRA=1
 
+# Each test has its own limit (pytest-timeout; tests/Shared/TestTimeouts.cs); these bound a whole run that hangs
+# outside any test (a fixture, the runner). A run stopped here has written no report, which fails the summary.
+run_limit=(timeout --kill-after=30s 15m)
+
 python_suite=python-inference
 python_log="$results/$python_suite.log"
-(cd python-inference && exec .venv/bin/python -m pytest -q -p no:cacheprovider \
+(cd python-inference && exec "${run_limit[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider \
   --junitxml="$results/$python_suite.junit.xml") >"$python_log" 2>&1 &
 python_pid=$!
 started=$SECONDS
@@ -27,7 +31,7 @@ if dotnet build Aspire.sln -nologo -v quiet -clp:ErrorsOnly; then
   wait "$python_pid" || status=1
   python_done=1
   # Each test project writes <project>.junit.xml (tests/Directory.Build.props).
-  dotnet test --solution Aspire.sln --no-build --results-directory "$results" --no-progress || status=1
+  "${run_limit[@]}" dotnet test --solution Aspire.sln --no-build --results-directory "$results" --no-progress || status=1
 else
   echo "test.sh: the C# build failed" >&2
   echo "build failed" >"$results/build-failed.txt"
