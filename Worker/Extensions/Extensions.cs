@@ -50,7 +50,8 @@ public static class Extensions
         builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddInferenceClient();
 
-        // The model registry's gRPC service, on its own HTTP/2-only endpoint (GRPC_PORT).
+        // The model registry's use cases, served over HTTP/JSON and over gRPC on its own HTTP/2-only endpoint (GRPC_PORT).
+        builder.Services.AddSingleton<ModelRegistry>();
         builder.AddGrpcEndpoint();
 
         return builder;
