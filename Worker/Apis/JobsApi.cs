@@ -16,15 +16,6 @@ namespace Worker.Apis;
 /// <summary>A job as the gateway forwards it: the client's body, its idempotency key, and the subject that submitted it.</summary>
 public sealed record JobSubmission(string? Owner, string? Model, JsonElement Inputs, string? CallbackUrl, string? IdempotencyKey);
 
-/// <summary>A job as the Worker's API shows it (inputs are not echoed back).</summary>
-public sealed record JobView(
-    Guid Id, string Model, JobStatus Status, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    JsonElement? Result, ProblemDetails? Error, string? CallbackUrl)
-{
-    public static JobView From(Job job) => new(job.Id, job.Model, job.Status, job.Attempts, job.CreatedAt,
-        job.UpdatedAt, job.Result, job.Error, job.CallbackUrl);
-}
-
 public sealed record JobList(IReadOnlyList<JobView> Items, string? NextPageToken);
 
 /// <summary>The Worker's internal job API; the gateway is its only caller.</summary>
