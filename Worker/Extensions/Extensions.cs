@@ -39,6 +39,10 @@ public static class Extensions
         builder.Services.AddSingleton<IModelRegistryStore, SqliteModelRegistryStore>();
         builder.Services.AddHostedService<JobStoreInitializer>();
 
+        // Use cases, each served by thin faces (Apis/, the gRPC service).
+        builder.Services.AddSingleton<JobSubmissions>();
+        builder.Services.AddSingleton<ModelRegistry>();
+
         // Messaging: a confirmed publisher, the outbox relay, and one consumer per queue the Worker owns.
         builder.Services.AddSingleton<IMessagePublisher, RabbitMqPublisher>();
         builder.Services.AddHostedService<OutboxRelay>();
@@ -57,8 +61,7 @@ public static class Extensions
         builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddInferenceClient();
 
-        // The model registry's use cases, served over HTTP/JSON and over gRPC on its own HTTP/2-only endpoint (GRPC_PORT).
-        builder.Services.AddSingleton<ModelRegistry>();
+        // The model registry's gRPC service, on its own HTTP/2-only endpoint (GRPC_PORT).
         builder.AddGrpcEndpoint();
 
         return builder;
