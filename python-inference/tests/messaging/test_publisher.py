@@ -12,7 +12,8 @@ import aio_pika
 import pytest
 
 from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer, parse_traceparent
-from app.messaging.publisher import ModelVersion, PredictionCounter, PredictionPublisher
+from app.messaging.publisher import PredictionPublisher
+from app.ml.counter import ModelVersion, PredictionCounter
 from tests.support import RecordingExporter
 
 

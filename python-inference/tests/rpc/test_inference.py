@@ -170,7 +170,7 @@ def test_an_unknown_model_is_not_found_model_not_found(stack: RpcStack) -> None:
 
 
 def test_not_ready_is_unavailable(stack: RpcStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stack.http.app.state.grpc_server.inference, "registry", type(stack.http.app.state.registry)())  # type: ignore[attr-defined]
+    monkeypatch.setattr(stack.http.app.state.serving, "registry", type(stack.http.app.state.registry)())  # type: ignore[attr-defined]
 
     error = _error(lambda: stack.inference.ListModels(pb.ListModelsRequest()))
 
@@ -182,7 +182,7 @@ def test_an_unexpected_error_is_internal_without_internals(stack: RpcStack, monk
     def explode(*args: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("app.rpc.inference.serving.predict", explode)
+    monkeypatch.setattr("app.ml.serving.check_inputs", explode)
 
     error = _error(lambda: stack.inference.Predict(pb.PredictRequest(model="sentiment", input=_input("hi"))))
 
