@@ -19,8 +19,11 @@ def fit_and_evaluate(
     The pipeline fitted here is the one that is served: it is not refit on all data afterwards, so the
     held-out accuracy describes exactly the model that answers requests.
     """
-    train_x, test_x, train_y, test_y = train_test_split(
-        inputs, labels, test_size=test_size, random_state=random_state, stratify=labels
-    )
+    train_x, test_x, train_y, test_y = split(inputs, labels, test_size=test_size, random_state=random_state)
     pipeline.fit(train_x, train_y)
     return pipeline, Evaluation(float(pipeline.score(test_x, test_y)), len(train_x), len(test_x))
+
+
+def split(inputs: Any, labels: Sequence[Any], *, test_size: float, random_state: int) -> list[Any]:
+    """The stratified split every model trains on: [train inputs, test inputs, train labels, test labels]."""
+    return list(train_test_split(inputs, labels, test_size=test_size, random_state=random_state, stratify=labels))

@@ -25,13 +25,12 @@ from app.main import create_app
 from app.messaging.lifecycle import Messaging
 from app.ml.registry import ModelRegistry
 from tests.messaging.broker import USER, RabbitMQNode, TcpForwarder, free_port
+from tests.support import SETOSA, VIRGINICA
 
 EXCHANGE = "events"
 QUEUE = "events.analytics"
 POSITIVE = "I absolutely loved this movie, the acting was wonderful."
 NEGATIVE = "This is the worst purchase I have ever made."
-SETOSA = [5.1, 3.5, 1.4, 0.2]
-VIRGINICA = [6.7, 3.0, 5.2, 2.3]
 
 
 def messaging_app(settings: Settings, registry: ModelRegistry, tmp_path: Path, url: str, **overrides: Any) -> FastAPI:

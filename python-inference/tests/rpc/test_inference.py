@@ -9,7 +9,7 @@ from google.protobuf import json_format, struct_pb2
 
 from app.rpc.stubs import error_details_pb2, inference_pb2, status_pb2
 from tests.rpc.conftest import RpcStack
-from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT
+from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, SETOSA, VERSICOLOR, VIRGINICA
 
 pb = inference_pb2
 TEXTS = [
@@ -17,7 +17,7 @@ TEXTS = [
     "This is the worst purchase I have ever made.",
     "Not bad at all",
 ]
-FLOWERS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [6, 2.9, 4.5, 1.5]]
+FLOWERS = [SETOSA, VIRGINICA, VERSICOLOR]
 
 
 def _input(value: Any) -> pb.ModelInput:
