@@ -12,13 +12,26 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import aio_pika
+import pytest
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
 USER = "test"
+
+
+def require_installed(paths: Iterable[Path], *, required: bool) -> None:
+    """Skip the test when a broker binary is missing, or fail it when the broker is `required`."""
+    missing = [str(path) for path in paths if not path.exists()]
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} not installed (Debian's rabbitmq-server; scripts/setup.sh installs it)"
+    if required:
+        pytest.fail(f"{reason}, and TEST_REQUIRE_INFRA=1 makes a missing broker a failure, not a skip", pytrace=False)
+    pytest.skip(reason)
 
 
 def free_port() -> int:
