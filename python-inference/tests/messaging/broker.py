@@ -159,12 +159,14 @@ class TcpForwarder:
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-forwarder", daemon=True)
         self._thread.start()
         self._server: asyncio.AbstractServer | None = None
+        self.accepted = 0  # TCP connections accepted: a client's connection attempts, seen as they happen
 
     def open(self) -> None:
         start = asyncio.start_server(self._forward, "127.0.0.1", self.port)
         self._server = asyncio.run_coroutine_threadsafe(start, self._loop).result(5)
 
     async def _forward(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
 
         async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
