@@ -1,6 +1,7 @@
 """Entry point: `uvicorn app.main:app`. A request goes through the telemetry middleware, then the
-routers in app/api/routes; errors become problem details in app/api/errors.py. With GRPC_PORT set, the same
-models are served over gRPC too (app/rpc); with a broker configured, events come and go through app/messaging;
+routers in app/api/routes, which hand it to the serving core (app/ml/serving.py); problems (app/core/problems.py)
+become problem details in app/api/errors.py. With GRPC_PORT set, the same core answers over gRPC too (app/rpc);
+with a broker configured, events come and go through app/messaging;
 with the Worker's gRPC address known, the model versions are registered with its registry (app/rpc/registration.py).
 All are started and stopped by the app's lifespan."""
 

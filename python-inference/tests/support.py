@@ -90,8 +90,7 @@ def iris_split() -> tuple[frozenset[tuple[float, ...]], tuple[tuple[tuple[float,
     """The iris model's own split (app/ml/training.py's, with iris's parameters): the training rows, and the held-out
     (measurements, species) pairs minus any row that also occurs in training (the data set repeats a few flowers)."""
     features, species = iris.load_data()
-    params = iris.TRAINING_PARAMS
-    train_x, test_x, _, test_y = split(features, species, test_size=params["test_size"], random_state=params["random_state"])
+    train_x, test_x, _, test_y = split(features, species, iris.TRAINING_PARAMS)
     trained_on = frozenset(tuple(map(float, row)) for row in train_x)
     held_out = tuple(
         (row, str(label)) for row, label in ((tuple(map(float, x)), y) for x, y in zip(test_x, test_y))
