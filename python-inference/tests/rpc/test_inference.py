@@ -133,6 +133,21 @@ def test_inputs_of_no_input_kind_are_rejected_in_the_http_routes_words(stack: Rp
     assert len(_field_violations(error)) == 5
 
 
+def test_predict_without_an_input_is_invalid_argument_input_is_required(stack: RpcStack) -> None:
+    error = _error(lambda: stack.inference.Predict(pb.PredictRequest(model="sentiment")))
+
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert _trailers(error)["problem-code"] == "validation_failed"
+    assert _field_violations(error) == [("input", "is required")]
+
+
+def test_an_unknown_model_is_not_found_before_a_missing_input_is_noticed(stack: RpcStack) -> None:
+    error = _error(lambda: stack.inference.Predict(pb.PredictRequest(model="unicorn")))
+
+    assert error.code() is grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    assert _trailers(error)["problem-code"] == "model_not_found"
+
+
 def test_features_that_are_not_finite_are_invalid_argument(stack: RpcStack) -> None:
     request = pb.PredictRequest(model="iris", input=_input([math.nan, 1.0, 1.0, 1.0]))
 
