@@ -12,7 +12,9 @@ namespace Worker.Messaging;
 internal abstract class EventConsumer(IServiceProvider services, IOptions<MessagingOptions> options, ILogger logger)
     : QueueConsumer(services, options, logger)
 {
-    private EventSubscriptions Subscriptions => Services.GetRequiredKeyedService<EventSubscriptions>(GetType());
+    private EventSubscriptions? _subscriptions;
+
+    private EventSubscriptions Subscriptions => _subscriptions ??= Services.GetRequiredKeyedService<EventSubscriptions>(GetType());
 
     protected override Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken) =>
         MessagingTopology.DeclareEventQueueAsync(channel, Settings, QueueName, cancellationToken);

@@ -5,6 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
 using Worker.Events;
 using Worker.Jobs;
 using Worker.Messaging;
@@ -131,6 +133,24 @@ public sealed class EventDispatchTests
     }
 
     [Fact]
+    public async Task Each_consumer_dispatches_through_its_own_subscriptions()
+    {
+        var services = new ServiceCollection();
+        var received = new ConcurrentQueue<(DomainEvent, object)>();
+        services.AddSingleton(received).AddLogging().AddSingleton(Options.Create(new MessagingOptions()));
+        services.AddEventConsumer<TestConsumer>().OnEveryEvent<EveryEventRecorder>();
+        services.AddEventConsumer<OtherConsumer>().On<ModelActivatedData, ActivationRecorder>();
+        await using var provider = services.BuildServiceProvider();
+        var activation = Envelope("model.activated", """{"model":"iris","version":"2"}""");
+
+        var first = await ActivatorUtilities.CreateInstance<TestConsumer>(provider).DeliverAsync(activation);
+        var second = await ActivatorUtilities.CreateInstance<OtherConsumer>(provider).DeliverAsync(activation);
+
+        Assert.Equal((DeliveryOutcome.Ack, DeliveryOutcome.Ack), (first, second));
+        Assert.Equal([typeof(JsonElement), typeof(ModelActivatedData)], received.Select(r => r.Item2.GetType()));
+    }
+
+    [Fact]
     public void One_event_type_carries_one_data_type()
     {
         var services = new ServiceCollection();
@@ -154,11 +174,17 @@ public sealed class EventDispatchTests
     private static byte[] Envelope(string type, string data) => Encoding.UTF8.GetBytes(
         $$"""{"id":"{{Guid.CreateVersion7()}}","type":"{{type}}","occurredAt":"2026-01-01T00:00:00Z","source":"test","data":{{data}}}""");
 
-    private sealed class TestConsumer(IServiceProvider services, IOptions<MessagingOptions> options, ILogger<TestConsumer> logger)
+    private class TestConsumer(IServiceProvider services, IOptions<MessagingOptions> options, ILogger<TestConsumer> logger)
         : EventConsumer(services, options, logger)
     {
         protected override string QueueName => "events.test";
+
+        public Task<DeliveryOutcome> DeliverAsync(byte[] body) => HandleAsync(
+            new BasicDeliverEventArgs("test", 1, redelivered: false, "events", "", new BasicProperties(), body), Token);
     }
+
+    private sealed class OtherConsumer(IServiceProvider services, IOptions<MessagingOptions> options, ILogger<TestConsumer> logger)
+        : TestConsumer(services, options, logger);
 
     private sealed class JobOutcomeRecorder(ConcurrentQueue<(DomainEvent, object)> received)
         : IHandleEvent<JobCompletedData>, IHandleEvent<JobFailedData>
