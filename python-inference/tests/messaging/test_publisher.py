@@ -91,6 +91,14 @@ def test_published_message_follows_the_envelope_contract_and_carries_the_flush_s
     assert (span.name, span.kind) == ("publish events", SPAN_KIND_PRODUCER)
     assert message.headers["traceparent"] == span.traceparent
     assert parse_traceparent(str(message.headers["traceparent"])) == span.context
+    # Semantic conventions 1.27: one message, so its id; the fanout's empty routing key is left out.
+    assert span.attributes == {
+        "messaging.system": "rabbitmq",
+        "messaging.operation.type": "publish",
+        "messaging.operation.name": "publish",
+        "messaging.destination.name": "events",
+        "messaging.message.id": body["id"],
+    }
 
 
 def test_flush_with_nothing_pending_publishes_nothing(recording_exporter: RecordingExporter) -> None:
