@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer
+from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, instruments
 from app.messaging import analytics
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCounts
 from app.schemas.events import Event, parse_event
@@ -232,3 +232,14 @@ def test_the_consumer_span_continues_the_producers_trace(
         "messaging.rabbitmq.message.delivery_tag": 7,
     }
     assert span.attributes["messaging.message.id"] == json.loads(delivery.body)["id"]
+
+
+def test_every_delivery_is_counted_as_consumed_from_its_queue(store: AnalyticsStore) -> None:
+    consumed = {"messaging.system": "rabbitmq", "messaging.operation.name": "process",
+                "messaging.destination.name": "events.analytics"}
+    before = instruments.MESSAGING_CONSUMED.value(consumed)
+
+    asyncio.run(consumer(store).handle(FakeDelivery(event_body("model.activated", {"model": "iris", "version": "2"}))))  # type: ignore[arg-type]
+    asyncio.run(consumer(store).handle(FakeDelivery(b"{not json")))  # type: ignore[arg-type]
+
+    assert instruments.MESSAGING_CONSUMED.value(consumed) == before + 2
