@@ -33,7 +33,11 @@ internal sealed class ClusterDatabase(IConfiguration configuration)
     {
         if (External)
         {
+            // No server in the cluster: its folder holds only the Secret with the connection strings.
             cluster.Workloads.RemoveAll(workload => workload.Name == ServerName);
+            var external = new Workload(ServerName, stateful: false) { Image = "", External = true, Resources = ResourceProfiles.DataService };
+            external.Ports.AddRange(DataServices.ExternalPortsFor(ServerName));
+            cluster.Workloads.Add(external);
             return;
         }
 
@@ -90,8 +94,11 @@ internal sealed class ClusterDatabase(IConfiguration configuration)
             var scope = new RenderScope(consumer);
             if (External)
             {
-                scope.Secrets.Add(new ParameterResource(database, _ => "", secret: true));
-                reader.SetVariable(consumer, variable, $"$({ClusterModelReader.HelperVariable(scope.Secrets[0])})", scope);
+                var connectionString = new ParameterResource(database, _ => "", secret: true);
+                reader.ClaimSecrets(connectionString, ServerName);
+                scope.Secrets.Add(connectionString);
+                reader.SetVariable(consumer, variable, $"$({ClusterModelReader.HelperVariable(connectionString)})", scope);
+                ClusterModelReader.AddEdge(cluster, name, ServerName, ClusterModelReader.ExternalEndpoint);
                 continue;
             }
 
@@ -113,6 +120,14 @@ internal sealed class ClusterDatabase(IConfiguration configuration)
 
 internal static class DataServices
 {
+    /// <summary>The ports an external broker or database listens on (egress to any address on them is allowed).</summary>
+    public static IEnumerable<ClusterPort> ExternalPortsFor(string name) => name switch
+    {
+        "messaging" => [new ClusterPort("amqp", 5672, "tcp", false), new ClusterPort("amqps", 5671, "tcp", false)],
+        "postgres" or "workerdb" or "analyticsdb" => [new ClusterPort("postgres", 5432, "tcp", false)],
+        _ => [],
+    };
+
     /// <summary>Where the official images keep their data: the volume claim's mount path.</summary>
     public static string DataPathFor(string image) =>
         image.Contains("postgres", StringComparison.OrdinalIgnoreCase) ? "/var/lib/postgresql/data"

@@ -8,6 +8,13 @@ internal sealed class Workload(string name, bool stateful)
     /// <summary>A StatefulSet with a volume claim (a broker or database), else a Deployment with an autoscaler.</summary>
     public bool Stateful { get; } = stateful;
 
+    /// <summary>Run by someone else (Messaging:Runtime or Database:Runtime external): only its Secret (the connection
+    /// strings) and the egress to it are published.</summary>
+    public bool External { get; init; }
+
+    /// <summary>One of our services: a Deployment with an autoscaler.</summary>
+    public bool IsService => !Stateful && !External;
+
     /// <summary>The image name kustomize's <c>images:</c> rewrites (ours), or a full public image reference.</summary>
     public required string Image { get; init; }
 

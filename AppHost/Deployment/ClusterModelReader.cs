@@ -24,6 +24,10 @@ internal sealed class ClusterModelReader(
 
     private readonly Dictionary<(string Resource, string Endpoint), ClusterPort> _ports = [];
     private readonly Dictionary<string, string> _secretOwners = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _externals = new(StringComparer.Ordinal);
+
+    /// <summary>The pseudo-endpoint of an external service: an edge to it opens all of its known ports.</summary>
+    internal const string ExternalEndpoint = "*";
 
     public async Task<ClusterModel> ReadAsync(CancellationToken cancellationToken)
     {
@@ -32,28 +36,56 @@ internal sealed class ClusterModelReader(
         foreach (var resource in resources)
         {
             var workload = CreateWorkload(resource);
-            AssignPorts(resource, workload);
+            if (workload.External)
+            {
+                _externals.Add(workload.Name);
+            }
+            else
+            {
+                AssignPorts(resource, workload);
+            }
+
             cluster.Workloads.Add(workload);
         }
 
         database.AddServerWhenMissing(cluster, model);
 
+        // A broker's or database's connection string is made of its own secret parameters: its Secret holds them.
+        foreach (var resource in resources.OfType<IResourceWithConnectionString>().Where(resource => !cluster[resource.Name].IsService))
+        {
+            ClaimSecrets(resource.ConnectionStringExpression, resource.Name);
+        }
+
         // Brokers and databases first: the secret parameters they are made with are theirs (their Secret holds them).
         foreach (var resource in resources.OrderByDescending(resource => cluster[resource.Name].Stateful))
         {
-            if (resource is IResourceWithEnvironment)
+            if (resource is IResourceWithEnvironment && !cluster[resource.Name].External)
             {
                 await ReadEnvironmentAsync(resource, cluster, cancellationToken);
             }
         }
 
         database.ConnectConsumers(cluster, this);
-        foreach (var workload in cluster.Workloads.Where(workload => !workload.Stateful))
+        foreach (var workload in cluster.Workloads.Where(workload => workload.IsService))
         {
             ExportTelemetry(workload);
         }
 
         return cluster;
+    }
+
+    /// <summary>The operator's extra settings (<see cref="KubernetesDeploymentOptions.Settings"/>), over the model's.</summary>
+    public void ApplySettings(ClusterModel cluster, KubernetesDeploymentOptions options)
+    {
+        foreach (var (name, settings) in options.Settings)
+        {
+            var workload = cluster.Find(name) is { IsService: true } found ? found
+                : throw new DistributedApplicationException($"{KubernetesDeploymentOptions.SectionName}:Settings names '{name}', which is not a service.");
+            foreach (var (key, value) in settings)
+            {
+                SetVariable(workload, key, value, new RenderScope(workload));
+            }
+        }
     }
 
     /// <summary>Every service exports OTLP to the endpoint in the shared <c>otel-config</c> ConfigMap.</summary>
@@ -75,11 +107,12 @@ internal sealed class ClusterModelReader(
 
     private static bool IsDeployed(IResource resource) => resource switch
     {
-        ParameterResource => false,
+        ParameterResource and not IResourceWithConnectionString => false,
         // Databases live in their server; connection strings of external services are parameters.
         IResourceWithParent => false,
         ProjectResource or ContainerResource => !resource.IsExcludedFromPublish(),
-        IResourceWithConnectionString => false,
+        // A service run elsewhere, known by its connection string (a secret parameter).
+        IResourceWithConnectionString => !resource.IsExcludedFromPublish(),
         _ => throw new DistributedApplicationException(
             $"The Kubernetes publisher cannot deploy resource '{resource.Name}' ({resource.GetType().Name}): " +
             "only projects and containers run in the cluster. Exclude it from publishing or publish it as a container."),
@@ -103,6 +136,13 @@ internal sealed class ClusterModelReader(
                     Image = resource.Name, BuiltHere = true, Replicas = replicas, RunAsUser = PythonUser,
                     HealthPort = "http", Public = isPublic, Resources = ResourceProfiles.PythonService,
                 };
+            case IResourceWithConnectionString and not ContainerResource:
+                var external = new Workload(resource.Name, stateful: false)
+                {
+                    Image = "", External = true, Resources = ResourceProfiles.DataService,
+                };
+                external.Ports.AddRange(DataServices.ExternalPortsFor(resource.Name));
+                return external;
             case ContainerResource container:
                 var image = container.Annotations.OfType<ContainerImageAnnotation>().Last();
                 var reference = $"{(image.Registry is { Length: > 0 } registry ? registry + "/" : "")}{image.Image}" +
@@ -232,6 +272,23 @@ internal sealed class ClusterModelReader(
         }
     }
 
+    internal void ClaimSecrets(object? value, string owner)
+    {
+        switch (value)
+        {
+            case ParameterResource { Secret: true } parameter:
+                _secretOwners.TryAdd(parameter.Name, owner);
+                break;
+            case ReferenceExpression expression:
+                foreach (var provider in expression.ValueProviders)
+                {
+                    ClaimSecrets(provider, owner);
+                }
+
+                break;
+        }
+    }
+
     /// <summary>The Secret that holds a secret parameter: its first user's, unless a broker or database owns it.</summary>
     internal SecretReference SecretFor(Workload workload, ParameterResource parameter)
     {
@@ -252,6 +309,11 @@ internal sealed class ClusterModelReader(
 
     internal async Task<string> RenderAsync(object? value, RenderScope scope, CancellationToken cancellationToken)
     {
+        if (value is IResourceWithConnectionString connected && _externals.Contains(connected.Name))
+        {
+            scope.Endpoints.Add((connected.Name, ExternalEndpoint));
+        }
+
         switch (value)
         {
             case null:
@@ -269,7 +331,7 @@ internal sealed class ClusterModelReader(
                 return await parameter.GetValueAsync(cancellationToken)
                     ?? throw new DistributedApplicationException($"Parameter '{parameter.Name}' has no value: set Parameters:{parameter.Name}.");
             case ConnectionStringReference connectionString:
-                return await RenderAsync(connectionString.Resource.ConnectionStringExpression, scope, cancellationToken);
+                return await RenderAsync(connectionString.Resource, scope, cancellationToken);
             case IResourceWithConnectionString resource:
                 return await RenderAsync(resource.ConnectionStringExpression, scope, cancellationToken);
             case ReferenceExpression expression:

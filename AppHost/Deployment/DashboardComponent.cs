@@ -20,7 +20,7 @@ internal static class DashboardComponent
 
     public static IEnumerable<KustomizeFile> Files(ClusterModel cluster, KubernetesDeploymentOptions options)
     {
-        var services = cluster.Workloads.Where(workload => !workload.Stateful).Select(workload => workload.Name).ToList();
+        var services = cluster.Workloads.Where(workload => workload.IsService).Select(workload => workload.Name).ToList();
         var objects = new List<(string File, object Object)>
         {
             ("deployment.yaml", Deployment()),

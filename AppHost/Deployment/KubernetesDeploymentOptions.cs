@@ -41,6 +41,12 @@ public sealed class KubernetesDeploymentOptions
     [Required, RegularExpression(@"^[0-9]+(Mi|Gi|Ti)$")]
     public string StorageSize { get; set; } = "8Gi";
 
+    /// <summary>
+    /// Settings the cluster needs beyond the model's, per service, written to its ConfigMap: e.g.
+    /// <c>Settings:gateway:Authentication__Schemes__Bearer__Authority</c> (the gateway's token issuer in production).
+    /// </summary>
+    public Dictionary<string, Dictionary<string, string>> Settings { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>The Worker's webhook calls leave the cluster: allow its egress to public addresses (not private ones).</summary>
     public bool AllowWebhookEgress { get; set; } = true;
 }

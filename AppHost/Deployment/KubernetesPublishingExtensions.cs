@@ -39,6 +39,7 @@ public static partial class KubernetesPublishingExtensions
                 var reader = new ClusterModelReader(context.Model, context.ExecutionContext,
                     new ClusterDatabase(builder.Configuration), context.Logger);
                 var cluster = await reader.ReadAsync(context.CancellationToken);
+                reader.ApplySettings(cluster, options);
                 var images = new ImageSettings(
                     await registry.Resource.GetValueAsync(context.CancellationToken) ?? "",
                     await tag.Resource.GetValueAsync(context.CancellationToken) ?? "");

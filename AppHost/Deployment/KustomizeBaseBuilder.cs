@@ -28,7 +28,9 @@ internal sealed class KustomizeBaseBuilder(
     {
         foreach (var (owner, key) in secretKeys)
         {
-            cluster[owner].SecretKeys[key] = $"secret parameter '{key}' of the application model";
+            cluster[owner].SecretKeys[key] = cluster[owner].External
+                ? $"connection string '{key}' of the external service"
+                : $"secret parameter '{key}' of the application model (letters and digits: it may be part of a connection string or URI)";
         }
 
         var folders = new List<string> { TelemetryFolder, NetworkPoliciesFolder };
@@ -71,14 +73,14 @@ internal sealed class KustomizeBaseBuilder(
 
     private void AddWorkloadFolder(Workload workload)
     {
-        var objects = new List<(string File, object Object)>
+        var objects = workload.External ? new List<(string File, object Object)>() : new List<(string File, object Object)>
         {
             (workload.Stateful ? "statefulset.yaml" : "deployment.yaml", workload.Stateful ? StatefulSet(workload) : Deployment(workload)),
             ("service.yaml", Service(workload)),
             ("config.yaml", Config(workload)),
             ("network-policy.yaml", NetworkPolicies.For(workload, cluster, options)),
         };
-        if (!workload.Stateful)
+        if (workload.IsService)
         {
             objects.Add(("hpa.yaml", Autoscaler(workload)));
             objects.Add(("pdb.yaml", DisruptionBudget(workload)));
@@ -98,7 +100,6 @@ internal sealed class KustomizeBaseBuilder(
                 ["envs"] = new[] { SecretsFile },
             });
             var example = $"# {ClusterNames.Secret(workload.Name)}: copy to {SecretsFile} (git-ignored) and fill in every value.\n" +
-                          "# Letters and digits only: the values are embedded in connection strings and URIs.\n" +
                           string.Concat(workload.SecretKeys.Select(pair => $"# {pair.Value}\n{pair.Key}=\n"));
             _files.Add(new KustomizeFile($"{workload.Name}/{SecretsFile}.example", example));
         }

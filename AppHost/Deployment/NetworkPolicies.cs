@@ -73,11 +73,18 @@ internal static class NetworkPolicies
             });
         }
 
-        var egress = cluster.Edges.Where(edge => edge.From == workload.Name).Select(edge => new V1NetworkPolicyEgressRule
-        {
-            To = [Pods(edge.To)],
-            Ports = Ports(cluster[edge.To], edge.PortNames),
-        }).ToList();
+        var egress = cluster.Edges.Where(edge => edge.From == workload.Name).Select(edge => cluster[edge.To] is { External: true } external
+            // Run elsewhere, at an address only its connection string knows: any address, on its service's ports.
+            ? new V1NetworkPolicyEgressRule
+            {
+                To = [new V1NetworkPolicyPeer { IpBlock = new V1IPBlock { Cidr = "0.0.0.0/0" } }, new V1NetworkPolicyPeer { IpBlock = new V1IPBlock { Cidr = "::/0" } }],
+                Ports = external.Ports.Count > 0 ? Ports(external, external.Ports.Select(port => port.Name)) : null,
+            }
+            : new V1NetworkPolicyEgressRule
+            {
+                To = [Pods(edge.To)],
+                Ports = Ports(cluster[edge.To], edge.PortNames),
+            }).ToList();
         if (workload.Name == WebhookSender && options.AllowWebhookEgress)
         {
             egress.Add(new V1NetworkPolicyEgressRule

@@ -23,6 +23,11 @@ public sealed class PublishFixture : IAsyncLifetime
 
     public string ManifestPath => Path.Combine(Root, "manifest", "aspire-manifest.json");
 
+    /// <summary>The base published with <c>Messaging:Runtime</c> and <c>Database:Runtime</c> external.</summary>
+    public string ExternalBaseDirectory => Path.Combine(Root, "k8s-external");
+
+    public IReadOnlyList<object> ExternalObjects { get; private set; } = [];
+
     public string RenderedBase { get; private set; } = "";
 
     public string RenderedWithDashboard { get; private set; } = "";
@@ -36,10 +41,12 @@ public sealed class PublishFixture : IAsyncLifetime
         await Task.WhenAll(
             RunAppHostAsync(expectSuccess: true, "--operation", "publish", "--step", "publish", "--output-path", BaseDirectory,
                 "--Parameters:image-registry", ImageRegistry, "--Parameters:image-tag", ImageTag),
-            RunAppHostAsync(expectSuccess: true, "--publisher", "manifest", "--output-path", ManifestPath));
+            RunAppHostAsync(expectSuccess: true, "--publisher", "manifest", "--output-path", ManifestPath),
+            RunAppHostAsync(expectSuccess: true, "--operation", "publish", "--step", "publish", "--output-path", ExternalBaseDirectory,
+                "--Messaging:Runtime", "external", "--Database:Runtime", "external"));
 
         // The operator's part: fill in every secret the examples name (values only for this test).
-        foreach (var example in Directory.GetFiles(BaseDirectory, "*.env.example", SearchOption.AllDirectories))
+        foreach (var example in Directory.GetFiles(Root, "*.env.example", SearchOption.AllDirectories))
         {
             var filled = File.ReadLines(example)
                 .Select(line => line.StartsWith('#') || !line.EndsWith('=') ? line : line + "TestValue0123456789");
@@ -53,6 +60,8 @@ public sealed class PublishFixture : IAsyncLifetime
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../k8s\ncomponents:\n- ../k8s/components/dashboard\n");
         RenderedWithDashboard = (await RunAsync("kubectl", ["kustomize", overlay])).Output;
         Objects = KubernetesYaml.LoadAllFromString(RenderedBase, strict: true);
+        ExternalObjects = KubernetesYaml.LoadAllFromString(
+            (await RunAsync("kubectl", ["kustomize", ExternalBaseDirectory])).Output, strict: true);
     }
 
     public ValueTask DisposeAsync()
