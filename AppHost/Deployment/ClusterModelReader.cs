@@ -49,6 +49,7 @@ internal sealed class ClusterModelReader(
         }
 
         database.AddServerWhenMissing(cluster, model);
+        resources.RemoveAll(resource => cluster.Find(resource.Name) is null); // an external database's server
 
         // A broker's or database's connection string is made of its own secret parameters: its Secret holds them.
         foreach (var resource in resources.OfType<IResourceWithConnectionString>().Where(resource => !cluster[resource.Name].IsService))
