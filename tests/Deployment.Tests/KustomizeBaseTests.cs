@@ -91,6 +91,8 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
             Assert.Equal("cpu", Assert.Single(hpa.Spec.Metrics).Resource.Name);
         });
         Assert.Equal(2, autoscalers.Single(hpa => hpa.Metadata.Name == "worker").Spec.MinReplicas);
+        Assert.Equal(PublishFixture.GatewayMaxReplicas, autoscalers.Single(hpa => hpa.Metadata.Name == "gateway").Spec.MaxReplicas);
+        Assert.Equal(1, autoscalers.Single(hpa => hpa.Metadata.Name == "gateway").Spec.MinReplicas);
         Assert.Equal(Services.Order(), publish.All<V1PodDisruptionBudget>().Select(pdb => pdb.Metadata.Name).Order());
     }
 
@@ -171,6 +173,7 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
         var ingress = Assert.Single(publish.All<V1Ingress>());
         var rule = Assert.Single(ingress.Spec.Rules);
         var tls = Assert.Single(ingress.Spec.Tls);
+        Assert.Equal(PublishFixture.IngressHost, rule.Host);
         Assert.Equal([rule.Host], tls.Hosts);
         Assert.False(string.IsNullOrEmpty(tls.SecretName));
         Assert.Equal(["gateway"], rule.Http.Paths.Select(path => path.Backend.Service.Name).Distinct());

@@ -13,6 +13,8 @@ public sealed class PublishFixture : IAsyncLifetime
 {
     public const string ImageRegistry = "registry.test/ml";
     public const string ImageTag = "1.2.3";
+    public const string IngressHost = "api.test.example";
+    public const int GatewayMaxReplicas = 9;
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(90);
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
@@ -40,7 +42,9 @@ public sealed class PublishFixture : IAsyncLifetime
         Directory.CreateDirectory(Root);
         await Task.WhenAll(
             RunAppHostAsync(expectSuccess: true, "--operation", "publish", "--step", "publish", "--output-path", BaseDirectory,
-                "--Parameters:image-registry", ImageRegistry, "--Parameters:image-tag", ImageTag),
+                "--Parameters:image-registry", ImageRegistry, "--Parameters:image-tag", ImageTag,
+                "--Deployment:Kubernetes:IngressHost", IngressHost,
+                "--Deployment:Kubernetes:Autoscaling:gateway:MaxReplicas", $"{GatewayMaxReplicas}"),
             RunAppHostAsync(expectSuccess: true, "--publisher", "manifest", "--output-path", ManifestPath),
             RunAppHostAsync(expectSuccess: true, "--operation", "publish", "--step", "publish", "--output-path", ExternalBaseDirectory,
                 "--Messaging:Runtime", "external", "--Database:Runtime", "external"));
