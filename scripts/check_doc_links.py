@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Checks that every relative link in README.md and docs/*.md resolves: the file exists and, for a link with
-#anchor, the target page has a heading with that GitHub anchor. Prints each broken link; exits 1 if any."""
+"""Checks that README.md and docs/*.md point at things that exist: every relative link resolves (the file exists
+and, for a link with #anchor, the target page has a heading with that GitHub anchor), and every `code` span that
+names a repository path (starting with a top-level folder, or python-inference's `app/` and `tests/`) exists;
+hidden folders made by the set-up or a run (`.venv`, `.model-cache`, ...) are not checked.
+Prints each broken reference; exits 1 if there is one."""
 
 from __future__ import annotations
 
@@ -10,6 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+CODE = re.compile(r"`([^`\s]+)`")
+TOP_LEVEL = ("AppHost/", "ServiceDefaults/", "Gateway/", "Worker/", "python-inference/", "protos/", "tests/", "scripts/",
+             "docs/")
+PYTHON_ROOT = "python-inference/"
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -43,6 +50,22 @@ def anchors(page: Path) -> set[str]:
     return result
 
 
+def missing_path(span: str) -> str | None:
+    """The repository path a code span names, if it names one that does not exist (placeholders are skipped)."""
+    if any(mark in span for mark in "<>{}*…") or "://" in span:
+        return None
+    path = span.rstrip(".,;:")
+    if any(part.startswith(".") for part in path.split("/")):
+        return None  # made by the set-up or a run (.venv, .model-cache, .generated, .state), not in the repository
+    if path.startswith(("app/", "tests/")) and not (ROOT / path).exists():
+        candidates = [ROOT / path, ROOT / PYTHON_ROOT / path]  # python-inference's tree, as its pages say it
+    elif path.startswith(TOP_LEVEL):
+        candidates = [ROOT / path]
+    else:
+        return None
+    return None if any(candidate.exists() for candidate in candidates) else path
+
+
 def main() -> int:
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     broken = 0
@@ -61,8 +84,12 @@ def main() -> int:
                 if problem:
                     broken += 1
                     print(f"{page.relative_to(ROOT)}: {target}: {problem}")
+            for span in CODE.findall(line):
+                if (path := missing_path(span)) is not None:
+                    broken += 1
+                    print(f"{page.relative_to(ROOT)}: `{path}`: no such path")
     checked = ", ".join(p.relative_to(ROOT).as_posix() for p in pages)
-    print(f"doc links: {broken} broken ({checked})" if broken else f"doc links: all resolve ({len(pages)} pages)")
+    print(f"docs: {broken} broken references ({checked})" if broken else f"doc links and paths: all resolve ({len(pages)} pages)")
     return 1 if broken else 0
 
 
