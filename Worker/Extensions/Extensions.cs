@@ -25,7 +25,10 @@ public static class Extensions
 
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddRabbitMQClient(MessagingConnectionName);
+        // No connection retries inside the client: each consumer retries on its own back-off and a publish fails fast
+        // (503), whereas the client's retries held every caller, /health included, for about two minutes while the
+        // broker was down (found by Worker.Tests' BrokerDownAtStartTests).
+        builder.AddRabbitMQClient(MessagingConnectionName, settings => settings.MaxConnectRetryCount = 0);
 
         builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
         builder.Services.AddValidatedOptions<MessagingOptions>(MessagingOptions.SectionName);
