@@ -1,10 +1,10 @@
 using System.Text.Json;
-using Gateway.Upstream;
+using Gateway.Application;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Options;
 using InferenceV1 = global::Inference.V1;
 
-namespace Gateway.Inference;
+namespace Gateway.Upstream.Inference;
 
 /// <summary>python-inference over gRPC (inference.v1.Inference): the same answers as <see cref="HttpInferenceClient"/>.</summary>
 internal sealed class GrpcInferenceClient(
@@ -13,7 +13,7 @@ internal sealed class GrpcInferenceClient(
 {
     private TimeSpan Deadline => options.Value.AttemptTimeout;
 
-    public Task<UpstreamResult<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
+    public Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
     {
         var message = new InferenceV1.PredictBatchRequest { Model = request.Model ?? "" };
         message.Inputs.AddRange((request.Inputs ?? []).Select(InferenceV1.ModelInput.FromJson));
@@ -23,7 +23,7 @@ internal sealed class GrpcInferenceClient(
             Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken);
     }
 
-    public Task<UpstreamResult<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>
+    public Task<Outcome<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>
         GrpcUpstreamCalls.CallAsync(callOptions => client.ListModelsAsync(new InferenceV1.ListModelsRequest(), callOptions),
             response => new ModelCatalog([.. response.Models.Select(model => new ModelInfo(model.Name, model.Version,
                 model.InputKind, [.. model.Labels], model.HeldOutAccuracy, model.TrainSize, model.TestSize,

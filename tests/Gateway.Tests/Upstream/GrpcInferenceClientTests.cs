@@ -1,4 +1,4 @@
-using Gateway.Inference;
+using Gateway.Upstream.Inference;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using InferenceV1 = global::Inference.V1;
 
-namespace Gateway.Tests.Inference;
+namespace Gateway.Tests.Upstream;
 
 /// <summary>The gRPC transport against a stand-in python-inference: answers and the status → problem mapping.</summary>
 public sealed class GrpcInferenceClientTests : IAsyncLifetime

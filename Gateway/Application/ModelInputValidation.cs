@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using ServiceDefaults.Problems;
 
-namespace Gateway.Apis;
+namespace Gateway.Application;
 
 /// <summary>
 /// The checks the gateway makes before anything leaves it: a model name, a non-empty batch within the limit and
@@ -11,7 +11,7 @@ namespace Gateway.Apis;
 /// </summary>
 internal static partial class ModelInputValidation
 {
-    public static ProblemHttpResult? Validate(string? model, IReadOnlyList<JsonElement>? inputs, int maxBatchSize,
+    public static ProblemDetails? Validate(string? model, IReadOnlyList<JsonElement>? inputs, int maxBatchSize,
         int maxTextLength)
     {
         var errors = new Dictionary<string, string[]>();
@@ -31,13 +31,12 @@ internal static partial class ModelInputValidation
 
         if (errors.Count > 0)
         {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: errors);
+            return Invalid(errors);
         }
 
         if (inputs!.Count > maxBatchSize)
         {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.BatchTooLarge,
+            return ProblemDetailsContract.Create(StatusCodes.Status400BadRequest, ProblemCodes.BatchTooLarge,
                 "Too many inputs in one request.", $"At most {maxBatchSize} inputs are allowed; got {inputs.Count}.",
                 new Dictionary<string, string[]> { ["inputs"] = [$"At most {maxBatchSize} inputs are allowed."] });
         }
@@ -47,11 +46,13 @@ internal static partial class ModelInputValidation
             .Where(item => item.input.ValueKind == JsonValueKind.String && item.input.GetString()!.Length > maxTextLength)
             .ToDictionary(item => $"inputs[{item.index}]",
                 item => new[] { $"At most {maxTextLength} characters are allowed; got {item.input.GetString()!.Length}." });
-        return tooLong.Count > 0
-            ? ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", $"Texts are limited to {maxTextLength} characters.", tooLong)
-            : null;
+        return tooLong.Count > 0 ? Invalid(tooLong, $"Texts are limited to {maxTextLength} characters.") : null;
     }
+
+    /// <summary>400 <c>validation_failed</c> naming each field that is wrong, the one shape of every bad-input problem.</summary>
+    public static ProblemDetails Invalid(IDictionary<string, string[]> errors, string? detail = null) =>
+        ProblemDetailsContract.Create(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
+            "The request is not valid.", detail, errors);
 
     [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
     private static partial Regex ModelName();

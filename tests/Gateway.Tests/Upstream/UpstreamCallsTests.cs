@@ -1,11 +1,12 @@
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
+using Gateway.Application;
 using Gateway.Upstream;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly.Timeout;
 
-namespace Gateway.Tests;
+namespace Gateway.Tests.Upstream;
 
 public sealed class UpstreamCallsTests
 {
@@ -19,7 +20,7 @@ public sealed class UpstreamCallsTests
             Task.FromResult(respond(request));
     }
 
-    private static Task<UpstreamResult<Answer>> CallAsync(Func<HttpRequestMessage, HttpResponseMessage> respond)
+    private static Task<Outcome<Answer>> CallAsync(Func<HttpRequestMessage, HttpResponseMessage> respond)
     {
         var client = new HttpClient(new ScriptedHandler(respond)) { BaseAddress = new Uri("http://upstream") };
         return UpstreamCalls.SendAsync<Answer>(client, new HttpRequestMessage(HttpMethod.Get, "/x"), Json, "python-inference",

@@ -1,4 +1,4 @@
-namespace Gateway.Registry;
+namespace Gateway.Upstream.Worker;
 
 /// <summary>A registered model version, as the Worker's registry describes it; <c>active</c> is the one served.</summary>
 public sealed record ModelVersionView(

@@ -1,13 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using Gateway.Application;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
 
-// ServiceDefaults gives every client the standard resilience handler; replacing it needs RemoveAllResilienceHandlers
-// (still marked experimental).
-#pragma warning disable EXTEXP0001
-
-namespace Gateway.Upstream;
+namespace Gateway.Upstream.Worker;
 
 /// <summary>How the gateway calls the Worker pool, for jobs and the model registry (section <c>WorkerCalls</c>).</summary>
 public sealed class WorkerCallOptions
@@ -47,11 +44,10 @@ public sealed class WorkerCallOptions
 /// </summary>
 public static class WorkerPool
 {
-    /// <summary>Replaces the client's resilience handlers with the pool's, configured by <see cref="WorkerCallOptions"/>.</summary>
+    /// <summary>The pool's resilience handler on a client, configured by <see cref="WorkerCallOptions"/>.</summary>
     public static IHttpClientBuilder AddWorkerPoolResilience(this IHttpClientBuilder builder)
     {
-        builder.RemoveAllResilienceHandlers()
-            .AddResilienceHandler("worker-pool", (pipeline, context) =>
+        builder.AddResilienceHandler("worker-pool", (pipeline, context) =>
             {
                 var settings = context.ServiceProvider.GetRequiredService<IOptions<WorkerCallOptions>>().Value;
                 pipeline

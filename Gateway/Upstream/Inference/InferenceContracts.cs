@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Gateway.Inference;
+namespace Gateway.Upstream.Inference;
 
 /// <summary>A batch of inputs for one model: text strings for <c>sentiment</c>, arrays of numbers for <c>iris</c>.</summary>
 public sealed record PredictionRequest(string? Model, IReadOnlyList<JsonElement>? Inputs);

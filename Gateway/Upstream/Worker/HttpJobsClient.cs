@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Gateway.Upstream;
+using Gateway.Application;
 
-namespace Gateway.Jobs;
+namespace Gateway.Upstream.Worker;
 
 internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> logger) : IJobsClient
 {
@@ -16,7 +16,7 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
     /// Every submission carries an idempotency key, the client's or one made here, so that a submission retried after
     /// a replica died under it (<see cref="WorkerPool"/>) finds the job that replica may already have stored.
     /// </summary>
-    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
+    public Task<Outcome<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
         CancellationToken cancellationToken)
     {
         idempotencyKey ??= GatewayKeyPrefix + Guid.NewGuid().ToString("N");
@@ -26,12 +26,12 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
             Json, ServiceName, logger, cancellationToken);
     }
 
-    public Task<UpstreamResult<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
+    public Task<Outcome<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
         UpstreamCalls.SendAsync<JobView>(http,
             new HttpRequestMessage(HttpMethod.Get, $"/api/jobs/{id}?owner={Uri.EscapeDataString(owner)}"),
             Json, ServiceName, logger, cancellationToken);
 
-    public Task<UpstreamResult<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,
+    public Task<Outcome<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,
         CancellationToken cancellationToken)
     {
         var query = QueryString.Create(new Dictionary<string, string?>

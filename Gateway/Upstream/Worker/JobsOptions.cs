@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Gateway.Jobs;
+namespace Gateway.Upstream.Worker;
 
 /// <summary>How the gateway reaches the Worker, which owns jobs (section <c>Jobs</c>).</summary>
 public sealed class JobsOptions

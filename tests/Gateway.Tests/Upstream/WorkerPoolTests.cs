@@ -1,11 +1,11 @@
 using System.Net.Http.Json;
 using System.Text;
-using Gateway.Jobs;
-using Gateway.Registry;
+using Gateway.Application;
 using Gateway.Upstream;
+using Gateway.Upstream.Worker;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Gateway.Tests;
+namespace Gateway.Tests.Upstream;
 
 /// <summary>
 /// The gateway's calls to the Worker pool through the real clients and resilience pipeline, with a scripted network
@@ -69,7 +69,7 @@ public sealed class WorkerPoolTests
         return services.BuildServiceProvider();
     }
 
-    private static Task<UpstreamResult<JobView>> SubmitAsync(IServiceProvider services, string? idempotencyKey) =>
+    private static Task<Outcome<JobView>> SubmitAsync(IServiceProvider services, string? idempotencyKey) =>
         services.GetRequiredService<IJobsClient>().SubmitAsync(
             new JobSubmission("sentiment", [JsonSerializer.SerializeToElement("fine")]), "alice", idempotencyKey,
             TestContext.Current.CancellationToken);

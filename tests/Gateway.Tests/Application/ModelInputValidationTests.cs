@@ -1,14 +1,14 @@
-using Gateway.Apis;
-using Microsoft.AspNetCore.Http.HttpResults;
+using Gateway.Application;
+using Microsoft.AspNetCore.Mvc;
 
-namespace Gateway.Tests;
+namespace Gateway.Tests.Application;
 
 public sealed class ModelInputValidationTests
 {
     private static JsonElement[] Inputs(int count) =>
         Enumerable.Range(0, count).Select(i => JsonSerializer.SerializeToElement($"text {i}")).ToArray();
 
-    private static string? CodeOf(ProblemHttpResult? result) => result?.ProblemDetails.Extensions["code"]?.ToString();
+    private static string? CodeOf(ProblemDetails? result) => result?.Extensions["code"]?.ToString();
 
     [Fact]
     public void A_named_model_with_inputs_within_the_limit_is_valid() =>
@@ -24,7 +24,7 @@ public sealed class ModelInputValidationTests
         var result = ModelInputValidation.Validate(model, Inputs(1), 10, 100);
 
         Assert.Equal("validation_failed", CodeOf(result));
-        Assert.Equal(400, result?.StatusCode);
+        Assert.Equal(400, result?.Status);
     }
 
     [Fact]
@@ -32,7 +32,7 @@ public sealed class ModelInputValidationTests
     {
         var result = ModelInputValidation.Validate("sentiment", Inputs(0), 10, 100);
 
-        var errors = Assert.IsType<Dictionary<string, string[]>>(result?.ProblemDetails.Extensions["errors"]);
+        var errors = Assert.IsType<Dictionary<string, string[]>>(result?.Extensions["errors"]);
         Assert.Contains("inputs", errors.Keys);
     }
 
@@ -42,7 +42,7 @@ public sealed class ModelInputValidationTests
         var result = ModelInputValidation.Validate("sentiment", Inputs(11), maxBatchSize: 10, maxTextLength: 100);
 
         Assert.Equal("batch_too_large", CodeOf(result));
-        Assert.Contains("10", result?.ProblemDetails.Detail, StringComparison.Ordinal);
+        Assert.Contains("10", result?.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public sealed class ModelInputValidationTests
         var result = ModelInputValidation.Validate("sentiment", inputs, maxBatchSize: 10, maxTextLength: 100);
 
         Assert.Equal("validation_failed", CodeOf(result));
-        var errors = Assert.IsType<Dictionary<string, string[]>>(result?.ProblemDetails.Extensions["errors"]);
+        var errors = Assert.IsType<Dictionary<string, string[]>>(result?.Extensions["errors"]);
         Assert.Equal(["inputs[1]"], errors.Keys);
     }
 }

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Gateway.Inference;
+namespace Gateway.Upstream.Inference;
 
 /// <summary>How the gateway reaches python-inference (section <c>Inference</c>).</summary>
 public sealed class InferenceOptions

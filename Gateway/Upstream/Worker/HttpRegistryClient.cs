@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Gateway.Upstream;
+using Gateway.Application;
 
-namespace Gateway.Registry;
+namespace Gateway.Upstream.Worker;
 
 /// <summary>
 /// The Worker's <c>/api/registry</c> over HTTP/JSON. A PUT is as safe to retry as a read (<see cref="WorkerPool"/>):
@@ -14,12 +14,12 @@ internal sealed class HttpRegistryClient(HttpClient http, ILogger<HttpRegistryCl
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public Task<UpstreamResult<ModelVersionList>> ListVersionsAsync(string name, CancellationToken cancellationToken) =>
+    public Task<Outcome<ModelVersionList>> ListVersionsAsync(string name, CancellationToken cancellationToken) =>
         UpstreamCalls.SendAsync<ModelVersionList>(http,
             new HttpRequestMessage(HttpMethod.Get, $"/api/registry/models/{Uri.EscapeDataString(name)}/versions"),
             Json, ServiceName, logger, cancellationToken);
 
-    public Task<UpstreamResult<ModelVersionView>> ActivateAsync(string name, string version, CancellationToken cancellationToken) =>
+    public Task<Outcome<ModelVersionView>> ActivateAsync(string name, string version, CancellationToken cancellationToken) =>
         UpstreamCalls.SendAsync<ModelVersionView>(http,
             new HttpRequestMessage(HttpMethod.Put, $"/api/registry/models/{Uri.EscapeDataString(name)}/active")
             {

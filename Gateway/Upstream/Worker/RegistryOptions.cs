@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Gateway.Registry;
+namespace Gateway.Upstream.Worker;
 
 /// <summary>How the gateway reaches the model registry, which the Worker hosts (section <c>Registry</c>).</summary>
 public sealed class RegistryOptions

@@ -3,7 +3,7 @@ using Grpc.Health.V1;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
-namespace Gateway.Inference;
+namespace Gateway.Upstream.Inference;
 
 /// <summary>
 /// python-inference's own gRPC health service (grpc.health.v1) for inference.v1.Inference, asked over the channel the

@@ -1,17 +1,14 @@
 using System.Text.Json;
-using Gateway.Inference;
+using Gateway.Upstream.Inference;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Gateway.Jobs;
+namespace Gateway.Upstream.Worker;
 
 /// <summary>
 /// An asynchronous prediction job: the same body as a synchronous prediction, and optionally a URL that receives
 /// the outcome as a signed webhook.
 /// </summary>
 public sealed record JobSubmission(string? Model, IReadOnlyList<JsonElement>? Inputs, string? CallbackUrl = null);
-
-/// <summary>The answer to an accepted submission; poll <c>Location</c> for the outcome.</summary>
-public sealed record JobAccepted(Guid Id, string Status);
 
 /// <summary>A job's state: <c>queued</c>, <c>running</c>, <c>succeeded</c> (with <c>result</c>) or <c>failed</c> (with <c>error</c>).</summary>
 public sealed record JobView(
