@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using InferenceV1 = global::Inference.V1;
+using static Tests.Contracts.RpcFailures;
 
 namespace Gateway.Tests.Upstream;
 
@@ -159,24 +160,6 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
 
         Assert.Equal(2, _fake.Deadlines.Count);
         Assert.All(_fake.Deadlines, deadline => Assert.InRange(deadline - DateTime.UtcNow, TimeSpan.Zero, TimeSpan.FromSeconds(3)));
-    }
-
-    private static RpcException Failure(StatusCode code, string message, string? problemCode, BadRequest? details = null)
-    {
-        var trailers = new Metadata();
-        if (problemCode is not null)
-        {
-            trailers.Add("problem-code", problemCode);
-        }
-
-        var status = new Google.Rpc.Status { Code = (int)code, Message = message };
-        if (details is not null)
-        {
-            status.Details.Add(Any.Pack(details));
-        }
-
-        trailers.Add("grpc-status-details-bin", status.ToByteArray());
-        return new RpcException(new Grpc.Core.Status(code, message), trailers);
     }
 
     private sealed class ResponseComparer : IEqualityComparer<PredictionResponse>

@@ -4,6 +4,7 @@ using Google.Rpc;
 using Grpc.Core;
 using Microsoft.AspNetCore.Mvc;
 using ServiceDefaults.Problems;
+using static Tests.Contracts.RpcFailures;
 
 namespace Worker.Tests.Defaults;
 
@@ -125,23 +126,5 @@ public sealed class GrpcProblemsTests
 
         Assert.Equal("Not there.", exception.Status.Detail);
         Assert.Equal("not_found", exception.Trailers.GetValue(GrpcProblems.ProblemCodeTrailer));
-    }
-
-    private static RpcException Failure(StatusCode code, string message, string? problemCode, BadRequest? details = null)
-    {
-        var trailers = new Metadata();
-        if (problemCode is not null)
-        {
-            trailers.Add(GrpcProblems.ProblemCodeTrailer, problemCode);
-        }
-
-        var status = new Google.Rpc.Status { Code = (int)code, Message = message };
-        if (details is not null)
-        {
-            status.Details.Add(Any.Pack(details));
-        }
-
-        trailers.Add("grpc-status-details-bin", status.ToByteArray());
-        return new RpcException(new Grpc.Core.Status(code, message), trailers);
     }
 }
