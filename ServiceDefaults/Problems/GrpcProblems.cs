@@ -51,9 +51,10 @@ public static class GrpcProblems
 
     /// <summary>
     /// The failed call a server answers with for <paramref name="problem"/>: the status its HTTP status stands for, the
-    /// detail (else the title) as message, the code as trailer and <c>errors</c> as a <c>google.rpc.BadRequest</c>.
+    /// detail (else the title) as message, the code as trailer and <c>errors</c> as a <c>google.rpc.BadRequest</c>, each
+    /// field named by <paramref name="fieldName"/> (e.g. as the proto spells it) or as in the problem.
     /// </summary>
-    public static RpcException ToRpcException(ProblemDetails problem)
+    public static RpcException ToRpcException(ProblemDetails problem, Func<string, string>? fieldName = null)
     {
         ArgumentNullException.ThrowIfNull(problem);
         var statusCode = StatusCodeFor(problem.Status ?? StatusCodes.Status500InternalServerError);
@@ -66,7 +67,11 @@ public static class GrpcProblems
         {
             var badRequest = new BadRequest();
             badRequest.FieldViolations.AddRange(errors.SelectMany(error => error.Value.Select(description =>
-                new BadRequest.Types.FieldViolation { Field = error.Key, Description = description })));
+                new BadRequest.Types.FieldViolation
+                {
+                    Field = fieldName?.Invoke(error.Key) ?? error.Key,
+                    Description = description,
+                })));
             if (badRequest.FieldViolations.Count > 0)
             {
                 status.Details.Add(Any.Pack(badRequest));

@@ -102,6 +102,21 @@ public sealed class GrpcProblemsTests
         Assert.Equal(["Required.", "At most 64 characters."], errors["version"]);
     }
 
+    [Fact]
+    public void A_server_can_name_the_fields_as_its_proto_does()
+    {
+        var problem = ProblemDetailsContract.Create(400, ProblemCodes.ValidationFailed, "The request is not valid.",
+            "The request has 1 invalid field: version.artifact_sha256.",
+            new Dictionary<string, string[]> { ["artifactSha256"] = ["64 hexadecimal characters."] });
+
+        var exception = GrpcProblems.ToRpcException(problem, field => field == "artifactSha256" ? "version.artifact_sha256" : field);
+
+        var violation = Assert.Single(exception.GetRpcStatus()!.GetDetail<BadRequest>()!.FieldViolations);
+        Assert.Equal("version.artifact_sha256", violation.Field);
+        Assert.Equal("64 hexadecimal characters.", violation.Description);
+        Assert.Equal("The request has 1 invalid field: version.artifact_sha256.", exception.Status.Detail);
+    }
+
     [Theory]
     [InlineData(404, ProblemCodes.ModelVersionNotFound, StatusCode.NotFound)]
     [InlineData(409, ProblemCodes.RegistrationConflict, StatusCode.FailedPrecondition)]
