@@ -31,7 +31,7 @@ internal static class WebhookHost
             builder.Configuration.AddInMemoryCollection(settings);
         }
 
-        builder.AddServiceDefaults();
+        builder.AddBasicServiceDefaults();
         builder.AddWebhooks();
         configure?.Invoke(builder);
         return builder.Build();
