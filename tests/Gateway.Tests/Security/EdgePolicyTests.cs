@@ -53,8 +53,8 @@ public sealed class UnconfiguredProductionFactory : WebApplicationFactory<Progra
         builder.UseEnvironment("Production");
         builder.ConfigureTestServices(services =>
         {
-            services.RemoveAll<Gateway.Inference.IInferenceClient>();
-            services.AddSingleton<Gateway.Inference.IInferenceClient, FakeInferenceClient>();
+            services.RemoveAll<Gateway.Upstream.Inference.IInferenceClient>();
+            services.AddSingleton<Gateway.Upstream.Inference.IInferenceClient, FakeInferenceClient>();
         });
     }
 }
