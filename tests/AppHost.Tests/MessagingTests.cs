@@ -64,7 +64,7 @@ public sealed class MessagingTests(AppHostFixture stack)
     }
 
     private static async Task<List<JsonElement>> AuditTrailAsync(HttpClient worker, Guid jobId, CancellationToken cancellationToken) =>
-        [.. (await worker.GetFromJsonAsync<JsonElement>($"/api/audit/jobs/{jobId}", cancellationToken)).EnumerateArray()];
+        [.. (await worker.GetFromJsonAsync<JsonElement>($"/v1/audit/jobs/{jobId}", cancellationToken)).EnumerateArray()];
 
     [Fact]
     public async Task A_thousand_jobs_survive_two_worker_kills_and_a_graceful_stop_unseen_by_clients_each_recorded_once()

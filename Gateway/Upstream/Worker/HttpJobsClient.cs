@@ -22,13 +22,13 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
         idempotencyKey ??= GatewayKeyPrefix + Guid.NewGuid().ToString("N");
         var body = new { owner, submission.Model, submission.Inputs, submission.CallbackUrl, idempotencyKey };
         return UpstreamCalls.SendAsync<JobView>(http,
-            new HttpRequestMessage(HttpMethod.Post, "/api/jobs") { Content = JsonContent.Create(body, options: Json) },
+            new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = JsonContent.Create(body, options: Json) },
             Json, ServiceName, logger, cancellationToken);
     }
 
     public Task<Outcome<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
         UpstreamCalls.SendAsync<JobView>(http,
-            new HttpRequestMessage(HttpMethod.Get, $"/api/jobs/{id}?owner={Uri.EscapeDataString(owner)}"),
+            new HttpRequestMessage(HttpMethod.Get, $"/v1/jobs/{id}?owner={Uri.EscapeDataString(owner)}"),
             Json, ServiceName, logger, cancellationToken);
 
     public Task<Outcome<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,
@@ -41,7 +41,7 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
             ["pageSize"] = pageSize?.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["pageToken"] = pageToken,
         }.Where(pair => pair.Value is not null));
-        return UpstreamCalls.SendAsync<JobList>(http, new HttpRequestMessage(HttpMethod.Get, $"/api/jobs{query}"),
+        return UpstreamCalls.SendAsync<JobList>(http, new HttpRequestMessage(HttpMethod.Get, $"/v1/jobs{query}"),
             Json, ServiceName, logger, cancellationToken);
     }
 }

@@ -71,7 +71,7 @@ public sealed class BrokerDownAtStartTests
                 do
                 {
                     await Task.Delay(100, deadline.Token);
-                    job = await http.GetFromJsonAsync<JsonElement>($"/api/jobs/{id}?owner=tester", deadline.Token);
+                    job = await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}?owner=tester", deadline.Token);
                     last = $"job {job.GetProperty("status")}";
                 }
                 while (job.GetProperty("status").GetString() is "queued" or "running");
@@ -95,7 +95,7 @@ public sealed class BrokerDownAtStartTests
     }
 
     private static Task<HttpResponseMessage> SubmitAsync(HttpClient http, string text, CancellationToken cancellationToken) =>
-        http.PostAsJsonAsync("/api/jobs", new { owner = "tester", model = "sentiment", inputs = new[] { text } }, cancellationToken);
+        http.PostAsJsonAsync("/v1/jobs", new { owner = "tester", model = "sentiment", inputs = new[] { text } }, cancellationToken);
 
     private sealed class WorkerFactory(string messaging, string databasePath) : WebApplicationFactory<Program>
     {
