@@ -25,6 +25,9 @@ python_log="$results/$python_suite.log"
 python_pid=$!
 started=$SECONDS
 
+# The README and docs/ must point at files, folders and headings that exist (one case per page).
+/usr/bin/python3 scripts/check_doc_links.py --junit "$results/docs.junit.xml" || status=1
+
 echo "== C# (dotnet build, then dotnet test; python-inference's pytest runs meanwhile)"
 if dotnet build Aspire.sln -nologo -v quiet -clp:ErrorsOnly; then
   # The end-to-end tests are timing-sensitive on two cores: they start once pytest is done.
@@ -43,7 +46,7 @@ echo "== python-inference (pytest, ran beside the C# build)"
 cat "$python_log"
 
 # Every suite must have reported: a missing report counts as a failure, not as zero tests.
-expected=("$python_suite")
+expected=("$python_suite" docs)
 for project in tests/*/*.csproj; do expected+=("$(basename "$project" .csproj)"); done
 summary="$(/usr/bin/python3 scripts/test_summary.py "$results" --floors tests/expected-counts "${expected[@]}")" || status=1
 echo "$summary"

@@ -3,12 +3,14 @@
 and, for a link with #anchor, the target page has a heading with that GitHub anchor), and every `code` span that
 names a repository path (starting with a top-level folder, or python-inference's `app/` and `tests/`) exists;
 hidden folders made by the set-up or a run (`.venv`, `.model-cache`, ...) are not checked.
-Prints each broken reference; exits 1 if there is one."""
+Prints each broken reference; exits 1 if there is one. With --junit FILE it also writes a JUnit report, one case per
+page (./test.sh counts it as the suite `docs`)."""
 
 from __future__ import annotations
 
 import re
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,32 +68,50 @@ def missing_path(span: str) -> str | None:
     return None if any(candidate.exists() for candidate in candidates) else path
 
 
-def main() -> int:
+def problems_of(page: Path) -> list[str]:
+    problems = []
+    for line in lines_outside_code(page.read_text(encoding="utf-8")):
+        for target in LINK.findall(line):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto: not checked here
+            path, _, fragment = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            if not resolved.exists():
+                problems.append(f"{target}: no such file")
+            elif fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
+                problems.append(f"{target}: no heading #{fragment}")
+        for span in CODE.findall(line):
+            if (path := missing_path(span)) is not None:
+                problems.append(f"`{path}`: no such path")
+    return problems
+
+
+def write_junit(report: Path, results: dict[str, list[str]]) -> None:
+    """One test case per page, so ./test.sh counts a page whose references broke as a failed test."""
+    suite = ET.Element("testsuite", name="docs", tests=str(len(results)),
+                       failures=str(sum(1 for problems in results.values() if problems)))
+    for page, problems in results.items():
+        case = ET.SubElement(suite, "testcase", classname="docs", name=f"{page} points at things that exist")
+        if problems:
+            ET.SubElement(case, "failure", message=f"{len(problems)} broken references").text = "\n".join(problems)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(report, encoding="utf-8", xml_declaration=True)
+
+
+def main(argv: list[str]) -> int:
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    results = {page.relative_to(ROOT).as_posix(): problems_of(page) for page in pages}
     broken = 0
-    for page in pages:
-        for line in lines_outside_code(page.read_text(encoding="utf-8")):
-            for target in LINK.findall(line):
-                if re.match(r"[a-z]+:", target):
-                    continue  # http(s), mailto: not checked here
-                path, _, fragment = target.partition("#")
-                resolved = (page.parent / path).resolve() if path else page
-                problem = None
-                if not resolved.exists():
-                    problem = "no such file"
-                elif fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
-                    problem = f"no heading #{fragment}"
-                if problem:
-                    broken += 1
-                    print(f"{page.relative_to(ROOT)}: {target}: {problem}")
-            for span in CODE.findall(line):
-                if (path := missing_path(span)) is not None:
-                    broken += 1
-                    print(f"{page.relative_to(ROOT)}: `{path}`: no such path")
-    checked = ", ".join(p.relative_to(ROOT).as_posix() for p in pages)
+    for page, problems in results.items():
+        for problem in problems:
+            broken += 1
+            print(f"{page}: {problem}")
+    if len(argv) == 2 and argv[0] == "--junit":
+        write_junit(Path(argv[1]), results)
+    checked = ", ".join(results)
     print(f"docs: {broken} broken references ({checked})" if broken else f"doc links and paths: all resolve ({len(pages)} pages)")
     return 1 if broken else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
