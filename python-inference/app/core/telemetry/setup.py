@@ -5,7 +5,9 @@ ids and nothing leaves the process."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from app.core.config import Settings
 from app.core.telemetry import instruments
@@ -55,16 +57,29 @@ def create_tracer(settings: Settings) -> Tracer:
     if config is None:
         return Tracer()
     endpoint, headers, resource = config
-    exporter: OtlpJsonExporter = OtlpJsonExporter(
-        signal_url(endpoint, "traces"),
+    return Tracer(_queued_exporter(endpoint, headers, resource, "traces", encode_spans,
+                                   settings.OTEL_BSP_MAX_QUEUE_SIZE, settings.OTEL_BSP_SCHEDULE_DELAY))
+
+
+def _queued_exporter(
+    endpoint: str,
+    headers: dict[str, str],
+    resource: dict[str, AttributeValue],
+    path: str,
+    encode: Callable[[Sequence[Any], Mapping[str, AttributeValue]], dict[str, Any]],
+    max_queue_size: int,
+    schedule_delay_ms: float,
+) -> OtlpJsonExporter:
+    """Spans and log records share one exporter shape: a bounded queue, posted in batches to `<endpoint>/v1/<path>`."""
+    return OtlpJsonExporter(
+        signal_url(endpoint, path),
         headers=headers,
         resource_attributes=resource,
-        encode=encode_spans,
-        signal="spans",
-        max_queue_size=settings.OTEL_BSP_MAX_QUEUE_SIZE,
-        flush_interval_s=settings.OTEL_BSP_SCHEDULE_DELAY / 1000,
+        encode=encode,
+        signal="spans" if path == "traces" else path,
+        max_queue_size=max_queue_size,
+        flush_interval_s=schedule_delay_ms / 1000,
     )
-    return Tracer(exporter)
 
 
 def create_telemetry(settings: Settings, *, start_metrics: bool = True) -> Telemetry:
@@ -74,15 +89,8 @@ def create_telemetry(settings: Settings, *, start_metrics: bool = True) -> Telem
     if config is None:
         return Telemetry(tracer)
     endpoint, headers, resource = config
-    log_exporter: OtlpJsonExporter = OtlpJsonExporter(
-        signal_url(endpoint, "logs"),
-        headers=headers,
-        resource_attributes=resource,
-        encode=encode_logs,
-        signal="logs",
-        max_queue_size=settings.OTEL_BLRP_MAX_QUEUE_SIZE,
-        flush_interval_s=settings.OTEL_BLRP_SCHEDULE_DELAY / 1000,
-    )
+    log_exporter = _queued_exporter(endpoint, headers, resource, "logs", encode_logs,
+                                    settings.OTEL_BLRP_MAX_QUEUE_SIZE, settings.OTEL_BLRP_SCHEDULE_DELAY)
     handler = OtlpLogHandler(log_exporter)
     install_log_handler(handler)
     metrics = PeriodicMetricExporter(
