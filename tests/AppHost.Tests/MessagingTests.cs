@@ -20,7 +20,7 @@ public sealed class MessagingTests(AppHostFixture stack)
     /// Submits until the gateway gives 202, repeating the same Idempotency-Key after a 503 (as a client should);
     /// each refusal is reported to <paramref name="refused"/>.
     /// </summary>
-    private static async Task<Guid> SubmitAsync(HttpClient client, string key, object body, CancellationToken cancellationToken,
+    internal static async Task<Guid> SubmitAsync(HttpClient client, string key, object body, CancellationToken cancellationToken,
         Action<string>? refused = null)
     {
         for (var attempt = 1; ; attempt++)
@@ -40,7 +40,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         }
     }
 
-    private static async Task<List<JsonElement>> ListAllAsync(HttpClient client, string? status, CancellationToken cancellationToken)
+    internal static async Task<List<JsonElement>> ListAllAsync(HttpClient client, string? status, CancellationToken cancellationToken)
     {
         var jobs = new List<JsonElement>();
         string? token = null;
@@ -55,7 +55,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         return jobs;
     }
 
-    private static async Task WaitUntilAllFinishedAsync(HttpClient client, int expected, CancellationToken cancellationToken)
+    internal static async Task WaitUntilAllFinishedAsync(HttpClient client, int expected, CancellationToken cancellationToken)
     {
         while ((await ListAllAsync(client, "succeeded", cancellationToken)).Count + (await ListAllAsync(client, "failed", cancellationToken)).Count < expected)
         {
@@ -63,17 +63,24 @@ public sealed class MessagingTests(AppHostFixture stack)
         }
     }
 
-    private static async Task<List<JsonElement>> AuditTrailAsync(HttpClient worker, Guid jobId, CancellationToken cancellationToken) =>
+    internal static async Task<List<JsonElement>> AuditTrailAsync(HttpClient worker, Guid jobId, CancellationToken cancellationToken) =>
         [.. (await worker.GetFromJsonAsync<JsonElement>($"/api/audit/jobs/{jobId}", cancellationToken)).EnumerateArray()];
 
     [Fact]
-    public async Task A_thousand_jobs_survive_two_worker_kills_and_a_graceful_stop_unseen_by_clients_each_recorded_once()
+    public Task A_thousand_jobs_survive_two_worker_kills_and_a_graceful_stop_unseen_by_clients_each_recorded_once() =>
+        ThousandJobsSurviveWorkerKillsAsync(stack);
+
+    /// <summary>
+    /// A thousand jobs while two Worker replicas are killed (SIGKILL) and one is stopped gracefully: no client sees an
+    /// error, every job succeeds once and is announced once. Shared by the SQLite and the PostgreSQL stack.
+    /// </summary>
+    internal static async Task ThousandJobsSurviveWorkerKillsAsync(AppHostFixture stack)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Long);
-        using var client = ClientFor($"durability-{Guid.NewGuid():N}");
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: $"durability-{Guid.NewGuid():N}"));
         var replicas = stack.ReplicasOf("worker");
-        Assert.Equal(2, replicas.Count);
+        Assert.Equal(stack.WorkerReplicas, replicas.Count);
 
         var ids = new ConcurrentDictionary<int, Guid>();
         var refusals = new ConcurrentQueue<string>();
