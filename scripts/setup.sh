@@ -15,7 +15,7 @@ apt_packages=(
   postgresql-15
   python3 python3-venv python3-pip
   python3-fastapi python3-starlette python3-pydantic python3-uvicorn python3-uvloop python3-httptools
-  python3-sklearn python3-scipy python3-numpy python3-httpx python3-pytest python3-jsonschema
+  python3-sklearn python3-scipy python3-numpy python3-httpx python3-pytest python3-pytest-timeout python3-jsonschema
   python3-aio-pika python3-psycopg
   python3-grpcio python3-protobuf protobuf-compiler python3-grpc-tools
   curl ca-certificates

@@ -1,6 +1,7 @@
 """Entry point: `uvicorn app.main:app`. A request goes through the telemetry middleware, then the
-routers in app/api/routes; errors become problem details in app/api/errors.py. With GRPC_PORT set, the same
-models are served over gRPC too (app/rpc); with a broker configured, events come and go through app/messaging;
+routers in app/api/routes, which hand it to the serving core (app/ml/serving.py); problems (app/core/problems.py)
+become problem details in app/api/errors.py. With GRPC_PORT set, the same core answers over gRPC too (app/rpc);
+with a broker configured, events come and go through app/messaging;
 with the Worker's gRPC address known, the model versions are registered with its registry (app/rpc/registration.py).
 All are started and stopped by the app's lifespan."""
 
@@ -19,9 +20,10 @@ from app.api.routes import health, models, predictions, stats
 from app.core.config import Settings
 from app.core.telemetry import TelemetryMiddleware, configure_logging, create_tracer
 from app.messaging.lifecycle import Messaging
-from app.messaging.publisher import PredictionCounter
 from app.ml import sentiment
+from app.ml.counter import PredictionCounter
 from app.ml.registry import ModelRegistry, load_models
+from app.ml.serving import ModelServing
 from app.rpc.registration import ModelRegistration
 from app.rpc.server import GrpcServer
 
@@ -49,13 +51,15 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.registry = registry
     app.state.tracer = tracer = create_tracer(settings)
     app.state.prediction_counter = counter = PredictionCounter(settings.EVENTS_FLUSH_MAX_PREDICTIONS)
+    # The one serving core behind both entrances: the HTTP routes (app/api/routes) and gRPC (app/rpc).
+    app.state.serving = serving = ModelServing(registry, settings, tracer, counter)
     app.state.messaging = messaging = (
         Messaging(settings, counter, tracer, registry) if settings.MESSAGING_URL else None
     )
     if messaging is None:
         logger.info("messaging disabled: ConnectionStrings__messaging is not set")
     app.state.grpc_server = grpc_server = (
-        GrpcServer(settings, registry, tracer, counter) if settings.GRPC_PORT is not None else None
+        GrpcServer(settings, serving) if settings.GRPC_PORT is not None else None
     )
     if grpc_server is None:
         logger.info("gRPC disabled: GRPC_PORT is not set")

@@ -1,4 +1,5 @@
-"""Test helpers: assertions on the RFC 9457 problem responses, and an in-memory span exporter."""
+"""Test helpers: assertions on the RFC 9457 problem responses, an in-memory span exporter, and iris rows the served
+model never saw in training."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ import httpx
 from jsonschema import Draft202012Validator
 
 from app.core.telemetry import Span
+from app.ml import iris
+from app.ml.training import split
+
+# Rows of iris's held-out 20% (held_out_iris()), one per species, which the served model classifies correctly: a
+# right label on them shows a model that generalises, where a training row would only show one that memorised.
+SETOSA = [4.6, 3.6, 1.0, 0.2]
+VERSICOLOR = [5.6, 2.5, 3.9, 1.1]
+VIRGINICA = [6.7, 3.1, 5.6, 2.4]
 
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 # A traceparent a caller (the C# gateway) would send; errors must quote its trace id.
@@ -73,3 +82,18 @@ class RecordingExporter:
 
     def shutdown(self, timeout: float = 5.0) -> None:
         pass
+
+
+
+@cache
+def iris_split() -> tuple[frozenset[tuple[float, ...]], tuple[tuple[tuple[float, ...], str], ...]]:
+    """The iris model's own split (app/ml/training.py's, with iris's parameters): the training rows, and the held-out
+    (measurements, species) pairs minus any row that also occurs in training (the data set repeats a few flowers)."""
+    features, species = iris.load_data()
+    train_x, test_x, _, test_y = split(features, species, iris.TRAINING_PARAMS)
+    trained_on = frozenset(tuple(map(float, row)) for row in train_x)
+    held_out = tuple(
+        (row, str(label)) for row, label in ((tuple(map(float, x)), y) for x, y in zip(test_x, test_y))
+        if row not in trained_on
+    )
+    return trained_on, held_out

@@ -7,32 +7,20 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from app.api.errors import not_ready
 from app.core.config import Settings
-from app.core.telemetry import Tracer
 from app.messaging.lifecycle import Messaging
-from app.messaging.publisher import PredictionCounter
-from app.ml.registry import ModelRegistry
+from app.ml.serving import ModelServing
 
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def get_registry(request: Request) -> ModelRegistry:
-    """The loaded models; answers 503 not_ready until they are loaded."""
-    registry: ModelRegistry = request.app.state.registry
-    if not registry.ready:
-        raise not_ready()
-    return registry
-
-
-async def get_tracer(request: Request) -> Tracer:
-    return request.app.state.tracer
-
-
-async def get_prediction_counter(request: Request) -> PredictionCounter:
-    return request.app.state.prediction_counter
+async def get_serving(request: Request) -> ModelServing:
+    """The serving core; answers 503 not_ready until the models are loaded (before the body is looked at)."""
+    serving: ModelServing = request.app.state.serving
+    serving.require_ready()
+    return serving
 
 
 async def get_messaging(request: Request) -> Messaging | None:

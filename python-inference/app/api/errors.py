@@ -1,13 +1,12 @@
-"""Every error response is RFC 9457 problem details (`application/problem+json`):
+"""Every HTTP error response is RFC 9457 problem details (`application/problem+json`):
 
     {"type": "urn:problem:validation_failed", "title": "Bad Request", "status": 400,
      "detail": "...", "instance": "/v1/predict", "code": "validation_failed",
      "traceId": "<32 hex: the W3C trace id of the request>",
      "errors": {"inputs[2]": ["must be a string, got number"]}}      # only for field errors
 
-`code` is the stable, machine-readable part: validation_failed (400), batch_too_large (400),
-model_not_found (404), not_found (404), method_not_allowed (405), not_ready (503),
-internal_error (500). Field paths look like `model`, `inputs[2]`, `text`, `body`.
+The problems and their codes are app/core/problems.py's; this module writes them for HTTP, adds the HTTP-only ones
+(not_found, method_not_allowed, unparsable or ill-typed bodies) and documents them in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -23,8 +22,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
+from app.core.problems import (
+    INTERNAL_ERROR,
+    INTERNAL_ERROR_DETAIL,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    ProblemError,
+    validation_failed,
+)
 from app.core.telemetry import current_trace_id
-from app.ml.registry import ModelNotFoundError
 from app.schemas.problem import Problem
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -33,42 +39,6 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route, so its error statuses show the problem shape in OpenAPI."""
     return {status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses}
-
-
-class ProblemError(Exception):
-    """Raise from anywhere in a request to answer with a problem response."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        *,
-        errors: dict[str, list[str]] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.errors = errors
-
-
-def validation_failed(errors: dict[str, list[str]]) -> ProblemError:
-    count = len(errors)
-    return ProblemError(
-        400,
-        "validation_failed",
-        f"The request has {count} invalid field{'s' if count != 1 else ''}: {', '.join(errors)}.",
-        errors=errors,
-    )
-
-
-def batch_too_large(count: int, limit: int) -> ProblemError:
-    return ProblemError(400, "batch_too_large", f"A batch holds at most {limit} inputs; this one has {count}.")
-
-
-def not_ready() -> ProblemError:
-    return ProblemError(503, "not_ready", "The models are not loaded yet.")
 
 
 def problem_response(
@@ -97,12 +67,7 @@ def problem_response(
 
 def internal_error_response(scope: Scope) -> Response:
     """The 500 answer for an unexpected exception: no internals, just the trace id to quote."""
-    return problem_response(
-        scope["path"],
-        500,
-        "internal_error",
-        "An unexpected error occurred. Quote the traceId when reporting it.",
-    )
+    return problem_response(scope["path"], 500, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL)
 
 
 def field_path(loc: Sequence[str | int]) -> str:
@@ -137,13 +102,7 @@ async def _request_validation_error(request: Request, exc: Exception) -> Respons
     return await _problem_error(request, problem)
 
 
-async def _model_not_found(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ModelNotFoundError)
-    detail = f"Unknown model {exc.name!r}. Known models: {', '.join(exc.known) or 'none'}."
-    return problem_response(request.url.path, 404, "model_not_found", detail)
-
-
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_HTTP_CODES = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -163,7 +122,6 @@ def register_error_handlers(app: FastAPI) -> None:
     """Handlers for expected errors; unexpected ones are answered by the telemetry middleware."""
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
-    app.add_exception_handler(ModelNotFoundError, _model_not_found)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     _document_400_instead_of_422(app)
 

@@ -1,4 +1,4 @@
-"""`prediction.made` events: predictions are counted in memory on the request path (no I/O there) and
+"""`prediction.made` events: predictions are counted in memory on the request path (app/ml/counter.py, no I/O) and
 a background task publishes the counts, one event per model version, every `EVENTS_FLUSH_INTERVAL`
 seconds or as soon as `EVENTS_FLUSH_MAX_PREDICTIONS` are pending.
 
@@ -12,63 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer
+from app.ml.counter import ModelVersion, PredictionCounter
 from app.schemas.events import PREDICTION_MADE, EventEnvelope, PredictionMadeData, encode_event, new_event
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "python-inference"
-
-
-class ModelVersion(NamedTuple):
-    model: str
-    version: str
-
-
-PredictionCounts = dict[ModelVersion, Counter[str]]
-
-
-class PredictionCounter:
-    """Predictions served since the last flush, per model version and label.
-
-    Used from the event loop only (the prediction routes are `async def`), so it needs no lock.
-    """
-
-    def __init__(self, flush_threshold: int) -> None:
-        self._counts: PredictionCounts = {}
-        self._pending = 0
-        self._flush_threshold = flush_threshold
-        self.on_threshold: Callable[[], None] | None = None
-
-    @property
-    def pending(self) -> int:
-        return self._pending
-
-    def record(self, model: str, version: str, labels: Iterable[str]) -> None:
-        counts = self._counts.setdefault(ModelVersion(model, version), Counter())
-        before = self._pending
-        for label in labels:
-            counts[label] += 1
-            self._pending += 1
-        if self._pending >= self._flush_threshold > before and self.on_threshold is not None:
-            self.on_threshold()
-
-    def take(self) -> PredictionCounts:
-        """Everything pending, leaving the counter empty."""
-        counts, self._counts, self._pending = self._counts, {}, 0
-        return {key: labels for key, labels in counts.items() if labels}
-
-    def merge_back(self, counts: Mapping[ModelVersion, Mapping[str, int]]) -> None:
-        """Return counts that could not be published; they go out with the next flush."""
-        for key, labels in counts.items():
-            self._counts.setdefault(key, Counter()).update(labels)
-            self._pending += sum(labels.values())
 
 
 class EventExchange(Protocol):

@@ -40,13 +40,7 @@ def train(features: np.ndarray, species: np.ndarray) -> tuple[Pipeline, Evaluati
     """Fit on a stratified 80% split and measure accuracy on the other 20% (the served model)."""
     classifier = LogisticRegression(random_state=TRAINING_PARAMS["random_state"], **TRAINING_PARAMS["classifier"])
     pipeline = Pipeline([("scale", StandardScaler()), ("classifier", classifier)])
-    return fit_and_evaluate(
-        pipeline,
-        features,
-        species,
-        test_size=TRAINING_PARAMS["test_size"],
-        random_state=TRAINING_PARAMS["random_state"],
-    )
+    return fit_and_evaluate(pipeline, features, species, TRAINING_PARAMS)
 
 
 def load(cache_dir: Path) -> ServedModel:

@@ -152,13 +152,7 @@ def build_pipeline() -> Pipeline:
 
 def train(texts: list[str], labels: list[str]) -> tuple[Pipeline, Evaluation]:
     """Fit on a stratified 80% split and measure accuracy on the other 20%."""
-    pipeline, evaluation = fit_and_evaluate(
-        build_pipeline(),
-        texts,
-        labels,
-        test_size=TRAINING_PARAMS["test_size"],
-        random_state=TRAINING_PARAMS["random_state"],
-    )
+    pipeline, evaluation = fit_and_evaluate(build_pipeline(), texts, labels, TRAINING_PARAMS)
     # Only kept for introspection; a set's pickled order varies between processes and
     # would make the artifact hash non-deterministic.
     pipeline.named_steps["ngrams"].stop_words_ = None

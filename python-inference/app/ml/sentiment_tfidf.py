@@ -59,13 +59,7 @@ def build_pipeline() -> Pipeline:
 
 def train(texts: list[str], labels: list[str]) -> tuple[Pipeline, Evaluation]:
     """Fit on the same stratified 80% split as 1.0.0 and measure accuracy on the other 20%."""
-    pipeline, evaluation = fit_and_evaluate(
-        build_pipeline(),
-        texts,
-        labels,
-        test_size=TRAINING_PARAMS["test_size"],
-        random_state=TRAINING_PARAMS["random_state"],
-    )
+    pipeline, evaluation = fit_and_evaluate(build_pipeline(), texts, labels, TRAINING_PARAMS)
     # Only kept for introspection; a set's pickled order varies between processes (see sentiment.train).
     for _, vectorizer in pipeline.named_steps["features"].transformer_list:
         vectorizer.stop_words_ = None

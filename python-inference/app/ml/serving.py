@@ -1,18 +1,97 @@
-"""What every entrance (HTTP routes, gRPC) does with a batch: the same checks, in the same order, with the same
-messages; the prediction under a span; the prediction.made count. Problems are raised as ProblemError, which each
-entrance turns into its own error form (problem details, gRPC status)."""
+"""The serving core behind both entrances (HTTP routes in app/api/routes, gRPC in app/rpc/inference.py): readiness,
+model lookup, the checks on a batch (the same checks in the same order with the same messages), the prediction under
+a span, the version that answered, and the prediction.made count. Problems are raised as ProblemError
+(app/core/problems.py); each entrance turns them into its own error form (problem details, gRPC status)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
-from app.api.errors import batch_too_large, validation_failed
 from app.core.config import Settings
+from app.core.problems import batch_too_large, model_not_found, not_ready, validation_failed
 from app.core.telemetry import Tracer
-from app.messaging.publisher import PredictionCounter
+from app.ml.counter import PredictionCounter
 from app.ml.inputs import input_error
 from app.ml.model import Prediction, ServedModel
+from app.ml.registry import ModelNotFoundError, ModelRegistry
+from app.schemas.models import ModelInfo, ModelVersionInfo
+
+MISSING: Final = object()  # a single input the caller did not send at all
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """What one model version answered for a batch, or for the part of it starting at `offset`."""
+
+    model: str
+    version: str
+    predictions: list[Prediction]
+    offset: int = 0
+
+
+class ModelServing:
+    def __init__(self, registry: ModelRegistry, settings: Settings, tracer: Tracer, counter: PredictionCounter) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.tracer = tracer
+        self.counter = counter
+
+    @property
+    def ready(self) -> bool:
+        return self.registry.ready
+
+    def require_ready(self) -> None:
+        if not self.registry.ready:
+            raise not_ready()
+
+    def model(self, name: str) -> ServedModel:
+        """The served version of `name`, resolved once per request so the answer reports the version that gave it."""
+        self.require_ready()
+        try:
+            return self.registry.get(name)
+        except ModelNotFoundError as error:
+            raise model_not_found(error.name, error.known) from None
+
+    def predict_one(self, model_name: str, value: Any, *, field: str) -> Predictions:
+        """One input, reported under `field`; `MISSING` when the caller sent none."""
+        model = self.model(model_name)
+        if value is MISSING:
+            raise validation_failed({field: ["is required"]})
+        check_inputs(model, [value], self.settings, path=lambda _: field)
+        return self._predict(model, [value])
+
+    def predict_batch(self, model_name: str, inputs: Sequence[Any]) -> Predictions:
+        """1..MAX_BATCH_SIZE inputs, reported as `inputs[i]`."""
+        model = self.model(model_name)
+        check_batch(model, inputs, self.settings, max_batch_size=self.settings.MAX_BATCH_SIZE)
+        return self._predict(model, inputs)
+
+    def predict_stream(self, model_name: str, inputs: Sequence[Any]) -> Iterator[Predictions]:
+        """Any number of inputs: all are checked now, before the first answer; then MAX_BATCH_SIZE at a time."""
+        model = self.model(model_name)
+        check_batch(model, inputs, self.settings, max_batch_size=len(inputs))
+        return self._chunks(model, inputs)
+
+    def models(self) -> list[ModelInfo]:
+        """The served version of each model, with every loaded version of it."""
+        self.require_ready()
+        return [model_info(model, self.registry.versions(model.name)) for model in self.registry]
+
+    def _chunks(self, model: ServedModel, inputs: Sequence[Any]) -> Iterator[Predictions]:
+        chunk = self.settings.MAX_BATCH_SIZE
+        for offset in range(0, len(inputs), chunk):
+            yield self._predict(model, inputs[offset : offset + chunk], offset)
+
+    def _predict(self, model: ServedModel, inputs: Sequence[Any], offset: int = 0) -> Predictions:
+        """Predict checked inputs and count them for the prediction.made events."""
+        attributes = {"ml.model.name": model.name, "ml.model.version": model.version, "ml.batch.size": len(inputs)}
+        with self.tracer.start_as_current_span(f"predict {model.name}", attributes=attributes):
+            predictions = model.predict(inputs)
+        # In memory only; published later, in aggregate, as prediction.made events (app/messaging/publisher.py).
+        self.counter.record(model.name, model.version, (p.label for p in predictions))
+        return Predictions(model.name, model.version, predictions, offset)
 
 
 def check_batch(
@@ -20,16 +99,14 @@ def check_batch(
     inputs: Sequence[Any],
     settings: Settings,
     *,
-    max_batch_size: int | None = None,
-    path: Callable[[int], str] = lambda index: f"inputs[{index}]",
+    max_batch_size: int,
 ) -> None:
-    """Raise the batch's problem: no inputs, more than `max_batch_size` (default MAX_BATCH_SIZE), bad inputs."""
+    """Raise the batch's problem: no inputs, more than `max_batch_size`, bad inputs."""
     if not inputs:
         raise validation_failed({"inputs": ["must contain at least 1 item"]})
-    limit = settings.MAX_BATCH_SIZE if max_batch_size is None else max_batch_size
-    if len(inputs) > limit:
-        raise batch_too_large(len(inputs), limit)
-    check_inputs(model, inputs, settings, path=path)
+    if len(inputs) > max_batch_size:
+        raise batch_too_large(len(inputs), max_batch_size)
+    check_inputs(model, inputs, settings, path=lambda index: f"inputs[{index}]")
 
 
 def check_inputs(model: ServedModel, inputs: Sequence[Any], settings: Settings, *, path: Callable[[int], str]) -> None:
@@ -43,11 +120,29 @@ def check_inputs(model: ServedModel, inputs: Sequence[Any], settings: Settings, 
         raise validation_failed(errors)
 
 
-def predict(model: ServedModel, inputs: Sequence[Any], tracer: Tracer, counter: PredictionCounter) -> list[Prediction]:
-    """Predict checked inputs and count them for the prediction.made events."""
-    attributes = {"ml.model.name": model.name, "ml.model.version": model.version, "ml.batch.size": len(inputs)}
-    with tracer.start_as_current_span(f"predict {model.name}", attributes=attributes):
-        predictions = model.predict(inputs)
-    # In memory only; published later, in aggregate, as prediction.made events (app/messaging/publisher.py).
-    counter.record(model.name, model.version, (p.label for p in predictions))
-    return predictions
+def model_info(served: ServedModel, versions: list[ServedModel]) -> ModelInfo:
+    evaluation = served.trained.evaluation
+    return ModelInfo(
+        name=served.name,
+        version=served.version,
+        input_kind=served.input_kind,
+        labels=served.labels,
+        held_out_accuracy=evaluation.held_out_accuracy,
+        train_size=evaluation.train_size,
+        test_size=evaluation.test_size,
+        artifact_sha256=served.trained.artifact_sha256,
+        description=served.description,
+        versions=[
+            ModelVersionInfo(
+                version=model.version,
+                served=model is served,
+                held_out_accuracy=model.trained.evaluation.held_out_accuracy,
+                train_size=model.trained.evaluation.train_size,
+                test_size=model.trained.evaluation.test_size,
+                artifact_sha256=model.trained.artifact_sha256,
+                trained_at=model.trained.trained_at,
+                description=model.description,
+            )
+            for model in versions
+        ],
+    )

@@ -1,4 +1,5 @@
-"""The one place where this service's problems become gRPC statuses, mirroring app/api/errors.py for HTTP:
+"""The one place where this service's problems (app/core/problems.py) become gRPC statuses, as app/api/errors.py
+makes them HTTP problem details:
 
     validation_failed, batch_too_large -> INVALID_ARGUMENT   model_not_found -> NOT_FOUND
     not_ready -> UNAVAILABLE                                 anything unexpected -> INTERNAL (no internals)
@@ -16,9 +17,8 @@ from typing import NoReturn
 
 import grpc
 
-from app.api.errors import ProblemError
+from app.core.problems import INTERNAL_ERROR, INTERNAL_ERROR_DETAIL, ProblemError
 from app.core.telemetry import current_trace_id
-from app.ml.registry import ModelNotFoundError
 from app.rpc.stubs import error_details_pb2, status_pb2
 
 logger = logging.getLogger(__name__)
@@ -71,16 +71,8 @@ def to_rpc_problem(error: Exception) -> RpcProblem:
     if isinstance(error, ProblemError):
         status = _STATUS_FOR_HTTP.get(error.status, grpc.StatusCode.INTERNAL)
         return RpcProblem(status, error.code, error.detail, error.errors, trace_id)
-    if isinstance(error, ModelNotFoundError):
-        detail = f"Unknown model {error.name!r}. Known models: {', '.join(error.known) or 'none'}."
-        return RpcProblem(grpc.StatusCode.NOT_FOUND, "model_not_found", detail, trace_id=trace_id)
     logger.error("unhandled error in a gRPC call", exc_info=error)
-    return RpcProblem(
-        grpc.StatusCode.INTERNAL,
-        "internal_error",
-        "An unexpected error occurred. Quote the traceId when reporting it.",
-        trace_id=trace_id,
-    )
+    return RpcProblem(grpc.StatusCode.INTERNAL, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL, trace_id=trace_id)
 
 
 async def abort(context: grpc.aio.ServicerContext, problem: RpcProblem) -> NoReturn:

@@ -8,9 +8,7 @@ import logging
 import grpc
 
 from app.core.config import Settings
-from app.core.telemetry import Tracer
-from app.messaging.publisher import PredictionCounter
-from app.ml.registry import ModelRegistry
+from app.ml.serving import ModelServing
 from app.rpc.health import HealthService
 from app.rpc.inference import SERVICE, InferenceService
 from app.rpc.stubs import health_pb2_grpc, inference_pb2_grpc
@@ -21,11 +19,11 @@ logger = logging.getLogger(__name__)
 class GrpcServer:
     STOP_GRACE_S = 3.0
 
-    def __init__(self, settings: Settings, registry: ModelRegistry, tracer: Tracer, counter: PredictionCounter) -> None:
+    def __init__(self, settings: Settings, serving: ModelServing) -> None:
         assert settings.GRPC_PORT is not None, "the gRPC server needs GRPC_PORT"
         self.address = f"{settings.GRPC_HOST}:{settings.GRPC_PORT}"
-        self.inference = InferenceService(settings, registry, tracer, counter)
-        self.health = HealthService(registry, (SERVICE,))
+        self.inference = InferenceService(serving)
+        self.health = HealthService(serving.registry, (SERVICE,))
         self.port: int | None = None  # the bound port, once started (GRPC_PORT 0 picks one)
         self._server: grpc.aio.Server | None = None
 

@@ -12,13 +12,26 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import aio_pika
+import pytest
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
 USER = "test"
+
+
+def require_installed(paths: Iterable[Path], *, required: bool) -> None:
+    """Skip the test when a broker binary is missing, or fail it when the broker is `required`."""
+    missing = [str(path) for path in paths if not path.exists()]
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} not installed (Debian's rabbitmq-server; scripts/setup.sh installs it)"
+    if required:
+        pytest.fail(f"{reason}, and TEST_REQUIRE_INFRA=1 makes a missing broker a failure, not a skip", pytrace=False)
+    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -146,12 +159,14 @@ class TcpForwarder:
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-forwarder", daemon=True)
         self._thread.start()
         self._server: asyncio.AbstractServer | None = None
+        self.accepted = 0  # TCP connections accepted: a client's connection attempts, seen as they happen
 
     def open(self) -> None:
         start = asyncio.start_server(self._forward, "127.0.0.1", self.port)
         self._server = asyncio.run_coroutine_threadsafe(start, self._loop).result(5)
 
     async def _forward(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
 
         async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

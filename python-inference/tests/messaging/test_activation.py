@@ -101,7 +101,9 @@ def test_model_activated_switches_the_served_version_and_continues_the_publisher
         assert models == {"iris": "1.0.0", "sentiment": "2.0.0"}
 
     queue_name = app.state.messaging.activation.queue_name
-    [span] = [s for s in exporter.spans if s.name == f"process {queue_name}"]
+    # The queue also receives this replica's own prediction.made events (the exchange is a fanout), each under a span.
+    processed = [s for s in exporter.spans if s.name == f"process {queue_name}"]
+    [span] = [s for s in processed if s.attributes.get("event.type") == "model.activated"]
     assert span.trace_id == INCOMING_TRACE_ID
     assert span.parent_span_id == INCOMING_TRACEPARENT.split("-")[2]
     assert (span.attributes["event.type"], span.attributes["ml.model.version"]) == ("model.activated", "2.0.0")
@@ -143,7 +145,7 @@ def test_the_queue_is_redeclared_after_the_broker_closes_the_connection(
     with TestClient(app) as client:
         wait_until(lambda: activation_ready(app), what="the activation consumer")
         broker.ctl("close_all_connections", "closed by a test")
-        wait_until(lambda: messaging.connection.reconnects == 1, what="a reconnect")
+        wait_until(lambda: messaging.connection.reconnects >= 1, what="a reconnect")  # more than one is legitimate
         wait_until(
             lambda: messaging.activation.queue_name in broker.ctl("list_queues", "name", "--quiet"),
             what="the exclusive queue to be declared again",

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import aiormq
 import pytest
 
 from app.messaging.connection import BrokerConnection, amqp_url
-from tests.messaging.broker import RabbitMQNode, free_port
+from tests.messaging.broker import USER, RabbitMQNode, TcpForwarder, free_port
 
 
 def vhost_seen_by_aiormq(url: str) -> str:
@@ -41,7 +42,9 @@ def test_logs_show_the_address_without_the_password() -> None:
     assert connection.display_url == "amqp://user:******@broker:5672"
 
 
-def test_start_returns_at_once_and_close_stops_the_attempts_while_no_broker_listens() -> None:
+def test_start_returns_at_once_and_close_stops_the_attempts_while_no_broker_listens(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     set_up: list[object] = []
 
     async def set_up_topology(connection: object) -> None:
@@ -51,10 +54,10 @@ def test_start_returns_at_once_and_close_stops_the_attempts_while_no_broker_list
         connection = BrokerConnection(
             f"amqp://u:p@127.0.0.1:{free_port()}", connection_name="test", on_connected=[set_up_topology]
         )
-        connection.start()
-        await asyncio.sleep(0.3)
+        connection.start()  # returns at once: the attempts run in the background
+        await wait_until(lambda: "not available (attempt 1" in caplog.text, "a first failed attempt")
         connected = connection.connected
-        await asyncio.wait_for(connection.close(), 2.0)
+        await asyncio.wait_for(connection.close(), 10.0)  # a hang here would be the bug, not a slow machine
         return connected
 
     assert asyncio.run(scenario()) is False
@@ -62,17 +65,38 @@ def test_start_returns_at_once_and_close_stops_the_attempts_while_no_broker_list
 
 
 def test_closing_during_a_reconnect_leaves_no_connection_behind(broker: RabbitMQNode) -> None:
+    forwarder = TcpForwarder(broker.port)  # counts the client's TCP connections as they are made
+    forwarder.open()
+
     def connections() -> str:
         return broker.ctl("list_connections", "name", "--quiet", "--no-table-headers").strip()
 
-    async def scenario() -> str:
-        connection = BrokerConnection(broker.url, connection_name="test", on_connected=[])
+    async def scenario() -> tuple[int, int]:
+        url = f"amqp://{USER}:{broker.password}@127.0.0.1:{forwarder.port}"
+        connection = BrokerConnection(url, connection_name="test", on_connected=[])
         connection.start()
-        while not connection.connected:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: connection.connected, "the first connection")
         await asyncio.to_thread(broker.ctl, "close_all_connections", "closed by a test")
+        await wait_until(lambda: not connection.connected, "the client to see the connection dropped")
         await connection.close()  # during aio-pika's reconnect pause
-        await asyncio.sleep(1.5)  # past the reconnect interval, on the same loop: a leaked reconnect would be up
-        return await asyncio.to_thread(connections)
+        attempts_at_close = forwarder.accepted
+        # A leaked reconnect would open a TCP connection one reconnect interval after the drop; wait three, on the
+        # same loop (the one aio-pika would reconnect on).
+        await asyncio.sleep(3 * BrokerConnection.RECONNECT_INTERVAL_S)
+        return attempts_at_close, forwarder.accepted
 
-    assert asyncio.run(scenario()) == ""
+    try:
+        attempts_at_close, attempts_after = asyncio.run(scenario())
+        assert attempts_after == attempts_at_close, "a connection attempt was made after close()"
+        assert connections() == ""
+    finally:
+        forwarder.close()
+
+
+async def wait_until(condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
+    """Poll `condition` on the running loop until it holds; fail naming `what` after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.05)

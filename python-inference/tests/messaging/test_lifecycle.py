@@ -25,13 +25,12 @@ from app.main import create_app
 from app.messaging.lifecycle import Messaging
 from app.ml.registry import ModelRegistry
 from tests.messaging.broker import USER, RabbitMQNode, TcpForwarder, free_port
+from tests.support import SETOSA, VIRGINICA
 
 EXCHANGE = "events"
 QUEUE = "events.analytics"
 POSITIVE = "I absolutely loved this movie, the acting was wonderful."
 NEGATIVE = "This is the worst purchase I have ever made."
-SETOSA = [5.1, 3.5, 1.4, 0.2]
-VIRGINICA = [6.7, 3.0, 5.2, 2.3]
 
 
 def messaging_app(settings: Settings, registry: ModelRegistry, tmp_path: Path, url: str, **overrides: Any) -> FastAPI:
@@ -268,7 +267,7 @@ def test_the_consumer_reconnects_after_the_broker_closes_the_connection_and_coun
     with TestClient(service) as client:
         wait_until_connected(client)
         broker.ctl("close_all_connections", "closed by a test")
-        wait_until(lambda: messaging.connection.reconnects == 1, what="a reconnect")
+        wait_until(lambda: messaging.connection.reconnects >= 1, what="a reconnect")  # more than one is legitimate
         wait_until_connected(client)
         run(publish(broker, job_failed("iris")))
         assert client.get("/predict", params={"text": POSITIVE}).status_code == 200
@@ -319,7 +318,7 @@ def test_shutdown_publishes_the_pending_counts(
             wait_until_connected(client)
             response = client.post("/v1/predict", json={"model": "iris", "inputs": [SETOSA, SETOSA]})
             assert response.status_code == 200
-        [message] = run(receive_prediction_events(broker, listener, expected_predictions=2, timeout=5.0))
+        [message] = run(receive_prediction_events(broker, listener, expected_predictions=2))
     finally:
         run(delete_queue(broker, QUEUE))
 

@@ -12,7 +12,8 @@ import aio_pika
 import pytest
 
 from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer, parse_traceparent
-from app.messaging.publisher import ModelVersion, PredictionCounter, PredictionPublisher
+from app.messaging.publisher import PredictionPublisher
+from app.ml.counter import ModelVersion, PredictionCounter
 from tests.support import RecordingExporter
 
 
@@ -48,44 +49,6 @@ def make_publisher(
     if exchange is not None:
         publisher.use_exchange(exchange)
     return publisher
-
-
-def test_counter_aggregates_predictions_per_model_version_and_label() -> None:
-    counter = PredictionCounter(flush_threshold=1000)
-
-    counter.record("sentiment", "1.0.0", ["positive", "negative", "positive"])
-    counter.record("sentiment", "1.0.0", ["positive"])
-    counter.record("iris", "1.0.0", ["setosa"])
-
-    assert counter.pending == 5
-    assert counter.take() == {
-        ModelVersion("sentiment", "1.0.0"): Counter(positive=3, negative=1),
-        ModelVersion("iris", "1.0.0"): Counter(setosa=1),
-    }
-    assert counter.pending == 0
-    assert counter.take() == {}
-
-
-def test_memory_holds_counts_not_predictions() -> None:
-    counter = PredictionCounter(flush_threshold=10**9)
-
-    for _ in range(10_000):
-        counter.record("sentiment", "1.0.0", ["positive", "negative"])
-
-    assert counter.pending == 20_000
-    assert counter.take() == {ModelVersion("sentiment", "1.0.0"): Counter(positive=10_000, negative=10_000)}
-
-
-def test_crossing_the_threshold_calls_back_once() -> None:
-    counter = PredictionCounter(flush_threshold=3)
-    calls: list[int] = []
-    counter.on_threshold = lambda: calls.append(counter.pending)
-
-    counter.record("iris", "1.0.0", ["setosa", "setosa"])
-    counter.record("iris", "1.0.0", ["setosa", "virginica"])
-    counter.record("iris", "1.0.0", ["setosa"])
-
-    assert calls == [4]
 
 
 def test_flush_publishes_one_prediction_made_event_per_model_version() -> None:
@@ -187,10 +150,10 @@ def test_the_flush_loop_publishes_every_interval() -> None:
     async def scenario() -> None:
         publisher.start()
         counter.record("iris", "1.0.0", ["setosa"])
-        await wait_until(lambda: len(exchange.published) == 1, timeout=2.0)
+        await wait_until(lambda: len(exchange.published) == 1, timeout=10.0)
         counter.record("iris", "1.0.0", ["virginica"])
-        await wait_until(lambda: len(exchange.published) == 2, timeout=2.0)
-        await publisher.stop(timeout=1.0)
+        await wait_until(lambda: len(exchange.published) == 2, timeout=10.0)
+        await publisher.stop(timeout=5.0)
 
     asyncio.run(scenario())
     assert [body["data"]["labels"] for body in exchange.bodies()] == [{"setosa": 1}, {"virginica": 1}]
@@ -201,14 +164,19 @@ def test_reaching_the_pending_limit_flushes_before_the_interval_ends() -> None:
     exchange = FakeExchange()
     publisher = make_publisher(counter, exchange, flush_interval=60.0)
 
+    wakes: list[int] = []
+
     async def scenario() -> None:
         publisher.start()
+        wake = counter.on_threshold
+        assert wake is not None
+        counter.on_threshold = lambda: (wakes.append(counter.pending), wake())
         counter.record("iris", "1.0.0", ["setosa", "setosa"])
-        await asyncio.sleep(0.1)
-        assert exchange.published == []
+        assert wakes == []  # below the limit the flush loop is not woken (and the interval is an hour away)
         counter.record("iris", "1.0.0", ["setosa"])
-        await wait_until(lambda: len(exchange.published) == 1, timeout=2.0)
-        await publisher.stop(timeout=1.0)
+        assert wakes == [3]
+        await wait_until(lambda: len(exchange.published) == 1, timeout=10.0)
+        await publisher.stop(timeout=5.0)
 
     asyncio.run(scenario())
     assert exchange.bodies()[0]["data"]["count"] == 3
@@ -222,7 +190,7 @@ def test_stop_publishes_what_is_pending_once() -> None:
     async def scenario() -> None:
         publisher.start()
         counter.record("sentiment", "1.0.0", ["negative"])
-        await publisher.stop(timeout=1.0)
+        await publisher.stop(timeout=5.0)
 
     asyncio.run(scenario())
     assert [body["data"]["labels"] for body in exchange.bodies()] == [{"negative": 1}]
@@ -236,10 +204,10 @@ def test_stop_gives_up_on_an_unresponsive_broker_within_its_timeout() -> None:
     async def scenario() -> float:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await publisher.stop(timeout=0.2)
+        await publisher.stop(timeout=0.5)  # the exchange never answers: only the timeout can end this
         return loop.time() - started
 
-    assert asyncio.run(scenario()) < 1.0
+    assert asyncio.run(scenario()) < 10.0  # seconds: wide, a loaded machine is slow, a hang is endless
     assert counter.pending == 1  # kept (and reported), not silently dropped
 
 

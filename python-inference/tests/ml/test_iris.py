@@ -7,6 +7,7 @@ import pytest
 from app.ml import iris
 from app.ml.cache import Evaluation
 from app.ml.registry import ModelRegistry
+from tests.support import SETOSA, VERSICOLOR, VIRGINICA, iris_split
 
 
 def test_held_out_accuracy_is_at_least_90_percent(registry: ModelRegistry) -> None:
@@ -19,12 +20,34 @@ def test_held_out_accuracy_is_at_least_90_percent(registry: ModelRegistry) -> No
 def test_predicts_species_names_with_probabilities(registry: ModelRegistry) -> None:
     model = registry.get("iris")
 
-    predictions = model.predict([[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [7.2, 3.2, 6.0, 1.8]])
+    predictions = model.predict([SETOSA, VERSICOLOR, VIRGINICA])
 
     assert [p.label for p in predictions] == ["setosa", "versicolor", "virginica"]
     assert all(1 / 3 < p.score <= 1.0 for p in predictions)
     assert model.labels == ["setosa", "versicolor", "virginica"]
     assert model.input_kind == "features" and model.feature_count == 4
+
+
+def test_the_test_flowers_are_held_out_rows_the_model_never_trained_on() -> None:
+    trained_on, held_out = iris_split()
+    held_out_rows = {row for row, _ in held_out}
+
+    assert len(held_out) == 30  # no held-out flower repeats a training one
+    for flower, species in ((SETOSA, "setosa"), (VERSICOLOR, "versicolor"), (VIRGINICA, "virginica")):
+        assert tuple(flower) not in trained_on
+        assert (tuple(flower), species) in held_out
+    assert held_out_rows.isdisjoint(trained_on)
+
+
+def test_held_out_rows_are_classified_with_the_reported_held_out_accuracy(registry: ModelRegistry) -> None:
+    model = registry.get("iris")
+    _, held_out = iris_split()
+
+    predictions = model.predict([list(row) for row, _ in held_out])
+
+    correct = sum(p.label == species for p, (_, species) in zip(predictions, held_out))
+    assert correct / len(held_out) == pytest.approx(model.trained.evaluation.held_out_accuracy)
+    assert correct / len(held_out) >= 0.9
 
 
 def test_training_twice_gives_the_same_artifact_hash(registry: ModelRegistry, tmp_path: Path) -> None:

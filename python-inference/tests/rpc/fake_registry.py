@@ -23,12 +23,20 @@ class FakeModelRegistry(registry_pb2_grpc.ModelRegistryServicer):
         self.versions: dict[tuple[str, str], pb.ModelVersion] = {}
         self.active: dict[str, str] = {}
         self.refuse: set[tuple[str, str]] = set()  # answered with FAILED_PRECONDITION (another hash)
+        self.hang = False  # never answer RegisterVersion: a Worker that accepts calls and then stalls
+        self.abandoned = 0  # hanging calls the caller gave up (cancelled, or closed the channel)
 
     async def RegisterVersion(
         self, request: pb.RegisterVersionRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelVersion:
         version = request.version
         self.requests.append(version)
+        if self.hang:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.abandoned += 1
+                raise
         key = (version.name, version.version)
         if key in self.refuse:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "registered before with another artifact hash")

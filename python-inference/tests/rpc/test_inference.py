@@ -9,7 +9,7 @@ from google.protobuf import json_format, struct_pb2
 
 from app.rpc.stubs import error_details_pb2, inference_pb2, status_pb2
 from tests.rpc.conftest import RpcStack
-from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT
+from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, SETOSA, VERSICOLOR, VIRGINICA
 
 pb = inference_pb2
 TEXTS = [
@@ -17,7 +17,7 @@ TEXTS = [
     "This is the worst purchase I have ever made.",
     "Not bad at all",
 ]
-FLOWERS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [6, 2.9, 4.5, 1.5]]
+FLOWERS = [SETOSA, VIRGINICA, VERSICOLOR]
 
 
 def _input(value: Any) -> pb.ModelInput:
@@ -133,6 +133,21 @@ def test_inputs_of_no_input_kind_are_rejected_in_the_http_routes_words(stack: Rp
     assert len(_field_violations(error)) == 5
 
 
+def test_predict_without_an_input_is_invalid_argument_input_is_required(stack: RpcStack) -> None:
+    error = _error(lambda: stack.inference.Predict(pb.PredictRequest(model="sentiment")))
+
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert _trailers(error)["problem-code"] == "validation_failed"
+    assert _field_violations(error) == [("input", "is required")]
+
+
+def test_an_unknown_model_is_not_found_before_a_missing_input_is_noticed(stack: RpcStack) -> None:
+    error = _error(lambda: stack.inference.Predict(pb.PredictRequest(model="unicorn")))
+
+    assert error.code() is grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    assert _trailers(error)["problem-code"] == "model_not_found"
+
+
 def test_features_that_are_not_finite_are_invalid_argument(stack: RpcStack) -> None:
     request = pb.PredictRequest(model="iris", input=_input([math.nan, 1.0, 1.0, 1.0]))
 
@@ -170,7 +185,7 @@ def test_an_unknown_model_is_not_found_model_not_found(stack: RpcStack) -> None:
 
 
 def test_not_ready_is_unavailable(stack: RpcStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stack.http.app.state.grpc_server.inference, "registry", type(stack.http.app.state.registry)())  # type: ignore[attr-defined]
+    monkeypatch.setattr(stack.http.app.state.serving, "registry", type(stack.http.app.state.registry)())  # type: ignore[attr-defined]
 
     error = _error(lambda: stack.inference.ListModels(pb.ListModelsRequest()))
 
@@ -182,7 +197,7 @@ def test_an_unexpected_error_is_internal_without_internals(stack: RpcStack, monk
     def explode(*args: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("app.rpc.inference.serving.predict", explode)
+    monkeypatch.setattr("app.ml.serving.check_inputs", explode)
 
     error = _error(lambda: stack.inference.Predict(pb.PredictRequest(model="sentiment", input=_input("hi"))))
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from app.api.deps import get_registry
+from app.api.deps import get_serving
 from app.api.errors import problem_responses
-from app.ml.registry import ModelRegistry
+from app.ml.serving import ModelServing
 from app.schemas.health import HealthStatus
 
 router = APIRouter(tags=["health"])
@@ -16,7 +16,7 @@ router = APIRouter(tags=["health"])
     summary="Readiness: 200 once the models are loaded, else 503",
     responses=problem_responses(503),
 )
-async def health(registry: ModelRegistry = Depends(get_registry)) -> HealthStatus:
+async def health(serving: ModelServing = Depends(get_serving)) -> HealthStatus:
     return HealthStatus(status="healthy")
 
 

@@ -7,10 +7,15 @@ from app.core.config import Settings
 from app.main import create_app
 from app.ml.model import ServedModel
 from app.ml.registry import ModelRegistry
-from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, assert_problem
-
-SETOSA = [5.1, 3.5, 1.4, 0.2]
-VIRGINICA = [6.7, 3.0, 5.2, 2.3]
+from tests.support import (
+    INCOMING_TRACE_ID,
+    INCOMING_TRACEPARENT,
+    SETOSA,
+    VERSICOLOR,
+    VIRGINICA,
+    assert_problem,
+    iris_split,
+)
 
 
 def test_predict_sentiment_returns_one_prediction_per_input_in_order(client: TestClient) -> None:
@@ -43,7 +48,7 @@ def test_predict_score_is_the_rounded_probability_of_the_returned_label(
 
 
 def test_predict_iris_classifies_flower_measurements(client: TestClient) -> None:
-    response = client.post("/v1/predict", json={"model": "iris", "inputs": [SETOSA, VIRGINICA, [6, 2.9, 4.5, 1.5]]})
+    response = client.post("/v1/predict", json={"model": "iris", "inputs": [SETOSA, VIRGINICA, VERSICOLOR]})
 
     assert response.status_code == 200
     body = response.json()
@@ -52,8 +57,22 @@ def test_predict_iris_classifies_flower_measurements(client: TestClient) -> None
     assert all(0.34 < p["score"] <= 1.0 for p in body["predictions"])
 
 
+def test_predict_iris_on_the_held_out_rows_scores_the_reported_held_out_accuracy(
+    client: TestClient, registry: ModelRegistry
+) -> None:
+    _, held_out = iris_split()
+
+    response = client.post("/v1/predict", json={"model": "iris", "inputs": [list(row) for row, _ in held_out]})
+
+    assert response.status_code == 200, response.text
+    labels = [p["label"] for p in response.json()["predictions"]]
+    accuracy = sum(label == species for label, (_, species) in zip(labels, held_out)) / len(held_out)
+    assert accuracy == pytest.approx(registry.get("iris").trained.evaluation.held_out_accuracy)
+
+
 def test_get_predict_shortcut_returns_one_sentiment_prediction(client: TestClient) -> None:
-    response = client.get("/predict", params={"text": "great"})
+    # From tests/ml/data/unseen_sentences.tsv, which the sentiment tests keep apart from the training corpus.
+    response = client.get("/predict", params={"text": "Your kind note cheered me up enormously."})
 
     assert response.status_code == 200
     body = response.json()
