@@ -45,6 +45,9 @@ public class AppHostFixture : IAsyncLifetime
     /// <summary>Whether the stack runs the Aspire dashboard (the telemetry tests read it).</summary>
     protected virtual bool WithDashboard => true;
 
+    /// <summary>Whether the stack adds <see cref="GrpcGateway"/> (the transport tests use it).</summary>
+    protected virtual bool WithGrpcGateway => true;
+
     /// <summary>The gateway over HTTP, sending a token with the <c>predict</c> and <c>jobs</c> scopes.</summary>
     public HttpClient Gateway { get; private set; } = null!;
 
@@ -87,15 +90,18 @@ public class AppHostFixture : IAsyncLifetime
         }
 
         var inference = builder.CreateResourceBuilder(builder.Resources.OfType<IResourceWithEndpoints>().Single(r => r.Name == "python-inference"));
-        var grpcGateway = builder.AddProject(GrpcGateway, Path.Combine(builder.AppHostDirectory, "..", "Gateway", "Gateway.csproj"))
-            .WithHttpHealthCheck("/health", endpointName: "http")
-            .WithReference(inference.GetEndpoint("http")).WithReference(inference.GetEndpoint("grpc"))
-            .WithReference(worker.GetEndpoint("http"))
-            .WithEnvironment("Inference__Transport", "Grpc")
-            .WaitFor(inference).WaitFor(worker);
-        foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
+        if (WithGrpcGateway)
         {
-            grpcGateway.WithEnvironment(name, value);
+            var grpcGateway = builder.AddProject(GrpcGateway, Path.Combine(builder.AppHostDirectory, "..", "Gateway", "Gateway.csproj"))
+                .WithHttpHealthCheck("/health", endpointName: "http")
+                .WithReference(inference.GetEndpoint("http")).WithReference(inference.GetEndpoint("grpc"))
+                .WithReference(worker.GetEndpoint("http"))
+                .WithEnvironment("Inference__Transport", "Grpc")
+                .WaitFor(inference).WaitFor(worker);
+            foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
+            {
+                grpcGateway.WithEnvironment(name, value);
+            }
         }
 
         builder.Services.AddLogging(logging =>
@@ -115,7 +121,7 @@ public class AppHostFixture : IAsyncLifetime
         _app = await builder.BuildAsync(timeout.Token);
         _watcher = WatchInstancesAsync(_app, _watching.Token);
         await _app.StartAsync(timeout.Token);
-        foreach (var resource in Resources.Concat(ExtraResources))
+        foreach (var resource in Resources.Where(name => WithGrpcGateway || name != GrpcGateway).Concat(ExtraResources))
         {
             await WaitHealthyAsync(resource, timeout.Token);
         }

@@ -271,7 +271,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         }
     }
 
-    private static async Task<int> CompletedJobsSeenByPythonAsync(HttpClient python, CancellationToken cancellationToken)
+    internal static async Task<int> CompletedJobsSeenByPythonAsync(HttpClient python, CancellationToken cancellationToken)
     {
         var stats = await python.GetFromJsonAsync<JsonElement>("/v1/stats", cancellationToken);
         return stats.GetProperty("models").TryGetProperty("sentiment", out var sentiment)

@@ -3,7 +3,7 @@ namespace AppHost.Tests;
 /// <summary>
 /// The same stack on PostgreSQL (<c>Database:Provider=postgres</c>, the machine's PostgreSQL 15 as a local resource)
 /// with three Worker replicas sharing it. Started once for every test in <see cref="PostgresCollection"/>, beside the
-/// SQLite stack; no dashboard (the telemetry tests read the SQLite stack's).
+/// SQLite stack; no dashboard and no second gateway (the telemetry and transport tests use the SQLite stack's).
 /// </summary>
 public sealed class PostgresStackFixture : AppHostFixture
 {
@@ -14,6 +14,8 @@ public sealed class PostgresStackFixture : AppHostFixture
     protected override IEnumerable<string> ExtraResources => ["postgres"];
 
     protected override bool WithDashboard => false;
+
+    protected override bool WithGrpcGateway => false;
 }
 
 /// <summary>The end-to-end tests that run on the PostgreSQL stack: one at a time (the kill test stops replicas).</summary>

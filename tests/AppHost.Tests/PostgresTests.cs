@@ -62,6 +62,33 @@ public sealed class PostgresReplicaTests(PostgresStackFixture stack)
     }
 
     [Fact]
+    public async Task Pythons_stats_are_the_counts_in_the_shared_analytics_database()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: $"stats-{Guid.NewGuid():N}"));
+        var before = await MessagingTests.CompletedJobsSeenByPythonAsync(python, timeout.Token);
+
+        await MessagingTests.SubmitAsync(client, "stats", new { model = "sentiment", inputs = new[] { "Lovely." } }, timeout.Token);
+        int seen;
+        while ((seen = await MessagingTests.CompletedJobsSeenByPythonAsync(python, timeout.Token)) < before + 1)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+
+        // What /v1/stats says is what analyticsdb holds: any python-inference replica reads the same rows. (The
+        // counter only grows, so the stored value lies between the answers before and after reading it.)
+        await using var connection = new Npgsql.NpgsqlConnection(await stack.App.GetConnectionStringAsync("analyticsdb", timeout.Token));
+        await connection.OpenAsync(timeout.Token);
+        await using var query = new Npgsql.NpgsqlCommand(
+            "SELECT count FROM model_counts WHERE model = 'sentiment' AND metric = 'jobs_completed'", connection);
+        var stored = Convert.ToInt32(await query.ExecuteScalarAsync(timeout.Token), System.Globalization.CultureInfo.InvariantCulture);
+        var after = await MessagingTests.CompletedJobsSeenByPythonAsync(python, timeout.Token);
+        Assert.InRange(stored, seen, after);
+    }
+
+    [Fact]
     public Task A_thousand_jobs_survive_worker_kills_on_postgres() => MessagingTests.ThousandJobsSurviveWorkerKillsAsync(stack);
 
     private static async Task<bool> Delay(CancellationToken cancellationToken)
