@@ -297,6 +297,18 @@ public class AppHostFixture : IAsyncLifetime
         throw new TimeoutException($"{instance} did not answer /health at {own[0]} after a restart; last: {last}");
     }
 
+    /// <summary>Starts the instance if an earlier test left it stopped, then waits until it answers /health itself.</summary>
+    public async Task EnsureServingAsync(string instance, CancellationToken cancellationToken)
+    {
+        if (IsStopped(_instances.TryGetValue(instance, out var current) ? current.Snapshot : null))
+        {
+            await StartInstanceAsync(instance, cancellationToken);
+            return;
+        }
+
+        await WaitServingAsync(instance, cancellationToken);
+    }
+
     /// <summary>The HTTP address of one replica itself (not Aspire's proxy in front of all of them).</summary>
     public Uri OwnAddressOf(string instance)
     {

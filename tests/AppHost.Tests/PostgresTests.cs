@@ -25,6 +25,10 @@ public sealed class PostgresReplicaTests(PostgresStackFixture stack)
         using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: subject));
         var replicas = stack.ReplicasOf("worker");
         Assert.Equal(3, replicas.Count);
+        foreach (var replica in replicas)
+        {
+            await stack.EnsureServingAsync(replica, timeout.Token);
+        }
 
         var ids = new System.Collections.Concurrent.ConcurrentBag<Guid>();
         await Parallel.ForAsync(0, 90, new ParallelOptions { MaxDegreeOfParallelism = 9, CancellationToken = timeout.Token },
