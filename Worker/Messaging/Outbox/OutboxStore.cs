@@ -24,21 +24,32 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(DateTimeOffset jobsCreatedBefore,
         DateTimeOffset eventsCreatedBefore, int limit, TimeSpan lease, CancellationToken cancellationToken)
     {
+        const string due = """
+            sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < @now)
+            AND ((type = @job_type AND created_at < @jobs_before) OR (type <> @job_type AND created_at < @events_before))
+            """;
         var now = clock.GetUtcNow();
+        (string, object?)[] parameters =
+        [
+            ("@now", WorkerDatabase.Timestamp(now)), ("@job_type", OutboxRelay.JobMessageType),
+            ("@jobs_before", WorkerDatabase.Timestamp(jobsCreatedBefore)),
+            ("@events_before", WorkerDatabase.Timestamp(eventsCreatedBefore)),
+        ];
         await using var connection = await database.OpenAsync(cancellationToken);
+        // Most sweeps find nothing due: a read first takes no write lock (SQLite) and locks no row (PostgreSQL).
+        if (await WorkerDatabase.ScalarAsync(connection, null, $"SELECT 1 FROM outbox WHERE {due} LIMIT 1", cancellationToken,
+                parameters) is null)
+        {
+            return [];
+        }
+
         // One statement: the inner SELECT picks due rows nobody holds (PostgreSQL skips rows another claim has
         // locked; SQLite has one writer anyway), the UPDATE leases them and RETURNING hands them over.
         await using var command = WorkerDatabase.Command(connection, null, $"""
             UPDATE outbox SET claimed_until = @lease_end
-            WHERE id IN (
-                SELECT id FROM outbox
-                WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < @now)
-                  AND ((type = @job_type AND created_at < @jobs_before) OR (type <> @job_type AND created_at < @events_before))
-                ORDER BY created_at LIMIT @limit {database.Dialect.SkipLocked})
+            WHERE id IN (SELECT id FROM outbox WHERE {due} ORDER BY created_at LIMIT @limit {database.Dialect.SkipLocked})
             RETURNING {Columns}
-            """, ("@lease_end", WorkerDatabase.Timestamp(now + lease)), ("@now", WorkerDatabase.Timestamp(now)),
-            ("@job_type", OutboxRelay.JobMessageType), ("@jobs_before", WorkerDatabase.Timestamp(jobsCreatedBefore)),
-            ("@events_before", WorkerDatabase.Timestamp(eventsCreatedBefore)), ("@limit", limit));
+            """, [.. parameters, ("@lease_end", WorkerDatabase.Timestamp(now + lease)), ("@limit", limit)]);
         var messages = await ReadAsync(command, cancellationToken);
         messages.Sort((a, b) => a.CreatedAt.CompareTo(b.CreatedAt)); // RETURNING keeps no order
         return messages;
