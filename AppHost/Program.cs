@@ -1,10 +1,14 @@
 using AppHost;
 using AppHost.Database;
+using AppHost.Deployment;
 using AppHost.Messaging;
 using AppHost.Python;
 using Microsoft.Extensions.Configuration;
 
 var builder = DistributedApplication.CreateBuilder(args);
+
+// Publish mode only: a kustomize base for Kubernetes (--step publish) next to the Aspire manifest (docs/deployment.md).
+builder.AddKubernetesPublishing();
 
 // RabbitMQ: a container, the machine's rabbitmq-server, or an external broker (Messaging:Runtime).
 var messaging = builder.AddMessageBroker("messaging");
@@ -16,7 +20,8 @@ var databases = builder.AddServiceDatabases();
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
     .WithHttpHealthCheck("/health")
     .WithGrpcHealthCheck("inference.v1.Inference")
-    .WithAnalyticsDatabase(databases);
+    .WithAnalyticsDatabase(databases)
+    .PublishAsDockerfileImage();
 
 // Two competing consumers of the jobs queue (Worker:Replicas), sharing one job database; Aspire's proxy spreads HTTP calls over both.
 // The `grpc` endpoint serves the model registry (registry.v1) to python-inference.
@@ -33,7 +38,8 @@ var worker = builder.AddProject<Projects.Worker>("worker")
 
 // Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too; it consumes
 // the events exchange as well, but serves predictions whether or not the broker is up.
-inference.WithReference(worker).WithReference(messaging);
+inference.WithReference(worker).WithReference(messaging)
+    .CallsInCluster(worker, GrpcEndpointExtensions.EndpointName);
 
 // The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile). Kestrel listens itself, on
 // both loopback families; Aspire's proxy would listen on 127.0.0.1 only.

@@ -132,7 +132,20 @@ setup_development_keys() {
   fi
 }
 
+# The Kubernetes schema validator the deployment tests run (scripts/k8s): npm ci, only when the lock file changed.
+setup_k8s_validator() {
+  local dir="$root/scripts/k8s" stamp digest
+  stamp="$dir/node_modules/.installed-lock"
+  digest="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  [[ "$(cat "$stamp" 2>/dev/null)" == "$digest" ]] && return 0
+  command -v npm >/dev/null || die "npm is required for the Kubernetes manifest checks (Debian package npm)."
+  say "installing the Kubernetes schema validator (npm ci in scripts/k8s)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed in $dir"
+  echo "$digest" >"$stamp"
+}
+
 install_apt_packages
 check_dotnet
 setup_development_keys
 setup_python
+setup_k8s_validator

@@ -22,8 +22,8 @@ public static class MessageBrokerExtensions
 
     /// <summary>
     /// Adds the RabbitMQ broker under <paramref name="name"/>. Every runtime yields a resource with a connection
-    /// string of the same name, so the services reference it the same way. Publish mode always describes a
-    /// containerised broker.
+    /// string of the same name, so the services reference it the same way. Publish mode describes a containerised
+    /// broker, or (external) only its connection string.
     /// </summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddMessageBroker(
         this IDistributedApplicationBuilder builder, string name)
@@ -42,12 +42,15 @@ public static class MessageBrokerExtensions
 
     private static (MessageBrokerRuntime Runtime, string Reason) ChooseRuntime(IDistributedApplicationBuilder builder)
     {
+        var configured = builder.Configuration[RuntimeConfigurationKey];
         if (builder.ExecutionContext.IsPublishMode)
         {
-            return (MessageBrokerRuntime.Container, "publish mode");
+            // A deployment runs the broker as a container, unless it is told to use one run elsewhere.
+            return string.Equals(configured, "external", StringComparison.OrdinalIgnoreCase)
+                ? (MessageBrokerRuntime.External, "publish mode, external broker")
+                : (MessageBrokerRuntime.Container, "publish mode");
         }
 
-        var configured = builder.Configuration[RuntimeConfigurationKey];
         if (!string.IsNullOrWhiteSpace(configured))
         {
             if (!Enum.TryParse<MessageBrokerRuntime>(configured, ignoreCase: true, out var chosen)

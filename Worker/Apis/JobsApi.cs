@@ -1,33 +1,12 @@
-using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
-using ServiceDefaults.Problems;
 using Worker.Jobs;
-using Worker.Messaging;
-using Worker.Messaging.Outbox;
-using Worker.Webhooks;
+using Worker.Problems;
 
 namespace Worker.Apis;
 
-/// <summary>A job as the gateway forwards it: the client's body, its idempotency key, and the subject that submitted it.</summary>
-public sealed record JobSubmission(string? Owner, string? Model, JsonElement Inputs, string? CallbackUrl, string? IdempotencyKey);
-
-/// <summary>A job as the Worker's API shows it (inputs are not echoed back).</summary>
-public sealed record JobView(
-    Guid Id, string Model, JobStatus Status, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    JsonElement? Result, ProblemDetails? Error, string? CallbackUrl)
-{
-    public static JobView From(Job job) => new(job.Id, job.Model, job.Status, job.Attempts, job.CreatedAt,
-        job.UpdatedAt, job.Result, job.Error, job.CallbackUrl);
-}
-
 public sealed record JobList(IReadOnlyList<JobView> Items, string? NextPageToken);
 
-/// <summary>The Worker's internal job API; the gateway is its only caller.</summary>
+/// <summary>The Worker's internal job API (the gateway is its only caller): a translation of <see cref="JobSubmissions"/>.</summary>
 public static class JobsApi
 {
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
@@ -39,115 +18,33 @@ public static class JobsApi
         return app;
     }
 
-    /// <summary>
-    /// Stores the job and its queue message in one transaction, then publishes the message and answers only once
-    /// the broker confirmed it. If it does not confirm, the job and its message are deleted again (503). If this
-    /// process dies in between, the outbox relay publishes the message later: the store and the queue agree.
-    /// </summary>
+    /// <summary>201 once the job is stored and queued; 200 with the earlier job when the same request is repeated.</summary>
     public static async Task<Results<Created<JobView>, Ok<JobView>, ProblemHttpResult>> SubmitAsync(
-        JobSubmission submission, IJobStore store, IOutbox outbox, IMessagePublisher publisher, CallbackUrlPolicy callbacks,
-        IOptions<JobsOptions> jobsOptions, IOptions<MessagingOptions> messagingOptions, TimeProvider clock,
-        CancellationToken cancellationToken)
+        JobSubmission submission, JobSubmissions jobs, CancellationToken cancellationToken)
     {
-        var inputCount = submission.Inputs.ValueKind == JsonValueKind.Array ? submission.Inputs.GetArrayLength() : 0;
-        var maxBatchSize = jobsOptions.Value.MaxBatchSize;
-        if (string.IsNullOrWhiteSpace(submission.Owner) || string.IsNullOrWhiteSpace(submission.Model)
-            || inputCount == 0 || inputCount > maxBatchSize)
+        var outcome = await jobs.SubmitAsync(submission, cancellationToken);
+        if (!outcome.Succeeded)
         {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The job is not valid.", $"A job needs an owner, a model and between 1 and {maxBatchSize} inputs.");
+            return outcome.ToProblemResult();
         }
 
-        if (submission.CallbackUrl is not null
-            && await callbacks.ValidateAsync(submission.CallbackUrl, cancellationToken) is { IsAllowed: false, Reason: var reason })
-        {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: new Dictionary<string, string[]> { ["callbackUrl"] = [reason!] });
-        }
-
-        var now = clock.GetUtcNow();
-        var job = Job.Queued(Guid.CreateVersion7(), submission.Owner, submission.Model, submission.Inputs.Clone(), now,
-            submission.CallbackUrl, submission.IdempotencyKey);
-        var message = new OutboxMessage(job.Id, string.Empty, messagingOptions.Value.JobsQueue, OutboxRelay.JobMessageType,
-            new JobMessage(job.Id).ToBytes(), Activity.Current?.Id, job.Id, now);
-        var admission = await store.AddAsync(job, RequestHash(submission), message, cancellationToken);
-        if (!admission.Created)
-        {
-            return admission.SameRequest
-                ? TypedResults.Ok(JobView.From(admission.Job))
-                : ProblemDetailsContract.Problem(StatusCodes.Status422UnprocessableEntity, ProblemCodes.IdempotencyKeyReused,
-                    "The idempotency key was used for another request.",
-                    "A retried submission must repeat the original body; use a new Idempotency-Key for a new job.");
-        }
-
-        try
-        {
-            await publisher.PublishAsync(message, headers: null, cancellationToken);
-        }
-        catch (BrokerUnavailableException exception)
-        {
-            await store.RemoveAsync(job.Id, CancellationToken.None);
-            return ProblemDetailsContract.Problem(StatusCodes.Status503ServiceUnavailable,
-                ProblemCodes.BrokerUnavailable, "The job queue is unavailable. Try again shortly.", exception.Message);
-        }
-
-        await outbox.MarkSentAsync(message.Id, CancellationToken.None);
-        return TypedResults.Created($"/api/jobs/{job.Id}", JobView.From(job));
+        var (job, created) = outcome.Value;
+        return created ? TypedResults.Created($"/api/jobs/{job.Id}", JobView.From(job)) : TypedResults.Ok(JobView.From(job));
     }
 
-    /// <summary>A job another subject submitted is reported as absent, so ids cannot be probed.</summary>
     public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetAsync(
-        Guid id, string? owner, IJobStore store, CancellationToken cancellationToken) =>
-        await store.FindAsync(id, cancellationToken) is { } job && job.Owner == owner
-            ? TypedResults.Ok(JobView.From(job))
-            : ProblemDetailsContract.Problem(StatusCodes.Status404NotFound, ProblemCodes.JobNotFound,
-                "No such job.", $"There is no job {id}.");
+        Guid id, string? owner, JobSubmissions jobs, CancellationToken cancellationToken)
+    {
+        var outcome = await jobs.GetAsync(id, owner, cancellationToken);
+        return outcome.Succeeded ? TypedResults.Ok(JobView.From(outcome.Value)) : outcome.ToProblemResult();
+    }
 
     public static async Task<Results<Ok<JobList>, ProblemHttpResult>> ListAsync(
-        string? owner, string? status, int? pageSize, string? pageToken, IJobStore store, IOptions<JobsOptions> options,
-        CancellationToken cancellationToken)
+        string? owner, string? status, int? pageSize, string? pageToken, JobSubmissions jobs, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        if (string.IsNullOrWhiteSpace(owner))
-        {
-            errors["owner"] = ["The owner is required."];
-        }
-
-        JobStatus? wanted = null;
-        if (status is not null)
-        {
-            if (Enum.TryParse<JobStatus>(status, ignoreCase: true, out var parsed) && !int.TryParse(status, out _))
-            {
-                wanted = parsed;
-            }
-            else
-            {
-                errors["status"] = ["One of queued, running, succeeded, failed."];
-            }
-        }
-
-        var size = pageSize ?? 20;
-        if (size < 1 || size > options.Value.MaxPageSize)
-        {
-            errors["pageSize"] = [$"Between 1 and {options.Value.MaxPageSize}."];
-        }
-
-        if (pageToken is not null && PageToken.TryParse(pageToken) is null)
-        {
-            errors["pageToken"] = ["Use the nextPageToken of the previous page."];
-        }
-
-        if (errors.Count > 0)
-        {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: errors);
-        }
-
-        var page = await store.ListAsync(owner!, wanted, size, pageToken, cancellationToken);
-        return TypedResults.Ok(new JobList(page.Jobs.Select(JobView.From).ToList(), page.NextPageToken));
+        var outcome = await jobs.ListAsync(owner, status, pageSize, pageToken, cancellationToken);
+        return outcome.Succeeded
+            ? TypedResults.Ok(new JobList(outcome.Value.Jobs.Select(JobView.From).ToList(), outcome.Value.NextPageToken))
+            : outcome.ToProblemResult();
     }
-
-    // What makes two submissions "the same request" for an idempotency key: model, inputs and callback.
-    private static string RequestHash(JobSubmission submission) => Convert.ToHexStringLower(SHA256.HashData(
-        Encoding.UTF8.GetBytes($"{submission.Model}\n{submission.Inputs.GetRawText()}\n{submission.CallbackUrl}")));
 }

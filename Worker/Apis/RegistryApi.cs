@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using ServiceDefaults.Problems;
+using Worker.Problems;
 using Worker.Registry;
 
 namespace Worker.Apis;
@@ -16,8 +16,8 @@ public sealed record ModelVersionRegistration(
 public sealed record ActivationRequest(string? Version);
 
 /// <summary>
-/// The model registry over HTTP/JSON (internal: the gateway and python-inference call it); the same operations and
-/// outcomes as <c>registry.v1.ModelRegistry</c> over gRPC.
+/// The model registry over HTTP/JSON (internal: the gateway and python-inference call it): a translation of
+/// <see cref="ModelRegistry"/>, the same use cases <c>registry.v1.ModelRegistry</c> serves over gRPC.
 /// </summary>
 public static class RegistryApi
 {
@@ -51,58 +51,38 @@ public static class RegistryApi
     }
 
     public static async Task<Results<Ok<ModelVersionList>, ProblemHttpResult>> ListAsync(
-        string name, IModelRegistryStore store, CancellationToken cancellationToken) =>
-        await store.ListAsync(name, cancellationToken) is { } list ? TypedResults.Ok(list) : ModelNotFound(name);
+        string name, ModelRegistry registry, CancellationToken cancellationToken)
+    {
+        var outcome = await registry.ListAsync(name, cancellationToken);
+        return outcome.Succeeded ? TypedResults.Ok(outcome.Value) : outcome.ToProblemResult();
+    }
 
     public static async Task<Results<Ok<RegisteredVersion>, ProblemHttpResult>> GetActiveAsync(
-        string name, IModelRegistryStore store, CancellationToken cancellationToken) =>
-        await store.FindActiveAsync(name, cancellationToken) is { } active ? TypedResults.Ok(active) : ModelNotFound(name);
+        string name, ModelRegistry registry, CancellationToken cancellationToken)
+    {
+        var outcome = await registry.GetActiveAsync(name, cancellationToken);
+        return outcome.Succeeded ? TypedResults.Ok(outcome.Value) : outcome.ToProblemResult();
+    }
 
     public static async Task<Results<Created<RegisteredVersion>, Ok<RegisteredVersion>, ProblemHttpResult>> RegisterAsync(
-        ModelVersionRegistration registration, IModelRegistryStore store, CancellationToken cancellationToken)
+        ModelVersionRegistration registration, ModelRegistry registry, CancellationToken cancellationToken)
     {
-        var candidate = registration.ToNewVersion();
-        if (ModelVersionRules.Validate(candidate) is { Count: > 0 } errors)
+        var outcome = await registry.RegisterAsync(registration.ToNewVersion(), cancellationToken);
+        if (!outcome.Succeeded)
         {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The model version is not valid.", errors: errors);
+            return outcome.ToProblemResult();
         }
 
-        var outcome = await store.RegisterAsync(candidate, cancellationToken);
-        return outcome.Status switch
-        {
-            RegistrationStatus.Created => TypedResults.Created(
-                $"/api/registry/models/{Uri.EscapeDataString(candidate.Name)}/versions", outcome.Version),
-            RegistrationStatus.AlreadyRegistered => TypedResults.Ok(outcome.Version),
-            _ => ProblemDetailsContract.Problem(StatusCodes.Status409Conflict, ProblemCodes.RegistrationConflict,
-                "The version is registered with another artifact.",
-                $"{candidate.Name} {candidate.Version} is registered with another artifact; register a new version instead."),
-        };
+        var (status, version) = outcome.Value;
+        return status == RegistrationStatus.Created
+            ? TypedResults.Created($"/api/registry/models/{Uri.EscapeDataString(version.Name)}/versions", version)
+            : TypedResults.Ok(version);
     }
 
     public static async Task<Results<Ok<RegisteredVersion>, ProblemHttpResult>> ActivateAsync(
-        string name, ActivationRequest request, IModelRegistryStore store, CancellationToken cancellationToken)
+        string name, ActivationRequest request, ModelRegistry registry, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        ModelVersionRules.CheckName(errors, "version", request.Version);
-        if (errors.Count > 0)
-        {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: errors);
-        }
-
-        var activation = await store.ActivateAsync(name, request.Version!, cancellationToken);
-        return activation switch
-        {
-            { Status: ActivationStatus.ModelNotFound } => ModelNotFound(name),
-            { Status: ActivationStatus.VersionNotFound } => ProblemDetailsContract.Problem(StatusCodes.Status404NotFound,
-                ProblemCodes.ModelVersionNotFound, "No such model version.", $"Model {name} has no version {request.Version}."),
-            { Version: { } version } => TypedResults.Ok(version),
-            _ => throw new InvalidOperationException("An activation that found its version returns it."),
-        };
+        var outcome = await registry.ActivateAsync(name, request.Version, cancellationToken);
+        return outcome.Succeeded ? TypedResults.Ok(outcome.Value) : outcome.ToProblemResult();
     }
-
-    private static ProblemHttpResult ModelNotFound(string name) =>
-        ProblemDetailsContract.Problem(StatusCodes.Status404NotFound, ProblemCodes.ModelNotFound,
-            "No such model.", $"No model named {name} is registered.");
 }

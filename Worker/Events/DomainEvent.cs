@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Mvc;
-using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
 
@@ -15,10 +13,14 @@ namespace Worker.Events;
 /// </summary>
 public sealed record DomainEvent(Guid Id, string Type, DateTimeOffset OccurredAt, string Source, JsonElement Data)
 {
+    // Every event name the Worker writes; each payload is a record in this folder (JobCompletedData, ...).
     public const string JobCompleted = "job.completed";
     public const string JobFailed = "job.failed";
-    public const string WebhookFailed = "webhook.failed";
     public const string ModelActivated = "model.activated";
+
+    // Lines the notifications write to the audit log about a webhook (never published on the exchange).
+    public const string WebhookDelivered = "webhook.delivered";
+    public const string WebhookFailed = "webhook.failed";
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -50,32 +52,4 @@ public sealed record DomainEvent(Guid Id, string Type, DateTimeOffset OccurredAt
             return null;
         }
     }
-}
-
-/// <summary>The events the Worker announces, each as an outbox message written with the state change.</summary>
-internal static class JobEvents
-{
-    public static OutboxMessage Completed(Job job, JsonElement result, MessagingOptions options, DateTimeOffset now) =>
-        Message(DomainEvent.JobCompleted, new
-        {
-            jobId = job.Id,
-            owner = job.Owner,
-            model = job.Model,
-            version = result.TryGetProperty("version", out var version) ? version.GetString() : null,
-            attempts = job.Attempts,
-            predictions = result.TryGetProperty("predictions", out var predictions) ? predictions : default(JsonElement?),
-        }, job.Id, options, now);
-
-    public static OutboxMessage Failed(Job job, ProblemDetails error, MessagingOptions options, DateTimeOffset now) =>
-        Message(DomainEvent.JobFailed, new
-        {
-            jobId = job.Id,
-            owner = job.Owner,
-            model = job.Model,
-            attempts = job.Attempts,
-            error,
-        }, job.Id, options, now);
-
-    private static OutboxMessage Message(string type, object data, Guid jobId, MessagingOptions options, DateTimeOffset now) =>
-        DomainEvent.Announce(type, data, jobId, options, now);
 }

@@ -3,6 +3,7 @@ using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Worker.Audit;
+using Worker.Events;
 using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
@@ -34,14 +35,24 @@ public static class Extensions
         // (Database:Provider), migrated before anything below starts.
         builder.AddWorkerDatabase();
 
+        // Use cases, each served by thin faces (Apis/, the gRPC service).
+        builder.Services.AddSingleton<JobSubmissions>();
+        builder.Services.AddSingleton<ModelRegistry>();
+
         // Messaging: a confirmed publisher, the outbox relay, and one consumer per queue the Worker owns.
         builder.Services.AddSingleton<IMessagePublisher, RabbitMqPublisher>();
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddTransient<JobProcessor>();
         builder.Services.AddHostedService<JobConsumer>();
-        builder.Services.AddHostedService<AuditConsumer>();
         builder.AddWebhooks();
-        builder.Services.AddHostedService<NotificationsConsumer>();
+
+        // Events: one queue per concern on the events exchange, each delivery acked once its handlers committed.
+        builder.Services.AddSingleton<AuditTrail>();
+        builder.Services.AddEventConsumer<AuditConsumer>()
+            .OnEveryEvent<AuditTrail>();
+        builder.Services.AddEventConsumer<NotificationsConsumer>()
+            .On<JobCompletedData, JobOutcomeWebhookHandler>()
+            .On<JobFailedData, JobOutcomeWebhookHandler>();
 
         builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddInferenceClient();

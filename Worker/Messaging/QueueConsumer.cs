@@ -35,6 +35,8 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
 
     protected IServiceProvider Services => services;
 
+    protected ILogger Logger => logger;
+
     protected abstract string QueueName { get; }
 
     protected abstract Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken);

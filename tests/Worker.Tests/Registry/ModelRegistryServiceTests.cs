@@ -171,6 +171,23 @@ public sealed class ModelRegistryServiceTests
         Assert.Single(await host.Database.PendingAsync(), m => m.Type == DomainEvent.ModelActivated);
     }
 
+    [Fact]
+    public async Task A_name_that_breaks_the_rules_is_invalid_on_both_faces()
+    {
+        await using var host = await RegistryHost.StartAsync();
+        using var http = new HttpClient { BaseAddress = host.HttpAddress };
+        var tooLong = new string('m', 201);
+
+        var overGrpc = await Assert.ThrowsAsync<RpcException>(() => host.Client.ListVersionsAsync(
+            new RegistryV1.ListVersionsRequest { Name = tooLong }, cancellationToken: Token).ResponseAsync);
+        var overHttp = await http.GetAsync($"/api/registry/models/{tooLong}/versions", Token);
+
+        Assert.Equal(StatusCode.InvalidArgument, overGrpc.StatusCode);
+        Assert.Equal("validation_failed", overGrpc.Trailers.GetValue("problem-code"));
+        Assert.Equal(["name"], overGrpc.GetRpcStatus()?.GetDetail<Google.Rpc.BadRequest>()?.FieldViolations.Select(v => v.Field));
+        Assert.Equal("validation_failed", await CodeAsync(overHttp, HttpStatusCode.BadRequest));
+    }
+
     private static async Task<string?> CodeAsync(HttpResponseMessage response, HttpStatusCode status)
     {
         Assert.Equal(status, response.StatusCode);

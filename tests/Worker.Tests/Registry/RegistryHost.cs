@@ -65,6 +65,7 @@ internal sealed class RegistryHost : IAsyncDisposable
         builder.Configuration[GrpcEndpointOptions.PortVariable] = grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         builder.Services.AddProblemDetailsContract();
         builder.Services.AddSingleton<IModelRegistryStore>(database.Registry);
+        builder.Services.AddSingleton<ModelRegistry>();
         builder.AddGrpcEndpoint();
         var app = builder.Build();
         app.UseProblemDetailsContract();

@@ -1,0 +1,54 @@
+using System.Text.Json;
+
+namespace Deployment.Tests;
+
+[Collection(PublishCollection.Name)]
+public sealed class AspireManifestTests(PublishFixture publish)
+{
+    private static readonly string[] AcceptedTypes =
+        ["project.v0", "project.v1", "container.v0", "container.v1", "dockerfile.v0", "parameter.v0", "value.v0", "annotated.string"];
+
+    private JsonElement Resources()
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(publish.ManifestPath));
+        return document.RootElement.GetProperty("resources").Clone();
+    }
+
+    [Fact]
+    public void The_manifest_has_only_resource_types_azd_accepts()
+    {
+        var types = Resources().EnumerateObject().ToDictionary(resource => resource.Name, resource => resource.Value.GetProperty("type").GetString());
+        Assert.All(types, pair => Assert.Contains(pair.Value, AcceptedTypes));
+        Assert.DoesNotContain("executable.v0", types.Values);
+        Assert.Equal("project.v0", types["gateway"]);
+        Assert.Equal("project.v0", types["worker"]);
+        Assert.StartsWith("container.", types["messaging"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Python_inference_is_built_from_its_committed_Dockerfile()
+    {
+        var build = Resources().GetProperty("python-inference").GetProperty("build");
+        var directory = Path.GetDirectoryName(publish.ManifestPath)!;
+        var dockerfile = Path.GetFullPath(build.GetProperty("dockerfile").GetString()!, directory);
+        var context = Path.GetFullPath(build.GetProperty("context").GetString()!, directory);
+        Assert.Equal(Path.Combine(PublishFixture.RepositoryRoot, "python-inference", "Dockerfile"), dockerfile);
+        Assert.True(File.Exists(dockerfile));
+        // The image generates its gRPC stubs from protos/, so the context is the repository root.
+        Assert.Equal(PublishFixture.RepositoryRoot.TrimEnd('/'), context.TrimEnd('/'));
+        Assert.True(File.Exists(Path.Combine(context, "python-inference", "Dockerfile.dockerignore")));
+    }
+
+    [Fact]
+    public void Secrets_are_secret_parameters()
+    {
+        foreach (var name in new[] { "webhook-signing-secret", "messaging-password" })
+        {
+            var parameter = Resources().GetProperty(name);
+            Assert.Equal("parameter.v0", parameter.GetProperty("type").GetString());
+            Assert.True(parameter.GetProperty("inputs").GetProperty("value").GetProperty("secret").GetBoolean());
+        }
+
+        Assert.DoesNotContain("image-registry", Resources().EnumerateObject().Select(resource => resource.Name));
+    }
+}
