@@ -172,3 +172,18 @@ def test_analytics_are_in_sqlite_unless_the_database_provider_is_postgres() -> N
 def test_an_unknown_provider_or_postgres_without_its_connection_string_fails_at_start_up(environ: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="Database__Provider"):
         Settings.from_env(environ)
+
+
+def test_telemetry_export_settings_are_read_in_milliseconds_and_items() -> None:
+    assert (Settings.from_env({}).OTEL_METRIC_EXPORT_INTERVAL, Settings.from_env({}).OTEL_BLRP_MAX_QUEUE_SIZE) == (
+        60000,
+        2048,
+    )
+    settings = Settings.from_env(
+        {"OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_BLRP_SCHEDULE_DELAY": "250", "OTEL_BLRP_MAX_QUEUE_SIZE": "64"}
+    )
+
+    assert (settings.OTEL_METRIC_EXPORT_INTERVAL, settings.OTEL_BLRP_SCHEDULE_DELAY) == (1000, 250)
+    assert settings.OTEL_BLRP_MAX_QUEUE_SIZE == 64
+    with pytest.raises(ValueError, match="OTEL_METRIC_EXPORT_INTERVAL"):
+        Settings.from_env({"OTEL_METRIC_EXPORT_INTERVAL": "0"})

@@ -4,11 +4,7 @@ import json
 import logging
 import re
 import socket
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +19,7 @@ from app.core.telemetry import (
     TraceContextFilter,
     Tracer,
     create_tracer,
+    is_probe,
     parse_key_values,
     parse_traceparent,
     traces_url,
@@ -30,62 +27,11 @@ from app.core.telemetry import (
 from app.main import create_app
 from app.ml.model import ServedModel
 from app.ml.registry import ModelRegistry
+from tests.core.telemetry.collector import OtlpCollector, attributes_of
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
 
 INCOMING_PARENT_SPAN_ID = INCOMING_TRACEPARENT.split("-")[2]
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
-
-
-class OtlpCollector:
-    """A real HTTP server on 127.0.0.1 that records what exporters post to it."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                collector.requests.append({"path": self.path, "headers": self.headers, "body": body})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def spans(self) -> list[dict[str, Any]]:
-        return [
-            span
-            for request in self.requests
-            for resource_spans in json.loads(request["body"])["resourceSpans"]
-            for scope_spans in resource_spans["scopeSpans"]
-            for span in scope_spans["spans"]
-        ]
-
-
-@pytest.fixture
-def collector() -> Iterator[OtlpCollector]:
-    collector = OtlpCollector()
-    collector.thread.start()
-    yield collector
-    collector.server.shutdown()
-    collector.server.server_close()
-
-
-def _attributes(item: dict[str, Any]) -> dict[str, Any]:
-    """OTLP JSON attributes list -> {key: python value}."""
-    decoded = {}
-    for attribute in item["attributes"]:
-        [(kind, value)] = attribute["value"].items()
-        decoded[attribute["key"]] = int(value) if kind == "intValue" else value
-    return decoded
 
 
 def test_exporter_posts_otlp_json_that_continues_the_incoming_trace(
@@ -108,18 +54,17 @@ def test_exporter_posts_otlp_json_that_continues_the_incoming_trace(
         headers={"traceparent": INCOMING_TRACEPARENT},
     )
     assert app.state.tracer.force_flush(timeout=5)
-    app.state.tracer.shutdown()
+    app.state.telemetry.shutdown()
 
     assert response.status_code == 200
-    assert collector.requests, "nothing was exported"
-    request = collector.requests[0]
-    assert request["path"] == "/v1/traces"
+    request = next((r for r in collector.requests if r["path"] == "/v1/traces"), None)
+    assert request is not None, "no spans were exported"
     assert request["headers"]["Content-Type"] == "application/json"
     assert request["headers"]["x-otlp-api-key"] == "s3cret=key here"
     assert request["headers"]["x-other"] == "1"
 
     payload = json.loads(request["body"])
-    resource = _attributes(payload["resourceSpans"][0]["resource"])
+    resource = attributes_of(payload["resourceSpans"][0]["resource"])
     assert resource["service.name"] == "inference-under-test"
     assert resource["service.instance.id"] == "abc123"
     assert resource["deployment.environment"] == "test"
@@ -133,7 +78,7 @@ def test_exporter_posts_otlp_json_that_continues_the_incoming_trace(
     assert server["kind"] == SPAN_KIND_SERVER
     assert int(server["startTimeUnixNano"]) <= int(server["endTimeUnixNano"])
     assert isinstance(server["startTimeUnixNano"], str)
-    server_attributes = _attributes(server)
+    server_attributes = attributes_of(server)
     assert server_attributes["http.request.method"] == "POST"
     assert server_attributes["url.path"] == "/v1/predict"
     assert server_attributes["http.route"] == "/v1/predict"
@@ -144,7 +89,7 @@ def test_exporter_posts_otlp_json_that_continues_the_incoming_trace(
     assert inference["traceId"] == INCOMING_TRACE_ID
     assert inference["parentSpanId"] == server["spanId"]
     assert inference["kind"] == SPAN_KIND_INTERNAL
-    assert _attributes(inference) == {"ml.model.name": "sentiment", "ml.model.version": "1.0.0", "ml.batch.size": 2}
+    assert attributes_of(inference) == {"ml.model.name": "sentiment", "ml.model.version": "1.0.0", "ml.batch.size": 2}
     assert response.headers["traceparent"] == f"00-{INCOMING_TRACE_ID}-{server['spanId']}-01"
 
 
@@ -165,8 +110,8 @@ def test_missing_or_invalid_traceparent_starts_a_new_trace(
     traced_client: TestClient, recording_exporter: RecordingExporter, header: str | None
 ) -> None:
     headers = {"traceparent": header} if header else {}
-    first = traced_client.get("/alive", headers=headers)
-    second = traced_client.get("/alive", headers=headers)
+    first = traced_client.get("/v1/models", headers=headers)
+    second = traced_client.get("/v1/models", headers=headers)
 
     assert re.fullmatch(r"[0-9a-f]{32}", first.headers["x-trace-id"])
     assert first.headers["x-trace-id"] != second.headers["x-trace-id"]
@@ -206,12 +151,31 @@ def test_server_span_status_is_error_for_a_500(
     assert response.json()["traceId"] == spans["POST /v1/predict"].trace_id
 
 
+@pytest.mark.parametrize("path", ["/health", "/alive"])
+def test_probes_answer_with_trace_headers_but_leave_no_span(
+    traced_client: TestClient, recording_exporter: RecordingExporter, path: str
+) -> None:
+    for _ in range(3):
+        response = traced_client.get(path, headers={"traceparent": INCOMING_TRACEPARENT})
+        assert response.status_code == 200
+        assert response.headers["x-trace-id"] == INCOMING_TRACE_ID
+    traced_client.get("/v1/models")
+
+    assert [span.name for span in recording_exporter.spans] == ["GET /v1/models"]
+
+
+@pytest.mark.parametrize(("path", "probe"), [("/health", True), ("/alive", True), ("/health/ready", True),
+                                              ("/healthy", False), ("/v1/health", False)])
+def test_probe_paths_are_whole_segments(path: str, probe: bool) -> None:
+    assert is_probe(path) is probe
+
+
 def test_unsampled_incoming_trace_is_propagated_but_not_exported(
     traced_client: TestClient, recording_exporter: RecordingExporter
 ) -> None:
     unsampled = INCOMING_TRACEPARENT[:-2] + "00"
 
-    response = traced_client.get("/alive", headers={"traceparent": unsampled})
+    response = traced_client.get("/v1/models", headers={"traceparent": unsampled})
 
     assert response.headers["traceparent"].startswith(f"00-{INCOMING_TRACE_ID}-")
     assert response.headers["traceparent"].endswith("-00")
@@ -279,7 +243,7 @@ def test_export_failures_are_swallowed_and_logged(caplog: pytest.LogCaptureFixtu
             assert exporter.force_flush(timeout=5)
     exporter.shutdown()
 
-    warnings = [r for r in caplog.records if "OTLP span export" in r.getMessage()]
+    warnings = [r for r in caplog.records if "OTLP spans export" in r.getMessage()]
     assert len(warnings) == 1  # rate-limited: the second failure is not logged again
 
 
