@@ -4,7 +4,8 @@ using Gateway.Rpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.AddServiceDefaults();
+// Without resilience on every HttpClient: each upstream client states its own (Extensions/UpstreamExtensions.cs).
+builder.AddBasicServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();
