@@ -88,16 +88,24 @@ public sealed class MessagingTests(AppHostFixture stack)
         var completed = 0;
         // Kill each replica once (SIGKILL) while jobs are being submitted and processed, and bring it back; then
         // stop one gracefully (SIGTERM: it stops consuming and finishes or returns what it holds) and restart it.
-        // Each event comes once `after` submissions completed; submissions from `after + 100` on wait for it, so
-        // submission cannot be over before the event, and some are always in flight when it lands.
+        // Each event comes once `after` + 20 submissions completed; submissions from `after` on wait until the
+        // previous event's replica is back (so they cannot all finish during that restart, however fast the store),
+        // and those from `after + 100` on wait for the event itself: submission cannot be over before the event, and
+        // some are always in flight when it lands.
         var events = new (string Replica, int After, bool Kill)[] { (replicas[0], 150, true), (replicas[1], 500, true), (replicas[0], 800, false) };
         var reached = events.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        var previousBack = events.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        previousBack[0].TrySetResult();
         var submitting = Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = timeout.Token },
             async (i, ct) =>
             {
-                for (var e = 0; e < events.Length && i >= events[e].After + 100; e++)
+                for (var e = 0; e < events.Length && i >= events[e].After; e++)
                 {
-                    await reached[e].Task.WaitAsync(ct);
+                    await previousBack[e].Task.WaitAsync(ct);
+                    if (i >= events[e].After + 100)
+                    {
+                        await reached[e].Task.WaitAsync(ct);
+                    }
                 }
 
                 Interlocked.Increment(ref started);
@@ -109,9 +117,9 @@ public sealed class MessagingTests(AppHostFixture stack)
         var inFlight = new List<string>();
         try
         {
-            foreach (var ((replica, after, kill), gate) in events.Zip(reached))
+            foreach (var (((replica, after, kill), gate), e) in events.Zip(reached).Select((step, e) => (step, e)))
             {
-                while (Volatile.Read(ref completed) < after)
+                while (Volatile.Read(ref completed) < after + 20)
                 {
                     if (submitting.IsCompleted)
                     {
@@ -128,12 +136,17 @@ public sealed class MessagingTests(AppHostFixture stack)
                 Assert.True(completedAt < 1000 && startedAt > completedAt, $"nothing was in flight: {inFlight[^1]}");
                 gate.TrySetResult();
                 await stack.StartInstanceAsync(replica, timeout.Token);
+                if (e + 1 < events.Length)
+                {
+                    previousBack[e + 1].TrySetResult();
+                }
             }
         }
         finally
         {
             // A failed step must not leave submissions waiting for their gate until the timeout.
             Array.ForEach(reached, gate => gate.TrySetResult());
+            Array.ForEach(previousBack, gate => gate.TrySetResult());
         }
 
         await submitting;

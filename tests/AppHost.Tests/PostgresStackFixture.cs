@@ -3,7 +3,8 @@ namespace AppHost.Tests;
 /// <summary>
 /// The same stack on PostgreSQL (<c>Database:Provider=postgres</c>, the machine's PostgreSQL 15 as a local resource)
 /// with three Worker replicas sharing it. Started once for every test in <see cref="PostgresCollection"/>, beside the
-/// SQLite stack; no dashboard and no second gateway (the telemetry and transport tests use the SQLite stack's).
+/// SQLite stack; no second gateway (the transport tests use the SQLite stack's). The dashboard stays: some shared tests
+/// read traces from it.
 /// </summary>
 public sealed class PostgresStackFixture : AppHostFixture
 {
@@ -12,8 +13,6 @@ public sealed class PostgresStackFixture : AppHostFixture
     protected override IEnumerable<string> ExtraArguments => ["--Database:Provider=postgres", "--Database:Runtime=local"];
 
     protected override IEnumerable<string> ExtraResources => ["postgres"];
-
-    protected override bool WithDashboard => false;
 
     protected override bool WithGrpcGateway => false;
 }
