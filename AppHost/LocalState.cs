@@ -1,48 +1,28 @@
-using Aspire.Hosting.ApplicationModel;
-
 namespace AppHost;
 
 /// <summary>
 /// Where a local run keeps the state of the processes it starts (broker data, the job database). Every run gets
 /// its own folder, so runs and test runs never share or inherit state; folders of runs older than two days are
-/// removed when a new run starts.
+/// removed when a new run starts. One folder per application builder: two AppHosts in one process (the end-to-end
+/// tests' SQLite and PostgreSQL stacks) never share a broker's node name or a data folder.
 /// </summary>
-internal static class LocalState
+internal sealed class LocalState
 {
     private static readonly string Root = Path.Combine(Path.GetTempPath(), "aspire-ml-gateway");
-    private static readonly Lazy<string> RunDirectory = new(CreateRunDirectory);
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IDistributedApplicationBuilder, LocalState> Runs = new();
 
-    public static string RunId => Path.GetFileName(RunDirectory.Value);
+    private readonly Lazy<string> _runDirectory = new(CreateRunDirectory);
 
-    public static string DirectoryFor(string component)
+    /// <summary>The state of the run <paramref name="builder"/> describes.</summary>
+    public static LocalState For(IDistributedApplicationBuilder builder) => Runs.GetValue(builder, _ => new LocalState());
+
+    public string RunId => Path.GetFileName(_runDirectory.Value);
+
+    public string DirectoryFor(string component)
     {
-        var path = Path.Combine(RunDirectory.Value, component);
+        var path = Path.Combine(_runDirectory.Value, component);
         Directory.CreateDirectory(path);
         return path;
-    }
-
-    /// <summary>Gives the Worker a SQLite job database in this run's state folder (run mode only).</summary>
-    public static IResourceBuilder<ProjectResource> WithJobDatabase(
-        this IResourceBuilder<ProjectResource> worker, IDistributedApplicationBuilder builder)
-    {
-        if (builder.ExecutionContext.IsRunMode)
-        {
-            worker.WithEnvironment("Jobs__DatabasePath", Path.Combine(DirectoryFor(worker.Resource.Name), "jobs.db"));
-        }
-
-        return worker;
-    }
-
-    /// <summary>Gives python-inference's analytics consumer its SQLite file in this run's state folder (run mode only).</summary>
-    public static IResourceBuilder<T> WithAnalyticsDatabase<T>(this IResourceBuilder<T> inference, IDistributedApplicationBuilder builder)
-        where T : IResourceWithEnvironment
-    {
-        if (builder.ExecutionContext.IsRunMode)
-        {
-            inference.WithEnvironment("ANALYTICS_DB_PATH", Path.Combine(DirectoryFor(inference.Resource.Name), "analytics.db"));
-        }
-
-        return inference;
     }
 
     private static string CreateRunDirectory()

@@ -1,7 +1,9 @@
 using AppHost;
+using AppHost.Database;
 using AppHost.Deployment;
 using AppHost.Messaging;
 using AppHost.Python;
+using Microsoft.Extensions.Configuration;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -11,21 +13,25 @@ builder.AddKubernetesPublishing();
 // RabbitMQ: a container, the machine's rabbitmq-server, or an external broker (Messaging:Runtime).
 var messaging = builder.AddMessageBroker("messaging");
 
+// State: SQLite files (the default) or PostgreSQL (Database:Provider=postgres) from a container, the machine's
+// binaries or elsewhere (Database:Runtime): `workerdb` for the Worker, `analyticsdb` for python-inference.
+var databases = builder.AddServiceDatabases();
+
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
     .WithHttpHealthCheck("/health")
     .WithGrpcHealthCheck("inference.v1.Inference")
-    .WithAnalyticsDatabase(builder)
+    .WithAnalyticsDatabase(databases)
     .PublishAsDockerfileImage();
 
-// Two competing consumers of the jobs queue, sharing one job database; Aspire's proxy spreads HTTP calls over both.
+// Two competing consumers of the jobs queue (Worker:Replicas), sharing one job database; Aspire's proxy spreads HTTP calls over both.
 // The `grpc` endpoint serves the model registry (registry.v1) to python-inference.
 var worker = builder.AddProject<Projects.Worker>("worker")
     .WithHttpEndpoint()
     .WithGrpcEndpoint()
-    .WithReplicas(2)
+    .WithReplicas(builder.Configuration.GetValue("Worker:Replicas", 2))
     .WithHttpHealthCheck("/health")
     .WithGrpcHealthCheck("registry.v1.ModelRegistry")
-    .WithJobDatabase(builder)
+    .WithJobDatabase(databases)
     .WithWebhooks(builder)
     .WithReference(messaging).WaitFor(messaging)
     .WithReference(inference).WaitFor(inference);

@@ -8,14 +8,15 @@ venv="$root/python-inference/.venv"
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-# RabbitMQ for the 'local' broker runtime, and the Python stack from Debian's packages, which is what
+# RabbitMQ for the 'local' broker runtime, PostgreSQL 15 for the 'local' database runtime (and the store tests), and the Python stack from Debian's packages, which is what
 # python-inference runs on where no Python package index is reachable.
 apt_packages=(
   rabbitmq-server
+  postgresql-15
   python3 python3-venv python3-pip
   python3-fastapi python3-starlette python3-pydantic python3-uvicorn python3-uvloop python3-httptools
   python3-sklearn python3-scipy python3-numpy python3-httpx python3-pytest python3-pytest-timeout python3-jsonschema
-  python3-aio-pika
+  python3-aio-pika python3-psycopg
   python3-grpcio python3-protobuf protobuf-compiler python3-grpc-tools
   curl ca-certificates
 )

@@ -32,7 +32,7 @@ public static class LocalRabbitMQServerExtensions
         // Letters and digits only, so the password needs no escaping inside the amqp:// URI.
         var password = builder.AddParameter($"{name}-password",
             new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true);
-        var stateDirectory = LocalState.DirectoryFor(name);
+        var stateDirectory = LocalState.For(builder).DirectoryFor(name);
         var resource = new LocalRabbitMQServerResource(
             name, serverPath, stateDirectory, userName.Resource, password.Resource);
 
@@ -44,7 +44,7 @@ public static class LocalRabbitMQServerExtensions
             await WriteServerFilesAsync(resource, cancellationToken));
 
         var management = resource.GetEndpoint(LocalRabbitMQServerResource.ManagementEndpointName);
-        var nodeName = $"rabbit-{LocalState.RunId}@localhost";
+        var nodeName = $"rabbit-{LocalState.For(builder).RunId}@localhost";
 
         return builder.AddResource(resource)
             // Not proxied: the broker's own listener is what clients see, so "broker down" means refused

@@ -30,13 +30,9 @@ public static class Extensions
         builder.Services.AddValidatedOptions<MessagingOptions>(MessagingOptions.SectionName);
         builder.Services.AddSingleton(TimeProvider.System);
 
-        // Storage: jobs, model registry, outbox and audit log share one SQLite database (one transaction for a change and its message).
-        builder.Services.AddSingleton<WorkerDatabase>();
-        builder.Services.AddSingleton<IOutbox, SqliteOutbox>();
-        builder.Services.AddSingleton<IJobStore, SqliteJobStore>();
-        builder.Services.AddSingleton<IAuditLog, SqliteAuditLog>();
-        builder.Services.AddSingleton<IModelRegistryStore, SqliteModelRegistryStore>();
-        builder.Services.AddHostedService<JobStoreInitializer>();
+        // Storage: jobs, model registry, outbox and audit log share one database, SQLite or PostgreSQL
+        // (Database:Provider), migrated before anything below starts.
+        builder.AddWorkerDatabase();
 
         // Use cases, each served by thin faces (Apis/, the gRPC service).
         builder.Services.AddSingleton<JobSubmissions>();

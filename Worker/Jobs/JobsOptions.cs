@@ -7,7 +7,10 @@ public sealed class JobsOptions
 {
     public const string SectionName = "Jobs";
 
-    /// <summary>The SQLite file that holds jobs, the outbox and the audit log; the AppHost puts it in the run's state folder.</summary>
+    /// <summary>
+    /// The SQLite file that holds jobs, the outbox, the registry and the audit log (with <c>Database:Provider=sqlite</c>,
+    /// the default); the AppHost puts it in the run's state folder.
+    /// </summary>
     [Required]
     public string DatabasePath { get; set; } = "jobs.db";
 

@@ -1,27 +1,28 @@
-using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Options;
-using Worker.Jobs;
+using System.Data;
+using System.Data.Common;
+using System.Globalization;
 
 namespace Worker.Persistence;
 
 /// <summary>
-/// The Worker's SQLite file: jobs, the model registry, the outbox and the audit log live in one database so that a state change and
-/// the message announcing it commit in one transaction. WAL journal: readers never block the writer, and a crashed
-/// process loses no committed transaction. Every Worker replica opens the same file.
+/// The Worker's database: jobs, the model registry, the outbox and the audit log live together so that a state
+/// change and the message announcing it commit in one transaction. SQLite (one WAL file the replicas on a machine
+/// share) or PostgreSQL (replicas anywhere); <see cref="SqlDialect"/> holds the few differences.
 /// </summary>
-public sealed class WorkerDatabase(IOptions<JobsOptions> options)
+public sealed class WorkerDatabase(SqlDialect dialect)
 {
-    // Each entry upgrades the schema by one version (PRAGMA user_version); never edit a shipped entry, add one.
-    private static readonly string[] Migrations =
+    // Each entry upgrades the schema by one version (recorded in schema_version); never edit a shipped entry, add one.
+    // Tokens in braces are column types that differ by dialect (SqlDialect.Expand).
+    internal static readonly string[] Migrations =
     [
         """
         CREATE TABLE IF NOT EXISTS jobs (
-            id          TEXT PRIMARY KEY,
+            id          {sortable_text} PRIMARY KEY,
             model       TEXT NOT NULL,
             inputs      TEXT NOT NULL,
             status      TEXT NOT NULL,
             attempts    INTEGER NOT NULL DEFAULT 0,
-            created_at  TEXT NOT NULL,
+            created_at  {sortable_text} NOT NULL,
             updated_at  TEXT NOT NULL,
             result      TEXT NULL,
             error       TEXT NULL
@@ -40,10 +41,10 @@ public sealed class WorkerDatabase(IOptions<JobsOptions> options)
             exchange     TEXT NOT NULL,
             routing_key  TEXT NOT NULL,
             type         TEXT NOT NULL,
-            body         BLOB NOT NULL,
+            body         {bytes} NOT NULL,
             traceparent  TEXT NULL,
             job_id       TEXT NULL,
-            created_at   TEXT NOT NULL,
+            created_at   {sortable_text} NOT NULL,
             sent_at      TEXT NULL
         );
         CREATE INDEX ix_outbox_pending ON outbox (created_at) WHERE sent_at IS NULL;
@@ -54,12 +55,13 @@ public sealed class WorkerDatabase(IOptions<JobsOptions> options)
             source       TEXT NOT NULL,
             job_id       TEXT NULL,
             data         TEXT NOT NULL,
-            recorded_at  TEXT NOT NULL
+            recorded_at  {sortable_text} NOT NULL
         );
         CREATE INDEX ix_audit_log_job ON audit_log (job_id);
         """,
         """
         CREATE TABLE model_versions (
+            {insertion_order}
             name             TEXT NOT NULL,
             version          TEXT NOT NULL,
             input_kind       TEXT NOT NULL,
@@ -79,57 +81,97 @@ public sealed class WorkerDatabase(IOptions<JobsOptions> options)
         );
         CREATE INDEX ix_audit_log_type ON audit_log (type, recorded_at);
         """,
+        """
+        ALTER TABLE outbox ADD COLUMN claimed_until {sortable_text} NULL;
+        """,
     ];
 
-    private readonly string _connectionString = new SqliteConnectionStringBuilder
-    {
-        DataSource = Path.GetFullPath(options.Value.DatabasePath),
-        Pooling = true,
-        DefaultTimeout = 30, // seconds a statement waits for a busy database (two replicas write to it)
-    }.ToString();
+    public SqlDialect Dialect { get; } = dialect;
 
-    public string FilePath { get; } = Path.GetFullPath(options.Value.DatabasePath);
+    /// <summary>The version this build's schema has.</summary>
+    public static int LatestVersion => Migrations.Length;
 
-    public async Task MigrateAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Brings the schema to <see cref="LatestVersion"/>, in one transaction under the dialect's migration lock: of
+    /// replicas starting together one migrates, the others wait and then find nothing to do.
+    /// </summary>
+    public Task MigrateAsync(CancellationToken cancellationToken) => MigrateAsync(LatestVersion, cancellationToken);
+
+    /// <summary>Migrates to <paramref name="targetVersion"/> only (tests build a previous version's database this way).</summary>
+    public async Task MigrateAsync(int targetVersion, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
-        await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
-        // BEGIN IMMEDIATE takes the write lock first, so two replicas starting together migrate one after the other.
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        var version = Convert.ToInt32(await ScalarAsync(connection, transaction, "PRAGMA user_version;", cancellationToken),
-            System.Globalization.CultureInfo.InvariantCulture);
-        for (var next = version; next < Migrations.Length; next++)
+        if (Dialect is SqliteDialect sqlite)
         {
-            await ExecuteAsync(connection, transaction, Migrations[next], cancellationToken);
+            Directory.CreateDirectory(Path.GetDirectoryName(sqlite.FilePath)!);
         }
 
-        await ExecuteAsync(connection, transaction, $"PRAGMA user_version = {Migrations.Length};", cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        if (Dialect.Provider == DatabaseProvider.Sqlite)
+        {
+            await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
+        }
+
+        await using var transaction = await BeginWriteAsync(connection, cancellationToken);
+        if (Dialect.MigrationLock is { } takeLock)
+        {
+            await ExecuteAsync(connection, transaction, takeLock, cancellationToken);
+        }
+
+        await ExecuteAsync(connection, transaction, """
+            CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)
+            """, cancellationToken);
+        var version = Convert.ToInt32(
+            await ScalarAsync(connection, transaction, "SELECT COALESCE(MAX(version), 0) FROM schema_version", cancellationToken),
+            CultureInfo.InvariantCulture);
+        if (version == 0 && Dialect.LegacyVersionQuery is { } legacyQuery)
+        {
+            // A database from before schema_version counted its migrations in PRAGMA user_version.
+            version = Convert.ToInt32(await ScalarAsync(connection, transaction, legacyQuery, cancellationToken),
+                CultureInfo.InvariantCulture);
+            for (var applied = 1; applied <= version; applied++)
+            {
+                await RecordVersionAsync(connection, transaction, applied, cancellationToken);
+            }
+        }
+
+        for (var next = version; next < targetVersion; next++)
+        {
+            await ExecuteAsync(connection, transaction, Dialect.Expand(Migrations[next]), cancellationToken);
+            await RecordVersionAsync(connection, transaction, next + 1, cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    /// <summary>The schema version the database has now (0 for an empty one).</summary>
+    public async Task<int> SchemaVersionAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
+        await using var connection = await OpenAsync(cancellationToken);
+        return Convert.ToInt32(await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            cancellationToken), CultureInfo.InvariantCulture);
     }
 
-    public static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql,
+    public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => Dialect.OpenAsync(cancellationToken);
+
+    public ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Dialect.BeginWriteAsync(connection, cancellationToken);
+
+    public static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql,
         CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var command = Command(connection, transaction, sql, parameters);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public static async Task<object?> ScalarAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql,
+    public static async Task<object?> ScalarAsync(DbConnection connection, DbTransaction? transaction, string sql,
         CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var command = Command(connection, transaction, sql, parameters);
         return await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql,
+    /// <summary>A command with <c>@name</c> parameters; a null value is a text null (every nullable column is text).</summary>
+    public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql,
         params (string Name, object? Value)[] parameters)
     {
         var command = connection.CreateCommand();
@@ -137,9 +179,29 @@ public sealed class WorkerDatabase(IOptions<JobsOptions> options)
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            if (value is null)
+            {
+                parameter.DbType = DbType.String; // PostgreSQL cannot infer the type of an untyped null
+            }
+
+            command.Parameters.Add(parameter);
         }
 
         return command;
     }
+
+    /// <summary>Fixed-width UTC timestamps compare correctly as text (in PostgreSQL, with the "C" collation).</summary>
+    public static string Timestamp(DateTimeOffset value) =>
+        value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    public static DateTimeOffset ParseTimestamp(string text) =>
+        DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    private static Task<int> RecordVersionAsync(DbConnection connection, DbTransaction transaction, int version,
+        CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "INSERT INTO schema_version (version, applied_at) VALUES (@version, @now)",
+            cancellationToken, ("@version", version), ("@now", Timestamp(DateTimeOffset.UtcNow)));
 }

@@ -11,9 +11,10 @@ namespace AppHost.Tests;
 
 /// <summary>
 /// Starts the real AppHost once for the whole assembly: the machine's RabbitMQ, the real python-inference and
-/// both C# services, and waits until every one of them reports healthy.
+/// both C# services, and waits until every one of them reports healthy. SQLite (the default provider); see
+/// <see cref="PostgresStackFixture"/> for the same stack on PostgreSQL.
 /// </summary>
-public sealed class AppHostFixture : IAsyncLifetime
+public class AppHostFixture : IAsyncLifetime
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
@@ -32,6 +33,21 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
+    /// <summary>How many Worker replicas this stack runs.</summary>
+    public virtual int WorkerReplicas => 2;
+
+    /// <summary>AppHost arguments beyond the common ones (e.g. the database provider).</summary>
+    protected virtual IEnumerable<string> ExtraArguments => [];
+
+    /// <summary>Resources to wait for beyond <see cref="Resources"/>.</summary>
+    protected virtual IEnumerable<string> ExtraResources => [];
+
+    /// <summary>Whether the stack runs the Aspire dashboard (the telemetry tests read it).</summary>
+    protected virtual bool WithDashboard => true;
+
+    /// <summary>Whether the stack adds <see cref="GrpcGateway"/> (the transport tests use it).</summary>
+    protected virtual bool WithGrpcGateway => true;
+
     /// <summary>The gateway over HTTP, sending a token with the <c>predict</c> and <c>jobs</c> scopes.</summary>
     public HttpClient Gateway { get; private set; } = null!;
 
@@ -49,8 +65,9 @@ public sealed class AppHostFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", $"--AppHost:DashboardApiKey={apiKey}",
              // The tests' webhook receivers listen on loopback, which production refuses.
-             "--Webhooks:AllowedNetworks:0=127.0.0.0/8", "--Webhooks:AllowedNetworks:1=::1/128"],
-            (options, _) => options.DisableDashboard = false,
+             "--Webhooks:AllowedNetworks:0=127.0.0.0/8", "--Webhooks:AllowedNetworks:1=::1/128",
+             $"--Worker:Replicas={WorkerReplicas}", .. ExtraArguments],
+            (options, _) => options.DisableDashboard = !WithDashboard,
             timeout.Token);
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
         foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
@@ -73,15 +90,18 @@ public sealed class AppHostFixture : IAsyncLifetime
         }
 
         var inference = builder.CreateResourceBuilder(builder.Resources.OfType<IResourceWithEndpoints>().Single(r => r.Name == "python-inference"));
-        var grpcGateway = builder.AddProject(GrpcGateway, Path.Combine(builder.AppHostDirectory, "..", "Gateway", "Gateway.csproj"))
-            .WithHttpHealthCheck("/health", endpointName: "http")
-            .WithReference(inference.GetEndpoint("http")).WithReference(inference.GetEndpoint("grpc"))
-            .WithReference(worker.GetEndpoint("http"))
-            .WithEnvironment("Inference__Transport", "Grpc")
-            .WaitFor(inference).WaitFor(worker);
-        foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
+        if (WithGrpcGateway)
         {
-            grpcGateway.WithEnvironment(name, value);
+            var grpcGateway = builder.AddProject(GrpcGateway, Path.Combine(builder.AppHostDirectory, "..", "Gateway", "Gateway.csproj"))
+                .WithHttpHealthCheck("/health", endpointName: "http")
+                .WithReference(inference.GetEndpoint("http")).WithReference(inference.GetEndpoint("grpc"))
+                .WithReference(worker.GetEndpoint("http"))
+                .WithEnvironment("Inference__Transport", "Grpc")
+                .WaitFor(inference).WaitFor(worker);
+            foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
+            {
+                grpcGateway.WithEnvironment(name, value);
+            }
         }
 
         builder.Services.AddLogging(logging =>
@@ -101,14 +121,17 @@ public sealed class AppHostFixture : IAsyncLifetime
         _app = await builder.BuildAsync(timeout.Token);
         _watcher = WatchInstancesAsync(_app, _watching.Token);
         await _app.StartAsync(timeout.Token);
-        foreach (var resource in Resources)
+        foreach (var resource in Resources.Where(name => WithGrpcGateway || name != GrpcGateway).Concat(ExtraResources))
         {
             await WaitHealthyAsync(resource, timeout.Token);
         }
 
         Gateway = CreateGatewayClient(Tokens.Create());
-        Dashboard = new HttpClient { BaseAddress = await DashboardAddressAsync(timeout.Token), Timeout = StepTimeout };
-        Dashboard.DefaultRequestHeaders.Add("x-api-key", apiKey);
+        if (WithDashboard)
+        {
+            Dashboard = new HttpClient { BaseAddress = await DashboardAddressAsync(timeout.Token), Timeout = StepTimeout };
+            Dashboard.DefaultRequestHeaders.Add("x-api-key", apiKey);
+        }
     }
 
     /// <summary>A port free on both 127.0.0.1 and [::1] right now.</summary>
@@ -245,12 +268,7 @@ public sealed class AppHostFixture : IAsyncLifetime
     /// </summary>
     private async Task WaitServingAsync(string instance, CancellationToken cancellationToken)
     {
-        var environment = _instances[instance].Snapshot.EnvironmentVariables.ToDictionary(e => e.Name, e => e.Value);
-        var grpcPort = environment.GetValueOrDefault("GRPC_PORT");
-        var own = (environment.GetValueOrDefault("ASPNETCORE_URLS") ?? "")
-            .Split(';', StringSplitOptions.RemoveEmptyEntries).Select(url => new Uri(url))
-            .Where(url => $"{url.Port}" != grpcPort).ToList();
-        Assert.True(own.Count > 0, $"{instance} has no HTTP address of its own in ASPNETCORE_URLS");
+        List<Uri> own = [OwnAddressOf(instance)];
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -277,6 +295,30 @@ public sealed class AppHostFixture : IAsyncLifetime
         }
 
         throw new TimeoutException($"{instance} did not answer /health at {own[0]} after a restart; last: {last}");
+    }
+
+    /// <summary>Starts the instance if an earlier test left it stopped, then waits until it answers /health itself.</summary>
+    public async Task EnsureServingAsync(string instance, CancellationToken cancellationToken)
+    {
+        if (IsStopped(_instances.TryGetValue(instance, out var current) ? current.Snapshot : null))
+        {
+            await StartInstanceAsync(instance, cancellationToken);
+            return;
+        }
+
+        await WaitServingAsync(instance, cancellationToken);
+    }
+
+    /// <summary>The HTTP address of one replica itself (not Aspire's proxy in front of all of them).</summary>
+    public Uri OwnAddressOf(string instance)
+    {
+        var environment = _instances[instance].Snapshot.EnvironmentVariables.ToDictionary(e => e.Name, e => e.Value);
+        var grpcPort = environment.GetValueOrDefault("GRPC_PORT");
+        var own = (environment.GetValueOrDefault("ASPNETCORE_URLS") ?? "")
+            .Split(';', StringSplitOptions.RemoveEmptyEntries).Select(url => new Uri(url))
+            .Where(url => $"{url.Port}" != grpcPort).ToList();
+        Assert.True(own.Count > 0, $"{instance} has no HTTP address of its own in ASPNETCORE_URLS");
+        return own[0];
     }
 
     private static bool IsStopped(CustomResourceSnapshot? snapshot) =>
@@ -315,6 +357,7 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        GC.SuppressFinalize(this);
         Gateway?.Dispose();
         Dashboard?.Dispose();
         await _watching.CancelAsync();

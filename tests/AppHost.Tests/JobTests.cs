@@ -1,6 +1,7 @@
 namespace AppHost.Tests;
 
-public sealed class JobTests(AppHostFixture stack)
+/// <summary>The jobs path end to end; <see cref="JobTestsOnPostgres"/> runs the same tests on the PostgreSQL stack.</summary>
+public class JobTests(AppHostFixture stack)
 {
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(60);
     private readonly HttpClient _gateway = stack.Gateway;

@@ -20,7 +20,7 @@ public sealed class MessagingTests(AppHostFixture stack)
     /// Submits until the gateway gives 202, repeating the same Idempotency-Key after a 503 (as a client should);
     /// each refusal is reported to <paramref name="refused"/>.
     /// </summary>
-    private static async Task<Guid> SubmitAsync(HttpClient client, string key, object body, CancellationToken cancellationToken,
+    internal static async Task<Guid> SubmitAsync(HttpClient client, string key, object body, CancellationToken cancellationToken,
         Action<string>? refused = null)
     {
         for (var attempt = 1; ; attempt++)
@@ -40,7 +40,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         }
     }
 
-    private static async Task<List<JsonElement>> ListAllAsync(HttpClient client, string? status, CancellationToken cancellationToken)
+    internal static async Task<List<JsonElement>> ListAllAsync(HttpClient client, string? status, CancellationToken cancellationToken)
     {
         var jobs = new List<JsonElement>();
         string? token = null;
@@ -55,7 +55,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         return jobs;
     }
 
-    private static async Task WaitUntilAllFinishedAsync(HttpClient client, int expected, CancellationToken cancellationToken)
+    internal static async Task WaitUntilAllFinishedAsync(HttpClient client, int expected, CancellationToken cancellationToken)
     {
         while ((await ListAllAsync(client, "succeeded", cancellationToken)).Count + (await ListAllAsync(client, "failed", cancellationToken)).Count < expected)
         {
@@ -63,17 +63,24 @@ public sealed class MessagingTests(AppHostFixture stack)
         }
     }
 
-    private static async Task<List<JsonElement>> AuditTrailAsync(HttpClient worker, Guid jobId, CancellationToken cancellationToken) =>
+    internal static async Task<List<JsonElement>> AuditTrailAsync(HttpClient worker, Guid jobId, CancellationToken cancellationToken) =>
         [.. (await worker.GetFromJsonAsync<JsonElement>($"/v1/audit/jobs/{jobId}", cancellationToken)).EnumerateArray()];
 
     [Fact]
-    public async Task A_thousand_jobs_survive_two_worker_kills_and_a_graceful_stop_unseen_by_clients_each_recorded_once()
+    public Task A_thousand_jobs_survive_two_worker_kills_and_a_graceful_stop_unseen_by_clients_each_recorded_once() =>
+        ThousandJobsSurviveWorkerKillsAsync(stack);
+
+    /// <summary>
+    /// A thousand jobs while two Worker replicas are killed (SIGKILL) and one is stopped gracefully: no client sees an
+    /// error, every job succeeds once and is announced once. Shared by the SQLite and the PostgreSQL stack.
+    /// </summary>
+    internal static async Task ThousandJobsSurviveWorkerKillsAsync(AppHostFixture stack)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Long);
-        using var client = ClientFor($"durability-{Guid.NewGuid():N}");
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: $"durability-{Guid.NewGuid():N}"));
         var replicas = stack.ReplicasOf("worker");
-        Assert.Equal(2, replicas.Count);
+        Assert.Equal(stack.WorkerReplicas, replicas.Count);
 
         var ids = new ConcurrentDictionary<int, Guid>();
         var refusals = new ConcurrentQueue<string>();
@@ -81,16 +88,24 @@ public sealed class MessagingTests(AppHostFixture stack)
         var completed = 0;
         // Kill each replica once (SIGKILL) while jobs are being submitted and processed, and bring it back; then
         // stop one gracefully (SIGTERM: it stops consuming and finishes or returns what it holds) and restart it.
-        // Each event comes once `after` submissions completed; submissions from `after + 100` on wait for it, so
-        // submission cannot be over before the event, and some are always in flight when it lands.
+        // Each event comes once `after` + 20 submissions completed; submissions from `after` on wait until the
+        // previous event's replica is back (so they cannot all finish during that restart, however fast the store),
+        // and those from `after + 100` on wait for the event itself: submission cannot be over before the event, and
+        // some are always in flight when it lands.
         var events = new (string Replica, int After, bool Kill)[] { (replicas[0], 150, true), (replicas[1], 500, true), (replicas[0], 800, false) };
         var reached = events.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        var previousBack = events.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        previousBack[0].TrySetResult();
         var submitting = Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = timeout.Token },
             async (i, ct) =>
             {
-                for (var e = 0; e < events.Length && i >= events[e].After + 100; e++)
+                for (var e = 0; e < events.Length && i >= events[e].After; e++)
                 {
-                    await reached[e].Task.WaitAsync(ct);
+                    await previousBack[e].Task.WaitAsync(ct);
+                    if (i >= events[e].After + 100)
+                    {
+                        await reached[e].Task.WaitAsync(ct);
+                    }
                 }
 
                 Interlocked.Increment(ref started);
@@ -102,9 +117,9 @@ public sealed class MessagingTests(AppHostFixture stack)
         var inFlight = new List<string>();
         try
         {
-            foreach (var ((replica, after, kill), gate) in events.Zip(reached))
+            foreach (var (((replica, after, kill), gate), e) in events.Zip(reached).Select((step, e) => (step, e)))
             {
-                while (Volatile.Read(ref completed) < after)
+                while (Volatile.Read(ref completed) < after + 20)
                 {
                     if (submitting.IsCompleted)
                     {
@@ -121,12 +136,17 @@ public sealed class MessagingTests(AppHostFixture stack)
                 Assert.True(completedAt < 1000 && startedAt > completedAt, $"nothing was in flight: {inFlight[^1]}");
                 gate.TrySetResult();
                 await stack.StartInstanceAsync(replica, timeout.Token);
+                if (e + 1 < events.Length)
+                {
+                    previousBack[e + 1].TrySetResult();
+                }
             }
         }
         finally
         {
             // A failed step must not leave submissions waiting for their gate until the timeout.
             Array.ForEach(reached, gate => gate.TrySetResult());
+            Array.ForEach(previousBack, gate => gate.TrySetResult());
         }
 
         await submitting;
@@ -294,7 +314,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         }
     }
 
-    private static async Task<int> CompletedJobsSeenByPythonAsync(HttpClient python, CancellationToken cancellationToken)
+    internal static async Task<int> CompletedJobsSeenByPythonAsync(HttpClient python, CancellationToken cancellationToken)
     {
         var stats = await python.GetFromJsonAsync<JsonElement>("/v1/stats", cancellationToken);
         return stats.GetProperty("models").TryGetProperty("sentiment", out var sentiment)

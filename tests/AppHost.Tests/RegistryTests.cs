@@ -10,7 +10,7 @@ namespace AppHost.Tests;
 /// proxy, as python-inference calls it), activated through the gateway with an admin token, announced on the events
 /// exchange and recorded by the Worker's audit consumer.
 /// </summary>
-public sealed class RegistryTests(AppHostFixture stack)
+public class RegistryTests(AppHostFixture stack)
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 

@@ -1,5 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using Tests.Postgres;
 using Worker.Audit;
 using Worker.Jobs;
 using Worker.Messaging;
@@ -9,39 +11,70 @@ using Worker.Registry;
 
 namespace Worker.Tests;
 
-/// <summary>The Worker's real SQLite database (jobs, registry, outbox, audit log) in a file of its own, deleted afterwards.</summary>
+/// <summary>
+/// The Worker's real database (jobs, registry, outbox, audit log), deleted afterwards: a SQLite file of its own, or a
+/// schema of its own on the test process's PostgreSQL server (<see cref="PostgresTestServer"/>).
+/// </summary>
 internal sealed class TemporaryJobStore : IAsyncDisposable
 {
-    private readonly string _directory;
+    private readonly Func<ValueTask> _cleanUp;
 
-    private TemporaryJobStore(string directory, JobsOptions options)
+    private TemporaryJobStore(SqlDialect dialect, Func<ValueTask> cleanUp)
     {
-        _directory = directory;
-        Database = new WorkerDatabase(Options.Create(options));
-        Outbox = new SqliteOutbox(Database, TimeProvider.System);
-        Store = new SqliteJobStore(Database, Outbox, TimeProvider.System);
-        Audit = new SqliteAuditLog(Database);
-        Registry = new SqliteModelRegistryStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
+        _cleanUp = cleanUp;
+        Database = new WorkerDatabase(dialect);
+        Outbox = new OutboxStore(Database, TimeProvider.System);
+        Store = new JobStore(Database, Outbox, TimeProvider.System);
+        Audit = new AuditLog(Database);
+        Registry = new ModelRegistryStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
     }
 
     public WorkerDatabase Database { get; }
 
-    public SqliteOutbox Outbox { get; }
+    public OutboxStore Outbox { get; }
 
-    public SqliteJobStore Store { get; }
+    public JobStore Store { get; }
 
-    public SqliteAuditLog Audit { get; }
+    public AuditLog Audit { get; }
 
-    public SqliteModelRegistryStore Registry { get; }
+    public ModelRegistryStore Registry { get; }
 
     public static MessagingOptions Messaging { get; } = new();
 
-    public static async Task<TemporaryJobStore> CreateAsync()
+    /// <summary>An empty database on <paramref name="provider"/>, migrated to <paramref name="schemaVersion"/> (default: the latest).</summary>
+    public static async Task<TemporaryJobStore> CreateAsync(DatabaseProvider provider = DatabaseProvider.Sqlite, int? schemaVersion = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
-        var temporary = new TemporaryJobStore(directory, new JobsOptions { DatabasePath = Path.Combine(directory, "jobs.db") });
-        await temporary.Store.InitializeAsync(TestContext.Current.CancellationToken);
+        var temporary = await CreateEmptyAsync(provider);
+        await temporary.Database.MigrateAsync(schemaVersion ?? WorkerDatabase.LatestVersion, TestContext.Current.CancellationToken);
         return temporary;
+    }
+
+    /// <summary>A database with no schema at all.</summary>
+    public static async Task<TemporaryJobStore> CreateEmptyAsync(DatabaseProvider provider)
+    {
+        if (provider == DatabaseProvider.Postgres)
+        {
+            var server = await PostgresTestServer.SharedAsync();
+            var (schema, connectionString) = await server.CreateSchemaAsync("worker");
+            var dataSource = NpgsqlDataSource.Create(connectionString);
+            return new TemporaryJobStore(new PostgresDialect(dataSource), async () =>
+            {
+                await dataSource.DisposeAsync();
+                await server.ExecuteAsync($"DROP SCHEMA {schema} CASCADE");
+            });
+        }
+
+        var directory = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+        return new TemporaryJobStore(new SqliteDialect(Path.Combine(directory, "jobs.db")), () =>
+        {
+            SqliteConnection.ClearAllPools();
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+
+            return ValueTask.CompletedTask;
+        });
     }
 
     public static OutboxMessage JobMessageFor(Job job) => new(job.Id, string.Empty, Messaging.JobsQueue,
@@ -60,11 +93,15 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
     public Task<IReadOnlyList<OutboxMessage>> PendingAsync() =>
         Outbox.PendingAsync(DateTimeOffset.UtcNow.AddMinutes(1), 1000, TestContext.Current.CancellationToken);
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         Outbox.Dispose();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-        return ValueTask.CompletedTask;
+        await _cleanUp();
     }
+}
+
+/// <summary>The providers every store contract test runs against.</summary>
+public static class StoreProviders
+{
+    public static TheoryData<DatabaseProvider> All => new(DatabaseProvider.Sqlite, DatabaseProvider.Postgres);
 }

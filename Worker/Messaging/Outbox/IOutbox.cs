@@ -3,8 +3,17 @@ namespace Worker.Messaging.Outbox;
 /// <summary>Messages written with a state change and not yet confirmed by the broker.</summary>
 public interface IOutbox
 {
-    /// <summary>Unsent messages created before <paramref name="createdBefore"/>, oldest first.</summary>
-    Task<IReadOnlyList<OutboxMessage>> PendingAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken);
+    /// <summary>
+    /// Claims up to <paramref name="limit"/> unsent messages that are due, oldest first: job messages created before
+    /// <paramref name="jobsCreatedBefore"/>, events created before <paramref name="eventsCreatedBefore"/>. A claimed
+    /// message is invisible to every other claim (in any process) until <paramref name="lease"/> has passed, so
+    /// relays on several replicas never publish the same message at once.
+    /// </summary>
+    Task<IReadOnlyList<OutboxMessage>> ClaimAsync(DateTimeOffset jobsCreatedBefore, DateTimeOffset eventsCreatedBefore,
+        int limit, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Gives up claims on messages that were not published, so the next claim takes them at once.</summary>
+    Task ReleaseAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 
     /// <summary>Records that the broker confirmed the message.</summary>
     Task MarkSentAsync(Guid id, CancellationToken cancellationToken);

@@ -47,21 +47,20 @@ internal sealed partial class OutboxRelay(
 
     /// <param name="woken">
     /// Woken by this process's own commit: its events go out at once. A periodic sweep leaves events younger than
-    /// two poll intervals to the replica that wrote them (and was woken), so two relays rarely publish one event.
+    /// two poll intervals to the replica that wrote them (and was woken). Either way every message is claimed first,
+    /// so relays on several replicas never publish one message at the same time.
     /// </param>
     private async Task RelayPendingAsync(MessagingOptions settings, bool woken, CancellationToken cancellationToken)
     {
-        IReadOnlyList<OutboxMessage> pending;
         var eventAge = woken ? TimeSpan.Zero : settings.OutboxPollInterval * 2;
+        IReadOnlyList<OutboxMessage> due;
         do
         {
             var now = clock.GetUtcNow();
-            pending = await outbox.PendingAsync(now, BatchSize, cancellationToken);
-            var due = pending.Where(message => message.Type == JobMessageType
-                ? now - message.CreatedAt > settings.OutboxGracePeriod
-                : now - message.CreatedAt >= eventAge).ToList();
+            due = await outbox.ClaimAsync(now - settings.OutboxGracePeriod, now - eventAge, BatchSize, ClaimLease(settings),
+                cancellationToken);
             // Published together (the channel tracks each confirm), recorded together: one transaction per batch.
-            // A batch that fails part-way is recorded for the part that was confirmed; the rest is tried again.
+            // A batch that fails part-way is recorded for the part that was confirmed; the rest is released and tried again.
             var publishes = due.Select(message => publisher.PublishAsync(message, headers: null, cancellationToken)).ToList();
             try
             {
@@ -74,20 +73,23 @@ internal sealed partial class OutboxRelay(
                 {
                     await outbox.MarkSentAsync(confirmed, CancellationToken.None);
                 }
+
+                if (confirmed.Count < due.Count)
+                {
+                    await outbox.ReleaseAsync(due.Select(message => message.Id).Except(confirmed).ToList(), CancellationToken.None);
+                }
             }
 
             foreach (var message in due.Where(message => message.Type == JobMessageType))
             {
                 LogRecovered(logger, message.JobId);
             }
-
-            if (due.Count < pending.Count)
-            {
-                return; // the rest belong to requests still publishing them
-            }
         }
-        while (pending.Count == BatchSize);
+        while (due.Count == BatchSize);
     }
+
+    /// <summary>How long a claim keeps other relays away: well past a batch's publish, so only a dead relay's claims expire.</summary>
+    private static TimeSpan ClaimLease(MessagingOptions settings) => settings.PublishTimeout * 4;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay: the broker is unavailable ({Reason}); retrying.")]
     private static partial void LogBrokerUnavailable(ILogger logger, string reason);

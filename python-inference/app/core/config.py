@@ -56,6 +56,14 @@ def _amqp_url(environ: Mapping[str, str], name: str) -> str | None:
     return url
 
 
+def _database_provider(environ: Mapping[str, str], name: str) -> str:
+    """`sqlite` (the default) or `postgres`, as the AppHost passes it to every service (`Database:Provider`)."""
+    raw = (environ.get(name, "").strip() or "sqlite").lower()
+    if raw not in ("sqlite", "postgres"):
+        raise ValueError(f"{name} must be sqlite or postgres, got {raw!r}")
+    return raw
+
+
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
@@ -123,6 +131,10 @@ class Settings:
     EVENTS_FLUSH_INTERVAL: float = 1.0  # seconds between prediction.made flushes
     EVENTS_FLUSH_MAX_PREDICTIONS: int = 1000  # pending predictions that trigger an early flush
     ANALYTICS_DB_PATH: Path = SERVICE_ROOT / ".state" / "analytics.db"
+    # Where analytics live: `sqlite` (ANALYTICS_DB_PATH) or `postgres` (the `analyticsdb` connection string, shared
+    # by every replica, so /v1/stats is the same whichever answers).
+    DATABASE_PROVIDER: str = "sqlite"
+    ANALYTICS_DATABASE: str | None = None
     # The gRPC server (app/rpc) listens on GRPC_HOST:GRPC_PORT next to uvicorn; without GRPC_PORT it does not start.
     # 0 (settings made in code, e.g. tests) picks a free port.
     GRPC_PORT: int | None = None
@@ -134,6 +146,10 @@ class Settings:
         env = os.environ if environ is None else environ
         cache_dir = _optional(env, "MODEL_CACHE_DIR")
         analytics_db = _optional(env, "ANALYTICS_DB_PATH")
+        provider = _database_provider(env, "Database__Provider")
+        analytics_database = _optional(env, "ConnectionStrings__analyticsdb")
+        if provider == "postgres" and analytics_database is None:
+            raise ValueError("Database__Provider=postgres needs ConnectionStrings__analyticsdb")
         return cls(
             MAX_BATCH_SIZE=_positive_int(env, "MAX_BATCH_SIZE", cls.MAX_BATCH_SIZE),
             MAX_TEXT_LENGTH=_positive_int(env, "MAX_TEXT_LENGTH", cls.MAX_TEXT_LENGTH),
@@ -165,6 +181,8 @@ class Settings:
                 env, "EVENTS_FLUSH_MAX_PREDICTIONS", cls.EVENTS_FLUSH_MAX_PREDICTIONS
             ),
             ANALYTICS_DB_PATH=Path(analytics_db) if analytics_db else cls.ANALYTICS_DB_PATH,
+            DATABASE_PROVIDER=provider,
+            ANALYTICS_DATABASE=analytics_database,
             GRPC_PORT=_port(env, "GRPC_PORT"),
             GRPC_HOST=_optional(env, "GRPC_HOST") or cls.GRPC_HOST,
         )

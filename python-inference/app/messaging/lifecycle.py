@@ -37,7 +37,7 @@ class Messaging:
             flush_interval=settings.EVENTS_FLUSH_INTERVAL,
         )
         self.consumer = AnalyticsConsumer(
-            AnalyticsStore(settings.ANALYTICS_DB_PATH),
+            AnalyticsStore.from_settings(settings),
             tracer,
             exchange_name=settings.EVENTS_EXCHANGE,
             queue_name=settings.ANALYTICS_QUEUE,

@@ -155,6 +155,25 @@ def test_registry_settings_are_read_from_the_environment() -> None:
     assert (settings.SENTIMENT_DEFAULT_VERSION, settings.REGISTRY_CALL_TIMEOUT) == ("2.0.0", 0.5)
 
 
+def test_analytics_are_in_sqlite_unless_the_database_provider_is_postgres() -> None:
+    assert Settings.from_env({}).DATABASE_PROVIDER == "sqlite"
+
+    settings = Settings.from_env(
+        {"Database__Provider": "Postgres", "ConnectionStrings__analyticsdb": "Host=db;Database=analyticsdb"}
+    )
+
+    assert (settings.DATABASE_PROVIDER, settings.ANALYTICS_DATABASE) == ("postgres", "Host=db;Database=analyticsdb")
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"Database__Provider": "mysql"}, {"Database__Provider": "postgres"}],
+)
+def test_an_unknown_provider_or_postgres_without_its_connection_string_fails_at_start_up(environ: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="Database__Provider"):
+        Settings.from_env(environ)
+
+
 def test_telemetry_export_settings_are_read_in_milliseconds_and_items() -> None:
     assert (Settings.from_env({}).OTEL_METRIC_EXPORT_INTERVAL, Settings.from_env({}).OTEL_BLRP_MAX_QUEUE_SIZE) == (
         60000,

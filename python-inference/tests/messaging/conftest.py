@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.messaging.broker import CTL, SERVER, RabbitMQNode, require_installed
+from tests.messaging.postgres import BIN_DIR, PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +26,22 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQNode]:
     finally:
         node.stop()
         assert not node.beam_pids(), f"beam.smp of {node.node_name} still running"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session, started on first use (a few seconds) and stopped at the end. Its
+    folder is outside pytest's (which only root may enter): as root, the server runs as the postgres user."""
+    if not PostgresServer.available():
+        reason = f"{BIN_DIR}/postgres not installed (Debian's postgresql-15; scripts/setup.sh installs it)"
+        if os.environ.get("TEST_REQUIRE_INFRA") == "1":
+            pytest.fail(f"{reason}, and TEST_REQUIRE_INFRA=1 makes it a failure, not a skip", pytrace=False)
+        pytest.skip(reason)
+    directory = Path(tempfile.mkdtemp(prefix="pg-tests-"))
+    server = PostgresServer(directory)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)

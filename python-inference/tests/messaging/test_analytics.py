@@ -7,14 +7,18 @@ import asyncio
 import json
 import sqlite3
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, instruments
-from app.messaging import analytics
+from app.messaging import analytics_store
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCounts
+from app.messaging.analytics_store import postgres_conninfo
 from app.schemas.events import Event, parse_event
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
 
@@ -49,9 +53,20 @@ def job(event_type: str, model: str) -> Event:
     return event(event_type, data)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> AnalyticsStore:
-    return AnalyticsStore(tmp_path / "state" / "analytics.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnalyticsStore]:
+    """The store on each provider: a SQLite file of its own, or a schema of its own on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        store = AnalyticsStore(tmp_path / "state" / "analytics.db")
+        yield store
+        store.close()
+        return
+    server = request.getfixturevalue("postgres")
+    schema, conninfo = server.create_schema()
+    store = AnalyticsStore.postgres(conninfo)
+    yield store
+    store.close()
+    server.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def test_the_same_event_id_is_counted_once(store: AnalyticsStore) -> None:
@@ -110,10 +125,11 @@ def test_counts_and_seen_event_ids_survive_a_restart(tmp_path: Path) -> None:
     second.close()
 
 
-def test_the_database_is_in_wal_mode(store: AnalyticsStore) -> None:
+def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:
+    store = AnalyticsStore(tmp_path / "analytics.db")
     store.snapshot()  # opens it
 
-    with sqlite3.connect(store.path) as db:
+    with sqlite3.connect(tmp_path / "analytics.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -122,8 +138,8 @@ def test_an_event_whose_counts_fail_is_not_marked_as_seen(
 ) -> None:
     once = prediction_made("iris", "1.0.0", {"setosa": 1})
     with monkeypatch.context() as patched:
-        patched.setattr(analytics, "event_effects", lambda _: [(None, "predictions", "", 1)])  # NOT NULL fails
-        with pytest.raises(sqlite3.IntegrityError):
+        patched.setattr(analytics_store, "event_effects", lambda _: [(None, "predictions", "", 1)])  # NOT NULL fails
+        with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
             store.record(once)
 
     assert store.snapshot().events == {}
@@ -194,7 +210,7 @@ def test_a_transient_database_error_requeues_the_message(
     store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def locked(_: Event) -> bool:
-        raise sqlite3.OperationalError("database is locked")
+        raise store.transient_errors[0]("database is locked")
 
     monkeypatch.setattr(store, "record", locked)
     monkeypatch.setattr(AnalyticsConsumer, "REQUEUE_DELAY_S", 0.0)
@@ -243,3 +259,32 @@ def test_every_delivery_is_counted_as_consumed_from_its_queue(store: AnalyticsSt
     asyncio.run(consumer(store).handle(FakeDelivery(b"{not json")))  # type: ignore[arg-type]
 
     assert instruments.MESSAGING_CONSUMED.value(consumed) == before + 2
+
+
+def test_two_replicas_on_one_postgres_database_count_each_event_once_and_report_the_same(postgres: object) -> None:
+    from tests.messaging.postgres import PostgresServer
+
+    assert isinstance(postgres, PostgresServer)
+    schema, conninfo = postgres.create_schema()
+    first, second = AnalyticsStore.postgres(conninfo), AnalyticsStore.postgres(conninfo)
+    try:
+        events = [prediction_made("iris", "1.0.0", {"setosa": 1}) for _ in range(20)]
+        # Each replica receives every event (a redelivery after a lost ack reaches either); each is counted once.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            recorded = list(pool.map(lambda pair: pair[0].record(pair[1]),
+                                     [(store, event) for event in events for store in (first, second)]))
+
+        assert recorded.count(True) == 20
+        assert first.snapshot() == second.snapshot()
+        assert second.snapshot().models["iris"].predictions == 20
+    finally:
+        first.close()
+        second.close()
+        postgres.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_an_npgsql_connection_string_becomes_libpq_conninfo() -> None:
+    assert postgres_conninfo("Host=127.0.0.1;Port=5433;Username=postgres;Password=s3cr'et;Database=analyticsdb") == (
+        "host='127.0.0.1' port='5433' user='postgres' password='s3cr\\'et' dbname='analyticsdb'"
+    )
+    assert postgres_conninfo("postgresql://u:p@db:5432/analyticsdb") == "postgresql://u:p@db:5432/analyticsdb"

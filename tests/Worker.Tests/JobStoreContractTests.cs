@@ -1,16 +1,18 @@
 using Microsoft.AspNetCore.Mvc;
 using Worker.Jobs;
+using Worker.Persistence;
 
 namespace Worker.Tests;
 
-public sealed class SqliteJobStoreTests
+public sealed class JobStoreContractTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task A_stored_job_reads_back_queued_with_its_inputs()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_stored_job_reads_back_queued_with_its_inputs(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var job = await db.AddQueuedAsync(inputsJson: """["a", "b"]""");
 
         var found = await db.Store.FindAsync(job.Id, Token);
@@ -22,10 +24,11 @@ public sealed class SqliteJobStoreTests
         Assert.Null(found.Result);
     }
 
-    [Fact]
-    public async Task Starting_an_attempt_marks_running_and_counts_it()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Starting_an_attempt_marks_running_and_counts_it(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var job = await db.AddQueuedAsync();
 
         await db.Store.TryStartAttemptAsync(job.Id, Token);
@@ -35,10 +38,11 @@ public sealed class SqliteJobStoreTests
         Assert.Equal(2, second?.Attempts);
     }
 
-    [Fact]
-    public async Task A_result_is_recorded_exactly_once()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_result_is_recorded_exactly_once(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var job = await db.AddQueuedAsync();
 
         var first = await db.Store.TrySucceedAsync(job.Id, JsonElement.Parse("""{"n":1}"""), null, Token);
@@ -54,10 +58,11 @@ public sealed class SqliteJobStoreTests
         Assert.Null(stored?.Error);
     }
 
-    [Fact]
-    public async Task A_finished_job_cannot_start_another_attempt()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_finished_job_cannot_start_another_attempt(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var job = await db.AddQueuedAsync();
         await db.Store.TryFailAsync(job.Id, new ProblemDetails { Title = "no", Extensions = { ["code"] = "x" } }, null, Token);
 
@@ -69,10 +74,11 @@ public sealed class SqliteJobStoreTests
         Assert.Equal("x", stored?.Error?.Extensions["code"]?.ToString());
     }
 
-    [Fact]
-    public async Task Concurrent_recordings_of_one_job_record_one_result()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Concurrent_recordings_of_one_job_record_one_result(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var job = await db.AddQueuedAsync();
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 16).Select(i =>
@@ -81,10 +87,11 @@ public sealed class SqliteJobStoreTests
         Assert.Equal(1, outcomes.Count(recorded => recorded));
     }
 
-    [Fact]
-    public async Task A_removed_job_is_gone_and_an_unknown_one_is_null()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_removed_job_is_gone_and_an_unknown_one_is_null(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var job = await db.AddQueuedAsync();
 
         await db.Store.RemoveAsync(job.Id, Token);
@@ -94,10 +101,11 @@ public sealed class SqliteJobStoreTests
         Assert.Empty(await db.PendingAsync()); // its queue message went with it
     }
 
-    [Fact]
-    public async Task A_job_and_its_queue_message_are_stored_together()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_job_and_its_queue_message_are_stored_together(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
 
         var job = await db.AddQueuedAsync();
 
@@ -107,10 +115,11 @@ public sealed class SqliteJobStoreTests
         Assert.Empty(await db.PendingAsync());
     }
 
-    [Fact]
-    public async Task The_same_idempotency_key_returns_the_first_job()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task The_same_idempotency_key_returns_the_first_job(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var first = await db.AddQueuedAsync(idempotencyKey: "k-1");
         var again = Job.Queued(Guid.CreateVersion7(), "tester", "sentiment", JsonElement.Parse("""["great"]"""), DateTimeOffset.UtcNow,
             idempotencyKey: "k-1");
@@ -127,10 +136,30 @@ public sealed class SqliteJobStoreTests
         Assert.Equal(2, (await db.PendingAsync()).Count);
     }
 
-    [Fact]
-    public async Task An_owners_jobs_are_listed_newest_first_in_pages_and_by_status()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Concurrent_submissions_under_one_idempotency_key_store_one_job(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+
+        var admissions = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ =>
+        {
+            var job = Job.Queued(Guid.CreateVersion7(), "tester", "sentiment", JsonElement.Parse("""["great"]"""),
+                DateTimeOffset.UtcNow, idempotencyKey: "same");
+            return db.Store.AddAsync(job, "hash", TemporaryJobStore.JobMessageFor(job), Token);
+        }));
+
+        var created = Assert.Single(admissions, admission => admission.Created);
+        Assert.All(admissions, admission => Assert.Equal(created.Job.Id, admission.Job.Id));
+        Assert.All(admissions, admission => Assert.True(admission.SameRequest));
+        Assert.Equal(created.Job.Id, Assert.Single(await db.PendingAsync()).JobId);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task An_owners_jobs_are_listed_newest_first_in_pages_and_by_status(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var jobs = new List<Job>();
         for (var i = 0; i < 5; i++)
         {
@@ -152,10 +181,11 @@ public sealed class SqliteJobStoreTests
         Assert.Equal([jobs[1].Id], succeeded.Jobs.Select(j => j.Id));
     }
 
-    [Fact]
-    public async Task Only_the_recording_that_finishes_a_job_queues_its_announcement()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Only_the_recording_that_finishes_a_job_queues_its_announcement(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var job = await db.AddQueuedAsync();
         await db.Outbox.MarkSentAsync(job.Id, Token);
         var result = JsonElement.Parse("""{"version":"1","predictions":[]}""");
@@ -169,10 +199,11 @@ public sealed class SqliteJobStoreTests
         Assert.Equal("events", announcement.Exchange);
     }
 
-    [Fact]
-    public async Task An_audit_record_is_appended_once_per_event()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task An_audit_record_is_appended_once_per_event(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var jobId = Guid.CreateVersion7();
         var record = new Worker.Audit.AuditRecord(Guid.CreateVersion7(), "job.completed", DateTimeOffset.UtcNow, "worker", jobId,
             JsonElement.Parse("{}"), DateTimeOffset.UtcNow);
@@ -183,5 +214,27 @@ public sealed class SqliteJobStoreTests
         Assert.True(first);
         Assert.False(again);
         Assert.Equal(record.EventId, Assert.Single(await db.Audit.ForJobAsync(jobId, Token)).EventId);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Audit_records_of_a_type_are_the_latest_oldest_first(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var start = DateTimeOffset.UtcNow;
+        var records = Enumerable.Range(0, 5).Select(i => new Worker.Audit.AuditRecord(Guid.CreateVersion7(), "model.activated",
+            start.AddSeconds(i), "worker", null, JsonElement.Parse($$"""{"n":{{i}}}"""), start.AddSeconds(i))).ToList();
+        foreach (var record in records)
+        {
+            await db.Audit.AppendAsync(record, Token);
+        }
+
+        await db.Audit.AppendAsync(records[0] with { EventId = Guid.CreateVersion7(), Type = "job.completed" }, Token);
+
+        var latest = await db.Audit.OfTypeAsync("model.activated", 3, Token);
+
+        Assert.Equal(records.Skip(2).Select(r => r.EventId), latest.Select(r => r.EventId));
+        Assert.Equal(start.AddSeconds(2), latest[0].RecordedAt);
+        Assert.Equal(2, latest[0].Data.GetProperty("n").GetInt32());
     }
 }

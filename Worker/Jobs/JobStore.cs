@@ -1,17 +1,18 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Data.Sqlite;
 using Worker.Messaging.Outbox;
 using Worker.Persistence;
 
 namespace Worker.Jobs;
 
 /// <summary>
-/// Job state in SQLite (see <see cref="WorkerDatabase"/>). One short-lived pooled connection per operation keeps it
-/// safe for concurrent consumers and for two Worker processes sharing the file.
+/// Job state in the Worker's database (<see cref="WorkerDatabase"/>, SQLite or PostgreSQL). One short-lived pooled
+/// connection per operation; every transition is a conditional UPDATE, so any number of consumers in any number of
+/// Worker processes record each outcome once.
 /// </summary>
-internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, TimeProvider clock) : IJobStore
+internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProvider clock) : IJobStore
 {
     private const string Columns =
         "id, owner, model, inputs, status, attempts, created_at, updated_at, result, error, callback_url, idempotency_key";
@@ -21,12 +22,24 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
     public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        if (job.IdempotencyKey is not null)
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // The unique (owner, idempotency_key) index decides between concurrent submissions of one key: the loser's
+        // insert does nothing (in PostgreSQL after waiting for the winner's commit) and it reads the winner's job.
+        var inserted = await WorkerDatabase.ExecuteAsync(connection, transaction, """
+            INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at, callback_url,
+                              idempotency_key, request_hash)
+            VALUES (@id, @owner, @model, @inputs, @status, @attempts, @created, @updated, @callback, @key, @hash)
+            ON CONFLICT DO NOTHING
+            """, cancellationToken,
+            ("@id", job.Id.ToString()), ("@owner", job.Owner), ("@model", job.Model), ("@inputs", job.Inputs.GetRawText()),
+            ("@status", StatusText(job.Status)), ("@attempts", job.Attempts),
+            ("@created", Timestamp(job.CreatedAt)), ("@updated", Timestamp(job.UpdatedAt)),
+            ("@callback", job.CallbackUrl), ("@key", job.IdempotencyKey), ("@hash", requestHash));
+        if (inserted == 0 && job.IdempotencyKey is not null)
         {
             await using var existing = WorkerDatabase.Command(connection, transaction, $"""
-                SELECT {Columns}, request_hash FROM jobs WHERE owner = $owner AND idempotency_key = $key
-                """, ("$owner", job.Owner), ("$key", job.IdempotencyKey));
+                SELECT {Columns}, request_hash FROM jobs WHERE owner = @owner AND idempotency_key = @key
+                """, ("@owner", job.Owner), ("@key", job.IdempotencyKey));
             await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
             {
@@ -34,16 +47,12 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
             }
         }
 
-        await WorkerDatabase.ExecuteAsync(connection, transaction, """
-            INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at, callback_url,
-                              idempotency_key, request_hash)
-            VALUES ($id, $owner, $model, $inputs, $status, $attempts, $created, $updated, $callback, $key, $hash)
-            """, cancellationToken,
-            ("$id", job.Id.ToString()), ("$owner", job.Owner), ("$model", job.Model), ("$inputs", job.Inputs.GetRawText()),
-            ("$status", StatusText(job.Status)), ("$attempts", job.Attempts),
-            ("$created", Timestamp(job.CreatedAt)), ("$updated", Timestamp(job.UpdatedAt)),
-            ("$callback", job.CallbackUrl), ("$key", job.IdempotencyKey), ("$hash", requestHash));
-        await SqliteOutbox.AddAsync(connection, transaction, message, cancellationToken);
+        if (inserted == 0)
+        {
+            throw new InvalidOperationException($"Job {job.Id} exists already.");
+        }
+
+        await OutboxStore.AddAsync(connection, transaction, message, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new JobAdmission(job, Created: true, SameRequest: true);
     }
@@ -63,11 +72,11 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = WorkerDatabase.Command(connection, null, $"""
             SELECT {Columns} FROM jobs
-            WHERE owner = $owner AND ($status IS NULL OR status = $status)
-              AND ($after_created IS NULL OR created_at < $after_created OR (created_at = $after_created AND id < $after_id))
-            ORDER BY created_at DESC, id DESC LIMIT $limit
-            """, ("$owner", owner), ("$status", status is { } s ? StatusText(s) : null),
-            ("$after_created", after?.CreatedAt), ("$after_id", after?.Id), ("$limit", pageSize + 1));
+            WHERE owner = @owner AND (@status IS NULL OR status = @status)
+              AND (@after_created IS NULL OR created_at < @after_created OR (created_at = @after_created AND id < @after_id))
+            ORDER BY created_at DESC, id DESC LIMIT @limit
+            """, ("@owner", owner), ("@status", status is { } s ? StatusText(s) : null),
+            ("@after_created", after?.CreatedAt), ("@after_id", after?.Id), ("@limit", pageSize + 1));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var jobs = new List<Job>();
         while (await reader.ReadAsync(cancellationToken))
@@ -87,11 +96,11 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
     public async Task RemoveAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE job_id = $id AND sent_at IS NULL",
-            cancellationToken, ("$id", id.ToString()));
-        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM jobs WHERE id = $id",
-            cancellationToken, ("$id", id.ToString()));
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE job_id = @id AND sent_at IS NULL",
+            cancellationToken, ("@id", id.ToString()));
+        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM jobs WHERE id = @id",
+            cancellationToken, ("@id", id.ToString()));
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -99,9 +108,9 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var changed = await WorkerDatabase.ExecuteAsync(connection, null, """
-            UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = $now
-            WHERE id = $id AND status NOT IN ('succeeded', 'failed')
-            """, cancellationToken, ("$id", id.ToString()), ("$now", Now()));
+            UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = @now
+            WHERE id = @id AND status NOT IN ('succeeded', 'failed')
+            """, cancellationToken, ("@id", id.ToString()), ("@now", Now()));
         return changed == 1 ? await FindAsync(connection, id, cancellationToken) : null;
     }
 
@@ -109,8 +118,8 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await WorkerDatabase.ExecuteAsync(connection, null, """
-            UPDATE jobs SET status = 'queued', updated_at = $now WHERE id = $id AND status = 'running'
-            """, cancellationToken, ("$id", id.ToString()), ("$now", Now()));
+            UPDATE jobs SET status = 'queued', updated_at = @now WHERE id = @id AND status = 'running'
+            """, cancellationToken, ("@id", id.ToString()), ("@now", Now()));
     }
 
     public Task<bool> TrySucceedAsync(Guid id, JsonElement result, OutboxMessage? announcement, CancellationToken cancellationToken) =>
@@ -123,16 +132,16 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
         CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         var changed = await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
-            UPDATE jobs SET status = $status, {column} = $json, updated_at = $now
-            WHERE id = $id AND status NOT IN ('succeeded', 'failed')
+            UPDATE jobs SET status = @status, {column} = @json, updated_at = @now
+            WHERE id = @id AND status NOT IN ('succeeded', 'failed')
             """, cancellationToken,
-            ("$id", id.ToString()), ("$status", StatusText(status)), ("$json", json), ("$now", Now()));
+            ("@id", id.ToString()), ("@status", StatusText(status)), ("@json", json), ("@now", Now()));
         // Only the recording that changed the job announces it: a redelivery records nothing and says nothing.
         if (changed == 1 && announcement is not null)
         {
-            await SqliteOutbox.AddAsync(connection, transaction, announcement, cancellationToken);
+            await OutboxStore.AddAsync(connection, transaction, announcement, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -144,15 +153,15 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
         return changed == 1;
     }
 
-    private static async Task<Job?> FindAsync(SqliteConnection connection, Guid id, CancellationToken cancellationToken)
+    private static async Task<Job?> FindAsync(DbConnection connection, Guid id, CancellationToken cancellationToken)
     {
-        await using var command = WorkerDatabase.Command(connection, null, $"SELECT {Columns} FROM jobs WHERE id = $id",
-            ("$id", id.ToString()));
+        await using var command = WorkerDatabase.Command(connection, null, $"SELECT {Columns} FROM jobs WHERE id = @id",
+            ("@id", id.ToString()));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
-    private static Job Read(SqliteDataReader reader) => new(
+    private static Job Read(DbDataReader reader) => new(
         Guid.Parse(reader.GetString(0)),
         reader.GetString(1),
         reader.GetString(2),
@@ -168,7 +177,7 @@ internal sealed class SqliteJobStore(WorkerDatabase database, IOutbox outbox, Ti
 
     private string Now() => Timestamp(clock.GetUtcNow());
 
-    private static string Timestamp(DateTimeOffset value) => SqliteOutbox.Timestamp(value);
+    private static string Timestamp(DateTimeOffset value) => WorkerDatabase.Timestamp(value);
 
     private static string StatusText(JobStatus status) => status.ToString().ToLowerInvariant();
 

@@ -1,9 +1,10 @@
 using Worker.Events;
+using Worker.Persistence;
 using Worker.Registry;
 
 namespace Worker.Tests.Registry;
 
-public sealed class SqliteModelRegistryStoreTests
+public sealed class ModelRegistryStoreContractTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
@@ -15,10 +16,11 @@ public sealed class SqliteModelRegistryStoreTests
     private static async Task<List<DomainEvent>> ActivationEventsAsync(TemporaryJobStore db) =>
         [.. (await db.PendingAsync()).Where(m => m.Type == DomainEvent.ModelActivated).Select(m => DomainEvent.TryParse(m.Body)!)];
 
-    [Fact]
-    public async Task A_models_first_version_becomes_active_and_is_announced()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_models_first_version_becomes_active_and_is_announced(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
 
         var registration = await db.Registry.RegisterAsync(Version(), Token);
 
@@ -34,10 +36,11 @@ public sealed class SqliteModelRegistryStoreTests
         Assert.Equal("1.0.0", announced.Data.GetProperty("version").GetString());
     }
 
-    [Fact]
-    public async Task Registering_the_same_artifact_again_changes_nothing()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Registering_the_same_artifact_again_changes_nothing(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         var first = await db.Registry.RegisterAsync(Version(), Token);
 
         var again = await db.Registry.RegisterAsync(Version() with { ArtifactSha256 = new string('A', 64), Description = "other words" }, Token);
@@ -49,10 +52,11 @@ public sealed class SqliteModelRegistryStoreTests
         Assert.Single(await ActivationEventsAsync(db));
     }
 
-    [Fact]
-    public async Task Another_artifact_under_a_registered_version_is_a_conflict()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Another_artifact_under_a_registered_version_is_a_conflict(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         await db.Registry.RegisterAsync(Version(hash: 'a'), Token);
 
         var conflict = await db.Registry.RegisterAsync(Version(hash: 'b'), Token);
@@ -62,10 +66,11 @@ public sealed class SqliteModelRegistryStoreTests
         Assert.Equal(new string('a', 64), (await db.Registry.FindActiveAsync("sentiment", Token))?.ArtifactSha256);
     }
 
-    [Fact]
-    public async Task A_later_version_is_registered_inactive_and_listed_after_the_first()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_later_version_is_registered_inactive_and_listed_after_the_first(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         await db.Registry.RegisterAsync(Version("2.0.0", 'b'), Token);
 
         var later = await db.Registry.RegisterAsync(Version("1.5.0", 'c'), Token);
@@ -77,10 +82,11 @@ public sealed class SqliteModelRegistryStoreTests
         Assert.Equal([true, false], list?.Versions.Select(v => v.Active));
     }
 
-    [Fact]
-    public async Task Activation_switches_the_active_version_and_writes_exactly_one_event()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Activation_switches_the_active_version_and_writes_exactly_one_event(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Token);
         await db.Registry.RegisterAsync(Version("1.1.0", 'b'), Token);
         var before = await ActivationEventsAsync(db);
@@ -97,10 +103,11 @@ public sealed class SqliteModelRegistryStoreTests
         Assert.Equal(["1.1.0"], (await db.Registry.ListAsync("sentiment", Token))!.Versions.Where(v => v.Active).Select(v => v.Version));
     }
 
-    [Fact]
-    public async Task Activating_the_active_version_again_writes_nothing()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Activating_the_active_version_again_writes_nothing(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Token);
         await db.Registry.RegisterAsync(Version("1.1.0", 'b'), Token);
         await db.Registry.ActivateAsync("sentiment", "1.1.0", Token);
@@ -113,10 +120,11 @@ public sealed class SqliteModelRegistryStoreTests
         Assert.Equal(before, (await db.PendingAsync()).Count);
     }
 
-    [Fact]
-    public async Task Unknown_models_and_versions_are_not_found()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Unknown_models_and_versions_are_not_found(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         await db.Registry.RegisterAsync(Version(), Token);
 
         Assert.Equal(ActivationStatus.ModelNotFound, (await db.Registry.ActivateAsync("unicorn", "1.0.0", Token)).Status);
@@ -126,10 +134,11 @@ public sealed class SqliteModelRegistryStoreTests
         Assert.Single(await ActivationEventsAsync(db));
     }
 
-    [Fact]
-    public async Task Models_are_independent()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Models_are_independent(DatabaseProvider provider)
     {
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
         await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Token);
 
         var iris = await db.Registry.RegisterAsync(Version("1.0.0", 'b', name: "iris") with { InputKind = "features" }, Token);

@@ -1,0 +1,169 @@
+using AppHost.Messaging;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.Configuration;
+
+namespace AppHost.Database;
+
+/// <summary>Where the services keep their state (configuration key <c>Database:Provider</c>).</summary>
+public enum DatabaseProvider
+{
+    /// <summary>SQLite files in the run's state folder: nothing to install, one machine.</summary>
+    Sqlite,
+
+    /// <summary>PostgreSQL: shared by every replica, on any machine.</summary>
+    Postgres,
+}
+
+/// <summary>Where the PostgreSQL server comes from (configuration key <c>Database:Runtime</c>).</summary>
+public enum DatabaseRuntime
+{
+    /// <summary>Aspire's PostgreSQL container.</summary>
+    Container,
+
+    /// <summary>The machine's own PostgreSQL binaries, run as an executable resource.</summary>
+    Local,
+
+    /// <summary>A server someone else runs: <c>ConnectionStrings:workerdb</c> and <c>ConnectionStrings:analyticsdb</c>.</summary>
+    External,
+}
+
+/// <summary>
+/// The services' databases. With SQLite there is no server and the two are files; with PostgreSQL, the server
+/// (<see cref="Server"/>, what the services wait for) and one database per service.
+/// </summary>
+public sealed record ServiceDatabases(
+    DatabaseProvider Provider,
+    IResourceBuilder<IResource>? Server,
+    IResourceBuilder<IResourceWithConnectionString>? Worker,
+    IResourceBuilder<IResourceWithConnectionString>? Analytics);
+
+public static class DatabaseExtensions
+{
+    public const string ProviderConfigurationKey = "Database:Provider";
+    public const string RuntimeConfigurationKey = "Database:Runtime";
+    public const string ServerName = "postgres";
+    public const string WorkerDatabaseName = "workerdb";
+    public const string AnalyticsDatabaseName = "analyticsdb";
+
+    /// <summary>
+    /// Adds the databases the configuration asks for. PostgreSQL is a container, the machine's server or an external
+    /// one (<c>Database:Runtime</c>, chosen like <c>Messaging:Runtime</c>); publish mode always describes a container.
+    /// </summary>
+    public static ServiceDatabases AddServiceDatabases(this IDistributedApplicationBuilder builder)
+    {
+        var provider = ChooseProvider(builder);
+        if (provider == DatabaseProvider.Sqlite)
+        {
+            Console.WriteLine("database: SQLite files in the run's state folder (Database:Provider=sqlite)");
+            return new ServiceDatabases(provider, null, null, null);
+        }
+
+        var (runtime, reason) = ChooseRuntime(builder);
+        Console.WriteLine($"database: PostgreSQL runtime '{runtime.ToString().ToLowerInvariant()}' ({reason})");
+        switch (runtime)
+        {
+            case DatabaseRuntime.Container:
+                var container = builder.AddPostgres(ServerName);
+                return new ServiceDatabases(provider, null,
+                    Erase(container.AddDatabase(WorkerDatabaseName)), Erase(container.AddDatabase(AnalyticsDatabaseName)));
+            case DatabaseRuntime.Local:
+                var local = builder.AddLocalPostgresServer(ServerName);
+                return new ServiceDatabases(provider, Erase(local),
+                    Erase(local.AddDatabase(WorkerDatabaseName)), Erase(local.AddDatabase(AnalyticsDatabaseName)));
+            case DatabaseRuntime.External:
+                return new ServiceDatabases(provider, null,
+                    builder.AddConnectionString(WorkerDatabaseName), builder.AddConnectionString(AnalyticsDatabaseName));
+            default:
+                throw new InvalidOperationException($"Unknown database runtime {runtime}.");
+        }
+    }
+
+    /// <summary>The Worker's jobs, outbox, registry and audit log: a SQLite file in the run's state folder, or <c>workerdb</c>.</summary>
+    public static IResourceBuilder<ProjectResource> WithJobDatabase(
+        this IResourceBuilder<ProjectResource> worker, ServiceDatabases databases)
+    {
+        if (databases.Worker is null)
+        {
+            if (worker.ApplicationBuilder.ExecutionContext.IsRunMode)
+            {
+                worker.WithEnvironment("Jobs__DatabasePath", Path.Combine(LocalState.For(worker.ApplicationBuilder).DirectoryFor(worker.Resource.Name), "jobs.db"));
+            }
+
+            return worker;
+        }
+
+        return worker.WithEnvironment("Database__Provider", "postgres").WithDatabaseReference(databases.Worker, databases);
+    }
+
+    /// <summary>python-inference's analytics: a SQLite file in the run's state folder, or <c>analyticsdb</c>.</summary>
+    public static IResourceBuilder<T> WithAnalyticsDatabase<T>(this IResourceBuilder<T> inference, ServiceDatabases databases)
+        where T : IResourceWithEnvironment, IResourceWithWaitSupport
+    {
+        if (databases.Analytics is null)
+        {
+            if (inference.ApplicationBuilder.ExecutionContext.IsRunMode)
+            {
+                inference.WithEnvironment("ANALYTICS_DB_PATH",
+                    Path.Combine(LocalState.For(inference.ApplicationBuilder).DirectoryFor(inference.Resource.Name), "analytics.db"));
+            }
+
+            return inference;
+        }
+
+        return inference.WithEnvironment("Database__Provider", "postgres").WithDatabaseReference(databases.Analytics, databases);
+    }
+
+    private static IResourceBuilder<T> WithDatabaseReference<T>(this IResourceBuilder<T> service,
+        IResourceBuilder<IResourceWithConnectionString> database, ServiceDatabases databases)
+        where T : IResourceWithEnvironment, IResourceWithWaitSupport
+    {
+        service.WithReference(database);
+        // The local server's databases exist once the server is healthy (its health check creates them).
+        return databases.Server is { } server ? service.WaitFor(server) : service.WaitFor(database);
+    }
+
+    private static IResourceBuilder<IResourceWithConnectionString> Erase<T>(IResourceBuilder<T> resource)
+        where T : IResourceWithConnectionString =>
+        resource.ApplicationBuilder.CreateResourceBuilder<IResourceWithConnectionString>(resource.Resource);
+
+    private static IResourceBuilder<IResource> Erase(IResourceBuilder<LocalPostgresServerResource> resource) =>
+        resource.ApplicationBuilder.CreateResourceBuilder<IResource>(resource.Resource);
+
+    private static DatabaseProvider ChooseProvider(IDistributedApplicationBuilder builder)
+    {
+        var configured = builder.Configuration[ProviderConfigurationKey];
+        if (string.IsNullOrWhiteSpace(configured))
+        {
+            return DatabaseProvider.Sqlite;
+        }
+
+        return Enum.TryParse<DatabaseProvider>(configured, ignoreCase: true, out var chosen) && Enum.IsDefined(chosen)
+            ? chosen
+            : throw new DistributedApplicationException($"{ProviderConfigurationKey} is '{configured}'; expected sqlite or postgres.");
+    }
+
+    private static (DatabaseRuntime Runtime, string Reason) ChooseRuntime(IDistributedApplicationBuilder builder)
+    {
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return (DatabaseRuntime.Container, "publish mode");
+        }
+
+        var configured = builder.Configuration[RuntimeConfigurationKey];
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            if (!Enum.TryParse<DatabaseRuntime>(configured, ignoreCase: true, out var chosen) || !Enum.IsDefined(chosen))
+            {
+                throw new DistributedApplicationException(
+                    $"{RuntimeConfigurationKey} is '{configured}'; expected container, local or external.");
+            }
+
+            return (chosen, $"{RuntimeConfigurationKey}={configured}");
+        }
+
+        var containerRuntime = builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] ?? "docker";
+        return ContainerRuntimeProbe.IsRunning(containerRuntime)
+            ? (DatabaseRuntime.Container, $"{containerRuntime} is running")
+            : (DatabaseRuntime.Local, $"no running {containerRuntime} found");
+    }
+}

@@ -1,0 +1,137 @@
+using System.Data.Common;
+using Worker.Persistence;
+
+namespace Worker.Messaging.Outbox;
+
+/// <summary>The outbox table of the Worker's database (<see cref="WorkerDatabase"/>), on either provider.</summary>
+internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) : IOutbox, IDisposable
+{
+    private const string Columns = "id, exchange, routing_key, type, body, traceparent, job_id, created_at";
+
+    private readonly SemaphoreSlim _signal = new(0, 1);
+
+    /// <summary>Inserts a message inside the caller's transaction.</summary>
+    public static Task AddAsync(DbConnection connection, DbTransaction transaction, OutboxMessage message,
+        CancellationToken cancellationToken) =>
+        WorkerDatabase.ExecuteAsync(connection, transaction, $"""
+            INSERT INTO outbox ({Columns})
+            VALUES (@id, @exchange, @routing_key, @type, @body, @traceparent, @job_id, @created_at)
+            """, cancellationToken,
+            ("@id", message.Id.ToString()), ("@exchange", message.Exchange), ("@routing_key", message.RoutingKey),
+            ("@type", message.Type), ("@body", message.Body.ToArray()), ("@traceparent", message.TraceParent),
+            ("@job_id", message.JobId?.ToString()), ("@created_at", WorkerDatabase.Timestamp(message.CreatedAt)));
+
+    public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(DateTimeOffset jobsCreatedBefore,
+        DateTimeOffset eventsCreatedBefore, int limit, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        const string due = """
+            sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < @now)
+            AND ((type = @job_type AND created_at < @jobs_before) OR (type <> @job_type AND created_at < @events_before))
+            """;
+        var now = clock.GetUtcNow();
+        (string, object?)[] parameters =
+        [
+            ("@now", WorkerDatabase.Timestamp(now)), ("@job_type", OutboxRelay.JobMessageType),
+            ("@jobs_before", WorkerDatabase.Timestamp(jobsCreatedBefore)),
+            ("@events_before", WorkerDatabase.Timestamp(eventsCreatedBefore)),
+        ];
+        await using var connection = await database.OpenAsync(cancellationToken);
+        // Most sweeps find nothing due: a read first takes no write lock (SQLite) and locks no row (PostgreSQL).
+        if (await WorkerDatabase.ScalarAsync(connection, null, $"SELECT 1 FROM outbox WHERE {due} LIMIT 1", cancellationToken,
+                parameters) is null)
+        {
+            return [];
+        }
+
+        // One statement: the inner SELECT picks due rows nobody holds (PostgreSQL skips rows another claim has
+        // locked; SQLite has one writer anyway), the UPDATE leases them and RETURNING hands them over.
+        await using var command = WorkerDatabase.Command(connection, null, $"""
+            UPDATE outbox SET claimed_until = @lease_end
+            WHERE id IN (SELECT id FROM outbox WHERE {due} ORDER BY created_at LIMIT @limit {database.Dialect.SkipLocked})
+            RETURNING {Columns}
+            """, [.. parameters, ("@lease_end", WorkerDatabase.Timestamp(now + lease)), ("@limit", limit)]);
+        var messages = await ReadAsync(command, cancellationToken);
+        messages.Sort((a, b) => a.CreatedAt.CompareTo(b.CreatedAt)); // RETURNING keeps no order
+        return messages;
+    }
+
+    public Task ReleaseAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
+        UpdateEachAsync(ids, "UPDATE outbox SET claimed_until = NULL WHERE id = @id AND sent_at IS NULL", cancellationToken);
+
+    /// <summary>Every unsent message created before <paramref name="createdBefore"/>, claimed or not, oldest first.</summary>
+    public async Task<IReadOnlyList<OutboxMessage>> PendingAsync(DateTimeOffset createdBefore, int limit,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = WorkerDatabase.Command(connection, null, $"""
+            SELECT {Columns} FROM outbox WHERE sent_at IS NULL AND created_at < @before ORDER BY created_at LIMIT @limit
+            """, ("@before", WorkerDatabase.Timestamp(createdBefore)), ("@limit", limit));
+        return await ReadAsync(command, cancellationToken);
+    }
+
+    public async Task MarkSentAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await WorkerDatabase.ExecuteAsync(connection, null, "UPDATE outbox SET sent_at = @now WHERE id = @id AND sent_at IS NULL",
+            cancellationToken, ("@id", id.ToString()), ("@now", WorkerDatabase.Timestamp(clock.GetUtcNow())));
+    }
+
+    public Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
+        UpdateEachAsync(ids, "UPDATE outbox SET sent_at = @now WHERE id = @id AND sent_at IS NULL", cancellationToken);
+
+    public void Notify()
+    {
+        try
+        {
+            _signal.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled; one wake-up drains everything pending.
+        }
+    }
+
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        _signal.WaitAsync(timeout, cancellationToken);
+
+    public void Dispose() => _signal.Dispose();
+
+    private async Task UpdateEachAsync(IReadOnlyCollection<Guid> ids, string sql, CancellationToken cancellationToken)
+    {
+        if (ids.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var now = WorkerDatabase.Timestamp(clock.GetUtcNow());
+        foreach (var id in ids)
+        {
+            await WorkerDatabase.ExecuteAsync(connection, transaction, sql, cancellationToken,
+                sql.Contains("@now", StringComparison.Ordinal) ? [("@id", id.ToString()), ("@now", now)] : [("@id", id.ToString())]);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static async Task<List<OutboxMessage>> ReadAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var messages = new List<OutboxMessage>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            messages.Add(new OutboxMessage(
+                Guid.Parse(reader.GetString(0)),
+                reader.GetString(1),
+                reader.GetString(2),
+                reader.GetString(3),
+                (byte[])reader.GetValue(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : Guid.Parse(reader.GetString(6)),
+                WorkerDatabase.ParseTimestamp(reader.GetString(7))));
+        }
+
+        return messages;
+    }
+}

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Options;
+using Worker.Audit;
+using Worker.Jobs;
+using Worker.Messaging.Outbox;
+using Worker.Registry;
+
+namespace Worker.Persistence;
+
+public static class PersistenceExtensions
+{
+    /// <summary>
+    /// The Worker's database on the configured provider (<c>Database:Provider</c>): jobs, model registry, outbox and
+    /// audit log share it (one transaction for a change and its message). PostgreSQL comes through Aspire.Npgsql
+    /// (connection string <c>workerdb</c>: pooling, health check, tracing and metrics). The schema is migrated
+    /// before anything else starts.
+    /// </summary>
+    public static IHostApplicationBuilder AddWorkerDatabase(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddValidatedOptions<DatabaseOptions>(DatabaseOptions.SectionName);
+        var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName)
+            .GetValue(nameof(DatabaseOptions.Provider), DatabaseProvider.Sqlite);
+        if (provider == DatabaseProvider.Postgres)
+        {
+            builder.AddNpgsqlDataSource(DatabaseOptions.ConnectionName);
+            builder.Services.AddSingleton<SqlDialect, PostgresDialect>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<SqlDialect>(services =>
+                new SqliteDialect(services.GetRequiredService<IOptions<JobsOptions>>().Value.DatabasePath));
+        }
+
+        builder.Services.AddSingleton<WorkerDatabase>();
+        builder.Services.AddSingleton<IOutbox, OutboxStore>();
+        builder.Services.AddSingleton<IJobStore, JobStore>();
+        builder.Services.AddSingleton<IAuditLog, AuditLog>();
+        builder.Services.AddSingleton<IModelRegistryStore, ModelRegistryStore>();
+        builder.Services.AddHostedService<DatabaseMigrator>();
+        return builder;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Worker.Persistence;
+
+/// <summary>
+/// Everything that differs between SQLite and PostgreSQL, in one place: how a connection opens, how a write
+/// transaction begins, row locking, the migration lock and a few column types. The stores' SQL is otherwise shared:
+/// <c>@name</c> parameters, <c>ON CONFLICT</c>, <c>LIMIT</c> and <c>RETURNING</c> mean the same in both.
+/// </summary>
+public abstract class SqlDialect
+{
+    public abstract DatabaseProvider Provider { get; }
+
+    /// <summary>Appended to a SELECT that claims rows: other transactions skip what this one holds.</summary>
+    public abstract string SkipLocked { get; }
+
+    /// <summary>Appended to a SELECT that must hold its rows until the transaction ends.</summary>
+    public abstract string ForUpdate { get; }
+
+    /// <summary>The column of <c>model_versions</c> (alias <c>v</c>) that grows with each insert.</summary>
+    public abstract string InsertionOrder { get; }
+
+    public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>A transaction that writes: SQLite takes its (single) write lock at once, so the reads inside it are current.</summary>
+    public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Run first inside the migration transaction: one migrating process at a time, however many start.</summary>
+    public abstract string? MigrationLock { get; }
+
+    /// <summary>The schema version a database had before the <c>schema_version</c> table existed (SQLite's user_version).</summary>
+    public abstract string? LegacyVersionQuery { get; }
+
+    /// <summary>Replaces the type tokens of a migration: <c>{bytes}</c>, <c>{sortable_text}</c>, <c>{insertion_order}</c>.</summary>
+    public string Expand(string migration) => migration
+        .Replace("{bytes}", Bytes, StringComparison.Ordinal)
+        .Replace("{sortable_text}", SortableText, StringComparison.Ordinal)
+        .Replace("{insertion_order}", InsertionOrderColumn, StringComparison.Ordinal);
+
+    protected abstract string Bytes { get; }
+
+    /// <summary>Text compared with &lt; and ORDER BY (timestamps, ids): byte order, whatever the database's locale.</summary>
+    protected abstract string SortableText { get; }
+
+    /// <summary>A column definition (with its trailing comma) that numbers inserts, or nothing where the row id does.</summary>
+    protected abstract string InsertionOrderColumn { get; }
+}
+
+/// <summary>One SQLite file in WAL mode; every replica on the machine opens it.</summary>
+public sealed class SqliteDialect(string path) : SqlDialect
+{
+    private readonly string _connectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = Path.GetFullPath(path),
+        Pooling = true,
+        DefaultTimeout = 30, // seconds a statement waits for a busy database (replicas write to it)
+    }.ToString();
+
+    public string FilePath { get; } = Path.GetFullPath(path);
+
+    public override DatabaseProvider Provider => DatabaseProvider.Sqlite;
+
+    // SQLite has one writer at a time: a claim or a write transaction already excludes every other.
+    public override string SkipLocked => string.Empty;
+
+    public override string ForUpdate => string.Empty;
+
+    public override string InsertionOrder => "v.rowid";
+
+    public override string? MigrationLock => null; // BEGIN IMMEDIATE is the lock
+
+    public override string? LegacyVersionQuery => "PRAGMA user_version";
+
+    protected override string Bytes => "BLOB";
+
+    protected override string SortableText => "TEXT";
+
+    protected override string InsertionOrderColumn => string.Empty;
+
+    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+}
+
+/// <summary>PostgreSQL through a pooled <see cref="NpgsqlDataSource"/> (Aspire.Npgsql: health check, telemetry).</summary>
+public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
+{
+    // pg_advisory_xact_lock key for schema migrations ("MLGW" in ASCII); released when the transaction ends.
+    private const long MigrationLockKey = 0x4D4C_4757;
+
+    public override DatabaseProvider Provider => DatabaseProvider.Postgres;
+
+    public override string SkipLocked => "FOR UPDATE SKIP LOCKED";
+
+    public override string ForUpdate => "FOR UPDATE";
+
+    public override string InsertionOrder => "v.insertion_order";
+
+    public override string? MigrationLock => $"SELECT pg_advisory_xact_lock({MigrationLockKey})";
+
+    public override string? LegacyVersionQuery => null;
+
+    protected override string Bytes => "BYTEA";
+
+    protected override string SortableText => "TEXT COLLATE \"C\"";
+
+    protected override string InsertionOrderColumn => "insertion_order BIGINT GENERATED ALWAYS AS IDENTITY,";
+
+    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        await dataSource.OpenConnectionAsync(cancellationToken);
+
+    public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        connection.BeginTransactionAsync(cancellationToken);
+}

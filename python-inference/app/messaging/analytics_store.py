@@ -1,0 +1,312 @@
+"""Where the analytics consumer keeps its counts: SQLite (one file, the default: nothing to install) or
+PostgreSQL (`Database__Provider=postgres`, database `analyticsdb`), which every python-inference replica shares, so
+`/v1/stats` is the same whichever replica answers. One store; what differs between the two databases is in
+`_Dialect` (placeholders, how a write transaction begins, the schema lock, which errors are worth a retry).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.core.config import Settings
+from app.schemas.events import Event, JobCompletedData, JobFailedData, PredictionMadeData
+
+try:  # Debian's python3-psycopg; only the PostgreSQL provider needs it
+    import psycopg
+except ImportError:  # pragma: no cover - exercised where psycopg is absent
+    psycopg = None  # type: ignore[assignment]
+
+
+@dataclass
+class ModelCounts:
+    predictions: int = 0
+    labels: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    jobs_completed: int = 0
+    jobs_failed: int = 0
+
+
+@dataclass
+class AnalyticsSnapshot:
+    models: dict[str, ModelCounts] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+
+
+# (model, metric, key, delta); `key` is the label or version for those metrics, else "".
+Effect = tuple[str, str, str, int]
+
+
+def event_effects(event: Event) -> list[Effect]:
+    """The per-model counts an event adds; none for event types without per-model meaning."""
+    data = event.data
+    if isinstance(data, PredictionMadeData):
+        return [
+            (data.model, "predictions", "", data.count),
+            (data.model, "version", data.version, data.count),
+            *((data.model, "label", label, count) for label, count in data.labels.items()),
+        ]
+    if isinstance(data, JobCompletedData):
+        return [(data.model, "jobs_completed", "", 1)]
+    if isinstance(data, JobFailedData):
+        return [(data.model, "jobs_failed", "", 1)]
+    return []
+
+
+# Each entry upgrades the schema by one version (recorded in schema_version); never edit a shipped entry, add one.
+_MIGRATIONS: list[list[str]] = [
+    [
+        "CREATE TABLE IF NOT EXISTS processed_events (id TEXT PRIMARY KEY, type TEXT NOT NULL, recorded_at BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS event_counts (type TEXT PRIMARY KEY, count BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS model_counts (model TEXT NOT NULL, metric TEXT NOT NULL, key TEXT NOT NULL,"
+        " count BIGINT NOT NULL, PRIMARY KEY (model, metric, key))",
+    ],
+]
+
+
+class _Cursor(Protocol):
+    rowcount: int
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ...) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+
+class _Connection(Protocol):
+    def cursor(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class _Dialect(Protocol):
+    transient_errors: tuple[type[BaseException], ...]
+    begin_write: str
+    schema_lock: str | None
+
+    def connect(self) -> _Connection: ...
+
+    def sql(self, text: str) -> str: ...
+
+
+class _Sqlite:
+    """One file in WAL mode: readers never block the writer. BEGIN IMMEDIATE takes the write lock first."""
+
+    transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+    begin_write = "BEGIN IMMEDIATE"
+    schema_lock = None  # BEGIN IMMEDIATE is the lock
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def connect(self) -> _Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def sql(self, text: str) -> str:
+        return text
+
+
+class _Postgres:
+    """psycopg 3 in autocommit mode, so transactions are the explicit BEGIN/COMMIT the store writes (as in SQLite)."""
+
+    begin_write = "BEGIN"
+    # pg_advisory_xact_lock key for the analytics schema ("MLGA"): one replica migrates, the others wait.
+    schema_lock = "SELECT pg_advisory_xact_lock(1296844609)"
+
+    def __init__(self, conninfo: str) -> None:
+        if psycopg is None:
+            raise RuntimeError("Database__Provider=postgres needs psycopg 3 (Debian: python3-psycopg)")
+        self.conninfo = conninfo
+        self.transient_errors = (psycopg.OperationalError,)
+
+    def connect(self) -> _Connection:
+        assert psycopg is not None
+        return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+
+def postgres_conninfo(connection_string: str) -> str:
+    """libpq's form of the connection string Aspire injects (`Host=...;Port=...;Username=...;Password=...;
+    Database=...`, Npgsql's keywords); a `postgresql://` URI or a libpq `key=value` string is passed through."""
+    if connection_string.startswith(("postgres://", "postgresql://")) or ";" not in connection_string:
+        return connection_string
+    keywords = {
+        "host": "host",
+        "server": "host",
+        "port": "port",
+        "username": "user",
+        "user id": "user",
+        "userid": "user",
+        "user": "user",
+        "password": "password",
+        "database": "dbname",
+        "ssl mode": "sslmode",
+        "sslmode": "sslmode",
+        "timeout": "connect_timeout",
+    }
+    parts = []
+    for item in connection_string.split(";"):
+        key, sep, value = item.partition("=")
+        libpq_key = keywords.get(key.strip().lower())
+        if sep and libpq_key:
+            quoted = value.strip().replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"{libpq_key}='{quoted}'")
+    return " ".join(parts)
+
+
+class AnalyticsStore:
+    """Counts per event type and per model, each event once. Calls may come from worker threads; one lock
+    serialises them within the process, the database's transactions across processes."""
+
+    # Event ids are kept long past any redelivery (RabbitMQ gives up on an unacked delivery after 30 min).
+    PROCESSED_ID_RETENTION_S = 7 * 24 * 3600
+
+    def __init__(self, path: Path | None = None, *, dialect: _Dialect | None = None) -> None:
+        if dialect is None:
+            assert path is not None, "a SQLite store needs a path"
+            dialect = _Sqlite(path)
+        self.path = path
+        self._dialect = dialect
+        self._lock = threading.Lock()
+        self._db: _Connection | None = None
+
+    @classmethod
+    def postgres(cls, connection_string: str) -> AnalyticsStore:
+        return cls(dialect=_Postgres(postgres_conninfo(connection_string)))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnalyticsStore:
+        if settings.DATABASE_PROVIDER == "postgres":
+            assert settings.ANALYTICS_DATABASE, "validated by Settings.from_env"
+            return cls.postgres(settings.ANALYTICS_DATABASE)
+        return cls(settings.ANALYTICS_DB_PATH)
+
+    @property
+    def transient_errors(self) -> tuple[type[BaseException], ...]:
+        """Errors worth another try (locked, busy, I/O, a lost connection); anything else is not."""
+        return self._dialect.transient_errors
+
+    def _cursor(self) -> _Cursor:
+        if self._db is None:
+            db = self._dialect.connect()
+            try:
+                self._migrate(db.cursor())
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db.cursor()  # type: ignore[no-any-return]
+
+    def _migrate(self, cursor: _Cursor) -> None:
+        sql = self._dialect.sql
+        cursor.execute(self._dialect.begin_write)
+        try:
+            if self._dialect.schema_lock:
+                cursor.execute(self._dialect.schema_lock)
+            cursor.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            cursor.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            version = int(cursor.fetchone()[0])
+            for number, statements in enumerate(_MIGRATIONS[version:], start=version + 1):
+                for statement in statements:
+                    cursor.execute(statement)
+                cursor.execute(sql("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)"), (number, int(time.time())))
+            cutoff = int(time.time()) - self.PROCESSED_ID_RETENTION_S
+            cursor.execute(sql("DELETE FROM processed_events WHERE recorded_at < ?"), (cutoff,))
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+
+    def _run(self, work: Any) -> Any:
+        """`work(cursor)` under the process lock; a broken connection is dropped, so the next call reconnects."""
+        with self._lock:
+            try:
+                return work(self._cursor())
+            except self._dialect.transient_errors:
+                self._drop()
+                raise
+
+    def record(self, event: Event) -> bool:
+        """Count `event` unless its id was counted before; False for such a duplicate."""
+        sql = self._dialect.sql
+
+        def work(cursor: _Cursor) -> bool:
+            cursor.execute(self._dialect.begin_write)
+            try:
+                # Concurrent replicas: the loser's insert waits for the winner's commit, then does nothing.
+                cursor.execute(
+                    sql("INSERT INTO processed_events (id, type, recorded_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                    (str(event.envelope.id), event.envelope.type, int(time.time())),
+                )
+                inserted = cursor.rowcount == 1
+                if inserted:
+                    cursor.execute(
+                        sql(
+                            "INSERT INTO event_counts (type, count) VALUES (?, 1)"
+                            " ON CONFLICT (type) DO UPDATE SET count = event_counts.count + 1"
+                        ),
+                        (event.envelope.type,),
+                    )
+                    effects = [effect for effect in event_effects(event) if effect[3]]
+                    if effects:
+                        cursor.executemany(
+                            sql(
+                                "INSERT INTO model_counts (model, metric, key, count) VALUES (?, ?, ?, ?)"
+                                " ON CONFLICT (model, metric, key) DO UPDATE SET count = model_counts.count + excluded.count"
+                            ),
+                            effects,
+                        )
+                cursor.execute("COMMIT")
+            except BaseException:
+                try:
+                    cursor.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 - the connection may be gone; the original error matters
+                    pass
+                raise
+            return inserted
+
+        return bool(self._run(work))
+
+    def snapshot(self) -> AnalyticsSnapshot:
+        def work(cursor: _Cursor) -> AnalyticsSnapshot:
+            cursor.execute("SELECT type, count FROM event_counts ORDER BY type")
+            events = {event_type: int(count) for event_type, count in cursor.fetchall()}
+            cursor.execute("SELECT model, metric, key, count FROM model_counts ORDER BY model, metric, key")
+            models: dict[str, ModelCounts] = {}
+            for model, metric, key, count in cursor.fetchall():
+                counts = models.setdefault(model, ModelCounts())
+                if metric == "label":
+                    counts.labels[key] = int(count)
+                elif metric == "version":
+                    counts.versions[key] = int(count)
+                elif metric in ("predictions", "jobs_completed", "jobs_failed"):
+                    setattr(counts, metric, int(count))
+            return AnalyticsSnapshot(models, events)
+
+        result: AnalyticsSnapshot = self._run(work)
+        return result
+
+    def _drop(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.close()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()

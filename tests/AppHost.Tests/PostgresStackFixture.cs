@@ -1,0 +1,22 @@
+namespace AppHost.Tests;
+
+/// <summary>
+/// The same stack on PostgreSQL (<c>Database:Provider=postgres</c>, the machine's PostgreSQL 15 as a local resource)
+/// with three Worker replicas sharing it. Started once for every test in <see cref="PostgresCollection"/>, beside the
+/// SQLite stack; no second gateway (the transport tests use the SQLite stack's). The dashboard stays: some shared tests
+/// read traces from it.
+/// </summary>
+public sealed class PostgresStackFixture : AppHostFixture
+{
+    public override int WorkerReplicas => 3;
+
+    protected override IEnumerable<string> ExtraArguments => ["--Database:Provider=postgres", "--Database:Runtime=local"];
+
+    protected override IEnumerable<string> ExtraResources => ["postgres"];
+
+    protected override bool WithGrpcGateway => false;
+}
+
+/// <summary>The end-to-end tests that run on the PostgreSQL stack: one at a time (the kill test stops replicas).</summary>
+[CollectionDefinition(nameof(PostgresCollection))]
+public sealed class PostgresCollection : ICollectionFixture<PostgresStackFixture>;

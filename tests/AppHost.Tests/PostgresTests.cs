@@ -1,0 +1,103 @@
+using Aspire.Hosting.Testing;
+
+namespace AppHost.Tests;
+
+/// <summary>The jobs path end to end on PostgreSQL.</summary>
+[Collection(nameof(PostgresCollection))]
+public sealed class JobTestsOnPostgres(PostgresStackFixture stack) : JobTests(stack);
+
+/// <summary>The model registry end to end on PostgreSQL.</summary>
+[Collection(nameof(PostgresCollection))]
+public sealed class RegistryTestsOnPostgres(PostgresStackFixture stack) : RegistryTests(stack);
+
+/// <summary>Three Worker replicas cooperating through one PostgreSQL database, and surviving kills.</summary>
+[Collection(nameof(PostgresCollection))]
+public sealed class PostgresReplicaTests(PostgresStackFixture stack)
+{
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task Three_worker_replicas_process_jobs_once_and_each_reads_every_job_from_the_shared_database()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        var subject = $"replicas-{Guid.NewGuid():N}";
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: subject));
+        var replicas = stack.ReplicasOf("worker");
+        Assert.Equal(3, replicas.Count);
+        foreach (var replica in replicas)
+        {
+            await stack.EnsureServingAsync(replica, timeout.Token);
+        }
+
+        var ids = new System.Collections.Concurrent.ConcurrentBag<Guid>();
+        await Parallel.ForAsync(0, 90, new ParallelOptions { MaxDegreeOfParallelism = 9, CancellationToken = timeout.Token },
+            async (i, ct) => ids.Add(await MessagingTests.SubmitAsync(client, $"replica-job-{i}",
+                new { model = "sentiment", inputs = new[] { $"Review {i}: simply wonderful." } }, ct)));
+        await MessagingTests.WaitUntilAllFinishedAsync(client, 90, timeout.Token);
+
+        var all = await MessagingTests.ListAllAsync(client, null, timeout.Token);
+        Assert.Equal(90, all.Count);
+        Assert.All(all, job => Assert.Equal("succeeded", job.GetProperty("status").GetString()));
+        // Every replica, asked at its own address, sees every job and the same status: state lives in the database.
+        foreach (var replica in replicas)
+        {
+            using var own = new HttpClient { BaseAddress = stack.OwnAddressOf(replica), Timeout = AppHostFixture.StepTimeout };
+            foreach (var id in ids.Take(30))
+            {
+                var job = await own.GetFromJsonAsync<JsonElement>($"/api/jobs/{id}?owner={subject}", timeout.Token);
+                Assert.Equal("succeeded", job.GetProperty("status").GetString());
+            }
+        }
+
+        // Each job's outcome was announced once, whichever replica recorded it and whichever relays ran.
+        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        foreach (var id in ids)
+        {
+            List<JsonElement> trail;
+            do
+            {
+                trail = await MessagingTests.AuditTrailAsync(worker, id, timeout.Token);
+            }
+            while (!trail.Any(e => e.GetProperty("type").GetString() == "job.completed") && await Delay(timeout.Token));
+
+            Assert.Equal(1, trail.Count(e => e.GetProperty("type").GetString() == "job.completed"));
+        }
+    }
+
+    [Fact]
+    public async Task Pythons_stats_are_the_counts_in_the_shared_analytics_database()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: $"stats-{Guid.NewGuid():N}"));
+        var before = await MessagingTests.CompletedJobsSeenByPythonAsync(python, timeout.Token);
+
+        await MessagingTests.SubmitAsync(client, "stats", new { model = "sentiment", inputs = new[] { "Lovely." } }, timeout.Token);
+        int seen;
+        while ((seen = await MessagingTests.CompletedJobsSeenByPythonAsync(python, timeout.Token)) < before + 1)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+
+        // What /v1/stats says is what analyticsdb holds: any python-inference replica reads the same rows. (The
+        // counter only grows, so the stored value lies between the answers before and after reading it.)
+        await using var connection = new Npgsql.NpgsqlConnection(await stack.App.GetConnectionStringAsync("analyticsdb", timeout.Token));
+        await connection.OpenAsync(timeout.Token);
+        await using var query = new Npgsql.NpgsqlCommand(
+            "SELECT count FROM model_counts WHERE model = 'sentiment' AND metric = 'jobs_completed'", connection);
+        var stored = Convert.ToInt32(await query.ExecuteScalarAsync(timeout.Token), System.Globalization.CultureInfo.InvariantCulture);
+        var after = await MessagingTests.CompletedJobsSeenByPythonAsync(python, timeout.Token);
+        Assert.InRange(stored, seen, after);
+    }
+
+    [Fact]
+    public Task A_thousand_jobs_survive_worker_kills_on_postgres() => MessagingTests.ThousandJobsSurviveWorkerKillsAsync(stack);
+
+    private static async Task<bool> Delay(CancellationToken cancellationToken)
+    {
+        await Task.Delay(200, cancellationToken);
+        return true;
+    }
+}

@@ -1,0 +1,95 @@
+using Worker.Messaging.Outbox;
+using Worker.Persistence;
+
+namespace Worker.Tests;
+
+/// <summary>The outbox's claims: what the relays on several replicas rely on to never publish one message at once.</summary>
+public sealed class OutboxStoreContractTests
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private static Task<IReadOnlyList<OutboxMessage>> ClaimAllAsync(OutboxStore outbox, int limit = 1000, TimeSpan? lease = null)
+    {
+        var later = DateTimeOffset.UtcNow.AddMinutes(1);
+        return outbox.ClaimAsync(later, later, limit, lease ?? Lease, Token);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_claimed_message_is_not_claimed_again_until_released(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var job = await db.AddQueuedAsync();
+
+        var first = await ClaimAllAsync(db.Outbox);
+        var whileClaimed = await ClaimAllAsync(db.Outbox);
+        await db.Outbox.ReleaseAsync([first[0].Id], Token);
+        var afterRelease = await ClaimAllAsync(db.Outbox);
+
+        Assert.Equal(job.Id, Assert.Single(first).JobId);
+        Assert.Empty(whileClaimed);
+        Assert.Equal(job.Id, Assert.Single(afterRelease).JobId);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_claim_expires_after_its_lease_and_a_sent_message_is_never_claimed(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var expiring = await db.AddQueuedAsync();
+        var sent = await db.AddQueuedAsync();
+        await db.Outbox.MarkSentAsync(sent.Id, Token);
+
+        var first = await ClaimAllAsync(db.Outbox, lease: TimeSpan.FromMilliseconds(200));
+        await Task.Delay(400, Token);
+        var afterLease = await ClaimAllAsync(db.Outbox);
+
+        Assert.Equal(expiring.Id, Assert.Single(first).JobId);
+        Assert.Equal(expiring.Id, Assert.Single(afterLease).JobId);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Only_due_messages_are_claimed_oldest_first(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var old = await db.AddQueuedAsync();
+        var cutoff = DateTimeOffset.UtcNow;
+        await Task.Delay(20, Token);
+        await db.AddQueuedAsync();
+
+        var jobsDue = await db.Outbox.ClaimAsync(cutoff, cutoff, 10, Lease, Token);
+
+        Assert.Equal(old.Id, Assert.Single(jobsDue).JobId);
+        Assert.Equal(2, (await db.PendingAsync()).Count);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Concurrent_claims_share_out_the_messages_without_overlap(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        for (var i = 0; i < 200; i++)
+        {
+            await db.AddQueuedAsync();
+        }
+
+        // Eight relays (as on eight replicas) claiming batches of ten until nothing is left.
+        var claims = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            var mine = new List<Guid>();
+            while (await ClaimAllAsync(db.Outbox, limit: 10) is { Count: > 0 } batch)
+            {
+                mine.AddRange(batch.Select(message => message.Id));
+            }
+
+            return mine;
+        }));
+
+        var all = claims.SelectMany(ids => ids).ToList();
+        Assert.Equal(200, all.Count);
+        Assert.Equal(200, all.Distinct().Count());
+    }
+}

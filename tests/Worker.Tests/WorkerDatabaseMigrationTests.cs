@@ -1,0 +1,67 @@
+using Microsoft.AspNetCore.Mvc;
+using Worker.Jobs;
+using Worker.Persistence;
+
+namespace Worker.Tests;
+
+public sealed class WorkerDatabaseMigrationTests
+{
+    private const int PreviousVersion = 3; // before outbox claims (claimed_until)
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_database_of_the_previous_schema_version_is_upgraded_in_place_and_keeps_its_rows(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider, schemaVersion: PreviousVersion);
+        var finished = await db.AddQueuedAsync(idempotencyKey: "k-1");
+        await db.Store.TryFailAsync(finished.Id, new ProblemDetails { Title = "no" }, null, Token);
+        var queued = await db.AddQueuedAsync();
+        await db.Registry.RegisterAsync(Registry.ModelRegistryStoreContractTests.Version(), Token);
+
+        await db.Database.MigrateAsync(Token);
+
+        Assert.Equal(WorkerDatabase.LatestVersion, await db.Database.SchemaVersionAsync(Token));
+        Assert.Equal("no", (await db.Store.FindAsync(finished.Id, Token))?.Error?.Title);
+        Assert.Equal(JobStatus.Queued, (await db.Store.FindAsync(queued.Id, Token))?.Status);
+        Assert.Equal("1.0.0", (await db.Registry.FindActiveAsync("sentiment", Token))?.Version);
+        var again = await db.AddQueuedAsync(idempotencyKey: "k-1");
+        Assert.Equal(finished.Id, again.Id);
+        // The upgrade's new column works on the old rows: the queued job's message and the activation can be claimed.
+        var later = DateTimeOffset.UtcNow.AddMinutes(1);
+        Assert.Equal(3, (await db.Outbox.ClaimAsync(later, later, 10, TimeSpan.FromMinutes(1), Token)).Count);
+    }
+
+    [Fact]
+    public async Task A_sqlite_file_versioned_by_user_version_is_adopted_and_upgraded()
+    {
+        // Databases written before schema_version existed counted migrations in PRAGMA user_version only.
+        await using var db = await TemporaryJobStore.CreateAsync(DatabaseProvider.Sqlite, schemaVersion: PreviousVersion);
+        var job = await db.AddQueuedAsync();
+        await using (var connection = await db.Database.OpenAsync(Token))
+        {
+            await WorkerDatabase.ExecuteAsync(connection, null, $"DROP TABLE schema_version; PRAGMA user_version = {PreviousVersion};", Token);
+        }
+
+        await db.Database.MigrateAsync(Token);
+
+        Assert.Equal(WorkerDatabase.LatestVersion, await db.Database.SchemaVersionAsync(Token));
+        Assert.Equal(job.Id, (await db.Store.FindAsync(job.Id, Token))?.Id);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Replicas_migrating_at_once_apply_each_version_once(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateEmptyAsync(provider);
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => db.Database.MigrateAsync(Token)));
+
+        Assert.Equal(WorkerDatabase.LatestVersion, await db.Database.SchemaVersionAsync(Token));
+        await using var connection = await db.Database.OpenAsync(Token);
+        Assert.Equal(WorkerDatabase.LatestVersion, Convert.ToInt32(
+            await WorkerDatabase.ScalarAsync(connection, null, "SELECT COUNT(*) FROM schema_version", Token),
+            System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
