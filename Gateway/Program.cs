@@ -1,11 +1,13 @@
 using Gateway.Apis;
 using Gateway.Extensions;
+using Gateway.Jobs;
 using Gateway.Rpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
+builder.Services.AddWebhookKeysClient();
 
 var app = builder.Build();
 
@@ -14,6 +16,7 @@ app.MapDefaultEndpoints();
 app.MapApiDocumentation();
 app.MapPredictionsApi();
 app.MapJobsApi();
+app.MapWebhooksApi();
 app.MapModelRegistryApi();
 app.MapJsonRpcApi();
 
