@@ -152,8 +152,10 @@ public sealed class WebhookRetryQueueTests
         var slow = Message with { Url = "https://slow.example/hook" };
 
         var stuck = new[] { consumer.HandleAsync(slow, 1, Token), consumer.HandleAsync(slow, 1, Token) };
-        var deferred = await consumer.HandleAsync(slow, 1, Token);
-        var other = await consumer.HandleAsync(Message with { EventId = Guid.CreateVersion7() }, 1, Token);
+        // Bounded, so a missing cap fails here rather than hanging the run.
+        var deferred = await consumer.HandleAsync(slow, 1, Token).WaitAsync(TimeSpan.FromSeconds(10), Token);
+        var other = await consumer.HandleAsync(Message with { EventId = Guid.CreateVersion7() }, 1, Token)
+            .WaitAsync(TimeSpan.FromSeconds(10), Token);
 
         Assert.Equal(DeliveryOutcome.Ack, deferred);
         Assert.Equal(DeliveryOutcome.Ack, other);
