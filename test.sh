@@ -1,31 +1,56 @@
 #!/usr/bin/env bash
 # Runs every test, C# (unit and end-to-end on the real AppHost) and Python, then prints
-# "tests: N passed, M failed". Exits non-zero when anything failed or nothing ran.
+# "tests: N passed, M failed, K skipped". Exits non-zero when anything failed, a suite reported fewer tests than
+# its floor (tests/expected-counts), or nothing ran. The Python suite runs beside the C# build, its output shown
+# as one block when it is done.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-scripts/setup.sh || exit 1
+scripts/setup.sh || { echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
 results="$PWD/artifacts/test-results"
 rm -rf "$results" && mkdir -p "$results"
 status=0
 
-echo "== python-inference (pytest)"
-python_suite=python-inference
-(cd python-inference && .venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$results/$python_suite.junit.xml") || status=1
+# The set-up installs RabbitMQ (and PostgreSQL): a test that needs it fails instead of skipping when it is missing.
+export TEST_REQUIRE_INFRA=1
 
-echo "== C# (dotnet test)"
+# Each test has its own limit (pytest-timeout; tests/Shared/TestTimeouts.cs); these bound a whole run that hangs
+# outside any test (a fixture, the runner). A run stopped here has written no report, which fails the summary.
+run_limit=(timeout --kill-after=30s 15m)
+
+python_suite=python-inference
+python_log="$results/$python_suite.log"
+(cd python-inference && exec "${run_limit[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider \
+  --junitxml="$results/$python_suite.junit.xml") >"$python_log" 2>&1 &
+python_pid=$!
+started=$SECONDS
+
+# The README and docs/ must point at files, folders and headings that exist (one case per page).
+/usr/bin/python3 scripts/check_doc_links.py --junit "$results/docs.junit.xml" || status=1
+
+echo "== C# (dotnet build, then dotnet test; python-inference's pytest runs meanwhile)"
 if dotnet build Aspire.sln -nologo -v quiet -clp:ErrorsOnly; then
+  # The end-to-end tests are timing-sensitive on two cores: they start once pytest is done.
+  wait "$python_pid" || status=1
+  python_done=1
   # Each test project writes <project>.junit.xml (tests/Directory.Build.props).
-  dotnet test --solution Aspire.sln --no-build --results-directory "$results" --no-progress || status=1
+  "${run_limit[@]}" dotnet test --solution Aspire.sln --no-build --results-directory "$results" --no-progress || status=1
 else
   echo "test.sh: the C# build failed" >&2
   echo "build failed" >"$results/build-failed.txt"
   status=1
 fi
+[[ -n "${python_done:-}" ]] || wait "$python_pid" || status=1
+
+echo "== python-inference (pytest, ran beside the C# build)"
+cat "$python_log"
 
 # Every suite must have reported: a missing report counts as a failure, not as zero tests.
-expected=("$python_suite")
+expected=("$python_suite" docs)
 for project in tests/*/*.csproj; do expected+=("$(basename "$project" .csproj)"); done
-summary="$(/usr/bin/python3 scripts/test_summary.py "$results" "${expected[@]}")" || status=1
+summary="$(/usr/bin/python3 scripts/test_summary.py "$results" --floors tests/expected-counts "${expected[@]}")" || status=1
 echo "$summary"
+# The summary prints its "tests:" line whatever happens; should the script not run at all, this one stands in.
+grep -q '^tests: ' <<<"$summary" || { echo "tests: 0 passed, 1 failed, 0 skipped"; status=1; }
+echo "test.sh: $((SECONDS - started)) s"
 exit "$status"

@@ -1,11 +1,12 @@
 using Gateway.Apis;
 using Gateway.Extensions;
-using Gateway.Jobs;
+using Gateway.Upstream.Worker;
 using Gateway.Rpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.AddServiceDefaults();
+// Without resilience on every HttpClient: each upstream client states its own (Extensions/UpstreamExtensions.cs).
+builder.AddBasicServiceDefaults();
 builder.AddApplicationServices();
 builder.Services.AddWebhookKeysClient();
 

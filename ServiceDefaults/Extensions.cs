@@ -12,8 +12,8 @@ using ServiceDefaults.Problems;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// What every C# service in the system shares: telemetry, health endpoints, service discovery,
-/// resilient HTTP clients and the problem-details error contract.
+/// What every C# service in the system shares: telemetry, health endpoints, service discovery and the
+/// problem-details error contract, with or without resilience on every outgoing HTTP client.
 /// </summary>
 public static class Extensions
 {
@@ -21,14 +21,33 @@ public static class Extensions
     public const string AlivenessEndpointPath = "/alive";
     private const string LiveTag = "live";
 
-    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    /// <summary>
+    /// The basic defaults and the standard resilience handler (retries, timeouts, circuit breaker) on every HttpClient,
+    /// for a service whose clients all want it.
+    /// </summary>
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder =>
+        builder.AddDefaults(resilientHttpClients: true);
+
+    /// <summary>
+    /// Telemetry, health checks, service discovery on every HttpClient and the problem contract, but no resilience
+    /// handler: each client states its own policy once (the gateway's and the Worker's clients differ on purpose).
+    /// </summary>
+    public static TBuilder AddBasicServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder =>
+        builder.AddDefaults(resilientHttpClients: false);
+
+    private static TBuilder AddDefaults<TBuilder>(this TBuilder builder, bool resilientHttpClients)
+        where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
-            http.AddStandardResilienceHandler();
+            if (resilientHttpClients)
+            {
+                http.AddStandardResilienceHandler(); // outside discovery, so a retry resolves its endpoint again
+            }
+
             http.AddServiceDiscovery();
         });
         builder.Services.AddProblemDetailsContract();

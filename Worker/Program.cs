@@ -6,7 +6,8 @@ using Worker.Registry;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.AddServiceDefaults();
+// Without resilience on every HttpClient: each client states its own (Extensions/, Webhooks/).
+builder.AddBasicServiceDefaults();
 builder.AddApplicationServices();
 
 var app = builder.Build();

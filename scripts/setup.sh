@@ -121,7 +121,7 @@ setup_development_keys() {
   if ! dotnet dev-certs https --check >/dev/null 2>&1; then
     say "creating the ASP.NET Core HTTPS development certificate"
     dotnet dev-certs https >/dev/null
-    # Trust for .NET clients; curl and Python also need SSL_CERT_DIR (see README, "TLS").
+    # Trust for .NET clients; curl and Python also need SSL_CERT_DIR (see docs/security.md, "TLS and dual stack").
     dotnet dev-certs https --trust >/dev/null 2>&1 || true
   fi
 

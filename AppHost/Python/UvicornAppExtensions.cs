@@ -4,7 +4,7 @@ namespace AppHost.Python;
 
 /// <summary>
 /// Runs a FastAPI/ASGI app with uvicorn from <c>&lt;appDirectory&gt;/.venv</c>. Aspire.Hosting.Python's
-/// <c>AddUvicornApp</c> does the same where that package is available (README: "Python hosting").
+/// <c>AddUvicornApp</c> does the same where that package is available (docs/deployment.md: "Python hosting").
 /// </summary>
 public static class UvicornAppExtensions
 {

@@ -1,12 +1,10 @@
 using System.Security.Claims;
-using Gateway.Inference;
-using Gateway.Jobs;
+using Gateway.Application;
 using Gateway.RateLimiting;
 using Gateway.Security;
+using Gateway.Upstream.Worker;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
-using ServiceDefaults.Problems;
 
 namespace Gateway.Apis;
 
@@ -53,50 +51,21 @@ public static class JobsApi
     }
 
     public static async Task<Results<Accepted<JobAccepted>, ProblemHttpResult>> SubmitAsync(
-        JobSubmission submission, [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey, ClaimsPrincipal user,
-        IJobsClient jobs, IOptions<JobsOptions> options, IOptions<InferenceOptions> inference, CancellationToken cancellationToken)
+        JobSubmission submission, [FromHeader(Name = JobService.IdempotencyKeyField)] string? idempotencyKey,
+        ClaimsPrincipal user, JobService jobs, CancellationToken cancellationToken)
     {
-        if (ModelInputValidation.Validate(submission.Model, submission.Inputs, options.Value.MaxBatchSize,
-                inference.Value.MaxTextLength) is { } invalid)
-        {
-            return invalid;
-        }
-
-        if (idempotencyKey is not null && !IsValidIdempotencyKey(idempotencyKey))
-        {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: new Dictionary<string, string[]>
-                {
-                    [IdempotencyKeyHeader] = ["1 to 255 visible ASCII characters."],
-                });
-        }
-
-        var result = await jobs.SubmitAsync(submission, OwnerOf(user), idempotencyKey, cancellationToken);
-        return result.Value is { } job
-            ? TypedResults.Accepted($"/api/v1/jobs/{job.Id}", new JobAccepted(job.Id, job.Status))
-            : result.ToProblemResult();
+        var outcome = await jobs.SubmitAsync(submission, idempotencyKey, user, cancellationToken);
+        return outcome.Problem is { } problem
+            ? TypedResults.Problem(problem)
+            : TypedResults.Accepted($"/api/v1/jobs/{outcome.Value!.Id}", outcome.Value);
     }
 
     public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetAsync(
-        Guid id, ClaimsPrincipal user, IJobsClient jobs, CancellationToken cancellationToken)
-    {
-        var result = await jobs.GetAsync(id, OwnerOf(user), cancellationToken);
-        return result.Value is { } job ? TypedResults.Ok(job) : result.ToProblemResult();
-    }
+        Guid id, ClaimsPrincipal user, JobService jobs, CancellationToken cancellationToken) =>
+        (await jobs.GetAsync(id, user, cancellationToken)).ToOk();
 
     public static async Task<Results<Ok<JobList>, ProblemHttpResult>> ListAsync(
-        string? status, int? pageSize, string? pageToken, ClaimsPrincipal user, IJobsClient jobs,
-        CancellationToken cancellationToken)
-    {
-        var result = await jobs.ListAsync(OwnerOf(user), status, pageSize, pageToken, cancellationToken);
-        return result.Value is { } page ? TypedResults.Ok(page) : result.ToProblemResult();
-    }
-
-    private const string IdempotencyKeyHeader = "Idempotency-Key";
-
-    private static bool IsValidIdempotencyKey(string key) => key.Length is > 0 and <= 255 && key.All(c => c is > ' ' and <= '~');
-
-    // The endpoints require an authenticated user, and every accepted token has a subject (see AddGatewayAuthentication).
-    private static string OwnerOf(ClaimsPrincipal user) =>
-        Scopes.SubjectOf(user) ?? throw new InvalidOperationException("An authenticated caller has no subject.");
+        string? status, int? pageSize, string? pageToken, ClaimsPrincipal user, JobService jobs,
+        CancellationToken cancellationToken) =>
+        (await jobs.ListAsync(user, status, pageSize, pageToken, cancellationToken)).ToOk();
 }

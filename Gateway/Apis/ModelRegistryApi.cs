@@ -1,8 +1,8 @@
+using Gateway.Application;
 using Gateway.RateLimiting;
-using Gateway.Registry;
 using Gateway.Security;
+using Gateway.Upstream.Worker;
 using Microsoft.AspNetCore.Http.HttpResults;
-using ServiceDefaults.Problems;
 
 namespace Gateway.Apis;
 
@@ -39,22 +39,10 @@ public static class ModelRegistryApi
     }
 
     public static async Task<Results<Ok<ModelVersionList>, ProblemHttpResult>> ListVersionsAsync(
-        string name, IRegistryClient registry, CancellationToken cancellationToken)
-    {
-        var result = await registry.ListVersionsAsync(name, cancellationToken);
-        return result.Value is { } list ? TypedResults.Ok(list) : result.ToProblemResult();
-    }
+        string name, ModelRegistryService registry, CancellationToken cancellationToken) =>
+        (await registry.ListVersionsAsync(name, cancellationToken)).ToOk();
 
     public static async Task<Results<Ok<ModelVersionView>, ProblemHttpResult>> ActivateAsync(
-        string name, ActivationRequest request, IRegistryClient registry, CancellationToken cancellationToken)
-    {
-        if (string.IsNullOrWhiteSpace(request.Version))
-        {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: new Dictionary<string, string[]> { ["version"] = ["Required."] });
-        }
-
-        var result = await registry.ActivateAsync(name, request.Version, cancellationToken);
-        return result.Value is { } version ? TypedResults.Ok(version) : result.ToProblemResult();
-    }
+        string name, ActivationRequest request, ModelRegistryService registry, CancellationToken cancellationToken) =>
+        (await registry.ActivateAsync(name, request, cancellationToken)).ToOk();
 }

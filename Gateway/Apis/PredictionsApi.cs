@@ -1,10 +1,8 @@
-using System.Text.Json;
-using Gateway.Inference;
+using Gateway.Application;
 using Gateway.RateLimiting;
 using Gateway.Security;
+using Gateway.Upstream.Inference;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
-using ServiceDefaults.Problems;
 
 namespace Gateway.Apis;
 
@@ -48,50 +46,14 @@ public static class PredictionsApi
     }
 
     public static async Task<Results<Ok<PredictionResponse>, ProblemHttpResult>> PredictAsync(
-        PredictionRequest request, IInferenceClient inference, IOptions<InferenceOptions> options,
-        CancellationToken cancellationToken)
-    {
-        var limits = options.Value;
-        if (ModelInputValidation.Validate(request.Model, request.Inputs, limits.MaxBatchSize, limits.MaxTextLength) is { } invalid)
-        {
-            return invalid;
-        }
-
-        var result = await inference.PredictAsync(request, cancellationToken);
-        return result.Value is { } predictions ? TypedResults.Ok(predictions) : result.ToProblemResult();
-    }
+        PredictionRequest request, PredictionService predictions, CancellationToken cancellationToken) =>
+        (await predictions.PredictAsync(request, cancellationToken)).ToOk();
 
     public static async Task<Results<Ok<PredictionResponse>, ProblemHttpResult>> PredictTextAsync(
-        string? text, IInferenceClient inference, IOptions<InferenceOptions> options, CancellationToken cancellationToken)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: new Dictionary<string, string[]>
-                {
-                    ["text"] = ["Give the text to classify as ?text=..."],
-                });
-        }
-
-        var limits = options.Value;
-        if (text.Length > limits.MaxTextLength)
-        {
-            return ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: new Dictionary<string, string[]>
-                {
-                    ["text"] = [$"At most {limits.MaxTextLength} characters are allowed; got {text.Length}."],
-                });
-        }
-
-        var request = new PredictionRequest(limits.DefaultModel, [JsonSerializer.SerializeToElement(text)]);
-        var result = await inference.PredictAsync(request, cancellationToken);
-        return result.Value is { } predictions ? TypedResults.Ok(predictions) : result.ToProblemResult();
-    }
+        string? text, PredictionService predictions, CancellationToken cancellationToken) =>
+        (await predictions.PredictTextAsync(text, cancellationToken)).ToOk();
 
     public static async Task<Results<Ok<ModelCatalog>, ProblemHttpResult>> ListModelsAsync(
-        IInferenceClient inference, CancellationToken cancellationToken)
-    {
-        var result = await inference.ListModelsAsync(cancellationToken);
-        return result.Value is { } catalog ? TypedResults.Ok(catalog) : result.ToProblemResult();
-    }
+        PredictionService predictions, CancellationToken cancellationToken) =>
+        (await predictions.ListModelsAsync(cancellationToken)).ToOk();
 }

@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using Gateway.Jobs;
+using Gateway.Upstream.Worker;
 using Gateway.RateLimiting;
 using Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -28,7 +28,6 @@ public static class WebhooksApi
     {
         // The endpoint requires an authenticated user, and every accepted token has a subject.
         var owner = Scopes.SubjectOf(user) ?? throw new InvalidOperationException("An authenticated caller has no subject.");
-        var result = await webhooks.GetSigningKeyAsync(owner, cancellationToken);
-        return result.Value is { } key ? TypedResults.Ok(key) : result.ToProblemResult();
+        return (await webhooks.GetSigningKeyAsync(owner, cancellationToken)).ToOk();
     }
 }

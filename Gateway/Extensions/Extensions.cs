@@ -1,21 +1,9 @@
-using Gateway.Inference;
-using Gateway.Jobs;
+using Gateway.Application;
 using Gateway.OpenApi;
 using Gateway.RateLimiting;
 using Gateway.Requests;
-using Gateway.Registry;
 using Gateway.Rpc;
 using Gateway.Security;
-using Gateway.Upstream;
-using Grpc.Core;
-using Grpc.Net.Client.Configuration;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Http.Resilience;
-using Microsoft.Extensions.Options;
-
-// ServiceDefaults gives every client the standard resilience handler; the two clients here replace it with
-// their own settings, which needs RemoveAllResilienceHandlers (still marked experimental).
-#pragma warning disable EXTEXP0001
 
 namespace Gateway.Extensions;
 
@@ -30,98 +18,19 @@ public static class Extensions
         });
         builder.AddGatewayAuthentication();
         builder.AddGatewayRateLimiting();
-        builder.AddJsonRpc();
         builder.Services.AddValidatedOptions<RequestLimitsOptions>(RequestLimitsOptions.SectionName);
 
-        builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
-        builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
-        builder.Services.AddValidatedOptions<RegistryOptions>(RegistryOptions.SectionName);
-        builder.Services.AddValidatedOptions<WorkerCallOptions>(WorkerCallOptions.SectionName);
+        // One use case per capability; the REST endpoints (Apis/) and JSON-RPC methods (Rpc/) are doors onto them.
+        builder.Services.AddTransient<PredictionService>();
+        builder.Services.AddTransient<JobService>();
+        builder.Services.AddTransient<ModelRegistryService>();
 
-        builder.AddInferenceClient();
+        // JSON-RPC: its limits, the method table and the dispatcher. A method's scope is the policy of that name.
+        builder.Services.AddValidatedOptions<JsonRpcOptions>(JsonRpcOptions.SectionName);
+        builder.Services.AddSingleton(JsonRpcMethods.Create());
+        builder.Services.AddSingleton<JsonRpcDispatcher>();
 
-        // The Worker is a pool of replicas; WorkerPool says which of its calls are retried and why.
-        builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>((services, http) =>
-                http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
-            .AddWorkerPoolResilience();
-        builder.Services.AddHttpClient<IRegistryClient, HttpRegistryClient>((services, http) =>
-                http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
-            .AddWorkerPoolResilience();
-
+        builder.AddUpstreamClients();
         return builder;
-    }
-
-    /// <summary>python-inference over HTTP/JSON or gRPC (<c>Inference:Transport</c>); both give the same answers.</summary>
-    private static void AddInferenceClient(this IHostApplicationBuilder builder)
-    {
-        var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
-            .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Http);
-        if (transport == InferenceTransport.Grpc)
-        {
-            builder.Services.AddInferenceGrpcClient<global::Inference.V1.Inference.InferenceClient>();
-            builder.Services.AddInferenceGrpcClient<Grpc.Health.V1.Health.HealthClient>();
-            builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
-            builder.Services.AddHealthChecks()
-                .AddCheck<GrpcInferenceHealthCheck>(GrpcInferenceHealthCheck.Name, HealthStatus.Degraded);
-            return;
-        }
-
-        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
-                http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
-            // Predictions are pure functions of their input, so retrying them is safe; short, bounded delays
-            // keep "python-inference is down" a quick 503 rather than a long wait.
-            .RemoveAllResilienceHandlers()
-            .AddStandardResilienceHandler()
-            .Configure((resilience, services) =>
-            {
-                var settings = services.GetRequiredService<IOptions<InferenceOptions>>().Value;
-                resilience.AttemptTimeout.Timeout = settings.AttemptTimeout;
-                resilience.TotalRequestTimeout.Timeout = settings.TotalTimeout;
-                resilience.CircuitBreaker.SamplingDuration = settings.AttemptTimeout * 2;
-                resilience.Retry.MaxRetryAttempts = settings.MaxRetryAttempts;
-                resilience.Retry.Delay = settings.RetryBaseDelay;
-            });
-    }
-
-    /// <summary>
-    /// A gRPC client on the discovered <c>grpc</c> endpoint. Deadlines come from each call; the only retries are the
-    /// channel's, for UNAVAILABLE (the HTTP resilience handler would time out streams and retry any status).
-    /// </summary>
-    private static void AddInferenceGrpcClient<TClient>(this IServiceCollection services) where TClient : class =>
-        services.AddGrpcClient<TClient>((provider, client) =>
-                client.Address = provider.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
-            .ConfigureChannel((provider, channel) =>
-            {
-                var settings = provider.GetRequiredService<IOptions<InferenceOptions>>().Value;
-                channel.ServiceConfig = RetryUnavailable(settings.MaxRetryAttempts, settings.RetryBaseDelay);
-            })
-            .RemoveAllResilienceHandlers();
-
-    private static ServiceConfig? RetryUnavailable(int retries, TimeSpan baseDelay)
-    {
-        if (retries < 1)
-        {
-            return null;
-        }
-
-        var initial = baseDelay > TimeSpan.Zero ? baseDelay : TimeSpan.FromMilliseconds(1);
-        return new ServiceConfig
-        {
-            MethodConfigs =
-            {
-                new MethodConfig
-                {
-                    Names = { MethodName.Default },
-                    RetryPolicy = new RetryPolicy
-                    {
-                        MaxAttempts = retries + 1,
-                        InitialBackoff = initial,
-                        MaxBackoff = initial * 8,
-                        BackoffMultiplier = 2,
-                        RetryableStatusCodes = { StatusCode.Unavailable },
-                    },
-                },
-            },
-        };
     }
 }

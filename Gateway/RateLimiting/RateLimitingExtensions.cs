@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Gateway.Security;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
@@ -49,13 +48,8 @@ public static class RateLimitingExtensions
         await context.RequestServices.GetRequiredService<IProblemDetailsService>().TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Title = "Too many requests.",
-                Detail = $"The rate limit for this operation is used up; retry after {seconds} s.",
-                Extensions = { ["code"] = ProblemCodes.RateLimited },
-            },
+            ProblemDetails = ProblemDetailsContract.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.RateLimited,
+                "Too many requests.", $"The rate limit for this operation is used up; retry after {seconds} s."),
         });
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gateway.Application;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
@@ -80,7 +81,7 @@ internal sealed partial class JsonRpcDispatcher(
         {
             var outcome = await AuthorizeAsync(method, httpContext)
                           ?? await method.Handler(new JsonRpcCall(request.Params, httpContext));
-            return outcome.Problem is { } problem ? (null, JsonRpcError.FromProblem(problem, traceId)) : (outcome.Result, null);
+            return outcome.Problem is { } problem ? (null, JsonRpcError.FromProblem(problem, traceId)) : (outcome.Value, null);
         }
         catch (OperationCanceledException) when (httpContext.RequestAborted.IsCancellationRequested)
         {
@@ -95,7 +96,7 @@ internal sealed partial class JsonRpcDispatcher(
         }
     }
 
-    private static async Task<JsonRpcOutcome?> AuthorizeAsync(JsonRpcMethod method, HttpContext httpContext)
+    private static async Task<Outcome<object?>?> AuthorizeAsync(JsonRpcMethod method, HttpContext httpContext)
     {
         if (method.Scope is not { } scope)
         {
@@ -106,9 +107,9 @@ internal sealed partial class JsonRpcDispatcher(
         var result = await authorization.AuthorizeAsync(httpContext.User, scope);
         return result.Succeeded
             ? null
-            : JsonRpcOutcome.Failure(ProblemDetailsContract.Problem(StatusCodes.Status403Forbidden,
+            : Outcome.Failure<object?>(ProblemDetailsContract.Create(StatusCodes.Status403Forbidden,
                 ProblemCodes.InsufficientScope, "The caller lacks the scope this method requires.",
-                $"'{method.Name}' requires the scope '{scope}'.").ProblemDetails);
+                $"'{method.Name}' requires the scope '{scope}'."));
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "JSON-RPC method {Method} failed.")]

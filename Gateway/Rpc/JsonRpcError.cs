@@ -34,9 +34,7 @@ public sealed record JsonRpcError(int Code, string Message, JsonRpcErrorData Dat
     public static JsonRpcError FromProblem(ProblemDetails problem, string traceId)
     {
         var status = problem.Status ?? StatusCodes.Status500InternalServerError;
-        var code = problem.Extensions.TryGetValue("code", out var value) && value?.ToString() is { Length: > 0 } text
-            ? text
-            : ProblemCodes.ForStatus(status);
+        var code = ProblemDetailsContract.CodeOf(problem);
         problem.Extensions.TryGetValue("errors", out var errors);
         var rpcCode = code is ProblemCodes.ValidationFailed or ProblemCodes.BatchTooLarge ? InvalidParamsCode : status;
         return new(rpcCode, problem.Title ?? ReasonPhrases.GetReasonPhrase(status),

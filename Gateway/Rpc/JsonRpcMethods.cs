@@ -1,23 +1,45 @@
+using Gateway.Application;
 using Gateway.Security;
+using Gateway.Upstream.Inference;
+using Gateway.Upstream.Worker;
 
 namespace Gateway.Rpc;
 
-/// <summary>The gateway's JSON-RPC methods: a new method is one entry here.</summary>
+/// <summary>
+/// The gateway's JSON-RPC methods: each binds its params and calls the same application service as its REST
+/// endpoint, so validation, ownership and failures are the REST ones. A new method is one entry here.
+/// </summary>
 public static class JsonRpcMethods
 {
     public static JsonRpcMethodTable Create() => new(
     [
-        new("predict", Scopes.Predict, """{ "model"?: string, "inputs": [...] } or [model, inputs]""",
+        JsonRpcMethod.For<PredictionService>("predict", Scopes.Predict, """{ "model"?: string, "inputs": [...] } or [model, inputs]""",
             "Runs a model (default: the configured default model) on a batch of inputs; the result is the REST prediction response.",
-            PredictionMethods.PredictAsync),
-        new("listModels", Scopes.Predict, "none",
+            (predictions, call) =>
+            {
+                var p = JsonRpcParams.Bind(call.Params, "model", "inputs");
+                var request = new PredictionRequest(p.OptionalString("model") ?? predictions.DefaultModel, p.OptionalArray("inputs"));
+                return p.ThenAsync(() => predictions.PredictAsync(request, call.CancellationToken));
+            }),
+        JsonRpcMethod.For<PredictionService>("listModels", Scopes.Predict, "none",
             "The served models, as GET /api/v1/models returns them.",
-            PredictionMethods.ListModelsAsync),
-        new("submitJob", Scopes.Jobs, """{ "model": string, "inputs": [...], "callbackUrl"?: string, "idempotencyKey"?: string } or [model, inputs, callbackUrl?, idempotencyKey?]""",
+            (predictions, call) => JsonRpcParams.Bind(call.Params).ThenAsync(() => predictions.ListModelsAsync(call.CancellationToken))),
+        JsonRpcMethod.For<JobService>("submitJob", Scopes.Jobs, """{ "model": string, "inputs": [...], "callbackUrl"?: string, "idempotencyKey"?: string } or [model, inputs, callbackUrl?, idempotencyKey?]""",
             "Queues an asynchronous prediction job owned by the caller; the result is { id, status }.",
-            JobMethods.SubmitAsync),
-        new("getJob", Scopes.Jobs, """{ "id": guid } or [id]""",
+            (jobs, call) =>
+            {
+                var p = JsonRpcParams.Bind(call.Params, "model", "inputs", "callbackUrl", "idempotencyKey");
+                var submission = new JobSubmission(p.OptionalString("model"), p.OptionalArray("inputs"), p.OptionalString("callbackUrl"));
+                var idempotencyKey = p.OptionalString("idempotencyKey");
+                return p.ThenAsync(() => jobs.SubmitAsync(submission, idempotencyKey, call.User, call.CancellationToken));
+            }),
+        JsonRpcMethod.For<JobService>("getJob", Scopes.Jobs, """{ "id": guid } or [id]""",
             "One of the caller's jobs, as GET /api/v1/jobs/{id} returns it.",
-            JobMethods.GetAsync),
+            (jobs, call) =>
+            {
+                var p = JsonRpcParams.Bind(call.Params, "id");
+                var id = p.RequiredGuid("id");
+                return p.ThenAsync(() => jobs.GetAsync(id, call.User, call.CancellationToken));
+            }),
     ]);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gateway.Application;
 using Microsoft.AspNetCore.Mvc;
 using ServiceDefaults.Problems;
 
@@ -33,8 +34,12 @@ internal sealed class JsonRpcParams
     /// <summary>The binding errors as a validation problem, or null when every parameter bound.</summary>
     public ProblemDetails? Problem => _errors.Count == 0
         ? null
-        : ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-            "Invalid params", errors: _errors).ProblemDetails;
+        : ProblemDetailsContract.Create(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
+            "Invalid params", errors: _errors);
+
+    /// <summary>The binding problem, or else what <paramref name="call"/> gives once every parameter bound.</summary>
+    public async Task<Outcome<object?>> ThenAsync<T>(Func<Task<Outcome<T>>> call) =>
+        Problem is { } unbound ? unbound : (await call()).Map(value => (object?)value);
 
     public string? OptionalString(string name)
     {

@@ -16,33 +16,28 @@ internal static class AuthProblems
         var header = tokenRejected
             ? $"Bearer error=\"invalid_token\", error_description=\"{Quoted(context.ErrorDescription)}\""
             : "Bearer";
-        await WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, header, new ProblemDetails
-        {
-            Title = tokenRejected ? "The bearer token was rejected." : "A bearer token is required.",
-            Detail = tokenRejected
-                ? context.ErrorDescription is { Length: > 0 } reason ? reason : "The token is not valid."
-                : "Send 'Authorization: Bearer <token>'.",
-            Extensions = { ["code"] = tokenRejected ? ProblemCodes.InvalidToken : ProblemCodes.AuthenticationRequired },
-        });
+        await WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, header, tokenRejected
+            ? ProblemDetailsContract.Create(StatusCodes.Status401Unauthorized, ProblemCodes.InvalidToken,
+                "The bearer token was rejected.",
+                context.ErrorDescription is { Length: > 0 } reason ? reason : "The token is not valid.")
+            : ProblemDetailsContract.Create(StatusCodes.Status401Unauthorized, ProblemCodes.AuthenticationRequired,
+                "A bearer token is required.", "Send 'Authorization: Bearer <token>'."));
     }
 
     public static Task WriteForbiddenAsync(HttpContext httpContext, IReadOnlyCollection<string> missingScopes)
     {
         var scopes = string.Join(' ', missingScopes);
+        var problem = ProblemDetailsContract.Create(StatusCodes.Status403Forbidden, ProblemCodes.InsufficientScope,
+            "The token lacks a required scope.", $"This operation needs the scope '{scopes}'.");
+        problem.Extensions["requiredScopes"] = missingScopes;
         return WriteAsync(httpContext, StatusCodes.Status403Forbidden,
-            $"Bearer error=\"insufficient_scope\", scope=\"{scopes}\"", new ProblemDetails
-            {
-                Title = "The token lacks a required scope.",
-                Detail = $"This operation needs the scope '{scopes}'.",
-                Extensions = { ["code"] = ProblemCodes.InsufficientScope, ["requiredScopes"] = missingScopes },
-            });
+            $"Bearer error=\"insufficient_scope\", scope=\"{scopes}\"", problem);
     }
 
     private static async Task WriteAsync(HttpContext httpContext, int status, string challenge, ProblemDetails problem)
     {
         httpContext.Response.StatusCode = status;
         httpContext.Response.Headers.WWWAuthenticate = challenge;
-        problem.Status = status;
         var problems = httpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
         // A client that accepts no JSON still gets the status and the header, just no body.
         await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem });

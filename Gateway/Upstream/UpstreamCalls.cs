@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Gateway.Application;
 using Microsoft.AspNetCore.Mvc;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
@@ -14,7 +15,7 @@ namespace Gateway.Upstream;
 /// </summary>
 public static partial class UpstreamCalls
 {
-    public static async Task<UpstreamResult<T>> SendAsync<T>(
+    public static async Task<Outcome<T>> SendAsync<T>(
         HttpClient client, HttpRequestMessage request, JsonSerializerOptions json, string service,
         ILogger logger, CancellationToken cancellationToken)
     {
@@ -26,10 +27,10 @@ public static partial class UpstreamCalls
                 var value = await response.Content.ReadFromJsonAsync<T>(json, cancellationToken);
                 return value is null
                     ? Failed<T>(HttpStatusCode.BadGateway, ProblemCodes.UpstreamError, $"{service} returned an empty answer.")
-                    : UpstreamResult.Success(value);
+                    : Outcome.Success(value);
             }
 
-            return UpstreamResult.Failure<T>(await FromErrorResponseAsync(response, service, logger, cancellationToken));
+            return Outcome.Failure<T>(await FromErrorResponseAsync(response, service, logger, cancellationToken));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -71,11 +72,13 @@ public static partial class UpstreamCalls
 
         if (passThrough)
         {
-            return Problem(status, ProblemCodes.ForStatus(status), $"{service} refused the request ({status}).");
+            return ProblemDetailsContract.Create(status, ProblemCodes.ForStatus(status),
+                $"{service} refused the request ({status}).");
         }
 
         LogUpstreamStatus(logger, service, status);
-        return Problem(StatusCodes.Status502BadGateway, ProblemCodes.UpstreamError, $"{service} failed to answer the request.");
+        return ProblemDetailsContract.Create(StatusCodes.Status502BadGateway, ProblemCodes.UpstreamError,
+            $"{service} failed to answer the request.");
     }
 
     private static async Task<ProblemDetails?> TryReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -95,16 +98,8 @@ public static partial class UpstreamCalls
         }
     }
 
-    private static UpstreamResult<T> Failed<T>(HttpStatusCode status, string code, string title) =>
-        UpstreamResult.Failure<T>(Problem((int)status, code, title));
-
-    private static ProblemDetails Problem(int status, string code, string title) => new()
-    {
-        Status = status,
-        Title = title,
-        Type = ProblemCodes.TypeUri(code),
-        Extensions = { ["code"] = code },
-    };
+    private static Outcome<T> Failed<T>(HttpStatusCode status, string code, string title) =>
+        Outcome.Failure<T>(ProblemDetailsContract.Create((int)status, code, title));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Service} {What}.")]
     private static partial void LogUpstreamFailure(ILogger logger, string service, string what, Exception exception);

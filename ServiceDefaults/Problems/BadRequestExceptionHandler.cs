@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
 
 namespace ServiceDefaults.Problems;
 
@@ -18,18 +17,14 @@ internal sealed class BadRequestExceptionHandler(IProblemDetailsService problemD
         }
 
         httpContext.Response.StatusCode = badRequest.StatusCode;
-        var problem = new ProblemDetails
-        {
-            Status = badRequest.StatusCode,
-            Title = badRequest.StatusCode switch
+        var problem = ProblemDetailsContract.Create(badRequest.StatusCode, ProblemCodes.ForStatus(badRequest.StatusCode),
+            badRequest.StatusCode switch
             {
                 StatusCodes.Status413PayloadTooLarge => "The request body is too large.",
                 StatusCodes.Status415UnsupportedMediaType => "The request's content type is not supported.",
                 _ => "The request could not be read.",
             },
-            Detail = badRequest.Message,
-        };
-        problem.Extensions["code"] = ProblemCodes.ForStatus(badRequest.StatusCode);
+            badRequest.Message);
         return await problemDetails.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,

@@ -68,6 +68,15 @@ public static class ProblemDetailsContract
 
     /// <summary>A problem result with the contract's members; handlers use this rather than building their own.</summary>
     public static ProblemHttpResult Problem(int status, string code, string title, string? detail = null,
+        IDictionary<string, string[]>? errors = null) =>
+        TypedResults.Problem(Create(status, code, title, detail, errors));
+
+    /// <summary>
+    /// A problem with the contract's members (<c>type</c> from <paramref name="code"/>, <c>code</c>, <c>errors</c>), for
+    /// code outside endpoints; <c>traceId</c> and <c>instance</c> are added when it is written. Without a
+    /// <paramref name="detail"/>, per-field <paramref name="errors"/> name the fields to check.
+    /// </summary>
+    public static ProblemDetails Create(int status, string code, string title, string? detail = null,
         IDictionary<string, string[]>? errors = null)
     {
         if (detail is null && errors is { Count: > 0 })
@@ -75,13 +84,25 @@ public static class ProblemDetailsContract
             detail = $"Check {(errors.Count == 1 ? "this field" : "these fields")}: {string.Join(", ", errors.Keys)}.";
         }
 
-        var extensions = new Dictionary<string, object?> { ["code"] = code };
+        var problem = new ProblemDetails
+        {
+            Status = status,
+            Title = title,
+            Detail = detail,
+            Type = ProblemCodes.TypeUri(code),
+            Extensions = { ["code"] = code },
+        };
         if (errors is not null)
         {
-            extensions["errors"] = errors;
+            problem.Extensions["errors"] = errors;
         }
 
-        return TypedResults.Problem(detail: detail, statusCode: status, title: title,
-            type: ProblemCodes.TypeUri(code), extensions: extensions);
+        return problem;
     }
+
+    /// <summary>The problem's <c>code</c> member, or the code its status implies when it has none.</summary>
+    public static string CodeOf(ProblemDetails problem) =>
+        problem.Extensions.TryGetValue("code", out var value) && value?.ToString() is { Length: > 0 } code
+            ? code
+            : ProblemCodes.ForStatus(problem.Status ?? StatusCodes.Status500InternalServerError);
 }

@@ -11,12 +11,12 @@ public static class AuditApi
 
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/audit/jobs/{jobId:guid}", async Task<Ok<IReadOnlyList<AuditRecord>>> (
+        app.MapGet("/v1/audit/jobs/{jobId:guid}", async Task<Ok<IReadOnlyList<AuditRecord>>> (
                 Guid jobId, IAuditLog audit, CancellationToken cancellationToken) =>
                 TypedResults.Ok(await audit.ForJobAsync(jobId, cancellationToken)))
             .WithTags("Audit")
             .WithName("JobAuditTrail");
-        app.MapGet("/api/audit/events", async Task<Results<Ok<IReadOnlyList<AuditRecord>>, ProblemHttpResult>> (
+        app.MapGet("/v1/audit/events", async Task<Results<Ok<IReadOnlyList<AuditRecord>>, ProblemHttpResult>> (
                 string? type, int? limit, IAuditLog audit, CancellationToken cancellationToken) =>
                 string.IsNullOrWhiteSpace(type) || limit is < 1 or > MaxEvents
                     ? ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,

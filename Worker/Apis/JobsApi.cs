@@ -11,7 +11,7 @@ public static class JobsApi
 {
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/jobs").WithTags("Jobs");
+        var api = app.MapGroup("/v1/jobs").WithTags("Jobs");
         api.MapPost("/", SubmitAsync).WithName("SubmitJob");
         api.MapGet("/{id:guid}", GetAsync).WithName("GetJob");
         api.MapGet("/", ListAsync).WithName("ListJobs");
@@ -29,7 +29,7 @@ public static class JobsApi
         }
 
         var (job, created) = outcome.Value;
-        return created ? TypedResults.Created($"/api/jobs/{job.Id}", JobView.From(job)) : TypedResults.Ok(JobView.From(job));
+        return created ? TypedResults.Created($"/v1/jobs/{job.Id}", JobView.From(job)) : TypedResults.Ok(JobView.From(job));
     }
 
     public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetAsync(

@@ -23,7 +23,7 @@ public static class RegistryApi
 {
     public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/registry").WithTags("Model registry");
+        var api = app.MapGroup("/v1/registry").WithTags("Model registry");
 
         api.MapGet("/models/{name}/versions", ListAsync)
             .WithName("ListModelVersions")
@@ -75,7 +75,7 @@ public static class RegistryApi
 
         var (status, version) = outcome.Value;
         return status == RegistrationStatus.Created
-            ? TypedResults.Created($"/api/registry/models/{Uri.EscapeDataString(version.Name)}/versions", version)
+            ? TypedResults.Created($"/v1/registry/models/{Uri.EscapeDataString(version.Name)}/versions", version)
             : TypedResults.Ok(version);
     }
 

@@ -12,7 +12,7 @@ public static class WebhooksApi
 {
     public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/webhooks/signing-key", GetSigningKey)
+        app.MapGet("/v1/webhooks/signing-key", GetSigningKey)
             .WithTags("Webhooks")
             .WithName("WebhookSigningKey")
             .WithSummary("The owner's webhook signing key")

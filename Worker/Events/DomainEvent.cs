@@ -7,7 +7,7 @@ using Worker.Messaging.Outbox;
 namespace Worker.Events;
 
 /// <summary>
-/// The envelope of every message on the <c>events</c> fanout exchange, in both languages (README, "Events"):
+/// The envelope of every message on the <c>events</c> fanout exchange, in both languages (docs/messaging.md, "Events"):
 /// <c>{"id", "type", "occurredAt", "source", "data"}</c>; the AMQP <c>message-id</c> is <c>id</c> and <c>type</c>
 /// is the AMQP type, so a consumer can route without reading the body.
 /// </summary>

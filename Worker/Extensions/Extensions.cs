@@ -13,10 +13,6 @@ using Worker.Persistence;
 using Worker.Registry;
 using Worker.Webhooks;
 
-// ServiceDefaults gives every client the standard resilience handler; the inference clients replace it, which
-// needs RemoveAllResilienceHandlers (still marked experimental).
-#pragma warning disable EXTEXP0001
-
 namespace Worker.Extensions;
 
 public static class Extensions
@@ -25,7 +21,10 @@ public static class Extensions
 
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddRabbitMQClient(MessagingConnectionName);
+        // No connection retries inside the client: each consumer retries on its own back-off and a publish fails fast
+        // (503), whereas the client's retries held every caller, /health included, for about two minutes while the
+        // broker was down (found by Worker.Tests' BrokerDownAtStartTests).
+        builder.AddRabbitMQClient(MessagingConnectionName, settings => settings.MaxConnectRetryCount = 0);
 
         builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
         builder.Services.AddValidatedOptions<MessagingOptions>(MessagingOptions.SectionName);
@@ -78,7 +77,6 @@ public static class Extensions
                     http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
                 // Retrying is the job queue's business (back-off queues, attempts in headers): one HTTP attempt per
                 // delivery, so an outage costs seconds, not the standard handler's retries times four attempts.
-                .RemoveAllResilienceHandlers()
                 .AddStandardResilienceHandler()
                 .Configure((resilience, services) =>
                 {
@@ -92,8 +90,8 @@ public static class Extensions
             return;
         }
 
-        // Deadlines come from each call; the channel retries UNAVAILABLE briefly, the queue does the rest. The HTTP
-        // resilience handler would time the stream out and retry any status, so it is removed.
+        // Deadlines come from each call; the channel retries UNAVAILABLE briefly, the queue does the rest. No HTTP
+        // resilience handler: it would time the stream out and retry any status.
         builder.Services.AddGrpcClient<global::Inference.V1.Inference.InferenceClient>((services, client) =>
                 client.Address = services.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
             .ConfigureChannel(channel => channel.ServiceConfig = new ServiceConfig
@@ -113,8 +111,7 @@ public static class Extensions
                         },
                     },
                 },
-            })
-            .RemoveAllResilienceHandlers();
+            });
         builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
     }
 }

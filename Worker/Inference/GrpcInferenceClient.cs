@@ -1,9 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
-using Google.Rpc;
 using Grpc.Core;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
 using InferenceV1 = global::Inference.V1;
@@ -18,7 +15,7 @@ namespace Worker.Inference;
 internal sealed class GrpcInferenceClient(InferenceV1.Inference.InferenceClient client, IOptions<InferenceOptions> options)
     : IInferenceClient
 {
-    public const string ProblemCodeTrailer = "problem-code";
+    private const string ServiceName = "python-inference";
 
     public async Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
     {
@@ -58,38 +55,14 @@ internal sealed class GrpcInferenceClient(InferenceV1.Inference.InferenceClient 
         }
     }
 
-    /// <summary>The one place the Worker decides what a gRPC status means for a job.</summary>
-    internal static InferenceOutcome Classify(RpcException exception)
-    {
-        var status = exception.StatusCode switch
-        {
-            StatusCode.InvalidArgument => StatusCodes.Status400BadRequest,
-            StatusCode.NotFound => StatusCodes.Status404NotFound,
-            _ => 0,
-        };
-        if (status == 0)
-        {
-            return new InferenceOutcome.Unavailable($"python-inference answered {exception.StatusCode}.");
-        }
-
-        var code = exception.Trailers.GetValue(ProblemCodeTrailer) ?? ProblemCodes.ForStatus(status);
-        var problem = new ProblemDetails
-        {
-            Status = status,
-            Title = ReasonPhrases.GetReasonPhrase(status),
-            Detail = exception.Status.Detail,
-            Type = ProblemCodes.TypeUri(code),
-            Extensions = { ["code"] = code },
-        };
-        if (exception.GetRpcStatus()?.GetDetail<BadRequest>() is { FieldViolations.Count: > 0 } badRequest)
-        {
-            problem.Extensions["errors"] = badRequest.FieldViolations
-                .GroupBy(violation => violation.Field, StringComparer.Ordinal)
-                .ToDictionary(group => group.Key, group => group.Select(violation => violation.Description).ToArray(), StringComparer.Ordinal);
-        }
-
-        return new InferenceOutcome.Rejected(problem);
-    }
+    /// <summary>
+    /// What a gRPC status means for a job: INVALID_ARGUMENT and NOT_FOUND reject it with the problem the shared mapping
+    /// (<see cref="GrpcProblems"/>) gives; any other status is an outage the job queue retries.
+    /// </summary>
+    internal static InferenceOutcome Classify(RpcException exception) =>
+        exception.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound
+            ? new InferenceOutcome.Rejected(GrpcProblems.FromRpcException(exception, ServiceName))
+            : new InferenceOutcome.Unavailable($"python-inference answered {exception.StatusCode}.");
 
     // Property names as python-inference writes them over HTTP (the job result's documented shape).
     private sealed record Result(

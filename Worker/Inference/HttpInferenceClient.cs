@@ -53,11 +53,7 @@ internal sealed class HttpInferenceClient(HttpClient http) : IInferenceClient
             return Fallback((int)response.StatusCode);
         }
 
-        static ProblemDetails Fallback(int status) => new()
-        {
-            Title = "python-inference refused the job's inputs.",
-            Type = ProblemCodes.TypeUri(ProblemCodes.ForStatus(status)),
-            Extensions = { ["code"] = ProblemCodes.ForStatus(status) },
-        };
+        static ProblemDetails Fallback(int status) =>
+            ProblemDetailsContract.Create(status, ProblemCodes.ForStatus(status), "python-inference refused the job's inputs.");
     }
 }

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
 using Worker.Events;
@@ -66,14 +65,8 @@ internal sealed partial class JobProcessor(
             return;
         }
 
-        var problem = new ProblemDetails
-        {
-            Status = StatusCodes.Status503ServiceUnavailable,
-            Title = "The job could not be processed.",
-            Detail = $"Gave up after {attempts} attempts. Last error: {reason}",
-            Type = ProblemCodes.TypeUri(ProblemCodes.UpstreamUnavailable),
-            Extensions = { ["code"] = ProblemCodes.UpstreamUnavailable },
-        };
+        var problem = ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.UpstreamUnavailable,
+            "The job could not be processed.", $"Gave up after {attempts} attempts. Last error: {reason}");
         if (await store.TryFailAsync(job.Id, problem, JobEvents.Failed(job, problem, options.Value, clock.GetUtcNow()),
                 cancellationToken))
         {

@@ -132,7 +132,16 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
         await base.StopAsync(cancellationToken);
         if (_channel is not null)
         {
-            await _channel.CloseAsync(CancellationToken.None);
+            try
+            {
+                await _channel.CloseAsync(CancellationToken.None);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Already torn down by the client (seen when the Worker had started without its broker): nothing
+                // is left to hand back, and a stop must not fail over it.
+            }
+
             await _channel.DisposeAsync();
         }
 

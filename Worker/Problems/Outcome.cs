@@ -35,8 +35,7 @@ public static class Outcome
     /// <summary>A problem with the contract's members, for use cases that answer outside an endpoint.</summary>
     public static ProblemDetails Problem(int status, string code, string title, string? detail = null,
         IDictionary<string, string[]>? errors = null) =>
-        // The same members the HTTP faces have always written; ServiceDefaults builds them in one place.
-        ProblemDetailsContract.Problem(status, code, title, detail, errors).ProblemDetails;
+        ProblemDetailsContract.Create(status, code, title, detail, errors);
 
     /// <summary>The problem as an HTTP response (the contract fills traceId and instance when it is written).</summary>
     public static ProblemHttpResult ToProblemResult<T>(this Outcome<T> outcome) =>

@@ -4,7 +4,7 @@ using Worker.Problems;
 namespace Worker.Registry;
 
 /// <summary>
-/// The model registry's use cases, whichever face asks (<c>registry.v1</c> over gRPC, <c>/api/registry</c> over
+/// The model registry's use cases, whichever face asks (<c>registry.v1</c> over gRPC, <c>/v1/registry</c> over
 /// HTTP/JSON): check the request against <see cref="ModelVersionRules"/>, read or write through the store (which
 /// commits an activation together with its <c>model.activated</c> event), and answer with the result or a problem.
 /// </summary>

@@ -80,36 +80,18 @@ internal sealed class ModelRegistryService(ModelRegistry registry) : RegistryV1.
         return message;
     }
 
-    // The one place this face turns a problem into a gRPC error (ServiceDefaults will offer the shared conversion).
+    // Validation failures name the proto's fields (snake_case, under "version." in a registration), in the BadRequest
+    // and in the message; the mapping itself is the one every C# service uses.
     private static RpcException ToRpcException(ProblemDetails problem, string fieldPrefix = "")
     {
-        var code = problem.Extensions.TryGetValue("code", out var value) && value is string text ? text : ProblemCodes.InternalError;
-        if (problem.Extensions.TryGetValue("errors", out var errorsValue) && errorsValue is IDictionary<string, string[]> errors)
+        string Field(string key) => fieldPrefix + SnakeCase(key);
+        if (problem.Extensions.TryGetValue("errors", out var value) && value is IDictionary<string, string[]> { Count: > 0 } errors)
         {
-            var badRequest = new Google.Rpc.BadRequest();
-            badRequest.FieldViolations.AddRange(errors.SelectMany(error => error.Value.Select(message =>
-                new Google.Rpc.BadRequest.Types.FieldViolation { Field = fieldPrefix + SnakeCase(error.Key), Description = message })));
-            var status = new Google.Rpc.Status
-            {
-                Code = (int)StatusCode.InvalidArgument,
-                Message = $"The request has {errors.Count} invalid field{(errors.Count == 1 ? "" : "s")}: " +
-                          $"{string.Join(", ", errors.Keys.Select(key => fieldPrefix + SnakeCase(key)))}.",
-                Details = { Any.Pack(badRequest) },
-            };
-            var invalid = status.ToRpcException();
-            invalid.Trailers.Add("problem-code", code);
-            return invalid;
+            problem.Detail = $"The request has {errors.Count} invalid field{(errors.Count == 1 ? "" : "s")}: " +
+                             $"{string.Join(", ", errors.Keys.Select(Field))}.";
         }
 
-        var statusCode = problem.Status switch
-        {
-            StatusCodes.Status400BadRequest => StatusCode.InvalidArgument,
-            StatusCodes.Status404NotFound => StatusCode.NotFound,
-            StatusCodes.Status409Conflict => StatusCode.FailedPrecondition,
-            StatusCodes.Status503ServiceUnavailable => StatusCode.Unavailable,
-            _ => StatusCode.Internal,
-        };
-        return new RpcException(new Status(statusCode, problem.Detail ?? problem.Title ?? code), new Metadata { { "problem-code", code } });
+        return GrpcProblems.ToRpcException(problem, Field);
     }
 
     private static string SnakeCase(string camelCase) => string.Concat(camelCase.Select((c, i) =>

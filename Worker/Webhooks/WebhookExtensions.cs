@@ -1,10 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.ServiceDiscovery;
 
-// ServiceDefaults gives every HttpClient the standard resilience handler; the webhook client must not retry on its
-// own because WebhookSender owns the retry loop, and removing it needs RemoveAllResilienceHandlers (experimental).
-#pragma warning disable EXTEXP0001
-
 namespace Worker.Webhooks;
 
 public static class WebhookExtensions
@@ -28,10 +24,10 @@ public static class WebhookExtensions
         // Deliveries come off the webhooks queue; the broker and the audit trail are resolved when the first arrives.
         builder.Services.AddHostedService<WebhookConsumer>();
 
-        builder.Services.AddHttpClient(HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan) // per attempt instead
+        // No resilience handler: WebhookSender owns the retry loop and the per-attempt timeout.
+        builder.Services.AddHttpClient(HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(services =>
                 CallbackConnection.CreateHandler(services.GetRequiredService<CallbackUrlPolicy>()))
-            .RemoveAllResilienceHandlers()
             // Service discovery rewrites any URL whose host has a "Services:{host}" configuration entry, plain
             // http:// ones included, so a callback to http://python-inference/ would reach the internal service.
             // Callback hosts are the submitters', never service names: this client goes without it.

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from app.api.errors import internal_error_response, register_error_handlers
 from app.api.routes import health, models, predictions, stats
 from app.core.config import Settings
-from app.core.telemetry import TelemetryMiddleware, configure_logging, create_tracer
+from app.core.telemetry import TelemetryMiddleware, configure_logging, create_telemetry
 from app.messaging.lifecycle import Messaging
 from app.ml import sentiment
 from app.ml.counter import PredictionCounter
@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     """
     settings = settings or Settings.from_env()
     configure_logging()
+    # First, so that what the start-up logs reaches the dashboard too.
+    telemetry = create_telemetry(settings)
     if registry is None:
         registry = _load_models(settings)
     logger.info("worker (model registry) discovered at %s", settings.WORKER_URL or "<not configured>")
@@ -49,7 +51,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     )
     app.state.settings = settings
     app.state.registry = registry
-    app.state.tracer = tracer = create_tracer(settings)
+    app.state.telemetry = telemetry
+    app.state.tracer = tracer = telemetry.tracer
     app.state.prediction_counter = counter = PredictionCounter(settings.EVENTS_FLUSH_MAX_PREDICTIONS)
     # The one serving core behind both entrances: the HTTP routes (app/api/routes) and gRPC (app/rpc).
     app.state.serving = serving = ModelServing(registry, settings, tracer, counter)

@@ -19,6 +19,11 @@ for _name in (
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_SERVICE_NAME",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BLRP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BLRP_MAX_QUEUE_SIZE",
     "MAX_BATCH_SIZE",
     "MAX_TEXT_LENGTH",
     "ConnectionStrings__messaging",  # the suite's app runs without a broker; tests/messaging starts one

@@ -121,7 +121,7 @@ public sealed class EdgeTests(AppHostFixture stack)
     {
         using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
 
-        var response = await worker.GetAsync($"/api/jobs/{Guid.NewGuid()}?owner=nobody", TestContext.Current.CancellationToken);
+        var response = await worker.GetAsync($"/v1/jobs/{Guid.NewGuid()}?owner=nobody", TestContext.Current.CancellationToken);
 
         await Problems.AssertProblemAsync(response, HttpStatusCode.NotFound, "job_not_found");
     }

@@ -45,4 +45,44 @@ public sealed class GatewayTransportTests(AppHostFixture stack)
         var grpcErrors = (await Problems.AssertProblemAsync(grpcKind, HttpStatusCode.BadRequest, "validation_failed")).GetProperty("errors");
         Assert.Equal(httpErrors.GetRawText(), grpcErrors.GetRawText()); // field violations survive the gRPC trip
     }
+
+    [Fact]
+    public async Task The_grpc_gateway_reaches_python_over_grpc_and_the_http_one_over_http()
+    {
+        // Equal answers could come from either transport; the traces show which one each gateway used.
+        var viaGrpc = Traces.NewTraceId();
+        var viaHttp = Traces.NewTraceId();
+        var body = new { model = "sentiment", inputs = new[] { "A delightful little place." } };
+        using var grpc = stack.CreateGatewayClient(stack.Tokens.Create(), AppHostFixture.GrpcGateway);
+        using (var request = Traces.Traced(HttpMethod.Post, "/api/v1/predictions", viaGrpc, body))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await grpc.SendAsync(request, Token)).StatusCode);
+        }
+
+        using (var request = Traces.Traced(HttpMethod.Post, "/api/v1/predictions", viaHttp, body))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await stack.Gateway.SendAsync(request, Token)).StatusCode);
+        }
+
+        static TraceSpan? PythonServer(IReadOnlyList<TraceSpan> spans) =>
+            spans.FirstOrDefault(s => s.Service == "python-inference" && s.Kind == TraceSpan.SpanKind.Server
+                                      && spans.Any(parent => parent.SpanId == s.ParentSpanId));
+
+        var grpcTrace = await Traces.WaitForAsync(stack.Dashboard, viaGrpc, spans => PythonServer(spans) is not null,
+            "python-inference's server span under a gateway-grpc span");
+        var grpcServer = PythonServer(grpcTrace)!;
+        var grpcClient = grpcTrace.Single(s => s.SpanId == grpcServer.ParentSpanId);
+        Assert.Equal(AppHostFixture.GrpcGateway, grpcClient.Service);
+        Assert.Equal(TraceSpan.SpanKind.Client, grpcClient.Kind);
+        Assert.Equal("grpc", grpcServer.Attributes.GetValueOrDefault("rpc.system"));
+        Assert.Equal("inference.v1.Inference/PredictBatch", grpcServer.Name);
+        Assert.DoesNotContain(grpcTrace, s => s.Service == "python-inference" && s.Name.StartsWith("POST ", StringComparison.Ordinal));
+
+        var httpTrace = await Traces.WaitForAsync(stack.Dashboard, viaHttp, spans => PythonServer(spans) is not null,
+            "python-inference's server span under a gateway span");
+        var httpServer = PythonServer(httpTrace)!;
+        Assert.Equal("gateway", httpTrace.Single(s => s.SpanId == httpServer.ParentSpanId).Service);
+        Assert.Equal("POST /v1/predict", httpServer.Name);
+        Assert.False(httpServer.Attributes.ContainsKey("rpc.system"));
+    }
 }

@@ -50,13 +50,71 @@ public sealed class JobTests(AppHostFixture stack)
     }
 
     [Fact]
-    public async Task Job_without_inputs_is_rejected_before_queueing()
+    public async Task Job_without_inputs_is_rejected_by_the_gateway_without_reaching_the_worker()
     {
-        var response = await _gateway.PostAsJsonAsync("/api/v1/jobs",
-            new { model = "sentiment", inputs = Array.Empty<string>() }, TestContext.Current.CancellationToken);
+        var traceId = Traces.NewTraceId();
+        using var request = Traces.Traced(HttpMethod.Post, "/api/v1/jobs", traceId, new { model = "sentiment", inputs = Array.Empty<string>() });
+        var response = await _gateway.SendAsync(request, TestContext.Current.CancellationToken);
 
         var problem = await Problems.AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation_failed");
         Assert.True(problem.GetProperty("errors").TryGetProperty("inputs", out _));
+        // The gateway's server span ends after any call it made, and is exported with or after it: once it is in,
+        // a call to the Worker would be too. The trace holds the gateway's request and nothing else.
+        var spans = await Traces.WaitForAsync(stack.Dashboard, traceId,
+            found => found.Any(s => s.Service == "gateway" && s.Kind == TraceSpan.SpanKind.Server), "the gateway's server span");
+        Assert.All(spans, span => Assert.Equal("gateway", span.Service));
+        Assert.DoesNotContain(spans, span => span.Kind == TraceSpan.SpanKind.Client);
+    }
+
+    [Fact]
+    public async Task A_job_of_250_inputs_comes_back_whole_and_in_order()
+    {
+        // python-inference answers at most 100 inputs per chunk; the Worker puts the chunks back together. Three
+        // sentences in turn (250 and the chunk size are not multiples of 3): a lost, doubled or reordered chunk
+        // shifts the pattern.
+        var sentences = new[] { "Absolutely loved it, would recommend to everyone.", "Awful, a complete waste of money.", "It was fine, I suppose." };
+        var inputs = Enumerable.Range(0, 250).Select(i => sentences[i % 3]).ToArray();
+        var expected = await _gateway.PostAsJsonAsync("/api/v1/predictions", new { model = "sentiment", inputs = sentences },
+            TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, expected.StatusCode);
+        var one = (await expected.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken))
+            .GetProperty("predictions").EnumerateArray().Select(p => p.GetRawText()).ToArray();
+        Assert.Equal(3, one.Distinct().Count()); // the pattern is visible
+
+        var submitted = await _gateway.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs }, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        var job = await WaitUntilFinishedAsync(submitted.Headers.Location!.OriginalString);
+
+        Assert.Equal("succeeded", job.GetProperty("status").GetString());
+        var predictions = job.GetProperty("result").GetProperty("predictions").EnumerateArray().Select(p => p.GetRawText()).ToArray();
+        Assert.Equal(Enumerable.Range(0, 250).Select(i => one[i % 3]), predictions);
+    }
+
+    [Fact]
+    public async Task The_same_idempotency_key_with_another_body_is_422_and_with_the_same_body_the_same_job()
+    {
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: $"idempotency-{Guid.NewGuid():N}"));
+        async Task<HttpResponseMessage> SubmitAsync(string input)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs")
+            {
+                Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { input } }),
+            };
+            request.Headers.Add("Idempotency-Key", "order-42");
+            return await client.SendAsync(request, TestContext.Current.CancellationToken);
+        }
+
+        var first = await SubmitAsync("Lovely.");
+        var again = await SubmitAsync("Lovely.");
+        var other = await SubmitAsync("Dreadful.");
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+        var id = (await first.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("id").GetGuid();
+        Assert.Equal(id, (await again.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("id").GetGuid());
+        await Problems.AssertProblemAsync(other, HttpStatusCode.UnprocessableEntity, "idempotency_key_reused");
+        var jobs = await client.GetFromJsonAsync<JsonElement>("/api/v1/jobs", TestContext.Current.CancellationToken);
+        Assert.Equal([id], jobs.GetProperty("items").EnumerateArray().Select(j => j.GetProperty("id").GetGuid()));
     }
 
     private async Task<JsonElement> WaitUntilFinishedAsync(string location)

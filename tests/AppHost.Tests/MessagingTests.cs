@@ -64,7 +64,7 @@ public sealed class MessagingTests(AppHostFixture stack)
     }
 
     private static async Task<List<JsonElement>> AuditTrailAsync(HttpClient worker, Guid jobId, CancellationToken cancellationToken) =>
-        [.. (await worker.GetFromJsonAsync<JsonElement>($"/api/audit/jobs/{jobId}", cancellationToken)).EnumerateArray()];
+        [.. (await worker.GetFromJsonAsync<JsonElement>($"/v1/audit/jobs/{jobId}", cancellationToken)).EnumerateArray()];
 
     [Fact]
     public async Task A_thousand_jobs_survive_two_worker_kills_and_a_graceful_stop_unseen_by_clients_each_recorded_once()
@@ -77,30 +77,60 @@ public sealed class MessagingTests(AppHostFixture stack)
 
         var ids = new ConcurrentDictionary<int, Guid>();
         var refusals = new ConcurrentQueue<string>();
-        var submitted = 0;
+        var started = 0;
+        var completed = 0;
+        // Kill each replica once (SIGKILL) while jobs are being submitted and processed, and bring it back; then
+        // stop one gracefully (SIGTERM: it stops consuming and finishes or returns what it holds) and restart it.
+        // Each event comes once `after` submissions completed; submissions from `after + 100` on wait for it, so
+        // submission cannot be over before the event, and some are always in flight when it lands.
+        var events = new (string Replica, int After, bool Kill)[] { (replicas[0], 150, true), (replicas[1], 500, true), (replicas[0], 800, false) };
+        var reached = events.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
         var submitting = Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = timeout.Token },
             async (i, ct) =>
             {
+                for (var e = 0; e < events.Length && i >= events[e].After + 100; e++)
+                {
+                    await reached[e].Task.WaitAsync(ct);
+                }
+
+                Interlocked.Increment(ref started);
                 ids[i] = await SubmitAsync(client, $"job-{i}", new { model = "sentiment", inputs = new[] { $"Review {i}: really lovely." } }, ct,
                     refusals.Enqueue);
-                Interlocked.Increment(ref submitted);
+                Interlocked.Increment(ref completed);
             });
 
-        // Kill each replica once (SIGKILL) while jobs are being submitted and processed, and bring it back; then
-        // stop one gracefully (SIGTERM: it stops consuming and finishes or returns what it holds) and restart it.
-        foreach (var (replica, after, kill) in new[] { (replicas[0], 150, true), (replicas[1], 500, true), (replicas[0], 800, false) })
+        var inFlight = new List<string>();
+        try
         {
-            while (Volatile.Read(ref submitted) < after && !submitting.IsCompleted)
+            foreach (var ((replica, after, kill), gate) in events.Zip(reached))
             {
-                await Task.Delay(20, timeout.Token);
-            }
+                while (Volatile.Read(ref completed) < after)
+                {
+                    if (submitting.IsCompleted)
+                    {
+                        await submitting; // a failed submission's own exception
+                        Assert.Fail("submission ended before the replicas were killed");
+                    }
 
-            await (kill ? stack.KillInstanceAsync(replica, timeout.Token) : stack.StopInstanceAsync(replica, timeout.Token));
-            await Task.Delay(500, timeout.Token);
-            await stack.StartInstanceAsync(replica, timeout.Token);
+                    await Task.Delay(20, timeout.Token);
+                }
+
+                var (startedAt, completedAt) = (Volatile.Read(ref started), Volatile.Read(ref completed));
+                await (kill ? stack.KillInstanceAsync(replica, timeout.Token) : stack.StopInstanceAsync(replica, timeout.Token));
+                inFlight.Add($"{(kill ? "kill" : "stop")} {replica}: {completedAt} submissions done, {startedAt - completedAt} in flight");
+                Assert.True(completedAt < 1000 && startedAt > completedAt, $"nothing was in flight: {inFlight[^1]}");
+                gate.TrySetResult();
+                await stack.StartInstanceAsync(replica, timeout.Token);
+            }
+        }
+        finally
+        {
+            // A failed step must not leave submissions waiting for their gate until the timeout.
+            Array.ForEach(reached, gate => gate.TrySetResult());
         }
 
         await submitting;
+        TestContext.Current.SendDiagnosticMessage(string.Join("; ", inFlight));
         // One replica was always serving, and the gateway retries a submission whose replica died under it (with the
         // same idempotency key), so no client saw an error.
         Assert.True(refusals.IsEmpty, $"{refusals.Count} submissions were refused: {string.Join(" | ", refusals.Take(5))}");

@@ -3,7 +3,7 @@ using Tests.Contracts;
 
 namespace AppHost.Tests;
 
-/// <summary>Checks a response against the error contract (README "Error contract").</summary>
+/// <summary>Checks a response against the error contract (docs/api.md, "Error contract").</summary>
 internal static partial class Problems
 {
     public static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)

@@ -66,7 +66,7 @@ public sealed class RegistryTests(AppHostFixture stack)
         timeout.CancelAfter(AppHostFixture.StepTimeout);
         while (true)
         {
-            var records = await worker.GetFromJsonAsync<JsonElement>("/api/audit/events?type=model.activated&limit=1000", timeout.Token);
+            var records = await worker.GetFromJsonAsync<JsonElement>("/v1/audit/events?type=model.activated&limit=1000", timeout.Token);
             var versions = records.EnumerateArray()
                 .Where(r => r.GetProperty("data").GetProperty("model").GetString() == model)
                 .Select(r => r.GetProperty("data").GetProperty("version").GetString()).ToList();

@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace AppHost.Tests;
 
 /// <summary>
-/// A callback receiver on loopback, written from the README's description of the signature (not from the
+/// A callback receiver on loopback, written from docs/messaging.md's description of the signature (not from the
 /// Worker's code): HMAC-SHA256 with the deployment secret over "{Webhook-Id}.{Webhook-Timestamp}." + body.
 /// </summary>
 public sealed class WebhookReceiver : IAsyncDisposable

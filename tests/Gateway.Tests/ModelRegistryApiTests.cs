@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
-using Gateway.Registry;
 using Gateway.Tests.Hosting;
+using Gateway.Upstream.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using static Gateway.Tests.Problems;
 

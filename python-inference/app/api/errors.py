@@ -11,6 +11,7 @@ The problems and their codes are app/core/problems.py's; this module writes them
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -34,6 +35,8 @@ from app.core.telemetry import current_trace_id
 from app.schemas.problem import Problem
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+logger = logging.getLogger(__name__)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -62,6 +65,16 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
+    # One line per problem, in the request's trace: the trace id a client quotes finds it in the structured logs.
+    logger.log(
+        logging.ERROR if status >= 500 else logging.INFO,
+        "problem %s (%d) at %s: %s",
+        code,
+        status,
+        instance,
+        detail,
+        extra={"problem.code": code, "http.response.status_code": status},
+    )
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
 
 

@@ -102,6 +102,12 @@ class Settings:
     OTEL_EXPORTER_OTLP_HEADERS: str | None = None
     OTEL_EXPORTER_OTLP_PROTOCOL: str | None = None
     OTEL_RESOURCE_ATTRIBUTES: str | None = None
+    # Telemetry export (the OpenTelemetry SDK's variables, in milliseconds and items; Aspire sets the delays to 1 s).
+    OTEL_METRIC_EXPORT_INTERVAL: int = 60000
+    OTEL_BSP_SCHEDULE_DELAY: int = 1000
+    OTEL_BLRP_SCHEDULE_DELAY: int = 1000
+    OTEL_BSP_MAX_QUEUE_SIZE: int = 2048
+    OTEL_BLRP_MAX_QUEUE_SIZE: int = 2048
     # The Worker (hosts the model registry Python registers with); WORKER_URL overrides discovery.
     WORKER_URL: str | None = None
     # The Worker's gRPC endpoint (registry.v1.ModelRegistry); without it python-inference registers nothing and
@@ -137,6 +143,16 @@ class Settings:
             OTEL_EXPORTER_OTLP_HEADERS=_optional(env, "OTEL_EXPORTER_OTLP_HEADERS"),
             OTEL_EXPORTER_OTLP_PROTOCOL=_optional(env, "OTEL_EXPORTER_OTLP_PROTOCOL"),
             OTEL_RESOURCE_ATTRIBUTES=_optional(env, "OTEL_RESOURCE_ATTRIBUTES"),
+            **{
+                name: _positive_int(env, name, getattr(cls, name))
+                for name in (
+                    "OTEL_METRIC_EXPORT_INTERVAL",
+                    "OTEL_BSP_SCHEDULE_DELAY",
+                    "OTEL_BLRP_SCHEDULE_DELAY",
+                    "OTEL_BSP_MAX_QUEUE_SIZE",
+                    "OTEL_BLRP_MAX_QUEUE_SIZE",
+                )
+            },
             WORKER_URL=_optional(env, "WORKER_URL") or service_url(env, "worker"),
             WORKER_GRPC_URL=_grpc_url(env, "WORKER_GRPC_URL") or _grpc_url(env, "services__worker__grpc__0"),
             REGISTRY_CALL_TIMEOUT=_positive_float(env, "REGISTRY_CALL_TIMEOUT", cls.REGISTRY_CALL_TIMEOUT),

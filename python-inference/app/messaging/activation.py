@@ -23,13 +23,15 @@ from aio_pika.abc import (
 )
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, parse_traceparent
-from app.messaging.delivery import header, read_event, settle
+from app.messaging.delivery import consumer_span_attributes, count_consumed, header, read_event, settle
 from app.ml.registry import ModelNotFoundError, ModelRegistry, VersionNotFoundError
 from app.schemas.events import ModelActivatedData
 
 logger = logging.getLogger(__name__)
 
 QUEUE_PREFIX = "events.models."
+# Spans and metrics name every replica's queue by this template, not by its random name.
+QUEUE_TEMPLATE = "events.models.{replica}"
 
 
 class ActivationConsumer:
@@ -61,16 +63,14 @@ class ActivationConsumer:
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         """Switch on model.activated; ack everything else (other consumers own it) and what cannot apply here."""
+        count_consumed(QUEUE_TEMPLATE)
         with self._tracer.start_as_current_span(
-            f"process {self.queue_name}",
+            f"process {QUEUE_TEMPLATE}",
             SPAN_KIND_CONSUMER,
             parent=parse_traceparent(header(message, "traceparent")),
-            attributes={
-                "messaging.system": "rabbitmq",
-                "messaging.operation": "process",
-                "messaging.destination.name": self._exchange_name,
-                "messaging.rabbitmq.queue": self.queue_name,
-            },
+            attributes=consumer_span_attributes(
+                message, queue=self.queue_name, exchange=self._exchange_name, queue_template=QUEUE_TEMPLATE
+            ),
         ) as span:
             event = await read_event(message, span)
             if event is None:

@@ -24,7 +24,7 @@ from aio_pika.abc import (
 )
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, AttributeValue, Tracer, parse_traceparent
-from app.messaging.delivery import header, read_event, settle
+from app.messaging.delivery import consumer_span_attributes, count_consumed, header, read_event, settle
 from app.schemas.events import (
     Event,
     JobCompletedData,
@@ -198,6 +198,7 @@ class AnalyticsConsumer:
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        count_consumed(self.queue_name)
         try:
             with self._tracer.start_as_current_span(
                 f"process {self.queue_name}",
@@ -231,13 +232,7 @@ class AnalyticsConsumer:
                 self._in_flight.discard(task)
 
     def _span_attributes(self, message: AbstractIncomingMessage) -> dict[str, AttributeValue]:
-        return {
-            "messaging.system": "rabbitmq",
-            "messaging.operation": "process",
-            "messaging.destination.name": self._exchange_name,
-            "messaging.rabbitmq.queue": self.queue_name,
-            "messaging.message.redelivered": bool(message.redelivered),
-        }
+        return consumer_span_attributes(message, queue=self.queue_name, exchange=self._exchange_name)
 
     async def stop(self, timeout: float) -> None:
         """Stop taking deliveries, then give those in flight `timeout` seconds to finish."""

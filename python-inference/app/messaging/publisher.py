@@ -17,7 +17,7 @@ from typing import Protocol
 import aio_pika
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
-from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer
+from app.core.telemetry import SPAN_KIND_PRODUCER, AttributeValue, Span, Tracer, instruments
 from app.ml.counter import ModelVersion, PredictionCounter
 from app.schemas.events import PREDICTION_MADE, EventEnvelope, PredictionMadeData, encode_event, new_event
 
@@ -102,12 +102,16 @@ class PredictionPublisher:
         if exchange is None:
             self._counter.merge_back(counts)
             return False
-        attributes = {
+        # Semantic conventions 1.27 (messaging, RabbitMQ): the destination is the exchange; a fanout's routing key
+        # is empty, so it is left out.
+        attributes: dict[str, AttributeValue] = {
             "messaging.system": "rabbitmq",
-            "messaging.operation": "publish",
+            "messaging.operation.type": "publish",
+            "messaging.operation.name": "publish",
             "messaging.destination.name": self._exchange_name,
-            "messaging.batch.message_count": len(counts),
         }
+        if len(counts) > 1:
+            attributes["messaging.batch.message_count"] = len(counts)
         unsettled = dict(counts)  # merged back unless confirmed, also when the flush is cancelled
         failed = 0
         try:
@@ -115,7 +119,7 @@ class PredictionPublisher:
                 f"publish {self._exchange_name}", SPAN_KIND_PRODUCER, attributes=attributes
             ) as span:
                 for key, labels in counts.items():
-                    if await self._publish(exchange, key, labels, span.traceparent):
+                    if await self._publish(exchange, key, labels, span):
                         del unsettled[key]
                     else:
                         failed += 1
@@ -125,13 +129,18 @@ class PredictionPublisher:
             self._counter.merge_back(unsettled)
         return not failed
 
-    async def _publish(
-        self, exchange: EventExchange, key: ModelVersion, labels: Counter[str], traceparent: str
-    ) -> bool:
+    async def _publish(self, exchange: EventExchange, key: ModelVersion, labels: Counter[str], span: Span) -> bool:
         data = PredictionMadeData(
             model=key.model, version=key.version, count=sum(labels.values()), labels=dict(labels)
         )
-        message = event_message(new_event(PREDICTION_MADE, data, source=SOURCE), traceparent)
+        message = event_message(new_event(PREDICTION_MADE, data, source=SOURCE), span.traceparent)
+        if "messaging.batch.message_count" not in span.attributes:
+            span.attributes["messaging.message.id"] = message.message_id or ""
+        sent = {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.name": "publish",
+            "messaging.destination.name": self._exchange_name,
+        }
         try:
             # mandatory=False: an event nobody subscribed to is not an error for a fanout exchange.
             publish = exchange.publish(message, routing_key="", mandatory=False)
@@ -141,7 +150,9 @@ class PredictionPublisher:
             log = logger.debug if self._failing else logger.warning
             log("publishing prediction.made failed, counts kept for the next flush: %r", error)
             self._failing = True
+            instruments.MESSAGING_SENT.add(1, {**sent, "error.type": type(error).__qualname__})
             return False
+        instruments.MESSAGING_SENT.add(1, sent)
         if self._failing:
             logger.info("publishing prediction.made events again")
             self._failing = False

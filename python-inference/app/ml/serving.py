@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Final
 
 from app.core.config import Settings
 from app.core.problems import batch_too_large, model_not_found, not_ready, validation_failed
-from app.core.telemetry import Tracer
+from app.core.telemetry import Tracer, instruments
 from app.ml.counter import PredictionCounter
 from app.ml.inputs import input_error
 from app.ml.model import Prediction, ServedModel
@@ -88,7 +89,12 @@ class ModelServing:
         """Predict checked inputs and count them for the prediction.made events."""
         attributes = {"ml.model.name": model.name, "ml.model.version": model.version, "ml.batch.size": len(inputs)}
         with self.tracer.start_as_current_span(f"predict {model.name}", attributes=attributes):
+            started = perf_counter()
             predictions = model.predict(inputs)
+            elapsed = perf_counter() - started
+        measured = {"model.name": model.name, "model.version": model.version}
+        instruments.MODEL_DURATION.record(elapsed, measured)
+        instruments.MODEL_BATCH_SIZE.record(len(inputs), measured)
         # In memory only; published later, in aggregate, as prediction.made events (app/messaging/publisher.py).
         self.counter.record(model.name, model.version, (p.label for p in predictions))
         return Predictions(model.name, model.version, predictions, offset)

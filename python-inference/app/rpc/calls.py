@@ -1,16 +1,18 @@
 """What every gRPC method shares, as a decorator: a SERVER span that continues the caller's `traceparent`
-(gRPC metadata, as HTTP headers are for TelemetryMiddleware) and the mapping of raised problems onto a status."""
+(gRPC metadata, as HTTP headers are for TelemetryMiddleware), the `rpc.server.duration` measurement and the mapping
+of raised problems onto a status. grpc.health.v1 (app/rpc/health.py) is not decorated: probes leave no spans."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import grpc
 
-from app.core.telemetry import SPAN_KIND_SERVER, Span, SpanContext, Tracer, parse_traceparent
+from app.core.telemetry import SPAN_KIND_SERVER, Span, SpanContext, Tracer, instruments, parse_traceparent
 from app.rpc.errors import RpcProblem, abort, to_rpc_problem
 
 
@@ -30,6 +32,7 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
             @functools.wraps(method)
             async def streaming(self: HasTracer, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 problem: RpcProblem | None = None
+                started = time.perf_counter()
                 with self.tracer.start_as_current_span(
                     name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
                 ) as span:
@@ -39,6 +42,7 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
                         span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
                     except Exception as error:  # noqa: BLE001 - every failure becomes a status
                         problem = _problem(span, error)
+                _record_duration(started, span)
                 if problem is not None:
                     await abort(context, problem)
 
@@ -47,20 +51,32 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
         @functools.wraps(method)
         async def unary(self: HasTracer, request: Any, context: grpc.aio.ServicerContext) -> Any:
             problem: RpcProblem | None = None
+            started = time.perf_counter()
             with self.tracer.start_as_current_span(
                 name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
             ) as span:
                 try:
                     response = await method(self, request, context)
                     span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
-                    return response
                 except Exception as error:  # noqa: BLE001 - every failure becomes a status
                     problem = _problem(span, error)
+            _record_duration(started, span)
+            if problem is None:
+                return response
             await abort(context, problem)
 
         return unary
 
     return decorate
+
+
+_METRIC_ATTRIBUTES = ("rpc.system", "rpc.service", "rpc.method", "rpc.grpc.status_code")
+
+
+def _record_duration(started: float, span: Span) -> None:
+    """In milliseconds, as semantic conventions 1.27 define rpc.server.duration (a stream: its whole length)."""
+    attributes = {key: span.attributes[key] for key in _METRIC_ATTRIBUTES if key in span.attributes}
+    instruments.RPC_SERVER_DURATION.record((time.perf_counter() - started) * 1000, attributes)
 
 
 def _caller(context: grpc.aio.ServicerContext) -> SpanContext | None:

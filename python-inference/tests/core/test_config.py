@@ -153,3 +153,18 @@ def test_registry_settings_are_read_from_the_environment() -> None:
     settings = Settings.from_env({"SENTIMENT_DEFAULT_VERSION": "2.0.0", "REGISTRY_CALL_TIMEOUT": "0.5"})
 
     assert (settings.SENTIMENT_DEFAULT_VERSION, settings.REGISTRY_CALL_TIMEOUT) == ("2.0.0", 0.5)
+
+
+def test_telemetry_export_settings_are_read_in_milliseconds_and_items() -> None:
+    assert (Settings.from_env({}).OTEL_METRIC_EXPORT_INTERVAL, Settings.from_env({}).OTEL_BLRP_MAX_QUEUE_SIZE) == (
+        60000,
+        2048,
+    )
+    settings = Settings.from_env(
+        {"OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_BLRP_SCHEDULE_DELAY": "250", "OTEL_BLRP_MAX_QUEUE_SIZE": "64"}
+    )
+
+    assert (settings.OTEL_METRIC_EXPORT_INTERVAL, settings.OTEL_BLRP_SCHEDULE_DELAY) == (1000, 250)
+    assert settings.OTEL_BLRP_MAX_QUEUE_SIZE == 64
+    with pytest.raises(ValueError, match="OTEL_METRIC_EXPORT_INTERVAL"):
+        Settings.from_env({"OTEL_METRIC_EXPORT_INTERVAL": "0"})

@@ -102,8 +102,13 @@ def test_model_activated_switches_the_served_version_and_continues_the_publisher
 
     queue_name = app.state.messaging.activation.queue_name
     # The queue also receives this replica's own prediction.made events (the exchange is a fanout), each under a span.
-    processed = [s for s in exporter.spans if s.name == f"process {queue_name}"]
+    # The span is named by the queue's template: every replica's queue has a random name of its own.
+    processed = [s for s in exporter.spans if s.name == "process events.models.{replica}"]
     [span] = [s for s in processed if s.attributes.get("event.type") == "model.activated"]
+    assert span.attributes["messaging.destination.name"] == queue_name
+    assert span.attributes["messaging.destination.template"] == "events.models.{replica}"
+    assert span.attributes["messaging.destination.temporary"] is True
+    assert span.attributes["messaging.destination_publish.name"] == "events"
     assert span.trace_id == INCOMING_TRACE_ID
     assert span.parent_span_id == INCOMING_TRACEPARENT.split("-")[2]
     assert (span.attributes["event.type"], span.attributes["ml.model.version"]) == ("model.activated", "2.0.0")

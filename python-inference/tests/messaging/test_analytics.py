@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer
+from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, instruments
 from app.messaging import analytics
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCounts
 from app.schemas.events import Event, parse_event
@@ -139,6 +139,8 @@ class FakeDelivery:
         self.headers = headers or {}
         self.message_id = None
         self.redelivered = False
+        self.routing_key = ""  # a fanout exchange's
+        self.delivery_tag = 7
         self.settled: tuple[str, bool] | None = None
 
     async def ack(self) -> None:
@@ -217,3 +219,27 @@ def test_the_consumer_span_continues_the_producers_trace(
     assert span.trace_id == INCOMING_TRACE_ID
     assert span.parent_span_id == INCOMING_TRACEPARENT.split("-")[2]
     assert span.attributes["event.type"] == "model.activated"
+    # Semantic conventions 1.27: the queue consumed from is the destination, the exchange it was published to the
+    # destination_publish; a fanout's empty routing key is left out.
+    assert {key: value for key, value in span.attributes.items() if key.startswith("messaging.")} == {
+        "messaging.system": "rabbitmq",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": "events.analytics",
+        "messaging.destination_publish.name": "events",
+        "messaging.message.redelivered": False,
+        "messaging.message.id": span.attributes["messaging.message.id"],
+        "messaging.rabbitmq.message.delivery_tag": 7,
+    }
+    assert span.attributes["messaging.message.id"] == json.loads(delivery.body)["id"]
+
+
+def test_every_delivery_is_counted_as_consumed_from_its_queue(store: AnalyticsStore) -> None:
+    consumed = {"messaging.system": "rabbitmq", "messaging.operation.name": "process",
+                "messaging.destination.name": "events.analytics"}
+    before = instruments.MESSAGING_CONSUMED.value(consumed)
+
+    asyncio.run(consumer(store).handle(FakeDelivery(event_body("model.activated", {"model": "iris", "version": "2"}))))  # type: ignore[arg-type]
+    asyncio.run(consumer(store).handle(FakeDelivery(b"{not json")))  # type: ignore[arg-type]
+
+    assert instruments.MESSAGING_CONSUMED.value(consumed) == before + 2

@@ -11,7 +11,7 @@ from typing import Any
 import aio_pika
 import pytest
 
-from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer, parse_traceparent
+from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer, instruments, parse_traceparent
 from app.messaging.publisher import PredictionPublisher
 from app.ml.counter import ModelVersion, PredictionCounter
 from tests.support import RecordingExporter
@@ -91,6 +91,14 @@ def test_published_message_follows_the_envelope_contract_and_carries_the_flush_s
     assert (span.name, span.kind) == ("publish events", SPAN_KIND_PRODUCER)
     assert message.headers["traceparent"] == span.traceparent
     assert parse_traceparent(str(message.headers["traceparent"])) == span.context
+    # Semantic conventions 1.27: one message, so its id; the fanout's empty routing key is left out.
+    assert span.attributes == {
+        "messaging.system": "rabbitmq",
+        "messaging.operation.type": "publish",
+        "messaging.operation.name": "publish",
+        "messaging.destination.name": "events",
+        "messaging.message.id": body["id"],
+    }
 
 
 def test_flush_with_nothing_pending_publishes_nothing(recording_exporter: RecordingExporter) -> None:
@@ -217,3 +225,32 @@ async def wait_until(condition: Any, timeout: float) -> None:
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+def test_sent_messages_are_counted_per_destination_and_failures_by_error_type() -> None:
+    sent = instruments.MESSAGING_SENT
+    ok = {"messaging.system": "rabbitmq", "messaging.operation.name": "publish", "messaging.destination.name": "events"}
+    failed = {**ok, "error.type": "ConnectionError"}
+    before_ok, before_failed = sent.value(ok), sent.value(failed)
+    counter = PredictionCounter(1000)
+    counter.record("sentiment", "1.0.0", ["positive"])
+    counter.record("iris", "1.0.0", ["setosa"])
+    counter.record("iris", "2.0.0", ["virginica"])
+
+    asyncio.run(make_publisher(counter, FakeExchange(failing={"iris"})).flush())
+
+    assert (sent.value(ok), sent.value(failed)) == (before_ok + 1, before_failed + 2)
+
+
+def test_a_flush_of_several_events_is_one_publish_span_with_the_batch_size(
+    recording_exporter: RecordingExporter,
+) -> None:
+    counter = PredictionCounter(1000)
+    counter.record("sentiment", "1.0.0", ["positive"])
+    counter.record("iris", "1.0.0", ["setosa"])
+
+    asyncio.run(make_publisher(counter, FakeExchange(), tracer=Tracer(recording_exporter)).flush())
+
+    [span] = recording_exporter.spans
+    assert span.attributes["messaging.batch.message_count"] == 2
+    assert "messaging.message.id" not in span.attributes  # per message, so only on a single message's span

@@ -7,7 +7,8 @@ import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2
 
-from app.rpc.stubs import error_details_pb2, inference_pb2, status_pb2
+from app.core.telemetry import SPAN_KIND_SERVER, instruments
+from app.rpc.stubs import error_details_pb2, health_pb2, inference_pb2, status_pb2
 from tests.rpc.conftest import RpcStack
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, SETOSA, VERSICOLOR, VIRGINICA
 
@@ -241,3 +242,25 @@ def test_switching_the_served_version_changes_the_version_of_every_answer(stack:
     # The scores are 2.0.0's, not 1.0.0's under a new name.
     assert [(p.label, p.score) for p in after.predictions] == _http_predictions(stack, "sentiment", TEXTS)
     assert [p.score for p in after.predictions] != [p.score for p in before.predictions]
+
+
+def test_health_checks_leave_no_span_while_inference_calls_do(stack: RpcStack) -> None:
+    for _ in range(3):
+        stack.health.Check(health_pb2.HealthCheckRequest(service="inference.v1.Inference"))
+    stack.inference.Predict(pb.PredictRequest(model="sentiment", input=_input("great")))
+
+    servers = [span.name for span in stack.exporter.spans if span.kind == SPAN_KIND_SERVER]
+    assert servers == ["inference.v1.Inference/Predict"]
+
+
+def test_calls_are_measured_in_milliseconds_per_method_and_status(stack: RpcStack) -> None:
+    duration = instruments.RPC_SERVER_DURATION
+    call = {"rpc.system": "grpc", "rpc.service": "inference.v1.Inference", "rpc.method": "Predict"}
+    ok, not_found = {**call, "rpc.grpc.status_code": 0}, {**call, "rpc.grpc.status_code": 5}
+    before_ok, before_not_found = duration.count(ok), duration.count(not_found)
+
+    stack.inference.Predict(pb.PredictRequest(model="sentiment", input=_input("great")))
+    _error(lambda: stack.inference.Predict(pb.PredictRequest(model="unicorn", input=_input("great"))))
+
+    assert (duration.count(ok), duration.count(not_found)) == (before_ok + 1, before_not_found + 1)
+    assert duration.unit == "ms"

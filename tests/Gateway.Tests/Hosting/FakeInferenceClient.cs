@@ -1,5 +1,6 @@
-using Gateway.Inference;
+using Gateway.Application;
 using Gateway.Upstream;
+using Gateway.Upstream.Inference;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Gateway.Tests.Hosting;
@@ -14,21 +15,21 @@ public sealed class FakeInferenceClient : IInferenceClient
 
     public ProblemDetails? Failure { get; set; }
 
-    public Task<UpstreamResult<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
+    public Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
     {
         Requests.Add(request);
         return Task.FromResult(Failure is { } problem
-            ? UpstreamResult.Failure<PredictionResponse>(problem)
+            ? Outcome.Failure<PredictionResponse>(problem)
             : request.Model is not ("sentiment" or "iris")
-                ? UpstreamResult.Failure<PredictionResponse>(UpstreamProblems.Of(404, "model_not_found", "Unknown model",
+                ? Outcome.Failure<PredictionResponse>(UpstreamProblems.Of(404, "model_not_found", "Unknown model",
                     $"No model named '{request.Model}'."))
-                : UpstreamResult.Success(new PredictionResponse(request.Model!, "1.0.0",
+                : Outcome.Success(new PredictionResponse(request.Model!, "1.0.0",
                 [.. request.Inputs!.Select(_ => new Prediction("positive", 0.75))])));
     }
 
-    public Task<UpstreamResult<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>
+    public Task<Outcome<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>
         Task.FromResult(Failure is { } problem
-            ? UpstreamResult.Failure<ModelCatalog>(problem)
-            : UpstreamResult.Success(new ModelCatalog([new ModelInfo("sentiment", "1.0.0", "text", ["negative", "positive"],
+            ? Outcome.Failure<ModelCatalog>(problem)
+            : Outcome.Success(new ModelCatalog([new ModelInfo("sentiment", "1.0.0", "text", ["negative", "positive"],
                 0.84, 3000, 1286, new string('a', 64), "Sentiment of an English sentence.")])));
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
-using Gateway.Jobs;
+using Gateway.Application;
 using Gateway.Upstream;
+using Gateway.Upstream.Worker;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Gateway.Tests.Hosting;
@@ -24,7 +25,7 @@ public sealed class FakeJobsClient : IJobsClient
 
     public List<(JobSubmission Submission, string Owner, string? IdempotencyKey)> Submissions { get; } = [];
 
-    public Task<UpstreamResult<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
+    public Task<Outcome<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
         CancellationToken cancellationToken)
     {
         lock (Submissions)
@@ -33,20 +34,20 @@ public sealed class FakeJobsClient : IJobsClient
         }
 
         return Task.FromResult(Failure is { } problem
-            ? UpstreamResult.Failure<JobView>(problem)
-            : UpstreamResult.Success(Add(owner, submission.Model!)));
+            ? Outcome.Failure<JobView>(problem)
+            : Outcome.Success(Add(owner, submission.Model!)));
     }
 
-    public Task<UpstreamResult<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,
+    public Task<Outcome<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,
         CancellationToken cancellationToken) =>
-        Task.FromResult(UpstreamResult.Success(new JobList(
+        Task.FromResult(Outcome.Success(new JobList(
             [.. _jobs.Values.Where(entry => entry.Owner == owner && (status is null || entry.Job.Status == status)).Select(entry => entry.Job)],
             null)));
 
-    public Task<UpstreamResult<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
+    public Task<Outcome<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
         Task.FromResult(Failure is { } problem
-            ? UpstreamResult.Failure<JobView>(problem)
+            ? Outcome.Failure<JobView>(problem)
             : _jobs.TryGetValue(id, out var entry) && entry.Owner == owner
-                ? UpstreamResult.Success(entry.Job)
-                : UpstreamResult.Failure<JobView>(UpstreamProblems.Of(404, "job_not_found", "Unknown job")));
+                ? Outcome.Success(entry.Job)
+                : Outcome.Failure<JobView>(UpstreamProblems.Of(404, "job_not_found", "Unknown job")));
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
-using Gateway.Registry;
+using Gateway.Application;
 using Gateway.Upstream;
+using Gateway.Upstream.Worker;
 
 namespace Gateway.Tests.Hosting;
 
@@ -18,24 +19,24 @@ public sealed class FakeRegistryClient : IRegistryClient
             new Dictionary<string, double> { ["held_out_accuracy"] = 0.8 }, new string('a', 64), "", null, now, i == 0))];
     }
 
-    public Task<UpstreamResult<ModelVersionList>> ListVersionsAsync(string name, CancellationToken cancellationToken) =>
+    public Task<Outcome<ModelVersionList>> ListVersionsAsync(string name, CancellationToken cancellationToken) =>
         Task.FromResult(_models.TryGetValue(name, out var versions)
-            ? UpstreamResult.Success(new ModelVersionList(name, versions.Single(v => v.Active).Version, versions))
-            : UpstreamResult.Failure<ModelVersionList>(UpstreamProblems.Of(404, "model_not_found", "No such model.")));
+            ? Outcome.Success(new ModelVersionList(name, versions.Single(v => v.Active).Version, versions))
+            : Outcome.Failure<ModelVersionList>(UpstreamProblems.Of(404, "model_not_found", "No such model.")));
 
-    public Task<UpstreamResult<ModelVersionView>> ActivateAsync(string name, string version, CancellationToken cancellationToken)
+    public Task<Outcome<ModelVersionView>> ActivateAsync(string name, string version, CancellationToken cancellationToken)
     {
         Activations.Enqueue((name, version));
         if (!_models.TryGetValue(name, out var versions))
         {
-            return Task.FromResult(UpstreamResult.Failure<ModelVersionView>(UpstreamProblems.Of(404, "model_not_found", "No such model.")));
+            return Task.FromResult(Outcome.Failure<ModelVersionView>(UpstreamProblems.Of(404, "model_not_found", "No such model.")));
         }
 
         lock (versions)
         {
             if (versions.FindIndex(v => v.Version == version) is var index && index < 0)
             {
-                return Task.FromResult(UpstreamResult.Failure<ModelVersionView>(
+                return Task.FromResult(Outcome.Failure<ModelVersionView>(
                     UpstreamProblems.Of(404, "model_version_not_found", "No such model version.", $"Model {name} has no version {version}.")));
             }
 
@@ -44,7 +45,7 @@ public sealed class FakeRegistryClient : IRegistryClient
                 versions[i] = versions[i] with { Active = i == index };
             }
 
-            return Task.FromResult(UpstreamResult.Success(versions[index]));
+            return Task.FromResult(Outcome.Success(versions[index]));
         }
     }
 }

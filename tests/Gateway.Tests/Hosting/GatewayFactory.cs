@@ -1,7 +1,6 @@
 using System.Net.Http.Headers;
-using Gateway.Inference;
-using Gateway.Jobs;
-using Gateway.Registry;
+using Gateway.Upstream.Inference;
+using Gateway.Upstream.Worker;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;

@@ -1,10 +1,10 @@
 using System.Net.Http.Headers;
 using System.Text;
 using Gateway.Extensions;
-using Gateway.Inference;
-using Gateway.Jobs;
 using Gateway.Rpc;
 using Gateway.Tests.Hosting;
+using Gateway.Upstream.Inference;
+using Gateway.Upstream.Worker;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
@@ -45,7 +45,7 @@ internal sealed class JsonRpcTestHost : IAsyncDisposable
             ["Authentication:Schemes:Bearer:SigningKeys:0:Value"] = TestTokens.SigningKey,
         });
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
-        builder.AddServiceDefaults();
+        builder.AddBasicServiceDefaults();
         builder.AddApplicationServices();
 
         var inference = new FakeInferenceClient();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Gateway.Application;
 using Gateway.Rpc;
 
 namespace Gateway.Tests.Rpc;
@@ -31,6 +32,6 @@ internal sealed class SpecificationMethods
     private JsonRpcMethod Method(string name, Func<JsonElement, object?> body) => new(name, null, "test", "test", call =>
     {
         Calls.Enqueue(name);
-        return Task.FromResult(JsonRpcOutcome.Success(body(call.Params)));
+        return Task.FromResult(Outcome.Success<object?>(body(call.Params)));
     });
 }

@@ -3,6 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
 using Worker.Inference;
+using static Tests.Contracts.RpcFailures;
 
 namespace Worker.Tests.Inference;
 
@@ -71,23 +72,5 @@ public sealed class GrpcInferenceClientTests
         Assert.Equal([6.7, 3.0, 5.2, 2.3], inputs[1].Features.Values);
         Assert.True(inputs[2].Other.BoolValue);
         Assert.Equal(Value.KindOneofCase.ListValue, inputs[3].Other.KindCase);
-    }
-
-    private static RpcException Failure(StatusCode code, string message, string? problemCode, BadRequest? details = null)
-    {
-        var trailers = new Metadata();
-        if (problemCode is not null)
-        {
-            trailers.Add("problem-code", problemCode);
-        }
-
-        var status = new Google.Rpc.Status { Code = (int)code, Message = message };
-        if (details is not null)
-        {
-            status.Details.Add(Any.Pack(details));
-        }
-
-        trailers.Add("grpc-status-details-bin", status.ToByteArray());
-        return new RpcException(new Grpc.Core.Status(code, message), trailers);
     }
 }

@@ -121,11 +121,11 @@ public sealed class ModelRegistryServiceTests
         using var http1 = new HttpClient { DefaultRequestVersion = HttpVersion.Version11 };
         using var onHttpPort = GrpcChannel.ForAddress(host.HttpAddress);
 
-        var overHttp1 = await http1.GetAsync(new Uri(host.HttpAddress, "/api/registry/models/unicorn/active"), Token);
+        var overHttp1 = await http1.GetAsync(new Uri(host.HttpAddress, "/v1/registry/models/unicorn/active"), Token);
         var grpcOnHttpPort = await Assert.ThrowsAsync<RpcException>(() => new RegistryV1.ModelRegistry.ModelRegistryClient(onHttpPort)
             .GetActiveVersionAsync(new RegistryV1.GetActiveVersionRequest { Name = "unicorn" }, cancellationToken: Token).ResponseAsync);
         // Kestrel answers an HTTP/1.x request on an HTTP/2-only endpoint with a bare 400, before routing.
-        var http1OnGrpcPort = await http1.GetAsync(new Uri(host.GrpcAddress, "/api/registry/models/unicorn/active"), Token);
+        var http1OnGrpcPort = await http1.GetAsync(new Uri(host.GrpcAddress, "/v1/registry/models/unicorn/active"), Token);
 
         Assert.Equal(HttpStatusCode.NotFound, overHttp1.StatusCode);
         Assert.Equal(HttpVersion.Version11, overHttp1.Version);
@@ -145,15 +145,15 @@ public sealed class ModelRegistryServiceTests
             metrics = new Dictionary<string, double> { ["held_out_accuracy"] = 0.933 }, artifactSha256 = new string('c', 64),
         };
 
-        var created = await http.PostAsJsonAsync("/api/registry/versions", body, Token);
-        var again = await http.PostAsJsonAsync("/api/registry/versions", body, Token);
-        var conflict = await http.PostAsJsonAsync("/api/registry/versions", body with { artifactSha256 = new string('d', 64) }, Token);
-        var invalid = await http.PostAsJsonAsync("/api/registry/versions", body with { inputKind = "image" }, Token);
-        var unknownVersion = await http.PutAsJsonAsync("/api/registry/models/iris/active", new { version = "9" }, Token);
-        var unknownModel = await http.PutAsJsonAsync("/api/registry/models/unicorn/active", new { version = "1.0.0" }, Token);
-        var missingVersion = await http.PutAsJsonAsync("/api/registry/models/iris/active", new { }, Token);
-        var activated = await http.PutAsJsonAsync("/api/registry/models/iris/active", new { version = "1.0.0" }, Token);
-        var list = await http.GetFromJsonAsync<JsonElement>("/api/registry/models/iris/versions", Token);
+        var created = await http.PostAsJsonAsync("/v1/registry/versions", body, Token);
+        var again = await http.PostAsJsonAsync("/v1/registry/versions", body, Token);
+        var conflict = await http.PostAsJsonAsync("/v1/registry/versions", body with { artifactSha256 = new string('d', 64) }, Token);
+        var invalid = await http.PostAsJsonAsync("/v1/registry/versions", body with { inputKind = "image" }, Token);
+        var unknownVersion = await http.PutAsJsonAsync("/v1/registry/models/iris/active", new { version = "9" }, Token);
+        var unknownModel = await http.PutAsJsonAsync("/v1/registry/models/unicorn/active", new { version = "1.0.0" }, Token);
+        var missingVersion = await http.PutAsJsonAsync("/v1/registry/models/iris/active", new { }, Token);
+        var activated = await http.PutAsJsonAsync("/v1/registry/models/iris/active", new { version = "1.0.0" }, Token);
+        var list = await http.GetFromJsonAsync<JsonElement>("/v1/registry/models/iris/versions", Token);
 
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
@@ -180,7 +180,7 @@ public sealed class ModelRegistryServiceTests
 
         var overGrpc = await Assert.ThrowsAsync<RpcException>(() => host.Client.ListVersionsAsync(
             new RegistryV1.ListVersionsRequest { Name = tooLong }, cancellationToken: Token).ResponseAsync);
-        var overHttp = await http.GetAsync($"/api/registry/models/{tooLong}/versions", Token);
+        var overHttp = await http.GetAsync($"/v1/registry/models/{tooLong}/versions", Token);
 
         Assert.Equal(StatusCode.InvalidArgument, overGrpc.StatusCode);
         Assert.Equal("validation_failed", overGrpc.Trailers.GetValue("problem-code"));

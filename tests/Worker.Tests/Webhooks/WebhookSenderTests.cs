@@ -123,12 +123,15 @@ public sealed class WebhookSenderTests
             response.StatusCode = request == 1 ? StatusCodes.Status429TooManyRequests : StatusCodes.Status200OK;
             response.Headers.RetryAfter = "1";
         });
+        var clock = new TestClock();
 
-        var outcome = await DeliverAsync(receiver, new Dictionary<string, string?> { ["Webhooks:MaxDelay"] = "00:00:05" });
+        var outcome = await DeliverAsync(receiver, new Dictionary<string, string?> { ["Webhooks:MaxDelay"] = "00:00:05" },
+            configure: builder => builder.Services.AddSingleton<TimeProvider>(clock));
 
         Assert.Equal(new WebhookOutcome.Delivered(2, 200), outcome);
-        var gap = receiver.Received[1].At - receiver.Received[0].At;
-        Assert.InRange(gap, TimeSpan.FromMilliseconds(950), TimeSpan.FromSeconds(4));
+        // The one wait between the attempts is the second the receiver asked for, not the 10 ms back-off.
+        Assert.Equal([TimeSpan.FromSeconds(1)], clock.Started.Where(due => due != WebhookHost.AttemptTimeout));
+        Assert.True(receiver.Received[1].At - receiver.Received[0].At >= TimeSpan.FromMilliseconds(950), "the retry came early");
     }
 
     [Fact]
@@ -139,11 +142,13 @@ public sealed class WebhookSenderTests
             response.StatusCode = request <= 2 ? StatusCodes.Status429TooManyRequests : StatusCodes.Status200OK;
             response.Headers.RetryAfter = request == 1 ? "0" : "3600";
         });
+        var clock = new TestClock();
 
-        var outcome = await DeliverAsync(receiver); // MaxDelay 50 ms
+        var outcome = await DeliverAsync(receiver, configure: builder => builder.Services.AddSingleton<TimeProvider>(clock));
 
         Assert.Equal(new WebhookOutcome.Delivered(3, 200), outcome);
-        Assert.InRange(receiver.Received[2].At - receiver.Received[0].At, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+        // "0" needs no timer; "3600" is cut to MaxDelay (50 ms): the sender never started a longer wait.
+        Assert.Equal([TimeSpan.FromMilliseconds(50)], clock.Started.Where(due => due != WebhookHost.AttemptTimeout));
     }
 
     [Fact]
@@ -166,18 +171,24 @@ public sealed class WebhookSenderTests
     [Fact]
     public async Task A_receiver_slower_than_the_attempt_timeout_is_retried_then_given_up()
     {
+        // The attempt timeout (5 min) is held by the test clock and runs out only once the receiver has the request:
+        // each attempt reaches the receiver and then times out, however slow the machine.
+        var clock = new TestClock(holdFrom: TimeSpan.FromMinutes(1));
         await using var receiver = await WebhookReceiver.StartAsync(async (_, context) =>
-            await Task.Delay(TimeSpan.FromSeconds(5), context.RequestAborted));
+        {
+            clock.ReleaseHeld();
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        });
 
         var outcome = await DeliverAsync(receiver, new Dictionary<string, string?>
         {
-            ["Webhooks:Timeout"] = "00:00:00.200",
+            ["Webhooks:Timeout"] = "00:05:00",
             ["Webhooks:MaxAttempts"] = "2",
-        });
+        }, configure: builder => builder.Services.AddSingleton<TimeProvider>(clock));
 
         var gaveUp = Assert.IsType<WebhookOutcome.GaveUp>(outcome);
         Assert.Equal(2, gaveUp.Attempts);
-        Assert.Contains("No answer within 0.2 s", gaveUp.LastError, StringComparison.Ordinal);
+        Assert.Contains("No answer within 300 s", gaveUp.LastError, StringComparison.Ordinal);
         Assert.Equal(2, receiver.Received.Count);
     }
 
@@ -234,13 +245,19 @@ public sealed class WebhookSenderTests
     public async Task Cancellation_stops_the_retries_and_throws()
     {
         await using var receiver = await WebhookReceiver.StartAsync(StatusCodes.Status500InternalServerError);
-        using var host = WebhookHost.Build(new Dictionary<string, string?> { ["Webhooks:BaseDelay"] = "00:00:30", ["Webhooks:MaxDelay"] = "00:01:00" });
+        // A back-off of five to ten minutes, held by the test clock: the test cancels once the sender waits to retry.
+        var clock = new TestClock(holdFrom: TimeSpan.FromMinutes(1));
+        using var host = WebhookHost.Build(
+            new Dictionary<string, string?> { ["Webhooks:BaseDelay"] = "00:10:00", ["Webhooks:MaxDelay"] = "00:10:00" },
+            builder => builder.Services.AddSingleton<TimeProvider>(clock));
         var sender = host.Services.GetRequiredService<IWebhookSender>();
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        cancellation.CancelAfter(TimeSpan.FromMilliseconds(300));
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            sender.DeliverAsync(new WebhookDelivery("delivery-1", receiver.Url(), Body), cancellation.Token));
+        var delivering = sender.DeliverAsync(new WebhookDelivery("delivery-1", receiver.Url(), Body), cancellation.Token);
+        await clock.Holding.WaitAsync(Token);
+        await cancellation.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => delivering);
         Assert.Single(receiver.Received);
     }
 

@@ -1,0 +1,55 @@
+using System.Security.Claims;
+using Gateway.Security;
+using Gateway.Upstream.Inference;
+using Gateway.Upstream.Worker;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Application;
+
+/// <summary>
+/// Asynchronous prediction jobs, each owned by the caller's subject (the token's <c>sub</c>): a caller submits, lists
+/// and reads only its own. Submissions are checked like predictions, and an idempotency key must be printable.
+/// </summary>
+public sealed class JobService(IJobsClient jobs, IOptions<JobsOptions> options, IOptions<InferenceOptions> inference)
+{
+    /// <summary>The REST header that carries the idempotency key, and the field that names it in a problem's errors.</summary>
+    public const string IdempotencyKeyField = "Idempotency-Key";
+
+    public async Task<Outcome<JobAccepted>> SubmitAsync(JobSubmission submission, string? idempotencyKey, ClaimsPrincipal caller,
+        CancellationToken cancellationToken)
+    {
+        if (ModelInputValidation.Validate(submission.Model, submission.Inputs, options.Value.MaxBatchSize,
+                inference.Value.MaxTextLength) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (idempotencyKey is not null && !IsValidIdempotencyKey(idempotencyKey))
+        {
+            return ModelInputValidation.Invalid(new Dictionary<string, string[]>
+            {
+                [IdempotencyKeyField] = ["1 to 255 visible ASCII characters."],
+            });
+        }
+
+        var job = await jobs.SubmitAsync(submission, OwnerOf(caller), idempotencyKey, cancellationToken);
+        return job.Map(view => new JobAccepted(view.Id, view.Status));
+    }
+
+    public Task<Outcome<JobView>> GetAsync(Guid id, ClaimsPrincipal caller, CancellationToken cancellationToken) =>
+        jobs.GetAsync(id, OwnerOf(caller), cancellationToken);
+
+    public Task<Outcome<JobList>> ListAsync(ClaimsPrincipal caller, string? status, int? pageSize, string? pageToken,
+        CancellationToken cancellationToken) =>
+        jobs.ListAsync(OwnerOf(caller), status, pageSize, pageToken, cancellationToken);
+
+    private static bool IsValidIdempotencyKey(string key) => key.Length is > 0 and <= 255 && key.All(c => c is > ' ' and <= '~');
+
+    // Both doors require an authenticated caller, and the gateway accepts no token without a subject
+    // (see AddGatewayAuthentication).
+    private static string OwnerOf(ClaimsPrincipal caller) =>
+        Scopes.SubjectOf(caller) ?? throw new InvalidOperationException("An authenticated caller has no subject.");
+}
+
+/// <summary>The answer to an accepted submission; poll <c>Location</c> (REST) or <c>getJob</c> (JSON-RPC) for the outcome.</summary>
+public sealed record JobAccepted(Guid Id, string Status);

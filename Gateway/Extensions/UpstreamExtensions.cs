@@ -1,0 +1,107 @@
+using Gateway.Upstream.Inference;
+using Gateway.Upstream.Worker;
+using Grpc.Core;
+using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Extensions;
+
+/// <summary>
+/// The clients of the services behind the gateway, each with its own resilience policy (the service defaults add
+/// none): python-inference over HTTP/JSON or gRPC, and the Worker pool for jobs and the model registry.
+/// </summary>
+public static class UpstreamExtensions
+{
+    public static IHostApplicationBuilder AddUpstreamClients(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
+        builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
+        builder.Services.AddValidatedOptions<RegistryOptions>(RegistryOptions.SectionName);
+        builder.Services.AddValidatedOptions<WorkerCallOptions>(WorkerCallOptions.SectionName);
+
+        builder.AddInferenceClient();
+
+        // The Worker is a pool of replicas; WorkerPool says which of its calls are retried and why.
+        builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
+            .AddWorkerPoolResilience();
+        builder.Services.AddHttpClient<IRegistryClient, HttpRegistryClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
+            .AddWorkerPoolResilience();
+        return builder;
+    }
+
+    /// <summary>python-inference over HTTP/JSON or gRPC (<c>Inference:Transport</c>); both give the same answers.</summary>
+    private static void AddInferenceClient(this IHostApplicationBuilder builder)
+    {
+        var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
+            .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Http);
+        if (transport == InferenceTransport.Grpc)
+        {
+            builder.Services.AddInferenceGrpcClient<global::Inference.V1.Inference.InferenceClient>();
+            builder.Services.AddInferenceGrpcClient<Grpc.Health.V1.Health.HealthClient>();
+            builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
+            builder.Services.AddHealthChecks()
+                .AddCheck<GrpcInferenceHealthCheck>(GrpcInferenceHealthCheck.Name, HealthStatus.Degraded);
+            return;
+        }
+
+        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
+            // Predictions are pure functions of their input, so retrying them is safe; short, bounded delays
+            // keep "python-inference is down" a quick 503 rather than a long wait.
+            .AddStandardResilienceHandler()
+            .Configure((resilience, services) =>
+            {
+                var settings = services.GetRequiredService<IOptions<InferenceOptions>>().Value;
+                resilience.AttemptTimeout.Timeout = settings.AttemptTimeout;
+                resilience.TotalRequestTimeout.Timeout = settings.TotalTimeout;
+                resilience.CircuitBreaker.SamplingDuration = settings.AttemptTimeout * 2;
+                resilience.Retry.MaxRetryAttempts = settings.MaxRetryAttempts;
+                resilience.Retry.Delay = settings.RetryBaseDelay;
+            });
+    }
+
+    /// <summary>
+    /// A gRPC client on the discovered <c>grpc</c> endpoint. Deadlines come from each call; the only retries are the
+    /// channel's, for UNAVAILABLE (an HTTP resilience handler would time out streams and retry any status, so it has none).
+    /// </summary>
+    private static void AddInferenceGrpcClient<TClient>(this IServiceCollection services) where TClient : class =>
+        services.AddGrpcClient<TClient>((provider, client) =>
+                client.Address = provider.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
+            .ConfigureChannel((provider, channel) =>
+            {
+                var settings = provider.GetRequiredService<IOptions<InferenceOptions>>().Value;
+                channel.ServiceConfig = RetryUnavailable(settings.MaxRetryAttempts, settings.RetryBaseDelay);
+            });
+
+    private static ServiceConfig? RetryUnavailable(int retries, TimeSpan baseDelay)
+    {
+        if (retries < 1)
+        {
+            return null;
+        }
+
+        var initial = baseDelay > TimeSpan.Zero ? baseDelay : TimeSpan.FromMilliseconds(1);
+        return new ServiceConfig
+        {
+            MethodConfigs =
+            {
+                new MethodConfig
+                {
+                    Names = { MethodName.Default },
+                    RetryPolicy = new RetryPolicy
+                    {
+                        MaxAttempts = retries + 1,
+                        InitialBackoff = initial,
+                        MaxBackoff = initial * 8,
+                        BackoffMultiplier = 2,
+                        RetryableStatusCodes = { StatusCode.Unavailable },
+                    },
+                },
+            },
+        };
+    }
+}

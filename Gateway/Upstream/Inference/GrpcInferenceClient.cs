@@ -1,0 +1,32 @@
+using System.Text.Json;
+using Gateway.Application;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Options;
+using InferenceV1 = global::Inference.V1;
+
+namespace Gateway.Upstream.Inference;
+
+/// <summary>python-inference over gRPC (inference.v1.Inference): the same answers as <see cref="HttpInferenceClient"/>.</summary>
+internal sealed class GrpcInferenceClient(
+    InferenceV1.Inference.InferenceClient client, IOptions<InferenceOptions> options, ILogger<GrpcInferenceClient> logger)
+    : IInferenceClient
+{
+    private TimeSpan Deadline => options.Value.AttemptTimeout;
+
+    public Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
+    {
+        var message = new InferenceV1.PredictBatchRequest { Model = request.Model ?? "" };
+        message.Inputs.AddRange((request.Inputs ?? []).Select(InferenceV1.ModelInput.FromJson));
+        return GrpcUpstreamCalls.CallAsync(callOptions => client.PredictBatchAsync(message, callOptions),
+            response => new PredictionResponse(response.Model, response.Version,
+                [.. response.Predictions.Select(prediction => new Prediction(prediction.Label, prediction.Score))]),
+            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken);
+    }
+
+    public Task<Outcome<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>
+        GrpcUpstreamCalls.CallAsync(callOptions => client.ListModelsAsync(new InferenceV1.ListModelsRequest(), callOptions),
+            response => new ModelCatalog([.. response.Models.Select(model => new ModelInfo(model.Name, model.Version,
+                model.InputKind, [.. model.Labels], model.HeldOutAccuracy, model.TrainSize, model.TestSize,
+                model.ArtifactSha256, model.Description))]),
+            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken);
+}

@@ -1,0 +1,24 @@
+using System.Text.Json;
+using Gateway.Application;
+
+namespace Gateway.Upstream.Inference;
+
+/// <summary>python-inference over HTTP/JSON. Its JSON is snake_case; the gateway's own API is camelCase.</summary>
+internal sealed class HttpInferenceClient(HttpClient http, ILogger<HttpInferenceClient> logger) : IInferenceClient
+{
+    public const string ServiceName = "python-inference";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+    };
+
+    public Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken) =>
+        UpstreamCalls.SendAsync<PredictionResponse>(http,
+            new HttpRequestMessage(HttpMethod.Post, "/v1/predict") { Content = JsonContent.Create(request, options: Json) },
+            Json, ServiceName, logger, cancellationToken);
+
+    public Task<Outcome<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>
+        UpstreamCalls.SendAsync<ModelCatalog>(http, new HttpRequestMessage(HttpMethod.Get, "/v1/models"),
+            Json, ServiceName, logger, cancellationToken);
+}

@@ -1,0 +1,122 @@
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace ServiceDefaults.Problems;
+
+/// <summary>
+/// The problem contract over gRPC, both ways, for every C# service. A failed call carries the problem's detail as the
+/// status message, its <c>code</c> in the <c>problem-code</c> trailer and its per-field <c>errors</c> as the field
+/// violations of a <c>google.rpc.BadRequest</c> in <c>grpc-status-details-bin</c>; python-inference writes the same.
+/// </summary>
+public static class GrpcProblems
+{
+    public const string ProblemCodeTrailer = "problem-code";
+
+    /// <summary>
+    /// The problem a failed call to <paramref name="service"/> gives the caller. INVALID_ARGUMENT is 400 (field violations
+    /// become <c>errors</c>), NOT_FOUND 404, UNAVAILABLE with a problem code 503 with that code (the service answered,
+    /// e.g. <c>not_ready</c>); these keep the service's code and detail. Otherwise the service said nothing we can pass
+    /// on: UNAVAILABLE is 503 <c>upstream_unavailable</c>, DEADLINE_EXCEEDED 504 <c>upstream_timeout</c>, anything else
+    /// 502 <c>upstream_error</c>, without internals.
+    /// </summary>
+    public static ProblemDetails FromRpcException(RpcException exception, string service)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var code = exception.Trailers.GetValue(ProblemCodeTrailer);
+        return exception.StatusCode switch
+        {
+            StatusCode.InvalidArgument => Answered(StatusCodes.Status400BadRequest, code, exception, FieldErrors(exception)),
+            StatusCode.NotFound => Answered(StatusCodes.Status404NotFound, code, exception),
+            StatusCode.Unavailable when code is not null => Answered(StatusCodes.Status503ServiceUnavailable, code, exception),
+            StatusCode.Unavailable => ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable,
+                ProblemCodes.UpstreamUnavailable, $"{service} is unavailable. Try again shortly."),
+            StatusCode.DeadlineExceeded => ProblemDetailsContract.Create(StatusCodes.Status504GatewayTimeout,
+                ProblemCodes.UpstreamTimeout, $"{service} did not answer in time."),
+            _ => ProblemDetailsContract.Create(StatusCodes.Status502BadGateway, ProblemCodes.UpstreamError,
+                $"{service} failed to answer the request."),
+        };
+    }
+
+    /// <summary>Whether the service described the failure itself (the cases <see cref="FromRpcException"/> passes on).</summary>
+    public static bool IsDescribedByService(RpcException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return exception.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound
+               || (exception.StatusCode == StatusCode.Unavailable && exception.Trailers.GetValue(ProblemCodeTrailer) is not null);
+    }
+
+    /// <summary>
+    /// The failed call a server answers with for <paramref name="problem"/>: the status its HTTP status stands for, the
+    /// detail (else the title) as message, the code as trailer and <c>errors</c> as a <c>google.rpc.BadRequest</c>, each
+    /// field named by <paramref name="fieldName"/> (e.g. as the proto spells it) or as in the problem.
+    /// </summary>
+    public static RpcException ToRpcException(ProblemDetails problem, Func<string, string>? fieldName = null)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        var statusCode = StatusCodeFor(problem.Status ?? StatusCodes.Status500InternalServerError);
+        var status = new Google.Rpc.Status
+        {
+            Code = (int)statusCode,
+            Message = problem.Detail ?? problem.Title ?? statusCode.ToString(),
+        };
+        if (problem.Extensions.TryGetValue("errors", out var value) && value is IEnumerable<KeyValuePair<string, string[]>> errors)
+        {
+            var badRequest = new BadRequest();
+            badRequest.FieldViolations.AddRange(errors.SelectMany(error => error.Value.Select(description =>
+                new BadRequest.Types.FieldViolation
+                {
+                    Field = fieldName?.Invoke(error.Key) ?? error.Key,
+                    Description = description,
+                })));
+            if (badRequest.FieldViolations.Count > 0)
+            {
+                status.Details.Add(Any.Pack(badRequest));
+            }
+        }
+
+        var exception = status.ToRpcException();
+        exception.Trailers.Add(ProblemCodeTrailer, ProblemDetailsContract.CodeOf(problem));
+        return exception;
+    }
+
+    /// <summary>The gRPC status a problem's HTTP status stands for (the inverse of <see cref="FromRpcException"/>).</summary>
+    public static StatusCode StatusCodeFor(int httpStatus) => httpStatus switch
+    {
+        StatusCodes.Status400BadRequest or StatusCodes.Status422UnprocessableEntity => StatusCode.InvalidArgument,
+        StatusCodes.Status401Unauthorized => StatusCode.Unauthenticated,
+        StatusCodes.Status403Forbidden => StatusCode.PermissionDenied,
+        StatusCodes.Status404NotFound => StatusCode.NotFound,
+        StatusCodes.Status409Conflict or StatusCodes.Status412PreconditionFailed => StatusCode.FailedPrecondition,
+        StatusCodes.Status429TooManyRequests => StatusCode.ResourceExhausted,
+        StatusCodes.Status501NotImplemented => StatusCode.Unimplemented,
+        StatusCodes.Status503ServiceUnavailable => StatusCode.Unavailable,
+        StatusCodes.Status504GatewayTimeout => StatusCode.DeadlineExceeded,
+        _ when httpStatus is >= 400 and < 500 => StatusCode.FailedPrecondition,
+        _ => StatusCode.Internal,
+    };
+
+    // The service's own words: its code (else the status's), its detail as it wrote it, its field violations.
+    private static ProblemDetails Answered(int status, string? code, RpcException exception,
+        Dictionary<string, string[]>? errors = null) =>
+        ProblemDetailsContract.Create(status, code ?? ProblemCodes.ForStatus(status), ReasonPhrases.GetReasonPhrase(status),
+            exception.Status.Detail, errors);
+
+    /// <summary>The field violations of the google.rpc.BadRequest in <c>grpc-status-details-bin</c>, as <c>errors</c>.</summary>
+    private static Dictionary<string, string[]>? FieldErrors(RpcException exception)
+    {
+        var badRequest = exception.GetRpcStatus()?.GetDetail<BadRequest>();
+        if (badRequest is null || badRequest.FieldViolations.Count == 0)
+        {
+            return null;
+        }
+
+        return badRequest.FieldViolations
+            .GroupBy(violation => violation.Field, StringComparer.Ordinal)
+            .ToDictionary(group => group.Key, group => group.Select(violation => violation.Description).ToArray(),
+                StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,197 @@
+using Gateway.Upstream.Inference;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using InferenceV1 = global::Inference.V1;
+using static Tests.Contracts.RpcFailures;
+
+namespace Gateway.Tests.Upstream;
+
+/// <summary>The gRPC transport against a stand-in python-inference: answers and the status → problem mapping.</summary>
+public sealed class GrpcInferenceClientTests : IAsyncLifetime
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private readonly FakeInference _fake = new();
+    private WebApplication? _server;
+    private GrpcChannel? _channel;
+
+    public async ValueTask InitializeAsync()
+    {
+        // Kestrel on a loopback port with HTTP/2 cleartext, as python-inference serves it (TestServer resets a call
+        // at its deadline instead of answering DEADLINE_EXCEEDED).
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(_fake);
+        _server = builder.Build();
+        _server.MapGrpcService<FakeInference>();
+        await _server.StartAsync(Token);
+        _channel = GrpcChannel.ForAddress(_server.Urls.Single());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel?.Dispose();
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+
+    private GrpcInferenceClient Client(TimeSpan? deadline = null) => new(
+        new InferenceV1.Inference.InferenceClient(_channel!),
+        Options.Create(new InferenceOptions { AttemptTimeout = deadline ?? TimeSpan.FromSeconds(5) }),
+        NullLogger<GrpcInferenceClient>.Instance);
+
+    private static PredictionRequest Request(params string[] inputs) =>
+        new("sentiment", [.. inputs.Select(input => JsonSerializer.SerializeToElement(input))]);
+
+    [Fact]
+    public async Task Predictions_come_back_as_the_http_transport_gives_them()
+    {
+        _fake.Answer = request => new InferenceV1.PredictBatchResponse
+        {
+            Model = request.Model, Version = "1.0.0",
+            Predictions = { request.Inputs.Select(input => new InferenceV1.Prediction { Label = input.Text, Score = 0.5 }) },
+        };
+
+        var result = await Client().PredictAsync(Request("a", "b"), Token);
+
+        Assert.NotNull(result.Value);
+        Assert.Equal(new PredictionResponse("sentiment", "1.0.0", [new("a", 0.5), new("b", 0.5)]),
+            result.Value with { Predictions = result.Value.Predictions.ToList() }, new ResponseComparer());
+    }
+
+    [Fact]
+    public async Task Inputs_keep_their_kind_and_other_json_values_travel_as_they_are()
+    {
+        var inputs = JsonElement.Parse("""["text", [5.1, 3.5, 1.4, 0.2], 42, [1, "a"], null, [1e400]]""");
+
+        var converted = inputs.EnumerateArray().Select(global::Inference.V1.ModelInput.FromJson).ToList();
+
+        Assert.Equal("text", converted[0].Text);
+        Assert.Equal([5.1, 3.5, 1.4, 0.2], converted[1].Features.Values);
+        Assert.Equal(42, converted[2].Other.NumberValue);
+        Assert.Equal(InferenceV1.ModelInput.KindOneofCase.Other, converted[3].KindCase);
+        Assert.Equal("a", converted[3].Other.ListValue.Values[1].StringValue);
+        Assert.Equal(Value.KindOneofCase.NullValue, converted[4].Other.KindCase);
+        Assert.Equal(double.PositiveInfinity, converted[5].Features.Values[0]);
+    }
+
+    [Theory]
+    [InlineData(StatusCode.InvalidArgument, "validation_failed", 400, "validation_failed")]
+    [InlineData(StatusCode.InvalidArgument, "batch_too_large", 400, "batch_too_large")]
+    [InlineData(StatusCode.NotFound, "model_not_found", 404, "model_not_found")]
+    [InlineData(StatusCode.Unavailable, null, 503, "upstream_unavailable")]
+    [InlineData(StatusCode.Unavailable, "not_ready", 503, "not_ready")]
+    [InlineData(StatusCode.DeadlineExceeded, null, 504, "upstream_timeout")]
+    [InlineData(StatusCode.Internal, "internal_error", 502, "upstream_error")]
+    [InlineData(StatusCode.Unknown, null, 502, "upstream_error")]
+    [InlineData(StatusCode.Unimplemented, null, 502, "upstream_error")]
+    public async Task A_status_becomes_the_problem_of_the_contract(StatusCode status, string? trailerCode, int expectedStatus,
+        string expectedCode)
+    {
+        _fake.Answer = _ => throw Failure(status, "KeyError in model.py line 12", trailerCode);
+
+        var result = await Client().PredictAsync(Request("a"), Token);
+
+        Assert.NotNull(result.Problem);
+        Assert.Equal(expectedStatus, result.Problem.Status);
+        Assert.Equal(expectedCode, result.Problem.Extensions["code"]?.ToString());
+        Assert.Equal($"urn:problem:{expectedCode}", result.Problem.Type);
+        if (expectedStatus >= 500 && trailerCode is null or "internal_error")
+        {
+            Assert.DoesNotContain("KeyError", $"{result.Problem.Title} {result.Problem.Detail}", StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Field_violations_become_the_problems_errors()
+    {
+        _fake.Answer = _ => throw Failure(StatusCode.InvalidArgument, "The request has 2 invalid fields: inputs[1], inputs[2].",
+            "validation_failed",
+            new BadRequest
+            {
+                FieldViolations =
+                {
+                    new BadRequest.Types.FieldViolation { Field = "inputs[1]", Description = "must be a string, got number" },
+                    new BadRequest.Types.FieldViolation { Field = "inputs[2]", Description = "must not be empty or whitespace only" },
+                    new BadRequest.Types.FieldViolation { Field = "inputs[2]", Description = "a second message" },
+                },
+            });
+
+        var result = await Client().PredictAsync(Request("a"), Token);
+
+        Assert.Equal(400, result.Problem?.Status);
+        Assert.Equal("Bad Request", result.Problem?.Title);
+        Assert.Equal("The request has 2 invalid fields: inputs[1], inputs[2].", result.Problem?.Detail);
+        var errors = Assert.IsType<Dictionary<string, string[]>>(result.Problem?.Extensions["errors"]);
+        Assert.Equal(["must be a string, got number"], errors["inputs[1]"]);
+        Assert.Equal(["must not be empty or whitespace only", "a second message"], errors["inputs[2]"]);
+    }
+
+    [Fact]
+    public async Task A_call_past_its_deadline_is_504_upstream_timeout()
+    {
+        _fake.Delay = TimeSpan.FromSeconds(1);
+
+        var result = await Client(deadline: TimeSpan.FromMilliseconds(200)).PredictAsync(Request("a"), Token);
+
+        Assert.Equal(504, result.Problem?.Status);
+        Assert.Equal("upstream_timeout", result.Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public async Task Every_call_carries_a_deadline()
+    {
+        _fake.Answer = request => new InferenceV1.PredictBatchResponse { Model = request.Model };
+
+        await Client(deadline: TimeSpan.FromSeconds(3)).PredictAsync(Request("a"), Token);
+        await Client(deadline: TimeSpan.FromSeconds(3)).ListModelsAsync(Token);
+
+        Assert.Equal(2, _fake.Deadlines.Count);
+        Assert.All(_fake.Deadlines, deadline => Assert.InRange(deadline - DateTime.UtcNow, TimeSpan.Zero, TimeSpan.FromSeconds(3)));
+    }
+
+    private sealed class ResponseComparer : IEqualityComparer<PredictionResponse>
+    {
+        public bool Equals(PredictionResponse? x, PredictionResponse? y) =>
+            x is not null && y is not null && x.Model == y.Model && x.Version == y.Version && x.Predictions.SequenceEqual(y.Predictions);
+
+        public int GetHashCode(PredictionResponse obj) => obj.Model.GetHashCode(StringComparison.Ordinal);
+    }
+
+    internal sealed class FakeInference : InferenceV1.Inference.InferenceBase
+    {
+        public Func<InferenceV1.PredictBatchRequest, InferenceV1.PredictBatchResponse> Answer { get; set; } =
+            _ => new InferenceV1.PredictBatchResponse();
+
+        public TimeSpan Delay { get; set; }
+
+        public List<DateTime> Deadlines { get; } = [];
+
+        public override async Task<InferenceV1.PredictBatchResponse> PredictBatch(InferenceV1.PredictBatchRequest request,
+            ServerCallContext context)
+        {
+            Deadlines.Add(context.Deadline);
+            // Not cancelled with the call: the client's own deadline must end it.
+            await Task.Delay(Delay, CancellationToken.None);
+            return Answer(request);
+        }
+
+        public override Task<InferenceV1.ListModelsResponse> ListModels(InferenceV1.ListModelsRequest request, ServerCallContext context)
+        {
+            Deadlines.Add(context.Deadline);
+            return Task.FromResult(new InferenceV1.ListModelsResponse());
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using System.Net.Http.Json;
+using System.Text;
+using Gateway.Application;
+using Gateway.Upstream;
+using Gateway.Upstream.Worker;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gateway.Tests.Upstream;
+
+/// <summary>
+/// The gateway's calls to the Worker pool through the real clients and resilience pipeline, with a scripted network
+/// underneath: which failures are retried, and that a retried submission repeats its idempotency key.
+/// </summary>
+public sealed class WorkerPoolTests
+{
+    private static readonly Uri Worker = new("http://worker.test");
+
+    /// <summary>Answers each attempt with the next step of its script and records what each attempt sent.</summary>
+    private sealed class ScriptedWorker(params Func<HttpResponseMessage>[] script) : HttpMessageHandler
+    {
+        public List<(HttpMethod Method, string Path, JsonElement? Body)> Attempts { get; } = [];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            // Read as the network handler reads it (CopyTo serializes the content again for every attempt).
+            JsonElement? body = null;
+            if (request.Content is not null)
+            {
+                using var sent = new MemoryStream();
+                await request.Content.CopyToAsync(sent, cancellationToken);
+                body = JsonSerializer.Deserialize<JsonElement>(sent.ToArray());
+            }
+
+            Attempts.Add((request.Method, request.RequestUri!.AbsolutePath, body));
+            return script[Math.Min(Attempts.Count, script.Length) - 1]();
+        }
+    }
+
+    private static HttpResponseMessage ReplicaDied() =>
+        throw new HttpRequestException("An error occurred while sending the request.", new IOException("The response ended prematurely."));
+
+    private static HttpResponseMessage Created() => new(HttpStatusCode.Created)
+    {
+        Content = JsonContent.Create(new { id = Guid.CreateVersion7(), model = "sentiment", status = "queued", attempts = 0,
+            createdAt = DateTimeOffset.UtcNow, updatedAt = DateTimeOffset.UtcNow }),
+    };
+
+    private static HttpResponseMessage BrokerUnavailable() => new(HttpStatusCode.ServiceUnavailable)
+    {
+        Content = new StringContent("""{"type":"about:blank","title":"The job queue is unavailable.","status":503,"code":"broker_unavailable"}""",
+            Encoding.UTF8, "application/problem+json"),
+    };
+
+    private static HttpResponseMessage Activated() => new(HttpStatusCode.OK)
+    {
+        Content = JsonContent.Create(new { name = "sentiment", version = "2.0.0", inputKind = "text", labels = new[] { "negative", "positive" },
+            metrics = new Dictionary<string, double>(), artifactSha256 = "00", description = "", createdAt = DateTimeOffset.UtcNow,
+            registeredAt = DateTimeOffset.UtcNow, active = true }),
+    };
+
+    private static ServiceProvider Services(ScriptedWorker worker, int maxRetryAttempts = 3)
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddOptions<WorkerCallOptions>().Configure(o => (o.MaxRetryAttempts, o.RetryBaseDelay) = (maxRetryAttempts, TimeSpan.Zero));
+        services.AddHttpClient<IJobsClient, HttpJobsClient>(http => http.BaseAddress = Worker)
+            .AddWorkerPoolResilience().ConfigurePrimaryHttpMessageHandler(() => worker);
+        services.AddHttpClient<IRegistryClient, HttpRegistryClient>(http => http.BaseAddress = Worker)
+            .AddWorkerPoolResilience().ConfigurePrimaryHttpMessageHandler(() => worker);
+        return services.BuildServiceProvider();
+    }
+
+    private static Task<Outcome<JobView>> SubmitAsync(IServiceProvider services, string? idempotencyKey) =>
+        services.GetRequiredService<IJobsClient>().SubmitAsync(
+            new JobSubmission("sentiment", [JsonSerializer.SerializeToElement("fine")]), "alice", idempotencyKey,
+            TestContext.Current.CancellationToken);
+
+    private static string? KeyOf((HttpMethod, string, JsonElement? Body) attempt) =>
+        attempt.Body!.Value.GetProperty("idempotencyKey").GetString();
+
+    [Fact]
+    public async Task A_submission_whose_replica_died_is_retried_with_the_same_key_and_accepted()
+    {
+        var worker = new ScriptedWorker(ReplicaDied, Created);
+        await using var services = Services(worker);
+
+        var result = await SubmitAsync(services, idempotencyKey: null);
+
+        Assert.NotNull(result.Value);
+        Assert.Equal(2, worker.Attempts.Count);
+        var key = KeyOf(worker.Attempts[0]);
+        Assert.StartsWith(HttpJobsClient.GatewayKeyPrefix, key, StringComparison.Ordinal);
+        Assert.Equal(key, KeyOf(worker.Attempts[1]));
+    }
+
+    [Fact]
+    public async Task The_clients_own_key_is_the_one_repeated()
+    {
+        var worker = new ScriptedWorker(ReplicaDied, Created);
+        await using var services = Services(worker);
+
+        await SubmitAsync(services, "order-7");
+
+        Assert.All(worker.Attempts, attempt => Assert.Equal("order-7", KeyOf(attempt)));
+    }
+
+    [Fact]
+    public async Task Each_submission_without_a_key_gets_its_own()
+    {
+        var worker = new ScriptedWorker(Created);
+        await using var services = Services(worker);
+
+        await SubmitAsync(services, null);
+        await SubmitAsync(services, null);
+
+        Assert.NotEqual(KeyOf(worker.Attempts[0]), KeyOf(worker.Attempts[1]));
+    }
+
+    [Fact]
+    public async Task An_answer_from_the_worker_is_final_even_503()
+    {
+        var worker = new ScriptedWorker(BrokerUnavailable, Created);
+        await using var services = Services(worker);
+
+        var result = await SubmitAsync(services, null);
+
+        Assert.Single(worker.Attempts);
+        Assert.Equal("broker_unavailable", result.Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public async Task When_every_replica_is_gone_the_retries_end_in_503_upstream_unavailable()
+    {
+        var worker = new ScriptedWorker(ReplicaDied);
+        await using var services = Services(worker, maxRetryAttempts: 2);
+
+        var result = await SubmitAsync(services, null);
+
+        Assert.Equal(3, worker.Attempts.Count);
+        Assert.Equal(503, result.Problem?.Status);
+        Assert.Equal("upstream_unavailable", result.Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public async Task A_failure_of_one_replica_does_not_open_a_breaker_for_the_pool()
+    {
+        // Half the attempts break, as when one replica of two is dead: far past the standard breaker's 10 %.
+        var worker = new ScriptedWorker([.. Enumerable.Range(0, 200).Select(i => i % 2 == 0 ? (Func<HttpResponseMessage>)ReplicaDied : Created)]);
+        await using var services = Services(worker, maxRetryAttempts: 1);
+
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.NotNull((await SubmitAsync(services, null)).Value);
+        }
+    }
+
+    [Fact]
+    public async Task An_activation_is_retried_like_a_read()
+    {
+        var worker = new ScriptedWorker(ReplicaDied, Activated);
+        await using var services = Services(worker);
+
+        var result = await services.GetRequiredService<IRegistryClient>()
+            .ActivateAsync("sentiment", "2.0.0", TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, worker.Attempts.Count);
+        Assert.All(worker.Attempts, attempt => Assert.Equal(HttpMethod.Put, attempt.Method));
+        Assert.Equal("2.0.0", result.Value?.Version);
+    }
+}
