@@ -23,13 +23,6 @@ public sealed class WebhookIsolationTests(AppHostFixture stack)
 
     private HttpClient ClientFor(string subject) => stack.CreateGatewayClient(stack.Tokens.Create(subject: subject, scopes: "jobs"));
 
-    private static async Task<string> SigningKeyAsync(HttpClient client, CancellationToken cancellationToken)
-    {
-        var key = await client.GetFromJsonAsync<JsonElement>("/api/v1/webhooks/signing-key", cancellationToken);
-        Assert.Equal("HMAC-SHA256", key.GetProperty("algorithm").GetString());
-        return key.GetProperty("key").GetString()!;
-    }
-
     private static async Task<Guid> SubmitAsync(HttpClient client, Uri callback, string text, CancellationToken cancellationToken)
     {
         using var response = await client.PostAsJsonAsync("/api/v1/jobs",
@@ -45,10 +38,10 @@ public sealed class WebhookIsolationTests(AppHostFixture stack)
         timeout.CancelAfter(Bound);
         using var alice = ClientFor($"alice-{Guid.NewGuid():N}");
         using var bob = ClientFor($"bob-{Guid.NewGuid():N}");
-        var aliceKey = await SigningKeyAsync(alice, timeout.Token);
-        var bobKey = await SigningKeyAsync(bob, timeout.Token);
+        var aliceKey = await SigningKeys.ForOwnerAsync(alice, timeout.Token);
+        var bobKey = await SigningKeys.ForOwnerAsync(bob, timeout.Token);
         Assert.NotEqual(aliceKey, bobKey);
-        Assert.Equal(aliceKey, await SigningKeyAsync(alice, timeout.Token));
+        Assert.Equal(aliceKey, await SigningKeys.ForOwnerAsync(alice, timeout.Token));
         var deploymentSecret = await stack.ParameterValueAsync("webhook-signing-secret", timeout.Token);
         await using var aliceReceiver = await Receiver.StartAsync();
         await using var bobReceiver = await Receiver.StartAsync();
@@ -74,7 +67,7 @@ public sealed class WebhookIsolationTests(AppHostFixture stack)
         timeout.CancelAfter(Bound);
         using var alice = ClientFor($"alice-{Guid.NewGuid():N}");
         using var mallory = ClientFor($"mallory-{Guid.NewGuid():N}");
-        var malloryKey = await SigningKeyAsync(mallory, timeout.Token);
+        var malloryKey = await SigningKeys.ForOwnerAsync(mallory, timeout.Token);
         await using var aliceReceiver = await Receiver.StartAsync();
         await using var hanging = await Receiver.StartAsync(hang: true);
 
@@ -92,7 +85,7 @@ public sealed class WebhookIsolationTests(AppHostFixture stack)
         var took = started.Elapsed;
 
         Assert.True(took < TimeSpan.FromSeconds(6), $"alice's webhook took {took.TotalSeconds:0.0} s behind the hanging receiver");
-        Assert.True(delivered.VerifiesWith(await SigningKeyAsync(alice, timeout.Token)));
+        Assert.True(delivered.VerifiesWith(await SigningKeys.ForOwnerAsync(alice, timeout.Token)));
         Assert.True(hanging.OpenRequests > 0, "the hanging receiver was released before alice's delivery arrived");
         Assert.All(hanging.Deliveries, d => Assert.True(d.VerifiesWith(malloryKey)));
     }
