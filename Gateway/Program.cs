@@ -1,5 +1,6 @@
 using Gateway.Apis;
 using Gateway.Extensions;
+using Gateway.Upstream.Worker;
 using Gateway.Rpc;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -7,6 +8,7 @@ var builder = WebApplication.CreateBuilder(args);
 // Without resilience on every HttpClient: each upstream client states its own (Extensions/UpstreamExtensions.cs).
 builder.AddBasicServiceDefaults();
 builder.AddApplicationServices();
+builder.Services.AddWebhookKeysClient();
 
 var app = builder.Build();
 
@@ -15,6 +17,7 @@ app.MapDefaultEndpoints();
 app.MapApiDocumentation();
 app.MapPredictionsApi();
 app.MapJobsApi();
+app.MapWebhooksApi();
 app.MapModelRegistryApi();
 app.MapJsonRpcApi();
 

@@ -17,6 +17,7 @@ app.MapDefaultEndpoints();
 app.MapJobsApi();
 app.MapAuditApi();
 app.MapRegistryApi();
+app.MapWebhooksApi();
 app.MapGrpcService<ModelRegistryService>();
 app.MapGrpcService<GrpcHealthService>();
 

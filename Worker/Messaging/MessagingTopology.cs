@@ -59,6 +59,35 @@ public static class MessagingTopology
         await channel.QueueBindAsync(queue, options.EventsExchange, routingKey: string.Empty, cancellationToken: cancellationToken);
     }
 
+    /// <summary>A delay queue's name: <c>{queue}.retry.1s</c>, <c>{queue}.retry.50ms</c>.</summary>
+    public static string DelayQueueName(string queue, TimeSpan delay) =>
+        $"{queue}.retry.{(delay.TotalMilliseconds % 1000 == 0 ? $"{delay.TotalSeconds}s" : $"{delay.TotalMilliseconds}ms")}";
+
+    /// <summary>
+    /// The webhook deliveries: <c>webhooks</c> (unreadable messages to <c>webhooks.dead</c>) and one TTL queue per
+    /// retry delay that dead-letters back to it, as the jobs queue does:
+    /// <c>webhooks ──(failed attempt)──▶ webhooks.retry.&lt;delay&gt; ──(TTL)──▶ webhooks</c>.
+    /// </summary>
+    public static async Task DeclareWebhookQueuesAsync(IChannel channel, string queue, string deadLetterQueue,
+        IEnumerable<TimeSpan> delays, CancellationToken cancellationToken)
+    {
+        await DeclareQueueAsync(channel, deadLetterQueue, null, cancellationToken);
+        await DeclareQueueAsync(channel, queue, new Dictionary<string, object?>
+        {
+            ["x-dead-letter-exchange"] = string.Empty,
+            ["x-dead-letter-routing-key"] = deadLetterQueue,
+        }, cancellationToken);
+        foreach (var delay in delays.Distinct())
+        {
+            await DeclareQueueAsync(channel, DelayQueueName(queue, delay), new Dictionary<string, object?>
+            {
+                ["x-message-ttl"] = (long)delay.TotalMilliseconds,
+                ["x-dead-letter-exchange"] = string.Empty,
+                ["x-dead-letter-routing-key"] = queue,
+            }, cancellationToken);
+        }
+    }
+
     public static int AttemptOf(IReadOnlyBasicProperties properties) =>
         properties.Headers?.TryGetValue(AttemptHeader, out var value) == true
             ? value switch

@@ -1,23 +1,25 @@
+using System.Diagnostics;
 using System.Text.Json;
-using Worker.Audit;
+using Microsoft.Extensions.Options;
 using Worker.Events;
 using Worker.Jobs;
+using Worker.Messaging;
+using Worker.Messaging.Outbox;
 using Worker.Webhooks;
 
 namespace Worker.Notifications;
 
 /// <summary>
 /// Tells a job's submitter its outcome: on <c>job.completed</c> / <c>job.failed</c> for a job with a callback URL,
-/// POSTs the job as a signed webhook (retried with back-off by the sender). A delivered webhook is written to the
-/// audit log as <c>webhook.delivered</c>; one that gives up, or a URL refused when connecting, as
-/// <c>webhook.failed</c>. The webhook id is the event id, so a receiver can drop a repeated delivery.
+/// queues the job as a webhook delivery on the <c>webhooks</c> queue (confirmed by the broker before the event is
+/// acked); <see cref="WebhookConsumer"/> sends it signed with the owner's key, retries it through delay queues and
+/// writes <c>webhook.delivered</c> / <c>webhook.failed</c> to the audit log. The webhook id is the event id, so a
+/// receiver can drop a repeated delivery.
 /// </summary>
-internal sealed partial class JobOutcomeWebhookHandler(
-    IJobStore jobs, IWebhookSender webhooks, AuditTrail auditTrail, ILogger<JobOutcomeWebhookHandler> logger)
+internal sealed class JobOutcomeWebhookHandler(
+    IJobStore jobs, IMessagePublisher publisher, IOptions<WebhookOptions> options, TimeProvider clock)
     : IHandleEvent<JobCompletedData>, IHandleEvent<JobFailedData>
 {
-    private const string Source = "worker.notifications";
-
     public Task HandleAsync(DomainEvent envelope, JobCompletedData data, CancellationToken cancellationToken) =>
         NotifyAsync(envelope, data.JobId, cancellationToken);
 
@@ -38,24 +40,12 @@ internal sealed partial class JobOutcomeWebhookHandler(
             occurredAt = envelope.OccurredAt,
             job = JobView.From(job),
         }, DomainEvent.Json);
-        var outcome = await webhooks.DeliverAsync(new WebhookDelivery(envelope.Id.ToString(), callbackUrl, body), cancellationToken);
-        if (outcome is not WebhookOutcome.Delivered)
-        {
-            LogNotDelivered(logger, jobId, envelope.Id);
-        }
-
-        await (outcome switch
-        {
-            WebhookOutcome.Delivered delivered => auditTrail.RecordAsync(envelope, Source, jobId,
-                new WebhookDeliveredData(jobId, delivered.Attempts, delivered.StatusCode), cancellationToken),
-            WebhookOutcome.GaveUp gaveUp => auditTrail.RecordAsync(envelope, Source, jobId,
-                new WebhookFailedData(jobId, gaveUp.Attempts, gaveUp.LastError), cancellationToken),
-            WebhookOutcome.Refused refused => auditTrail.RecordAsync(envelope, Source, jobId,
-                new WebhookFailedData(jobId, 0, refused.Reason), cancellationToken),
-            _ => throw new InvalidOperationException("Unknown webhook outcome."),
-        });
+        var message = new WebhookMessage(envelope.Id, envelope.Type, envelope.OccurredAt, jobId, job.Owner, callbackUrl, body);
+        // A broker that does not confirm throws, and the event goes back to its queue to be handled again.
+        await publisher.PublishAsync(
+            new OutboxMessage(envelope.Id, string.Empty, options.Value.Queue, WebhookMessage.MessageType, message.ToBytes(),
+                Activity.Current?.Id, jobId, clock.GetUtcNow()),
+            new Dictionary<string, object?> { [MessagingTopology.AttemptHeader] = 1 },
+            cancellationToken);
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook for job {JobId} (event {EventId}) was not delivered; see the audit log.")]
-    private static partial void LogNotDelivered(ILogger logger, Guid jobId, Guid eventId);
 }

@@ -29,13 +29,8 @@ internal static class CallbackConnection
             throw new SocketException((int)SocketError.HostNotFound);
         }
 
-        // One refused address refuses the host: answers that mix public and internal addresses are how rebinding
-        // attacks get past a check.
-        if (addresses.FirstOrDefault(address => !policy.IsAddressAllowed(address)) is { } refused)
-        {
-            throw new CallbackAddressRefusedException(
-                $"The callback host '{endpoint.Host}' resolved to {refused} when connecting, which callbacks may not reach.");
-        }
+        // One refused address (or a port not allowed) refuses the host, as when the URL was validated.
+        policy.EnsureConnectable(endpoint.Host, endpoint.Port, addresses);
 
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try

@@ -8,4 +8,7 @@ public interface IWebhookSender
     /// took it, the attempts are used up or the URL is refused. Only cancellation throws.
     /// </summary>
     Task<WebhookOutcome> DeliverAsync(WebhookDelivery delivery, CancellationToken cancellationToken);
+
+    /// <summary>One attempt (the URL checked, then one signed request); retrying is the caller's. Only cancellation throws.</summary>
+    Task<WebhookAttempt> AttemptAsync(WebhookDelivery delivery, CancellationToken cancellationToken);
 }

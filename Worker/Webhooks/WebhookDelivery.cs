@@ -27,6 +27,12 @@ public sealed record WebhookDelivery
 
     public string Url { get; }
 
+    /// <summary>
+    /// The subject the delivery is for: it is signed with that owner's key. Every job outcome has one; a delivery
+    /// without (tests, tools) is signed with the deployment secret itself.
+    /// </summary>
+    public string? Owner { get; init; }
+
     /// <summary>The UTF-8 JSON body, sent and signed byte for byte.</summary>
     public ReadOnlyMemory<byte> Body { get; }
 

@@ -7,7 +7,10 @@ public static class WebhookExtensions
 {
     public const string HttpClientName = "webhooks";
 
-    /// <summary>Signed, retried, SSRF-guarded callback delivery: <see cref="IWebhookSender"/> and what it needs.</summary>
+    /// <summary>
+    /// Signed (per owner), SSRF-guarded callback delivery: <see cref="IWebhookSender"/>, the <c>webhooks</c> queue's
+    /// consumer that retries through delay queues, and what they need.
+    /// </summary>
     public static IHostApplicationBuilder AddWebhooks(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -15,7 +18,11 @@ public static class WebhookExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CallbackUrlPolicy>();
         builder.Services.AddSingleton<WebhookSigner>();
+        builder.Services.AddSingleton<WebhookSigningKeys>();
         builder.Services.AddSingleton<IWebhookSender, WebhookSender>();
+        builder.Services.AddSingleton<CallbackHostLimiter>();
+        // Deliveries come off the webhooks queue; the broker and the audit trail are resolved when the first arrives.
+        builder.Services.AddHostedService<WebhookConsumer>();
 
         // No resilience handler: WebhookSender owns the retry loop and the per-attempt timeout.
         builder.Services.AddHttpClient(HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)

@@ -16,3 +16,19 @@ public abstract record WebhookOutcome
     /// <summary>The URL, or an address its host resolved to when connecting, is not one callbacks may reach.</summary>
     public sealed record Refused(string Reason) : WebhookOutcome;
 }
+
+/// <summary>What one attempt came to: done, worth another try (after a delay the receiver may ask for), or final.</summary>
+public abstract record WebhookAttempt
+{
+    private WebhookAttempt()
+    {
+    }
+
+    public sealed record Succeeded(int StatusCode) : WebhookAttempt;
+
+    public sealed record Retryable(string Error, TimeSpan? RetryAfter = null) : WebhookAttempt;
+
+    public sealed record Failed(string Error) : WebhookAttempt;
+
+    public sealed record Refused(string Reason) : WebhookAttempt;
+}

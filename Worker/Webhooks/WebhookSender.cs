@@ -5,7 +5,9 @@ using Microsoft.Extensions.Options;
 namespace Worker.Webhooks;
 
 /// <summary>
-/// Delivery with its own retry loop: every attempt is signed afresh (a new timestamp), and the HTTP client has no
+/// Single attempts (<see cref="AttemptAsync(WebhookDelivery, CancellationToken)"/>, retried through delay queues by
+/// <see cref="WebhookConsumer"/>), and <see cref="DeliverAsync"/>, an in-process retry loop over them for callers outside
+/// the queue. Delivery with its own retry loop: every attempt is signed afresh (a new timestamp), and the HTTP client has no
 /// retry handler of its own, so <c>MaxAttempts</c> is the number of requests a receiver sees.
 /// </summary>
 internal sealed partial class WebhookSender(
@@ -20,16 +22,21 @@ internal sealed partial class WebhookSender(
 
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
-    /// <summary>What one attempt came to: done, worth another try (after a delay the receiver may ask for), or final.</summary>
-    private abstract record Attempt
+    /// <summary>
+    /// One attempt, the URL checked first: what the queue-driven delivery (<see cref="WebhookConsumer"/>) makes of
+    /// each message. The retry, its delay and the attempt count are the caller's.
+    /// </summary>
+    public async Task<WebhookAttempt> AttemptAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
     {
-        public sealed record Succeeded(int StatusCode) : Attempt;
+        ArgumentNullException.ThrowIfNull(delivery);
+        var check = await policy.ValidateAsync(delivery.Url, cancellationToken);
+        if (check is not { IsAllowed: true, Uri: { } uri })
+        {
+            return new WebhookAttempt.Refused(check.Reason ?? CallbackUrlPolicy.RefusedText);
+        }
 
-        public sealed record Retryable(string Error, TimeSpan? RetryAfter = null) : Attempt;
-
-        public sealed record Failed(string Error) : Attempt;
-
-        public sealed record Refused(string Reason) : Attempt;
+        return await AttemptAsync(clients.CreateClient(WebhookExtensions.HttpClientName), uri, delivery,
+            options.Value.Timeout, cancellationToken);
     }
 
     public async Task<WebhookOutcome> DeliverAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
@@ -48,23 +55,23 @@ internal sealed partial class WebhookSender(
         {
             switch (await AttemptAsync(http, uri, delivery, settings.Timeout, cancellationToken))
             {
-                case Attempt.Succeeded succeeded:
+                case WebhookAttempt.Succeeded succeeded:
                     LogDelivered(logger, delivery.Id, uri.Authority, attempt, succeeded.StatusCode);
                     return new WebhookOutcome.Delivered(attempt, succeeded.StatusCode);
 
-                case Attempt.Refused refused:
+                case WebhookAttempt.Refused refused:
                     LogRefused(logger, delivery.Id, refused.Reason);
                     return new WebhookOutcome.Refused(refused.Reason);
 
-                case Attempt.Failed failed:
+                case WebhookAttempt.Failed failed:
                     LogGaveUp(logger, delivery.Id, uri.Authority, attempt, failed.Error);
                     return new WebhookOutcome.GaveUp(attempt, failed.Error);
 
-                case Attempt.Retryable retryable when attempt >= settings.MaxAttempts:
+                case WebhookAttempt.Retryable retryable when attempt >= settings.MaxAttempts:
                     LogGaveUp(logger, delivery.Id, uri.Authority, attempt, retryable.Error);
                     return new WebhookOutcome.GaveUp(attempt, retryable.Error);
 
-                case Attempt.Retryable retryable:
+                case WebhookAttempt.Retryable retryable:
                     var delay = retryable.RetryAfter is { } asked
                         ? TimeSpan.FromTicks(Math.Min(asked.Ticks, settings.MaxDelay.Ticks))
                         : Backoff(attempt, settings);
@@ -78,14 +85,14 @@ internal sealed partial class WebhookSender(
         }
     }
 
-    private async Task<Attempt> AttemptAsync(
+    private async Task<WebhookAttempt> AttemptAsync(
         HttpClient http, Uri uri, WebhookDelivery delivery, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, uri);
         request.Content = new ReadOnlyMemoryContent(delivery.Body);
         request.Content.Headers.ContentType = Json;
         request.Headers.UserAgent.ParseAdd(UserAgent);
-        signer.Sign(request, delivery.Id, delivery.Body.Span);
+        signer.Sign(request, delivery.Id, delivery.Body.Span, delivery.Owner);
 
         using var attemptTimeout = new CancellationTokenSource(timeout, clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, attemptTimeout.Token);
@@ -96,25 +103,25 @@ internal sealed partial class WebhookSender(
             var status = (int)response.StatusCode;
             return status switch
             {
-                >= 200 and < 300 => new Attempt.Succeeded(status),
+                >= 200 and < 300 => new WebhookAttempt.Succeeded(status),
                 (int)HttpStatusCode.TooManyRequests or (int)HttpStatusCode.ServiceUnavailable =>
-                    new Attempt.Retryable($"The receiver answered {status}.", RetryAfter(response.Headers.RetryAfter)),
-                (int)HttpStatusCode.RequestTimeout or >= 500 => new Attempt.Retryable($"The receiver answered {status}."),
-                >= 300 and < 400 => new Attempt.Failed($"The receiver answered {status}; redirects are not followed."),
-                _ => new Attempt.Failed($"The receiver answered {status}."),
+                    new WebhookAttempt.Retryable($"The receiver answered {status}.", RetryAfter(response.Headers.RetryAfter)),
+                (int)HttpStatusCode.RequestTimeout or >= 500 => new WebhookAttempt.Retryable($"The receiver answered {status}."),
+                >= 300 and < 400 => new WebhookAttempt.Failed($"The receiver answered {status}; redirects are not followed."),
+                _ => new WebhookAttempt.Failed($"The receiver answered {status}."),
             };
         }
         catch (HttpRequestException exception) when (RefusalIn(exception) is { } refusal)
         {
-            return new Attempt.Refused(refusal.Message);
+            return new WebhookAttempt.Refused(refusal.Message);
         }
         catch (HttpRequestException exception)
         {
-            return new Attempt.Retryable($"The request failed: {exception.Message}");
+            return new WebhookAttempt.Retryable($"The request failed: {exception.Message}");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return new Attempt.Retryable($"No answer within {timeout.TotalSeconds:0.###} s.");
+            return new WebhookAttempt.Retryable($"No answer within {timeout.TotalSeconds:0.###} s.");
         }
     }
 
@@ -140,7 +147,7 @@ internal sealed partial class WebhookSender(
 
     /// <summary>BaseDelay doubled per attempt, capped at MaxDelay, then a random half to whole of it so receivers
     /// coming back from an outage are not hit by every waiting delivery at once.</summary>
-    private static TimeSpan Backoff(int attempt, WebhookOptions settings)
+    internal static TimeSpan Backoff(int attempt, WebhookOptions settings)
     {
         var exponential = settings.BaseDelay.TotalMilliseconds * Math.Pow(2, attempt - 1);
         var capped = Math.Min(exponential, settings.MaxDelay.TotalMilliseconds);

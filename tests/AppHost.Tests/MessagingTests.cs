@@ -279,11 +279,11 @@ public sealed class MessagingTests(AppHostFixture stack)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Long);
-        await using var receiver = await WebhookReceiver.StartAsync(
-            await stack.ParameterValueAsync("webhook-signing-secret", timeout.Token), timeout.Token);
+        using var client = ClientFor($"events-{Guid.NewGuid():N}");
+        // Deliveries are signed with their owner's key, which the owner fetches through the gateway.
+        await using var receiver = await WebhookReceiver.StartAsync(await SigningKeys.ForOwnerAsync(client, timeout.Token), timeout.Token);
         using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
         using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
-        using var client = ClientFor($"events-{Guid.NewGuid():N}");
         var before = await CompletedJobsSeenByPythonAsync(python, timeout.Token);
 
         var id = await SubmitAsync(client, "events", new

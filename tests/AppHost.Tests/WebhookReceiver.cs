@@ -14,7 +14,8 @@ namespace AppHost.Tests;
 
 /// <summary>
 /// A callback receiver on loopback, written from docs/messaging.md's description of the signature (not from the
-/// Worker's code): HMAC-SHA256 with the deployment secret over "{Webhook-Id}.{Webhook-Timestamp}." + body.
+/// Worker's code): HMAC-SHA256 over "{Webhook-Id}.{Webhook-Timestamp}." + body, keyed with the UTF-8 text of the
+/// owner's signing key (GET /api/v1/webhooks/signing-key, see <see cref="SigningKeys"/>).
 /// </summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {

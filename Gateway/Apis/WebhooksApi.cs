@@ -1,0 +1,33 @@
+using System.Security.Claims;
+using Gateway.Upstream.Worker;
+using Gateway.RateLimiting;
+using Gateway.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Gateway.Apis;
+
+public static class WebhooksApi
+{
+    public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/webhooks").WithTags("Webhooks");
+
+        api.MapGet("/signing-key", GetSigningKeyAsync)
+            .WithName("GetWebhookSigningKey")
+            .WithSummary("The key the caller's job webhooks are signed with")
+            .WithDescription("Webhooks for the token's subject are signed with HMAC-SHA256 keyed with the UTF-8 text of this " +
+                             "key (see README, Webhooks); another subject's key does not verify them. Scope: jobs.")
+            .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        return app;
+    }
+
+    public static async Task<Results<Ok<WebhookSigningKey>, ProblemHttpResult>> GetSigningKeyAsync(
+        ClaimsPrincipal user, IWebhookKeysClient webhooks, CancellationToken cancellationToken)
+    {
+        // The endpoint requires an authenticated user, and every accepted token has a subject.
+        var owner = Scopes.SubjectOf(user) ?? throw new InvalidOperationException("An authenticated caller has no subject.");
+        return (await webhooks.GetSigningKeyAsync(owner, cancellationToken)).ToOk();
+    }
+}

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using Gateway.Application;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Upstream.Worker;
+
+/// <summary>An owner's webhook signing key, as the Worker hands it out.</summary>
+public sealed record WebhookSigningKey(string Owner, string Key, string Algorithm, string SignatureVersion);
+
+/// <summary>The Worker's webhook API as the gateway sees it.</summary>
+public interface IWebhookKeysClient
+{
+    /// <summary>The key <paramref name="owner"/>'s webhooks are signed with.</summary>
+    Task<Outcome<WebhookSigningKey>> GetSigningKeyAsync(string owner, CancellationToken cancellationToken);
+}
+
+internal sealed class HttpWebhookKeysClient(HttpClient http, ILogger<HttpWebhookKeysClient> logger) : IWebhookKeysClient
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public Task<Outcome<WebhookSigningKey>> GetSigningKeyAsync(string owner, CancellationToken cancellationToken) =>
+        UpstreamCalls.SendAsync<WebhookSigningKey>(http,
+            new HttpRequestMessage(HttpMethod.Get, $"/v1/webhooks/signing-key?owner={Uri.EscapeDataString(owner)}"),
+            Json, HttpJobsClient.ServiceName, logger, cancellationToken);
+}
+
+public static class WebhookKeysClientExtensions
+{
+    /// <summary>The client of the Worker's webhook API, on the same Worker address and pool policy as the jobs client.</summary>
+    public static IServiceCollection AddWebhookKeysClient(this IServiceCollection services)
+    {
+        services.AddHttpClient<IWebhookKeysClient, HttpWebhookKeysClient>((provider, http) =>
+                http.BaseAddress = provider.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
+            .AddWorkerPoolResilience();
+        return services;
+    }
+}
