@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace Worker.Messaging;
 
@@ -117,7 +118,14 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     {
         if (_channel is { IsOpen: true } && _consumerTag is not null)
         {
-            await _channel.BasicCancelAsync(_consumerTag, noWait: false, cancellationToken);
+            try
+            {
+                await _channel.BasicCancelAsync(_consumerTag, noWait: false, cancellationToken);
+            }
+            catch (AlreadyClosedException)
+            {
+                // The channel closed between the check and the cancel (the broker went away): no deliveries can come.
+            }
         }
 
         // No new deliveries now; give the ones in hand a bounded time to finish and be acked.
@@ -136,7 +144,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
             {
                 await _channel.CloseAsync(CancellationToken.None);
             }
-            catch (ObjectDisposedException)
+            catch (Exception exception) when (exception is ObjectDisposedException or AlreadyClosedException)
             {
                 // Already torn down by the client (seen when the Worker had started without its broker): nothing
                 // is left to hand back, and a stop must not fail over it.
