@@ -1,6 +1,5 @@
 using Gateway.Apis;
 using Gateway.Extensions;
-using Gateway.Upstream.Worker;
 using Gateway.Rpc;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,7 +7,6 @@ var builder = WebApplication.CreateBuilder(args);
 // Without resilience on every HttpClient: each upstream client states its own (Extensions/UpstreamExtensions.cs).
 builder.AddBasicServiceDefaults();
 builder.AddApplicationServices();
-builder.Services.AddWebhookKeysClient();
 
 var app = builder.Build();
 

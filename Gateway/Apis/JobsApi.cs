@@ -20,7 +20,7 @@ public static class JobsApi
             .WithDescription("Queues the batch on RabbitMQ and answers 202 once the broker has confirmed it; " +
                              "the Location header is where the outcome appears. The job belongs to the token's subject. " +
                              "An Idempotency-Key header makes a retried submission return the same job (same body required, " +
-                             "else 422). With callbackUrl the outcome is also POSTed there, signed (see README, Webhooks); " +
+                             "else 422). With callbackUrl the outcome is also POSTed there, signed (see docs/messaging.md, Webhooks); " +
                              "private, loopback and link-local addresses are refused. Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
             .Accepts<JobSubmission>("application/json")

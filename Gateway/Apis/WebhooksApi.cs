@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Gateway.Application;
 using Gateway.Upstream.Worker;
 using Gateway.RateLimiting;
 using Gateway.Security;
@@ -16,7 +17,7 @@ public static class WebhooksApi
             .WithName("GetWebhookSigningKey")
             .WithSummary("The key the caller's job webhooks are signed with")
             .WithDescription("Webhooks for the token's subject are signed with HMAC-SHA256 keyed with the UTF-8 text of this " +
-                             "key (see README, Webhooks); another subject's key does not verify them. Scope: jobs.")
+                             "key (see docs/messaging.md, Webhooks); another subject's key does not verify them. Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
@@ -24,10 +25,6 @@ public static class WebhooksApi
     }
 
     public static async Task<Results<Ok<WebhookSigningKey>, ProblemHttpResult>> GetSigningKeyAsync(
-        ClaimsPrincipal user, IWebhookKeysClient webhooks, CancellationToken cancellationToken)
-    {
-        // The endpoint requires an authenticated user, and every accepted token has a subject.
-        var owner = Scopes.SubjectOf(user) ?? throw new InvalidOperationException("An authenticated caller has no subject.");
-        return (await webhooks.GetSigningKeyAsync(owner, cancellationToken)).ToOk();
-    }
+        ClaimsPrincipal user, JobService jobs, CancellationToken cancellationToken) =>
+        (await jobs.GetWebhookSigningKeyAsync(user, cancellationToken)).ToOk();
 }

@@ -10,7 +10,8 @@ namespace Gateway.Application;
 /// Asynchronous prediction jobs, each owned by the caller's subject (the token's <c>sub</c>): a caller submits, lists
 /// and reads only its own. Submissions are checked like predictions, and an idempotency key must be printable.
 /// </summary>
-public sealed class JobService(IJobsClient jobs, IOptions<JobsOptions> options, IOptions<InferenceOptions> inference)
+public sealed class JobService(
+    IJobsClient jobs, IWebhookKeysClient webhookKeys, IOptions<JobsOptions> options, IOptions<InferenceOptions> inference)
 {
     /// <summary>The REST header that carries the idempotency key, and the field that names it in a problem's errors.</summary>
     public const string IdempotencyKeyField = "Idempotency-Key";
@@ -47,6 +48,10 @@ public sealed class JobService(IJobsClient jobs, IOptions<JobsOptions> options, 
 
     // Both doors require an authenticated caller, and the gateway accepts no token without a subject
     // (see AddGatewayAuthentication).
+    /// <summary>The key the caller's job webhooks are signed with; another subject's key does not verify them.</summary>
+    public Task<Outcome<WebhookSigningKey>> GetWebhookSigningKeyAsync(ClaimsPrincipal caller, CancellationToken cancellationToken) =>
+        webhookKeys.GetSigningKeyAsync(OwnerOf(caller), cancellationToken);
+
     private static string OwnerOf(ClaimsPrincipal caller) =>
         Scopes.SubjectOf(caller) ?? throw new InvalidOperationException("An authenticated caller has no subject.");
 }

@@ -2,7 +2,7 @@ namespace ServiceDefaults.Problems;
 
 /// <summary>
 /// The stable, machine-readable <c>code</c> member of every problem response. The same strings are produced by
-/// python-inference; README.md ("Error contract") lists them with their HTTP statuses.
+/// python-inference; docs/api.md ("Error contract") lists them with their HTTP statuses.
 /// </summary>
 public static class ProblemCodes
 {

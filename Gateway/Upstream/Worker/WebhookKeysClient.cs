@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Gateway.Application;
-using Microsoft.Extensions.Options;
 
 namespace Gateway.Upstream.Worker;
 
@@ -22,16 +21,4 @@ internal sealed class HttpWebhookKeysClient(HttpClient http, ILogger<HttpWebhook
         UpstreamCalls.SendAsync<WebhookSigningKey>(http,
             new HttpRequestMessage(HttpMethod.Get, $"/v1/webhooks/signing-key?owner={Uri.EscapeDataString(owner)}"),
             Json, HttpJobsClient.ServiceName, logger, cancellationToken);
-}
-
-public static class WebhookKeysClientExtensions
-{
-    /// <summary>The client of the Worker's webhook API, on the same Worker address and pool policy as the jobs client.</summary>
-    public static IServiceCollection AddWebhookKeysClient(this IServiceCollection services)
-    {
-        services.AddHttpClient<IWebhookKeysClient, HttpWebhookKeysClient>((provider, http) =>
-                http.BaseAddress = provider.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
-            .AddWorkerPoolResilience();
-        return services;
-    }
 }
