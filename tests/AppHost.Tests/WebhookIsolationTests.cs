@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -102,14 +99,7 @@ public sealed class WebhookIsolationTests(AppHostFixture stack)
 
         public sealed record Delivery(string Id, string Timestamp, string Signature, byte[] Body, Guid JobId)
         {
-            public bool VerifiesWith(string key)
-            {
-                byte[] signed = [.. Encoding.UTF8.GetBytes($"{Id}.{Timestamp}."), .. Body];
-                var expected = "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(key), signed));
-                return long.TryParse(Timestamp, CultureInfo.InvariantCulture, out var seconds)
-                       && Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - seconds) <= 300
-                       && Signature.Split(' ').Contains(expected);
-            }
+            public bool VerifiesWith(string key) => WebhookReceiver.Verifies(key, Id, Timestamp, Signature, Body);
         }
 
         public ConcurrentQueue<Delivery> Deliveries { get; } = new();

@@ -50,14 +50,23 @@ public sealed class WebhookReceiver : IAsyncDisposable
         await request.Body.CopyToAsync(buffer);
         var body = buffer.ToArray();
         var id = request.Headers["Webhook-Id"].ToString();
-        var timestamp = request.Headers["Webhook-Timestamp"].ToString();
-        byte[] signed = [.. Encoding.UTF8.GetBytes($"{id}.{timestamp}."), .. body];
-        var expected = "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(_secret), signed));
-        var fresh = long.TryParse(timestamp, CultureInfo.InvariantCulture, out var seconds)
-                    && Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - seconds) <= 300;
-        var valid = fresh && request.Headers["Webhook-Signature"].ToString().Split(' ').Contains(expected);
+        var valid = Verifies(_secret, id, request.Headers["Webhook-Timestamp"].ToString(),
+            request.Headers["Webhook-Signature"].ToString(), body);
         Deliveries.Enqueue(new Received(id, valid, JsonElement.Parse(body)));
         return valid ? Results.NoContent() : Results.Unauthorized();
+    }
+
+    /// <summary>
+    /// Whether a delivery's <c>Webhook-Signature</c> holds <c>v1=</c> HMAC-SHA256 of "{id}.{timestamp}." + body under
+    /// <paramref name="key"/>, with a timestamp within five minutes of now.
+    /// </summary>
+    public static bool Verifies(string key, string id, string timestamp, string signatureHeader, byte[] body)
+    {
+        byte[] signed = [.. Encoding.UTF8.GetBytes($"{id}.{timestamp}."), .. body];
+        var expected = "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(key), signed));
+        return long.TryParse(timestamp, CultureInfo.InvariantCulture, out var seconds)
+               && Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - seconds) <= 300
+               && signatureHeader.Split(' ').Contains(expected);
     }
 
     public async Task<Received> WaitForAsync(Func<Received, bool> match, CancellationToken cancellationToken)
