@@ -23,6 +23,7 @@ public class GatewayFactory : WebApplicationFactory<Program>
         builder.UseSetting("Authentication:Schemes:Bearer:ValidAudiences:0", TestTokens.Audience);
         builder.UseSetting("Authentication:Schemes:Bearer:SigningKeys:0:Issuer", TestTokens.Issuer);
         builder.UseSetting("Authentication:Schemes:Bearer:SigningKeys:0:Value", TestTokens.SigningKey);
+        builder.UseSetting("WorkerAuth:SigningKey", "gateway-tests-worker-token-key-0123456789");
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting(key, value);
