@@ -131,7 +131,14 @@ public class AppHostFixture : IAsyncLifetime
         await _app.StartAsync(timeout.Token);
         foreach (var resource in Resources.Where(name => WithGrpcGateway || name != GrpcGateway).Concat(ExtraResources))
         {
-            await WaitHealthyAsync(resource, timeout.Token);
+            try
+            {
+                await WaitHealthyAsync(resource, timeout.Token);
+            }
+            catch (OperationCanceledException exception) when (timeout.IsCancellationRequested)
+            {
+                throw new TimeoutException($"{resource} was not healthy within {StartTimeout.TotalMinutes} min of the start.", exception);
+            }
         }
 
         Gateway = CreateGatewayClient(Tokens.Create());
