@@ -84,14 +84,19 @@ public sealed class InferenceResilienceTests
     }
 
     [Theory]
-    [InlineData(nameof(IInferenceClient))]
-    [InlineData(nameof(IJobsClient))]
-    [InlineData(nameof(IRegistryClient))]
-    [InlineData(nameof(IWebhookKeysClient))]
-    public void Each_upstream_client_opens_at_most_the_configured_connections_per_server(string client)
+    [InlineData("Http", nameof(IInferenceClient))]
+    [InlineData("Http", nameof(IJobsClient))]
+    [InlineData("Http", nameof(IRegistryClient))]
+    [InlineData("Http", nameof(IWebhookKeysClient))]
+    [InlineData("Grpc", "InferenceClient")]
+    public void Each_upstream_client_opens_at_most_the_configured_connections_per_server(string transport, string client)
     {
         var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["UpstreamLimits:MaxConnectionsPerServer"] = "7" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["UpstreamLimits:MaxConnectionsPerServer"] = "7",
+            ["Inference:Transport"] = transport,
+        });
         builder.AddUpstreamClients();
         using var host = builder.Build();
 
