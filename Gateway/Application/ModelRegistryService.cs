@@ -11,15 +11,15 @@ namespace Gateway.Application;
 public sealed class ModelRegistryService(IRegistryClient registry)
 {
     public Task<Outcome<ModelVersionList>> ListVersionsAsync(string name, ClaimsPrincipal caller, CancellationToken cancellationToken) =>
-        registry.ListVersionsAsync(name, SubjectOf(caller), cancellationToken);
+        registry.ListVersionsAsync(name, CallerOf(caller), cancellationToken);
 
     public async Task<Outcome<ModelVersionView>> ActivateAsync(string name, ActivationRequest request, ClaimsPrincipal caller,
         CancellationToken cancellationToken) =>
         string.IsNullOrWhiteSpace(request.Version)
             ? ModelInputValidation.Invalid(new Dictionary<string, string[]> { ["version"] = ["Required."] })
-            : await registry.ActivateAsync(name, request.Version, SubjectOf(caller), cancellationToken);
+            : await registry.ActivateAsync(name, request.Version, CallerOf(caller), cancellationToken);
 
-    // The gateway accepts no token without a subject (see AddGatewayAuthentication).
-    private static string SubjectOf(ClaimsPrincipal caller) =>
-        Scopes.SubjectOf(caller) ?? throw new InvalidOperationException("An authenticated caller has no subject.");
+    // The same identity that owns jobs (issuer and subject); the gateway accepts no token without a subject.
+    private static string CallerOf(ClaimsPrincipal caller) =>
+        Scopes.CallerOf(caller) ?? throw new InvalidOperationException("An authenticated caller has no issuer and subject.");
 }

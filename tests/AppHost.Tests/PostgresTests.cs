@@ -42,7 +42,7 @@ public sealed class PostgresReplicaTests(PostgresStackFixture stack)
         // Every replica, asked at its own address, sees every job and the same status: state lives in the database.
         foreach (var replica in replicas)
         {
-            using var own = stack.WorkerClient(await stack.ForGatewayAsync(subject, "jobs"), stack.OwnAddressOf(replica));
+            using var own = stack.WorkerClient(await stack.ForGatewayAsync(Tokens.OwnerOf(subject), "jobs"), stack.OwnAddressOf(replica));
             foreach (var id in ids.Take(30))
             {
                 var job = await own.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}", timeout.Token);

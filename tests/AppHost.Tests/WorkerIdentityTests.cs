@@ -69,12 +69,12 @@ public sealed class WorkerIdentityTests(AppHostFixture stack)
         var submitted = await gateway.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs = new[] { "fine" } }, Token);
         Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
         var id = (await submitted.Content.ReadFromJsonAsync<JsonElement>(Token)).GetProperty("id").GetGuid();
-        using var alice = stack.WorkerClient(await stack.ForGatewayAsync(owner, "jobs"));
+        using var alice = stack.WorkerClient(await stack.ForGatewayAsync(Tokens.OwnerOf(owner), "jobs"));
         using var bob = stack.WorkerClient(await stack.ForGatewayAsync($"bob-{Guid.NewGuid():N}", "jobs"));
 
         var own = await alice.GetAsync($"/v1/jobs/{id}", Token);
         var others = await bob.GetAsync($"/v1/jobs/{id}", Token);
-        var probing = await bob.GetFromJsonAsync<JsonElement>($"/v1/jobs?owner={owner}", Token);
+        var probing = await bob.GetFromJsonAsync<JsonElement>($"/v1/jobs?owner={Uri.EscapeDataString(Tokens.OwnerOf(owner))}", Token);
 
         Assert.Equal(HttpStatusCode.OK, own.StatusCode);
         await Problems.AssertProblemAsync(others, HttpStatusCode.NotFound, "job_not_found");
