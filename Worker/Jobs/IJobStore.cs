@@ -15,9 +15,12 @@ public interface IJobStore
 
     /// <summary>
     /// Stores a queued job and its queue message together; if the owner already submitted a job under the same
-    /// idempotency key, stores nothing and returns that job.
+    /// idempotency key, stores nothing and returns that job; if the owner would have more than
+    /// <paramref name="maxUnfinished"/> unfinished jobs with this one, stores nothing (decided in the database, under a
+    /// per-owner lock, so it holds for concurrent submissions on any number of replicas).
     /// </summary>
-    Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken);
+    Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
+        CancellationToken cancellationToken);
 
     Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken);
 
@@ -38,4 +41,10 @@ public interface IJobStore
 
     /// <summary>Records the failure unless the job already finished; true when this call recorded it (and queued <paramref name="announcement"/>).</summary>
     Task<bool> TryFailAsync(Guid id, ProblemDetails problem, OutboxMessage? announcement, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> jobs that finished before <paramref name="finishedBefore"/>, with their audit
+    /// rows, in one transaction; returns how many jobs went. Replicas sweeping at once take different rows.
+    /// </summary>
+    Task<int> PurgeFinishedAsync(DateTimeOffset finishedBefore, int limit, CancellationToken cancellationToken);
 }

@@ -19,10 +19,16 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
 
     public Task InitializeAsync(CancellationToken cancellationToken) => database.MigrateAsync(cancellationToken);
 
-    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken)
+    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        if (database.Dialect.OwnerLock is { } ownerLock)
+        {
+            await WorkerDatabase.ExecuteAsync(connection, transaction, ownerLock, cancellationToken, ("@owner", job.Owner));
+        }
+
         // The unique (owner, idempotency_key) index decides between concurrent submissions of one key: the loser's
         // insert does nothing (in PostgreSQL after waiting for the winner's commit) and it reads the winner's job.
         var inserted = await WorkerDatabase.ExecuteAsync(connection, transaction, """
@@ -50,6 +56,14 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         if (inserted == 0)
         {
             throw new InvalidOperationException($"Job {job.Id} exists already.");
+        }
+
+        // Counted after the insert, under the owner's lock: the new job is included and no concurrent submission of
+        // this owner is between the count and the commit. (A repeated idempotency key was answered above, quota or not.)
+        if (await CountUnfinishedAsync(connection, transaction, job.Owner, maxUnfinished + 1, cancellationToken) > maxUnfinished)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return new JobAdmission(job, Created: false, SameRequest: true, OverQuota: true);
         }
 
         await OutboxStore.AddAsync(connection, transaction, message, cancellationToken);
@@ -152,6 +166,58 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
 
         return changed == 1;
     }
+
+    public async Task<int> PurgeFinishedAsync(DateTimeOffset finishedBefore, int limit, CancellationToken cancellationToken)
+    {
+        var cutoff = Timestamp(finishedBefore);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // The batch is locked by this transaction (PostgreSQL skips what another replica's sweep holds; SQLite has one
+        // writer), so each job is deleted by one sweeper and no transaction holds more than `limit` jobs.
+        var ids = new List<string>();
+        await using (var batch = WorkerDatabase.Command(connection, transaction, $"""
+            SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND updated_at < @cutoff
+            ORDER BY updated_at LIMIT @limit {database.Dialect.SkipLocked}
+            """, ("@cutoff", cutoff), ("@limit", limit)))
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
+        }
+
+        if (ids.Count > 0)
+        {
+            var list = string.Join(", ", ids.Select((_, i) => $"@id{i}"));
+            var parameters = ids.Select((id, i) => ($"@id{i}", (object?)id)).ToArray();
+            await WorkerDatabase.ExecuteAsync(connection, transaction, $"DELETE FROM audit_log WHERE job_id IN ({list})",
+                cancellationToken, parameters);
+            await WorkerDatabase.ExecuteAsync(connection, transaction, $"DELETE FROM jobs WHERE id IN ({list})",
+                cancellationToken, parameters);
+        }
+
+        // Audit rows recorded after their job was purged (a late event), and outbox messages sent long ago.
+        await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
+            DELETE FROM audit_log WHERE event_id IN (
+                SELECT event_id FROM audit_log a WHERE a.job_id IS NOT NULL AND a.recorded_at < @cutoff
+                  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = a.job_id)
+                LIMIT @limit {database.Dialect.SkipLocked})
+            """, cancellationToken, ("@cutoff", cutoff), ("@limit", limit));
+        await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
+            DELETE FROM outbox WHERE id IN (
+                SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < @cutoff LIMIT @limit {database.Dialect.SkipLocked})
+            """, cancellationToken, ("@cutoff", cutoff), ("@limit", limit));
+        await transaction.CommitAsync(cancellationToken);
+        return ids.Count;
+    }
+
+    private static async Task<long> CountUnfinishedAsync(DbConnection connection, DbTransaction transaction, string owner,
+        int atMost, CancellationToken cancellationToken) =>
+        Convert.ToInt64(await WorkerDatabase.ScalarAsync(connection, transaction, """
+            SELECT COUNT(*) FROM (
+                SELECT 1 FROM jobs WHERE owner = @owner AND status IN ('queued', 'running') LIMIT @at_most) AS unfinished
+            """, cancellationToken, ("@owner", owner), ("@at_most", atMost)), CultureInfo.InvariantCulture);
 
     private static async Task<Job?> FindAsync(DbConnection connection, Guid id, CancellationToken cancellationToken)
     {

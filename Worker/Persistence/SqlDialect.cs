@@ -30,6 +30,12 @@ public abstract class SqlDialect
     /// <summary>Run first inside the migration transaction: one migrating process at a time, however many start.</summary>
     public abstract string? MigrationLock { get; }
 
+    /// <summary>
+    /// Run first inside a write transaction that counts an owner's rows before adding one (parameter <c>@owner</c>):
+    /// one such transaction per owner at a time, so two submissions cannot both see room under the quota.
+    /// </summary>
+    public abstract string? OwnerLock { get; }
+
     /// <summary>The schema version a database had before the <c>schema_version</c> table existed (SQLite's user_version).</summary>
     public abstract string? LegacyVersionQuery { get; }
 
@@ -71,6 +77,8 @@ public sealed class SqliteDialect(string path) : SqlDialect
 
     public override string? MigrationLock => null; // BEGIN IMMEDIATE is the lock
 
+    public override string? OwnerLock => null; // BEGIN IMMEDIATE: one writer at a time already
+
     public override string? LegacyVersionQuery => "PRAGMA user_version";
 
     protected override string Bytes => "BLOB";
@@ -96,6 +104,9 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
     // pg_advisory_xact_lock key for schema migrations ("MLGW" in ASCII); released when the transaction ends.
     private const long MigrationLockKey = 0x4D4C_4757;
 
+    // The first key of per-owner advisory locks ("MLGX").
+    private const int OwnerLockSpace = 0x4D4C_4758;
+
     public override DatabaseProvider Provider => DatabaseProvider.Postgres;
 
     public override string SkipLocked => "FOR UPDATE SKIP LOCKED";
@@ -105,6 +116,9 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
     public override string InsertionOrder => "v.insertion_order";
 
     public override string? MigrationLock => $"SELECT pg_advisory_xact_lock({MigrationLockKey})";
+
+    // The two-key form keeps owner locks apart from the migration lock: (space, hash of the owner).
+    public override string? OwnerLock => $"SELECT pg_advisory_xact_lock({OwnerLockSpace}, hashtext(@owner))";
 
     public override string? LegacyVersionQuery => null;
 

@@ -84,6 +84,12 @@ public sealed class WorkerDatabase(SqlDialect dialect)
         """
         ALTER TABLE outbox ADD COLUMN claimed_until {sortable_text} NULL;
         """,
+        // The quota counts an owner's unfinished jobs; retention finds finished jobs by age, and their audit rows.
+        """
+        CREATE INDEX ix_jobs_owner_status ON jobs (owner, status);
+        CREATE INDEX ix_jobs_status_updated ON jobs (status, updated_at);
+        CREATE INDEX ix_outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+        """,
     ];
 
     public SqlDialect Dialect { get; } = dialect;
