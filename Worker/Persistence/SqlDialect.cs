@@ -66,6 +66,46 @@ public sealed class SqliteDialect(string path) : SqlDialect
 
     public string FilePath { get; } = Path.GetFullPath(path);
 
+    /// <summary>
+    /// Creates the database file readable and writable by this user only (0600, in a folder it creates 0700) before
+    /// SQLite opens it: SQLite gives its -wal and -shm files the database file's mode, and the default (0644, by
+    /// umask) would let every local user read the jobs, their inputs and results.
+    /// </summary>
+    public void CreatePrivateFile()
+    {
+        var folder = Path.GetDirectoryName(FilePath)!;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+            return;
+        }
+
+        if (!Directory.Exists(folder))
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        const UnixFileMode privateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        try
+        {
+            using var created = new FileStream(FilePath, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = privateFile,
+            });
+        }
+        catch (IOException) when (File.Exists(FilePath))
+        {
+            // It exists (another replica created it, or an earlier run): tighten files from before this rule.
+            foreach (var file in new[] { FilePath, FilePath + "-wal", FilePath + "-shm" }.Where(File.Exists))
+            {
+                if ((File.GetUnixFileMode(file) & ~privateFile) != 0)
+                {
+                    File.SetUnixFileMode(file, privateFile);
+                }
+            }
+        }
+    }
+
     public override DatabaseProvider Provider => DatabaseProvider.Sqlite;
 
     // SQLite has one writer at a time: a claim or a write transaction already excludes every other.

@@ -108,7 +108,7 @@ public sealed class WorkerDatabase(SqlDialect dialect)
     {
         if (Dialect is SqliteDialect sqlite)
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(sqlite.FilePath)!);
+            sqlite.CreatePrivateFile();
         }
 
         await using var connection = await OpenAsync(cancellationToken);
