@@ -28,9 +28,10 @@ public static class TestSettings
         // The durability tests keep about a thousand jobs of one subject unfinished; the quota tests have subjects
         // with caps of their own.
         new("Jobs__MaxUnfinishedPerOwner", "100000"),
-        new("Jobs__OwnerQuotas__0__Owner", QuotaSuspendedSubject),
+        // A job's owner is the caller as the gateway names it: "<issuer, URL-escaped>:<sub>".
+        new("Jobs__OwnerQuotas__0__Owner", $"{Tokens.Issuer}:{QuotaSuspendedSubject}"),
         new("Jobs__OwnerQuotas__0__MaxUnfinished", "0"),
-        new("Jobs__OwnerQuotas__1__Owner", QuotaOfThreeSubject),
+        new("Jobs__OwnerQuotas__1__Owner", $"{Tokens.Issuer}:{QuotaOfThreeSubject}"),
         new("Jobs__OwnerQuotas__1__MaxUnfinished", "3"),
         // Webhook retries in milliseconds, so a receiver that never answers 2xx is given up on quickly.
         new("Webhooks__BaseDelay", "00:00:00.050"),
