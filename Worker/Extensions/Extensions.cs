@@ -41,6 +41,7 @@ public static class Extensions
         // Use cases, each served by thin faces (Apis/, the gRPC service).
         builder.Services.AddSingleton<JobAdmissions>();
         builder.Services.AddSingleton<JobSubmissions>();
+        builder.Services.AddHostedService<JobRetentionSweeper>();
         builder.Services.AddSingleton<ModelRegistry>();
 
         // Messaging: a confirmed publisher, the outbox relay, and one consumer per queue the Worker owns.

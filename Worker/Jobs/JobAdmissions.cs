@@ -32,9 +32,10 @@ public sealed class JobAdmissions : IAsyncDisposable
     /// <summary>How many transactions stored jobs so far (tests: concurrent submissions share them).</summary>
     internal long AdmissionBatches => _admissions.Batches;
 
-    /// <summary>Stores the job and its queue message (with those submitted at the same time); see <see cref="IJobStore.AddAsync(Job, string, OutboxMessage, CancellationToken)"/>.</summary>
-    public Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken) =>
-        _admissions.EnqueueAsync(new JobToAdmit(job, requestHash, message), cancellationToken);
+    /// <summary>Stores the job and its queue message (with those submitted at the same time); see <see cref="IJobStore.AddAsync(Job, string, OutboxMessage, int, CancellationToken)"/>.</summary>
+    public Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
+        CancellationToken cancellationToken) =>
+        _admissions.EnqueueAsync(new JobToAdmit(job, requestHash, message, maxUnfinished), cancellationToken);
 
     /// <summary>Records that the broker confirmed the job's message (with other confirms of the moment).</summary>
     public Task MarkSentAsync(Guid messageId, CancellationToken cancellationToken) =>

@@ -19,13 +19,24 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
 
     public Task InitializeAsync(CancellationToken cancellationToken) => database.MigrateAsync(cancellationToken);
 
-    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken) =>
-        (await AddAsync([new JobToAdmit(job, requestHash, message)], cancellationToken))[0];
+    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
+        CancellationToken cancellationToken) =>
+        (await AddAsync([new JobToAdmit(job, requestHash, message, maxUnfinished)], cancellationToken))[0];
 
     public async Task<IReadOnlyList<JobAdmission>> AddAsync(IReadOnlyList<JobToAdmit> jobs, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var owners = jobs.Select(admit => admit.Job.Owner).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (database.Dialect.OwnerLock is { } ownerLock)
+        {
+            // Each owner's quota is counted under their lock; taken in one order so two batches never deadlock.
+            foreach (var owner in owners)
+            {
+                await WorkerDatabase.ExecuteAsync(connection, transaction, ownerLock, cancellationToken, ("@owner", owner));
+            }
+        }
+
         // One multi-row INSERT for the whole batch. The unique (owner, idempotency_key) index decides between
         // concurrent submissions of one key: the loser's row is not inserted (in PostgreSQL after waiting for the
         // winner's commit; within one batch, the first row wins) and it reads the winner's job.
@@ -34,7 +45,7 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
                               idempotency_key, request_hash)
             VALUES
             """);
-        foreach (var (job, requestHash, _) in jobs)
+        foreach (var (job, requestHash, _, _) in jobs)
         {
             insert.Row(job.Id.ToString(), job.Owner, job.Model, job.Inputs.GetRawText(), StatusText(job.Status), job.Attempts,
                 Timestamp(job.CreatedAt), Timestamp(job.UpdatedAt), job.CallbackUrl, job.IdempotencyKey, requestHash);
@@ -46,7 +57,7 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         var admissions = new JobAdmission[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)
         {
-            var (job, requestHash, _) = jobs[i];
+            var (job, requestHash, _, _) = jobs[i];
             if (inserted.Contains(job.Id.ToString()))
             {
                 admissions[i] = new JobAdmission(job, Created: true, SameRequest: true);
@@ -69,10 +80,42 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
             throw new InvalidOperationException($"Job {job.Id} exists already.");
         }
 
+        await RefuseOverQuotaAsync(connection, transaction, jobs, admissions, owners, cancellationToken);
         await OutboxStore.AddAsync(connection, transaction,
             [.. jobs.Where((_, i) => admissions[i].Created).Select(admitted => admitted.Message)], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return admissions;
+    }
+
+    /// <summary>
+    /// Counted after the insert, under each owner's lock: the new jobs are included and no concurrent submission of
+    /// the owner is between the count and the commit. Jobs of the batch beyond an owner's quota (the last ones) are
+    /// deleted again and answered over quota. (A repeated idempotency key was answered above, quota or not.)
+    /// </summary>
+    private static async Task RefuseOverQuotaAsync(DbConnection connection, DbTransaction transaction,
+        IReadOnlyList<JobToAdmit> jobs, JobAdmission[] admissions, IReadOnlyList<string> owners,
+        CancellationToken cancellationToken)
+    {
+        foreach (var owner in owners)
+        {
+            var created = Enumerable.Range(0, jobs.Count)
+                .Where(i => admissions[i].Created && jobs[i].Job.Owner == owner).ToList();
+            if (created.Count == 0)
+            {
+                continue;
+            }
+
+            var maxUnfinished = created.Min(i => jobs[i].MaxUnfinished);
+            var unfinished = await CountUnfinishedAsync(connection, transaction, owner,
+                (int)Math.Min((long)maxUnfinished + created.Count, int.MaxValue), cancellationToken);
+            var excess = (int)Math.Min(created.Count, unfinished - maxUnfinished);
+            foreach (var i in created.TakeLast(Math.Max(excess, 0)))
+            {
+                await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM jobs WHERE id = @id",
+                    cancellationToken, ("@id", jobs[i].Job.Id.ToString()));
+                admissions[i] = new JobAdmission(jobs[i].Job, Created: false, SameRequest: true, OverQuota: true);
+            }
+        }
     }
 
     public async Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken)
@@ -208,6 +251,58 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
 
         return changed;
     }
+
+    public async Task<int> PurgeFinishedAsync(DateTimeOffset finishedBefore, int limit, CancellationToken cancellationToken)
+    {
+        var cutoff = Timestamp(finishedBefore);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // The batch is locked by this transaction (PostgreSQL skips what another replica's sweep holds; SQLite has one
+        // writer), so each job is deleted by one sweeper and no transaction holds more than `limit` jobs.
+        var ids = new List<string>();
+        await using (var batch = WorkerDatabase.Command(connection, transaction, $"""
+            SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND updated_at < @cutoff
+            ORDER BY updated_at LIMIT @limit {database.Dialect.SkipLocked}
+            """, ("@cutoff", cutoff), ("@limit", limit)))
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
+        }
+
+        if (ids.Count > 0)
+        {
+            var list = string.Join(", ", ids.Select((_, i) => $"@id{i}"));
+            var parameters = ids.Select((id, i) => ($"@id{i}", (object?)id)).ToArray();
+            await WorkerDatabase.ExecuteAsync(connection, transaction, $"DELETE FROM audit_log WHERE job_id IN ({list})",
+                cancellationToken, parameters);
+            await WorkerDatabase.ExecuteAsync(connection, transaction, $"DELETE FROM jobs WHERE id IN ({list})",
+                cancellationToken, parameters);
+        }
+
+        // Audit rows recorded after their job was purged (a late event), and outbox messages sent long ago.
+        await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
+            DELETE FROM audit_log WHERE event_id IN (
+                SELECT event_id FROM audit_log a WHERE a.job_id IS NOT NULL AND a.recorded_at < @cutoff
+                  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = a.job_id)
+                LIMIT @limit {database.Dialect.SkipLocked})
+            """, cancellationToken, ("@cutoff", cutoff), ("@limit", limit));
+        await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
+            DELETE FROM outbox WHERE id IN (
+                SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < @cutoff LIMIT @limit {database.Dialect.SkipLocked})
+            """, cancellationToken, ("@cutoff", cutoff), ("@limit", limit));
+        await transaction.CommitAsync(cancellationToken);
+        return ids.Count;
+    }
+
+    private static async Task<long> CountUnfinishedAsync(DbConnection connection, DbTransaction transaction, string owner,
+        int atMost, CancellationToken cancellationToken) =>
+        Convert.ToInt64(await WorkerDatabase.ScalarAsync(connection, transaction, """
+            SELECT COUNT(*) FROM (
+                SELECT 1 FROM jobs WHERE owner = @owner AND status IN ('queued', 'running') LIMIT @at_most) AS unfinished
+            """, cancellationToken, ("@owner", owner), ("@at_most", atMost)), CultureInfo.InvariantCulture);
 
     private static async Task<Job?> FindAsync(DbConnection connection, Guid id, CancellationToken cancellationToken)
     {

@@ -38,8 +38,19 @@ internal sealed partial class JobConsumer : QueueConsumer
     // Each handler only waits for its batch: as many as the broker sends ahead, so every one can join a batch.
     protected override ushort HandlerConcurrency => Settings.JobPrefetchCount;
 
-    protected override Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken) =>
-        MessagingTopology.DeclareJobQueuesAsync(channel, Settings, cancellationToken);
+    protected override async Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken)
+    {
+        // A jobs queue created before its length limit (or with another one) keeps its arguments: the Worker runs on
+        // it as it is and says so, rather than failing to start (docs/messaging.md, "Changing the queue limit").
+        var differs = await MessagingTopology.JobsQueueDiffersAsync(Services.GetRequiredService<IConnection>(), Settings,
+            cancellationToken);
+        if (differs)
+        {
+            LogJobsQueueArgumentsDiffer(_logger, Settings.JobsQueue, Settings.JobsQueueMaxLength);
+        }
+
+        await MessagingTopology.DeclareJobQueuesAsync(channel, Settings, cancellationToken, jobsQueueExists: differs);
+    }
 
     protected override async Task<DeliveryOutcome> HandleAsync(BasicDeliverEventArgs delivery, CancellationToken cancellationToken)
     {
@@ -117,6 +128,10 @@ internal sealed partial class JobConsumer : QueueConsumer
                 [MessagingTopology.LastErrorHeader] = reason.Length > 500 ? reason[..500] : reason,
             },
             cancellationToken);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The queue {Queue} exists with other arguments than this Worker declares " +
+        "(length limit {MaxLength}); it is used as it is. To apply the limit, see docs/messaging.md (Changing the queue limit).")]
+    private static partial void LogJobsQueueArgumentsDiffer(ILogger logger, string queue, int maxLength);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dead-lettered an unreadable job message (message id {MessageId}).")]
     private static partial void LogUnreadable(ILogger logger, string? messageId);

@@ -62,6 +62,18 @@ public sealed class MessagingOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The most ready messages the jobs queue holds (<c>x-max-length</c>, with <c>x-overflow: reject-publish</c>); past it
+    /// the broker nacks a submission's message and the submission is refused with 503 <c>queue_full</c>. 0: no limit.
+    /// Queue arguments are fixed when a queue is created: see docs/messaging.md for changing it on an existing queue.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int JobsQueueMaxLength { get; set; } = 100_000;
+
+    /// <summary>The <c>Retry-After</c> of a submission refused because the broker is down or the queue is full.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often the outbox relay looks for messages nobody published (after a crash).</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan OutboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);

@@ -54,6 +54,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from app.core.config import Settings  # noqa: E402
 from app.main import app as main_app  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.ml import cache  # noqa: E402
 from app.ml.registry import ModelRegistry  # noqa: E402
 from tests.support import RecordingExporter  # noqa: E402
 
@@ -62,6 +63,7 @@ from tests.support import RecordingExporter  # noqa: E402
 def _remove_model_cache() -> Iterator[None]:
     yield
     shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+    cache.key_path(_CACHE_DIR).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

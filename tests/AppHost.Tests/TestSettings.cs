@@ -8,6 +8,12 @@ public static class TestSettings
 
     public const int MaxAttempts = 4;
 
+    /// <summary>A subject whose quota of unfinished jobs is 0: every submission is refused.</summary>
+    public const string QuotaSuspendedSubject = "quota-suspended";
+
+    /// <summary>A subject that may have 3 unfinished jobs.</summary>
+    public const string QuotaOfThreeSubject = "quota-of-three";
+
     public static IEnumerable<KeyValuePair<string, string>> Gateway =>
     [
         // The durability tests submit a thousand jobs as one subject.
@@ -19,6 +25,14 @@ public static class TestSettings
     [
         .. RetryDelays.Select((delay, i) => new KeyValuePair<string, string>($"Messaging__RetryDelays__{i}", delay.ToString("c"))),
         new("Messaging__MaxAttempts", MaxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        // The durability tests keep about a thousand jobs of one subject unfinished; the quota tests have subjects
+        // with caps of their own.
+        new("Jobs__MaxUnfinishedPerOwner", "100000"),
+        // A job's owner is the caller as the gateway names it: "<issuer, URL-escaped>:<sub>".
+        new("Jobs__OwnerQuotas__0__Owner", $"{Tokens.Issuer}:{QuotaSuspendedSubject}"),
+        new("Jobs__OwnerQuotas__0__MaxUnfinished", "0"),
+        new("Jobs__OwnerQuotas__1__Owner", $"{Tokens.Issuer}:{QuotaOfThreeSubject}"),
+        new("Jobs__OwnerQuotas__1__MaxUnfinished", "3"),
         // Webhook retries in milliseconds, so a receiver that never answers 2xx is given up on quickly.
         new("Webhooks__BaseDelay", "00:00:00.050"),
         new("Webhooks__MaxDelay", "00:00:00.200"),

@@ -10,6 +10,52 @@ public sealed class WorkerDatabaseMigrationTests
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only_in_a_private_folder()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var folder = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"), "state");
+        var dialect = new SqliteDialect(Path.Combine(folder, "jobs.db"));
+        try
+        {
+            await new WorkerDatabase(dialect).MigrateAsync(Token);
+
+            Assert.Equal(ownerOnly | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+            Assert.Equal(ownerOnly, File.GetUnixFileMode(dialect.FilePath));
+            Assert.Equal(ownerOnly, File.GetUnixFileMode(dialect.FilePath + "-wal"));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(Path.GetDirectoryName(folder)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task An_existing_sqlite_database_readable_by_others_is_made_private()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        var folder = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var dialect = new SqliteDialect(Path.Combine(folder, "jobs.db"));
+        await File.WriteAllBytesAsync(dialect.FilePath, [], Token);
+        File.SetUnixFileMode(dialect.FilePath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        try
+        {
+            await new WorkerDatabase(dialect).MigrateAsync(Token);
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(dialect.FilePath));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
     public async Task A_database_of_the_previous_schema_version_is_upgraded_in_place_and_keeps_its_rows(DatabaseProvider provider)

@@ -69,6 +69,48 @@ public sealed class JobSubmissionsTests
     }
 
     [Fact]
+    public async Task A_submission_past_the_owners_quota_is_a_429_problem_with_retry_after_and_is_not_queued()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var broker = new Broker();
+        var jobs = new JobSubmissions(db.Store, db.Admissions, broker, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+            Options.Create(new JobsOptions
+            {
+                MaxUnfinishedPerOwner = 1,
+                OwnerQuotas = [new OwnerQuota { Owner = "bob", MaxUnfinished = 2 }],
+                QuotaRetryAfter = TimeSpan.FromSeconds(30),
+            }),
+            Options.Create(TemporaryJobStore.Messaging), TimeProvider.System);
+
+        var first = await jobs.SubmitAsync(Submission(key: "a"), Token);
+        var refused = await jobs.SubmitAsync(Submission(key: "b"), Token);
+        var bobs = await Task.WhenAll(new[] { "c", "d", "e" }.Select(key =>
+            jobs.SubmitAsync(new JobSubmission("bob", "sentiment", JsonElement.Parse("[1]"), null, key), Token)));
+
+        Assert.True(first.Value?.Created);
+        Assert.Equal(429, refused.Problem?.Status);
+        Assert.Equal("job_quota_exceeded", refused.Problem?.Extensions["code"]);
+        Assert.Equal(30, refused.Problem?.Extensions["retryAfter"]);
+        Assert.Equal(2, bobs.Count(outcome => outcome.Value?.Created == true)); // bob's own cap
+        Assert.Equal(3, broker.Published.Count);
+    }
+
+    [Fact]
+    public async Task When_the_queue_is_full_the_job_is_removed_and_the_answer_is_503_queue_full_with_retry_after()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var jobs = Submissions(db, new Broker { Refuse = true, Nack = true });
+
+        var outcome = await jobs.SubmitAsync(Submission(), Token);
+
+        Assert.Equal(503, outcome.Problem?.Status);
+        Assert.Equal("queue_full", outcome.Problem?.Extensions["code"]);
+        Assert.Equal((int)TemporaryJobStore.Messaging.RetryAfter.TotalSeconds, outcome.Problem?.Extensions["retryAfter"]);
+        Assert.Empty((await db.Store.ListAsync("alice", null, 10, null, Token)).Jobs);
+        Assert.Empty(await db.PendingAsync());
+    }
+
+    [Fact]
     public async Task Another_owners_job_is_not_found()
     {
         await using var db = await TemporaryJobStore.CreateAsync();
@@ -142,9 +184,9 @@ public sealed class JobSubmissionsTests
         var admissions = Enumerable.Range(0, 20).Select(i =>
             {
                 var job = Job.Queued(Guid.CreateVersion7(), "alice", "sentiment", JsonElement.Parse($"""["job {i}"]"""), DateTimeOffset.UtcNow);
-                return db.Admissions.AddAsync(job, $"hash-{i}", TemporaryJobStore.JobMessageFor(job), Token);
+                return db.Admissions.AddAsync(job, $"hash-{i}", TemporaryJobStore.JobMessageFor(job), int.MaxValue - 1, Token);
             })
-            .Append(db.Admissions.AddAsync(twin, "hash-twin", TemporaryJobStore.JobMessageFor(twin), Token))
+            .Append(db.Admissions.AddAsync(twin, "hash-twin", TemporaryJobStore.JobMessageFor(twin), int.MaxValue - 1, Token))
             .ToList();
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => admissions[^1]);
@@ -189,13 +231,16 @@ public sealed class JobSubmissionsTests
     {
         public bool Refuse { get; init; }
 
+        /// <summary>Refuses as a full queue does (a nack), rather than as a broker that is down.</summary>
+        public bool Nack { get; init; }
+
         public List<OutboxMessage> Published { get; } = [];
 
         public Task PublishAsync(OutboxMessage message, IReadOnlyDictionary<string, object?>? headers, CancellationToken cancellationToken)
         {
             if (Refuse)
             {
-                throw new BrokerUnavailableException("The broker did not confirm.");
+                throw new BrokerUnavailableException("The broker did not confirm.", refused: Nack);
             }
 
             Published.Add(message);
