@@ -39,14 +39,17 @@ public sealed class GracefulStopTests
 
             await collector.WaitForExportAsync(TimeSpan.FromSeconds(30), token);
         }
-        finally
+        catch
         {
-            var stopping = Stopwatch.StartNew();
-            await worker.DisposeAsync(); // the host's stop and disposal, as after SIGTERM
-            stopping.Stop();
-            Assert.True(stopping.Elapsed < PromptStop,
-                $"the Worker took {stopping.Elapsed.TotalSeconds:0.0} s to stop while its collector did not answer");
+            await worker.DisposeAsync();
+            throw;
         }
+
+        var stopping = Stopwatch.StartNew();
+        await worker.DisposeAsync(); // the host's stop and disposal, as after SIGTERM
+        stopping.Stop();
+        Assert.True(stopping.Elapsed < PromptStop,
+            $"the Worker took {stopping.Elapsed.TotalSeconds:0.0} s to stop while its collector did not answer");
     }
 
     private sealed class WorkerFactory(string database, Uri collector) : WebApplicationFactory<Program>
