@@ -30,10 +30,12 @@ public sealed class GracefulStopTests
         try
         {
             using var http = worker.CreateClient(); // starts the host: migrations, consumers, relay, telemetry
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+                Security.ServiceTokens.Gateway("stopper", "jobs"));
             // Some of every signal is waiting to be exported: request and database spans, logs, metrics.
             for (var i = 0; i < 5; i++)
             {
-                var page = await http.GetFromJsonAsync<JsonElement>("/v1/jobs?owner=stopper", token);
+                var page = await http.GetFromJsonAsync<JsonElement>("/v1/jobs", token);
                 Assert.Equal(0, page.GetProperty("items").GetArrayLength());
             }
 
@@ -61,6 +63,11 @@ public sealed class GracefulStopTests
             // No broker: the consumers keep retrying in the background, which a stop must also end at once.
             builder.UseSetting("ConnectionStrings:messaging", $"amqp://guest:guest@127.0.0.1:{SilentCollector.ClosedPort()}/");
             builder.UseSetting("Webhooks:SigningSecret", "graceful-stop-tests-secret-0123456789");
+            foreach (var (key, value) in Security.ServiceTokens.WorkerSettings)
+            {
+                builder.UseSetting(key, value);
+            }
+
             // As Aspire configures a service: OTLP over gRPC, batches sent every second.
             builder.UseSetting("OTEL_EXPORTER_OTLP_ENDPOINT", collector.ToString());
             builder.UseSetting("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
