@@ -15,27 +15,44 @@ internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedL
 {
     public static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
 
+    // Resolved when the host starts: by StoppedAsync a test host may already have disposed its container.
+    private readonly TracerProvider? _traces = services.GetService<TracerProvider>();
+    private readonly MeterProvider? _metrics = services.GetService<MeterProvider>();
+    private readonly LoggerProvider? _logs = services.GetService<LoggerProvider>();
+
     public Task StoppedAsync(CancellationToken cancellationToken)
     {
         var budget = (int)Budget.TotalMilliseconds;
         var shutdowns = new List<Func<bool>>();
-        if (services.GetService<TracerProvider>() is { } traces)
+        if (_traces is { } traces)
         {
             shutdowns.Add(() => traces.Shutdown(budget));
         }
 
-        if (services.GetService<MeterProvider>() is { } metrics)
+        if (_metrics is { } metrics)
         {
             shutdowns.Add(() => metrics.Shutdown(budget));
         }
 
-        if (services.GetService<LoggerProvider>() is { } logs)
+        if (_logs is { } logs)
         {
             shutdowns.Add(() => logs.Shutdown(budget));
         }
 
         // Shutdown blocks its thread until done or out of time: one thread each, so the budget is not tripled.
-        return Task.WhenAll(shutdowns.Select(shutdown => Task.Run(shutdown, CancellationToken.None)));
+        return Task.WhenAll(shutdowns.Select(shutdown => Task.Run(() => ShutDownQuietly(shutdown), CancellationToken.None)));
+    }
+
+    private static void ShutDownQuietly(Func<bool> shutdown)
+    {
+        try
+        {
+            shutdown();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already disposed with its container: nothing is left to send.
+        }
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
