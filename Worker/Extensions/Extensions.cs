@@ -39,6 +39,7 @@ public static class Extensions
         builder.AddWorkerDatabase();
 
         // Use cases, each served by thin faces (Apis/, the gRPC service).
+        builder.Services.AddSingleton<JobAdmissions>();
         builder.Services.AddSingleton<JobSubmissions>();
         builder.Services.AddSingleton<ModelRegistry>();
 

@@ -19,42 +19,60 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
 
     public Task InitializeAsync(CancellationToken cancellationToken) => database.MigrateAsync(cancellationToken);
 
-    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken)
+    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken) =>
+        (await AddAsync([new JobToAdmit(job, requestHash, message)], cancellationToken))[0];
+
+    public async Task<IReadOnlyList<JobAdmission>> AddAsync(IReadOnlyList<JobToAdmit> jobs, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        // The unique (owner, idempotency_key) index decides between concurrent submissions of one key: the loser's
-        // insert does nothing (in PostgreSQL after waiting for the winner's commit) and it reads the winner's job.
-        var inserted = await WorkerDatabase.ExecuteAsync(connection, transaction, """
+        // One multi-row INSERT for the whole batch. The unique (owner, idempotency_key) index decides between
+        // concurrent submissions of one key: the loser's row is not inserted (in PostgreSQL after waiting for the
+        // winner's commit; within one batch, the first row wins) and it reads the winner's job.
+        var insert = new SqlBuilder("""
             INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at, callback_url,
                               idempotency_key, request_hash)
-            VALUES (@id, @owner, @model, @inputs, @status, @attempts, @created, @updated, @callback, @key, @hash)
-            ON CONFLICT DO NOTHING
-            """, cancellationToken,
-            ("@id", job.Id.ToString()), ("@owner", job.Owner), ("@model", job.Model), ("@inputs", job.Inputs.GetRawText()),
-            ("@status", StatusText(job.Status)), ("@attempts", job.Attempts),
-            ("@created", Timestamp(job.CreatedAt)), ("@updated", Timestamp(job.UpdatedAt)),
-            ("@callback", job.CallbackUrl), ("@key", job.IdempotencyKey), ("@hash", requestHash));
-        if (inserted == 0 && job.IdempotencyKey is not null)
+            VALUES
+            """);
+        foreach (var (job, requestHash, _) in jobs)
         {
-            await using var existing = WorkerDatabase.Command(connection, transaction, $"""
-                SELECT {Columns}, request_hash FROM jobs WHERE owner = @owner AND idempotency_key = @key
-                """, ("@owner", job.Owner), ("@key", job.IdempotencyKey));
-            await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
-            {
-                return new JobAdmission(Read(reader), Created: false, SameRequest: reader.GetString(12) == requestHash);
-            }
+            insert.Row(job.Id.ToString(), job.Owner, job.Model, job.Inputs.GetRawText(), StatusText(job.Status), job.Attempts,
+                Timestamp(job.CreatedAt), Timestamp(job.UpdatedAt), job.CallbackUrl, job.IdempotencyKey, requestHash);
         }
 
-        if (inserted == 0)
+        insert.Append(" ON CONFLICT DO NOTHING RETURNING id");
+        var inserted = await insert.ReadStringsAsync(connection, transaction, cancellationToken);
+
+        var admissions = new JobAdmission[jobs.Count];
+        for (var i = 0; i < jobs.Count; i++)
         {
+            var (job, requestHash, _) = jobs[i];
+            if (inserted.Contains(job.Id.ToString()))
+            {
+                admissions[i] = new JobAdmission(job, Created: true, SameRequest: true);
+                continue;
+            }
+
+            if (job.IdempotencyKey is not null)
+            {
+                await using var existing = WorkerDatabase.Command(connection, transaction, $"""
+                    SELECT {Columns}, request_hash FROM jobs WHERE owner = @owner AND idempotency_key = @key
+                    """, ("@owner", job.Owner), ("@key", job.IdempotencyKey));
+                await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    admissions[i] = new JobAdmission(Read(reader), Created: false, SameRequest: reader.GetString(12) == requestHash);
+                    continue;
+                }
+            }
+
             throw new InvalidOperationException($"Job {job.Id} exists already.");
         }
 
-        await OutboxStore.AddAsync(connection, transaction, message, cancellationToken);
+        await OutboxStore.AddAsync(connection, transaction,
+            [.. jobs.Where((_, i) => admissions[i].Created).Select(admitted => admitted.Message)], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return new JobAdmission(job, Created: true, SameRequest: true);
+        return admissions;
     }
 
     public async Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken)
@@ -104,53 +122,91 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<Job?> TryStartAttemptAsync(Guid id, CancellationToken cancellationToken)
+    public async Task<Job?> TryStartAttemptAsync(Guid id, CancellationToken cancellationToken) =>
+        (await TryStartAttemptsAsync([id], cancellationToken)).SingleOrDefault();
+
+    public async Task<IReadOnlyList<Job>> TryStartAttemptsAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var changed = await WorkerDatabase.ExecuteAsync(connection, null, """
-            UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = @now
-            WHERE id = @id AND status NOT IN ('succeeded', 'failed')
-            """, cancellationToken, ("@id", id.ToString()), ("@now", Now()));
-        return changed == 1 ? await FindAsync(connection, id, cancellationToken) : null;
-    }
-
-    public async Task RequeueAsync(Guid id, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await WorkerDatabase.ExecuteAsync(connection, null, """
-            UPDATE jobs SET status = 'queued', updated_at = @now WHERE id = @id AND status = 'running'
-            """, cancellationToken, ("@id", id.ToString()), ("@now", Now()));
-    }
-
-    public Task<bool> TrySucceedAsync(Guid id, JsonElement result, OutboxMessage? announcement, CancellationToken cancellationToken) =>
-        FinishAsync(id, JobStatus.Succeeded, "result", result.GetRawText(), announcement, cancellationToken);
-
-    public Task<bool> TryFailAsync(Guid id, ProblemDetails problem, OutboxMessage? announcement, CancellationToken cancellationToken) =>
-        FinishAsync(id, JobStatus.Failed, "error", JsonSerializer.Serialize(problem), announcement, cancellationToken);
-
-    private async Task<bool> FinishAsync(Guid id, JobStatus status, string column, string json, OutboxMessage? announcement,
-        CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var changed = await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
-            UPDATE jobs SET status = @status, {column} = @json, updated_at = @now
-            WHERE id = @id AND status NOT IN ('succeeded', 'failed')
-            """, cancellationToken,
-            ("@id", id.ToString()), ("@status", StatusText(status)), ("@json", json), ("@now", Now()));
-        // Only the recording that changed the job announces it: a redelivery records nothing and says nothing.
-        if (changed == 1 && announcement is not null)
+        if (ids.Count == 0)
         {
-            await OutboxStore.AddAsync(connection, transaction, announcement, cancellationToken);
+            return [];
         }
 
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var update = new SqlBuilder("UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ");
+        update.Append(update.Parameter(Now()));
+        update.Append(" WHERE status NOT IN ('succeeded', 'failed') AND id IN ");
+        update.List(ids.Distinct().Select(id => (object?)id.ToString()));
+        update.Append($" RETURNING {Columns}");
+        await using var command = update.Build(connection, null);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var started = new List<Job>(ids.Count);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            started.Add(Read(reader));
+        }
+
+        return started;
+    }
+
+    public Task RequeueAsync(Guid id, CancellationToken cancellationToken) => RequeueAsync([id], cancellationToken);
+
+    public async Task RequeueAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        if (ids.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var update = new SqlBuilder("UPDATE jobs SET status = 'queued', updated_at = ");
+        update.Append(update.Parameter(Now()));
+        update.Append(" WHERE status = 'running' AND id IN ");
+        update.List(ids.Select(id => (object?)id.ToString()));
+        await using var command = update.Build(connection, null);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> TrySucceedAsync(Guid id, JsonElement result, OutboxMessage? announcement, CancellationToken cancellationToken) =>
+        (await TryFinishAsync([JobFinish.Succeeded(id, result, announcement)], cancellationToken)).Contains(id);
+
+    public async Task<bool> TryFailAsync(Guid id, ProblemDetails problem, OutboxMessage? announcement, CancellationToken cancellationToken) =>
+        (await TryFinishAsync([JobFinish.Failed(id, problem, announcement)], cancellationToken)).Contains(id);
+
+    public async Task<IReadOnlySet<Guid>> TryFinishAsync(IReadOnlyList<JobFinish> outcomes, CancellationToken cancellationToken)
+    {
+        var distinct = outcomes.DistinctBy(outcome => outcome.Id).ToList();
+        if (distinct.Count == 0)
+        {
+            return new HashSet<Guid>();
+        }
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // One conditional UPDATE for the batch (VALUES columns are column1.. in both dialects): a job that already
+        // finished is not in the FROM's match, so it keeps its first outcome and RETURNING leaves it out.
+        var update = new SqlBuilder("UPDATE jobs SET status = v.column2, result = v.column3, error = v.column4, updated_at = ");
+        update.Append(update.Parameter(Now()));
+        update.Append(" FROM (VALUES ");
+        foreach (var outcome in distinct)
+        {
+            update.Row(outcome.Id.ToString(), StatusText(outcome.Status), outcome.Result?.GetRawText(),
+                outcome.Error is null ? null : JsonSerializer.Serialize(outcome.Error));
+        }
+
+        update.Append(") AS v WHERE jobs.id = v.column1 AND jobs.status NOT IN ('succeeded', 'failed') RETURNING id");
+        var changed = (await update.ReadStringsAsync(connection, transaction, cancellationToken)).Select(Guid.Parse).ToHashSet();
+        // Only the recording that changed the job announces it: a redelivery records nothing and says nothing.
+        var announcements = distinct.Where(outcome => changed.Contains(outcome.Id) && outcome.Announcement is not null)
+            .Select(outcome => outcome.Announcement!).ToList();
+        await OutboxStore.AddAsync(connection, transaction, announcements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        if (changed == 1 && announcement is not null)
+        if (announcements.Count > 0)
         {
             outbox.Notify();
         }
 
-        return changed == 1;
+        return changed;
     }
 
     private static async Task<Job?> FindAsync(DbConnection connection, Guid id, CancellationToken cancellationToken)

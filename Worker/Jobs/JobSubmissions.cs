@@ -22,12 +22,13 @@ public sealed record SubmittedJob(Job Job, bool Created);
 /// one of their own, list theirs. The Worker's job API is a translation of these onto HTTP.
 /// </summary>
 public sealed class JobSubmissions(
-    IJobStore store, IOutbox outbox, IMessagePublisher publisher, CallbackUrlPolicy callbacks, IOptions<JobsOptions> jobsOptions,
+    IJobStore store, JobAdmissions admissions, IMessagePublisher publisher, CallbackUrlPolicy callbacks, IOptions<JobsOptions> jobsOptions,
     IOptions<MessagingOptions> messagingOptions, TimeProvider clock)
 {
     /// <summary>
-    /// Stores the job and its queue message in one transaction, then publishes the message and answers only once
-    /// the broker confirmed it. If it does not confirm, the job and its message are deleted again (503). If this
+    /// Stores the job and its queue message in one transaction (shared with the submissions of the same moment: group
+    /// commit), then publishes the message and answers only once the broker confirmed it (concurrent publishes are
+    /// pipelined on one channel, each awaiting its own confirm). If it does not confirm, the job and its message are deleted again (503). If this
     /// process dies in between, the outbox relay publishes the message later: the store and the queue agree.
     /// </summary>
     public async Task<Outcome<SubmittedJob>> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
@@ -53,7 +54,7 @@ public sealed class JobSubmissions(
             submission.CallbackUrl, submission.IdempotencyKey);
         var message = new OutboxMessage(job.Id, string.Empty, messagingOptions.Value.JobsQueue, OutboxRelay.JobMessageType,
             new JobMessage(job.Id).ToBytes(), Activity.Current?.Id, job.Id, now);
-        var admission = await store.AddAsync(job, RequestHash(submission), message, cancellationToken);
+        var admission = await admissions.AddAsync(job, RequestHash(submission), message, cancellationToken);
         if (!admission.Created)
         {
             return admission.SameRequest
@@ -74,7 +75,7 @@ public sealed class JobSubmissions(
                 ProblemCodes.BrokerUnavailable, "The job queue is unavailable. Try again shortly.", exception.Message);
         }
 
-        await outbox.MarkSentAsync(message.Id, CancellationToken.None);
+        await admissions.MarkSentAsync(message.Id, CancellationToken.None);
         return new SubmittedJob(job, Created: true);
     }
 

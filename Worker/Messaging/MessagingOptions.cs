@@ -46,9 +46,17 @@ public sealed class MessagingOptions : IValidatableObject
     [Range(1, 1000)]
     public ushort PrefetchCount { get; set; } = 16;
 
-    /// <summary>How many deliveries one consumer processes at once.</summary>
+    /// <summary>How many deliveries one consumer processes at once (on the jobs queue: how many batches).</summary>
     [Range(1, 256)]
     public ushort Concurrency { get; set; } = 4;
+
+    /// <summary>Unacknowledged deliveries of the jobs queue one consumer holds: the pool its batches are taken from.</summary>
+    [Range(1, 5000)]
+    public ushort JobPrefetchCount { get; set; } = 200;
+
+    /// <summary>The most jobs processed as one batch: one transaction to start them, one model call, one to record them.</summary>
+    [Range(1, 1000)]
+    public int JobBatchSize { get; set; } = 100;
 
     /// <summary>How long a submission waits for the broker's confirm before it is refused with 503.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]

@@ -40,6 +40,12 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
 
     protected abstract string QueueName { get; }
 
+    /// <summary>Unacknowledged deliveries the broker sends ahead.</summary>
+    protected virtual ushort PrefetchCount => Settings.PrefetchCount;
+
+    /// <summary>Deliveries whose handlers run at once.</summary>
+    protected virtual ushort HandlerConcurrency => Settings.Concurrency;
+
     protected abstract Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken);
 
     protected abstract Task<DeliveryOutcome> HandleAsync(BasicDeliverEventArgs delivery, CancellationToken cancellationToken);
@@ -67,14 +73,14 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
         var connection = services.GetRequiredService<IConnection>();
         _channel = await connection.CreateChannelAsync(new CreateChannelOptions(
             publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false,
-            consumerDispatchConcurrency: Settings.Concurrency), stoppingToken);
+            consumerDispatchConcurrency: HandlerConcurrency), stoppingToken);
         await DeclareTopologyAsync(_channel, stoppingToken);
-        await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: Settings.PrefetchCount, global: false, stoppingToken);
+        await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: PrefetchCount, global: false, stoppingToken);
 
         var consumer = new AsyncEventingBasicConsumer(_channel);
         consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(_channel, delivery);
         _consumerTag = await _channel.BasicConsumeAsync(QueueName, autoAck: false, consumer, stoppingToken);
-        LogConsuming(logger, QueueName, Settings.Concurrency, Settings.PrefetchCount);
+        LogConsuming(logger, QueueName, HandlerConcurrency, PrefetchCount);
     }
 
     private async Task OnReceivedAsync(IChannel channel, BasicDeliverEventArgs delivery)

@@ -48,7 +48,7 @@ public abstract class SqlDialect
     protected abstract string InsertionOrderColumn { get; }
 }
 
-/// <summary>One SQLite file in WAL mode; every replica on the machine opens it.</summary>
+/// <summary>One SQLite file in WAL mode (synchronous NORMAL); every replica on the machine opens it.</summary>
 public sealed class SqliteDialect(string path) : SqlDialect
 {
     private readonly string _connectionString = new SqliteConnectionStringBuilder
@@ -83,6 +83,12 @@ public sealed class SqliteDialect(string path) : SqlDialect
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
+        // Per connection. In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives the process
+        // being killed (it is in the WAL file); only a power loss or OS crash can take the last commits with it.
+        // busy_timeout: SQLite's own wait for the write lock (short sleeps) before the client's coarser retry loop.
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
 

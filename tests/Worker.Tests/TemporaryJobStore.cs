@@ -27,6 +27,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
         Store = new JobStore(Database, Outbox, TimeProvider.System);
         Audit = new AuditLog(Database);
         Registry = new ModelRegistryStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
+        Admissions = new JobAdmissions(Store, Outbox, dialect);
     }
 
     public WorkerDatabase Database { get; }
@@ -38,6 +39,9 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
     public AuditLog Audit { get; }
 
     public ModelRegistryStore Registry { get; }
+
+    /// <summary>The group commit in front of <see cref="Store"/> that submissions go through.</summary>
+    public JobAdmissions Admissions { get; }
 
     public static MessagingOptions Messaging { get; } = new();
 
@@ -95,6 +99,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await Admissions.DisposeAsync();
         Outbox.Dispose();
         await _cleanUp();
     }

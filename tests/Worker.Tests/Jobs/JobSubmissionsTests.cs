@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
+using Worker.Persistence;
 using Worker.Webhooks;
 
 namespace Worker.Tests.Jobs;
@@ -15,7 +17,7 @@ public sealed class JobSubmissionsTests
         new("alice", "sentiment", JsonElement.Parse(inputs), null, key);
 
     private static JobSubmissions Submissions(TemporaryJobStore db, IMessagePublisher publisher) => new(
-        db.Store, db.Outbox, publisher, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+        db.Store, db.Admissions, publisher, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
         Options.Create(new JobsOptions { MaxBatchSize = 2 }), Options.Create(TemporaryJobStore.Messaging), TimeProvider.System);
 
     [Fact]
@@ -89,6 +91,98 @@ public sealed class JobSubmissionsTests
 
         var errors = Assert.IsAssignableFrom<IDictionary<string, string[]>>(outcome.Problem?.Extensions["errors"]);
         Assert.Equal(["owner", "pageSize", "pageToken", "status"], errors.Keys.Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Concurrent_submissions_commit_together_and_each_answers_only_after_its_own_confirm(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var broker = new HeldBroker();
+        var jobs = Submissions(db, broker);
+
+        var submissions = Enumerable.Range(0, 40).Select(i => jobs.SubmitAsync(Submission(key: $"key-{i}"), Token)).ToList();
+        await broker.WaitForAsync(40);
+
+        // Every job was committed (each is published only after its commit) in fewer transactions than jobs.
+        Assert.InRange(db.Admissions.AdmissionBatches, 1, 39);
+        Assert.All(submissions, submission => Assert.False(submission.IsCompleted));
+        var firstHalf = broker.Held.Take(20).Select(message => message.JobId!.Value).ToHashSet();
+        broker.Confirm(firstHalf);
+        while (submissions.Count(submission => submission.IsCompleted) < 20)
+        {
+            await Task.Delay(10, Token);
+        }
+
+        await Task.Delay(100, Token); // time for a wrong answer to arrive
+        var answered = new HashSet<Guid>();
+        foreach (var submission in submissions.Where(submission => submission.IsCompleted))
+        {
+            answered.Add((await submission).Value!.Job.Id);
+        }
+
+        Assert.True(firstHalf.SetEquals(answered), $"answered {answered.Count}, of which {answered.Except(firstHalf).Count()} unconfirmed");
+
+        broker.Confirm(broker.Held.Select(message => message.JobId!.Value));
+        var outcomes = await Task.WhenAll(submissions);
+        Assert.All(outcomes, outcome => Assert.True(outcome.Value?.Created));
+        Assert.Equal(40, outcomes.Select(outcome => outcome.Value!.Job.Id).Distinct().Count());
+        Assert.Equal(40, (await db.Store.ListAsync("alice", null, 100, null, Token)).Jobs.Count);
+        Assert.Empty(await db.PendingAsync()); // every confirm recorded
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_job_that_cannot_be_stored_fails_alone_and_the_jobs_committed_with_it_are_kept(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var existing = await db.AddQueuedAsync();
+        var twin = Job.Queued(existing.Id, "alice", "sentiment", JsonElement.Parse("""["again"]"""), DateTimeOffset.UtcNow);
+
+        var admissions = Enumerable.Range(0, 20).Select(i =>
+            {
+                var job = Job.Queued(Guid.CreateVersion7(), "alice", "sentiment", JsonElement.Parse($"""["job {i}"]"""), DateTimeOffset.UtcNow);
+                return db.Admissions.AddAsync(job, $"hash-{i}", TemporaryJobStore.JobMessageFor(job), Token);
+            })
+            .Append(db.Admissions.AddAsync(twin, "hash-twin", TemporaryJobStore.JobMessageFor(twin), Token))
+            .ToList();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => admissions[^1]);
+        var stored = await Task.WhenAll(admissions.SkipLast(1));
+        Assert.All(stored, admission => Assert.True(admission.Created));
+        Assert.Equal(20, (await db.Store.ListAsync("alice", null, 100, null, Token)).Jobs.Count);
+        Assert.Equal(20, (await db.PendingAsync()).Count(message => message.JobId != existing.Id));
+    }
+
+    /// <summary>Takes every message at once and confirms each only when the test says so.</summary>
+    private sealed class HeldBroker : IMessagePublisher
+    {
+        private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _confirms = new();
+
+        public ConcurrentQueue<OutboxMessage> Held { get; } = new();
+
+        public Task PublishAsync(OutboxMessage message, IReadOnlyDictionary<string, object?>? headers, CancellationToken cancellationToken)
+        {
+            var confirm = _confirms.GetOrAdd(message.JobId!.Value, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            Held.Enqueue(message);
+            return confirm.Task.WaitAsync(cancellationToken);
+        }
+
+        public async Task WaitForAsync(int count)
+        {
+            while (Held.Count < count)
+            {
+                await Task.Delay(10, Token);
+            }
+        }
+
+        public void Confirm(IEnumerable<Guid> jobIds)
+        {
+            foreach (var id in jobIds)
+            {
+                _confirms[id].TrySetResult();
+            }
+        }
     }
 
     private sealed class Broker : IMessagePublisher
