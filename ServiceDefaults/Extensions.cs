@@ -82,6 +82,9 @@ public static class Extensions
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }
 
+        // A stopping service sends its last telemetry within a bound instead of waiting on a slow collector.
+        builder.Services.AddHostedService<TelemetryFlushOnStop>();
+
         return builder;
     }
 
