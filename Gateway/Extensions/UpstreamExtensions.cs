@@ -1,4 +1,5 @@
 using Gateway.Upstream.Inference;
+using Gateway.Upstream.Inference.Batching;
 using Gateway.Upstream.Worker;
 using Grpc.Core;
 using Grpc.Net.Client.Configuration;
@@ -36,8 +37,29 @@ public static class UpstreamExtensions
         return builder;
     }
 
-    /// <summary>python-inference over HTTP/JSON or gRPC (<c>Inference:Transport</c>); both give the same answers.</summary>
+    /// <summary>
+    /// python-inference as <see cref="IInferenceClient"/>: single-input predictions through the batcher
+    /// (<c>Inference:Batching</c>), then the transport (<c>Inference:Transport</c>).
+    /// </summary>
     private static void AddInferenceClient(this IHostApplicationBuilder builder)
+    {
+        builder.AddInferenceTransport();
+        builder.Services.AddValidatedOptions<PredictionBatchingOptions>(PredictionBatchingOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<PredictionBatchingOptions>, BatchSizeWithinRequestLimit>();
+        builder.Services.AddSingleton<BatchingMetrics>();
+        builder.Services.AddSingleton(services => new PredictionBatcher(
+            () => services.GetRequiredKeyedService<IInferenceClient>(InferenceTransportKey),
+            services.GetRequiredService<IOptions<PredictionBatchingOptions>>(), services.GetRequiredService<BatchingMetrics>(),
+            TimeProvider.System, services.GetRequiredService<ILogger<PredictionBatcher>>()));
+        builder.Services.AddTransient<IInferenceClient>(services => new BatchingInferenceClient(
+            services.GetRequiredKeyedService<IInferenceClient>(InferenceTransportKey), services.GetRequiredService<PredictionBatcher>()));
+    }
+
+    /// <summary>The key of python-inference's transport client, behind the batcher.</summary>
+    public const string InferenceTransportKey = "inference-transport";
+
+    /// <summary>python-inference over HTTP/JSON or gRPC (<c>Inference:Transport</c>); both give the same answers.</summary>
+    private static void AddInferenceTransport(this IHostApplicationBuilder builder)
     {
         var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
             .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Http);
@@ -45,13 +67,15 @@ public static class UpstreamExtensions
         {
             builder.Services.AddInferenceGrpcClient<global::Inference.V1.Inference.InferenceClient>();
             builder.Services.AddInferenceGrpcClient<Grpc.Health.V1.Health.HealthClient>();
-            builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
+            builder.Services.AddKeyedSingleton<IInferenceClient, GrpcInferenceClient>(InferenceTransportKey);
             builder.Services.AddHealthChecks()
                 .AddCheck<GrpcInferenceHealthCheck>(GrpcInferenceHealthCheck.Name, HealthStatus.Degraded);
             return;
         }
 
-        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
+        builder.Services.AddKeyedTransient<IInferenceClient>(InferenceTransportKey,
+            (services, _) => services.GetRequiredService<HttpInferenceClient>());
+        builder.Services.AddHttpClient<HttpInferenceClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
             // Predictions are pure functions of their input, so retrying them is safe; short, bounded delays
             // keep "python-inference is down" a quick 503 rather than a long wait.
