@@ -45,7 +45,6 @@ public static class UpstreamExtensions
     {
         builder.AddInferenceTransport();
         builder.Services.AddValidatedOptions<PredictionBatchingOptions>(PredictionBatchingOptions.SectionName);
-        builder.Services.AddSingleton<IValidateOptions<PredictionBatchingOptions>, BatchSizeWithinRequestLimit>();
         builder.Services.AddSingleton<BatchingMetrics>();
         builder.Services.AddSingleton(services => new PredictionBatcher(
             () => services.GetRequiredKeyedService<IInferenceClient>(InferenceTransportKey),

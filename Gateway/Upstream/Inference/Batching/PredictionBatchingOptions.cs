@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Microsoft.Extensions.Options;
 
 namespace Gateway.Upstream.Inference.Batching;
 
@@ -14,7 +13,7 @@ public sealed class PredictionBatchingOptions : IValidatableObject
     /// <summary>Off: every prediction is its own call to python-inference, as before batching existed.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Most inputs in one batch call; at most <c>Inference:MaxBatchSize</c>.</summary>
+    /// <summary>Most inputs in one batch call (python-inference refuses more than its <c>MAX_BATCH_SIZE</c>, 100; such a refusal is retried in halves).</summary>
     [Range(1, 10_000)]
     public int MaxBatchSize { get; set; } = 64;
 
@@ -72,21 +71,3 @@ public sealed class ModelBatchingOptions
 
 /// <summary>The settings of one model's batches, overrides applied.</summary>
 public readonly record struct ModelBatching(bool Enabled, int MaxBatchSize, TimeSpan MaxWait);
-
-/// <summary>A batch may not hold more inputs than a request may (<c>Inference:MaxBatchSize</c>), for any model.</summary>
-internal sealed class BatchSizeWithinRequestLimit(IOptions<InferenceOptions> inference)
-    : IValidateOptions<PredictionBatchingOptions>
-{
-    public ValidateOptionsResult Validate(string? name, PredictionBatchingOptions options)
-    {
-        var limit = inference.Value.MaxBatchSize;
-        var failures = new[] { (Name: "", Size: (int?)options.MaxBatchSize) }
-            .Concat(options.Models.Select(model => (Name: $":Models:{model.Key}", Size: model.Value.MaxBatchSize)))
-            .Where(entry => entry.Size > limit)
-            .Select(entry => $"{PredictionBatchingOptions.SectionName}{entry.Name}:MaxBatchSize is {entry.Size}, more than Inference:MaxBatchSize ({limit}).")
-            .ToList();
-        return failures.Count > 0
-            ? ValidateOptionsResult.Fail(failures)
-            : ValidateOptionsResult.Success;
-    }
-}
