@@ -65,7 +65,7 @@ process_env() { tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p" | head -n 
 
 # Starts the AppHost (configuration $1, then AppHost arguments) on free ports: the gateway's HTTP and HTTPS, the
 # dashboard and its OTLP and resource endpoints, all on loopback; the other resources get free ports from Aspire.
-# Waits (at most $APPHOST_START_TIMEOUT s, 240 by default) until the gateway is healthy. Output goes to $APPHOST_LOG.
+# Waits (at most $APPHOST_START_TIMEOUT s, 600 by default: a loaded machine is slow) until the gateway is healthy. Output goes to $APPHOST_LOG.
 apphost_start() {
   local configuration="$1"; shift
   local http https
@@ -80,7 +80,7 @@ apphost_start() {
     --Gateway:HttpPort="$http" --Gateway:HttpsPort="$https" "$@" >"$APPHOST_LOG" 2>&1 &
   APPHOST=$!
   GATEWAY="http://127.0.0.1:$http"
-  local deadline=$((SECONDS + ${APPHOST_START_TIMEOUT:-240}))
+  local deadline=$((SECONDS + ${APPHOST_START_TIMEOUT:-600}))
   until curl -fs -m 2 "$GATEWAY/health" >/dev/null 2>&1; do
     if ((SECONDS > deadline)) || ! kill -0 "$APPHOST" 2>/dev/null; then
       echo "$(basename "$0"): the gateway did not become healthy; the AppHost's log ends:" >&2

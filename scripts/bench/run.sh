@@ -48,7 +48,7 @@ token=$(dotnet user-jwts create --project Gateway --name bench --scope predict -
 
 # One subject sends everything: lift its limits (project resources inherit the AppHost's environment).
 for policy in predict batch jobs rpc; do
-  export "RateLimiting__Policies__${policy}__TokenLimit=10000000" "RateLimiting__Policies__${policy}__TokensPerPeriod=10000000"
+  export "RateLimiting__Policies__${policy}__TokenLimit=1000000" "RateLimiting__Policies__${policy}__TokensPerPeriod=1000000"
 done
 # The Worker reads Inference:Transport too (default Grpc), so it is set only to choose gRPC for the gateway.
 if [[ "$transport" == grpc ]]; then export Inference__Transport=Grpc; fi

@@ -10,9 +10,14 @@ public static class TestSettings
 
     public static IEnumerable<KeyValuePair<string, string>> Gateway =>
     [
-        // The durability tests submit a thousand jobs as one subject.
+        // The durability tests submit a thousand jobs as one subject; the batching tests send a thousand predictions.
         new("RateLimiting__Policies__jobs__TokenLimit", "100000"),
         new("RateLimiting__Policies__jobs__TokensPerPeriod", "100000"),
+        .. new[] { "predict", "batch", "rpc" }.SelectMany(policy => new KeyValuePair<string, string>[]
+        {
+            new($"RateLimiting__Policies__{policy}__TokenLimit", "100000"),
+            new($"RateLimiting__Policies__{policy}__TokensPerPeriod", "100000"),
+        }),
     ];
 
     public static IEnumerable<KeyValuePair<string, string>> Worker =>
