@@ -89,7 +89,7 @@ apphost_start() {
     fi
     sleep 0.5
   done
-  APPHOST_WATCHED="$(orchestrator_pids "$APPHOST") $(service_pid Gateway "$configuration") $(inference_pid)"
+  APPHOST_WATCHED="$(orchestrator_pids "$APPHOST") $(service_pid Gateway "$configuration") $(inference_pid) $(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr "\n" " ")"
 }
 
 # Stops the AppHost apphost_start started and waits (at most 60 s) until its orchestrator and services are gone.
