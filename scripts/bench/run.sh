@@ -50,6 +50,8 @@ token=$(dotnet user-jwts create --project Gateway --name bench --scope predict -
 for policy in predict batch jobs rpc; do
   export "RateLimiting__Policies__${policy}__TokenLimit=1000000" "RateLimiting__Policies__${policy}__TokensPerPeriod=1000000"
 done
+# ... and the upstream concurrency slots (32 per caller): 64 connections are one caller here.
+export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 # The Worker reads Inference:Transport too (default Grpc), so it is set only to choose gRPC for the gateway.
 if [[ "$transport" == grpc ]]; then export Inference__Transport=Grpc; fi
 

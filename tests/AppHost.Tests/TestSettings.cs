@@ -18,6 +18,9 @@ public static class TestSettings
             new($"RateLimiting__Policies__{policy}__TokenLimit", "100000"),
             new($"RateLimiting__Policies__{policy}__TokensPerPeriod", "100000"),
         }),
+        // ... all at once, as one caller: more than the default upstream concurrency slots (32 per caller, 256 in all).
+        new("UpstreamLimits__MaxConcurrentCallsPerCaller", "2000"),
+        new("UpstreamLimits__MaxConcurrentCalls", "2000"),
     ];
 
     public static IEnumerable<KeyValuePair<string, string>> Worker =>

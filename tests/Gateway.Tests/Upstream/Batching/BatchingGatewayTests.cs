@@ -50,7 +50,7 @@ public sealed class BatchingGatewayTests(TinyQueueFactory factory) : IClassFixtu
 
         using var refused = await client.GetAsync("/predict?text=third", token).WaitAsync(TimeSpan.FromSeconds(10), token);
 
-        var problem = await Problems.ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "upstream_unavailable");
+        var problem = await Problems.ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
         Assert.Equal(3, problem.GetProperty("retryAfter").GetInt32());
         Assert.Equal(TimeSpan.FromSeconds(3), refused.Headers.RetryAfter?.Delta);
         factory.Inference.Gate.SetResult();

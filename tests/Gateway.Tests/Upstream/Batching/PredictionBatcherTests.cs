@@ -161,7 +161,7 @@ public sealed class PredictionBatcherTests : IDisposable
 
         var refused = await Predict(batcher, "one too many").WaitAsync(TimeSpan.FromSeconds(5), Token);
 
-        Assert.Equal((503, ProblemCodes.UpstreamUnavailable), (refused.Problem!.Status, ProblemDetailsContract.CodeOf(refused.Problem)));
+        Assert.Equal((503, ProblemCodes.ConcurrencyLimited), (refused.Problem!.Status, ProblemDetailsContract.CodeOf(refused.Problem)));
         Assert.Equal(1, refused.Problem.Extensions[ProblemDetailsContract.RetryAfterMember]);
         _inference.Gate.SetResult();
         Assert.Equal(["in flight", "queued 1", "queued 2"], (await Task.WhenAll([inFlight, .. queued])).Select(LabelOf));
