@@ -17,6 +17,9 @@ var messaging = builder.AddMessageBroker("messaging");
 // binaries or elsewhere (Database:Runtime): `workerdb` for the Worker, `analyticsdb` for python-inference.
 var databases = builder.AddServiceDatabases();
 
+// Every call to the Worker carries a short-lived token signed with its caller's own key (docs/security.md).
+var callerKeys = builder.AddWorkerCallerKeys();
+
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
     .WithHttpHealthCheck("/health")
     .WithGrpcHealthCheck("inference.v1.Inference")
@@ -33,13 +36,14 @@ var worker = builder.AddProject<Projects.Worker>("worker")
     .WithGrpcHealthCheck("registry.v1.ModelRegistry")
     .WithJobDatabase(databases)
     .WithWebhooks(builder)
+    .WithCallers(callerKeys)
     .WithReference(messaging).WaitFor(messaging)
     .WithReference(inference).WaitFor(inference);
 
-// Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too; it consumes
-// the events exchange as well, but serves predictions whether or not the broker is up.
+// Python calls back into C# (the model registry lives in the Worker, over gRPC or HTTP/JSON: Registry:Transport), so it
+// discovers the Worker too; it consumes the events exchange as well, but serves predictions whether or not the broker is up.
 inference.WithReference(worker).WithReference(messaging)
-    .CallsInCluster(worker, GrpcEndpointExtensions.EndpointName);
+    .WithWorkerToken(callerKeys, worker, builder);
 
 // The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile; Gateway:HttpPort and
 // Gateway:HttpsPort move them, as the benchmark does). Kestrel listens itself, on both loopback families; Aspire's
@@ -49,6 +53,7 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WithEndpoint("https", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpsPort")))
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health", endpointName: "http")
+    .WithWorkerToken(callerKeys)
     .WithReference(inference).WaitFor(inference)
     .WithReference(worker).WaitFor(worker);
 

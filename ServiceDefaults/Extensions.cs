@@ -98,11 +98,12 @@ public static class Extensions
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.MapHealthChecks(HealthEndpointPath).DisableHttpMetrics();
+        // Probes carry no credentials, also where every other endpoint requires them (the Worker).
+        app.MapHealthChecks(HealthEndpointPath).DisableHttpMetrics().AllowAnonymous();
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),
-        }).DisableHttpMetrics();
+        }).DisableHttpMetrics().AllowAnonymous();
         return app;
     }
 }

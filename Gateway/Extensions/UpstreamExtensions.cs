@@ -6,6 +6,7 @@ using Grpc.Core;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Extensions;
@@ -22,6 +23,10 @@ public static class UpstreamExtensions
         builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
         builder.Services.AddValidatedOptions<RegistryOptions>(RegistryOptions.SectionName);
         builder.Services.AddValidatedOptions<WorkerCallOptions>(WorkerCallOptions.SectionName);
+        // Every call to the Worker carries a short-lived token signed with the gateway's key, naming the acting user.
+        builder.Services.AddValidatedOptions<WorkerTokenOptions>(WorkerTokenOptions.SectionName);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<WorkerTokens>();
 
         // In front of every upstream client: how many callers' calls may wait on the services behind the gateway.
         builder.Services.AddValidatedOptions<UpstreamLimitsOptions>(UpstreamLimitsOptions.SectionName);

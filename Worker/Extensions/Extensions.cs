@@ -11,6 +11,7 @@ using Worker.Messaging.Outbox;
 using Worker.Notifications;
 using Worker.Persistence;
 using Worker.Registry;
+using Worker.Security;
 using Worker.Webhooks;
 
 namespace Worker.Extensions;
@@ -29,6 +30,9 @@ public static class Extensions
         builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
         builder.Services.AddValidatedOptions<MessagingOptions>(MessagingOptions.SectionName);
         builder.Services.AddSingleton(TimeProvider.System);
+
+        // Every caller (the gateway for its users, python-inference) signs a short-lived token; scopes per caller.
+        builder.AddCallerAuthentication();
 
         // Storage: jobs, model registry, outbox and audit log share one database, SQLite or PostgreSQL
         // (Database:Provider), migrated before anything below starts.

@@ -84,6 +84,10 @@ public sealed class WorkerDatabase(SqlDialect dialect)
         """
         ALTER TABLE outbox ADD COLUMN claimed_until {sortable_text} NULL;
         """,
+        """
+        ALTER TABLE active_model_versions ADD COLUMN activated_by_service TEXT NULL;
+        ALTER TABLE active_model_versions ADD COLUMN activated_by_user TEXT NULL;
+        """,
     ];
 
     public SqlDialect Dialect { get; } = dialect;

@@ -37,6 +37,13 @@ for _name in (
     "WORKER_GRPC_URL",  # registration is off for the suite's app; tests/rpc/test_registration.py runs a fake registry
     "services__worker__grpc__0",
     "REGISTRY_CALL_TIMEOUT",
+    "Registry__Transport",  # gRPC unless a test says otherwise
+    "REGISTRY_HTTP_ATTEMPTS",
+    "WORKER_URL",
+    "services__worker__http__0",
+    "services__worker__https__0",
+    "WORKER_TOKEN_KEY",  # tests/worker gives the fake registry's key where it is wanted
+    "WORKER_TOKEN_LIFETIME",
     "SENTIMENT_DEFAULT_VERSION",
 ):
     os.environ.pop(_name, None)

@@ -18,19 +18,30 @@ public sealed class WorkerDatabaseMigrationTests
         var finished = await db.AddQueuedAsync(idempotencyKey: "k-1");
         await db.Store.TryFailAsync(finished.Id, new ProblemDetails { Title = "no" }, null, Token);
         var queued = await db.AddQueuedAsync();
-        await db.Registry.RegisterAsync(Registry.ModelRegistryStoreContractTests.Version(), Token);
+        await using (var connection = await db.Database.OpenAsync(Token))
+        {
+            // A registration as that version's store wrote it (the current store writes who activated it).
+            await WorkerDatabase.ExecuteAsync(connection, null, """
+                INSERT INTO model_versions (name, version, input_kind, labels, metrics, artifact_sha256, description, registered_at)
+                VALUES ('sentiment', '1.0.0', 'text', '[]', '{}', 'aa', '', '2026-01-01T00:00:00.0000000Z');
+                INSERT INTO active_model_versions (name, version, activated_at) VALUES ('sentiment', '1.0.0', '2026-01-01T00:00:00.0000000Z');
+                """, Token);
+        }
 
         await db.Database.MigrateAsync(Token);
 
         Assert.Equal(WorkerDatabase.LatestVersion, await db.Database.SchemaVersionAsync(Token));
         Assert.Equal("no", (await db.Store.FindAsync(finished.Id, Token))?.Error?.Title);
         Assert.Equal(JobStatus.Queued, (await db.Store.FindAsync(queued.Id, Token))?.Status);
-        Assert.Equal("1.0.0", (await db.Registry.FindActiveAsync("sentiment", Token))?.Version);
+        var active = await db.Registry.FindActiveAsync("sentiment", Token);
+        Assert.Equal("1.0.0", active?.Version);
+        Assert.Null(active?.ActivatedBy); // activated before anyone was recorded
+        Assert.NotNull(active?.ActivatedAt);
         var again = await db.AddQueuedAsync(idempotencyKey: "k-1");
         Assert.Equal(finished.Id, again.Id);
-        // The upgrade's new column works on the old rows: the queued job's message and the activation can be claimed.
+        // The upgrade's new column works on the old rows: both jobs' messages can be claimed.
         var later = DateTimeOffset.UtcNow.AddMinutes(1);
-        Assert.Equal(3, (await db.Outbox.ClaimAsync(later, later, 10, TimeSpan.FromMinutes(1), Token)).Count);
+        Assert.Equal(2, (await db.Outbox.ClaimAsync(later, later, 10, TimeSpan.FromMinutes(1), Token)).Count);
     }
 
     [Fact]
