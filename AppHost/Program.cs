@@ -45,11 +45,12 @@ var worker = builder.AddProject<Projects.Worker>("worker")
 inference.WithReference(worker).WithReference(messaging)
     .WithWorkerToken(callerKeys, worker, builder);
 
-// The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile). Kestrel listens itself, on
-// both loopback families; Aspire's proxy would listen on 127.0.0.1 only.
+// The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile; Gateway:HttpPort and
+// Gateway:HttpsPort move them, as the benchmark does). Kestrel listens itself, on both loopback families; Aspire's
+// proxy would listen on 127.0.0.1 only.
 builder.AddProject<Projects.Gateway>("gateway")
-    .WithEndpoint("http", endpoint => endpoint.IsProxied = false)
-    .WithEndpoint("https", endpoint => endpoint.IsProxied = false)
+    .WithEndpoint("http", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpPort")))
+    .WithEndpoint("https", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpsPort")))
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithWorkerToken(callerKeys)

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.api.concurrency import ConcurrencyLimitMiddleware
 from app.api.errors import internal_error_response, register_error_handlers
 from app.api.limits import BodyLimitMiddleware
 from app.api.routes import health, models, predictions, stats
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.router.lifespan_context = _lifespan(grpc_server, messaging, registration)
 
     register_error_handlers(app)
+    # Inside the telemetry middleware, so a refusal still carries the trace headers and quotes the trace id.
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.HTTP_MAX_CONCURRENT_REQUESTS)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(TelemetryMiddleware, tracer=tracer, error_response=internal_error_response)
     app.include_router(health.router)

@@ -16,9 +16,17 @@ public static class TestSettings
 
     public static IEnumerable<KeyValuePair<string, string>> Gateway =>
     [
-        // The durability tests submit a thousand jobs as one subject.
+        // The durability tests submit a thousand jobs as one subject; the batching tests send a thousand predictions.
         new("RateLimiting__Policies__jobs__TokenLimit", "100000"),
         new("RateLimiting__Policies__jobs__TokensPerPeriod", "100000"),
+        .. new[] { "predict", "batch", "rpc" }.SelectMany(policy => new KeyValuePair<string, string>[]
+        {
+            new($"RateLimiting__Policies__{policy}__TokenLimit", "100000"),
+            new($"RateLimiting__Policies__{policy}__TokensPerPeriod", "100000"),
+        }),
+        // ... all at once, as one caller: more than the default upstream concurrency slots (32 per caller, 256 in all).
+        new("UpstreamLimits__MaxConcurrentCallsPerCaller", "2000"),
+        new("UpstreamLimits__MaxConcurrentCalls", "2000"),
     ];
 
     public static IEnumerable<KeyValuePair<string, string>> Worker =>

@@ -156,6 +156,12 @@ class Settings:
     # 0 (settings made in code, e.g. tests) picks a free port.
     GRPC_PORT: int | None = None
     GRPC_HOST: str = "127.0.0.1"
+    # Threads that run the models (app/ml/executor.py), off the event loop; about one per core.
+    MODEL_THREADS: int = 2
+    # Calls in progress at once: gRPC (grpc.aio's maximum_concurrent_rpcs; beyond it RESOURCE_EXHAUSTED) and HTTP
+    # requests other than the probes (beyond it 503 `overloaded`, app/api/concurrency.py).
+    GRPC_MAX_CONCURRENT_RPCS: int = 256
+    HTTP_MAX_CONCURRENT_REQUESTS: int = 256
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -207,4 +213,9 @@ class Settings:
             ANALYTICS_DATABASE=analytics_database,
             GRPC_PORT=_port(env, "GRPC_PORT"),
             GRPC_HOST=_optional(env, "GRPC_HOST") or cls.GRPC_HOST,
+            MODEL_THREADS=_positive_int(env, "MODEL_THREADS", cls.MODEL_THREADS),
+            GRPC_MAX_CONCURRENT_RPCS=_positive_int(env, "GRPC_MAX_CONCURRENT_RPCS", cls.GRPC_MAX_CONCURRENT_RPCS),
+            HTTP_MAX_CONCURRENT_REQUESTS=_positive_int(
+                env, "HTTP_MAX_CONCURRENT_REQUESTS", cls.HTTP_MAX_CONCURRENT_REQUESTS
+            ),
         )
