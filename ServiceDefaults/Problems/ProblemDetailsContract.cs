@@ -59,18 +59,7 @@ public static class ProblemDetailsContract
 
         // The framework adds its own request id; the W3C trace id is the one correlation key we promise.
         problem.Extensions.Remove("requestId");
-        if (problem.Extensions.TryGetValue(RetryAfterMember, out var retryAfter) && retryAfter is int seconds
-            && !httpContext.Response.HasStarted)
-        {
-            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
     }
-
-    /// <summary>The member of a problem that says, in seconds, when to come back; written as <c>Retry-After</c> too.</summary>
-    public const string RetryAfterMember = "retryAfter";
-
-    /// <summary>Tells the client to come back after <paramref name="seconds"/>: the <c>retryAfter</c> member and the header.</summary>
-    public static void SetRetryAfter(ProblemDetails problem, int seconds) => problem.Extensions[RetryAfterMember] = seconds;
 
     // Framework-made problems (routing, status-code pages) have no detail; the contract promises one.
     private static string DefaultDetail(int status, HttpRequest request) => status switch

@@ -100,11 +100,10 @@ internal static partial class BatchFailures
     public static ProblemDetails QueueFull(string model, TimeSpan retryAfter)
     {
         var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-        var problem = ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.ConcurrencyLimited,
-            "Too many predictions are waiting.",
-            $"The queue of predictions for model '{model}' is full; retry after {seconds} s.");
-        ProblemDetailsContract.SetRetryAfter(problem, seconds);
-        return problem;
+        return ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.ConcurrencyLimited,
+                "Too many predictions are waiting.",
+                $"The queue of predictions for model '{model}' is full; retry after {seconds} s.")
+            .WithRetryAfter(TimeSpan.FromSeconds(seconds));
     }
 
     /// <summary>python-inference answered a batch with another number of predictions than it was sent.</summary>
