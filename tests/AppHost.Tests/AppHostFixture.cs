@@ -45,6 +45,14 @@ public class AppHostFixture : IAsyncLifetime
     /// <summary>Whether the stack runs the Aspire dashboard (the telemetry tests read it).</summary>
     protected virtual bool WithDashboard => true;
 
+    /// <summary>Whether the gateways' prediction rate limits are lifted (<see cref="TestSettings.LiftedPredictionLimits"/>).</summary>
+    protected virtual bool LiftPredictionLimits => true;
+
+    /// <summary>The settings every gateway of this stack gets beyond its token issuer.</summary>
+    private IEnumerable<KeyValuePair<string, string>> GatewaySettings =>
+        Tokens.GatewaySettings.Concat(TestSettings.Gateway)
+            .Concat(LiftPredictionLimits ? TestSettings.LiftedPredictionLimits : []);
+
     /// <summary>Whether the stack adds <see cref="GrpcGateway"/> (the transport tests use it).</summary>
     protected virtual bool WithGrpcGateway => true;
 
@@ -76,7 +84,7 @@ public class AppHostFixture : IAsyncLifetime
             (options, _) => options.DisableDashboard = !WithDashboard,
             timeout.Token);
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
-        foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
+        foreach (var (name, value) in GatewaySettings)
         {
             gateway.WithEnvironment(name, value);
         }
@@ -106,7 +114,7 @@ public class AppHostFixture : IAsyncLifetime
                 .WithEnvironment("WorkerAuth__SigningKey", builder.Resources.OfType<ParameterResource>()
                     .Single(p => p.Name == "worker-token-key-gateway"))
                 .WaitFor(inference).WaitFor(worker);
-            foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
+            foreach (var (name, value) in GatewaySettings)
             {
                 grpcGateway.WithEnvironment(name, value);
             }

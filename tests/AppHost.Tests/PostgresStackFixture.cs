@@ -16,6 +16,9 @@ public sealed class PostgresStackFixture : AppHostFixture
 
     protected override bool WithGrpcGateway => false;
 
+    // The rate-limit tests measure the default prediction budgets here (the SQLite stack lifts them for batching).
+    protected override bool LiftPredictionLimits => false;
+
     public override string RegistryTransport => "Grpc";
 }
 

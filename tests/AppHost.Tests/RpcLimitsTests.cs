@@ -6,9 +6,10 @@ namespace AppHost.Tests;
 /// <summary>
 /// JSON-RPC's fair limits against the real stack: each call of a batch is charged to its REST twin's rate-limit
 /// policy, so a batch of 50 predictions costs 50 tokens of <c>batch</c> (20, refilled by 10 a second, in this stack),
-/// not one <c>rpc</c> token.
+/// not one <c>rpc</c> token. On the PostgreSQL stack, which keeps the default prediction budgets.
 /// </summary>
-public sealed class RpcLimitsTests(AppHostFixture stack)
+[Collection(nameof(PostgresCollection))]
+public sealed class RpcLimitsTests(PostgresStackFixture stack)
 {
     [Fact]
     public async Task A_batch_of_50_predictions_is_charged_50_and_the_calls_past_the_budget_get_429_errors()
