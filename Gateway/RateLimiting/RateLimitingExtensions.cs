@@ -12,6 +12,7 @@ public static class RateLimitingExtensions
     public static IHostApplicationBuilder AddGatewayRateLimiting(this IHostApplicationBuilder builder)
     {
         builder.Services.AddValidatedOptions<RateLimitingOptions>(RateLimitingOptions.SectionName);
+        builder.Services.AddSingleton<RateLimitMetrics>();
 
         builder.Services.AddRateLimiter(limiter =>
         {
@@ -41,6 +42,8 @@ public static class RateLimitingExtensions
     private static async ValueTask WriteRejectionAsync(OnRejectedContext rejected, CancellationToken cancellationToken)
     {
         var context = rejected.HttpContext;
+        context.RequestServices.GetRequiredService<RateLimitMetrics>()
+            .Rejected(context.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName);
         var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
         var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
         context.Response.StatusCode = StatusCodes.Status429TooManyRequests;

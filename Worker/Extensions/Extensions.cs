@@ -24,7 +24,13 @@ public static class Extensions
         // No connection retries inside the client: each consumer retries on its own back-off and a publish fails fast
         // (503), whereas the client's retries held every caller, /health included, for about two minutes while the
         // broker was down (found by Worker.Tests' BrokerDownAtStartTests).
-        builder.AddRabbitMQClient(MessagingConnectionName, settings => settings.MaxConnectRetryCount = 0);
+        // The client's own spans ("publish amq.default", "deliver") are off: RabbitMqPublisher and QueueConsumer write
+        // them after the OpenTelemetry messaging conventions, as python-inference does (Messaging/MessagingTelemetry.cs).
+        builder.AddRabbitMQClient(MessagingConnectionName, settings =>
+        {
+            settings.MaxConnectRetryCount = 0;
+            settings.DisableTracing = true;
+        });
 
         builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
         builder.Services.AddValidatedOptions<MessagingOptions>(MessagingOptions.SectionName);
@@ -42,6 +48,8 @@ public static class Extensions
         builder.Services.AddSingleton<IMessagePublisher, RabbitMqPublisher>();
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddTransient<JobProcessor>();
+        builder.Services.AddSingleton<JobMetrics>();
+        builder.Services.AddHostedService<BrokerAndOutboxGauges>();
         builder.Services.AddHostedService<JobConsumer>();
         builder.AddWebhooks();
 

@@ -25,7 +25,7 @@ public abstract record JobProcessingOutcome
 /// </summary>
 internal sealed partial class JobProcessor(
     IJobStore store, IInferenceClient inference, IOptions<MessagingOptions> options, TimeProvider clock,
-    ILogger<JobProcessor> logger)
+    JobMetrics metrics, ILogger<JobProcessor> logger)
 {
     public async Task<JobProcessingOutcome> ProcessAsync(Guid jobId, CancellationToken cancellationToken)
     {
@@ -39,13 +39,21 @@ internal sealed partial class JobProcessor(
         switch (await inference.PredictAsync(job.Model, job.Inputs, cancellationToken))
         {
             case InferenceOutcome.Succeeded succeeded:
-                await store.TrySucceedAsync(job.Id, succeeded.Response,
-                    JobEvents.Completed(job, succeeded.Response, options.Value, clock.GetUtcNow()), cancellationToken);
+                if (await store.TrySucceedAsync(job.Id, succeeded.Response,
+                        JobEvents.Completed(job, succeeded.Response, options.Value, clock.GetUtcNow()), cancellationToken))
+                {
+                    metrics.Completed(job, clock.GetUtcNow());
+                }
+
                 return JobProcessingOutcome.Done;
 
             case InferenceOutcome.Rejected rejected:
-                await store.TryFailAsync(job.Id, rejected.Problem,
-                    JobEvents.Failed(job, rejected.Problem, options.Value, clock.GetUtcNow()), cancellationToken);
+                if (await store.TryFailAsync(job.Id, rejected.Problem,
+                        JobEvents.Failed(job, rejected.Problem, options.Value, clock.GetUtcNow()), cancellationToken))
+                {
+                    metrics.Failed(job, ProblemCodeOf(rejected.Problem), clock.GetUtcNow());
+                }
+
                 return JobProcessingOutcome.Done;
 
             case InferenceOutcome.Unavailable unavailable:
@@ -57,10 +65,15 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    /// <summary>Records that the job failed for good after <paramref name="attempts"/> deliveries.</summary>
+    /// <summary>
+    /// Records that the job failed for good after <paramref name="attempts"/> deliveries (its message is in the
+    /// dead-letter queue by now).
+    /// </summary>
     public async Task GiveUpAsync(Guid jobId, int attempts, string reason, CancellationToken cancellationToken)
     {
-        if (await store.FindAsync(jobId, cancellationToken) is not { IsFinished: false } job)
+        var found = await store.FindAsync(jobId, cancellationToken);
+        metrics.DeadLettered(found?.Model);
+        if (found is not { IsFinished: false } job)
         {
             return;
         }
@@ -70,9 +83,13 @@ internal sealed partial class JobProcessor(
         if (await store.TryFailAsync(job.Id, problem, JobEvents.Failed(job, problem, options.Value, clock.GetUtcNow()),
                 cancellationToken))
         {
+            metrics.Failed(job, ProblemCodes.UpstreamUnavailable, clock.GetUtcNow());
             LogGaveUp(logger, job.Id, attempts, reason);
         }
     }
+
+    private static string ProblemCodeOf(Microsoft.AspNetCore.Mvc.ProblemDetails problem) =>
+        problem.Extensions.TryGetValue("code", out var code) && code?.ToString() is { Length: > 0 } text ? text : $"{problem.Status}";
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} is unknown or already finished; delivery skipped.")]
     private static partial void LogSkipped(ILogger logger, Guid jobId);

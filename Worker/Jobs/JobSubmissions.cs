@@ -23,7 +23,7 @@ public sealed record SubmittedJob(Job Job, bool Created);
 /// </summary>
 public sealed class JobSubmissions(
     IJobStore store, IOutbox outbox, IMessagePublisher publisher, CallbackUrlPolicy callbacks, IOptions<JobsOptions> jobsOptions,
-    IOptions<MessagingOptions> messagingOptions, TimeProvider clock)
+    IOptions<MessagingOptions> messagingOptions, TimeProvider clock, JobMetrics metrics)
 {
     /// <summary>
     /// Stores the job and its queue message in one transaction, then publishes the message and answers only once
@@ -75,6 +75,7 @@ public sealed class JobSubmissions(
         }
 
         await outbox.MarkSentAsync(message.Id, CancellationToken.None);
+        metrics.Submitted(job);
         return new SubmittedJob(job, Created: true);
     }
 

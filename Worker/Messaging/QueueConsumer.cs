@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -83,6 +84,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
         try
         {
             DeliveryOutcome outcome;
+            using var process = MessagingTelemetry.StartProcess(QueueName, delivery);
             try
             {
                 outcome = await HandleAsync(delivery, _handlersStopping.Token);
@@ -93,9 +95,12 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
             }
             catch (Exception exception)
             {
+                process?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
                 LogHandlerFailed(logger, QueueName, delivery.BasicProperties.MessageId, exception);
                 outcome = DeliveryOutcome.Requeue;
             }
+
+            process?.SetTag("messaging.rabbitmq.delivery.outcome", outcome.ToString().ToLowerInvariant());
 
             // On a channel that closed meanwhile the broker has already requeued the delivery.
             if (channel.IsOpen)
