@@ -30,6 +30,9 @@ public static class UpstreamExtensions
         builder.Services.AddHttpClient<IRegistryClient, HttpRegistryClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
             .AddWorkerPoolResilience();
+        builder.Services.AddHttpClient<IAdminClient, HttpAdminClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
+            .AddWorkerPoolResilience();
         builder.Services.AddHttpClient<IWebhookKeysClient, HttpWebhookKeysClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
             .AddWorkerPoolResilience();

@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
+using Worker.Admin;
 using Worker.Audit;
 using Worker.Events;
 using Worker.Inference;
@@ -50,7 +51,8 @@ public static class Extensions
         builder.Services.AddTransient<JobProcessor>();
         builder.Services.AddSingleton<JobMetrics>();
         builder.Services.AddHostedService<BrokerAndOutboxGauges>();
-        builder.Services.AddHostedService<JobConsumer>();
+        builder.Services.AddSingleton<JobConsumer>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<JobConsumer>());
         builder.AddWebhooks();
 
         // Events: one queue per concern on the events exchange, each delivery acked once its handlers committed.
@@ -60,6 +62,13 @@ public static class Extensions
         builder.Services.AddEventConsumer<NotificationsConsumer>()
             .On<JobCompletedData, JobOutcomeWebhookHandler>()
             .On<JobFailedData, JobOutcomeWebhookHandler>();
+
+        // Operations (Apis/AdminApi.cs): the dead-letter queue, pausing the jobs queue on every replica, audited.
+        builder.Services.AddSingleton<AdminAudit>();
+        builder.Services.AddSingleton<QueueSwitchStore>();
+        builder.Services.AddSingleton<DeadLetters>();
+        builder.Services.AddSingleton<JobConsumption>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<JobConsumption>());
 
         builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddInferenceClient();

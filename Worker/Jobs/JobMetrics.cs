@@ -13,6 +13,7 @@ public sealed class JobMetrics
     private readonly Counter<long> _completed;
     private readonly Counter<long> _failed;
     private readonly Counter<long> _deadLettered;
+    private readonly Counter<long> _requeued;
     private readonly Histogram<double> _duration;
 
     public JobMetrics(IMeterFactory meters)
@@ -24,6 +25,8 @@ public sealed class JobMetrics
             "Jobs that finished with an error (python-inference refused the inputs, or every attempt failed).");
         _deadLettered = meter.CreateCounter<long>("jobs.dead_lettered", "{job}",
             "Job messages moved to the dead-letter queue after their last attempt.");
+        _requeued = meter.CreateCounter<long>("jobs.requeued", "{job}",
+            "Failed jobs an operator put back on the queue from the dead-letter queue.");
         _duration = meter.CreateHistogram("jobs.duration", unit: "s",
             description: "From submission to the recorded outcome, queueing and retries included.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Telemetry.DurationBuckets });
@@ -50,4 +53,7 @@ public sealed class JobMetrics
     /// <param name="model">The job's model, when the message could be read.</param>
     public void DeadLettered(string? model) =>
         _deadLettered.Add(1, new KeyValuePair<string, object?>("model.name", model ?? "unknown"));
+
+    public void Requeued(string? model) =>
+        _requeued.Add(1, new KeyValuePair<string, object?>("model.name", model ?? "unknown"));
 }

@@ -84,6 +84,14 @@ public sealed class WorkerDatabase(SqlDialect dialect)
         """
         ALTER TABLE outbox ADD COLUMN claimed_until {sortable_text} NULL;
         """,
+        """
+        CREATE TABLE queue_switches (
+            queue       TEXT PRIMARY KEY,
+            paused      INTEGER NOT NULL,
+            changed_at  TEXT NOT NULL,
+            changed_by  TEXT NOT NULL
+        );
+        """,
     ];
 
     public SqlDialect Dialect { get; } = dialect;
