@@ -2,6 +2,7 @@ using AppHost;
 using AppHost.Database;
 using AppHost.Deployment;
 using AppHost.Messaging;
+using AppHost.Operations;
 using AppHost.Python;
 using Microsoft.Extensions.Configuration;
 
@@ -21,6 +22,7 @@ var inference = builder.AddUvicornApp("python-inference", "../python-inference",
     .WithHttpHealthCheck("/health")
     .WithGrpcHealthCheck("inference.v1.Inference")
     .WithAnalyticsDatabase(databases)
+    .WithFastApiDocsLink()
     .PublishAsDockerfileImage();
 
 // Two competing consumers of the jobs queue (Worker:Replicas), sharing one job database; Aspire's proxy spreads HTTP calls over both.
@@ -34,12 +36,14 @@ var worker = builder.AddProject<Projects.Worker>("worker")
     .WithJobDatabase(databases)
     .WithWebhooks(builder)
     .WithReference(messaging).WaitFor(messaging)
-    .WithReference(inference).WaitFor(inference);
+    .WithReference(inference).WaitFor(inference)
+    .WithJobOperations();
 
 // Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too; it consumes
 // the events exchange as well, but serves predictions whether or not the broker is up.
 inference.WithReference(worker).WithReference(messaging)
-    .CallsInCluster(worker, GrpcEndpointExtensions.EndpointName);
+    .CallsInCluster(worker, GrpcEndpointExtensions.EndpointName)
+    .WithModelVersionSwitch(worker);
 
 // The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile). Kestrel listens itself, on
 // both loopback families; Aspire's proxy would listen on 127.0.0.1 only.
@@ -48,6 +52,7 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WithEndpoint("https", endpoint => endpoint.IsProxied = false)
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health", endpointName: "http")
+    .WithApiDocumentationLinks()
     .WithReference(inference).WaitFor(inference)
     .WithReference(worker).WaitFor(worker);
 

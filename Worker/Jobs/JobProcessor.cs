@@ -51,7 +51,9 @@ internal sealed partial class JobProcessor(
                 if (await store.TryFailAsync(job.Id, rejected.Problem,
                         JobEvents.Failed(job, rejected.Problem, options.Value, clock.GetUtcNow()), cancellationToken))
                 {
-                    metrics.Failed(job, ProblemCodeOf(rejected.Problem), clock.GetUtcNow());
+                    var code = ProblemCodeOf(rejected.Problem);
+                    metrics.Failed(job, code, clock.GetUtcNow());
+                    LogRejected(logger, job.Id, job.Model, code);
                 }
 
                 return JobProcessingOutcome.Done;
@@ -93,6 +95,9 @@ internal sealed partial class JobProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} is unknown or already finished; delivery skipped.")]
     private static partial void LogSkipped(ILogger logger, Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} failed: python-inference refused its inputs for {Model} ({ProblemCode}).")]
+    private static partial void LogRejected(ILogger logger, Guid jobId, string model, string problemCode);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed for good after {Attempts} attempts: {Reason}")]
     private static partial void LogGaveUp(ILogger logger, Guid jobId, int attempts, string reason);
