@@ -56,4 +56,7 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WithReference(inference).WaitFor(inference)
     .WithReference(worker).WaitFor(worker);
 
+// Benchmarks only: AppHost:ExportTelemetry=false starts every service without an OTLP endpoint.
+builder.ApplyTelemetryExportSetting();
+
 builder.Build().Run();
