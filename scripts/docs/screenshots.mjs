@@ -44,7 +44,7 @@ try {
   await shoot(page, `/traces/detail/${traceId}`, ["gateway", "worker", "python-inference", "process jobs"], "dashboard-job-trace.png");
   await shoot(page, `/structuredlogs/resource/python-inference?traceId=${traceId}`, ["python-inference", "problem"],
     "dashboard-python-logs-of-trace.png");
-  await shoot(page, "/metrics/resource/worker?meter=MlGateway&instrument=jobs.duration&duration=5&view=Graph",
+  await shoot(page, "/metrics/resource/worker/meter/MlGateway/instrument/jobs.duration",
     ["jobs.duration"], "dashboard-metric-job-duration.png", 4000);
 } finally {
   await browser.close();
