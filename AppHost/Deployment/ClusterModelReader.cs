@@ -70,6 +70,7 @@ internal sealed class ClusterModelReader(
         foreach (var workload in cluster.Workloads.Where(workload => workload.IsService))
         {
             ExportTelemetry(workload);
+            TrustIngressTls(workload);
         }
 
         return cluster;
@@ -86,6 +87,19 @@ internal sealed class ClusterModelReader(
             {
                 SetVariable(workload, key, value, new RenderScope(workload));
             }
+        }
+    }
+
+    /// <summary>
+    /// TLS ends at the Ingress, so a public .NET service gets plain HTTP with <c>X-Forwarded-Proto: https</c>; the
+    /// gateway accepts bearer tokens over HTTPS only (outside Development), and counts that header only when told to.
+    /// Its network policy admits nothing but the Ingress controller, which makes the header trustworthy.
+    /// </summary>
+    private void TrustIngressTls(Workload workload)
+    {
+        if (workload is { Public: true, DotNet: true } && !workload.Settings.ContainsKey("Auth__TrustForwardedProto"))
+        {
+            SetVariable(workload, "Auth__TrustForwardedProto", "true", new RenderScope(workload));
         }
     }
 

@@ -27,7 +27,7 @@ public static class AdminApi
             .WithName("RequeueDeadJob")
             .WithSummary("Put one dead job back on the queue")
             .WithDescription("The job reads queued again with its attempts reset, and is processed as if new; written to the " +
-                             "audit log under the token's subject. 404 job_not_found when it is not in the dead-letter queue. Scope: admin.")
+                             "audit log under the caller. 404 job_not_found when it is not in the dead-letter queue. Scope: admin.")
             .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Gateway.Application;
+using Gateway.Limits;
 using Gateway.RateLimiting;
 using Gateway.Security;
 using Gateway.Upstream.Worker;
@@ -23,6 +24,7 @@ public static class JobsApi
                              "else 422). With callbackUrl the outcome is also POSTed there, signed (see docs/messaging.md, Webhooks); " +
                              "private, loopback and link-local addresses are refused. Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
+            .LimitsUpstreamConcurrency()
             .Accepts<JobSubmission>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -36,6 +38,7 @@ public static class JobsApi
             .WithDescription("Newest first, optionally ?status=queued|running|succeeded|failed; ?pageSize= (1-100, default 20) " +
                              "and ?pageToken= (the previous page's nextPageToken). Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
+            .LimitsUpstreamConcurrency()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
@@ -44,6 +47,7 @@ public static class JobsApi
             .WithSummary("Read a job's status and, once done, its result")
             .WithDescription("Only the subject that submitted a job can read it; for anyone else it does not exist (404). Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
+            .LimitsUpstreamConcurrency()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 

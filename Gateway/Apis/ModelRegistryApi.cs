@@ -1,4 +1,5 @@
 using Gateway.Application;
+using Gateway.Limits;
 using Gateway.RateLimiting;
 using Gateway.Security;
 using Gateway.Upstream.Worker;
@@ -19,6 +20,7 @@ public static class ModelRegistryApi
             .WithDescription("Every version registered for the model, oldest first, each with its labels, metrics and artifact " +
                              "hash; activeVersion and each version's active flag say which one is served. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
+            .LimitsUpstreamConcurrency()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
@@ -29,6 +31,7 @@ public static class ModelRegistryApi
                              "version. Activating the active version again changes nothing. 404 for an unknown model " +
                              "(model_not_found) or version (model_version_not_found). Scope: admin.")
             .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
+            .LimitsUpstreamConcurrency()
             .Accepts<ActivationRequest>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -1,4 +1,5 @@
 using Gateway.Application;
+using Gateway.Limits;
 using Gateway.RateLimiting;
 using Gateway.Security;
 using Gateway.Upstream.Inference;
@@ -17,6 +18,7 @@ public static class PredictionsApi
             .WithSummary("Predict a batch synchronously")
             .WithDescription("Runs the named model on every input and returns the predictions in input order. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Batch)
+            .LimitsUpstreamConcurrency()
             .Accepts<PredictionRequest>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -30,6 +32,7 @@ public static class PredictionsApi
             .WithSummary("List the served models")
             .WithDescription("Name, version, input kind, labels and held-out accuracy of every model python-inference serves. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
+            .LimitsUpstreamConcurrency()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         app.MapGet("/predict", PredictTextAsync)
@@ -38,6 +41,7 @@ public static class PredictionsApi
             .WithSummary("Classify one text with the default model")
             .WithDescription("A one-line shortcut: GET /predict?text=... runs the default model (sentiment) on one text. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
+            .LimitsUpstreamConcurrency()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout);

@@ -1,8 +1,9 @@
 using System.Security.Claims;
 using Gateway.Application;
-using Gateway.Upstream.Worker;
+using Gateway.Limits;
 using Gateway.RateLimiting;
 using Gateway.Security;
+using Gateway.Upstream.Worker;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Gateway.Apis;
@@ -19,6 +20,7 @@ public static class WebhooksApi
             .WithDescription("Webhooks for the token's subject are signed with HMAC-SHA256 keyed with the UTF-8 text of this " +
                              "key (see docs/messaging.md, Webhooks); another subject's key does not verify them. Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
+            .LimitsUpstreamConcurrency()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         return app;

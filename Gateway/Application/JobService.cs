@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Application;
 
 /// <summary>
-/// Asynchronous prediction jobs, each owned by the caller's subject (the token's <c>sub</c>): a caller submits, lists
+/// Asynchronous prediction jobs, each owned by the caller (the token's issuer and <c>sub</c>, <see cref="Scopes.CallerOf"/>): a caller submits, lists
 /// and reads only its own. Submissions are checked like predictions, and an idempotency key must be printable.
 /// </summary>
 public sealed class JobService(
@@ -37,12 +37,13 @@ public sealed class JobService(
         return job.Map(view => new JobAccepted(view.Id, view.Status));
     }
 
-    public Task<Outcome<JobView>> GetAsync(Guid id, ClaimsPrincipal caller, CancellationToken cancellationToken) =>
-        jobs.GetAsync(id, OwnerOf(caller), cancellationToken);
+    public async Task<Outcome<JobView>> GetAsync(Guid id, ClaimsPrincipal caller, CancellationToken cancellationToken) =>
+        (await jobs.GetAsync(id, OwnerOf(caller), cancellationToken)).Map(InternalAddresses.Scrub);
 
-    public Task<Outcome<JobList>> ListAsync(ClaimsPrincipal caller, string? status, int? pageSize, string? pageToken,
+    public async Task<Outcome<JobList>> ListAsync(ClaimsPrincipal caller, string? status, int? pageSize, string? pageToken,
         CancellationToken cancellationToken) =>
-        jobs.ListAsync(OwnerOf(caller), status, pageSize, pageToken, cancellationToken);
+        (await jobs.ListAsync(OwnerOf(caller), status, pageSize, pageToken, cancellationToken))
+        .Map(list => list with { Items = [.. list.Items.Select(InternalAddresses.Scrub)] });
 
     private static bool IsValidIdempotencyKey(string key) => key.Length is > 0 and <= 255 && key.All(c => c is > ' ' and <= '~');
 
@@ -53,7 +54,7 @@ public sealed class JobService(
         webhookKeys.GetSigningKeyAsync(OwnerOf(caller), cancellationToken);
 
     private static string OwnerOf(ClaimsPrincipal caller) =>
-        Scopes.SubjectOf(caller) ?? throw new InvalidOperationException("An authenticated caller has no subject.");
+        Scopes.CallerOf(caller) ?? throw new InvalidOperationException("An authenticated caller has no issuer or subject.");
 }
 
 /// <summary>The answer to an accepted submission; poll <c>Location</c> (REST) or <c>getJob</c> (JSON-RPC) for the outcome.</summary>

@@ -41,6 +41,15 @@ internal static partial class ModelInputValidation
                 new Dictionary<string, string[]> { ["inputs"] = [$"At most {maxBatchSize} inputs are allowed."] });
         }
 
+        var notText = inputs
+            .Select((input, index) => (input, index))
+            .Where(item => !JsonText.IsUnicode(item.input))
+            .ToDictionary(item => $"inputs[{item.index}]", _ => new[] { JsonText.NotUnicode });
+        if (notText.Count > 0)
+        {
+            return Invalid(notText);
+        }
+
         var tooLong = inputs
             .Select((input, index) => (input, index))
             .Where(item => item.input.ValueKind == JsonValueKind.String && item.input.GetString()!.Length > maxTextLength)

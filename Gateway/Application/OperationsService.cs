@@ -22,6 +22,6 @@ public sealed class OperationsService(IAdminClient admin)
     public Task<Outcome<ConsumptionState>> SetConsumptionAsync(bool paused, ClaimsPrincipal user, CancellationToken cancellationToken) =>
         admin.SetConsumptionAsync(paused, ActorOf(user), cancellationToken);
 
-    // The edge lets only authenticated callers with the admin scope in; a token without a subject is still named.
-    private static string ActorOf(ClaimsPrincipal user) => Scopes.SubjectOf(user) ?? "unknown subject";
+    // The caller (issuer and subject), as jobs are owned; the edge lets only authenticated callers with the admin scope in.
+    private static string ActorOf(ClaimsPrincipal user) => Scopes.CallerOf(user) ?? Scopes.SubjectOf(user) ?? "unknown caller";
 }

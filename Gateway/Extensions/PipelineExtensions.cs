@@ -1,4 +1,6 @@
+using Gateway.RateLimiting;
 using Gateway.Requests;
+using Gateway.Security;
 using Scalar.AspNetCore;
 using ServiceDefaults.Problems;
 
@@ -7,8 +9,9 @@ namespace Gateway.Extensions;
 public static class PipelineExtensions
 {
     /// <summary>
-    /// The edge, outermost first: request log and trace id, the problem contract, HSTS outside Development,
-    /// body limits, then who the caller is, how much they may do, and whether they may do this.
+    /// The edge, outermost first: request log and trace id, the problem contract, HSTS and HTTPS-only tokens outside
+    /// Development, the overall deadline, header and body limits, then who the caller is, how much they may do
+    /// (rate limits), and whether they may do this.
     /// </summary>
     public static WebApplication UseGatewayEdge(this WebApplication app)
     {
@@ -17,11 +20,13 @@ public static class PipelineExtensions
         if (!app.Environment.IsDevelopment())
         {
             app.UseHsts();
+            app.UseMiddleware<HttpsOnlyTokensMiddleware>();
         }
 
+        app.UseRequestTimeouts();
         app.UseMiddleware<RequestLimitsMiddleware>();
         app.UseAuthentication();
-        app.UseRateLimiter(); // after authentication, so buckets are per subject
+        app.UseGatewayRateLimits(); // after authentication, so buckets are per caller
         app.UseAuthorization();
         return app;
     }

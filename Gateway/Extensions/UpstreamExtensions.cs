@@ -1,3 +1,4 @@
+using Gateway.Limits;
 using Gateway.Upstream.Inference;
 using Gateway.Upstream.Worker;
 using Grpc.Core;
@@ -21,21 +22,63 @@ public static class UpstreamExtensions
         builder.Services.AddValidatedOptions<RegistryOptions>(RegistryOptions.SectionName);
         builder.Services.AddValidatedOptions<WorkerCallOptions>(WorkerCallOptions.SectionName);
 
+        // In front of every upstream client: how many callers' calls may wait on the services behind the gateway.
+        builder.Services.AddValidatedOptions<UpstreamLimitsOptions>(UpstreamLimitsOptions.SectionName);
+        builder.Services.AddSingleton<UpstreamConcurrencyLimiter>();
+
         builder.AddInferenceClient();
 
         // The Worker is a pool of replicas; WorkerPool says which of its calls are retried and why.
         builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
-            .AddWorkerPoolResilience();
+            .AddWorkerPoolResilience().WithConnectionCap();
         builder.Services.AddHttpClient<IRegistryClient, HttpRegistryClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
-            .AddWorkerPoolResilience();
+            .AddWorkerPoolResilience().WithConnectionCap();
         builder.Services.AddHttpClient<IAdminClient, HttpAdminClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
-            .AddWorkerPoolResilience();
+            .AddWorkerPoolResilience().WithConnectionCap();
         builder.Services.AddHttpClient<IWebhookKeysClient, HttpWebhookKeysClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
-            .AddWorkerPoolResilience();
+            .AddWorkerPoolResilience().WithConnectionCap();
+        return builder;
+    }
+
+    /// <summary>
+    /// At most <see cref="UpstreamLimitsOptions.MaxConnectionsPerServer"/> connections from this client to one server;
+    /// requests beyond them wait for a free one (within their timeouts) instead of opening more.
+    /// </summary>
+    public static IHttpClientBuilder WithConnectionCap(this IHttpClientBuilder builder, bool multipleHttp2Connections = false) =>
+        builder.ConfigurePrimaryHttpMessageHandler((handler, services) =>
+        {
+            if (handler is SocketsHttpHandler sockets)
+            {
+                sockets.MaxConnectionsPerServer = services.GetRequiredService<IOptions<UpstreamLimitsOptions>>().Value.MaxConnectionsPerServer;
+                // HTTP/2 (gRPC) multiplexes calls on one connection; more open only up to the cap when its streams are full.
+                sockets.EnableMultipleHttp2Connections = multipleHttp2Connections;
+            }
+        });
+
+    /// <summary>
+    /// python-inference's HTTP/JSON resilience. Predictions are pure functions of their input, so a call whose
+    /// connection failed is retried with short, bounded delays (python-inference down is a quick 503, not a long wait).
+    /// A timeout is never retried: the first attempt may still be running there, and a retry would double the load on
+    /// a python-inference that is already slow. Nor is an answer, even 5xx: python-inference has decided.
+    /// </summary>
+    public static IHttpClientBuilder AddInferenceResilience(this IHttpClientBuilder builder)
+    {
+        builder.AddStandardResilienceHandler()
+            .Configure((resilience, services) =>
+            {
+                var settings = services.GetRequiredService<IOptions<InferenceOptions>>().Value;
+                resilience.AttemptTimeout.Timeout = settings.AttemptTimeout;
+                resilience.TotalRequestTimeout.Timeout = settings.TotalTimeout;
+                resilience.CircuitBreaker.SamplingDuration = settings.AttemptTimeout * 2;
+                resilience.Retry.MaxRetryAttempts = Math.Max(settings.MaxRetryAttempts, 1);
+                resilience.Retry.Delay = settings.RetryBaseDelay;
+                resilience.Retry.ShouldHandle = args => ValueTask.FromResult(
+                    settings.MaxRetryAttempts > 0 && args.Outcome.Exception is HttpRequestException);
+            });
         return builder;
     }
 
@@ -56,18 +99,8 @@ public static class UpstreamExtensions
 
         builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
-            // Predictions are pure functions of their input, so retrying them is safe; short, bounded delays
-            // keep "python-inference is down" a quick 503 rather than a long wait.
-            .AddStandardResilienceHandler()
-            .Configure((resilience, services) =>
-            {
-                var settings = services.GetRequiredService<IOptions<InferenceOptions>>().Value;
-                resilience.AttemptTimeout.Timeout = settings.AttemptTimeout;
-                resilience.TotalRequestTimeout.Timeout = settings.TotalTimeout;
-                resilience.CircuitBreaker.SamplingDuration = settings.AttemptTimeout * 2;
-                resilience.Retry.MaxRetryAttempts = settings.MaxRetryAttempts;
-                resilience.Retry.Delay = settings.RetryBaseDelay;
-            });
+            .AddInferenceResilience()
+            .WithConnectionCap();
     }
 
     /// <summary>
@@ -81,7 +114,8 @@ public static class UpstreamExtensions
             {
                 var settings = provider.GetRequiredService<IOptions<InferenceOptions>>().Value;
                 channel.ServiceConfig = RetryUnavailable(settings.MaxRetryAttempts, settings.RetryBaseDelay);
-            });
+            })
+            .WithConnectionCap(multipleHttp2Connections: true);
 
     private static ServiceConfig? RetryUnavailable(int retries, TimeSpan baseDelay)
     {

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Gateway.Application;
+using Gateway.Limits;
+using Gateway.RateLimiting;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
@@ -7,11 +9,15 @@ using ServiceDefaults.Problems;
 namespace Gateway.Rpc;
 
 /// <summary>
-/// Turns a parsed body into the reply: checks each request, finds its method, checks the method's scope, runs it
-/// and maps its outcome. A batch runs in request order, one call at a time, and answers in that order.
+/// Turns a parsed body into the reply: checks each request, finds its method, charges it to its rate-limit policy,
+/// checks the method's scope, runs it in an upstream slot and maps its outcome. A batch runs in request order, one
+/// call at a time, and answers in that order; a call the budget or the slots refuse gets its own error (429
+/// <c>rate_limited</c>, 503 <c>concurrency_limited</c>) and the calls after it are still tried, so a batch larger than
+/// the budget left has its first calls answered and the rest refused.
 /// </summary>
 internal sealed partial class JsonRpcDispatcher(
-    JsonRpcMethodTable methods, IOptions<JsonRpcOptions> options, ILogger<JsonRpcDispatcher> logger)
+    JsonRpcMethodTable methods, IOptions<JsonRpcOptions> options, RateLimitBudget budget,
+    UpstreamConcurrencyLimiter concurrency, IOptions<UpstreamLimitsOptions> upstreamLimits, ILogger<JsonRpcDispatcher> logger)
 {
     public async Task<JsonRpcReply> DispatchAsync(JsonElement body, HttpContext httpContext)
     {
@@ -75,6 +81,18 @@ internal sealed partial class JsonRpcDispatcher(
         if (!methods.TryGet(request.Method, out var method))
         {
             return (null, JsonRpcError.MethodNotFound(traceId, request.Method));
+        }
+
+        if (method.RateLimitPolicy is { } policy && budget.TryCharge(httpContext, policy) is { } retryAfter)
+        {
+            return (null, JsonRpcError.FromProblem(RateLimits.Refused(httpContext, retryAfter), traceId));
+        }
+
+        using var slot = concurrency.TryEnter(RateLimitBudget.CallerKey(httpContext), out var callerIsFull);
+        if (slot is null)
+        {
+            return (null, JsonRpcError.FromProblem(
+                UpstreamConcurrency.Refused(httpContext, callerIsFull, upstreamLimits.Value.RetryAfter), traceId));
         }
 
         try

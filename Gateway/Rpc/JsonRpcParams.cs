@@ -54,7 +54,12 @@ internal sealed class JsonRpcParams
             return null;
         }
 
-        return value.GetString();
+        if (!JsonText.TryGetString(value, out var text))
+        {
+            _errors[name] = [JsonText.NotUnicode];
+        }
+
+        return text;
     }
 
     public IReadOnlyList<JsonElement>? OptionalArray(string name)
@@ -83,7 +88,8 @@ internal sealed class JsonRpcParams
             return Guid.Empty;
         }
 
-        if (value.ValueKind != JsonValueKind.String || !Guid.TryParse(value.GetString(), out var id))
+        if (value.ValueKind != JsonValueKind.String || !JsonText.TryGetString(value, out var text)
+            || !Guid.TryParse(text, out var id))
         {
             _errors[name] = ["Must be a GUID string."];
             return Guid.Empty;

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Gateway.Application;
 
 namespace Gateway.Rpc;
 
@@ -45,9 +46,10 @@ internal sealed record JsonRpcRequest(JsonElement? Id, string Method, JsonElemen
             return false;
         }
 
-        if (!element.TryGetProperty("method", out var method) || method.ValueKind != JsonValueKind.String)
+        if (!element.TryGetProperty("method", out var method) || method.ValueKind != JsonValueKind.String
+            || !JsonText.TryGetString(method, out var name))
         {
-            reason = "'method' must be a string.";
+            reason = "'method' must be a string of valid Unicode text.";
             return false;
         }
 
@@ -58,7 +60,7 @@ internal sealed record JsonRpcRequest(JsonElement? Id, string Method, JsonElemen
             return false;
         }
 
-        request = new JsonRpcRequest(id, method.GetString()!, parameters);
+        request = new JsonRpcRequest(id, name!, parameters);
         reason = null;
         return true;
     }

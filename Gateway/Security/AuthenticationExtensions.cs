@@ -29,6 +29,7 @@ public static class AuthenticationExtensions
                 validation.ValidateLifetime = true;
                 validation.RequireExpirationTime = true;
                 validation.RequireSignedTokens = true;
+                validation.ValidAlgorithms = auth.Value.ValidAlgorithms; // pinned: no other alg, whatever the token says
                 jwt.Events = new JwtBearerEvents
                 {
                     OnChallenge = AuthProblems.WriteChallengeAsync,

@@ -28,7 +28,17 @@ public static class Scopes
             .SelectMany(claim => claim.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Contains(scope, StringComparer.Ordinal);
 
-    /// <summary>The token's subject: the owner of the jobs it submits and its rate-limit partition.</summary>
+    /// <summary>The token's subject (<c>sub</c>), as the issuer wrote it; unique only within that issuer.</summary>
     public static string? SubjectOf(ClaimsPrincipal user) =>
         user.Identity?.IsAuthenticated == true ? user.FindFirst("sub")?.Value : null;
+
+    /// <summary>
+    /// Who the caller is: the token's issuer and subject, <c>{escaped issuer}:{subject}</c>. Two trusted issuers may
+    /// hand out the same subject to different people, so jobs and rate-limit partitions belong to this pair, never to
+    /// <c>sub</c> alone. The issuer is URI-escaped, so the first ':' always ends it.
+    /// </summary>
+    public static string? CallerOf(ClaimsPrincipal user) =>
+        SubjectOf(user) is { } subject && user.FindFirst("iss")?.Value is { Length: > 0 } issuer
+            ? $"{Uri.EscapeDataString(issuer)}:{subject}"
+            : null;
 }

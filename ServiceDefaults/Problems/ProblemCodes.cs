@@ -19,6 +19,10 @@ public static class ProblemCodes
     public const string InvalidToken = "invalid_token";
     public const string InsufficientScope = "insufficient_scope";
     public const string RateLimited = "rate_limited";
+    public const string ConcurrencyLimited = "concurrency_limited";
+    public const string DeadlineExceeded = "deadline_exceeded";
+    public const string HttpsRequired = "https_required";
+    public const string HeadersTooLarge = "headers_too_large";
     public const string UpstreamUnavailable = "upstream_unavailable";
     public const string UpstreamTimeout = "upstream_timeout";
     public const string UpstreamError = "upstream_error";

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.api.errors import internal_error_response, register_error_handlers
+from app.api.limits import BodyLimitMiddleware
 from app.api.routes import health, models, predictions, stats
 from app.core.config import Settings
 from app.core.telemetry import TelemetryMiddleware, configure_logging, create_telemetry
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.router.lifespan_context = _lifespan(grpc_server, messaging, registration)
 
     register_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(TelemetryMiddleware, tracer=tracer, error_response=internal_error_response)
     app.include_router(health.router)
     app.include_router(models.router)

@@ -24,6 +24,8 @@ counts=(--singles "$singles" --batches "$batches" --concurrency "$concurrency" -
 # One subject sends thousands of predictions: lift its limits (project resources inherit the AppHost's environment).
 export RateLimiting__Policies__predict__TokenLimit=1000000 RateLimiting__Policies__predict__TokensPerPeriod=1000000
 export RateLimiting__Policies__batch__TokenLimit=1000000 RateLimiting__Policies__batch__TokensPerPeriod=1000000
+# ...and its calls in flight: the per-caller cap would refuse a concurrency above it.
+export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 
 results="$(mktemp -d)"
 log="$results/apphost.log"

@@ -30,6 +30,7 @@ token=$(dotnet user-jwts create --project Gateway --name bench --scope jobs --ou
 # The bench is one subject submitting thousands of jobs: lift its rate limit (project resources inherit the
 # AppHost's environment).
 export RateLimiting__Policies__jobs__TokenLimit=1000000 RateLimiting__Policies__jobs__TokensPerPeriod=1000000
+export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 log="$(mktemp)"
 state_root="${TMPDIR:-/tmp}/aspire-ml-gateway"
 runs_before=$(ls "$state_root" 2>/dev/null || true)

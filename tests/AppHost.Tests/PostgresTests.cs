@@ -45,7 +45,7 @@ public sealed class PostgresReplicaTests(PostgresStackFixture stack)
             using var own = new HttpClient { BaseAddress = stack.OwnAddressOf(replica), Timeout = AppHostFixture.StepTimeout };
             foreach (var id in ids.Take(30))
             {
-                var job = await own.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}?owner={subject}", timeout.Token);
+                var job = await own.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}?owner={Uri.EscapeDataString(Tokens.OwnerOf(subject))}", timeout.Token);
                 Assert.Equal("succeeded", job.GetProperty("status").GetString());
             }
         }

@@ -24,6 +24,9 @@ public sealed class Tokens
         new("Authentication__Schemes__Bearer__SigningKeys__0__Value", Convert.ToBase64String(_key)),
     ];
 
+    /// <summary>The job owner the gateway makes of this issuer's token for <paramref name="subject"/> (issuer and subject).</summary>
+    public static string OwnerOf(string subject) => $"{Uri.EscapeDataString(Issuer)}:{subject}";
+
     public string Create(string subject = "e2e-tests", string scopes = "predict jobs") =>
         new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {

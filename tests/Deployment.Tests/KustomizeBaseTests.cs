@@ -202,6 +202,15 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
     }
 
     [Fact]
+    public void The_gateway_behind_the_tls_ending_ingress_trusts_x_forwarded_proto_and_the_internal_services_do_not()
+    {
+        // Outside Development the gateway takes bearer tokens over HTTPS only; in the cluster, HTTPS is the Ingress's.
+        var configs = publish.All<V1ConfigMap>().ToDictionary(map => map.Metadata.Name, map => map.Data);
+        Assert.Equal("true", configs["gateway-config"]["Auth__TrustForwardedProto"]);
+        Assert.False(configs["worker-config"].ContainsKey("Auth__TrustForwardedProto"));
+    }
+
+    [Fact]
     public void Every_service_exports_telemetry_to_the_endpoint_in_the_otel_ConfigMap_which_the_dashboard_component_sets()
     {
         foreach (var name in Services)

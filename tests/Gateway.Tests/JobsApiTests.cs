@@ -23,7 +23,7 @@ public sealed class JobsApiTests(GatewayFactory factory) : IClassFixture<Gateway
         var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var forwarded = Assert.Single(Jobs.Submissions, s => s.Owner == "jobs-ivan");
+        var forwarded = Assert.Single(Jobs.Submissions, s => s.Owner == TestTokens.OwnerOf("jobs-ivan"));
         Assert.Equal("order-42", forwarded.IdempotencyKey);
         Assert.Equal("https://hooks.example/x", forwarded.Submission.CallbackUrl);
     }
@@ -51,13 +51,39 @@ public sealed class JobsApiTests(GatewayFactory factory) : IClassFixture<Gateway
     [Fact]
     public async Task Listing_shows_only_the_callers_jobs()
     {
-        Jobs.Add("jobs-judy");
-        Jobs.Add("jobs-judy");
-        Jobs.Add("jobs-someone-else");
+        Jobs.Add(TestTokens.OwnerOf("jobs-judy"));
+        Jobs.Add(TestTokens.OwnerOf("jobs-judy"));
+        Jobs.Add(TestTokens.OwnerOf("jobs-someone-else"));
         using var client = factory.CreateAuthorizedClient(TestTokens.Create(subject: "jobs-judy"));
 
         var page = await client.GetFromJsonAsync<JsonElement>("/api/v1/jobs?status=queued", TestContext.Current.CancellationToken);
 
         Assert.Equal(2, page.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_failed_jobs_error_reaches_the_caller_without_internal_addresses()
+    {
+        var job = Jobs.AddFailed(TestTokens.OwnerOf("jobs-kim"), UpstreamProblems.Of(503, "upstream_unavailable",
+            "The job could not be processed.",
+            "Gave up after 4 attempts. Last error: Status(StatusCode=\"Unavailable\", Detail=\"Error connecting to subchannel.\", " +
+            "DebugException=\"System.Net.Sockets.SocketException: Connection refused (127.0.0.1:50051)\") at " +
+            "http://python-inference.internal:8000/v1/predict via worker-7f9c:5001 and [fd00::12]:443"));
+        using var client = factory.CreateAuthorizedClient(TestTokens.Create(subject: "jobs-kim"));
+
+        var read = await client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{job.Id}", TestContext.Current.CancellationToken);
+        var listed = await client.GetFromJsonAsync<JsonElement>("/api/v1/jobs?status=failed", TestContext.Current.CancellationToken);
+
+        foreach (var error in new[] { read.GetProperty("error"), listed.GetProperty("items")[0].GetProperty("error") })
+        {
+            var detail = error.GetProperty("detail").GetString()!;
+            Assert.StartsWith("Gave up after 4 attempts. Last error:", detail, StringComparison.Ordinal);
+            foreach (var leak in new[] { "127.0.0.1", "50051", "python-inference.internal", "8000", "worker-7f9c", "5001", "fd00::12" })
+            {
+                Assert.DoesNotContain(leak, detail, StringComparison.Ordinal);
+            }
+
+            Assert.Contains("[internal address]", detail, StringComparison.Ordinal);
+        }
     }
 }

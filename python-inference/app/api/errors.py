@@ -28,6 +28,7 @@ from app.core.problems import (
     INTERNAL_ERROR_DETAIL,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
+    VALIDATION_FAILED,
     ProblemError,
     validation_failed,
 )
@@ -127,6 +128,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         detail = f"{request.method} is not allowed on {request.url.path}."
     else:
         detail = str(exc.detail)
+    if status == 400:
+        # Starlette's own 400: a body it could not decode (invalid UTF-8, broken or too deeply nested JSON).
+        return problem_response(
+            request.url.path,
+            400,
+            VALIDATION_FAILED,
+            "The request has 1 invalid field: body.",
+            errors={"body": ["is not valid JSON (or not UTF-8)"]},
+        )
     code = _HTTP_CODES.get(status, f"http_{status}")
     return problem_response(request.url.path, status, code, detail, headers=getattr(exc, "headers", None))
 

@@ -104,6 +104,7 @@ def service_url(environ: Mapping[str, str], service: str) -> str | None:
 class Settings:
     MAX_BATCH_SIZE: int = 100
     MAX_TEXT_LENGTH: int = 5000
+    MAX_BODY_BYTES: int = 1024 * 1024  # a larger HTTP request body is 413, as at the gateway
     MODEL_CACHE_DIR: Path = SERVICE_ROOT / ".model-cache"
     OTEL_SERVICE_NAME: str = "python-inference"
     OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
@@ -153,6 +154,7 @@ class Settings:
         return cls(
             MAX_BATCH_SIZE=_positive_int(env, "MAX_BATCH_SIZE", cls.MAX_BATCH_SIZE),
             MAX_TEXT_LENGTH=_positive_int(env, "MAX_TEXT_LENGTH", cls.MAX_TEXT_LENGTH),
+            MAX_BODY_BYTES=_positive_int(env, "MAX_BODY_BYTES", cls.MAX_BODY_BYTES),
             MODEL_CACHE_DIR=Path(cache_dir) if cache_dir else cls.MODEL_CACHE_DIR,
             OTEL_SERVICE_NAME=_optional(env, "OTEL_SERVICE_NAME") or cls.OTEL_SERVICE_NAME,
             OTEL_EXPORTER_OTLP_ENDPOINT=_optional(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),

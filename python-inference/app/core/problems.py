@@ -2,7 +2,8 @@
 problem details, app/rpc/errors.py as gRPC statuses. `code` is the stable, machine-readable part:
 
     validation_failed (400)   batch_too_large (400)   model_not_found (404)   not_ready (503)
-    not_found (404) and method_not_allowed (405), HTTP only   internal_error (500), anything unexpected
+    not_found (404), method_not_allowed (405) and payload_too_large (413), HTTP only
+    internal_error (500), anything unexpected
 
 Field paths in `errors` look like `model`, `inputs[2]`, `text`, `input`, `body`.
 """
@@ -15,6 +16,7 @@ MODEL_NOT_FOUND = "model_not_found"
 NOT_READY = "not_ready"
 NOT_FOUND = "not_found"
 METHOD_NOT_ALLOWED = "method_not_allowed"
+PAYLOAD_TOO_LARGE = "payload_too_large"
 INTERNAL_ERROR = "internal_error"
 
 INTERNAL_ERROR_DETAIL = "An unexpected error occurred. Quote the traceId when reporting it."

@@ -18,11 +18,22 @@ def input_error(model: ServedModel, value: Any, *, max_text_length: int) -> str 
 def text_error(value: Any, *, max_text_length: int) -> str | None:
     if not isinstance(value, str):
         return f"must be a string, got {_json_type(value)}"
+    if not is_unicode(value):
+        return "must be valid Unicode text (no lone UTF-16 surrogate)"
     if not value.strip():
         return "must not be empty or whitespace only"
     if len(value) > max_text_length:
         return f"must be at most {max_text_length} characters, got {len(value)}"
     return None
+
+
+def is_unicode(text: str) -> bool:
+    """JSON can escape a lone UTF-16 surrogate ("\\ud800"); Python decodes it into a str that is not Unicode text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def features_error(value: Any, *, feature_count: int) -> str | None:

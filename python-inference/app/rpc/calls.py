@@ -13,7 +13,47 @@ from typing import Any, Protocol
 import grpc
 
 from app.core.telemetry import SPAN_KIND_SERVER, Span, SpanContext, Tracer, instruments, parse_traceparent
+from app.core.problems import ProblemError, validation_failed
 from app.rpc.errors import RpcProblem, abort, to_rpc_problem
+
+
+class UndecodableRequest:
+    """What a method receives instead of its request message when the bytes sent do not decode as one."""
+
+
+UNDECODABLE = UndecodableRequest()
+
+
+def tolerant_deserializer(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """grpcio answers a request its deserializer cannot read with INTERNAL; this one hands the method a marker
+    instead, which @rpc_method answers as INVALID_ARGUMENT `validation_failed`: bad bytes are the caller's error."""
+    if deserialize is None:
+        return None
+
+    def read(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:  # noqa: BLE001 - DecodeError, or invalid UTF-8 in a string field
+            return UNDECODABLE
+
+    return read
+
+
+class TolerantHandlers(grpc.GenericRpcHandler):
+    """The generated handlers of a service, each with a `tolerant_deserializer`."""
+
+    def __init__(self, handlers: grpc.GenericRpcHandler) -> None:
+        self._handlers = handlers
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = self._handlers.service(handler_call_details)
+        if handler is None:
+            return None
+        return handler._replace(request_deserializer=tolerant_deserializer(handler.request_deserializer))
+
+
+def _undecodable() -> ProblemError:
+    return validation_failed({"request": ["is not a valid protobuf message of this method's request type"]})
 
 
 class HasTracer(Protocol):
@@ -37,6 +77,8 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
                     name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
                 ) as span:
                     try:
+                        if request is UNDECODABLE:
+                            raise _undecodable()
                         async for response in method(self, request, context):
                             yield response
                         span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
@@ -56,6 +98,8 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
                 name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
             ) as span:
                 try:
+                    if request is UNDECODABLE:
+                        raise _undecodable()
                     response = await method(self, request, context)
                     span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
                 except Exception as error:  # noqa: BLE001 - every failure becomes a status

@@ -10,6 +10,7 @@ import grpc
 from app.core.config import Settings
 from app.ml.serving import ModelServing
 from app.rpc.health import HealthService
+from app.rpc.calls import TolerantHandlers
 from app.rpc.inference import SERVICE, InferenceService
 from app.rpc.stubs import health_pb2_grpc, inference_pb2_grpc
 
@@ -29,7 +30,7 @@ class GrpcServer:
 
     async def start(self) -> None:
         server = grpc.aio.server()
-        inference_pb2_grpc.add_InferenceServicer_to_server(self.inference, server)
+        inference_pb2_grpc.add_InferenceServicer_to_server(self.inference, _TolerantServer(server))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         port = server.add_insecure_port(self.address)
         if port == 0:
@@ -42,3 +43,17 @@ class GrpcServer:
         if self._server is not None:
             await self._server.stop(self.STOP_GRACE_S)
             self._server = None
+
+
+class _TolerantServer:
+    """Passes the generated `add_*_to_server` handlers on to the server with tolerant deserializers (app/rpc/calls.py)."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: tuple[grpc.GenericRpcHandler, ...]) -> None:
+        self._server.add_generic_rpc_handlers(tuple(TolerantHandlers(handler) for handler in handlers))
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        # grpcio >= 1.62 stubs register their methods here too; the generic handlers above serve them as well.
+        pass

@@ -61,7 +61,7 @@ public sealed class BothDoorsTests(GatewayFactory factory) : IClassFixture<Gatew
     [Fact]
     public async Task Another_subjects_job_is_the_same_404_over_rest_and_json_rpc()
     {
-        var job = Jobs.Add(owner: "doors-owner");
+        var job = Jobs.Add(owner: TestTokens.OwnerOf("doors-owner"));
         using var client = factory.CreateAuthorizedClient(TestTokens.Create(subject: "doors-stranger"));
 
         var rest = await Problems.ReadProblemAsync(
@@ -83,8 +83,8 @@ public sealed class BothDoorsTests(GatewayFactory factory) : IClassFixture<Gatew
 
         Assert.Equal(HttpStatusCode.Accepted, rest.StatusCode);
         var restJob = await rest.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
-        Assert.Equal(subject, Jobs.OwnerOf(restJob.GetProperty("id").GetGuid()));
-        Assert.Equal(subject, Jobs.OwnerOf(rpc.GetProperty("result").GetProperty("id").GetGuid()));
+        Assert.Equal(TestTokens.OwnerOf(subject), Jobs.OwnerOf(restJob.GetProperty("id").GetGuid()));
+        Assert.Equal(TestTokens.OwnerOf(subject), Jobs.OwnerOf(rpc.GetProperty("result").GetProperty("id").GetGuid()));
         Assert.Equal(["id", "status"], restJob.EnumerateObject().Select(member => member.Name));
         Assert.Equal(["id", "status"], rpc.GetProperty("result").EnumerateObject().Select(member => member.Name));
     }

@@ -15,16 +15,28 @@ public sealed class FakeInferenceClient : IInferenceClient
 
     public ProblemDetails? Failure { get; set; }
 
-    public Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
+    /// <summary>When set, every prediction first awaits it (a slow python-inference), with the call's token.</summary>
+    public Func<CancellationToken, Task>? Delay { get; set; }
+
+    public async Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
     {
-        Requests.Add(request);
-        return Task.FromResult(Failure is { } problem
+        lock (Requests)
+        {
+            Requests.Add(request);
+        }
+
+        if (Delay is { } delay)
+        {
+            await delay(cancellationToken);
+        }
+
+        return Failure is { } problem
             ? Outcome.Failure<PredictionResponse>(problem)
             : request.Model is not ("sentiment" or "iris")
                 ? Outcome.Failure<PredictionResponse>(UpstreamProblems.Of(404, "model_not_found", "Unknown model",
                     $"No model named '{request.Model}'."))
                 : Outcome.Success(new PredictionResponse(request.Model!, "1.0.0",
-                [.. request.Inputs!.Select(_ => new Prediction("positive", 0.75))])));
+                [.. request.Inputs!.Select(_ => new Prediction("positive", 0.75))]));
     }
 
     public Task<Outcome<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>

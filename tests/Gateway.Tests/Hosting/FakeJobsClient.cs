@@ -21,6 +21,15 @@ public sealed class FakeJobsClient : IJobsClient
         return job;
     }
 
+    /// <summary>A job that failed with <paramref name="error"/>, as the Worker records it.</summary>
+    public JobView AddFailed(string owner, ProblemDetails error)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var job = new JobView(Guid.NewGuid(), "sentiment", "failed", 4, now, now, null, error);
+        _jobs[job.Id] = (owner, job);
+        return job;
+    }
+
     public string? OwnerOf(Guid id) => _jobs.TryGetValue(id, out var entry) ? entry.Owner : null;
 
     public List<(JobSubmission Submission, string Owner, string? IdempotencyKey)> Submissions { get; } = [];

@@ -19,7 +19,8 @@ public static class TestTokens
         string audience = Audience,
         string? signingKey = null,
         DateTime? notBefore = null,
-        DateTime? expires = null)
+        DateTime? expires = null,
+        string algorithm = SecurityAlgorithms.HmacSha256)
     {
         var now = DateTime.UtcNow;
         var claims = new Dictionary<string, object> { ["scope"] = scopes };
@@ -37,9 +38,12 @@ public static class TestTokens
             NotBefore = notBefore ?? now.AddSeconds(-1),
             Expires = expires ?? now.AddMinutes(10),
             SigningCredentials = new SigningCredentials(
-                new SymmetricSecurityKey(Convert.FromBase64String(signingKey ?? SigningKey)), SecurityAlgorithms.HmacSha256),
+                new SymmetricSecurityKey(Convert.FromBase64String(signingKey ?? SigningKey)), algorithm),
         });
     }
+
+    /// <summary>The owner the gateway makes of a token from <paramref name="issuer"/> for <paramref name="subject"/>.</summary>
+    public static string OwnerOf(string subject, string issuer = Issuer) => $"{Uri.EscapeDataString(issuer)}:{subject}";
 
     /// <summary>An unsigned token (<c>alg: none</c>) with otherwise valid claims.</summary>
     public static string CreateUnsigned(string subject = "alice", string scopes = "predict jobs")

@@ -16,7 +16,7 @@ public sealed class JobMethodsTests
         var result = response.GetProperty("result");
         Assert.Equal(["id", "status"], result.EnumerateObject().Select(member => member.Name));
         Assert.Equal("queued", result.GetProperty("status").GetString());
-        Assert.Equal("bob", host.Jobs.OwnerOf(result.GetProperty("id").GetGuid()));
+        Assert.Equal(TestTokens.OwnerOf("bob"), host.Jobs.OwnerOf(result.GetProperty("id").GetGuid()));
     }
 
     [Fact]
@@ -26,7 +26,7 @@ public sealed class JobMethodsTests
 
         var response = await host.CallAsync("""{"jsonrpc": "2.0", "method": "submitJob", "params": ["sentiment", ["fine"]], "id": 1}""");
 
-        Assert.Equal("alice", host.Jobs.OwnerOf(response.GetProperty("result").GetProperty("id").GetGuid()));
+        Assert.Equal(TestTokens.OwnerOf("alice"), host.Jobs.OwnerOf(response.GetProperty("result").GetProperty("id").GetGuid()));
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class JobMethodsTests
     public async Task GetJob_returns_the_callers_job(string parameters)
     {
         await using var host = await JsonRpcTestHost.StartAsync();
-        var job = host.Jobs.Add("alice");
+        var job = host.Jobs.Add(TestTokens.OwnerOf("alice"));
 
         var response = await host.CallAsync($$"""{"jsonrpc": "2.0", "method": "getJob", "params": {{parameters.Replace("{0}", job.Id.ToString(), StringComparison.Ordinal)}}, "id": 1}""");
 
@@ -82,7 +82,7 @@ public sealed class JobMethodsTests
     public async Task GetJob_of_someone_elses_job_is_404_job_not_found()
     {
         await using var host = await JsonRpcTestHost.StartAsync();
-        var job = host.Jobs.Add("bob");
+        var job = host.Jobs.Add(TestTokens.OwnerOf("bob"));
 
         var response = await host.CallAsync($$"""{"jsonrpc": "2.0", "method": "getJob", "params": ["{{job.Id}}"], "id": 1}""");
 
@@ -118,7 +118,7 @@ public sealed class JobMethodsTests
     public async Task GetJob_without_the_jobs_scope_is_403_insufficient_scope()
     {
         await using var host = await JsonRpcTestHost.StartAsync();
-        var job = host.Jobs.Add("alice");
+        var job = host.Jobs.Add(TestTokens.OwnerOf("alice"));
 
         var response = await host.CallAsync($$"""{"jsonrpc": "2.0", "method": "getJob", "params": ["{{job.Id}}"], "id": 1}""", scopes: "predict");
 

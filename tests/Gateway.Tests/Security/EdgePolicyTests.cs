@@ -73,7 +73,8 @@ public sealed class UnconfiguredProductionTests(UnconfiguredProductionFactory fa
     [MemberData(nameof(Tokens))]
     public async Task Every_token_is_refused_when_no_issuer_is_configured(string kind, string token)
     {
-        using var client = factory.CreateClient();
+        // Over HTTPS: outside Development a token over plain HTTP is refused before it is read (HttpsOnlyTokensTests).
+        using var client = factory.CreateClient(new WebApplicationFactoryClientOptions { BaseAddress = new Uri("https://localhost") });
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
 
         var response = await client.GetAsync("/predict?text=ok", TestContext.Current.CancellationToken);

@@ -6,10 +6,13 @@ CPU, so a thread-pool hop buys no parallelism and costs throughput (measured ~50
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from urllib.parse import unquote_to_bytes
+
+from fastapi import APIRouter, Depends, Query, Request
 
 from app.api.deps import get_serving
 from app.api.errors import problem_responses
+from app.core.problems import validation_failed
 from app.ml import sentiment
 from app.ml.serving import ModelServing, Predictions
 from app.schemas.predictions import Prediction, PredictRequest, PredictResponse
@@ -34,10 +37,23 @@ async def predict(body: PredictRequest, serving: ModelServing = Depends(get_serv
     responses=problem_responses(400, 503),
 )
 async def predict_text(
+    request: Request,
     text: str = Query(..., description="The text to classify."),
     serving: ModelServing = Depends(get_serving),
 ) -> PredictResponse:
+    if not _query_is_utf8(request.scope.get("query_string", b"")):
+        # Starlette decodes invalid UTF-8 in a query into U+FFFD; the caller sent bytes that are not text.
+        raise validation_failed({"text": ["must be percent-encoded UTF-8"]})
     return _response(serving.predict_one(sentiment.NAME, text, field="text"))
+
+
+def _query_is_utf8(query: bytes) -> bool:
+    try:
+        for pair in query.split(b"&"):
+            unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _response(answered: Predictions) -> PredictResponse:

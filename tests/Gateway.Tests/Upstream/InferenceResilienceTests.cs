@@ -1,0 +1,111 @@
+using Gateway.Extensions;
+using Gateway.Upstream.Inference;
+using Gateway.Upstream.Worker;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Gateway.Tests.Upstream;
+
+/// <summary>
+/// python-inference's HTTP client with its real resilience pipeline over a scripted network: a call whose connection
+/// failed is retried, a call that timed out is not (the first attempt may still be running), and every upstream
+/// client opens at most the configured number of connections per server.
+/// </summary>
+public sealed class InferenceResilienceTests
+{
+    private sealed class ScriptedInference(Func<CancellationToken, Task<HttpResponseMessage>> answer) : HttpMessageHandler
+    {
+        private int _attempts;
+
+        public int Attempts => _attempts;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _attempts);
+            return answer(cancellationToken);
+        }
+    }
+
+    private static ServiceProvider Services(ScriptedInference inference)
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddOptions<InferenceOptions>().Configure(o =>
+            (o.AttemptTimeout, o.TotalTimeout, o.MaxRetryAttempts, o.RetryBaseDelay) =
+            (TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(20), 2, TimeSpan.Zero));
+        services.AddHttpClient<IInferenceClient, HttpInferenceClient>(http => http.BaseAddress = new Uri("http://python-inference.test"))
+            .AddInferenceResilience().ConfigurePrimaryHttpMessageHandler(() => inference);
+        return services.BuildServiceProvider();
+    }
+
+    private static Task<Gateway.Application.Outcome<PredictionResponse>> PredictAsync(IServiceProvider services) =>
+        services.GetRequiredService<IInferenceClient>().PredictAsync(
+            new PredictionRequest("sentiment", [JsonSerializer.SerializeToElement("fine")]), TestContext.Current.CancellationToken);
+
+    [Fact]
+    public async Task A_prediction_that_timed_out_is_not_retried_and_is_504()
+    {
+        var inference = new ScriptedInference(async cancellationToken =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(30), cancellationToken);
+            return new HttpResponseMessage(HttpStatusCode.OK);
+        });
+        await using var services = Services(inference);
+
+        var outcome = await PredictAsync(services);
+
+        Assert.Equal(1, inference.Attempts);
+        Assert.Equal(504, outcome.Problem?.Status);
+        Assert.Equal("upstream_timeout", outcome.Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public async Task A_5xx_answer_is_not_retried()
+    {
+        var inference = new ScriptedInference(_ => Task.FromResult(new HttpResponseMessage(HttpStatusCode.InternalServerError)));
+        await using var services = Services(inference);
+
+        var outcome = await PredictAsync(services);
+
+        Assert.Equal(1, inference.Attempts);
+        Assert.Equal(502, outcome.Problem?.Status);
+    }
+
+    [Fact]
+    public async Task A_prediction_whose_connection_failed_is_retried()
+    {
+        var inference = new ScriptedInference(_ => throw new HttpRequestException("Connection refused"));
+        await using var services = Services(inference);
+
+        var outcome = await PredictAsync(services);
+
+        Assert.Equal(3, inference.Attempts);
+        Assert.Equal("upstream_unavailable", outcome.Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Theory]
+    [InlineData("Http", nameof(IInferenceClient))]
+    [InlineData("Http", nameof(IJobsClient))]
+    [InlineData("Http", nameof(IRegistryClient))]
+    [InlineData("Http", nameof(IWebhookKeysClient))]
+    [InlineData("Grpc", "InferenceClient")]
+    public void Each_upstream_client_opens_at_most_the_configured_connections_per_server(string transport, string client)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["UpstreamLimits:MaxConnectionsPerServer"] = "7",
+            ["Inference:Transport"] = transport,
+        });
+        builder.AddUpstreamClients();
+        using var host = builder.Build();
+
+        HttpMessageHandler handler = host.Services.GetRequiredService<IHttpMessageHandlerFactory>().CreateHandler(client);
+        while (handler is DelegatingHandler delegating)
+        {
+            handler = delegating.InnerHandler!;
+        }
+
+        Assert.Equal(7, Assert.IsType<SocketsHttpHandler>(handler).MaxConnectionsPerServer);
+    }
+}
