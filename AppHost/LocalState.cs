@@ -8,7 +8,14 @@ namespace AppHost;
 /// </summary>
 internal sealed class LocalState
 {
-    private static readonly string Root = Path.Combine(Path.GetTempPath(), "aspire-ml-gateway");
+    // Per user, and private: the folders hold the broker's Erlang cookie, generated credentials and the job database.
+    private static readonly string Root = Path.Combine(Path.GetTempPath(), $"aspire-ml-gateway-{Environment.UserName}");
+
+    /// <summary>rwx for the owner only.</summary>
+    public const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>The folder every run's folder is in (one per user).</summary>
+    public static string RootDirectory => Root;
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IDistributedApplicationBuilder, LocalState> Runs = new();
 
     private readonly Lazy<string> _runDirectory = new(CreateRunDirectory);
@@ -18,16 +25,59 @@ internal sealed class LocalState
 
     public string RunId => Path.GetFileName(_runDirectory.Value);
 
-    public string DirectoryFor(string component)
+    public string RunDirectory => _runDirectory.Value;
+
+    public string DirectoryFor(string component) => CreatePrivateDirectory(Path.Combine(_runDirectory.Value, component));
+
+    /// <summary>
+    /// Lets another local user (the postgres account a root run starts PostgreSQL as) pass through the run's folders
+    /// to its own component folder, without listing them: mode 0711 on the root and the run folder.
+    /// </summary>
+    public void AllowTraversal()
     {
-        var path = Path.Combine(_runDirectory.Value, component);
-        Directory.CreateDirectory(path);
+        if (!OperatingSystem.IsWindows())
+        {
+            var traverse = PrivateDirectory | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+            File.SetUnixFileMode(Root, traverse);
+            File.SetUnixFileMode(_runDirectory.Value, traverse);
+        }
+    }
+
+    /// <summary>
+    /// Creates (or takes over) a folder only its owner can enter. A path that is a symbolic link, or a folder of
+    /// another user (whose mode cannot be set), is refused: another user could read or plant state there.
+    /// </summary>
+    private static string CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return path;
+        }
+
+        Directory.CreateDirectory(path, PrivateDirectory);
+        if (new DirectoryInfo(path).LinkTarget is not null)
+        {
+            throw new DistributedApplicationException($"The state folder {path} is a symbolic link; remove it.");
+        }
+
+        try
+        {
+            // A folder made earlier with the default mode loses everything but the traversal a root run with the
+            // local PostgreSQL allows (AllowTraversal); setting the mode at all fails on another user's folder.
+            File.SetUnixFileMode(path, File.GetUnixFileMode(path) & (PrivateDirectory | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute));
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new DistributedApplicationException($"The state folder {path} belongs to another user; remove it.");
+        }
+
         return path;
     }
 
     private static string CreateRunDirectory()
     {
-        Directory.CreateDirectory(Root);
+        CreatePrivateDirectory(Root);
         foreach (var old in new DirectoryInfo(Root).EnumerateDirectories())
         {
             if (old.LastWriteTimeUtc < DateTime.UtcNow.AddDays(-2))
@@ -38,8 +88,6 @@ internal sealed class LocalState
             }
         }
 
-        var run = Path.Combine(Root, $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}");
-        Directory.CreateDirectory(run);
-        return run;
+        return CreatePrivateDirectory(Path.Combine(Root, $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}"));
     }
 }

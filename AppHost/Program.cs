@@ -18,6 +18,9 @@ var messaging = builder.AddMessageBroker("messaging");
 // binaries or elsewhere (Database:Runtime): `workerdb` for the Worker, `analyticsdb` for python-inference.
 var databases = builder.AddServiceDatabases();
 
+// Every call to the Worker carries a short-lived token signed with its caller's own key (docs/security.md).
+var callerKeys = builder.AddWorkerCallerKeys();
+
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
     .WithHttpHealthCheck("/health")
     .WithGrpcHealthCheck("inference.v1.Inference")
@@ -35,24 +38,27 @@ var worker = builder.AddProject<Projects.Worker>("worker")
     .WithGrpcHealthCheck("registry.v1.ModelRegistry")
     .WithJobDatabase(databases)
     .WithWebhooks(builder)
+    .WithCallers(callerKeys)
     .WithReference(messaging).WaitFor(messaging)
     .WithReference(inference).WaitFor(inference)
     .WithJobOperations();
 
-// Python calls back into C# (the model registry lives in the Worker), so it discovers the Worker too; it consumes
-// the events exchange as well, but serves predictions whether or not the broker is up.
+// Python calls back into C# (the model registry lives in the Worker, over gRPC or HTTP/JSON: Registry:Transport), so it
+// discovers the Worker too; it consumes the events exchange as well, but serves predictions whether or not the broker is up.
 inference.WithReference(worker).WithReference(messaging)
-    .CallsInCluster(worker, GrpcEndpointExtensions.EndpointName)
-    .WithModelVersionSwitch(worker);
+    .WithModelVersionSwitch(worker)
+    .WithWorkerToken(callerKeys, worker, builder);
 
-// The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile). Kestrel listens itself, on
-// both loopback families; Aspire's proxy would listen on 127.0.0.1 only.
+// The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile; Gateway:HttpPort and
+// Gateway:HttpsPort move them, as the benchmark does). Kestrel listens itself, on both loopback families; Aspire's
+// proxy would listen on 127.0.0.1 only.
 builder.AddProject<Projects.Gateway>("gateway")
-    .WithEndpoint("http", endpoint => endpoint.IsProxied = false)
-    .WithEndpoint("https", endpoint => endpoint.IsProxied = false)
+    .WithEndpoint("http", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpPort")))
+    .WithEndpoint("https", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpsPort")))
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithApiDocumentationLinks()
+    .WithWorkerToken(callerKeys)
     .WithReference(inference).WaitFor(inference)
     .WithReference(worker).WaitFor(worker);
 

@@ -84,6 +84,9 @@ public static class Extensions
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }
 
+        // A stopping service sends its last telemetry within a bound instead of waiting on a slow collector.
+        builder.Services.AddHostedService<TelemetryFlushOnStop>();
+
         return builder;
     }
 
@@ -107,11 +110,12 @@ public static class Extensions
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.MapHealthChecks(HealthEndpointPath).DisableHttpMetrics();
+        // Probes carry no credentials, also where every other endpoint requires them (the Worker).
+        app.MapHealthChecks(HealthEndpointPath).DisableHttpMetrics().AllowAnonymous();
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),
-        }).DisableHttpMetrics();
+        }).DisableHttpMetrics().AllowAnonymous();
         return app;
     }
 }

@@ -13,6 +13,8 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.UseProblemDetailsContract();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
 app.MapAuditApi();

@@ -38,6 +38,12 @@ public static class LocalPostgresServerExtensions
             new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true);
         var stateDirectory = LocalState.For(builder).DirectoryFor(name);
         var asRoot = Environment.UserName == "root";
+        if (asRoot)
+        {
+            // The server runs as postgres: it must pass through root's private run folders to its own.
+            LocalState.For(builder).AllowTraversal();
+        }
+
         var resource = new LocalPostgresServerResource(name, asRoot ? "setpriv" : server, stateDirectory, password.Resource);
 
         var healthCheckKey = $"{name}_ready";

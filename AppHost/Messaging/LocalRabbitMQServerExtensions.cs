@@ -11,6 +11,9 @@ public static class LocalRabbitMQServerExtensions
     public const string ServerPathConfigurationKey = "Messaging:Local:ServerPath";
     private const string DefaultServerPath = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
+    /// <summary>The Erlang argument that binds the node's distribution listener to loopback.</summary>
+    public const string DistributionOnLoopback = "-kernel inet_dist_use_interface {127,0,0,1}";
+
     /// <summary>
     /// Runs the machine's RabbitMQ (Debian's <c>rabbitmq-server</c> package) as an executable resource. It is
     /// healthy only once a real AMQP connection succeeds, and logs to the dashboard.
@@ -58,6 +61,9 @@ public static class LocalRabbitMQServerExtensions
             .WithManagementUiLink(LocalRabbitMQServerResource.ManagementEndpointName)
             .WithEnvironment("RABBITMQ_NODENAME", nodeName)
             .WithEnvironment("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            // epmd (the Erlang port mapper, started by the first node and left running) on loopback only; an epmd that
+            // is already running keeps the addresses it started with (docs/security.md).
+            .WithEnvironment("ERL_EPMD_ADDRESS", "127.0.0.1,::1")
             .WithEnvironment("HOME", stateDirectory) // the Erlang cookie lives here
             .WithEnvironment("RABBITMQ_CONF_ENV_FILE", Path.Combine(stateDirectory, "rabbitmq-env.conf"))
             .WithEnvironment("RABBITMQ_CONFIG_FILE", Path.Combine(stateDirectory, "rabbitmq.conf"))
@@ -68,9 +74,10 @@ public static class LocalRabbitMQServerExtensions
             .WithEnvironment("RABBITMQ_PID_FILE", Path.Combine(stateDirectory, "rabbitmq.pid"))
             .WithEnvironment("RABBITMQ_LOGS", "-")
             // The management listener's port is only known once allocated, so it travels as an Erlang
-            // application parameter (the server script disables globbing, so the brackets are safe).
+            // application parameter (the server script disables globbing, so the brackets are safe). The
+            // distribution listener (RABBITMQ_DIST_PORT) binds to loopback too, not every interface.
             .WithEnvironment("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", ReferenceExpression.Create(
-                $"-rabbitmq_management tcp_config [{{ip,\"127.0.0.1\"}},{{port,{management.Property(EndpointProperty.TargetPort)}}}]"))
+                $"-rabbitmq_management tcp_config [{{ip,\"127.0.0.1\"}},{{port,{management.Property(EndpointProperty.TargetPort)}}}] {DistributionOnLoopback}"))
             .WithHealthCheck(healthCheckKey)
             .ExcludeFromManifest();
     }

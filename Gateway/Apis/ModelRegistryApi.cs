@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Gateway.Application;
 using Gateway.Limits;
 using Gateway.RateLimiting;
@@ -18,7 +19,8 @@ public static class ModelRegistryApi
             .WithName("ListModelVersions")
             .WithSummary("List a model's registered versions")
             .WithDescription("Every version registered for the model, oldest first, each with its labels, metrics and artifact " +
-                             "hash; activeVersion and each version's active flag say which one is served. Scope: predict.")
+                             "hash; activeVersion and each version's active flag say which one is served, and the active one's " +
+                             "activatedAt and activatedBy (service and user) when and by whom it was made active. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
             .LimitsUpstreamConcurrency()
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -42,10 +44,11 @@ public static class ModelRegistryApi
     }
 
     public static async Task<Results<Ok<ModelVersionList>, ProblemHttpResult>> ListVersionsAsync(
-        string name, ModelRegistryService registry, CancellationToken cancellationToken) =>
-        (await registry.ListVersionsAsync(name, cancellationToken)).ToOk();
+        string name, ClaimsPrincipal user, ModelRegistryService registry, CancellationToken cancellationToken) =>
+        (await registry.ListVersionsAsync(name, user, cancellationToken)).ToOk();
 
     public static async Task<Results<Ok<ModelVersionView>, ProblemHttpResult>> ActivateAsync(
-        string name, ActivationRequest request, ModelRegistryService registry, CancellationToken cancellationToken) =>
-        (await registry.ActivateAsync(name, request, cancellationToken)).ToOk();
+        string name, ActivationRequest request, ClaimsPrincipal user, ModelRegistryService registry,
+        CancellationToken cancellationToken) =>
+        (await registry.ActivateAsync(name, request, user, cancellationToken)).ToOk();
 }

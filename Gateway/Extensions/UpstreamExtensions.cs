@@ -1,10 +1,12 @@
 using Gateway.Limits;
 using Gateway.Upstream.Inference;
+using Gateway.Upstream.Inference.Batching;
 using Gateway.Upstream.Worker;
 using Grpc.Core;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Extensions;
@@ -21,6 +23,10 @@ public static class UpstreamExtensions
         builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
         builder.Services.AddValidatedOptions<RegistryOptions>(RegistryOptions.SectionName);
         builder.Services.AddValidatedOptions<WorkerCallOptions>(WorkerCallOptions.SectionName);
+        // Every call to the Worker carries a short-lived token signed with the gateway's key, naming the acting user.
+        builder.Services.AddValidatedOptions<WorkerTokenOptions>(WorkerTokenOptions.SectionName);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<WorkerTokens>();
 
         // In front of every upstream client: how many callers' calls may wait on the services behind the gateway.
         builder.Services.AddValidatedOptions<UpstreamLimitsOptions>(UpstreamLimitsOptions.SectionName);
@@ -82,8 +88,28 @@ public static class UpstreamExtensions
         return builder;
     }
 
-    /// <summary>python-inference over HTTP/JSON or gRPC (<c>Inference:Transport</c>); both give the same answers.</summary>
+    /// <summary>
+    /// python-inference as <see cref="IInferenceClient"/>: single-input predictions through the batcher
+    /// (<c>Inference:Batching</c>), then the transport (<c>Inference:Transport</c>).
+    /// </summary>
     private static void AddInferenceClient(this IHostApplicationBuilder builder)
+    {
+        builder.AddInferenceTransport();
+        builder.Services.AddValidatedOptions<PredictionBatchingOptions>(PredictionBatchingOptions.SectionName);
+        builder.Services.AddSingleton<BatchingMetrics>();
+        builder.Services.AddSingleton(services => new PredictionBatcher(
+            () => services.GetRequiredKeyedService<IInferenceClient>(InferenceTransportKey),
+            services.GetRequiredService<IOptions<PredictionBatchingOptions>>(), services.GetRequiredService<BatchingMetrics>(),
+            TimeProvider.System, services.GetRequiredService<ILogger<PredictionBatcher>>()));
+        builder.Services.AddTransient<IInferenceClient>(services => new BatchingInferenceClient(
+            services.GetRequiredKeyedService<IInferenceClient>(InferenceTransportKey), services.GetRequiredService<PredictionBatcher>()));
+    }
+
+    /// <summary>The key of python-inference's transport client, behind the batcher.</summary>
+    public const string InferenceTransportKey = "inference-transport";
+
+    /// <summary>python-inference over HTTP/JSON or gRPC (<c>Inference:Transport</c>); both give the same answers.</summary>
+    private static void AddInferenceTransport(this IHostApplicationBuilder builder)
     {
         var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
             .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Http);
@@ -91,13 +117,16 @@ public static class UpstreamExtensions
         {
             builder.Services.AddInferenceGrpcClient<global::Inference.V1.Inference.InferenceClient>();
             builder.Services.AddInferenceGrpcClient<Grpc.Health.V1.Health.HealthClient>();
-            builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
+            builder.Services.AddKeyedSingleton<IInferenceClient, GrpcInferenceClient>(InferenceTransportKey);
             builder.Services.AddHealthChecks()
                 .AddCheck<GrpcInferenceHealthCheck>(GrpcInferenceHealthCheck.Name, HealthStatus.Degraded);
             return;
         }
 
-        builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
+        builder.Services.AddKeyedTransient<IInferenceClient>(InferenceTransportKey,
+            (services, _) => services.GetRequiredService<HttpInferenceClient>());
+        // Named as before the batcher came in front of it, so its logs and metrics keep their names.
+        builder.Services.AddHttpClient<HttpInferenceClient>(nameof(IInferenceClient), (services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
             .AddInferenceResilience()
             .WithConnectionCap();

@@ -38,20 +38,22 @@ public sealed record JsonRpcError(int Code, string Message, JsonRpcErrorData Dat
         problem.Extensions.TryGetValue("errors", out var errors);
         var rpcCode = code is ProblemCodes.ValidationFailed or ProblemCodes.BatchTooLarge ? InvalidParamsCode : status;
         return new(rpcCode, problem.Title ?? ReasonPhrases.GetReasonPhrase(status),
-            new(code, status, traceId, problem.Detail, errors));
+            new(code, status, traceId, problem.Detail, errors, ProblemDetailsContract.RetryAfterOf(problem)));
     }
 }
 
 /// <summary>
 /// The <c>data</c> member of every error: the problem contract's <c>code</c> and <c>traceId</c>, and for a
-/// method's failure the HTTP <c>status</c> it has over REST, with <c>detail</c> and per-field <c>errors</c>.
+/// method's failure the HTTP <c>status</c> it has over REST, with <c>detail</c>, per-field <c>errors</c>, and the
+/// seconds of its <c>Retry-After</c> header as <c>retryAfter</c> (a quota or a full queue).
 /// </summary>
 public sealed record JsonRpcErrorData(
     string Code,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Status,
     string TraceId,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Errors = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Errors = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? RetryAfter = null);
 
 /// <summary>The <c>data.code</c> strings the JSON-RPC endpoint adds to the problem contract's codes.</summary>
 public static class JsonRpcProblemCodes

@@ -83,6 +83,42 @@ public static class GrpcProblems
         return exception;
     }
 
+    /// <summary>Whether the request is a gRPC call (its content type is <c>application/grpc</c>, with or without a suffix).</summary>
+    public static bool IsGrpcRequest(HttpContext httpContext)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        return httpContext.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+    }
+
+    /// <summary>
+    /// Ends a gRPC call with <paramref name="problem"/> from outside a service (middleware, e.g. authorization): a
+    /// trailers-only response whose status, message and <c>problem-code</c> are those of <see cref="ToRpcException"/>.
+    /// </summary>
+    public static Task WriteStatusAsync(HttpContext httpContext, ProblemDetails problem)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        var exception = ToRpcException(problem);
+        var response = httpContext.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = ((int)exception.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = PercentEncode(exception.Status.Detail);
+        response.Headers[ProblemCodeTrailer] = ProblemDetailsContract.CodeOf(problem);
+        return response.CompleteAsync();
+    }
+
+    // grpc-message is percent-encoded UTF-8: everything outside printable ASCII, and '%' itself.
+    private static string PercentEncode(string message)
+    {
+        var builder = new System.Text.StringBuilder();
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(message))
+        {
+            builder.Append(b is >= 0x20 and <= 0x7E and not (byte)'%' ? ((char)b).ToString() : $"%{b:X2}");
+        }
+
+        return builder.ToString();
+    }
+
     /// <summary>The gRPC status a problem's HTTP status stands for (the inverse of <see cref="FromRpcException"/>).</summary>
     public static StatusCode StatusCodeFor(int httpStatus) => httpStatus switch
     {

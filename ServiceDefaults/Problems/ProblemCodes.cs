@@ -27,6 +27,8 @@ public static class ProblemCodes
     public const string UpstreamTimeout = "upstream_timeout";
     public const string UpstreamError = "upstream_error";
     public const string BrokerUnavailable = "broker_unavailable";
+    public const string QueueFull = "queue_full";
+    public const string JobQuotaExceeded = "job_quota_exceeded";
     public const string IdempotencyKeyReused = "idempotency_key_reused";
     public const string RegistrationConflict = "registration_conflict";
     public const string InternalError = "internal_error";

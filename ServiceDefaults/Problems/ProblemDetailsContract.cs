@@ -51,6 +51,12 @@ public static class ProblemDetailsContract
         problem.Instance ??= httpContext.Request.Path;
         problem.Detail ??= DefaultDetail(status, httpContext.Request);
         problem.Extensions["traceId"] = TraceIdOf(httpContext);
+        // A problem that says when to come back says it in the header too (and keeps saying it through the gateway).
+        if (RetryAfterOf(problem) is { } retryAfter && !httpContext.Response.HasStarted)
+        {
+            httpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         // The framework adds its own request id; the W3C trace id is the one correlation key we promise.
         problem.Extensions.Remove("requestId");
     }
@@ -99,6 +105,27 @@ public static class ProblemDetailsContract
 
         return problem;
     }
+
+    /// <summary>The problem member that carries the <c>Retry-After</c> seconds of a refusal to come back to.</summary>
+    public const string RetryAfterMember = "retryAfter";
+
+    /// <summary>Marks <paramref name="problem"/> as worth retrying after <paramref name="wait"/> (whole seconds, at least 1).</summary>
+    public static ProblemDetails WithRetryAfter(this ProblemDetails problem, TimeSpan wait)
+    {
+        problem.Extensions[RetryAfterMember] = (int)Math.Max(1, Math.Ceiling(wait.TotalSeconds));
+        return problem;
+    }
+
+    /// <summary>The problem's <c>retryAfter</c> seconds, whether set here or read from an upstream's JSON.</summary>
+    public static int? RetryAfterOf(ProblemDetails problem) =>
+        problem.Extensions.TryGetValue(RetryAfterMember, out var value) ? value switch
+        {
+            int seconds when seconds > 0 => seconds,
+            long seconds when seconds > 0 => (int)Math.Min(seconds, int.MaxValue),
+            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } json
+                when json.TryGetInt32(out var seconds) && seconds > 0 => seconds,
+            _ => null,
+        } : null;
 
     /// <summary>The problem's <c>code</c> member, or the code its status implies when it has none.</summary>
     public static string CodeOf(ProblemDetails problem) =>

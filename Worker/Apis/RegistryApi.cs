@@ -1,6 +1,8 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Worker.Problems;
 using Worker.Registry;
+using Worker.Security;
 
 namespace Worker.Apis;
 
@@ -17,7 +19,9 @@ public sealed record ActivationRequest(string? Version);
 
 /// <summary>
 /// The model registry over HTTP/JSON (internal: the gateway and python-inference call it): a translation of
-/// <see cref="ModelRegistry"/>, the same use cases <c>registry.v1.ModelRegistry</c> serves over gRPC.
+/// <see cref="ModelRegistry"/>, the same use cases <c>registry.v1.ModelRegistry</c> serves over gRPC, with the same
+/// scopes: listing <c>predict</c>, the active version <c>registry.read</c>, registering <c>registry.register</c>,
+/// activating <c>admin</c>.
 /// </summary>
 public static class RegistryApi
 {
@@ -27,22 +31,26 @@ public static class RegistryApi
 
         api.MapGet("/models/{name}/versions", ListAsync)
             .WithName("ListModelVersions")
+            .RequireScope(WorkerScopes.Predict)
             .WithSummary("A model's registered versions")
             .WithDescription("Oldest first, each with active true or false, and activeVersion; 404 model_not_found for an unknown model.");
 
         api.MapGet("/models/{name}/active", GetActiveAsync)
             .WithName("GetActiveModelVersion")
+            .RequireScope(WorkerScopes.RegistryRead)
             .WithSummary("The version a model serves")
             .WithDescription("404 model_not_found for an unknown model.");
 
         api.MapPost("/versions", RegisterAsync)
             .WithName("RegisterModelVersion")
+            .RequireScope(WorkerScopes.RegistryRegister)
             .WithSummary("Register a model version")
             .WithDescription("201 for a new version (a model's first becomes active), 200 when the same artifact was registered " +
                              "under that version before, 409 registration_conflict for another artifact under it.");
 
         api.MapPut("/models/{name}/active", ActivateAsync)
             .WithName("ActivateModelVersion")
+            .RequireScope(WorkerScopes.Admin)
             .WithSummary("Make a registered version the active one")
             .WithDescription("Commits the change with a model.activated event; activating the active version changes and " +
                              "announces nothing. 404 model_not_found or model_version_not_found.");
@@ -65,9 +73,9 @@ public static class RegistryApi
     }
 
     public static async Task<Results<Created<RegisteredVersion>, Ok<RegisteredVersion>, ProblemHttpResult>> RegisterAsync(
-        ModelVersionRegistration registration, ModelRegistry registry, CancellationToken cancellationToken)
+        ModelVersionRegistration registration, ClaimsPrincipal user, ModelRegistry registry, CancellationToken cancellationToken)
     {
-        var outcome = await registry.RegisterAsync(registration.ToNewVersion(), cancellationToken);
+        var outcome = await registry.RegisterAsync(registration.ToNewVersion(), Caller.Of(user), cancellationToken);
         if (!outcome.Succeeded)
         {
             return outcome.ToProblemResult();
@@ -80,9 +88,9 @@ public static class RegistryApi
     }
 
     public static async Task<Results<Ok<RegisteredVersion>, ProblemHttpResult>> ActivateAsync(
-        string name, ActivationRequest request, ModelRegistry registry, CancellationToken cancellationToken)
+        string name, ActivationRequest request, ClaimsPrincipal user, ModelRegistry registry, CancellationToken cancellationToken)
     {
-        var outcome = await registry.ActivateAsync(name, request.Version, cancellationToken);
+        var outcome = await registry.ActivateAsync(name, request.Version, Caller.Of(user), cancellationToken);
         return outcome.Succeeded ? TypedResults.Ok(outcome.Value) : outcome.ToProblemResult();
     }
 }

@@ -1,5 +1,6 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using ServiceDefaults.Problems;
+using Worker.Security;
 using Worker.Webhooks;
 
 namespace Worker.Apis;
@@ -7,7 +8,7 @@ namespace Worker.Apis;
 /// <summary>The key an owner's receivers verify its webhooks with (see <see cref="WebhookSigningKeys"/>).</summary>
 public sealed record WebhookSigningKey(string Owner, string Key, string Algorithm, string SignatureVersion);
 
-/// <summary>The Worker's internal webhook API: owner-scoped like the job routes (the gateway passes the token's subject).</summary>
+/// <summary>The Worker's internal webhook API: the key of the user the caller's token acts for (scope <c>jobs</c>).</summary>
 public static class WebhooksApi
 {
     public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder app)
@@ -16,13 +17,15 @@ public static class WebhooksApi
             .WithTags("Webhooks")
             .WithName("WebhookSigningKey")
             .WithSummary("The owner's webhook signing key")
-            .WithDescription("?owner= is required. HMAC-SHA256 keyed with the UTF-8 text of the key; it changes when the deployment secret does.");
+            .WithDescription("The acting user's key. HMAC-SHA256 keyed with the UTF-8 text of the key; it changes when the deployment secret does.")
+            .RequireScope(WorkerScopes.Jobs);
         return app;
     }
 
-    public static Results<Ok<WebhookSigningKey>, ProblemHttpResult> GetSigningKey(string? owner, WebhookSigningKeys keys) =>
-        string.IsNullOrWhiteSpace(owner)
-            ? ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-                "The request is not valid.", errors: new Dictionary<string, string[]> { ["owner"] = ["The owner is required."] })
-            : TypedResults.Ok(new WebhookSigningKey(owner, keys.KeyFor(owner), "HMAC-SHA256", WebhookSignature.Version));
+    public static Ok<WebhookSigningKey> GetSigningKey(ClaimsPrincipal user, WebhookSigningKeys keys)
+    {
+        // The scope jobs is held only by callers acting for users (CallerAuthOptions), so there is a user.
+        var owner = Caller.Of(user).User!;
+        return TypedResults.Ok(new WebhookSigningKey(owner, keys.KeyFor(owner), "HMAC-SHA256", WebhookSignature.Version));
+    }
 }

@@ -12,6 +12,7 @@ using Worker.Messaging.Outbox;
 using Worker.Notifications;
 using Worker.Persistence;
 using Worker.Registry;
+using Worker.Security;
 using Worker.Webhooks;
 
 namespace Worker.Extensions;
@@ -37,12 +38,17 @@ public static class Extensions
         builder.Services.AddValidatedOptions<MessagingOptions>(MessagingOptions.SectionName);
         builder.Services.AddSingleton(TimeProvider.System);
 
+        // Every caller (the gateway for its users, python-inference) signs a short-lived token; scopes per caller.
+        builder.AddCallerAuthentication();
+
         // Storage: jobs, model registry, outbox and audit log share one database, SQLite or PostgreSQL
         // (Database:Provider), migrated before anything below starts.
         builder.AddWorkerDatabase();
 
         // Use cases, each served by thin faces (Apis/, the gRPC service).
+        builder.Services.AddSingleton<JobAdmissions>();
         builder.Services.AddSingleton<JobSubmissions>();
+        builder.Services.AddHostedService<JobRetentionSweeper>();
         builder.Services.AddSingleton<ModelRegistry>();
 
         // Messaging: a confirmed publisher, the outbox relay, and one consumer per queue the Worker owns.

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.AspNetCore.Authorization;
 using Grpc.Health.V1;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -9,6 +10,7 @@ namespace Worker.Health;
 /// as <c>/health</c>: a gRPC caller (python-inference registering its models) can ask the way gRPC tools do.
 /// The empty service name is the whole Worker; <c>registry.v1.ModelRegistry</c> is served whenever the Worker is.
 /// </summary>
+[AllowAnonymous] // probes carry no credentials
 internal sealed class GrpcHealthService(HealthCheckService health) : Grpc.Health.V1.Health.HealthBase
 {
     private static readonly HashSet<string> Services = [string.Empty, "registry.v1.ModelRegistry"];

@@ -8,8 +8,8 @@ using InferenceV1 = global::Inference.V1;
 namespace Worker.Inference;
 
 /// <summary>
-/// python-inference over gRPC. A job of any size is one PredictStream call (python-inference answers it in chunks);
-/// the result has the same JSON shape as over HTTP: <c>{"model","version","predictions":[{"label","score"}]}</c>.
+/// python-inference over gRPC. A job of any size is one PredictStream call (python-inference answers it in chunks),
+/// and so is a batch of jobs for one model; the result has the same JSON shape as over HTTP: <c>{"model","version","predictions":[{"label","score"}]}</c>.
 /// INVALID_ARGUMENT and NOT_FOUND are final (the job fails with the problem); every other status is worth retrying.
 /// </summary>
 internal sealed class GrpcInferenceClient(
@@ -29,11 +29,67 @@ internal sealed class GrpcInferenceClient(
     private async Task<InferenceOutcome> CallAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
     {
         var request = new InferenceV1.PredictBatchRequest { Model = model };
-        if (inputs.ValueKind == JsonValueKind.Array)
+        request.Inputs.AddRange(InputsOf(inputs));
+        return await StreamAsync(request, cancellationToken) switch
         {
-            request.Inputs.AddRange(inputs.EnumerateArray().Select(InferenceV1.ModelInput.FromJson));
+            (null, var predicted) => Succeeded(predicted, 0, predicted.Predictions.Count),
+            (var failure, _) => failure,
+        };
+    }
+
+    /// <summary>
+    /// Several jobs' inputs as one PredictStream call, the answer cut back into each job's predictions. If the model
+    /// refuses the combined call (a job's input is invalid), each job is asked again alone, so only that job fails.
+    /// </summary>
+    public async Task<IReadOnlyList<InferenceOutcome>> PredictManyAsync(string model, IReadOnlyList<JsonElement> inputs,
+        CancellationToken cancellationToken)
+    {
+        if (inputs.Count == 1)
+        {
+            return [await PredictAsync(model, inputs[0], cancellationToken)];
         }
 
+        var request = new InferenceV1.PredictBatchRequest { Model = model };
+        var counts = new int[inputs.Count];
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var before = request.Inputs.Count;
+            request.Inputs.AddRange(InputsOf(inputs[i]));
+            counts[i] = request.Inputs.Count - before;
+        }
+
+        switch (await StreamAsync(request, cancellationToken))
+        {
+            case (null, var predicted):
+                var outcomes = new InferenceOutcome[inputs.Count];
+                for (int i = 0, offset = 0; i < inputs.Count; offset += counts[i], i++)
+                {
+                    outcomes[i] = Succeeded(predicted, offset, counts[i]);
+                }
+
+                return outcomes;
+
+            case (InferenceOutcome.Rejected, _):
+                var alone = new List<InferenceOutcome>(inputs.Count);
+                foreach (var jobInputs in inputs)
+                {
+                    alone.Add(await PredictAsync(model, jobInputs, cancellationToken));
+                }
+
+                return alone;
+
+            case (var failure, _):
+                return [.. inputs.Select(_ => failure!)];
+        }
+    }
+
+    private static IEnumerable<InferenceV1.ModelInput> InputsOf(JsonElement inputs) =>
+        inputs.ValueKind == JsonValueKind.Array ? inputs.EnumerateArray().Select(InferenceV1.ModelInput.FromJson) : [];
+
+    /// <summary>One PredictStream call: every prediction in order, or the outcome that replaces them.</summary>
+    private async Task<(InferenceOutcome? Failure, Result Predicted)> StreamAsync(InferenceV1.PredictBatchRequest request,
+        CancellationToken cancellationToken)
+    {
         try
         {
             using var call = client.PredictStream(request,
@@ -46,13 +102,11 @@ internal sealed class GrpcInferenceClient(
                 predictions.AddRange(chunk.Predictions.Select(prediction => new Prediction(prediction.Label, prediction.Score)));
             }
 
-            if (predictions.Count != request.Inputs.Count)
-            {
-                return new InferenceOutcome.Unavailable(
-                    $"python-inference answered {predictions.Count} predictions for {request.Inputs.Count} inputs.");
-            }
-
-            return new InferenceOutcome.Succeeded(JsonSerializer.SerializeToElement(new Result(name ?? model, version ?? "", predictions)));
+            var predicted = new Result(name ?? request.Model, version ?? "", predictions);
+            return predictions.Count == request.Inputs.Count
+                ? (null, predicted)
+                : (new InferenceOutcome.Unavailable(
+                    $"python-inference answered {predictions.Count} predictions for {request.Inputs.Count} inputs."), predicted);
         }
         catch (RpcException exception) when (cancellationToken.IsCancellationRequested)
         {
@@ -60,9 +114,12 @@ internal sealed class GrpcInferenceClient(
         }
         catch (RpcException exception)
         {
-            return Classify(exception);
+            return (Classify(exception), new Result(request.Model, "", []));
         }
     }
+
+    private static InferenceOutcome.Succeeded Succeeded(Result predicted, int offset, int count) =>
+        new(JsonSerializer.SerializeToElement(predicted with { Predictions = predicted.Predictions.Skip(offset).Take(count).ToList() }));
 
     /// <summary>
     /// What a gRPC status means for a job: INVALID_ARGUMENT and NOT_FOUND reject it with the problem the shared mapping
@@ -77,7 +134,7 @@ internal sealed class GrpcInferenceClient(
     private sealed record Result(
         [property: System.Text.Json.Serialization.JsonPropertyName("model")] string Model,
         [property: System.Text.Json.Serialization.JsonPropertyName("version")] string Version,
-        [property: System.Text.Json.Serialization.JsonPropertyName("predictions")] IReadOnlyList<Prediction> Predictions);
+        [property: System.Text.Json.Serialization.JsonPropertyName("predictions")] List<Prediction> Predictions);
 
     private sealed record Prediction(
         [property: System.Text.Json.Serialization.JsonPropertyName("label")] string Label,

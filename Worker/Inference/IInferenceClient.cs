@@ -17,6 +17,22 @@ public abstract record InferenceOutcome
 public interface IInferenceClient
 {
     Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The outcome of each of several jobs' inputs for one model, in order. A client that can, makes it one call;
+    /// either way one job's invalid input must not fail the others. By default, one call per job.
+    /// </summary>
+    async Task<IReadOnlyList<InferenceOutcome>> PredictManyAsync(string model, IReadOnlyList<JsonElement> inputs,
+        CancellationToken cancellationToken)
+    {
+        var outcomes = new List<InferenceOutcome>(inputs.Count);
+        foreach (var jobInputs in inputs)
+        {
+            outcomes.Add(await PredictAsync(model, jobInputs, cancellationToken));
+        }
+
+        return outcomes;
+    }
 }
 
 internal static class InferenceOutcomeMetrics

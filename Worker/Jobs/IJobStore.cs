@@ -15,9 +15,19 @@ public interface IJobStore
 
     /// <summary>
     /// Stores a queued job and its queue message together; if the owner already submitted a job under the same
-    /// idempotency key, stores nothing and returns that job.
+    /// idempotency key, stores nothing and returns that job; if the owner would have more than
+    /// <paramref name="maxUnfinished"/> unfinished jobs with this one, stores nothing (decided in the database, under a
+    /// per-owner lock, so it holds for concurrent submissions on any number of replicas).
     /// </summary>
-    Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken);
+    Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
+        CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="AddAsync(Job, string, OutboxMessage, int, CancellationToken)"/> for many jobs in one transaction: one
+    /// admission per job, in order (each owner's quota counts the jobs of the batch in order). Throws (and stores
+    /// nothing) if any job cannot be stored.
+    /// </summary>
+    Task<IReadOnlyList<JobAdmission>> AddAsync(IReadOnlyList<JobToAdmit> jobs, CancellationToken cancellationToken);
 
     Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken);
 
@@ -30,8 +40,14 @@ public interface IJobStore
     /// <summary>Marks an unfinished job running and counts the attempt; null when the job is unknown or finished.</summary>
     Task<Job?> TryStartAttemptAsync(Guid id, CancellationToken cancellationToken);
 
+    /// <summary>Marks the unfinished jobs among <paramref name="ids"/> running in one statement, counting an attempt each; returns them.</summary>
+    Task<IReadOnlyList<Job>> TryStartAttemptsAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
+
     /// <summary>Puts a running job back to queued before a retry.</summary>
     Task RequeueAsync(Guid id, CancellationToken cancellationToken);
+
+    /// <summary>Puts running jobs back to queued before a retry.</summary>
+    Task RequeueAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 
     /// <summary>
     /// Puts a failed job back to queued, with no attempts counted and no error, and its new queue message with it (an
@@ -44,4 +60,32 @@ public interface IJobStore
 
     /// <summary>Records the failure unless the job already finished; true when this call recorded it (and queued <paramref name="announcement"/>).</summary>
     Task<bool> TryFailAsync(Guid id, ProblemDetails problem, OutboxMessage? announcement, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> jobs that finished before <paramref name="finishedBefore"/>, with their audit
+    /// rows, in one transaction; returns how many jobs went. Replicas sweeping at once take different rows.
+    /// </summary>
+    Task<int> PurgeFinishedAsync(DateTimeOffset finishedBefore, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records many outcomes in one transaction, each unless its job already finished; returns the ids this call
+    /// recorded (only their announcements are queued).
+    /// </summary>
+    Task<IReadOnlySet<Guid>> TryFinishAsync(IReadOnlyList<JobFinish> outcomes, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A new job for <see cref="IJobStore.AddAsync(IReadOnlyList{JobToAdmit}, CancellationToken)"/>, with its queue message
+/// and the most unfinished jobs its owner may have.
+/// </summary>
+public sealed record JobToAdmit(Job Job, string RequestHash, OutboxMessage Message, int MaxUnfinished);
+
+/// <summary>How a job ended, for <see cref="IJobStore.TryFinishAsync"/>: a result or an error, and the event that announces it.</summary>
+public sealed record JobFinish(Guid Id, JobStatus Status, JsonElement? Result, ProblemDetails? Error, OutboxMessage? Announcement)
+{
+    public static JobFinish Succeeded(Guid id, JsonElement result, OutboxMessage? announcement) =>
+        new(id, JobStatus.Succeeded, result, null, announcement);
+
+    public static JobFinish Failed(Guid id, ProblemDetails error, OutboxMessage? announcement) =>
+        new(id, JobStatus.Failed, null, error, announcement);
 }

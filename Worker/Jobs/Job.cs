@@ -40,10 +40,11 @@ public sealed record Job(
 }
 
 /// <summary>
-/// What <see cref="IJobStore.AddAsync"/> did: stored <see cref="Job"/> (<see cref="Created"/>), or found the job the
-/// owner already submitted under the same idempotency key (<see cref="SameRequest"/> tells whether the body matched).
+/// What <see cref="IJobStore.AddAsync"/> did: stored <see cref="Job"/> (<see cref="Created"/>), found the job the
+/// owner already submitted under the same idempotency key (<see cref="SameRequest"/> tells whether the body matched),
+/// or stored nothing because the owner has their quota of unfinished jobs (<see cref="OverQuota"/>).
 /// </summary>
-public sealed record JobAdmission(Job Job, bool Created, bool SameRequest);
+public sealed record JobAdmission(Job Job, bool Created, bool SameRequest, bool OverQuota = false);
 
 /// <summary>One page of an owner's jobs, newest first; <see cref="NextPageToken"/> continues after the last one.</summary>
 public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextPageToken);

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
 using Worker.Events;
@@ -18,53 +20,136 @@ public abstract record JobProcessingOutcome
     public static readonly JobProcessingOutcome Done = new Finished();
 }
 
+/// <summary>One delivery of a job: its id, and the trace it continues (the delivery's span).</summary>
+public sealed record JobDelivery(Guid JobId, string? TraceParent);
+
 /// <summary>
-/// One delivery of a job, as business steps: start an attempt, predict, record the outcome together with the
-/// event that announces it. Whether a failed attempt is retried is the consumer's decision (the attempt count
-/// travels with the message).
+/// Deliveries of jobs, as business steps, a batch at a time: start an attempt of each (one statement), predict (one
+/// model call per model), record every outcome together with the event that announces it (one transaction). Whether
+/// a failed attempt is retried is the consumer's decision (the attempt count travels with the message).
 /// </summary>
 internal sealed partial class JobProcessor(
     IJobStore store, IInferenceClient inference, IOptions<MessagingOptions> options, TimeProvider clock,
     JobMetrics metrics, ILogger<JobProcessor> logger)
 {
-    public async Task<JobProcessingOutcome> ProcessAsync(Guid jobId, CancellationToken cancellationToken)
+    /// <summary>The most inputs one model call of a batch carries (a larger job is a call of its own).</summary>
+    internal const int MaxInputsPerCall = 2000;
+
+    public async Task<JobProcessingOutcome> ProcessAsync(Guid jobId, CancellationToken cancellationToken) =>
+        (await ProcessBatchAsync([new JobDelivery(jobId, Activity.Current?.Id)], cancellationToken))[0];
+
+    /// <summary>One outcome per delivery, in order (a job delivered twice in one batch is processed once).</summary>
+    public async Task<IReadOnlyList<JobProcessingOutcome>> ProcessBatchAsync(IReadOnlyList<JobDelivery> deliveries,
+        CancellationToken cancellationToken)
     {
-        var job = await store.TryStartAttemptAsync(jobId, cancellationToken);
-        if (job is null)
+        var traces = deliveries.DistinctBy(delivery => delivery.JobId).ToDictionary(delivery => delivery.JobId, delivery => delivery.TraceParent);
+        var started = await store.TryStartAttemptsAsync(traces.Keys, cancellationToken);
+
+        var outcomes = new Dictionary<Guid, JobProcessingOutcome>();
+        var finishes = new List<JobFinish>();
+        var requeue = new List<Guid>();
+        foreach (var (job, predicted) in await PredictAsync(started, traces, cancellationToken))
         {
-            LogSkipped(logger, jobId);
-            return JobProcessingOutcome.Done;
+            var now = clock.GetUtcNow();
+            switch (predicted)
+            {
+                case InferenceOutcome.Succeeded succeeded:
+                    finishes.Add(JobFinish.Succeeded(job.Id, succeeded.Response,
+                        JobEvents.Completed(job, succeeded.Response, options.Value, now) with { TraceParent = traces[job.Id] }));
+                    outcomes[job.Id] = JobProcessingOutcome.Done;
+                    break;
+
+                case InferenceOutcome.Rejected rejected:
+                    finishes.Add(JobFinish.Failed(job.Id, rejected.Problem,
+                        JobEvents.Failed(job, rejected.Problem, options.Value, now) with { TraceParent = traces[job.Id] }));
+                    outcomes[job.Id] = JobProcessingOutcome.Done;
+                    break;
+
+                case InferenceOutcome.Unavailable unavailable:
+                    requeue.Add(job.Id);
+                    outcomes[job.Id] = new JobProcessingOutcome.RetryLater(unavailable.Reason);
+                    break;
+
+                default:
+                    throw new InvalidOperationException("Unknown inference outcome.");
+            }
         }
 
-        switch (await inference.PredictAsync(job.Model, job.Inputs, cancellationToken))
+        var recorded = await store.TryFinishAsync(finishes, cancellationToken);
+        RecordFinished(started, finishes, recorded);
+        await store.RequeueAsync(requeue, cancellationToken);
+        return [.. deliveries.Select(delivery => outcomes.GetValueOrDefault(delivery.JobId) ?? Skipped(delivery.JobId))];
+    }
+
+    /// <summary>
+    /// The started jobs' predictions: one call per model (split where a call would pass <see cref="MaxInputsPerCall"/>),
+    /// each in a span that continues the first job's trace and links the others.
+    /// </summary>
+    private async Task<List<(Job Job, InferenceOutcome Outcome)>> PredictAsync(IReadOnlyList<Job> jobs,
+        Dictionary<Guid, string?> traces, CancellationToken cancellationToken)
+    {
+        var predicted = new List<(Job, InferenceOutcome)>(jobs.Count);
+        foreach (var call in CallsOf(jobs))
         {
-            case InferenceOutcome.Succeeded succeeded:
-                if (await store.TrySucceedAsync(job.Id, succeeded.Response,
-                        JobEvents.Completed(job, succeeded.Response, options.Value, clock.GetUtcNow()), cancellationToken))
-                {
-                    metrics.Completed(job, clock.GetUtcNow());
-                }
-
-                return JobProcessingOutcome.Done;
-
-            case InferenceOutcome.Rejected rejected:
-                if (await store.TryFailAsync(job.Id, rejected.Problem,
-                        JobEvents.Failed(job, rejected.Problem, options.Value, clock.GetUtcNow()), cancellationToken))
-                {
-                    var code = ProblemCodeOf(rejected.Problem);
-                    metrics.Failed(job, code, clock.GetUtcNow());
-                    LogRejected(logger, job.Id, job.Model, code);
-                }
-
-                return JobProcessingOutcome.Done;
-
-            case InferenceOutcome.Unavailable unavailable:
-                await store.RequeueAsync(job.Id, cancellationToken);
-                return new JobProcessingOutcome.RetryLater(unavailable.Reason);
-
-            default:
-                throw new InvalidOperationException("Unknown inference outcome.");
+            var contexts = call.Select(job => ActivityContext.TryParse(traces[job.Id], null, out var context) ? context : default)
+                .Where(context => context != default).ToList();
+            using var activity = Telemetry.ActivitySource.StartActivity($"predict {call.Count} jobs", ActivityKind.Internal,
+                contexts.FirstOrDefault(), links: contexts.Skip(1).Select(context => new ActivityLink(context)));
+            activity?.SetTag("jobs.count", call.Count);
+            var outcomes = await inference.PredictManyAsync(call[0].Model, [.. call.Select(job => job.Inputs)], cancellationToken);
+            predicted.AddRange(call.Zip(outcomes));
         }
+
+        return predicted;
+    }
+
+    private static IEnumerable<List<Job>> CallsOf(IReadOnlyList<Job> jobs)
+    {
+        foreach (var model in jobs.GroupBy(job => job.Model, StringComparer.Ordinal))
+        {
+            var call = new List<Job>();
+            var inputs = 0;
+            foreach (var job in model)
+            {
+                var count = job.Inputs.ValueKind == JsonValueKind.Array ? job.Inputs.GetArrayLength() : 0;
+                if (call.Count > 0 && inputs + count > MaxInputsPerCall)
+                {
+                    yield return call;
+                    (call, inputs) = ([], 0);
+                }
+
+                call.Add(job);
+                inputs += count;
+            }
+
+            yield return call;
+        }
+    }
+
+    /// <summary>Counts the outcomes this batch recorded (a redelivered job that had already finished is not counted again).</summary>
+    private void RecordFinished(IReadOnlyList<Job> started, List<JobFinish> finishes, IReadOnlySet<Guid> recorded)
+    {
+        var now = clock.GetUtcNow();
+        var jobs = started.ToDictionary(job => job.Id);
+        foreach (var finish in finishes.Where(finish => recorded.Contains(finish.Id)))
+        {
+            var job = jobs[finish.Id];
+            if (finish.Status == JobStatus.Succeeded)
+            {
+                metrics.Completed(job, now);
+                continue;
+            }
+
+            var code = ProblemCodeOf(finish.Error!);
+            metrics.Failed(job, code, now);
+            LogRejected(logger, job.Id, job.Model, code);
+        }
+    }
+
+    private JobProcessingOutcome Skipped(Guid jobId)
+    {
+        LogSkipped(logger, jobId);
+        return JobProcessingOutcome.Done;
     }
 
     /// <summary>

@@ -19,42 +19,103 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
 
     public Task InitializeAsync(CancellationToken cancellationToken) => database.MigrateAsync(cancellationToken);
 
-    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, CancellationToken cancellationToken)
+    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
+        CancellationToken cancellationToken) =>
+        (await AddAsync([new JobToAdmit(job, requestHash, message, maxUnfinished)], cancellationToken))[0];
+
+    public async Task<IReadOnlyList<JobAdmission>> AddAsync(IReadOnlyList<JobToAdmit> jobs, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        // The unique (owner, idempotency_key) index decides between concurrent submissions of one key: the loser's
-        // insert does nothing (in PostgreSQL after waiting for the winner's commit) and it reads the winner's job.
-        var inserted = await WorkerDatabase.ExecuteAsync(connection, transaction, """
-            INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at, callback_url,
-                              idempotency_key, request_hash)
-            VALUES (@id, @owner, @model, @inputs, @status, @attempts, @created, @updated, @callback, @key, @hash)
-            ON CONFLICT DO NOTHING
-            """, cancellationToken,
-            ("@id", job.Id.ToString()), ("@owner", job.Owner), ("@model", job.Model), ("@inputs", job.Inputs.GetRawText()),
-            ("@status", StatusText(job.Status)), ("@attempts", job.Attempts),
-            ("@created", Timestamp(job.CreatedAt)), ("@updated", Timestamp(job.UpdatedAt)),
-            ("@callback", job.CallbackUrl), ("@key", job.IdempotencyKey), ("@hash", requestHash));
-        if (inserted == 0 && job.IdempotencyKey is not null)
+        var owners = jobs.Select(admit => admit.Job.Owner).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (database.Dialect.OwnerLock is { } ownerLock)
         {
-            await using var existing = WorkerDatabase.Command(connection, transaction, $"""
-                SELECT {Columns}, request_hash FROM jobs WHERE owner = @owner AND idempotency_key = @key
-                """, ("@owner", job.Owner), ("@key", job.IdempotencyKey));
-            await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
+            // Each owner's quota is counted under their lock; taken in one order so two batches never deadlock.
+            foreach (var owner in owners)
             {
-                return new JobAdmission(Read(reader), Created: false, SameRequest: reader.GetString(12) == requestHash);
+                await WorkerDatabase.ExecuteAsync(connection, transaction, ownerLock, cancellationToken, ("@owner", owner));
             }
         }
 
-        if (inserted == 0)
+        // One multi-row INSERT for the whole batch. The unique (owner, idempotency_key) index decides between
+        // concurrent submissions of one key: the loser's row is not inserted (in PostgreSQL after waiting for the
+        // winner's commit; within one batch, the first row wins) and it reads the winner's job.
+        var insert = new SqlBuilder("""
+            INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at, callback_url,
+                              idempotency_key, request_hash)
+            VALUES
+            """);
+        foreach (var (job, requestHash, _, _) in jobs)
         {
+            insert.Row(job.Id.ToString(), job.Owner, job.Model, job.Inputs.GetRawText(), StatusText(job.Status), job.Attempts,
+                Timestamp(job.CreatedAt), Timestamp(job.UpdatedAt), job.CallbackUrl, job.IdempotencyKey, requestHash);
+        }
+
+        insert.Append(" ON CONFLICT DO NOTHING RETURNING id");
+        var inserted = await insert.ReadStringsAsync(connection, transaction, cancellationToken);
+
+        var admissions = new JobAdmission[jobs.Count];
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            var (job, requestHash, _, _) = jobs[i];
+            if (inserted.Contains(job.Id.ToString()))
+            {
+                admissions[i] = new JobAdmission(job, Created: true, SameRequest: true);
+                continue;
+            }
+
+            if (job.IdempotencyKey is not null)
+            {
+                await using var existing = WorkerDatabase.Command(connection, transaction, $"""
+                    SELECT {Columns}, request_hash FROM jobs WHERE owner = @owner AND idempotency_key = @key
+                    """, ("@owner", job.Owner), ("@key", job.IdempotencyKey));
+                await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    admissions[i] = new JobAdmission(Read(reader), Created: false, SameRequest: reader.GetString(12) == requestHash);
+                    continue;
+                }
+            }
+
             throw new InvalidOperationException($"Job {job.Id} exists already.");
         }
 
-        await OutboxStore.AddAsync(connection, transaction, message, cancellationToken);
+        await RefuseOverQuotaAsync(connection, transaction, jobs, admissions, owners, cancellationToken);
+        await OutboxStore.AddAsync(connection, transaction,
+            [.. jobs.Where((_, i) => admissions[i].Created).Select(admitted => admitted.Message)], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return new JobAdmission(job, Created: true, SameRequest: true);
+        return admissions;
+    }
+
+    /// <summary>
+    /// Counted after the insert, under each owner's lock: the new jobs are included and no concurrent submission of
+    /// the owner is between the count and the commit. Jobs of the batch beyond an owner's quota (the last ones) are
+    /// deleted again and answered over quota. (A repeated idempotency key was answered above, quota or not.)
+    /// </summary>
+    private static async Task RefuseOverQuotaAsync(DbConnection connection, DbTransaction transaction,
+        IReadOnlyList<JobToAdmit> jobs, JobAdmission[] admissions, IReadOnlyList<string> owners,
+        CancellationToken cancellationToken)
+    {
+        foreach (var owner in owners)
+        {
+            var created = Enumerable.Range(0, jobs.Count)
+                .Where(i => admissions[i].Created && jobs[i].Job.Owner == owner).ToList();
+            if (created.Count == 0)
+            {
+                continue;
+            }
+
+            var maxUnfinished = created.Min(i => jobs[i].MaxUnfinished);
+            var unfinished = await CountUnfinishedAsync(connection, transaction, owner,
+                (int)Math.Min((long)maxUnfinished + created.Count, int.MaxValue), cancellationToken);
+            var excess = (int)Math.Min(created.Count, unfinished - maxUnfinished);
+            foreach (var i in created.TakeLast(Math.Max(excess, 0)))
+            {
+                await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM jobs WHERE id = @id",
+                    cancellationToken, ("@id", jobs[i].Job.Id.ToString()));
+                admissions[i] = new JobAdmission(jobs[i].Job, Created: false, SameRequest: true, OverQuota: true);
+            }
+        }
     }
 
     public async Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken)
@@ -104,22 +165,49 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<Job?> TryStartAttemptAsync(Guid id, CancellationToken cancellationToken)
+    public async Task<Job?> TryStartAttemptAsync(Guid id, CancellationToken cancellationToken) =>
+        (await TryStartAttemptsAsync([id], cancellationToken)).SingleOrDefault();
+
+    public async Task<IReadOnlyList<Job>> TryStartAttemptsAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
         await using var connection = await database.OpenAsync(cancellationToken);
-        var changed = await WorkerDatabase.ExecuteAsync(connection, null, """
-            UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = @now
-            WHERE id = @id AND status NOT IN ('succeeded', 'failed')
-            """, cancellationToken, ("@id", id.ToString()), ("@now", Now()));
-        return changed == 1 ? await FindAsync(connection, id, cancellationToken) : null;
+        var update = new SqlBuilder("UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ");
+        update.Append(update.Parameter(Now()));
+        update.Append(" WHERE status NOT IN ('succeeded', 'failed') AND id IN ");
+        update.List(ids.Distinct().Select(id => (object?)id.ToString()));
+        update.Append($" RETURNING {Columns}");
+        await using var command = update.Build(connection, null);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var started = new List<Job>(ids.Count);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            started.Add(Read(reader));
+        }
+
+        return started;
     }
 
-    public async Task RequeueAsync(Guid id, CancellationToken cancellationToken)
+    public Task RequeueAsync(Guid id, CancellationToken cancellationToken) => RequeueAsync([id], cancellationToken);
+
+    public async Task RequeueAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
+        if (ids.Count == 0)
+        {
+            return;
+        }
+
         await using var connection = await database.OpenAsync(cancellationToken);
-        await WorkerDatabase.ExecuteAsync(connection, null, """
-            UPDATE jobs SET status = 'queued', updated_at = @now WHERE id = @id AND status = 'running'
-            """, cancellationToken, ("@id", id.ToString()), ("@now", Now()));
+        var update = new SqlBuilder("UPDATE jobs SET status = 'queued', updated_at = ");
+        update.Append(update.Parameter(Now()));
+        update.Append(" WHERE status = 'running' AND id IN ");
+        update.List(ids.Select(id => (object?)id.ToString()));
+        await using var command = update.Build(connection, null);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<bool> TryReviveAsync(Guid id, OutboxMessage message, CancellationToken cancellationToken)
@@ -138,36 +226,99 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         return changed == 1;
     }
 
-    public Task<bool> TrySucceedAsync(Guid id, JsonElement result, OutboxMessage? announcement, CancellationToken cancellationToken) =>
-        FinishAsync(id, JobStatus.Succeeded, "result", result.GetRawText(), announcement, cancellationToken);
+    public async Task<bool> TrySucceedAsync(Guid id, JsonElement result, OutboxMessage? announcement, CancellationToken cancellationToken) =>
+        (await TryFinishAsync([JobFinish.Succeeded(id, result, announcement)], cancellationToken)).Contains(id);
 
-    public Task<bool> TryFailAsync(Guid id, ProblemDetails problem, OutboxMessage? announcement, CancellationToken cancellationToken) =>
-        FinishAsync(id, JobStatus.Failed, "error", JsonSerializer.Serialize(problem), announcement, cancellationToken);
+    public async Task<bool> TryFailAsync(Guid id, ProblemDetails problem, OutboxMessage? announcement, CancellationToken cancellationToken) =>
+        (await TryFinishAsync([JobFinish.Failed(id, problem, announcement)], cancellationToken)).Contains(id);
 
-    private async Task<bool> FinishAsync(Guid id, JobStatus status, string column, string json, OutboxMessage? announcement,
-        CancellationToken cancellationToken)
+    public async Task<IReadOnlySet<Guid>> TryFinishAsync(IReadOnlyList<JobFinish> outcomes, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var changed = await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
-            UPDATE jobs SET status = @status, {column} = @json, updated_at = @now
-            WHERE id = @id AND status NOT IN ('succeeded', 'failed')
-            """, cancellationToken,
-            ("@id", id.ToString()), ("@status", StatusText(status)), ("@json", json), ("@now", Now()));
-        // Only the recording that changed the job announces it: a redelivery records nothing and says nothing.
-        if (changed == 1 && announcement is not null)
+        var distinct = outcomes.DistinctBy(outcome => outcome.Id).ToList();
+        if (distinct.Count == 0)
         {
-            await OutboxStore.AddAsync(connection, transaction, announcement, cancellationToken);
+            return new HashSet<Guid>();
         }
 
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // One conditional UPDATE for the batch (VALUES columns are column1.. in both dialects): a job that already
+        // finished is not in the FROM's match, so it keeps its first outcome and RETURNING leaves it out.
+        var update = new SqlBuilder("UPDATE jobs SET status = v.column2, result = v.column3, error = v.column4, updated_at = ");
+        update.Append(update.Parameter(Now()));
+        update.Append(" FROM (VALUES ");
+        foreach (var outcome in distinct)
+        {
+            update.Row(outcome.Id.ToString(), StatusText(outcome.Status), outcome.Result?.GetRawText(),
+                outcome.Error is null ? null : JsonSerializer.Serialize(outcome.Error));
+        }
+
+        update.Append(") AS v WHERE jobs.id = v.column1 AND jobs.status NOT IN ('succeeded', 'failed') RETURNING id");
+        var changed = (await update.ReadStringsAsync(connection, transaction, cancellationToken)).Select(Guid.Parse).ToHashSet();
+        // Only the recording that changed the job announces it: a redelivery records nothing and says nothing.
+        var announcements = distinct.Where(outcome => changed.Contains(outcome.Id) && outcome.Announcement is not null)
+            .Select(outcome => outcome.Announcement!).ToList();
+        await OutboxStore.AddAsync(connection, transaction, announcements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        if (changed == 1 && announcement is not null)
+        if (announcements.Count > 0)
         {
             outbox.Notify();
         }
 
-        return changed == 1;
+        return changed;
     }
+
+    public async Task<int> PurgeFinishedAsync(DateTimeOffset finishedBefore, int limit, CancellationToken cancellationToken)
+    {
+        var cutoff = Timestamp(finishedBefore);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // The batch is locked by this transaction (PostgreSQL skips what another replica's sweep holds; SQLite has one
+        // writer), so each job is deleted by one sweeper and no transaction holds more than `limit` jobs.
+        var ids = new List<string>();
+        await using (var batch = WorkerDatabase.Command(connection, transaction, $"""
+            SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND updated_at < @cutoff
+            ORDER BY updated_at LIMIT @limit {database.Dialect.SkipLocked}
+            """, ("@cutoff", cutoff), ("@limit", limit)))
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
+        }
+
+        if (ids.Count > 0)
+        {
+            var list = string.Join(", ", ids.Select((_, i) => $"@id{i}"));
+            var parameters = ids.Select((id, i) => ($"@id{i}", (object?)id)).ToArray();
+            await WorkerDatabase.ExecuteAsync(connection, transaction, $"DELETE FROM audit_log WHERE job_id IN ({list})",
+                cancellationToken, parameters);
+            await WorkerDatabase.ExecuteAsync(connection, transaction, $"DELETE FROM jobs WHERE id IN ({list})",
+                cancellationToken, parameters);
+        }
+
+        // Audit rows recorded after their job was purged (a late event), and outbox messages sent long ago.
+        await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
+            DELETE FROM audit_log WHERE event_id IN (
+                SELECT event_id FROM audit_log a WHERE a.job_id IS NOT NULL AND a.recorded_at < @cutoff
+                  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = a.job_id)
+                LIMIT @limit {database.Dialect.SkipLocked})
+            """, cancellationToken, ("@cutoff", cutoff), ("@limit", limit));
+        await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
+            DELETE FROM outbox WHERE id IN (
+                SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < @cutoff LIMIT @limit {database.Dialect.SkipLocked})
+            """, cancellationToken, ("@cutoff", cutoff), ("@limit", limit));
+        await transaction.CommitAsync(cancellationToken);
+        return ids.Count;
+    }
+
+    private static async Task<long> CountUnfinishedAsync(DbConnection connection, DbTransaction transaction, string owner,
+        int atMost, CancellationToken cancellationToken) =>
+        Convert.ToInt64(await WorkerDatabase.ScalarAsync(connection, transaction, """
+            SELECT COUNT(*) FROM (
+                SELECT 1 FROM jobs WHERE owner = @owner AND status IN ('queued', 'running') LIMIT @at_most) AS unfinished
+            """, cancellationToken, ("@owner", owner), ("@at_most", atMost)), CultureInfo.InvariantCulture);
 
     private static async Task<Job?> FindAsync(DbConnection connection, Guid id, CancellationToken cancellationToken)
     {

@@ -22,13 +22,15 @@ public sealed record SubmittedJob(Job Job, bool Created);
 /// one of their own, list theirs. The Worker's job API is a translation of these onto HTTP.
 /// </summary>
 public sealed class JobSubmissions(
-    IJobStore store, IOutbox outbox, IMessagePublisher publisher, CallbackUrlPolicy callbacks, IOptions<JobsOptions> jobsOptions,
+    IJobStore store, JobAdmissions admissions, IMessagePublisher publisher, CallbackUrlPolicy callbacks, IOptions<JobsOptions> jobsOptions,
     IOptions<MessagingOptions> messagingOptions, TimeProvider clock, JobMetrics metrics)
 {
     /// <summary>
-    /// Stores the job and its queue message in one transaction, then publishes the message and answers only once
-    /// the broker confirmed it. If it does not confirm, the job and its message are deleted again (503). If this
-    /// process dies in between, the outbox relay publishes the message later: the store and the queue agree.
+    /// Stores the job and its queue message in one transaction (shared with the submissions of the same moment: group
+    /// commit), unless the owner has their quota of unfinished jobs (429); then publishes the message and answers only
+    /// once the broker confirmed it (concurrent publishes are pipelined on one channel, each awaiting its own confirm).
+    /// If it does not confirm (down, or the queue is full and nacks), the job and its message are deleted again (503).
+    /// If this process dies in between, the outbox relay publishes the message later: the store and the queue agree.
     /// </summary>
     public async Task<Outcome<SubmittedJob>> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
     {
@@ -53,7 +55,17 @@ public sealed class JobSubmissions(
             submission.CallbackUrl, submission.IdempotencyKey);
         var message = new OutboxMessage(job.Id, string.Empty, messagingOptions.Value.JobsQueue, OutboxRelay.JobMessageType,
             new JobMessage(job.Id).ToBytes(), Activity.Current?.Id, job.Id, now);
-        var admission = await store.AddAsync(job, RequestHash(submission), message, cancellationToken);
+        var admission = await admissions.AddAsync(job, RequestHash(submission), message,
+            jobsOptions.Value.MaxUnfinishedFor(job.Owner), cancellationToken);
+        if (admission.OverQuota)
+        {
+            return Outcome.Problem(StatusCodes.Status429TooManyRequests, ProblemCodes.JobQuotaExceeded,
+                    "Too many unfinished jobs.",
+                    $"At most {jobsOptions.Value.MaxUnfinishedFor(job.Owner)} of your jobs may be queued or running at once; " +
+                    "submit again once some have finished.")
+                .WithRetryAfter(jobsOptions.Value.QuotaRetryAfter);
+        }
+
         if (!admission.Created)
         {
             return admission.SameRequest
@@ -69,12 +81,17 @@ public sealed class JobSubmissions(
         }
         catch (BrokerUnavailableException exception)
         {
+            // Not accepted: the job and its message go, so the relay never publishes what the client was refused.
             await store.RemoveAsync(job.Id, CancellationToken.None);
-            return Outcome.Problem(StatusCodes.Status503ServiceUnavailable,
-                ProblemCodes.BrokerUnavailable, "The job queue is unavailable. Try again shortly.", exception.Message);
+            return (exception.Refused
+                    ? Outcome.Problem(StatusCodes.Status503ServiceUnavailable, ProblemCodes.QueueFull,
+                        "The job queue is full. Try again shortly.", "The job was not accepted.")
+                    : Outcome.Problem(StatusCodes.Status503ServiceUnavailable, ProblemCodes.BrokerUnavailable,
+                        "The job queue is unavailable. Try again shortly.", exception.Message))
+                .WithRetryAfter(messagingOptions.Value.RetryAfter);
         }
 
-        await outbox.MarkSentAsync(message.Id, CancellationToken.None);
+        await admissions.MarkSentAsync(message.Id, CancellationToken.None);
         metrics.Submitted(job);
         return new SubmittedJob(job, Created: true);
     }

@@ -1,46 +1,75 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using Worker.Batching;
 using Worker.Jobs;
 using Worker.Messaging.Outbox;
 
 namespace Worker.Messaging;
 
 /// <summary>
-/// Consumes the <c>jobs</c> queue (competing consumers: every Worker replica subscribes). A delivery is acked
-/// only after its outcome is committed. A failed attempt goes to the retry queue of its back-off step with the
+/// Consumes the <c>jobs</c> queue (competing consumers: every Worker replica subscribes). Deliveries are processed
+/// in batches (<see cref="JobProcessor.ProcessBatchAsync"/>): those that arrived while the previous batch was being
+/// processed, up to <see cref="MessagingOptions.JobBatchSize"/>. A delivery is acked only after its outcome is
+/// committed. A failed attempt goes to the retry queue of its back-off step with the
 /// attempt count in <c>x-attempt</c>; the last one goes to <c>jobs.dead</c> with <c>x-last-error</c>, and the job
 /// reads <c>failed</c>. The store's conditional transitions make redeliveries harmless.
 /// </summary>
-internal sealed partial class JobConsumer(
-    IServiceProvider services, IMessagePublisher publisher, IOptions<MessagingOptions> options, TimeProvider clock,
-    ILogger<JobConsumer> logger) : QueueConsumer(services, options, logger)
+internal sealed partial class JobConsumer : QueueConsumer
 {
+    private readonly IMessagePublisher _publisher;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<JobConsumer> _logger;
+    private readonly BatchQueue<JobDelivery, JobProcessingOutcome> _batches;
+
+    public JobConsumer(IServiceProvider services, IMessagePublisher publisher, IOptions<MessagingOptions> options,
+        TimeProvider clock, ILogger<JobConsumer> logger) : base(services, options, logger)
+    {
+        (_publisher, _clock, _logger) = (publisher, clock, logger);
+        _batches = new BatchQueue<JobDelivery, JobProcessingOutcome>(ProcessBatchAsync, options.Value.JobBatchSize,
+            handlers: options.Value.Concurrency);
+    }
+
     protected override string QueueName => Settings.JobsQueue;
 
-    protected override Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken) =>
-        MessagingTopology.DeclareJobQueuesAsync(channel, Settings, cancellationToken);
+    protected override ushort PrefetchCount => Settings.JobPrefetchCount;
+
+    // Each handler only waits for its batch: as many as the broker sends ahead, so every one can join a batch.
+    protected override ushort HandlerConcurrency => Settings.JobPrefetchCount;
+
+    protected override async Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken)
+    {
+        // A jobs queue created before its length limit (or with another one) keeps its arguments: the Worker runs on
+        // it as it is and says so, rather than failing to start (docs/messaging.md, "Changing the queue limit").
+        var differs = await MessagingTopology.JobsQueueDiffersAsync(Services.GetRequiredService<IConnection>(), Settings,
+            cancellationToken);
+        if (differs)
+        {
+            LogJobsQueueArgumentsDiffer(_logger, Settings.JobsQueue, Settings.JobsQueueMaxLength);
+        }
+
+        await MessagingTopology.DeclareJobQueuesAsync(channel, Settings, cancellationToken, jobsQueueExists: differs);
+    }
 
     protected override async Task<DeliveryOutcome> HandleAsync(BasicDeliverEventArgs delivery, CancellationToken cancellationToken)
     {
         if (JobMessage.TryParse(delivery.Body) is not { } message)
         {
-            LogUnreadable(logger, delivery.BasicProperties.MessageId);
+            LogUnreadable(_logger, delivery.BasicProperties.MessageId);
             return DeliveryOutcome.Reject;
         }
 
         var attempt = MessagingTopology.AttemptOf(delivery.BasicProperties);
-        await using var scope = Services.CreateAsyncScope();
-        var processor = scope.ServiceProvider.GetRequiredService<JobProcessor>();
         JobProcessingOutcome outcome;
         try
         {
-            outcome = await processor.ProcessAsync(message.JobId, cancellationToken);
+            outcome = await _batches.EnqueueAsync(new JobDelivery(message.JobId, Activity.Current?.Id), cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // A job that makes processing throw is retried like an outage and ends dead-lettered, not in a loop.
-            LogAttemptFailed(logger, message.JobId, attempt, exception);
+            LogAttemptFailed(_logger, message.JobId, attempt, exception);
             outcome = new JobProcessingOutcome.RetryLater($"processing failed ({exception.GetType().Name})");
         }
 
@@ -56,13 +85,15 @@ internal sealed partial class JobConsumer(
                 var delay = Settings.RetryDelayBefore(attempt + 1);
                 await RepublishAsync(message, delivery, MessagingTopology.RetryQueueName(Settings, delay), attempt + 1,
                     retry.Reason, cancellationToken);
-                LogRetry(logger, message.JobId, attempt, delay, retry.Reason);
+                LogRetry(_logger, message.JobId, attempt, delay, retry.Reason);
             }
             else
             {
                 // Dead-letter first, then record: a crash in between repeats the attempt, never loses the message.
                 await RepublishAsync(message, delivery, Settings.DeadLetterQueue, attempt, retry.Reason, cancellationToken);
-                await processor.GiveUpAsync(message.JobId, attempt, retry.Reason, cancellationToken);
+                await using var scope = Services.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<JobProcessor>()
+                    .GiveUpAsync(message.JobId, attempt, retry.Reason, cancellationToken);
             }
 
             return DeliveryOutcome.Ack;
@@ -73,17 +104,34 @@ internal sealed partial class JobConsumer(
         }
     }
 
+    private async Task<IReadOnlyList<JobProcessingOutcome>> ProcessBatchAsync(IReadOnlyList<JobDelivery> deliveries,
+        CancellationToken cancellationToken)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<JobProcessor>().ProcessBatchAsync(deliveries, cancellationToken);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await _batches.DisposeAsync();
+    }
+
     private Task RepublishAsync(JobMessage message, BasicDeliverEventArgs delivery, string queue, int attempt, string reason,
         CancellationToken cancellationToken) =>
-        publisher.PublishAsync(
+        _publisher.PublishAsync(
             new OutboxMessage(message.JobId, string.Empty, queue, OutboxRelay.JobMessageType, delivery.Body.ToArray(),
-                null, message.JobId, clock.GetUtcNow()),
+                null, message.JobId, _clock.GetUtcNow()),
             new Dictionary<string, object?>
             {
                 [MessagingTopology.AttemptHeader] = attempt,
                 [MessagingTopology.LastErrorHeader] = reason.Length > 500 ? reason[..500] : reason,
             },
             cancellationToken);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The queue {Queue} exists with other arguments than this Worker declares " +
+        "(length limit {MaxLength}); it is used as it is. To apply the limit, see docs/messaging.md (Changing the queue limit).")]
+    private static partial void LogJobsQueueArgumentsDiffer(ILogger logger, string queue, int maxLength);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dead-lettered an unreadable job message (message id {MessageId}).")]
     private static partial void LogUnreadable(ILogger logger, string? messageId);

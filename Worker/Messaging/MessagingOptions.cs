@@ -46,13 +46,33 @@ public sealed class MessagingOptions : IValidatableObject
     [Range(1, 1000)]
     public ushort PrefetchCount { get; set; } = 16;
 
-    /// <summary>How many deliveries one consumer processes at once.</summary>
+    /// <summary>How many deliveries one consumer processes at once (on the jobs queue: how many batches).</summary>
     [Range(1, 256)]
     public ushort Concurrency { get; set; } = 4;
+
+    /// <summary>Unacknowledged deliveries of the jobs queue one consumer holds: the pool its batches are taken from.</summary>
+    [Range(1, 5000)]
+    public ushort JobPrefetchCount { get; set; } = 200;
+
+    /// <summary>The most jobs processed as one batch: one transaction to start them, one model call, one to record them.</summary>
+    [Range(1, 1000)]
+    public int JobBatchSize { get; set; } = 100;
 
     /// <summary>How long a submission waits for the broker's confirm before it is refused with 503.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The most ready messages the jobs queue holds (<c>x-max-length</c>, with <c>x-overflow: reject-publish</c>); past it
+    /// the broker nacks a submission's message and the submission is refused with 503 <c>queue_full</c>. 0: no limit.
+    /// Queue arguments are fixed when a queue is created: see docs/messaging.md for changing it on an existing queue.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int JobsQueueMaxLength { get; set; } = 100_000;
+
+    /// <summary>The <c>Retry-After</c> of a submission refused because the broker is down or the queue is full.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How often the outbox relay looks for messages nobody published (after a crash).</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]

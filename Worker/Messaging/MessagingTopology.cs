@@ -20,15 +20,23 @@ public static class MessagingTopology
     public static string RetryQueueName(MessagingOptions options, TimeSpan delay) =>
         $"{options.JobsQueue}.retry.{(delay.TotalMilliseconds % 1000 == 0 ? $"{delay.TotalSeconds}s" : $"{delay.TotalMilliseconds}ms")}";
 
-    public static async Task DeclareJobQueuesAsync(IChannel channel, MessagingOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Declares jobs.dead, jobs (with its length limit unless <paramref name="jobsQueueExists"/>: then it is only
+    /// checked, keeping the arguments it was created with) and the retry queues.
+    /// </summary>
+    public static async Task DeclareJobQueuesAsync(IChannel channel, MessagingOptions options, CancellationToken cancellationToken,
+        bool jobsQueueExists = false)
     {
         await DeclareQueueAsync(channel, options.DeadLetterQueue, null, cancellationToken);
-        // Rejected messages (unreadable ones) dead-letter through the default exchange straight into jobs.dead.
-        await DeclareQueueAsync(channel, options.JobsQueue, new Dictionary<string, object?>
+        if (jobsQueueExists)
         {
-            ["x-dead-letter-exchange"] = string.Empty,
-            ["x-dead-letter-routing-key"] = options.DeadLetterQueue,
-        }, cancellationToken);
+            await channel.QueueDeclarePassiveAsync(options.JobsQueue, cancellationToken);
+        }
+        else
+        {
+            await DeclareQueueAsync(channel, options.JobsQueue, JobsQueueArguments(options), cancellationToken);
+        }
+
         foreach (var delay in options.EffectiveRetryDelays.Distinct())
         {
             // Nothing consumes a retry queue: its messages wait out the TTL, then dead-letter back to jobs.
@@ -38,6 +46,48 @@ public static class MessagingTopology
                 ["x-dead-letter-exchange"] = string.Empty,
                 ["x-dead-letter-routing-key"] = options.JobsQueue,
             }, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The jobs queue's arguments: rejected messages (unreadable ones) dead-letter through the default exchange
+    /// straight into jobs.dead; past <see cref="MessagingOptions.JobsQueueMaxLength"/> ready messages a publish is
+    /// nacked (reject-publish), never an accepted job dropped from the head.
+    /// </summary>
+    public static Dictionary<string, object?> JobsQueueArguments(MessagingOptions options)
+    {
+        var arguments = new Dictionary<string, object?>
+        {
+            ["x-dead-letter-exchange"] = string.Empty,
+            ["x-dead-letter-routing-key"] = options.DeadLetterQueue,
+        };
+        if (options.JobsQueueMaxLength > 0)
+        {
+            arguments["x-max-length"] = options.JobsQueueMaxLength;
+            arguments["x-overflow"] = "reject-publish";
+        }
+
+        return arguments;
+    }
+
+    /// <summary>
+    /// Whether the jobs queue exists with other arguments than this build declares (an upgrade from a build without
+    /// the length limit, or a changed limit): the broker refuses such a declaration with 406 PRECONDITION_FAILED and
+    /// closes the channel, so the check runs on a channel of its own.
+    /// </summary>
+    public static async Task<bool> JobsQueueDiffersAsync(IConnection connection, MessagingOptions options,
+        CancellationToken cancellationToken)
+    {
+        await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        try
+        {
+            await DeclareQueueAsync(probe, options.JobsQueue, JobsQueueArguments(options), cancellationToken);
+            return false;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException exception)
+            when (exception.ShutdownReason?.ReplyCode == Constants.PreconditionFailed)
+        {
+            return true;
         }
     }
 

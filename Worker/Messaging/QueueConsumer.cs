@@ -44,6 +44,12 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
 
     protected abstract string QueueName { get; }
 
+    /// <summary>Unacknowledged deliveries the broker sends ahead.</summary>
+    protected virtual ushort PrefetchCount => Settings.PrefetchCount;
+
+    /// <summary>Deliveries whose handlers run at once.</summary>
+    protected virtual ushort HandlerConcurrency => Settings.Concurrency;
+
     protected abstract Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken);
 
     protected abstract Task<DeliveryOutcome> HandleAsync(BasicDeliverEventArgs delivery, CancellationToken cancellationToken);
@@ -74,9 +80,9 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
         {
             _channel = await connection.CreateChannelAsync(new CreateChannelOptions(
                 publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false,
-                consumerDispatchConcurrency: Settings.Concurrency), stoppingToken);
+                consumerDispatchConcurrency: HandlerConcurrency), stoppingToken);
             await DeclareTopologyAsync(_channel, stoppingToken);
-            await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: Settings.PrefetchCount, global: false, stoppingToken);
+            await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: PrefetchCount, global: false, stoppingToken);
 
             var channel = _channel;
             _consumer = new AsyncEventingBasicConsumer(channel);
@@ -84,7 +90,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
             if (!_paused)
             {
                 _consumerTag = await _channel.BasicConsumeAsync(QueueName, autoAck: false, _consumer, stoppingToken);
-                LogConsuming(logger, QueueName, Settings.Concurrency, Settings.PrefetchCount);
+                LogConsuming(logger, QueueName, HandlerConcurrency, PrefetchCount);
             }
         }
         finally
@@ -125,7 +131,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
             else if (!paused && _consumerTag is null)
             {
                 _consumerTag = await channel.BasicConsumeAsync(QueueName, autoAck: false, _consumer, cancellationToken);
-                LogConsuming(logger, QueueName, Settings.Concurrency, Settings.PrefetchCount);
+                LogConsuming(logger, QueueName, HandlerConcurrency, PrefetchCount);
             }
         }
         finally

@@ -51,6 +51,10 @@ internal sealed class RabbitMqPublisher(IServiceProvider services, IOptions<Mess
             publish?.SetStatus(ActivityStatusCode.Error, "not confirmed in time");
             throw new BrokerUnavailableException("The broker did not confirm the message in time.");
         }
+        catch (PublishException exception) when (!exception.IsReturn)
+        {
+            throw new BrokerUnavailableException("The broker refused the message (its queue is full).", exception, refused: true);
+        }
         catch (Exception exception) when (exception is PublishException or AlreadyClosedException
                                               or BrokerUnreachableException or OperationInterruptedException
                                               or ConnectFailureException)

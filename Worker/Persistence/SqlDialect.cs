@@ -30,6 +30,12 @@ public abstract class SqlDialect
     /// <summary>Run first inside the migration transaction: one migrating process at a time, however many start.</summary>
     public abstract string? MigrationLock { get; }
 
+    /// <summary>
+    /// Run first inside a write transaction that counts an owner's rows before adding one (parameter <c>@owner</c>):
+    /// one such transaction per owner at a time, so two submissions cannot both see room under the quota.
+    /// </summary>
+    public abstract string? OwnerLock { get; }
+
     /// <summary>The schema version a database had before the <c>schema_version</c> table existed (SQLite's user_version).</summary>
     public abstract string? LegacyVersionQuery { get; }
 
@@ -48,7 +54,7 @@ public abstract class SqlDialect
     protected abstract string InsertionOrderColumn { get; }
 }
 
-/// <summary>One SQLite file in WAL mode; every replica on the machine opens it.</summary>
+/// <summary>One SQLite file in WAL mode (synchronous NORMAL); every replica on the machine opens it.</summary>
 public sealed class SqliteDialect(string path) : SqlDialect
 {
     private readonly string _connectionString = new SqliteConnectionStringBuilder
@@ -60,6 +66,46 @@ public sealed class SqliteDialect(string path) : SqlDialect
 
     public string FilePath { get; } = Path.GetFullPath(path);
 
+    /// <summary>
+    /// Creates the database file readable and writable by this user only (0600, in a folder it creates 0700) before
+    /// SQLite opens it: SQLite gives its -wal and -shm files the database file's mode, and the default (0644, by
+    /// umask) would let every local user read the jobs, their inputs and results.
+    /// </summary>
+    public void CreatePrivateFile()
+    {
+        var folder = Path.GetDirectoryName(FilePath)!;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+            return;
+        }
+
+        if (!Directory.Exists(folder))
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        const UnixFileMode privateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        try
+        {
+            using var created = new FileStream(FilePath, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = privateFile,
+            });
+        }
+        catch (IOException) when (File.Exists(FilePath))
+        {
+            // It exists (another replica created it, or an earlier run): tighten files from before this rule.
+            foreach (var file in new[] { FilePath, FilePath + "-wal", FilePath + "-shm" }.Where(File.Exists))
+            {
+                if ((File.GetUnixFileMode(file) & ~privateFile) != 0)
+                {
+                    File.SetUnixFileMode(file, privateFile);
+                }
+            }
+        }
+    }
+
     public override DatabaseProvider Provider => DatabaseProvider.Sqlite;
 
     // SQLite has one writer at a time: a claim or a write transaction already excludes every other.
@@ -70,6 +116,8 @@ public sealed class SqliteDialect(string path) : SqlDialect
     public override string InsertionOrder => "v.rowid";
 
     public override string? MigrationLock => null; // BEGIN IMMEDIATE is the lock
+
+    public override string? OwnerLock => null; // BEGIN IMMEDIATE: one writer at a time already
 
     public override string? LegacyVersionQuery => "PRAGMA user_version";
 
@@ -83,6 +131,12 @@ public sealed class SqliteDialect(string path) : SqlDialect
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
+        // Per connection. In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives the process
+        // being killed (it is in the WAL file); only a power loss or OS crash can take the last commits with it.
+        // busy_timeout: SQLite's own wait for the write lock (short sleeps) before the client's coarser retry loop.
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
 
@@ -96,6 +150,9 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
     // pg_advisory_xact_lock key for schema migrations ("MLGW" in ASCII); released when the transaction ends.
     private const long MigrationLockKey = 0x4D4C_4757;
 
+    // The first key of per-owner advisory locks ("MLGX").
+    private const int OwnerLockSpace = 0x4D4C_4758;
+
     public override DatabaseProvider Provider => DatabaseProvider.Postgres;
 
     public override string SkipLocked => "FOR UPDATE SKIP LOCKED";
@@ -105,6 +162,9 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
     public override string InsertionOrder => "v.insertion_order";
 
     public override string? MigrationLock => $"SELECT pg_advisory_xact_lock({MigrationLockKey})";
+
+    // The two-key form keeps owner locks apart from the migration lock: (space, hash of the owner).
+    public override string? OwnerLock => $"SELECT pg_advisory_xact_lock({OwnerLockSpace}, hashtext(@owner))";
 
     public override string? LegacyVersionQuery => null;
 

@@ -85,6 +85,16 @@ public sealed class WorkerDatabase(SqlDialect dialect)
         ALTER TABLE outbox ADD COLUMN claimed_until {sortable_text} NULL;
         """,
         """
+        ALTER TABLE active_model_versions ADD COLUMN activated_by_service TEXT NULL;
+        ALTER TABLE active_model_versions ADD COLUMN activated_by_user TEXT NULL;
+        """,
+        // The quota counts an owner's unfinished jobs; retention finds finished jobs by age, and their audit rows.
+        """
+        CREATE INDEX ix_jobs_owner_status ON jobs (owner, status);
+        CREATE INDEX ix_jobs_status_updated ON jobs (status, updated_at);
+        CREATE INDEX ix_outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+        """,
+        """
         CREATE TABLE queue_switches (
             queue       TEXT PRIMARY KEY,
             paused      INTEGER NOT NULL,
@@ -110,7 +120,7 @@ public sealed class WorkerDatabase(SqlDialect dialect)
     {
         if (Dialect is SqliteDialect sqlite)
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(sqlite.FilePath)!);
+            sqlite.CreatePrivateFile();
         }
 
         await using var connection = await OpenAsync(cancellationToken);

@@ -1,5 +1,6 @@
 using ServiceDefaults.Problems;
 using Worker.Problems;
+using Worker.Security;
 
 namespace Worker.Registry;
 
@@ -11,14 +12,14 @@ namespace Worker.Registry;
 public sealed partial class ModelRegistry(IModelRegistryStore store, ILogger<ModelRegistry> logger)
 {
     /// <summary>A new version (a model's first becomes active), the same one registered before, or a conflict.</summary>
-    public async Task<Outcome<Registration>> RegisterAsync(NewModelVersion candidate, CancellationToken cancellationToken)
+    public async Task<Outcome<Registration>> RegisterAsync(NewModelVersion candidate, Caller by, CancellationToken cancellationToken)
     {
         if (ModelVersionRules.Validate(candidate) is { Count: > 0 } errors)
         {
             return Invalid("The model version is not valid.", errors);
         }
 
-        var registration = await store.RegisterAsync(candidate, cancellationToken);
+        var registration = await store.RegisterAsync(candidate, by, cancellationToken);
         if (registration.Status == RegistrationStatus.Conflict)
         {
             return Outcome.Problem(StatusCodes.Status409Conflict, ProblemCodes.RegistrationConflict,
@@ -56,15 +57,19 @@ public sealed partial class ModelRegistry(IModelRegistryStore store, ILogger<Mod
         return await store.FindActiveAsync(name!, cancellationToken) is { } active ? active : ModelNotFound(name!);
     }
 
-    /// <summary>Makes a registered version the active one; activating the active version changes and announces nothing.</summary>
-    public async Task<Outcome<RegisteredVersion>> ActivateAsync(string? name, string? version, CancellationToken cancellationToken)
+    /// <summary>
+    /// Makes a registered version the active one, recording who did (<paramref name="by"/>); activating the active
+    /// version changes and announces nothing.
+    /// </summary>
+    public async Task<Outcome<RegisteredVersion>> ActivateAsync(string? name, string? version, Caller by,
+        CancellationToken cancellationToken)
     {
         if (NameErrors(("name", name), ("version", version)) is { Count: > 0 } errors)
         {
             return Invalid("The request is not valid.", errors);
         }
 
-        var activation = await store.ActivateAsync(name!, version!, cancellationToken);
+        var activation = await store.ActivateAsync(name!, version!, by, cancellationToken);
         return activation switch
         {
             { Status: ActivationStatus.ModelNotFound } => ModelNotFound(name!),

@@ -1,8 +1,10 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using ServiceDefaults.Problems;
 using Worker.Problems;
+using Worker.Security;
 using RegistryV1 = global::Registry.V1;
 
 namespace Worker.Registry;
@@ -11,19 +13,22 @@ namespace Worker.Registry;
 /// <c>registry.v1.ModelRegistry</c> (protos/registry/v1/registry.proto), called by python-inference: a translation
 /// of the proto messages onto <see cref="ModelRegistry"/>. Unknown models and versions are NOT_FOUND, a second
 /// artifact under a registered version FAILED_PRECONDITION, bad input INVALID_ARGUMENT with a
-/// <c>google.rpc.BadRequest</c>; the <c>problem-code</c> trailer carries the HTTP API's code.
+/// <c>google.rpc.BadRequest</c>; the <c>problem-code</c> trailer carries the HTTP API's code. Each method needs the
+/// scope its HTTP twin needs; a refused caller gets UNAUTHENTICATED or PERMISSION_DENIED (<see cref="CallerProblems"/>).
 /// </summary>
 internal sealed class ModelRegistryService(ModelRegistry registry) : RegistryV1.ModelRegistry.ModelRegistryBase
 {
+    [Authorize(Policy = WorkerScopes.RegistryRegister)]
     public override async Task<RegistryV1.ModelVersion> RegisterVersion(RegistryV1.RegisterVersionRequest request,
         ServerCallContext context)
     {
         var candidate = ToNewVersion(request.Version ?? new RegistryV1.ModelVersion());
-        var outcome = await registry.RegisterAsync(candidate, context.CancellationToken);
+        var outcome = await registry.RegisterAsync(candidate, Caller.Of(context.GetHttpContext().User), context.CancellationToken);
         // The version's fields are nested in the request, so its violations are named version.<field>.
         return outcome.Succeeded ? ToMessage(outcome.Value.Version) : throw ToRpcException(outcome.Problem, fieldPrefix: "version.");
     }
 
+    [Authorize(Policy = WorkerScopes.Predict)]
     public override async Task<RegistryV1.ListVersionsResponse> ListVersions(RegistryV1.ListVersionsRequest request,
         ServerCallContext context)
     {
@@ -38,6 +43,7 @@ internal sealed class ModelRegistryService(ModelRegistry registry) : RegistryV1.
         return response;
     }
 
+    [Authorize(Policy = WorkerScopes.RegistryRead)]
     public override async Task<RegistryV1.ModelVersion> GetActiveVersion(RegistryV1.GetActiveVersionRequest request,
         ServerCallContext context)
     {
@@ -45,10 +51,12 @@ internal sealed class ModelRegistryService(ModelRegistry registry) : RegistryV1.
         return outcome.Succeeded ? ToMessage(outcome.Value) : throw ToRpcException(outcome.Problem);
     }
 
+    [Authorize(Policy = WorkerScopes.Admin)]
     public override async Task<RegistryV1.ModelVersion> ActivateVersion(RegistryV1.ActivateVersionRequest request,
         ServerCallContext context)
     {
-        var outcome = await registry.ActivateAsync(request.Name, request.Version, context.CancellationToken);
+        var outcome = await registry.ActivateAsync(request.Name, request.Version, Caller.Of(context.GetHttpContext().User),
+            context.CancellationToken);
         return outcome.Succeeded ? ToMessage(outcome.Value) : throw ToRpcException(outcome.Problem);
     }
 
@@ -74,6 +82,8 @@ internal sealed class ModelRegistryService(ModelRegistry registry) : RegistryV1.
             CreatedAt = version.CreatedAt is { } created ? Timestamp.FromDateTimeOffset(created) : null,
             RegisteredAt = Timestamp.FromDateTimeOffset(version.RegisteredAt),
             Active = version.Active,
+            ActivatedAt = version.ActivatedAt is { } activated ? Timestamp.FromDateTimeOffset(activated) : null,
+            ActivatedBy = version.ActivatedBy is { } by ? new RegistryV1.Actor { Service = by.Service, User = by.User ?? "" } : null,
         };
         message.Labels.AddRange(version.Labels);
         message.Metrics.Add(version.Metrics.ToDictionary());

@@ -5,6 +5,7 @@ using Worker.Events;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
 using Worker.Persistence;
+using Worker.Security;
 
 namespace Worker.Registry;
 
@@ -18,12 +19,12 @@ internal sealed class ModelRegistryStore(
 {
     private const string Columns =
         "v.name, v.version, v.input_kind, v.labels, v.metrics, v.artifact_sha256, v.description, v.created_at, " +
-        "v.registered_at, a.version IS NOT NULL";
+        "v.registered_at, a.version IS NOT NULL, a.activated_at, a.activated_by_service, a.activated_by_user";
 
     private const string FromVersions =
         "FROM model_versions v LEFT JOIN active_model_versions a ON a.name = v.name AND a.version = v.version";
 
-    public async Task<Registration> RegisterAsync(NewModelVersion version, CancellationToken cancellationToken)
+    public async Task<Registration> RegisterAsync(NewModelVersion version, Caller by, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
@@ -51,13 +52,14 @@ internal sealed class ModelRegistryStore(
         // A model's first version is the one it serves; that is an activation like any other, so it is announced.
         // The insert does nothing when the model has an active version already, also one registered concurrently.
         var first = await WorkerDatabase.ExecuteAsync(connection, transaction, """
-            INSERT INTO active_model_versions (name, version, activated_at) VALUES (@name, @version, @now)
+            INSERT INTO active_model_versions (name, version, activated_at, activated_by_service, activated_by_user)
+            VALUES (@name, @version, @now, @service, @user)
             ON CONFLICT DO NOTHING
             """, cancellationToken, ("@name", version.Name), ("@version", version.Version),
-            ("@now", WorkerDatabase.Timestamp(now))) == 1;
+            ("@now", WorkerDatabase.Timestamp(now)), ("@service", by.Service), ("@user", by.User)) == 1;
         if (first)
         {
-            await AnnounceAsync(connection, transaction, version.Name, version.Version, now, cancellationToken);
+            await AnnounceAsync(connection, transaction, version.Name, version.Version, by, now, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -66,8 +68,9 @@ internal sealed class ModelRegistryStore(
             outbox.Notify();
         }
 
+        var stamped = WorkerDatabase.ParseTimestamp(WorkerDatabase.Timestamp(now));
         var stored = new RegisteredVersion(version.Name, version.Version, version.InputKind, version.Labels, version.Metrics,
-            hash, version.Description, version.CreatedAt, WorkerDatabase.ParseTimestamp(WorkerDatabase.Timestamp(now)), first);
+            hash, version.Description, version.CreatedAt, stamped, first, first ? stamped : null, first ? by : null);
         return new Registration(RegistrationStatus.Created, stored);
     }
 
@@ -93,7 +96,7 @@ internal sealed class ModelRegistryStore(
         return active.SingleOrDefault();
     }
 
-    public async Task<Activation> ActivateAsync(string name, string version, CancellationToken cancellationToken)
+    public async Task<Activation> ActivateAsync(string name, string version, Caller by, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
@@ -115,20 +118,26 @@ internal sealed class ModelRegistryStore(
 
         var now = clock.GetUtcNow();
         await WorkerDatabase.ExecuteAsync(connection, transaction, """
-            INSERT INTO active_model_versions (name, version, activated_at) VALUES (@name, @version, @now)
-            ON CONFLICT (name) DO UPDATE SET version = excluded.version, activated_at = excluded.activated_at
-            """, cancellationToken, ("@name", name), ("@version", version), ("@now", WorkerDatabase.Timestamp(now)));
-        await AnnounceAsync(connection, transaction, name, version, now, cancellationToken);
+            INSERT INTO active_model_versions (name, version, activated_at, activated_by_service, activated_by_user)
+            VALUES (@name, @version, @now, @service, @user)
+            ON CONFLICT (name) DO UPDATE SET version = excluded.version, activated_at = excluded.activated_at,
+                activated_by_service = excluded.activated_by_service, activated_by_user = excluded.activated_by_user
+            """, cancellationToken, ("@name", name), ("@version", version), ("@now", WorkerDatabase.Timestamp(now)),
+            ("@service", by.Service), ("@user", by.User));
+        await AnnounceAsync(connection, transaction, name, version, by, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         outbox.Notify();
-        return new Activation(ActivationStatus.Activated, found with { Active = true });
+        return new Activation(ActivationStatus.Activated, found with
+        {
+            Active = true, ActivatedAt = WorkerDatabase.ParseTimestamp(WorkerDatabase.Timestamp(now)), ActivatedBy = by,
+        });
     }
 
-    /// <summary>Writes <c>model.activated</c> to the outbox in the caller's transaction.</summary>
-    private Task AnnounceAsync(DbConnection connection, DbTransaction transaction, string name, string version,
+    /// <summary>Writes <c>model.activated</c> (with who activated it, for the audit log) to the outbox in the caller's transaction.</summary>
+    private Task AnnounceAsync(DbConnection connection, DbTransaction transaction, string name, string version, Caller by,
         DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var announcement = DomainEvent.Announce(DomainEvent.ModelActivated, new { model = name, version }, jobId: null,
+        var announcement = DomainEvent.Announce(DomainEvent.ModelActivated, new ModelActivatedData(name, version, by), jobId: null,
             messaging.Value, now);
         return OutboxStore.AddAsync(connection, transaction, announcement, cancellationToken);
     }
@@ -156,7 +165,9 @@ internal sealed class ModelRegistryStore(
                 reader.GetString(6),
                 reader.IsDBNull(7) ? null : WorkerDatabase.ParseTimestamp(reader.GetString(7)),
                 WorkerDatabase.ParseTimestamp(reader.GetString(8)),
-                reader.GetBoolean(9)));
+                reader.GetBoolean(9),
+                reader.IsDBNull(10) ? null : WorkerDatabase.ParseTimestamp(reader.GetString(10)),
+                reader.IsDBNull(11) ? null : new Caller(reader.GetString(11), reader.IsDBNull(12) ? null : reader.GetString(12))));
         }
 
         return versions;

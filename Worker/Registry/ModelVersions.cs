@@ -1,6 +1,12 @@
+using Worker.Security;
+
 namespace Worker.Registry;
 
-/// <summary>A model version as the registry stores it; <see cref="Active"/> says whether it is the one served.</summary>
+/// <summary>
+/// A model version as the registry stores it; <see cref="Active"/> says whether it is the one served, and for that one
+/// <see cref="ActivatedAt"/> and <see cref="ActivatedBy"/> when and by whom it was made active (the caller, and the user
+/// it acted for; absent for an activation from before this was recorded).
+/// </summary>
 public sealed record RegisteredVersion(
     string Name,
     string Version,
@@ -11,7 +17,9 @@ public sealed record RegisteredVersion(
     string Description,
     DateTimeOffset? CreatedAt,
     DateTimeOffset RegisteredAt,
-    bool Active);
+    bool Active,
+    DateTimeOffset? ActivatedAt = null,
+    Caller? ActivatedBy = null);
 
 /// <summary>A version to register: what training produced, before the registry stamps and activates it.</summary>
 public sealed record NewModelVersion(

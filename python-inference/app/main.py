@@ -2,7 +2,8 @@
 routers in app/api/routes, which hand it to the serving core (app/ml/serving.py); problems (app/core/problems.py)
 become problem details in app/api/errors.py. With GRPC_PORT set, the same core answers over gRPC too (app/rpc);
 with a broker configured, events come and go through app/messaging;
-with the Worker's gRPC address known, the model versions are registered with its registry (app/rpc/registration.py).
+with the Worker's address known, the model versions are registered with its registry over gRPC or HTTP/JSON
+(app/worker/registration.py).
 All are started and stopped by the app's lifespan."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.api.concurrency import ConcurrencyLimitMiddleware
 from app.api.errors import internal_error_response, register_error_handlers
 from app.api.limits import BodyLimitMiddleware
 from app.api.routes import health, models, predictions, stats
@@ -25,8 +27,12 @@ from app.ml import sentiment
 from app.ml.counter import PredictionCounter
 from app.ml.registry import ModelRegistry, load_models
 from app.ml.serving import ModelServing
-from app.rpc.registration import ModelRegistration
+from app.core.service_token import ServiceTokens
 from app.rpc.server import GrpcServer
+from app.worker.client import RegistryClient
+from app.worker.grpc_client import GrpcRegistryClient
+from app.worker.http_client import HttpRegistryClient
+from app.worker.registration import ModelRegistration
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +73,14 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     )
     if grpc_server is None:
         logger.info("gRPC disabled: GRPC_PORT is not set")
-    app.state.registration = registration = (
-        ModelRegistration(registry, settings.WORKER_GRPC_URL, call_timeout=settings.REGISTRY_CALL_TIMEOUT)
-        if settings.WORKER_GRPC_URL
-        else None
-    )
-    if registration is None:
-        logger.info("model registration disabled: neither WORKER_GRPC_URL nor services__worker__grpc__0 is set")
+    client = _registry_client(settings)
+    app.state.registration = registration = ModelRegistration(registry, client) if client is not None else None
     # Set on the router, not as FastAPI(lifespan=...): FastAPI 0.92 (Debian's) has no such parameter.
     app.router.lifespan_context = _lifespan(grpc_server, messaging, registration)
 
     register_error_handlers(app)
+    # Inside the telemetry middleware, so a refusal still carries the trace headers and quotes the trace id.
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.HTTP_MAX_CONCURRENT_REQUESTS)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(TelemetryMiddleware, tracer=tracer, error_response=internal_error_response)
     app.include_router(health.router)
@@ -109,6 +112,36 @@ def _lifespan(
                 await grpc_server.stop()
 
     return lifespan
+
+
+def _registry_client(settings: Settings) -> RegistryClient | None:
+    """The Worker's registry over the configured transport, or None (registration off) without its address."""
+    if settings.WORKER_TOKEN_KEY is None:
+        logger.warning("WORKER_TOKEN_KEY is not set: the Worker will refuse this service's registry calls")
+    tokens = (
+        ServiceTokens(settings.WORKER_TOKEN_KEY, lifetime=settings.WORKER_TOKEN_LIFETIME)
+        if settings.WORKER_TOKEN_KEY
+        else None
+    )
+    if settings.REGISTRY_TRANSPORT == "http":
+        if not settings.WORKER_URL:
+            logger.info("model registration disabled: neither WORKER_URL nor services__worker__http__0 is set")
+            return None
+        return HttpRegistryClient(
+            settings.WORKER_URL,
+            tokens,
+            call_timeout=settings.REGISTRY_CALL_TIMEOUT,
+            attempts=settings.REGISTRY_HTTP_ATTEMPTS,
+        )
+    if not settings.WORKER_GRPC_URL:
+        logger.info("model registration disabled: neither WORKER_GRPC_URL nor services__worker__grpc__0 is set")
+        return None
+    return GrpcRegistryClient(
+        settings.WORKER_GRPC_URL,
+        tokens,
+        call_timeout=settings.REGISTRY_CALL_TIMEOUT,
+        reconnect_backoff=(ModelRegistration.INITIAL_BACKOFF_S, ModelRegistration.MAX_BACKOFF_S),
+    )
 
 
 def _load_models(settings: Settings) -> ModelRegistry:

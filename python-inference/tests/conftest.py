@@ -37,6 +37,13 @@ for _name in (
     "WORKER_GRPC_URL",  # registration is off for the suite's app; tests/rpc/test_registration.py runs a fake registry
     "services__worker__grpc__0",
     "REGISTRY_CALL_TIMEOUT",
+    "Registry__Transport",  # gRPC unless a test says otherwise
+    "REGISTRY_HTTP_ATTEMPTS",
+    "WORKER_URL",
+    "services__worker__http__0",
+    "services__worker__https__0",
+    "WORKER_TOKEN_KEY",  # tests/worker gives the fake registry's key where it is wanted
+    "WORKER_TOKEN_LIFETIME",
     "SENTIMENT_DEFAULT_VERSION",
 ):
     os.environ.pop(_name, None)
@@ -47,6 +54,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from app.core.config import Settings  # noqa: E402
 from app.main import app as main_app  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.ml import cache  # noqa: E402
 from app.ml.registry import ModelRegistry  # noqa: E402
 from tests.support import RecordingExporter  # noqa: E402
 
@@ -55,6 +63,7 @@ from tests.support import RecordingExporter  # noqa: E402
 def _remove_model_cache() -> Iterator[None]:
     yield
     shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+    cache.key_path(_CACHE_DIR).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

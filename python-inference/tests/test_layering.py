@@ -1,5 +1,6 @@
 """The layers of app/, read from the imports: `api/` (HTTP) and `rpc/` (gRPC) side by side at the top, both over the
-serving core in `ml/`; `messaging/` beside them; `ml/`, `core/` and `schemas/` never reach up. `main.py` wires it all."""
+serving core in `ml/`; `messaging/` and `worker/` (the Worker's clients) beside them; `ml/`, `core/` and `schemas/`
+never reach up. `main.py` wires it all."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ ALLOWED = {
     "messaging": {"messaging", "ml", "core", "schemas"},
     "rpc": {"rpc", "ml", "core", "schemas"},
     "api": {"api", "ml", "messaging", "core", "schemas"},
+    # Clients of the Worker: registration over gRPC (with rpc's generated stubs) or HTTP/JSON.
+    "worker": {"worker", "rpc", "ml", "core", "schemas"},
 }
 
 

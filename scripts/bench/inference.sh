@@ -11,12 +11,11 @@ batches="${2:-200}"
 concurrency="${3:-16}"
 warmup="${4:-200}"
 source scripts/bench/lib.sh
-refuse_if_gateway_answers
 read -r load _ </proc/loadavg
 if (( $(echo "$load > 1" | bc) )); then
   echo "inference.sh: load average $load before the start: other work on this machine will lower the figures" >&2
 fi
-dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
+dotnet build AppHost -c Debug -nologo -v quiet -clp:ErrorsOnly >/dev/null
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
 driver=(python-inference/.venv/bin/python scripts/bench/inference_driver.py)
 counts=(--singles "$singles" --batches "$batches" --concurrency "$concurrency" --warmup "$warmup")
@@ -28,47 +27,15 @@ export RateLimiting__Policies__batch__TokenLimit=1000000 RateLimiting__Policies_
 export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 
 results="$(mktemp -d)"
-log="$results/apphost.log"
-apphost="" watched=""
+trap 'apphost_stop; rm -rf "$results"' EXIT
 
-stop_apphost() {
-  [[ -n "$apphost" ]] || return 0
-  kill -TERM "$apphost" 2>/dev/null || true  # a background job ignores SIGINT; dotnet run passes TERM on
-  wait "$apphost" 2>/dev/null || true
-  # DCP stops the resources in its own session after the AppHost exits; the next start must find the ports free
-  # and only its own processes.
-  for _ in $(seq 1 300); do
-    alive=""
-    for pid in $watched; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [[ -z "$alive" ]] && ! curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-  apphost="" watched=""
-}
-trap 'stop_apphost; rm -rf "$results"' EXIT
-
-# Starts the AppHost and sets gateway, inference (pids), http_port, grpc_port (python-inference's own ports).
+# Starts the AppHost (free ports, lib.sh) and sets gateway, inference (pids), http_port, grpc_port (python-inference's own ports).
 start_apphost() {
-  dotnet run --project AppHost --no-build -- --Messaging:Runtime=local >"$log" 2>&1 &
-  apphost=$!
-  local healthy=""
-  for _ in $(seq 1 900); do
-    curl -fs -m 1 http://localhost:8080/health >/dev/null 2>&1 && { healthy=1; break; }
-    sleep 0.2
-  done
-  if [[ -z "$healthy" ]]; then
-    echo "inference.sh: the gateway did not become healthy; the AppHost's log ends:" >&2
-    tail -n 30 "$log" >&2
-    exit 1
-  fi
-  gateway=$(pgrep -f "^$PWD/Gateway/bin/.*/Gateway$" | head -n 1)
-  inference=""
-  for pid in $(pgrep -f "uvicorn app.main:app"); do
-    if [[ "$(readlink "/proc/$pid/cwd")" == "$PWD/python-inference" ]]; then inference=$pid; fi
-  done
-  http_port=$(tr '\0' '\n' <"/proc/$inference/environ" | sed -n 's/^PORT=//p')
-  grpc_port=$(tr '\0' '\n' <"/proc/$inference/environ" | sed -n 's/^GRPC_PORT=//p')
-  watched="$(orchestrator_pids "$apphost") $gateway $inference $(pgrep -f "^$PWD/Worker/bin/.*/Worker$" | tr '\n' ' ')"
+  APPHOST_LOG="$results/apphost.log" apphost_start Debug --Messaging:Runtime=local
+  gateway=$(service_pid Gateway Debug)
+  inference=$(inference_pid)
+  http_port=$(process_env "$inference" PORT)
+  grpc_port=$(process_env "$inference" GRPC_PORT)
 }
 
 # Established connections from the gateway to python-inference's port $1: which transport it really used.
@@ -78,22 +45,22 @@ unset Inference__Transport
 start_apphost
 "${driver[@]}" measure --out "$results/http.json" "${counts[@]}" --inference-pid "$inference" --gateway-pid "$gateway" \
   --direct-http "http://127.0.0.1:$http_port" --direct-grpc "127.0.0.1:$grpc_port" \
-  --gateway http://localhost:8080 --gateway-transport http --token "$token"
+  --gateway "$GATEWAY" --gateway-transport http --token "$token"
 if (( $(gateway_connections "$grpc_port") > 0 || $(gateway_connections "$http_port") == 0 )); then
   echo "inference.sh: the gateway was meant to call python-inference over HTTP/JSON" >&2
   exit 1
 fi
-stop_apphost
+apphost_stop
 
 # The Worker reads Inference:Transport too (default Grpc); it does no work in this benchmark.
 export Inference__Transport=Grpc
 start_apphost
 "${driver[@]}" measure --out "$results/grpc.json" "${counts[@]}" --inference-pid "$inference" --gateway-pid "$gateway" \
-  --gateway http://localhost:8080 --gateway-transport grpc --token "$token"
+  --gateway "$GATEWAY" --gateway-transport grpc --token "$token"
 if (( $(gateway_connections "$grpc_port") == 0 )); then
   echo "inference.sh: the gateway was meant to call python-inference over gRPC" >&2
   exit 1
 fi
-stop_apphost
+apphost_stop
 
 "${driver[@]}" report "${counts[@]}" "$results/http.json" "$results/grpc.json"

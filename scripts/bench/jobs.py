@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import time
@@ -130,6 +131,7 @@ async def main() -> int:
     parser.add_argument("--amqp", required=True)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--json", help="also write the figures to this file (scripts/bench/run.sh reads it)")
     args = parser.parse_args()
 
     published, consumed = await raw_broker_rate(args.amqp, args.jobs * 5, args.concurrency)
@@ -147,6 +149,12 @@ async def main() -> int:
         print(f"| {name} | {result['jobs_per_s']:,.1f} | {result['items_per_s']:,.0f} | "
               f"{result['jobs_per_s'] / published:.3f} | {result['submit_p50_ms']:.0f} / {result['submit_p99_ms']:.0f} | "
               f"{result['e2e_p50_ms']:.0f} / {result['e2e_p99_ms']:.0f} | {result['failed']:.0f} |")
+    if args.json:
+        figures = {"raw_publish_per_s": published, "raw_consume_per_s": consumed, "concurrency": args.concurrency,
+                   "single": single | {"jobs": args.jobs, "inputs": 1},
+                   "batched": batched | {"jobs": max(10, args.jobs // 10), "inputs": 100}}
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(figures, file, indent=2)
     return 0 if single["failed"] == 0 and batched["failed"] == 0 else 1
 
 

@@ -1,6 +1,7 @@
 # What every benchmark script needs around the AppHost it starts; sourced, not run.
+# Sets APPHOST (the `dotnet run` pid) and GATEWAY (the gateway's HTTP address) once apphost_start returns.
 
-# A stack already on 8080 would be measured instead of the one the script starts.
+# A stack already on 8080 would be measured instead of the one the script starts (for the scripts on fixed ports).
 refuse_if_gateway_answers() {
   if curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1; then
     echo "$(basename "$0"): something already answers on localhost:8080; stop it first (the run would measure it)" >&2
@@ -15,4 +16,93 @@ orchestrator_pids() {
   host=$(pgrep -P "$1" | head -n 1) || return 0
   api=$(pgrep -f -- "start-apiserver --monitor $host( |$)" | head -n 1) || return 0
   if [[ -n "$api" ]]; then echo "$api $(pgrep -f -- "run-controllers .*--monitor $api( |$)" | tr '\n' ' ')"; fi
+}
+
+# A TCP port free right now on both 127.0.0.1 and ::1 (the gateway listens on both loopback families).
+free_port() {
+  /usr/bin/python3 - <<'PY'
+import socket
+while True:
+    v4 = socket.socket(socket.AF_INET)
+    v4.bind(("127.0.0.1", 0))
+    port = v4.getsockname()[1]
+    try:
+        v6 = socket.socket(socket.AF_INET6)
+        v6.bind(("::1", port))
+    except OSError:
+        continue
+    v6.close(); v4.close()
+    print(port)
+    break
+PY
+}
+
+# Installs a Debian package when its command or module is missing ($1 package, $2 check command); fails clearly.
+ensure_package() {
+  local package="$1"; shift
+  "$@" >/dev/null 2>&1 && return 0
+  echo "$(basename "$0"): installing $package (apt-get)" >&2
+  if ! { apt-get install -y -q "$package" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "$package" >/dev/null 2>&1; }; } \
+    || ! "$@" >/dev/null 2>&1; then
+    echo "$(basename "$0"): $package is needed and could not be installed; run: apt-get install -y $package" >&2
+    exit 1
+  fi
+}
+
+# The process of this worktree's service $1 (Gateway or Worker), as built in configuration $2.
+service_pid() { pgrep -f "^$PWD/$1/bin/$2/.*/$1$" | head -n 1; }
+
+# This worktree's python-inference (uvicorn) process.
+inference_pid() {
+  local pid
+  for pid in $(pgrep -f "uvicorn app.main:app"); do
+    if [[ "$(readlink "/proc/$pid/cwd")" == "$PWD/python-inference" ]]; then echo "$pid"; return 0; fi
+  done
+}
+
+# One variable of process $1's environment ($2 the name).
+process_env() { tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p" | head -n 1; }
+
+# Starts the AppHost (configuration $1, then AppHost arguments) on free ports: the gateway's HTTP and HTTPS, the
+# dashboard and its OTLP and resource endpoints, all on loopback; the other resources get free ports from Aspire.
+# Waits (at most $APPHOST_START_TIMEOUT s, 600 by default: a loaded machine is slow) until the gateway is healthy. Output goes to $APPHOST_LOG.
+apphost_start() {
+  local configuration="$1"; shift
+  local http https
+  http=$(free_port) https=$(free_port)
+  APPHOST_LOG="${APPHOST_LOG:-$(mktemp)}"
+  ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development ASPIRE_ALLOW_UNSECURED_TRANSPORT=true \
+    ASPNETCORE_URLS="http://127.0.0.1:$(free_port)" \
+    ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \
+    ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \
+    ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \
+    dotnet run -c "$configuration" --project AppHost --no-build --no-launch-profile -- \
+    --Gateway:HttpPort="$http" --Gateway:HttpsPort="$https" "$@" >"$APPHOST_LOG" 2>&1 &
+  APPHOST=$!
+  GATEWAY="http://127.0.0.1:$http"
+  local deadline=$((SECONDS + ${APPHOST_START_TIMEOUT:-600}))
+  until curl -fs -m 2 "$GATEWAY/health" >/dev/null 2>&1; do
+    if ((SECONDS > deadline)) || ! kill -0 "$APPHOST" 2>/dev/null; then
+      echo "$(basename "$0"): the gateway did not become healthy; the AppHost's log ends:" >&2
+      tail -n 30 "$APPHOST_LOG" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  APPHOST_WATCHED="$(orchestrator_pids "$APPHOST") $(service_pid Gateway "$configuration") $(inference_pid) $(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr "\n" " ")"
+}
+
+# Stops the AppHost apphost_start started and waits (at most 60 s) until its orchestrator and services are gone.
+apphost_stop() {
+  [[ -n "${APPHOST:-}" ]] || return 0
+  kill -TERM "$APPHOST" 2>/dev/null || true # a background job ignores SIGINT; dotnet run passes TERM on
+  wait "$APPHOST" 2>/dev/null || true
+  local pid alive
+  for _ in $(seq 1 300); do
+    alive=""
+    for pid in ${APPHOST_WATCHED:-}; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ -z "$alive" ]] && break
+    sleep 0.2
+  done
+  APPHOST="" APPHOST_WATCHED=""
 }

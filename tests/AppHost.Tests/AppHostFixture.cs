@@ -48,6 +48,12 @@ public class AppHostFixture : IAsyncLifetime
     /// <summary>Whether the stack adds <see cref="GrpcGateway"/> (the transport tests use it).</summary>
     protected virtual bool WithGrpcGateway => true;
 
+    /// <summary>
+    /// How python-inference reaches the Worker's registry (the AppHost's <c>Registry:Transport</c>): HTTP/JSON on this
+    /// stack, gRPC (the default) on the PostgreSQL one, so each transport runs end to end in one test run.
+    /// </summary>
+    public virtual string RegistryTransport => "Http";
+
     /// <summary>The gateway over HTTP, sending a token with the <c>predict</c> and <c>jobs</c> scopes.</summary>
     public HttpClient Gateway { get; private set; } = null!;
 
@@ -66,7 +72,7 @@ public class AppHostFixture : IAsyncLifetime
             ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", $"--AppHost:DashboardApiKey={apiKey}",
              // The tests' webhook receivers listen on loopback, which production refuses.
              "--Webhooks:AllowedNetworks:0=127.0.0.0/8", "--Webhooks:AllowedNetworks:1=::1/128",
-             $"--Worker:Replicas={WorkerReplicas}", .. ExtraArguments],
+             $"--Worker:Replicas={WorkerReplicas}", $"--Registry:Transport={RegistryTransport}", .. ExtraArguments],
             (options, _) => options.DisableDashboard = !WithDashboard,
             timeout.Token);
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
@@ -97,6 +103,8 @@ public class AppHostFixture : IAsyncLifetime
                 .WithReference(inference.GetEndpoint("http")).WithReference(inference.GetEndpoint("grpc"))
                 .WithReference(worker.GetEndpoint("http"))
                 .WithEnvironment("Inference__Transport", "Grpc")
+                .WithEnvironment("WorkerAuth__SigningKey", builder.Resources.OfType<ParameterResource>()
+                    .Single(p => p.Name == "worker-token-key-gateway"))
                 .WaitFor(inference).WaitFor(worker);
             foreach (var (name, value) in Tokens.GatewaySettings.Concat(TestSettings.Gateway))
             {
@@ -123,7 +131,14 @@ public class AppHostFixture : IAsyncLifetime
         await _app.StartAsync(timeout.Token);
         foreach (var resource in Resources.Where(name => WithGrpcGateway || name != GrpcGateway).Concat(ExtraResources))
         {
-            await WaitHealthyAsync(resource, timeout.Token);
+            try
+            {
+                await WaitHealthyAsync(resource, timeout.Token);
+            }
+            catch (OperationCanceledException exception) when (timeout.IsCancellationRequested)
+            {
+                throw new TimeoutException($"{resource} was not healthy within {StartTimeout.TotalMinutes} min of the start.", exception);
+            }
         }
 
         Gateway = CreateGatewayClient(Tokens.Create());

@@ -119,9 +119,9 @@ public sealed class EdgeTests(AppHostFixture stack)
     [Fact]
     public async Task The_worker_writes_the_same_problem_shape()
     {
-        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        using var worker = stack.WorkerClient(await stack.ForGatewayAsync("nobody", "jobs"));
 
-        var response = await worker.GetAsync($"/v1/jobs/{Guid.NewGuid()}?owner=nobody", TestContext.Current.CancellationToken);
+        var response = await worker.GetAsync($"/v1/jobs/{Guid.NewGuid()}", TestContext.Current.CancellationToken);
 
         await Problems.AssertProblemAsync(response, HttpStatusCode.NotFound, "job_not_found");
     }

@@ -118,6 +118,47 @@ public class JobTests(AppHostFixture stack)
         Assert.Equal([id], jobs.GetProperty("items").EnumerateArray().Select(j => j.GetProperty("id").GetGuid()));
     }
 
+    [Fact]
+    public async Task A_submission_past_the_owners_quota_is_429_job_quota_exceeded_with_retry_after_over_rest_and_json_rpc()
+    {
+        using var suspended = stack.CreateGatewayClient(stack.Tokens.Create(subject: TestSettings.QuotaSuspendedSubject));
+        var rest = await suspended.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs = new[] { "Lovely." } },
+            TestContext.Current.CancellationToken);
+        var rpc = await suspended.PostAsync("/rpc", new StringContent(
+            """{"jsonrpc":"2.0","method":"submitJob","params":["sentiment",["Lovely."]],"id":1}""",
+            System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+
+        var problem = await Problems.AssertProblemAsync(rest, HttpStatusCode.TooManyRequests, "job_quota_exceeded");
+        var retryAfter = Assert.Single(rest.Headers.GetValues("Retry-After"));
+        Assert.True(int.Parse(retryAfter, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Equal(retryAfter, problem.GetProperty("retryAfter").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var error = (await rpc.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("error");
+        Assert.Equal(429, error.GetProperty("code").GetInt32());
+        Assert.Equal("job_quota_exceeded", error.GetProperty("data").GetProperty("code").GetString());
+        Assert.Equal(retryAfter, error.GetProperty("data").GetProperty("retryAfter").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var none = await suspended.GetFromJsonAsync<JsonElement>("/api/v1/jobs", TestContext.Current.CancellationToken);
+        Assert.Equal(0, none.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Concurrent_submissions_of_one_owner_are_held_to_their_quota_across_the_replicas()
+    {
+        // Twenty 1000-input jobs at once against a quota of three: they cannot all be admitted one after another
+        // with the earlier ones already finished, so some are refused, each with the quota's answer.
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: TestSettings.QuotaOfThreeSubject));
+        var inputs = Enumerable.Range(0, 1000).Select(i => $"Quite good, number {i}.").ToArray();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ =>
+            client.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs }, TestContext.Current.CancellationToken)));
+
+        Assert.All(answers, answer => Assert.Contains(answer.StatusCode, new[] { HttpStatusCode.Accepted, HttpStatusCode.TooManyRequests }));
+        Assert.InRange(answers.Count(answer => answer.StatusCode == HttpStatusCode.Accepted), 3, 19);
+        foreach (var refused in answers.Where(answer => answer.StatusCode == HttpStatusCode.TooManyRequests))
+        {
+            await Problems.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "job_quota_exceeded");
+            Assert.True(refused.Headers.Contains("Retry-After"));
+        }
+    }
+
     private async Task<JsonElement> WaitUntilFinishedAsync(string location)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);

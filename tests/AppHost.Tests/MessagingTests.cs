@@ -163,7 +163,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         Assert.Equal(1000, all.Count); // no job twice: every retried submission found its first job
         Assert.All(all, job => Assert.Equal("succeeded", job.GetProperty("status").GetString()));
         // Each result is recorded, and announced, exactly once: one job.completed per job reaches the audit log.
-        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        using var worker = await stack.AuditReaderAsync();
         var completions = new ConcurrentDictionary<Guid, int>();
         do
         {
@@ -393,7 +393,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         // Deliveries are signed with their owner's key, which the owner fetches through the gateway.
         await using var receiver = await WebhookReceiver.StartAsync(await SigningKeys.ForOwnerAsync(client, timeout.Token), timeout.Token);
         using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
-        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        using var worker = await stack.AuditReaderAsync();
         var before = await CompletedJobsSeenByPythonAsync(python, timeout.Token);
 
         var id = await SubmitAsync(client, "events", new

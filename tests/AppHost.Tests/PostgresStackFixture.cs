@@ -15,6 +15,8 @@ public sealed class PostgresStackFixture : AppHostFixture
     protected override IEnumerable<string> ExtraResources => ["postgres"];
 
     protected override bool WithGrpcGateway => false;
+
+    public override string RegistryTransport => "Grpc";
 }
 
 /// <summary>The end-to-end tests that run on the PostgreSQL stack: one at a time (the kill test stops replicas).</summary>

@@ -42,16 +42,16 @@ public sealed class PostgresReplicaTests(PostgresStackFixture stack)
         // Every replica, asked at its own address, sees every job and the same status: state lives in the database.
         foreach (var replica in replicas)
         {
-            using var own = new HttpClient { BaseAddress = stack.OwnAddressOf(replica), Timeout = AppHostFixture.StepTimeout };
+            using var own = stack.WorkerClient(await stack.ForGatewayAsync(Tokens.OwnerOf(subject), "jobs"), stack.OwnAddressOf(replica));
             foreach (var id in ids.Take(30))
             {
-                var job = await own.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}?owner={Uri.EscapeDataString(Tokens.OwnerOf(subject))}", timeout.Token);
+                var job = await own.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}", timeout.Token);
                 Assert.Equal("succeeded", job.GetProperty("status").GetString());
             }
         }
 
         // Each job's outcome was announced once, whichever replica recorded it and whichever relays ran.
-        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        using var worker = await stack.AuditReaderAsync();
         foreach (var id in ids)
         {
             List<JsonElement> trail;

@@ -8,17 +8,39 @@ public static class TestSettings
 
     public const int MaxAttempts = 4;
 
+    /// <summary>A subject whose quota of unfinished jobs is 0: every submission is refused.</summary>
+    public const string QuotaSuspendedSubject = "quota-suspended";
+
+    /// <summary>A subject that may have 3 unfinished jobs.</summary>
+    public const string QuotaOfThreeSubject = "quota-of-three";
+
     public static IEnumerable<KeyValuePair<string, string>> Gateway =>
     [
-        // The durability tests submit a thousand jobs as one subject.
+        // The durability tests submit a thousand jobs as one subject; the batching tests send a thousand predictions.
         new("RateLimiting__Policies__jobs__TokenLimit", "100000"),
         new("RateLimiting__Policies__jobs__TokensPerPeriod", "100000"),
+        .. new[] { "predict", "batch", "rpc" }.SelectMany(policy => new KeyValuePair<string, string>[]
+        {
+            new($"RateLimiting__Policies__{policy}__TokenLimit", "100000"),
+            new($"RateLimiting__Policies__{policy}__TokensPerPeriod", "100000"),
+        }),
+        // ... all at once, as one caller: more than the default upstream concurrency slots (32 per caller, 256 in all).
+        new("UpstreamLimits__MaxConcurrentCallsPerCaller", "2000"),
+        new("UpstreamLimits__MaxConcurrentCalls", "2000"),
     ];
 
     public static IEnumerable<KeyValuePair<string, string>> Worker =>
     [
         .. RetryDelays.Select((delay, i) => new KeyValuePair<string, string>($"Messaging__RetryDelays__{i}", delay.ToString("c"))),
         new("Messaging__MaxAttempts", MaxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        // The durability tests keep about a thousand jobs of one subject unfinished; the quota tests have subjects
+        // with caps of their own.
+        new("Jobs__MaxUnfinishedPerOwner", "100000"),
+        // A job's owner is the caller as the gateway names it: "<issuer, URL-escaped>:<sub>".
+        new("Jobs__OwnerQuotas__0__Owner", $"{Tokens.Issuer}:{QuotaSuspendedSubject}"),
+        new("Jobs__OwnerQuotas__0__MaxUnfinished", "0"),
+        new("Jobs__OwnerQuotas__1__Owner", $"{Tokens.Issuer}:{QuotaOfThreeSubject}"),
+        new("Jobs__OwnerQuotas__1__MaxUnfinished", "3"),
         // Webhook retries in milliseconds, so a receiver that never answers 2xx is given up on quickly.
         new("Webhooks__BaseDelay", "00:00:00.050"),
         new("Webhooks__MaxDelay", "00:00:00.200"),

@@ -42,7 +42,7 @@ public sealed class AspireManifestTests(PublishFixture publish)
     [Fact]
     public void Secrets_are_secret_parameters()
     {
-        foreach (var name in new[] { "webhook-signing-secret", "messaging-password" })
+        foreach (var name in new[] { "webhook-signing-secret", "messaging-password", "worker-token-key-gateway", "worker-token-key-python-inference" })
         {
             var parameter = Resources().GetProperty(name);
             Assert.Equal("parameter.v0", parameter.GetProperty("type").GetString());

@@ -226,11 +226,32 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
         Assert.Single(withDashboard.OfType<V1Ingress>()); // the dashboard has none: port-forward only
     }
 
+    [Theory]
+    [InlineData("gateway", "WorkerAuth__SigningKey", "Auth__Callers__gateway__SigningKey", "worker-token-key-gateway")]
+    [InlineData("python-inference", "WORKER_TOKEN_KEY", "Auth__Callers__python-inference__SigningKey", "worker-token-key-python-inference")]
+    public void Each_caller_of_the_worker_and_the_worker_read_the_callers_key_from_one_Secret_key(
+        string caller, string callerVariable, string workerVariable, string key)
+    {
+        V1SecretKeySelector SecretOf(string workload, string variable) => Assert.Single(
+            publish.All<V1Deployment>().Single(d => d.Metadata.Name == workload).Spec.Template.Spec.Containers[0].Env,
+            env => env.Name == variable).ValueFrom.SecretKeyRef;
+
+        var callers = SecretOf(caller, callerVariable);
+        var workers = SecretOf("worker", workerVariable);
+
+        Assert.Equal(key, callers.Key);
+        Assert.Equal((callers.Name, callers.Key), (workers.Name, workers.Key));
+        // The other caller's key is not given to this one.
+        Assert.DoesNotContain(publish.All<V1Deployment>().Single(d => d.Metadata.Name == caller).Spec.Template.Spec.Containers[0].Env,
+            env => env.ValueFrom?.SecretKeyRef?.Key is { } other && other.StartsWith("worker-token-key-", StringComparison.Ordinal) && other != key);
+    }
+
     [Fact]
     public void No_secret_value_is_published()
     {
         var examples = Directory.GetFiles(publish.BaseDirectory, "*.env.example", SearchOption.AllDirectories);
-        Assert.Equal(3, examples.Length); // worker (webhook signing), messaging and postgres passwords
+        // worker (webhook signing, the gateway's token key), python-inference (its token key), messaging and postgres passwords
+        Assert.Equal(4, examples.Length);
         foreach (var line in examples.SelectMany(File.ReadLines).Where(line => !line.StartsWith('#')))
         {
             Assert.EndsWith("=", line, StringComparison.Ordinal);

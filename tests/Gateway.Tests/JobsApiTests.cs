@@ -49,6 +49,29 @@ public sealed class JobsApiTests(GatewayFactory factory) : IClassFixture<Gateway
     }
 
     [Fact]
+    public async Task A_workers_quota_refusal_is_a_429_problem_with_its_code_and_a_retry_after_header()
+    {
+        // As the Worker's problem reaches the gateway: read from JSON, retryAfter a JSON number.
+        Jobs.Failure = System.Text.Json.JsonSerializer.Deserialize<Microsoft.AspNetCore.Mvc.ProblemDetails>(
+            """{"status":429,"title":"Too many unfinished jobs.","code":"job_quota_exceeded","retryAfter":12}""");
+        using var client = factory.CreateAuthorizedClient();
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs = new[] { "fine" } },
+                TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            Jobs.Failure = null; // the class's other tests share the fake
+        }
+
+        var problem = await ReadProblemAsync(response, HttpStatusCode.TooManyRequests, "job_quota_exceeded");
+        Assert.Equal("12", Assert.Single(response.Headers.GetValues("Retry-After")));
+        Assert.Equal(12, problem.GetProperty("retryAfter").GetInt32());
+    }
+
+    [Fact]
     public async Task Listing_shows_only_the_callers_jobs()
     {
         Jobs.Add(TestTokens.OwnerOf("jobs-judy"));

@@ -27,6 +27,7 @@ public sealed class ModelRegistryApiTests(GatewayFactory factory) : IClassFixtur
         Assert.Equal("1.1.0", version.GetProperty("version").GetString());
         Assert.True(version.GetProperty("active").GetBoolean());
         Assert.Equal(new string('a', 64), version.GetProperty("artifactSha256").GetString());
+        Assert.Contains(("reg-sentiment", "1.1.0", TestTokens.OwnerOf("admin-alice")), Registry.Activations); // the registry is told who
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
 using Tests.Metrics;
+using Worker.Persistence;
 
 namespace Worker.Tests;
 
@@ -124,6 +125,66 @@ public sealed class JobProcessorTests
 
         Assert.IsType<JobProcessingOutcome.Finished>(redelivery);
         Assert.Equal(1, inference.Calls);
+    }
+
+    /// <summary>Answers a batch in one call: each job's first input is its label, "down" makes that job's answer an outage.</summary>
+    private sealed class BatchInference : IInferenceClient
+    {
+        public List<int> Calls { get; } = [];
+
+        public Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("a batch is one call");
+
+        public Task<IReadOnlyList<InferenceOutcome>> PredictManyAsync(string model, IReadOnlyList<JsonElement> inputs,
+            CancellationToken cancellationToken)
+        {
+            Calls.Add(inputs.Count);
+            return Task.FromResult<IReadOnlyList<InferenceOutcome>>([.. inputs.Select(jobInputs => jobInputs[0].GetString() == "down"
+                ? (InferenceOutcome)new InferenceOutcome.Unavailable("down")
+                : new InferenceOutcome.Succeeded(JsonElement.Parse($$"""{"model":"{{model}}","predictions":[{"label":"{{jobInputs[0]}}"}]}""")))]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_batch_of_deliveries_is_one_model_call_and_each_job_is_recorded_once_with_its_own_trace(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var jobs = new List<Job>();
+        foreach (var label in new[] { "a", "b", "c", "down" })
+        {
+            var job = await db.AddQueuedAsync(inputsJson: $"""["{label}"]""");
+            await db.Outbox.MarkSentAsync(job.Id, Token);
+            jobs.Add(job);
+        }
+
+        var traces = jobs.ToDictionary(job => job.Id, _ => $"00-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())}-00f067aa0ba902b7-01");
+        var deliveries = jobs.Select(job => new JobDelivery(job.Id, traces[job.Id]))
+            .Append(new JobDelivery(Guid.NewGuid(), null)) // unknown: skipped
+            .Append(new JobDelivery(jobs[0].Id, traces[jobs[0].Id])) // delivered twice: processed once
+            .ToList();
+        var inference = new BatchInference();
+
+        var outcomes = await Processor(db.Store, inference).ProcessBatchAsync(deliveries, Token);
+
+        Assert.Equal([4], inference.Calls);
+        Assert.Equal(["Finished", "Finished", "Finished", "RetryLater", "Finished", "Finished"], outcomes.Select(outcome => outcome.GetType().Name));
+        foreach (var (job, label) in jobs.Zip(new[] { "a", "b", "c" }))
+        {
+            var stored = await db.Store.FindAsync(job.Id, Token);
+            Assert.Equal(JobStatus.Succeeded, stored?.Status);
+            Assert.Equal(1, stored?.Attempts);
+            Assert.Equal(label, stored?.Result?.GetProperty("predictions")[0].GetProperty("label").GetString());
+        }
+
+        Assert.Equal(JobStatus.Queued, (await db.Store.FindAsync(jobs[3].Id, Token))?.Status);
+        var events = await db.PendingAsync();
+        Assert.Equal(3, events.Count);
+        Assert.All(events, message =>
+        {
+            Assert.Equal("job.completed", message.Type);
+            Assert.Equal(traces[message.JobId!.Value], message.TraceParent);
+        });
     }
 
     [Theory]

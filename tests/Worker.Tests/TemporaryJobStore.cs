@@ -18,15 +18,19 @@ namespace Worker.Tests;
 internal sealed class TemporaryJobStore : IAsyncDisposable
 {
     private readonly Func<ValueTask> _cleanUp;
+    private readonly Func<SqlDialect> _anotherConnectionPool;
+    private readonly List<OutboxStore> _replicaOutboxes = [];
 
-    private TemporaryJobStore(SqlDialect dialect, Func<ValueTask> cleanUp)
+    private TemporaryJobStore(SqlDialect dialect, Func<SqlDialect> anotherConnectionPool, Func<ValueTask> cleanUp)
     {
         _cleanUp = cleanUp;
+        _anotherConnectionPool = anotherConnectionPool;
         Database = new WorkerDatabase(dialect);
         Outbox = new OutboxStore(Database, TimeProvider.System);
         Store = new JobStore(Database, Outbox, TimeProvider.System);
         Audit = new AuditLog(Database);
         Registry = new ModelRegistryStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
+        Admissions = new JobAdmissions(Store, Outbox, dialect);
     }
 
     public WorkerDatabase Database { get; }
@@ -38,6 +42,9 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
     public AuditLog Audit { get; }
 
     public ModelRegistryStore Registry { get; }
+
+    /// <summary>The group commit in front of <see cref="Store"/> that submissions go through.</summary>
+    public JobAdmissions Admissions { get; }
 
     public static MessagingOptions Messaging { get; } = new();
 
@@ -57,15 +64,27 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
             var server = await PostgresTestServer.SharedAsync();
             var (schema, connectionString) = await server.CreateSchemaAsync("worker");
             var dataSource = NpgsqlDataSource.Create(connectionString);
-            return new TemporaryJobStore(new PostgresDialect(dataSource), async () =>
+            var replicaSources = new List<NpgsqlDataSource>();
+            return new TemporaryJobStore(new PostgresDialect(dataSource), () =>
             {
+                var replicaSource = NpgsqlDataSource.Create(connectionString);
+                replicaSources.Add(replicaSource);
+                return new PostgresDialect(replicaSource);
+            }, async () =>
+            {
+                foreach (var replicaSource in replicaSources)
+                {
+                    await replicaSource.DisposeAsync();
+                }
+
                 await dataSource.DisposeAsync();
                 await server.ExecuteAsync($"DROP SCHEMA {schema} CASCADE");
             });
         }
 
         var directory = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
-        return new TemporaryJobStore(new SqliteDialect(Path.Combine(directory, "jobs.db")), () =>
+        var path = Path.Combine(directory, "jobs.db");
+        return new TemporaryJobStore(new SqliteDialect(path), () => new SqliteDialect(path), () =>
         {
             SqliteConnection.ClearAllPools();
             if (Directory.Exists(directory))
@@ -77,15 +96,27 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// The job store as another Worker replica sees the same database: its own connection pool (its own
+    /// <see cref="NpgsqlDataSource"/> on PostgreSQL), nothing shared in process memory.
+    /// </summary>
+    public JobStore AnotherReplica()
+    {
+        var database = new WorkerDatabase(_anotherConnectionPool());
+        var outbox = new OutboxStore(database, TimeProvider.System);
+        _replicaOutboxes.Add(outbox);
+        return new JobStore(database, outbox, TimeProvider.System);
+    }
+
     public static OutboxMessage JobMessageFor(Job job) => new(job.Id, string.Empty, Messaging.JobsQueue,
         OutboxRelay.JobMessageType, new JobMessage(job.Id).ToBytes(), null, job.Id, job.CreatedAt);
 
     public async Task<Job> AddQueuedAsync(string model = "sentiment", string inputsJson = """["great"]""",
-        string owner = "tester", string? idempotencyKey = null)
+        string owner = "tester", string? idempotencyKey = null, int maxUnfinished = int.MaxValue - 1)
     {
         var job = Job.Queued(Guid.CreateVersion7(), owner, model, JsonElement.Parse(inputsJson), DateTimeOffset.UtcNow,
             idempotencyKey: idempotencyKey);
-        var admission = await Store.AddAsync(job, inputsJson, JobMessageFor(job), TestContext.Current.CancellationToken);
+        var admission = await Store.AddAsync(job, inputsJson, JobMessageFor(job), maxUnfinished, TestContext.Current.CancellationToken);
         return admission.Job;
     }
 
@@ -95,6 +126,12 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await Admissions.DisposeAsync();
+        foreach (var replicaOutbox in _replicaOutboxes)
+        {
+            replicaOutbox.Dispose();
+        }
+
         Outbox.Dispose();
         await _cleanUp();
     }

@@ -10,6 +10,52 @@ public sealed class WorkerDatabaseMigrationTests
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only_in_a_private_folder()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var folder = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"), "state");
+        var dialect = new SqliteDialect(Path.Combine(folder, "jobs.db"));
+        try
+        {
+            await new WorkerDatabase(dialect).MigrateAsync(Token);
+
+            Assert.Equal(ownerOnly | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+            Assert.Equal(ownerOnly, File.GetUnixFileMode(dialect.FilePath));
+            Assert.Equal(ownerOnly, File.GetUnixFileMode(dialect.FilePath + "-wal"));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(Path.GetDirectoryName(folder)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task An_existing_sqlite_database_readable_by_others_is_made_private()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        var folder = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var dialect = new SqliteDialect(Path.Combine(folder, "jobs.db"));
+        await File.WriteAllBytesAsync(dialect.FilePath, [], Token);
+        File.SetUnixFileMode(dialect.FilePath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        try
+        {
+            await new WorkerDatabase(dialect).MigrateAsync(Token);
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(dialect.FilePath));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
     public async Task A_database_of_the_previous_schema_version_is_upgraded_in_place_and_keeps_its_rows(DatabaseProvider provider)
@@ -18,19 +64,30 @@ public sealed class WorkerDatabaseMigrationTests
         var finished = await db.AddQueuedAsync(idempotencyKey: "k-1");
         await db.Store.TryFailAsync(finished.Id, new ProblemDetails { Title = "no" }, null, Token);
         var queued = await db.AddQueuedAsync();
-        await db.Registry.RegisterAsync(Registry.ModelRegistryStoreContractTests.Version(), Token);
+        await using (var connection = await db.Database.OpenAsync(Token))
+        {
+            // A registration as that version's store wrote it (the current store writes who activated it).
+            await WorkerDatabase.ExecuteAsync(connection, null, """
+                INSERT INTO model_versions (name, version, input_kind, labels, metrics, artifact_sha256, description, registered_at)
+                VALUES ('sentiment', '1.0.0', 'text', '[]', '{}', 'aa', '', '2026-01-01T00:00:00.0000000Z');
+                INSERT INTO active_model_versions (name, version, activated_at) VALUES ('sentiment', '1.0.0', '2026-01-01T00:00:00.0000000Z');
+                """, Token);
+        }
 
         await db.Database.MigrateAsync(Token);
 
         Assert.Equal(WorkerDatabase.LatestVersion, await db.Database.SchemaVersionAsync(Token));
         Assert.Equal("no", (await db.Store.FindAsync(finished.Id, Token))?.Error?.Title);
         Assert.Equal(JobStatus.Queued, (await db.Store.FindAsync(queued.Id, Token))?.Status);
-        Assert.Equal("1.0.0", (await db.Registry.FindActiveAsync("sentiment", Token))?.Version);
+        var active = await db.Registry.FindActiveAsync("sentiment", Token);
+        Assert.Equal("1.0.0", active?.Version);
+        Assert.Null(active?.ActivatedBy); // activated before anyone was recorded
+        Assert.NotNull(active?.ActivatedAt);
         var again = await db.AddQueuedAsync(idempotencyKey: "k-1");
         Assert.Equal(finished.Id, again.Id);
-        // The upgrade's new column works on the old rows: the queued job's message and the activation can be claimed.
+        // The upgrade's new column works on the old rows: both jobs' messages can be claimed.
         var later = DateTimeOffset.UtcNow.AddMinutes(1);
-        Assert.Equal(3, (await db.Outbox.ClaimAsync(later, later, 10, TimeSpan.FromMinutes(1), Token)).Count);
+        Assert.Equal(2, (await db.Outbox.ClaimAsync(later, later, 10, TimeSpan.FromMinutes(1), Token)).Count);
     }
 
     [Fact]

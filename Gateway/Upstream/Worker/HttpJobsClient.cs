@@ -3,7 +3,8 @@ using Gateway.Application;
 
 namespace Gateway.Upstream.Worker;
 
-internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> logger) : IJobsClient
+/// <summary>The Worker's job API; every call acts for the owner, who travels in the signed token (<see cref="WorkerTokens"/>).</summary>
+internal sealed class HttpJobsClient(HttpClient http, WorkerTokens tokens, ILogger<HttpJobsClient> logger) : IJobsClient
 {
     public const string ServiceName = "worker";
 
@@ -20,15 +21,16 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
         CancellationToken cancellationToken)
     {
         idempotencyKey ??= GatewayKeyPrefix + Guid.NewGuid().ToString("N");
-        var body = new { owner, submission.Model, submission.Inputs, submission.CallbackUrl, idempotencyKey };
-        return UpstreamCalls.SendAsync<JobView>(http,
-            new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = JsonContent.Create(body, options: Json) },
+        var body = new { submission.Model, submission.Inputs, submission.CallbackUrl, idempotencyKey };
+        return UpstreamCalls.SendAsync<JobView>(http, tokens.Authorize(
+                new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = JsonContent.Create(body, options: Json) },
+                owner, WorkerScopes.Jobs),
             Json, ServiceName, logger, cancellationToken);
     }
 
     public Task<Outcome<JobView>> GetAsync(Guid id, string owner, CancellationToken cancellationToken) =>
         UpstreamCalls.SendAsync<JobView>(http,
-            new HttpRequestMessage(HttpMethod.Get, $"/v1/jobs/{id}?owner={Uri.EscapeDataString(owner)}"),
+            tokens.Authorize(new HttpRequestMessage(HttpMethod.Get, $"/v1/jobs/{id}"), owner, WorkerScopes.Jobs),
             Json, ServiceName, logger, cancellationToken);
 
     public Task<Outcome<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,
@@ -36,12 +38,12 @@ internal sealed class HttpJobsClient(HttpClient http, ILogger<HttpJobsClient> lo
     {
         var query = QueryString.Create(new Dictionary<string, string?>
         {
-            ["owner"] = owner,
             ["status"] = status,
             ["pageSize"] = pageSize?.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["pageToken"] = pageToken,
         }.Where(pair => pair.Value is not null));
-        return UpstreamCalls.SendAsync<JobList>(http, new HttpRequestMessage(HttpMethod.Get, $"/v1/jobs{query}"),
+        return UpstreamCalls.SendAsync<JobList>(http,
+            tokens.Authorize(new HttpRequestMessage(HttpMethod.Get, $"/v1/jobs{query}"), owner, WorkerScopes.Jobs),
             Json, ServiceName, logger, cancellationToken);
     }
 }

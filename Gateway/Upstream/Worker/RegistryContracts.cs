@@ -1,6 +1,9 @@
 namespace Gateway.Upstream.Worker;
 
-/// <summary>A registered model version, as the Worker's registry describes it; <c>active</c> is the one served.</summary>
+/// <summary>
+/// A registered model version, as the Worker's registry describes it; <c>active</c> is the one served, and for it
+/// <c>activatedAt</c> and <c>activatedBy</c> say when and by whom it was made active.
+/// </summary>
 public sealed record ModelVersionView(
     string Name,
     string Version,
@@ -11,7 +14,12 @@ public sealed record ModelVersionView(
     string Description,
     DateTimeOffset? CreatedAt,
     DateTimeOffset RegisteredAt,
-    bool Active);
+    bool Active,
+    DateTimeOffset? ActivatedAt = null,
+    ModelActivator? ActivatedBy = null);
+
+/// <summary>Who activated a version: the service that called the registry and the user it acted for (null: itself).</summary>
+public sealed record ModelActivator(string Service, string? User);
 
 /// <summary>A model's registered versions, oldest first, and the active one.</summary>
 public sealed record ModelVersionList(string Name, string? ActiveVersion, IReadOnlyList<ModelVersionView> Versions);

@@ -13,12 +13,12 @@ public interface IWebhookKeysClient
     Task<Outcome<WebhookSigningKey>> GetSigningKeyAsync(string owner, CancellationToken cancellationToken);
 }
 
-internal sealed class HttpWebhookKeysClient(HttpClient http, ILogger<HttpWebhookKeysClient> logger) : IWebhookKeysClient
+internal sealed class HttpWebhookKeysClient(HttpClient http, WorkerTokens tokens, ILogger<HttpWebhookKeysClient> logger) : IWebhookKeysClient
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public Task<Outcome<WebhookSigningKey>> GetSigningKeyAsync(string owner, CancellationToken cancellationToken) =>
         UpstreamCalls.SendAsync<WebhookSigningKey>(http,
-            new HttpRequestMessage(HttpMethod.Get, $"/v1/webhooks/signing-key?owner={Uri.EscapeDataString(owner)}"),
+            tokens.Authorize(new HttpRequestMessage(HttpMethod.Get, "/v1/webhooks/signing-key"), owner, WorkerScopes.Jobs),
             Json, HttpJobsClient.ServiceName, logger, cancellationToken);
 }

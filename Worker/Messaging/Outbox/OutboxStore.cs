@@ -12,14 +12,26 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
 
     /// <summary>Inserts a message inside the caller's transaction.</summary>
     public static Task AddAsync(DbConnection connection, DbTransaction transaction, OutboxMessage message,
-        CancellationToken cancellationToken) =>
-        WorkerDatabase.ExecuteAsync(connection, transaction, $"""
-            INSERT INTO outbox ({Columns})
-            VALUES (@id, @exchange, @routing_key, @type, @body, @traceparent, @job_id, @created_at)
-            """, cancellationToken,
-            ("@id", message.Id.ToString()), ("@exchange", message.Exchange), ("@routing_key", message.RoutingKey),
-            ("@type", message.Type), ("@body", message.Body.ToArray()), ("@traceparent", message.TraceParent),
-            ("@job_id", message.JobId?.ToString()), ("@created_at", WorkerDatabase.Timestamp(message.CreatedAt)));
+        CancellationToken cancellationToken) => AddAsync(connection, transaction, [message], cancellationToken);
+
+    /// <summary>Inserts messages inside the caller's transaction, in one statement.</summary>
+    public static Task AddAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<OutboxMessage> messages,
+        CancellationToken cancellationToken)
+    {
+        if (messages.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var insert = new SqlBuilder($"INSERT INTO outbox ({Columns}) VALUES ");
+        foreach (var message in messages)
+        {
+            insert.Row(message.Id.ToString(), message.Exchange, message.RoutingKey, message.Type, message.Body.ToArray(),
+                message.TraceParent, message.JobId?.ToString(), WorkerDatabase.Timestamp(message.CreatedAt));
+        }
+
+        return insert.ExecuteAsync(connection, transaction, cancellationToken);
+    }
 
     public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(DateTimeOffset jobsCreatedBefore,
         DateTimeOffset eventsCreatedBefore, int limit, TimeSpan lease, CancellationToken cancellationToken)
@@ -67,7 +79,8 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     }
 
     public Task ReleaseAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
-        UpdateEachAsync(ids, "UPDATE outbox SET claimed_until = NULL WHERE id = @id AND sent_at IS NULL", cancellationToken);
+        UpdateAllAsync(ids, new SqlBuilder("UPDATE outbox SET claimed_until = NULL WHERE sent_at IS NULL AND id IN "),
+            cancellationToken);
 
     /// <summary>Every unsent message created before <paramref name="createdBefore"/>, claimed or not, oldest first.</summary>
     public async Task<IReadOnlyList<OutboxMessage>> PendingAsync(DateTimeOffset createdBefore, int limit,
@@ -80,15 +93,14 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
         return await ReadAsync(command, cancellationToken);
     }
 
-    public async Task MarkSentAsync(Guid id, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await WorkerDatabase.ExecuteAsync(connection, null, "UPDATE outbox SET sent_at = @now WHERE id = @id AND sent_at IS NULL",
-            cancellationToken, ("@id", id.ToString()), ("@now", WorkerDatabase.Timestamp(clock.GetUtcNow())));
-    }
+    public Task MarkSentAsync(Guid id, CancellationToken cancellationToken) => MarkSentAsync([id], cancellationToken);
 
-    public Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
-        UpdateEachAsync(ids, "UPDATE outbox SET sent_at = @now WHERE id = @id AND sent_at IS NULL", cancellationToken);
+    public Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        var update = new SqlBuilder("UPDATE outbox SET sent_at = ");
+        return UpdateAllAsync(ids, update.Append(update.Parameter(WorkerDatabase.Timestamp(clock.GetUtcNow())))
+            .Append(" WHERE sent_at IS NULL AND id IN "), cancellationToken);
+    }
 
     public void Notify()
     {
@@ -107,7 +119,8 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
 
     public void Dispose() => _signal.Dispose();
 
-    private async Task UpdateEachAsync(IReadOnlyCollection<Guid> ids, string sql, CancellationToken cancellationToken)
+    /// <summary>One statement for all <paramref name="ids"/> (appended to <paramref name="update"/> as an IN list).</summary>
+    private async Task UpdateAllAsync(IReadOnlyCollection<Guid> ids, SqlBuilder update, CancellationToken cancellationToken)
     {
         if (ids.Count == 0)
         {
@@ -115,15 +128,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
         }
 
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var now = WorkerDatabase.Timestamp(clock.GetUtcNow());
-        foreach (var id in ids)
-        {
-            await WorkerDatabase.ExecuteAsync(connection, transaction, sql, cancellationToken,
-                sql.Contains("@now", StringComparison.Ordinal) ? [("@id", id.ToString()), ("@now", now)] : [("@id", id.ToString())]);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
+        await update.List(ids.Select(id => (object?)id.ToString())).ExecuteAsync(connection, null, cancellationToken);
     }
 
     private static async Task<List<OutboxMessage>> ReadAsync(DbCommand command, CancellationToken cancellationToken)

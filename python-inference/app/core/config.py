@@ -84,6 +84,14 @@ def _grpc_url(environ: Mapping[str, str], name: str) -> str | None:
     return url.rstrip("/")
 
 
+def _registry_transport(environ: Mapping[str, str], name: str) -> str:
+    """`grpc` (the default) or `http`, as the AppHost passes it (`Registry:Transport`, `Grpc` or `Http`)."""
+    raw = (environ.get(name, "").strip() or "grpc").lower()
+    if raw not in ("grpc", "http"):
+        raise ValueError(f"{name} must be Grpc or Http, got {raw!r}")
+    return raw
+
+
 def grpc_target(url: str) -> tuple[str, bool]:
     """`http://localhost:12345` -> ("localhost:12345", False): the channel target and whether it needs TLS."""
     parsed = urlsplit(url)
@@ -123,6 +131,14 @@ class Settings:
     # serves each model's default version until a model.activated event says otherwise.
     WORKER_GRPC_URL: str | None = None
     REGISTRY_CALL_TIMEOUT: float = 5.0  # seconds per registry call (each retry is a new call)
+    # How registration reaches the Worker: `grpc` (registry.v1, WORKER_GRPC_URL) or `http` (/v1/registry, WORKER_URL).
+    REGISTRY_TRANSPORT: str = "grpc"
+    # Over HTTP: attempts per call while the Worker is unreachable or answers 502/503/504, with exponential back-off.
+    REGISTRY_HTTP_ATTEMPTS: int = 3
+    # This service's key for its tokens to the Worker (an AppHost secret parameter); without it calls carry no token
+    # and the Worker refuses them.
+    WORKER_TOKEN_KEY: str | None = None
+    WORKER_TOKEN_LIFETIME: float = 120.0  # seconds; a token is renewed after half of it
     # The sentiment version served until the Worker's registry names the active one.
     SENTIMENT_DEFAULT_VERSION: str = "1.0.0"
     # The RabbitMQ broker; without it messaging is off and the service only serves HTTP.
@@ -140,6 +156,12 @@ class Settings:
     # 0 (settings made in code, e.g. tests) picks a free port.
     GRPC_PORT: int | None = None
     GRPC_HOST: str = "127.0.0.1"
+    # Threads that run the models (app/ml/executor.py), off the event loop; about one per core.
+    MODEL_THREADS: int = 2
+    # Calls in progress at once: gRPC (grpc.aio's maximum_concurrent_rpcs; beyond it RESOURCE_EXHAUSTED) and HTTP
+    # requests other than the probes (beyond it 503 `overloaded`, app/api/concurrency.py).
+    GRPC_MAX_CONCURRENT_RPCS: int = 256
+    HTTP_MAX_CONCURRENT_REQUESTS: int = 256
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -174,6 +196,10 @@ class Settings:
             WORKER_URL=_optional(env, "WORKER_URL") or service_url(env, "worker"),
             WORKER_GRPC_URL=_grpc_url(env, "WORKER_GRPC_URL") or _grpc_url(env, "services__worker__grpc__0"),
             REGISTRY_CALL_TIMEOUT=_positive_float(env, "REGISTRY_CALL_TIMEOUT", cls.REGISTRY_CALL_TIMEOUT),
+            REGISTRY_TRANSPORT=_registry_transport(env, "Registry__Transport"),
+            REGISTRY_HTTP_ATTEMPTS=_positive_int(env, "REGISTRY_HTTP_ATTEMPTS", cls.REGISTRY_HTTP_ATTEMPTS),
+            WORKER_TOKEN_KEY=_optional(env, "WORKER_TOKEN_KEY"),
+            WORKER_TOKEN_LIFETIME=_positive_float(env, "WORKER_TOKEN_LIFETIME", cls.WORKER_TOKEN_LIFETIME),
             SENTIMENT_DEFAULT_VERSION=_optional(env, "SENTIMENT_DEFAULT_VERSION") or cls.SENTIMENT_DEFAULT_VERSION,
             MESSAGING_URL=_amqp_url(env, "ConnectionStrings__messaging"),
             EVENTS_EXCHANGE=_optional(env, "EVENTS_EXCHANGE") or cls.EVENTS_EXCHANGE,
@@ -187,4 +213,9 @@ class Settings:
             ANALYTICS_DATABASE=analytics_database,
             GRPC_PORT=_port(env, "GRPC_PORT"),
             GRPC_HOST=_optional(env, "GRPC_HOST") or cls.GRPC_HOST,
+            MODEL_THREADS=_positive_int(env, "MODEL_THREADS", cls.MODEL_THREADS),
+            GRPC_MAX_CONCURRENT_RPCS=_positive_int(env, "GRPC_MAX_CONCURRENT_RPCS", cls.GRPC_MAX_CONCURRENT_RPCS),
+            HTTP_MAX_CONCURRENT_REQUESTS=_positive_int(
+                env, "HTTP_MAX_CONCURRENT_REQUESTS", cls.HTTP_MAX_CONCURRENT_REQUESTS
+            ),
         )

@@ -1,7 +1,7 @@
 """The problems this service answers with, whatever the entrance: app/api/errors.py writes them as RFC 9457
 problem details, app/rpc/errors.py as gRPC statuses. `code` is the stable, machine-readable part:
 
-    validation_failed (400)   batch_too_large (400)   model_not_found (404)   not_ready (503)
+    validation_failed (400)   batch_too_large (400)   model_not_found (404)   not_ready (503)   overloaded (503)
     not_found (404), method_not_allowed (405) and payload_too_large (413), HTTP only
     internal_error (500), anything unexpected
 
@@ -14,6 +14,7 @@ VALIDATION_FAILED = "validation_failed"
 BATCH_TOO_LARGE = "batch_too_large"
 MODEL_NOT_FOUND = "model_not_found"
 NOT_READY = "not_ready"
+OVERLOADED = "overloaded"
 NOT_FOUND = "not_found"
 METHOD_NOT_ALLOWED = "method_not_allowed"
 PAYLOAD_TOO_LARGE = "payload_too_large"
@@ -60,3 +61,7 @@ def model_not_found(name: str, known: list[str]) -> ProblemError:
 
 def not_ready() -> ProblemError:
     return ProblemError(503, NOT_READY, "The models are not loaded yet.")
+
+
+def overloaded(limit: int) -> ProblemError:
+    return ProblemError(503, OVERLOADED, f"{limit} requests are already in progress; retry shortly.")

@@ -5,7 +5,7 @@ Every replica must switch, so each consumes from a queue of its own, `events.mod
 auto-deleted (it lives as long as this replica's connection), bound to the fanout exchange. The robust channel
 re-declares the queue under the same name, re-binds and re-consumes after a reconnect. Events published while
 the connection was down are missed; the version served then is the one in force before the outage, until the next
-activation (or a restart, which asks the registry: app/rpc/registration.py).
+activation (or a restart, which asks the registry: app/worker/registration.py).
 """
 
 from __future__ import annotations

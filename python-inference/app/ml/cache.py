@@ -2,17 +2,25 @@
 
 A cache entry is valid only for the exact training data, training parameters, scikit-learn
 version and Python version that produced it: all of them go into the file name's key.
-The cache directory is the service's own (MODEL_CACHE_DIR) and is trusted like its code,
-which is what makes unpickling it acceptable.
+
+An entry is two files: `<name>-<key>.json` (what training reported, and an HMAC-SHA256 of the
+artifact) and `<name>-<key>.pkl` (the pickled estimator, nothing else). Nothing is unpickled
+before the artifact's HMAC checks out, and the HMAC key is not in the cache directory: it is
+the file `<MODEL_CACHE_DIR>.key` beside it (32 random bytes, mode 0600, made on first use). So
+whoever can write the cache directory but not that file cannot make the service unpickle
+bytes of their choosing; a forged, truncated or foreign entry is only a retrain.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
 import pickle
+import secrets
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -25,7 +33,9 @@ import sklearn
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+# 2: metadata as JSON beside the bare artifact, authenticated with the key file (1 was one pickled dict).
+CACHE_FORMAT = 2
+KEY_BYTES = 32
 # A fixed protocol keeps artifact hashes comparable between Python versions that share it.
 PICKLE_PROTOCOL = 5
 
@@ -71,8 +81,9 @@ def load_or_train(
 ) -> TrainedModel:
     """Return the cached model for `fingerprint`, or call `train` and cache its result."""
     key = cache_key(name, fingerprint)
-    path = Path(cache_dir) / f"{name}-{key[:24]}.pkl"
-    cached = _read(path, key)
+    stem = Path(cache_dir) / f"{name}-{key[:24]}"
+    secret = cache_secret(Path(cache_dir))
+    cached = _read(stem, key, secret) if secret is not None else None
     if cached is not None:
         return cached
 
@@ -80,41 +91,83 @@ def load_or_train(
     trained_at = datetime.now(timezone.utc)
     artifact = pickle.dumps(estimator, protocol=PICKLE_PROTOCOL)
     artifact_sha256 = sha256_hex(artifact)
-    entry = {
-        "format": CACHE_FORMAT,
-        "key": key,
-        "artifact": artifact,
-        "artifact_sha256": artifact_sha256,
-        "evaluation": evaluation.__dict__,
-        "trained_at": trained_at.isoformat(),
-    }
-    try:
-        _write_atomically(path, pickle.dumps(entry, protocol=PICKLE_PROTOCOL))
-    except OSError as error:
-        # A read-only or full disk costs the next start-up a retrain, not this one its model.
-        logger.warning("could not write model cache %s: %s", path, error)
+    if secret is not None:
+        entry = {
+            "format": CACHE_FORMAT,
+            "key": key,
+            "artifact_sha256": artifact_sha256,
+            "artifact_hmac": _mac(secret, artifact),
+            "evaluation": evaluation.__dict__,
+            "trained_at": trained_at.isoformat(),
+        }
+        try:
+            # The artifact first: metadata that exists names an artifact that was complete when it was written.
+            _write_atomically(Path(f"{stem}.pkl"), artifact)
+            _write_atomically(Path(f"{stem}.json"), json.dumps(entry, sort_keys=True).encode("utf-8"))
+        except OSError as error:
+            # A read-only or full disk costs the next start-up a retrain, not this one its model.
+            logger.warning("could not write model cache %s: %s", stem, error)
     return TrainedModel(estimator, evaluation, artifact_sha256, from_cache=False, trained_at=trained_at)
 
 
-def _read(path: Path, key: str) -> TrainedModel | None:
+def key_path(cache_dir: Path) -> Path:
+    """The cache's HMAC key: beside the cache directory, never in it."""
+    return cache_dir.parent / f"{cache_dir.name}.key"
+
+
+def cache_secret(cache_dir: Path) -> bytes | None:
+    """The key that authenticates cache entries, made on first use; None (no caching) if it cannot be trusted."""
+    path = key_path(cache_dir)
     try:
-        entry = pickle.loads(path.read_bytes())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as key_file:
+                key_file.write(secrets.token_bytes(KEY_BYTES))
+                key_file.flush()
+                os.fsync(key_file.fileno())
+        status = path.lstat()
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.getuid() or status.st_mode & 0o077:
+            logger.warning("ignoring the model cache: its key %s is not a private file of this user", path)
+            return None
+        secret = path.read_bytes()
+    except OSError as error:
+        logger.warning("model cache disabled: its key %s is unusable: %s", path, error)
+        return None
+    if len(secret) != KEY_BYTES:
+        # Another process is still writing it (or it is damaged): train now, cache next time.
+        return None
+    return secret
+
+
+def _mac(secret: bytes, artifact: bytes) -> str:
+    return hmac.new(secret, artifact, hashlib.sha256).hexdigest()
+
+
+def _read(stem: Path, key: str, secret: bytes) -> TrainedModel | None:
+    try:
+        entry = json.loads(Path(f"{stem}.json").read_bytes())
         if entry["format"] != CACHE_FORMAT or entry["key"] != key:
             return None
-        artifact: bytes = entry["artifact"]
+        artifact = Path(f"{stem}.pkl").read_bytes()
+        if not hmac.compare_digest(_mac(secret, artifact), str(entry["artifact_hmac"])):
+            raise ValueError("artifact HMAC mismatch")
         if sha256_hex(artifact) != entry["artifact_sha256"]:
             raise ValueError("artifact hash mismatch")
         return TrainedModel(
-            estimator=pickle.loads(artifact),
+            estimator=pickle.loads(artifact),  # authenticated above: written by this service with its key
             evaluation=Evaluation(**entry["evaluation"]),
             artifact_sha256=entry["artifact_sha256"],
             from_cache=True,
-            trained_at=_trained_at(entry, path),
+            trained_at=_trained_at(entry, Path(f"{stem}.json")),
         )
     except FileNotFoundError:
         return None
     except Exception as error:  # noqa: BLE001 - any unreadable entry just means "train again"
-        logger.warning("ignoring unreadable model cache %s: %s", path, error)
+        logger.warning("ignoring unreadable model cache %s: %s", stem, error)
         return None
 
 

@@ -1,6 +1,6 @@
 """In-process catalogue of the loaded models: every version of each, and the one version of each that is served.
 
-Which version is served changes at run time (the Worker's registry decides: app/rpc/registration.py asks it at
+Which version is served changes at run time (the Worker's registry decides: app/worker/registration.py asks it at
 start-up, app/messaging/activation.py follows its `model.activated` events). A switch replaces the whole
 name -> model mapping in one assignment, so a request reads either the old mapping or the new one, never a mix,
 and the request path takes no lock. A request resolves its model once and reports that model's version.

@@ -1,11 +1,12 @@
 """The serving core behind both entrances (HTTP routes in app/api/routes, gRPC in app/rpc/inference.py): readiness,
 model lookup, the checks on a batch (the same checks in the same order with the same messages), the prediction under
-a span, the version that answered, and the prediction.made count. Problems are raised as ProblemError
+a span, the version that answered, and the prediction.made count. The checks run on the event loop; the model itself on
+the bounded pool of app/ml/executor.py, so the loop keeps serving while it works. Problems are raised as ProblemError
 (app/core/problems.py); each entrance turns them into its own error form (problem details, gRPC status)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Final
@@ -14,6 +15,7 @@ from app.core.config import Settings
 from app.core.problems import batch_too_large, model_not_found, not_ready, validation_failed
 from app.core.telemetry import Tracer, instruments
 from app.ml.counter import PredictionCounter
+from app.ml.executor import ModelExecutor
 from app.ml.inputs import input_error
 from app.ml.model import Prediction, ServedModel
 from app.ml.registry import ModelNotFoundError, ModelRegistry
@@ -33,11 +35,19 @@ class Predictions:
 
 
 class ModelServing:
-    def __init__(self, registry: ModelRegistry, settings: Settings, tracer: Tracer, counter: PredictionCounter) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        settings: Settings,
+        tracer: Tracer,
+        counter: PredictionCounter,
+        executor: ModelExecutor | None = None,
+    ) -> None:
         self.registry = registry
         self.settings = settings
         self.tracer = tracer
         self.counter = counter
+        self.executor = executor or ModelExecutor(settings.MODEL_THREADS)
 
     @property
     def ready(self) -> bool:
@@ -55,21 +65,21 @@ class ModelServing:
         except ModelNotFoundError as error:
             raise model_not_found(error.name, error.known) from None
 
-    def predict_one(self, model_name: str, value: Any, *, field: str) -> Predictions:
+    async def predict_one(self, model_name: str, value: Any, *, field: str) -> Predictions:
         """One input, reported under `field`; `MISSING` when the caller sent none."""
         model = self.model(model_name)
         if value is MISSING:
             raise validation_failed({field: ["is required"]})
         check_inputs(model, [value], self.settings, path=lambda _: field)
-        return self._predict(model, [value])
+        return await self._predict(model, [value])
 
-    def predict_batch(self, model_name: str, inputs: Sequence[Any]) -> Predictions:
+    async def predict_batch(self, model_name: str, inputs: Sequence[Any]) -> Predictions:
         """1..MAX_BATCH_SIZE inputs, reported as `inputs[i]`."""
         model = self.model(model_name)
         check_batch(model, inputs, self.settings, max_batch_size=self.settings.MAX_BATCH_SIZE)
-        return self._predict(model, inputs)
+        return await self._predict(model, inputs)
 
-    def predict_stream(self, model_name: str, inputs: Sequence[Any]) -> Iterator[Predictions]:
+    async def predict_stream(self, model_name: str, inputs: Sequence[Any]) -> AsyncIterator[Predictions]:
         """Any number of inputs: all are checked now, before the first answer; then MAX_BATCH_SIZE at a time."""
         model = self.model(model_name)
         check_batch(model, inputs, self.settings, max_batch_size=len(inputs))
@@ -80,24 +90,29 @@ class ModelServing:
         self.require_ready()
         return [model_info(model, self.registry.versions(model.name)) for model in self.registry]
 
-    def _chunks(self, model: ServedModel, inputs: Sequence[Any]) -> Iterator[Predictions]:
+    async def _chunks(self, model: ServedModel, inputs: Sequence[Any]) -> AsyncIterator[Predictions]:
         chunk = self.settings.MAX_BATCH_SIZE
         for offset in range(0, len(inputs), chunk):
-            yield self._predict(model, inputs[offset : offset + chunk], offset)
+            yield await self._predict(model, inputs[offset : offset + chunk], offset)
 
-    def _predict(self, model: ServedModel, inputs: Sequence[Any], offset: int = 0) -> Predictions:
-        """Predict checked inputs and count them for the prediction.made events."""
+    async def _predict(self, model: ServedModel, inputs: Sequence[Any], offset: int = 0) -> Predictions:
+        """Predict checked inputs on a model thread and count them for the prediction.made events. The span includes
+        any wait for a free thread; `inference.model.duration` is the model's own time."""
         attributes = {"ml.model.name": model.name, "ml.model.version": model.version, "ml.batch.size": len(inputs)}
         with self.tracer.start_as_current_span(f"predict {model.name}", attributes=attributes):
-            started = perf_counter()
-            predictions = model.predict(inputs)
-            elapsed = perf_counter() - started
+            predictions, elapsed = await self.executor.run(_timed_predict, model, inputs)
         measured = {"model.name": model.name, "model.version": model.version}
         instruments.MODEL_DURATION.record(elapsed, measured)
         instruments.MODEL_BATCH_SIZE.record(len(inputs), measured)
         # In memory only; published later, in aggregate, as prediction.made events (app/messaging/publisher.py).
         self.counter.record(model.name, model.version, (p.label for p in predictions))
         return Predictions(model.name, model.version, predictions, offset)
+
+
+def _timed_predict(model: ServedModel, inputs: Sequence[Any]) -> tuple[list[Prediction], float]:
+    started = perf_counter()
+    predictions = model.predict(inputs)
+    return predictions, perf_counter() - started
 
 
 def check_batch(

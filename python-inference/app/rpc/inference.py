@@ -32,7 +32,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
     @rpc_method(SERVICE)
     async def Predict(self, request: pb.PredictRequest, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
         value = _value(request.input) if request.HasField("input") else MISSING
-        answered = self.serving.predict_one(request.model, value, field="input")
+        answered = await self.serving.predict_one(request.model, value, field="input")
         (prediction,) = answered.predictions
         return pb.PredictResponse(model=answered.model, version=answered.version, prediction=_prediction(prediction))
 
@@ -40,7 +40,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
     async def PredictBatch(
         self, request: pb.PredictBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.PredictBatchResponse:
-        answered = self.serving.predict_batch(request.model, [_value(item) for item in request.inputs])
+        answered = await self.serving.predict_batch(request.model, [_value(item) for item in request.inputs])
         return pb.PredictBatchResponse(
             model=answered.model, version=answered.version, predictions=[_prediction(p) for p in answered.predictions]
         )
@@ -49,7 +49,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
     async def PredictStream(
         self, request: pb.PredictBatchRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.PredictStreamResponse]:
-        for answered in self.serving.predict_stream(request.model, [_value(item) for item in request.inputs]):
+        async for answered in await self.serving.predict_stream(request.model, [_value(item) for item in request.inputs]):
             yield pb.PredictStreamResponse(
                 model=answered.model,
                 version=answered.version,

@@ -187,3 +187,19 @@ def test_telemetry_export_settings_are_read_in_milliseconds_and_items() -> None:
     assert settings.OTEL_BLRP_MAX_QUEUE_SIZE == 64
     with pytest.raises(ValueError, match="OTEL_METRIC_EXPORT_INTERVAL"):
         Settings.from_env({"OTEL_METRIC_EXPORT_INTERVAL": "0"})
+
+
+def test_model_threads_and_the_concurrency_bounds_are_read_from_the_environment() -> None:
+    defaults = Settings.from_env({})
+    settings = Settings.from_env(
+        {"MODEL_THREADS": "3", "GRPC_MAX_CONCURRENT_RPCS": "40", "HTTP_MAX_CONCURRENT_REQUESTS": "50"}
+    )
+
+    assert (defaults.MODEL_THREADS, defaults.GRPC_MAX_CONCURRENT_RPCS, defaults.HTTP_MAX_CONCURRENT_REQUESTS) == (2, 256, 256)
+    assert (settings.MODEL_THREADS, settings.GRPC_MAX_CONCURRENT_RPCS, settings.HTTP_MAX_CONCURRENT_REQUESTS) == (3, 40, 50)
+
+
+@pytest.mark.parametrize("name", ["MODEL_THREADS", "GRPC_MAX_CONCURRENT_RPCS", "HTTP_MAX_CONCURRENT_REQUESTS"])
+def test_a_bound_below_one_fails_at_start_up(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: "0"})

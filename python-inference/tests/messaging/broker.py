@@ -54,6 +54,9 @@ class RabbitMQNode:
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "RABBITMQ_NODE_PORT": str(self.port),
             "RABBITMQ_DIST_PORT": str(free_port()),
+            # Distribution and epmd on loopback, as the AppHost's local broker (docs/security.md).
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "ERL_EPMD_ADDRESS": "127.0.0.1,::1",
             "HOME": str(state_dir),  # the Erlang cookie
             "RABBITMQ_CONFIG_FILE": str(state_dir / "rabbitmq.conf"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(state_dir / "enabled_plugins"),

@@ -196,7 +196,8 @@ def test_corrupt_cache_file_is_retrained_and_replaced(tmp_path: Path) -> None:
     assert second.trained.from_cache is False
     assert third.trained.from_cache is True
     assert third.trained.artifact_sha256 == first.trained.artifact_sha256
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == [cache_file.name]  # no temp files left
+    # The artifact and its metadata, no temp files left.
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [cache_file.with_suffix(".json").name, cache_file.name]
 
 
 def test_parse_corpus_drops_repeated_texts_and_blank_lines() -> None:

@@ -3,8 +3,11 @@ checks, in which order, what it answers and what it counts. tests/api and tests/
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -13,7 +16,7 @@ from app.core.problems import ProblemError
 from app.core.telemetry import Tracer
 from app.ml.counter import ModelVersion, PredictionCounter
 from app.ml.registry import ModelRegistry
-from app.ml.serving import MISSING, ModelServing
+from app.ml.serving import MISSING, ModelServing, Predictions
 from tests.support import SETOSA, VERSICOLOR, VIRGINICA, RecordingExporter
 
 POSITIVE = "I absolutely loved this movie, the acting was wonderful."  # from tests/ml/data/unseen_sentences.tsv
@@ -30,16 +33,22 @@ def serving(settings: Settings, registry: ModelRegistry, counter: PredictionCoun
     return ModelServing(ModelRegistry(registry.all_versions()), settings, Tracer(), counter)
 
 
-def problem(call: Callable[[], object]) -> ProblemError:
+def problem(call: Callable[[], Any]) -> ProblemError:
     with pytest.raises(ProblemError) as raised:
-        call()
+        result = call()
+        if inspect.isawaitable(result):
+            asyncio.run(result)
     return raised.value
+
+
+async def collect(stream: Awaitable[AsyncIterator[Predictions]]) -> list[Predictions]:
+    return [chunk async for chunk in await stream]
 
 
 def test_a_batch_is_answered_in_order_by_the_served_version_and_counted(
     serving: ModelServing, counter: PredictionCounter
 ) -> None:
-    answered = serving.predict_batch("iris", [SETOSA, VIRGINICA, VERSICOLOR, SETOSA])
+    answered = asyncio.run(serving.predict_batch("iris", [SETOSA, VIRGINICA, VERSICOLOR, SETOSA]))
 
     assert (answered.model, answered.version, answered.offset) == ("iris", "1.0.0", 0)
     assert [p.label for p in answered.predictions] == ["setosa", "virginica", "versicolor", "setosa"]
@@ -49,7 +58,7 @@ def test_a_batch_is_answered_in_order_by_the_served_version_and_counted(
 def test_the_answer_reports_the_version_that_gave_it(serving: ModelServing, counter: PredictionCounter) -> None:
     serving.registry.activate("sentiment", "2.0.0")
 
-    answered = serving.predict_one("sentiment", POSITIVE, field="text")
+    answered = asyncio.run(serving.predict_one("sentiment", POSITIVE, field="text"))
 
     assert (answered.version, [p.label for p in answered.predictions]) == ("2.0.0", ["positive"])
     assert list(counter.take()) == [ModelVersion("sentiment", "2.0.0")]
@@ -112,7 +121,7 @@ def test_a_stream_checks_every_input_before_the_first_answer(serving: ModelServi
 def test_a_stream_answers_max_batch_size_at_a_time_with_offsets(
     serving: ModelServing, counter: PredictionCounter, settings: Settings
 ) -> None:
-    chunks = list(serving.predict_stream("sentiment", [POSITIVE] * (2 * settings.MAX_BATCH_SIZE + 5)))
+    chunks = asyncio.run(collect(serving.predict_stream("sentiment", [POSITIVE] * (2 * settings.MAX_BATCH_SIZE + 5))))
 
     assert [(c.offset, len(c.predictions)) for c in chunks] == [(0, 100), (100, 100), (200, 5)]
     assert counter.pending == 205
@@ -124,7 +133,7 @@ def test_each_prediction_runs_under_a_span_naming_model_version_and_batch_size(
     exporter = RecordingExporter()
     serving = ModelServing(registry, settings, Tracer(exporter), counter)
 
-    serving.predict_batch("iris", [SETOSA, VIRGINICA])
+    asyncio.run(serving.predict_batch("iris", [SETOSA, VIRGINICA]))
 
     [span] = exporter.spans
     assert span.name == "predict iris"

@@ -10,7 +10,7 @@ public sealed class FakeRegistryClient : IRegistryClient
 {
     private readonly ConcurrentDictionary<string, List<ModelVersionView>> _models = new();
 
-    public ConcurrentQueue<(string Name, string Version)> Activations { get; } = new();
+    public ConcurrentQueue<(string Name, string Version, string User)> Activations { get; } = new();
 
     public void Register(string name, params string[] versions)
     {
@@ -19,14 +19,14 @@ public sealed class FakeRegistryClient : IRegistryClient
             new Dictionary<string, double> { ["held_out_accuracy"] = 0.8 }, new string('a', 64), "", null, now, i == 0))];
     }
 
-    public Task<Outcome<ModelVersionList>> ListVersionsAsync(string name, CancellationToken cancellationToken) =>
+    public Task<Outcome<ModelVersionList>> ListVersionsAsync(string name, string user, CancellationToken cancellationToken) =>
         Task.FromResult(_models.TryGetValue(name, out var versions)
             ? Outcome.Success(new ModelVersionList(name, versions.Single(v => v.Active).Version, versions))
             : Outcome.Failure<ModelVersionList>(UpstreamProblems.Of(404, "model_not_found", "No such model.")));
 
-    public Task<Outcome<ModelVersionView>> ActivateAsync(string name, string version, CancellationToken cancellationToken)
+    public Task<Outcome<ModelVersionView>> ActivateAsync(string name, string version, string user, CancellationToken cancellationToken)
     {
-        Activations.Enqueue((name, version));
+        Activations.Enqueue((name, version, user));
         if (!_models.TryGetValue(name, out var versions))
         {
             return Task.FromResult(Outcome.Failure<ModelVersionView>(UpstreamProblems.Of(404, "model_not_found", "No such model.")));
@@ -42,7 +42,12 @@ public sealed class FakeRegistryClient : IRegistryClient
 
             for (var i = 0; i < versions.Count; i++)
             {
-                versions[i] = versions[i] with { Active = i == index };
+                versions[i] = versions[i] with
+                {
+                    Active = i == index,
+                    ActivatedAt = i == index ? DateTimeOffset.UtcNow : null,
+                    ActivatedBy = i == index ? new ModelActivator("gateway", user) : null,
+                };
             }
 
             return Task.FromResult(Outcome.Success(versions[index]));

@@ -15,6 +15,9 @@ namespace Gateway.Tests.Hosting;
 /// </summary>
 public class GatewayFactory : WebApplicationFactory<Program>
 {
+    /// <summary>The gateway's key for its tokens to the Worker (whose clients are fakes here).</summary>
+    public const string WorkerTokenKey = "gateway-tests-worker-token-key-0123456789";
+
     protected virtual IEnumerable<KeyValuePair<string, string?>> Settings => [];
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -23,6 +26,7 @@ public class GatewayFactory : WebApplicationFactory<Program>
         builder.UseSetting("Authentication:Schemes:Bearer:ValidAudiences:0", TestTokens.Audience);
         builder.UseSetting("Authentication:Schemes:Bearer:SigningKeys:0:Issuer", TestTokens.Issuer);
         builder.UseSetting("Authentication:Schemes:Bearer:SigningKeys:0:Value", TestTokens.SigningKey);
+        builder.UseSetting("WorkerAuth:SigningKey", WorkerTokenKey);
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting(key, value);

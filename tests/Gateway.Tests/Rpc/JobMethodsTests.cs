@@ -1,3 +1,4 @@
+using ServiceDefaults.Problems;
 using Gateway.Tests.Hosting;
 
 namespace Gateway.Tests.Rpc;
@@ -60,6 +61,18 @@ public sealed class JobMethodsTests
         var response = await host.CallAsync("""{"jsonrpc": "2.0", "method": "submitJob", "params": ["sentiment", ["fine"]], "id": 1}""");
 
         JsonRpcAssert.ErrorData(response, 503, "broker_unavailable");
+    }
+
+    [Fact]
+    public async Task SubmitJob_past_the_owners_quota_is_429_job_quota_exceeded_with_retry_after()
+    {
+        await using var host = await JsonRpcTestHost.StartAsync();
+        host.Jobs.Failure = UpstreamProblems.Of(429, "job_quota_exceeded", "Too many unfinished jobs.").WithRetryAfter(TimeSpan.FromSeconds(12));
+
+        var response = await host.CallAsync("""{"jsonrpc": "2.0", "method": "submitJob", "params": ["sentiment", ["fine"]], "id": 1}""");
+
+        JsonRpcAssert.ErrorData(response, 429, "job_quota_exceeded");
+        Assert.Equal(12, response.GetProperty("error").GetProperty("data").GetProperty("retryAfter").GetInt32());
     }
 
     [Theory]

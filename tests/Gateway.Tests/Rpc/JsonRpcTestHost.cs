@@ -43,6 +43,7 @@ internal sealed class JsonRpcTestHost : IAsyncDisposable
             ["Authentication:Schemes:Bearer:ValidAudiences:0"] = TestTokens.Audience,
             ["Authentication:Schemes:Bearer:SigningKeys:0:Issuer"] = TestTokens.Issuer,
             ["Authentication:Schemes:Bearer:SigningKeys:0:Value"] = TestTokens.SigningKey,
+            ["WorkerAuth:SigningKey"] = GatewayFactory.WorkerTokenKey,
         });
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.AddBasicServiceDefaults();

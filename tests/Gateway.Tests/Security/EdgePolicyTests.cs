@@ -51,6 +51,7 @@ public sealed class UnconfiguredProductionFactory : WebApplicationFactory<Progra
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Production");
+        builder.UseSetting("WorkerAuth:SigningKey", GatewayFactory.WorkerTokenKey); // the gateway's key for the Worker, always given
         builder.ConfigureTestServices(services =>
         {
             services.RemoveAll<Gateway.Upstream.Inference.IInferenceClient>();

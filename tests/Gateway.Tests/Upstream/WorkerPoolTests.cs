@@ -15,10 +15,14 @@ public sealed class WorkerPoolTests
 {
     private static readonly Uri Worker = new("http://worker.test");
 
+    private const string TokenKey = "worker-pool-tests-token-key-0123456789";
+
     /// <summary>Answers each attempt with the next step of its script and records what each attempt sent.</summary>
     private sealed class ScriptedWorker(params Func<HttpResponseMessage>[] script) : HttpMessageHandler
     {
         public List<(HttpMethod Method, string Path, JsonElement? Body)> Attempts { get; } = [];
+
+        public List<HttpRequestMessage> Requests { get; } = [];
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -32,6 +36,7 @@ public sealed class WorkerPoolTests
             }
 
             Attempts.Add((request.Method, request.RequestUri!.AbsolutePath, body));
+            Requests.Add(request);
             return script[Math.Min(Attempts.Count, script.Length) - 1]();
         }
     }
@@ -62,6 +67,8 @@ public sealed class WorkerPoolTests
     {
         var services = new ServiceCollection().AddLogging();
         services.AddOptions<WorkerCallOptions>().Configure(o => (o.MaxRetryAttempts, o.RetryBaseDelay) = (maxRetryAttempts, TimeSpan.Zero));
+        services.AddOptions<WorkerTokenOptions>().Configure(o => o.SigningKey = TokenKey);
+        services.AddSingleton(TimeProvider.System).AddSingleton<WorkerTokens>();
         services.AddHttpClient<IJobsClient, HttpJobsClient>(http => http.BaseAddress = Worker)
             .AddWorkerPoolResilience().ConfigurePrimaryHttpMessageHandler(() => worker);
         services.AddHttpClient<IRegistryClient, HttpRegistryClient>(http => http.BaseAddress = Worker)
@@ -160,10 +167,37 @@ public sealed class WorkerPoolTests
         await using var services = Services(worker);
 
         var result = await services.GetRequiredService<IRegistryClient>()
-            .ActivateAsync("sentiment", "2.0.0", TestContext.Current.CancellationToken);
+            .ActivateAsync("sentiment", "2.0.0", "admin-alice", TestContext.Current.CancellationToken);
 
         Assert.Equal(2, worker.Attempts.Count);
         Assert.All(worker.Attempts, attempt => Assert.Equal(HttpMethod.Put, attempt.Method));
         Assert.Equal("2.0.0", result.Value?.Version);
+    }
+
+    [Fact]
+    public async Task Every_call_acts_for_the_user_in_a_signed_short_lived_token_and_never_in_the_url_or_body()
+    {
+        var worker = new ScriptedWorker(Created);
+        await using var services = Services(worker);
+
+        await SubmitAsync(services, idempotencyKey: null);
+
+        var request = Assert.Single(worker.Requests);
+        Assert.Equal("Bearer", request.Headers.Authorization?.Scheme);
+        var validation = await new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().ValidateTokenAsync(
+            request.Headers.Authorization!.Parameter, new Microsoft.IdentityModel.Tokens.TokenValidationParameters
+            {
+                ValidIssuer = "gateway",
+                ValidAudience = "worker",
+                ValidAlgorithms = ["HS256"],
+                IssuerSigningKey = new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(Encoding.UTF8.GetBytes(TokenKey)),
+            });
+        Assert.True(validation.IsValid, validation.Exception?.Message);
+        Assert.Equal("alice", validation.Claims["sub"]);
+        Assert.Equal("jobs", validation.Claims["scope"]);
+        var token = (Microsoft.IdentityModel.JsonWebTokens.JsonWebToken)validation.SecurityToken;
+        Assert.InRange(token.ValidTo - token.IssuedAt, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
+        Assert.Equal("", request.RequestUri!.Query);
+        Assert.False(worker.Attempts[0].Body!.Value.TryGetProperty("owner", out _));
     }
 }

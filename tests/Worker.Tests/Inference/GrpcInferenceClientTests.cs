@@ -2,6 +2,8 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
+using Tests.Metrics;
 using Worker.Inference;
 using static Tests.Contracts.RpcFailures;
 
@@ -72,5 +74,77 @@ public sealed class GrpcInferenceClientTests
         Assert.Equal([6.7, 3.0, 5.2, 2.3], inputs[1].Features.Values);
         Assert.True(inputs[2].Other.BoolValue);
         Assert.Equal(Value.KindOneofCase.ListValue, inputs[3].Other.KindCase);
+    }
+
+    /// <summary>python-inference's PredictStream as a stand-in: each text's label is the text, in chunks of two; "bad" is INVALID_ARGUMENT.</summary>
+    private sealed class FakeInference : global::Inference.V1.Inference.InferenceClient
+    {
+        public List<string[]> Calls { get; } = [];
+
+        public override AsyncServerStreamingCall<global::Inference.V1.PredictStreamResponse> PredictStream(
+            global::Inference.V1.PredictBatchRequest request, CallOptions options)
+        {
+            var texts = request.Inputs.Select(input => input.Text).ToArray();
+            Calls.Add(texts);
+            var chunks = texts.Chunk(2).Select((chunk, i) => new global::Inference.V1.PredictStreamResponse
+            {
+                Model = request.Model,
+                Version = "v1",
+                Offset = (uint)(i * 2),
+                Predictions = { chunk.Select(text => new global::Inference.V1.Prediction { Label = text, Score = 0.5 }) },
+            }).ToList();
+            var failure = texts.Contains("bad") ? Failure(StatusCode.InvalidArgument, "inputs[0] is bad", "validation_failed") : null;
+            return new AsyncServerStreamingCall<global::Inference.V1.PredictStreamResponse>(new Stream(chunks, failure),
+                Task.FromResult(new Metadata()), () => Grpc.Core.Status.DefaultSuccess, () => [], () => { });
+        }
+
+        private sealed class Stream(List<global::Inference.V1.PredictStreamResponse> chunks, RpcException? failure)
+            : IAsyncStreamReader<global::Inference.V1.PredictStreamResponse>
+        {
+            private int _next = -1;
+
+            public global::Inference.V1.PredictStreamResponse Current => chunks[_next];
+
+            public Task<bool> MoveNext(CancellationToken cancellationToken) =>
+                failure is not null ? Task.FromException<bool>(failure) : Task.FromResult(++_next < chunks.Count);
+        }
+    }
+
+    private static JsonElement Texts(params string[] texts) => JsonSerializer.SerializeToElement(texts);
+
+    private static GrpcInferenceClient Client(FakeInference fake) =>
+        new(fake, Microsoft.Extensions.Options.Options.Create(new InferenceOptions()), new InferenceCallMetrics(UncheckedMeters.Factory));
+
+    private static readonly MeterCapture UncheckedMeters = new();
+
+    [Fact]
+    public async Task Several_jobs_are_one_call_and_each_gets_exactly_its_own_predictions()
+    {
+        var fake = new FakeInference();
+
+        var outcomes = await Client(fake).PredictManyAsync("sentiment", [Texts("a"), Texts("b", "c", "d"), Texts("e")],
+            TestContext.Current.CancellationToken);
+
+        Assert.Equal([["a", "b", "c", "d", "e"]], fake.Calls);
+        var labels = outcomes.Select(outcome => Assert.IsType<InferenceOutcome.Succeeded>(outcome).Response)
+            .Select(result => string.Join(",", result.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("label").GetString())))
+            .ToList();
+        Assert.Equal(["a", "b,c,d", "e"], labels);
+        Assert.All(outcomes, outcome => Assert.Equal("v1",
+            ((InferenceOutcome.Succeeded)outcome).Response.GetProperty("version").GetString()));
+    }
+
+    [Fact]
+    public async Task A_bad_input_fails_only_its_own_job_when_the_combined_call_is_refused()
+    {
+        var fake = new FakeInference();
+
+        var outcomes = await Client(fake).PredictManyAsync("sentiment", [Texts("a"), Texts("bad"), Texts("c")],
+            TestContext.Current.CancellationToken);
+
+        Assert.Equal([["a", "bad", "c"], ["a"], ["bad"], ["c"]], fake.Calls);
+        Assert.IsType<InferenceOutcome.Succeeded>(outcomes[0]);
+        Assert.Equal("validation_failed", Assert.IsType<InferenceOutcome.Rejected>(outcomes[1]).Problem.Extensions["code"]?.ToString());
+        Assert.IsType<InferenceOutcome.Succeeded>(outcomes[2]);
     }
 }

@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
+using Worker.Persistence;
 using Worker.Webhooks;
 using Tests.Metrics;
 
@@ -18,7 +20,7 @@ public sealed class JobSubmissionsTests
     private static readonly MeterCapture UncheckedMeters = new();
 
     private static JobSubmissions Submissions(TemporaryJobStore db, IMessagePublisher publisher, MeterCapture? meters = null) => new(
-        db.Store, db.Outbox, publisher, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+        db.Store, db.Admissions, publisher, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
         Options.Create(new JobsOptions { MaxBatchSize = 2 }), Options.Create(TemporaryJobStore.Messaging), TimeProvider.System,
         new JobMetrics((meters ?? UncheckedMeters).Factory));
 
@@ -74,6 +76,48 @@ public sealed class JobSubmissionsTests
     }
 
     [Fact]
+    public async Task A_submission_past_the_owners_quota_is_a_429_problem_with_retry_after_and_is_not_queued()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var broker = new Broker();
+        var jobs = new JobSubmissions(db.Store, db.Admissions, broker, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+            Options.Create(new JobsOptions
+            {
+                MaxUnfinishedPerOwner = 1,
+                OwnerQuotas = [new OwnerQuota { Owner = "bob", MaxUnfinished = 2 }],
+                QuotaRetryAfter = TimeSpan.FromSeconds(30),
+            }),
+            Options.Create(TemporaryJobStore.Messaging), TimeProvider.System, new JobMetrics(UncheckedMeters.Factory));
+
+        var first = await jobs.SubmitAsync(Submission(key: "a"), Token);
+        var refused = await jobs.SubmitAsync(Submission(key: "b"), Token);
+        var bobs = await Task.WhenAll(new[] { "c", "d", "e" }.Select(key =>
+            jobs.SubmitAsync(new JobSubmission("bob", "sentiment", JsonElement.Parse("[1]"), null, key), Token)));
+
+        Assert.True(first.Value?.Created);
+        Assert.Equal(429, refused.Problem?.Status);
+        Assert.Equal("job_quota_exceeded", refused.Problem?.Extensions["code"]);
+        Assert.Equal(30, refused.Problem?.Extensions["retryAfter"]);
+        Assert.Equal(2, bobs.Count(outcome => outcome.Value?.Created == true)); // bob's own cap
+        Assert.Equal(3, broker.Published.Count);
+    }
+
+    [Fact]
+    public async Task When_the_queue_is_full_the_job_is_removed_and_the_answer_is_503_queue_full_with_retry_after()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var jobs = Submissions(db, new Broker { Refuse = true, Nack = true });
+
+        var outcome = await jobs.SubmitAsync(Submission(), Token);
+
+        Assert.Equal(503, outcome.Problem?.Status);
+        Assert.Equal("queue_full", outcome.Problem?.Extensions["code"]);
+        Assert.Equal((int)TemporaryJobStore.Messaging.RetryAfter.TotalSeconds, outcome.Problem?.Extensions["retryAfter"]);
+        Assert.Empty((await db.Store.ListAsync("alice", null, 10, null, Token)).Jobs);
+        Assert.Empty(await db.PendingAsync());
+    }
+
+    [Fact]
     public async Task Another_owners_job_is_not_found()
     {
         await using var db = await TemporaryJobStore.CreateAsync();
@@ -98,9 +142,104 @@ public sealed class JobSubmissionsTests
         Assert.Equal(["owner", "pageSize", "pageToken", "status"], errors.Keys.Order());
     }
 
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Concurrent_submissions_commit_together_and_each_answers_only_after_its_own_confirm(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var broker = new HeldBroker();
+        var jobs = Submissions(db, broker);
+
+        var submissions = Enumerable.Range(0, 40).Select(i => jobs.SubmitAsync(Submission(key: $"key-{i}"), Token)).ToList();
+        await broker.WaitForAsync(40);
+
+        // Every job was committed (each is published only after its commit) in fewer transactions than jobs.
+        Assert.InRange(db.Admissions.AdmissionBatches, 1, 39);
+        Assert.All(submissions, submission => Assert.False(submission.IsCompleted));
+        var firstHalf = broker.Held.Take(20).Select(message => message.JobId!.Value).ToHashSet();
+        broker.Confirm(firstHalf);
+        while (submissions.Count(submission => submission.IsCompleted) < 20)
+        {
+            await Task.Delay(10, Token);
+        }
+
+        await Task.Delay(100, Token); // time for a wrong answer to arrive
+        var answered = new HashSet<Guid>();
+        foreach (var submission in submissions.Where(submission => submission.IsCompleted))
+        {
+            answered.Add((await submission).Value!.Job.Id);
+        }
+
+        Assert.True(firstHalf.SetEquals(answered), $"answered {answered.Count}, of which {answered.Except(firstHalf).Count()} unconfirmed");
+
+        broker.Confirm(broker.Held.Select(message => message.JobId!.Value));
+        var outcomes = await Task.WhenAll(submissions);
+        Assert.All(outcomes, outcome => Assert.True(outcome.Value?.Created));
+        Assert.Equal(40, outcomes.Select(outcome => outcome.Value!.Job.Id).Distinct().Count());
+        Assert.Equal(40, (await db.Store.ListAsync("alice", null, 100, null, Token)).Jobs.Count);
+        Assert.Empty(await db.PendingAsync()); // every confirm recorded
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_job_that_cannot_be_stored_fails_alone_and_the_jobs_committed_with_it_are_kept(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var existing = await db.AddQueuedAsync();
+        var twin = Job.Queued(existing.Id, "alice", "sentiment", JsonElement.Parse("""["again"]"""), DateTimeOffset.UtcNow);
+
+        var admissions = Enumerable.Range(0, 20).Select(i =>
+            {
+                var job = Job.Queued(Guid.CreateVersion7(), "alice", "sentiment", JsonElement.Parse($"""["job {i}"]"""), DateTimeOffset.UtcNow);
+                return db.Admissions.AddAsync(job, $"hash-{i}", TemporaryJobStore.JobMessageFor(job), int.MaxValue - 1, Token);
+            })
+            .Append(db.Admissions.AddAsync(twin, "hash-twin", TemporaryJobStore.JobMessageFor(twin), int.MaxValue - 1, Token))
+            .ToList();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => admissions[^1]);
+        var stored = await Task.WhenAll(admissions.SkipLast(1));
+        Assert.All(stored, admission => Assert.True(admission.Created));
+        Assert.Equal(20, (await db.Store.ListAsync("alice", null, 100, null, Token)).Jobs.Count);
+        Assert.Equal(20, (await db.PendingAsync()).Count(message => message.JobId != existing.Id));
+    }
+
+    /// <summary>Takes every message at once and confirms each only when the test says so.</summary>
+    private sealed class HeldBroker : IMessagePublisher
+    {
+        private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _confirms = new();
+
+        public ConcurrentQueue<OutboxMessage> Held { get; } = new();
+
+        public Task PublishAsync(OutboxMessage message, IReadOnlyDictionary<string, object?>? headers, CancellationToken cancellationToken)
+        {
+            var confirm = _confirms.GetOrAdd(message.JobId!.Value, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            Held.Enqueue(message);
+            return confirm.Task.WaitAsync(cancellationToken);
+        }
+
+        public async Task WaitForAsync(int count)
+        {
+            while (Held.Count < count)
+            {
+                await Task.Delay(10, Token);
+            }
+        }
+
+        public void Confirm(IEnumerable<Guid> jobIds)
+        {
+            foreach (var id in jobIds)
+            {
+                _confirms[id].TrySetResult();
+            }
+        }
+    }
+
     private sealed class Broker : IMessagePublisher
     {
         public bool Refuse { get; init; }
+
+        /// <summary>Refuses as a full queue does (a nack), rather than as a broker that is down.</summary>
+        public bool Nack { get; init; }
 
         public List<OutboxMessage> Published { get; } = [];
 
@@ -108,7 +247,7 @@ public sealed class JobSubmissionsTests
         {
             if (Refuse)
             {
-                throw new BrokerUnavailableException("The broker did not confirm.");
+                throw new BrokerUnavailableException("The broker did not confirm.", refused: Nack);
             }
 
             Published.Add(message);

@@ -30,6 +30,8 @@ public sealed class BrokerDownAtStartTests
         {
             await using var worker = new WorkerFactory(broker.ConnectionString, Path.Combine(database, "jobs.db"));
             using var http = worker.CreateClient(); // starts the host: it must come up without its broker
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+                Security.ServiceTokens.Gateway("tester", "jobs"));
             http.Timeout = TimeSpan.FromSeconds(60);
 
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/alive", token)).StatusCode);
@@ -71,7 +73,7 @@ public sealed class BrokerDownAtStartTests
                 do
                 {
                     await Task.Delay(100, deadline.Token);
-                    job = await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}?owner=tester", deadline.Token);
+                    job = await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}", deadline.Token);
                     last = $"job {job.GetProperty("status")}";
                 }
                 while (job.GetProperty("status").GetString() is "queued" or "running");
@@ -95,7 +97,7 @@ public sealed class BrokerDownAtStartTests
     }
 
     private static Task<HttpResponseMessage> SubmitAsync(HttpClient http, string text, CancellationToken cancellationToken) =>
-        http.PostAsJsonAsync("/v1/jobs", new { owner = "tester", model = "sentiment", inputs = new[] { text } }, cancellationToken);
+        http.PostAsJsonAsync("/v1/jobs", new { model = "sentiment", inputs = new[] { text } }, cancellationToken);
 
     private sealed class WorkerFactory(string messaging, string databasePath) : WebApplicationFactory<Program>
     {
@@ -104,6 +106,10 @@ public sealed class BrokerDownAtStartTests
             builder.UseSetting("ConnectionStrings:messaging", messaging);
             builder.UseSetting("Jobs:DatabasePath", databasePath);
             builder.UseSetting("Webhooks:SigningSecret", "broker-down-tests-secret-0123456789");
+            foreach (var (key, value) in Security.ServiceTokens.WorkerSettings)
+            {
+                builder.UseSetting(key, value);
+            }
             builder.ConfigureTestServices(services =>
             {
                 services.RemoveAll<IInferenceClient>();

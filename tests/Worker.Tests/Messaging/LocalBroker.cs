@@ -46,6 +46,9 @@ internal sealed class LocalBroker : IAsyncDisposable
             ["RABBITMQ_DIST_PORT"] = $"{FreePort()}",
             ["RABBITMQ_NODENAME"] = $"worker-tests-{Guid.NewGuid():N}@localhost",
             ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1",
+            // Distribution and epmd on loopback, as the AppHost's local broker (docs/security.md).
+            ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}",
+            ["ERL_EPMD_ADDRESS"] = "127.0.0.1,::1",
             ["HOME"] = _state,
             ["RABBITMQ_CONFIG_FILE"] = Path.Combine(_state, "rabbitmq.conf"),
             ["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(_state, "rabbitmq-env.conf"),

@@ -118,7 +118,8 @@ public sealed class ModelRegistryServiceTests
     public async Task The_grpc_port_speaks_http2_only_and_the_http_port_serves_http1()
     {
         await using var host = await RegistryHost.StartAsync();
-        using var http1 = new HttpClient { DefaultRequestVersion = HttpVersion.Version11 };
+        using var http1 = host.CreateHttpClient();
+        http1.DefaultRequestVersion = HttpVersion.Version11;
         using var onHttpPort = GrpcChannel.ForAddress(host.HttpAddress);
 
         var overHttp1 = await http1.GetAsync(new Uri(host.HttpAddress, "/v1/registry/models/unicorn/active"), Token);
@@ -138,7 +139,7 @@ public sealed class ModelRegistryServiceTests
     public async Task The_http_api_has_the_same_semantics_with_problem_codes()
     {
         await using var host = await RegistryHost.StartAsync();
-        using var http = new HttpClient { BaseAddress = host.HttpAddress };
+        using var http = host.CreateHttpClient();
         var body = new
         {
             name = "iris", version = "1.0.0", inputKind = "features", labels = new[] { "setosa", "versicolor", "virginica" },
@@ -175,7 +176,7 @@ public sealed class ModelRegistryServiceTests
     public async Task A_name_that_breaks_the_rules_is_invalid_on_both_faces()
     {
         await using var host = await RegistryHost.StartAsync();
-        using var http = new HttpClient { BaseAddress = host.HttpAddress };
+        using var http = host.CreateHttpClient();
         var tooLong = new string('m', 201);
 
         var overGrpc = await Assert.ThrowsAsync<RpcException>(() => host.Client.ListVersionsAsync(

@@ -1,12 +1,19 @@
 using Worker.Events;
 using Worker.Persistence;
 using Worker.Registry;
+using Worker.Security;
 
 namespace Worker.Tests.Registry;
 
 public sealed class ModelRegistryStoreContractTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    /// <summary>python-inference, which registers versions (and so activates a model's first).</summary>
+    internal static readonly Caller Python = new("python-inference", null);
+
+    /// <summary>A user activating through the gateway.</summary>
+    internal static readonly Caller Admin = new("gateway", "admin-alice");
 
     internal static NewModelVersion Version(string version = "1.0.0", char hash = 'a', string name = "sentiment") => new(
         name, version, "text", ["negative", "positive"], new Dictionary<string, double> { ["held_out_accuracy"] = 0.844 },
@@ -22,7 +29,7 @@ public sealed class ModelRegistryStoreContractTests
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
 
-        var registration = await db.Registry.RegisterAsync(Version(), Token);
+        var registration = await db.Registry.RegisterAsync(Version(), Python, Token);
 
         Assert.Equal(RegistrationStatus.Created, registration.Status);
         Assert.True(registration.Version.Active);
@@ -34,6 +41,8 @@ public sealed class ModelRegistryStoreContractTests
         var announced = Assert.Single(await ActivationEventsAsync(db));
         Assert.Equal("sentiment", announced.Data.GetProperty("model").GetString());
         Assert.Equal("1.0.0", announced.Data.GetProperty("version").GetString());
+        Assert.Equal("python-inference", announced.Data.GetProperty("activatedBy").GetProperty("service").GetString());
+        Assert.Equal(Python, active?.ActivatedBy); // the registering service made it active
     }
 
     [Theory]
@@ -41,9 +50,9 @@ public sealed class ModelRegistryStoreContractTests
     public async Task Registering_the_same_artifact_again_changes_nothing(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
-        var first = await db.Registry.RegisterAsync(Version(), Token);
+        var first = await db.Registry.RegisterAsync(Version(), Python, Token);
 
-        var again = await db.Registry.RegisterAsync(Version() with { ArtifactSha256 = new string('A', 64), Description = "other words" }, Token);
+        var again = await db.Registry.RegisterAsync(Version() with { ArtifactSha256 = new string('A', 64), Description = "other words" }, Python, Token);
 
         Assert.Equal(RegistrationStatus.AlreadyRegistered, again.Status);
         Assert.Equal(first.Version.RegisteredAt, again.Version.RegisteredAt);
@@ -57,9 +66,9 @@ public sealed class ModelRegistryStoreContractTests
     public async Task Another_artifact_under_a_registered_version_is_a_conflict(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
-        await db.Registry.RegisterAsync(Version(hash: 'a'), Token);
+        await db.Registry.RegisterAsync(Version(hash: 'a'), Python, Token);
 
-        var conflict = await db.Registry.RegisterAsync(Version(hash: 'b'), Token);
+        var conflict = await db.Registry.RegisterAsync(Version(hash: 'b'), Python, Token);
 
         Assert.Equal(RegistrationStatus.Conflict, conflict.Status);
         Assert.Equal(new string('a', 64), conflict.Version.ArtifactSha256);
@@ -71,9 +80,9 @@ public sealed class ModelRegistryStoreContractTests
     public async Task A_later_version_is_registered_inactive_and_listed_after_the_first(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
-        await db.Registry.RegisterAsync(Version("2.0.0", 'b'), Token);
+        await db.Registry.RegisterAsync(Version("2.0.0", 'b'), Python, Token);
 
-        var later = await db.Registry.RegisterAsync(Version("1.5.0", 'c'), Token);
+        var later = await db.Registry.RegisterAsync(Version("1.5.0", 'c'), Python, Token);
 
         Assert.False(later.Version.Active);
         var list = await db.Registry.ListAsync("sentiment", Token);
@@ -87,11 +96,11 @@ public sealed class ModelRegistryStoreContractTests
     public async Task Activation_switches_the_active_version_and_writes_exactly_one_event(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
-        await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Token);
-        await db.Registry.RegisterAsync(Version("1.1.0", 'b'), Token);
+        await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Python, Token);
+        await db.Registry.RegisterAsync(Version("1.1.0", 'b'), Python, Token);
         var before = await ActivationEventsAsync(db);
 
-        var activation = await db.Registry.ActivateAsync("sentiment", "1.1.0", Token);
+        var activation = await db.Registry.ActivateAsync("sentiment", "1.1.0", Admin, Token);
 
         Assert.Equal(ActivationStatus.Activated, activation.Status);
         Assert.True(activation.Version?.Active);
@@ -100,7 +109,12 @@ public sealed class ModelRegistryStoreContractTests
         Assert.Equal(DomainEvent.ModelActivated, announced.Type);
         Assert.Equal("worker", announced.Source);
         Assert.Equal("1.1.0", announced.Data.GetProperty("version").GetString());
-        Assert.Equal(["1.1.0"], (await db.Registry.ListAsync("sentiment", Token))!.Versions.Where(v => v.Active).Select(v => v.Version));
+        Assert.Equal("gateway", announced.Data.GetProperty("activatedBy").GetProperty("service").GetString());
+        Assert.Equal("admin-alice", announced.Data.GetProperty("activatedBy").GetProperty("user").GetString());
+        var listed = Assert.Single((await db.Registry.ListAsync("sentiment", Token))!.Versions, v => v.Active);
+        Assert.Equal(("1.1.0", Admin), (listed.Version, listed.ActivatedBy));
+        Assert.NotNull(listed.ActivatedAt);
+        Assert.Equal(Admin, activation.Version?.ActivatedBy);
     }
 
     [Theory]
@@ -108,12 +122,12 @@ public sealed class ModelRegistryStoreContractTests
     public async Task Activating_the_active_version_again_writes_nothing(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
-        await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Token);
-        await db.Registry.RegisterAsync(Version("1.1.0", 'b'), Token);
-        await db.Registry.ActivateAsync("sentiment", "1.1.0", Token);
+        await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Python, Token);
+        await db.Registry.RegisterAsync(Version("1.1.0", 'b'), Python, Token);
+        await db.Registry.ActivateAsync("sentiment", "1.1.0", Admin, Token);
         var before = (await db.PendingAsync()).Count;
 
-        var again = await db.Registry.ActivateAsync("sentiment", "1.1.0", Token);
+        var again = await db.Registry.ActivateAsync("sentiment", "1.1.0", Admin, Token);
 
         Assert.Equal(ActivationStatus.AlreadyActive, again.Status);
         Assert.Equal("1.1.0", again.Version?.Version);
@@ -125,10 +139,10 @@ public sealed class ModelRegistryStoreContractTests
     public async Task Unknown_models_and_versions_are_not_found(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
-        await db.Registry.RegisterAsync(Version(), Token);
+        await db.Registry.RegisterAsync(Version(), Python, Token);
 
-        Assert.Equal(ActivationStatus.ModelNotFound, (await db.Registry.ActivateAsync("unicorn", "1.0.0", Token)).Status);
-        Assert.Equal(ActivationStatus.VersionNotFound, (await db.Registry.ActivateAsync("sentiment", "9.9.9", Token)).Status);
+        Assert.Equal(ActivationStatus.ModelNotFound, (await db.Registry.ActivateAsync("unicorn", "1.0.0", Admin, Token)).Status);
+        Assert.Equal(ActivationStatus.VersionNotFound, (await db.Registry.ActivateAsync("sentiment", "9.9.9", Admin, Token)).Status);
         Assert.Null(await db.Registry.ListAsync("unicorn", Token));
         Assert.Null(await db.Registry.FindActiveAsync("unicorn", Token));
         Assert.Single(await ActivationEventsAsync(db));
@@ -139,9 +153,9 @@ public sealed class ModelRegistryStoreContractTests
     public async Task Models_are_independent(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
-        await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Token);
+        await db.Registry.RegisterAsync(Version("1.0.0", 'a'), Python, Token);
 
-        var iris = await db.Registry.RegisterAsync(Version("1.0.0", 'b', name: "iris") with { InputKind = "features" }, Token);
+        var iris = await db.Registry.RegisterAsync(Version("1.0.0", 'b', name: "iris") with { InputKind = "features" }, Python, Token);
 
         Assert.Equal(RegistrationStatus.Created, iris.Status);
         Assert.True(iris.Version.Active);

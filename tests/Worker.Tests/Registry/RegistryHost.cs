@@ -8,6 +8,8 @@ using Microsoft.Extensions.Logging;
 using ServiceDefaults.Problems;
 using Worker.Apis;
 using Worker.Registry;
+using Worker.Security;
+using Worker.Tests.Security;
 
 namespace Worker.Tests.Registry;
 
@@ -26,7 +28,7 @@ internal sealed class RegistryHost : IAsyncDisposable
         Database = database;
         HttpAddress = new Uri($"http://localhost:{httpPort}");
         GrpcAddress = new Uri($"http://localhost:{grpcPort}");
-        Channel = GrpcChannel.ForAddress(GrpcAddress);
+        Channel = GrpcChannel.ForAddress(GrpcAddress, new GrpcChannelOptions { HttpHandler = Authorized() });
     }
 
     public TemporaryJobStore Database { get; }
@@ -38,6 +40,30 @@ internal sealed class RegistryHost : IAsyncDisposable
     public GrpcChannel Channel { get; }
 
     public global::Registry.V1.ModelRegistry.ModelRegistryClient Client => new(Channel);
+
+    /// <summary>A caller of these tests only, holding every registry scope (no real caller holds them all).</summary>
+    public const string TestCaller = "registry-tests";
+
+    private const string TestCallerKey = "registry-tests-caller-key-0123456789abc";
+
+    /// <summary>A client of the HTTP API that sends the test caller's token.</summary>
+    public HttpClient CreateHttpClient() => new(Authorized()) { BaseAddress = HttpAddress };
+
+    private static BearerHandler Authorized() =>
+        new BearerHandler(ServiceTokens.Create(TestCaller, TestCallerKey, TestCaller,
+            "predict admin registry.register registry.read", lifetime: TimeSpan.FromMinutes(5)))
+        {
+            InnerHandler = new SocketsHttpHandler(),
+        };
+
+    private sealed class BearerHandler(string token) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
 
     public static async Task<RegistryHost> StartAsync()
     {
@@ -66,9 +92,23 @@ internal sealed class RegistryHost : IAsyncDisposable
         builder.Services.AddProblemDetailsContract();
         builder.Services.AddSingleton<IModelRegistryStore>(database.Registry);
         builder.Services.AddSingleton<ModelRegistry>();
+        builder.Configuration[$"Auth:Callers:{TestCaller}:SigningKey"] = TestCallerKey;
+        foreach (var (key, value) in ServiceTokens.WorkerSettings)
+        {
+            builder.Configuration[key] = value; // the production callers, which the test output's appsettings.json lists
+        }
+
+        foreach (var (i, scope) in new[] { "predict", "admin", "registry.register", "registry.read" }.Index())
+        {
+            builder.Configuration[$"Auth:Callers:{TestCaller}:Scopes:{i}"] = scope;
+        }
+
+        builder.AddCallerAuthentication();
         builder.AddGrpcEndpoint();
         var app = builder.Build();
         app.UseProblemDetailsContract();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapRegistryApi();
         app.MapGrpcService<ModelRegistryService>();
         await app.StartAsync(TestContext.Current.CancellationToken);

@@ -144,6 +144,48 @@ public sealed class CallbackAddressPolicyTests
     }
 
     [Theory]
+    // Each transition block at its edges, embedding a public IPv4 address (the case a "does it embed a private
+    // address?" check would let through).
+    [InlineData("2002::")] // 6to4, first
+    [InlineData("2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff")] // 6to4, last
+    [InlineData("2001::808:808")] // Teredo, first /32 bits
+    [InlineData("2001:0:ffff:ffff:ffff:ffff:ffff:ffff")] // Teredo, last
+    [InlineData("64:ff9b::")] // NAT64, first
+    [InlineData("64:ff9b::ffff:ffff")] // NAT64, last
+    [InlineData("64:ff9b:1::")] // local-use NAT64, first
+    [InlineData("64:ff9b:1:ffff:ffff:ffff:ffff:ffff")] // local-use NAT64, last
+    [InlineData("2002:0808:0808:0000:0000:0000:0000:0001")] // written out in full
+    public void Every_address_of_the_ipv6_transition_blocks_is_refused(string address) =>
+        Assert.False(Policy().IsAddressAllowed(IPAddress.Parse(address)));
+
+    [Theory]
+    [InlineData("2002:808:808::1")] // 6to4 of 8.8.8.8
+    [InlineData("2001:0:4136:e378:8000:63bf:f7f7:f7f7")] // Teredo
+    [InlineData("64:ff9b::808:808")] // NAT64 of 8.8.8.8
+    [InlineData("64:ff9b:1::808:808")] // local-use NAT64
+    public async Task A_name_resolving_to_a_transition_address_is_refused_with_the_one_text_at_submission_and_at_connect(string address)
+    {
+        var policy = Policy(null, null, address);
+
+        var check = await policy.ValidateAsync("https://transition.example/hook", Token);
+        var atConnect = Assert.Throws<CallbackAddressRefusedException>(() =>
+            policy.EnsureConnectable("transition.example", 443, [IPAddress.Parse(address)]));
+
+        Assert.False(check.IsAllowed);
+        Assert.Equal(CallbackUrlPolicy.RefusedText, check.Reason);
+        Assert.Equal(CallbackUrlPolicy.RefusedText, atConnect.Message);
+    }
+
+    [Fact]
+    public void The_refusal_text_does_not_tell_what_kind_of_address_was_found()
+    {
+        foreach (var word in new[] { "private", "internal", "loopback", "resolve", "6to4", "Teredo", "NAT64", "IPv6", "transition" })
+        {
+            Assert.DoesNotContain(word, CallbackUrlPolicy.RefusedText, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Theory]
     [InlineData("10.0.0.1", 443)]
     [InlineData("2002:808:808::1", 443)]
     [InlineData("93.184.216.34", 8080)]

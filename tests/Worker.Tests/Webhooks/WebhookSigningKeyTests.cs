@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Worker.Apis;
+using Worker.Security;
 using Worker.Webhooks;
 
 namespace Worker.Tests.Webhooks;
@@ -65,12 +66,13 @@ public sealed class WebhookSigningKeyTests
     }
 
     [Fact]
-    public void The_worker_api_hands_an_owner_its_key_and_refuses_a_missing_owner()
+    public void The_worker_api_hands_the_acting_user_its_key()
     {
-        var ok = Assert.IsType<Ok<WebhookSigningKey>>(WebhooksApi.GetSigningKey("alice", Keys).Result);
-        Assert.Equal(new WebhookSigningKey("alice", Keys.KeyFor("alice"), "HMAC-SHA256", "v1"), ok.Value);
+        var alice = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+            [new(Caller.ServiceClaim, "gateway"), new(Caller.UserClaim, "alice")], "test"));
 
-        var problem = Assert.IsType<ProblemHttpResult>(WebhooksApi.GetSigningKey(" ", Keys).Result);
-        Assert.Equal(400, problem.StatusCode);
+        var ok = WebhooksApi.GetSigningKey(alice, Keys);
+
+        Assert.Equal(new WebhookSigningKey("alice", Keys.KeyFor("alice"), "HMAC-SHA256", "v1"), ok.Value);
     }
 }

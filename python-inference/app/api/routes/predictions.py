@@ -1,8 +1,6 @@
-"""Prediction endpoints: HTTP JSON onto the serving core (app/ml/serving.py).
-
-They are `async def` on purpose: inference on a batch takes a few milliseconds of GIL-bound
-CPU, so a thread-pool hop buys no parallelism and costs throughput (measured ~500 vs ~870 req/s).
-"""
+"""Prediction endpoints: HTTP JSON onto the serving core (app/ml/serving.py), which checks the input on the event
+loop and runs the model on its own bounded pool of threads (app/ml/executor.py), so the loop stays free for
+health probes and gRPC. They are `async def`, so FastAPI adds no thread-pool hop of its own."""
 
 from __future__ import annotations
 
@@ -27,7 +25,7 @@ router = APIRouter(tags=["predictions"])
     responses=problem_responses(400, 404, 503),
 )
 async def predict(body: PredictRequest, serving: ModelServing = Depends(get_serving)) -> PredictResponse:
-    return _response(serving.predict_batch(body.model, body.inputs))
+    return _response(await serving.predict_batch(body.model, body.inputs))
 
 
 @router.get(
@@ -44,7 +42,7 @@ async def predict_text(
     if not _query_is_utf8(request.scope.get("query_string", b"")):
         # Starlette decodes invalid UTF-8 in a query into U+FFFD; the caller sent bytes that are not text.
         raise validation_failed({"text": ["must be percent-encoded UTF-8"]})
-    return _response(serving.predict_one(sentiment.NAME, text, field="text"))
+    return _response(await serving.predict_one(sentiment.NAME, text, field="text"))
 
 
 def _query_is_utf8(query: bytes) -> bool:

@@ -1,5 +1,7 @@
-"""Registration with the Worker's model registry (app/rpc/registration.py) against an in-process fake of it
-(tests/rpc/fake_registry.py): what is sent, the retries while the Worker is away, and the active version applied."""
+"""Registration with the Worker's model registry over gRPC (app/worker/registration.py, app/worker/grpc_client.py)
+against an in-process fake of it (tests/worker/fake_registry.py) that checks the service token as the Worker does:
+what is sent, the retries while the Worker is away, and the active version applied. The HTTP/JSON transport has its
+own tests (test_http_client.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from app.ml.registry import ModelRegistry
-from app.rpc.registration import ModelRegistration
-from tests.rpc.fake_registry import FakeRegistryServer
+from app.worker.registration import ModelRegistration
+from tests.worker.fake_registry import TOKEN_KEY, FakeRegistryServer
 
 TEXT = "The staff were friendly and the room was spotless."
 
@@ -38,7 +40,10 @@ def _quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def registering_app(settings: Settings, registry: ModelRegistry, url: str) -> FastAPI:
     """An app with a registry of its own, so switching versions affects no other test."""
-    return create_app(dataclasses.replace(settings, WORKER_GRPC_URL=url), ModelRegistry(registry.all_versions()))
+    return create_app(
+        dataclasses.replace(settings, WORKER_GRPC_URL=url, WORKER_TOKEN_KEY=TOKEN_KEY),
+        ModelRegistry(registry.all_versions()),
+    )
 
 
 def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -> None:
@@ -110,7 +115,7 @@ def test_a_version_activated_while_no_event_arrived_is_served_after_the_next_res
 def test_registration_retries_while_the_worker_is_away_and_registers_once_it_starts(
     fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="app.rpc.registration")
+    caplog.set_level(logging.DEBUG, logger="app.worker.registration")
     app = registering_app(settings, registry, fake.url)
 
     with TestClient(app) as client:
@@ -138,7 +143,9 @@ def test_serving_is_not_delayed_by_a_registry_that_never_answers_and_shutdown_ab
 ) -> None:
     fake.servicer.hang = True
     fake.start()
-    configured = dataclasses.replace(settings, WORKER_GRPC_URL=fake.url, REGISTRY_CALL_TIMEOUT=600.0)
+    configured = dataclasses.replace(
+        settings, WORKER_GRPC_URL=fake.url, REGISTRY_CALL_TIMEOUT=600.0, WORKER_TOKEN_KEY=TOKEN_KEY
+    )
     app = create_app(configured, ModelRegistry(registry.all_versions()))
 
     with TestClient(app) as client:
@@ -172,3 +179,37 @@ def test_without_a_worker_address_nothing_is_registered(settings: Settings, regi
     app = create_app(dataclasses.replace(settings, WORKER_GRPC_URL=None), registry)
 
     assert app.state.registration is None
+
+
+def test_every_call_carries_a_short_lived_token_of_python_inference(
+    fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry
+) -> None:
+    fake.start()
+    app = registering_app(settings, registry, fake.url)
+
+    with TestClient(app):
+        wait_until(lambda: app.state.registration.synced, what="registration")
+
+    claims = fake.servicer.claims
+    assert len(claims) == 3 + 2  # three registrations, two active-version questions: each authenticated
+    assert {claim["iss"] for claim in claims} == {"python-inference"}
+    assert all(claim["exp"] - claim["iat"] <= 300 for claim in claims)
+    assert {claim["scope"] for claim in claims} == {"registry.register registry.read"}
+
+
+def test_a_token_the_worker_refuses_is_logged_and_not_retried(
+    fake: FakeRegistryServer, settings: Settings, registry: ModelRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.start()
+    app = create_app(
+        dataclasses.replace(settings, WORKER_GRPC_URL=fake.url, WORKER_TOKEN_KEY="another-key-than-the-workers-0123456789"),
+        ModelRegistry(registry.all_versions()),
+    )
+
+    with TestClient(app):
+        wait_until(lambda: app.state.registration.synced, what="registration to give up")
+
+    assert app.state.registration.registered == []
+    assert fake.servicer.versions == {}
+    assert len(fake.servicer.refused_tokens) == 3 + 2  # once per call: UNAUTHENTICATED will not change by waiting
+    assert "registering sentiment 1.0.0 with the model registry failed: UNAUTHENTICATED" in caplog.text

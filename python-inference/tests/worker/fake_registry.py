@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import grpc
+import jwt
 
 from app.rpc.stubs import registry_pb2, registry_pb2_grpc
 from tests.messaging.broker import free_port
 
 pb = registry_pb2
+
+# The key the Worker holds for python-inference in these tests.
+TOKEN_KEY = "fake-registry-python-inference-key-0123456789"
 
 
 class FakeModelRegistry(registry_pb2_grpc.ModelRegistryServicer):
@@ -25,10 +30,34 @@ class FakeModelRegistry(registry_pb2_grpc.ModelRegistryServicer):
         self.refuse: set[tuple[str, str]] = set()  # answered with FAILED_PRECONDITION (another hash)
         self.hang = False  # never answer RegisterVersion: a Worker that accepts calls and then stalls
         self.abandoned = 0  # hanging calls the caller gave up (cancelled, or closed the channel)
+        self.claims: list[dict[str, Any]] = []  # the accepted tokens' claims, one per call
+        self.refused_tokens: list[str | None] = []
+
+    async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        """As the Worker: an HS256 token of python-inference for the audience worker, or UNAUTHENTICATED."""
+        header = dict(context.invocation_metadata() or ()).get("authorization")
+        try:
+            assert isinstance(header, str) and header.startswith("Bearer ")
+            self.claims.append(
+                jwt.decode(
+                    header.removeprefix("Bearer "),
+                    TOKEN_KEY,
+                    algorithms=["HS256"],
+                    audience="worker",
+                    issuer="python-inference",
+                    options={"require": ["exp", "iat", "iss", "aud"]},
+                )
+            )
+        except (AssertionError, jwt.InvalidTokenError):
+            self.refused_tokens.append(header if isinstance(header, str) else None)
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "The service token was rejected.", (("problem-code", "invalid_token"),)
+            )
 
     async def RegisterVersion(
         self, request: pb.RegisterVersionRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelVersion:
+        await self._authenticate(context)
         version = request.version
         self.requests.append(version)
         if self.hang:
@@ -47,6 +76,7 @@ class FakeModelRegistry(registry_pb2_grpc.ModelRegistryServicer):
     async def GetActiveVersion(
         self, request: pb.GetActiveVersionRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelVersion:
+        await self._authenticate(context)
         if request.name not in self.active:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no model {request.name!r}")
         return self._answer(request.name, self.active[request.name])

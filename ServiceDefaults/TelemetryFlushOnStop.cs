@@ -1,0 +1,67 @@
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Logs;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// Sends the last traces, metrics and logs once every hosted service has stopped, all three at once and within
+/// <see cref="Budget"/>; what the collector has not taken by then is dropped. Left to disposal, each provider waits up
+/// to 5 s for its exports, one after another: a slow collector (the Aspire dashboard on a loaded machine) then held a
+/// SIGTERMed Worker for about 15 s, past the orchestrator's patience. Once shut down here, disposal does not wait again.
+/// </summary>
+internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedLifecycleService
+{
+    public static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
+
+    // Resolved when the host starts: by StoppedAsync a test host may already have disposed its container.
+    private readonly TracerProvider? _traces = services.GetService<TracerProvider>();
+    private readonly MeterProvider? _metrics = services.GetService<MeterProvider>();
+    private readonly LoggerProvider? _logs = services.GetService<LoggerProvider>();
+
+    public Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        var budget = (int)Budget.TotalMilliseconds;
+        var shutdowns = new List<Func<bool>>();
+        if (_traces is { } traces)
+        {
+            shutdowns.Add(() => traces.Shutdown(budget));
+        }
+
+        if (_metrics is { } metrics)
+        {
+            shutdowns.Add(() => metrics.Shutdown(budget));
+        }
+
+        if (_logs is { } logs)
+        {
+            shutdowns.Add(() => logs.Shutdown(budget));
+        }
+
+        // Shutdown blocks its thread until done or out of time: one thread each, so the budget is not tripled.
+        return Task.WhenAll(shutdowns.Select(shutdown => Task.Run(() => ShutDownQuietly(shutdown), CancellationToken.None)));
+    }
+
+    private static void ShutDownQuietly(Func<bool> shutdown)
+    {
+        try
+        {
+            shutdown();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already disposed with its container: nothing is left to send.
+        }
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,163 @@
+using System.Threading.Channels;
+
+namespace Worker.Batching;
+
+/// <summary>
+/// Group commit: callers that arrive while a batch is being handled are handled together in the next one, by one
+/// call of the batch handler (one transaction, one model call), and each gets its own result. There is no waiting
+/// window: an idle queue handles a lone caller at once, a busy one gathers everything that arrived meanwhile, up to
+/// <c>maxBatchSize</c>. When a batch fails as a whole, each of its items is handled again on its own, so one bad
+/// item fails alone. A full queue makes callers wait (it is the back-pressure).
+/// </summary>
+internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
+{
+    private readonly Func<IReadOnlyList<TItem>, CancellationToken, Task<IReadOnlyList<TResult>>> _handle;
+    private readonly Channel<Pending> _queue;
+    private readonly int _maxBatchSize;
+    private readonly int _handlers;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _startLock = new();
+    private Task[]? _loops;
+    private long _batches;
+
+    /// <param name="handle">Handles a batch; returns one result per item, in order, or throws for the whole batch.</param>
+    /// <param name="maxBatchSize">The most items one call of <paramref name="handle"/> gets.</param>
+    /// <param name="handlers">How many batches may be handled at once.</param>
+    public BatchQueue(Func<IReadOnlyList<TItem>, CancellationToken, Task<IReadOnlyList<TResult>>> handle,
+        int maxBatchSize, int handlers = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(handlers, 1);
+        _handle = handle;
+        _maxBatchSize = maxBatchSize;
+        _handlers = handlers;
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(maxBatchSize * handlers * 4)
+        {
+            SingleWriter = false,
+            SingleReader = handlers == 1,
+        });
+    }
+
+    /// <summary>How many batches were handled (whole batches, not their items' retries alone).</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>
+    /// Queues <paramref name="item"/> and completes with its result once its batch was handled. A caller that gives
+    /// up before its batch starts is left out of it; one that gives up later gets no answer, though its item may
+    /// have been handled.
+    /// </summary>
+    public async Task<TResult> EnqueueAsync(TItem item, CancellationToken cancellationToken)
+    {
+        EnsureStarted();
+        var pending = new Pending(item, new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously),
+            cancellationToken);
+        await _queue.Writer.WriteAsync(pending, cancellationToken);
+        return await pending.Result.Task.WaitAsync(cancellationToken);
+    }
+
+    private void EnsureStarted()
+    {
+        if (Volatile.Read(ref _loops) is not null)
+        {
+            return;
+        }
+
+        lock (_startLock)
+        {
+            // Without the first caller's execution context: a batch must not run inside that caller's trace span.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _loops ??= [.. Enumerable.Range(0, _handlers).Select(_ => Task.Run(() => HandleBatchesAsync(_stopping.Token)))];
+            }
+        }
+    }
+
+    private async Task HandleBatchesAsync(CancellationToken stopping)
+    {
+        var batch = new List<Pending>(_maxBatchSize);
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync(stopping))
+            {
+                batch.Clear();
+                while (batch.Count < _maxBatchSize && _queue.Reader.TryRead(out var pending))
+                {
+                    if (pending.CallerGaveUp.IsCancellationRequested)
+                    {
+                        pending.Result.TrySetCanceled(pending.CallerGaveUp);
+                    }
+                    else
+                    {
+                        batch.Add(pending);
+                    }
+                }
+
+                if (batch.Count > 0)
+                {
+                    Interlocked.Increment(ref _batches);
+                    await HandleAsync(batch, stopping);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Result.TrySetCanceled(stopping);
+            }
+        }
+    }
+
+    private async Task HandleAsync(List<Pending> batch, CancellationToken stopping)
+    {
+        try
+        {
+            var results = await _handle([.. batch.Select(pending => pending.Item)], stopping);
+            if (results.Count != batch.Count)
+            {
+                throw new InvalidOperationException($"The batch handler answered {results.Count} results for {batch.Count} items.");
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Result.TrySetResult(results[i]);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception) when (batch.Count > 1)
+        {
+            // Nothing of the batch took effect (one transaction, one call): each item again alone, so only the
+            // item that fails gets the failure.
+            foreach (var pending in batch)
+            {
+                await HandleAsync([pending], stopping);
+            }
+        }
+        catch (Exception exception)
+        {
+            batch[0].Result.TrySetException(exception);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _stopping.CancelAsync();
+        if (_loops is { } loops)
+        {
+            await Task.WhenAll(loops);
+        }
+
+        while (_queue.Reader.TryRead(out var pending))
+        {
+            pending.Result.TrySetCanceled();
+        }
+
+        _stopping.Dispose();
+    }
+
+    private sealed record Pending(TItem Item, TaskCompletionSource<TResult> Result, CancellationToken CallerGaveUp);
+}

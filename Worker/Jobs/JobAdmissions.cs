@@ -1,0 +1,49 @@
+using Worker.Batching;
+using Worker.Messaging.Outbox;
+using Worker.Persistence;
+
+namespace Worker.Jobs;
+
+/// <summary>
+/// Group commit for submissions: jobs submitted while the previous batch was being written are stored together
+/// (one transaction: a multi-row insert of the jobs and one of their queue messages), and the broker's confirms of
+/// published jobs are recorded together as well. Each caller still gets its own admission, after the commit.
+/// </summary>
+public sealed class JobAdmissions : IAsyncDisposable
+{
+    /// <summary>The most jobs one transaction stores.</summary>
+    public const int MaxBatchSize = 100;
+
+    private readonly BatchQueue<JobToAdmit, JobAdmission> _admissions;
+    private readonly BatchQueue<Guid, Guid> _confirms;
+
+    public JobAdmissions(IJobStore store, IOutbox outbox, SqlDialect dialect)
+    {
+        // SQLite has one writer: a second batch in flight would only wait for the lock. PostgreSQL commits in parallel.
+        var handlers = dialect.Provider == DatabaseProvider.Sqlite ? 1 : 2;
+        _admissions = new BatchQueue<JobToAdmit, JobAdmission>(store.AddAsync, MaxBatchSize, handlers);
+        _confirms = new BatchQueue<Guid, Guid>(async (ids, cancellationToken) =>
+        {
+            await outbox.MarkSentAsync(ids, cancellationToken);
+            return ids;
+        }, MaxBatchSize, handlers);
+    }
+
+    /// <summary>How many transactions stored jobs so far (tests: concurrent submissions share them).</summary>
+    internal long AdmissionBatches => _admissions.Batches;
+
+    /// <summary>Stores the job and its queue message (with those submitted at the same time); see <see cref="IJobStore.AddAsync(Job, string, OutboxMessage, int, CancellationToken)"/>.</summary>
+    public Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
+        CancellationToken cancellationToken) =>
+        _admissions.EnqueueAsync(new JobToAdmit(job, requestHash, message, maxUnfinished), cancellationToken);
+
+    /// <summary>Records that the broker confirmed the job's message (with other confirms of the moment).</summary>
+    public Task MarkSentAsync(Guid messageId, CancellationToken cancellationToken) =>
+        _confirms.EnqueueAsync(messageId, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _admissions.DisposeAsync();
+        await _confirms.DisposeAsync();
+    }
+}

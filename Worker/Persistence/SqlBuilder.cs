@@ -1,0 +1,80 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+
+namespace Worker.Persistence;
+
+/// <summary>
+/// A statement whose size depends on a batch: multi-row <c>VALUES</c> and <c>IN</c> lists with one numbered
+/// parameter per value (one round trip for the batch, never values pasted into the SQL).
+/// </summary>
+internal sealed class SqlBuilder(string sql)
+{
+    private readonly StringBuilder _sql = new(sql);
+    private readonly List<(string Name, object? Value)> _parameters = [];
+    private int _rows;
+
+    public SqlBuilder Append(string text)
+    {
+        _sql.Append(text);
+        return this;
+    }
+
+    /// <summary>Adds a parameter and returns its name, to be written into the statement.</summary>
+    public string Parameter(object? value)
+    {
+        var name = "@p" + _parameters.Count.ToString(CultureInfo.InvariantCulture);
+        _parameters.Add((name, value));
+        return name;
+    }
+
+    /// <summary>Appends <c>(@a, @b, ...)</c>, after a comma if a row came before.</summary>
+    public SqlBuilder Row(params object?[] values)
+    {
+        if (_rows++ > 0)
+        {
+            _sql.Append(", ");
+        }
+
+        return List(values);
+    }
+
+    /// <summary>Appends <c>(@a, @b, ...)</c>.</summary>
+    public SqlBuilder List(IEnumerable<object?> values)
+    {
+        _sql.Append('(');
+        var first = true;
+        foreach (var value in values)
+        {
+            _sql.Append(first ? "" : ", ").Append(Parameter(value));
+            first = false;
+        }
+
+        _sql.Append(')');
+        return this;
+    }
+
+    public DbCommand Build(DbConnection connection, DbTransaction? transaction) =>
+        WorkerDatabase.Command(connection, transaction, _sql.ToString(), [.. _parameters]);
+
+    public async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    {
+        await using var command = Build(connection, transaction);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Runs the statement and collects its first column (e.g. the ids of a <c>RETURNING id</c>).</summary>
+    public async Task<HashSet<string>> ReadStringsAsync(DbConnection connection, DbTransaction? transaction,
+        CancellationToken cancellationToken)
+    {
+        await using var command = Build(connection, transaction);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var values = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            values.Add(reader.GetString(0));
+        }
+
+        return values;
+    }
+}

@@ -1,0 +1,137 @@
+"""The report of scripts/bench/run.sh: one Markdown table with ratios against the baselines of the same run (python-
+inference directly; the raw broker), the same figures as JSON, and a PNG plot of throughput and p99 by scenario.
+Runs on Debian's /usr/bin/python3 with python3-matplotlib."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def load_scenarios(path: Path) -> list[dict[str, Any]]:
+    scenarios = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for s in scenarios:
+        seconds = s["duration_us"] / 1e6
+        s["requests_per_s"] = s["requests"] / seconds
+        s["items_per_s"] = s["requests_per_s"] * s["inputs"]
+        s["p50_ms"], s["p99_ms"] = s["p50_us"] / 1000, s["p99_us"] / 1000
+    return scenarios
+
+
+def find(scenarios: list[dict[str, Any]], group: str, connections: int | None = None) -> dict[str, Any] | None:
+    return next((s for s in scenarios if s["group"] == group and connections in (None, s["connections"])), None)
+
+
+def baseline_of(scenarios: list[dict[str, Any]], s: dict[str, Any]) -> dict[str, Any] | None:
+    """Singles compare with python-inference's singles at the same connections; batches with its batches."""
+    if s["inputs"] == 1:
+        return find(scenarios, "direct-single", s["connections"])
+    return find(scenarios, "direct-batch")
+
+
+def ratio(value: float, base: float | None) -> str:
+    return f"{value / base:.2f}" if base else "n/a"
+
+
+def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta: dict[str, str]) -> str:
+    lines = [
+        f"Run of `{meta.get('command', 'scripts/bench/run.sh')}` ({meta.get('mode')}; gateway → python-inference over "
+        f"{meta.get('transport')}, jobs in {meta.get('provider')}; {meta.get('duration_s')} s per scenario), "
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average "
+        f"{meta.get('load_before')} before and {meta.get('load_after')} after, commit {meta.get('commit')}.",
+        "",
+        "| scenario | connections | inputs / request | req/s | items/s | p50 (ms) | p99 (ms) | vs baseline (items/s) | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in scenarios:
+        base = baseline_of(scenarios, s)
+        versus = "baseline" if base is s else ratio(s["items_per_s"], base and base["items_per_s"])
+        errors = s["non_2xx"] + s["socket_errors"]
+        lines.append(
+            f"| {s['name']} | {s['connections']} | {s['inputs']} | {s['requests_per_s']:,.0f} | {s['items_per_s']:,.0f} | "
+            f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {versus} | {errors or ''} |"
+        )
+    for connections in sorted({s["connections"] for s in scenarios if s["group"] == "gateway-batched"}):
+        on, off = find(scenarios, "gateway-batched", connections), find(scenarios, "gateway-unbatched", connections)
+        if on and off:
+            lines.append(
+                f"| **batching on / off**, gateway singles | {connections} | 1 | | {ratio(on['items_per_s'], off['items_per_s'])}× "
+                f"| | {ratio(on['p99_ms'], off['p99_ms'])}× p99 | | |"
+            )
+    if jobs:
+        published = jobs["raw_publish_per_s"]
+        lines += [
+            "",
+            f"Jobs end to end ({jobs['concurrency']} submissions in flight), beside the raw broker of the same run:",
+            "",
+            "| scenario | jobs/s | items/s | vs raw publish (msg/s) | submit p50 / p99 (ms) | submit → result p50 / p99 (ms) | failed |",
+            "|---|---|---|---|---|---|---|",
+            f"| raw broker: publish, persistent + confirms | {published:,.0f} msg/s | | baseline | | | |",
+            f"| raw broker: consume, manual acks | {jobs['raw_consume_per_s']:,.0f} msg/s | | "
+            f"{ratio(jobs['raw_consume_per_s'], published)} | | | |",
+        ]
+        for key, name in (("single", "jobs, 1 input each"), ("batched", "jobs, 100 inputs each")):
+            j = jobs[key]
+            lines.append(
+                f"| {name} ({j['jobs']}) | {j['jobs_per_s']:,.1f} | {j['items_per_s']:,.0f} | {ratio(j['jobs_per_s'], published)} | "
+                f"{j['submit_p50_ms']:.0f} / {j['submit_p99_ms']:.0f} | {j['e2e_p50_ms']:.0f} / {j['e2e_p99_ms']:.0f} | {j['failed']:.0f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, path: Path) -> None:
+    bars = [(f"{s['name']}\n({s['connections']} conn.)", s["items_per_s"], s["p99_ms"], s["group"]) for s in scenarios]
+    if jobs:
+        bars.append(("raw broker publish\n(msg/s)", jobs["raw_publish_per_s"], 0.0, "broker"))
+        for key, name in (("single", "jobs, 1 input"), ("batched", "jobs, 100 inputs")):
+            bars.append((f"{name}\n(items/s; submit p99)", jobs[key]["items_per_s"], jobs[key]["submit_p99_ms"], "jobs"))
+    colours = {"direct-single": "#7f7f7f", "direct-batch": "#7f7f7f", "gateway-batched": "#2ca02c",
+               "gateway-unbatched": "#d62728", "gateway-batch": "#1f77b4", "broker": "#7f7f7f", "jobs": "#9467bd"}
+    labels = [b[0] for b in bars]
+    colour = [colours.get(b[3], "#1f77b4") for b in bars]
+    figure, (throughput, p99) = plt.subplots(2, 1, figsize=(13, 9), sharex=True)
+    throughput.bar(labels, [b[1] for b in bars], color=colour)
+    throughput.set_yscale("log")
+    throughput.set_ylabel("items/s (log scale)")
+    throughput.set_title("Throughput and p99 latency by scenario (grey: baselines)")
+    for index, bar in enumerate(bars):
+        throughput.annotate(f"{bar[1]:,.0f}", (index, bar[1]), ha="center", va="bottom", fontsize=8)
+    p99.bar(labels, [b[2] for b in bars], color=colour)
+    p99.set_ylabel("p99 latency (ms)")
+    for index, bar in enumerate(bars):
+        if bar[2]:
+            p99.annotate(f"{bar[2]:,.0f}", (index, bar[2]), ha="center", va="bottom", fontsize=8)
+    p99.tick_params(axis="x", labelrotation=60, labelsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenarios", type=Path, required=True)
+    parser.add_argument("--jobs", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="path without extension: .md, .json and .png are written")
+    parser.add_argument("--meta", nargs="*", default=[], help="key=value pairs describing the run")
+    args = parser.parse_args()
+    meta = dict(item.split("=", 1) for item in args.meta)
+    scenarios = load_scenarios(args.scenarios)
+    jobs = json.loads(args.jobs.read_text()) if args.jobs and args.jobs.exists() else None
+    table = markdown(scenarios, jobs, meta)
+    args.out.with_suffix(".md").write_text(table)
+    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "scenarios": scenarios, "jobs": jobs}, indent=2))
+    plot(scenarios, jobs, args.out.with_suffix(".png"))
+    print(table)
+    print(f"written: {args.out}.md, {args.out}.json, {args.out}.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Every throughput scenario in one run, on a Release build, against one AppHost this script starts and stops (free
+# loopback ports, rate limits lifted, local RabbitMQ): python-inference directly (the baselines: singles and batches
+# of 100), singles through the gateway with dynamic batching on and off (a second gateway process, the same binary
+# and settings but Inference:Batching:Enabled=false) at 16 and 64 connections, batches of 100 through the gateway, and
+# jobs end to end beside the raw broker (scripts/bench/jobs.py). Load comes from wrk (scripts/bench/wrk.lua); jobs
+# from jobs.py. Prints one Markdown table with ratios against the baselines of the same run and writes it, a JSON
+# file and a PNG plot to artifacts/bench/.
+# Usage: scripts/bench/run.sh [--quick] [--transport http|grpc] [--provider sqlite|postgres] [--duration S] [--jobs N]
+#   --quick      a short run that checks everything works (3 s per scenario, 100 jobs); not figures to report
+#   --transport  how the gateway calls python-inference (Inference:Transport; default http)
+#   --provider   where the Worker keeps jobs (Database:Provider; PostgreSQL runs locally)
+# (assumes scripts/setup.sh has run; installs wrk and python3-matplotlib with apt-get when they are missing)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source scripts/bench/lib.sh
+arguments="$*"
+mode=full transport=http provider=sqlite duration=15 warmup=3 jobs=1000 jobs_concurrency=32
+while (($#)); do
+  case "$1" in
+    --quick) mode=quick duration=3 warmup=1 jobs=100; shift ;;
+    --transport) transport="${2:?--transport needs http or grpc}"; shift 2 ;;
+    --provider) provider="${2:?--provider needs sqlite or postgres}"; shift 2 ;;
+    --duration) duration="${2:?--duration needs seconds}"; shift 2 ;;
+    --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
+    *) echo "$(basename "$0"): unknown argument '$1' (see the usage at the top of the script)" >&2; exit 2 ;;
+  esac
+done
+case "$transport" in http | grpc) ;; *) echo "$(basename "$0"): --transport is http or grpc" >&2; exit 2 ;; esac
+case "$provider" in sqlite | postgres) ;; *) echo "$(basename "$0"): --provider is sqlite or postgres" >&2; exit 2 ;; esac
+[[ -x python-inference/.venv/bin/python ]] || { echo "$(basename "$0"): run scripts/setup.sh first" >&2; exit 1; }
+ensure_package wrk command -v wrk
+ensure_package python3-matplotlib /usr/bin/python3 -c "import matplotlib"
+
+tmp="$(mktemp -d)"
+unbatched=""
+cleanup() {
+  if [[ -n "$unbatched" ]]; then kill -TERM "$unbatched" 2>/dev/null || true; wait "$unbatched" 2>/dev/null || true; fi
+  apphost_stop
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+read -r load_before _ </proc/loadavg
+echo "building (Release)..." >&2
+dotnet build AppHost -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --scope jobs --output token)
+
+# One subject sends everything: lift its limits (project resources inherit the AppHost's environment).
+for policy in predict batch jobs rpc; do
+  export "RateLimiting__Policies__${policy}__TokenLimit=1000000" "RateLimiting__Policies__${policy}__TokensPerPeriod=1000000"
+done
+# ... and the upstream concurrency slots (32 per caller): 64 connections are one caller here.
+export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
+# The Worker reads Inference:Transport too (default Grpc), so it is set only to choose gRPC for the gateway.
+if [[ "$transport" == grpc ]]; then export Inference__Transport=Grpc; fi
+
+echo "starting the AppHost..." >&2
+APPHOST_LOG="$tmp/apphost.log" apphost_start Release --Messaging:Runtime=local \
+  --Database:Provider="$provider" --Database:Runtime=local
+gateway_pid=$(service_pid Gateway Release)
+inference=$(inference_pid)
+direct="http://127.0.0.1:$(process_env "$inference" PORT)"
+amqp=$(process_env "$(service_pid Worker Release)" ConnectionStrings__messaging)
+
+# The same gateway again (its binary, environment and working folder) on a port of its own, with batching off.
+port=$(free_port)
+mapfile -d '' gateway_environment <"/proc/$gateway_pid/environ"
+mapfile -d '' gateway_command <"/proc/$gateway_pid/cmdline"
+(cd "$(readlink "/proc/$gateway_pid/cwd")" && exec env -i "${gateway_environment[@]}" \
+  ASPNETCORE_URLS="http://127.0.0.1:$port" Inference__Batching__Enabled=false OTEL_SERVICE_NAME=gateway-unbatched \
+  "${gateway_command[@]}") >"$tmp/unbatched.log" 2>&1 &
+unbatched=$!
+UNBATCHED="http://127.0.0.1:$port"
+for _ in $(seq 1 120); do curl -fs -m 2 "$UNBATCHED/health" >/dev/null 2>&1 && break; sleep 0.5; done
+
+sentence="The staff were lovely and the room was spotless."
+query="text=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$sentence")"
+/usr/bin/python3 - "$tmp" <<'PY'
+import json, sys
+texts = [f"Review {n}: the staff were lovely and the room was spotless." for n in range(100)]
+json.dump({"model": "sentiment", "inputs": texts}, open(f"{sys.argv[1]}/batch100.json", "w"))
+PY
+
+# Every path answers the same before anything is measured: a benchmark of 401s or 503s would measure nothing.
+auth=(-H "Authorization: Bearer $token")
+expected=$(curl -fs -m 10 "$direct/predict?$query" | jq -r '.predictions[0].label')
+for url in "$GATEWAY" "$UNBATCHED"; do
+  label=$(curl -fs -m 10 "${auth[@]}" "$url/predict?$query" | jq -r '.predictions[0].label') || label="no answer"
+  if [[ "$label" != "$expected" ]]; then
+    echo "$(basename "$0"): $url answered '$label' where python-inference answered '$expected'" >&2
+    exit 1
+  fi
+done
+
+# scenario <name> <group> <connections> <inputs per request> <url> [body file] [-- wrk arguments]
+scenario() {
+  local name="$1" group="$2" connections="$3" inputs="$4" url="$5" body="${6:-}"; shift 6
+  echo "  $name ($connections connections)" >&2
+  WRK_BODY="$body" wrk -t2 -c"$connections" -d"${warmup}s" --timeout 5s "$@" -s scripts/bench/wrk.lua "$url" >/dev/null
+  local result
+  result=$(WRK_BODY="$body" wrk -t2 -c"$connections" -d"${duration}s" --timeout 5s "$@" -s scripts/bench/wrk.lua "$url" \
+    | sed -n 's/^WRK_RESULT //p')
+  jq -c --arg name "$name" --arg group "$group" --argjson connections "$connections" --argjson inputs "$inputs" \
+    '{name: $name, group: $group, connections: $connections, inputs: $inputs} + .' <<<"$result" >>"$tmp/scenarios.jsonl"
+}
+
+echo "measuring ($mode: ${duration} s per scenario after ${warmup} s of warm-up)..." >&2
+for connections in 16 64; do
+  scenario "python-inference directly, single" direct-single "$connections" 1 "$direct/predict?$query" ""
+done
+scenario "python-inference directly, batch of 100" direct-batch 16 100 "$direct/v1/predict" "$tmp/batch100.json"
+for connections in 16 64; do
+  scenario "gateway, single, batching on" gateway-batched "$connections" 1 "$GATEWAY/predict?$query" "" "${auth[@]}"
+  scenario "gateway, single, batching off" gateway-unbatched "$connections" 1 "$UNBATCHED/predict?$query" "" "${auth[@]}"
+done
+scenario "gateway, batch of 100" gateway-batch 16 100 "$GATEWAY/api/v1/predictions" "$tmp/batch100.json" "${auth[@]}"
+
+echo "  jobs ($jobs of 1 input, $((jobs / 10 > 10 ? jobs / 10 : 10)) of 100; raw broker first)" >&2
+jobs_status=0
+timeout 900 python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" --amqp "$amqp" \
+  --jobs "$jobs" --concurrency "$jobs_concurrency" --json "$tmp/jobs.json" >"$tmp/jobs.out" || jobs_status=$?
+if ((jobs_status != 0)); then
+  echo "$(basename "$0"): the jobs scenario failed ($jobs_status):" >&2
+  tail -n 20 "$tmp/jobs.out" >&2
+fi
+
+read -r load_after _ </proc/loadavg
+mkdir -p artifacts/bench
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+/usr/bin/python3 scripts/bench/report.py --scenarios "$tmp/scenarios.jsonl" --jobs "$tmp/jobs.json" \
+  --out "artifacts/bench/bench-$stamp" --meta mode="$mode" transport="$transport" provider="$provider" \
+  duration_s="$duration" load_before="$load_before" load_after="$load_after" \
+  commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!artifacts' || echo '+changes')" \
+  command="scripts/bench/run.sh${arguments:+ $arguments}"
+exit "$jobs_status"

@@ -1,0 +1,112 @@
+using Worker.Batching;
+
+namespace Worker.Tests.Batching;
+
+public sealed class BatchQueueTests
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    /// <summary>A handler that records each batch, holds the first one until released, and fails batches holding "bad".</summary>
+    private sealed class Handler
+    {
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _firstStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<string[]> Batches { get; } = [];
+
+        public Task FirstStarted => _firstStarted.Task;
+
+        public void Release() => _release.TrySetResult();
+
+        public async Task<IReadOnlyList<string>> HandleAsync(IReadOnlyList<string> items, CancellationToken cancellationToken)
+        {
+            lock (Batches)
+            {
+                Batches.Add([.. items]);
+            }
+
+            _firstStarted.TrySetResult();
+            await _release.Task.WaitAsync(cancellationToken);
+            if (items.Contains("bad"))
+            {
+                throw new InvalidOperationException("bad item");
+            }
+
+            return [.. items.Select(item => item.ToUpperInvariant())];
+        }
+    }
+
+    [Fact]
+    public async Task Items_that_arrive_while_a_batch_runs_are_handled_together_and_each_gets_its_own_result()
+    {
+        var handler = new Handler();
+        await using var queue = new BatchQueue<string, string>(handler.HandleAsync, maxBatchSize: 100);
+
+        var first = queue.EnqueueAsync("first", Token);
+        await handler.FirstStarted;
+        var waiting = Enumerable.Range(0, 10).Select(i => queue.EnqueueAsync($"item {i}", Token)).ToList();
+        handler.Release();
+
+        Assert.Equal("FIRST", await first);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"ITEM {i}"), await Task.WhenAll(waiting));
+        Assert.Equal([1, 10], handler.Batches.Select(batch => batch.Length));
+        Assert.Equal(2, queue.Batches);
+    }
+
+    [Fact]
+    public async Task A_failing_item_fails_alone_and_its_batch_neighbours_get_their_results()
+    {
+        var handler = new Handler();
+        await using var queue = new BatchQueue<string, string>(handler.HandleAsync, maxBatchSize: 100);
+
+        var first = queue.EnqueueAsync("first", Token);
+        await handler.FirstStarted;
+        var good = queue.EnqueueAsync("good", Token);
+        var bad = queue.EnqueueAsync("bad", Token);
+        var alsoGood = queue.EnqueueAsync("also good", Token);
+        handler.Release();
+
+        Assert.Equal("FIRST", await first);
+        Assert.Equal("GOOD", await good);
+        Assert.Equal("ALSO GOOD", await alsoGood);
+        Assert.Equal("bad item", (await Assert.ThrowsAsync<InvalidOperationException>(() => bad)).Message);
+        // The batch of three failed as a whole, then each of its items ran alone.
+        Assert.Equal([["first"], ["good", "bad", "also good"], ["good"], ["bad"], ["also good"]], handler.Batches);
+    }
+
+    [Fact]
+    public async Task A_batch_holds_at_most_the_maximum_and_the_rest_follows_in_the_next()
+    {
+        var handler = new Handler();
+        await using var queue = new BatchQueue<string, string>(handler.HandleAsync, maxBatchSize: 4);
+
+        var first = queue.EnqueueAsync("first", Token);
+        await handler.FirstStarted;
+        var waiting = Enumerable.Range(0, 6).Select(i => queue.EnqueueAsync($"{i}", Token)).ToList();
+        handler.Release();
+        await first;
+        await Task.WhenAll(waiting);
+
+        Assert.Equal([1, 4, 2], handler.Batches.Select(batch => batch.Length));
+    }
+
+    [Fact]
+    public async Task A_caller_that_gives_up_before_its_batch_starts_is_left_out()
+    {
+        var handler = new Handler();
+        await using var queue = new BatchQueue<string, string>(handler.HandleAsync, maxBatchSize: 100);
+        using var givenUp = new CancellationTokenSource();
+
+        var first = queue.EnqueueAsync("first", Token);
+        await handler.FirstStarted;
+        var abandoned = queue.EnqueueAsync("abandoned", givenUp.Token);
+        var kept = queue.EnqueueAsync("kept", Token);
+        await givenUp.CancelAsync();
+        handler.Release();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        Assert.Equal("KEPT", await kept);
+        await first;
+        Assert.Equal([["first"], ["kept"]], handler.Batches);
+    }
+}
