@@ -18,7 +18,8 @@ var messaging = builder.AddMessageBroker("messaging");
 // binaries or elsewhere (Database:Runtime): `workerdb` for the Worker, `analyticsdb` for python-inference.
 var databases = builder.AddServiceDatabases();
 
-// Every call to the Worker carries a short-lived token signed with its caller's own key (docs/security.md).
+// Every call to the Worker carries a short-lived token signed with its caller's own key (docs/security.md): the
+// gateway's, python-inference's, and (run mode only) the dashboard commands'.
 var callerKeys = builder.AddWorkerCallerKeys();
 
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
@@ -41,12 +42,12 @@ var worker = builder.AddProject<Projects.Worker>("worker")
     .WithCallers(callerKeys)
     .WithReference(messaging).WaitFor(messaging)
     .WithReference(inference).WaitFor(inference)
-    .WithJobOperations();
+    .WithJobOperations(callerKeys);
 
 // Python calls back into C# (the model registry lives in the Worker, over gRPC or HTTP/JSON: Registry:Transport), so it
 // discovers the Worker too; it consumes the events exchange as well, but serves predictions whether or not the broker is up.
 inference.WithReference(worker).WithReference(messaging)
-    .WithModelVersionSwitch(worker)
+    .WithModelVersionSwitch(worker, callerKeys)
     .WithWorkerToken(callerKeys, worker, builder);
 
 // The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile; Gateway:HttpPort and

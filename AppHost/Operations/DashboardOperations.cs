@@ -7,11 +7,13 @@ namespace AppHost.Operations;
 /// <summary>
 /// What an operator reaches from the dashboard: links to each service's own pages (API reference, OpenAPI document,
 /// FastAPI's docs, the broker's management UI) and commands onto the Worker's operator API (<c>/v1/admin</c>, the
-/// registry), each asking for confirmation first and audited by the Worker under the actor <c>dashboard</c>.
+/// registry), each asking for confirmation first. Each call carries a token of the caller <c>dashboard</c> (scope
+/// <c>admin</c> only, <see cref="ServiceIdentity.DashboardTokenAsync"/>), and the Worker audits it under that caller.
+/// The commands exist in run mode only, as the dashboard's key does.
 /// </summary>
 public static class DashboardOperations
 {
-    public const string Actor = "dashboard";
+    public const string Actor = ServiceIdentity.DashboardCaller;
     public const string PauseJobsCommand = "pause-jobs";
     public const string ResumeJobsCommand = "resume-jobs";
     public const string ReplayDeadLettersCommand = "replay-dead-letters";
@@ -33,12 +35,18 @@ public static class DashboardOperations
         python.WithUrl($"{python.GetEndpoint("http")}/docs", "API docs (FastAPI)");
 
     /// <summary>Pause and resume job processing, replay the dead-letter queue: the Worker's operator API.</summary>
-    public static IResourceBuilder<ProjectResource> WithJobOperations(this IResourceBuilder<ProjectResource> worker)
+    public static IResourceBuilder<ProjectResource> WithJobOperations(this IResourceBuilder<ProjectResource> worker,
+        ServiceIdentity.CallerKeys keys)
     {
+        if (keys.Dashboard?.Resource is not { } key)
+        {
+            return worker;
+        }
+
         var http = worker.GetEndpoint("http");
         return worker
             .WithCommand(PauseJobsCommand, "Pause job processing",
-                context => PostAsync(http, "/v1/admin/consumption/pause", Consumption, context.CancellationToken),
+                context => PostAsync(http, "/v1/admin/consumption/pause", key, Consumption, context.CancellationToken),
                 new CommandOptions
                 {
                     Description = "Every Worker replica stops taking jobs from the queue; submissions wait there.",
@@ -46,7 +54,7 @@ public static class DashboardOperations
                     IconName = "Pause",
                 })
             .WithCommand(ResumeJobsCommand, "Resume job processing",
-                context => PostAsync(http, "/v1/admin/consumption/resume", Consumption, context.CancellationToken),
+                context => PostAsync(http, "/v1/admin/consumption/resume", key, Consumption, context.CancellationToken),
                 new CommandOptions
                 {
                     Description = "Every Worker replica takes jobs from the queue again.",
@@ -54,7 +62,7 @@ public static class DashboardOperations
                     IconName = "Play",
                 })
             .WithCommand(ReplayDeadLettersCommand, "Replay dead-letter queue",
-                context => PostAsync(http, "/v1/admin/dead-jobs/requeue", Requeued, context.CancellationToken),
+                context => PostAsync(http, "/v1/admin/dead-jobs/requeue", key, Requeued, context.CancellationToken),
                 new CommandOptions
                 {
                     Description = "Every job in jobs.dead goes back to the queue as queued, its attempts reset.",
@@ -64,9 +72,15 @@ public static class DashboardOperations
     }
 
     /// <summary>Make a registered version of a model the one python-inference serves (the Worker's registry).</summary>
-    public static IResourceBuilder<T> WithModelVersionSwitch<T>(this IResourceBuilder<T> python, IResourceBuilder<ProjectResource> worker)
+    public static IResourceBuilder<T> WithModelVersionSwitch<T>(this IResourceBuilder<T> python, IResourceBuilder<ProjectResource> worker,
+        ServiceIdentity.CallerKeys keys)
         where T : IResource
     {
+        if (keys.Dashboard?.Resource is not { } key)
+        {
+            return python;
+        }
+
         var http = worker.GetEndpoint("http");
         return python.WithCommand(SwitchModelVersionCommand, "Switch model version",
             async context =>
@@ -82,7 +96,7 @@ public static class DashboardOperations
                 {
                     Content = JsonContent.Create(new { version }),
                 };
-                return await SendAsync(request, body => $"{model} now serves version {body.GetProperty("version").GetString()}.",
+                return await SendAsync(request, key, body => $"{model} now serves version {body.GetProperty("version").GetString()}.",
                     context.CancellationToken);
             },
             new CommandOptions
@@ -113,21 +127,21 @@ public static class DashboardOperations
         return $"{requeued} dead job(s) back on the queue" + (skipped > 0 ? $"; {skipped} message(s) left (see the Worker's log)." : ".");
     }
 
-    private static async Task<ExecuteCommandResult> PostAsync(EndpointReference worker, string path, Func<JsonElement, string> describe,
-        CancellationToken cancellationToken)
+    // The Worker takes the actor from the token: a change carries no body.
+    private static async Task<ExecuteCommandResult> PostAsync(EndpointReference worker, string path, ParameterResource key,
+        Func<JsonElement, string> describe, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"{worker.Url}{path}"))
-        {
-            Content = JsonContent.Create(new { actor = Actor }),
-        };
-        return await SendAsync(request, describe, cancellationToken);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"{worker.Url}{path}"));
+        return await SendAsync(request, key, describe, cancellationToken);
     }
 
-    private static async Task<ExecuteCommandResult> SendAsync(HttpRequestMessage request, Func<JsonElement, string> describe,
-        CancellationToken cancellationToken)
+    private static async Task<ExecuteCommandResult> SendAsync(HttpRequestMessage request, ParameterResource key,
+        Func<JsonElement, string> describe, CancellationToken cancellationToken)
     {
         try
         {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+                await ServiceIdentity.DashboardTokenAsync(key, cancellationToken));
             using var response = await Http.SendAsync(request, cancellationToken);
             var body = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
             return response.IsSuccessStatusCode

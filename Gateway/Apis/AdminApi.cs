@@ -66,8 +66,8 @@ public static class AdminApi
     }
 
     public static async Task<Results<Ok<DeadJobList>, ProblemHttpResult>> ListDeadJobsAsync(
-        int? limit, OperationsService operations, CancellationToken cancellationToken) =>
-        (await operations.ListDeadJobsAsync(limit, cancellationToken)).ToOk();
+        int? limit, ClaimsPrincipal user, OperationsService operations, CancellationToken cancellationToken) =>
+        (await operations.ListDeadJobsAsync(limit, user, cancellationToken)).ToOk();
 
     public static async Task<Results<Ok<RequeueReport>, ProblemHttpResult>> RequeueOneAsync(
         Guid jobId, ClaimsPrincipal user, OperationsService operations, CancellationToken cancellationToken) =>
@@ -78,8 +78,8 @@ public static class AdminApi
         (await operations.RequeueAsync(null, user, cancellationToken)).ToOk();
 
     public static async Task<Results<Ok<ConsumptionState>, ProblemHttpResult>> GetConsumptionAsync(
-        OperationsService operations, CancellationToken cancellationToken) =>
-        (await operations.GetConsumptionAsync(cancellationToken)).ToOk();
+        ClaimsPrincipal user, OperationsService operations, CancellationToken cancellationToken) =>
+        (await operations.GetConsumptionAsync(user, cancellationToken)).ToOk();
 
     private static async Task<Results<Ok<ConsumptionState>, ProblemHttpResult>> SwitchAsync(
         bool paused, ClaimsPrincipal user, OperationsService operations, CancellationToken cancellationToken) =>

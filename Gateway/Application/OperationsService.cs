@@ -6,22 +6,24 @@ namespace Gateway.Application;
 
 /// <summary>
 /// What an operator does to the job pipeline (scope <c>admin</c>): the dead-letter queue and pausing consumption.
-/// The Worker audits each change under the token's subject; the dashboard's commands call the same Worker operations.
+/// Every call acts for the admin (issuer and subject, as jobs are owned), whom the Worker audits each change under;
+/// the dashboard's commands call the same Worker operations as the caller <c>dashboard</c>.
 /// </summary>
 public sealed class OperationsService(IAdminClient admin)
 {
-    public Task<Outcome<DeadJobList>> ListDeadJobsAsync(int? limit, CancellationToken cancellationToken) =>
-        admin.ListDeadJobsAsync(limit, cancellationToken);
+    public Task<Outcome<DeadJobList>> ListDeadJobsAsync(int? limit, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        admin.ListDeadJobsAsync(limit, CallerOf(user), cancellationToken);
 
     public Task<Outcome<RequeueReport>> RequeueAsync(Guid? jobId, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        admin.RequeueAsync(jobId, ActorOf(user), cancellationToken);
+        admin.RequeueAsync(jobId, CallerOf(user), cancellationToken);
 
-    public Task<Outcome<ConsumptionState>> GetConsumptionAsync(CancellationToken cancellationToken) =>
-        admin.GetConsumptionAsync(cancellationToken);
+    public Task<Outcome<ConsumptionState>> GetConsumptionAsync(ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        admin.GetConsumptionAsync(CallerOf(user), cancellationToken);
 
     public Task<Outcome<ConsumptionState>> SetConsumptionAsync(bool paused, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        admin.SetConsumptionAsync(paused, ActorOf(user), cancellationToken);
+        admin.SetConsumptionAsync(paused, CallerOf(user), cancellationToken);
 
-    // The caller (issuer and subject), as jobs are owned; the edge lets only authenticated callers with the admin scope in.
-    private static string ActorOf(ClaimsPrincipal user) => Scopes.CallerOf(user) ?? Scopes.SubjectOf(user) ?? "unknown caller";
+    // The edge lets only authenticated callers with the admin scope in, so there is an issuer and a subject.
+    private static string CallerOf(ClaimsPrincipal user) =>
+        Scopes.CallerOf(user) ?? throw new InvalidOperationException("An authenticated caller has no issuer and subject.");
 }

@@ -7,6 +7,7 @@ using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
 using Worker.Problems;
+using Worker.Security;
 
 namespace Worker.Admin;
 
@@ -58,7 +59,7 @@ internal sealed class DeadLetters(
     }
 
     /// <summary>Requeues the dead job <paramref name="jobId"/>, or every dead job when it is null.</summary>
-    public async Task<Outcome<RequeueReport>> RequeueAsync(Guid? jobId, string actor, CancellationToken cancellationToken)
+    public async Task<Outcome<RequeueReport>> RequeueAsync(Guid? jobId, Caller caller, CancellationToken cancellationToken)
     {
         var requeued = new List<Guid>();
         var skipped = new List<string>();
@@ -98,7 +99,7 @@ internal sealed class DeadLetters(
             await channel.BasicAckAsync(message.DeliveryTag, multiple: false, cancellationToken);
             requeued.Add(parsed.JobId);
             metrics.Requeued(await store.FindAsync(parsed.JobId, cancellationToken) is { } job ? job.Model : null);
-            await audit.RecordAsync(AdminAudit.JobRequeued, actor, parsed.JobId,
+            await audit.RecordAsync(AdminAudit.JobRequeued, caller, parsed.JobId,
                 new { attempts = MessagingTopology.AttemptOf(message.BasicProperties), lastError = LastErrorOf(message.BasicProperties) },
                 cancellationToken);
             return jobId is null;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Worker.Messaging;
+using Worker.Security;
 
 namespace Worker.Admin;
 
@@ -21,8 +22,9 @@ internal sealed partial class JobConsumption(
 
     public Task<ConsumptionState> GetAsync(CancellationToken cancellationToken) => switches.GetAsync(Queue, cancellationToken);
 
-    public async Task<ConsumptionState> SetAsync(bool paused, string actor, CancellationToken cancellationToken)
+    public async Task<ConsumptionState> SetAsync(bool paused, Caller caller, CancellationToken cancellationToken)
     {
+        var actor = caller.Actor;
         ConsumptionState state;
         await _applying.WaitAsync(cancellationToken);
         try
@@ -35,7 +37,7 @@ internal sealed partial class JobConsumption(
             _applying.Release();
         }
 
-        await audit.RecordAsync(paused ? AdminAudit.ConsumptionPaused : AdminAudit.ConsumptionResumed, actor, null,
+        await audit.RecordAsync(paused ? AdminAudit.ConsumptionPaused : AdminAudit.ConsumptionResumed, caller, null,
             new { queue = Queue }, cancellationToken);
         LogSwitched(logger, Queue, paused ? "paused" : "resumed", actor);
         return state;

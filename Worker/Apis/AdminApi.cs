@@ -1,22 +1,22 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using ServiceDefaults.Problems;
 using Worker.Admin;
 using Worker.Problems;
+using Worker.Security;
 
 namespace Worker.Apis;
 
-/// <summary>Who asks for an operation: the gateway sends the token's subject, the dashboard <c>dashboard</c>.</summary>
-public sealed record AdminAction(string? Actor);
-
 /// <summary>
-/// The Worker's internal operator API (the gateway's <c>admin</c> API and the dashboard's commands call it): the
-/// dead-letter queue and pausing the job queue's consumption. Every change is written to the audit log with its actor.
+/// The Worker's internal operator API (the gateway's <c>admin</c> API and the dashboard's commands call it, scope
+/// <c>admin</c>): the dead-letter queue and pausing the job queue's consumption. Every change is written to the audit
+/// log under the authenticated caller (<see cref="Caller.Actor"/>: the user the gateway acted for, or <c>dashboard</c>);
+/// a body is not read, so an <c>actor</c> in it (as callers sent before service identity) changes nothing.
 /// </summary>
 public static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/admin").WithTags("Operations");
+        var api = app.MapGroup("/v1/admin").WithTags("Operations").RequireScope(WorkerScopes.Admin);
 
         api.MapGet("/dead-jobs", ListDeadJobsAsync)
             .WithName("ListDeadJobs")
@@ -36,14 +36,14 @@ public static class AdminApi
             .WithName("GetJobConsumption")
             .WithSummary("Whether the jobs queue is consumed or paused");
 
-        api.MapPost("/consumption/pause", (AdminAction action, JobConsumption consumption, CancellationToken cancellationToken) =>
-                SwitchAsync(action, paused: true, consumption, cancellationToken))
+        api.MapPost("/consumption/pause", (ClaimsPrincipal user, JobConsumption consumption, CancellationToken cancellationToken) =>
+                SwitchAsync(user, paused: true, consumption, cancellationToken))
             .WithName("PauseJobConsumption")
             .WithSummary("Stop taking jobs from the queue, on every replica")
             .WithDescription("Deliveries in hand finish; submissions are still accepted and wait in the queue.");
 
-        api.MapPost("/consumption/resume", (AdminAction action, JobConsumption consumption, CancellationToken cancellationToken) =>
-                SwitchAsync(action, paused: false, consumption, cancellationToken))
+        api.MapPost("/consumption/resume", (ClaimsPrincipal user, JobConsumption consumption, CancellationToken cancellationToken) =>
+                SwitchAsync(user, paused: false, consumption, cancellationToken))
             .WithName("ResumeJobConsumption")
             .WithSummary("Take jobs from the queue again, on every replica");
 
@@ -58,42 +58,23 @@ public static class AdminApi
     }
 
     internal static async Task<Results<Ok<RequeueReport>, ProblemHttpResult>> RequeueOneAsync(
-        Guid jobId, AdminAction action, DeadLetters deadLetters, CancellationToken cancellationToken)
+        Guid jobId, ClaimsPrincipal user, DeadLetters deadLetters, CancellationToken cancellationToken)
     {
-        if (ActorOf(action) is not { } actor)
-        {
-            return ActorRequired();
-        }
-
-        var outcome = await deadLetters.RequeueAsync(jobId, actor, cancellationToken);
+        var outcome = await deadLetters.RequeueAsync(jobId, Caller.Of(user), cancellationToken);
         return outcome.Succeeded ? TypedResults.Ok(outcome.Value) : outcome.ToProblemResult();
     }
 
     internal static async Task<Results<Ok<RequeueReport>, ProblemHttpResult>> RequeueAllAsync(
-        AdminAction action, DeadLetters deadLetters, CancellationToken cancellationToken)
+        ClaimsPrincipal user, DeadLetters deadLetters, CancellationToken cancellationToken)
     {
-        if (ActorOf(action) is not { } actor)
-        {
-            return ActorRequired();
-        }
-
-        var outcome = await deadLetters.RequeueAsync(null, actor, cancellationToken);
+        var outcome = await deadLetters.RequeueAsync(null, Caller.Of(user), cancellationToken);
         return outcome.Succeeded ? TypedResults.Ok(outcome.Value) : outcome.ToProblemResult();
     }
 
     internal static async Task<Ok<ConsumptionState>> GetConsumptionAsync(JobConsumption consumption, CancellationToken cancellationToken) =>
         TypedResults.Ok(await consumption.GetAsync(cancellationToken));
 
-    private static async Task<Results<Ok<ConsumptionState>, ProblemHttpResult>> SwitchAsync(
-        AdminAction action, bool paused, JobConsumption consumption, CancellationToken cancellationToken) =>
-        ActorOf(action) is { } actor
-            ? TypedResults.Ok(await consumption.SetAsync(paused, actor, cancellationToken))
-            : ActorRequired();
-
-    private static string? ActorOf(AdminAction action) =>
-        string.IsNullOrWhiteSpace(action.Actor) ? null : action.Actor.Trim()[..Math.Min(action.Actor.Trim().Length, 200)];
-
-    private static ProblemHttpResult ActorRequired() =>
-        ProblemDetailsContract.Problem(StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed,
-            "The request is not valid.", errors: new Dictionary<string, string[]> { ["actor"] = ["Who asks: required, for the audit log."] });
+    private static async Task<Ok<ConsumptionState>> SwitchAsync(
+        ClaimsPrincipal user, bool paused, JobConsumption consumption, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await consumption.SetAsync(paused, Caller.Of(user), cancellationToken));
 }

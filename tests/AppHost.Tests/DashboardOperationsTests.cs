@@ -60,7 +60,7 @@ public sealed class DashboardOperationsTests(AppHostFixture stack)
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Long);
         using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
-        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        using var worker = await stack.AuditReaderAsync();
         await WaitUntilAsync(async () => (await stack.Gateway.GetAsync("/api/v1/models/sentiment/versions", timeout.Token)).IsSuccessStatusCode, timeout.Token);
 
         var unknown = await SwitchAsync("9.9.9", timeout.Token);
@@ -73,13 +73,35 @@ public sealed class DashboardOperationsTests(AppHostFixture stack)
             Assert.Equal("sentiment now serves version 2.0.0.", switched.Message);
             await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
             var activations = await worker.GetFromJsonAsync<JsonElement>("/v1/audit/events?type=model.activated", timeout.Token);
-            Assert.Equal("2.0.0", activations.EnumerateArray().Last().GetProperty("data").GetProperty("version").GetString());
+            var activation = activations.EnumerateArray().Last().GetProperty("data");
+            Assert.Equal("2.0.0", activation.GetProperty("version").GetString());
+            // The command's token is the dashboard's own: the Worker knows who switched it.
+            Assert.Equal("dashboard", activation.GetProperty("activatedBy").GetProperty("service").GetString());
         }
         finally
         {
             Assert.True((await SwitchAsync("1.0.0", timeout.Token)).Success);
             await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "1.0.0", timeout.Token);
         }
+    }
+
+    [Fact]
+    public async Task The_dashboards_key_is_admin_only_and_its_commands_fail_cleanly_when_the_worker_refuses()
+    {
+        var key = await stack.ParameterValueAsync("worker-token-key-dashboard", TestContext.Current.CancellationToken);
+        using var dashboard = stack.WorkerClient(WorkerTokens.Create("dashboard", key, "dashboard", "admin jobs predict registry.register"));
+
+        var consumption = await dashboard.GetAsync("/v1/admin/consumption", TestContext.Current.CancellationToken);
+        var jobs = await dashboard.GetAsync("/v1/jobs", TestContext.Current.CancellationToken);
+        var versions = await dashboard.GetAsync("/v1/registry/models/sentiment/versions", TestContext.Current.CancellationToken);
+        // The dashboard's key cannot speak for the gateway.
+        using var forged = stack.WorkerClient(WorkerTokens.Create("gateway", key, "alice", "admin"));
+        var asGateway = await forged.GetAsync("/v1/admin/consumption", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, consumption.StatusCode);
+        await Problems.AssertProblemAsync(jobs, HttpStatusCode.Forbidden, "insufficient_scope");
+        await Problems.AssertProblemAsync(versions, HttpStatusCode.Forbidden, "insufficient_scope");
+        await Problems.AssertProblemAsync(asGateway, HttpStatusCode.Unauthorized, "invalid_token");
     }
 
     private Task<ExecuteCommandResult> SwitchAsync(string version, CancellationToken cancellationToken) =>

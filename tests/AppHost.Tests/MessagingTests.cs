@@ -288,9 +288,11 @@ public sealed class MessagingTests(AppHostFixture stack)
             var done = await WaitUntilFinishedAsync(client, id, timeout.Token);
             Assert.Equal("succeeded", done.GetProperty("status").GetString());
             Assert.Equal(1, done.GetProperty("attempts").GetInt32());
-            using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+            using var worker = await stack.AuditReaderAsync();
             var audit = Assert.Single(await AuditTrailAsync(worker, id, timeout.Token), e => e.GetProperty("type").GetString() == "admin.job.requeued");
+            // The actor is the authenticated caller: the admin the gateway's token named, or the dashboard's own token.
             Assert.EndsWith(actor, audit.GetProperty("data").GetProperty("actor").GetString(), StringComparison.Ordinal);
+            Assert.Equal(actor == "dashboard" ? "dashboard" : "gateway", audit.GetProperty("data").GetProperty("service").GetString());
         }
 
         // No longer dead: requeueing it again is a 404 problem.
@@ -339,7 +341,7 @@ public sealed class MessagingTests(AppHostFixture stack)
             }
         }
 
-        using var worker = new HttpClient { BaseAddress = stack.App.GetEndpoint("worker", "http") };
+        using var worker = await stack.AuditReaderAsync();
         foreach (var (type, actor) in new[] { ("admin.consumption.paused", "operator-bob"), ("admin.consumption.resumed", "dashboard") })
         {
             var latest = (await worker.GetFromJsonAsync<JsonElement>($"/v1/audit/events?type={type}", timeout.Token)).EnumerateArray().Last();

@@ -10,6 +10,3 @@ public sealed record RequeueReport(IReadOnlyList<Guid> Requeued, IReadOnlyList<s
 
 /// <summary>Whether the jobs queue is consumed, and who changed that last.</summary>
 public sealed record ConsumptionState(string Queue, bool Paused, DateTimeOffset? ChangedAt, string? ChangedBy);
-
-/// <summary>Who asks for an operation (the token's subject), for the Worker's audit log.</summary>
-public sealed record AdminAction(string Actor);
