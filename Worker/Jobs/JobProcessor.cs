@@ -76,7 +76,7 @@ internal sealed partial class JobProcessor(
         }
 
         var recorded = await store.TryFinishAsync(finishes, cancellationToken);
-        RecordFinished(started, finishes, recorded);
+        RecordFinished(started, finishes, recorded, traces);
         await store.RequeueAsync(requeue, cancellationToken);
         return [.. deliveries.Select(delivery => outcomes.GetValueOrDefault(delivery.JobId) ?? Skipped(delivery.JobId))];
     }
@@ -126,8 +126,13 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    /// <summary>Counts the outcomes this batch recorded (a redelivered job that had already finished is not counted again).</summary>
-    private void RecordFinished(IReadOnlyList<Job> started, List<JobFinish> finishes, IReadOnlySet<Guid> recorded)
+    /// <summary>
+    /// Counts the outcomes this batch recorded (a redelivered job that had already finished is not counted again). A
+    /// batch runs outside any job's trace, so a failure is logged in a span of the failed job's own trace, where its
+    /// trace id (the one its problem quotes) finds it.
+    /// </summary>
+    private void RecordFinished(IReadOnlyList<Job> started, List<JobFinish> finishes, IReadOnlySet<Guid> recorded,
+        Dictionary<Guid, string?> traces)
     {
         var now = clock.GetUtcNow();
         var jobs = started.ToDictionary(job => job.Id);
@@ -142,6 +147,12 @@ internal sealed partial class JobProcessor(
 
             var code = ProblemCodeOf(finish.Error!);
             metrics.Failed(job, code, now);
+            using var failed = ActivityContext.TryParse(traces[job.Id], null, out var parent)
+                ? Telemetry.ActivitySource.StartActivity("job failed", ActivityKind.Internal, parent)
+                : null;
+            failed?.SetTag("job.id", job.Id.ToString());
+            failed?.SetTag("error.type", code);
+            failed?.SetStatus(ActivityStatusCode.Error, code);
             LogRejected(logger, job.Id, job.Model, code);
         }
     }
