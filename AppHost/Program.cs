@@ -2,6 +2,7 @@ using AppHost;
 using AppHost.Database;
 using AppHost.Deployment;
 using AppHost.Messaging;
+using AppHost.Operations;
 using AppHost.Python;
 using Microsoft.Extensions.Configuration;
 
@@ -17,13 +18,15 @@ var messaging = builder.AddMessageBroker("messaging");
 // binaries or elsewhere (Database:Runtime): `workerdb` for the Worker, `analyticsdb` for python-inference.
 var databases = builder.AddServiceDatabases();
 
-// Every call to the Worker carries a short-lived token signed with its caller's own key (docs/security.md).
+// Every call to the Worker carries a short-lived token signed with its caller's own key (docs/security.md): the
+// gateway's, python-inference's, and (run mode only) the dashboard commands'.
 var callerKeys = builder.AddWorkerCallerKeys();
 
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
     .WithHttpHealthCheck("/health")
     .WithGrpcHealthCheck("inference.v1.Inference")
     .WithAnalyticsDatabase(databases)
+    .WithFastApiDocsLink()
     .PublishAsDockerfileImage();
 
 // Two competing consumers of the jobs queue (Worker:Replicas), sharing one job database; Aspire's proxy spreads HTTP calls over both.
@@ -38,11 +41,13 @@ var worker = builder.AddProject<Projects.Worker>("worker")
     .WithWebhooks(builder)
     .WithCallers(callerKeys)
     .WithReference(messaging).WaitFor(messaging)
-    .WithReference(inference).WaitFor(inference);
+    .WithReference(inference).WaitFor(inference)
+    .WithJobOperations(callerKeys);
 
 // Python calls back into C# (the model registry lives in the Worker, over gRPC or HTTP/JSON: Registry:Transport), so it
 // discovers the Worker too; it consumes the events exchange as well, but serves predictions whether or not the broker is up.
 inference.WithReference(worker).WithReference(messaging)
+    .WithModelVersionSwitch(worker, callerKeys)
     .WithWorkerToken(callerKeys, worker, builder);
 
 // The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile; Gateway:HttpPort and
@@ -53,8 +58,12 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WithEndpoint("https", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpsPort")))
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health", endpointName: "http")
+    .WithApiDocumentationLinks()
     .WithWorkerToken(callerKeys)
     .WithReference(inference).WaitFor(inference)
     .WithReference(worker).WaitFor(worker);
+
+// Benchmarks only: AppHost:ExportTelemetry=false starts every service without an OTLP endpoint.
+builder.ApplyTelemetryExportSetting();
 
 builder.Build().Run();

@@ -17,6 +17,7 @@ app.MapPredictionsApi();
 app.MapJobsApi();
 app.MapWebhooksApi();
 app.MapModelRegistryApi();
+app.MapAdminApi();
 app.MapJsonRpcApi();
 
 app.Run();

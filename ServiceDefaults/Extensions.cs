@@ -51,6 +51,7 @@ public static class Extensions
             http.AddServiceDiscovery();
         });
         builder.Services.AddProblemDetailsContract();
+        builder.Services.AddSingleton<InferenceCallMetrics>();
         return builder;
     }
 
@@ -72,10 +73,11 @@ public static class Extensions
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(Telemetry.ActivitySourceName)
                 // Probes would otherwise drown the traces that matter.
-                .AddAspNetCoreInstrumentation(options => options.Filter = context =>
-                    !context.Request.Path.StartsWithSegments(HealthEndpointPath)
-                    && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
-                .AddHttpClientInstrumentation());
+                .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsProbe(context.Request.Path))
+                // A health check that calls another service (the gateway's gRPC health check of python-inference)
+                // would otherwise leave a root span of its own every few seconds.
+                .AddHttpClientInstrumentation(options => options.FilterHttpRequestMessage = request =>
+                    request.RequestUri is not { } uri || !IsProbe(new PathString(uri.AbsolutePath))));
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
@@ -87,6 +89,13 @@ public static class Extensions
 
         return builder;
     }
+
+    /// <summary>Health and liveness probes, over HTTP or gRPC (<c>grpc.health.v1</c>): never traced.</summary>
+    public static bool IsProbe(PathString path) =>
+        path.StartsWithSegments(HealthEndpointPath) || path.StartsWithSegments(AlivenessEndpointPath)
+        || path.StartsWithSegments(GrpcHealthServicePath);
+
+    private const string GrpcHealthServicePath = "/grpc.health.v1.Health";
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {

@@ -7,7 +7,13 @@ namespace Microsoft.Extensions.Hosting;
 public static class Telemetry
 {
     public const string ActivitySourceName = "MlGateway";
+
+    /// <summary>The meter of every instrument of our own (create it through <see cref="IMeterFactory"/>).</summary>
     public const string MeterName = "MlGateway";
 
     public static readonly ActivitySource ActivitySource = new(ActivitySourceName);
+
+    /// <summary>Bucket bounds in seconds for durations from a millisecond (a cached prediction) to minutes (a queued job).</summary>
+    public static readonly IReadOnlyList<double> DurationBuckets =
+        [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 }

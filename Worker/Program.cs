@@ -20,6 +20,7 @@ app.MapJobsApi();
 app.MapAuditApi();
 app.MapRegistryApi();
 app.MapWebhooksApi();
+app.MapAdminApi();
 app.MapGrpcService<ModelRegistryService>();
 app.MapGrpcService<GrpcHealthService>();
 

@@ -1,4 +1,5 @@
 using Aspire.Hosting.ApplicationModel;
+using AppHost.Operations;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -57,6 +58,7 @@ public static class LocalRabbitMQServerExtensions
             .WithEndpoint(name: LocalRabbitMQServerResource.DistributionEndpointName, scheme: "tcp",
                 env: "RABBITMQ_DIST_PORT", isProxied: false)
             .WithHttpEndpoint(name: LocalRabbitMQServerResource.ManagementEndpointName, isProxied: false)
+            .WithManagementUiLink(LocalRabbitMQServerResource.ManagementEndpointName)
             .WithEnvironment("RABBITMQ_NODENAME", nodeName)
             .WithEnvironment("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
             // epmd (the Erlang port mapper, started by the first node and left running) on loopback only; an epmd that

@@ -1,4 +1,5 @@
 using Aspire.Hosting.ApplicationModel;
+using AppHost.Operations;
 using Microsoft.Extensions.Configuration;
 
 namespace AppHost.Messaging;
@@ -33,7 +34,8 @@ public static class MessageBrokerExtensions
 
         return runtime switch
         {
-            MessageBrokerRuntime.Container => builder.AddRabbitMQ(name).WithManagementPlugin(),
+            MessageBrokerRuntime.Container => builder.AddRabbitMQ(name).WithManagementPlugin()
+                .WithManagementUiLink("management"),
             MessageBrokerRuntime.Local => builder.AddLocalRabbitMQServer(name),
             MessageBrokerRuntime.External => builder.AddConnectionString(name),
             _ => throw new InvalidOperationException($"Unknown broker runtime {runtime}."),

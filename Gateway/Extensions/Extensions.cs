@@ -25,6 +25,7 @@ public static class Extensions
         builder.Services.AddTransient<PredictionService>();
         builder.Services.AddTransient<JobService>();
         builder.Services.AddTransient<ModelRegistryService>();
+        builder.Services.AddTransient<OperationsService>();
 
         // JSON-RPC: its limits, the method table and the dispatcher. A method's scope is the policy of that name.
         builder.Services.AddValidatedOptions<JsonRpcOptions>(JsonRpcOptions.SectionName);

@@ -41,6 +41,9 @@ public static class UpstreamExtensions
         builder.Services.AddHttpClient<IRegistryClient, HttpRegistryClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
             .AddWorkerPoolResilience().WithConnectionCap();
+        builder.Services.AddHttpClient<IAdminClient, HttpAdminClient>((services, http) =>
+                http.BaseAddress = services.GetRequiredService<IOptions<RegistryOptions>>().Value.BaseAddress)
+            .AddWorkerPoolResilience().WithConnectionCap();
         builder.Services.AddHttpClient<IWebhookKeysClient, HttpWebhookKeysClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
             .AddWorkerPoolResilience().WithConnectionCap();

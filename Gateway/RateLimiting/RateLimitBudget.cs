@@ -13,8 +13,11 @@ public sealed class RateLimitBudget : IDisposable
 {
     private readonly PartitionedRateLimiter<(string Policy, string Caller)> _buckets;
 
-    public RateLimitBudget(IOptions<RateLimitingOptions> options)
+    private readonly RateLimitMetrics? _metrics;
+
+    public RateLimitBudget(IOptions<RateLimitingOptions> options, RateLimitMetrics? metrics = null)
     {
+        _metrics = metrics;
         ArgumentNullException.ThrowIfNull(options);
         var policies = options.Value.Policies;
         _buckets = PartitionedRateLimiter.Create<(string Policy, string Caller), (string, string)>(key =>
@@ -33,6 +36,7 @@ public sealed class RateLimitBudget : IDisposable
             return null;
         }
 
+        _metrics?.Rejected(policy);
         return lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
     }
 

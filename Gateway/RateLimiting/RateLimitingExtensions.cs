@@ -5,6 +5,7 @@ public static class RateLimitingExtensions
     public static IHostApplicationBuilder AddGatewayRateLimiting(this IHostApplicationBuilder builder)
     {
         builder.Services.AddValidatedOptions<RateLimitingOptions>(RateLimitingOptions.SectionName);
+        builder.Services.AddSingleton<RateLimitMetrics>();
         builder.Services.AddSingleton<RateLimitBudget>();
         return builder;
     }

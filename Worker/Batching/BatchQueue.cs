@@ -18,6 +18,7 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _startLock = new();
     private Task[]? _loops;
+    private int _disposed;
     private long _batches;
 
     /// <param name="handle">Handles a batch; returns one result per item, in order, or throws for the whole batch.</param>
@@ -142,8 +143,14 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the handlers and cancels what waits; a second call does nothing (a host may stop its services twice).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _queue.Writer.TryComplete();
         await _stopping.CancelAsync();
         if (_loops is { } loops)

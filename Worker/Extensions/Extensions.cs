@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
+using Worker.Admin;
 using Worker.Audit;
 using Worker.Events;
 using Worker.Inference;
@@ -25,7 +26,13 @@ public static class Extensions
         // No connection retries inside the client: each consumer retries on its own back-off and a publish fails fast
         // (503), whereas the client's retries held every caller, /health included, for about two minutes while the
         // broker was down (found by Worker.Tests' BrokerDownAtStartTests).
-        builder.AddRabbitMQClient(MessagingConnectionName, settings => settings.MaxConnectRetryCount = 0);
+        // The client's own spans ("publish amq.default", "deliver") are off: RabbitMqPublisher and QueueConsumer write
+        // them after the OpenTelemetry messaging conventions, as python-inference does (Messaging/MessagingTelemetry.cs).
+        builder.AddRabbitMQClient(MessagingConnectionName, settings =>
+        {
+            settings.MaxConnectRetryCount = 0;
+            settings.DisableTracing = true;
+        });
 
         builder.Services.AddValidatedOptions<JobsOptions>(JobsOptions.SectionName);
         builder.Services.AddValidatedOptions<MessagingOptions>(MessagingOptions.SectionName);
@@ -48,7 +55,10 @@ public static class Extensions
         builder.Services.AddSingleton<IMessagePublisher, RabbitMqPublisher>();
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddTransient<JobProcessor>();
-        builder.Services.AddHostedService<JobConsumer>();
+        builder.Services.AddSingleton<JobMetrics>();
+        builder.Services.AddHostedService<BrokerAndOutboxGauges>();
+        builder.Services.AddSingleton<JobConsumer>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<JobConsumer>());
         builder.AddWebhooks();
 
         // Events: one queue per concern on the events exchange, each delivery acked once its handlers committed.
@@ -58,6 +68,13 @@ public static class Extensions
         builder.Services.AddEventConsumer<NotificationsConsumer>()
             .On<JobCompletedData, JobOutcomeWebhookHandler>()
             .On<JobFailedData, JobOutcomeWebhookHandler>();
+
+        // Operations (Apis/AdminApi.cs): the dead-letter queue, pausing the jobs queue on every replica, audited.
+        builder.Services.AddSingleton<AdminAudit>();
+        builder.Services.AddSingleton<QueueSwitchStore>();
+        builder.Services.AddSingleton<DeadLetters>();
+        builder.Services.AddSingleton<JobConsumption>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<JobConsumption>());
 
         builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddInferenceClient();

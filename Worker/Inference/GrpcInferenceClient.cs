@@ -12,12 +12,21 @@ namespace Worker.Inference;
 /// and so is a batch of jobs for one model; the result has the same JSON shape as over HTTP: <c>{"model","version","predictions":[{"label","score"}]}</c>.
 /// INVALID_ARGUMENT and NOT_FOUND are final (the job fails with the problem); every other status is worth retrying.
 /// </summary>
-internal sealed class GrpcInferenceClient(InferenceV1.Inference.InferenceClient client, IOptions<InferenceOptions> options)
+internal sealed class GrpcInferenceClient(
+    InferenceV1.Inference.InferenceClient client, IOptions<InferenceOptions> options, InferenceCallMetrics metrics)
     : IInferenceClient
 {
     private const string ServiceName = "python-inference";
 
     public async Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
+    {
+        using var timing = metrics.Start(model, "grpc");
+        var outcome = await CallAsync(model, inputs, cancellationToken);
+        timing.FailedWith(outcome);
+        return outcome;
+    }
+
+    private async Task<InferenceOutcome> CallAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
     {
         var request = new InferenceV1.PredictBatchRequest { Model = model };
         request.Inputs.AddRange(InputsOf(inputs));

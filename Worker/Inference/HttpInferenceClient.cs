@@ -8,9 +8,17 @@ using ServiceDefaults.Problems;
 namespace Worker.Inference;
 
 /// <summary>python-inference over HTTP/JSON, classifying every failure as final (4xx) or worth retrying.</summary>
-internal sealed class HttpInferenceClient(HttpClient http) : IInferenceClient
+internal sealed class HttpInferenceClient(HttpClient http, InferenceCallMetrics metrics) : IInferenceClient
 {
     public async Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
+    {
+        using var timing = metrics.Start(model, "http");
+        var outcome = await CallAsync(model, inputs, cancellationToken);
+        timing.FailedWith(outcome);
+        return outcome;
+    }
+
+    private async Task<InferenceOutcome> CallAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
     {
         try
         {

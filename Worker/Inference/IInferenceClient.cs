@@ -34,3 +34,20 @@ public interface IInferenceClient
         return outcomes;
     }
 }
+
+internal static class InferenceOutcomeMetrics
+{
+    /// <summary>Marks the timed call failed unless it succeeded: the problem's code, or <c>unavailable</c>.</summary>
+    public static void FailedWith(this InferenceCallMetrics.TimedCall call, InferenceOutcome outcome)
+    {
+        switch (outcome)
+        {
+            case InferenceOutcome.Rejected rejected:
+                call.FailedWith(rejected.Problem);
+                break;
+            case InferenceOutcome.Unavailable:
+                call.Failed("unavailable");
+                break;
+        }
+    }
+}

@@ -49,6 +49,12 @@ public interface IJobStore
     /// <summary>Puts running jobs back to queued before a retry.</summary>
     Task RequeueAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Puts a failed job back to queued, with no attempts counted and no error, and its new queue message with it (an
+    /// operator requeues it from the dead-letter queue); false when the job is unknown or did not fail.
+    /// </summary>
+    Task<bool> TryReviveAsync(Guid id, OutboxMessage message, CancellationToken cancellationToken);
+
     /// <summary>Records the result unless the job already finished; true when this call recorded it (and queued <paramref name="announcement"/>).</summary>
     Task<bool> TrySucceedAsync(Guid id, JsonElement result, OutboxMessage? announcement, CancellationToken cancellationToken);
 

@@ -30,7 +30,7 @@ public sealed record JobDelivery(Guid JobId, string? TraceParent);
 /// </summary>
 internal sealed partial class JobProcessor(
     IJobStore store, IInferenceClient inference, IOptions<MessagingOptions> options, TimeProvider clock,
-    ILogger<JobProcessor> logger)
+    JobMetrics metrics, ILogger<JobProcessor> logger)
 {
     /// <summary>The most inputs one model call of a batch carries (a larger job is a call of its own).</summary>
     internal const int MaxInputsPerCall = 2000;
@@ -75,7 +75,8 @@ internal sealed partial class JobProcessor(
             }
         }
 
-        await store.TryFinishAsync(finishes, cancellationToken);
+        var recorded = await store.TryFinishAsync(finishes, cancellationToken);
+        RecordFinished(started, finishes, recorded, traces);
         await store.RequeueAsync(requeue, cancellationToken);
         return [.. deliveries.Select(delivery => outcomes.GetValueOrDefault(delivery.JobId) ?? Skipped(delivery.JobId))];
     }
@@ -125,16 +126,52 @@ internal sealed partial class JobProcessor(
         }
     }
 
+    /// <summary>
+    /// Counts the outcomes this batch recorded (a redelivered job that had already finished is not counted again). A
+    /// batch runs outside any job's trace, so a failure is logged in a span of the failed job's own trace, where its
+    /// trace id (the one its problem quotes) finds it.
+    /// </summary>
+    private void RecordFinished(IReadOnlyList<Job> started, List<JobFinish> finishes, IReadOnlySet<Guid> recorded,
+        Dictionary<Guid, string?> traces)
+    {
+        var now = clock.GetUtcNow();
+        var jobs = started.ToDictionary(job => job.Id);
+        foreach (var finish in finishes.Where(finish => recorded.Contains(finish.Id)))
+        {
+            var job = jobs[finish.Id];
+            if (finish.Status == JobStatus.Succeeded)
+            {
+                metrics.Completed(job, now);
+                continue;
+            }
+
+            var code = ProblemCodeOf(finish.Error!);
+            metrics.Failed(job, code, now);
+            using var failed = ActivityContext.TryParse(traces[job.Id], null, out var parent)
+                ? Telemetry.ActivitySource.StartActivity("job failed", ActivityKind.Internal, parent)
+                : null;
+            failed?.SetTag("job.id", job.Id.ToString());
+            failed?.SetTag("error.type", code);
+            failed?.SetStatus(ActivityStatusCode.Error, code);
+            LogRejected(logger, job.Id, job.Model, code);
+        }
+    }
+
     private JobProcessingOutcome Skipped(Guid jobId)
     {
         LogSkipped(logger, jobId);
         return JobProcessingOutcome.Done;
     }
 
-    /// <summary>Records that the job failed for good after <paramref name="attempts"/> deliveries.</summary>
+    /// <summary>
+    /// Records that the job failed for good after <paramref name="attempts"/> deliveries (its message is in the
+    /// dead-letter queue by now).
+    /// </summary>
     public async Task GiveUpAsync(Guid jobId, int attempts, string reason, CancellationToken cancellationToken)
     {
-        if (await store.FindAsync(jobId, cancellationToken) is not { IsFinished: false } job)
+        var found = await store.FindAsync(jobId, cancellationToken);
+        metrics.DeadLettered(found?.Model);
+        if (found is not { IsFinished: false } job)
         {
             return;
         }
@@ -144,12 +181,19 @@ internal sealed partial class JobProcessor(
         if (await store.TryFailAsync(job.Id, problem, JobEvents.Failed(job, problem, options.Value, clock.GetUtcNow()),
                 cancellationToken))
         {
+            metrics.Failed(job, ProblemCodes.UpstreamUnavailable, clock.GetUtcNow());
             LogGaveUp(logger, job.Id, attempts, reason);
         }
     }
 
+    private static string ProblemCodeOf(Microsoft.AspNetCore.Mvc.ProblemDetails problem) =>
+        problem.Extensions.TryGetValue("code", out var code) && code?.ToString() is { Length: > 0 } text ? text : $"{problem.Status}";
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} is unknown or already finished; delivery skipped.")]
     private static partial void LogSkipped(ILogger logger, Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} failed: python-inference refused its inputs for {Model} ({ProblemCode}).")]
+    private static partial void LogRejected(ILogger logger, Guid jobId, string model, string problemCode);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed for good after {Attempts} attempts: {Reason}")]
     private static partial void LogGaveUp(ILogger logger, Guid jobId, int attempts, string reason);

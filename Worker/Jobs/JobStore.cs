@@ -210,6 +210,22 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    public async Task<bool> TryReviveAsync(Guid id, OutboxMessage message, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var changed = await WorkerDatabase.ExecuteAsync(connection, transaction, """
+            UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, updated_at = @now WHERE id = @id AND status = 'failed'
+            """, cancellationToken, ("@id", id.ToString()), ("@now", Now()));
+        if (changed == 1)
+        {
+            await OutboxStore.AddAsync(connection, transaction, message, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return changed == 1;
+    }
+
     public async Task<bool> TrySucceedAsync(Guid id, JsonElement result, OutboxMessage? announcement, CancellationToken cancellationToken) =>
         (await TryFinishAsync([JobFinish.Succeeded(id, result, announcement)], cancellationToken)).Contains(id);
 

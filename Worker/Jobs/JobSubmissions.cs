@@ -23,7 +23,7 @@ public sealed record SubmittedJob(Job Job, bool Created);
 /// </summary>
 public sealed class JobSubmissions(
     IJobStore store, JobAdmissions admissions, IMessagePublisher publisher, CallbackUrlPolicy callbacks, IOptions<JobsOptions> jobsOptions,
-    IOptions<MessagingOptions> messagingOptions, TimeProvider clock)
+    IOptions<MessagingOptions> messagingOptions, TimeProvider clock, JobMetrics metrics)
 {
     /// <summary>
     /// Stores the job and its queue message in one transaction (shared with the submissions of the same moment: group
@@ -92,6 +92,7 @@ public sealed class JobSubmissions(
         }
 
         await admissions.MarkSentAsync(message.Id, CancellationToken.None);
+        metrics.Submitted(job);
         return new SubmittedJob(job, Created: true);
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -28,8 +29,11 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     : BackgroundService
 {
     private readonly CancellationTokenSource _handlersStopping = new();
+    private readonly SemaphoreSlim _switching = new(1, 1);
     private IChannel? _channel;
+    private AsyncEventingBasicConsumer? _consumer;
     private string? _consumerTag;
+    private bool _paused;
     private int _inFlight;
 
     protected MessagingOptions Settings => options.Value;
@@ -71,16 +75,69 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     private async Task SubscribeAsync(CancellationToken stoppingToken)
     {
         var connection = services.GetRequiredService<IConnection>();
-        _channel = await connection.CreateChannelAsync(new CreateChannelOptions(
-            publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false,
-            consumerDispatchConcurrency: HandlerConcurrency), stoppingToken);
-        await DeclareTopologyAsync(_channel, stoppingToken);
-        await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: PrefetchCount, global: false, stoppingToken);
+        await _switching.WaitAsync(stoppingToken);
+        try
+        {
+            _channel = await connection.CreateChannelAsync(new CreateChannelOptions(
+                publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false,
+                consumerDispatchConcurrency: HandlerConcurrency), stoppingToken);
+            await DeclareTopologyAsync(_channel, stoppingToken);
+            await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: PrefetchCount, global: false, stoppingToken);
 
-        var consumer = new AsyncEventingBasicConsumer(_channel);
-        consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(_channel, delivery);
-        _consumerTag = await _channel.BasicConsumeAsync(QueueName, autoAck: false, consumer, stoppingToken);
-        LogConsuming(logger, QueueName, HandlerConcurrency, PrefetchCount);
+            var channel = _channel;
+            _consumer = new AsyncEventingBasicConsumer(channel);
+            _consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(channel, delivery);
+            if (!_paused)
+            {
+                _consumerTag = await _channel.BasicConsumeAsync(QueueName, autoAck: false, _consumer, stoppingToken);
+                LogConsuming(logger, QueueName, HandlerConcurrency, PrefetchCount);
+            }
+        }
+        finally
+        {
+            _switching.Release();
+        }
+    }
+
+    /// <summary>Whether this consumer has stopped taking deliveries (<see cref="SetPausedAsync"/>).</summary>
+    public bool IsPaused => Volatile.Read(ref _paused);
+
+    /// <summary>
+    /// Pausing cancels the subscription (deliveries in hand finish and are acknowledged; the rest wait in the queue);
+    /// resuming subscribes again. Idempotent; before the first subscription it only decides how that one starts.
+    /// </summary>
+    public async Task SetPausedAsync(bool paused, CancellationToken cancellationToken)
+    {
+        await _switching.WaitAsync(cancellationToken);
+        try
+        {
+            if (_paused == paused)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _paused, paused);
+            if (_channel is not { IsOpen: true } channel || _consumer is null)
+            {
+                return;
+            }
+
+            if (paused && _consumerTag is not null)
+            {
+                await channel.BasicCancelAsync(_consumerTag, noWait: false, cancellationToken);
+                _consumerTag = null;
+                LogPaused(logger, QueueName);
+            }
+            else if (!paused && _consumerTag is null)
+            {
+                _consumerTag = await channel.BasicConsumeAsync(QueueName, autoAck: false, _consumer, cancellationToken);
+                LogConsuming(logger, QueueName, HandlerConcurrency, PrefetchCount);
+            }
+        }
+        finally
+        {
+            _switching.Release();
+        }
     }
 
     private async Task OnReceivedAsync(IChannel channel, BasicDeliverEventArgs delivery)
@@ -89,6 +146,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
         try
         {
             DeliveryOutcome outcome;
+            using var process = MessagingTelemetry.StartProcess(QueueName, delivery);
             try
             {
                 outcome = await HandleAsync(delivery, _handlersStopping.Token);
@@ -99,9 +157,12 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
             }
             catch (Exception exception)
             {
+                process?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
                 LogHandlerFailed(logger, QueueName, delivery.BasicProperties.MessageId, exception);
                 outcome = DeliveryOutcome.Requeue;
             }
+
+            process?.SetTag("messaging.rabbitmq.delivery.outcome", outcome.ToString().ToLowerInvariant());
 
             // On a channel that closed meanwhile the broker has already requeued the delivery.
             if (channel.IsOpen)
@@ -166,11 +227,15 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     public override void Dispose()
     {
         _handlersStopping.Dispose();
+        _switching.Dispose();
         base.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consuming {Queue}: {Concurrency} at once, prefetch {Prefetch}.")]
     private static partial void LogConsuming(ILogger logger, string queue, int concurrency, int prefetch);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Paused consuming {Queue}: deliveries in hand finish, the rest wait in the queue.")]
+    private static partial void LogPaused(ILogger logger, string queue);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot subscribe to {Queue} yet: {Reason}")]
     private static partial void LogSubscribeFailed(ILogger logger, string queue, string reason);

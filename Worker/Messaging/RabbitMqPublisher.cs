@@ -27,9 +27,13 @@ internal sealed class RabbitMqPublisher(IServiceProvider services, IOptions<Mess
             && ActivityContext.TryParse(parent, null, out var context)
             ? Telemetry.ActivitySource.StartActivity($"outbox {message.Type}", ActivityKind.Internal, context)
             : null;
+        using var publish = MessagingTelemetry.StartPublish(message.Exchange, message.RoutingKey, message.Id.ToString(),
+            message.Body.Length);
         try
         {
             var channel = await GetChannelAsync(timeout.Token);
+            var messageHeaders = headers is null ? new Dictionary<string, object?>() : new Dictionary<string, object?>(headers);
+            MessagingTelemetry.Inject(publish, messageHeaders);
             var properties = new BasicProperties
             {
                 Persistent = true,
@@ -37,13 +41,14 @@ internal sealed class RabbitMqPublisher(IServiceProvider services, IOptions<Mess
                 ContentType = "application/json",
                 Type = message.Type,
                 Timestamp = new AmqpTimestamp(message.CreatedAt.ToUnixTimeSeconds()),
-                Headers = headers is null ? null : new Dictionary<string, object?>(headers),
+                Headers = messageHeaders.Count == 0 ? null : messageHeaders,
             };
             await channel.BasicPublishAsync(message.Exchange, message.RoutingKey, mandatory: true, properties, message.Body,
                 timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
+            publish?.SetStatus(ActivityStatusCode.Error, "not confirmed in time");
             throw new BrokerUnavailableException("The broker did not confirm the message in time.");
         }
         catch (PublishException exception) when (!exception.IsReturn)
@@ -54,6 +59,7 @@ internal sealed class RabbitMqPublisher(IServiceProvider services, IOptions<Mess
                                               or BrokerUnreachableException or OperationInterruptedException
                                               or ConnectFailureException)
         {
+            publish?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
             throw new BrokerUnavailableException("The broker did not take the message.", exception);
         }
     }

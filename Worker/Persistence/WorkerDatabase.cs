@@ -94,6 +94,14 @@ public sealed class WorkerDatabase(SqlDialect dialect)
         CREATE INDEX ix_jobs_status_updated ON jobs (status, updated_at);
         CREATE INDEX ix_outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
         """,
+        """
+        CREATE TABLE queue_switches (
+            queue       TEXT PRIMARY KEY,
+            paused      INTEGER NOT NULL,
+            changed_at  TEXT NOT NULL,
+            changed_by  TEXT NOT NULL
+        );
+        """,
     ];
 
     public SqlDialect Dialect { get; } = dialect;

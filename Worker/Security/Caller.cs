@@ -15,6 +15,9 @@ public sealed record Caller(string Service, string? User)
 
     public const string ScopeClaim = "scope";
 
+    /// <summary>Who acted, for an audit log: the user the service acted for, or the service itself.</summary>
+    public string Actor => User ?? Service;
+
     public static Caller Of(ClaimsPrincipal principal) =>
         principal.FindFirst(ServiceClaim)?.Value is { Length: > 0 } service
             ? new Caller(service, principal.FindFirst(UserClaim)?.Value)

@@ -22,14 +22,14 @@ public sealed class CallerAuthOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The callers by issuer name (<c>gateway</c>, <c>python-inference</c>).</summary>
+    /// <summary>The callers by issuer name (<c>gateway</c>, <c>python-inference</c>, <c>dashboard</c>).</summary>
     public Dictionary<string, CallerOptions> Callers { get; set; } = new(StringComparer.Ordinal);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var (name, caller) in Callers)
         {
-            if (caller.SigningKey is not { Length: >= CallerOptions.MinKeyLength })
+            if (caller.SigningKey is not { Length: >= CallerOptions.MinKeyLength } && !(caller.Optional && string.IsNullOrEmpty(caller.SigningKey)))
             {
                 yield return new ValidationResult(
                     $"Auth:Callers:{name}:SigningKey must be at least {CallerOptions.MinKeyLength} characters " +
@@ -63,4 +63,13 @@ public sealed class CallerOptions
 
     /// <summary>Its tokens carry the acting user as <c>sub</c> (the gateway); otherwise the caller acts for itself.</summary>
     public bool ActsForUsers { get; set; }
+
+    /// <summary>
+    /// A caller that exists only where it is given a key (the AppHost's dashboard, when it runs the application
+    /// locally): without one, the Worker starts and accepts none of its tokens. A key given must still be long enough.
+    /// </summary>
+    public bool Optional { get; set; }
+
+    /// <summary>Whether tokens of this caller are accepted: it has a key.</summary>
+    public bool Enabled => !string.IsNullOrEmpty(SigningKey);
 }

@@ -45,14 +45,15 @@ public static class CallerAuthenticationExtensions
 
     private static void Configure(JwtBearerOptions jwt, CallerAuthOptions options)
     {
-        var keys = options.Callers.ToDictionary(caller => caller.Key,
+        // An optional caller without a key (the dashboard outside local runs) is not a caller at all.
+        var keys = options.Callers.Where(caller => caller.Value.Enabled).ToDictionary(caller => caller.Key,
             caller => (SecurityKey)new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(caller.Value.SigningKey ?? "")),
             StringComparer.Ordinal);
         jwt.MapInboundClaims = false;
         jwt.TokenValidationParameters = new TokenValidationParameters
         {
             ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
-            ValidIssuers = [.. options.Callers.Keys],
+            ValidIssuers = [.. keys.Keys],
             ValidAudience = options.Audience,
             ValidateIssuer = true,
             ValidateAudience = true,

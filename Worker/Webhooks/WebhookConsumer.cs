@@ -19,7 +19,7 @@ namespace Worker.Webhooks;
 /// </summary>
 internal sealed partial class WebhookConsumer(
     IServiceProvider services, IOptions<MessagingOptions> messaging, IOptions<WebhookOptions> webhookOptions,
-    CallbackHostLimiter hosts, TimeProvider clock, ILogger<WebhookConsumer> logger)
+    CallbackHostLimiter hosts, TimeProvider clock, WebhookMetrics metrics, ILogger<WebhookConsumer> logger)
     : QueueConsumer(services, messaging, logger)
 {
     private const string Source = "worker.notifications";
@@ -55,6 +55,7 @@ internal sealed partial class WebhookConsumer(
             if (slot is null)
             {
                 LogHostBusy(logger, message.EventId, host);
+                metrics.Record("deferred");
                 return await RepublishAsync(message, attempt, Webhooks.RetryDelayBefore(2), "the host is busy", cancellationToken);
             }
 
@@ -66,16 +67,19 @@ internal sealed partial class WebhookConsumer(
         {
             case WebhookAttempt.Succeeded succeeded:
                 LogDelivered(logger, message.EventId, host, attempt, succeeded.StatusCode);
+                metrics.Record("delivered");
                 await auditTrail.RecordAsync(cause, Source, message.JobId,
                     new WebhookDeliveredData(message.JobId, attempt, succeeded.StatusCode), cancellationToken);
                 return DeliveryOutcome.Ack;
 
             case WebhookAttempt.Retryable retryable when attempt < Webhooks.MaxAttempts:
+                metrics.Record("retry");
                 return await RepublishAsync(message, attempt + 1,
                     Webhooks.RetryDelayBefore(attempt + 1, retryable.RetryAfter), retryable.Error, cancellationToken);
 
             case WebhookAttempt.Refused refused:
                 LogNotDelivered(logger, message.EventId, message.JobId, attempt, refused.Reason);
+                metrics.Record("refused");
                 await auditTrail.RecordAsync(cause, Source, message.JobId,
                     new WebhookFailedData(message.JobId, 0, refused.Reason), cancellationToken);
                 return DeliveryOutcome.Ack;
@@ -83,6 +87,7 @@ internal sealed partial class WebhookConsumer(
             case WebhookAttempt.Retryable or WebhookAttempt.Failed:
                 var error = result is WebhookAttempt.Failed failed ? failed.Error : ((WebhookAttempt.Retryable)result).Error;
                 LogNotDelivered(logger, message.EventId, message.JobId, attempt, error);
+                metrics.Record("failed");
                 await auditTrail.RecordAsync(cause, Source, message.JobId,
                     new WebhookFailedData(message.JobId, attempt, error), cancellationToken);
                 return DeliveryOutcome.Ack;

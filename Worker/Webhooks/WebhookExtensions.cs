@@ -21,6 +21,7 @@ public static class WebhookExtensions
         builder.Services.AddSingleton<WebhookSigningKeys>();
         builder.Services.AddSingleton<IWebhookSender, WebhookSender>();
         builder.Services.AddSingleton<CallbackHostLimiter>();
+        builder.Services.AddSingleton<WebhookMetrics>();
         // Deliveries come off the webhooks queue; the broker and the audit trail are resolved when the first arrives.
         builder.Services.AddHostedService<WebhookConsumer>();
 

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
+using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using RabbitMQ.Client;
 
 namespace AppHost.Tests;
@@ -226,35 +228,145 @@ public sealed class MessagingTests(AppHostFixture stack)
     }
 
     [Fact]
-    public async Task A_job_that_keeps_failing_ends_in_jobs_dead_with_its_last_error_and_reads_failed()
+    public async Task A_job_that_keeps_failing_ends_in_jobs_dead_with_its_last_error_reads_failed_and_an_operator_requeues_it()
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Long);
         using var client = ClientFor($"poison-{Guid.NewGuid():N}");
+        using var store = await DashboardTelemetry.OpenMetricStoreAsync(stack);
+        var deadLetteredBefore = DashboardTelemetry.Read(store, "worker", "jobs.dead_lettered");
         await stack.StopResourceAsync("python-inference", timeout.Token);
-        JsonElement job;
+        List<JsonElement> jobs = [];
         try
         {
-            var id = await SubmitAsync(client, "poison", new { model = "sentiment", inputs = new[] { "never classified" } }, timeout.Token);
-            do
+            foreach (var key in new[] { "poison", "poison-2" })
             {
-                await Task.Delay(200, timeout.Token);
-                job = await client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}", timeout.Token);
+                var id = await SubmitAsync(client, key, new { model = "sentiment", inputs = new[] { "never classified" } }, timeout.Token);
+                jobs.Add(await WaitUntilFinishedAsync(client, id, timeout.Token));
             }
-            while (job.GetProperty("status").GetString() is "queued" or "running");
         }
         finally
         {
             await stack.StartResourceAsync("python-inference", timeout.Token);
         }
 
-        Assert.Equal("failed", job.GetProperty("status").GetString());
+        var job = jobs[0];
+        Assert.All(jobs, failed => Assert.Equal("failed", failed.GetProperty("status").GetString()));
         Assert.Equal(TestSettings.MaxAttempts, job.GetProperty("attempts").GetInt32());
         Assert.Equal("upstream_unavailable", job.GetProperty("error").GetProperty("code").GetString());
 
         var dead = await FindDeadLetterAsync(job.GetProperty("id").GetGuid(), timeout.Token);
         Assert.Equal(TestSettings.MaxAttempts, Convert.ToInt32(dead.Headers!["x-attempt"], System.Globalization.CultureInfo.InvariantCulture));
         Assert.Contains("python-inference", System.Text.Encoding.UTF8.GetString((byte[])dead.Headers["x-last-error"]!), StringComparison.Ordinal);
+        var deadLettered = await DashboardTelemetry.WaitForGrowthAsync(
+            () => DashboardTelemetry.Read(store, "worker", "jobs.dead_lettered") is { } now && now.Value >= deadLetteredBefore.Value + 2
+                ? now : deadLetteredBefore,
+            deadLetteredBefore, "jobs.dead_lettered to count both jobs");
+        Assert.Equal("{job}", deadLettered.Unit);
+
+        // An operator sees both in the dead-letter queue, requeues one through the gateway's admin API and replays
+        // the rest from the dashboard; python-inference is back, so both succeed, and the audit log names who did it.
+        var (first, second) = (jobs[0].GetProperty("id").GetGuid(), jobs[1].GetProperty("id").GetGuid());
+        using var operatorClient = stack.CreateGatewayClient(stack.Tokens.Create(subject: "operator-alice", scopes: "admin"));
+        var listed = (await operatorClient.GetFromJsonAsync<JsonElement>("/api/v1/admin/dead-jobs?limit=500", timeout.Token))
+            .GetProperty("items").EnumerateArray().ToList();
+        var entry = Assert.Single(listed, item => item.GetProperty("jobId").GetString() == first.ToString());
+        Assert.Equal(TestSettings.MaxAttempts, entry.GetProperty("attempts").GetInt32());
+        Assert.Equal("failed", entry.GetProperty("status").GetString());
+        Assert.Contains(listed, item => item.GetProperty("jobId").GetString() == second.ToString());
+
+        using var requeued = await operatorClient.PostAsync($"/api/v1/admin/dead-jobs/{first}/requeue", JsonContent.Create(new { }), timeout.Token);
+        requeued.EnsureSuccessStatusCode();
+        Assert.Equal(first, (await requeued.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("requeued").EnumerateArray().Single().GetGuid());
+        var replayed = await stack.App.Services.GetRequiredService<ResourceCommandService>()
+            .ExecuteCommandAsync(stack.ReplicasOf("worker")[0], "replay-dead-letters", timeout.Token);
+        Assert.True(replayed.Success, replayed.Message);
+        Assert.Contains("back on the queue", replayed.Message, StringComparison.Ordinal);
+
+        foreach (var (id, actor) in new[] { (first, "operator-alice"), (second, "dashboard") })
+        {
+            var done = await WaitUntilFinishedAsync(client, id, timeout.Token);
+            Assert.Equal("succeeded", done.GetProperty("status").GetString());
+            Assert.Equal(1, done.GetProperty("attempts").GetInt32());
+            using var worker = await stack.AuditReaderAsync();
+            var audit = Assert.Single(await AuditTrailAsync(worker, id, timeout.Token), e => e.GetProperty("type").GetString() == "admin.job.requeued");
+            // The actor is the authenticated caller: the admin the gateway's token named, or the dashboard's own token.
+            Assert.EndsWith(actor, audit.GetProperty("data").GetProperty("actor").GetString(), StringComparison.Ordinal);
+            Assert.Equal(actor == "dashboard" ? "dashboard" : "gateway", audit.GetProperty("data").GetProperty("service").GetString());
+        }
+
+        // No longer dead: requeueing it again is a 404 problem.
+        using var again = await operatorClient.PostAsync($"/api/v1/admin/dead-jobs/{first}/requeue", JsonContent.Create(new { }), timeout.Token);
+        await Problems.AssertProblemAsync(again, HttpStatusCode.NotFound, "job_not_found");
+    }
+
+    [Fact]
+    public async Task Paused_consumption_holds_new_jobs_in_the_queue_on_every_replica_until_resumed_and_both_are_audited()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var client = ClientFor($"paused-{Guid.NewGuid():N}");
+        using var operatorClient = stack.CreateGatewayClient(stack.Tokens.Create(subject: "operator-bob", scopes: "admin"));
+        var commands = stack.App.Services.GetRequiredService<ResourceCommandService>();
+        Guid id;
+        using (var paused = await operatorClient.PostAsync("/api/v1/admin/consumption/pause", JsonContent.Create(new { }), timeout.Token))
+        {
+            paused.EnsureSuccessStatusCode();
+            Assert.True((await paused.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("paused").GetBoolean());
+        }
+
+        try
+        {
+            // The other replica follows the shared switch within a second.
+            await Task.Delay(TimeSpan.FromSeconds(2.5), timeout.Token);
+            id = await SubmitAsync(client, "paused", new { model = "sentiment", inputs = new[] { "waits its turn" } }, timeout.Token);
+            await Task.Delay(TimeSpan.FromSeconds(3), timeout.Token);
+            Assert.Equal("queued", (await client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}", timeout.Token)).GetProperty("status").GetString());
+            Assert.Equal(0u, await JobsQueueConsumersAsync(timeout.Token));
+        }
+        finally
+        {
+            var resumed = await commands.ExecuteCommandAsync(stack.ReplicasOf("worker")[0], "resume-jobs", timeout.Token);
+            Assert.True(resumed.Success, resumed.Message);
+        }
+
+        Assert.Equal("succeeded", (await WaitUntilFinishedAsync(client, id, timeout.Token)).GetProperty("status").GetString());
+        // The replica that took the command resumed at once; the other follows the shared switch within a second.
+        using (var following = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token))
+        {
+            following.CancelAfter(TimeSpan.FromSeconds(15));
+            while (await JobsQueueConsumersAsync(following.Token) < stack.WorkerReplicas)
+            {
+                await Task.Delay(200, following.Token);
+            }
+        }
+
+        using var worker = await stack.AuditReaderAsync();
+        foreach (var (type, actor) in new[] { ("admin.consumption.paused", "operator-bob"), ("admin.consumption.resumed", "dashboard") })
+        {
+            var latest = (await worker.GetFromJsonAsync<JsonElement>($"/v1/audit/events?type={type}", timeout.Token)).EnumerateArray().Last();
+            Assert.EndsWith(actor, latest.GetProperty("data").GetProperty("actor").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    private async Task<uint> JobsQueueConsumersAsync(CancellationToken cancellationToken)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri((await stack.App.GetConnectionStringAsync("messaging", cancellationToken))!) };
+        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        return (await channel.QueueDeclarePassiveAsync("jobs", cancellationToken)).ConsumerCount;
+    }
+
+    private static async Task<JsonElement> WaitUntilFinishedAsync(HttpClient client, Guid id, CancellationToken cancellationToken)
+    {
+        JsonElement job;
+        do
+        {
+            await Task.Delay(200, cancellationToken);
+            job = await client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}", cancellationToken);
+        }
+        while (job.GetProperty("status").GetString() is "queued" or "running");
+        return job;
     }
 
     private async Task<IReadOnlyBasicProperties> FindDeadLetterAsync(Guid jobId, CancellationToken cancellationToken)

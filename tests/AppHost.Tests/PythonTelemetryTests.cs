@@ -1,18 +1,12 @@
-using System.Diagnostics;
 using Aspire.Hosting.Testing;
 using Microsoft.Data.Sqlite;
+using static AppHost.Tests.DashboardTelemetry;
 
 namespace AppHost.Tests;
 
-/// <summary>
-/// python-inference's logs and metrics, as the dashboard holds them. Logs are read through the dashboard's telemetry
-/// API (<c>/api/telemetry/logs</c>). The 13.6 dashboard has no API for metrics, so they are read from its own store:
-/// the SQLite file the dashboard process keeps open (tables <c>telemetry_metric_*</c>), read-only.
-/// </summary>
+/// <summary>python-inference's logs, metrics and probes, as the dashboard holds them (<see cref="DashboardTelemetry"/>).</summary>
 public sealed class PythonTelemetryTests(AppHostFixture stack)
 {
-    private static readonly TimeSpan ExportTimeout = TimeSpan.FromSeconds(45);
-
     [Fact]
     public async Task A_failed_predictions_trace_id_finds_pythons_log_of_the_problem()
     {
@@ -21,14 +15,9 @@ public sealed class PythonTelemetryTests(AppHostFixture stack)
         var problem = await Problems.AssertProblemAsync(response, HttpStatusCode.NotFound, "model_not_found");
         var traceId = problem.GetProperty("traceId").GetString()!;
 
-        var record = await PollAsync(async cancellationToken =>
-        {
-            using var logs = await stack.Dashboard.GetAsync($"/api/telemetry/logs?traceId={traceId}", cancellationToken);
-            return logs.IsSuccessStatusCode
-                ? PythonLogs(await logs.Content.ReadFromJsonAsync<JsonElement>(cancellationToken))
-                    .FirstOrDefault(r => r.TraceId == traceId && r.Scope == "app.api.errors")
-                : null;
-        }, $"python-inference's log of trace {traceId}");
+        var record = await PollAsync(async cancellationToken => (await LogsOfTraceAsync(stack.Dashboard, traceId, cancellationToken))
+            .FirstOrDefault(r => r.Service == "python-inference" && r.TraceId == traceId && r.Scope == "app.api.errors"),
+            $"python-inference's log of trace {traceId}");
 
         Assert.Contains("model_not_found", record.Body, StringComparison.Ordinal);
         Assert.Equal("model_not_found", record.Attributes["problem.code"]);
@@ -39,7 +28,7 @@ public sealed class PythonTelemetryTests(AppHostFixture stack)
     [Fact]
     public async Task Pythons_request_and_model_metrics_reach_the_dashboard_and_grow_with_a_prediction()
     {
-        using var store = OpenDashboardStore(await DashboardProcessIdAsync());
+        using var store = await OpenMetricStoreAsync(stack);
         var predict = new Dictionary<string, string>
         {
             ["http.request.method"] = "POST", ["http.route"] = "/v1/predict", ["http.response.status_code"] = "200",
@@ -122,211 +111,6 @@ public sealed class PythonTelemetryTests(AppHostFixture stack)
             .Select(span => span.GetProperty("name").GetString()!);
     }
 
-    private sealed record LogRecord(string Scope, string TraceId, string SpanId, int SeverityNumber, string Body,
-        IReadOnlyDictionary<string, string> Attributes);
-
-    private sealed record Measured(long Count, string Unit, HashSet<string> AttributeKeys);
-
-    /// <summary>
-    /// The latest (cumulative) count of every series of python-inference's <paramref name="instrument"/> whose
-    /// attributes include <paramref name="attributes"/>, summed over its replicas.
-    /// </summary>
-    private static Measured Count(SqliteConnection store, string instrument, IReadOnlyDictionary<string, string> attributes)
-    {
-        using var command = store.CreateCommand();
-        command.CommandText = """
-            SELECT d.dimension_id, i.unit,
-                   (SELECT p.histogram_count FROM telemetry_metric_points p WHERE p.dimension_id = d.dimension_id
-                    ORDER BY p.end_time_ticks DESC, p.point_id DESC LIMIT 1)
-            FROM telemetry_metric_instruments i
-            JOIN telemetry_resources r ON r.resource_id = i.resource_id
-            JOIN telemetry_metric_dimensions d ON d.instrument_id = i.instrument_id
-            WHERE r.resource_name = 'python-inference' AND i.instrument_name = $instrument
-            """;
-        command.Parameters.AddWithValue("$instrument", instrument);
-        var series = new List<(long Dimension, string Unit, long Count)>();
-        using (var reader = command.ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                series.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? 0 : reader.GetInt64(2)));
-            }
-        }
-
-        long total = 0;
-        string unit = "";
-        var keys = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (dimension, seriesUnit, count) in series)
-        {
-            var seriesAttributes = DimensionAttributes(store, dimension);
-            if (attributes.All(a => seriesAttributes.TryGetValue(a.Key, out var value) && value == a.Value))
-            {
-                total += count;
-                unit = seriesUnit;
-                keys.UnionWith(seriesAttributes.Keys);
-            }
-        }
-
-        return new Measured(total, unit, keys);
-    }
-
-    private static Dictionary<string, string> DimensionAttributes(SqliteConnection store, long dimension)
-    {
-        using var command = store.CreateCommand();
-        command.CommandText = "SELECT attribute_key, attribute_value FROM telemetry_metric_dimension_attributes WHERE dimension_id = $d";
-        command.Parameters.AddWithValue("$d", dimension);
-        var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            attributes[reader.GetString(0)] = reader.GetString(1);
-        }
-
-        return attributes;
-    }
-
-    /// <summary>The dashboard's process, as DCP reports it for the <c>aspire-dashboard</c> resource.</summary>
-    private async Task<int> DashboardProcessIdAsync()
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(AppHostFixture.StepTimeout);
-        var running = await stack.App.ResourceNotifications.WaitForResourceAsync("aspire-dashboard",
-            e => e.Snapshot.Properties.Any(p => p.Name == "executable.pid" && p.Value is not null), timeout.Token);
-        return Convert.ToInt32(running.Snapshot.Properties.First(p => p.Name == "executable.pid").Value,
-            System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>The store of this stack's dashboard, held open by the dashboard's process (or one it started).</summary>
-    private static SqliteConnection OpenDashboardStore(int dashboard)
-    {
-        var parents = new Dictionary<int, int>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(directory), out var pid))
-            {
-                try
-                {
-                    // "pid (name) state ppid ...": the name may hold spaces, so read after its closing parenthesis.
-                    var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                    parents[pid] = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-                }
-                catch (IOException)
-                {
-                    // gone meanwhile
-                }
-            }
-        }
-
-        bool Descends(int pid)
-        {
-            for (var hops = 0; hops < 4 && parents.TryGetValue(pid, out var parent); hops++, pid = parent)
-            {
-                if (parent == dashboard)
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        foreach (var pid in parents.Keys.Where(pid => pid == dashboard || Descends(pid)))
-        {
-            string[] descriptors;
-            try
-            {
-                descriptors = Directory.GetFiles($"/proc/{pid}/fd");
-            }
-            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-            {
-                continue;
-            }
-
-            foreach (var descriptor in descriptors)
-            {
-                var target = new FileInfo(descriptor).LinkTarget;
-                if (target is not null && target.EndsWith("/dashboard.db", StringComparison.Ordinal))
-                {
-                    var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-                    {
-                        DataSource = target, Mode = SqliteOpenMode.ReadOnly, Pooling = false,
-                    }.ToString());
-                    connection.Open();
-                    return connection;
-                }
-            }
-        }
-
-        Assert.Fail($"the dashboard (process {dashboard}) holds no dashboard.db open: has its store moved?");
-        throw new UnreachableException();
-    }
-
-    private static IEnumerable<LogRecord> PythonLogs(JsonElement otlp)
-    {
-        var resourceLogs = otlp.TryGetProperty("resourceLogs", out var direct) ? direct
-            : otlp.GetProperty("data").GetProperty("resourceLogs");
-        foreach (var resource in resourceLogs.EnumerateArray())
-        {
-            var attributes = Attributes(resource.GetProperty("resource"));
-            if (attributes.GetValueOrDefault("service.name") != "python-inference")
-            {
-                continue;
-            }
-
-            foreach (var scope in resource.GetProperty("scopeLogs").EnumerateArray())
-            {
-                var name = scope.GetProperty("scope").GetProperty("name").GetString()!;
-                foreach (var record in scope.GetProperty("logRecords").EnumerateArray())
-                {
-                    yield return new LogRecord(name,
-                        record.TryGetProperty("traceId", out var trace) ? trace.GetString()! : "",
-                        record.TryGetProperty("spanId", out var span) ? span.GetString()! : "",
-                        record.GetProperty("severityNumber").GetInt32(),
-                        record.GetProperty("body").GetProperty("stringValue").GetString()!,
-                        Attributes(record));
-                }
-            }
-        }
-    }
-
-    /// <summary>OTLP JSON attributes as strings (the dashboard's API gives every value as a string).</summary>
-    private static Dictionary<string, string> Attributes(JsonElement item)
-    {
-        var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (item.TryGetProperty("attributes", out var list))
-        {
-            foreach (var attribute in list.EnumerateArray())
-            {
-                var value = attribute.GetProperty("value").EnumerateObject().FirstOrDefault();
-                attributes[attribute.GetProperty("key").GetString()!] = value.Value.ValueKind == JsonValueKind.String
-                    ? value.Value.GetString()!
-                    : value.Value.ToString();
-            }
-        }
-
-        return attributes;
-    }
-
-    private static async Task<T> PollAsync<T>(Func<CancellationToken, Task<T?>> attempt, string what) where T : class
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(ExportTimeout);
-        try
-        {
-            while (true)
-            {
-                if (await attempt(timeout.Token) is { } found)
-                {
-                    return found;
-                }
-
-                await Task.Delay(TimeSpan.FromMilliseconds(500), timeout.Token);
-            }
-        }
-        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
-        {
-            Assert.Fail($"waited {ExportTimeout.TotalSeconds} s for {what}");
-            throw;
-        }
-    }
+    private static Measured Count(SqliteConnection store, string instrument, IReadOnlyDictionary<string, string> attributes) =>
+        Read(store, "python-inference", instrument, attributes);
 }

@@ -3,10 +3,6 @@ namespace AppHost.Tests;
 /// <summary>One request is one trace across C# and Python, as the dashboard shows it.</summary>
 public sealed class TelemetryTests(AppHostFixture stack)
 {
-    private static readonly TimeSpan ExportTimeout = TimeSpan.FromSeconds(45);
-
-    private sealed record Span(string Service, string TraceId, string SpanId, string? ParentSpanId, string Name);
-
     [Fact]
     public async Task A_prediction_is_one_trace_from_the_gateway_into_python()
     {
@@ -35,14 +31,30 @@ public sealed class TelemetryTests(AppHostFixture stack)
         request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
         Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
 
-        // The Worker calls python-inference over gRPC; the call's traceparent metadata continues the trace.
+        // The Worker publishes the job (`publish jobs`), a replica processes it (`process jobs`, continuing the trace
+        // from the message's traceparent header) and calls python-inference over gRPC, whose metadata continues it again.
         var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
-            also: found => found.Any(s => s.Service == "worker" && s.Name.Contains("deliver", StringComparison.Ordinal)),
+            also: found => found.Any(s => s.Service == "worker" && s.Name == "process jobs")
+                           && found.Any(s => s.Service == "worker" && s.Name == "publish jobs"),
             pythonServerSpan: GrpcPredictStream);
 
         var pythonServer = spans.Single(s => s.Service == "python-inference" && s.Name == GrpcPredictStream);
         Assert.Equal("worker", spans.Single(s => s.SpanId == pythonServer.ParentSpanId).Service);
-        Assert.Contains(spans, s => s.Service == "worker" && s.Name.Contains("deliver", StringComparison.Ordinal));
+        var publish = spans.Single(s => s.Service == "worker" && s.Name == "publish jobs");
+        var process = spans.Single(s => s.Service == "worker" && s.Name == "process jobs");
+        Assert.Equal(publish.SpanId, process.ParentSpanId);
+        Assert.Equal(TraceSpan.SpanKind.Producer, publish.Kind);
+        Assert.Equal(TraceSpan.SpanKind.Consumer, process.Kind);
+        foreach (var (span, operation) in new[] { (publish, "send"), (process, "process") })
+        {
+            Assert.Equal("rabbitmq", span.Attributes["messaging.system"]);
+            Assert.Equal("jobs", span.Attributes["messaging.destination.name"]);
+            Assert.Equal(operation, span.Attributes["messaging.operation.type"]);
+            Assert.Matches("^[0-9a-f-]{36}$", span.Attributes["messaging.message.id"]);
+        }
+
+        Assert.Equal(publish.Attributes["messaging.message.id"], process.Attributes["messaging.message.id"]);
+        Assert.DoesNotContain(spans, s => s.Name.Contains("amq.default", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -61,7 +73,7 @@ public sealed class TelemetryTests(AppHostFixture stack)
         // Each service exports in its own batches, so wait until the relay's span and the consumer's span have
         // arrived together with their parents. (At-least-once: two replicas' relays may both publish one event, and
         // either publication's spans count.)
-        static bool WithParent(IReadOnlyList<Span> found, Span span) => found.Any(parent => parent.SpanId == span.ParentSpanId);
+        static bool WithParent(IReadOnlyList<TraceSpan> found, TraceSpan span) => found.Any(parent => parent.SpanId == span.ParentSpanId);
         var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
             also: found => found.Any(s => s.Service == "worker" && s.Name == "outbox job.completed" && WithParent(found, s))
                            && found.Any(s => s.Service == "python-inference" && s.Name == "process events.analytics" && WithParent(found, s)),
@@ -76,64 +88,16 @@ public sealed class TelemetryTests(AppHostFixture stack)
     private static string NewTraceId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
 
     /// <summary>Polls the dashboard until the trace holds the whole chain into Python (exporters batch).</summary>
-    private async Task<IReadOnlyList<Span>> WaitForSpansAsync(
-        string traceId, string[] services, Func<IReadOnlyList<Span>, bool>? also = null,
-        string pythonServerSpan = "POST /v1/predict")
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(ExportTimeout);
-        IReadOnlyList<Span> spans = [];
-        try
+    private Task<IReadOnlyList<TraceSpan>> WaitForSpansAsync(
+        string traceId, string[] services, Func<IReadOnlyList<TraceSpan>, bool>? also = null,
+        string pythonServerSpan = "POST /v1/predict") =>
+        // Each service exports in its own batches, so wait until the chain into Python is complete: every service
+        // reported, and Python's server span, its parent and its model span have arrived.
+        Traces.WaitForAsync(stack.Dashboard, traceId, spans =>
         {
-            while (true)
-            {
-                using var response = await stack.Dashboard.GetAsync($"/api/telemetry/traces/{traceId}", timeout.Token);
-                if (response.IsSuccessStatusCode)
-                {
-                    spans = Parse(await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token));
-                    // Each service exports in its own batches, so wait until the chain into Python is complete:
-                    // every service reported, and Python's server span, its parent and its model span have arrived.
-                    var pythonServer = spans.FirstOrDefault(s => s.Service == "python-inference" && s.Name == pythonServerSpan);
-                    if (services.All(service => spans.Any(s => s.Service == service)) && pythonServer is not null &&
-                        spans.Any(s => s.SpanId == pythonServer.ParentSpanId) &&
-                        spans.Any(s => s.ParentSpanId == pythonServer.SpanId) && (also is null || also(spans)))
-                    {
-                        return spans;
-                    }
-                }
-
-                await Task.Delay(TimeSpan.FromMilliseconds(500), timeout.Token);
-            }
-        }
-        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
-        {
-            Assert.Fail($"trace {traceId} did not reach the dashboard with spans from {string.Join(", ", services)}; " +
-                        $"got: {string.Join("; ", spans.Select(s => $"{s.Service} {s.Name}"))}");
-            throw;
-        }
-    }
-
-    private static List<Span> Parse(JsonElement otlp)
-    {
-        var spans = new List<Span>();
-        var resourceSpans = otlp.TryGetProperty("resourceSpans", out var direct) ? direct
-            : otlp.GetProperty("data").GetProperty("resourceSpans");
-        foreach (var resource in resourceSpans.EnumerateArray())
-        {
-            var service = resource.GetProperty("resource").GetProperty("attributes").EnumerateArray()
-                .Single(a => a.GetProperty("key").GetString() == "service.name")
-                .GetProperty("value").GetProperty("stringValue").GetString()!;
-            foreach (var scope in resource.GetProperty("scopeSpans").EnumerateArray())
-            {
-                foreach (var span in scope.GetProperty("spans").EnumerateArray())
-                {
-                    spans.Add(new Span(service, span.GetProperty("traceId").GetString()!, span.GetProperty("spanId").GetString()!,
-                        span.TryGetProperty("parentSpanId", out var parent) ? parent.GetString() : null,
-                        span.GetProperty("name").GetString()!));
-                }
-            }
-        }
-
-        return spans;
-    }
+            var pythonServer = spans.FirstOrDefault(s => s.Service == "python-inference" && s.Name == pythonServerSpan);
+            return services.All(service => spans.Any(s => s.Service == service)) && pythonServer is not null
+                   && spans.Any(s => s.SpanId == pythonServer.ParentSpanId)
+                   && spans.Any(s => s.ParentSpanId == pythonServer.SpanId) && (also is null || also(spans));
+        }, $"spans from {string.Join(", ", services)} and the chain into Python");
 }

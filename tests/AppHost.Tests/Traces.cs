@@ -59,7 +59,7 @@ public static class Traces
         }
     }
 
-    private static List<TraceSpan> Parse(JsonElement otlp)
+    public static List<TraceSpan> Parse(JsonElement otlp)
     {
         var spans = new List<TraceSpan>();
         var resourceSpans = otlp.TryGetProperty("resourceSpans", out var direct) ? direct

@@ -50,5 +50,8 @@ public sealed class AspireManifestTests(PublishFixture publish)
         }
 
         Assert.DoesNotContain("image-registry", Resources().EnumerateObject().Select(resource => resource.Name));
+        // The dashboard's commands exist in run mode only: no key of theirs is published, and the Worker is told of none.
+        Assert.DoesNotContain("worker-token-key-dashboard", Resources().EnumerateObject().Select(resource => resource.Name));
+        Assert.False(Resources().GetProperty("worker").GetProperty("env").TryGetProperty("Auth__Callers__dashboard__SigningKey", out _));
     }
 }

@@ -247,6 +247,14 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
     }
 
     [Fact]
+    public void The_dashboards_caller_of_the_worker_exists_in_run_mode_only_and_is_not_deployed()
+    {
+        Assert.DoesNotContain("worker-token-key-dashboard", publish.RenderedBase, StringComparison.Ordinal);
+        Assert.DoesNotContain("Auth__Callers__dashboard", publish.RenderedBase, StringComparison.Ordinal);
+        Assert.DoesNotContain("worker-token-key-dashboard", publish.RenderedWithDashboard, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void No_secret_value_is_published()
     {
         var examples = Directory.GetFiles(publish.BaseDirectory, "*.env.example", SearchOption.AllDirectories);

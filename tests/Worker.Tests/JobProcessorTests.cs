@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
+using Tests.Metrics;
 using Worker.Persistence;
 
 namespace Worker.Tests;
@@ -27,8 +28,11 @@ public sealed class JobProcessorTests
         }
     }
 
-    private static JobProcessor Processor(IJobStore store, IInferenceClient inference) =>
-        new(store, inference, Options.Create(TemporaryJobStore.Messaging), TimeProvider.System, NullLogger<JobProcessor>.Instance);
+    private static readonly MeterCapture UncheckedMeters = new();
+
+    private static JobProcessor Processor(IJobStore store, IInferenceClient inference, MeterCapture? meters = null) =>
+        new(store, inference, Options.Create(TemporaryJobStore.Messaging), TimeProvider.System,
+            new JobMetrics((meters ?? UncheckedMeters).Factory), NullLogger<JobProcessor>.Instance);
 
     [Fact]
     public async Task A_successful_prediction_is_recorded_and_acknowledged()
@@ -36,14 +40,22 @@ public sealed class JobProcessorTests
         await using var db = await TemporaryJobStore.CreateAsync();
         var job = await db.AddQueuedAsync();
         var inference = new ScriptedInference(new InferenceOutcome.Succeeded(JsonElement.Parse("""{"model":"sentiment"}""")));
+        using var meters = new MeterCapture();
 
-        var outcome = await Processor(db.Store, inference).ProcessAsync(job.Id, Token);
+        var outcome = await Processor(db.Store, inference, meters).ProcessAsync(job.Id, Token);
+        await Processor(db.Store, inference, meters).ProcessAsync(job.Id, Token); // a redelivery: skipped, not counted again
 
         Assert.IsType<JobProcessingOutcome.Finished>(outcome);
         var stored = await db.Store.FindAsync(job.Id, Token);
         Assert.Equal(JobStatus.Succeeded, stored?.Status);
         Assert.Equal("sentiment", stored?.Result?.GetProperty("model").GetString());
         Assert.Contains(await db.PendingAsync(), message => message.Type == "job.completed");
+        var completed = Assert.Single(meters.Of("jobs.completed"));
+        Assert.Equal(("{job}", 1d, "sentiment"), (completed.Unit, completed.Value, completed.Tags["model.name"]));
+        var duration = Assert.Single(meters.Of("jobs.duration"));
+        Assert.Equal(("s", "succeeded"), (duration.Unit, duration.Tags["job.status"]));
+        Assert.InRange(duration.Value, 0, 60);
+        Assert.Empty(meters.Of("jobs.failed"));
     }
 
     [Fact]
@@ -53,12 +65,17 @@ public sealed class JobProcessorTests
         var job = await db.AddQueuedAsync(model: "unicorn");
         var problem = new ProblemDetails { Status = 404, Title = "Unknown model", Extensions = { ["code"] = "model_not_found" } };
 
-        var outcome = await Processor(db.Store, new ScriptedInference(new InferenceOutcome.Rejected(problem))).ProcessAsync(job.Id, Token);
+        using var meters = new MeterCapture();
+
+        var outcome = await Processor(db.Store, new ScriptedInference(new InferenceOutcome.Rejected(problem)), meters)
+            .ProcessAsync(job.Id, Token);
 
         Assert.IsType<JobProcessingOutcome.Finished>(outcome);
         var stored = await db.Store.FindAsync(job.Id, Token);
         Assert.Equal(JobStatus.Failed, stored?.Status);
         Assert.Equal("model_not_found", stored?.Error?.Extensions["code"]?.ToString());
+        var failed = Assert.Single(meters.Of("jobs.failed"));
+        Assert.Equal(("unicorn", "model_not_found"), (failed.Tags["model.name"], failed.Tags["error.type"]));
         Assert.Contains(await db.PendingAsync(), message => message.Type == "job.failed");
     }
 

@@ -8,19 +8,23 @@ namespace Gateway.Upstream.Inference;
 
 /// <summary>python-inference over gRPC (inference.v1.Inference): the same answers as <see cref="HttpInferenceClient"/>.</summary>
 internal sealed class GrpcInferenceClient(
-    InferenceV1.Inference.InferenceClient client, IOptions<InferenceOptions> options, ILogger<GrpcInferenceClient> logger)
+    InferenceV1.Inference.InferenceClient client, IOptions<InferenceOptions> options, InferenceCallMetrics metrics,
+    ILogger<GrpcInferenceClient> logger)
     : IInferenceClient
 {
     private TimeSpan Deadline => options.Value.AttemptTimeout;
 
-    public Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
+    public async Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
     {
+        using var call = metrics.Start(request.Model ?? "", "grpc");
         var message = new InferenceV1.PredictBatchRequest { Model = request.Model ?? "" };
         message.Inputs.AddRange((request.Inputs ?? []).Select(InferenceV1.ModelInput.FromJson));
-        return GrpcUpstreamCalls.CallAsync(callOptions => client.PredictBatchAsync(message, callOptions),
+        var outcome = await GrpcUpstreamCalls.CallAsync(callOptions => client.PredictBatchAsync(message, callOptions),
             response => new PredictionResponse(response.Model, response.Version,
                 [.. response.Predictions.Select(prediction => new Prediction(prediction.Label, prediction.Score))]),
             Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken);
+        call.FailedWith(outcome.Problem);
+        return outcome;
     }
 
     public Task<Outcome<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>

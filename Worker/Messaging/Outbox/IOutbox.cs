@@ -21,9 +21,15 @@ public interface IOutbox
     /// <summary>Records that the broker confirmed these messages, in one transaction.</summary>
     Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 
+    /// <summary>How many messages wait for the broker's confirm, and when the oldest of them was written.</summary>
+    Task<OutboxBacklog> BacklogAsync(CancellationToken cancellationToken);
+
     /// <summary>Wakes the relay: something was just written.</summary>
     void Notify();
 
     /// <summary>Completes when <see cref="Notify"/> is called (true) or <paramref name="timeout"/> passes (false).</summary>
     Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken);
 }
+
+/// <summary>Unsent outbox rows: their number and the creation time of the oldest (null when there is none).</summary>
+public sealed record OutboxBacklog(long Count, DateTimeOffset? OldestCreatedAt);

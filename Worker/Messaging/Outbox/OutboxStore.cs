@@ -67,6 +67,17 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
         return messages;
     }
 
+    public async Task<OutboxBacklog> BacklogAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = WorkerDatabase.Command(connection, null,
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL", []);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new OutboxBacklog(Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture),
+            reader.IsDBNull(1) ? null : WorkerDatabase.ParseTimestamp(reader.GetString(1)));
+    }
+
     public Task ReleaseAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
         UpdateAllAsync(ids, new SqlBuilder("UPDATE outbox SET claimed_until = NULL WHERE sent_at IS NULL AND id IN "),
             cancellationToken);

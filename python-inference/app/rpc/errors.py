@@ -70,6 +70,15 @@ def to_rpc_problem(error: Exception) -> RpcProblem:
     trace_id = current_trace_id()
     if isinstance(error, ProblemError):
         status = _STATUS_FOR_HTTP.get(error.status, grpc.StatusCode.INTERNAL)
+        # One line per problem, in the call's trace, as over HTTP (app/api/errors.py).
+        logger.log(
+            logging.ERROR if status is grpc.StatusCode.INTERNAL else logging.INFO,
+            "problem %s (%s) in a gRPC call: %s",
+            error.code,
+            status.name,
+            error.detail,
+            extra={"problem.code": error.code, "rpc.grpc.status_code": status.value[0]},
+        )
         return RpcProblem(status, error.code, error.detail, error.errors, trace_id)
     logger.error("unhandled error in a gRPC call", exc_info=error)
     return RpcProblem(grpc.StatusCode.INTERNAL, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL, trace_id=trace_id)

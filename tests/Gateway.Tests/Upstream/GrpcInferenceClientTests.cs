@@ -11,6 +11,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using InferenceV1 = global::Inference.V1;
+using Microsoft.Extensions.Hosting;
+using Tests.Metrics;
 using static Tests.Contracts.RpcFailures;
 
 namespace Gateway.Tests.Upstream;
@@ -21,6 +23,7 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     private readonly FakeInference _fake = new();
+    private readonly MeterCapture _meters = new();
     private WebApplication? _server;
     private GrpcChannel? _channel;
 
@@ -40,6 +43,7 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        _meters.Dispose();
         _channel?.Dispose();
         if (_server is not null)
         {
@@ -50,7 +54,7 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
     private GrpcInferenceClient Client(TimeSpan? deadline = null) => new(
         new InferenceV1.Inference.InferenceClient(_channel!),
         Options.Create(new InferenceOptions { AttemptTimeout = deadline ?? TimeSpan.FromSeconds(5) }),
-        NullLogger<GrpcInferenceClient>.Instance);
+        new InferenceCallMetrics(_meters.Factory), NullLogger<GrpcInferenceClient>.Instance);
 
     private static PredictionRequest Request(params string[] inputs) =>
         new("sentiment", [.. inputs.Select(input => JsonSerializer.SerializeToElement(input))]);
@@ -69,6 +73,27 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
         Assert.NotNull(result.Value);
         Assert.Equal(new PredictionResponse("sentiment", "1.0.0", [new("a", 0.5), new("b", 0.5)]),
             result.Value with { Predictions = result.Value.Predictions.ToList() }, new ResponseComparer());
+    }
+
+    [Fact]
+    public async Task Each_call_records_its_duration_per_model_and_transport_with_the_problem_code_of_a_failure()
+    {
+        _fake.Answer = request => new InferenceV1.PredictBatchResponse { Model = request.Model, Version = "1.0.0" };
+        await Client().PredictAsync(Request(), Token);
+        _fake.Answer = _ => throw Failure(StatusCode.NotFound, "no such model", "model_not_found");
+        await Client().PredictAsync(Request("a"), Token);
+
+        var calls = _meters.Of(InferenceCallMetrics.DurationName);
+        Assert.Equal(2, calls.Count);
+        Assert.All(calls, call =>
+        {
+            Assert.Equal("s", call.Unit);
+            Assert.Equal("sentiment", call.Tags["model.name"]);
+            Assert.Equal("grpc", call.Tags["inference.transport"]);
+            Assert.InRange(call.Value, 0, 5);
+        });
+        Assert.False(calls[0].Tags.ContainsKey("error.type"));
+        Assert.Equal("model_not_found", calls[1].Tags["error.type"]);
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public sealed class InferenceResilienceTests
 
     private static ServiceProvider Services(ScriptedInference inference)
     {
-        var services = new ServiceCollection().AddLogging();
+        var services = new ServiceCollection().AddLogging().AddMetrics().AddSingleton<Microsoft.Extensions.Hosting.InferenceCallMetrics>();
         services.AddOptions<InferenceOptions>().Configure(o =>
             (o.AttemptTimeout, o.TotalTimeout, o.MaxRetryAttempts, o.RetryBaseDelay) =
             (TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(20), 2, TimeSpan.Zero));

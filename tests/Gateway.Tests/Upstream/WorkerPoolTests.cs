@@ -73,6 +73,8 @@ public sealed class WorkerPoolTests
             .AddWorkerPoolResilience().ConfigurePrimaryHttpMessageHandler(() => worker);
         services.AddHttpClient<IRegistryClient, HttpRegistryClient>(http => http.BaseAddress = Worker)
             .AddWorkerPoolResilience().ConfigurePrimaryHttpMessageHandler(() => worker);
+        services.AddHttpClient<IAdminClient, HttpAdminClient>(http => http.BaseAddress = Worker)
+            .AddWorkerPoolResilience().ConfigurePrimaryHttpMessageHandler(() => worker);
         return services.BuildServiceProvider();
     }
 
@@ -174,6 +176,19 @@ public sealed class WorkerPoolTests
         Assert.Equal("2.0.0", result.Value?.Version);
     }
 
+    private static Task<Microsoft.IdentityModel.Tokens.TokenValidationResult> ValidateAsync(HttpRequestMessage request)
+    {
+        Assert.Equal("Bearer", request.Headers.Authorization?.Scheme);
+        return new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().ValidateTokenAsync(
+            request.Headers.Authorization!.Parameter, new Microsoft.IdentityModel.Tokens.TokenValidationParameters
+            {
+                ValidIssuer = "gateway",
+                ValidAudience = "worker",
+                ValidAlgorithms = ["HS256"],
+                IssuerSigningKey = new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(Encoding.UTF8.GetBytes(TokenKey)),
+            });
+    }
+
     [Fact]
     public async Task Every_call_acts_for_the_user_in_a_signed_short_lived_token_and_never_in_the_url_or_body()
     {
@@ -183,15 +198,7 @@ public sealed class WorkerPoolTests
         await SubmitAsync(services, idempotencyKey: null);
 
         var request = Assert.Single(worker.Requests);
-        Assert.Equal("Bearer", request.Headers.Authorization?.Scheme);
-        var validation = await new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().ValidateTokenAsync(
-            request.Headers.Authorization!.Parameter, new Microsoft.IdentityModel.Tokens.TokenValidationParameters
-            {
-                ValidIssuer = "gateway",
-                ValidAudience = "worker",
-                ValidAlgorithms = ["HS256"],
-                IssuerSigningKey = new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(Encoding.UTF8.GetBytes(TokenKey)),
-            });
+        var validation = await ValidateAsync(request);
         Assert.True(validation.IsValid, validation.Exception?.Message);
         Assert.Equal("alice", validation.Claims["sub"]);
         Assert.Equal("jobs", validation.Claims["scope"]);
@@ -199,5 +206,36 @@ public sealed class WorkerPoolTests
         Assert.InRange(token.ValidTo - token.IssuedAt, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
         Assert.Equal("", request.RequestUri!.Query);
         Assert.False(worker.Attempts[0].Body!.Value.TryGetProperty("owner", out _));
+    }
+
+    [Fact]
+    public async Task Every_operator_call_acts_for_the_admin_with_the_admin_scope_and_names_no_actor_in_the_body()
+    {
+        static HttpResponseMessage Answer(object body) => new(HttpStatusCode.OK) { Content = JsonContent.Create(body) };
+        var worker = new ScriptedWorker(
+            () => Answer(new { items = Array.Empty<object>() }),
+            () => Answer(new { requeued = Array.Empty<Guid>(), skipped = Array.Empty<string>() }),
+            () => Answer(new { queue = "jobs", paused = false }),
+            () => Answer(new { queue = "jobs", paused = true, changedBy = "https%3A%2F%2Fidp.test:admin-alice" }));
+        await using var services = Services(worker);
+        var admin = services.GetRequiredService<IAdminClient>();
+        const string user = "https%3A%2F%2Fidp.test:admin-alice";
+
+        Assert.NotNull((await admin.ListDeadJobsAsync(10, user, TestContext.Current.CancellationToken)).Value);
+        Assert.NotNull((await admin.RequeueAsync(null, user, TestContext.Current.CancellationToken)).Value);
+        Assert.NotNull((await admin.GetConsumptionAsync(user, TestContext.Current.CancellationToken)).Value);
+        Assert.True((await admin.SetConsumptionAsync(true, user, TestContext.Current.CancellationToken)).Value?.Paused);
+
+        Assert.Equal(["/v1/admin/dead-jobs", "/v1/admin/dead-jobs/requeue", "/v1/admin/consumption", "/v1/admin/consumption/pause"],
+            worker.Attempts.Select(attempt => attempt.Path));
+        foreach (var request in worker.Requests)
+        {
+            var validation = await ValidateAsync(request);
+            Assert.True(validation.IsValid, validation.Exception?.Message);
+            Assert.Equal(user, validation.Claims["sub"]);
+            Assert.Equal("admin", validation.Claims["scope"]);
+        }
+
+        Assert.All(worker.Attempts, attempt => Assert.Null(attempt.Body)); // the Worker audits the token's user, nothing else
     }
 }

@@ -109,4 +109,16 @@ public sealed class BatchQueueTests
         await first;
         Assert.Equal([["first"], ["kept"]], handler.Batches);
     }
+
+    [Fact]
+    public async Task Disposing_twice_is_harmless_as_a_web_application_factory_stops_its_host_twice()
+    {
+        var handler = new Handler();
+        handler.Release();
+        var queue = new BatchQueue<string, string>(handler.HandleAsync, maxBatchSize: 100);
+        Assert.Equal("ONE", await queue.EnqueueAsync("one", Token));
+
+        await queue.DisposeAsync();
+        await queue.DisposeAsync();
+    }
 }

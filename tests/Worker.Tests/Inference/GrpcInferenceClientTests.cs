@@ -2,6 +2,8 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
+using Tests.Metrics;
 using Worker.Inference;
 using static Tests.Contracts.RpcFailures;
 
@@ -111,7 +113,9 @@ public sealed class GrpcInferenceClientTests
     private static JsonElement Texts(params string[] texts) => JsonSerializer.SerializeToElement(texts);
 
     private static GrpcInferenceClient Client(FakeInference fake) =>
-        new(fake, Microsoft.Extensions.Options.Options.Create(new InferenceOptions()));
+        new(fake, Microsoft.Extensions.Options.Options.Create(new InferenceOptions()), new InferenceCallMetrics(UncheckedMeters.Factory));
+
+    private static readonly MeterCapture UncheckedMeters = new();
 
     [Fact]
     public async Task Several_jobs_are_one_call_and_each_gets_exactly_its_own_predictions()

@@ -5,6 +5,7 @@ using Worker.Messaging;
 using Worker.Messaging.Outbox;
 using Worker.Persistence;
 using Worker.Webhooks;
+using Tests.Metrics;
 
 namespace Worker.Tests.Jobs;
 
@@ -16,19 +17,25 @@ public sealed class JobSubmissionsTests
     private static JobSubmission Submission(string inputs = """["great"]""", string? key = "key-1") =>
         new("alice", "sentiment", JsonElement.Parse(inputs), null, key);
 
-    private static JobSubmissions Submissions(TemporaryJobStore db, IMessagePublisher publisher) => new(
+    private static readonly MeterCapture UncheckedMeters = new();
+
+    private static JobSubmissions Submissions(TemporaryJobStore db, IMessagePublisher publisher, MeterCapture? meters = null) => new(
         db.Store, db.Admissions, publisher, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
-        Options.Create(new JobsOptions { MaxBatchSize = 2 }), Options.Create(TemporaryJobStore.Messaging), TimeProvider.System);
+        Options.Create(new JobsOptions { MaxBatchSize = 2 }), Options.Create(TemporaryJobStore.Messaging), TimeProvider.System,
+        new JobMetrics((meters ?? UncheckedMeters).Factory));
 
     [Fact]
     public async Task A_submission_is_stored_queued_and_repeating_it_returns_the_same_job()
     {
         await using var db = await TemporaryJobStore.CreateAsync();
         var broker = new Broker();
-        var jobs = Submissions(db, broker);
+        using var meters = new MeterCapture();
+        var jobs = Submissions(db, broker, meters);
 
         var first = await jobs.SubmitAsync(Submission(), Token);
         var again = await jobs.SubmitAsync(Submission(), Token);
+        var submitted = Assert.Single(meters.Of("jobs.submitted")); // the repeat is the same job, not another
+        Assert.Equal(("{job}", "sentiment"), (submitted.Unit, submitted.Tags["model.name"]));
         var otherBody = await jobs.SubmitAsync(Submission("""["awful"]"""), Token);
 
         Assert.True(first.Value?.Created);
@@ -80,7 +87,7 @@ public sealed class JobSubmissionsTests
                 OwnerQuotas = [new OwnerQuota { Owner = "bob", MaxUnfinished = 2 }],
                 QuotaRetryAfter = TimeSpan.FromSeconds(30),
             }),
-            Options.Create(TemporaryJobStore.Messaging), TimeProvider.System);
+            Options.Create(TemporaryJobStore.Messaging), TimeProvider.System, new JobMetrics(UncheckedMeters.Factory));
 
         var first = await jobs.SubmitAsync(Submission(key: "a"), Token);
         var refused = await jobs.SubmitAsync(Submission(key: "b"), Token);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
+using Tests.Metrics;
 using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
@@ -39,8 +40,10 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         await broker.DeclareAsync(messaging);
         await using var db = await TemporaryJobStore.CreateAsync();
         await using var publisher = broker.Publisher(messaging);
+        using var meters = new MeterCapture();
         var jobs = new JobSubmissions(db.Store, db.Admissions, publisher, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
-            Options.Create(new JobsOptions()), Options.Create(messaging), TimeProvider.System);
+            Options.Create(new JobsOptions()), Options.Create(messaging), TimeProvider.System,
+            new JobMetrics(meters.Factory));
         JobSubmission Submission(int i) => new("alice", "sentiment", JsonElement.Parse($"""["text {i}"]"""), null, $"key-{i}");
 
         var first = await jobs.SubmitAsync(Submission(1), Token);

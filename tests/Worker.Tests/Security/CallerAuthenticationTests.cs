@@ -21,9 +21,12 @@ public sealed class CallerAuthenticationTests(CallerAuthenticationTests.WorkerHo
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    public sealed class WorkerHost : WebApplicationFactory<Program>
+    /// <summary>The Worker as the AppHost runs it locally (every caller's key), or as published (no dashboard key).</summary>
+    public class WorkerHost : WebApplicationFactory<Program>
     {
         private readonly string _database = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+
+        protected virtual bool WithDashboardKey => true;
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
@@ -31,7 +34,7 @@ public sealed class CallerAuthenticationTests(CallerAuthenticationTests.WorkerHo
             builder.UseSetting("ConnectionStrings:messaging", "amqp://guest:guest@127.0.0.1:9");
             builder.UseSetting("Jobs:DatabasePath", Path.Combine(_database, "jobs.db"));
             builder.UseSetting("Webhooks:SigningSecret", "caller-auth-tests-secret-0123456789");
-            foreach (var (key, value) in ServiceTokens.WorkerSettings)
+            foreach (var (key, value) in ServiceTokens.WorkerSettings.Where(setting => WithDashboardKey || !setting.Key.Contains(":dashboard:")))
             {
                 builder.UseSetting(key, value);
             }
@@ -96,6 +99,12 @@ public sealed class CallerAuthenticationTests(CallerAuthenticationTests.WorkerHo
     [InlineData("GET", "/v1/registry/models/sentiment/active")]
     [InlineData("POST", "/v1/registry/versions")]
     [InlineData("PUT", "/v1/registry/models/sentiment/active")]
+    [InlineData("GET", "/v1/admin/dead-jobs")]
+    [InlineData("POST", "/v1/admin/dead-jobs/requeue")]
+    [InlineData("POST", "/v1/admin/dead-jobs/0190a0a0-0000-7000-8000-000000000001/requeue")]
+    [InlineData("GET", "/v1/admin/consumption")]
+    [InlineData("POST", "/v1/admin/consumption/pause")]
+    [InlineData("POST", "/v1/admin/consumption/resume")]
     public async Task Every_http_route_without_a_token_is_a_401_problem(string method, string path)
     {
         using var http = worker.Http(token: null);
@@ -222,6 +231,111 @@ public sealed class CallerAuthenticationTests(CallerAuthenticationTests.WorkerHo
         Assert.Equal(("gateway", "admin-alice"), (by.GetProperty("service").GetString(), by.GetProperty("user").GetString()));
         Assert.True(versions[1].TryGetProperty("activatedAt", out var at) && at.ValueKind == JsonValueKind.String);
         Assert.Equal(("gateway", "admin-alice"), (overGrpc.Versions[1].ActivatedBy.Service, overGrpc.Versions[1].ActivatedBy.User));
+    }
+
+    [Fact]
+    public async Task The_operator_api_needs_the_admin_scope_and_python_inference_never_holds_it()
+    {
+        using var greedyPython = worker.Http(ServiceTokens.Python("registry.register registry.read admin"));
+        using var jobsOnly = worker.Http(ServiceTokens.Gateway("alice", "jobs predict"));
+
+        foreach (var http in new[] { greedyPython, jobsOnly })
+        {
+            Assert.Equal("insufficient_scope", await ProblemCodeAsync(await http.GetAsync("/v1/admin/consumption", Token), HttpStatusCode.Forbidden));
+            Assert.Equal("insufficient_scope", await ProblemCodeAsync(
+                await http.PostAsJsonAsync("/v1/admin/consumption/pause", new { }, Token), HttpStatusCode.Forbidden));
+            Assert.Equal("insufficient_scope", await ProblemCodeAsync(
+                await http.PostAsJsonAsync("/v1/admin/dead-jobs/requeue", new { }, Token), HttpStatusCode.Forbidden));
+        }
+
+        Assert.False((await worker.Http(ServiceTokens.Gateway("admin-alice", "admin"))
+            .GetFromJsonAsync<JsonElement>("/v1/admin/consumption", Token)).GetProperty("paused").GetBoolean());
+    }
+
+    [Fact]
+    public async Task The_dashboard_may_operate_and_activate_but_not_touch_jobs_nor_register()
+    {
+        var client = worker.Grpc(out var channel);
+        using var _ = channel;
+        var python = WorkerHost.Bearer(ServiceTokens.Python());
+        await client.RegisterVersionAsync(Registration("dash-model", "1.0.0", 'a'), python, cancellationToken: Token);
+        await client.RegisterVersionAsync(Registration("dash-model", "2.0.0", 'b'), python, cancellationToken: Token);
+        using var dashboard = worker.Http(ServiceTokens.Dashboard());
+        using var greedy = worker.Http(ServiceTokens.Dashboard("admin jobs predict registry.register registry.read"));
+
+        var consumption = await dashboard.GetAsync("/v1/admin/consumption", Token);
+        var activated = await dashboard.PutAsJsonAsync("/v1/registry/models/dash-model/active", new { version = "2.0.0" }, Token);
+
+        Assert.Equal(HttpStatusCode.OK, consumption.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, activated.StatusCode);
+        var by = (await activated.Content.ReadFromJsonAsync<JsonElement>(Token)).GetProperty("activatedBy");
+        Assert.Equal("dashboard", by.GetProperty("service").GetString());
+        foreach (var path in new[] { "/v1/jobs", "/v1/webhooks/signing-key", "/v1/registry/models/dash-model/versions",
+                     "/v1/registry/models/dash-model/active" })
+        {
+            Assert.Equal("insufficient_scope", await ProblemCodeAsync(await greedy.GetAsync(path, Token), HttpStatusCode.Forbidden));
+        }
+
+        var register = await Assert.ThrowsAsync<RpcException>(() => client.RegisterVersionAsync(Registration("dash-model", "3.0.0", 'c'),
+            WorkerHost.Bearer(ServiceTokens.Dashboard("admin registry.register")), cancellationToken: Token).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, register.StatusCode);
+    }
+
+    [Fact]
+    public async Task An_operators_change_is_audited_under_the_authenticated_caller_whatever_the_body_names()
+    {
+        using var admin = worker.Http(ServiceTokens.Gateway("idp:admin-alice", "admin"));
+        using var dashboard = worker.Http(ServiceTokens.Dashboard());
+        using var auditor = worker.Http(ServiceTokens.Gateway("auditor", "admin"));
+
+        // No broker here: the switch is stored and audited; there is no subscription to cancel.
+        var paused = await admin.PostAsJsonAsync("/v1/admin/consumption/pause", new { actor = "somebody-else" }, Token);
+        var resumed = await dashboard.PostAsync("/v1/admin/consumption/resume", content: null, Token);
+
+        Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
+        Assert.Equal("idp:admin-alice", (await paused.Content.ReadFromJsonAsync<JsonElement>(Token)).GetProperty("changedBy").GetString());
+        Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);
+        Assert.Equal("dashboard", (await resumed.Content.ReadFromJsonAsync<JsonElement>(Token)).GetProperty("changedBy").GetString());
+        foreach (var (type, actor, service) in new[]
+                 {
+                     ("admin.consumption.paused", "idp:admin-alice", "gateway"), ("admin.consumption.resumed", "dashboard", "dashboard"),
+                 })
+        {
+            var latest = (await auditor.GetFromJsonAsync<JsonElement>($"/v1/audit/events?type={type}", Token)).EnumerateArray().Last();
+            var data = latest.GetProperty("data");
+            Assert.Equal((actor, service), (data.GetProperty("actor").GetString(), data.GetProperty("service").GetString()));
+        }
+    }
+
+    private sealed class PublishedWorkerHost : WorkerHost
+    {
+        protected override bool WithDashboardKey => false;
+    }
+
+    [Fact]
+    public async Task Without_the_dashboard_key_as_in_kubernetes_the_worker_starts_and_refuses_every_dashboard_token()
+    {
+        await using var published = new PublishedWorkerHost();
+        using var dashboard = published.Http(ServiceTokens.Dashboard());
+        using var gateway = published.Http(ServiceTokens.Gateway("admin-alice", "admin"));
+
+        Assert.Equal("invalid_token", await ProblemCodeAsync(await dashboard.GetAsync("/v1/admin/consumption", Token), HttpStatusCode.Unauthorized));
+        Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/v1/admin/consumption", Token)).StatusCode);
+    }
+
+    [Fact]
+    public void An_optional_caller_without_a_key_is_no_caller_and_a_required_one_without_a_key_stops_the_worker()
+    {
+        static List<System.ComponentModel.DataAnnotations.ValidationResult> Problems(Worker.Security.CallerOptions caller) =>
+        [
+            .. new Worker.Security.CallerAuthOptions { Callers = { ["someone"] = caller } }
+                .Validate(new System.ComponentModel.DataAnnotations.ValidationContext(new object())),
+        ];
+
+        Assert.Empty(Problems(new Worker.Security.CallerOptions { Scopes = ["admin"], Optional = true }));
+        Assert.False(new Worker.Security.CallerOptions { Optional = true }.Enabled);
+        Assert.Single(Problems(new Worker.Security.CallerOptions { Scopes = ["admin"] }));
+        Assert.Single(Problems(new Worker.Security.CallerOptions { Scopes = ["admin"], Optional = true, SigningKey = "too-short" }));
     }
 
     [Fact]

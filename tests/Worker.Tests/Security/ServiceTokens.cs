@@ -11,12 +11,14 @@ internal static class ServiceTokens
 {
     public const string GatewayKey = "worker-tests-gateway-key-0123456789abcdef";
     public const string PythonKey = "worker-tests-python-key-0123456789abcdefg";
+    public const string DashboardKey = "worker-tests-dashboard-key-0123456789abcd";
 
-    /// <summary>The settings that give the Worker both callers' keys (their scopes come from appsettings.json).</summary>
+    /// <summary>The settings that give the Worker every caller's key (their scopes come from appsettings.json).</summary>
     public static IEnumerable<KeyValuePair<string, string>> WorkerSettings =>
     [
         new("Auth:Callers:gateway:SigningKey", GatewayKey),
         new("Auth:Callers:python-inference:SigningKey", PythonKey),
+        new("Auth:Callers:dashboard:SigningKey", DashboardKey),
     ];
 
     /// <summary>A token of the gateway acting for <paramref name="user"/>.</summary>
@@ -25,6 +27,9 @@ internal static class ServiceTokens
     /// <summary>A token of python-inference (it acts for itself).</summary>
     public static string Python(string scope = "registry.register registry.read") =>
         Create("python-inference", PythonKey, "python-inference", scope);
+
+    /// <summary>A token of the AppHost's dashboard commands (it acts for itself).</summary>
+    public static string Dashboard(string scope = "admin") => Create("dashboard", DashboardKey, "dashboard", scope);
 
     /// <summary>
     /// A JWT written out by hand (so a test can make any variant a caller might send): HS256 or HS512 over

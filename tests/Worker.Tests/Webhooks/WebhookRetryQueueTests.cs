@@ -5,6 +5,7 @@ using Worker.Audit;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
 using Worker.Webhooks;
+using Tests.Metrics;
 
 namespace Worker.Tests.Webhooks;
 
@@ -36,6 +37,8 @@ public sealed class WebhookRetryQueueTests
             MaxConcurrencyPerHost = 2,
         };
 
+        public MeterCapture Meters { get; } = new();
+
         public CallbackHostLimiter Hosts => field ??= new CallbackHostLimiter(Microsoft.Extensions.Options.Options.Create(Options));
 
         public WebhookConsumer Consumer()
@@ -48,7 +51,8 @@ public sealed class WebhookRetryQueueTests
                 .AddSingleton<AuditTrail>()
                 .BuildServiceProvider();
             return new WebhookConsumer(services, Microsoft.Extensions.Options.Options.Create(new MessagingOptions()),
-                Microsoft.Extensions.Options.Options.Create(Options), Hosts, TimeProvider.System, NullLogger<WebhookConsumer>.Instance);
+                Microsoft.Extensions.Options.Options.Create(Options), Hosts, TimeProvider.System, new WebhookMetrics(Meters.Factory),
+                NullLogger<WebhookConsumer>.Instance);
         }
     }
 
@@ -70,6 +74,8 @@ public sealed class WebhookRetryQueueTests
         Assert.Equal(Message.Body, WebhookMessage.TryParse(message.Body)!.Body);
         Assert.Empty(harness.Audit.Records);
         Assert.Equal(1, harness.Sender.Calls);
+        var counted = Assert.Single(harness.Meters.Of("webhooks.deliveries"));
+        Assert.Equal(("{delivery}", "retry"), (counted.Unit, counted.Tags["webhook.outcome"]));
     }
 
     [Fact]

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Text;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Worker.Messaging;
+
+/// <summary>
+/// Spans of the messages the Worker publishes and processes, after the OpenTelemetry messaging conventions
+/// (<c>publish jobs</c>, <c>process jobs</c>, <c>messaging.*</c> attributes), and the W3C trace context they carry in
+/// their headers: python-inference names its spans and reads the context the same way.
+/// </summary>
+internal static class MessagingTelemetry
+{
+    public const string System = "rabbitmq";
+    public const string TraceParentHeader = "traceparent";
+    public const string TraceStateHeader = "tracestate";
+
+    private const string DefaultExchange = "amq.default";
+
+    /// <summary>
+    /// The destination a publication names: the exchange, or the queue when it goes through the default exchange
+    /// (the routing key is then the queue's name).
+    /// </summary>
+    public static string DestinationOf(string exchange, string routingKey) =>
+        exchange.Length > 0 ? exchange : routingKey.Length > 0 ? routingKey : DefaultExchange;
+
+    /// <summary>A producer span for one publication, or null when nobody listens.</summary>
+    public static Activity? StartPublish(string exchange, string routingKey, string messageId, int bodySize)
+    {
+        var destination = DestinationOf(exchange, routingKey);
+        var activity = Telemetry.ActivitySource.StartActivity($"publish {destination}", ActivityKind.Producer);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("messaging.system", System);
+            activity.SetTag("messaging.operation.type", "send");
+            activity.SetTag("messaging.operation.name", "publish");
+            activity.SetTag("messaging.destination.name", destination);
+            if (routingKey.Length > 0)
+            {
+                activity.SetTag("messaging.rabbitmq.destination.routing_key", routingKey);
+            }
+
+            activity.SetTag("messaging.message.id", messageId);
+            activity.SetTag("messaging.message.body.size", bodySize);
+        }
+
+        return activity;
+    }
+
+    /// <summary>Writes the trace context of <paramref name="activity"/> (or the current one) into the message's headers.</summary>
+    public static void Inject(Activity? activity, IDictionary<string, object?> headers)
+    {
+        if ((activity ?? Activity.Current) is not { IdFormat: ActivityIdFormat.W3C } context)
+        {
+            return;
+        }
+
+        headers[TraceParentHeader] = context.Id;
+        if (!string.IsNullOrEmpty(context.TraceStateString))
+        {
+            headers[TraceStateHeader] = context.TraceStateString;
+        }
+    }
+
+    /// <summary>A consumer span for handling one delivery from <paramref name="queue"/>, continuing the publisher's trace.</summary>
+    public static Activity? StartProcess(string queue, BasicDeliverEventArgs delivery)
+    {
+        var headers = delivery.BasicProperties.Headers;
+        ActivityContext.TryParse(HeaderText(headers, TraceParentHeader), HeaderText(headers, TraceStateHeader),
+            isRemote: true, out var parent);
+        var activity = Telemetry.ActivitySource.StartActivity($"process {queue}", ActivityKind.Consumer, parent);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("messaging.system", System);
+            activity.SetTag("messaging.operation.type", "process");
+            activity.SetTag("messaging.operation.name", "process");
+            activity.SetTag("messaging.destination.name", queue);
+            activity.SetTag("messaging.destination_publish.name", delivery.Exchange.Length > 0 ? delivery.Exchange : DefaultExchange);
+            if (delivery.RoutingKey.Length > 0)
+            {
+                activity.SetTag("messaging.rabbitmq.destination.routing_key", delivery.RoutingKey);
+            }
+
+            if (delivery.BasicProperties.MessageId is { } messageId)
+            {
+                activity.SetTag("messaging.message.id", messageId);
+            }
+
+            activity.SetTag("messaging.message.body.size", delivery.Body.Length);
+            activity.SetTag("messaging.rabbitmq.message.delivery_tag", (long)delivery.DeliveryTag);
+            activity.SetTag("messaging.message.redelivered", delivery.Redelivered);
+        }
+
+        return activity;
+    }
+
+    // Header values arrive as bytes (AMQP long strings); a message published in this process may still hold strings.
+    private static string? HeaderText(IDictionary<string, object?>? headers, string name) =>
+        headers is not null && headers.TryGetValue(name, out var value)
+            ? value switch
+            {
+                byte[] bytes => Encoding.UTF8.GetString(bytes),
+                string text => text,
+                _ => null,
+            }
+            : null;
+}
