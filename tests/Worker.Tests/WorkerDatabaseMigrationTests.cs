@@ -24,6 +24,13 @@ public sealed class WorkerDatabaseMigrationTests
 
             Assert.Equal(ownerOnly | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
             Assert.Equal(ownerOnly, File.GetUnixFileMode(dialect.FilePath));
+            // The WAL lives while a connection is open; tests running in parallel clear the connection pools, so this
+            // one holds its own connection (in a read) while it looks at the WAL.
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dialect.FilePath};Pooling=False");
+            await connection.OpenAsync(Token);
+            await using var read = connection.CreateCommand();
+            read.CommandText = "SELECT COUNT(*) FROM sqlite_master";
+            await read.ExecuteScalarAsync(Token);
             Assert.Equal(ownerOnly, File.GetUnixFileMode(dialect.FilePath + "-wal"));
         }
         finally
