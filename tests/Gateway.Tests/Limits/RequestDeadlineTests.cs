@@ -40,6 +40,8 @@ public sealed class RequestDeadlineTests
 
         await ReadProblemAsync(response, HttpStatusCode.GatewayTimeout, "deadline_exceeded");
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"answered after {started.Elapsed}");
-        Assert.Single(factory.Inference.Requests); // the second call never started
+        // The second call never started (the first may not have reached the upstream either: it waits in the
+        // prediction batcher, and on a busy machine the 300 ms can pass before the batch is sent).
+        Assert.True(factory.Inference.Requests.Count <= 1, $"{factory.Inference.Requests.Count} upstream calls");
     }
 }
