@@ -64,7 +64,11 @@ internal sealed partial class BrokerAndOutboxGauges : BackgroundService
         {
             try
             {
-                _backlog = await _outbox.BacklogAsync(stoppingToken);
+                // A sample every few seconds on every replica is not worth a database trace each time.
+                using (Telemetry.Untraced())
+                {
+                    _backlog = await _outbox.BacklogAsync(stoppingToken);
+                }
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
