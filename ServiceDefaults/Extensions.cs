@@ -77,7 +77,10 @@ public static class Extensions
                 // A health check that calls another service (the gateway's gRPC health check of python-inference)
                 // would otherwise leave a root span of its own every few seconds.
                 .AddHttpClientInstrumentation(options => options.FilterHttpRequestMessage = request =>
-                    request.RequestUri is not { } uri || !IsProbe(new PathString(uri.AbsolutePath))));
+                    request.RequestUri is not { } uri || !IsProbe(new PathString(uri.AbsolutePath)))
+                // Grpc.Net.Client starts a client span of its own around every call (whenever a trace is current), the
+                // parent of the HTTP/2 request's span: unrecorded, it cut every gRPC call off from its caller's tree.
+                .AddGrpcClientInstrumentation(options => options.SuppressDownstreamInstrumentation = false));
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {

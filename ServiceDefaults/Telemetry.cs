@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using OpenTelemetry;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -12,6 +13,13 @@ public static class Telemetry
     public const string MeterName = "MlGateway";
 
     public static readonly ActivitySource ActivitySource = new(ActivitySourceName);
+
+    /// <summary>
+    /// Work not worth a trace of its own (an idle poll, a gauge's sample, a health check's call): until the scope is
+    /// disposed no span is recorded in this flow, by any instrumentation (database commands and gRPC calls included).
+    /// OpenTelemetry drops the flow's log records too, so log after the scope rather than in it.
+    /// </summary>
+    public static IDisposable Untraced() => SuppressInstrumentationScope.Begin();
 
     /// <summary>Bucket bounds in seconds for durations from a millisecond (a cached prediction) to minutes (a queued job).</summary>
     public static readonly IReadOnlyList<double> DurationBuckets =

@@ -51,7 +51,12 @@ internal sealed partial class JobConsumption(
             await _applying.WaitAsync(stoppingToken);
             try
             {
-                var state = await switches.GetAsync(Queue, stoppingToken);
+                ConsumptionState state;
+                using (Telemetry.Untraced()) // a read every second on every replica: not worth a trace each time
+                {
+                    state = await switches.GetAsync(Queue, stoppingToken);
+                }
+
                 await consumer.SetPausedAsync(state.Paused, stoppingToken);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)

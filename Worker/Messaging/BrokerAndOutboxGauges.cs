@@ -33,7 +33,7 @@ internal sealed partial class BrokerAndOutboxGauges : BackgroundService
         var settings = messaging.Value;
         _queues =
         [
-            settings.JobsQueue, .. settings.EffectiveRetryDelays.Distinct().Select(delay => MessagingTopology.RetryQueueName(settings, delay)),
+            settings.JobsQueue, MessagingTopology.DueRetriesQueueName(settings), .. settings.EffectiveRetryDelays.Distinct().Select(delay => MessagingTopology.RetryQueueName(settings, delay)),
             settings.DeadLetterQueue, settings.AuditQueue, settings.NotificationsQueue, settings.EventsDeadLetterQueue,
             webhooks.Value.Queue, webhooks.Value.DeadLetterQueue,
         ];
@@ -64,7 +64,11 @@ internal sealed partial class BrokerAndOutboxGauges : BackgroundService
         {
             try
             {
-                _backlog = await _outbox.BacklogAsync(stoppingToken);
+                // A sample every few seconds on every replica is not worth a database trace each time.
+                using (Telemetry.Untraced())
+                {
+                    _backlog = await _outbox.BacklogAsync(stoppingToken);
+                }
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {

@@ -1,59 +1,31 @@
 #!/usr/bin/env bash
 # What telemetry costs: single predictions through the gateway (GET /predict, HTTP/JSON to python-inference) with
 # every service exporting to the dashboard, then with no service exporting (AppHost:ExportTelemetry=false: spans,
-# metrics and logs are still recorded in process, only the OTLP export is off). The AppHost starts once per mode,
-# the modes alternate (on, off, on, off, ...) so drift on the machine hits both; prints requests/s and latency per
-# round and the ratio of the medians.
+# metrics and logs are still recorded in process, only the OTLP export is off). Release build; the AppHost starts
+# once per round on free loopback ports (scripts/bench/lib.sh), the modes alternate (on, off, on, off, ...) so drift
+# on the machine hits both; prints requests/s and latency per round and the ratio of the medians.
 # Usage: scripts/bench/telemetry_overhead.sh [seconds per round] [rounds per mode] [connections]
-# Runs on the fixed ports of ./run.sh (gateway 8080, dashboard 15888): one at a time, nothing else on them.
+# (assumes scripts/setup.sh has run; installs wrk with apt-get when it is missing)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 seconds="${1:-20}"
 rounds="${2:-2}"
 connections="${3:-16}"
 source scripts/bench/lib.sh
-refuse_if_gateway_answers
-command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
+[[ -x python-inference/.venv/bin/python ]] || { echo "$(basename "$0"): run scripts/setup.sh first" >&2; exit 1; }
+ensure_package wrk command -v wrk
 read -r load _ </proc/loadavg
 if (( $(echo "$load > 1" | bc) )); then
   echo "telemetry_overhead.sh: load average $load before the start: other work on this machine will lower the figures" >&2
 fi
-dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
+echo "building (Release)..." >&2
+dotnet build AppHost -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
 # One subject sends every request: lift its limit (project resources inherit the AppHost's environment).
 export RateLimiting__Policies__predict__TokenLimit=1000000 RateLimiting__Policies__predict__TokensPerPeriod=1000000
 
 work="$(mktemp -d)"
-apphost="" watched=""
-stop_apphost() {
-  [[ -n "$apphost" ]] || return 0
-  kill -TERM "$apphost" 2>/dev/null || true
-  wait "$apphost" 2>/dev/null || true
-  for _ in $(seq 1 300); do  # DCP stops the resources after the AppHost exits; the next start needs the ports
-    alive=""
-    for pid in $watched; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [[ -z "$alive" ]] && ! curl -s -m 1 http://localhost:8080/alive >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-  apphost="" watched=""
-}
-trap 'stop_apphost; rm -rf "$work"' EXIT
-
-start_apphost() {  # $1: true or false (AppHost:ExportTelemetry)
-  dotnet run --project AppHost --no-build -- --Messaging:Runtime=local "--AppHost:ExportTelemetry=$1" >"$work/apphost.log" 2>&1 &
-  apphost=$!
-  for _ in $(seq 1 900); do
-    if curl -fs -m 1 -H "Authorization: Bearer $token" "http://localhost:8080/predict?text=ready" >/dev/null 2>&1; then
-      watched="$(orchestrator_pids "$apphost") $(pgrep -f "^$PWD/(Gateway|Worker)/bin/.*/(Gateway|Worker)$" | tr '\n' ' ')"
-      watched+=" $(pgrep -f "uvicorn app.main:app" | tr '\n' ' ')"
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo "telemetry_overhead.sh: the gateway did not answer; the AppHost's log ends:" >&2
-  tail -n 30 "$work/apphost.log" >&2
-  exit 1
-}
+trap 'apphost_stop; rm -rf "$work"' EXIT
 
 # Every request a different text, so python-inference's prediction cache does not answer for the model.
 cat >"$work/predict.lua" <<'LUA'
@@ -67,21 +39,27 @@ LUA
 results="$work/results.tsv"
 for round in $(seq 1 "$rounds"); do
   for mode in true false; do
-    start_apphost "$mode"
+    echo "  round $round, exporting $mode" >&2
+    APPHOST_LOG="$work/apphost.log" apphost_start Release --Messaging:Runtime=local "--AppHost:ExportTelemetry=$mode"
+    # The stack answers /health before a prediction goes through (the model's first call): wait for one.
+    for _ in $(seq 1 300); do
+      curl -fs -m 2 -H "Authorization: Bearer $token" "$GATEWAY/predict?text=ready" >/dev/null 2>&1 && break
+      sleep 0.2
+    done
     # Warm-up: JIT, connection pools, the model's first calls.
-    wrk -t2 -c"$connections" -d5s -s "$work/predict.lua" -H "Authorization: Bearer $token" http://localhost:8080 >/dev/null
+    wrk -t2 -c"$connections" -d5s -s "$work/predict.lua" -H "Authorization: Bearer $token" "$GATEWAY" >/dev/null
     wrk -t2 -c"$connections" -d"${seconds}s" --latency -s "$work/predict.lua" -H "Authorization: Bearer $token" \
-      http://localhost:8080 >"$work/wrk.txt"
+      "$GATEWAY" >"$work/wrk.txt"
     rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
     errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/wrk.txt" | tr '\n' ' ')
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$rps" "$p50" "$p99" "${errors:-none}" >>"$results"
-    stop_apphost
+    apphost_stop
   done
 done
 
-echo "single predictions through the gateway, ${seconds} s per round, $connections connections (wrk)"
+echo "single predictions through the gateway, ${seconds} s per round, $connections connections (wrk), Release"
 printf '%-6s %-10s %12s %10s %10s  %s\n' round exporting "requests/s" p50 p99 errors
 awk -F'\t' '{printf "%-6s %-10s %12s %10s %10s  %s\n", $1, ($2 == "true" ? "on" : "off"), $3, $4, $5, $6}' "$results"
 awk -F'\t' '

@@ -23,29 +23,24 @@ const browser = await puppeteer.launch({
 });
 
 /**
- * Opens a dashboard page (then clicks the element whose text is `click`, if given), waits until every text in
- * `expected` is on it (Blazor renders after load), then shoots.
+ * Opens a dashboard page, waits until every text in `expected` is on it (Blazor renders after load) and, if given,
+ * an element matching `selector` (a chart), then shoots.
  */
-async function shoot(page, url, expected, file, settle = 1500, click = null) {
+async function shoot(page, url, expected, file, settle = 1500, selector = null) {
   await page.goto(new URL(url, origin).toString(), { waitUntil: "domcontentloaded" });
-  if (click) {
-    await page.waitForFunction((text) => [...document.querySelectorAll("*")].some((e) => e.textContent.trim() === text),
-      { timeout: 60_000, polling: 250 }, click);
-    await page.evaluate((text) => {
-      const leaves = [...document.querySelectorAll("*")].filter((e) => e.children.length === 0 && e.textContent.trim() === text);
-      leaves[0].click();
-    }, click);
-  }
   try {
     await page.waitForFunction(
-      (texts) => texts.every((text) => document.body.innerText.includes(text)),
+      (texts, selector) => texts.every((text) => document.body.innerText.includes(text))
+        && (!selector || document.querySelector(selector) !== null),
       { timeout: 60_000, polling: 250 },
-      expected,
+      expected, selector,
     );
   } catch (error) {
     // Shot anyway, so the page can be looked at; the run fails at the end.
     const text = await page.evaluate(() => document.body.innerText);
-    console.error(`screenshots: ${file}: ${expected.filter((t) => !text.includes(t)).join(", ")} not on ${url}`);
+    const missing = expected.filter((t) => !text.includes(t));
+    if (selector && !(await page.$(selector))) missing.push(selector);
+    console.error(`screenshots: ${file}: ${missing.join(", ")} not on ${url}`);
     process.exitCode = 1;
   }
   await new Promise((resolve) => setTimeout(resolve, settle));
@@ -64,8 +59,11 @@ try {
     "dashboard-job-trace.png");
   await shoot(page, `/structuredlogs/resource/python-inference?traceId=${traceId}`, ["python-inference", "problem"],
     "dashboard-python-logs-of-trace.png");
-  await shoot(page, "/metrics/resource/worker", ["From submission to the recorded outcome"], "dashboard-metric-job-duration.png",
-    4000, "jobs.duration");
+  // The dashboard's deep link to one instrument's chart (its Metrics page takes the resource in the path and the meter,
+  // instrument and view as query parameters); Plotly draws the chart into a .js-plotly-plot element.
+  await shoot(page, "/metrics/resource/worker?meter=MlGateway&instrument=jobs.duration&view=Graph",
+    ["jobs.duration", "From submission to the recorded outcome"], "dashboard-metric-job-duration.png", 4000,
+    ".js-plotly-plot .main-svg");
 } finally {
   await browser.close();
 }

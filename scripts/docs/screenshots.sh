@@ -3,46 +3,38 @@
 # inputs python-inference refuses, so its trace shows every service and Python's log of the problem), then drives
 # headless Chromium over the dashboard (screenshots.mjs) and writes docs/images/dashboard-*.png.
 # Usage: scripts/docs/screenshots.sh   (assumes scripts/setup.sh has run; installs chromium and puppeteer-core if missing)
-# Runs on the fixed ports of ./run.sh (gateway 8080, dashboard 15888): one at a time, nothing else on them.
+# The stack runs on free loopback ports (scripts/bench/lib.sh), so it can run beside another stack.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
-refuse_if_gateway_answers
 command -v chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
 [[ -d scripts/docs/node_modules/puppeteer-core ]] || (cd scripts/docs && npm ci --no-audit --no-fund >/dev/null)
 dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
 token=$(dotnet user-jwts create --project Gateway --name docs --scope predict --scope jobs --output token)
 auth="Authorization: Bearer $token"
 
-log="$(mktemp)"
-dotnet run --project AppHost --no-build -- --Messaging:Runtime=local >"$log" 2>&1 &
-apphost=$!
-stop() {
-  kill -TERM "$apphost" 2>/dev/null || true
-  wait "$apphost" 2>/dev/null || true
-  rm -f "$log"
-}
-trap stop EXIT
-
-for _ in $(seq 1 900); do
-  curl -fs -m 1 -H "$auth" "http://localhost:8080/predict?text=ready" >/dev/null 2>&1 && break
+APPHOST_LOG="$(mktemp)"
+trap 'apphost_stop; rm -f "$APPHOST_LOG"' EXIT
+apphost_start Debug --Messaging:Runtime=local
+for _ in $(seq 1 300); do
+  curl -fs -m 2 -H "$auth" "$GATEWAY/predict?text=ready" >/dev/null 2>&1 && break
   sleep 0.2
 done
-login=$(grep -o 'http://localhost:15888/login?t=[0-9a-f]*' "$log" | head -n 1)
-[[ -n "$login" ]] || { echo "screenshots.sh: no dashboard login link in the AppHost's output" >&2; tail -n 30 "$log" >&2; exit 1; }
+login=$(grep -o 'http://[^ ]*/login?t=[0-9a-f]*' "$APPHOST_LOG" | head -n 1)
+[[ -n "$login" ]] || { echo "screenshots.sh: no dashboard login link in the AppHost's output" >&2; tail -n 30 "$APPHOST_LOG" >&2; exit 1; }
 
 # Traffic for the metrics: predictions, a refused prediction, jobs of both models.
 for text in "What a lovely day" "The room was dirty" "Breakfast was fine" "Staff were wonderful" "Too noisy at night"; do
-  curl -fs -H "$auth" "http://localhost:8080/predict?text=${text// /%20}" >/dev/null
+  curl -fs -H "$auth" "$GATEWAY/predict?text=${text// /%20}" >/dev/null
 done
 curl -s -H "$auth" -H 'content-type: application/json' -d '{"model":"unicorn","inputs":["hello"]}' \
-  http://localhost:8080/api/v1/predictions >/dev/null
+  "$GATEWAY/api/v1/predictions" >/dev/null
 for i in $(seq 1 8); do
   curl -fs -H "$auth" -H 'content-type: application/json' \
     -d "{\"model\":\"sentiment\",\"inputs\":[\"Review $i: great stay\",\"Review $i: never again\"]}" \
-    http://localhost:8080/api/v1/jobs >/dev/null
+    "$GATEWAY/api/v1/jobs" >/dev/null
   curl -fs -H "$auth" -H 'content-type: application/json' -d '{"model":"iris","inputs":[[5.1,3.5,1.4,0.2]]}' \
-    http://localhost:8080/api/v1/jobs >/dev/null
+    "$GATEWAY/api/v1/jobs" >/dev/null
   sleep 0.5
 done
 
@@ -50,9 +42,9 @@ done
 trace_id=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 location=$(curl -fs -D - -o /dev/null -H "$auth" -H 'content-type: application/json' \
   -H "traceparent: 00-$trace_id-00f067aa0ba902b7-01" -d '{"model":"iris","inputs":["four numbers, not words"]}' \
-  http://localhost:8080/api/v1/jobs | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+  "$GATEWAY/api/v1/jobs" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
 for _ in $(seq 1 150); do
-  status=$(curl -fs -H "$auth" "http://localhost:8080$location" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
+  status=$(curl -fs -H "$auth" "$GATEWAY$location" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
   [[ "$status" == queued || "$status" == running ]] || break
   sleep 0.2
 done

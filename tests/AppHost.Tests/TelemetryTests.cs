@@ -32,14 +32,29 @@ public sealed class TelemetryTests(AppHostFixture stack)
         Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
 
         // The Worker publishes the job (`publish jobs`), a replica processes it (`process jobs`, continuing the trace
-        // from the message's traceparent header) and calls python-inference over gRPC, whose metadata continues it again.
+        // from the message's traceparent header) and calls python-inference over gRPC, whose metadata continues it
+        // again: one connected tree, from Python's server span up through `process jobs` to the client's span.
         var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
-            also: found => found.Any(s => s.Service == "worker" && s.Name == "process jobs")
-                           && found.Any(s => s.Service == "worker" && s.Name == "publish jobs"),
+            also: found => found.Any(s => s.Service == "worker" && s.Name == "publish jobs")
+                           && AncestorsOf(found, found.FirstOrDefault(s => s.Service == "python-inference" && s.Name == GrpcPredictStream))
+                               is [.., { ParentSpanId: ClientSpanId }] chain
+                           && chain.Any(s => s.Service == "worker" && s.Name == "process jobs"),
             pythonServerSpan: GrpcPredictStream);
 
         var pythonServer = spans.Single(s => s.Service == "python-inference" && s.Name == GrpcPredictStream);
-        Assert.Equal("worker", spans.Single(s => s.SpanId == pythonServer.ParentSpanId).Service);
+        var up = AncestorsOf(spans, pythonServer);
+        Assert.Equal("worker", up[1].Service);
+        // The gRPC call's own client span (Grpc.Net.Client's, which was never exported) sits between the job's
+        // prediction span and the HTTP/2 request.
+        var grpcClient = Assert.Single(up, s => s.Service == "worker" && s.Kind == TraceSpan.SpanKind.Client && s.Name == GrpcPredictStream);
+        // The RPC conventions as OpenTelemetry's Grpc.Net.Client instrumentation writes them (rpc.system.name, the
+        // full method in rpc.method).
+        Assert.Equal("grpc", grpcClient.Attributes["rpc.system.name"]);
+        Assert.Equal(GrpcPredictStream, grpcClient.Attributes["rpc.method"]);
+        var predict = up[up.IndexOf(grpcClient) + 1];
+        Assert.Equal("worker", predict.Service);
+        Assert.Matches("^predict [0-9]+ jobs$", predict.Name); // with the jobs batched alongside, if any
+        Assert.Equal("process jobs", up[up.IndexOf(predict) + 1].Name);
         var publish = spans.Single(s => s.Service == "worker" && s.Name == "publish jobs");
         var process = spans.Single(s => s.Service == "worker" && s.Name == "process jobs");
         Assert.Equal(publish.SpanId, process.ParentSpanId);
@@ -84,6 +99,21 @@ public sealed class TelemetryTests(AppHostFixture stack)
     }
 
     private const string GrpcPredictStream = "inference.v1.Inference/PredictStream";
+
+    /// <summary>The span id of the traceparent these tests send: the parent of the gateway's first span.</summary>
+    private const string ClientSpanId = "00f067aa0ba902b7";
+
+    /// <summary><paramref name="span"/> and its ancestors, as far as they have arrived (the span first).</summary>
+    private static List<TraceSpan> AncestorsOf(IReadOnlyList<TraceSpan> spans, TraceSpan? span)
+    {
+        var chain = new List<TraceSpan>();
+        for (; span is not null && chain.Count < 50; span = spans.FirstOrDefault(s => s.SpanId == span.ParentSpanId))
+        {
+            chain.Add(span);
+        }
+
+        return chain;
+    }
 
     private static string NewTraceId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
 

@@ -16,6 +16,8 @@ internal sealed class GrpcInferenceHealthCheck(Health.HealthClient health, IOpti
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        // The check runs every few seconds outside any request; its call is a probe, which is never traced.
+        using var untraced = Telemetry.Untraced();
         try
         {
             var response = await health.CheckAsync(new HealthCheckRequest { Service = ServiceName },

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 
 namespace Worker.Messaging.Outbox;
@@ -57,11 +58,36 @@ internal sealed partial class OutboxRelay(
         do
         {
             var now = clock.GetUtcNow();
-            due = await outbox.ClaimAsync(now - settings.OutboxGracePeriod, now - eventAge, BatchSize, ClaimLease(settings),
-                cancellationToken);
+            var claimStarted = DateTimeOffset.UtcNow;
+            // Most polls find nothing and leave no trace: on PostgreSQL each of their statements would otherwise be a
+            // trace of its own, once a second on every replica. A claim that finds messages is in the relay's span.
+            using (Telemetry.Untraced())
+            {
+                due = await outbox.ClaimAsync(now - settings.OutboxGracePeriod, now - eventAge, BatchSize, ClaimLease(settings),
+                    cancellationToken);
+            }
+
+            if (due.Count == 0)
+            {
+                return;
+            }
+
+            using var relay = StartRelaySpan(due, claimStarted);
             // Published together (the channel tracks each confirm), recorded together: one transaction per batch.
             // A batch that fails part-way is recorded for the part that was confirmed; the rest is released and tried again.
-            var publishes = due.Select(message => publisher.PublishAsync(message, headers: null, cancellationToken)).ToList();
+            // Each message's publication continues the trace of the change that wrote it (RabbitMqPublisher), not this one.
+            List<Task> publishes;
+            var current = Activity.Current;
+            Activity.Current = null;
+            try
+            {
+                publishes = due.Select(message => publisher.PublishAsync(message, headers: null, cancellationToken)).ToList();
+            }
+            finally
+            {
+                Activity.Current = current;
+            }
+
             try
             {
                 await Task.WhenAll(publishes);
@@ -69,6 +95,7 @@ internal sealed partial class OutboxRelay(
             finally
             {
                 var confirmed = due.Where((_, i) => publishes[i].IsCompletedSuccessfully).Select(message => message.Id).ToList();
+                relay?.SetTag("outbox.messages.confirmed", confirmed.Count);
                 if (confirmed.Count > 0)
                 {
                     await outbox.MarkSentAsync(confirmed, CancellationToken.None);
@@ -76,6 +103,7 @@ internal sealed partial class OutboxRelay(
 
                 if (confirmed.Count < due.Count)
                 {
+                    relay?.SetStatus(ActivityStatusCode.Error, $"{due.Count - confirmed.Count} of {due.Count} not confirmed");
                     await outbox.ReleaseAsync(due.Select(message => message.Id).Except(confirmed).ToList(), CancellationToken.None);
                 }
             }
@@ -86,6 +114,20 @@ internal sealed partial class OutboxRelay(
             }
         }
         while (due.Count == BatchSize);
+    }
+
+    /// <summary>
+    /// The span of one relayed batch, from its claim on (the claim itself runs untraced): a root of its own, linked to
+    /// the trace of every message it carries.
+    /// </summary>
+    private static Activity? StartRelaySpan(IReadOnlyList<OutboxMessage> due, DateTimeOffset claimStarted)
+    {
+        var links = due.Select(message => ActivityContext.TryParse(message.TraceParent, null, out var context) ? context : default)
+            .Where(context => context != default).Select(context => new ActivityLink(context));
+        var relay = Telemetry.ActivitySource.StartActivity(ActivityKind.Internal, parentContext: default, links: links,
+            startTime: claimStarted, name: "relay outbox");
+        relay?.SetTag("outbox.messages", due.Count);
+        return relay;
     }
 
     /// <summary>How long a claim keeps other relays away: well past a batch's publish, so only a dead relay's claims expire.</summary>

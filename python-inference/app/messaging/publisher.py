@@ -103,10 +103,11 @@ class PredictionPublisher:
             self._counter.merge_back(counts)
             return False
         # Semantic conventions 1.27 (messaging, RabbitMQ): the destination is the exchange; a fanout's routing key
-        # is empty, so it is left out.
+        # is empty, so it is left out. The operation type of sending is `send` (`publish` is its deprecated name, and
+        # the Worker writes `send` too); `publish` stays as the operation's name.
         attributes: dict[str, AttributeValue] = {
             "messaging.system": "rabbitmq",
-            "messaging.operation.type": "publish",
+            "messaging.operation.type": "send",
             "messaging.operation.name": "publish",
             "messaging.destination.name": self._exchange_name,
         }

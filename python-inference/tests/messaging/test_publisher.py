@@ -94,7 +94,7 @@ def test_published_message_follows_the_envelope_contract_and_carries_the_flush_s
     # Semantic conventions 1.27: one message, so its id; the fanout's empty routing key is left out.
     assert span.attributes == {
         "messaging.system": "rabbitmq",
-        "messaging.operation.type": "publish",
+        "messaging.operation.type": "send",
         "messaging.operation.name": "publish",
         "messaging.destination.name": "events",
         "messaging.message.id": body["id"],
