@@ -30,6 +30,9 @@ public static class AuthenticationExtensions
                 validation.RequireExpirationTime = true;
                 validation.RequireSignedTokens = true;
                 validation.ValidAlgorithms = auth.Value.ValidAlgorithms; // pinned: no other alg, whatever the token says
+                // The configured keys are a lazy sequence that re-reads the configuration section and builds new key
+                // objects (each hashed again for its cache id) on every validation, i.e. every request: read them once.
+                validation.IssuerSigningKeys = validation.IssuerSigningKeys?.ToArray();
                 jwt.Events = new JwtBearerEvents
                 {
                     OnChallenge = AuthProblems.WriteChallengeAsync,

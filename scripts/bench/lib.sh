@@ -106,3 +106,29 @@ apphost_stop() {
   done
   APPHOST="" APPHOST_WATCHED=""
 }
+
+# One subject sends every request of a benchmark: lift its rate limits and upstream concurrency slots (32 per caller;
+# 64 connections are one caller here). Project resources inherit the AppHost's environment, so call it before apphost_start.
+bench_lift_limits() {
+  local policy
+  for policy in predict batch jobs rpc; do
+    export "RateLimiting__Policies__${policy}__TokenLimit=1000000" "RateLimiting__Policies__${policy}__TokensPerPeriod=1000000"
+  done
+  export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
+}
+
+# The AppHost's gateway again (its binary, environment and working folder) with batching off, on a port of its own
+# ($1 the gateway's pid, $2 its log file). Sets UNBATCHED_PID and UNBATCHED (its address); waits until it is healthy.
+unbatched_gateway_start() {
+  local gateway_pid="$1" log="$2" port
+  port=$(free_port)
+  local -a environment command
+  mapfile -d '' environment <"/proc/$gateway_pid/environ"
+  mapfile -d '' command <"/proc/$gateway_pid/cmdline"
+  (cd "$(readlink "/proc/$gateway_pid/cwd")" && exec env -i "${environment[@]}" \
+    ASPNETCORE_URLS="http://127.0.0.1:$port" Inference__Batching__Enabled=false OTEL_SERVICE_NAME=gateway-unbatched \
+    "${command[@]}") >"$log" 2>&1 &
+  UNBATCHED_PID=$!
+  UNBATCHED="http://127.0.0.1:$port"
+  for _ in $(seq 1 120); do curl -fs -m 2 "$UNBATCHED/health" >/dev/null 2>&1 && break; sleep 0.5; done
+}

@@ -15,10 +15,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
-mode=full transport=http provider=sqlite duration=15 warmup=3 jobs=1000 jobs_concurrency=32
+mode=full transport=http provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=1000 jobs_concurrency=32
 while (($#)); do
   case "$1" in
-    --quick) mode=quick duration=3 warmup=1 jobs=100; shift ;;
+    --quick) mode=quick duration=3 warmup=1 gateway_warmup=5 jobs=100; shift ;;
     --transport) transport="${2:?--transport needs http or grpc}"; shift 2 ;;
     --provider) provider="${2:?--provider needs sqlite or postgres}"; shift 2 ;;
     --duration) duration="${2:?--duration needs seconds}"; shift 2 ;;
@@ -46,12 +46,7 @@ echo "building (Release)..." >&2
 dotnet build AppHost -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --scope jobs --output token)
 
-# One subject sends everything: lift its limits (project resources inherit the AppHost's environment).
-for policy in predict batch jobs rpc; do
-  export "RateLimiting__Policies__${policy}__TokenLimit=1000000" "RateLimiting__Policies__${policy}__TokensPerPeriod=1000000"
-done
-# ... and the upstream concurrency slots (32 per caller): 64 connections are one caller here.
-export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
+bench_lift_limits
 # The Worker reads Inference:Transport too (default Grpc), so it is set only to choose gRPC for the gateway.
 if [[ "$transport" == grpc ]]; then export Inference__Transport=Grpc; fi
 
@@ -64,15 +59,8 @@ direct="http://127.0.0.1:$(process_env "$inference" PORT)"
 amqp=$(process_env "$(service_pid Worker Release)" ConnectionStrings__messaging)
 
 # The same gateway again (its binary, environment and working folder) on a port of its own, with batching off.
-port=$(free_port)
-mapfile -d '' gateway_environment <"/proc/$gateway_pid/environ"
-mapfile -d '' gateway_command <"/proc/$gateway_pid/cmdline"
-(cd "$(readlink "/proc/$gateway_pid/cwd")" && exec env -i "${gateway_environment[@]}" \
-  ASPNETCORE_URLS="http://127.0.0.1:$port" Inference__Batching__Enabled=false OTEL_SERVICE_NAME=gateway-unbatched \
-  "${gateway_command[@]}") >"$tmp/unbatched.log" 2>&1 &
-unbatched=$!
-UNBATCHED="http://127.0.0.1:$port"
-for _ in $(seq 1 120); do curl -fs -m 2 "$UNBATCHED/health" >/dev/null 2>&1 && break; sleep 0.5; done
+unbatched_gateway_start "$gateway_pid" "$tmp/unbatched.log"
+unbatched=$UNBATCHED_PID
 
 sentence="The staff were lovely and the room was spotless."
 query="text=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$sentence")"
@@ -104,6 +92,14 @@ scenario() {
   jq -c --arg name "$name" --arg group "$group" --argjson connections "$connections" --argjson inputs "$inputs" \
     '{name: $name, group: $group, connections: $connections, inputs: $inputs} + .' <<<"$result" >>"$tmp/scenarios.jsonl"
 }
+
+# .NET compiles hot code again, optimised, in the background after its first calls (tiered compilation); on two
+# busy cores that outlasts a scenario's warm-up (3 s of it left half of a gateway's CPU to the JIT), so each gateway
+# is warmed up longer first. python-inference has no JIT to wait for.
+echo "warming up the gateways (${gateway_warmup} s each)..." >&2
+for url in "$GATEWAY" "$UNBATCHED"; do
+  wrk -t2 -c64 -d"${gateway_warmup}s" --timeout 5s "${auth[@]}" "$url/predict?$query" >/dev/null
+done
 
 echo "measuring ($mode: ${duration} s per scenario after ${warmup} s of warm-up)..." >&2
 for connections in 16 64; do
