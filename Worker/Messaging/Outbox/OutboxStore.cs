@@ -9,6 +9,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     private const string Columns = "id, exchange, routing_key, type, body, traceparent, job_id, created_at";
 
     private readonly SemaphoreSlim _signal = new(0, 1);
+    private int _writtenSinceClaim;
 
     /// <summary>Inserts a message inside the caller's transaction.</summary>
     public static Task AddAsync(DbConnection connection, DbTransaction transaction, OutboxMessage message,
@@ -48,9 +49,12 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
             ("@events_before", WorkerDatabase.Timestamp(eventsCreatedBefore)),
         ];
         await using var connection = await database.OpenAsync(cancellationToken);
-        // Most sweeps find nothing due: a read first takes no write lock (SQLite) and locks no row (PostgreSQL).
-        if (await WorkerDatabase.ScalarAsync(connection, null, $"SELECT 1 FROM outbox WHERE {due} LIMIT 1", cancellationToken,
-                parameters) is null)
+        // Most periodic sweeps find nothing due: a read first takes no write lock (SQLite) and locks no row
+        // (PostgreSQL). After this process's own commit (Notify) there is something, so the read would be a wasted
+        // statement per batch of jobs.
+        var written = Interlocked.Exchange(ref _writtenSinceClaim, 0) == 1;
+        if (!written && await WorkerDatabase.ScalarAsync(connection, null, $"SELECT 1 FROM outbox WHERE {due} LIMIT 1",
+                cancellationToken, parameters) is null)
         {
             return [];
         }
@@ -104,6 +108,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
 
     public void Notify()
     {
+        Volatile.Write(ref _writtenSinceClaim, 1);
         try
         {
             _signal.Release();
