@@ -188,7 +188,8 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
 
         while len(finished) < jobs:
             await asyncio.sleep(0.25)
-            if any(job["id"] in wanted for status in ("queued", "running") for job in await listed(status)):
+            unfinished = [job for status in ("queued", "running") for job in await listed(status)]
+            if any(job["id"] in wanted for job in unfinished):
                 continue
             for status in ("succeeded", "failed"):
                 finished |= {job["id"]: job for job in await listed(status, wall_start) if job["id"] in wanted}
