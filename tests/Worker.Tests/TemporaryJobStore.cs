@@ -127,6 +127,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Admissions.DisposeAsync();
+        await Audit.DisposeAsync();
         foreach (var replicaOutbox in _replicaOutboxes)
         {
             replicaOutbox.Dispose();
