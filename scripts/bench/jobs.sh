@@ -44,14 +44,29 @@ export RateLimiting__Policies__jobs__TokenLimit=1000000 RateLimiting__Policies__
 export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 trap 'apphost_stop; rm -rf "$results"' EXIT
 
+# Whether process $1 descends from one of the processes $2... (this AppHost's orchestrator, not a test's).
+descends_from() {
+  local pid="$1"; shift
+  while [[ -n "$pid" && "$pid" != 1 && "$pid" != 0 ]]; do
+    for ancestor in "$@"; do [[ "$pid" == "$ancestor" ]] && return 0; done
+    pid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  done
+  return 1
+}
+
 # --cpu and --postgres arguments of jobs.py for the stack apphost_start started ($1 the provider).
 profile_arguments() {
-  local workers amqp_port pg
+  local workers amqp_port pg orchestrator inference=""
+  orchestrator=$(orchestrator_pids "$APPHOST")
+  for pid in $(pgrep -f "uvicorn app.main:app"); do
+    # shellcheck disable=SC2086 # a list of pids
+    if descends_from "$pid" $orchestrator; then inference="$pid"; break; fi
+  done
   workers=$(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr '\n' ',')
   amqp_port=$(sed -E 's|.*:([0-9]+)/?.*$|\1|' <<<"$amqp")
   echo "--cpu gateway=$(service_pid Gateway "$configuration") --cpu worker=${workers%,}"
-  echo "--cpu python-inference=$(inference_pid) --cpu rabbitmq=$(listener_pid "$amqp_port")"
-  echo "--cpu dashboard=$(listener_pid "$DASHBOARD_PORT") --cpu orchestrator=$(orchestrator_pids "$APPHOST" | tr ' ' ',' | sed 's/,*$//')"
+  echo "--cpu python-inference=$inference --cpu rabbitmq=$(listener_pid "$amqp_port")"
+  echo "--cpu dashboard=$(listener_pid "$DASHBOARD_PORT") --cpu orchestrator=$(tr ' ' ',' <<<"$orchestrator" | sed 's/,*$//')"
   echo "--cpu apphost=$APPHOST"
   if [[ "$1" == postgres ]]; then
     pg=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__workerdb)
