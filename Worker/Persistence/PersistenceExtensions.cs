@@ -46,13 +46,15 @@ public static class PersistenceExtensions
     /// connection is not reset with <c>DISCARD ALL</c> when it goes back to the pool: the Worker keeps no session state
     /// (no prepared statements, temporary tables or settings; its advisory locks are per transaction), and the reset
     /// was four statements per job. A statement is traced only inside a trace: the group-committed batches and the
-    /// relay's and sweeper's polls run outside any request, and made a one-span trace of every statement.
+    /// relay's and sweeper's polls run outside any request, and made a one-span trace of every statement (as did each
+    /// physical connection open, which is not traced at all).
     /// </summary>
     private static void ConfigurePostgres(NpgsqlDataSourceBuilder dataSource)
     {
         dataSource.ConnectionStringBuilder.NoResetOnClose = true;
         dataSource.ConfigureTracing(tracing => tracing
             .ConfigureCommandFilter(_ => Activity.Current is not null)
-            .ConfigureBatchFilter(_ => Activity.Current is not null));
+            .ConfigureBatchFilter(_ => Activity.Current is not null)
+            .EnablePhysicalOpenTracing(false));
     }
 }
