@@ -1,30 +1,53 @@
 using System.Data.Common;
 using System.Text.Json;
+using Worker.Batching;
 using Worker.Persistence;
 
 namespace Worker.Audit;
 
-/// <summary>The audit_log table of the Worker's database (<see cref="WorkerDatabase"/>), on either provider.</summary>
-internal sealed class AuditLog(WorkerDatabase database) : IAuditLog
+/// <summary>
+/// The audit_log table of the Worker's database (<see cref="WorkerDatabase"/>), on either provider. Appends are
+/// group-committed: records appended while the previous batch was being written share the next transaction (one
+/// multi-row insert), so the event consumers' concurrent appends cost one commit, not one each.
+/// </summary>
+internal sealed class AuditLog : IAuditLog, IAsyncDisposable
 {
-    public async Task<bool> AppendAsync(AuditRecord record, CancellationToken cancellationToken)
+    /// <summary>The most records one transaction appends.</summary>
+    private const int MaxBatchSize = 100;
+
+    private readonly WorkerDatabase _database;
+    private readonly BatchQueue<AuditRecord, bool> _appends;
+
+    public AuditLog(WorkerDatabase database)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        // ON CONFLICT DO NOTHING on the event id: a redelivered event is recorded once.
-        return await WorkerDatabase.ExecuteAsync(connection, null, """
-            INSERT INTO audit_log (event_id, type, occurred_at, source, job_id, data, recorded_at)
-            VALUES (@event_id, @type, @occurred_at, @source, @job_id, @data, @recorded_at)
-            ON CONFLICT DO NOTHING
-            """, cancellationToken,
-            ("@event_id", record.EventId.ToString()), ("@type", record.Type),
-            ("@occurred_at", WorkerDatabase.Timestamp(record.OccurredAt)), ("@source", record.Source),
-            ("@job_id", record.JobId?.ToString()), ("@data", record.Data.GetRawText()),
-            ("@recorded_at", WorkerDatabase.Timestamp(record.RecordedAt))) == 1;
+        _database = database;
+        _appends = new BatchQueue<AuditRecord, bool>(AppendAllAsync, MaxBatchSize);
+    }
+
+    public Task<bool> AppendAsync(AuditRecord record, CancellationToken cancellationToken) =>
+        _appends.EnqueueAsync(record, cancellationToken);
+
+    public ValueTask DisposeAsync() => _appends.DisposeAsync();
+
+    private async Task<IReadOnlyList<bool>> AppendAllAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken)
+    {
+        // ON CONFLICT DO NOTHING on the event id: a redelivered event is recorded once (within one batch, the first).
+        var insert = new SqlBuilder("INSERT INTO audit_log (event_id, type, occurred_at, source, job_id, data, recorded_at) VALUES ");
+        foreach (var record in records)
+        {
+            insert.Row(record.EventId.ToString(), record.Type, WorkerDatabase.Timestamp(record.OccurredAt), record.Source,
+                record.JobId?.ToString(), record.Data.GetRawText(), WorkerDatabase.Timestamp(record.RecordedAt));
+        }
+
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        var added = await insert.Append(" ON CONFLICT DO NOTHING RETURNING event_id").ReadStringsAsync(connection, null, cancellationToken);
+        var answered = new HashSet<string>(StringComparer.Ordinal);
+        return [.. records.Select(record => record.EventId.ToString() is var id && added.Contains(id) && answered.Add(id))];
     }
 
     public async Task<IReadOnlyList<AuditRecord>> ForJobAsync(Guid jobId, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = WorkerDatabase.Command(connection, null, """
             SELECT event_id, type, occurred_at, source, job_id, data, recorded_at
             FROM audit_log WHERE job_id = @job_id ORDER BY recorded_at, event_id
@@ -34,7 +57,7 @@ internal sealed class AuditLog(WorkerDatabase database) : IAuditLog
 
     public async Task<IReadOnlyList<AuditRecord>> OfTypeAsync(string type, int limit, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = WorkerDatabase.Command(connection, null, """
             SELECT * FROM (
                 SELECT event_id, type, occurred_at, source, job_id, data, recorded_at

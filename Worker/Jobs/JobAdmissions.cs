@@ -1,6 +1,5 @@
 using Worker.Batching;
 using Worker.Messaging.Outbox;
-using Worker.Persistence;
 
 namespace Worker.Jobs;
 
@@ -17,16 +16,17 @@ public sealed class JobAdmissions : IAsyncDisposable
     private readonly BatchQueue<JobToAdmit, JobAdmission> _admissions;
     private readonly BatchQueue<Guid, Guid> _confirms;
 
-    public JobAdmissions(IJobStore store, IOutbox outbox, SqlDialect dialect)
+    public JobAdmissions(IJobStore store, IOutbox outbox)
     {
-        // SQLite has one writer: a second batch in flight would only wait for the lock. PostgreSQL commits in parallel.
-        var handlers = dialect.Provider == DatabaseProvider.Sqlite ? 1 : 2;
-        _admissions = new BatchQueue<JobToAdmit, JobAdmission>(store.AddAsync, MaxBatchSize, handlers);
+        // One batch in flight per queue, on either provider: SQLite has one writer, and on PostgreSQL a second handler
+        // halved the batches (more statements and commits per job) without committing more per second, since the
+        // stack shares its cores with the server (measured: docs/performance.md, "PostgreSQL's jobs profile").
+        _admissions = new BatchQueue<JobToAdmit, JobAdmission>(store.AddAsync, MaxBatchSize);
         _confirms = new BatchQueue<Guid, Guid>(async (ids, cancellationToken) =>
         {
             await outbox.MarkSentAsync(ids, cancellationToken);
             return ids;
-        }, MaxBatchSize, handlers);
+        }, MaxBatchSize);
     }
 
     /// <summary>How many transactions stored jobs so far (tests: concurrent submissions share them).</summary>

@@ -28,13 +28,14 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         var owners = jobs.Select(admit => admit.Job.Owner).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+        // The usual batch (new jobs, within quota) is one round trip before the commit on PostgreSQL: the statements
+        // below go together (SqlBuilder.ReadTogetherAsync), each seeing the ones before it in the transaction.
+        var statements = new List<SqlBuilder>();
         if (database.Dialect.OwnerLock is { } ownerLock)
         {
             // Each owner's quota is counted under their lock; taken in one order so two batches never deadlock.
-            foreach (var owner in owners)
-            {
-                await WorkerDatabase.ExecuteAsync(connection, transaction, ownerLock, cancellationToken, ("@owner", owner));
-            }
+            statements.AddRange(owners.Select(owner => new SqlBuilder(ownerLock).With("@owner", owner)));
         }
 
         // One multi-row INSERT for the whole batch. The unique (owner, idempotency_key) index decides between
@@ -51,8 +52,21 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
                 Timestamp(job.CreatedAt), Timestamp(job.UpdatedAt), job.CallbackUrl, job.IdempotencyKey, requestHash);
         }
 
-        insert.Append(" ON CONFLICT DO NOTHING RETURNING id");
-        var inserted = await insert.ReadStringsAsync(connection, transaction, cancellationToken);
+        statements.Add(insert.Append(" ON CONFLICT DO NOTHING RETURNING id"));
+        // Counted after the insert, under the owner's lock: the new jobs are included and no concurrent submission of
+        // the owner is between the count and the commit. (The limit only bounds the scan.)
+        statements.AddRange(owners.Select(owner => CountUnfinished(owner,
+            (int)Math.Min((long)jobs.Where(admit => admit.Job.Owner == owner).Min(admit => admit.MaxUnfinished)
+                          + jobs.Count, int.MaxValue))));
+        // The queue messages of the jobs the insert stored; those refused over quota below lose theirs again.
+        statements.Add(OutboxStore.InsertForStoredJobs([.. jobs.Select(admit => admit.Message)]));
+        var results = await SqlBuilder.ReadTogetherAsync(connection, transaction, statements, cancellationToken);
+        var locks = statements.Count - owners.Count - 2; // the results: locks, insert, counts, messages
+        var inserted = results[locks].Select(id => (string)id!).ToHashSet(StringComparer.Ordinal);
+        var unfinished = owners.Select((owner, i) => (Owner: owner,
+                Count: Convert.ToInt64(results[locks + 1 + i][0], CultureInfo.InvariantCulture)))
+            .ToDictionary(count => count.Owner, count => count.Count, StringComparer.Ordinal);
+        var queued = results[^1].Select(id => (string)id!).ToHashSet(StringComparer.Ordinal);
 
         var admissions = new JobAdmission[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)
@@ -60,6 +74,11 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
             var (job, requestHash, _, _) = jobs[i];
             if (inserted.Contains(job.Id.ToString()))
             {
+                if (!queued.Contains(jobs[i].Message.Id.ToString()))
+                {
+                    throw new InvalidOperationException($"The queue message {jobs[i].Message.Id} of job {job.Id} exists already.");
+                }
+
                 admissions[i] = new JobAdmission(job, Created: true, SameRequest: true);
                 continue;
             }
@@ -80,21 +99,25 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
             throw new InvalidOperationException($"Job {job.Id} exists already.");
         }
 
-        await RefuseOverQuotaAsync(connection, transaction, jobs, admissions, owners, cancellationToken);
-        await OutboxStore.AddAsync(connection, transaction,
-            [.. jobs.Where((_, i) => admissions[i].Created).Select(admitted => admitted.Message)], cancellationToken);
+        // A message queued for an existing job this batch did not create (only if a new id equalled an old one's).
+        foreach (var stray in jobs.Where((admit, i) => !admissions[i].Created && queued.Contains(admit.Message.Id.ToString())))
+        {
+            await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE id = @id", cancellationToken,
+                ("@id", stray.Message.Id.ToString()));
+        }
+
+        await RefuseOverQuotaAsync(connection, transaction, jobs, admissions, owners, unfinished, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return admissions;
     }
 
     /// <summary>
-    /// Counted after the insert, under each owner's lock: the new jobs are included and no concurrent submission of
-    /// the owner is between the count and the commit. Jobs of the batch beyond an owner's quota (the last ones) are
-    /// deleted again and answered over quota. (A repeated idempotency key was answered above, quota or not.)
+    /// Jobs of the batch beyond an owner's quota (the last ones) are deleted again, with their queue messages, and
+    /// answered over quota. (A repeated idempotency key was answered above, quota or not.)
     /// </summary>
     private static async Task RefuseOverQuotaAsync(DbConnection connection, DbTransaction transaction,
         IReadOnlyList<JobToAdmit> jobs, JobAdmission[] admissions, IReadOnlyList<string> owners,
-        CancellationToken cancellationToken)
+        Dictionary<string, long> unfinished, CancellationToken cancellationToken)
     {
         foreach (var owner in owners)
         {
@@ -106,13 +129,14 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
             }
 
             var maxUnfinished = created.Min(i => jobs[i].MaxUnfinished);
-            var unfinished = await CountUnfinishedAsync(connection, transaction, owner,
-                (int)Math.Min((long)maxUnfinished + created.Count, int.MaxValue), cancellationToken);
-            var excess = (int)Math.Min(created.Count, unfinished - maxUnfinished);
+            var excess = (int)Math.Min(created.Count, unfinished[owner] - maxUnfinished);
             foreach (var i in created.TakeLast(Math.Max(excess, 0)))
             {
+                var id = jobs[i].Job.Id.ToString();
+                await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE job_id = @id",
+                    cancellationToken, ("@id", id));
                 await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM jobs WHERE id = @id",
-                    cancellationToken, ("@id", jobs[i].Job.Id.ToString()));
+                    cancellationToken, ("@id", id));
                 admissions[i] = new JobAdmission(jobs[i].Job, Created: false, SameRequest: true, OverQuota: true);
             }
         }
@@ -313,12 +337,10 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         return ids.Count;
     }
 
-    private static async Task<long> CountUnfinishedAsync(DbConnection connection, DbTransaction transaction, string owner,
-        int atMost, CancellationToken cancellationToken) =>
-        Convert.ToInt64(await WorkerDatabase.ScalarAsync(connection, transaction, """
+    private static SqlBuilder CountUnfinished(string owner, int atMost) => new SqlBuilder("""
             SELECT COUNT(*) FROM (
                 SELECT 1 FROM jobs WHERE owner = @owner AND status IN ('queued', 'running') LIMIT @at_most) AS unfinished
-            """, cancellationToken, ("@owner", owner), ("@at_most", atMost)), CultureInfo.InvariantCulture);
+            """).With("@owner", owner).With("@at_most", atMost);
 
     private static async Task<Job?> FindAsync(DbConnection connection, Guid id, CancellationToken cancellationToken)
     {

@@ -197,18 +197,23 @@ public sealed class WorkerDatabase(SqlDialect dialect)
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value ?? DBNull.Value;
-            if (value is null)
-            {
-                parameter.DbType = DbType.String; // PostgreSQL cannot infer the type of an untyped null
-            }
-
-            command.Parameters.Add(parameter);
+            command.Parameters.Add(Parameter(command.CreateParameter(), name, value));
         }
 
         return command;
+    }
+
+    /// <summary>Fills in a parameter; a null value is a text null (every nullable column is text).</summary>
+    public static DbParameter Parameter(DbParameter parameter, string name, object? value)
+    {
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        if (value is null)
+        {
+            parameter.DbType = DbType.String; // PostgreSQL cannot infer the type of an untyped null
+        }
+
+        return parameter;
     }
 
     /// <summary>Fixed-width UTC timestamps compare correctly as text (in PostgreSQL, with the "C" collation).</summary>

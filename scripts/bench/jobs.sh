@@ -3,38 +3,94 @@
 # raw publish/consume rate of the same RabbitMQ measured by a plain client in the same run. Starts its own AppHost
 # on free ports (local RabbitMQ, two Worker replicas, the chosen database), prints a table, stops it.
 # scripts/bench/run.sh runs the same driver as one scenario among the others.
-# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres] [--release] [jobs] [concurrency]
-#   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local)
+# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [jobs] [concurrency]
+#   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
+#               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
+#               and the PostgreSQL / SQLite ratios
 #   --release   build and run the services in Release (what a throughput figure should be measured on)
+#   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc) and,
+#               on PostgreSQL, commits and statements per job (statements need pg_stat_statements preloaded)
 # (assumes scripts/setup.sh has run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 provider=sqlite
 configuration=Debug
+profile=0
 positional=()
 while (($#)); do
   case "$1" in
-    --provider) provider="${2:?--provider needs sqlite or postgres}"; shift 2 ;;
+    --provider) provider="${2:?--provider needs sqlite, postgres or both}"; shift 2 ;;
     --provider=*) provider="${1#*=}"; shift ;;
     --release) configuration=Release; shift ;;
+    --profile) profile=1; shift ;;
     *) positional+=("$1"); shift ;;
   esac
 done
-case "$provider" in sqlite | postgres) ;; *) echo "$(basename "$0"): --provider is sqlite or postgres, not '$provider'" >&2; exit 2 ;; esac
+case "$provider" in
+  sqlite | postgres) providers=("$provider") ;;
+  both) providers=(sqlite postgres) ;;
+  *) echo "$(basename "$0"): --provider is sqlite, postgres or both, not '$provider'" >&2; exit 2 ;;
+esac
 jobs="${positional[0]:-1000}"
 concurrency="${positional[1]:-32}"
 source scripts/bench/lib.sh
 dotnet build AppHost -c "$configuration" -nologo -v quiet -clp:ErrorsOnly >/dev/null
 token=$(dotnet user-jwts create --project Gateway --name bench --scope jobs --output token)
+results=$(mktemp -d)
 
 # The bench is one subject submitting thousands of jobs: lift its rate limit (project resources inherit the
 # AppHost's environment).
 export RateLimiting__Policies__jobs__TokenLimit=1000000 RateLimiting__Policies__jobs__TokensPerPeriod=1000000
 export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
-trap apphost_stop EXIT
-apphost_start "$configuration" --Messaging:Runtime=local --Database:Provider="$provider" --Database:Runtime=local
-# The broker's address and generated credentials, as Aspire gave them to a Worker replica.
-amqp=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__messaging)
-echo "provider: $provider ($configuration build)"
-python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" \
-  --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency"
+trap 'apphost_stop; rm -rf "$results"' EXIT
+
+# Whether process $1 descends from one of the processes $2... (this AppHost's orchestrator, not a test's).
+descends_from() {
+  local pid="$1"; shift
+  while [[ -n "$pid" && "$pid" != 1 && "$pid" != 0 ]]; do
+    for ancestor in "$@"; do [[ "$pid" == "$ancestor" ]] && return 0; done
+    pid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  done
+  return 1
+}
+
+# --cpu and --postgres arguments of jobs.py for the stack apphost_start started ($1 the provider).
+profile_arguments() {
+  local workers amqp_port pg orchestrator inference=""
+  orchestrator=$(orchestrator_pids "$APPHOST")
+  for pid in $(pgrep -f "uvicorn app.main:app"); do
+    # shellcheck disable=SC2086 # a list of pids
+    if descends_from "$pid" $orchestrator; then inference="$pid"; break; fi
+  done
+  workers=$(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr '\n' ',')
+  amqp_port=$(sed -E 's|.*:([0-9]+)/?.*$|\1|' <<<"$amqp")
+  echo "--cpu gateway=$(service_pid Gateway "$configuration") --cpu worker=${workers%,}"
+  echo "--cpu python-inference=$inference --cpu rabbitmq=$(listener_pid "$amqp_port")"
+  echo "--cpu dashboard=$(listener_pid "$DASHBOARD_PORT") --cpu orchestrator=$(tr ' ' ',' <<<"$orchestrator" | sed 's/,*$//')"
+  echo "--cpu apphost=$APPHOST"
+  if [[ "$1" == postgres ]]; then
+    pg=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__workerdb)
+    echo "--cpu postgres=$(listener_pid "$(sed -E 's/.*Port=([0-9]+).*/\1/' <<<"$pg")") --postgres $pg"
+  fi
+}
+
+read -r load_before _ </proc/loadavg
+for provider in "${providers[@]}"; do
+  apphost_start "$configuration" --Messaging:Runtime=local --Database:Provider="$provider" --Database:Runtime=local
+  # The broker's address and generated credentials, as Aspire gave them to a Worker replica.
+  amqp=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__messaging)
+  extra=()
+  if ((profile)); then read -r -a extra <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; fi
+  echo "provider: $provider ($configuration build)"
+  python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" \
+    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --json "$results/$provider.json" "${extra[@]}"
+  apphost_stop
+done
+read -r load_after _ </proc/loadavg
+
+if ((${#providers[@]} > 1)); then
+  echo
+  echo "Both providers, one after the other ($configuration build, $jobs single-input and $((jobs / 10 > 10 ? jobs / 10 : 10)) 100-input jobs, $concurrency in flight; load average $load_before before, $load_after after):"
+  echo
+  python-inference/.venv/bin/python scripts/bench/jobs.py --compare sqlite="$results/sqlite.json" postgres="$results/postgres.json"
+fi

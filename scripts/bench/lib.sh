@@ -1,5 +1,5 @@
 # What every benchmark script needs around the AppHost it starts; sourced, not run.
-# Sets APPHOST (the `dotnet run` pid) and GATEWAY (the gateway's HTTP address) once apphost_start returns.
+# Sets APPHOST (the `dotnet run` pid), GATEWAY (the gateway's HTTP address) and DASHBOARD_PORT once apphost_start returns.
 
 # A stack already on 8080 would be measured instead of the one the script starts (for the scripts on fixed ports).
 refuse_if_gateway_answers() {
@@ -60,6 +60,9 @@ inference_pid() {
   done
 }
 
+# The process listening on loopback TCP port $1.
+listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2; }
+
 # One variable of process $1's environment ($2 the name).
 process_env() { tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p" | head -n 1; }
 
@@ -69,10 +72,10 @@ process_env() { tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p" | head -n 
 apphost_start() {
   local configuration="$1"; shift
   local http https
-  http=$(free_port) https=$(free_port)
+  http=$(free_port) https=$(free_port) DASHBOARD_PORT=$(free_port)
   APPHOST_LOG="${APPHOST_LOG:-$(mktemp)}"
   ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development ASPIRE_ALLOW_UNSECURED_TRANSPORT=true \
-    ASPNETCORE_URLS="http://127.0.0.1:$(free_port)" \
+    ASPNETCORE_URLS="http://127.0.0.1:$DASHBOARD_PORT" \
     ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \
     ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \
     ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \

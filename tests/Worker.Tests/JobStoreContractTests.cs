@@ -218,6 +218,23 @@ public sealed class JobStoreContractTests
 
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task Concurrent_appends_are_each_recorded_once_and_a_repeated_event_only_by_one_of_them(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var jobId = Guid.CreateVersion7();
+        var records = Enumerable.Range(0, 30).Select(i => new Worker.Audit.AuditRecord(Guid.CreateVersion7(), "job.completed",
+            DateTimeOffset.UtcNow, "worker", jobId, JsonElement.Parse($$"""{"n":{{i}}}"""), DateTimeOffset.UtcNow)).ToList();
+
+        // Every record twice, all at once: appends that arrive together share a transaction (group commit).
+        var appended = await Task.WhenAll(records.Concat(records).Select(record => db.Audit.AppendAsync(record, Token)));
+
+        Assert.Equal(30, appended.Count(added => added));
+        Assert.Equal(records.Select(record => record.EventId).Order(),
+            (await db.Audit.ForJobAsync(jobId, Token)).Select(record => record.EventId).Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
     public async Task Audit_records_of_a_type_are_the_latest_oldest_first(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);

@@ -30,7 +30,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
         Store = new JobStore(Database, Outbox, TimeProvider.System);
         Audit = new AuditLog(Database);
         Registry = new ModelRegistryStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
-        Admissions = new JobAdmissions(Store, Outbox, dialect);
+        Admissions = new JobAdmissions(Store, Outbox);
     }
 
     public WorkerDatabase Database { get; }
@@ -127,6 +127,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Admissions.DisposeAsync();
+        await Audit.DisposeAsync();
         foreach (var replicaOutbox in _replicaOutboxes)
         {
             replicaOutbox.Dispose();

@@ -9,6 +9,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     private const string Columns = "id, exchange, routing_key, type, body, traceparent, job_id, created_at";
 
     private readonly SemaphoreSlim _signal = new(0, 1);
+    private int _writtenSinceClaim;
 
     /// <summary>Inserts a message inside the caller's transaction.</summary>
     public static Task AddAsync(DbConnection connection, DbTransaction transaction, OutboxMessage message,
@@ -33,6 +34,26 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
         return insert.ExecuteAsync(connection, transaction, cancellationToken);
     }
 
+    /// <summary>
+    /// An INSERT of job messages, each only if its job is stored (by the same transaction, earlier): a submission that
+    /// lost to an earlier one with its idempotency key gets no message, nor one whose id is taken (the caller checks
+    /// that each stored job got its message). Returns the ids it inserted.
+    /// </summary>
+    public static SqlBuilder InsertForStoredJobs(IReadOnlyCollection<OutboxMessage> messages)
+    {
+        var insert = new SqlBuilder($"""
+            INSERT INTO outbox ({Columns})
+            SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM (VALUES
+            """);
+        foreach (var message in messages)
+        {
+            insert.Row(message.Id.ToString(), message.Exchange, message.RoutingKey, message.Type, message.Body.ToArray(),
+                message.TraceParent, message.JobId?.ToString(), WorkerDatabase.Timestamp(message.CreatedAt));
+        }
+
+        return insert.Append(") AS v WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = v.column7) ON CONFLICT DO NOTHING RETURNING id");
+    }
+
     public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(DateTimeOffset jobsCreatedBefore,
         DateTimeOffset eventsCreatedBefore, int limit, TimeSpan lease, CancellationToken cancellationToken)
     {
@@ -48,9 +69,12 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
             ("@events_before", WorkerDatabase.Timestamp(eventsCreatedBefore)),
         ];
         await using var connection = await database.OpenAsync(cancellationToken);
-        // Most sweeps find nothing due: a read first takes no write lock (SQLite) and locks no row (PostgreSQL).
-        if (await WorkerDatabase.ScalarAsync(connection, null, $"SELECT 1 FROM outbox WHERE {due} LIMIT 1", cancellationToken,
-                parameters) is null)
+        // Most periodic sweeps find nothing due: a read first takes no write lock (SQLite) and locks no row
+        // (PostgreSQL). After this process's own commit (Notify) there is something, so the read would be a wasted
+        // statement per batch of jobs.
+        var written = Interlocked.Exchange(ref _writtenSinceClaim, 0) == 1;
+        if (!written && await WorkerDatabase.ScalarAsync(connection, null, $"SELECT 1 FROM outbox WHERE {due} LIMIT 1",
+                cancellationToken, parameters) is null)
         {
             return [];
         }
@@ -104,6 +128,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
 
     public void Notify()
     {
+        Volatile.Write(ref _writtenSinceClaim, 1);
         try
         {
             _signal.Release();
