@@ -68,12 +68,12 @@ public static class UpstreamExtensions
 
     /// <summary>
     /// python-inference's HTTP/JSON resilience. Predictions are pure functions of their input, so a call whose
-    /// connection failed is retried with short, bounded delays. A timeout is never retried: the first attempt may still
+    /// connection broke is retried with short, bounded delays. A timeout is never retried: the first attempt may still
     /// be running there, and a retry would double the load on a python-inference that is already slow. Nor is an
     /// answer, even 5xx: python-inference has decided.
-    /// Once python-inference refuses connections it is known to be down: the "down" breaker then fails every attempt at
-    /// once (503 <c>upstream_unavailable</c> within milliseconds, not after the retries' delays) and lets one attempt
-    /// through every <see cref="DownProbeInterval"/> to notice its return.
+    /// A refused connection is not retried either: nothing listens there, python-inference is down. The "down" breaker
+    /// then fails every attempt at once (503 <c>upstream_unavailable</c> within milliseconds, not after retry delays)
+    /// and lets one attempt through every <see cref="DownProbeInterval"/> to notice its return.
     /// </summary>
     public static IHttpClientBuilder AddInferenceResilience(this IHttpClientBuilder builder)
     {
@@ -90,13 +90,13 @@ public static class UpstreamExtensions
                     !IsRefusedConnection(args.Outcome.Exception) && await transient(args);
                 resilience.Retry.MaxRetryAttempts = Math.Max(settings.MaxRetryAttempts, 1);
                 resilience.Retry.Delay = settings.RetryBaseDelay;
-                resilience.Retry.ShouldHandle = args => ValueTask.FromResult(
-                    settings.MaxRetryAttempts > 0 && args.Outcome.Exception is HttpRequestException);
+                resilience.Retry.ShouldHandle = args => ValueTask.FromResult(settings.MaxRetryAttempts > 0
+                    && args.Outcome.Exception is HttpRequestException && !IsRefusedConnection(args.Outcome.Exception));
             });
         // Inside the retries: each attempt passes it.
         builder.AddResilienceHandler("inference-down", pipeline => pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
         {
-            // Any refusal among the last half second's attempts (and at least two of them) opens it.
+            // Refusals among the last half second's attempts (at least two attempts, 1 % of them refused) open it.
             FailureRatio = 0.01,
             MinimumThroughput = 2,
             SamplingDuration = TimeSpan.FromMilliseconds(500),
