@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -227,3 +230,19 @@ def test_a_fault_delay_is_taken_outside_production() -> None:
 def test_a_bad_fault_delay_fails_at_start_up(value: str) -> None:
     with pytest.raises(ValueError, match="FAULT_PREDICTION_DELAY"):
         Settings.from_env({"FAULT_PREDICTION_DELAY": value, "ENVIRONMENT": "Development"})
+
+
+def test_the_service_refuses_to_start_in_production_with_a_fault_delay() -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "ENVIRONMENT"} | {"FAULT_PREDICTION_DELAY": "1"}
+
+    started = subprocess.run(
+        [sys.executable, "-c", "import app.main"],
+        cwd=SERVICE_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+
+    assert started.returncode != 0
+    assert "FAULT_PREDICTION_DELAY injects a fault and is refused in Production" in started.stderr
