@@ -357,9 +357,10 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     private async Task CountJobsAsync(CancellationToken cancellationToken)
     {
         var accepted = _load.Accepted.ToList();
-        foreach (var result in _results)
+        // A job belongs to the scenario that had started when it was accepted: the settling after a scenario is its own.
+        foreach (var (id, at) in accepted)
         {
-            result.AcceptedJobs.AddRange(accepted.Where(a => result.Span.Contains(a.At)).Select(a => a.Id));
+            (_results.LastOrDefault(r => r.Span.Start <= at) ?? _results[0]).AcceptedJobs.Add(id);
         }
 
         var owners = new[] { JobsSubject, ChaosApp.QuotaSubject, FillSubject };
