@@ -476,7 +476,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     }
 
     /// <summary>Closes the scenario's span and fills in its figures: p99 of predictions before the fault, during it, after it.</summary>
-    private void End(ScenarioResult result, DateTimeOffset? faultStart = null, DateTimeOffset? returned = null, DateTimeOffset? duringEnd = null)
+    private void End(ScenarioResult result, DateTimeOffset? faultStart = null, DateTimeOffset? returned = null)
     {
         var now = DateTimeOffset.UtcNow;
         result.Span = new TimeWindow(result.Span.Start, now);
@@ -488,7 +488,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         result.P99Before = Latency.P99(samples, before, Routes.Predict);
         if (faultStart is { } start && returned is { } back)
         {
-            result.P99During = Latency.P99(samples, new TimeWindow(start, duringEnd ?? back), Routes.Predict);
+            result.P99During = Latency.P99(samples, new TimeWindow(start, back), Routes.Predict);
             result.P99After = Latency.P99(samples, new TimeWindow(back, now), Routes.Predict);
         }
     }
