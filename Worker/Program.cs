@@ -15,6 +15,7 @@ var app = builder.Build();
 app.UseProblemDetailsContract();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseGrpcRequestDecoding();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
 app.MapAuditApi();

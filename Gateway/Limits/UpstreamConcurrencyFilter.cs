@@ -15,7 +15,7 @@ internal sealed class UpstreamConcurrencyFilter(UpstreamConcurrencyLimiter limit
         ArgumentNullException.ThrowIfNull(next);
         using var slot = limiter.TryEnter(RateLimitBudget.CallerKey(context.HttpContext), out var callerIsFull);
         return slot is null
-            ? TypedResults.Problem(UpstreamConcurrency.Refused(context.HttpContext, callerIsFull, options.Value.RetryAfter))
+            ? TypedResults.Problem(UpstreamConcurrency.Refused(callerIsFull, options.Value.RetryAfter))
             : await next(context);
     }
 }
@@ -23,17 +23,18 @@ internal sealed class UpstreamConcurrencyFilter(UpstreamConcurrencyLimiter limit
 public static class UpstreamConcurrency
 {
     /// <summary>
-    /// The 503 <c>concurrency_limited</c> problem for a call that found no slot, with <c>Retry-After</c> set on the
-    /// response (JSON-RPC sends the same problem as a call's error).
+    /// The 503 <c>concurrency_limited</c> problem for a call that found no slot, with its <c>retryAfter</c> member
+    /// (the <c>Retry-After</c> header over REST; JSON-RPC sends the same problem as a call's error).
     /// </summary>
-    public static ProblemDetails Refused(HttpContext httpContext, bool callerIsFull, TimeSpan retryAfter)
+    public static ProblemDetails Refused(bool callerIsFull, TimeSpan retryAfter)
     {
-        ArgumentNullException.ThrowIfNull(httpContext);
-        var seconds = RateLimits.SetRetryAfter(httpContext, retryAfter);
-        return ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.ConcurrencyLimited,
-            "Too many calls in progress.", callerIsFull
-                ? $"This caller already has as many calls in progress as it may; retry after {seconds} s."
-                : $"The gateway has as many calls in progress as it takes; retry after {seconds} s.");
+        var problem = ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.ConcurrencyLimited,
+            "Too many calls in progress.").WithRetryAfter(retryAfter);
+        var seconds = ProblemDetailsContract.RetryAfterOf(problem);
+        problem.Detail = callerIsFull
+            ? $"This caller already has as many calls in progress as it may; retry after {seconds} s."
+            : $"The gateway has as many calls in progress as it takes; retry after {seconds} s.";
+        return problem;
     }
 
     /// <summary>The endpoint holds an upstream slot while it runs, and documents the 503 that follows when none is free.</summary>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using ServiceDefaults.Problems;
@@ -22,23 +21,21 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, RateLimitBudget 
             return;
         }
 
-        await TypedResults.Problem(RateLimits.Refused(context, retryAfter)).ExecuteAsync(context);
+        await TypedResults.Problem(RateLimits.Refused(retryAfter)).ExecuteAsync(context);
     }
 }
 
 public static class RateLimits
 {
-    /// <summary>The 429 <c>rate_limited</c> problem, with <c>Retry-After</c> set on the response (JSON-RPC sends it as a call's error).</summary>
-    public static ProblemDetails Refused(HttpContext httpContext, TimeSpan retryAfter) =>
-        ProblemDetailsContract.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.RateLimited, "Too many requests.",
-            $"The rate limit for this operation is used up; retry after {SetRetryAfter(httpContext, retryAfter)} s.");
-
-    /// <summary>Sets <c>Retry-After</c> (whole seconds, at least 1) and returns the seconds.</summary>
-    public static int SetRetryAfter(HttpContext httpContext, TimeSpan retryAfter)
+    /// <summary>
+    /// The 429 <c>rate_limited</c> problem with its <c>retryAfter</c> member, which the problem contract writes as the
+    /// <c>Retry-After</c> header over REST and JSON-RPC as <c>data.retryAfter</c> (and the reply's header).
+    /// </summary>
+    public static ProblemDetails Refused(TimeSpan retryAfter)
     {
-        ArgumentNullException.ThrowIfNull(httpContext);
-        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-        httpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return seconds;
+        var problem = ProblemDetailsContract.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.RateLimited,
+            "Too many requests.").WithRetryAfter(retryAfter);
+        problem.Detail = $"The rate limit for this operation is used up; retry after {ProblemDetailsContract.RetryAfterOf(problem)} s.";
+        return problem;
     }
 }

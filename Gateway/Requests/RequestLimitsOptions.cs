@@ -13,10 +13,22 @@ public sealed class RequestLimitsOptions
 
     /// <summary>
     /// Largest total of the request's header names and values; more is 431 <c>headers_too_large</c>. Kestrel's own
-    /// limit (32 KiB) stays above it, past which Kestrel answers 431 itself, without a body.
+    /// limit (<see cref="KestrelHardLimits.MaxHeadersTotalBytes"/>) stays above it, past which Kestrel answers 431
+    /// itself, without a body.
     /// </summary>
     [Range(1024, 32 * 1024)]
     public int MaxHeaderBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Most header fields a request may carry; more is 431 <c>headers_too_large</c> (Kestrel's own: 400).</summary>
+    [Range(10, 200)]
+    public int MaxHeaderCount { get; set; } = 100;
+
+    /// <summary>
+    /// Longest request target (path and query, as sent); longer is 414 <c>uri_too_long</c>. Kestrel's own limit on
+    /// the whole request line (<see cref="KestrelHardLimits.MaxRequestLineBytes"/>) stays above it.
+    /// </summary>
+    [Range(1024, 16 * 1024)]
+    public int MaxRequestTargetBytes { get; set; } = 8 * 1024;
 
     /// <summary>
     /// The longest any request may take, <c>/rpc</c> batches included; past it the request's work is cancelled and the

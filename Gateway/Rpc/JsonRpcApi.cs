@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Gateway.RateLimiting;
@@ -55,19 +56,31 @@ public static class JsonRpcApi
         {
             // The parser's message names a position in the body, nothing of ours.
             var error = JsonRpcError.ParseError(ProblemDetailsContract.TraceIdOf(httpContext), "The body is not valid JSON.");
-            return Reply(JsonRpcReply.Single(JsonRpcResponse.Failure(null, error)), json.Value);
+            return Reply(JsonRpcReply.Single(JsonRpcResponse.Failure(null, error)), httpContext, json.Value);
         }
 
         using (document)
         {
             // Written while the document lives: a result may still refer to the request's elements.
-            return Reply(await dispatcher.DispatchAsync(document.RootElement, httpContext), json.Value);
+            return Reply(await dispatcher.DispatchAsync(document.RootElement, httpContext), httpContext, json.Value);
         }
     }
 
-    private static IResult Reply(JsonRpcReply reply, HttpJsonOptions json) => reply.IsEmpty
-        ? TypedResults.NoContent()
-        : TypedResults.Bytes(reply.ToUtf8(json.SerializerOptions), "application/json");
+    private static IResult Reply(JsonRpcReply reply, HttpContext httpContext, HttpJsonOptions json)
+    {
+        if (reply.IsEmpty)
+        {
+            return TypedResults.NoContent();
+        }
+
+        // A reply with refused calls says when to come back as REST does: the longest of their waits.
+        if (reply.RetryAfter is { } seconds)
+        {
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return TypedResults.Bytes(reply.ToUtf8(json.SerializerOptions), "application/json");
+    }
 
     private static string Describe(JsonRpcMethodTable methods, JsonRpcOptions options)
     {

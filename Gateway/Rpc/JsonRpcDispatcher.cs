@@ -85,14 +85,14 @@ internal sealed partial class JsonRpcDispatcher(
 
         if (method.RateLimitPolicy is { } policy && budget.TryCharge(httpContext, policy) is { } retryAfter)
         {
-            return (null, JsonRpcError.FromProblem(RateLimits.Refused(httpContext, retryAfter), traceId));
+            return (null, JsonRpcError.FromProblem(RateLimits.Refused(retryAfter), traceId));
         }
 
         using var slot = concurrency.TryEnter(RateLimitBudget.CallerKey(httpContext), out var callerIsFull);
         if (slot is null)
         {
             return (null, JsonRpcError.FromProblem(
-                UpstreamConcurrency.Refused(httpContext, callerIsFull, upstreamLimits.Value.RetryAfter), traceId));
+                UpstreamConcurrency.Refused(callerIsFull, upstreamLimits.Value.RetryAfter), traceId));
         }
 
         try

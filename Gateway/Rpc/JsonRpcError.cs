@@ -45,7 +45,8 @@ public sealed record JsonRpcError(int Code, string Message, JsonRpcErrorData Dat
 /// <summary>
 /// The <c>data</c> member of every error: the problem contract's <c>code</c> and <c>traceId</c>, and for a
 /// method's failure the HTTP <c>status</c> it has over REST, with <c>detail</c>, per-field <c>errors</c>, and the
-/// seconds of its <c>Retry-After</c> header as <c>retryAfter</c> (a quota or a full queue).
+/// seconds of its <c>Retry-After</c> header as <c>retryAfter</c> (every refusal: rate limit, upstream slots, quota,
+/// full queue or batcher; the reply then carries the longest as its own <c>Retry-After</c> header).
 /// </summary>
 public sealed record JsonRpcErrorData(
     string Code,

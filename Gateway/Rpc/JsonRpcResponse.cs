@@ -59,6 +59,9 @@ internal sealed class JsonRpcReply
 
     public bool IsEmpty => Responses.Count == 0;
 
+    /// <summary>The longest <c>data.retryAfter</c> among the reply's errors: the reply's <c>Retry-After</c>.</summary>
+    public int? RetryAfter => Responses.Max(response => response.Error?.Data.RetryAfter);
+
     public static JsonRpcReply Single(JsonRpcResponse? response) => new(response is null ? [] : [response], false);
 
     public static JsonRpcReply Batch(IReadOnlyList<JsonRpcResponse> responses) => new(responses, true);

@@ -127,7 +127,7 @@ public static class GrpcProblems
         StatusCodes.Status403Forbidden => StatusCode.PermissionDenied,
         StatusCodes.Status404NotFound => StatusCode.NotFound,
         StatusCodes.Status409Conflict or StatusCodes.Status412PreconditionFailed => StatusCode.FailedPrecondition,
-        StatusCodes.Status429TooManyRequests => StatusCode.ResourceExhausted,
+        StatusCodes.Status413PayloadTooLarge or StatusCodes.Status429TooManyRequests => StatusCode.ResourceExhausted,
         StatusCodes.Status501NotImplemented => StatusCode.Unimplemented,
         StatusCodes.Status503ServiceUnavailable => StatusCode.Unavailable,
         StatusCodes.Status504GatewayTimeout => StatusCode.DeadlineExceeded,

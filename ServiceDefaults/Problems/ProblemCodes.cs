@@ -23,6 +23,7 @@ public static class ProblemCodes
     public const string DeadlineExceeded = "deadline_exceeded";
     public const string HttpsRequired = "https_required";
     public const string HeadersTooLarge = "headers_too_large";
+    public const string UriTooLong = "uri_too_long";
     public const string UpstreamUnavailable = "upstream_unavailable";
     public const string UpstreamTimeout = "upstream_timeout";
     public const string UpstreamError = "upstream_error";
@@ -42,6 +43,8 @@ public static class ProblemCodes
         404 => NotFound,
         405 => MethodNotAllowed,
         413 => PayloadTooLarge,
+        414 => UriTooLong,
+        431 => HeadersTooLarge,
         415 => UnsupportedMediaType,
         422 => ValidationFailed,
         429 => RateLimited,

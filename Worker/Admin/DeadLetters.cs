@@ -124,7 +124,7 @@ internal sealed class DeadLetters(
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         try
         {
-            await MessagingTopology.DeclareJobQueuesAsync(channel, Settings, cancellationToken);
+            await MessagingTopology.DeclareDeadJobsQueueAsync(channel, Settings, cancellationToken);
             while (await channel.BasicGetAsync(Settings.DeadLetterQueue, autoAck: false, cancellationToken) is { } message)
             {
                 if (!await visit(channel, message))

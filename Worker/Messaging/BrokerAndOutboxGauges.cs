@@ -33,7 +33,7 @@ internal sealed partial class BrokerAndOutboxGauges : BackgroundService
         var settings = messaging.Value;
         _queues =
         [
-            settings.JobsQueue, .. settings.EffectiveRetryDelays.Distinct().Select(delay => MessagingTopology.RetryQueueName(settings, delay)),
+            settings.JobsQueue, MessagingTopology.DueRetriesQueueName(settings), .. settings.EffectiveRetryDelays.Distinct().Select(delay => MessagingTopology.RetryQueueName(settings, delay)),
             settings.DeadLetterQueue, settings.AuditQueue, settings.NotificationsQueue, settings.EventsDeadLetterQueue,
             webhooks.Value.Queue, webhooks.Value.DeadLetterQueue,
         ];

@@ -9,7 +9,8 @@ using Worker.Messaging.Outbox;
 namespace Worker.Messaging;
 
 /// <summary>
-/// Consumes the <c>jobs</c> queue (competing consumers: every Worker replica subscribes). Deliveries are processed
+/// Consumes the <c>jobs</c> queue and <c>jobs.retries</c>, where retries land when their delay is over (competing
+/// consumers: every Worker replica subscribes). Deliveries are processed
 /// in batches (<see cref="JobProcessor.ProcessBatchAsync"/>): those that arrived while the previous batch was being
 /// processed, up to <see cref="MessagingOptions.JobBatchSize"/>. A delivery is acked only after its outcome is
 /// committed. A failed attempt goes to the retry queue of its back-off step with the
@@ -33,10 +34,13 @@ internal sealed partial class JobConsumer : QueueConsumer
 
     protected override string QueueName => Settings.JobsQueue;
 
+    protected override IReadOnlyList<string> QueueNames => [Settings.JobsQueue, MessagingTopology.DueRetriesQueueName(Settings)];
+
     protected override ushort PrefetchCount => Settings.JobPrefetchCount;
 
-    // Each handler only waits for its batch: as many as the broker sends ahead, so every one can join a batch.
-    protected override ushort HandlerConcurrency => Settings.JobPrefetchCount;
+    // Each handler only waits for its batch: as many as the broker sends ahead on both queues, so every one can join
+    // a batch, and a due retry is never stuck behind a full prefetch of new jobs.
+    protected override ushort HandlerConcurrency => (ushort)(2 * Settings.JobPrefetchCount);
 
     protected override async Task DeclareTopologyAsync(IChannel channel, CancellationToken cancellationToken)
     {
@@ -49,7 +53,15 @@ internal sealed partial class JobConsumer : QueueConsumer
             LogJobsQueueArgumentsDiffer(_logger, Settings.JobsQueue, Settings.JobsQueueMaxLength);
         }
 
-        await MessagingTopology.DeclareJobQueuesAsync(channel, Settings, cancellationToken, jobsQueueExists: differs);
+        var outdated = await MessagingTopology.UpgradeRetryQueuesAsync(Services.GetRequiredService<IConnection>(), Settings,
+            cancellationToken);
+        foreach (var queue in outdated)
+        {
+            LogRetryQueueOutdated(_logger, queue, Settings.JobsQueue);
+        }
+
+        await MessagingTopology.DeclareJobQueuesAsync(channel, Settings, cancellationToken, jobsQueueExists: differs,
+            outdatedRetryQueues: outdated);
     }
 
     protected override async Task<DeliveryOutcome> HandleAsync(BasicDeliverEventArgs delivery, CancellationToken cancellationToken)
@@ -132,6 +144,11 @@ internal sealed partial class JobConsumer : QueueConsumer
     [LoggerMessage(Level = LogLevel.Warning, Message = "The queue {Queue} exists with other arguments than this Worker declares " +
         "(length limit {MaxLength}); it is used as it is. To apply the limit, see docs/messaging.md (Changing the queue limit).")]
     private static partial void LogJobsQueueArgumentsDiffer(ILogger logger, string queue, int maxLength);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The retry queue {Queue} was created by an older build (its retries go " +
+        "back into {JobsQueue}, where a full queue drops them) and still holds messages; it is used as it is and upgraded " +
+        "at a later start once it is empty.")]
+    private static partial void LogRetryQueueOutdated(ILogger logger, string queue, string jobsQueue);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dead-lettered an unreadable job message (message id {MessageId}).")]
     private static partial void LogUnreadable(ILogger logger, string? messageId);

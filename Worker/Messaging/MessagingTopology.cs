@@ -7,8 +7,8 @@ namespace Worker.Messaging;
 /// Declares what the Worker owns on the broker. Declarations are idempotent, so every start (and every recovery
 /// after a broker restart) repeats them:
 /// <code>
-/// jobs ──(nack, no requeue)──▶ jobs.dead
-///   ▲  └─(failed attempt)──▶ jobs.retry.&lt;delay&gt; ──(TTL expires)──┘
+/// jobs ──(nack, no requeue)──▶ jobs.dead ◀──(nack)── jobs.retries ◀──(TTL expires)── jobs.retry.&lt;delay&gt;
+///  └─(failed attempt)──▶ jobs.retry.&lt;delay&gt;          (no length limit; consumed like jobs)
 /// events (fanout) ──▶ events.audit, events.notifications (Worker), events.analytics (python-inference)
 /// </code>
 /// </summary>
@@ -21,11 +21,20 @@ public static class MessagingTopology
         $"{options.JobsQueue}.retry.{(delay.TotalMilliseconds % 1000 == 0 ? $"{delay.TotalSeconds}s" : $"{delay.TotalMilliseconds}ms")}";
 
     /// <summary>
+    /// Where a retry lands when its delay is over: <c>jobs.retries</c>, consumed like <c>jobs</c> and without a length
+    /// limit. Dead-lettering has no publisher confirms, so a TTL queue that dead-lettered into the length-limited
+    /// <c>jobs</c> would have its message dropped while <c>jobs</c> is full; this queue never refuses one. It holds
+    /// only jobs already accepted (at most one message each), so the limit on <c>jobs</c> still bounds it.
+    /// </summary>
+    public static string DueRetriesQueueName(MessagingOptions options) => $"{options.JobsQueue}.retries";
+
+    /// <summary>
     /// Declares jobs.dead, jobs (with its length limit unless <paramref name="jobsQueueExists"/>: then it is only
-    /// checked, keeping the arguments it was created with) and the retry queues.
+    /// checked, keeping the arguments it was created with), jobs.retries and the retry queues (those in
+    /// <paramref name="outdatedRetryQueues"/> only checked: see <see cref="UpgradeRetryQueuesAsync"/>).
     /// </summary>
     public static async Task DeclareJobQueuesAsync(IChannel channel, MessagingOptions options, CancellationToken cancellationToken,
-        bool jobsQueueExists = false)
+        bool jobsQueueExists = false, IReadOnlySet<string>? outdatedRetryQueues = null)
     {
         await DeclareQueueAsync(channel, options.DeadLetterQueue, null, cancellationToken);
         if (jobsQueueExists)
@@ -37,16 +46,68 @@ public static class MessagingTopology
             await DeclareQueueAsync(channel, options.JobsQueue, JobsQueueArguments(options), cancellationToken);
         }
 
+        await DeclareQueueAsync(channel, DueRetriesQueueName(options), new Dictionary<string, object?>
+        {
+            ["x-dead-letter-exchange"] = string.Empty,
+            ["x-dead-letter-routing-key"] = options.DeadLetterQueue,
+        }, cancellationToken);
+
         foreach (var delay in options.EffectiveRetryDelays.Distinct())
         {
-            // Nothing consumes a retry queue: its messages wait out the TTL, then dead-letter back to jobs.
-            await DeclareQueueAsync(channel, RetryQueueName(options, delay), new Dictionary<string, object?>
+            var queue = RetryQueueName(options, delay);
+            if (outdatedRetryQueues?.Contains(queue) == true)
             {
-                ["x-message-ttl"] = (long)delay.TotalMilliseconds,
-                ["x-dead-letter-exchange"] = string.Empty,
-                ["x-dead-letter-routing-key"] = options.JobsQueue,
-            }, cancellationToken);
+                await channel.QueueDeclarePassiveAsync(queue, cancellationToken);
+                continue;
+            }
+
+            // Nothing consumes a retry queue: its messages wait out the TTL, then dead-letter into jobs.retries.
+            await DeclareQueueAsync(channel, queue, RetryQueueArguments(options, delay), cancellationToken);
         }
+    }
+
+    /// <summary>Only jobs.dead (what the operator API reads), leaving the other queues to the consumer's declaration.</summary>
+    public static Task DeclareDeadJobsQueueAsync(IChannel channel, MessagingOptions options, CancellationToken cancellationToken) =>
+        DeclareQueueAsync(channel, options.DeadLetterQueue, null, cancellationToken);
+
+    public static Dictionary<string, object?> RetryQueueArguments(MessagingOptions options, TimeSpan delay) => new()
+    {
+        ["x-message-ttl"] = (long)delay.TotalMilliseconds,
+        ["x-dead-letter-exchange"] = string.Empty,
+        ["x-dead-letter-routing-key"] = DueRetriesQueueName(options),
+    };
+
+    /// <summary>
+    /// Retry queues declared by a build before <c>jobs.retries</c> dead-letter into <c>jobs</c> (and arguments are
+    /// fixed at creation): each such queue is deleted if it is empty, so the next declaration re-creates it with the
+    /// new target. The names of those that still hold messages are returned: they are used as they are until they
+    /// drain (their retries still go to <c>jobs</c>), and a later start upgrades them.
+    /// </summary>
+    public static async Task<IReadOnlySet<string>> UpgradeRetryQueuesAsync(IConnection connection, MessagingOptions options,
+        CancellationToken cancellationToken)
+    {
+        var outdated = new HashSet<string>();
+        foreach (var delay in options.EffectiveRetryDelays.Distinct())
+        {
+            var queue = RetryQueueName(options, delay);
+            if (!await DeclarationRefusedAsync(connection, queue, RetryQueueArguments(options, delay), cancellationToken))
+            {
+                continue;
+            }
+
+            await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            try
+            {
+                await probe.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: true, cancellationToken: cancellationToken);
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException exception)
+                when (exception.ShutdownReason?.ReplyCode == Constants.PreconditionFailed)
+            {
+                outdated.Add(queue); // not empty
+            }
+        }
+
+        return outdated;
     }
 
     /// <summary>
@@ -75,13 +136,17 @@ public static class MessagingTopology
     /// the length limit, or a changed limit): the broker refuses such a declaration with 406 PRECONDITION_FAILED and
     /// closes the channel, so the check runs on a channel of its own.
     /// </summary>
-    public static async Task<bool> JobsQueueDiffersAsync(IConnection connection, MessagingOptions options,
-        CancellationToken cancellationToken)
+    public static Task<bool> JobsQueueDiffersAsync(IConnection connection, MessagingOptions options,
+        CancellationToken cancellationToken) =>
+        DeclarationRefusedAsync(connection, options.JobsQueue, JobsQueueArguments(options), cancellationToken);
+
+    private static async Task<bool> DeclarationRefusedAsync(IConnection connection, string queue,
+        IDictionary<string, object?> arguments, CancellationToken cancellationToken)
     {
         await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         try
         {
-            await DeclareQueueAsync(probe, options.JobsQueue, JobsQueueArguments(options), cancellationToken);
+            await DeclareQueueAsync(probe, queue, arguments, cancellationToken);
             return false;
         }
         catch (RabbitMQ.Client.Exceptions.OperationInterruptedException exception)

@@ -32,7 +32,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     private readonly SemaphoreSlim _switching = new(1, 1);
     private IChannel? _channel;
     private AsyncEventingBasicConsumer? _consumer;
-    private string? _consumerTag;
+    private readonly List<string> _consumerTags = [];
     private bool _paused;
     private int _inFlight;
 
@@ -43,6 +43,9 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     protected ILogger Logger => logger;
 
     protected abstract string QueueName { get; }
+
+    /// <summary>Every queue this consumer takes deliveries from, on its one channel: by default <see cref="QueueName"/>.</summary>
+    protected virtual IReadOnlyList<string> QueueNames => [QueueName];
 
     /// <summary>Unacknowledged deliveries the broker sends ahead.</summary>
     protected virtual ushort PrefetchCount => Settings.PrefetchCount;
@@ -87,10 +90,10 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
             var channel = _channel;
             _consumer = new AsyncEventingBasicConsumer(channel);
             _consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(channel, delivery);
+            _consumerTags.Clear();
             if (!_paused)
             {
-                _consumerTag = await _channel.BasicConsumeAsync(QueueName, autoAck: false, _consumer, stoppingToken);
-                LogConsuming(logger, QueueName, HandlerConcurrency, PrefetchCount);
+                await ConsumeAllAsync(_channel, _consumer, stoppingToken);
             }
         }
         finally
@@ -122,21 +125,33 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
                 return;
             }
 
-            if (paused && _consumerTag is not null)
+            if (paused && _consumerTags.Count > 0)
             {
-                await channel.BasicCancelAsync(_consumerTag, noWait: false, cancellationToken);
-                _consumerTag = null;
+                foreach (var tag in _consumerTags)
+                {
+                    await channel.BasicCancelAsync(tag, noWait: false, cancellationToken);
+                }
+
+                _consumerTags.Clear();
                 LogPaused(logger, QueueName);
             }
-            else if (!paused && _consumerTag is null)
+            else if (!paused && _consumerTags.Count == 0)
             {
-                _consumerTag = await channel.BasicConsumeAsync(QueueName, autoAck: false, _consumer, cancellationToken);
-                LogConsuming(logger, QueueName, HandlerConcurrency, PrefetchCount);
+                await ConsumeAllAsync(channel, _consumer, cancellationToken);
             }
         }
         finally
         {
             _switching.Release();
+        }
+    }
+
+    private async Task ConsumeAllAsync(IChannel channel, AsyncEventingBasicConsumer consumer, CancellationToken cancellationToken)
+    {
+        foreach (var queue in QueueNames)
+        {
+            _consumerTags.Add(await channel.BasicConsumeAsync(queue, autoAck: false, consumer, cancellationToken));
+            LogConsuming(logger, queue, HandlerConcurrency, PrefetchCount);
         }
     }
 
@@ -183,11 +198,14 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_channel is { IsOpen: true } && _consumerTag is not null)
+        if (_channel is { IsOpen: true })
         {
             try
             {
-                await _channel.BasicCancelAsync(_consumerTag, noWait: false, cancellationToken);
+                foreach (var tag in _consumerTags)
+                {
+                    await _channel.BasicCancelAsync(tag, noWait: false, cancellationToken);
+                }
             }
             catch (AlreadyClosedException)
             {

@@ -39,32 +39,18 @@ public sealed class BadInputCorpusTests(AppHostFixture stack)
     public async Task Every_malformed_request_to_python_inference_over_grpc_gets_its_status_and_code()
     {
         using var channel = GrpcChannel.ForAddress(stack.App.GetEndpoint("python-inference", "grpc"));
-        var invoker = channel.CreateCallInvoker();
-        var bytes = Marshallers.Create(value => value, value => value);
-        var failures = new List<string>();
-        foreach (var @case in BadInputCorpus.Cases.Where(c => c.Target == "python-inference-grpc"))
-        {
-            var path = @case.Json.GetProperty("method").GetString()!.TrimStart('/').Split('/');
-            var method = new Method<byte[], byte[]>(MethodType.Unary, path[0], path[1], bytes, bytes);
-            var expected = Enum.Parse<StatusCode>(@case.Expect.GetProperty("grpcStatus").GetString()!);
-            var code = @case.Expect.GetProperty("code").GetString();
-            try
-            {
-                await invoker.AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: Token),
-                    @case.Json.GetProperty("messageBase64").GetBytesFromBase64());
-                failures.Add($"{@case.Name}: expected {expected}, the call succeeded");
-            }
-            catch (RpcException exception) when (exception.StatusCode != expected || exception.Trailers.GetValue("problem-code") != code)
-            {
-                failures.Add($"{@case.Name}: expected {expected} {code}, got {exception.StatusCode} " +
-                             $"{exception.Trailers.GetValue("problem-code")}: {exception.Status.Detail}");
-            }
-            catch (RpcException)
-            {
-                // the expected status and code
-            }
-        }
 
-        AssertNoFailures(failures);
+        AssertNoFailures(await BadInputCorpus.RunGrpcAsync(channel.CreateCallInvoker(), "python-inference-grpc", null, Token));
+    }
+
+    [Fact]
+    public async Task Every_malformed_call_to_the_workers_grpc_face_gets_its_status_and_code()
+    {
+        using var channel = GrpcChannel.ForAddress(stack.App.GetEndpoint("worker", "grpc"));
+        var (python, gatewayKey) = (await stack.ForPythonAsync(),
+            await stack.ParameterValueAsync("worker-token-key-gateway", Token));
+
+        AssertNoFailures(await BadInputCorpus.RunGrpcAsync(channel.CreateCallInvoker(), "worker-grpc",
+            caller => WorkerTokens.CorpusToken(caller, python, gatewayKey), Token));
     }
 }

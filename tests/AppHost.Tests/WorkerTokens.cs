@@ -25,6 +25,18 @@ public static class WorkerTokens
             await stack.ParameterValueAsync("worker-token-key-python-inference", TestContext.Current.CancellationToken),
             "python-inference", scope);
 
+    /// <summary>
+    /// The token for a bad-input corpus case's <c>auth</c> (tests/corpus/bad-input.json): <c>python-inference</c>,
+    /// <c>gateway &lt;scopes&gt;</c> (acting for a corpus user) or <c>forged &lt;caller&gt;</c> (signed with another key).
+    /// </summary>
+    public static string CorpusToken(string auth, string pythonToken, string gatewayKey) => auth.Split(' ', 2) switch
+    {
+        ["python-inference"] => pythonToken,
+        ["gateway", var scopes] => Create("gateway", gatewayKey, "corpus-user", scopes),
+        ["forged", var caller] => Create(caller, "not-the-callers-key-0123456789abcdef", caller, PythonScopes),
+        _ => throw new ArgumentException($"no token for '{auth}'", nameof(auth)),
+    };
+
     /// <summary>A client of the Worker (through Aspire's proxy, or one replica's own <paramref name="address"/>) sending <paramref name="token"/>.</summary>
     public static HttpClient WorkerClient(this AppHostFixture stack, string? token, Uri? address = null)
     {

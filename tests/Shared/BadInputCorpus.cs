@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Grpc.Core;
 
 namespace Tests.Contracts;
 
@@ -38,8 +39,13 @@ public static class BadInputCorpus
     public static HttpRequestMessage RequestOf(CorpusCase @case, Func<string, string> token)
     {
         var json = @case.Json;
-        var request = new HttpRequestMessage(new HttpMethod(json.GetProperty("method").GetString()!),
-            new Uri(json.GetProperty("path").GetString()!, UriKind.Relative));
+        var path = json.GetProperty("path").GetString()!;
+        if (json.TryGetProperty("pathRepeat", out var pathRepeat))
+        {
+            path += new StringBuilder().Insert(0, pathRepeat.GetProperty("repeat").GetString(), pathRepeat.GetProperty("times").GetInt32());
+        }
+
+        var request = new HttpRequestMessage(new HttpMethod(json.GetProperty("method").GetString()!), new Uri(path, UriKind.Relative));
         var body = BodyOf(json);
         if (body is not null)
         {
@@ -54,6 +60,14 @@ public static class BadInputCorpus
         if (json.TryGetProperty("auth", out var scopes))
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token(scopes.GetString()!));
+        }
+
+        if (json.TryGetProperty("headerFields", out var fields))
+        {
+            for (var i = 0; i < fields.GetProperty("count").GetInt32(); i++)
+            {
+                request.Headers.TryAddWithoutValidation($"{fields.GetProperty("prefix").GetString()}{i}", fields.GetProperty("value").GetString());
+            }
         }
 
         if (json.TryGetProperty("headers", out var headers))
@@ -154,6 +168,79 @@ public static class BadInputCorpus
             catch (HttpRequestException exception)
             {
                 failures.Add($"{@case.Name}: no answer ({exception.Message})");
+            }
+        }
+
+        return failures;
+    }
+
+    /// <summary>
+    /// The message of a gRPC case: <c>messageBase64</c>, or <c>messageStringField</c> (one length-delimited field of
+    /// <c>length</c> bytes of 'a', for oversized messages).
+    /// </summary>
+    public static byte[] MessageOf(CorpusCase @case)
+    {
+        if (!@case.Json.TryGetProperty("messageStringField", out var field))
+        {
+            return @case.Json.GetProperty("messageBase64").GetBytesFromBase64();
+        }
+
+        var length = field.GetProperty("length").GetInt32();
+        var message = new List<byte> { (byte)(field.GetProperty("field").GetInt32() << 3 | 2) };
+        for (var rest = (uint)length; ; rest >>= 7)
+        {
+            if (rest < 0x80)
+            {
+                message.Add((byte)rest);
+                break;
+            }
+
+            message.Add((byte)(rest & 0x7F | 0x80));
+        }
+
+        message.AddRange(Enumerable.Repeat((byte)'a', length));
+        return [.. message];
+    }
+
+    /// <summary>
+    /// Sends every gRPC case of <paramref name="target"/> (unary, raw bytes) and returns the failures: a call that
+    /// succeeded, or whose status or <c>problem-code</c> trailer differs from the expected. <paramref name="token"/>
+    /// turns a case's <c>auth</c> into the bearer token sent; <c>auth</c> <c>raw:&lt;value&gt;</c> sends the value as
+    /// the <c>authorization</c> metadata itself; without <c>auth</c> nothing is sent.
+    /// </summary>
+    public static async Task<List<string>> RunGrpcAsync(CallInvoker invoker, string target, Func<string, string>? token,
+        CancellationToken cancellationToken)
+    {
+        var bytes = Marshallers.Create(value => value, value => value);
+        var failures = new List<string>();
+        foreach (var @case in Cases.Where(c => c.Target == target))
+        {
+            var path = @case.Json.GetProperty("method").GetString()!.TrimStart('/').Split('/');
+            var method = new Method<byte[], byte[]>(MethodType.Unary, path[0], path[1], bytes, bytes);
+            var expected = Enum.Parse<StatusCode>(@case.Expect.GetProperty("grpcStatus").GetString()!);
+            var code = @case.Expect.GetProperty("code").GetString();
+            var headers = new Metadata();
+            if (@case.Json.TryGetProperty("auth", out var auth) && auth.GetString() is { } caller)
+            {
+                headers.Add("authorization", caller.StartsWith("raw:", StringComparison.Ordinal)
+                    ? caller["raw:".Length..]
+                    : $"Bearer {token!(caller)}");
+            }
+
+            try
+            {
+                await invoker.AsyncUnaryCall(method, null, new CallOptions(headers, DateTime.UtcNow.AddSeconds(30), cancellationToken),
+                    MessageOf(@case));
+                failures.Add($"{@case.Name}: expected {expected}, the call succeeded");
+            }
+            catch (RpcException exception) when (exception.StatusCode != expected || exception.Trailers.GetValue("problem-code") != code)
+            {
+                failures.Add($"{@case.Name}: expected {expected} {code}, got {exception.StatusCode} " +
+                             $"{exception.Trailers.GetValue("problem-code")}: {exception.Status.Detail}");
+            }
+            catch (RpcException)
+            {
+                // the expected status and code
             }
         }
 

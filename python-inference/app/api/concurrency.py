@@ -26,8 +26,7 @@ class ConcurrencyLimitMiddleware:
         if self.in_progress >= self.limit:
             problem = overloaded(self.limit)
             response = problem_response(
-                scope["path"], problem.status, problem.code, problem.detail,
-                headers={"Retry-After": str(self.RETRY_AFTER_S)},
+                scope["path"], problem.status, problem.code, problem.detail, retry_after=self.RETRY_AFTER_S,
             )
             await response(scope, receive, send)
             return

@@ -53,6 +53,7 @@ def problem_response(
     *,
     errors: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
+    retry_after: int | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"urn:problem:{code}",
@@ -66,6 +67,10 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
+    if retry_after is not None:
+        # The contract's one way to say when to come back: the member, and the header written from it.
+        body["retryAfter"] = retry_after
+        headers = {**(headers or {}), "Retry-After": str(retry_after)}
     # One line per problem, in the request's trace: the trace id a client quotes finds it in the structured logs.
     logger.log(
         logging.ERROR if status >= 500 else logging.INFO,

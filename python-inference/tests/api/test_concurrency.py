@@ -91,6 +91,8 @@ def test_http_requests_beyond_the_bound_are_503_overloaded_with_retry_after_and_
 
         assert_problem(refused, 503, "overloaded", "/predict")
         assert refused.headers["retry-after"] == "1"
+        # The member too: the gateway passes the problem on and writes its Retry-After from it.
+        assert refused.json()["retryAfter"] == 1
         assert health.status_code == 200
         prediction.join(10)
         assert statuses == [200]

@@ -47,7 +47,10 @@ public sealed class RpcChargingTests
         Assert.All(answers.Take(3), a => Assert.True(a.TryGetProperty("result", out _), a.GetRawText()));
         Assert.All(answers.Skip(3), a => JsonRpcAssert.ErrorData(a, 429, "rate_limited"));
         Assert.Equal(3, factory.Inference.Requests.Count);
-        Assert.NotEmpty(response.Headers.GetValues("Retry-After"));
+        // The reply's Retry-After is the longest of its refused calls' data.retryAfter.
+        var waits = answers.Skip(3).Select(a => a.GetProperty("error").GetProperty("data").GetProperty("retryAfter").GetInt32());
+        Assert.Equal(waits.Max().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Assert.Single(response.Headers.GetValues("Retry-After")));
     }
 
     [Fact]

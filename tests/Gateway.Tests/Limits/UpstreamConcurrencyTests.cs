@@ -51,10 +51,12 @@ public sealed class UpstreamConcurrencyTests
         var other = gus.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         release.SetResult();
 
-        await ReadProblemAsync(second, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
+        var problem = await ReadProblemAsync(second, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
         Assert.Equal("2", Assert.Single(second.Headers.GetValues("Retry-After")));
-        JsonRpcAssert.ErrorData(await rpc.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken),
-            503, "concurrency_limited");
+        Assert.Equal(2, problem.GetProperty("retryAfter").GetInt32());
+        var rpcAnswer = await rpc.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        JsonRpcAssert.ErrorData(rpcAnswer, 503, "concurrency_limited");
+        Assert.Equal(2, rpcAnswer.GetProperty("error").GetProperty("data").GetProperty("retryAfter").GetInt32());
         Assert.Equal("2", Assert.Single(rpc.Headers.GetValues("Retry-After")));
         Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await other).StatusCode);

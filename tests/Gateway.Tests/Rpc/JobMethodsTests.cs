@@ -75,6 +75,30 @@ public sealed class JobMethodsTests
         Assert.Equal(12, response.GetProperty("error").GetProperty("data").GetProperty("retryAfter").GetInt32());
     }
 
+    [Fact]
+    public async Task A_batch_with_a_call_refused_by_the_quota_carries_its_retry_after_as_the_replys_header()
+    {
+        await using var host = await JsonRpcTestHost.StartAsync();
+        host.Jobs.Failure = UpstreamProblems.Of(429, "job_quota_exceeded", "Too many unfinished jobs.").WithRetryAfter(TimeSpan.FromSeconds(12));
+
+        using var response = await host.PostAsync(
+            """[{"jsonrpc": "2.0", "method": "listModels", "id": 1}, {"jsonrpc": "2.0", "method": "submitJob", "params": ["sentiment", ["fine"]], "id": 2}]""");
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("12", Assert.Single(response.Headers.GetValues("Retry-After")));
+    }
+
+    [Fact]
+    public async Task A_reply_without_refused_calls_has_no_retry_after()
+    {
+        await using var host = await JsonRpcTestHost.StartAsync();
+
+        using var response = await host.PostAsync("""[{"jsonrpc": "2.0", "method": "listModels", "id": 1}]""");
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("Retry-After"));
+    }
+
     [Theory]
     [InlineData("""{"id": "{0}"}""")]
     [InlineData("""["{0}"]""")]

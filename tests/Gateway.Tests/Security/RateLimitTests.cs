@@ -38,9 +38,11 @@ public sealed class RateLimitTests(TightLimitsFactory factory) : IClassFixture<T
         var response = await client.GetAsync("/predict?text=ok", TestContext.Current.CancellationToken);
 
         Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
-        await ReadProblemAsync(response, HttpStatusCode.TooManyRequests, "rate_limited");
+        var problem = await ReadProblemAsync(response, HttpStatusCode.TooManyRequests, "rate_limited");
         var retryAfter = Assert.Single(response.Headers.GetValues("Retry-After"));
         Assert.InRange(int.Parse(retryAfter, System.Globalization.CultureInfo.InvariantCulture), 1, 60);
+        // One mechanism for every refusal: the header is written from the problem's retryAfter member.
+        Assert.Equal(retryAfter, problem.GetProperty("retryAfter").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [Fact]

@@ -1,8 +1,15 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using Tests.Metrics;
+using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
 using Worker.Messaging.Outbox;
@@ -12,8 +19,8 @@ namespace Worker.Tests.Messaging;
 
 /// <summary>
 /// The jobs queue's length limit on a real RabbitMQ (<see cref="LocalBroker"/>, one per class): a full queue nacks, a
-/// submission is refused with 503 and not kept, a message already in the outbox waits there until there is room.
-/// Each test uses queues of its own names.
+/// submission is refused with 503 and not kept, a message already in the outbox waits there until there is room, and a
+/// retry whose delay ends while the queue is full still runs. Each test uses queues of its own names.
 /// </summary>
 public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixture<QueueLimitTests.Broker>
 {
@@ -122,6 +129,206 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         Assert.True(channel.IsOpen);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_retry_that_comes_due_while_the_jobs_queue_is_full_still_runs_and_the_job_completes()
+    {
+        var database = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+        var jobsQueue = $"jobs-{Guid.NewGuid():N}";
+        var inference = new GatedInference();
+        try
+        {
+            await using var worker = new WorkerFactory(broker.ConnectionString, Path.Combine(database, "jobs.db"), inference,
+                new Dictionary<string, string>
+                {
+                    ["Messaging:JobsQueue"] = jobsQueue,
+                    ["Messaging:DeadLetterQueue"] = $"{jobsQueue}.dead",
+                    ["Messaging:JobsQueueMaxLength"] = "1",
+                    ["Messaging:JobPrefetchCount"] = "1", // the blocked job holds the only delivery of jobs
+                    ["Messaging:RetryDelays:0"] = "00:00:05",
+                });
+            using var http = worker.CreateDefaultClient(new FreshGatewayToken());
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(90));
+
+            // Until the consumer has declared the queues, a submission is refused (and withdrawn).
+            while (!await broker.QueueExistsAsync($"{jobsQueue}.retries"))
+            {
+                await Task.Delay(100, deadline.Token);
+            }
+
+            // The first attempt of "flaky" fails: it waits 5 s in jobs.retry.5s.
+            var flaky = await SubmitAsync(http, GatedInference.Flaky, deadline.Token);
+            await inference.Seen(GatedInference.Flaky).WaitAsync(deadline.Token);
+            // Meanwhile "blocker" is taken and held, and "filler" fills jobs: the next submission is refused.
+            var blocker = await SubmitAsync(http, GatedInference.Blocker, deadline.Token);
+            await inference.Seen(GatedInference.Blocker).WaitAsync(deadline.Token);
+            var filler = await SubmitAsync(http, "filler", deadline.Token);
+            var refused = await http.PostAsJsonAsync("/v1/jobs", new { model = "sentiment", inputs = new[] { "one too many" } }, deadline.Token);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal(1u, await broker.MessageCountAsync(jobsQueue));
+
+            // The retry comes due while jobs is still full; it is not dropped: the job completes.
+            using (var retried = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token))
+            {
+                retried.CancelAfter(TimeSpan.FromSeconds(30));
+                var status = await FinalStatusAsync(http, flaky, retried.Token).ContinueWith(
+                    finished => finished.IsCanceled ? "still queued 30 s later: the retry was lost" : finished.Result, TaskScheduler.Default);
+                Assert.Equal("succeeded", status);
+            }
+
+            Assert.Equal(2, inference.Calls(GatedInference.Flaky));
+            Assert.Equal(1u, await broker.MessageCountAsync(jobsQueue)); // still full: the retry went around it
+
+            inference.Release();
+            Assert.Equal("succeeded", await FinalStatusAsync(http, blocker, deadline.Token));
+            Assert.Equal("succeeded", await FinalStatusAsync(http, filler, deadline.Token));
+        }
+        finally
+        {
+            inference.Release();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (Directory.Exists(database))
+            {
+                Directory.Delete(database, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Retry_queues_of_an_older_build_are_recreated_when_empty_and_kept_until_they_drain()
+    {
+        var messaging = Limited(maxLength: 5);
+        messaging.RetryDelays = [TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2)];
+        var (empty, holding) = (MessagingTopology.RetryQueueName(messaging, TimeSpan.FromMinutes(1)),
+            MessagingTopology.RetryQueueName(messaging, TimeSpan.FromMinutes(2)));
+        await using (var old = await broker.Connection.CreateChannelAsync(cancellationToken: Token))
+        {
+            foreach (var (queue, ttl) in new[] { (empty, 60_000L), (holding, 120_000L) })
+            {
+                // What a build before jobs.retries declared: retries dead-letter straight back into jobs.
+                await old.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                    arguments: new Dictionary<string, object?>
+                    {
+                        ["x-message-ttl"] = ttl,
+                        ["x-dead-letter-exchange"] = string.Empty,
+                        ["x-dead-letter-routing-key"] = messaging.JobsQueue,
+                    }, cancellationToken: Token);
+            }
+
+            await old.BasicPublishAsync(string.Empty, holding, "{}"u8.ToArray(), Token);
+        }
+
+        var outdated = await MessagingTopology.UpgradeRetryQueuesAsync(broker.Connection, messaging, Token);
+
+        Assert.Equal([holding], outdated);
+        await using var channel = await broker.Connection.CreateChannelAsync(cancellationToken: Token);
+        await MessagingTopology.DeclareJobQueuesAsync(channel, messaging, Token, outdatedRetryQueues: outdated);
+        Assert.True(channel.IsOpen);
+        Assert.Equal(1u, await broker.MessageCountAsync(holding)); // its retry is still there
+        // The empty one now has the new arguments; the other is upgraded at a later start, once drained.
+        Assert.Equal([holding], await MessagingTopology.UpgradeRetryQueuesAsync(broker.Connection, messaging, Token));
+        await broker.PurgeAsync(holding);
+        Assert.Empty(await MessagingTopology.UpgradeRetryQueuesAsync(broker.Connection, messaging, Token));
+    }
+
+    private static async Task<Guid> SubmitAsync(HttpClient http, string text, CancellationToken cancellationToken)
+    {
+        var response = await http.PostAsJsonAsync("/v1/jobs", new { model = "sentiment", inputs = new[] { text } }, cancellationToken);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
+    }
+
+    private static async Task<string?> FinalStatusAsync(HttpClient http, Guid id, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var job = await http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}", cancellationToken);
+            if (job.GetProperty("status").GetString() is not ("queued" or "running") and var status)
+            {
+                return status;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    /// <summary>Service tokens are short-lived: each request carries a new one.</summary>
+    private sealed class FreshGatewayToken : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+                Security.ServiceTokens.Gateway("tester", "jobs"));
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    private sealed class WorkerFactory(string messaging, string databasePath, IInferenceClient inference,
+        IReadOnlyDictionary<string, string> settings) : WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseSetting("ConnectionStrings:messaging", messaging);
+            builder.UseSetting("Jobs:DatabasePath", databasePath);
+            builder.UseSetting("Webhooks:SigningSecret", "queue-limit-tests-secret-0123456789");
+            foreach (var (key, value) in Security.ServiceTokens.WorkerSettings.Concat(settings))
+            {
+                builder.UseSetting(key, value);
+            }
+
+            builder.ConfigureTestServices(services =>
+            {
+                services.RemoveAll<IInferenceClient>();
+                services.AddSingleton(inference);
+            });
+        }
+    }
+
+    /// <summary>
+    /// python-inference as the test scripts it: <see cref="Flaky"/> is unavailable the first time, <see cref="Blocker"/>
+    /// waits for <see cref="Release"/>, anything else is positive at once.
+    /// </summary>
+    private sealed class GatedInference : IInferenceClient
+    {
+        public const string Flaky = "flaky";
+        public const string Blocker = "blocker";
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _calls = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _seen = new();
+
+        public Task Seen(string input) => SeenSource(input).Task;
+
+        public int Calls(string input) => _calls.GetValueOrDefault(input);
+
+        public void Release() => _gate.TrySetResult();
+
+        public async Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
+        {
+            var input = inputs[0].GetString()!;
+            var call = _calls.AddOrUpdate(input, 1, (_, calls) => calls + 1);
+            SeenSource(input).TrySetResult();
+            if (input == Flaky && call == 1)
+            {
+                return new InferenceOutcome.Unavailable("python-inference is restarting");
+            }
+
+            if (input == Blocker)
+            {
+                await _gate.Task.WaitAsync(cancellationToken);
+            }
+
+            return new InferenceOutcome.Succeeded(JsonSerializer.SerializeToElement(new
+            {
+                model,
+                version = "test",
+                predictions = new[] { new { label = "positive", score = 0.9 } },
+            }));
+        }
+
+        private TaskCompletionSource SeenSource(string input) =>
+            _seen.GetOrAdd(input, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+
     /// <summary>The class's broker and a connection to it.</summary>
     public sealed class Broker : IAsyncLifetime
     {
@@ -129,6 +336,8 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         private ServiceProvider? _services;
 
         public IConnection Connection => _services!.GetRequiredService<IConnection>();
+
+        public string ConnectionString => _server.ConnectionString;
 
         public async ValueTask InitializeAsync()
         {
@@ -162,6 +371,20 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         {
             await using var channel = await Connection.CreateChannelAsync(cancellationToken: Token);
             return await channel.MessageCountAsync(queue, Token);
+        }
+
+        public async Task<bool> QueueExistsAsync(string queue)
+        {
+            await using var channel = await Connection.CreateChannelAsync(cancellationToken: Token);
+            try
+            {
+                await channel.QueueDeclarePassiveAsync(queue, Token);
+                return true;
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+            {
+                return false;
+            }
         }
 
         public async Task PurgeAsync(string queue)

@@ -1,0 +1,27 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Gateway.Requests;
+
+/// <summary>
+/// Kestrel's own limits, which it enforces before any middleware and answers with a bare status (no problem body).
+/// They are set well above the documented limits (<see cref="RequestLimitsOptions"/>, whose ranges stay below them),
+/// so a request over a documented limit reaches <see cref="RequestLimitsMiddleware"/> and gets a problem; only an
+/// absurd one (docs/security.md, "Request hygiene") is refused by Kestrel itself.
+/// </summary>
+public static class KestrelHardLimits
+{
+    public const int MaxHeadersTotalBytes = 64 * 1024;
+    public const int MaxHeaderCount = 400;
+    public const int MaxRequestLineBytes = 32 * 1024;
+
+    public static void Apply(KestrelServerOptions kestrel)
+    {
+        ArgumentNullException.ThrowIfNull(kestrel);
+        kestrel.Limits.MaxRequestHeadersTotalSize = MaxHeadersTotalBytes;
+        kestrel.Limits.MaxRequestHeaderCount = MaxHeaderCount;
+        kestrel.Limits.MaxRequestLineSize = MaxRequestLineBytes;
+        // HTTP/2 and HTTP/3 bound one header field (the path included) on their own, 16 KiB by default.
+        kestrel.Limits.Http2.MaxRequestHeaderFieldSize = MaxHeadersTotalBytes;
+        kestrel.Limits.Http3.MaxRequestHeaderFieldSize = MaxHeadersTotalBytes;
+    }
+}
