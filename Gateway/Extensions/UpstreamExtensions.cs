@@ -6,6 +6,7 @@ using Grpc.Core;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Http.Resilience;
+using Polly;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -67,9 +68,12 @@ public static class UpstreamExtensions
 
     /// <summary>
     /// python-inference's HTTP/JSON resilience. Predictions are pure functions of their input, so a call whose
-    /// connection failed is retried with short, bounded delays (python-inference down is a quick 503, not a long wait).
-    /// A timeout is never retried: the first attempt may still be running there, and a retry would double the load on
-    /// a python-inference that is already slow. Nor is an answer, even 5xx: python-inference has decided.
+    /// connection broke is retried with short, bounded delays. A timeout is never retried: the first attempt may still
+    /// be running there, and a retry would double the load on a python-inference that is already slow. Nor is an
+    /// answer, even 5xx: python-inference has decided.
+    /// A refused connection is not retried either: nothing listens there, python-inference is down. The "down" breaker
+    /// then fails every attempt at once (503 <c>upstream_unavailable</c> within milliseconds, not after retry delays)
+    /// and lets one attempt through every <see cref="DownProbeInterval"/> to notice its return.
     /// </summary>
     public static IHttpClientBuilder AddInferenceResilience(this IHttpClientBuilder builder)
     {
@@ -80,13 +84,34 @@ public static class UpstreamExtensions
                 resilience.AttemptTimeout.Timeout = settings.AttemptTimeout;
                 resilience.TotalRequestTimeout.Timeout = settings.TotalTimeout;
                 resilience.CircuitBreaker.SamplingDuration = settings.AttemptTimeout * 2;
+                // Refused connections are the down breaker's: this one's 5 s break would hold predictions off after a return.
+                var transient = resilience.CircuitBreaker.ShouldHandle;
+                resilience.CircuitBreaker.ShouldHandle = async args =>
+                    !IsRefusedConnection(args.Outcome.Exception) && await transient(args);
                 resilience.Retry.MaxRetryAttempts = Math.Max(settings.MaxRetryAttempts, 1);
                 resilience.Retry.Delay = settings.RetryBaseDelay;
-                resilience.Retry.ShouldHandle = args => ValueTask.FromResult(
-                    settings.MaxRetryAttempts > 0 && args.Outcome.Exception is HttpRequestException);
+                resilience.Retry.ShouldHandle = args => ValueTask.FromResult(settings.MaxRetryAttempts > 0
+                    && args.Outcome.Exception is HttpRequestException && !IsRefusedConnection(args.Outcome.Exception));
             });
+        // Inside the retries: each attempt passes it.
+        builder.AddResilienceHandler("inference-down", pipeline => pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+        {
+            // Refusals among the last half second's attempts (at least two attempts, 1 % of them refused) open it.
+            FailureRatio = 0.01,
+            MinimumThroughput = 2,
+            SamplingDuration = TimeSpan.FromMilliseconds(500),
+            BreakDuration = DownProbeInterval,
+            ShouldHandle = args => ValueTask.FromResult(IsRefusedConnection(args.Outcome.Exception)),
+        }));
         return builder;
     }
+
+    /// <summary>How often, while python-inference is known to be down, one attempt goes through to see whether it is back.</summary>
+    public static readonly TimeSpan DownProbeInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>No process listens there (or none could be reached): not a slow or failing service, an absent one.</summary>
+    private static bool IsRefusedConnection(Exception? exception) =>
+        exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError };
 
     /// <summary>
     /// python-inference as <see cref="IInferenceClient"/>: single-input predictions through the batcher

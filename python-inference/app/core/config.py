@@ -64,6 +64,23 @@ def _database_provider(environ: Mapping[str, str], name: str) -> str:
     return raw
 
 
+def _fault_delay(environ: Mapping[str, str], name: str, environment: str) -> float:
+    """A delay injected before every model call, for the chaos run (scripts/chaos/run.sh): 0 (off) by default,
+    and refused where the environment is Production (also the default), so no deployment can be slowed by it."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value <= 600:
+        raise ValueError(f"{name} must be 0 to 600 seconds, got {raw!r}")
+    if value > 0 and environment.lower() == "production":
+        raise ValueError(f"{name} injects a fault and is refused in Production (ENVIRONMENT={environment})")
+    return value
+
+
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
@@ -162,6 +179,10 @@ class Settings:
     # requests other than the probes (beyond it 503 `overloaded`, app/api/concurrency.py).
     GRPC_MAX_CONCURRENT_RPCS: int = 256
     HTTP_MAX_CONCURRENT_REQUESTS: int = 256
+    # Development, Production, ...: as ASP.NET Core's environment, Production unless said otherwise.
+    ENVIRONMENT: str = "Production"
+    # Seconds every model call waits first (a stalled model, for the chaos run); 0 is off, refused in Production.
+    FAULT_PREDICTION_DELAY: float = 0.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -171,6 +192,7 @@ class Settings:
         analytics_db = _optional(env, "ANALYTICS_DB_PATH")
         provider = _database_provider(env, "Database__Provider")
         analytics_database = _optional(env, "ConnectionStrings__analyticsdb")
+        environment = _optional(env, "ENVIRONMENT") or cls.ENVIRONMENT
         if provider == "postgres" and analytics_database is None:
             raise ValueError("Database__Provider=postgres needs ConnectionStrings__analyticsdb")
         return cls(
@@ -218,4 +240,6 @@ class Settings:
             HTTP_MAX_CONCURRENT_REQUESTS=_positive_int(
                 env, "HTTP_MAX_CONCURRENT_REQUESTS", cls.HTTP_MAX_CONCURRENT_REQUESTS
             ),
+            ENVIRONMENT=environment,
+            FAULT_PREDICTION_DELAY=_fault_delay(env, "FAULT_PREDICTION_DELAY", environment),
         )

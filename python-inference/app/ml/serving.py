@@ -6,6 +6,7 @@ the bounded pool of app/ml/executor.py, so the loop keeps serving while it works
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
@@ -100,6 +101,8 @@ class ModelServing:
         any wait for a free thread; `inference.model.duration` is the model's own time."""
         attributes = {"ml.model.name": model.name, "ml.model.version": model.version, "ml.batch.size": len(inputs)}
         with self.tracer.start_as_current_span(f"predict {model.name}", attributes=attributes):
+            if self.settings.FAULT_PREDICTION_DELAY:
+                await asyncio.sleep(self.settings.FAULT_PREDICTION_DELAY)  # injected by the chaos run only
             predictions, elapsed = await self.executor.run(_timed_predict, model, inputs)
         measured = {"model.name": model.name, "model.version": model.version}
         instruments.MODEL_DURATION.record(elapsed, measured)

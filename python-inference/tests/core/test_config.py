@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -203,3 +206,43 @@ def test_model_threads_and_the_concurrency_bounds_are_read_from_the_environment(
 def test_a_bound_below_one_fails_at_start_up(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         Settings.from_env({name: "0"})
+
+
+def test_the_fault_delay_is_off_by_default_and_the_environment_is_production() -> None:
+    settings = Settings.from_env({})
+
+    assert (settings.FAULT_PREDICTION_DELAY, settings.ENVIRONMENT) == (0.0, "Production")
+
+
+@pytest.mark.parametrize("environment", [{}, {"ENVIRONMENT": "Production"}, {"ENVIRONMENT": "production"}])
+def test_a_fault_delay_is_refused_at_start_up_in_production(environment: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="FAULT_PREDICTION_DELAY .*refused in Production"):
+        Settings.from_env({"FAULT_PREDICTION_DELAY": "2.5", **environment})
+
+
+def test_a_fault_delay_is_taken_outside_production() -> None:
+    settings = Settings.from_env({"FAULT_PREDICTION_DELAY": "2.5", "ENVIRONMENT": "Development"})
+
+    assert settings.FAULT_PREDICTION_DELAY == 2.5
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "601"])
+def test_a_bad_fault_delay_fails_at_start_up(value: str) -> None:
+    with pytest.raises(ValueError, match="FAULT_PREDICTION_DELAY"):
+        Settings.from_env({"FAULT_PREDICTION_DELAY": value, "ENVIRONMENT": "Development"})
+
+
+def test_the_service_refuses_to_start_in_production_with_a_fault_delay() -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "ENVIRONMENT"} | {"FAULT_PREDICTION_DELAY": "1"}
+
+    started = subprocess.run(
+        [sys.executable, "-c", "import app.main"],
+        cwd=SERVICE_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+
+    assert started.returncode != 0
+    assert "FAULT_PREDICTION_DELAY injects a fault and is refused in Production" in started.stderr

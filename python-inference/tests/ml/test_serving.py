@@ -4,6 +4,8 @@ checks, in which order, what it answers and what it counts. tests/api and tests/
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 import inspect
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -148,3 +150,20 @@ def test_models_lists_the_served_version_of_each_with_every_loaded_version(servi
     assert sorted(models) == ["iris", "sentiment"]
     assert models["sentiment"].version == "2.0.0"
     assert [(v.version, v.served) for v in models["sentiment"].versions] == [("1.0.0", False), ("2.0.0", True)]
+
+
+def test_an_injected_fault_delay_holds_every_model_call(
+    settings: Settings, registry: ModelRegistry, counter: PredictionCounter
+) -> None:
+    slow = ModelServing(
+        ModelRegistry(registry.all_versions()),
+        dataclasses.replace(settings, ENVIRONMENT="Development", FAULT_PREDICTION_DELAY=0.3),
+        Tracer(),
+        counter,
+    )
+
+    started = time.perf_counter()
+    answered = asyncio.run(slow.predict_batch("iris", [SETOSA]))
+
+    assert time.perf_counter() - started >= 0.3
+    assert [p.label for p in answered.predictions] == ["setosa"]

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Gateway.Extensions;
 using Gateway.Upstream.Inference;
 using Gateway.Upstream.Worker;
@@ -72,15 +73,76 @@ public sealed class InferenceResilienceTests
     }
 
     [Fact]
-    public async Task A_prediction_whose_connection_failed_is_retried()
+    public async Task A_prediction_whose_connection_broke_is_retried()
     {
-        var inference = new ScriptedInference(_ => throw new HttpRequestException("Connection refused"));
+        var inference = new ScriptedInference(_ => throw new HttpRequestException("Connection reset by peer"));
         await using var services = Services(inference);
 
         var outcome = await PredictAsync(services);
 
         Assert.Equal(3, inference.Attempts);
         Assert.Equal("upstream_unavailable", outcome.Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public async Task Once_python_inference_refuses_connections_predictions_fail_at_once_without_connecting()
+    {
+        var inference = new ScriptedInference(_ => throw new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused"));
+        await using var services = Services(inference);
+        var first = await PredictAsync(services);
+        Assert.Equal(1, inference.Attempts); // a refused connection is not retried
+        await PredictAsync(services);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var outcomes = new List<Gateway.Application.Outcome<PredictionResponse>> { first };
+        for (var i = 0; i < 20; i++)
+        {
+            outcomes.Add(await PredictAsync(services));
+        }
+
+        Assert.Equal(2, inference.Attempts); // the second refusal opened the breaker: nothing connected since
+        Assert.All(outcomes, outcome => Assert.Equal("upstream_unavailable", outcome.Problem?.Extensions["code"]?.ToString()));
+        Assert.All(outcomes, outcome => Assert.Equal(503, outcome.Problem?.Status));
+        Assert.True(clock.Elapsed < UpstreamExtensions.DownProbeInterval, $"20 predictions took {clock.Elapsed.TotalMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task Predictions_succeed_again_within_a_probe_interval_of_python_inference_coming_back()
+    {
+        var down = true;
+        var inference = new ScriptedInference(_ => Volatile.Read(ref down)
+            ? throw new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused")
+            : Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                Content = JsonContent.Create(new { model = "sentiment", version = "1.0.0", predictions = new[] { new { label = "positive", score = 0.9 } } }),
+            }));
+        await using var services = Services(inference);
+        await PredictAsync(services);
+        Assert.Equal(503, (await PredictAsync(services)).Problem?.Status);
+
+        Volatile.Write(ref down, false);
+        await Task.Delay(UpstreamExtensions.DownProbeInterval + TimeSpan.FromMilliseconds(100), TestContext.Current.CancellationToken);
+
+        var outcome = await PredictAsync(services);
+        Assert.Null(outcome.Problem);
+    }
+
+    [Fact]
+    public async Task Timeouts_do_not_open_the_down_breaker()
+    {
+        var inference = new ScriptedInference(async cancellationToken =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(30), cancellationToken);
+            return new HttpResponseMessage(HttpStatusCode.OK);
+        });
+        await using var services = Services(inference);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(504, (await PredictAsync(services)).Problem?.Status);
+        }
+
+        Assert.Equal(3, inference.Attempts); // each call reached python-inference: slow is not down
     }
 
     [Theory]

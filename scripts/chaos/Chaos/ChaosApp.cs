@@ -1,0 +1,347 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Chaos;
+
+/// <summary>
+/// The real AppHost, started in this process as the end-to-end tests start it (Aspire.Hosting.Testing): the machine's
+/// RabbitMQ, python-inference, two Worker replicas, the gateway on free loopback ports, the dashboard. Faults go
+/// through what an operator has: a signal to a process, and the resource commands the dashboard shows.
+/// </summary>
+public sealed class ChaosApp : IAsyncDisposable
+{
+    public const string Issuer = "chaos";
+    public const string Audience = "http://localhost:8080";
+
+    /// <summary>The owner whose unfinished jobs are capped low, for the quota scenario.</summary>
+    public const string QuotaSubject = "chaos-quota";
+    public const int QuotaOfQuotaSubject = 40;
+
+    /// <summary>Ready messages the jobs queue holds in this run (x-max-length), small enough to fill in seconds.</summary>
+    public const int JobsQueueMaxLength = 400;
+
+    /// <summary>The gateway's prediction attempt timeout in this run: the slow scenario's 504s come within its window.</summary>
+    public static readonly TimeSpan PredictionTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>The gateway's overall deadline on any request in this run (<c>RequestLimits:Deadline</c>).</summary>
+    public static readonly TimeSpan RequestDeadline = TimeSpan.FromSeconds(6);
+
+    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
+    private readonly ConcurrentDictionary<string, ResourceEvent> _instances = new();
+    private readonly CancellationTokenSource _watching = new();
+    private DistributedApplication? _app;
+    private Task? _watcher;
+    private string? _gatewayWorkerKey;
+
+    /// <summary>python-inference's injected prediction delay (seconds) for its next start: 0 is none.</summary>
+    public double InferenceDelaySeconds { get; set; }
+
+    public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
+
+    public Uri Gateway { get; private set; } = null!;
+
+    public async Task StartAsync(TimeSpan timeout)
+    {
+        using var cancellation = new CancellationTokenSource(timeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", "--Worker:Replicas=2"],
+            (options, _) => options.DisableDashboard = false, cancellation.Token);
+
+        var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
+        foreach (var (name, value) in GatewaySettings())
+        {
+            gateway.WithEnvironment(name, value);
+        }
+
+        var port = FreeLoopbackPort();
+        gateway.WithEndpoint("http", e => (e.Port, e.TargetPort) = (port, port));
+        var httpsPort = FreeLoopbackPort();
+        gateway.WithEndpoint("https", e => (e.Port, e.TargetPort) = (httpsPort, httpsPort));
+        Gateway = new Uri($"http://127.0.0.1:{port}");
+
+        var worker = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"));
+        worker.WithEnvironment("Jobs__OwnerQuotas__0__Owner", Issuer + ":" + QuotaSubject)
+            .WithEnvironment("Jobs__OwnerQuotas__0__MaxUnfinished", QuotaOfQuotaSubject.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("Messaging__JobsQueueMaxLength", JobsQueueMaxLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // The slow scenario's delay is read each time python-inference starts; only a non-Production service takes it.
+        var inference = builder.CreateResourceBuilder(builder.Resources.OfType<IResourceWithEnvironment>().Single(r => r.Name == "python-inference"));
+        inference.WithEnvironment("ENVIRONMENT", "Development")
+            .WithEnvironment(context =>
+            {
+                if (InferenceDelaySeconds > 0)
+                {
+                    context.EnvironmentVariables["FAULT_PREDICTION_DELAY"] =
+                        InferenceDelaySeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+            });
+
+        builder.Services.AddLogging(logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Warning);
+            logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
+            logging.AddFilter("AppHost.Resources", LogLevel.None);
+            logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
+            logging.AddFilter("Aspire.Hosting.Dcp", LogLevel.Error);
+        });
+
+        _app = await builder.BuildAsync(cancellation.Token);
+        _watcher = WatchAsync(_app, _watching.Token);
+        await _app.StartAsync(cancellation.Token);
+        foreach (var resource in new[] { "messaging", "python-inference", "worker", "gateway" })
+        {
+            await _app.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellation.Token);
+        }
+
+        _gatewayWorkerKey = await App.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>()
+            .Single(p => p.Name == "worker-token-key-gateway").GetValueAsync(cancellation.Token);
+    }
+
+    /// <summary>Everything the gateway needs beyond its defaults: this run's token issuer, and one caller's limits lifted.</summary>
+    private IEnumerable<(string Name, string Value)> GatewaySettings()
+    {
+        yield return ("Authentication__Schemes__Bearer__ValidIssuer", Issuer);
+        yield return ("Authentication__Schemes__Bearer__ValidAudiences__0", Audience);
+        yield return ("Authentication__Schemes__Bearer__SigningKeys__0__Issuer", Issuer);
+        yield return ("Authentication__Schemes__Bearer__SigningKeys__0__Value", Convert.ToBase64String(_key));
+        // Each load stream is one subject sending hundreds of requests a second: lift their budgets.
+        foreach (var policy in new[] { "predict", "batch", "jobs", "rpc" })
+        {
+            yield return ($"RateLimiting__Policies__{policy}__TokenLimit", "1000000");
+            yield return ($"RateLimiting__Policies__{policy}__TokensPerPeriod", "1000000");
+        }
+
+        yield return ("UpstreamLimits__MaxConcurrentCallsPerCaller", "100000");
+        yield return ("UpstreamLimits__MaxConcurrentCalls", "100000");
+        yield return ("Inference__AttemptTimeout", PredictionTimeout.ToString("c"));
+        yield return ("RequestLimits__Deadline", RequestDeadline.ToString("c"));
+    }
+
+    /// <summary>A bearer token of this run's issuer for <paramref name="subject"/>.</summary>
+    public string Token(string subject, string scopes = "predict jobs") =>
+        new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = Audience,
+            Claims = new Dictionary<string, object> { ["sub"] = subject, ["scope"] = scopes },
+            Expires = DateTime.UtcNow.AddHours(3),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(_key), SecurityAlgorithms.HmacSha256),
+        });
+
+    /// <summary>A client of the Worker's audit log, as the gateway acting for an admin (a one-minute token each call).</summary>
+    public HttpClient AuditClient() => new(new WorkerTokenHandler(_gatewayWorkerKey!) { InnerHandler = new SocketsHttpHandler() })
+    {
+        BaseAddress = App.GetEndpoint("worker", "http"),
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    private sealed class WorkerTokenHandler(string key) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+            {
+                Issuer = "gateway",
+                Audience = "worker",
+                Claims = new Dictionary<string, object> { ["sub"] = "chaos-auditor", ["scope"] = "admin" },
+                Expires = DateTime.UtcNow.AddMinutes(1),
+                SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(key)), SecurityAlgorithms.HmacSha256),
+            });
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>The instances of a resource (a replica each), by their DCP names.</summary>
+    public IReadOnlyList<string> InstancesOf(string resource) =>
+        [.. _instances.Values.Where(e => e.Resource.Name == resource).Select(e => e.ResourceId).Order(StringComparer.Ordinal)];
+
+    public CustomResourceSnapshot? Snapshot(string instance) => _instances.TryGetValue(instance, out var e) ? e.Snapshot : null;
+
+    /// <summary>The process DCP started for an instance.</summary>
+    public int? LauncherPid(string instance) =>
+        Snapshot(instance)?.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value is { } pid
+            ? Convert.ToInt32(pid, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+    /// <summary>
+    /// The service's own process: DCP starts a project as <c>dotnet run</c> (the service is its child) and RabbitMQ as
+    /// a script whose descendant is the Erlang VM; python-inference and the dashboard are the process itself.
+    /// </summary>
+    public int? ServicePid(string instance)
+    {
+        if (LauncherPid(instance) is not { } pid)
+        {
+            return null;
+        }
+
+        // Follow only children down to the heaviest descendant: the service, not its launcher or a shell.
+        var best = pid;
+        var frontier = new Queue<int>([pid]);
+        long bestRss = ResourceGrowthRss(pid);
+        while (frontier.TryDequeue(out var next))
+        {
+            foreach (var child in Children(next))
+            {
+                var rss = ResourceGrowthRss(child);
+                if (rss > bestRss)
+                {
+                    (best, bestRss) = (child, rss);
+                }
+
+                frontier.Enqueue(child);
+            }
+        }
+
+        return best;
+    }
+
+    private static long ResourceGrowthRss(int pid) => Verdict.ResourceGrowth.Read(pid)?.RssBytes ?? 0;
+
+    private static List<int> Children(int pid)
+    {
+        try
+        {
+            return Directory.GetDirectories($"/proc/{pid}/task")
+                .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Select(int.Parse).Distinct().ToList();
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>SIGKILL to the service's own process (not its <c>dotnet run</c> launcher): no shutdown code runs.</summary>
+    public async Task KillAsync(string instance, CancellationToken cancellationToken)
+    {
+        var pid = LauncherPid(instance) ?? throw new InvalidOperationException($"{instance} has no process id.");
+        // `dotnet run` only launches the service: killing it would leave the service running, orphaned.
+        var command = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+        var launcher = command.Length > 1 && Path.GetFileName(command[0]) == "dotnet" && command[1] == "run";
+        var targets = launcher ? Children(pid) : [pid];
+        if (targets.Count == 0)
+        {
+            throw new InvalidOperationException($"{instance}: `dotnet run` ({pid}) has no service process to kill.");
+        }
+
+        foreach (var target in targets)
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(target);
+            process.Kill(entireProcessTree: false);
+        }
+
+        await WaitForAsync(instance, IsStopped, cancellationToken);
+    }
+
+    /// <summary>A command as the dashboard runs it (start, stop, restart, or one of the AppHost's own).</summary>
+    public async Task CommandAsync(string resource, string command, CancellationToken cancellationToken)
+    {
+        var result = await App.Services.GetRequiredService<ResourceCommandService>()
+            .ExecuteCommandAsync(resource, command, cancellationToken);
+        if (!result.Success)
+        {
+            throw new InvalidOperationException($"{command} on {resource}: {result.Message}");
+        }
+    }
+
+    /// <summary>Brings a stopped instance back with the dashboard's start command and waits until it is running.</summary>
+    public async Task StartAsync(string instance, CancellationToken cancellationToken)
+    {
+        await CommandAsync(instance, KnownResourceCommands.StartCommand, cancellationToken);
+        await WaitForAsync(instance, s => s?.State?.Text == KnownResourceStates.Running, cancellationToken);
+    }
+
+    public Task WaitHealthyAsync(string resource, CancellationToken cancellationToken) =>
+        App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
+
+    public static bool IsStopped(CustomResourceSnapshot? snapshot) =>
+        snapshot?.State?.Text is "Exited" or "Finished" or "FailedToStart" or "Terminated";
+
+    public async Task WaitForAsync(string instance, Func<CustomResourceSnapshot?, bool> done, CancellationToken cancellationToken)
+    {
+        while (!done(Snapshot(instance)))
+        {
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+
+    /// <summary>The HTTP address of an instance itself (python-inference's port, one Worker replica's own).</summary>
+    public Uri? OwnAddress(string instance)
+    {
+        var environment = Snapshot(instance)?.EnvironmentVariables.ToDictionary(e => e.Name, e => e.Value) ?? [];
+        if (environment.GetValueOrDefault("PORT") is { Length: > 0 } port)
+        {
+            return new Uri($"http://127.0.0.1:{port}");
+        }
+
+        var grpcPort = environment.GetValueOrDefault("GRPC_PORT");
+        return (environment.GetValueOrDefault("ASPNETCORE_URLS") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(url => new Uri(url)).FirstOrDefault(url => $"{url.Port}" != grpcPort);
+    }
+
+    private async Task WatchAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var resourceEvent in app.ResourceNotifications.WatchAsync(cancellationToken))
+            {
+                _instances[resourceEvent.ResourceId] = resourceEvent;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        while (true)
+        {
+            using var v4 = new TcpListener(IPAddress.Loopback, 0);
+            v4.Start();
+            var port = ((IPEndPoint)v4.LocalEndpoint).Port;
+            try
+            {
+                using var v6 = new TcpListener(IPAddress.IPv6Loopback, port);
+                v6.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // taken on IPv6; try another
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _watching.CancelAsync();
+        if (_watcher is not null)
+        {
+            await _watcher;
+        }
+
+        _watching.Dispose();
+        if (_app is not null)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            try
+            {
+                await _app.StopAsync(timeout.Token);
+            }
+            finally
+            {
+                await _app.DisposeAsync();
+            }
+        }
+    }
+}

@@ -1,0 +1,549 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Aspire.Hosting.ApplicationModel;
+using Chaos.Load;
+using Chaos.Verdict;
+
+namespace Chaos;
+
+/// <summary>
+/// The scenarios, one after another under one steady load: each has a quiet "before" window, its fault, and an
+/// "after" window; the verdicts are computed from the samples and from what the system itself says of the jobs.
+/// </summary>
+public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter log)
+{
+    public const string JobsSubject = "chaos-jobs";
+    public const string FillSubject = "chaos-fill";
+
+    private readonly List<ScenarioResult> _results = [];
+    private readonly List<(string Process, ProcessFootprint Start, ProcessFootprint End)> _footprints = [];
+    private SteadyLoad _load = null!;
+    private double _saturation;
+
+    public IReadOnlyList<ScenarioResult> Results => _results;
+
+    public IReadOnlyList<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints => _footprints;
+
+    public double Saturation => _saturation;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var load = new SteadyLoad(stack.Gateway, stack.Token("chaos-predict", "predict"), stack.Token(JobsSubject, "jobs"));
+        _load = load;
+        using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (20, 5, 5);
+        var running = load.RunAsync(stopLoad.Token);
+
+        var warmUp = Begin("warm-up (quiet)");
+        Log($"warm-up {options.WarmUp.TotalSeconds} s at a light load");
+        await Task.Delay(options.WarmUp, cancellationToken);
+        End(warmUp);
+
+        (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (0, 0, 0);
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        _saturation = await SteadyLoad.SaturationAsync(stack.Gateway, stack.Token("chaos-saturation", "predict"), 64, options.Saturation);
+        var predictions = Math.Max(10, _saturation / 2);
+        var jobs = Math.Clamp(predictions / 10, 5, 40);
+        (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (predictions, jobs, jobs);
+        Log($"saturation {_saturation:0} predictions/s (64 callers); the load from now on: {predictions:0} predictions/s, {jobs:0} jobs/s, {jobs:0} job reads/s");
+
+        // Each fault starts once the jobs of the previous one have finished: a job's last retry (60 s after its third
+        // attempt) must not land in the next fault and be charged to the wrong one.
+        await KillInferenceAsync(cancellationToken);
+        await SettleAsync(cancellationToken);
+        await SlowInferenceAsync(cancellationToken);
+        await SettleAsync(cancellationToken);
+        await KillWorkerAndRestartBrokerAsync(cancellationToken);
+        await SettleAsync(cancellationToken);
+        await FillQueueAndQuotaAsync(cancellationToken);
+        await SettleAsync(cancellationToken);
+        await SoakAsync(cancellationToken);
+
+        await stopLoad.CancelAsync();
+        await running;
+        await CountJobsAsync(cancellationToken);
+        ApplyRunWideRules();
+    }
+
+    /// <summary>python-inference SIGKILLed, then started again with the dashboard's start command.</summary>
+    private async Task KillInferenceAsync(CancellationToken cancellationToken)
+    {
+        var result = Begin("python-inference killed (SIGKILL), then started");
+        var python = stack.InstancesOf("python-inference").Single();
+        await Task.Delay(options.Before, cancellationToken);
+
+        var killed = DateTimeOffset.UtcNow;
+        Log("  kill python-inference");
+        await stack.KillAsync(python, cancellationToken);
+        await Task.Delay(options.Gap, cancellationToken);
+        var starting = DateTimeOffset.UtcNow;
+        Log("  start python-inference (the dashboard's start command)");
+        await stack.StartAsync(python, cancellationToken);
+        var returned = await WaitAnswersAsync(python, cancellationToken);
+        Log($"  python-inference answers again {(returned - starting).TotalSeconds:0.0} s after the start command");
+        await Task.Delay(options.After, cancellationToken);
+        End(result, killed, returned);
+
+        var samples = _load.Samples.ToList();
+        // The gap proper: from a second after the kill (requests in flight at the kill end as they may) to the start.
+        var gap = new TimeWindow(killed.AddSeconds(1), starting);
+        var gapAnswers = samples.Where(s => s.Route == Routes.Predict && gap.Contains(s.Started)).ToList();
+        var p99 = Latency.Percentile(gapAnswers.Select(s => s.Latency), 99);
+        result.P99During = p99;
+        result.Check(gapAnswers.Count > 0 && gapAnswers.All(s => s.Status == 503 && s.Code is "upstream_unavailable"),
+            $"while python-inference was gone, predictions were answered 503 upstream_unavailable ({Summary(gapAnswers)})");
+        // Beside the p50 of the successful predictions before the kill: on a machine too busy to answer anything in
+        // 100 ms the comparison says whether the 503s waited for something or only for a core.
+        var quietP50 = Latency.Percentile(samples.Where(s => s.Route == Routes.Predict && s.Succeeded
+            && new TimeWindow(result.Span.Start, killed).Contains(s.Started)).Select(s => s.Latency), 50);
+        result.Check(p99 <= ChaosOptions.FastFailureLimit,
+            $"those answers came within {ChaosOptions.FastFailureLimit.TotalMilliseconds} ms at p99 " +
+            $"(p50 {Ms(Latency.Percentile(gapAnswers.Select(s => s.Latency), 50))} ms, p99 {Ms(p99)} ms; " +
+            $"successful predictions before the kill: p50 {Ms(quietP50)} ms)");
+        CheckRecovery(result, samples, Routes.Predict, returned, ChaosOptions.RecoveryLimit);
+        result.Faults.Add(new TimeWindow(killed, returned + ChaosOptions.RecoveryLimit));
+    }
+
+    /// <summary>python-inference restarted with an injected delay longer than the gateway's prediction timeout, then without.</summary>
+    private async Task SlowInferenceAsync(CancellationToken cancellationToken)
+    {
+        var result = Begin("python-inference slow (delay injected)");
+        var python = stack.InstancesOf("python-inference").Single();
+        await Task.Delay(options.Before, cancellationToken);
+        var quiet = new TimeWindow(result.Span.Start, DateTimeOffset.UtcNow);
+
+        var delay = ChaosApp.PredictionTimeout + TimeSpan.FromSeconds(2);
+        var faultStart = DateTimeOffset.UtcNow;
+        Log($"  restart python-inference with FAULT_PREDICTION_DELAY={delay.TotalSeconds} s");
+        stack.InferenceDelaySeconds = delay.TotalSeconds;
+        await RestartAsync(python, cancellationToken);
+        var slowFrom = await WaitAnswersAsync(python, cancellationToken);
+        await Task.Delay(options.SlowFor, cancellationToken);
+        var slowTo = DateTimeOffset.UtcNow;
+        Log("  restart python-inference without the delay");
+        stack.InferenceDelaySeconds = 0;
+        await RestartAsync(python, cancellationToken);
+        var returned = await WaitAnswersAsync(python, cancellationToken);
+        await Task.Delay(options.After, cancellationToken);
+        End(result, faultStart, returned);
+
+        var samples = _load.Samples.ToList();
+        var slow = new TimeWindow(slowFrom, slowTo);
+        // A prediction that started in the slow window and was still waiting at its end is judged too.
+        var slowAnswers = samples.Where(s => s.Route == Routes.Predict && slow.Contains(s.Started)).ToList();
+        result.P99During = Latency.P99(samples, slow, Routes.Predict);
+        var deadline = ChaosApp.RequestDeadline + TimeSpan.FromSeconds(1);
+        result.Check(slowAnswers.Any(s => s.Status == 504),
+            $"python-inference was slow: predictions got 504 ({Summary(slowAnswers)})");
+        result.Check(slowAnswers.All(s => s.Status is 504 or 503 && s.Code is "upstream_timeout" or "deadline_exceeded" or "concurrency_limited" or "upstream_unavailable"),
+            "every prediction in the slow window was answered 504 upstream_timeout or deadline_exceeded (or 503 with a code: back-pressure)");
+        var slowest = slowAnswers.Count == 0 ? TimeSpan.Zero : slowAnswers.Max(s => s.Latency);
+        result.Check(slowest <= deadline,
+            $"each within the gateway's deadline ({ChaosApp.RequestDeadline.TotalSeconds} s + 1 s; slowest {slowest.TotalSeconds:0.00} s)");
+        var quietOthers = Latency.P99(samples, quiet, Routes.SubmitJob, Routes.ReadJob);
+        var slowOthers = Latency.P99(samples, slow, Routes.SubmitJob, Routes.ReadJob);
+        result.Check(Latency.StaysFlat(quietOthers, slowOthers, 2, TimeSpan.FromMilliseconds(20)),
+            $"the jobs routes stayed flat: p99 {Ms(quietOthers)} ms quiet, {Ms(slowOthers)} ms while slow (limit 2×, quiet counted as at least 20 ms)");
+        CheckRecovery(result, samples, Routes.Predict, returned, ChaosOptions.RecoveryLimit);
+        result.Faults.Add(new TimeWindow(faultStart, returned + ChaosOptions.RecoveryLimit));
+    }
+
+    /// <summary>A Worker replica SIGKILLed while it holds a batch, started again; then the broker restarted.</summary>
+    private async Task KillWorkerAndRestartBrokerAsync(CancellationToken cancellationToken)
+    {
+        var result = Begin("Worker replica killed mid-batch, broker restarted");
+        await Task.Delay(options.Before, cancellationToken);
+        var replica = stack.InstancesOf("worker")[0];
+        // Mid-batch: a burst of jobs on top of the steady load, and the kill once some are running.
+        using var burstClient = SteadyLoad.Client(stack.Gateway, stack.Token(JobsSubject, "jobs"));
+        var burst = BurstAsync(burstClient, 300, stopAfterRefusals: 30, cancellationToken);
+        var running = 0;
+        for (var poll = Stopwatch.StartNew(); running == 0 && poll.Elapsed < TimeSpan.FromSeconds(10);)
+        {
+            running = (await ListAllAsync(burstClient, cancellationToken, "running")).Count;
+        }
+
+        var faultStart = DateTimeOffset.UtcNow;
+        Log($"  kill {replica} ({running} jobs running on the replicas)");
+        await stack.KillAsync(replica, cancellationToken);
+        result.AcceptedJobs.AddRange((await burst).Accepted);
+        await stack.StartAsync(replica, cancellationToken);
+        await WaitAnswersAsync(replica, cancellationToken);
+        Log("  restart the broker (the dashboard's restart command)");
+        await stack.CommandAsync("messaging", KnownResourceCommands.RestartCommand, cancellationToken);
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        await stack.WaitHealthyAsync("messaging", cancellationToken);
+        var returned = DateTimeOffset.UtcNow;
+        await Task.Delay(options.After, cancellationToken);
+        End(result, faultStart, returned);
+
+        var samples = _load.Samples.ToList();
+        // The Worker reconnects to the broker on its own schedule: submissions get 503 broker_unavailable until then.
+        CheckRecovery(result, samples, Routes.SubmitJob, returned, TimeSpan.FromSeconds(15));
+        var refusals = samples.Where(s => s.Route == Routes.SubmitJob && new TimeWindow(faultStart, returned).Contains(s.Started) && !s.Succeeded).ToList();
+        result.Check(refusals.All(s => s.Status is 503 or 504 && s.Code is not null && !s.Code.StartsWith("not a problem", StringComparison.Ordinal)),
+            $"submissions refused during the faults were 503/504 problems with a code ({Summary(refusals)})");
+        result.Faults.Add(new TimeWindow(faultStart, returned + TimeSpan.FromSeconds(15)));
+    }
+
+    /// <summary>Job processing paused (the dashboard's command); one owner past its quota, then the queue past its limit.</summary>
+    private async Task FillQueueAndQuotaAsync(CancellationToken cancellationToken)
+    {
+        var result = Begin("queue limit and owner quota filled");
+        await Task.Delay(options.Before, cancellationToken);
+        var faultStart = DateTimeOffset.UtcNow;
+        Log("  pause job processing; submit past a quota, then past the queue limit");
+        await stack.CommandAsync(stack.InstancesOf("worker")[0], "pause-jobs", cancellationToken);
+        // Each replica follows the switch within a second (JobConsumption.FollowInterval) and finishes what it holds.
+        await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken);
+
+        using var quotaClient = SteadyLoad.Client(stack.Gateway, stack.Token(ChaosApp.QuotaSubject, "jobs"));
+        var quota = await BurstAsync(quotaClient, ChaosApp.QuotaOfQuotaSubject + 20, stopAfterRefusals: int.MaxValue, cancellationToken);
+        using var fillClient = SteadyLoad.Client(stack.Gateway, stack.Token(FillSubject, "jobs"));
+        var fill = await BurstAsync(fillClient, ChaosApp.JobsQueueMaxLength + 300, stopAfterRefusals: 30, cancellationToken);
+        result.AcceptedJobs.AddRange(quota.Accepted);
+        result.AcceptedJobs.AddRange(fill.Accepted);
+
+        Log($"  quota: {quota.Accepted.Count} accepted, {quota.Refused.Count} refused; queue: {fill.Accepted.Count} accepted, {fill.Refused.Count} refused");
+        await stack.CommandAsync(stack.InstancesOf("worker")[0], "resume-jobs", cancellationToken);
+        var resumed = DateTimeOffset.UtcNow;
+        await Task.Delay(options.After, cancellationToken);
+        End(result, faultStart, resumed);
+
+        result.Requests += quota.Accepted.Count + quota.Refused.Count + fill.Accepted.Count + fill.Refused.Count;
+        result.ErrorsByStatus = result.ErrorsByStatus
+            .Concat(quota.Refused.Concat(fill.Refused).GroupBy(r => $"{r.Status} {r.Code}").Select(g => KeyValuePair.Create(g.Key, g.Count())))
+            .GroupBy(e => e.Key).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
+        result.Check(quota.Accepted.Count == ChaosApp.QuotaOfQuotaSubject,
+            $"the owner with a quota of {ChaosApp.QuotaOfQuotaSubject} unfinished jobs had exactly that many accepted ({quota.Accepted.Count})");
+        result.Check(quota.Refused.Count > 0 && quota.Refused.All(r => r is (429, "job_quota_exceeded", true)),
+            $"the rest were refused 429 job_quota_exceeded with Retry-After ({Refusals(quota.Refused)})");
+        result.Check(fill.Refused.Count > 0 && fill.Refused.All(r => r is (503, "queue_full", true) or (429, "job_quota_exceeded", true)),
+            $"past the queue limit ({ChaosApp.JobsQueueMaxLength} ready jobs) submissions were refused 503 queue_full with Retry-After ({Refusals(fill.Refused)})");
+        result.Faults.Add(new TimeWindow(faultStart, resumed + TimeSpan.FromSeconds(5)));
+    }
+
+    private sealed record Burst(List<Guid> Accepted, List<(int Status, string? Code, bool RetryAfter)> Refused);
+
+    private static async Task<Burst> BurstAsync(HttpClient client, int count, int stopAfterRefusals, CancellationToken cancellationToken)
+    {
+        var burst = new Burst([], []);
+        var refusedInARow = 0;
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
+        {
+            if (Volatile.Read(ref refusedInARow) >= stopAfterRefusals)
+            {
+                return;
+            }
+
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs")
+            {
+                Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { $"Burst {i}: fine." } }),
+            };
+            request.Headers.Add("Idempotency-Key", $"chaos-burst-{Guid.NewGuid():N}");
+            using var response = await client.SendAsync(request, ct);
+            JsonElement body;
+            try
+            {
+                body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+            }
+            catch (JsonException)
+            {
+                body = default;
+            }
+
+            lock (burst)
+            {
+                if (response.StatusCode == HttpStatusCode.Accepted)
+                {
+                    burst.Accepted.Add(body.GetProperty("id").GetGuid());
+                    refusedInARow = 0;
+                }
+                else
+                {
+                    burst.Refused.Add(((int)response.StatusCode,
+                        body.ValueKind == JsonValueKind.Object && body.TryGetProperty("code", out var code) ? code.GetString() : null,
+                        response.Headers.RetryAfter is not null));
+                    refusedInARow++;
+                }
+            }
+        });
+        return burst;
+    }
+
+    /// <summary>Half of saturation for the soak's length: no errors, and no process grows past its allowance.</summary>
+    private async Task SoakAsync(CancellationToken cancellationToken)
+    {
+        var result = Begin($"soak ({options.Soak.TotalMinutes:0.#} min at half of saturation)");
+        await Task.Delay(options.SoakWarmUp, cancellationToken);
+        var processes = WatchedProcesses();
+        var start = processes.ToDictionary(p => p.Name, p => ResourceGrowth.Read(p.Pid));
+        var measuredFrom = DateTimeOffset.UtcNow;
+        Log($"  footprints after warm-up taken ({string.Join(", ", processes.Select(p => $"{p.Name} {p.Pid}"))}); soaking");
+        await Task.Delay(options.Soak - options.SoakWarmUp, cancellationToken);
+        var end = processes.ToDictionary(p => p.Name, p => ResourceGrowth.Read(p.Pid));
+        End(result);
+
+        var soak = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
+        result.Check(soak.All(s => s.Succeeded), $"no request failed during the soak ({Summary(soak.Where(s => !s.Succeeded).ToList())})");
+        result.P99Before = Latency.P99(soak, new TimeWindow(result.Span.Start, measuredFrom), Routes.Predict);
+        result.P99During = Latency.P99(soak, new TimeWindow(measuredFrom, result.Span.End), Routes.Predict);
+        result.P99After = null;
+        long startTotal = 0, endTotal = 0;
+        foreach (var (name, _) in processes)
+        {
+            if (start[name] is not { } s || end[name] is not { } e)
+            {
+                result.Check(false, $"{name} was not running at both ends of the soak");
+                continue;
+            }
+
+            _footprints.Add((name, s, e));
+            (startTotal, endTotal) = (startTotal + s.RssBytes, endTotal + e.RssBytes);
+            var violations = ResourceGrowth.Violations(name, s, e, GrowthAllowance.Default);
+            result.Check(violations.Count == 0,
+                violations.Count == 0 ? $"{name}: RSS, open files and threads within the allowance" : string.Join("; ", violations));
+        }
+
+        (result.MemoryStart, result.MemoryEnd) = (startTotal, endTotal);
+    }
+
+    private List<(string Name, int Pid)> WatchedProcesses()
+    {
+        List<(string Name, int Pid)> processes = [];
+        foreach (var resource in new[] { "gateway", "worker", "python-inference", "messaging", "aspire-dashboard" })
+        {
+            foreach (var instance in stack.InstancesOf(resource))
+            {
+                if (stack.ServicePid(instance) is { } pid)
+                {
+                    processes.Add((instance, pid));
+                }
+            }
+        }
+
+        return processes;
+    }
+
+    /// <summary>Waits (at most 90 s: the Worker's retries take 71 s) until no job of the driver's owners is queued or running.</summary>
+    private async Task SettleAsync(CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(90))
+        {
+            var unfinished = 0;
+            foreach (var owner in new[] { JobsSubject, ChaosApp.QuotaSubject, FillSubject })
+            {
+                using var client = SteadyLoad.Client(stack.Gateway, stack.Token(owner, "jobs"));
+                unfinished += (await ListAllAsync(client, cancellationToken, "queued")).Count
+                    + (await ListAllAsync(client, cancellationToken, "running")).Count;
+            }
+
+            // The steady load keeps a few in flight all the time.
+            if (unfinished <= Math.Max(5, _load.JobsPerSecond * 2))
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        }
+
+        Log($"  settled: earlier jobs finished ({clock.Elapsed.TotalSeconds:0} s)");
+    }
+
+    /// <summary>Waits until every accepted job is finished (or the drain time is over), then counts them from the system.</summary>
+    private async Task CountJobsAsync(CancellationToken cancellationToken)
+    {
+        var accepted = _load.Accepted.ToList();
+        // A job belongs to the scenario that had started when it was accepted: the settling after a scenario is its own.
+        foreach (var (id, at) in accepted)
+        {
+            (_results.LastOrDefault(r => r.Span.Start <= at) ?? _results[0]).AcceptedJobs.Add(id);
+        }
+
+        var owners = new[] { JobsSubject, ChaosApp.QuotaSubject, FillSubject };
+        var everyAccepted = _results.SelectMany(r => r.AcceptedJobs).Concat(accepted.Select(a => a.Id)).ToHashSet();
+        Log($"draining: {everyAccepted.Count} accepted jobs to finish (at most {options.Drain.TotalSeconds:0} s)");
+        var deadline = Stopwatch.StartNew();
+        Dictionary<Guid, string> statuses;
+        while (true)
+        {
+            statuses = [];
+            foreach (var owner in owners)
+            {
+                using var client = SteadyLoad.Client(stack.Gateway, stack.Token(owner, "jobs"));
+                foreach (var (id, status) in await ListAllAsync(client, cancellationToken))
+                {
+                    statuses[id] = status;
+                }
+            }
+
+            var unfinished = everyAccepted.Count(id => statuses.GetValueOrDefault(id) is "queued" or "running");
+            if (unfinished == 0 || deadline.Elapsed > options.Drain)
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+
+        // How many times each succeeded job was announced: the audit log's job.completed records.
+        using var audit = stack.AuditClient();
+        var completions = new System.Collections.Concurrent.ConcurrentDictionary<Guid, int>();
+        await Parallel.ForEachAsync(everyAccepted.Where(id => statuses.GetValueOrDefault(id) == "succeeded"),
+            new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (id, ct) =>
+            {
+                for (var attempt = 0; attempt < 20; attempt++)
+                {
+                    var trail = await audit.GetFromJsonAsync<JsonElement>($"/v1/audit/jobs/{id}", ct);
+                    var count = trail.EnumerateArray().Count(e => e.GetProperty("type").GetString() == "job.completed");
+                    completions[id] = count;
+                    if (count > 0)
+                    {
+                        return;
+                    }
+
+                    await Task.Delay(500, ct); // the audit consumer may not have read the event yet
+                }
+            });
+
+        var observed = everyAccepted.ToDictionary(id => id,
+            id => new JobOutcome(id, statuses.GetValueOrDefault(id), completions.GetValueOrDefault(id)));
+        var unaccounted = statuses.Keys.Where(id => !everyAccepted.Contains(id)).ToList();
+        foreach (var result in _results)
+        {
+            var mine = result.AcceptedJobs.Distinct().ToList();
+            result.Jobs = JobLedger.Count(mine, observed, mine, 0);
+            if (mine.Count > 0)
+            {
+                result.Check(result.Jobs.Holds,
+                    $"jobs: {result.Jobs.Accepted} accepted, {result.Jobs.Completed} completed once, {result.Jobs.Failed} failed, " +
+                    $"{result.Jobs.Unfinished} unfinished, {result.Jobs.Lost} unknown to the system, {result.Jobs.Duplicated} done twice");
+            }
+        }
+
+        // Jobs of the driver's owners that no 202 accounts for (beyond the submissions left without an answer).
+        var whole = JobLedger.Count(everyAccepted, observed, statuses.Keys, _load.Unanswered);
+        if (whole.Duplicated > 0 && _results.Count > 0)
+        {
+            _results[^1].Check(false, $"{unaccounted.Count} jobs exist that no accepted submission accounts for ({_load.Unanswered} submissions got no answer)");
+        }
+    }
+
+    private static async Task<List<(Guid Id, string Status)>> ListAllAsync(HttpClient client, CancellationToken cancellationToken, string? status = null)
+    {
+        List<(Guid, string)> jobs = [];
+        string? token = null;
+        do
+        {
+            var page = await client.GetFromJsonAsync<JsonElement>(
+                $"/api/v1/jobs?pageSize=100{(status is null ? "" : $"&status={status}")}{(token is null ? "" : $"&pageToken={token}")}", cancellationToken);
+            jobs.AddRange(page.GetProperty("items").EnumerateArray()
+                .Select(j => (j.GetProperty("id").GetGuid(), j.GetProperty("status").GetString() ?? "")));
+            token = page.GetProperty("nextPageToken").GetString();
+        }
+        while (token is not null);
+        return jobs;
+    }
+
+    /// <summary>No 5xx (nor a request without an answer) outside the fault windows, anywhere in the run.</summary>
+    private void ApplyRunWideRules()
+    {
+        var faults = _results.SelectMany(r => r.Faults).ToList();
+        var outside = FaultWindows.ServerFailuresOutside(_load.Samples, faults);
+        foreach (var result in _results)
+        {
+            var mine = outside.Where(s => result.Span.Contains(s.Started)).ToList();
+            result.Check(mine.Count == 0, $"no 5xx or unanswered request outside a fault window ({Summary(mine)})");
+        }
+
+        var between = outside.Count(s => !_results.Any(r => r.Span.Contains(s.Started)));
+        if (between > 0)
+        {
+            _results[^1].Check(false, $"{between} requests between scenarios got a 5xx or no answer");
+        }
+    }
+
+    private ScenarioResult Begin(string name)
+    {
+        Log(name);
+        var result = new ScenarioResult(name) { Span = new TimeWindow(DateTimeOffset.UtcNow, DateTimeOffset.MaxValue) };
+        result.MemoryStart = WatchedProcesses().Sum(p => ResourceGrowth.Read(p.Pid)?.RssBytes ?? 0);
+        _results.Add(result);
+        return result;
+    }
+
+    /// <summary>Closes the scenario's span and fills in its figures: p99 of predictions before the fault, during it, after it.</summary>
+    private void End(ScenarioResult result, DateTimeOffset? faultStart = null, DateTimeOffset? returned = null)
+    {
+        var now = DateTimeOffset.UtcNow;
+        result.Span = new TimeWindow(result.Span.Start, now);
+        result.MemoryEnd = WatchedProcesses().Sum(p => ResourceGrowth.Read(p.Pid)?.RssBytes ?? 0);
+        var samples = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
+        result.Requests = samples.Count;
+        result.ErrorsByStatus = FaultWindows.ErrorsByStatus(samples);
+        var before = new TimeWindow(result.Span.Start, faultStart ?? now);
+        result.P99Before = Latency.P99(samples, before, Routes.Predict);
+        if (faultStart is { } start && returned is { } back)
+        {
+            result.P99During = Latency.P99(samples, new TimeWindow(start, back), Routes.Predict);
+            result.P99After = Latency.P99(samples, new TimeWindow(back, now), Routes.Predict);
+        }
+    }
+
+    private static void CheckRecovery(ScenarioResult result, List<RequestSample> samples, string route, DateTimeOffset returned, TimeSpan limit)
+    {
+        var recovery = Recovery.Time(samples, route, returned, result.Span.End);
+        result.RecoveryTime = recovery;
+        result.Recovered = recovery is not null && recovery <= limit;
+        result.Check(result.Recovered == true,
+            recovery is null ? $"{route} did not recover" : $"{route} succeeded again {recovery.Value.TotalSeconds:0.0} s after the return (limit {limit.TotalSeconds} s)");
+    }
+
+    /// <summary>Restarts python-inference with the dashboard's restart command, waiting until it has stopped and runs again.</summary>
+    private async Task RestartAsync(string instance, CancellationToken cancellationToken)
+    {
+        var before = stack.ServicePid(instance);
+        await stack.CommandAsync(instance, KnownResourceCommands.RestartCommand, cancellationToken);
+        await stack.WaitForAsync(instance, s => s?.State?.Text == KnownResourceStates.Running && stack.ServicePid(instance) != before, cancellationToken);
+    }
+
+    /// <summary>Waits until the instance itself answers /health; returns when it did.</summary>
+    private async Task<DateTimeOffset> WaitAnswersAsync(string instance, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (true)
+        {
+            if (stack.OwnAddress(instance) is { } address)
+            {
+                try
+                {
+                    using var response = await http.GetAsync(new Uri(address, "/health"), cancellationToken);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        return DateTimeOffset.UtcNow;
+                    }
+                }
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                }
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    private static string Summary(List<RequestSample> samples) =>
+        samples.Count == 0 ? "none" : string.Join(", ", FaultWindows.ErrorsByStatus(samples).Select(e => $"{e.Key}: {e.Value}")
+            .Prepend($"{samples.Count(s => s.Succeeded)} ok"));
+
+    private static string Refusals(List<(int Status, string? Code, bool RetryAfter)> refusals) =>
+        refusals.Count == 0 ? "none" : string.Join(", ", refusals.GroupBy(r => $"{r.Status} {r.Code}{(r.RetryAfter ? "" : " without Retry-After")}")
+            .Select(g => $"{g.Key}: {g.Count()}"));
+
+    private static string Ms(TimeSpan? value) => value is { } v ? v.TotalMilliseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture) : "—";
+
+    private void Log(string line) => log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}");
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Chaos;
+using Chaos.Verdict;
+
+// The chaos run (scripts/chaos/run.sh): exit 0 when every scenario held, 1 when one did not, 2 when the run itself failed.
+ChaosOptions options;
+try
+{
+    options = ChaosOptions.Parse(args);
+}
+catch (ArgumentException exception)
+{
+    Console.Error.WriteLine($"chaos: {exception.Message}");
+    return 2;
+}
+
+// The AppHost writes its own lines to the console; stdout is kept for the report, everything else goes to stderr.
+var report = Console.Out;
+Console.SetOut(Console.Error);
+var loadBefore = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+var clock = Stopwatch.StartNew();
+var log = Console.Error;
+await using var stack = new ChaosApp();
+log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] starting the AppHost ({(options.Quick ? "quick" : "full")} run; load average {loadBefore})");
+ChaosRun run;
+try
+{
+    await stack.StartAsync(TimeSpan.FromMinutes(5));
+    log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] every resource healthy after {clock.Elapsed.TotalSeconds:0} s; gateway {stack.Gateway}");
+    run = new ChaosRun(stack, options, log);
+    using var limit = new CancellationTokenSource(options.Quick ? TimeSpan.FromMinutes(10) : TimeSpan.FromMinutes(40));
+    await run.RunAsync(limit.Token);
+}
+catch (Exception exception)
+{
+    log.WriteLine($"chaos: the run failed: {exception}");
+    return 2;
+}
+
+var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+var table = ChaosReport.Table(run.Results);
+var failures = ChaosReport.Failures(run.Results);
+var header = $"Chaos run ({(options.Quick ? "--quick" : "full")}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
+    $"load average {loadBefore} before / {loadAfter} after, {clock.Elapsed.TotalMinutes:0.0} min in all; saturation " +
+    $"{run.Saturation:0} predictions/s (64 callers), load at half of it.";
+var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
+    $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OpenFiles} → {f.End.OpenFiles} | {f.Start.Threads} → {f.End.Threads} |"));
+var markdown = $"""
+    {header}
+
+    {table}
+    {(failures.Length == 0 ? "Every scenario held." : "Failed:\n" + failures)}
+
+    Soak footprints (after warm-up → end):
+
+    | process | RSS (MiB) | open files | threads |
+    |---|---|---|---|
+    {footprints}
+
+    """;
+await report.WriteLineAsync(markdown);
+await report.FlushAsync();
+
+Directory.CreateDirectory(options.OutputDirectory);
+var stamp = $"chaos-{DateTime.UtcNow:yyyyMMddTHHmmssZ}";
+await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".md"), markdown);
+await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".json"), JsonSerializer.Serialize(new
+{
+    mode = options.Quick ? "quick" : "full",
+    loadBefore,
+    loadAfter,
+    minutes = clock.Elapsed.TotalMinutes,
+    saturationPredictionsPerSecond = run.Saturation,
+    scenarios = run.Results.Select(r => new
+    {
+        r.Name,
+        start = r.Span.Start,
+        end = r.Span.End,
+        r.Requests,
+        r.ErrorsByStatus,
+        r.Jobs,
+        recoverySeconds = r.RecoveryTime?.TotalSeconds,
+        r.Recovered,
+        p99BeforeMs = r.P99Before?.TotalMilliseconds,
+        p99DuringMs = r.P99During?.TotalMilliseconds,
+        p99AfterMs = r.P99After?.TotalMilliseconds,
+        r.MemoryStart,
+        r.MemoryEnd,
+        r.Passed,
+        r.Checks,
+        r.Failures,
+    }),
+    footprints = run.Footprints.Select(f => new { f.Process, f.Start, f.End }),
+}, new JsonSerializerOptions { WriteIndented = true }));
+log.WriteLine($"written: {Path.Combine(options.OutputDirectory, stamp)}.md and .json");
+return run.Results.All(r => r.Passed) ? 0 : 1;

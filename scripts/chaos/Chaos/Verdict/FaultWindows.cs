@@ -1,0 +1,22 @@
+namespace Chaos.Verdict;
+
+/// <summary>
+/// The rule for errors: outside a fault window (from the moment a fault is injected until the service is back and
+/// the allowed recovery time has passed) a valid request never gets a 5xx or no answer. A request is inside a window
+/// when it was in progress during any part of it: one in flight when a process is killed may fail.
+/// </summary>
+public static class FaultWindows
+{
+    public static IReadOnlyList<RequestSample> ServerFailuresOutside(IEnumerable<RequestSample> samples, IReadOnlyCollection<TimeWindow> faults) =>
+        [.. samples.Where(s => s.IsServerFailure && !faults.Any(f => Overlaps(s, f)))];
+
+    public static bool Overlaps(RequestSample sample, TimeWindow window) =>
+        sample.Started < window.End && sample.Started + sample.Latency >= window.Start;
+
+    /// <summary>Counts per status ("503 upstream_unavailable": 12; "no answer": 3), for the report.</summary>
+    public static IReadOnlyDictionary<string, int> ErrorsByStatus(IEnumerable<RequestSample> samples) =>
+        samples.Where(s => !s.Succeeded)
+            .GroupBy(s => s.Status == 0 ? "no answer" : s.Code is null ? $"{s.Status}" : $"{s.Status} {s.Code}")
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Count());
+}

@@ -1,0 +1,26 @@
+namespace Chaos.Verdict;
+
+/// <summary>One request the load sent: when it started, how long it took, what came back (status 0: no answer at all).</summary>
+public sealed record RequestSample(string Route, DateTimeOffset Started, TimeSpan Latency, int Status, string? Code)
+{
+    public bool Succeeded => Status is >= 200 and < 300;
+
+    /// <summary>A 5xx, or no answer (connection refused, reset, the driver's own time limit).</summary>
+    public bool IsServerFailure => Status is 0 or >= 500;
+}
+
+/// <summary>A span of time: [Start, End).</summary>
+public readonly record struct TimeWindow(DateTimeOffset Start, DateTimeOffset End)
+{
+    public bool Contains(DateTimeOffset instant) => instant >= Start && instant < End;
+
+    public TimeSpan Length => End - Start;
+}
+
+/// <summary>Routes the load uses, as the report names them.</summary>
+public static class Routes
+{
+    public const string Predict = "predict";
+    public const string SubmitJob = "submit-job";
+    public const string ReadJob = "read-job";
+}

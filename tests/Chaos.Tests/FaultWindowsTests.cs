@@ -1,0 +1,49 @@
+using static Chaos.Tests.Samples;
+
+namespace Chaos.Tests;
+
+public sealed class FaultWindowsTests
+{
+    [Fact]
+    public void A_5xx_inside_a_fault_window_is_allowed_and_one_outside_is_not()
+    {
+        RequestSample[] samples = [Failed(5), Failed(15), Failed(25, status: 500, code: "internal_error")];
+
+        var outside = FaultWindows.ServerFailuresOutside(samples, [Window(0, 10), Window(20, 24)]);
+
+        Assert.Equal([At(15), At(25)], outside.Select(s => s.Started));
+    }
+
+    [Fact]
+    public void A_request_without_an_answer_counts_as_a_server_failure() =>
+        Assert.Single(FaultWindows.ServerFailuresOutside([Failed(1, status: 0, code: "HttpRequestException")], []));
+
+    [Fact]
+    public void Client_errors_and_successes_are_never_server_failures() =>
+        Assert.Empty(FaultWindows.ServerFailuresOutside([Ok(1), Failed(2, status: 429, code: "job_quota_exceeded")], []));
+
+    [Fact]
+    public void The_window_ends_before_its_end_instant() =>
+        Assert.Single(FaultWindows.ServerFailuresOutside([Failed(10)], [Window(0, 10)]));
+
+    [Fact]
+    public void A_request_in_flight_when_the_fault_began_is_inside_its_window()
+    {
+        RequestSample[] samples = [Failed(9.8, ms: 300), Failed(9.5, ms: 300)];
+
+        var outside = FaultWindows.ServerFailuresOutside(samples, [Window(10, 20)]);
+
+        Assert.Equal([At(9.5)], outside.Select(s => s.Started)); // it ended at 9.8 s, before the fault
+    }
+
+    [Fact]
+    public void Errors_are_counted_by_status_and_code()
+    {
+        RequestSample[] samples = [Ok(1), Failed(2), Failed(3), Failed(4, status: 504, code: "upstream_timeout"), Failed(5, status: 0, code: "x"), Failed(6, code: null)];
+
+        Assert.Equal(new Dictionary<string, int>
+        {
+            ["503"] = 1, ["503 upstream_unavailable"] = 2, ["504 upstream_timeout"] = 1, ["no answer"] = 1,
+        }, FaultWindows.ErrorsByStatus(samples));
+    }
+}
