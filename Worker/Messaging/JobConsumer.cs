@@ -123,11 +123,7 @@ internal sealed partial class JobConsumer : QueueConsumer
         return await scope.ServiceProvider.GetRequiredService<JobProcessor>().ProcessBatchAsync(deliveries, cancellationToken);
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken);
-        await _batches.DisposeAsync();
-    }
+    protected override async Task OnStoppedAsync() => await _batches.DisposeAsync();
 
     private Task RepublishAsync(JobMessage message, BasicDeliverEventArgs delivery, string queue, int attempt, string reason,
         CancellationToken cancellationToken) =>

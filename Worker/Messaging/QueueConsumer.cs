@@ -35,6 +35,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     private readonly List<string> _consumerTags = [];
     private bool _paused;
     private int _inFlight;
+    private Task? _stopped;
 
     protected MessagingOptions Settings => options.Value;
 
@@ -196,7 +197,19 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
         }
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Stops once: a second call (a test host stops its application twice at once, from the factory and from the
+    /// application's own shutdown, then disposes it) waits for the first instead of touching what it released.
+    /// </summary>
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_handlersStopping)
+        {
+            return _stopped ??= StopOnceAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopOnceAsync(CancellationToken cancellationToken)
     {
         if (_channel is { IsOpen: true })
         {
@@ -238,9 +251,13 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
             await _channel.DisposeAsync();
         }
 
+        await OnStoppedAsync();
         var unfinished = Volatile.Read(ref _inFlight);
         LogStopped(logger, QueueName, unfinished);
     }
+
+    /// <summary>Runs once, after the subscription has ended and the handlers have stopped.</summary>
+    protected virtual Task OnStoppedAsync() => Task.CompletedTask;
 
     public override void Dispose()
     {
