@@ -24,14 +24,8 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
             return Task.CompletedTask;
         }
 
-        var insert = new SqlBuilder($"INSERT INTO outbox ({Columns}) VALUES ");
-        foreach (var message in messages)
-        {
-            insert.Row(message.Id.ToString(), message.Exchange, message.RoutingKey, message.Type, message.Body.ToArray(),
-                message.TraceParent, message.JobId?.ToString(), WorkerDatabase.Timestamp(message.CreatedAt));
-        }
-
-        return insert.ExecuteAsync(connection, transaction, cancellationToken);
+        return WithRows(new SqlBuilder($"INSERT INTO outbox ({Columns}) VALUES "), messages)
+            .ExecuteAsync(connection, transaction, cancellationToken);
     }
 
     /// <summary>
@@ -39,19 +33,23 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     /// lost to an earlier one with its idempotency key gets no message, nor one whose id is taken (the caller checks
     /// that each stored job got its message). Returns the ids it inserted.
     /// </summary>
-    public static SqlBuilder InsertForStoredJobs(IReadOnlyCollection<OutboxMessage> messages)
+    public static SqlBuilder InsertForStoredJobs(IReadOnlyCollection<OutboxMessage> messages) =>
+        WithRows(new SqlBuilder($"""
+                INSERT INTO outbox ({Columns})
+                SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM (VALUES
+                """), messages)
+            .Append(") AS v WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = v.column7) ON CONFLICT DO NOTHING RETURNING id");
+
+    /// <summary>Appends one row of <see cref="Columns"/> per message.</summary>
+    private static SqlBuilder WithRows(SqlBuilder insert, IEnumerable<OutboxMessage> messages)
     {
-        var insert = new SqlBuilder($"""
-            INSERT INTO outbox ({Columns})
-            SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM (VALUES
-            """);
         foreach (var message in messages)
         {
             insert.Row(message.Id.ToString(), message.Exchange, message.RoutingKey, message.Type, message.Body.ToArray(),
                 message.TraceParent, message.JobId?.ToString(), WorkerDatabase.Timestamp(message.CreatedAt));
         }
 
-        return insert.Append(") AS v WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = v.column7) ON CONFLICT DO NOTHING RETURNING id");
+        return insert;
     }
 
     public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(DateTimeOffset jobsCreatedBefore,
