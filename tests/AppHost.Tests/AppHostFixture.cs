@@ -93,7 +93,7 @@ public class AppHostFixture : IAsyncLifetime
         // free ones instead, so it can run beside a developer's ./run.sh or another test run.
         foreach (var endpoint in new[] { "http", "https" })
         {
-            var port = FreeLoopbackPort();
+            var port = TestHarness.LoopbackPorts.FreeOnBoth();
             gateway.WithEndpoint(endpoint, e => (e.Port, e.TargetPort) = (port, port));
         }
 
@@ -154,27 +154,6 @@ public class AppHostFixture : IAsyncLifetime
         {
             Dashboard = new HttpClient { BaseAddress = await DashboardAddressAsync(timeout.Token), Timeout = StepTimeout };
             Dashboard.DefaultRequestHeaders.Add("x-api-key", apiKey);
-        }
-    }
-
-    /// <summary>A port free on both 127.0.0.1 and [::1] right now.</summary>
-    private static int FreeLoopbackPort()
-    {
-        while (true)
-        {
-            using var v4 = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-            v4.Start();
-            var port = ((IPEndPoint)v4.LocalEndpoint).Port;
-            try
-            {
-                using var v6 = new System.Net.Sockets.TcpListener(IPAddress.IPv6Loopback, port);
-                v6.Start();
-                return port;
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                // taken on IPv6; try another
-            }
         }
     }
 

@@ -62,9 +62,9 @@ public sealed class ChaosApp : IAsyncDisposable
             gateway.WithEnvironment(name, value);
         }
 
-        var port = FreeLoopbackPort();
+        var port = TestHarness.LoopbackPorts.FreeOnBoth();
         gateway.WithEndpoint("http", e => (e.Port, e.TargetPort) = (port, port));
-        var httpsPort = FreeLoopbackPort();
+        var httpsPort = TestHarness.LoopbackPorts.FreeOnBoth();
         gateway.WithEndpoint("https", e => (e.Port, e.TargetPort) = (httpsPort, httpsPort));
         Gateway = new Uri($"http://127.0.0.1:{port}");
 
@@ -299,26 +299,6 @@ public sealed class ChaosApp : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-        }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        while (true)
-        {
-            using var v4 = new TcpListener(IPAddress.Loopback, 0);
-            v4.Start();
-            var port = ((IPEndPoint)v4.LocalEndpoint).Port;
-            try
-            {
-                using var v6 = new TcpListener(IPAddress.IPv6Loopback, port);
-                v6.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // taken on IPv6; try another
-            }
         }
     }
 

@@ -84,7 +84,7 @@ internal sealed class RegistryHost : IAsyncDisposable
     private static async Task<RegistryHost> StartOnFreePortsAsync()
     {
         var database = await TemporaryJobStore.CreateAsync();
-        var (httpPort, grpcPort) = (FreeLoopbackPort(), FreeLoopbackPort());
+        var (httpPort, grpcPort) = (TestHarness.LoopbackPorts.FreeOnBoth(), TestHarness.LoopbackPorts.FreeOnBoth());
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://localhost:{httpPort}", $"http://localhost:{grpcPort}");
@@ -113,26 +113,6 @@ internal sealed class RegistryHost : IAsyncDisposable
         app.MapGrpcService<ModelRegistryService>();
         await app.StartAsync(TestContext.Current.CancellationToken);
         return new RegistryHost(app, database, httpPort, grpcPort);
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        while (true)
-        {
-            using var v4 = new TcpListener(IPAddress.Loopback, 0);
-            v4.Start();
-            var port = ((IPEndPoint)v4.LocalEndpoint).Port;
-            try
-            {
-                using var v6 = new TcpListener(IPAddress.IPv6Loopback, port);
-                v6.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // taken on IPv6; try another
-            }
-        }
     }
 
     public async ValueTask DisposeAsync()
