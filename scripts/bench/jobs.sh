@@ -3,19 +3,25 @@
 # raw publish/consume rate of the same RabbitMQ measured by a plain client in the same run. Starts its own AppHost
 # on free ports (local RabbitMQ, two Worker replicas, the chosen database), prints a table, stops it.
 # scripts/bench/run.sh runs the same driver as one scenario among the others.
-# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [jobs] [concurrency]
+# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [jobs] [concurrency]
 #   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
 #               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
 #               and the PostgreSQL / SQLite ratios
 #   --release   build and run the services in Release (what a throughput figure should be measured on)
 #   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc) and,
 #               on PostgreSQL, commits and statements per job (statements need pg_stat_statements preloaded)
+#   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default: as
+#               many as measured), so that .NET's tiered compilation has settled
+#   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
+#               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
 # (assumes scripts/setup.sh has run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 provider=sqlite
 configuration=Debug
 profile=0
+trace=0
+warmup=""
 positional=()
 while (($#)); do
   case "$1" in
@@ -23,6 +29,8 @@ while (($#)); do
     --provider=*) provider="${1#*=}"; shift ;;
     --release) configuration=Release; shift ;;
     --profile) profile=1; shift ;;
+    --trace) trace=1; shift ;;
+    --warmup) warmup="${2:?--warmup needs a number of jobs}"; shift 2 ;;
     *) positional+=("$1"); shift ;;
   esac
 done
@@ -43,6 +51,35 @@ results=$(mktemp -d)
 export RateLimiting__Policies__jobs__TokenLimit=1000000 RateLimiting__Policies__jobs__TokensPerPeriod=1000000
 export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 trap 'apphost_stop; rm -rf "$results"' EXIT
+if ((trace)); then
+  ensure_package linux-perf command -v perf
+  # perf names JIT-compiled frames from /tmp/perf-<pid>.map (W^X off, or it sees anonymous double mappings).
+  export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+  traces="artifacts/profile/jobs-$(date -u +%Y%m%dT%H%M%SZ)"
+  mkdir -p "$traces"
+fi
+
+# Records the gateway and one Worker replica ($1 the provider) for a few seconds once the single-input jobs begin
+# (jobs.py writes the phase file), then prints where their CPU went.
+record_single_phase() {
+  local phase="$1" provider="$2" seconds=6 name pid recorders=()
+  until grep -q single "$phase" 2>/dev/null; do sleep 0.2; done
+  for name in Gateway Worker; do
+    pid=$(service_pid "$name" "$configuration")
+    perf record -F 999 -e cpu-clock -g -p "$pid" -o "$traces/$provider-$name.data" -- sleep "$seconds" >/dev/null 2>&1 &
+    recorders+=($!)
+  done
+  wait "${recorders[@]}" || true
+}
+
+print_single_phase() {
+  local provider="$1" name
+  for name in Gateway Worker; do
+    perf script -i "$traces/$provider-$name.data" -F comm,tid,ip,sym,dso 2>/dev/null >"$traces/$provider-$name.txt"
+    echo; echo "### $name ($provider): where its CPU went during the single-input jobs (perf, all threads)"
+    /usr/bin/python3 scripts/bench/perf_top.py "$traces/$provider-$name.txt" 30
+  done
+}
 
 # Whether process $1 descends from one of the processes $2... (this AppHost's orchestrator, not a test's).
 descends_from() {
@@ -82,8 +119,14 @@ for provider in "${providers[@]}"; do
   extra=()
   if ((profile)); then read -r -a extra <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; fi
   echo "provider: $provider ($configuration build)"
+  if ((trace)); then
+    extra+=(--phase-file "$results/$provider.phase")
+    record_single_phase "$results/$provider.phase" "$provider" &
+    recording=$!
+  fi
   python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" \
-    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --json "$results/$provider.json" "${extra[@]}"
+    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --warmup "${warmup:-$jobs}" --json "$results/$provider.json" "${extra[@]}"
+  if ((trace)); then wait "$recording" || true; print_single_phase "$provider"; fi
   apphost_stop
 done
 read -r load_after _ </proc/loadavg
