@@ -68,6 +68,10 @@ record_single_phase() {
     pid=$(service_pid "$name" "$configuration")
     perf record -F 999 -e cpu-clock -g -p "$pid" -o "$traces/$provider-$name.data" -- sleep "$seconds" >/dev/null 2>&1 &
     recorders+=($!)
+    # Whether the JIT is still at work (methods compiled, time in the JIT) while perf records.
+    "$HOME/.dotnet/tools/dotnet-counters" collect -p "$pid" --refresh-interval 1 --duration "00:00:0$seconds" \
+      --counters System.Runtime --format csv -o "$traces/$provider-$name-counters.csv" >/dev/null 2>&1 &
+    recorders+=($!)
   done
   wait "${recorders[@]}" || true
 }
@@ -78,6 +82,8 @@ print_single_phase() {
     perf script -i "$traces/$provider-$name.data" -F comm,tid,ip,sym,dso 2>/dev/null >"$traces/$provider-$name.txt"
     echo; echo "### $name ($provider): where its CPU went during the single-input jobs (perf, all threads)"
     /usr/bin/python3 scripts/bench/perf_top.py "$traces/$provider-$name.txt" 30
+    [[ ! -s "$traces/$provider-$name-counters.csv" ]] \
+      || /usr/bin/python3 scripts/bench/counters_summary.py "$traces/$provider-$name-counters.csv" | grep -Ei "jit|gc\.collections|allocated|counter \||^\|---"
   done
 }
 
