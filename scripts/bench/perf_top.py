@@ -1,7 +1,8 @@
 """Where a process's on-CPU time went, from `perf script -F comm,tid,ip,sym,dso` of a `perf record -g` of it (.NET
 frames named through perf maps): by component (the first frame from the leaf up that matches, so nothing counts
 twice), then the top inclusive frames of the product's own code and the libraries it calls. Every thread counts:
-RabbitMQ.Client, the OpenTelemetry exporters and the GC run on threads of their own.
+RabbitMQ.Client, the OpenTelemetry exporters and the GC run on threads of their own. The tiered JIT's background
+thread is counted in the thread table and left out of the rest (which then shows the work itself).
 Usage: perf_top.py FILE [N] [--per JOBS] (with --per, also ms of CPU per job at the sampling rate --hz, default 999)"""
 
 from __future__ import annotations
@@ -66,27 +67,33 @@ def main() -> None:
     components: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     threads: Counter[str] = Counter()
-    total = 0
+    total = working = 0
     for block in open(args.file, errors="replace").read().split("\n\n"):
         lines = block.strip().splitlines()
         if not lines:
             continue
         total += 1
-        threads[re.sub(r"\s+\d+$", "", lines[0].strip()).strip()] += 1
+        thread = re.sub(r"\s+\d+$", "", lines[0].strip()).strip()
+        threads[thread] += 1
+        if "Tiered Com" in thread:
+            continue
+        working += 1
         frames = lines[1:]
         components[component(frames)] += 1
         for frame in {short(f) for f in frames if LIBRARY.search(f)}:
             inclusive[frame] += 1
     total = total or 1
+    share_of = {"all": total, "work": working or 1}
     scale = (1000 / args.hz / args.per) if args.per else None
 
-    def cell(count: int) -> str:
-        return f"{count / total * 100:.1f} %" + (f" | {count * scale:.2f}" if scale else "")
+    def cell(count: int, of: str = "work") -> str:
+        return f"{count / share_of[of] * 100:.1f} %" + (f" | {count * scale:.2f}" if scale else "")
 
     extra = " | ms per job" if scale else ""
     print(f"\n{total} on-CPU samples\n\n| thread | share{extra} |\n|---|---|" + ("---|" if scale else ""))
     for name, count in threads.most_common(8):
-        print(f"| {name} | {cell(count)} |")
+        print(f"| {name} | {cell(count, 'all')} |")
+    print(f"\n(below: the {working} samples of the other threads)")
     print(f"\n| component (innermost frame that matches) | share{extra} |\n|---|---|" + ("---|" if scale else ""))
     for name, count in components.most_common():
         print(f"| {name} | {cell(count)} |")
