@@ -3,15 +3,19 @@
 # raw publish/consume rate of the same RabbitMQ measured by a plain client in the same run. Starts its own AppHost
 # on free ports (local RabbitMQ, two Worker replicas, the chosen database), prints a table, stops it.
 # scripts/bench/run.sh runs the same driver as one scenario among the others.
-# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [jobs] [concurrency]
+# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [--tiered] [jobs] [concurrency]
 #   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
 #               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
 #               and the PostgreSQL / SQLite ratios
 #   --release   build and run the services in Release (what a throughput figure should be measured on)
 #   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc) and,
 #               on PostgreSQL, commits and statements per job (statements need pg_stat_statements preloaded)
-#   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default: as
-#               many as measured), so that .NET's tiered compilation has settled
+#   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default 200:
+#               pools, caches, first calls; with --tiered as many as measured, which still leaves the JIT at work)
+#   --tiered    leave .NET's tiered compilation on (its default). Without it the stack's .NET processes compile each
+#               method once, fully optimised (DOTNET_TieredCompilation=0), so that the figures are those of code
+#               that has stopped changing: with tiering on, the JIT still took 70-80 % of the gateway's and a Worker's
+#               CPU after 1,000 warm-up jobs (docs/performance.md, "Where the CPU went")
 #   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
 #               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
 # (assumes scripts/setup.sh has run)
@@ -21,6 +25,7 @@ provider=sqlite
 configuration=Debug
 profile=0
 trace=0
+tiered=0
 warmup=""
 positional=()
 while (($#)); do
@@ -30,6 +35,7 @@ while (($#)); do
     --release) configuration=Release; shift ;;
     --profile) profile=1; shift ;;
     --trace) trace=1; shift ;;
+    --tiered) tiered=1; shift ;;
     --warmup) warmup="${2:?--warmup needs a number of jobs}"; shift 2 ;;
     *) positional+=("$1"); shift ;;
   esac
@@ -51,6 +57,8 @@ results=$(mktemp -d)
 export RateLimiting__Policies__jobs__TokenLimit=1000000 RateLimiting__Policies__jobs__TokensPerPeriod=1000000
 export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 trap 'apphost_stop; rm -rf "$results"' EXIT
+# Project resources inherit the AppHost's environment.
+((tiered)) || export DOTNET_TieredCompilation=0
 if ((trace)); then
   ensure_package linux-perf command -v perf
   # perf names JIT-compiled frames from /tmp/perf-<pid>.map (W^X off, or it sees anonymous double mappings).
@@ -131,7 +139,7 @@ for provider in "${providers[@]}"; do
     recording=$!
   fi
   python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" \
-    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --warmup "${warmup:-$jobs}" --json "$results/$provider.json" "${extra[@]}"
+    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --warmup "${warmup:-$( ((tiered)) && echo "$jobs" || echo 200)}" --json "$results/$provider.json" "${extra[@]}"
   if ((trace)); then wait "$recording" || true; print_single_phase "$provider"; fi
   apphost_stop
 done
