@@ -107,7 +107,7 @@ descends_from() {
 
 # --cpu and --postgres arguments of jobs.py for the stack apphost_start started ($1 the provider).
 profile_arguments() {
-  local workers amqp_port pg orchestrator inference=""
+  local workers amqp_port pg orchestrator inference="" dashboard=""
   orchestrator=$(orchestrator_pids "$APPHOST")
   for pid in $(pgrep -f "uvicorn app.main:app"); do
     # shellcheck disable=SC2086 # a list of pids
@@ -117,7 +117,13 @@ profile_arguments() {
   amqp_port=$(sed -E 's|.*:([0-9]+)/?.*$|\1|' <<<"$amqp")
   echo "--cpu gateway=$(service_pid Gateway "$configuration") --cpu worker=${workers%,}"
   echo "--cpu python-inference=$inference --cpu rabbitmq=$(listener_pid "$amqp_port")"
-  echo "--cpu dashboard=$(listener_pid "$DASHBOARD_PORT") --cpu orchestrator=$(tr ' ' ',' <<<"$orchestrator" | sed 's/,*$//')"
+  # The dashboard's own process: the listener on its port is the orchestrator's proxy (counting that one counted the
+  # orchestrator twice, as "dashboard" too, and the dashboard with it).
+  for pid in $(pgrep -f "/Aspire\.Dashboard( |$)"); do
+    # shellcheck disable=SC2086 # a list of pids
+    if descends_from "$pid" $orchestrator; then dashboard="$pid"; break; fi
+  done
+  echo "--cpu dashboard=$dashboard --cpu orchestrator=$(tr ' ' ',' <<<"$orchestrator" | sed 's/,*$//')"
   echo "--cpu apphost=$APPHOST"
   if [[ "$1" == postgres ]]; then
     pg=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__workerdb)
