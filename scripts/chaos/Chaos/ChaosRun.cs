@@ -17,6 +17,12 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     public const string JobsSubject = "chaos-jobs";
     public const string FillSubject = "chaos-fill";
 
+    /// <summary>The owner of the saturation measurement's jobs (not counted by the ledger: no scenario's).</summary>
+    public const string SaturationSubject = "chaos-saturation";
+
+    /// <summary>Closed-loop callers of the saturation measurement.</summary>
+    public const int SaturationCallers = 64;
+
     private readonly List<ScenarioResult> _results = [];
     private readonly List<(string Process, ProcessFootprint Start, ProcessFootprint End)> _footprints = [];
     private SteadyLoad _load = null!;
@@ -26,7 +32,11 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
     public IReadOnlyList<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints => _footprints;
 
+    /// <summary>Whole mixes (<see cref="LoadMix.Default"/>) per second the stack sustained in the saturation measurement.</summary>
     public double Saturation => _saturation;
+
+    /// <summary>The steady load's rates after the saturation measurement: half of it, per stream.</summary>
+    public LoadRates Rates { get; private set; } = new(0, 0, 0);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -43,22 +53,32 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
         (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (0, 0, 0);
         await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-        _saturation = await SteadyLoad.SaturationAsync(stack.Gateway, stack.Token("chaos-saturation", "predict"), 64, options.Saturation);
-        var predictions = Math.Max(10, _saturation / 2);
-        var jobs = Math.Clamp(predictions / 10, 5, 40);
-        (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (predictions, jobs, jobs);
-        Log($"saturation {_saturation:0} predictions/s (64 callers); the load from now on: {predictions:0} predictions/s, {jobs:0} jobs/s, {jobs:0} job reads/s");
+        // Saturation of the mix the run applies (predictions, jobs and reads in its proportions), then half of each stream.
+        var measured = await SteadyLoad.SaturationAsync(stack.Gateway, stack.Token(SaturationSubject, "predict jobs"),
+            LoadMix.Default, SaturationCallers, options.Saturation);
+        _saturation = LoadMix.Default.SustainedMixesPerSecond(measured);
+        Rates = LoadMix.Default.At(Math.Max(1, _saturation / 2));
+        Log($"saturation {_saturation:0.0} mixes/s of {LoadMix.Default.Predictions} predictions + {LoadMix.Default.Jobs} job + " +
+            $"{LoadMix.Default.Reads} read ({SaturationCallers} callers, {options.Saturation.TotalSeconds:0} s: {measured.Predictions} predictions, " +
+            $"{measured.JobsAccepted} jobs accepted of which {measured.JobsUnfinished} unfinished at the end, {measured.Reads} reads)");
+        await SettleAsync(cancellationToken); // the measurement's own jobs must not load the first fault
+        (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (Rates.Predictions, Rates.Jobs, Rates.Reads);
+        Log($"the load from now on, half of it: {Rates.Predictions:0} predictions/s, {Rates.Jobs:0.0} jobs/s, {Rates.Reads:0.0} job reads/s");
 
         // Each fault starts once the jobs of the previous one have finished: a job's last retry (60 s after its third
         // attempt) must not land in the next fault and be charged to the wrong one.
-        await KillInferenceAsync(cancellationToken);
-        await SettleAsync(cancellationToken);
-        await SlowInferenceAsync(cancellationToken);
-        await SettleAsync(cancellationToken);
-        await KillWorkerAndRestartBrokerAsync(cancellationToken);
-        await SettleAsync(cancellationToken);
-        await FillQueueAndQuotaAsync(cancellationToken);
-        await SettleAsync(cancellationToken);
+        if (!options.SoakOnly)
+        {
+            await KillInferenceAsync(cancellationToken);
+            await SettleAsync(cancellationToken);
+            await SlowInferenceAsync(cancellationToken);
+            await SettleAsync(cancellationToken);
+            await KillWorkerAndRestartBrokerAsync(cancellationToken);
+            await SettleAsync(cancellationToken);
+            await FillQueueAndQuotaAsync(cancellationToken);
+            await SettleAsync(cancellationToken);
+        }
+
         await SoakAsync(cancellationToken);
 
         await stopLoad.CancelAsync();
@@ -334,7 +354,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         while (clock.Elapsed < TimeSpan.FromSeconds(90))
         {
             var unfinished = 0;
-            foreach (var owner in new[] { JobsSubject, ChaosApp.QuotaSubject, FillSubject })
+            foreach (var owner in new[] { JobsSubject, ChaosApp.QuotaSubject, FillSubject, SaturationSubject })
             {
                 using var client = SteadyLoad.Client(stack.Gateway, stack.Token(owner, "jobs"));
                 unfinished += (await ListAllAsync(client, cancellationToken, "queued")).Count

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Chaos;
+using Chaos.Load;
 using Chaos.Verdict;
 
 // The chaos run (scripts/chaos/run.sh): exit 0 when every scenario held, 1 when one did not, 2 when the run itself failed.
@@ -43,7 +44,8 @@ var table = ChaosReport.Table(run.Results);
 var failures = ChaosReport.Failures(run.Results);
 var header = $"Chaos run ({(options.Quick ? "--quick" : "full")}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
     $"load average {loadBefore} before / {loadAfter} after, {clock.Elapsed.TotalMinutes:0.0} min in all; saturation " +
-    $"{run.Saturation:0} predictions/s (64 callers), load at half of it.";
+    $"{run.Saturation:0.0} mixes/s of {LoadMix.Default.Predictions} predictions + {LoadMix.Default.Jobs} job + {LoadMix.Default.Reads} read " +
+    $"({ChaosRun.SaturationCallers} callers), load at half of it: {run.Rates.Predictions:0} predictions/s, {run.Rates.Jobs:0.0} jobs/s, {run.Rates.Reads:0.0} job reads/s.";
 var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
     $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OpenFiles} → {f.End.OpenFiles} | {f.Start.Threads} → {f.End.Threads} |"));
 var markdown = $"""
@@ -71,7 +73,9 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
     loadBefore,
     loadAfter,
     minutes = clock.Elapsed.TotalMinutes,
-    saturationPredictionsPerSecond = run.Saturation,
+    saturationMixesPerSecond = run.Saturation,
+    mix = LoadMix.Default,
+    rates = run.Rates,
     scenarios = run.Results.Select(r => new
     {
         r.Name,
