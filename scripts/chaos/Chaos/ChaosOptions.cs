@@ -12,6 +12,7 @@ public sealed record ChaosOptions(
     TimeSpan Soak,
     TimeSpan SoakWarmUp,
     TimeSpan Drain,
+    TimeSpan Settle,
     string OutputDirectory,
     bool SoakOnly = false)
 {
@@ -35,8 +36,8 @@ public sealed record ChaosOptions(
 
         static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
         var options = quick
-            ? new ChaosOptions(true, S(8), S(3), S(5), S(5), S(8), S(8), S(30), S(10), S(90), output)
-            : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), output);
+            ? new ChaosOptions(true, S(8), S(3), S(5), S(5), S(8), S(8), S(30), S(10), S(90), S(15), output)
+            : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), S(90), output);
         if (soakOnly is null)
         {
             return options;
