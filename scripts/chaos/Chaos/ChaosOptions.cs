@@ -36,7 +36,7 @@ public sealed record ChaosOptions(
 
         static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
         var options = quick
-            ? new ChaosOptions(true, S(8), S(3), S(5), S(5), S(8), S(8), S(30), S(10), S(90), S(15), output)
+            ? new ChaosOptions(true, S(6), S(3), S(4), S(5), S(6), S(6), S(20), S(5), S(90), S(10), output)
             : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), S(90), output);
         if (soakOnly is null)
         {

@@ -363,7 +363,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
     /// <summary>
     /// Waits until no job of the driver's owners is queued or running: at most 90 s in the full run (the Worker's retries
-    /// take 71 s), 15 s in <c>--quick</c>, where a late retry may fall into the next fault (it must still complete).
+    /// take 71 s), 10 s in <c>--quick</c>, where a late retry may fall into the next fault (it must still complete).
     /// </summary>
     private async Task SettleAsync(CancellationToken cancellationToken)
     {
