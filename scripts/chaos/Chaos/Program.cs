@@ -50,7 +50,8 @@ var header = $"Chaos run ({(options.Quick ? "--quick" : "full")}), {DateTime.Utc
     $"({ChaosRun.SaturationCallers} callers), load at half of it: {run.Rates.Predictions:0} predictions/s, {run.Rates.Jobs:0.0} jobs/s, {run.Rates.Reads:0.0} job reads/s.";
 var phases = string.Join(", ", run.Phases.Prepend(("AppHost start-up", startUp)).Select(p => $"{p.Item1} {p.Item2.TotalSeconds:0} s"));
 var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
-    $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OpenFiles} → {f.End.OpenFiles} | {f.Start.Threads} → {f.End.Threads} |"));
+    $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OwnOpenFiles} → {f.End.OwnOpenFiles} " +
+    $"| {f.Start.CallersConnections} → {f.End.CallersConnections} | {f.Start.Threads} → {f.End.Threads} |"));
 var markdown = $"""
     {header}
     Time by phase: {phases}.
@@ -60,8 +61,8 @@ var markdown = $"""
 
     Soak footprints (after warm-up → end):
 
-    | process | RSS (MiB) | open files | threads |
-    |---|---|---|---|
+    | process | RSS (MiB) | open files (own) | callers' connections | threads |
+    |---|---|---|---|---|
     {footprints}
 
     """;
