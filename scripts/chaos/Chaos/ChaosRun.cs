@@ -368,8 +368,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     private async Task SettleAsync(CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var unfinished = 0;
-        while (clock.Elapsed < options.Settle)
+        var (unfinished, settled) = (0, false);
+        while (!settled && clock.Elapsed < options.Settle)
         {
             unfinished = 0;
             foreach (var owner in new[] { JobsSubject, ChaosApp.QuotaSubject, FillSubject, SaturationSubject })
@@ -380,15 +380,14 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             }
 
             // The steady load keeps a few in flight all the time.
-            if (unfinished <= Math.Max(5, _load.JobsPerSecond * 2))
+            settled = unfinished <= Math.Max(5, _load.JobsPerSecond * 2);
+            if (!settled)
             {
-                break;
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             }
-
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
         }
 
-        Log(clock.Elapsed < options.Settle
+        Log(settled
             ? $"  settled: earlier jobs finished ({clock.Elapsed.TotalSeconds:0} s)"
             : $"  not settled after {options.Settle.TotalSeconds:0} s: {unfinished} jobs unfinished, left to the final drain");
         Phase("settling");
