@@ -59,6 +59,7 @@ export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxCon
 trap 'apphost_stop; rm -rf "$results"' EXIT
 # Project resources inherit the AppHost's environment.
 ((tiered)) || export DOTNET_TieredCompilation=0
+if [[ -z "$warmup" ]]; then if ((tiered)); then warmup="$jobs"; else warmup=200; fi; fi
 if ((trace)); then
   ensure_package linux-perf command -v perf
   # perf names JIT-compiled frames from /tmp/perf-<pid>.map (W^X off, or it sees anonymous double mappings).
@@ -145,7 +146,7 @@ for provider in "${providers[@]}"; do
     recording=$!
   fi
   python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" \
-    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --warmup "${warmup:-$( ((tiered)) && echo "$jobs" || echo 200)}" --json "$results/$provider.json" "${extra[@]}"
+    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --warmup "$warmup" --json "$results/$provider.json" "${extra[@]}"
   if ((trace)); then wait "$recording" || true; print_single_phase "$provider"; fi
   apphost_stop
 done
