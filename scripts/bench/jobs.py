@@ -306,7 +306,7 @@ async def main() -> int:
     parser.add_argument("--amqp")
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--warmup", type=int, help="single-input jobs submitted before measuring (default: --jobs)")
+    parser.add_argument("--warmup", type=int, default=50, help="single-input jobs submitted before measuring")
     parser.add_argument("--json", help="also write the figures to this file (scripts/bench/run.sh reads it)")
     parser.add_argument("--cpu", action="append", default=[], metavar="NAME=PID[,PID]",
                         help="profile: CPU per single-input job of these processes (with their children)")
@@ -332,12 +332,10 @@ async def main() -> int:
     cpu = CpuMeter(named_pids(args.cpu) | {"load client": [os.getpid()]}) if args.cpu else None
     postgres = PostgresCounters(postgres_conninfo(args.postgres)) if args.postgres else None
     published, consumed = await raw_broker_rate(args.amqp, args.jobs * 5, args.concurrency)
-    # Warm-up: connection pools, model cache, and .NET's tiered compilation, which goes on re-compiling hot methods
-    # for thousands of requests (measured: 40-50 % of the gateway's and a Worker's CPU during a 1,000-job phase that
-    # followed a 50-job warm-up was the JIT; docs/performance.md).
-    warmup = args.jobs if args.warmup is None else args.warmup
-    await jobs_rate(args.gateway, args.token, warmup, 1, args.concurrency)
-    await jobs_rate(args.gateway, args.token, max(1, warmup // 100), 100, args.concurrency)
+    # Warm-up: connection pools, model cache, first calls. .NET's tiered compilation goes on re-compiling hot methods
+    # for thousands of jobs on a busy machine (docs/performance.md, "Where the CPU went"): jobs.sh turns it off.
+    await jobs_rate(args.gateway, args.token, args.warmup, 1, args.concurrency)
+    await jobs_rate(args.gateway, args.token, max(1, args.warmup // 100), 100, args.concurrency)
     if args.phase_file:
         with open(args.phase_file, "w", encoding="utf-8") as file:
             file.write("single\n")
