@@ -123,12 +123,14 @@ internal sealed class GrpcInferenceClient(
 
     /// <summary>
     /// What a gRPC status means for a job: INVALID_ARGUMENT and NOT_FOUND reject it with the problem the shared mapping
-    /// (<see cref="GrpcProblems"/>) gives; any other status is an outage the job queue retries.
+    /// (<see cref="GrpcProblems"/>) gives; any other status is an outage the job queue retries. UNAVAILABLE (no
+    /// connection, or python-inference not ready) is an unreachable python-inference, which jobs wait out.
     /// </summary>
     internal static InferenceOutcome Classify(RpcException exception) =>
         exception.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound
             ? new InferenceOutcome.Rejected(GrpcProblems.FromRpcException(exception, ServiceName))
-            : new InferenceOutcome.Unavailable($"python-inference answered {exception.StatusCode}.");
+            : new InferenceOutcome.Unavailable($"python-inference answered {exception.StatusCode}.",
+                Unreachable: exception.StatusCode == StatusCode.Unavailable);
 
     // Property names as python-inference writes them over HTTP (the job result's documented shape).
     private sealed record Result(
