@@ -32,6 +32,17 @@ public sealed class OutageWaitingInferenceClientTests
     }
 
     [Theory]
+    [InlineData("not_ready", true)]
+    [InlineData("overloaded", false)]
+    public void Unavailable_answered_by_python_inference_is_unreachable_only_while_it_is_not_ready(string code, bool unreachable)
+    {
+        var outcome = GrpcInferenceClient.Classify(new RpcException(new Status(StatusCode.Unavailable, "x"),
+            new Metadata { { "problem-code", code } }));
+
+        Assert.Equal(unreachable, Assert.IsType<InferenceOutcome.Unavailable>(outcome).Unreachable);
+    }
+
+    [Theory]
     [InlineData(StatusCode.Unavailable, true)]
     [InlineData(StatusCode.DeadlineExceeded, false)]
     [InlineData(StatusCode.Internal, false)]
