@@ -65,5 +65,7 @@ builder.AddProject<Projects.Gateway>("gateway")
 
 // Benchmarks only: AppHost:ExportTelemetry=false starts every service without an OTLP endpoint.
 builder.ApplyTelemetryExportSetting();
+// OTEL_TRACES_SAMPLER / _ARG in the AppHost's environment replace Aspire's "every trace" in every service.
+builder.ApplyTraceSamplingSetting();
 
 builder.Build().Run();

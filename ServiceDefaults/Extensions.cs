@@ -69,6 +69,8 @@ public static class Extensions
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter(Telemetry.MeterName))
+            // No sampler in code on purpose: OpenTelemetry then reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG from
+            // the configuration (default parentbased_always_on), as python-inference does (docs/operations.md).
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(Telemetry.ActivitySourceName)

@@ -103,12 +103,19 @@ internal sealed class ClusterModelReader(
         }
     }
 
-    /// <summary>Every service exports OTLP to the endpoint in the shared <c>otel-config</c> ConfigMap.</summary>
+    /// <summary>
+    /// Every service exports OTLP to the endpoint in the shared <c>otel-config</c> ConfigMap, and samples traces as it
+    /// says (one setting for all, so that each follows its caller's decision).
+    /// </summary>
     private void ExportTelemetry(Workload workload)
     {
-        workload.Env.RemoveAll(variable => variable.Name is "OTEL_EXPORTER_OTLP_ENDPOINT" or "OTEL_EXPORTER_OTLP_HEADERS");
-        workload.Env.Add(new ClusterEnvVar("OTEL_EXPORTER_OTLP_ENDPOINT", ConfigKey: "OTEL_EXPORTER_OTLP_ENDPOINT",
-            ConfigMapName: ClusterNames.TelemetryConfig));
+        workload.Env.RemoveAll(variable => variable.Name is "OTEL_EXPORTER_OTLP_ENDPOINT" or "OTEL_EXPORTER_OTLP_HEADERS"
+            or "OTEL_TRACES_SAMPLER" or "OTEL_TRACES_SAMPLER_ARG");
+        foreach (var name in (string[])["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"])
+        {
+            workload.Env.Add(new ClusterEnvVar(name, ConfigKey: name, ConfigMapName: ClusterNames.TelemetryConfig));
+        }
+
         if (!workload.Settings.ContainsKey("OTEL_SERVICE_NAME"))
         {
             SetVariable(workload, "OTEL_SERVICE_NAME", workload.Name, new RenderScope(workload));

@@ -28,6 +28,13 @@ public sealed class KubernetesDeploymentOptions
     /// <summary>Where every service exports OTLP (the <c>otel</c> ConfigMap); empty: no export. The dashboard component sets it.</summary>
     public string OtlpEndpoint { get; set; } = "";
 
+    /// <summary>
+    /// The share of new traces kept (<c>OTEL_TRACES_SAMPLER=parentbased_traceidratio</c> with this ratio in the
+    /// <c>otel</c> ConfigMap): every service follows its caller's decision, so a trace is kept or dropped whole.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double TraceSamplingRatio { get; set; } = 0.1;
+
     [Range(1, 100)]
     public int MaxReplicas { get; set; } = 6;
 

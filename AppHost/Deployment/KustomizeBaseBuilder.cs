@@ -148,7 +148,12 @@ internal sealed class KustomizeBaseBuilder(
         ApiVersion = "v1",
         Kind = "ConfigMap",
         Metadata = new V1ObjectMeta { Name = ClusterNames.TelemetryConfig, Labels = Labels("otel", "telemetry") },
-        Data = new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = options.OtlpEndpoint },
+        Data = new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = options.OtlpEndpoint,
+            ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio",
+            ["OTEL_TRACES_SAMPLER_ARG"] = options.TraceSamplingRatio.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        },
     };
 
     private static V1ConfigMap Config(Workload workload)

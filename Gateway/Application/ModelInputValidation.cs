@@ -41,21 +41,34 @@ internal static partial class ModelInputValidation
                 new Dictionary<string, string[]> { ["inputs"] = [$"At most {maxBatchSize} inputs are allowed."] });
         }
 
-        var notText = inputs
-            .Select((input, index) => (input, index))
-            .Where(item => !JsonText.IsUnicode(item.input))
-            .ToDictionary(item => $"inputs[{item.index}]", _ => new[] { JsonText.NotUnicode });
-        if (notText.Count > 0)
+        // One pass, each text decoded once (a batch of 100 used to decode every text twice).
+        Dictionary<string, string[]>? notText = null, tooLong = null;
+        for (var index = 0; index < inputs.Count; index++)
+        {
+            var input = inputs[index];
+            if (input.ValueKind != JsonValueKind.String)
+            {
+                if (!JsonText.IsUnicode(input))
+                {
+                    (notText ??= [])[$"inputs[{index}]"] = [JsonText.NotUnicode];
+                }
+            }
+            else if (!JsonText.TryGetString(input, out var text))
+            {
+                (notText ??= [])[$"inputs[{index}]"] = [JsonText.NotUnicode];
+            }
+            else if (text!.Length > maxTextLength)
+            {
+                (tooLong ??= [])[$"inputs[{index}]"] = [$"At most {maxTextLength} characters are allowed; got {text.Length}."];
+            }
+        }
+
+        if (notText is not null)
         {
             return Invalid(notText);
         }
 
-        var tooLong = inputs
-            .Select((input, index) => (input, index))
-            .Where(item => item.input.ValueKind == JsonValueKind.String && item.input.GetString()!.Length > maxTextLength)
-            .ToDictionary(item => $"inputs[{item.index}]",
-                item => new[] { $"At most {maxTextLength} characters are allowed; got {item.input.GetString()!.Length}." });
-        return tooLong.Count > 0 ? Invalid(tooLong, $"Texts are limited to {maxTextLength} characters.") : null;
+        return tooLong is not null ? Invalid(tooLong, $"Texts are limited to {maxTextLength} characters.") : null;
     }
 
     /// <summary>400 <c>validation_failed</c> naming each field that is wrong, the one shape of every bad-input problem.</summary>

@@ -31,7 +31,6 @@ from app.core.service_token import ServiceTokens
 from app.rpc.server import GrpcServer
 from app.worker.client import RegistryClient
 from app.worker.grpc_client import GrpcRegistryClient
-from app.worker.http_client import HttpRegistryClient
 from app.worker.registration import ModelRegistration
 
 logger = logging.getLogger(__name__)
@@ -127,6 +126,9 @@ def _registry_client(settings: Settings) -> RegistryClient | None:
         if not settings.WORKER_URL:
             logger.info("model registration disabled: neither WORKER_URL nor services__worker__http__0 is set")
             return None
+        # Imported here: httpx takes about half a second to import, which every start under the default gRPC paid.
+        from app.worker.http_client import HttpRegistryClient
+
         return HttpRegistryClient(
             settings.WORKER_URL,
             tokens,

@@ -8,8 +8,11 @@
 #   - with --perf, `perf record` of the gateway (on-CPU samples, .NET frames named through perf maps), summarised
 #     by scripts/bench/perf_areas.py.
 # Writes everything under artifacts/profile/<time>/ and prints the tables.
-# Usage: scripts/bench/profile.sh [--seconds S] [--warmup S] [--connections C] [--trace] [--perf] [--only idle|direct|on|off]...
+# Usage: scripts/bench/profile.sh [--seconds S] [--warmup S] [--connections C] [--trace] [--perf] [--sampling-ratio R]
+#                                 [--only idle|direct|on|off|direct-batch|batch]...
 #   idle: the stack's CPU with no load at all (what the processes that play no part in a scenario burn meanwhile)
+#   direct-batch, batch: POST 100 texts (scripts/bench/wrk.lua) to python-inference directly and through the gateway
+#   --sampling-ratio: every service keeps that share of traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio)
 # Run it under the shared lock: flock /work/wt/bench.lock scripts/bench/profile.sh ...
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -23,6 +26,7 @@ while (($#)); do
     --trace) trace=1; shift ;;
     --perf) perf=1; shift ;;
     --only) only+=("${2:?}"); shift 2 ;;
+    --sampling-ratio) export OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="${2:?}"; shift 2 ;;
     *) echo "$(basename "$0"): unknown argument '$1' (see the usage at the top of the script)" >&2; exit 2 ;;
   esac
 done
@@ -65,10 +69,15 @@ unbatched_gateway_start "$gateway" "$out/unbatched.log"
 unbatched=$UNBATCHED_PID
 
 query="text=The%20staff%20were%20lovely%20and%20the%20room%20was%20spotless."
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+texts = [f"Review {n}: the staff were lovely and the room was spotless." for n in range(100)]
+json.dump({"model": "sentiment", "inputs": texts}, open(f"{sys.argv[1]}/batch100.json", "w"))
+PY
 roles=(--role "gateway (batching on)=$gateway" --role "gateway (batching off)=$unbatched"
   --role "python-inference=$inference" --role "workers=$workers" --role "apphost=$APPHOST,$apphost_children" --stack "$APPHOST")
 read -r load _ </proc/loadavg
-echo "load average before: $load" | tee "$out/load.txt"
+echo "load average before: $load; traces: ${OTEL_TRACES_SAMPLER:-every one, as Aspire sets} ${OTEL_TRACES_SAMPLER_ARG:-}" | tee "$out/load.txt"
 
 for scenario in "${only[@]}"; do
   if [[ "$scenario" == idle ]]; then
@@ -76,13 +85,16 @@ for scenario in "${only[@]}"; do
     /usr/bin/python3 scripts/bench/cpu_split.py "${roles[@]}" --json "$out/cpu-idle.json" -- sleep "$seconds" | tee -a "$out/report.md"
     continue
   fi
+  body=""
   case "$scenario" in
     direct) url="$direct/predict?$query" target="" auth=() ;;
     on) url="$GATEWAY/predict?$query" target="$gateway" auth=(-H "Authorization: Bearer $token") ;;
     off) url="$UNBATCHED/predict?$query" target="$unbatched" auth=(-H "Authorization: Bearer $token") ;;
-    *) echo "$(basename "$0"): --only is idle, direct, on or off" >&2; exit 2 ;;
+    direct-batch) url="$direct/v1/predict" target="" auth=() body="$out/batch100.json" ;;
+    batch) url="$GATEWAY/api/v1/predictions" target="$gateway" auth=(-H "Authorization: Bearer $token") body="$out/batch100.json" ;;
+    *) echo "$(basename "$0"): --only is idle, direct, on, off, direct-batch or batch" >&2; exit 2 ;;
   esac
-  load_wrk=(wrk -t2 -c"$connections" --timeout 5s --latency "${auth[@]}" "$url")
+  load_wrk=(env WRK_BODY="$body" wrk -t2 -c"$connections" --timeout 5s --latency -s scripts/bench/wrk.lua "${auth[@]}" "$url")
   # Warm-up long enough for .NET's tiered compilation to settle (at 3 s it still used half the gateway's CPU).
   "${load_wrk[@]}" -d"${warmup}s" >/dev/null
   echo; echo "## $scenario: CPU of every process, ${seconds} s of wrk at $connections connections" | tee -a "$out/report.md"

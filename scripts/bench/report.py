@@ -18,24 +18,42 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def load_scenarios(path: Path) -> list[dict[str, Any]]:
-    scenarios = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    for s in scenarios:
+    """One row per scenario and sampling setting; a scenario measured in rounds (alternating with its baseline) is
+    the round with the median throughput, the others kept under `rounds`."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for s in rows:
+        s.setdefault("sampling", "every request traced")
         seconds = s["duration_us"] / 1e6
         s["requests_per_s"] = s["requests"] / seconds
         s["items_per_s"] = s["requests_per_s"] * s["inputs"]
         s["p50_ms"], s["p99_ms"] = s["p50_us"] / 1000, s["p99_us"] / 1000
+    scenarios: list[dict[str, Any]] = []
+    for s in rows:
+        key = (s["sampling"], s["group"], s["connections"])
+        if any((t["sampling"], t["group"], t["connections"]) == key for t in scenarios):
+            continue
+        rounds = [t for t in rows if (t["sampling"], t["group"], t["connections"]) == key]
+        if len(rounds) == 1:
+            scenarios.append(s)
+            continue
+        ordered = sorted(rounds, key=lambda t: t["items_per_s"])
+        median = dict(ordered[(len(ordered) - 1) // 2])
+        median["rounds"] = [{k: t[k] for k in ("round", "items_per_s", "p50_ms", "p99_ms")} for t in rounds]
+        scenarios.append(median)
     return scenarios
 
 
-def find(scenarios: list[dict[str, Any]], group: str, connections: int | None = None) -> dict[str, Any] | None:
-    return next((s for s in scenarios if s["group"] == group and connections in (None, s["connections"])), None)
+def find(scenarios: list[dict[str, Any]], sampling: str, group: str, connections: int | None = None) -> dict[str, Any] | None:
+    return next((s for s in scenarios if s["sampling"] == sampling and s["group"] == group
+                 and connections in (None, s["connections"])), None)
 
 
 def baseline_of(scenarios: list[dict[str, Any]], s: dict[str, Any]) -> dict[str, Any] | None:
-    """Singles compare with python-inference's singles at the same connections; batches with its batches."""
+    """Under the same sampling setting, singles compare with python-inference's singles at the same connections;
+    batches with its batches."""
     if s["inputs"] == 1:
-        return find(scenarios, "direct-single", s["connections"])
-    return find(scenarios, "direct-batch")
+        return find(scenarios, s["sampling"], "direct-single", s["connections"])
+    return find(scenarios, s["sampling"], "direct-batch")
 
 
 def ratio(value: float, base: float | None) -> str:
@@ -45,28 +63,39 @@ def ratio(value: float, base: float | None) -> str:
 def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta: dict[str, str]) -> str:
     lines = [
         f"Run of `{meta.get('command', 'scripts/bench/run.sh')}` ({meta.get('mode')}; gateway → python-inference over "
-        f"{meta.get('transport')}, jobs in {meta.get('provider')}; {meta.get('duration_s')} s per scenario), "
+        f"{meta.get('transport')}, jobs in {meta.get('provider')}; {meta.get('duration_s')} s per scenario, batches of "
+        f"100 in {meta.get('batch_rounds')} alternating rounds of {meta.get('batch_duration_s')} s compared by medians), "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average "
         f"{meta.get('load_before')} before and {meta.get('load_after')} after, commit {meta.get('commit')}.",
-        "",
-        "| scenario | connections | inputs / request | req/s | items/s | p50 (ms) | p99 (ms) | vs baseline (items/s) | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for s in scenarios:
-        base = baseline_of(scenarios, s)
-        versus = "baseline" if base is s else ratio(s["items_per_s"], base and base["items_per_s"])
-        errors = s["non_2xx"] + s["socket_errors"]
-        lines.append(
-            f"| {s['name']} | {s['connections']} | {s['inputs']} | {s['requests_per_s']:,.0f} | {s['items_per_s']:,.0f} | "
-            f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {versus} | {errors or ''} |"
-        )
-    for connections in sorted({s["connections"] for s in scenarios if s["group"] == "gateway-batched"}):
-        on, off = find(scenarios, "gateway-batched", connections), find(scenarios, "gateway-unbatched", connections)
-        if on and off:
+    for sampling in dict.fromkeys(s["sampling"] for s in scenarios):
+        lines += [
+            "",
+            f"Predictions, **{sampling}** (every service, the direct baselines included):",
+            "",
+            "| scenario | connections | inputs / request | req/s | items/s | p50 (ms) | p99 (ms) | vs baseline (items/s) | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        group = [s for s in scenarios if s["sampling"] == sampling]
+        for s in group:
+            base = baseline_of(scenarios, s)
+            versus = "baseline" if base is s else ratio(s["items_per_s"], base and base["items_per_s"])
+            errors = s["non_2xx"] + s["socket_errors"]
+            name = s["name"]
+            if "rounds" in s:
+                name += f" (median of {len(s['rounds'])}: " + " / ".join(f"{r['items_per_s']:,.0f}" for r in s["rounds"]) + ")"
             lines.append(
-                f"| **batching on / off**, gateway singles | {connections} | 1 | | {ratio(on['items_per_s'], off['items_per_s'])}× "
-                f"| | {ratio(on['p99_ms'], off['p99_ms'])}× p99 | | |"
+                f"| {name} | {s['connections']} | {s['inputs']} | {s['requests_per_s']:,.0f} | {s['items_per_s']:,.0f} | "
+                f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {versus} | {errors or ''} |"
             )
+        for connections in sorted({s["connections"] for s in group if s["group"] == "gateway-batched"}):
+            on = find(scenarios, sampling, "gateway-batched", connections)
+            off = find(scenarios, sampling, "gateway-unbatched", connections)
+            if on and off:
+                lines.append(
+                    f"| **batching on / off**, gateway singles | {connections} | 1 | | {ratio(on['items_per_s'], off['items_per_s'])}× "
+                    f"| | {ratio(on['p99_ms'], off['p99_ms'])}× p99 | | |"
+                )
     if jobs:
         published = jobs["raw_publish_per_s"]
         lines += [
@@ -89,7 +118,9 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
 
 
 def plot(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, path: Path) -> None:
-    bars = [(f"{s['name']}\n({s['connections']} conn.)", s["items_per_s"], s["p99_ms"], s["group"]) for s in scenarios]
+    settings = list(dict.fromkeys(s["sampling"] for s in scenarios))
+    bars = [(f"{s['name']}\n({s['connections']} conn.{'' if s['sampling'] == settings[0] else ', ' + s['sampling']})",
+             s["items_per_s"], s["p99_ms"], s["group"]) for s in scenarios]
     if jobs:
         bars.append(("raw broker publish\n(msg/s)", jobs["raw_publish_per_s"], 0.0, "broker"))
         for key, name in (("single", "jobs, 1 input"), ("batched", "jobs, 100 inputs")):

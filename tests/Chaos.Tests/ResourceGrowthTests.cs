@@ -27,6 +27,35 @@ public sealed class ResourceGrowthTests
     }
 
     [Fact]
+    public void Connections_its_callers_hold_are_not_the_process_s_open_files()
+    {
+        // 400 more connections from an open-loop load whose latency rose: the callers' pool, not a leak.
+        Assert.Empty(ResourceGrowth.Violations("gateway", new(200 * MiB, 500, 40, 100), new(200 * MiB, 900, 40, 500), GrowthAllowance.Default));
+
+        var violations = ResourceGrowth.Violations("gateway", new(200 * MiB, 500, 40, 100), new(200 * MiB, 909, 40, 400), GrowthAllowance.Default);
+        Assert.Equal(["gateway: open files 400 → 509 (limit 408; not counting its callers' connections, 100 → 400)"], violations);
+    }
+
+    [Fact]
+    public void Callers_connections_are_the_established_ones_on_its_own_listening_ports()
+    {
+        string[] table =
+        [
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+            "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 100 1 0 100 0 0 10 0", // its listener, port 8080
+            "   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 101 1 0 20 4 30 10 -1", // a caller's connection
+            "   2: 0100007F:1F90 0100007F:D432 01 00000000:00000000 00:00000000 00000000     0        0 102 1 0 20 4 30 10 -1", // another
+            "   3: 0100007F:1F90 0100007F:D433 08 00000000:00000000 00:00000000 00000000     0        0 103 1 0 20 4 30 10 -1", // CLOSE_WAIT: its own to close
+            "   4: 0100007F:D434 0100007F:2710 01 00000000:00000000 00:00000000 00000000     0        0 104 1 0 20 4 30 10 -1", // its own, outbound
+            "   5: 0100007F:2710 0100007F:D434 01 00000000:00000000 00:00000000 00000000     0        0 105 1 0 20 4 30 10 -1", // another process's server side
+            "   0: 00000000000000000000000001000000:1F90 00000000000000000000000001000000:D435 01 00000000:00000000 00:00000000 00000000     0        0 106 1 0 20 4 30 10 -1", // IPv6
+        ];
+        HashSet<string> its = ["100", "101", "102", "103", "104", "106"];
+
+        Assert.Equal(3, ResourceGrowth.CallersConnections(its, table));
+    }
+
+    [Fact]
     public void Shrinking_is_never_a_leak() =>
         Assert.Empty(ResourceGrowth.Violations("python", new(300 * MiB, 50, 20), new(100 * MiB, 10, 5), GrowthAllowance.Default));
 

@@ -217,7 +217,13 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
         {
             var env = publish.All<V1Deployment>().Single(d => d.Metadata.Name == name).Spec.Template.Spec.Containers[0].Env;
             Assert.Equal("otel-config", env.Single(variable => variable.Name == "OTEL_EXPORTER_OTLP_ENDPOINT").ValueFrom.ConfigMapKeyRef.Name);
+            Assert.Equal("otel-config", env.Single(variable => variable.Name == "OTEL_TRACES_SAMPLER").ValueFrom.ConfigMapKeyRef.Name);
+            Assert.Equal("otel-config", env.Single(variable => variable.Name == "OTEL_TRACES_SAMPLER_ARG").ValueFrom.ConfigMapKeyRef.Name);
         }
+
+        // Production keeps a share of the traces, every service following its caller's decision.
+        var otel = publish.All<V1ConfigMap>().Single(map => map.Metadata.Name == "otel-config").Data;
+        Assert.Equal(("parentbased_traceidratio", "0.1"), (otel["OTEL_TRACES_SAMPLER"], otel["OTEL_TRACES_SAMPLER_ARG"]));
 
         var withDashboard = KubernetesYaml.LoadAllFromString(publish.RenderedWithDashboard, strict: true);
         Assert.Contains(withDashboard.OfType<V1Deployment>(), d => d.Metadata.Name == "aspire-dashboard");

@@ -136,6 +136,10 @@ class Settings:
     OTEL_EXPORTER_OTLP_HEADERS: str | None = None
     OTEL_EXPORTER_OTLP_PROTOCOL: str | None = None
     OTEL_RESOURCE_ATTRIBUTES: str | None = None
+    # Which traces are kept, as the OpenTelemetry SDKs read them (app/core/telemetry/sampling.py): unset, every trace
+    # is (`parentbased_always_on`); in production e.g. `parentbased_traceidratio` with the ratio in the argument.
+    OTEL_TRACES_SAMPLER: str | None = None
+    OTEL_TRACES_SAMPLER_ARG: str | None = None
     # Telemetry export (the OpenTelemetry SDK's variables, in milliseconds and items; Aspire sets the delays to 1 s).
     OTEL_METRIC_EXPORT_INTERVAL: int = 60000
     OTEL_BSP_SCHEDULE_DELAY: int = 1000
@@ -205,6 +209,8 @@ class Settings:
             OTEL_EXPORTER_OTLP_HEADERS=_optional(env, "OTEL_EXPORTER_OTLP_HEADERS"),
             OTEL_EXPORTER_OTLP_PROTOCOL=_optional(env, "OTEL_EXPORTER_OTLP_PROTOCOL"),
             OTEL_RESOURCE_ATTRIBUTES=_optional(env, "OTEL_RESOURCE_ATTRIBUTES"),
+            OTEL_TRACES_SAMPLER=_optional(env, "OTEL_TRACES_SAMPLER"),
+            OTEL_TRACES_SAMPLER_ARG=_optional(env, "OTEL_TRACES_SAMPLER_ARG"),
             **{
                 name: _positive_int(env, name, getattr(cls, name))
                 for name in (

@@ -17,10 +17,6 @@ from typing import Any, Protocol
 from app.core.config import Settings
 from app.schemas.events import Event, JobCompletedData, JobFailedData, PredictionMadeData
 
-try:  # Debian's python3-psycopg; only the PostgreSQL provider needs it
-    import psycopg
-except ImportError:  # pragma: no cover - exercised where psycopg is absent
-    psycopg = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -125,14 +121,17 @@ class _Postgres:
     schema_lock = "SELECT pg_advisory_xact_lock(1296844609)"
 
     def __init__(self, conninfo: str) -> None:
-        if psycopg is None:
-            raise RuntimeError("Database__Provider=postgres needs psycopg 3 (Debian: python3-psycopg)")
+        # Imported only here (Debian's python3-psycopg): with SQLite, the default, no start pays its import (~0.4 s).
+        try:
+            import psycopg
+        except ImportError as error:  # pragma: no cover - exercised where psycopg is absent
+            raise RuntimeError("Database__Provider=postgres needs psycopg 3 (Debian: python3-psycopg)") from error
+        self._psycopg = psycopg
         self.conninfo = conninfo
         self.transient_errors = (psycopg.OperationalError,)
 
     def connect(self) -> _Connection:
-        assert psycopg is not None
-        return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+        return self._psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")

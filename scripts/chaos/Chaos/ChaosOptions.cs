@@ -12,7 +12,9 @@ public sealed record ChaosOptions(
     TimeSpan Soak,
     TimeSpan SoakWarmUp,
     TimeSpan Drain,
-    string OutputDirectory)
+    TimeSpan Settle,
+    string OutputDirectory,
+    bool SoakOnly = false)
 {
     /// <summary>How soon predictions must succeed again once python-inference is back.</summary>
     public static readonly TimeSpan RecoveryLimit = TimeSpan.FromSeconds(5);
@@ -22,17 +24,33 @@ public sealed record ChaosOptions(
 
     public static ChaosOptions Parse(string[] args)
     {
+        const string usage = "usage: [--quick] [--soak-only SECONDS] [--out DIR]";
         var quick = args.Contains("--quick");
-        var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? Path.Combine("artifacts", "chaos");
-        var unknown = args.Where(a => a is not "--quick" and not "--out" && a != output).ToList();
+        var output = ValueOf(args, "--out") ?? Path.Combine("artifacts", "chaos");
+        var soakOnly = ValueOf(args, "--soak-only");
+        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" && a != output && a != soakOnly).ToList();
         if (unknown.Count > 0)
         {
-            throw new ArgumentException($"unknown argument(s): {string.Join(' ', unknown)} (usage: [--quick] [--out DIR])");
+            throw new ArgumentException($"unknown argument(s): {string.Join(' ', unknown)} ({usage})");
         }
 
         static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
-        return quick
-            ? new ChaosOptions(true, S(8), S(3), S(5), S(5), S(8), S(8), S(30), S(10), S(90), output)
-            : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), output);
+        var options = quick
+            ? new ChaosOptions(true, S(6), S(3), S(4), S(5), S(6), S(6), S(20), S(5), S(90), S(10), output)
+            : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), S(90), output);
+        if (soakOnly is null)
+        {
+            return options;
+        }
+
+        // Only the warm-up, the saturation measurement and a soak of the given length: to look into growth.
+        if (!int.TryParse(soakOnly, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= options.SoakWarmUp.TotalSeconds)
+        {
+            throw new ArgumentException($"--soak-only takes the soak's length in seconds, more than its warm-up ({options.SoakWarmUp.TotalSeconds} s) ({usage})");
+        }
+
+        return options with { Soak = S(seconds), SoakOnly = true };
     }
+
+    private static string? ValueOf(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 }

@@ -17,16 +17,32 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     public const string JobsSubject = "chaos-jobs";
     public const string FillSubject = "chaos-fill";
 
+    /// <summary>The owner of the saturation measurement's jobs (not counted by the ledger: no scenario's).</summary>
+    public const string SaturationSubject = "chaos-saturation";
+
+    /// <summary>Closed-loop callers of the saturation measurement.</summary>
+    public const int SaturationCallers = 64;
+
     private readonly List<ScenarioResult> _results = [];
+    private readonly List<(string Phase, TimeSpan Took)> _phases = [];
+    private readonly Stopwatch _phaseClock = new();
     private readonly List<(string Process, ProcessFootprint Start, ProcessFootprint End)> _footprints = [];
     private SteadyLoad _load = null!;
     private double _saturation;
 
     public IReadOnlyList<ScenarioResult> Results => _results;
 
+    /// <summary>Where the run's time went, phase by phase (settling summed): to keep <c>--quick</c> short.</summary>
+    public IEnumerable<(string Phase, TimeSpan Took)> Phases =>
+        _phases.GroupBy(p => p.Phase).Select(g => (g.Key, TimeSpan.FromTicks(g.Sum(p => p.Took.Ticks))));
+
     public IReadOnlyList<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints => _footprints;
 
+    /// <summary>Whole mixes (<see cref="LoadMix.Default"/>) per second the stack sustained in the saturation measurement.</summary>
     public double Saturation => _saturation;
+
+    /// <summary>The steady load's rates after the saturation measurement: half of it, per stream.</summary>
+    public LoadRates Rates { get; private set; } = new(0, 0, 0);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -35,6 +51,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (20, 5, 5);
         var running = load.RunAsync(stopLoad.Token);
+        _phaseClock.Start();
 
         var warmUp = Begin("warm-up (quiet)");
         Log($"warm-up {options.WarmUp.TotalSeconds} s at a light load");
@@ -43,27 +60,44 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
         (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (0, 0, 0);
         await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-        _saturation = await SteadyLoad.SaturationAsync(stack.Gateway, stack.Token("chaos-saturation", "predict"), 64, options.Saturation);
-        var predictions = Math.Max(10, _saturation / 2);
-        var jobs = Math.Clamp(predictions / 10, 5, 40);
-        (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (predictions, jobs, jobs);
-        Log($"saturation {_saturation:0} predictions/s (64 callers); the load from now on: {predictions:0} predictions/s, {jobs:0} jobs/s, {jobs:0} job reads/s");
+        // Saturation of the mix the run applies (predictions, jobs and reads in its proportions), then half of each stream.
+        var measured = await SteadyLoad.SaturationAsync(stack.Gateway, stack.Token(SaturationSubject, "predict jobs"),
+            LoadMix.Default, SaturationCallers, options.Saturation);
+        _saturation = LoadMix.Default.SustainedMixesPerSecond(measured);
+        Rates = LoadMix.Default.At(Math.Max(1, _saturation / 2));
+        Log($"saturation {_saturation:0.0} mixes/s of {LoadMix.Default.Predictions} predictions + {LoadMix.Default.Jobs} job + " +
+            $"{LoadMix.Default.Reads} read ({SaturationCallers} callers, {options.Saturation.TotalSeconds:0} s: {measured.Predictions} predictions, " +
+            $"{measured.JobsAccepted} jobs accepted of which {measured.JobsUnfinished} unfinished at the end, {measured.Reads} reads)");
+        Phase("warm-up and saturation");
+        await SettleAsync(cancellationToken); // the measurement's own jobs must not load the first fault
+        (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (Rates.Predictions, Rates.Jobs, Rates.Reads);
+        Log($"the load from now on, half of it: {Rates.Predictions:0} predictions/s, {Rates.Jobs:0.0} jobs/s, {Rates.Reads:0.0} job reads/s");
 
-        // Each fault starts once the jobs of the previous one have finished: a job's last retry (60 s after its third
-        // attempt) must not land in the next fault and be charged to the wrong one.
-        await KillInferenceAsync(cancellationToken);
-        await SettleAsync(cancellationToken);
-        await SlowInferenceAsync(cancellationToken);
-        await SettleAsync(cancellationToken);
-        await KillWorkerAndRestartBrokerAsync(cancellationToken);
-        await SettleAsync(cancellationToken);
-        await FillQueueAndQuotaAsync(cancellationToken);
-        await SettleAsync(cancellationToken);
+        // Each fault starts once the jobs of the previous one have finished (in the full run): a job's last retry (60 s
+        // after its third attempt) must not land in the next fault and be charged to the wrong one.
+        if (!options.SoakOnly)
+        {
+            await KillInferenceAsync(cancellationToken);
+            Phase("python-inference killed");
+            await SettleAsync(cancellationToken);
+            await SlowInferenceAsync(cancellationToken);
+            Phase("python-inference slow");
+            await SettleAsync(cancellationToken);
+            await KillWorkerAndRestartBrokerAsync(cancellationToken);
+            Phase("Worker killed, broker restarted");
+            await SettleAsync(cancellationToken);
+            await FillQueueAndQuotaAsync(cancellationToken);
+            Phase("queue and quota filled");
+            await SettleAsync(cancellationToken);
+        }
+
         await SoakAsync(cancellationToken);
+        Phase("soak");
 
         await stopLoad.CancelAsync();
         await running;
         await CountJobsAsync(cancellationToken);
+        Phase("draining and counting jobs");
         ApplyRunWideRules();
     }
 
@@ -327,14 +361,18 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         return processes;
     }
 
-    /// <summary>Waits (at most 90 s: the Worker's retries take 71 s) until no job of the driver's owners is queued or running.</summary>
+    /// <summary>
+    /// Waits until no job of the driver's owners is queued or running: at most 90 s in the full run (the Worker's retries
+    /// take 71 s), 10 s in <c>--quick</c>, where a late retry may fall into the next fault (it must still complete).
+    /// </summary>
     private async Task SettleAsync(CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(90))
+        var (unfinished, settled) = (0, false);
+        while (!settled && clock.Elapsed < options.Settle)
         {
-            var unfinished = 0;
-            foreach (var owner in new[] { JobsSubject, ChaosApp.QuotaSubject, FillSubject })
+            unfinished = 0;
+            foreach (var owner in new[] { JobsSubject, ChaosApp.QuotaSubject, FillSubject, SaturationSubject })
             {
                 using var client = SteadyLoad.Client(stack.Gateway, stack.Token(owner, "jobs"));
                 unfinished += (await ListAllAsync(client, cancellationToken, "queued")).Count
@@ -342,15 +380,17 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             }
 
             // The steady load keeps a few in flight all the time.
-            if (unfinished <= Math.Max(5, _load.JobsPerSecond * 2))
+            settled = unfinished <= Math.Max(5, _load.JobsPerSecond * 2);
+            if (!settled)
             {
-                break;
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             }
-
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
         }
 
-        Log($"  settled: earlier jobs finished ({clock.Elapsed.TotalSeconds:0} s)");
+        Log(settled
+            ? $"  settled: earlier jobs finished ({clock.Elapsed.TotalSeconds:0} s)"
+            : $"  not settled after {options.Settle.TotalSeconds:0} s: {unfinished} jobs unfinished, left to the final drain");
+        Phase("settling");
     }
 
     /// <summary>Waits until every accepted job is finished (or the drain time is over), then counts them from the system.</summary>
@@ -464,6 +504,13 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         {
             _results[^1].Check(false, $"{between} requests between scenarios got a 5xx or no answer");
         }
+    }
+
+    /// <summary>Charges the time since the last phase ended to <paramref name="name"/>.</summary>
+    private void Phase(string name)
+    {
+        _phases.Add((name, _phaseClock.Elapsed));
+        _phaseClock.Restart();
     }
 
     private ScenarioResult Begin(string name)

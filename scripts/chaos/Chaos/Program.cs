@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Chaos;
+using Chaos.Load;
 using Chaos.Verdict;
 
 // The chaos run (scripts/chaos/run.sh): exit 0 when every scenario held, 1 when one did not, 2 when the run itself failed.
@@ -24,9 +25,11 @@ var log = Console.Error;
 await using var stack = new ChaosApp();
 log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] starting the AppHost ({(options.Quick ? "quick" : "full")} run; load average {loadBefore})");
 ChaosRun run;
+var startUp = TimeSpan.Zero;
 try
 {
     await stack.StartAsync(TimeSpan.FromMinutes(5));
+    startUp = clock.Elapsed;
     log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] every resource healthy after {clock.Elapsed.TotalSeconds:0} s; gateway {stack.Gateway}");
     run = new ChaosRun(stack, options, log);
     using var limit = new CancellationTokenSource(options.Quick ? TimeSpan.FromMinutes(10) : TimeSpan.FromMinutes(40));
@@ -43,19 +46,23 @@ var table = ChaosReport.Table(run.Results);
 var failures = ChaosReport.Failures(run.Results);
 var header = $"Chaos run ({(options.Quick ? "--quick" : "full")}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
     $"load average {loadBefore} before / {loadAfter} after, {clock.Elapsed.TotalMinutes:0.0} min in all; saturation " +
-    $"{run.Saturation:0} predictions/s (64 callers), load at half of it.";
+    $"{run.Saturation:0.0} mixes/s of {LoadMix.Default.Predictions} predictions + {LoadMix.Default.Jobs} job + {LoadMix.Default.Reads} read " +
+    $"({ChaosRun.SaturationCallers} callers), load at half of it: {run.Rates.Predictions:0} predictions/s, {run.Rates.Jobs:0.0} jobs/s, {run.Rates.Reads:0.0} job reads/s.";
+var phases = string.Join(", ", run.Phases.Prepend(("AppHost start-up", startUp)).Select(p => $"{p.Item1} {p.Item2.TotalSeconds:0} s"));
 var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
-    $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OpenFiles} → {f.End.OpenFiles} | {f.Start.Threads} → {f.End.Threads} |"));
+    $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OwnOpenFiles} → {f.End.OwnOpenFiles} " +
+    $"| {f.Start.CallersConnections} → {f.End.CallersConnections} | {f.Start.Threads} → {f.End.Threads} |"));
 var markdown = $"""
     {header}
+    Time by phase: {phases}.
 
     {table}
     {(failures.Length == 0 ? "Every scenario held." : "Failed:\n" + failures)}
 
     Soak footprints (after warm-up → end):
 
-    | process | RSS (MiB) | open files | threads |
-    |---|---|---|---|
+    | process | RSS (MiB) | open files (own) | callers' connections | threads |
+    |---|---|---|---|---|
     {footprints}
 
     """;
@@ -71,7 +78,10 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
     loadBefore,
     loadAfter,
     minutes = clock.Elapsed.TotalMinutes,
-    saturationPredictionsPerSecond = run.Saturation,
+    phaseSeconds = run.Phases.Prepend(("AppHost start-up", startUp)).ToDictionary(p => p.Item1, p => p.Item2.TotalSeconds),
+    saturationMixesPerSecond = run.Saturation,
+    mix = LoadMix.Default,
+    rates = run.Rates,
     scenarios = run.Results.Select(r => new
     {
         r.Name,

@@ -20,6 +20,9 @@ public class GatewayFactory : WebApplicationFactory<Program>
 
     protected virtual IEnumerable<KeyValuePair<string, string?>> Settings => [];
 
+    /// <summary>False keeps the real python-inference client (batcher and transport), for a test with a stand-in server.</summary>
+    protected virtual bool FakeInference => true;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Authentication:Schemes:Bearer:ValidIssuer", TestTokens.Issuer);
@@ -34,9 +37,13 @@ public class GatewayFactory : WebApplicationFactory<Program>
 
         builder.ConfigureTestServices(services =>
         {
-            services.RemoveAll<IInferenceClient>();
+            if (FakeInference)
+            {
+                services.RemoveAll<IInferenceClient>();
+                services.AddSingleton<IInferenceClient, FakeInferenceClient>();
+            }
+
             services.RemoveAll<IJobsClient>();
-            services.AddSingleton<IInferenceClient, FakeInferenceClient>();
             services.AddSingleton<IJobsClient, FakeJobsClient>();
             services.RemoveAll<IRegistryClient>();
             services.AddSingleton<IRegistryClient, FakeRegistryClient>();

@@ -208,8 +208,7 @@ internal sealed partial class ModelBatchQueue
         // gateway into python-inference; every caller's span and the batch span link to each other.
         var links = members.Where(pending => pending.Span is not null).Select(pending => new ActivityLink(pending.Span!.Context));
         using var span = Telemetry.ActivitySource.StartActivity($"inference batch {_model}", ActivityKind.Internal,
-            members[0].Span?.Context ?? default,
-            [new("ml.model.name", _model), new("ml.batch.size", members.Count)], links);
+            BatchParent(members), [new("ml.model.name", _model), new("ml.batch.size", members.Count)], links);
         if (span is not null)
         {
             foreach (var pending in members)
@@ -252,6 +251,27 @@ internal sealed partial class ModelBatchQueue
 
             return null;
         }
+    }
+
+    /// <summary>
+    /// The trace the batch call joins, so that sampling keeps or drops a trace whole: the first sampled caller's
+    /// (python-inference's spans then land in a kept trace, never in one left out); when no caller is sampled, the
+    /// first caller's, marked remote so that the call is still made under an unsampled span that tells
+    /// python-inference "not sampled" instead of under no trace at all (which would start a new one there).
+    /// </summary>
+    internal static ActivityContext BatchParent(IReadOnlyList<PendingPrediction> members)
+    {
+        var first = members[0].Trace;
+        foreach (var pending in members)
+        {
+            if (pending.Trace.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
+            {
+                return pending.Trace;
+            }
+        }
+
+        return first == default ? default
+            : new ActivityContext(first.TraceId, first.SpanId, first.TraceFlags, first.TraceState, isRemote: true);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A batch of model {Model} failed unexpectedly.")]

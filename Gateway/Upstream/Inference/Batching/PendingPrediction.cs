@@ -7,6 +7,12 @@ namespace Gateway.Upstream.Inference.Batching;
 /// <summary>One caller waiting in a batch queue: its input, its own span, when it arrived, and its answer to come.</summary>
 internal sealed class PendingPrediction(JsonElement input, Activity? span, long enqueuedAt)
 {
+    /// <summary>
+    /// The caller's trace, and whether it is sampled: its span's context, or (a sampled-out trace records no span)
+    /// the context of the caller's request, so the batch call can carry the decision on.
+    /// </summary>
+    public ActivityContext Trace { get; } = span?.Context ?? Activity.Current?.Context ?? default;
+
     private readonly TaskCompletionSource<Outcome<PredictionResponse>> _answer =
         new(TaskCreationOptions.RunContinuationsAsynchronously);
 

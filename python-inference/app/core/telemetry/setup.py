@@ -14,6 +14,7 @@ from app.core.telemetry import instruments
 from app.core.telemetry.logs import OtlpLogHandler, encode_logs, install_log_handler, uninstall_log_handler
 from app.core.telemetry.metrics import PeriodicMetricExporter
 from app.core.telemetry.otlp import OtlpHttpSender, OtlpJsonExporter, encode_spans, parse_key_values, signal_url
+from app.core.telemetry.sampling import sampler_from
 from app.core.telemetry.tracing import AttributeValue, Tracer
 
 logger = logging.getLogger(__name__)
@@ -52,13 +53,15 @@ def _export_config(settings: Settings) -> tuple[str, dict[str, str], dict[str, A
 
 
 def create_tracer(settings: Settings) -> Tracer:
-    """A tracer that exports when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise spans only carry ids."""
+    """A tracer that samples as OTEL_TRACES_SAMPLER says and exports when OTEL_EXPORTER_OTLP_ENDPOINT is set;
+    otherwise spans only carry ids (and the sampling decision, for the services this one calls)."""
+    sampler = sampler_from(settings.OTEL_TRACES_SAMPLER, settings.OTEL_TRACES_SAMPLER_ARG)
     config = _export_config(settings)
     if config is None:
-        return Tracer()
+        return Tracer(sampler=sampler)
     endpoint, headers, resource = config
     return Tracer(_queued_exporter(endpoint, headers, resource, "traces", encode_spans,
-                                   settings.OTEL_BSP_MAX_QUEUE_SIZE, settings.OTEL_BSP_SCHEDULE_DELAY))
+                                   settings.OTEL_BSP_MAX_QUEUE_SIZE, settings.OTEL_BSP_SCHEDULE_DELAY), sampler)
 
 
 def _queued_exporter(

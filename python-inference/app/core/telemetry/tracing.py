@@ -11,7 +11,10 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from app.core.telemetry.sampling import Sampler
 
 # OTLP enum values (opentelemetry-proto trace.proto).
 SPAN_KIND_INTERNAL = 1
@@ -113,10 +116,12 @@ class SpanExporter(Protocol):
 
 
 class Tracer:
-    """Creates spans; only sampled, recorded spans (per the incoming trace flags) reach the exporter."""
+    """Creates spans; only sampled, recorded spans reach the exporter. `sampler` decides whether a span is sampled
+    (without one: a root span is, a child follows its parent's flags, as `parentbased_always_on`)."""
 
-    def __init__(self, exporter: SpanExporter | None = None) -> None:
+    def __init__(self, exporter: SpanExporter | None = None, sampler: Sampler | None = None) -> None:
         self.exporter = exporter
+        self.sampler = sampler
 
     def start_span(
         self,
@@ -131,13 +136,18 @@ class Tracer:
         if parent is None:
             current = _current_span.get()
             parent = current.context if current else None
+        trace_id = parent.trace_id if parent else _random_hex(16)
+        if self.sampler is not None:
+            sampled = self.sampler.should_sample(trace_id, parent)
+        else:
+            sampled = parent.sampled if parent else True
         return Span(
             name=name,
             kind=kind,
-            trace_id=parent.trace_id if parent else _random_hex(16),
+            trace_id=trace_id,
             span_id=_random_hex(8),
             parent_span_id=parent.span_id if parent else None,
-            sampled=parent.sampled if parent else True,
+            sampled=sampled,
             start_time_ns=time.time_ns(),
             attributes=dict(attributes or {}),
             recorded=record,

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Chaos.Verdict;
 
@@ -214,30 +215,81 @@ public sealed class SteadyLoad : IDisposable
         }
     }
 
-    /// <summary>Closed-loop: <paramref name="connections"/> callers predicting back to back; answers per second.</summary>
-    public static async Task<double> SaturationAsync(Uri gateway, string token, int connections, TimeSpan duration)
+    /// <summary>
+    /// Closed-loop: <paramref name="connections"/> callers, each going through <paramref name="mix"/> back to back (a job
+    /// submission, a read of the latest job, then predictions), as one subject; what was answered, and the jobs it left
+    /// unfinished.
+    /// </summary>
+    public static async Task<MixMeasurement> SaturationAsync(Uri gateway, string token, LoadMix mix, int connections, TimeSpan duration)
     {
         using var client = Client(gateway, token);
         using var stop = new CancellationTokenSource(duration);
-        var answered = 0;
+        int predictions = 0, jobs = 0, reads = 0;
+        StrongBox<Guid>? latest = null; // a reference, so callers on other threads never see half a Guid
         await Task.WhenAll(Enumerable.Range(0, connections).Select(async caller =>
         {
-            while (!stop.IsCancellationRequested)
+            for (var n = mix.FirstRequestOf(caller, connections); !stop.IsCancellationRequested; n++)
             {
+                var route = mix.RouteOf(n);
                 try
                 {
-                    using var response = await client.GetAsync($"/predict?text={Uri.EscapeDataString(Sentences[caller % Sentences.Length])}", stop.Token);
-                    if (response.IsSuccessStatusCode)
+                    if (route == Routes.SubmitJob)
                     {
-                        Interlocked.Increment(ref answered);
+                        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs")
+                        {
+                            Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { $"Saturation {caller}/{n}: {Sentences[n % Sentences.Length]}" } }),
+                        };
+                        request.Headers.Add("Idempotency-Key", $"chaos-saturation-{Guid.NewGuid():N}");
+                        using var response = await client.SendAsync(request, stop.Token);
+                        if (response.StatusCode == System.Net.HttpStatusCode.Accepted)
+                        {
+                            latest = new((await response.Content.ReadFromJsonAsync<JsonElement>(stop.Token)).GetProperty("id").GetGuid());
+                            Interlocked.Increment(ref jobs);
+                        }
+                    }
+                    else if (route == Routes.ReadJob)
+                    {
+                        if (latest is { } id)
+                        {
+                            using var response = await client.GetAsync($"/api/v1/jobs/{id.Value}", stop.Token);
+                            if (response.IsSuccessStatusCode)
+                            {
+                                Interlocked.Increment(ref reads);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        using var response = await client.GetAsync($"/predict?text={Uri.EscapeDataString(Sentences[(caller + n) % Sentences.Length])}", stop.Token);
+                        if (response.IsSuccessStatusCode)
+                        {
+                            Interlocked.Increment(ref predictions);
+                        }
                     }
                 }
-                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException)
                 {
                 }
             }
         }));
-        return answered / duration.TotalSeconds;
+
+        // The Worker's share: the jobs accepted in the window that it had not finished by its end.
+        var unfinished = 0;
+        using var lookUp = Client(gateway, token);
+        foreach (var status in new[] { "queued", "running" })
+        {
+            string? page = null;
+            do
+            {
+                var listing = await lookUp.GetFromJsonAsync<JsonElement>(
+                    $"/api/v1/jobs?pageSize=100&status={status}{(page is null ? "" : $"&pageToken={page}")}");
+                unfinished += listing.GetProperty("items").GetArrayLength();
+                page = listing.GetProperty("nextPageToken").GetString();
+            }
+            while (page is not null);
+        }
+
+        return new MixMeasurement(predictions, jobs, reads, Math.Min(unfinished, jobs), duration);
     }
 
     public void Dispose()

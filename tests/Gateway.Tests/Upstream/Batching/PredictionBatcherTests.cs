@@ -253,6 +253,36 @@ public sealed class PredictionBatcherTests : IDisposable
         Assert.Contains(callers, span => span.SpanId == batch.ParentSpanId);
     }
 
+    private static PendingPrediction Caller(ActivityTraceFlags flags)
+    {
+        using var span = new Activity("predict sentiment batched")
+            .SetParentId(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), flags).Start();
+        return new PendingPrediction(JsonSerializer.SerializeToElement("text"), span, 0);
+    }
+
+    [Fact]
+    public void A_batch_joins_the_first_sampled_callers_trace_so_no_kept_trace_loses_its_upstream_spans()
+    {
+        var members = new[] { Caller(ActivityTraceFlags.None), Caller(ActivityTraceFlags.Recorded), Caller(ActivityTraceFlags.Recorded) };
+
+        var parent = ModelBatchQueue.BatchParent(members);
+
+        Assert.Equal(members[1].Trace, parent);
+    }
+
+    [Fact]
+    public void A_batch_of_sampled_out_callers_carries_not_sampled_on_rather_than_starting_a_trace()
+    {
+        var members = new[] { Caller(ActivityTraceFlags.None), Caller(ActivityTraceFlags.None) };
+
+        var parent = ModelBatchQueue.BatchParent(members);
+
+        Assert.Equal((members[0].Trace.TraceId, members[0].Trace.SpanId), (parent.TraceId, parent.SpanId));
+        Assert.False(parent.TraceFlags.HasFlag(ActivityTraceFlags.Recorded));
+        // Remote, so that OpenTelemetry still creates the (unrecorded) batch span whose context the call propagates.
+        Assert.True(parent.IsRemote);
+    }
+
     [Fact]
     public async Task Batching_off_sends_one_call_per_request()
     {

@@ -1,0 +1,33 @@
+namespace Chaos.Tests;
+
+public sealed class ChaosOptionsTests
+{
+    [Fact]
+    public void Quick_waits_less_for_a_fault_s_jobs_than_the_full_run()
+    {
+        var quick = ChaosOptions.Parse(["--quick"]);
+        var full = ChaosOptions.Parse([]);
+
+        Assert.Equal(TimeSpan.FromSeconds(10), quick.Settle);
+        Assert.Equal(TimeSpan.FromSeconds(90), full.Settle);
+        Assert.False(quick.SoakOnly || full.SoakOnly);
+    }
+
+    [Fact]
+    public void Soak_only_sets_the_soak_s_length_and_keeps_the_mode_s_warm_up()
+    {
+        var options = ChaosOptions.Parse(["--quick", "--soak-only", "170", "--out", "/tmp/x"]);
+
+        Assert.True(options.SoakOnly);
+        Assert.Equal(TimeSpan.FromSeconds(170), options.Soak);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.SoakWarmUp);
+        Assert.Equal("/tmp/x", options.OutputDirectory);
+    }
+
+    [Theory]
+    [InlineData("--soak-only", "5")]
+    [InlineData("--soak-only", "soon")]
+    [InlineData("--soak", "60")]
+    public void A_soak_no_longer_than_its_warm_up_or_an_unknown_argument_is_refused(string name, string value) =>
+        Assert.Throws<ArgumentException>(() => ChaosOptions.Parse(["--quick", name, value]));
+}
