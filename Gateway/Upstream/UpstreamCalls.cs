@@ -43,8 +43,8 @@ public static partial class UpstreamCalls
         }
         catch (BrokenCircuitException)
         {
-            // Known to be down: the breaker's opening is logged once (Polly's resilience events); a warning per refused
-            // call would be thousands a second, each with a stack trace, on the cores that must answer the 503s.
+            // Known to be down: the breaker's openings are logged (Polly's resilience events, every probe interval); a
+            // warning per refused call would be thousands a second, each with a stack trace, on the cores that answer.
             return Unavailable<T>(service);
         }
         catch (HttpRequestException exception) when (exception.HttpRequestError == HttpRequestError.ConnectionError)
