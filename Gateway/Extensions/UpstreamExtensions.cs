@@ -142,6 +142,7 @@ public static class UpstreamExtensions
         {
             builder.Services.AddInferenceGrpcClient<global::Inference.V1.Inference.InferenceClient>();
             builder.Services.AddInferenceGrpcClient<Grpc.Health.V1.Health.HealthClient>();
+            builder.Services.AddSingleton<GrpcInferenceDownBreaker>();
             builder.Services.AddKeyedSingleton<IInferenceClient, GrpcInferenceClient>(InferenceTransportKey);
             builder.Services.AddHealthChecks()
                 .AddCheck<GrpcInferenceHealthCheck>(GrpcInferenceHealthCheck.Name, HealthStatus.Degraded);

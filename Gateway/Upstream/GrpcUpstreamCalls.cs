@@ -13,7 +13,7 @@ public static partial class GrpcUpstreamCalls
 {
     public static async Task<Outcome<T>> CallAsync<TResponse, T>(
         Func<CallOptions, AsyncUnaryCall<TResponse>> call, Func<TResponse, T> map, TimeSpan deadline, string service,
-        ILogger logger, CancellationToken cancellationToken)
+        ILogger logger, CancellationToken cancellationToken, Action<RpcException>? observeFailure = null)
     {
         try
         {
@@ -26,6 +26,7 @@ public static partial class GrpcUpstreamCalls
         }
         catch (RpcException exception)
         {
+            observeFailure?.Invoke(exception);
             if (!GrpcProblems.IsDescribedByService(exception))
             {
                 LogUpstreamFailure(logger, service, exception.StatusCode, exception);

@@ -41,11 +41,22 @@ public static partial class UpstreamCalls
             LogUpstreamFailure(logger, service, "timed out", exception);
             return Failed<T>(HttpStatusCode.GatewayTimeout, ProblemCodes.UpstreamTimeout, $"{service} did not answer in time.");
         }
-        catch (Exception exception) when (exception is HttpRequestException or BrokenCircuitException)
+        catch (BrokenCircuitException)
+        {
+            // Known to be down: the breaker's openings are logged (Polly's resilience events, every probe interval); a
+            // warning per refused call would be thousands a second, each with a stack trace, on the cores that answer.
+            return Unavailable<T>(service);
+        }
+        catch (HttpRequestException exception) when (exception.HttpRequestError == HttpRequestError.ConnectionError)
+        {
+            // Nothing listens (or, while down, the breaker's probe every half second): the reason, not the stack.
+            LogUnreachable(logger, service, exception.Message);
+            return Unavailable<T>(service);
+        }
+        catch (HttpRequestException exception)
         {
             LogUpstreamFailure(logger, service, "is unreachable", exception);
-            return Failed<T>(HttpStatusCode.ServiceUnavailable, ProblemCodes.UpstreamUnavailable,
-                $"{service} is unavailable. Try again shortly.");
+            return Unavailable<T>(service);
         }
         catch (Exception exception) when (exception is JsonException or NotSupportedException)
         {
@@ -98,11 +109,17 @@ public static partial class UpstreamCalls
         }
     }
 
+    private static Outcome<T> Unavailable<T>(string service) =>
+        Failed<T>(HttpStatusCode.ServiceUnavailable, ProblemCodes.UpstreamUnavailable, $"{service} is unavailable. Try again shortly.");
+
     private static Outcome<T> Failed<T>(HttpStatusCode status, string code, string title) =>
         Outcome.Failure<T>(ProblemDetailsContract.Create((int)status, code, title));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Service} {What}.")]
     private static partial void LogUpstreamFailure(ILogger logger, string service, string what, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Service} is unreachable: {Reason}")]
+    private static partial void LogUnreachable(ILogger logger, string service, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Service} answered {Status}.")]
     private static partial void LogUpstreamStatus(ILogger logger, string service, int status);

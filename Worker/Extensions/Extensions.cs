@@ -92,7 +92,7 @@ public static class Extensions
             .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Grpc);
         if (transport == InferenceTransport.Http)
         {
-            builder.Services.AddHttpClient<IInferenceClient, HttpInferenceClient>((services, http) =>
+            builder.Services.AddHttpClient<HttpInferenceClient>(nameof(IInferenceClient), (services, http) =>
                     http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
                 // Retrying is the job queue's business (back-off queues, attempts in headers): one HTTP attempt per
                 // delivery, so an outage costs seconds, not the standard handler's retries times four attempts.
@@ -106,6 +106,8 @@ public static class Extensions
                     resilience.CircuitBreaker.SamplingDuration = timeout * 2;
                     resilience.TotalRequestTimeout.Timeout = timeout * 2 + TimeSpan.FromSeconds(1);
                 });
+            builder.Services.AddTransient<IInferenceClient>(services =>
+                WaitingOutOutages(services, services.GetRequiredService<HttpInferenceClient>()));
             return;
         }
 
@@ -131,6 +133,14 @@ public static class Extensions
                     },
                 },
             });
-        builder.Services.AddSingleton<IInferenceClient, GrpcInferenceClient>();
+        builder.Services.AddSingleton<GrpcInferenceClient>();
+        builder.Services.AddSingleton<IInferenceClient>(services =>
+            WaitingOutOutages(services, services.GetRequiredService<GrpcInferenceClient>()));
     }
+
+    /// <summary>Jobs wait for an unreachable python-inference to return instead of spending their attempts on it.</summary>
+    private static OutageWaitingInferenceClient WaitingOutOutages(IServiceProvider services, IInferenceClient transport) =>
+        new(transport, services.GetRequiredService<IOptions<InferenceOptions>>(), services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ILogger<OutageWaitingInferenceClient>>(),
+            services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
 }

@@ -45,7 +45,10 @@ internal sealed class HttpInferenceClient(HttpClient http, InferenceCallMetrics 
                                               or TimeoutRejectedException
                                               || (exception is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            return new InferenceOutcome.Unavailable($"python-inference is unreachable: {exception.Message}");
+            // A refused connection, or the breaker that refusals opened: nothing listens, python-inference is gone.
+            var unreachable = exception is BrokenCircuitException
+                or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError };
+            return new InferenceOutcome.Unavailable($"python-inference is unreachable: {exception.Message}", unreachable);
         }
     }
 

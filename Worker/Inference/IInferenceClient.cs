@@ -10,7 +10,11 @@ public abstract record InferenceOutcome
 
     public sealed record Rejected(ProblemDetails Problem) : InferenceOutcome;
 
-    public sealed record Unavailable(string Reason) : InferenceOutcome;
+    /// <summary>
+    /// Another attempt may succeed. <paramref name="Unreachable"/>: python-inference could not be reached at all (nothing
+    /// listens, or it is not ready): it is gone, not failing, and the job waits for its return without spending an attempt.
+    /// </summary>
+    public sealed record Unavailable(string Reason, bool Unreachable = false) : InferenceOutcome;
 }
 
 /// <summary>python-inference as the Worker sees it.</summary>

@@ -25,6 +25,18 @@ public sealed class InferenceOptions
     /// <summary>Deadline of one gRPC call for a whole job (retries of UNAVAILABLE included).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long a batch of jobs waits for an unreachable python-inference (nothing listens, or it is not ready) to
+    /// return, calling again every <see cref="UnreachableProbeInterval"/>, before its attempt counts as failed and the
+    /// retry schedule takes over. The deliveries stay unacknowledged meanwhile. Zero: no waiting.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan UnreachableWait { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often a waiting batch calls python-inference again to notice its return.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:00:30")]
+    public TimeSpan UnreachableProbeInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 }
 
 public enum InferenceTransport

@@ -62,6 +62,12 @@ public class AppHostFixture : IAsyncLifetime
     /// </summary>
     public virtual string RegistryTransport => "Http";
 
+    /// <summary>
+    /// The Worker's <c>Inference:UnreachableWait</c>; null keeps the default. Off on this stack: its poison-job test
+    /// makes every attempt fail by stopping python-inference. The PostgreSQL stack keeps the default and tests the wait.
+    /// </summary>
+    protected virtual TimeSpan? InferenceUnreachableWait => TimeSpan.Zero;
+
     /// <summary>The gateway over HTTP, sending a token with the <c>predict</c> and <c>jobs</c> scopes.</summary>
     public HttpClient Gateway { get; private set; } = null!;
 
@@ -101,6 +107,11 @@ public class AppHostFixture : IAsyncLifetime
         foreach (var (name, value) in TestSettings.Worker)
         {
             worker.WithEnvironment(name, value);
+        }
+
+        if (InferenceUnreachableWait is { } wait)
+        {
+            worker.WithEnvironment("Inference__UnreachableWait", wait.ToString("c"));
         }
 
         var inference = builder.CreateResourceBuilder(builder.Resources.OfType<IResourceWithEndpoints>().Single(r => r.Name == "python-inference"));

@@ -357,7 +357,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         return (await channel.QueueDeclarePassiveAsync("jobs", cancellationToken)).ConsumerCount;
     }
 
-    private static async Task<JsonElement> WaitUntilFinishedAsync(HttpClient client, Guid id, CancellationToken cancellationToken)
+    internal static async Task<JsonElement> WaitUntilFinishedAsync(HttpClient client, Guid id, CancellationToken cancellationToken)
     {
         JsonElement job;
         do

@@ -20,6 +20,9 @@ public sealed class PostgresStackFixture : AppHostFixture
     protected override bool LiftPredictionLimits => false;
 
     public override string RegistryTransport => "Grpc";
+
+    // Jobs wait for an unreachable python-inference as they do by default (PostgresReplicaTests checks it).
+    protected override TimeSpan? InferenceUnreachableWait => null;
 }
 
 /// <summary>The end-to-end tests that run on the PostgreSQL stack: one at a time (the kill test stops replicas).</summary>

@@ -95,6 +95,38 @@ public sealed class PostgresReplicaTests(PostgresStackFixture stack)
     [Fact]
     public Task A_thousand_jobs_survive_worker_kills_on_postgres() => MessagingTests.ThousandJobsSurviveWorkerKillsAsync(stack);
 
+    [Fact]
+    public async Task A_job_accepted_while_python_inference_is_down_completes_on_its_first_attempt_soon_after_its_return()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: $"outage-{Guid.NewGuid():N}"));
+        await stack.StopResourceAsync("python-inference", timeout.Token);
+        Guid id;
+        try
+        {
+            id = await MessagingTests.SubmitAsync(client, "outage-job", new { model = "sentiment", inputs = new[] { "Back soon." } },
+                timeout.Token);
+            // Well past this stack's whole retry schedule (4 attempts, 200/400/800 ms apart): spending attempts on the
+            // outage, the job would have failed by now.
+            await Task.Delay(TimeSpan.FromSeconds(6), timeout.Token);
+            var waiting = await client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}", timeout.Token);
+            Assert.Contains(waiting.GetProperty("status").GetString(), new[] { "queued", "running" });
+            Assert.Equal(1, waiting.GetProperty("attempts").GetInt32());
+        }
+        finally
+        {
+            await stack.StartResourceAsync("python-inference", timeout.Token);
+        }
+
+        var back = DateTime.UtcNow;
+        var job = await MessagingTests.WaitUntilFinishedAsync(client, id, timeout.Token);
+        Assert.Equal("succeeded", job.GetProperty("status").GetString());
+        Assert.Equal(1, job.GetProperty("attempts").GetInt32());
+        // It waited for python-inference (called again every 500 ms), not for a retry's back-off.
+        Assert.True(DateTime.UtcNow - back < TimeSpan.FromSeconds(10), $"finished {DateTime.UtcNow - back} after python-inference was healthy");
+    }
+
     private static async Task<bool> Delay(CancellationToken cancellationToken)
     {
         await Task.Delay(200, cancellationToken);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Gateway.Application;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Options;
+using ServiceDefaults.Problems;
 using InferenceV1 = global::Inference.V1;
 
 namespace Gateway.Upstream.Inference;
@@ -9,7 +10,7 @@ namespace Gateway.Upstream.Inference;
 /// <summary>python-inference over gRPC (inference.v1.Inference): the same answers as <see cref="HttpInferenceClient"/>.</summary>
 internal sealed class GrpcInferenceClient(
     InferenceV1.Inference.InferenceClient client, IOptions<InferenceOptions> options, InferenceCallMetrics metrics,
-    ILogger<GrpcInferenceClient> logger)
+    ILogger<GrpcInferenceClient> logger, GrpcInferenceDownBreaker? down = null)
     : IInferenceClient
 {
     private TimeSpan Deadline => options.Value.AttemptTimeout;
@@ -17,20 +18,32 @@ internal sealed class GrpcInferenceClient(
     public async Task<Outcome<PredictionResponse>> PredictAsync(PredictionRequest request, CancellationToken cancellationToken)
     {
         using var call = metrics.Start(request.Model ?? "", "grpc");
+        if (down is { IsDown: true })
+        {
+            var refused = Down;
+            call.FailedWith(refused.Problem);
+            return refused;
+        }
+
         var message = new InferenceV1.PredictBatchRequest { Model = request.Model ?? "" };
         message.Inputs.AddRange((request.Inputs ?? []).Select(InferenceV1.ModelInput.FromJson));
         var outcome = await GrpcUpstreamCalls.CallAsync(callOptions => client.PredictBatchAsync(message, callOptions),
             response => new PredictionResponse(response.Model, response.Version,
                 [.. response.Predictions.Select(prediction => new Prediction(prediction.Label, prediction.Score))]),
-            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken);
+            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe);
         call.FailedWith(outcome.Problem);
         return outcome;
     }
 
     public Task<Outcome<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>
-        GrpcUpstreamCalls.CallAsync(callOptions => client.ListModelsAsync(new InferenceV1.ListModelsRequest(), callOptions),
+        down is { IsDown: true } ? Task.FromResult(Outcome.Failure<ModelCatalog>(Down.Problem!)) : GrpcUpstreamCalls.CallAsync(callOptions => client.ListModelsAsync(new InferenceV1.ListModelsRequest(), callOptions),
             response => new ModelCatalog([.. response.Models.Select(model => new ModelInfo(model.Name, model.Version,
                 model.InputKind, [.. model.Labels], model.HeldOutAccuracy, model.TrainSize, model.TestSize,
                 model.ArtifactSha256, model.Description))]),
-            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken);
+            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe);
+
+    /// <summary>What a prediction gets at once while python-inference is known to be down: the answer a refused call gets.</summary>
+    private static Outcome<PredictionResponse> Down => Outcome.Failure<PredictionResponse>(
+        ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.UpstreamUnavailable,
+            $"{HttpInferenceClient.ServiceName} is unavailable. Try again shortly."));
 }

@@ -187,6 +187,84 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
         Assert.All(_fake.Deadlines, deadline => Assert.InRange(deadline - DateTime.UtcNow, TimeSpan.Zero, TimeSpan.FromSeconds(3)));
     }
 
+    [Fact]
+    public async Task Once_python_inference_cannot_be_reached_calls_are_answered_503_at_once_until_it_serves_again()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        // The channel retries UNAVAILABLE as the gateway's does, so a call that tries to connect costs its back-off.
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}", new GrpcChannelOptions
+        {
+            ServiceConfig = new Grpc.Net.Client.Configuration.ServiceConfig
+            {
+                MethodConfigs =
+                {
+                    new Grpc.Net.Client.Configuration.MethodConfig
+                    {
+                        Names = { Grpc.Net.Client.Configuration.MethodName.Default },
+                        RetryPolicy = new Grpc.Net.Client.Configuration.RetryPolicy
+                        {
+                            MaxAttempts = 3, InitialBackoff = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1),
+                            BackoffMultiplier = 2, RetryableStatusCodes = { StatusCode.Unavailable },
+                        },
+                    },
+                },
+            },
+        });
+        var breaker = new GrpcInferenceDownBreaker(new Grpc.Health.V1.Health.HealthClient(channel), TimeProvider.System,
+            NullLogger<GrpcInferenceDownBreaker>.Instance);
+        var client = new GrpcInferenceClient(new InferenceV1.Inference.InferenceClient(channel),
+            Options.Create(new InferenceOptions()), new InferenceCallMetrics(_meters.Factory), NullLogger<GrpcInferenceClient>.Instance, breaker);
+
+        var first = await client.PredictAsync(Request("a"), Token);
+        Assert.Equal("upstream_unavailable", first.Problem?.Extensions["code"]?.ToString());
+        Assert.True(breaker.IsDown);
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (var i = 0; i < 20; i++)
+        {
+            var refused = await client.PredictAsync(Request("a"), Token);
+            Assert.Equal(503, refused.Problem?.Status);
+            Assert.Equal("upstream_unavailable", refused.Problem?.Extensions["code"]?.ToString());
+        }
+
+        // Each would otherwise try three connections with back-off between them (hundreds of milliseconds a call).
+        Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(started) < TimeSpan.FromMilliseconds(500));
+
+        // python-inference comes back on its port: a health check (not a caller) finds it, and calls go through again.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(_fake);
+        await using var back = builder.Build();
+        back.MapGrpcService<FakeInference>();
+        back.MapGrpcService<ServingHealth>();
+        await back.StartAsync(Token);
+        _fake.Answer = request => new InferenceV1.PredictBatchResponse
+        {
+            Model = request.Model, Version = "1.0.0", Predictions = { new InferenceV1.Prediction { Label = "a", Score = 0.5 } },
+        };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        deadline.CancelAfter(TimeSpan.FromSeconds(10));
+        while (breaker.IsDown)
+        {
+            await Task.Delay(50, deadline.Token);
+        }
+
+        Assert.NotNull((await client.PredictAsync(Request("a"), Token)).Value);
+    }
+
+    private sealed class ServingHealth : Grpc.Health.V1.Health.HealthBase
+    {
+        public override Task<Grpc.Health.V1.HealthCheckResponse> Check(Grpc.Health.V1.HealthCheckRequest request, ServerCallContext context) =>
+            Task.FromResult(new Grpc.Health.V1.HealthCheckResponse { Status = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving });
+    }
+
     private sealed class ResponseComparer : IEqualityComparer<PredictionResponse>
     {
         public bool Equals(PredictionResponse? x, PredictionResponse? y) =>
