@@ -56,6 +56,19 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
         return await pending.Result.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Queues <paramref name="item"/> without waiting for its batch: completes once it is queued (a full queue makes
+    /// the caller wait, as for <see cref="EnqueueAsync"/>). Its result, or failure, goes unread.
+    /// </summary>
+    public async ValueTask PostAsync(TItem item, CancellationToken cancellationToken)
+    {
+        EnsureStarted();
+        var result = new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = result.Task.ContinueWith(static task => task.Exception, CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        await _queue.Writer.WriteAsync(new Pending(item, result, CancellationToken.None), cancellationToken);
+    }
+
     private void EnsureStarted()
     {
         if (Volatile.Read(ref _loops) is not null)

@@ -31,6 +31,9 @@ public interface IJobStore
 
     Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken);
 
+    /// <summary>The job's callback URL alone (null when it has none or is unknown), without reading the whole job.</summary>
+    Task<string?> FindCallbackUrlAsync(Guid id, CancellationToken cancellationToken);
+
     /// <summary>An owner's jobs, newest first, optionally of one status.</summary>
     Task<JobPage> ListAsync(string owner, JobStatus? status, int pageSize, string? pageToken, CancellationToken cancellationToken);
 

@@ -37,9 +37,17 @@ public sealed class JobAdmissions : IAsyncDisposable
         CancellationToken cancellationToken) =>
         _admissions.EnqueueAsync(new JobToAdmit(job, requestHash, message, maxUnfinished), cancellationToken);
 
-    /// <summary>Records that the broker confirmed the job's message (with other confirms of the moment).</summary>
-    public Task MarkSentAsync(Guid messageId, CancellationToken cancellationToken) =>
-        _confirms.EnqueueAsync(messageId, cancellationToken);
+    /// <summary>
+    /// Records that the broker confirmed the job's message (with other confirms of the moment), without waiting for
+    /// the record's commit: completes once it is queued. A record that is lost (the process dies, the write fails)
+    /// only lets the outbox relay publish the message again after the grace period, which consumers recognise.
+    /// </summary>
+    public ValueTask MarkSentAsync(Guid messageId, CancellationToken cancellationToken) =>
+        _confirms.PostAsync(messageId, cancellationToken);
+
+    /// <summary>Completes once every confirm queued before it is recorded (tests).</summary>
+    internal Task SentMarksRecordedAsync(CancellationToken cancellationToken) =>
+        _confirms.EnqueueAsync(Guid.Empty, cancellationToken); // one handler, in order: handled after those before it
 
     public async ValueTask DisposeAsync()
     {

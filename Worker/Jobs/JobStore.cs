@@ -337,6 +337,14 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         return ids.Count;
     }
 
+    public async Task<string?> FindCallbackUrlAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = WorkerDatabase.Command(connection, null, "SELECT callback_url FROM jobs WHERE id = @id",
+            ("@id", id.ToString()));
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
     private static SqlBuilder CountUnfinished(string owner, int atMost) => new SqlBuilder("""
             SELECT COUNT(*) FROM (
                 SELECT 1 FROM jobs WHERE owner = @owner AND status IN ('queued', 'running') LIMIT @at_most) AS unfinished

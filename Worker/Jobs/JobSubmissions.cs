@@ -91,6 +91,7 @@ public sealed class JobSubmissions(
                 .WithRetryAfter(messagingOptions.Value.RetryAfter);
         }
 
+        // The answer does not wait for the confirm's record to commit (see MarkSentAsync): the job is stored and queued.
         await admissions.MarkSentAsync(message.Id, CancellationToken.None);
         metrics.Submitted(job);
         return new SubmittedJob(job, Created: true);

@@ -28,7 +28,9 @@ internal sealed class JobOutcomeWebhookHandler(
 
     private async Task NotifyAsync(DomainEvent envelope, Guid jobId, CancellationToken cancellationToken)
     {
-        if (await jobs.FindAsync(jobId, cancellationToken) is not { CallbackUrl: { } callbackUrl } job)
+        // Most jobs have no callback: one column says so, without reading (and parsing) the whole job.
+        if (await jobs.FindCallbackUrlAsync(jobId, cancellationToken) is null
+            || await jobs.FindAsync(jobId, cancellationToken) is not { CallbackUrl: { } callbackUrl } job)
         {
             return;
         }

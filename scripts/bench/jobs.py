@@ -306,11 +306,14 @@ async def main() -> int:
     parser.add_argument("--amqp")
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=50, help="single-input jobs submitted before measuring")
     parser.add_argument("--json", help="also write the figures to this file (scripts/bench/run.sh reads it)")
     parser.add_argument("--cpu", action="append", default=[], metavar="NAME=PID[,PID]",
                         help="profile: CPU per single-input job of these processes (with their children)")
     parser.add_argument("--postgres", metavar="CONNECTION_STRING",
                         help="profile: commits (and statements, if pg_stat_statements is preloaded) per single-input job")
+    parser.add_argument("--phase-file", help="write 'single' to this file when the measured single-input jobs start "
+                                             "(jobs.sh --trace starts its recordings then)")
     parser.add_argument("--compare", nargs="+", metavar="NAME=FILE",
                         help="only print one table of earlier runs' --json files, the first as the baseline")
     args = parser.parse_args()
@@ -329,8 +332,13 @@ async def main() -> int:
     cpu = CpuMeter(named_pids(args.cpu) | {"load client": [os.getpid()]}) if args.cpu else None
     postgres = PostgresCounters(postgres_conninfo(args.postgres)) if args.postgres else None
     published, consumed = await raw_broker_rate(args.amqp, args.jobs * 5, args.concurrency)
-    # Warm-up: JIT, connection pools, model cache.
-    await jobs_rate(args.gateway, args.token, 50, 1, args.concurrency)
+    # Warm-up: connection pools, model cache, first calls. .NET's tiered compilation goes on re-compiling hot methods
+    # for thousands of jobs on a busy machine (docs/performance.md, "Where the CPU went"): jobs.sh turns it off.
+    await jobs_rate(args.gateway, args.token, args.warmup, 1, args.concurrency)
+    await jobs_rate(args.gateway, args.token, max(1, args.warmup // 100), 100, args.concurrency)
+    if args.phase_file:
+        with open(args.phase_file, "w", encoding="utf-8") as file:
+            file.write("single\n")
     single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres)
     batched = await jobs_rate(args.gateway, args.token, max(10, args.jobs // 10), 100, args.concurrency)
 

@@ -3,19 +3,30 @@
 # raw publish/consume rate of the same RabbitMQ measured by a plain client in the same run. Starts its own AppHost
 # on free ports (local RabbitMQ, two Worker replicas, the chosen database), prints a table, stops it.
 # scripts/bench/run.sh runs the same driver as one scenario among the others.
-# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [jobs] [concurrency]
+# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [--tiered] [jobs] [concurrency]
 #   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
 #               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
 #               and the PostgreSQL / SQLite ratios
 #   --release   build and run the services in Release (what a throughput figure should be measured on)
 #   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc) and,
 #               on PostgreSQL, commits and statements per job (statements need pg_stat_statements preloaded)
+#   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default 200:
+#               pools, caches, first calls; with --tiered as many as measured, which still leaves the JIT at work)
+#   --tiered    leave .NET's tiered compilation on (its default). Without it the stack's .NET processes compile each
+#               method once, fully optimised (DOTNET_TieredCompilation=0), so that the figures are those of code
+#               that has stopped changing: with tiering on, the JIT still took 70-80 % of the gateway's and a Worker's
+#               CPU after 1,000 warm-up jobs (docs/performance.md, "Where the CPU went")
+#   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
+#               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
 # (assumes scripts/setup.sh has run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 provider=sqlite
 configuration=Debug
 profile=0
+trace=0
+tiered=0
+warmup=""
 positional=()
 while (($#)); do
   case "$1" in
@@ -23,6 +34,9 @@ while (($#)); do
     --provider=*) provider="${1#*=}"; shift ;;
     --release) configuration=Release; shift ;;
     --profile) profile=1; shift ;;
+    --trace) trace=1; shift ;;
+    --tiered) tiered=1; shift ;;
+    --warmup) warmup="${2:?--warmup needs a number of jobs}"; shift 2 ;;
     *) positional+=("$1"); shift ;;
   esac
 done
@@ -43,6 +57,44 @@ results=$(mktemp -d)
 export RateLimiting__Policies__jobs__TokenLimit=1000000 RateLimiting__Policies__jobs__TokensPerPeriod=1000000
 export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 trap 'apphost_stop; rm -rf "$results"' EXIT
+# Project resources inherit the AppHost's environment.
+((tiered)) || export DOTNET_TieredCompilation=0
+if [[ -z "$warmup" ]]; then if ((tiered)); then warmup="$jobs"; else warmup=200; fi; fi
+if ((trace)); then
+  ensure_package linux-perf command -v perf
+  # perf names JIT-compiled frames from /tmp/perf-<pid>.map (W^X off, or it sees anonymous double mappings).
+  export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+  traces="artifacts/profile/jobs-$(date -u +%Y%m%dT%H%M%SZ)"
+  mkdir -p "$traces"
+fi
+
+# Records the gateway and one Worker replica ($1 the provider) for a few seconds once the single-input jobs begin
+# (jobs.py writes the phase file), then prints where their CPU went.
+record_single_phase() {
+  local phase="$1" provider="$2" seconds=6 name pid recorders=()
+  until grep -q single "$phase" 2>/dev/null; do sleep 0.2; done
+  for name in Gateway Worker; do
+    pid=$(service_pid "$name" "$configuration")
+    perf record -F 999 -e cpu-clock -g -p "$pid" -o "$traces/$provider-$name.data" -- sleep "$seconds" >/dev/null 2>&1 &
+    recorders+=($!)
+    # Whether the JIT is still at work (methods compiled, time in the JIT) while perf records.
+    "$HOME/.dotnet/tools/dotnet-counters" collect -p "$pid" --refresh-interval 1 --duration "00:00:0$seconds" \
+      --counters System.Runtime --format csv -o "$traces/$provider-$name-counters.csv" >/dev/null 2>&1 &
+    recorders+=($!)
+  done
+  wait "${recorders[@]}" || true
+}
+
+print_single_phase() {
+  local provider="$1" name
+  for name in Gateway Worker; do
+    perf script -i "$traces/$provider-$name.data" -F comm,tid,ip,sym,dso 2>/dev/null >"$traces/$provider-$name.txt"
+    echo; echo "### $name ($provider): where its CPU went during the single-input jobs (perf, all threads)"
+    /usr/bin/python3 scripts/bench/perf_top.py "$traces/$provider-$name.txt" 30
+    [[ ! -s "$traces/$provider-$name-counters.csv" ]] \
+      || /usr/bin/python3 scripts/bench/counters_summary.py "$traces/$provider-$name-counters.csv" | grep -Ei "jit|gc\.collections|allocated|counter \||^\|---"
+  done
+}
 
 # Whether process $1 descends from one of the processes $2... (this AppHost's orchestrator, not a test's).
 descends_from() {
@@ -56,7 +108,7 @@ descends_from() {
 
 # --cpu and --postgres arguments of jobs.py for the stack apphost_start started ($1 the provider).
 profile_arguments() {
-  local workers amqp_port pg orchestrator inference=""
+  local workers amqp_port pg orchestrator inference="" dashboard=""
   orchestrator=$(orchestrator_pids "$APPHOST")
   for pid in $(pgrep -f "uvicorn app.main:app"); do
     # shellcheck disable=SC2086 # a list of pids
@@ -66,7 +118,13 @@ profile_arguments() {
   amqp_port=$(sed -E 's|.*:([0-9]+)/?.*$|\1|' <<<"$amqp")
   echo "--cpu gateway=$(service_pid Gateway "$configuration") --cpu worker=${workers%,}"
   echo "--cpu python-inference=$inference --cpu rabbitmq=$(listener_pid "$amqp_port")"
-  echo "--cpu dashboard=$(listener_pid "$DASHBOARD_PORT") --cpu orchestrator=$(tr ' ' ',' <<<"$orchestrator" | sed 's/,*$//')"
+  # The dashboard's own process: the listener on its port is the orchestrator's proxy (counting that one counted the
+  # orchestrator twice, as "dashboard" too, and the dashboard with it).
+  for pid in $(pgrep -f "/Aspire\.Dashboard( |$)"); do
+    # shellcheck disable=SC2086 # a list of pids
+    if descends_from "$pid" $orchestrator; then dashboard="$pid"; break; fi
+  done
+  echo "--cpu dashboard=$dashboard --cpu orchestrator=$(tr ' ' ',' <<<"$orchestrator" | sed 's/,*$//')"
   echo "--cpu apphost=$APPHOST"
   if [[ "$1" == postgres ]]; then
     pg=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__workerdb)
@@ -82,8 +140,14 @@ for provider in "${providers[@]}"; do
   extra=()
   if ((profile)); then read -r -a extra <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; fi
   echo "provider: $provider ($configuration build)"
+  if ((trace)); then
+    extra+=(--phase-file "$results/$provider.phase")
+    record_single_phase "$results/$provider.phase" "$provider" &
+    recording=$!
+  fi
   python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" \
-    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --json "$results/$provider.json" "${extra[@]}"
+    --amqp "$amqp" --jobs "$jobs" --concurrency "$concurrency" --warmup "$warmup" --json "$results/$provider.json" "${extra[@]}"
+  if ((trace)); then wait "$recording" || true; print_single_phase "$provider"; fi
   apphost_stop
 done
 read -r load_after _ </proc/loadavg

@@ -120,9 +120,12 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
         return admission.Job;
     }
 
-    /// <summary>Every unsent outbox message, whatever its age.</summary>
-    public Task<IReadOnlyList<OutboxMessage>> PendingAsync() =>
-        Outbox.PendingAsync(DateTimeOffset.UtcNow.AddMinutes(1), 1000, TestContext.Current.CancellationToken);
+    /// <summary>Every unsent outbox message, whatever its age (once the confirms of answered submissions are recorded).</summary>
+    public async Task<IReadOnlyList<OutboxMessage>> PendingAsync()
+    {
+        await Admissions.SentMarksRecordedAsync(TestContext.Current.CancellationToken);
+        return await Outbox.PendingAsync(DateTimeOffset.UtcNow.AddMinutes(1), 1000, TestContext.Current.CancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -3,7 +3,9 @@ PostgreSQL, app/messaging/analytics_store.py), each event once.
 
 Queue `events.analytics` (durable, bound to `events`) with manual acks. A message is acked only after
 its counts are committed, and its event id is recorded in the same transaction, so a redelivery (after
-a crash, a lost ack or a reconnect) changes nothing: the effect is exactly once.
+a crash, a lost ack or a reconnect) changes nothing: the effect is exactly once. Events that arrive while
+a transaction is being written share the next one (group commit, as the Worker's submissions do); when a
+shared transaction fails, each of its events is written again alone, so one bad event fails alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aio_pika.abc import (
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, AttributeValue, Tracer, parse_traceparent
 from app.messaging.analytics_store import AnalyticsSnapshot, AnalyticsStore, ModelCounts, event_effects
+from app.schemas.events import Event
 from app.messaging.delivery import consumer_span_attributes, count_consumed, header, read_event, settle
 
 __all__ = ["AnalyticsConsumer", "AnalyticsSnapshot", "AnalyticsStore", "ModelCounts", "event_effects"]
@@ -32,6 +35,8 @@ class AnalyticsConsumer:
     PREFETCH = 50
     # A requeued message comes back at once; pausing first keeps a failing disk from turning into a busy loop.
     REQUEUE_DELAY_S = 1.0
+    # The most events one transaction records (the prefetch bounds how many wait anyway).
+    MAX_BATCH = 100
 
     def __init__(self, store: AnalyticsStore, tracer: Tracer, *, exchange_name: str, queue_name: str) -> None:
         self.store = store
@@ -42,6 +47,8 @@ class AnalyticsConsumer:
         self._queue: AbstractRobustQueue | None = None
         self._consumer_tag: str | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
+        self._waiting: list[tuple[Event, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def consuming(self) -> bool:
@@ -76,7 +83,7 @@ class AnalyticsConsumer:
                 if event is None:
                     return
                 try:
-                    recorded = await asyncio.to_thread(self.store.record, event)
+                    recorded = await self._record(event)
                 except self.store.transient_errors as error:  # locked, busy, I/O, a lost connection: worth another try
                     logger.warning("recording event %s failed, requeueing it: %s", event.envelope.id, error)
                     span.set_error(type(error).__name__)
@@ -96,6 +103,39 @@ class AnalyticsConsumer:
         finally:
             if task is not None:
                 self._in_flight.discard(task)
+
+    async def _record(self, event: Event) -> bool:
+        """Whether this delivery counted `event` (False: counted before), once its transaction committed."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_waiting())
+        return await future
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
+            try:
+                await self._write(batch)
+            finally:
+                for _, future in batch:  # cancelled mid-write (shutdown): nobody is left waiting
+                    if not future.done():
+                        future.cancel()
+
+    async def _write(self, batch: list[tuple[Event, asyncio.Future[bool]]]) -> None:
+        try:
+            recorded = await asyncio.to_thread(self.store.record_many, [event for event, _ in batch])
+        except Exception as error:
+            if len(batch) > 1:
+                for item in batch:  # nothing was counted: each alone, so only the event that fails gets the error
+                    await self._write([item])
+                return
+            if not batch[0][1].done():
+                batch[0][1].set_exception(error)
+            return
+        for (_, future), counted in zip(batch, recorded):
+            if not future.done():
+                future.set_result(counted)
 
     def _span_attributes(self, message: AbstractIncomingMessage) -> dict[str, AttributeValue]:
         return consumer_span_attributes(message, queue=self.queue_name, exchange=self._exchange_name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,34 +241,49 @@ class AnalyticsStore:
 
     def record(self, event: Event) -> bool:
         """Count `event` unless its id was counted before; False for such a duplicate."""
+        return self.record_many([event])[0]
+
+    def record_many(self, events: Sequence[Event]) -> list[bool]:
+        """`record` for many events in one transaction (the consumer's group commit): for each, True if this call
+        counted it, False for a duplicate (of an earlier delivery or of an event before it in `events`). If any
+        fails, nothing is counted and the error is raised."""
         sql = self._dialect.sql
 
-        def work(cursor: _Cursor) -> bool:
+        def work(cursor: _Cursor) -> list[bool]:
             cursor.execute(self._dialect.begin_write)
             try:
-                # Concurrent replicas: the loser's insert waits for the winner's commit, then does nothing.
-                cursor.execute(
-                    sql("INSERT INTO processed_events (id, type, recorded_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                    (str(event.envelope.id), event.envelope.type, int(time.time())),
-                )
-                inserted = cursor.rowcount == 1
-                if inserted:
+                recorded = []
+                for event in events:
+                    # Concurrent replicas: the loser's insert waits for the winner's commit, then does nothing.
                     cursor.execute(
-                        sql(
-                            "INSERT INTO event_counts (type, count) VALUES (?, 1)"
-                            " ON CONFLICT (type) DO UPDATE SET count = event_counts.count + 1"
-                        ),
-                        (event.envelope.type,),
+                        sql("INSERT INTO processed_events (id, type, recorded_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                        (str(event.envelope.id), event.envelope.type, int(time.time())),
                     )
-                    effects = [effect for effect in event_effects(event) if effect[3]]
-                    if effects:
-                        cursor.executemany(
-                            sql(
-                                "INSERT INTO model_counts (model, metric, key, count) VALUES (?, ?, ?, ?)"
-                                " ON CONFLICT (model, metric, key) DO UPDATE SET count = model_counts.count + excluded.count"
-                            ),
-                            effects,
-                        )
+                    recorded.append(cursor.rowcount == 1)
+                counted = [event for event, inserted in zip(events, recorded) if inserted]
+                # One upsert per counter the events touch, not one per event.
+                types = Counter(event.envelope.type for event in counted)
+                if types:
+                    cursor.executemany(
+                        sql(
+                            "INSERT INTO event_counts (type, count) VALUES (?, ?)"
+                            " ON CONFLICT (type) DO UPDATE SET count = event_counts.count + excluded.count"
+                        ),
+                        sorted(types.items()),
+                    )
+                deltas: dict[tuple[str, str, str], int] = {}
+                for event in counted:
+                    for model, metric, key, delta in event_effects(event):
+                        deltas[(model, metric, key)] = deltas.get((model, metric, key), 0) + delta
+                effects = [(*counter, delta) for counter, delta in deltas.items() if delta]
+                if effects:
+                    cursor.executemany(
+                        sql(
+                            "INSERT INTO model_counts (model, metric, key, count) VALUES (?, ?, ?, ?)"
+                            " ON CONFLICT (model, metric, key) DO UPDATE SET count = model_counts.count + excluded.count"
+                        ),
+                        effects,
+                    )
                 cursor.execute("COMMIT")
             except BaseException:
                 try:
@@ -275,9 +291,10 @@ class AnalyticsStore:
                 except Exception:  # noqa: BLE001 - the connection may be gone; the original error matters
                     pass
                 raise
-            return inserted
+            return recorded
 
-        return bool(self._run(work))
+        result: list[bool] = self._run(work)
+        return result
 
     def snapshot(self) -> AnalyticsSnapshot:
         def work(cursor: _Cursor) -> AnalyticsSnapshot:

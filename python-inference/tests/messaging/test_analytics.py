@@ -209,16 +209,63 @@ def test_an_unparsable_message_is_rejected_without_requeue_and_logged(
 def test_a_transient_database_error_requeues_the_message(
     store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def locked(_: Event) -> bool:
+    def locked(_: list[Event]) -> list[bool]:
         raise store.transient_errors[0]("database is locked")
 
-    monkeypatch.setattr(store, "record", locked)
+    monkeypatch.setattr(store, "record_many", locked)
     monkeypatch.setattr(AnalyticsConsumer, "REQUEUE_DELAY_S", 0.0)
     delivery = FakeDelivery(event_body("model.activated", {"model": "iris", "version": "2.0.0"}))
 
     asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
 
     assert delivery.settled == ("nack", True)
+
+
+def test_events_recorded_together_count_each_once_and_a_repeat_within_them_is_a_duplicate(store: AnalyticsStore) -> None:
+    iris = prediction_made("iris", "1.0.0", {"setosa": 2, "virginica": 1})
+    more = prediction_made("iris", "1.0.0", {"setosa": 1})
+    done = job("job.completed", "iris")
+
+    assert store.record_many([iris, more, iris, done]) == [True, True, False, True]
+
+    snapshot = store.snapshot()
+    assert snapshot.models["iris"] == ModelCounts(
+        predictions=4, labels={"setosa": 3, "virginica": 1}, versions={"1.0.0": 4}, jobs_completed=1
+    )
+    assert snapshot.events == {"job.completed": 1, "prediction.made": 2}
+
+
+def test_concurrent_deliveries_share_transactions_and_a_bad_event_among_them_fails_alone(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transactions: list[int] = []
+    record_many = store.record_many
+
+    def counting(events: list[Event]) -> list[bool]:
+        transactions.append(len(events))
+        return record_many(events)
+
+    monkeypatch.setattr(store, "record_many", counting)
+    effects = analytics_store.event_effects
+    # The "broken" model's counts violate NOT NULL: its transaction fails, the others' must not.
+    monkeypatch.setattr(
+        analytics_store, "event_effects", lambda e: [(None, *effect[1:]) if effect[0] == "broken" else effect for effect in effects(e)]
+    )
+    deliveries = [FakeDelivery(event_body("job.completed", job("job.completed", "iris").envelope.data)) for _ in range(20)]
+    bad = FakeDelivery(event_body("job.completed", job("job.completed", "broken").envelope.data))
+    deliveries.insert(10, bad)
+
+    async def handle_all() -> None:
+        analytics = consumer(store)
+        await asyncio.gather(*(analytics.handle(delivery) for delivery in deliveries))  # type: ignore[arg-type]
+
+    asyncio.run(handle_all())
+
+    assert bad.settled == ("reject", False)
+    assert all(delivery.settled == ("ack", False) for delivery in deliveries if delivery is not bad)
+    assert store.snapshot().models["iris"].jobs_completed == 20
+    assert "broken" not in store.snapshot().models
+    assert max(transactions) > 1  # deliveries shared a transaction (which failed, and was written again one by one)
 
 
 def test_the_consumer_span_continues_the_producers_trace(

@@ -203,6 +203,55 @@ public sealed class JobSubmissionsTests
         Assert.Equal(20, (await db.PendingAsync()).Count(message => message.JobId != existing.Id));
     }
 
+    [Fact]
+    public async Task The_answer_does_not_wait_for_the_confirms_record_which_follows()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync();
+        var outbox = new SlowToMarkOutbox(db.Outbox);
+        await using var admissions = new JobAdmissions(db.Store, outbox);
+        var jobs = new JobSubmissions(db.Store, admissions, new Broker(), new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+            Options.Create(new JobsOptions()), Options.Create(TemporaryJobStore.Messaging), TimeProvider.System,
+            new JobMetrics(UncheckedMeters.Factory));
+
+        var outcome = await jobs.SubmitAsync(Submission(), Token).WaitAsync(TimeSpan.FromSeconds(30), Token);
+
+        Assert.True(outcome.Value?.Created);
+        Assert.False(outbox.Marked.Task.IsCompleted); // answered while the record waits
+        outbox.Release.SetResult();
+        await admissions.SentMarksRecordedAsync(Token);
+        Assert.Equal([outcome.Value!.Job.Id], await outbox.Marked.Task);
+        Assert.Empty(await db.PendingAsync());
+    }
+
+    /// <summary>The real outbox, whose records of confirms wait until the test releases them.</summary>
+    private sealed class SlowToMarkOutbox(IOutbox inner) : IOutbox
+    {
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<Guid[]> Marked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+        {
+            await Release.Task.WaitAsync(cancellationToken);
+            await inner.MarkSentAsync(ids, cancellationToken);
+            Marked.TrySetResult([.. ids.Where(id => id != Guid.Empty)]);
+        }
+
+        public Task MarkSentAsync(Guid id, CancellationToken cancellationToken) => MarkSentAsync([id], cancellationToken);
+
+        public Task<IReadOnlyList<OutboxMessage>> ClaimAsync(DateTimeOffset jobsCreatedBefore, DateTimeOffset eventsCreatedBefore,
+            int limit, TimeSpan lease, CancellationToken cancellationToken) =>
+            inner.ClaimAsync(jobsCreatedBefore, eventsCreatedBefore, limit, lease, cancellationToken);
+
+        public Task ReleaseAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) => inner.ReleaseAsync(ids, cancellationToken);
+
+        public Task<OutboxBacklog> BacklogAsync(CancellationToken cancellationToken) => inner.BacklogAsync(cancellationToken);
+
+        public void Notify() => inner.Notify();
+
+        public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => inner.WaitAsync(timeout, cancellationToken);
+    }
+
     /// <summary>Takes every message at once and confirms each only when the test says so.</summary>
     private sealed class HeldBroker : IMessagePublisher
     {
