@@ -21,11 +21,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
-mode=full transport=http provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=1000 jobs_concurrency=32
+mode=full transport=http provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=1000 jobs_warmup=1000 jobs_concurrency=32
 batch_rounds=3 batch_duration=10 sampling_ratio=0.1 sampled=1
 while (($#)); do
   case "$1" in
-    --quick) mode=quick duration=3 warmup=1 gateway_warmup=5 jobs=100 batch_duration=3; shift ;;
+    --quick) mode=quick duration=3 warmup=1 gateway_warmup=5 jobs=100 jobs_warmup=50 batch_duration=3; shift ;;
     --sampling-ratio) sampling_ratio="${2:?--sampling-ratio needs a ratio from 0 to 1}"; shift 2 ;;
     --no-sampled) sampled=0; shift ;;
     --transport) transport="${2:?--transport needs http or grpc}"; shift 2 ;;
@@ -157,10 +157,10 @@ every_trace="every request traced"
 stack_start "$every_trace" traced
 prediction_scenarios "$every_trace"
 
-echo "  jobs ($jobs of 1 input, $((jobs / 10 > 10 ? jobs / 10 : 10)) of 100; raw broker first)" >&2
+echo "  jobs ($jobs_warmup of 1 input to warm up, then $jobs of 1 input, $((jobs / 10 > 10 ? jobs / 10 : 10)) of 100; raw broker first)" >&2
 jobs_status=0
 timeout 900 python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" --amqp "$amqp" \
-  --jobs "$jobs" --concurrency "$jobs_concurrency" --json "$tmp/jobs.json" >"$tmp/jobs.out" || jobs_status=$?
+  --jobs "$jobs" --warmup "$jobs_warmup" --concurrency "$jobs_concurrency" --json "$tmp/jobs.json" >"$tmp/jobs.out" || jobs_status=$?
 if ((jobs_status != 0)); then
   echo "$(basename "$0"): the jobs scenario failed ($jobs_status):" >&2
   tail -n 20 "$tmp/jobs.out" >&2
