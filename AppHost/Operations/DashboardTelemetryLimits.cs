@@ -21,8 +21,9 @@ public static class DashboardTelemetryLimits
     /// <summary>The limits the dashboard starts with unless the AppHost's configuration names others.</summary>
     public static readonly IReadOnlyDictionary<string, int> Defaults = new Dictionary<string, int>
     {
-        // Points kept per metric series (per instrument and set of attributes): 30 minutes at one export a second.
-        ["MaxMetricsCount"] = 1_800,
+        // Points kept per metric series (per instrument and set of attributes): an hour at one export a second, the
+        // metrics page's "last hour" (Aspire's 50,000 is about 14 hours).
+        ["MaxMetricsCount"] = 3_600,
         // Traces and structured log entries kept (Aspire's defaults; each store is a ring of that many).
         ["MaxTraceCount"] = 10_000,
         ["MaxLogCount"] = 10_000,

@@ -162,7 +162,7 @@ public sealed class AppModelTests
     {
         var environment = await DashboardEnvironmentAsync("--Messaging:Runtime=local");
 
-        Assert.Equal("1800", environment["Dashboard__TelemetryLimits__MaxMetricsCount"]);
+        Assert.Equal("3600", environment["Dashboard__TelemetryLimits__MaxMetricsCount"]);
         Assert.Equal("10000", environment["Dashboard__TelemetryLimits__MaxTraceCount"]);
         Assert.Equal("10000", environment["Dashboard__TelemetryLimits__MaxLogCount"]);
     }
