@@ -67,5 +67,7 @@ builder.AddProject<Projects.Gateway>("gateway")
 builder.ApplyTelemetryExportSetting();
 // OTEL_TRACES_SAMPLER / _ARG in the AppHost's environment replace Aspire's "every trace" in every service.
 builder.ApplyTraceSamplingSetting();
+// Run mode: the dashboard keeps at most an hour of each metric series (Dashboard:TelemetryLimits:*, docs/operations.md).
+builder.ApplyDashboardTelemetryLimits();
 
 builder.Build().Run();

@@ -1,7 +1,9 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Eventing;
 using Aspire.Hosting.Testing;
 using AppHost.Messaging;
+using AppHost.Operations;
 using AppHost.Python;
 
 namespace AppHost.Tests;
@@ -131,5 +133,47 @@ public sealed class AppModelTests
 
         Assert.Contains($"{resource}_grpc_health",
             Resource(model, resource).Annotations.OfType<HealthCheckAnnotation>().Select(h => h.Key));
+    }
+
+    /// <summary>
+    /// The dashboard's environment as the AppHost gives it: Aspire adds the dashboard's resource only when the
+    /// application starts, so a stand-in of that name goes through the same event the real one does.
+    /// </summary>
+    private static async Task<Dictionary<string, string>> DashboardEnvironmentAsync(params string[] args)
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(args,
+            TestContext.Current.CancellationToken);
+        await using var app = await builder.BuildAsync(TestContext.Current.CancellationToken);
+        var dashboard = new ExecutableResource(DashboardTelemetryLimits.DashboardResourceName, "dotnet", ".");
+        var eventing = (IDistributedApplicationEventing)app.Services.GetService(typeof(IDistributedApplicationEventing))!;
+        await eventing.PublishAsync(new BeforeResourceStartedEvent(dashboard, app.Services), TestContext.Current.CancellationToken);
+        var context = new EnvironmentCallbackContext(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Run),
+            dashboard, cancellationToken: TestContext.Current.CancellationToken);
+        foreach (var callback in dashboard.Annotations.OfType<EnvironmentCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+
+        return context.EnvironmentVariables.ToDictionary(variable => variable.Key, variable => $"{variable.Value}");
+    }
+
+    [Fact]
+    public async Task The_dashboard_starts_with_bounded_telemetry_limits()
+    {
+        var environment = await DashboardEnvironmentAsync("--Messaging:Runtime=local");
+
+        Assert.Equal("3600", environment["Dashboard__TelemetryLimits__MaxMetricsCount"]);
+        Assert.Equal("10000", environment["Dashboard__TelemetryLimits__MaxTraceCount"]);
+        Assert.Equal("10000", environment["Dashboard__TelemetryLimits__MaxLogCount"]);
+    }
+
+    [Fact]
+    public async Task A_dashboard_limit_in_the_apphosts_configuration_replaces_the_default()
+    {
+        var environment = await DashboardEnvironmentAsync("--Messaging:Runtime=local",
+            "--Dashboard:TelemetryLimits:MaxMetricsCount=50000");
+
+        Assert.Equal("50000", environment["Dashboard__TelemetryLimits__MaxMetricsCount"]);
+        Assert.Equal("10000", environment["Dashboard__TelemetryLimits__MaxTraceCount"]);
     }
 }
