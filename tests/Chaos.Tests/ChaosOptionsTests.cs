@@ -24,6 +24,18 @@ public sealed class ChaosOptionsTests
         Assert.Equal("/tmp/x", options.OutputDirectory);
     }
 
+    [Fact]
+    public void Slow_only_keeps_the_mode_s_windows_and_refuses_a_soak_beside_it()
+    {
+        var options = ChaosOptions.Parse(["--quick", "--slow-only"]);
+
+        Assert.True(options.SlowOnly);
+        Assert.False(options.SoakOnly);
+        Assert.Equal(ChaosOptions.Parse(["--quick"]).SlowFor, options.SlowFor);
+        Assert.False(ChaosOptions.Parse(["--quick"]).SlowOnly);
+        Assert.Throws<ArgumentException>(() => ChaosOptions.Parse(["--slow-only", "--soak-only", "120"]));
+    }
+
     [Theory]
     [InlineData("--soak-only", "5")]
     [InlineData("--soak-only", "soon")]

@@ -14,7 +14,8 @@ public sealed record ChaosOptions(
     TimeSpan Drain,
     TimeSpan Settle,
     string OutputDirectory,
-    bool SoakOnly = false)
+    bool SoakOnly = false,
+    bool SlowOnly = false)
 {
     /// <summary>How soon predictions must succeed again once python-inference is back.</summary>
     public static readonly TimeSpan RecoveryLimit = TimeSpan.FromSeconds(5);
@@ -24,11 +25,12 @@ public sealed record ChaosOptions(
 
     public static ChaosOptions Parse(string[] args)
     {
-        const string usage = "usage: [--quick] [--soak-only SECONDS] [--out DIR]";
+        const string usage = "usage: [--quick] [--soak-only SECONDS | --slow-only] [--out DIR]";
         var quick = args.Contains("--quick");
         var output = ValueOf(args, "--out") ?? Path.Combine("artifacts", "chaos");
         var soakOnly = ValueOf(args, "--soak-only");
-        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" && a != output && a != soakOnly).ToList();
+        var slowOnly = args.Contains("--slow-only");
+        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" and not "--slow-only" && a != output && a != soakOnly).ToList();
         if (unknown.Count > 0)
         {
             throw new ArgumentException($"unknown argument(s): {string.Join(' ', unknown)} ({usage})");
@@ -38,9 +40,15 @@ public sealed record ChaosOptions(
         var options = quick
             ? new ChaosOptions(true, S(6), S(3), S(4), S(5), S(6), S(6), S(20), S(5), S(90), S(10), output)
             : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), S(90), output);
+        if (slowOnly && soakOnly is not null)
+        {
+            throw new ArgumentException($"--slow-only and --soak-only exclude each other ({usage})");
+        }
+
         if (soakOnly is null)
         {
-            return options;
+            // Only the python-inference-slow scenario (no soak): to look into the jobs routes' latency while it is slow.
+            return options with { SlowOnly = slowOnly };
         }
 
         // Only the warm-up, the saturation measurement and a soak of the given length: to look into growth.

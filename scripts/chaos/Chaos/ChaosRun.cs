@@ -75,7 +75,12 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
         // Each fault starts once the jobs of the previous one have finished (in the full run): a job's last retry (60 s
         // after its third attempt) must not land in the next fault and be charged to the wrong one.
-        if (!options.SoakOnly)
+        if (options.SlowOnly)
+        {
+            await SlowInferenceAsync(cancellationToken);
+            Phase("python-inference slow");
+        }
+        else if (!options.SoakOnly)
         {
             await KillInferenceAsync(cancellationToken);
             Phase("python-inference killed");
@@ -91,8 +96,11 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             await SettleAsync(cancellationToken);
         }
 
-        await SoakAsync(cancellationToken);
-        Phase("soak");
+        if (!options.SlowOnly)
+        {
+            await SoakAsync(cancellationToken);
+            Phase("soak");
+        }
 
         await stopLoad.CancelAsync();
         await running;
@@ -179,7 +187,9 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         var quietOthers = Latency.P99(samples, quiet, Routes.SubmitJob, Routes.ReadJob);
         var slowOthers = Latency.P99(samples, slow, Routes.SubmitJob, Routes.ReadJob);
         result.Check(Latency.StaysFlat(quietOthers, slowOthers, 2, TimeSpan.FromMilliseconds(20)),
-            $"the jobs routes stayed flat: p99 {Ms(quietOthers)} ms quiet, {Ms(slowOthers)} ms while slow (limit 2×, quiet counted as at least 20 ms)");
+            $"the jobs routes stayed flat: p99 {Ms(quietOthers)} ms quiet, {Ms(slowOthers)} ms while slow (limit 2×, quiet counted as at least 20 ms; " +
+            $"submissions {Ms(Latency.P99(samples, quiet, Routes.SubmitJob))} → {Ms(Latency.P99(samples, slow, Routes.SubmitJob))} ms, " +
+            $"reads {Ms(Latency.P99(samples, quiet, Routes.ReadJob))} → {Ms(Latency.P99(samples, slow, Routes.ReadJob))} ms)");
         CheckRecovery(result, samples, Routes.Predict, returned, ChaosOptions.RecoveryLimit);
         result.Faults.Add(new TimeWindow(faultStart, returned + ChaosOptions.RecoveryLimit));
     }
