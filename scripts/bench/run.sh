@@ -12,6 +12,7 @@
 # Usage: scripts/bench/run.sh [--quick] [--transport http|grpc] [--provider sqlite|postgres] [--duration S] [--jobs N]
 #                             [--sampling-ratio R | --no-sampled]
 #   --quick           a short run that checks everything works (3 s per scenario, 100 jobs); not figures to report
+#   (the jobs scenario first submits 1,000 single-input jobs to warm up; 50 with --quick)
 #   --transport       how the gateway calls python-inference (Inference:Transport; default http)
 #   --provider        where the Worker keeps jobs (Database:Provider; PostgreSQL runs locally)
 #   --sampling-ratio  the share of traces kept in the second pass (OTEL_TRACES_SAMPLER_ARG; default 0.1)
