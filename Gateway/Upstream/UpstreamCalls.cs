@@ -109,8 +109,7 @@ public static partial class UpstreamCalls
         }
     }
 
-    private static Outcome<T> Unavailable<T>(string service) =>
-        Failed<T>(HttpStatusCode.ServiceUnavailable, ProblemCodes.UpstreamUnavailable, $"{service} is unavailable. Try again shortly.");
+    private static Outcome<T> Unavailable<T>(string service) => Outcome.Failure<T>(ProblemDetailsContract.UpstreamUnavailable(service));
 
     private static Outcome<T> Failed<T>(HttpStatusCode status, string code, string title) =>
         Outcome.Failure<T>(ProblemDetailsContract.Create((int)status, code, title));

@@ -77,6 +77,10 @@ public static class ProblemDetailsContract
         IDictionary<string, string[]>? errors = null) =>
         TypedResults.Problem(Create(status, code, title, detail, errors));
 
+    /// <summary>503 <c>upstream_unavailable</c>: <paramref name="service"/> could not be reached (or is known to be down).</summary>
+    public static ProblemDetails UpstreamUnavailable(string service) =>
+        Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.UpstreamUnavailable, $"{service} is unavailable. Try again shortly.");
+
     /// <summary>
     /// A problem with the contract's members (<c>type</c> from <paramref name="code"/>, <c>code</c>, <c>errors</c>), for
     /// code outside endpoints; <c>traceId</c> and <c>instance</c> are added when it is written. Without a

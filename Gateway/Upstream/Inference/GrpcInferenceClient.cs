@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Gateway.Application;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
 using InferenceV1 = global::Inference.V1;
@@ -20,7 +21,7 @@ internal sealed class GrpcInferenceClient(
         using var call = metrics.Start(request.Model ?? "", "grpc");
         if (down is { IsDown: true })
         {
-            var refused = Down;
+            var refused = Outcome.Failure<PredictionResponse>(DownProblem);
             call.FailedWith(refused.Problem);
             return refused;
         }
@@ -36,14 +37,14 @@ internal sealed class GrpcInferenceClient(
     }
 
     public Task<Outcome<ModelCatalog>> ListModelsAsync(CancellationToken cancellationToken) =>
-        down is { IsDown: true } ? Task.FromResult(Outcome.Failure<ModelCatalog>(Down.Problem!)) : GrpcUpstreamCalls.CallAsync(callOptions => client.ListModelsAsync(new InferenceV1.ListModelsRequest(), callOptions),
+        down is { IsDown: true }
+            ? Task.FromResult(Outcome.Failure<ModelCatalog>(DownProblem))
+            : GrpcUpstreamCalls.CallAsync(callOptions => client.ListModelsAsync(new InferenceV1.ListModelsRequest(), callOptions),
             response => new ModelCatalog([.. response.Models.Select(model => new ModelInfo(model.Name, model.Version,
                 model.InputKind, [.. model.Labels], model.HeldOutAccuracy, model.TrainSize, model.TestSize,
                 model.ArtifactSha256, model.Description))]),
             Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe);
 
     /// <summary>What a prediction gets at once while python-inference is known to be down: the answer a refused call gets.</summary>
-    private static Outcome<PredictionResponse> Down => Outcome.Failure<PredictionResponse>(
-        ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.UpstreamUnavailable,
-            $"{HttpInferenceClient.ServiceName} is unavailable. Try again shortly."));
+    private static ProblemDetails DownProblem => ProblemDetailsContract.UpstreamUnavailable(HttpInferenceClient.ServiceName);
 }
