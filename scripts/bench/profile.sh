@@ -74,11 +74,8 @@ import json, sys
 texts = [f"Review {n}: the staff were lovely and the room was spotless." for n in range(100)]
 json.dump({"model": "sentiment", "inputs": texts}, open(f"{sys.argv[1]}/batch100.json", "w"))
 PY
-# The dashboard by its pid: it does not descend from the AppHost, and other stacks' dashboards on the machine are not ours.
 roles=(--role "gateway (batching on)=$gateway" --role "gateway (batching off)=$unbatched"
   --role "python-inference=$inference" --role "workers=$workers" --role "apphost=$APPHOST,$apphost_children" --stack "$APPHOST")
-dashboard=$(listener_pid "$DASHBOARD_PORT")
-[[ -z "$dashboard" ]] || roles+=(--role "dashboard (this stack's)=$dashboard")
 read -r load _ </proc/loadavg
 echo "load average before: $load; traces: ${OTEL_TRACES_SAMPLER:-every one, as Aspire sets} ${OTEL_TRACES_SAMPLER_ARG:-}" | tee "$out/load.txt"
 
