@@ -51,7 +51,7 @@ mkdir -p "$out"
 APPHOST_LOG="$out/apphost.log" apphost_start Release --Messaging:Runtime=local --Database:Provider=sqlite --Database:Runtime=local
 gateway=$(service_pid Gateway Release)
 inference=$(inference_pid)
-dashboard=$(listener_pid "$DASHBOARD_PORT")
+dashboard=$(dashboard_pid)
 query="text=The%20staff%20were%20lovely%20and%20the%20room%20was%20spotless."
 mapfile -d '' environment <"/proc/$gateway/environ"
 targets=()
