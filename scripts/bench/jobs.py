@@ -435,8 +435,8 @@ def print_profile(result: dict) -> None:
 def print_comparison(runs: dict[str, dict]) -> None:
     """One table for several providers measured one after the other, and each against the first."""
     print("| provider | raw publish (msg/s) | raw consume (msg/s) | 1-input jobs/s (vs raw publish) | submit p50 / p99 (ms) | "
-          "submit → result p50 / p99 (ms) | 100-input jobs/s (items/s) | submit p50 / p99 (ms) | failed |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "submit → result p50 / p99 (ms) | 100-input jobs/s (items/s) | submit p50 / p99 (ms) | failed | lost / duplicated |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, run in runs.items():
         single, batched = run["single"], run["batched"]
         print(f"| {name} | {run['raw_publish_per_s']:,.0f} | {run['raw_consume_per_s']:,.0f} | "
@@ -445,7 +445,8 @@ def print_comparison(runs: dict[str, dict]) -> None:
               f"{single['e2e_p50_ms']:.0f} / {single['e2e_p99_ms']:.0f} | "
               f"{batched['jobs_per_s']:,.1f} ({batched['items_per_s']:,.0f}) | "
               f"{batched['submit_p50_ms']:.0f} / {batched['submit_p99_ms']:.0f} | "
-              f"{single['failed'] + batched['failed']:.0f} |")
+              f"{single['failed'] + batched['failed']:.0f} | "
+              f"{single['lost'] + batched['lost']} / {single['duplicated'] + batched['duplicated']} |")
     names = list(runs)
     base = runs[names[0]]
     for name in names[1:]:
@@ -459,7 +460,7 @@ def print_comparison(runs: dict[str, dict]) -> None:
               f"{run['single']['e2e_p99_ms'] / base['single']['e2e_p99_ms']:.2f} | "
               f"**{run['batched']['jobs_per_s'] / base['batched']['jobs_per_s']:.2f}×** | "
               f"{run['batched']['submit_p50_ms'] / base['batched']['submit_p50_ms']:.2f} / "
-              f"{run['batched']['submit_p99_ms'] / base['batched']['submit_p99_ms']:.2f} | |")
+              f"{run['batched']['submit_p99_ms'] / base['batched']['submit_p99_ms']:.2f} | | |")
 
 
 def named_pids(values: list[str]) -> dict[str, list[int]]:
