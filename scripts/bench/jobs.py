@@ -340,7 +340,8 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         progress, last_progress = -1, time.monotonic()
         while wanted and len(finished) < len(wanted):
             await asyncio.sleep(0.25)
-            pending = sum(1 for status in ("queued", "running") for job in await listed(status) if job["id"] in wanted)
+            unfinished = [job for status in ("queued", "running") for job in await listed(status)]
+            pending = sum(1 for job in unfinished if job["id"] in wanted)
             if not pending:
                 for status in ("succeeded", "failed"):
                     for job in await listed(status, wall_start):
