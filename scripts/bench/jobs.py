@@ -337,21 +337,26 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
                                       and datetime.fromisoformat(page["items"][-1]["createdAt"]) < stop_before):
                     return items
 
+        async def collect() -> None:
+            for status in ("succeeded", "failed"):
+                for job in await listed(status, wall_start):
+                    if job["id"] in wanted:
+                        finished[job["id"]] = job
+                    elif datetime.fromisoformat(job["createdAt"]) >= wall_start:
+                        others.add(job["id"])
+
         progress, last_progress = -1, time.monotonic()
         while wanted and len(finished) < len(wanted):
             await asyncio.sleep(0.25)
             unfinished = [job for status in ("queued", "running") for job in await listed(status)]
             pending = sum(1 for job in unfinished if job["id"] in wanted)
             if not pending:
-                for status in ("succeeded", "failed"):
-                    for job in await listed(status, wall_start):
-                        if job["id"] in wanted:
-                            finished[job["id"]] = job
-                        elif datetime.fromisoformat(job["createdAt"]) >= wall_start:
-                            others.add(job["id"])
+                await collect()
             if len(wanted) - pending + len(finished) > progress:
                 progress, last_progress = len(wanted) - pending + len(finished), time.monotonic()
             elif time.monotonic() - last_progress > patience:
+                if pending:
+                    await collect()  # what did finish; the rest is lost
                 break
 
         profile = {}

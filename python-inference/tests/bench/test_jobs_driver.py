@@ -5,6 +5,7 @@ submissions asked for and writes down every answer (against a small HTTP server 
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import shutil
@@ -12,8 +13,10 @@ import sys
 import threading
 import uuid
 from collections import Counter
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -122,12 +125,44 @@ def test_a_healthy_phase_accepted_and_completed_every_submission_once() -> None:
 
 
 class _Gateway(BaseHTTPRequestHandler):
-    """Answers POST /api/v1/jobs as the gateway does (202 and the job's id), every `reject_every`th with a 503."""
+    """Answers POST /api/v1/jobs as the gateway does (202 and the job's id), every `reject_every`th with a 503; lists
+    the jobs (GET /api/v1/jobs?status=, newest first, pages of pageSize), each finished by the time it is listed
+    but the `stuck`th submission (1-based), which stays queued; and serves the audit trail of a job (GET
+    /v1/audit/jobs/{id}), with two job.completed records for the `twice`th submission."""
 
     protocol_version = "HTTP/1.1"
     received: list[dict] = []
     lock = threading.Lock()
     reject_every = 0
+    stuck = 0
+    twice = 0
+
+    def _reply(self, status: int, answer: object) -> None:
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        with self.lock:
+            jobs_by_id = {r["id"]: (n + 1, r) for n, r in enumerate(self.received) if r["id"]}
+        if url.path.startswith("/v1/audit/jobs/"):
+            number, _ = jobs_by_id[url.path.rsplit("/", 1)[1]]
+            completions = [{"type": "job.completed"}] * (2 if number == self.twice else 1)
+            return self._reply(200, [{"type": "job.created"}, *completions])
+        status = query["status"][0]
+        items = [{"id": job, "status": "queued" if number == self.stuck else "succeeded", "createdAt": r["created"],
+                  "updatedAt": r["created"] if number == self.stuck else datetime.now(timezone.utc).isoformat()}
+                 for job, (number, r) in jobs_by_id.items()]
+        items = sorted((item for item in items if item["status"] == status), key=lambda item: item["createdAt"],
+                       reverse=True)
+        start, size = int(query.get("pageToken", ["0"])[0]), int(query["pageSize"][0])
+        self._reply(200, {"items": items[start:start + size],
+                          "nextPageToken": str(start + size) if start + size < len(items) else None})
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
@@ -135,16 +170,11 @@ class _Gateway(BaseHTTPRequestHandler):
             number = len(self.received) + 1
             rejected = bool(self.reject_every) and number % self.reject_every == 0
             identifier = str(uuid.uuid4())
-            self.received.append({"path": self.path, "key": self.headers.get("idempotency-key"),
+            self.received.append({"created": datetime.now(timezone.utc).isoformat(), "path": self.path, "key": self.headers.get("idempotency-key"),
                                   "authorization": self.headers.get("authorization"), "inputs": body["inputs"],
                                   "model": body["model"], "id": None if rejected else identifier})
         status, answer = (503, {"title": "busy"}) if rejected else (202, {"id": identifier, "status": "queued"})
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._reply(status, answer)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -153,7 +183,7 @@ class _Gateway(BaseHTTPRequestHandler):
 @pytest.fixture
 def gateway():
     _Gateway.received = []
-    _Gateway.reject_every = 0
+    _Gateway.reject_every = _Gateway.stuck = _Gateway.twice = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -201,3 +231,18 @@ def test_wrk_writes_down_rejections_apart_from_the_accepted_jobs(gateway) -> Non
     assert sorted(submission.answers.accepted) == sorted(r["id"] for r in server.received if r["id"])
     assert submission.answers.rejected == Counter({503: 5})
     assert submission.answers.samples[0].startswith("503 - ") and "busy" in submission.answers.samples[0]
+
+
+@needs_wrk
+def test_a_phase_counts_from_the_server_what_became_of_every_accepted_job(gateway) -> None:
+    url, server = gateway
+    server.stuck, server.twice = 3, 5  # the 3rd submission never finishes, the 5th is announced completed twice
+
+    result = asyncio.run(jobs.jobs_rate(url, "secret-token", 40, 1, 8, audit=jobs.Audit(url, "k" * 32), patience=1))
+
+    assert (result["submitted"], result["accepted"], result["completed"]) == (40, 40, 38)
+    assert (result["failed"], result["lost"], result["duplicated"], result["unanswered"]) == (0, 1, 1, 0)
+    assert result["duplicates_audited"] and result["audit_error"] is None
+    assert result["jobs_per_s"] > 0 and result["e2e_p99_ms"] >= result["e2e_p50_ms"] >= 0
+    assert result["submit_p99_ms"] >= result["submit_p50_ms"] > 0
+    assert not jobs.healthy(result)
