@@ -282,20 +282,21 @@ class Audit:
         import jwt  # Debian's python3-jwt
 
         now = int(time.time())
+        # The Worker refuses a token that lives longer than 5 minutes (Auth:MaxTokenLifetime): one a minute, each call.
         return jwt.encode({"iss": "gateway", "aud": "worker", "sub": "bench-auditor", "scope": "admin",
-                           "iat": now, "exp": now + 600}, self.key, algorithm="HS256")
+                           "iat": now, "exp": now + 60}, self.key, algorithm="HS256")
 
     async def completions(self, jobs: list[str]) -> dict[str, int]:
         """How many job.completed records the audit log holds for each job (it is written after the result, by a
         consumer of the Worker's events: a job with none yet is read again, for up to 10 s)."""
         counts: dict[str, int] = {}
         semaphore = asyncio.Semaphore(8)
-        async with httpx.AsyncClient(base_url=self.url, headers={"authorization": f"Bearer {self.token()}"},
-                                     timeout=30) as client:
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
             async def read(job: str) -> None:
                 async with semaphore:
                     for _ in range(20):
-                        response = await client.get(f"/v1/audit/jobs/{job}")
+                        response = await client.get(f"/v1/audit/jobs/{job}",
+                                                    headers={"authorization": f"Bearer {self.token()}"})
                         response.raise_for_status()
                         counts[job] = sum(1 for record in response.json() if record["type"] == "job.completed")
                         if counts[job]:

@@ -18,8 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import jwt
 import pytest
 
+AUDIT_KEY = "a-key-of-the-gateway-for-the-worker-32b"
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench" / "jobs.py"
 _spec = importlib.util.spec_from_file_location("bench_jobs", SCRIPT)
 assert _spec and _spec.loader
@@ -151,6 +153,15 @@ class _Gateway(BaseHTTPRequestHandler):
         with self.lock:
             jobs_by_id = {r["id"]: (n + 1, r) for n, r in enumerate(self.received) if r["id"]}
         if url.path.startswith("/v1/audit/jobs/"):
+            # The Worker's rules for a caller's token (Worker/Security/CallerAuthenticationExtensions.cs).
+            try:
+                claims = jwt.decode(self.headers.get("authorization", "").removeprefix("Bearer "), AUDIT_KEY,
+                                    algorithms=["HS256"], audience="worker", issuer="gateway",
+                                    options={"require": ["exp", "iat", "sub"]})
+            except jwt.InvalidTokenError as error:
+                return self._reply(401, {"title": str(error)})
+            if claims["exp"] - claims["iat"] > 300 or "admin" not in claims["scope"].split():
+                return self._reply(401 if claims["exp"] - claims["iat"] > 300 else 403, {"title": "refused"})
             number, _ = jobs_by_id[url.path.rsplit("/", 1)[1]]
             completions = [{"type": "job.completed"}] * (2 if number == self.twice else 1)
             return self._reply(200, [{"type": "job.created"}, *completions])
@@ -238,7 +249,7 @@ def test_a_phase_counts_from_the_server_what_became_of_every_accepted_job(gatewa
     url, server = gateway
     server.stuck, server.twice = 3, 5  # the 3rd submission never finishes, the 5th is announced completed twice
 
-    result = asyncio.run(jobs.jobs_rate(url, "secret-token", 40, 1, 8, audit=jobs.Audit(url, "k" * 32), patience=1))
+    result = asyncio.run(jobs.jobs_rate(url, "secret-token", 40, 1, 8, audit=jobs.Audit(url, AUDIT_KEY), patience=1))
 
     assert (result["submitted"], result["accepted"], result["completed"]) == (40, 40, 38)
     assert (result["failed"], result["lost"], result["duplicated"], result["unanswered"]) == (0, 1, 1, 0)
