@@ -22,7 +22,7 @@ public static class ModelRegistryApi
                              "hash; activeVersion and each version's active flag say which one is served, and the active one's " +
                              "activatedAt and activatedBy (service and user) when and by whom it was made active. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
-            .LimitsUpstreamConcurrency()
+            .LimitsUpstreamConcurrency(UpstreamService.Worker)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
@@ -33,7 +33,7 @@ public static class ModelRegistryApi
                              "version. Activating the active version again changes nothing. 404 for an unknown model " +
                              "(model_not_found) or version (model_version_not_found). Scope: admin.")
             .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
-            .LimitsUpstreamConcurrency()
+            .LimitsUpstreamConcurrency(UpstreamService.Worker)
             .Accepts<ActivationRequest>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)

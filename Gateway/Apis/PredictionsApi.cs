@@ -18,7 +18,7 @@ public static class PredictionsApi
             .WithSummary("Predict a batch synchronously")
             .WithDescription("Runs the named model on every input and returns the predictions in input order. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Batch)
-            .LimitsUpstreamConcurrency()
+            .LimitsUpstreamConcurrency(UpstreamService.Inference)
             .Accepts<PredictionRequest>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -32,7 +32,7 @@ public static class PredictionsApi
             .WithSummary("List the served models")
             .WithDescription("Name, version, input kind, labels and held-out accuracy of every model python-inference serves. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
-            .LimitsUpstreamConcurrency()
+            .LimitsUpstreamConcurrency(UpstreamService.Inference)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         app.MapGet("/predict", PredictTextAsync)
@@ -41,7 +41,7 @@ public static class PredictionsApi
             .WithSummary("Classify one text with the default model")
             .WithDescription("A one-line shortcut: GET /predict?text=... runs the default model (sentiment) on one text. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
-            .LimitsUpstreamConcurrency()
+            .LimitsUpstreamConcurrency(UpstreamService.Inference)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout);

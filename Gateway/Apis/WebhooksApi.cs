@@ -20,7 +20,7 @@ public static class WebhooksApi
             .WithDescription("Webhooks for the token's subject are signed with HMAC-SHA256 keyed with the UTF-8 text of this " +
                              "key (see docs/messaging.md, Webhooks); another subject's key does not verify them. Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
-            .LimitsUpstreamConcurrency()
+            .LimitsUpstreamConcurrency(UpstreamService.Worker)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         return app;

@@ -10,7 +10,7 @@ namespace Gateway.Rpc;
 
 /// <summary>
 /// Turns a parsed body into the reply: checks each request, finds its method, charges it to its rate-limit policy,
-/// checks the method's scope, runs it in an upstream slot and maps its outcome. A batch runs in request order, one
+/// checks the method's scope, runs it in a slot of its upstream's pool and maps its outcome. A batch runs in request order, one
 /// call at a time, and answers in that order; a call the budget or the slots refuse gets its own error (429
 /// <c>rate_limited</c>, 503 <c>concurrency_limited</c>) and the calls after it are still tried, so a batch larger than
 /// the budget left has its first calls answered and the rest refused.
@@ -88,11 +88,14 @@ internal sealed partial class JsonRpcDispatcher(
             return (null, JsonRpcError.FromProblem(RateLimits.Refused(retryAfter), traceId));
         }
 
-        using var slot = concurrency.TryEnter(RateLimitBudget.CallerKey(httpContext), out var callerIsFull);
-        if (slot is null)
+        var callerIsFull = false;
+        using var slot = method.Upstream is { } upstream
+            ? concurrency.TryEnter(upstream, RateLimitBudget.CallerKey(httpContext), out callerIsFull)
+            : null;
+        if (slot is null && method.Upstream is { } refusing)
         {
             return (null, JsonRpcError.FromProblem(
-                UpstreamConcurrency.Refused(callerIsFull, upstreamLimits.Value.RetryAfter), traceId));
+                UpstreamConcurrency.Refused(refusing, callerIsFull, upstreamLimits.Value.RetryAfter), traceId));
         }
 
         try

@@ -1,6 +1,7 @@
 using Gateway.Application;
 using Gateway.RateLimiting;
 using Gateway.Security;
+using Gateway.Limits;
 using Gateway.Upstream.Inference;
 using Gateway.Upstream.Worker;
 
@@ -16,7 +17,7 @@ public static class JsonRpcMethods
 {
     public static JsonRpcMethodTable Create() => new(
     [
-        JsonRpcMethod.For<PredictionService>("predict", Scopes.Predict, RateLimitingOptions.Batch, """{ "model"?: string, "inputs": [...] } or [model, inputs]""",
+        JsonRpcMethod.For<PredictionService>("predict", Scopes.Predict, RateLimitingOptions.Batch, UpstreamService.Inference, """{ "model"?: string, "inputs": [...] } or [model, inputs]""",
             "Runs a model (default: the configured default model) on a batch of inputs; the result is the REST prediction response.",
             (predictions, call) =>
             {
@@ -24,10 +25,10 @@ public static class JsonRpcMethods
                 var request = new PredictionRequest(p.OptionalString("model") ?? predictions.DefaultModel, p.OptionalArray("inputs"));
                 return p.ThenAsync(() => predictions.PredictAsync(request, call.CancellationToken));
             }),
-        JsonRpcMethod.For<PredictionService>("listModels", Scopes.Predict, RateLimitingOptions.Predict, "none",
+        JsonRpcMethod.For<PredictionService>("listModels", Scopes.Predict, RateLimitingOptions.Predict, UpstreamService.Inference, "none",
             "The served models, as GET /api/v1/models returns them.",
             (predictions, call) => JsonRpcParams.Bind(call.Params).ThenAsync(() => predictions.ListModelsAsync(call.CancellationToken))),
-        JsonRpcMethod.For<JobService>("submitJob", Scopes.Jobs, RateLimitingOptions.Jobs, """{ "model": string, "inputs": [...], "callbackUrl"?: string, "idempotencyKey"?: string } or [model, inputs, callbackUrl?, idempotencyKey?]""",
+        JsonRpcMethod.For<JobService>("submitJob", Scopes.Jobs, RateLimitingOptions.Jobs, UpstreamService.Worker, """{ "model": string, "inputs": [...], "callbackUrl"?: string, "idempotencyKey"?: string } or [model, inputs, callbackUrl?, idempotencyKey?]""",
             "Queues an asynchronous prediction job owned by the caller; the result is { id, status }.",
             (jobs, call) =>
             {
@@ -36,7 +37,7 @@ public static class JsonRpcMethods
                 var idempotencyKey = p.OptionalString("idempotencyKey");
                 return p.ThenAsync(() => jobs.SubmitAsync(submission, idempotencyKey, call.User, call.CancellationToken));
             }),
-        JsonRpcMethod.For<JobService>("getJob", Scopes.Jobs, RateLimitingOptions.Jobs, """{ "id": guid } or [id]""",
+        JsonRpcMethod.For<JobService>("getJob", Scopes.Jobs, RateLimitingOptions.Jobs, UpstreamService.Worker, """{ "id": guid } or [id]""",
             "One of the caller's jobs, as GET /api/v1/jobs/{id} returns it.",
             (jobs, call) =>
             {

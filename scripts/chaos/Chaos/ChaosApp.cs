@@ -120,8 +120,9 @@ public sealed class ChaosApp : IAsyncDisposable
             yield return ($"RateLimiting__Policies__{policy}__TokensPerPeriod", "1000000");
         }
 
+        // Each stream is also one caller standing for many: lift its per-caller slots. The replica's pools per upstream
+        // keep their defaults, as in production: they are what keeps a slow python-inference from holding the gateway.
         yield return ("UpstreamLimits__MaxConcurrentCallsPerCaller", "100000");
-        yield return ("UpstreamLimits__MaxConcurrentCalls", "100000");
         yield return ("Inference__AttemptTimeout", PredictionTimeout.ToString("c"));
         yield return ("RequestLimits__Deadline", RequestDeadline.ToString("c"));
     }

@@ -8,8 +8,8 @@ using static Gateway.Tests.Problems;
 namespace Gateway.Tests.Limits;
 
 /// <summary>
-/// Calls that wait on an upstream hold a slot, per caller and overall; with none free the answer is at once 503
-/// <c>concurrency_limited</c> with <c>Retry-After</c> (over JSON-RPC, that call's error).
+/// Calls that wait on an upstream hold a slot of that upstream's pools, per caller and overall; with none free the
+/// answer is at once 503 <c>concurrency_limited</c> with <c>Retry-After</c> (over JSON-RPC, that call's error).
 /// </summary>
 public sealed class UpstreamConcurrencyTests
 {
@@ -78,8 +78,35 @@ public sealed class UpstreamConcurrencyTests
         var later = await ida.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
 
         var problem = await ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
-        Assert.Contains("gateway", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("gateway has as many calls to python-inference", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+    }
+
+    [Fact]
+    public async Task Predictions_that_fill_python_inferences_slots_leave_the_workers_slots_to_the_jobs_routes()
+    {
+        await using var factory = Factory(perCaller: 1, overall: 1);
+        using var jan = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-jan"));
+        using var kim = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-kim"));
+        var (release, waiting) = Hold(factory);
+
+        var first = jan.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var refused = await kim.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        var ownJob = await jan.PostAsJsonAsync("/api/v1/jobs", Body, TestContext.Current.CancellationToken);
+        var otherJob = await kim.PostAsJsonAsync("/api/v1/jobs", Body, TestContext.Current.CancellationToken);
+        var rpcJob = await kim.PostAsync("/rpc", new StringContent(
+            """{"jsonrpc":"2.0","method":"submitJob","params":{"model":"sentiment","inputs":["fine"]},"id":1}""",
+            Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+        release.SetResult();
+
+        var problem = await ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
+        Assert.Contains("python-inference", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Accepted, ownJob.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, otherJob.StatusCode);
+        var rpcAnswer = await rpcJob.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        Assert.True(rpcAnswer.TryGetProperty("result", out _), rpcAnswer.ToString());
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
     }
 
     [Fact]

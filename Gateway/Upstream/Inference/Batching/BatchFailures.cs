@@ -106,6 +106,17 @@ internal static partial class BatchFailures
             .WithRetryAfter(TimeSpan.FromSeconds(seconds));
     }
 
+    /// <summary>503 at once when the oldest caller in the queue has waited longer than <c>MaxQueueWait</c>.</summary>
+    public static ProblemDetails QueueBehind(string model, TimeSpan maxQueueWait, TimeSpan retryAfter)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        return ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.ConcurrencyLimited,
+                "Too many predictions are waiting.",
+                $"Predictions for model '{model}' have waited more than {maxQueueWait.TotalSeconds:0.###} s for " +
+                $"{HttpInferenceClient.ServiceName}, which is not keeping up; retry after {seconds} s.")
+            .WithRetryAfter(TimeSpan.FromSeconds(seconds));
+    }
+
     /// <summary>python-inference answered a batch with another number of predictions than it was sent.</summary>
     public static ProblemDetails Mismatched(int sent, int answered) =>
         ProblemDetailsContract.Create(StatusCodes.Status502BadGateway, ProblemCodes.UpstreamError,

@@ -29,14 +29,15 @@ public sealed class BatchingMetrics
                 HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
             });
         _queueDepth = meter.CreateUpDownCounter<long>(QueueDepthName, "{request}", "Callers waiting for a batch.");
-        _rejected = meter.CreateCounter<long>(RejectedName, "{request}", "Callers refused because the queue was full.");
+        _rejected = meter.CreateCounter<long>(RejectedName, "{request}", "Callers refused at once, by reason: the queue was full, or behind (its oldest caller had waited too long).");
     }
 
     public void Enqueued(string model) => _queueDepth.Add(1, Tag(model));
 
     public void Dequeued(string model) => _queueDepth.Add(-1, Tag(model));
 
-    public void Rejected(string model) => _rejected.Add(1, Tag(model));
+    internal void Rejected(string model, QueueRefusal reason) =>
+        _rejected.Add(1, Tag(model), new("reason", reason == QueueRefusal.Full ? "full" : "behind"));
 
     public void BatchSent(string model, int size) => _batchSize.Record(size, Tag(model));
 

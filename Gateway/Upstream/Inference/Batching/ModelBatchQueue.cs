@@ -21,13 +21,14 @@ internal sealed partial class ModelBatchQueue
     private readonly ILogger _logger;
     private readonly Channel<PendingPrediction> _queue;
     private readonly SemaphoreSlim _slots;
+    private readonly TimeSpan _maxQueueWait;
     private readonly CancellationToken _stopping;
 
-    public ModelBatchQueue(string model, ModelBatching settings, int queueLimit, int maxConcurrentBatches,
+    public ModelBatchQueue(string model, ModelBatching settings, int queueLimit, TimeSpan maxQueueWait, int maxConcurrentBatches,
         Func<IInferenceClient> transport, BatchingMetrics metrics, TimeProvider time, ILogger logger, CancellationToken stopping)
     {
-        (_model, _settings, _transport, _metrics, _time, _logger, _stopping) =
-            (model, settings, transport, metrics, time, logger, stopping);
+        (_model, _settings, _maxQueueWait, _transport, _metrics, _time, _logger, _stopping) =
+            (model, settings, maxQueueWait, transport, metrics, time, logger, stopping);
         _queue = Channel.CreateBounded<PendingPrediction>(new BoundedChannelOptions(queueLimit)
         {
             SingleReader = true,
@@ -44,16 +45,27 @@ internal sealed partial class ModelBatchQueue
 
     public Task Loop { get; }
 
-    public bool TryEnqueue(PendingPrediction pending)
+    /// <summary>
+    /// Queues <paramref name="pending"/>, unless the queue is full or its oldest caller has already waited
+    /// <c>MaxQueueWait</c>: the batches are then not keeping up (python-inference is slow or saturated), and a caller
+    /// refused now can retry elsewhere or later instead of holding its request open until its deadline.
+    /// </summary>
+    public QueueRefusal TryEnqueue(PendingPrediction pending)
     {
+        if (_queue.Reader.TryPeek(out var oldest) && _time.GetElapsedTime(oldest.EnqueuedAt) > _maxQueueWait)
+        {
+            _metrics.Rejected(_model, QueueRefusal.Behind);
+            return QueueRefusal.Behind;
+        }
+
         if (!_queue.Writer.TryWrite(pending))
         {
-            _metrics.Rejected(_model);
-            return false;
+            _metrics.Rejected(_model, QueueRefusal.Full);
+            return QueueRefusal.Full;
         }
 
         _metrics.Enqueued(_model);
-        return true;
+        return QueueRefusal.None;
     }
 
     private async Task RunAsync()
@@ -276,4 +288,16 @@ internal sealed partial class ModelBatchQueue
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A batch of model {Model} failed unexpectedly.")]
     private static partial void LogBatchFailed(ILogger logger, string model, Exception exception);
+}
+
+/// <summary>Why a caller was not queued.</summary>
+internal enum QueueRefusal
+{
+    None,
+
+    /// <summary>As many callers wait as the queue holds.</summary>
+    Full,
+
+    /// <summary>The oldest caller has waited longer than <c>MaxQueueWait</c>: the batches are not keeping up.</summary>
+    Behind,
 }

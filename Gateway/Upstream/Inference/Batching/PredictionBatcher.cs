@@ -37,16 +37,20 @@ public sealed class PredictionBatcher : IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         var queue = _queues.GetOrAdd(model, name => new Lazy<ModelBatchQueue>(() => new ModelBatchQueue(name,
-            _options.For(name), _options.QueueLimit, _options.MaxConcurrentBatches, _transport, _metrics, _time,
+            _options.For(name), _options.QueueLimit, _options.MaxQueueWait, _options.MaxConcurrentBatches, _transport, _metrics, _time,
             _logger, _stopping.Token))).Value;
 
         using var span = Telemetry.ActivitySource.StartActivity($"predict {model} batched", ActivityKind.Internal);
         span?.SetTag("ml.model.name", model);
         var pending = new PendingPrediction(input, span, _time.GetTimestamp());
-        if (!queue.TryEnqueue(pending))
+        switch (queue.TryEnqueue(pending))
         {
-            span?.SetStatus(ActivityStatusCode.Error, "queue full");
-            return BatchFailures.QueueFull(model, _options.RetryAfter);
+            case QueueRefusal.Full:
+                span?.SetStatus(ActivityStatusCode.Error, "queue full");
+                return BatchFailures.QueueFull(model, _options.RetryAfter);
+            case QueueRefusal.Behind:
+                span?.SetStatus(ActivityStatusCode.Error, "queue behind");
+                return BatchFailures.QueueBehind(model, _options.MaxQueueWait, _options.RetryAfter);
         }
 
         using var registration = cancellationToken.UnsafeRegister(

@@ -25,6 +25,14 @@ public sealed class PredictionBatchingOptions : IValidatableObject
     [Range(1, 1_000_000)]
     public int QueueLimit { get; set; } = 1024;
 
+    /// <summary>
+    /// How long the oldest waiting caller may have waited before new callers are refused at once (503, with
+    /// <c>Retry-After</c>), however short the queue: a python-inference that has slowed down then has a moment of
+    /// callers waiting for it, not a whole deadline's worth, each holding its request open until it times out.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Batch calls of one model in flight at once; while all are busy, callers queue and the next batch grows.</summary>
     [Range(1, 256)]
     public int MaxConcurrentBatches { get; set; } = 4;
@@ -43,6 +51,14 @@ public sealed class PredictionBatchingOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        var longestWait = Models.Values.Select(model => model.MaxWait ?? MaxWait).Append(MaxWait).Max();
+        if (MaxQueueWait <= longestWait)
+        {
+            yield return new ValidationResult(
+                $"{SectionName}:MaxQueueWait ({MaxQueueWait}) must be longer than the longest MaxWait ({longestWait}): " +
+                "a batch's first caller waits that long on purpose.", [nameof(MaxQueueWait)]);
+        }
+
         foreach (var (name, model) in Models)
         {
             var results = new List<ValidationResult>();

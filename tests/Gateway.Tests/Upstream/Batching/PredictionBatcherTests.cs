@@ -27,13 +27,14 @@ public sealed class PredictionBatcherTests : IDisposable
     }
 
     private PredictionBatcher Batcher(int maxBatchSize = 64, TimeSpan? maxWait = null, int queueLimit = 1024,
-        int maxConcurrentBatches = 4, Dictionary<string, ModelBatchingOptions>? models = null)
+        int maxConcurrentBatches = 4, Dictionary<string, ModelBatchingOptions>? models = null, TimeSpan? maxQueueWait = null)
     {
         var batcher = new PredictionBatcher(() => _inference, Options.Create(new PredictionBatchingOptions
         {
             MaxBatchSize = maxBatchSize,
             MaxWait = maxWait ?? TimeSpan.FromMilliseconds(2),
             QueueLimit = queueLimit,
+            MaxQueueWait = maxQueueWait ?? TimeSpan.FromSeconds(30),
             MaxConcurrentBatches = maxConcurrentBatches,
             Models = models ?? [],
         }), new BatchingMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()), TimeProvider.System,
@@ -165,6 +166,46 @@ public sealed class PredictionBatcherTests : IDisposable
         Assert.Equal(1, refused.Problem.Extensions[ProblemDetailsContract.RetryAfterMember]);
         _inference.Gate.SetResult();
         Assert.Equal(["in flight", "queued 1", "queued 2"], (await Task.WhenAll([inFlight, .. queued])).Select(LabelOf));
+    }
+
+    [Fact]
+    public async Task A_queue_whose_oldest_caller_has_waited_too_long_refuses_new_callers_at_once_and_keeps_the_queued_ones()
+    {
+        _inference.Gate = ScriptedInference.Closed();
+        var batcher = Batcher(maxBatchSize: 1, maxConcurrentBatches: 1, maxQueueWait: TimeSpan.FromMilliseconds(100));
+        var inFlight = Predict(batcher, "in flight");
+        await _inference.Called.Task.WaitAsync(Token);
+        var queued = Predict(batcher, "queued");
+        var behindYet = Predict(batcher, "admitted: the oldest has not waited long yet");
+
+        await Task.Delay(TimeSpan.FromMilliseconds(250), Token);
+        var refused = await Predict(batcher, "refused").WaitAsync(TimeSpan.FromSeconds(5), Token);
+
+        Assert.Equal((503, ProblemCodes.ConcurrencyLimited), (refused.Problem!.Status, ProblemDetailsContract.CodeOf(refused.Problem)));
+        Assert.Contains("not keeping up", refused.Problem.Detail, StringComparison.Ordinal);
+        Assert.Equal(1, refused.Problem.Extensions[ProblemDetailsContract.RetryAfterMember]);
+        _inference.Gate.SetResult();
+        Assert.Equal(["in flight", "queued", "admitted: the oldest has not waited long yet"],
+            (await Task.WhenAll(inFlight, queued, behindYet)).Select(LabelOf));
+        // Once the queue has moved, callers are queued again.
+        Assert.Equal("after", LabelOf(await Predict(batcher, "after")));
+        Assert.DoesNotContain(_inference.Calls, call => call.Contains("refused"));
+    }
+
+    [Fact]
+    public void The_longest_queue_wait_must_be_longer_than_every_models_batch_wait()
+    {
+        var options = new PredictionBatchingOptions
+        {
+            MaxQueueWait = TimeSpan.FromMilliseconds(100),
+            Models = { ["slow"] = new ModelBatchingOptions { MaxWait = TimeSpan.FromMilliseconds(200) } },
+        };
+
+        var errors = options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).ToList();
+
+        Assert.Contains(errors, error => error.MemberNames.Contains(nameof(PredictionBatchingOptions.MaxQueueWait)));
+        options.MaxQueueWait = TimeSpan.FromMilliseconds(500);
+        Assert.Empty(options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)));
     }
 
     [Fact]
