@@ -9,7 +9,8 @@ say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # RabbitMQ for the 'local' broker runtime, PostgreSQL 15 for the 'local' database runtime (and the store tests), and the Python stack from Debian's packages, which is what
-# python-inference runs on where no Python package index is reachable.
+# python-inference runs on where no Python package index is reachable; wrk, the benchmarks' load generator, whose jobs
+# script (scripts/bench/jobs.lua) the tests run against a small server.
 apt_packages=(
   rabbitmq-server
   postgresql-15
@@ -19,6 +20,7 @@ apt_packages=(
   python3-aio-pika python3-psycopg
   python3-grpcio python3-protobuf protobuf-compiler python3-grpc-tools
   curl ca-certificates
+  wrk
 )
 
 install_apt_packages() {

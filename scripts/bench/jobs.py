@@ -1,11 +1,20 @@
-"""Jobs per second end to end, beside the raw rate of the same broker (run by scripts/bench/jobs.sh).
+"""Jobs per second end to end, beside the raw rate of the same broker (run by scripts/bench/jobs.sh and run.sh).
 
 End to end = POST /api/v1/jobs through the gateway (JWT, validation) → Worker (SQLite + outbox, publish with
 confirms) → RabbitMQ (persistent) → a Worker replica (manual ack after the result is committed) → python-inference
-→ result recorded. The clock stops at the last job's `updatedAt` (when its result was committed).
+→ result recorded.
+
+The submissions come from wrk (scripts/bench/jobs.lua), a native client: a Python client spent 1.7-1.9 ms of CPU per
+job on the two cores it shared with the stack it measured. wrk holds `concurrency` connections, one submission in
+flight on each, sends exactly `jobs` submissions and writes down every answer (status and job id); this script then
+counts from the server's own records: accepted = the 202s, completed / failed / lost (accepted, never finished) from
+the jobs API, duplicated from the Worker's audit log (a job announced completed twice) and from the jobs API (a job
+of this phase that no 202 accounts for). jobs/s runs from the first job's `createdAt` to the last one's `updatedAt`
+(its result committed), submit → result is each job's `updatedAt - createdAt`, submit p50 / p99 is wrk's latency.
 
 Raw = a plain aio-pika client on the same broker, in the same run: persistent messages, publisher confirms,
-manual acks, the same number of messages in flight as job submissions.
+manual acks, the same number of messages in flight as job submissions. It stays in Python: it measures the broker
+alone, not our stack, and runs before the jobs (outside their CPU figures).
 """
 
 from __future__ import annotations
@@ -14,19 +23,20 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from datetime import datetime
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import aio_pika
 import httpx
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 class CpuMeter:
@@ -141,38 +151,180 @@ async def raw_broker_rate(amqp_url: str, messages: int, in_flight: int) -> tuple
         return published, consumed
 
 
+WRK_SCRIPT = Path(__file__).with_name("jobs.lua")
+WRK_THREADS = 1  # one event loop sends a thousand submissions a second with a few percent of a core
+
+
+@dataclass
+class Answers:
+    """What the gateway answered to the submissions, from wrk's answer files (scripts/bench/jobs.lua)."""
+
+    accepted: list[str] = field(default_factory=list)  # job ids of the 202s, in answer order per thread
+    rejected: Counter = field(default_factory=Counter)  # status → how many (a 202 without an id counts as status 0)
+    samples: list[str] = field(default_factory=list)  # the first few rejections, status and body
+
+
+def parse_answers(lines) -> Answers:
+    """Lines of jobs.lua's answer files: "<status> <job id or -> [body]"."""
+    answers = Answers()
+    for line in lines:
+        parts = line.rstrip("\n").split(" ", 2)
+        if not parts[0]:
+            continue
+        status, job = int(parts[0]), (parts[1] if len(parts) > 1 else "-")
+        if status == 202 and job != "-":
+            answers.accepted.append(job)
+            continue
+        answers.rejected[0 if status == 202 else status] += 1
+        if len(answers.samples) < 5:
+            answers.samples.append(line.rstrip("\n"))
+    return answers
+
+
+def parse_wrk_result(output: str) -> dict:
+    """The one line of JSON that jobs.lua's done() prints (after wrk's own summary)."""
+    for line in output.splitlines():
+        if line.startswith("WRK_RESULT "):
+            return json.loads(line[len("WRK_RESULT "):])
+    raise ValueError("wrk printed no WRK_RESULT line: " + output[-500:])
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def count_jobs(accepted: list[str], finished: dict[str, dict], completions: dict[str, int] | None,
+               others: set[str], unanswered: int) -> dict:
+    """Every accepted job against what the system holds once the phase drained (as the chaos run's JobLedger does):
+    completed = succeeded and announced at most once; failed; lost = accepted and never finished (unknown to the jobs
+    API or still queued / running when the wait ended); duplicated = announced completed more than once in the
+    Worker's audit log (when it was read), plus the jobs of this phase that no 202 accounts for beyond the
+    submissions that got no answer (each may have created a job nobody heard of)."""
+    wanted = set(accepted)
+    completed = failed = lost = twice = 0
+    for job in wanted:
+        outcome = finished.get(job)
+        announced = (completions or {}).get(job, 1)
+        if outcome is None:
+            lost += 1
+        elif announced > 1:
+            twice += 1
+        elif outcome["status"] == "succeeded":
+            completed += 1
+        else:
+            failed += 1
+    extra = max(0, len(others - wanted) - unanswered)
+    return {"accepted": len(wanted), "completed": completed, "failed": failed, "lost": lost,
+            "duplicated": twice + extra + (len(accepted) - len(wanted))}
+
+
+def timing(jobs: list[dict]) -> dict:
+    """Throughput and submit → result latency from the jobs' own timestamps: from the first one created to the last
+    result committed (updatedAt), and each job's updatedAt - createdAt."""
+    created = [datetime.fromisoformat(job["createdAt"]) for job in jobs]
+    updated = [datetime.fromisoformat(job["updatedAt"]) for job in jobs]
+    elapsed = max((max(updated) - min(created)).total_seconds(), 1e-6)
+    latencies = [(end - begin).total_seconds() for begin, end in zip(created, updated)]
+    return {"jobs_per_s": len(jobs) / elapsed, "elapsed_s": elapsed,
+            "e2e_p50_ms": statistics.median(latencies) * 1000, "e2e_p99_ms": percentile(latencies, 0.99) * 1000}
+
+
+@dataclass
+class Submission:
+    answers: Answers
+    wrk: dict  # parse_wrk_result
+    seconds: float  # from wrk's start until every submission was answered
+    cpu_s: float  # wrk's user + system CPU
+
+
+def submit_with_wrk(gateway: str, token: str, jobs: int, inputs: int, concurrency: int) -> Submission:
+    """Runs wrk until each of its threads has sent its share of `jobs` submissions and heard every answer, then stops
+    it (SIGINT: wrk otherwise runs out its duration, here only a bound)."""
+    connections = max(WRK_THREADS, min(concurrency, jobs))  # no connection without a submission (jobs.lua: delay())
+    threads = min(WRK_THREADS, jobs)
+    bound = 120 + jobs // 5
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as folder:
+        answers_prefix = f"{folder}/answers"
+        environment = os.environ | {"JOBS_COUNT": str(jobs), "JOBS_INPUTS": str(inputs), "JOBS_THREADS": str(threads),
+                                    "JOBS_RUN": uuid.uuid4().hex[:8], "JOBS_IDS": answers_prefix}
+        with open(f"{folder}/wrk.out", "w+", encoding="utf-8") as output:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                ["wrk", f"-t{threads}", f"-c{connections}", f"-d{bound}s", "--timeout", "60s",
+                 "-H", f"Authorization: Bearer {token}", "-s", str(WRK_SCRIPT), f"{gateway.rstrip('/')}/api/v1/jobs"],
+                stdout=output, stderr=subprocess.STDOUT, env=environment)
+            markers = [Path(f"{answers_prefix}.{n}.done") for n in range(threads)]
+            while process.poll() is None and not all(marker.exists() for marker in markers):
+                time.sleep(0.01)
+            seconds = time.perf_counter() - started
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            output.seek(0)
+            result = parse_wrk_result(output.read())
+        lines = []
+        for n in range(threads):
+            with open(f"{answers_prefix}.{n}", encoding="utf-8") as file:
+                lines.extend(file)
+    return Submission(parse_answers(lines), result, seconds, usage.ru_utime + usage.ru_stime)
+
+
+@dataclass
+class Audit:
+    """The Worker's audit log, read as the gateway acting for an admin (the key the AppHost gave both)."""
+
+    url: str
+    key: str
+
+    def token(self) -> str:
+        import jwt  # Debian's python3-jwt
+
+        now = int(time.time())
+        # The Worker refuses a token that lives longer than 5 minutes (Auth:MaxTokenLifetime): one a minute, each call.
+        return jwt.encode({"iss": "gateway", "aud": "worker", "sub": "bench-auditor", "scope": "admin",
+                           "iat": now, "exp": now + 60}, self.key, algorithm="HS256")
+
+    async def completions(self, jobs: list[str]) -> dict[str, int]:
+        """How many job.completed records the audit log holds for each job (it is written after the result, by a
+        consumer of the Worker's events: a job with none yet is read again, for up to 10 s)."""
+        counts: dict[str, int] = {}
+        semaphore = asyncio.Semaphore(8)
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+            async def read(job: str) -> None:
+                async with semaphore:
+                    for _ in range(20):
+                        response = await client.get(f"/v1/audit/jobs/{job}",
+                                                    headers={"authorization": f"Bearer {self.token()}"})
+                        response.raise_for_status()
+                        counts[job] = sum(1 for record in response.json() if record["type"] == "job.completed")
+                        if counts[job]:
+                            return
+                        await asyncio.sleep(0.5)
+
+            await asyncio.gather(*(read(job) for job in jobs))
+        return counts
+
+
 async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency: int,
-                    cpu: CpuMeter | None = None, postgres: PostgresCounters | None = None) -> dict:
+                    cpu: CpuMeter | None = None, postgres: PostgresCounters | None = None,
+                    audit: Audit | None = None, patience: float = 60) -> dict:
     headers = {"authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=gateway, headers=headers, limits=limits, timeout=60) as client:
-        semaphore = asyncio.Semaphore(concurrency)
-        submit_latencies: list[float] = []
-        ids: list[str] = []
-        run = uuid.uuid4().hex[:8]
-
-        async def submit(i: int) -> None:
-            inputs = [f"Review {i}-{k}: the staff were lovely and the room was clean." for k in range(batch)]
-            async with semaphore:
-                begun = time.perf_counter()
-                response = await client.post("/api/v1/jobs", json={"model": "sentiment", "inputs": inputs},
-                                             headers={"idempotency-key": f"{run}-{i}"})
-                submit_latencies.append(time.perf_counter() - begun)
-            if response.status_code != 202:
-                raise RuntimeError(f"submission {i}: {response.status_code} {response.text}")
-            ids.append(response.json()["id"])
-
+    async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=60) as client:
         database_before = postgres.snapshot() if postgres else None
         cpu_before = cpu.snapshot() if cpu else None
-        wall_start = datetime.now().astimezone()
-        started = time.perf_counter()
-        await asyncio.gather(*(submit(i) for i in range(jobs)))
-        submitted = time.perf_counter() - started
+        wall_start = datetime.now().astimezone() - timedelta(milliseconds=5)
+        # wrk runs in a thread of its own: nothing else runs meanwhile, but the event loop stays free.
+        submission = await asyncio.to_thread(submit_with_wrk, gateway, token, jobs, batch, concurrency)
+        accepted = submission.answers.accepted
 
         # Polls the unfinished jobs (a short list while processing keeps up), and lists the finished ones only once
-        # none is left: the polling is load on the stack being measured, and must not grow with the number of jobs.
-        wanted = set(ids)
+        # none of this phase is left: the polling is load on the stack being measured, and must not grow with the
+        # number of jobs. Gives up after `patience` seconds without progress (what is left counts as lost).
+        wanted = set(accepted)
         finished: dict[str, dict] = {}
+        others: set[str] = set()  # jobs created since this phase began that no 202 names
 
         async def listed(status: str, stop_before: datetime | None = None) -> list[dict]:
             items, page_token = [], None
@@ -186,36 +338,77 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
                                       and datetime.fromisoformat(page["items"][-1]["createdAt"]) < stop_before):
                     return items
 
-        while len(finished) < jobs:
+        async def collect() -> None:
+            for status in ("succeeded", "failed"):
+                for job in await listed(status, wall_start):
+                    if job["id"] in wanted:
+                        finished[job["id"]] = job
+                    elif datetime.fromisoformat(job["createdAt"]) >= wall_start:
+                        others.add(job["id"])
+
+        progress, last_progress = -1, time.monotonic()
+        while wanted and len(finished) < len(wanted):
             await asyncio.sleep(0.25)
             unfinished = [job for status in ("queued", "running") for job in await listed(status)]
-            if any(job["id"] in wanted for job in unfinished):
-                continue
-            for status in ("succeeded", "failed"):
-                finished |= {job["id"]: job for job in await listed(status, wall_start) if job["id"] in wanted}
+            pending = sum(1 for job in unfinished if job["id"] in wanted)
+            if not pending:
+                await collect()
+            if len(wanted) - pending + len(finished) > progress:
+                progress, last_progress = len(wanted) - pending + len(finished), time.monotonic()
+            elif time.monotonic() - last_progress > patience:
+                if pending:
+                    await collect()  # what did finish; the rest is lost
+                break
 
         profile = {}
         if cpu and cpu_before:
-            # Includes the polling for results above (a few list calls a second).
+            # The load client is wrk (its own CPU, from the kernel's accounting of the child) and this script, which
+            # polled for the results (a few list calls a second) and waited for wrk's answers.
             cpu_after = cpu.snapshot()
-            profile["cpu_ms_per_job"] = {name: (cpu_after[name] - cpu_before[name]) * 1000 / jobs for name in cpu_after}
+            spent = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+            spent["jobs.py (polls results)"] = spent.pop("load client") - submission.cpu_s
+            spent["wrk (load client)"] = submission.cpu_s
+            profile["cpu_ms_per_job"] = {name: value * 1000 / jobs for name, value in spent.items()}
         if postgres and database_before:
             profile |= PostgresCounters.per_job(database_before, postgres.snapshot(), jobs)
-        failed = sum(1 for job in finished.values() if job["status"] != "succeeded")
-        ends = [datetime.fromisoformat(job["updatedAt"]) for job in finished.values()]
-        latencies = [(datetime.fromisoformat(j["updatedAt"]) - datetime.fromisoformat(j["createdAt"])).total_seconds()
-                     for j in finished.values()]
-        elapsed = (max(ends) - wall_start).total_seconds()
+        completions, audit_error = None, None
+        if audit:
+            try:
+                completions = await audit.completions([job for job in accepted if job in finished])
+            except (httpx.HTTPError, KeyError, ValueError) as error:  # the figures stand; the table says so
+                audit_error = f"{type(error).__name__}: {error}"
+        unanswered = submission.wrk["issued"] - submission.wrk["answered"]
+        tally = count_jobs(accepted, finished, completions, others, unanswered)
+        done = [finished[job] for job in wanted if job in finished]
+        figures = timing(done) if done else {"jobs_per_s": 0.0, "elapsed_s": 0.0, "e2e_p50_ms": 0.0, "e2e_p99_ms": 0.0}
         return {
-            "jobs_per_s": jobs / elapsed,
-            "items_per_s": jobs * batch / elapsed,
-            "submits_per_s": jobs / submitted,
-            "submit_p50_ms": statistics.median(submit_latencies) * 1000,
-            "submit_p99_ms": percentile(submit_latencies, 0.99) * 1000,
-            "e2e_p50_ms": statistics.median(latencies) * 1000,
-            "e2e_p99_ms": percentile(latencies, 0.99) * 1000,
-            "failed": failed,
-        } | ({"profile": profile} if profile else {})
+            "jobs_per_s": figures["jobs_per_s"],
+            "items_per_s": figures["jobs_per_s"] * batch,
+            "submits_per_s": len(accepted) / submission.seconds,
+            "submit_p50_ms": submission.wrk["p50_us"] / 1000,
+            "submit_p99_ms": submission.wrk["p99_us"] / 1000,
+            "e2e_p50_ms": figures["e2e_p50_ms"],
+            "e2e_p99_ms": figures["e2e_p99_ms"],
+            "submitted": jobs,
+            "rejected": sum(submission.answers.rejected.values()),
+            "rejections": submission.answers.samples,
+            "unanswered": unanswered,
+            "socket_errors": submission.wrk["socket_errors"],
+            "duplicates_audited": completions is not None,
+            "audit_error": audit_error,
+        } | tally | ({"profile": profile} if profile else {})
+
+
+def healthy(result: dict) -> bool:
+    """Every submission accepted, every accepted job completed once."""
+    return (result["accepted"] == result["submitted"] == result["completed"] and result["failed"] == 0
+            and result["lost"] == 0 and result["duplicated"] == 0 and result["unanswered"] == 0)
+
+
+def ledger(result: dict) -> str:
+    """accepted / completed / failed / lost / duplicated, of the submissions sent."""
+    return (f"{result['accepted']} of {result['submitted']} / {result['completed']} / {result['failed']} / "
+            f"{result['lost']} / {result['duplicated']}")
 
 
 def print_profile(result: dict) -> None:
@@ -253,8 +446,8 @@ def print_profile(result: dict) -> None:
 def print_comparison(runs: dict[str, dict]) -> None:
     """One table for several providers measured one after the other, and each against the first."""
     print("| provider | raw publish (msg/s) | raw consume (msg/s) | 1-input jobs/s (vs raw publish) | submit p50 / p99 (ms) | "
-          "submit → result p50 / p99 (ms) | 100-input jobs/s (items/s) | submit p50 / p99 (ms) | failed |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "submit → result p50 / p99 (ms) | 100-input jobs/s (items/s) | submit p50 / p99 (ms) | failed | lost / duplicated |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, run in runs.items():
         single, batched = run["single"], run["batched"]
         print(f"| {name} | {run['raw_publish_per_s']:,.0f} | {run['raw_consume_per_s']:,.0f} | "
@@ -263,7 +456,8 @@ def print_comparison(runs: dict[str, dict]) -> None:
               f"{single['e2e_p50_ms']:.0f} / {single['e2e_p99_ms']:.0f} | "
               f"{batched['jobs_per_s']:,.1f} ({batched['items_per_s']:,.0f}) | "
               f"{batched['submit_p50_ms']:.0f} / {batched['submit_p99_ms']:.0f} | "
-              f"{single['failed'] + batched['failed']:.0f} |")
+              f"{single['failed'] + batched['failed']:.0f} | "
+              f"{single['lost'] + batched['lost']} / {single['duplicated'] + batched['duplicated']} |")
     names = list(runs)
     base = runs[names[0]]
     for name in names[1:]:
@@ -277,7 +471,7 @@ def print_comparison(runs: dict[str, dict]) -> None:
               f"{run['single']['e2e_p99_ms'] / base['single']['e2e_p99_ms']:.2f} | "
               f"**{run['batched']['jobs_per_s'] / base['batched']['jobs_per_s']:.2f}×** | "
               f"{run['batched']['submit_p50_ms'] / base['batched']['submit_p50_ms']:.2f} / "
-              f"{run['batched']['submit_p99_ms'] / base['batched']['submit_p99_ms']:.2f} | |")
+              f"{run['batched']['submit_p99_ms'] / base['batched']['submit_p99_ms']:.2f} | | |")
 
 
 def named_pids(values: list[str]) -> dict[str, list[int]]:
@@ -314,6 +508,10 @@ async def main() -> int:
                         help="profile: commits (and statements, if pg_stat_statements is preloaded) per single-input job")
     parser.add_argument("--phase-file", help="write 'single' to this file when the measured single-input jobs start "
                                              "(jobs.sh --trace starts its recordings then)")
+    parser.add_argument("--worker", metavar="URL", help="the Worker's address, to count jobs done twice in its audit log")
+    parser.add_argument("--worker-key", metavar="KEY", help="the key the gateway signs its tokens for the Worker with "
+                                                            "(Auth__Callers__gateway__SigningKey): the audit log wants "
+                                                            "an admin's token")
     parser.add_argument("--compare", nargs="+", metavar="NAME=FILE",
                         help="only print one table of earlier runs' --json files, the first as the baseline")
     args = parser.parse_args()
@@ -331,26 +529,39 @@ async def main() -> int:
 
     cpu = CpuMeter(named_pids(args.cpu) | {"load client": [os.getpid()]}) if args.cpu else None
     postgres = PostgresCounters(postgres_conninfo(args.postgres)) if args.postgres else None
+    audit = Audit(args.worker, args.worker_key) if args.worker and args.worker_key else None
     published, consumed = await raw_broker_rate(args.amqp, args.jobs * 5, args.concurrency)
     # Warm-up: connection pools, model cache, first calls. .NET's tiered compilation goes on re-compiling hot methods
     # for thousands of jobs on a busy machine (docs/performance.md, "Where the CPU went"): jobs.sh turns it off.
-    await jobs_rate(args.gateway, args.token, args.warmup, 1, args.concurrency)
-    await jobs_rate(args.gateway, args.token, max(1, args.warmup // 100), 100, args.concurrency)
+    if args.warmup > 0:
+        await jobs_rate(args.gateway, args.token, args.warmup, 1, args.concurrency)
+        await jobs_rate(args.gateway, args.token, max(1, args.warmup // 100), 100, args.concurrency)
     if args.phase_file:
         with open(args.phase_file, "w", encoding="utf-8") as file:
             file.write("single\n")
-    single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres)
-    batched = await jobs_rate(args.gateway, args.token, max(10, args.jobs // 10), 100, args.concurrency)
+    single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres, audit)
+    batched = await jobs_rate(args.gateway, args.token, max(10, args.jobs // 10), 100, args.concurrency, audit=audit)
 
-    print(f"\n{args.concurrency} requests in flight; {args.jobs} jobs of 1 input, {max(10, args.jobs // 10)} jobs of 100 inputs.\n")
-    print("| measurement | jobs/s | items/s | vs raw broker (msg/s) | submit p50 / p99 (ms) | submit → result p50 / p99 (ms) | failed |")
+    print(f"\n{args.concurrency} requests in flight (wrk); {args.jobs} jobs of 1 input, {max(10, args.jobs // 10)} jobs of 100 inputs.\n")
+    print("| measurement | jobs/s | items/s | vs raw broker (msg/s) | submit p50 / p99 (ms) | submit → result p50 / p99 (ms) | "
+          "accepted / completed / failed / lost / duplicated |")
     print("|---|---|---|---|---|---|---|")
     print(f"| raw broker: publish, persistent + confirms | {published:,.0f} | | 1.00 | | | |")
     print(f"| raw broker: consume, manual acks | {consumed:,.0f} | | {consumed / published:.2f} | | | |")
     for name, result in (("jobs, 1 input each", single), ("jobs, 100 inputs each", batched)):
         print(f"| {name} | {result['jobs_per_s']:,.1f} | {result['items_per_s']:,.0f} | "
               f"{result['jobs_per_s'] / published:.3f} | {result['submit_p50_ms']:.0f} / {result['submit_p99_ms']:.0f} | "
-              f"{result['e2e_p50_ms']:.0f} / {result['e2e_p99_ms']:.0f} | {result['failed']:.0f} |")
+              f"{result['e2e_p50_ms']:.0f} / {result['e2e_p99_ms']:.0f} | {ledger(result)} |")
+    if not audit:
+        print("\n(duplicated: jobs no 202 accounts for only; without --worker and --worker-key the audit log was not read)")
+    for name, result in (("1-input", single), ("100-input", batched)):
+        if result["audit_error"]:
+            print(f"\n**{name} jobs: the Worker's audit log could not be read** ({result['audit_error']}): duplicated "
+                  "counts only the jobs no 202 accounts for")
+    for name, result in (("1-input", single), ("100-input", batched)):
+        if result["rejected"] or result["unanswered"] or result["socket_errors"]:
+            print(f"\n{name} submissions: {result['rejected']} answered other than 202 (first: {result['rejections']}), "
+                  f"{result['unanswered']} never answered, {result['socket_errors']} socket errors (wrk)")
     print_profile(single)
     if args.json:
         figures = {"raw_publish_per_s": published, "raw_consume_per_s": consumed, "concurrency": args.concurrency,
@@ -358,7 +569,7 @@ async def main() -> int:
                    "batched": batched | {"jobs": max(10, args.jobs // 10), "inputs": 100}}
         with open(args.json, "w", encoding="utf-8") as file:
             json.dump(figures, file, indent=2)
-    return 0 if single["failed"] == 0 and batched["failed"] == 0 else 1
+    return 0 if healthy(single) and healthy(batched) else 1
 
 
 if __name__ == "__main__":

@@ -2,14 +2,19 @@
 # Jobs per second end to end (persistence, publisher confirms and acks on) at 1 and 100 inputs per job, beside the
 # raw publish/consume rate of the same RabbitMQ measured by a plain client in the same run. Starts its own AppHost
 # on free ports (local RabbitMQ, two Worker replicas, the chosen database), prints a table, stops it.
-# scripts/bench/run.sh runs the same driver as one scenario among the others.
+# The driver is scripts/bench/jobs.py: the submissions come from wrk (scripts/bench/jobs.lua; `concurrency`
+# connections, one submission in flight on each, exactly `jobs` submissions), and the figures from the server's own
+# records (the 202s, the jobs' timestamps, the Worker's audit log for jobs done twice). The raw-broker baseline is a
+# Python client (aio-pika): it measures the broker, not our stack. scripts/bench/run.sh runs the same driver as one
+# scenario among the others.
 # Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [--tiered] [jobs] [concurrency]
 #   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
 #               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
 #               and the PostgreSQL / SQLite ratios
 #   --release   build and run the services in Release (what a throughput figure should be measured on)
-#   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc) and,
-#               on PostgreSQL, commits and statements per job (statements need pg_stat_statements preloaded)
+#   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc), of
+#               the load client (wrk) and of the driver polling for results and, on PostgreSQL, commits and statements
+#               per job (statements need pg_stat_statements preloaded)
 #   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default 200:
 #               pools, caches, first calls; with --tiered as many as measured, which still leaves the JIT at work)
 #   --tiered    leave .NET's tiered compilation on (its default). Without it the stack's .NET processes compile each
@@ -18,7 +23,7 @@
 #               CPU after 1,000 warm-up jobs (docs/performance.md, "Where the CPU went")
 #   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
 #               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
-# (assumes scripts/setup.sh has run)
+# (assumes scripts/setup.sh has run; installs wrk with apt-get when it is missing)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 provider=sqlite
@@ -48,6 +53,7 @@ esac
 jobs="${positional[0]:-1000}"
 concurrency="${positional[1]:-32}"
 source scripts/bench/lib.sh
+ensure_package wrk command -v wrk
 dotnet build AppHost -c "$configuration" -nologo -v quiet -clp:ErrorsOnly >/dev/null
 token=$(dotnet user-jwts create --project Gateway --name bench --scope jobs --output token)
 results=$(mktemp -d)
@@ -137,8 +143,11 @@ for provider in "${providers[@]}"; do
   apphost_start "$configuration" --Messaging:Runtime=local --Database:Provider="$provider" --Database:Runtime=local
   # The broker's address and generated credentials, as Aspire gave them to a Worker replica.
   amqp=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__messaging)
-  extra=()
-  if ((profile)); then read -r -a extra <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; fi
+  # The Worker's address as the gateway has it, and the key the gateway signs its tokens for the Worker with: the
+  # driver reads the audit log (jobs completed twice) as the gateway acting for an admin.
+  extra=(--worker "$(process_env "$(service_pid Gateway "$configuration")" services__worker__http__0)"
+    --worker-key "$(process_env "$(service_pid Worker "$configuration")" Auth__Callers__gateway__SigningKey)")
+  if ((profile)); then read -r -a profiled <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; extra+=("${profiled[@]}"); fi
   echo "provider: $provider ($configuration build)"
   if ((trace)); then
     extra+=(--phase-file "$results/$provider.phase")

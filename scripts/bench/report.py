@@ -100,19 +100,21 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
         published = jobs["raw_publish_per_s"]
         lines += [
             "",
-            f"Jobs end to end ({jobs['concurrency']} submissions in flight), beside the raw broker of the same run:",
+            f"Jobs end to end ({jobs['concurrency']} submissions in flight from wrk), beside the raw broker of the same run:",
             "",
-            "| scenario | jobs/s | items/s | vs raw publish (msg/s) | submit p50 / p99 (ms) | submit → result p50 / p99 (ms) | failed |",
-            "|---|---|---|---|---|---|---|",
-            f"| raw broker: publish, persistent + confirms | {published:,.0f} msg/s | | baseline | | | |",
+            "| scenario | jobs/s | items/s | vs raw publish (msg/s) | submit p50 / p99 (ms) | submit → result p50 / p99 (ms) | failed | lost / duplicated |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| raw broker: publish, persistent + confirms | {published:,.0f} msg/s | | baseline | | | | |",
             f"| raw broker: consume, manual acks | {jobs['raw_consume_per_s']:,.0f} msg/s | | "
-            f"{ratio(jobs['raw_consume_per_s'], published)} | | | |",
+            f"{ratio(jobs['raw_consume_per_s'], published)} | | | | |",
         ]
         for key, name in (("single", "jobs, 1 input each"), ("batched", "jobs, 100 inputs each")):
             j = jobs[key]
             lines.append(
                 f"| {name} ({j['jobs']}) | {j['jobs_per_s']:,.1f} | {j['items_per_s']:,.0f} | {ratio(j['jobs_per_s'], published)} | "
-                f"{j['submit_p50_ms']:.0f} / {j['submit_p99_ms']:.0f} | {j['e2e_p50_ms']:.0f} / {j['e2e_p99_ms']:.0f} | {j['failed']:.0f} |"
+                f"{j['submit_p50_ms']:.0f} / {j['submit_p99_ms']:.0f} | {j['e2e_p50_ms']:.0f} / {j['e2e_p99_ms']:.0f} | {j['failed']:.0f} | "
+                # (runs from before the wrk driver did not count them)
+                f"{j.get('lost', '–')} / {j.get('duplicated', '–')} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -6,8 +6,9 @@
 # (in rounds that alternate with the direct batches, compared by medians), and jobs end to end beside the raw broker
 # (scripts/bench/jobs.py). The prediction scenarios run twice, each time on a fresh AppHost: with every request traced
 # (OTEL_TRACES_SAMPLER unset, the default) and with the production sampling (parentbased_traceidratio, --sampling-ratio,
-# 0.1 by default) in every service, the direct baselines included. Load comes from wrk (scripts/bench/wrk.lua); jobs
-# from jobs.py. Prints one Markdown table per setting with ratios against the baselines measured under that setting
+# 0.1 by default) in every service, the direct baselines included. Load comes from wrk (scripts/bench/wrk.lua); the
+# jobs' submissions too (jobs.py drives wrk with scripts/bench/jobs.lua and counts from the server's records; only
+# its raw-broker baseline is a Python client, aio-pika, which measures the broker alone). Prints one Markdown table per setting with ratios against the baselines measured under that setting
 # and writes them, a JSON file and a PNG plot to artifacts/bench/.
 # Usage: scripts/bench/run.sh [--quick] [--transport http|grpc] [--provider sqlite|postgres] [--duration S] [--jobs N]
 #                             [--sampling-ratio R | --no-sampled]
@@ -81,6 +82,9 @@ stack_start() {
   inference=$(inference_pid)
   direct="http://127.0.0.1:$(process_env "$inference" PORT)"
   amqp=$(process_env "$(service_pid Worker Release)" ConnectionStrings__messaging)
+  # For the jobs' audit (jobs done twice): the Worker's address as the gateway has it, and the gateway's key for it.
+  worker_url=$(process_env "$gateway_pid" services__worker__http__0)
+  worker_key=$(process_env "$(service_pid Worker Release)" Auth__Callers__gateway__SigningKey)
   # Every service must run under the setting measured (project and executable resources inherit the AppHost's environment).
   local pid
   for pid in "$gateway_pid" "$inference" "$(service_pid Worker Release)"; do
@@ -161,7 +165,8 @@ prediction_scenarios "$every_trace"
 echo "  jobs ($jobs_warmup of 1 input to warm up, then $jobs of 1 input, $((jobs / 10 > 10 ? jobs / 10 : 10)) of 100; raw broker first)" >&2
 jobs_status=0
 timeout 900 python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" --amqp "$amqp" \
-  --jobs "$jobs" --warmup "$jobs_warmup" --concurrency "$jobs_concurrency" --json "$tmp/jobs.json" >"$tmp/jobs.out" || jobs_status=$?
+  --jobs "$jobs" --warmup "$jobs_warmup" --concurrency "$jobs_concurrency" --worker "$worker_url" --worker-key "$worker_key" \
+  --json "$tmp/jobs.json" >"$tmp/jobs.out" || jobs_status=$?
 if ((jobs_status != 0)); then
   echo "$(basename "$0"): the jobs scenario failed ($jobs_status):" >&2
   tail -n 20 "$tmp/jobs.out" >&2

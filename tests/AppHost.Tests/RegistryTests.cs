@@ -106,8 +106,11 @@ public class RegistryTests(AppHostFixture stack)
         while (true)
         {
             var records = await worker.GetFromJsonAsync<JsonElement>("/v1/audit/events?type=model.activated&limit=1000", timeout.Token);
+            // In the order the activations happened: the audit log lists events as they were recorded, and on a stack
+            // of several replicas two events may be relayed and consumed by different ones, in either order.
             var versions = records.EnumerateArray()
                 .Where(r => r.GetProperty("data").GetProperty("model").GetString() == model)
+                .OrderBy(r => r.GetProperty("occurredAt").GetDateTimeOffset())
                 .Select(r => r.GetProperty("data"))
                 .Select(data => (data.GetProperty("version").GetString(),
                     data.GetProperty("activatedBy").GetProperty("service").GetString(),

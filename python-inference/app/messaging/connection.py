@@ -38,6 +38,7 @@ class BrokerConnection:
     MAX_BACKOFF_S = 10.0
     RECONNECT_INTERVAL_S = 1.0
     CONNECT_TIMEOUT_S = 5.0
+    CLOSE_TIMEOUT_S = 5.0
 
     def __init__(self, url: str, *, connection_name: str, on_connected: Sequence[ConnectedStep]) -> None:
         self._url = amqp_url(url, connection_name=connection_name, reconnect_interval=self.RECONNECT_INTERVAL_S)
@@ -98,15 +99,34 @@ class BrokerConnection:
         self.reconnects += 1
         logger.info("reconnected to the broker at %s (channels, queues and consumers restored)", self.display_url)
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop connecting, then close the connection within `timeout` seconds (then it is abandoned, logged)."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         connection, self._connection = self._connection, None
         if connection is not None:
-            # aio-pika 8.2.5 goes on reconnecting after close(): fail_fast ends a retry loop in progress, and
-            # a reconnect that completes while close() waits leaves a live transport for a second close().
-            connection.fail_fast = True
+            await close_within(connection, timeout, self.display_url)
+
+
+async def close_within(connection: AbstractRobustConnection, timeout: float, name: str) -> None:
+    """Close a robust connection, giving up after `timeout` seconds. aio-pika's close has no limit of its own and
+    waits on the socket (the writer's drain and wait_closed), on every consumer task still running on the
+    connection and on its close callbacks: one of them that never ends must not hold the service's shutdown."""
+
+    async def close() -> None:
+        # aio-pika 8.2.5 goes on reconnecting after close(): fail_fast ends a retry loop in progress, and
+        # a reconnect that completes while close() waits leaves a live transport for a second close().
+        connection.fail_fast = True
+        await connection.close()
+        if connection.transport is not None:
             await connection.close()
-            if connection.transport is not None:
-                await connection.close()
+
+    # asyncio.wait, not wait_for: wait_for would also wait for the cancelled close to end, which is what may not.
+    closing = asyncio.ensure_future(close())
+    done, _ = await asyncio.wait({closing}, timeout=timeout)
+    if done:
+        closing.result()
+    else:
+        closing.cancel()
+        logger.warning("closing the connection to the broker at %s took over %.1f s; abandoned", name, timeout)

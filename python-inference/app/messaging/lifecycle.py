@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 class Messaging:
-    # Shutdown budget per step (finishing deliveries in flight, the final flush), so a dead broker
-    # cannot hold the process.
+    # Shutdown budget per step (finishing deliveries in flight, the final flush, closing the connection), so a
+    # dead or stalled broker cannot hold the process.
     STOP_TIMEOUT_S = 3.0
 
     def __init__(
@@ -66,7 +66,7 @@ class Messaging:
         await self.activation.stop(self.STOP_TIMEOUT_S)
         await self.consumer.stop(self.STOP_TIMEOUT_S)
         await self.publisher.stop(self.STOP_TIMEOUT_S)
-        await self.connection.close()
+        await self.connection.close(self.STOP_TIMEOUT_S)
         self.consumer.store.close()
 
     @asynccontextmanager

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import aiormq
 import pytest
 
-from app.messaging.connection import BrokerConnection, amqp_url
+from app.messaging.connection import BrokerConnection, amqp_url, close_within
 from tests.messaging.broker import USER, RabbitMQNode, TcpForwarder, free_port
 
 
@@ -62,6 +62,28 @@ def test_start_returns_at_once_and_close_stops_the_attempts_while_no_broker_list
 
     assert asyncio.run(scenario()) is False
     assert set_up == []  # never connected, so the set-up steps never ran
+
+
+class CloseNeverEnds:
+    """A robust connection whose close() never returns, as aio-pika's does while its socket never drains or a
+    consumer task on it never ends."""
+
+    fail_fast = False
+    transport = None
+
+    async def close(self) -> None:
+        await asyncio.Event().wait()
+
+
+def test_a_close_that_never_ends_is_abandoned_after_its_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await close_within(CloseNeverEnds(), 0.5, "amqp://broker")  # type: ignore[arg-type]
+        return loop.time() - started
+
+    assert asyncio.run(scenario()) < 10.0  # seconds: wide, a loaded machine is slow, a hang is endless
+    assert "closing the connection to the broker at amqp://broker took over 0.5 s; abandoned" in caplog.text
 
 
 def test_closing_during_a_reconnect_leaves_no_connection_behind(broker: RabbitMQNode) -> None:

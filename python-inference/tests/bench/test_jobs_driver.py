@@ -1,0 +1,259 @@
+"""The jobs benchmark's driver (scripts/bench/jobs.py and the wrk script it runs, scripts/bench/jobs.lua): how it reads
+wrk's answers and output, and how it counts and times the jobs from the server's records. The benchmark itself runs
+against a whole stack (scripts/bench/jobs.sh); these check its arithmetic, and that wrk sends exactly the
+submissions asked for and writes down every answer (against a small HTTP server of the test's own)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import shutil
+import sys
+import threading
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import jwt
+import pytest
+
+AUDIT_KEY = "a-key-of-the-gateway-for-the-worker-32b"
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench" / "jobs.py"
+_spec = importlib.util.spec_from_file_location("bench_jobs", SCRIPT)
+assert _spec and _spec.loader
+jobs = importlib.util.module_from_spec(_spec)
+sys.modules["bench_jobs"] = jobs  # dataclasses look their module up
+_spec.loader.exec_module(jobs)
+
+
+def job(identifier: str, created: str, updated: str, status: str = "succeeded") -> dict:
+    return {"id": identifier, "status": status, "createdAt": f"2026-12-02T12:00:{created}+00:00",
+            "updatedAt": f"2026-12-02T12:00:{updated}+00:00"}
+
+
+def test_answers_count_a_202_with_an_id_as_accepted_and_anything_else_as_rejected() -> None:
+    answers = jobs.parse_answers([
+        "202 a\n",
+        "202 b\n",
+        "503 - {\"title\": \"Service unavailable\"}\n",
+        "202 -\n",
+        "\n",
+        "400 - {\"code\": \"validation_failed\"}\n",
+        "503 - again\n",
+    ])
+
+    assert answers.accepted == ["a", "b"]
+    assert answers.rejected == Counter({503: 2, 0: 1, 400: 1})
+    assert answers.samples[0] == '503 - {"title": "Service unavailable"}'
+    assert len(answers.samples) == 4
+
+
+def test_the_wrk_result_is_the_json_line_after_wrk_s_own_summary() -> None:
+    output = ("Running 2m test @ http://127.0.0.1:1/api/v1/jobs\n  1 threads and 32 connections\n"
+              "  1000 requests in 1.20s, 300.00KB read\n"
+              'WRK_RESULT {"requests": 1000, "issued": 1000, "answered": 1000, "p50_us": 2500, "p99_us": 9100}\n')
+
+    result = jobs.parse_wrk_result(output)
+
+    assert result["p50_us"] == 2500 and result["p99_us"] == 9100 and result["issued"] == result["answered"] == 1000
+    with pytest.raises(ValueError, match="no WRK_RESULT"):
+        jobs.parse_wrk_result("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_percentile_is_the_value_at_that_rank() -> None:
+    values = [float(n) for n in range(100, 0, -1)]  # 100 … 1, unordered on purpose
+
+    assert jobs.percentile(values, 0.5) == 51
+    assert jobs.percentile(values, 0.99) == 100
+    assert jobs.percentile([7.0], 0.99) == 7
+
+
+def test_every_accepted_job_completed_once_is_a_clean_count() -> None:
+    finished = {name: job(name, "00", "01") for name in "abc"}
+
+    tally = jobs.count_jobs(["a", "b", "c"], finished, {"a": 1, "b": 1, "c": 1}, others=set(), unanswered=0)
+
+    assert tally == {"accepted": 3, "completed": 3, "failed": 0, "lost": 0, "duplicated": 0}
+
+
+def test_an_accepted_job_that_never_finished_is_lost_and_a_failed_one_is_failed() -> None:
+    finished = {"a": job("a", "00", "01"), "b": job("b", "00", "02", status="failed")}
+
+    tally = jobs.count_jobs(["a", "b", "c"], finished, None, others=set(), unanswered=0)
+
+    assert tally == {"accepted": 3, "completed": 1, "failed": 1, "lost": 1, "duplicated": 0}
+
+
+def test_a_job_the_audit_log_shows_completed_twice_is_duplicated_not_completed() -> None:
+    finished = {name: job(name, "00", "01") for name in "ab"}
+
+    tally = jobs.count_jobs(["a", "b"], finished, {"a": 2, "b": 1}, others=set(), unanswered=0)
+
+    assert tally["completed"] == 1 and tally["duplicated"] == 1
+
+
+def test_jobs_of_the_phase_that_no_202_accounts_for_are_duplicated_beyond_the_unanswered_submissions() -> None:
+    finished = {"a": job("a", "00", "01")}
+
+    # Two jobs of this phase nobody was told about: one may come from the submission that got no answer.
+    assert jobs.count_jobs(["a"], finished, None, others={"x", "y"}, unanswered=1)["duplicated"] == 1
+    assert jobs.count_jobs(["a"], finished, None, others={"x", "y"}, unanswered=2)["duplicated"] == 0
+    # The same id accepted twice (two submissions, one job) is a duplicate too.
+    assert jobs.count_jobs(["a", "a"], finished, None, others=set(), unanswered=0)["duplicated"] == 1
+
+
+def test_throughput_runs_from_the_first_job_created_to_the_last_result_committed() -> None:
+    done = [job("a", "00.000", "00.100"), job("b", "00.500", "01.000"), job("c", "01.000", "02.000")]
+
+    figures = jobs.timing(done)
+
+    assert figures["elapsed_s"] == pytest.approx(2.0)
+    assert figures["jobs_per_s"] == pytest.approx(1.5)
+    assert figures["e2e_p50_ms"] == pytest.approx(500)
+    assert figures["e2e_p99_ms"] == pytest.approx(1000)
+
+
+def test_a_healthy_phase_accepted_and_completed_every_submission_once() -> None:
+    clean = {"submitted": 2, "accepted": 2, "completed": 2, "failed": 0, "lost": 0, "duplicated": 0, "unanswered": 0}
+
+    assert jobs.healthy(clean)
+    for broken in ({"accepted": 1, "completed": 1}, {"lost": 1}, {"duplicated": 1}, {"failed": 1},
+                   {"unanswered": 1}):
+        assert not jobs.healthy(clean | broken)
+
+
+class _Gateway(BaseHTTPRequestHandler):
+    """Answers POST /api/v1/jobs as the gateway does (202 and the job's id), every `reject_every`th with a 503; lists
+    the jobs (GET /api/v1/jobs?status=, newest first, pages of pageSize), each finished by the time it is listed
+    but the `stuck`th submission (1-based), which stays queued; and serves the audit trail of a job (GET
+    /v1/audit/jobs/{id}), with two job.completed records for the `twice`th submission."""
+
+    protocol_version = "HTTP/1.1"
+    received: list[dict] = []
+    lock = threading.Lock()
+    reject_every = 0
+    stuck = 0
+    twice = 0
+
+    def _reply(self, status: int, answer: object) -> None:
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        with self.lock:
+            jobs_by_id = {r["id"]: (n + 1, r) for n, r in enumerate(self.received) if r["id"]}
+        if url.path.startswith("/v1/audit/jobs/"):
+            # The Worker's rules for a caller's token (Worker/Security/CallerAuthenticationExtensions.cs).
+            try:
+                claims = jwt.decode(self.headers.get("authorization", "").removeprefix("Bearer "), AUDIT_KEY,
+                                    algorithms=["HS256"], audience="worker", issuer="gateway",
+                                    options={"require": ["exp", "iat", "sub"]})
+            except jwt.InvalidTokenError as error:
+                return self._reply(401, {"title": str(error)})
+            if claims["exp"] - claims["iat"] > 300 or "admin" not in claims["scope"].split():
+                return self._reply(401 if claims["exp"] - claims["iat"] > 300 else 403, {"title": "refused"})
+            number, _ = jobs_by_id[url.path.rsplit("/", 1)[1]]
+            completions = [{"type": "job.completed"}] * (2 if number == self.twice else 1)
+            return self._reply(200, [{"type": "job.created"}, *completions])
+        status = query["status"][0]
+        items = [{"id": job, "status": "queued" if number == self.stuck else "succeeded", "createdAt": r["created"],
+                  "updatedAt": r["created"] if number == self.stuck else datetime.now(timezone.utc).isoformat()}
+                 for job, (number, r) in jobs_by_id.items()]
+        items = sorted((item for item in items if item["status"] == status), key=lambda item: item["createdAt"],
+                       reverse=True)
+        start, size = int(query.get("pageToken", ["0"])[0]), int(query["pageSize"][0])
+        self._reply(200, {"items": items[start:start + size],
+                          "nextPageToken": str(start + size) if start + size < len(items) else None})
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        with self.lock:
+            number = len(self.received) + 1
+            rejected = bool(self.reject_every) and number % self.reject_every == 0
+            identifier = str(uuid.uuid4())
+            self.received.append({"created": datetime.now(timezone.utc).isoformat(), "path": self.path, "key": self.headers.get("idempotency-key"),
+                                  "authorization": self.headers.get("authorization"), "inputs": body["inputs"],
+                                  "model": body["model"], "id": None if rejected else identifier})
+        status, answer = (503, {"title": "busy"}) if rejected else (202, {"id": identifier, "status": "queued"})
+        self._reply(status, answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def gateway():
+    _Gateway.received = []
+    _Gateway.reject_every = _Gateway.stuck = _Gateway.twice = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", _Gateway
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None,
+                               reason="wrk not installed (Debian's wrk; scripts/bench/run.sh and jobs.sh install it)")
+
+
+@needs_wrk
+@pytest.mark.parametrize(("count", "inputs", "concurrency"), [(37, 1, 8), (3, 100, 32)])
+def test_wrk_sends_exactly_the_submissions_asked_for_and_writes_down_every_job_id(gateway, count: int, inputs: int,
+                                                                                  concurrency: int) -> None:
+    url, server = gateway
+
+    submission = jobs.submit_with_wrk(url, "secret-token", count, inputs, concurrency)
+
+    assert len(server.received) == count
+    assert {request["path"] for request in server.received} == {"/api/v1/jobs"}
+    assert {request["authorization"] for request in server.received} == {"Bearer secret-token"}
+    assert {request["model"] for request in server.received} == {"sentiment"}
+    assert len({request["key"] for request in server.received}) == count
+    assert all(len(request["inputs"]) == inputs for request in server.received)
+    texts = [text for request in server.received for text in request["inputs"]]
+    assert len(set(texts)) == len(texts)  # every input distinct: nothing a cache could answer
+    assert sorted(submission.answers.accepted) == sorted(request["id"] for request in server.received)
+    assert submission.wrk["issued"] == submission.wrk["answered"] == submission.wrk["requests"] == count
+    assert submission.wrk["p50_us"] > 0 and submission.wrk["p99_us"] >= submission.wrk["p50_us"]
+    assert submission.cpu_s >= 0
+
+
+@needs_wrk
+def test_wrk_writes_down_rejections_apart_from_the_accepted_jobs(gateway) -> None:
+    url, server = gateway
+    server.reject_every = 4
+
+    submission = jobs.submit_with_wrk(url, "secret-token", 20, 1, 4)
+
+    assert len(server.received) == 20
+    assert sorted(submission.answers.accepted) == sorted(r["id"] for r in server.received if r["id"])
+    assert submission.answers.rejected == Counter({503: 5})
+    assert submission.answers.samples[0].startswith("503 - ") and "busy" in submission.answers.samples[0]
+
+
+@needs_wrk
+def test_a_phase_counts_from_the_server_what_became_of_every_accepted_job(gateway) -> None:
+    url, server = gateway
+    server.stuck, server.twice = 3, 5  # the 3rd submission never finishes, the 5th is announced completed twice
+
+    result = asyncio.run(jobs.jobs_rate(url, "secret-token", 40, 1, 8, audit=jobs.Audit(url, AUDIT_KEY), patience=1))
+
+    assert (result["submitted"], result["accepted"], result["completed"]) == (40, 40, 38)
+    assert (result["failed"], result["lost"], result["duplicated"], result["unanswered"]) == (0, 1, 1, 0)
+    assert result["duplicates_audited"] and result["audit_error"] is None
+    assert result["jobs_per_s"] > 0 and result["e2e_p99_ms"] >= result["e2e_p50_ms"] >= 0
+    assert result["submit_p99_ms"] >= result["submit_p50_ms"] > 0
+    assert not jobs.healthy(result)
