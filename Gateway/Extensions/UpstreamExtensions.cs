@@ -155,8 +155,18 @@ public static class UpstreamExtensions
         builder.Services.AddHttpClient<HttpInferenceClient>(nameof(IInferenceClient), (services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
             .AddInferenceResilience()
-            .WithConnectionCap();
+            .WithConnectionCap()
+            .WithoutFactoryLogging();
     }
+
+    /// <summary>
+    /// Without <c>IHttpClientFactory</c>'s two logging handlers. They log only at Information (start, end, failure),
+    /// below the Warning that <c>Gateway/appsettings.json</c> sets for <c>System.Net.Http.HttpClient</c>, yet open a
+    /// logging scope and format the redacted URI on every call: per-prediction work with no output. Failures are logged
+    /// where they are understood
+    /// (<see cref="Upstream.UpstreamCalls"/>, <see cref="Upstream.GrpcUpstreamCalls"/>, the resilience events).
+    /// </summary>
+    public static IHttpClientBuilder WithoutFactoryLogging(this IHttpClientBuilder builder) => builder.RemoveAllLoggers();
 
     /// <summary>
     /// A gRPC client on the discovered <c>grpc</c> endpoint. Deadlines come from each call; the only retries are the
@@ -170,7 +180,8 @@ public static class UpstreamExtensions
                 var settings = provider.GetRequiredService<IOptions<InferenceOptions>>().Value;
                 channel.ServiceConfig = RetryUnavailable(settings.MaxRetryAttempts, settings.RetryBaseDelay);
             })
-            .WithConnectionCap(multipleHttp2Connections: true);
+            .WithConnectionCap(multipleHttp2Connections: true)
+            .WithoutFactoryLogging();
 
     private static ServiceConfig? RetryUnavailable(int retries, TimeSpan baseDelay)
     {

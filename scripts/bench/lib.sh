@@ -60,6 +60,14 @@ inference_pid() {
   done
 }
 
+# The dashboard the AppHost started (apphost_start's DASHBOARD_PORT): the orchestrator listens on that port and proxies
+# it, so the dashboard is the Aspire.Dashboard process that orchestrator started.
+dashboard_pid() {
+  local proxy
+  proxy=$(listener_pid "$DASHBOARD_PORT")
+  [[ -z "$proxy" ]] || pgrep -P "$proxy" -f Aspire.Dashboard | head -n 1
+}
+
 # The process listening on loopback TCP port $1.
 listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2; }
 

@@ -76,6 +76,9 @@ json.dump({"model": "sentiment", "inputs": texts}, open(f"{sys.argv[1]}/batch100
 PY
 roles=(--role "gateway (batching on)=$gateway" --role "gateway (batching off)=$unbatched"
   --role "python-inference=$inference" --role "workers=$workers" --role "apphost=$APPHOST,$apphost_children" --stack "$APPHOST")
+# By its pid: the orchestrator starts it outside the AppHost's process tree, beside other stacks' dashboards.
+dashboard=$(dashboard_pid)
+[[ -z "$dashboard" ]] || roles+=(--role "dashboard=$dashboard")
 read -r load _ </proc/loadavg
 echo "load average before: $load; traces: ${OTEL_TRACES_SAMPLER:-every one, as Aspire sets} ${OTEL_TRACES_SAMPLER_ARG:-}" | tee "$out/load.txt"
 

@@ -1,0 +1,102 @@
+"""Drives wrk at each variant of scripts/bench/gateway_ab.sh in rotating rounds and reports, per variant, its own CPU,
+python-inference's, the dashboard's and the whole machine's per request (from /proc), with the medians over rounds.
+Usage: gateway_ab.py --token T --python PID --dashboard PID [--rounds N] [--seconds S] [--warmup S] [--connections C]
+                     LABEL=PID=URL..."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def ticks(pid: int) -> int:
+    """CPU ticks (user + system, all threads) process pid has used; 0 for no process."""
+    if pid <= 0:
+        return 0
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def machine() -> tuple[int, int]:
+    """(busy ticks, all ticks) of the whole machine."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(values[:8]) - values[3] - values[4], sum(values[:8])
+
+
+def wrk(url: str, token: str, seconds: int, connections: int) -> dict:
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency", "-s", "scripts/bench/wrk.lua",
+         "-H", f"Authorization: Bearer {token}", url], capture_output=True, text=True, check=True).stdout
+    return json.loads(re.search(r"WRK_RESULT (\{.*\})", output).group(1))
+
+
+def measure(pid: int, url: str, args: argparse.Namespace) -> dict:
+    own, python, dashboard, busy = ticks(pid), ticks(args.python), ticks(args.dashboard), machine()
+    result = wrk(url, args.token, args.seconds, args.connections)
+    own2, python2, dashboard2, busy2 = ticks(pid), ticks(args.python), ticks(args.dashboard), machine()
+    requests = max(result["requests"], 1)
+    per_request = lambda before, after: (after - before) * 1000 / TICKS / requests  # noqa: E731
+    return {
+        "req_s": result["requests"] / (result["duration_us"] / 1e6),
+        "own_ms": per_request(own, own2),
+        "python_ms": per_request(python, python2),
+        "dashboard_ms": per_request(dashboard, dashboard2),
+        "machine_ms": per_request(busy[0], busy2[0]),
+        "busy_cores": (busy2[0] - busy[0]) / max(busy2[1] - busy[1], 1) * (os.cpu_count() or 1),
+        "p99_ms": result["p99_us"] / 1000,
+        "errors": result["non_2xx"] + result["socket_errors"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--python", type=int, required=True)
+    parser.add_argument("--dashboard", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("variants", nargs="+", help="LABEL=PID=URL")
+    args = parser.parse_args()
+    variants = {}
+    for spec in args.variants:
+        label, pid, url = spec.split("=", 2)
+        variants[label] = (int(pid), url)
+    labels = list(variants)
+    print(f"{args.rounds} rounds of {args.seconds} s per variant at {args.connections} connections, "
+          f"after {args.warmup} s of warm-up each (the first round may still include .NET's tiered compilation)\n")
+    for label in labels:
+        wrk(variants[label][1], args.token, args.warmup, args.connections)
+    rows: dict[str, list[dict]] = {label: [] for label in labels}
+    for number in range(args.rounds):
+        # Each round starts one variant later and alternates direction, so no variant always follows the same one.
+        order = labels[number % len(labels):] + labels[:number % len(labels)]
+        for label in order[::-1] if number % 2 else order:
+            row = measure(*variants[label], args)
+            rows[label].append(row)
+            print(f"round {number + 1}, {label}: {row['req_s']:,.0f} req/s, p99 {row['p99_ms']:.1f} ms; CPU ms per request: "
+                  f"own {row['own_ms']:.3f}, python-inference {row['python_ms']:.3f}, dashboard {row['dashboard_ms']:.3f}, "
+                  f"whole machine {row['machine_ms']:.3f} ({row['busy_cores']:.2f} cores busy); errors {row['errors']}",
+                  flush=True)
+    direct = statistics.median(row["req_s"] for row in rows["direct"]) if "direct" in rows else None
+    print("\n| variant | req/s | vs direct | own CPU ms / request (min–max) | python-inference | dashboard | whole machine | cores busy |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label in labels:
+        median = lambda key: statistics.median(row[key] for row in rows[label])  # noqa: E731, B023
+        own = [row["own_ms"] for row in rows[label]]
+        versus = f"{median('req_s') / direct:.2f}×" if direct else ""
+        print(f"| {label} | {median('req_s'):,.0f} | {versus} | {median('own_ms'):.3f} ({min(own):.3f}–{max(own):.3f}) | "
+              f"{median('python_ms'):.3f} | {median('dashboard_ms'):.3f} | {median('machine_ms'):.3f} | {median('busy_cores'):.2f} |")
+    print("\n(medians over the rounds; 'own' is the variant's process, python-inference's for direct)")
+
+
+main()
