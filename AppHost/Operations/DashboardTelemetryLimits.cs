@@ -7,8 +7,7 @@ namespace AppHost.Operations;
 /// The Aspire dashboard keeps what the services export in memory, each store up to a count
 /// (<c>Dashboard:TelemetryLimits:*</c>). Aspire's defaults let the metrics grow for hours: 50,000 points per series, and
 /// every service exports every second in development. The AppHost starts its dashboard with smaller limits
-/// (<see cref="Defaults"/>) and the workstation garbage collector, so a stack left running under load keeps a bounded
-/// footprint (docs/operations.md).
+/// (<see cref="Defaults"/>), so a stack left running under load keeps a bounded footprint (docs/operations.md).
 /// Each can be set in the AppHost's configuration under the dashboard's own key, e.g. the environment variable
 /// <c>Dashboard__TelemetryLimits__MaxMetricsCount=50000</c> or <c>--Dashboard:TelemetryLimits:MaxMetricsCount=50000</c>.
 /// </summary>
@@ -30,28 +29,13 @@ public static class DashboardTelemetryLimits
         ["MaxLogCount"] = 10_000,
     };
 
-    /// <summary>
-    /// The dashboard's garbage collector (<c>Dashboard:ServerGarbageCollector</c>, default false): the workstation
-    /// collector, as a desktop tool has. With the server collector its heap was let grow far past what it keeps alive
-    /// (gen1 to 100 MB, RSS 230 → 430 MiB in six minutes of a soak whose stores were already full), which is memory the
-    /// services beside it on a developer's machine do not get.
-    /// </summary>
-    public const string ServerGarbageCollectorKey = "Dashboard:ServerGarbageCollector";
-
-    /// <summary>
-    /// The dashboard's environment: one <c>Dashboard__TelemetryLimits__*</c> variable per limit, and
-    /// <c>DOTNET_gcServer</c>.
-    /// </summary>
-    public static IReadOnlyDictionary<string, string> EnvironmentFor(IConfiguration configuration)
-    {
-        var environment = Defaults.ToDictionary(
+    /// <summary>The dashboard's environment: one <c>Dashboard__TelemetryLimits__*</c> variable per limit.</summary>
+    public static IReadOnlyDictionary<string, string> EnvironmentFor(IConfiguration configuration) =>
+        Defaults.ToDictionary(
             limit => $"{Section.Replace(":", "__", StringComparison.Ordinal)}__{limit.Key}",
             limit => configuration[$"{Section}:{limit.Key}"] is { Length: > 0 } configured
                 ? configured
                 : limit.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        environment["DOTNET_gcServer"] = configuration.GetValue(ServerGarbageCollectorKey, false) ? "1" : "0";
-        return environment;
-    }
 
     /// <summary>
     /// Aspire adds the dashboard's resource to the model only when the application starts, so the limits go onto it

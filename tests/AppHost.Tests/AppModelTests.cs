@@ -165,15 +165,6 @@ public sealed class AppModelTests
         Assert.Equal("3600", environment["Dashboard__TelemetryLimits__MaxMetricsCount"]);
         Assert.Equal("10000", environment["Dashboard__TelemetryLimits__MaxTraceCount"]);
         Assert.Equal("10000", environment["Dashboard__TelemetryLimits__MaxLogCount"]);
-        Assert.Equal("0", environment["DOTNET_gcServer"]); // the workstation collector: a desktop tool's heap
-    }
-
-    [Fact]
-    public async Task The_dashboard_can_be_given_the_server_garbage_collector_back()
-    {
-        var environment = await DashboardEnvironmentAsync("--Messaging:Runtime=local", "--Dashboard:ServerGarbageCollector=true");
-
-        Assert.Equal("1", environment["DOTNET_gcServer"]);
     }
 
     [Fact]
