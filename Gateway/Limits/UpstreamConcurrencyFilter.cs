@@ -46,7 +46,13 @@ public static class UpstreamConcurrency
     /// when none is free.
     /// </summary>
     public static RouteHandlerBuilder LimitsUpstreamConcurrency(this RouteHandlerBuilder endpoint, UpstreamService upstream) =>
-        endpoint.AddEndpointFilterFactory(new UpstreamConcurrencyFilterFactory(upstream).Create)
+        endpoint.AddEndpointFilterFactory((context, next) =>
+            {
+                var services = context.ApplicationServices;
+                var filter = new UpstreamConcurrencyFilter(upstream, services.GetRequiredService<UpstreamConcurrencyLimiter>(),
+                    services.GetRequiredService<IOptions<UpstreamLimitsOptions>>());
+                return invocation => filter.InvokeAsync(invocation, next);
+            })
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     private static string NameOf(UpstreamService upstream) => upstream switch
@@ -55,14 +61,4 @@ public static class UpstreamConcurrency
         _ => "the Worker",
     };
 
-    private sealed class UpstreamConcurrencyFilterFactory(UpstreamService upstream)
-    {
-        public EndpointFilterDelegate Create(EndpointFilterFactoryContext context, EndpointFilterDelegate next)
-        {
-            var services = context.ApplicationServices;
-            var filter = new UpstreamConcurrencyFilter(upstream, services.GetRequiredService<UpstreamConcurrencyLimiter>(),
-                services.GetRequiredService<IOptions<UpstreamLimitsOptions>>());
-            return invocation => filter.InvokeAsync(invocation, next);
-        }
-    }
 }

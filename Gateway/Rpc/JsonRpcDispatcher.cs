@@ -88,15 +88,18 @@ internal sealed partial class JsonRpcDispatcher(
             return (null, JsonRpcError.FromProblem(RateLimits.Refused(retryAfter), traceId));
         }
 
-        var callerIsFull = false;
-        using var slot = method.Upstream is { } upstream
-            ? concurrency.TryEnter(upstream, RateLimitBudget.CallerKey(httpContext), out callerIsFull)
-            : null;
-        if (slot is null && method.Upstream is { } refusing)
+        IDisposable? slot = null;
+        if (method.Upstream is { } upstream)
         {
-            return (null, JsonRpcError.FromProblem(
-                UpstreamConcurrency.Refused(refusing, callerIsFull, upstreamLimits.Value.RetryAfter), traceId));
+            slot = concurrency.TryEnter(upstream, RateLimitBudget.CallerKey(httpContext), out var callerIsFull);
+            if (slot is null)
+            {
+                return (null, JsonRpcError.FromProblem(
+                    UpstreamConcurrency.Refused(upstream, callerIsFull, upstreamLimits.Value.RetryAfter), traceId));
+            }
         }
+
+        using var held = slot;
 
         try
         {

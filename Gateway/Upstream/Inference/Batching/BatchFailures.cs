@@ -97,23 +97,20 @@ internal static partial class BatchFailures
     }
 
     /// <summary>503 at once, rather than a wait without bound, when the queue in front of python-inference is full.</summary>
-    public static ProblemDetails QueueFull(string model, TimeSpan retryAfter)
-    {
-        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-        return ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.ConcurrencyLimited,
-                "Too many predictions are waiting.",
-                $"The queue of predictions for model '{model}' is full; retry after {seconds} s.")
-            .WithRetryAfter(TimeSpan.FromSeconds(seconds));
-    }
+    public static ProblemDetails QueueFull(string model, TimeSpan retryAfter) =>
+        TooManyWaiting($"The queue of predictions for model '{model}' is full", retryAfter);
 
     /// <summary>503 at once when the oldest caller in the queue has waited longer than <c>MaxQueueWait</c>.</summary>
-    public static ProblemDetails QueueBehind(string model, TimeSpan maxQueueWait, TimeSpan retryAfter)
+    public static ProblemDetails QueueBehind(string model, TimeSpan maxQueueWait, TimeSpan retryAfter) =>
+        TooManyWaiting($"Predictions for model '{model}' have waited more than {maxQueueWait.TotalSeconds:0.###} s for " +
+            $"{HttpInferenceClient.ServiceName}, which is not keeping up", retryAfter);
+
+    /// <summary>A queue refusal: 503 <c>concurrency_limited</c>, <paramref name="why"/> and when to retry, in whole seconds.</summary>
+    private static ProblemDetails TooManyWaiting(string why, TimeSpan retryAfter)
     {
         var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
         return ProblemDetailsContract.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.ConcurrencyLimited,
-                "Too many predictions are waiting.",
-                $"Predictions for model '{model}' have waited more than {maxQueueWait.TotalSeconds:0.###} s for " +
-                $"{HttpInferenceClient.ServiceName}, which is not keeping up; retry after {seconds} s.")
+                "Too many predictions are waiting.", $"{why}; retry after {seconds} s.")
             .WithRetryAfter(TimeSpan.FromSeconds(seconds));
     }
 
