@@ -5,6 +5,7 @@ using Aspire.Hosting.Testing;
 using AppHost.Messaging;
 using AppHost.Operations;
 using AppHost.Python;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AppHost.Tests;
 
@@ -137,16 +138,17 @@ public sealed class AppModelTests
 
     /// <summary>
     /// The dashboard's environment as the AppHost gives it: Aspire adds the dashboard's resource only when the
-    /// application starts, so a stand-in of that name goes through the same event the real one does.
+    /// application starts, so a stand-in of that name goes through the same event the real one does. The event is
+    /// raised on the builder, without building the application: disposing a built one waited 30 s for the
+    /// orchestrator while another stack was starting.
     /// </summary>
     private static async Task<Dictionary<string, string>> DashboardEnvironmentAsync(params string[] args)
     {
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(args,
+        await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(args,
             TestContext.Current.CancellationToken);
-        await using var app = await builder.BuildAsync(TestContext.Current.CancellationToken);
         var dashboard = new ExecutableResource(DashboardTelemetryLimits.DashboardResourceName, "dotnet", ".");
-        var eventing = (IDistributedApplicationEventing)app.Services.GetService(typeof(IDistributedApplicationEventing))!;
-        await eventing.PublishAsync(new BeforeResourceStartedEvent(dashboard, app.Services), TestContext.Current.CancellationToken);
+        using var services = new ServiceCollection().BuildServiceProvider();
+        await builder.Eventing.PublishAsync(new BeforeResourceStartedEvent(dashboard, services), TestContext.Current.CancellationToken);
         var context = new EnvironmentCallbackContext(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Run),
             dashboard, cancellationToken: TestContext.Current.CancellationToken);
         foreach (var callback in dashboard.Annotations.OfType<EnvironmentCallbackAnnotation>())

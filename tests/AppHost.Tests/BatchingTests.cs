@@ -42,6 +42,14 @@ public sealed class BatchingTests(AppHostFixture stack)
         return expected;
     }
 
+    /// <summary>A 200's body; any other answer fails the test with what it said.</summary>
+    private static async Task<JsonElement> AnswerAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync(Token);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {body}");
+        return JsonDocument.Parse(body).RootElement;
+    }
+
     private static (string Label, double Score) Single(JsonElement body)
     {
         var prediction = Assert.Single(body.GetProperty("predictions").EnumerateArray());
@@ -63,17 +71,17 @@ public sealed class BatchingTests(AppHostFixture stack)
         {
             if (i % 2 == 0)
             {
-                var response = await gateway.PostAsJsonAsync("/api/v1/predictions", new { model = "iris", inputs = new[] { flower } }, Token);
-                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-                return Single(await response.Content.ReadFromJsonAsync<JsonElement>(Token));
+                return Single(await AnswerAsync(await gateway.PostAsJsonAsync("/api/v1/predictions",
+                    new { model = "iris", inputs = new[] { flower } }, Token)));
             }
 
-            var rpc = await gateway.PostAsJsonAsync("/rpc", new { jsonrpc = "2.0", method = "predict", @params = new { model = "iris", inputs = new[] { flower } }, id = i }, Token);
-            Assert.Equal(HttpStatusCode.OK, rpc.StatusCode);
-            return Single((await rpc.Content.ReadFromJsonAsync<JsonElement>(Token)).GetProperty("result"));
+            var rpc = await AnswerAsync(await gateway.PostAsJsonAsync("/rpc",
+                new { jsonrpc = "2.0", method = "predict", @params = new { model = "iris", inputs = new[] { flower } }, id = i }, Token));
+            Assert.True(rpc.TryGetProperty("result", out var result), $"JSON-RPC predict #{i} answered {rpc}");
+            return Single(result);
         }).ToList();
         var reviewAnswers = reviews.Select(async review =>
-            Single(await gateway.GetFromJsonAsync<JsonElement>("/predict?text=" + Uri.EscapeDataString(review), Token))).ToList();
+            Single(await AnswerAsync(await gateway.GetAsync("/predict?text=" + Uri.EscapeDataString(review), Token)))).ToList();
 
         var gotFlowers = await Task.WhenAll(flowerAnswers);
         var gotReviews = await Task.WhenAll(reviewAnswers);

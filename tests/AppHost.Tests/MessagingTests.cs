@@ -9,9 +9,10 @@ namespace AppHost.Tests;
 
 /// <summary>
 /// The durability contract against the real broker and real processes: crashes, a broker restart, a poison job,
-/// events to consumers in both languages, webhooks. Kills and stops resources, so it runs alone.
+/// events to consumers in both languages, webhooks. Kills and stops resources, so it runs alone on the stack.
 /// </summary>
 [Collection(nameof(OutageTests))]
+[AloneOnTheStack]
 public sealed class MessagingTests(AppHostFixture stack)
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);

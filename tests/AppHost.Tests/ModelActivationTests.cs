@@ -5,9 +5,10 @@ namespace AppHost.Tests;
 /// <summary>
 /// python-inference and the Worker's registry together: Python registers what it serves, an administrator
 /// activates a version through the gateway, and the running Python switches without a restart. Stops and restarts
-/// services, so it runs alone.
+/// services, so it runs alone on the stack.
 /// </summary>
 [Collection(nameof(OutageTests))]
+[AloneOnTheStack]
 public sealed class ModelActivationTests(AppHostFixture stack)
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);

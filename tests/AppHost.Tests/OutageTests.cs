@@ -1,10 +1,16 @@
 namespace AppHost.Tests;
 
-[CollectionDefinition(nameof(OutageTests), DisableParallelization = true)]
+/// <summary>
+/// The SQLite stack's tests that stop, kill, pause or reconfigure its services: one after another, each alone on the
+/// stack (<see cref="AloneOnTheStackAttribute"/>), queued after the stack's other tests and beside the PostgreSQL ones
+/// (<see cref="StackCollectionOrderer"/>).
+/// </summary>
+[CollectionDefinition(nameof(OutageTests))]
 public sealed class OutageCollection;
 
-/// <summary>Stops real resources, so it runs alone and restores what it stopped.</summary>
+/// <summary>Stops real resources, so it runs alone on the stack and restores what it stopped.</summary>
 [Collection(nameof(OutageTests))]
+[AloneOnTheStack]
 public sealed class OutageTests(AppHostFixture stack)
 {
     [Fact]

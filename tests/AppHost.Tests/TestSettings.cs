@@ -30,11 +30,17 @@ public static class TestSettings
     /// stack lifts them, so the PostgreSQL stack keeps the default budgets the rate-limit tests measure.
     /// </summary>
     public static IEnumerable<KeyValuePair<string, string>> LiftedPredictionLimits =>
-        new[] { "predict", "batch", "rpc" }.SelectMany(policy => new KeyValuePair<string, string>[]
+    [
+        .. new[] { "predict", "batch", "rpc" }.SelectMany(policy => new KeyValuePair<string, string>[]
         {
             new($"RateLimiting__Policies__{policy}__TokenLimit", "100000"),
             new($"RateLimiting__Policies__{policy}__TokensPerPeriod", "100000"),
-        });
+        }),
+        // A thousand predictions at once, beside the other suites on a loaded 2-core runner: callers may wait longer
+        // than the default 5 s before a batch takes them, and the batching tests check answers, not shedding
+        // (PredictionBatcherTests and the faults script do).
+        new("Inference__Batching__MaxQueueWait", "00:00:30"),
+    ];
 
     public static IEnumerable<KeyValuePair<string, string>> Worker =>
     [
