@@ -10,8 +10,8 @@ namespace Gateway.Upstream;
 
 /// <summary>
 /// The one place that decides how a failure behind the gateway reaches the client: an upstream problem passes
-/// through (with the gateway's trace id), a refused or broken connection is 503 <c>upstream_unavailable</c>,
-/// a timeout 504 <c>upstream_timeout</c>, anything else upstream 502 <c>upstream_error</c> without internals.
+/// through (with the gateway's trace id), a refused or broken connection or an answer broken off is 503
+/// <c>upstream_unavailable</c>, a timeout 504 <c>upstream_timeout</c>, anything else upstream 502 <c>upstream_error</c> without internals.
 /// </summary>
 public static partial class UpstreamCalls
 {
@@ -56,6 +56,13 @@ public static partial class UpstreamCalls
         catch (HttpRequestException exception)
         {
             LogUpstreamFailure(logger, service, "is unreachable", exception);
+            return Unavailable<T>(service);
+        }
+        catch (IOException exception)
+        {
+            // The answer broke off after its headers (HttpIOException: the process died or the connection dropped
+            // mid-body); whether the call took effect is unknown, as with a dropped connection, so the same 503.
+            LogUnreachable(logger, service, exception.Message);
             return Unavailable<T>(service);
         }
         catch (Exception exception) when (exception is JsonException or NotSupportedException)

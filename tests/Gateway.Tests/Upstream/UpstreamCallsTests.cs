@@ -102,4 +102,32 @@ public sealed class UpstreamCallsTests
 
         Assert.Equal(409, result.Problem?.Status);
     }
+
+    /// <summary>A body that breaks off after a few bytes, as the socket handler's stream does when the upstream process dies mid-answer.</summary>
+    private sealed class BrokenOffStream() : MemoryStream("{\"lab"u8.ToArray())
+    {
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await base.ReadAsync(buffer, cancellationToken);
+            return read > 0 ? read : throw new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely.");
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    [Theory]
+    [InlineData(HttpStatusCode.OK, "application/json")]
+    [InlineData(HttpStatusCode.Conflict, "application/problem+json")]
+    public async Task An_answer_that_breaks_off_after_its_headers_is_503_upstream_unavailable(HttpStatusCode status, string contentType)
+    {
+        // A Worker replica killed while it answered: the status line came, the body did not (CI saw this as a 500).
+        var result = await CallAsync(_ => new HttpResponseMessage(status)
+        {
+            Content = new StreamContent(new BrokenOffStream()) { Headers = { ContentType = new(contentType) } },
+        });
+
+        Assert.Equal(503, result.Problem?.Status);
+        Assert.Equal("upstream_unavailable", result.Problem?.Extensions["code"]?.ToString());
+    }
 }
