@@ -63,6 +63,7 @@ class PredictionPublisher:
         self._exchange: EventExchange | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._failing = False
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
@@ -77,19 +78,23 @@ class PredictionPublisher:
         self._exchange = exchange
 
     def start(self) -> None:
+        self._stopping = False
         self._wake = wake = asyncio.Event()
         self._counter.on_threshold = wake.set
         self._task = asyncio.create_task(self._run(), name="prediction-events-flush")
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
+        # `stop` cancels this task, but Python 3.11's `asyncio.wait_for` loses a cancellation that arrives as its
+        # awaitable completes (the publish's confirm, say); the loop would then wait a whole interval more and `stop`
+        # with it. The flag ends the loop whatever became of the cancellation.
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
-            if not await self.flush():
+            if not await self.flush() and not self._stopping:
                 # The broker is unreachable: wait a whole interval rather than retry on every prediction.
                 await asyncio.sleep(self._flush_interval)
 
@@ -162,6 +167,9 @@ class PredictionPublisher:
     async def stop(self, timeout: float) -> None:
         """Stop the flush loop, then publish what is pending once, within `timeout` seconds."""
         if self._task is not None:
+            self._stopping = True
+            if self._wake is not None:
+                self._wake.set()
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None

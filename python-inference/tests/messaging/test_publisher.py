@@ -219,6 +219,38 @@ def test_stop_gives_up_on_an_unresponsive_broker_within_its_timeout() -> None:
     assert counter.pending == 1  # kept (and reported), not silently dropped
 
 
+class CancellationLost:
+    """Stands in for the flush loop's task whose cancellation Python 3.11's `asyncio.wait_for` lost (it does when the
+    cancellation meets the awaitable's completion, e.g. a publish's confirm): `cancel` reaches nothing."""
+
+    def __init__(self, task: "asyncio.Task[None]") -> None:
+        self._task = task
+
+    def cancel(self) -> bool:
+        return False
+
+    def __await__(self) -> Any:
+        return self._task.__await__()
+
+
+def test_stop_ends_the_flush_loop_even_when_its_cancellation_is_lost() -> None:
+    counter = PredictionCounter(flush_threshold=1)
+    exchange = FakeExchange()
+    publisher = make_publisher(counter, exchange, flush_interval=60.0)
+
+    async def scenario() -> None:
+        publisher.start()
+        counter.record("iris", "1.0.0", ["setosa"])
+        await wait_until(lambda: len(exchange.published) == 1, timeout=10.0)
+        assert publisher._task is not None
+        publisher._task = CancellationLost(publisher._task)  # type: ignore[assignment]
+        # Without the stop flag the loop would wait out its whole 60 s interval, and `stop` with it.
+        await asyncio.wait_for(publisher.stop(timeout=5.0), 10.0)
+
+    asyncio.run(scenario())
+    assert len(exchange.published) == 1
+
+
 async def wait_until(condition: Any, timeout: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
