@@ -11,7 +11,13 @@ namespace Microsoft.Extensions.Hosting;
 /// to 5 s for its exports, one after another: a slow collector (the Aspire dashboard on a loaded machine) then held a
 /// SIGTERMed Worker for about 15 s, past the orchestrator's patience. Once shut down here, disposal does not wait again.
 /// </summary>
-internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedLifecycleService
+/// <remarks>
+/// A provider's <c>Shutdown</c> and its <c>Dispose</c> must not overlap: OpenTelemetry's tracer provider walks and
+/// clears the same list in both ("Collection was modified" in a test host, which may dispose its container while it
+/// stops). The container disposes this service before the providers it resolved, so disposing it waits for the
+/// shutdowns in flight, and once disposed it starts none.
+/// </remarks>
+internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedLifecycleService, IDisposable
 {
     public static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
 
@@ -19,6 +25,9 @@ internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedL
     private readonly TracerProvider? _traces = services.GetService<TracerProvider>();
     private readonly MeterProvider? _metrics = services.GetService<MeterProvider>();
     private readonly LoggerProvider? _logs = services.GetService<LoggerProvider>();
+    private readonly Lock _gate = new();
+    private Task _shutdowns = Task.CompletedTask;
+    private bool _disposed;
 
     public Task StoppedAsync(CancellationToken cancellationToken)
     {
@@ -39,8 +48,35 @@ internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedL
             shutdowns.Add(() => logs.Shutdown(budget));
         }
 
-        // Shutdown blocks its thread until done or out of time: one thread each, so the budget is not tripled.
-        return Task.WhenAll(shutdowns.Select(shutdown => Task.Run(() => ShutDownQuietly(shutdown), CancellationToken.None)));
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return Task.CompletedTask;
+            }
+
+            // Shutdown blocks its thread until done or out of time: one thread each, so the budget is not tripled.
+            return _shutdowns = Task.WhenAll(shutdowns.Select(shutdown => Task.Run(() => ShutDownQuietly(shutdown), CancellationToken.None)));
+        }
+    }
+
+    public void Dispose()
+    {
+        Task shutdowns;
+        lock (_gate)
+        {
+            _disposed = true;
+            shutdowns = _shutdowns;
+        }
+
+        // Bounded: each shutdown has the budget, and they run side by side. A failure was StoppedAsync's to report.
+        try
+        {
+            shutdowns.Wait(Budget + Budget);
+        }
+        catch (AggregateException)
+        {
+        }
     }
 
     private static void ShutDownQuietly(Func<bool> shutdown)
