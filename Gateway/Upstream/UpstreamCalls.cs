@@ -47,22 +47,18 @@ public static partial class UpstreamCalls
             // warning per refused call would be thousands a second, each with a stack trace, on the cores that answer.
             return Unavailable<T>(service);
         }
-        catch (HttpRequestException exception) when (exception.HttpRequestError == HttpRequestError.ConnectionError)
+        catch (Exception exception) when (exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }
+                                              or IOException)
         {
-            // Nothing listens (or, while down, the breaker's probe every half second): the reason, not the stack.
+            // Nothing listens (or, while down, the breaker's probe every half second), or the answer broke off after its
+            // headers (HttpIOException: the process died mid-body; whether the call took effect is unknown, as with a
+            // dropped connection): the reason, not the stack.
             LogUnreachable(logger, service, exception.Message);
             return Unavailable<T>(service);
         }
         catch (HttpRequestException exception)
         {
             LogUpstreamFailure(logger, service, "is unreachable", exception);
-            return Unavailable<T>(service);
-        }
-        catch (IOException exception)
-        {
-            // The answer broke off after its headers (HttpIOException: the process died or the connection dropped
-            // mid-body); whether the call took effect is unknown, as with a dropped connection, so the same 503.
-            LogUnreachable(logger, service, exception.Message);
             return Unavailable<T>(service);
         }
         catch (Exception exception) when (exception is JsonException or NotSupportedException)

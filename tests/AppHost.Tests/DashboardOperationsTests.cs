@@ -11,7 +11,6 @@ namespace AppHost.Tests;
 /// runs with the other tests that do (<see cref="ModelActivationTests"/>).
 /// </summary>
 [Collection(nameof(OutageTests))]
-[AloneOnTheStack]
 public sealed class DashboardOperationsTests(AppHostFixture stack)
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);

@@ -12,7 +12,6 @@ namespace AppHost.Tests;
 /// events to consumers in both languages, webhooks. Kills and stops resources, so it runs alone on the stack.
 /// </summary>
 [Collection(nameof(OutageTests))]
-[AloneOnTheStack]
 public sealed class MessagingTests(AppHostFixture stack)
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);

@@ -8,7 +8,6 @@ namespace AppHost.Tests;
 /// services, so it runs alone on the stack.
 /// </summary>
 [Collection(nameof(OutageTests))]
-[AloneOnTheStack]
 public sealed class ModelActivationTests(AppHostFixture stack)
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);

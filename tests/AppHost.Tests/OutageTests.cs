@@ -2,7 +2,7 @@ namespace AppHost.Tests;
 
 /// <summary>
 /// The SQLite stack's tests that stop, kill, pause or reconfigure its services: one after another, each alone on the
-/// stack (<see cref="AloneOnTheStackAttribute"/>), queued after the stack's other tests and beside the PostgreSQL ones
+/// stack (<see cref="SqliteStackGateAttribute"/>), queued after the stack's other tests and beside the PostgreSQL ones
 /// (<see cref="StackCollectionOrderer"/>).
 /// </summary>
 [CollectionDefinition(nameof(OutageTests))]
@@ -10,7 +10,6 @@ public sealed class OutageCollection;
 
 /// <summary>Stops real resources, so it runs alone on the stack and restores what it stopped.</summary>
 [Collection(nameof(OutageTests))]
-[AloneOnTheStack]
 public sealed class OutageTests(AppHostFixture stack)
 {
     [Fact]

@@ -7,15 +7,9 @@ using Xunit.v3;
 namespace AppHost.Tests;
 
 /// <summary>
-/// Marks a test class whose tests stop, kill, pause or reconfigure parts of the SQLite stack (<see cref="AppHostFixture"/>):
-/// each of its tests runs alone on that stack, while the PostgreSQL stack's tests go on beside it.
-/// </summary>
-[AttributeUsage(AttributeTargets.Class)]
-public sealed class AloneOnTheStackAttribute : Attribute;
-
-/// <summary>
-/// Admits the tests of the SQLite stack: any number of ordinary ones together, or one <see cref="AloneOnTheStackAttribute"/>
-/// test with none beside it. Tests of the other stack, and tests that start no stack, pass untouched.
+/// Admits the tests of the SQLite stack: any number of ordinary ones together, or one test of <see cref="OutageCollection"/>
+/// (those stop, kill, pause or reconfigure its services) with none beside it. Tests of the other stack, and tests that
+/// start no stack, pass untouched.
 /// </summary>
 /// <remarks>
 /// xunit alone could only say "this collection runs after every other one" (<c>DisableParallelization</c>), which
@@ -35,7 +29,7 @@ public sealed class SqliteStackGateAttribute : BeforeAfterTestAttribute
         var testClass = test.TestMethod.TestClass.Class;
         if (UsesTheSqliteStack(testClass))
         {
-            Held[test.UniqueID] = testClass.IsDefined(typeof(AloneOnTheStackAttribute), inherit: false)
+            Held[test.UniqueID] = test.TestCase.TestCollection.TestCollectionDisplayName == nameof(OutageTests)
                 ? Gate.EnterExclusive()
                 : Gate.EnterShared();
         }
