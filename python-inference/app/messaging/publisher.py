@@ -2,9 +2,11 @@
 a background task publishes the counts, one event per model version, every `EVENTS_FLUSH_INTERVAL`
 seconds or as soon as `EVENTS_FLUSH_MAX_PREDICTIONS` are pending.
 
-Counts the broker did not confirm are merged back and go out with the next flush, so memory stays
-bounded by models x versions x labels, whatever the broker does. Delivery is at least once: a publish
-that reached the broker but whose confirm was lost is sent again, under a new event id.
+An event the broker did not confirm may have reached it all the same (the confirm was lost, or the flush was cancelled
+while waiting for it), so it is kept as it is and sent again, with its own id, at the next flush; consumers record an
+event once per id, so it counts once whatever happened to it. New counts of its model version wait in the counter
+until it is settled. Memory stays bounded by models x versions x labels, whatever the broker does: at most one
+unconfirmed event per model version, and the counter.
 """
 
 from __future__ import annotations
@@ -65,6 +67,13 @@ class PredictionPublisher:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._failing = False
+        # Sent but not confirmed, by model version: sent again, unchanged, before any new event of that version.
+        self._unconfirmed: dict[ModelVersion, aio_pika.Message] = {}
+
+    @property
+    def unconfirmed(self) -> int:
+        """Events sent without a confirm, kept to be sent again with their ids."""
+        return len(self._unconfirmed)
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
         """Declare the exchange on a channel of our own; publisher confirms are on (aio-pika's default)."""
@@ -99,14 +108,19 @@ class PredictionPublisher:
                 await asyncio.sleep(self._flush_interval)
 
     async def flush(self) -> bool:
-        """Publish what is pending, one event per model version; False when some of it was kept back."""
-        counts = self._counter.take()
-        if not counts:
-            return True
+        """Publish the unconfirmed events again, then what is pending, one event per model version; False when some
+        of it was kept back."""
         exchange = self._exchange
         if exchange is None:
-            self._counter.merge_back(counts)
-            return False
+            return not self._unconfirmed and self._counter.pending == 0
+        again = dict(self._unconfirmed)
+        counts = self._counter.take()
+        # A version whose last event is unconfirmed gets no new one until that is settled (at most one in doubt each).
+        held = {key: labels for key, labels in counts.items() if key in again}
+        self._counter.merge_back(held)
+        fresh = {key: labels for key, labels in counts.items() if key not in again}
+        if not again and not fresh:
+            return True
         # Semantic conventions 1.27 (messaging, RabbitMQ): the destination is the exchange; a fanout's routing key
         # is empty, so it is left out. The operation type of sending is `send` (`publish` is its deprecated name, and
         # the Worker writes `send` too); `publish` stays as the operation's name.
@@ -116,32 +130,37 @@ class PredictionPublisher:
             "messaging.operation.name": "publish",
             "messaging.destination.name": self._exchange_name,
         }
-        if len(counts) > 1:
-            attributes["messaging.batch.message_count"] = len(counts)
-        unsettled = dict(counts)  # merged back unless confirmed, also when the flush is cancelled
+        if len(again) + len(fresh) > 1:
+            attributes["messaging.batch.message_count"] = len(again) + len(fresh)
+        unsent = dict(fresh)  # merged back unless made into an event, also when the flush is cancelled
         failed = 0
         try:
             with self._tracer.start_as_current_span(
                 f"publish {self._exchange_name}", SPAN_KIND_PRODUCER, attributes=attributes
             ) as span:
-                for key, labels in counts.items():
-                    if await self._publish(exchange, key, labels, span):
-                        del unsettled[key]
+                for key, labels in fresh.items():
+                    again[key] = self._unconfirmed[key] = self._event(key, labels, span)
+                    del unsent[key]  # from here on it may reach the broker: it is sent again, never re-counted
+                if len(again) == 1:
+                    span.attributes["messaging.message.id"] = next(iter(again.values())).message_id or ""
+                for key, message in again.items():
+                    if await self._publish(exchange, message):
+                        del self._unconfirmed[key]
                     else:
                         failed += 1
                 if failed:
-                    span.set_error(f"{failed} of {len(counts)} events not confirmed")
+                    span.set_error(f"{failed} of {len(again)} events not confirmed")
         finally:
-            self._counter.merge_back(unsettled)
+            self._counter.merge_back(unsent)
         return not failed
 
-    async def _publish(self, exchange: EventExchange, key: ModelVersion, labels: Counter[str], span: Span) -> bool:
+    def _event(self, key: ModelVersion, labels: Counter[str], span: Span) -> aio_pika.Message:
         data = PredictionMadeData(
             model=key.model, version=key.version, count=sum(labels.values()), labels=dict(labels)
         )
-        message = event_message(new_event(PREDICTION_MADE, data, source=SOURCE), span.traceparent)
-        if "messaging.batch.message_count" not in span.attributes:
-            span.attributes["messaging.message.id"] = message.message_id or ""
+        return event_message(new_event(PREDICTION_MADE, data, source=SOURCE), span.traceparent)
+
+    async def _publish(self, exchange: EventExchange, message: aio_pika.Message) -> bool:
         sent = {
             "messaging.system": "rabbitmq",
             "messaging.operation.name": "publish",
@@ -154,7 +173,7 @@ class PredictionPublisher:
         except Exception as error:  # noqa: BLE001 - never lose counts, whatever went wrong
             # Once per outage, not once per flush.
             log = logger.debug if self._failing else logger.warning
-            log("publishing prediction.made failed, counts kept for the next flush: %r", error)
+            log("publishing prediction.made failed, the event is kept and sent again: %r", error)
             self._failing = True
             instruments.MESSAGING_SENT.add(1, {**sent, "error.type": type(error).__qualname__})
             return False

@@ -22,11 +22,13 @@ class FakeExchange:
 
     def __init__(self, failing: set[str] | None = None, hang: bool = False) -> None:
         self.published: list[aio_pika.Message] = []
+        self.attempted: list[aio_pika.Message] = []  # every publish, confirmed or not
         self.failing = failing or set()
         self.hang = hang
 
     async def publish(self, message: aio_pika.Message, routing_key: str, *, mandatory: bool = True) -> object:
         assert routing_key == ""
+        self.attempted.append(message)
         if self.hang:
             await asyncio.Event().wait()
         if json.loads(message.body)["data"]["model"] in self.failing:
@@ -119,35 +121,72 @@ def test_counts_are_kept_while_no_broker_is_connected() -> None:
     assert counter.take() == {ModelVersion("iris", "1.0.0"): Counter(setosa=1)}
 
 
-def test_counts_the_broker_did_not_confirm_are_merged_back_and_go_out_with_the_next_flush() -> None:
+def test_an_event_the_broker_did_not_confirm_is_sent_again_with_its_id_and_new_counts_follow_it() -> None:
     counter = PredictionCounter(flush_threshold=1000)
     counter.record("sentiment", "1.0.0", ["positive"])
     counter.record("iris", "1.0.0", ["setosa"])
     exchange = FakeExchange(failing={"iris"})
     publisher = make_publisher(counter, exchange)
 
-    async def scenario() -> tuple[bool, bool]:
+    async def scenario() -> list[bool]:
         first = await publisher.flush()
         counter.record("iris", "1.0.0", ["setosa", "versicolor"])  # served while the broker was away
         exchange.failing.clear()
-        return first, await publisher.flush()
+        return [first, await publisher.flush(), await publisher.flush()]
 
-    assert asyncio.run(scenario()) == (False, True)
+    assert asyncio.run(scenario()) == [False, True, True]
+    unconfirmed = exchange.attempted[1]  # sentiment's went through, iris's was refused
     assert [body["data"] for body in exchange.bodies()] == [
         {"model": "sentiment", "version": "1.0.0", "count": 1, "labels": {"positive": 1}},
-        {"model": "iris", "version": "1.0.0", "count": 3, "labels": {"setosa": 2, "versicolor": 1}},
+        # the same event again, its id unchanged, so that a consumer that did get it the first time counts it once
+        {"model": "iris", "version": "1.0.0", "count": 1, "labels": {"setosa": 1}},
+        # what was served meanwhile waited until that one was settled
+        {"model": "iris", "version": "1.0.0", "count": 2, "labels": {"setosa": 1, "versicolor": 1}},
     ]
-    assert counter.pending == 0
+    assert exchange.published[1].message_id == unconfirmed.message_id
+    assert exchange.published[1].body == unconfirmed.body
+    assert (counter.pending, publisher.unconfirmed) == (0, 0)
 
 
-def test_a_publish_that_is_never_confirmed_times_out_and_its_counts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_publish_that_is_never_confirmed_times_out_and_its_event_is_sent_again_with_its_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(PredictionPublisher, "PUBLISH_TIMEOUT_S", 0.05)
     counter = PredictionCounter(flush_threshold=1000)
     counter.record("iris", "1.0.0", ["setosa"])
+    exchange = FakeExchange(hang=True)
+    publisher = make_publisher(counter, exchange)
 
-    assert asyncio.run(make_publisher(counter, FakeExchange(hang=True)).flush()) is False
+    async def scenario() -> list[bool]:
+        first = await publisher.flush()
+        exchange.hang = False
+        return [first, await publisher.flush()]
 
-    assert counter.take() == {ModelVersion("iris", "1.0.0"): Counter(setosa=1)}
+    assert asyncio.run(scenario()) == [False, True]
+    assert [message.message_id for message in exchange.attempted] == [exchange.published[0].message_id] * 2
+    assert (counter.pending, publisher.unconfirmed) == (0, 0)
+
+
+def test_a_flush_cancelled_while_waiting_for_a_confirm_sends_that_event_again_with_its_id() -> None:
+    counter = PredictionCounter(flush_threshold=1000)
+    counter.record("iris", "1.0.0", ["setosa"])
+    exchange = FakeExchange(hang=True)
+    publisher = make_publisher(counter, exchange)
+
+    async def scenario() -> bool:
+        flush = asyncio.create_task(publisher.flush())
+        while not exchange.attempted:
+            await asyncio.sleep(0.01)
+        flush.cancel()  # the message may be at the broker, its confirm still on the way
+        await asyncio.gather(flush, return_exceptions=True)
+        exchange.hang = False
+        return await publisher.flush()
+
+    assert asyncio.run(scenario()) is True
+    [again] = exchange.published
+    assert again.message_id == exchange.attempted[0].message_id
+    assert json.loads(again.body)["data"]["count"] == 1  # sent again, not counted again into a new event
+    assert (counter.pending, publisher.unconfirmed) == (0, 0)
 
 
 def test_the_flush_loop_publishes_every_interval() -> None:
@@ -216,7 +255,7 @@ def test_stop_gives_up_on_an_unresponsive_broker_within_its_timeout() -> None:
         return loop.time() - started
 
     assert asyncio.run(scenario()) < 10.0  # seconds: wide, a loaded machine is slow, a hang is endless
-    assert counter.pending == 1  # kept (and reported), not silently dropped
+    assert publisher.unconfirmed == 1  # kept, to be sent again with its id, not silently dropped
 
 
 class CancellationLost:
