@@ -7,7 +7,7 @@
 # records (the 202s, the jobs' timestamps, the Worker's audit log for jobs done twice). The raw-broker baseline is a
 # Python client (aio-pika): it measures the broker, not our stack. scripts/bench/run.sh runs the same driver as one
 # scenario among the others.
-# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [--tiered] [jobs] [concurrency]
+# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [--compile-once] [jobs] [concurrency]
 #   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
 #               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
 #               and the PostgreSQL / SQLite ratios
@@ -15,12 +15,14 @@
 #   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc), of
 #               the load client (wrk) and of the driver polling for results and, on PostgreSQL, commits and statements
 #               per job (statements need pg_stat_statements preloaded)
-#   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default 200:
-#               pools, caches, first calls; with --tiered as many as measured, which still leaves the JIT at work)
-#   --tiered    leave .NET's tiered compilation on (its default). Without it the stack's .NET processes compile each
-#               method once, fully optimised (DOTNET_TieredCompilation=0), so that the figures are those of code
-#               that has stopped changing: with tiering on, the JIT still took 70-80 % of the gateway's and a Worker's
-#               CPU after 1,000 warm-up jobs (docs/performance.md, "Where the CPU went")
+#   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default 20,000:
+#               about a minute, which .NET's tiered compilation needs on two shared cores to finish re-compiling the
+#               hot paths: after 3,000 the JIT was still at work (264 single-input jobs/s on SQLite), after 20,000 559-653;
+#               docs/performance.md, "Jobs: the settled figures"; 200 with --compile-once)
+#   --compile-once  the stack's .NET processes compile each method once, fully optimised (DOTNET_TieredCompilation=0):
+#               no JIT at work while measuring, for profiles (--trace) that should show the work rather than the JIT,
+#               but no dynamic PGO and the framework's precompiled code never re-optimised, so slower than a settled
+#               stack; not the figures to report
 #   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
 #               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
 # (assumes scripts/setup.sh has run; installs wrk with apt-get when it is missing)
@@ -30,7 +32,7 @@ provider=sqlite
 configuration=Debug
 profile=0
 trace=0
-tiered=0
+compile_once=0
 warmup=""
 positional=()
 while (($#)); do
@@ -40,7 +42,7 @@ while (($#)); do
     --release) configuration=Release; shift ;;
     --profile) profile=1; shift ;;
     --trace) trace=1; shift ;;
-    --tiered) tiered=1; shift ;;
+    --compile-once) compile_once=1; shift ;;
     --warmup) warmup="${2:?--warmup needs a number of jobs}"; shift 2 ;;
     *) positional+=("$1"); shift ;;
   esac
@@ -64,8 +66,8 @@ export RateLimiting__Policies__jobs__TokenLimit=1000000 RateLimiting__Policies__
 export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
 trap 'apphost_stop; rm -rf "$results"' EXIT
 # Project resources inherit the AppHost's environment.
-((tiered)) || export DOTNET_TieredCompilation=0
-if [[ -z "$warmup" ]]; then if ((tiered)); then warmup="$jobs"; else warmup=200; fi; fi
+if ((compile_once)); then export DOTNET_TieredCompilation=0; fi
+if [[ -z "$warmup" ]]; then if ((compile_once)); then warmup=200; else warmup=20000; fi; fi
 if ((trace)); then
   ensure_package linux-perf command -v perf
   # perf names JIT-compiled frames from /tmp/perf-<pid>.map (W^X off, or it sees anonymous double mappings).
