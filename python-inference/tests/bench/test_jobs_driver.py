@@ -138,6 +138,7 @@ class _Gateway(BaseHTTPRequestHandler):
     reject_every = 0
     stuck = 0
     twice = 0
+    finished_listings = 0  # pages of finished jobs served: the reads that check a phase's results
 
     def _reply(self, status: int, answer: object) -> None:
         data = json.dumps(answer).encode()
@@ -166,6 +167,9 @@ class _Gateway(BaseHTTPRequestHandler):
             completions = [{"type": "job.completed"}] * (2 if number == self.twice else 1)
             return self._reply(200, [{"type": "job.created"}, *completions])
         status = query["status"][0]
+        if status in ("succeeded", "failed"):
+            with self.lock:
+                type(self).finished_listings += 1
         items = [{"id": job, "status": "queued" if number == self.stuck else "succeeded", "createdAt": r["created"],
                   "updatedAt": r["created"] if number == self.stuck else datetime.now(timezone.utc).isoformat()}
                  for job, (number, r) in jobs_by_id.items()]
@@ -194,7 +198,7 @@ class _Gateway(BaseHTTPRequestHandler):
 @pytest.fixture
 def gateway():
     _Gateway.received = []
-    _Gateway.reject_every = _Gateway.stuck = _Gateway.twice = 0
+    _Gateway.reject_every = _Gateway.stuck = _Gateway.twice = _Gateway.finished_listings = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -257,3 +261,25 @@ def test_a_phase_counts_from_the_server_what_became_of_every_accepted_job(gatewa
     assert result["jobs_per_s"] > 0 and result["e2e_p99_ms"] >= result["e2e_p50_ms"] >= 0
     assert result["submit_p99_ms"] >= result["submit_p50_ms"] > 0
     assert not jobs.healthy(result)
+
+
+class _ListingsAsCpu:
+    """Stands in for CpuMeter: the stack's "CPU" is the number of pages of finished jobs the gateway has served."""
+
+    def __init__(self, server: type[_Gateway]) -> None:
+        self.server = server
+
+    def snapshot(self) -> dict[str, float]:
+        with self.server.lock:
+            return {"stack": float(self.server.finished_listings), "load client": 0.0}
+
+
+@needs_wrk
+def test_a_phase_s_cpu_ends_when_its_jobs_are_done_not_after_the_reads_that_check_them(gateway) -> None:
+    url, server = gateway
+
+    result = asyncio.run(jobs.jobs_rate(url, "secret-token", 250, 1, 8, cpu=_ListingsAsCpu(server)))
+
+    assert result["completed"] == 250
+    assert server.finished_listings >= 3  # 250 results, read in pages of 100 once every job was done
+    assert result["profile"]["cpu_ms_per_job"]["stack"] == 0
