@@ -26,8 +26,9 @@ public static class TestSettings
     ];
 
     /// <summary>
-    /// The prediction rate limits and time limits lifted (the batching tests send a thousand predictions as one caller); only the SQLite
-    /// stack lifts them, so the PostgreSQL stack keeps the default budgets the rate-limit tests measure.
+    /// The prediction rate limits and time limits lifted (the batching tests send a thousand predictions as one
+    /// caller); only the SQLite stack lifts them, so the PostgreSQL stack keeps the default budgets the rate-limit
+    /// tests measure.
     /// </summary>
     public static IEnumerable<KeyValuePair<string, string>> LiftedPredictionLimits =>
     [

@@ -132,7 +132,7 @@ class PredictionPublisher:
         }
         if len(again) + len(fresh) > 1:
             attributes["messaging.batch.message_count"] = len(again) + len(fresh)
-        unsent = dict(fresh)  # merged back unless made into an event, also when the flush is cancelled
+        unsent = dict(fresh)  # merged back unless made into an event (should making one raise)
         failed = 0
         try:
             with self._tracer.start_as_current_span(
