@@ -30,11 +30,15 @@ public sealed record DomainEvent(Guid Id, string Type, DateTimeOffset OccurredAt
     public Guid? JobId => Data.ValueKind == JsonValueKind.Object && Data.TryGetProperty("jobId", out var id)
                           && id.TryGetGuid(out var jobId) ? jobId : null;
 
-    /// <summary>An event of this Worker (<c>source</c> "worker") as an outbox message for the events exchange.</summary>
-    internal static OutboxMessage Announce(string type, object data, Guid? jobId, MessagingOptions options, DateTimeOffset now)
+    /// <summary>
+    /// An event of this Worker (<c>source</c> "worker") as an outbox message for the events exchange, published with
+    /// <paramref name="routingKey"/> (by default its type): the fanout ignores it, <c>events.by-type</c> routes by it.
+    /// </summary>
+    internal static OutboxMessage Announce(string type, object data, Guid? jobId, MessagingOptions options, DateTimeOffset now,
+        string? routingKey = null)
     {
         var envelope = new DomainEvent(Guid.CreateVersion7(), type, now, "worker", JsonSerializer.SerializeToElement(data, Json));
-        return new OutboxMessage(envelope.Id, options.EventsExchange, string.Empty, type,
+        return new OutboxMessage(envelope.Id, options.EventsExchange, routingKey ?? type, type,
             JsonSerializer.SerializeToUtf8Bytes(envelope, Json), Activity.Current?.Id, jobId, now);
     }
 

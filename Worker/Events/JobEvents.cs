@@ -19,9 +19,15 @@ public sealed record JobFailedData(Guid JobId, string Owner, string Model, int A
     public static string EventType => DomainEvent.JobFailed;
 }
 
-/// <summary>The events the Worker announces about jobs, each as an outbox message written with the state change.</summary>
+/// <summary>
+/// The events the Worker announces about jobs, each as an outbox message written with the state change. Their routing
+/// key is the type, with <c>.callback</c> appended for a job that has a callback URL: the notifications queue binds to
+/// those alone.
+/// </summary>
 internal static class JobEvents
 {
+    public static string RoutingKey(string type, bool hasCallback) => hasCallback ? $"{type}.callback" : type;
+
     public static OutboxMessage Completed(Job job, JsonElement result, MessagingOptions options, DateTimeOffset now) =>
         DomainEvent.Announce(DomainEvent.JobCompleted, new JobCompletedData(
             job.Id,
@@ -29,9 +35,10 @@ internal static class JobEvents
             job.Model,
             result.TryGetProperty("version", out var version) ? version.GetString() : null,
             job.Attempts,
-            result.TryGetProperty("predictions", out var predictions) ? predictions : null), job.Id, options, now);
+            result.TryGetProperty("predictions", out var predictions) ? predictions : null), job.Id, options, now,
+            RoutingKey(DomainEvent.JobCompleted, job.CallbackUrl is not null));
 
     public static OutboxMessage Failed(Job job, ProblemDetails error, MessagingOptions options, DateTimeOffset now) =>
         DomainEvent.Announce(DomainEvent.JobFailed, new JobFailedData(job.Id, job.Owner, job.Model, job.Attempts, error),
-            job.Id, options, now);
+            job.Id, options, now, RoutingKey(DomainEvent.JobFailed, job.CallbackUrl is not null));
 }

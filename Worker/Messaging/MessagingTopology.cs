@@ -9,7 +9,9 @@ namespace Worker.Messaging;
 /// <code>
 /// jobs ──(nack, no requeue)──▶ jobs.dead ◀──(nack)── jobs.retries ◀──(TTL expires)── jobs.retry.&lt;delay&gt;
 ///  └─(failed attempt)──▶ jobs.retry.&lt;delay&gt;          (no length limit; consumed like jobs)
-/// events (fanout) ──▶ events.audit, events.notifications (Worker), events.analytics (python-inference)
+/// events (fanout) ──▶ events.audit (Worker), events.analytics (python-inference): every event
+///  └──▶ events.by-type (topic, by routing key) ──▶ events.notifications (job.completed.callback, job.failed.callback),
+///                                               events.models.&lt;replica&gt; (model.activated; python-inference)
 /// </code>
 /// </summary>
 public static class MessagingTopology
@@ -156,13 +158,32 @@ public static class MessagingTopology
         }
     }
 
-    public static Task DeclareEventsExchangeAsync(IChannel channel, MessagingOptions options, CancellationToken cancellationToken) =>
-        channel.ExchangeDeclareAsync(options.EventsExchange, ExchangeType.Fanout, durable: true, autoDelete: false,
-            cancellationToken: cancellationToken);
+    /// <summary>
+    /// The topic exchange behind the events exchange (<c>events.by-type</c>): it receives every event, and a consumer
+    /// that wants only some binds its queue here by routing key (an event's type, <c>DomainEvent.Announce</c>) instead
+    /// of to the fanout, so the broker does not deliver it the rest.
+    /// </summary>
+    public static string EventsByTypeExchange(MessagingOptions options) => $"{options.EventsExchange}.by-type";
 
-    /// <summary>One consumer's own durable queue on the events exchange.</summary>
+    /// <summary>The events fanout exchange and, bound to it, the topic exchange of <see cref="EventsByTypeExchange"/>.</summary>
+    public static async Task DeclareEventsExchangeAsync(IChannel channel, MessagingOptions options, CancellationToken cancellationToken)
+    {
+        await channel.ExchangeDeclareAsync(options.EventsExchange, ExchangeType.Fanout, durable: true, autoDelete: false,
+            cancellationToken: cancellationToken);
+        await channel.ExchangeDeclareAsync(EventsByTypeExchange(options), ExchangeType.Topic, durable: true, autoDelete: false,
+            cancellationToken: cancellationToken);
+        await channel.ExchangeBindAsync(EventsByTypeExchange(options), options.EventsExchange, routingKey: string.Empty,
+            cancellationToken: cancellationToken);
+    }
+
+    /// <summary>
+    /// One consumer's own durable queue on the events exchange: bound to the fanout (every event) when
+    /// <paramref name="routingKeys"/> is null, or else to <see cref="EventsByTypeExchange"/> by those keys and by the
+    /// empty key, which an event published by a build before routing keys carries, so none is missed during an upgrade
+    /// (and unbound from the fanout, where such a queue was before).
+    /// </summary>
     public static async Task DeclareEventQueueAsync(IChannel channel, MessagingOptions options, string queue,
-        CancellationToken cancellationToken)
+        IReadOnlyList<string>? routingKeys, CancellationToken cancellationToken)
     {
         await DeclareEventsExchangeAsync(channel, options, cancellationToken);
         await DeclareQueueAsync(channel, options.EventsDeadLetterQueue, null, cancellationToken);
@@ -171,7 +192,18 @@ public static class MessagingTopology
             ["x-dead-letter-exchange"] = string.Empty,
             ["x-dead-letter-routing-key"] = options.EventsDeadLetterQueue,
         }, cancellationToken);
-        await channel.QueueBindAsync(queue, options.EventsExchange, routingKey: string.Empty, cancellationToken: cancellationToken);
+        if (routingKeys is null)
+        {
+            await channel.QueueBindAsync(queue, options.EventsExchange, routingKey: string.Empty, cancellationToken: cancellationToken);
+            return;
+        }
+
+        foreach (var key in routingKeys.Append(string.Empty).Distinct(StringComparer.Ordinal))
+        {
+            await channel.QueueBindAsync(queue, EventsByTypeExchange(options), key, cancellationToken: cancellationToken);
+        }
+
+        await channel.QueueUnbindAsync(queue, options.EventsExchange, routingKey: string.Empty, cancellationToken: cancellationToken);
     }
 
     /// <summary>A delay queue's name: <c>{queue}.retry.1s</c>, <c>{queue}.retry.50ms</c>.</summary>

@@ -2,7 +2,11 @@
 exchange) this replica serves the named version from its next request on.
 
 Every replica must switch, so each consumes from a queue of its own, `events.models.<random>`: exclusive and
-auto-deleted (it lives as long as this replica's connection), bound to the fanout exchange. The robust channel
+auto-deleted (it lives as long as this replica's connection). It is bound to `events.by-type`, the topic exchange
+behind the fanout (the Worker declares the same), by the routing key `model.activated`: the broker routes every
+event there and delivers this queue only activations, not every job's and prediction's event. It is also bound by
+the empty key, which an event published by a build before routing keys carries, so an activation from such a
+Worker is not missed during an upgrade (any other event that comes that way is acked unread). The robust channel
 re-declares the queue under the same name, re-binds and re-consumes after a reconnect. Events published while
 the connection was down are missed; the version served then is the one in force before the outage, until the next
 activation (or a restart, which asks the registry: app/worker/registration.py).
@@ -25,13 +29,20 @@ from aio_pika.abc import (
 from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, parse_traceparent
 from app.messaging.delivery import consumer_span_attributes, count_consumed, header, read_event, settle
 from app.ml.registry import ModelNotFoundError, ModelRegistry, VersionNotFoundError
-from app.schemas.events import ModelActivatedData
+from app.schemas.events import MODEL_ACTIVATED, ModelActivatedData
 
 logger = logging.getLogger(__name__)
 
 QUEUE_PREFIX = "events.models."
 # Spans and metrics name every replica's queue by this template, not by its random name.
 QUEUE_TEMPLATE = "events.models.{replica}"
+# The events this queue is bound for on the topic exchange (see above).
+ROUTING_KEYS = (MODEL_ACTIVATED, "")
+
+
+def by_type_exchange_name(exchange_name: str) -> str:
+    """The topic exchange bound to the events fanout, where a consumer binds for some events by routing key."""
+    return f"{exchange_name}.by-type"
 
 
 class ActivationConsumer:
@@ -56,8 +67,13 @@ class ActivationConsumer:
         self._channel = channel = await connection.channel()
         await channel.set_qos(prefetch_count=self.PREFETCH)
         exchange = await channel.declare_exchange(self._exchange_name, aio_pika.ExchangeType.FANOUT, durable=True)
+        by_type = await channel.declare_exchange(
+            by_type_exchange_name(self._exchange_name), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        await by_type.bind(exchange)
         queue = await channel.declare_queue(self.queue_name, exclusive=True, auto_delete=True)
-        await queue.bind(exchange)
+        for key in ROUTING_KEYS:
+            await queue.bind(by_type, routing_key=key)
         self._queue = queue
         self._consumer_tag = await queue.consume(self.handle)
 

@@ -167,8 +167,9 @@ class PredictionPublisher:
             "messaging.destination.name": self._exchange_name,
         }
         try:
+            # The routing key is the event's type: the fanout ignores it, `events.by-type` routes by it.
             # mandatory=False: an event nobody subscribed to is not an error for a fanout exchange.
-            publish = exchange.publish(message, routing_key="", mandatory=False)
+            publish = exchange.publish(message, routing_key=PREDICTION_MADE, mandatory=False)
             await asyncio.wait_for(publish, self.PUBLISH_TIMEOUT_S)
         except Exception as error:  # noqa: BLE001 - never lose counts, whatever went wrong
             # Once per outage, not once per flush.

@@ -16,7 +16,18 @@ from app.core.config import Settings
 from app.messaging.lifecycle import Messaging
 from app.ml.registry import ModelRegistry
 from tests.messaging.broker import RabbitMQNode
-from tests.messaging.test_lifecycle import EXCHANGE, QUEUE, delete_queue, event_body, messaging_app, run, wait_until
+from tests.messaging.test_lifecycle import (
+    EXCHANGE,
+    QUEUE,
+    delete_queue,
+    event_body,
+    job_completed,
+    job_failed,
+    messaging_app,
+    publish,
+    run,
+    wait_until,
+)
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
 
 TEXT = "The staff were friendly and the room was spotless."
@@ -39,8 +50,11 @@ def make_replica(
     run(delete_queue(broker, QUEUE))
 
 
-async def publish_activation(broker: RabbitMQNode, model: str, version: str) -> None:
-    """As the Worker does on ActivateVersion: a persistent model.activated event with the caller's traceparent."""
+async def publish_activation(
+    broker: RabbitMQNode, model: str, version: str, *, routing_key: str = "model.activated"
+) -> None:
+    """As the Worker does on ActivateVersion: a persistent model.activated event with the caller's traceparent, routed
+    by its type (a Worker built before routing keys published it with the empty key)."""
     async with await aio_pika.connect(broker.url) as connection:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True)
@@ -52,7 +66,7 @@ async def publish_activation(broker: RabbitMQNode, model: str, version: str) -> 
             type="model.activated",
             headers={"traceparent": INCOMING_TRACEPARENT},
         )
-        await exchange.publish(message, routing_key="")
+        await exchange.publish(message, routing_key=routing_key)
 
 
 def activation_ready(app: FastAPI) -> bool:
@@ -75,12 +89,18 @@ def test_each_replica_consumes_from_an_exclusive_auto_delete_queue_of_its_own(
         wait_until(lambda: activation_ready(first) and activation_ready(second), what="both consumers")
         names = {first.state.messaging.activation.queue_name, second.state.messaging.activation.queue_name}
         queues = broker.ctl("list_queues", "name", "exclusive", "auto_delete", "durable", "--quiet", "--no-table-headers")
-        bindings = broker.ctl("list_bindings", "source_name", "destination_name", "--quiet", "--no-table-headers")
+        bindings = broker.ctl(
+            "list_bindings", "source_name", "destination_name", "routing_key", "--quiet", "--no-table-headers"
+        )
 
     assert len(names) == 2 and all(name.startswith("events.models.") for name in names)
     for name in names:
         assert f"{name}\ttrue\ttrue\tfalse" in queues.splitlines()
-        assert f"{EXCHANGE}\t{name}" in bindings.splitlines()
+        # Bound to the topic exchange behind the fanout, for activations (and events without a key), not the fanout.
+        assert f"{EXCHANGE}.by-type\t{name}\tmodel.activated" in bindings.splitlines()
+        assert f"{EXCHANGE}.by-type\t{name}\t" in bindings.splitlines()
+        assert not any(line.startswith(f"{EXCHANGE}\t{name}\t") for line in bindings.splitlines())
+    assert f"{EXCHANGE}\t{EXCHANGE}.by-type\t" in bindings.splitlines()
     remaining = broker.ctl("list_queues", "name", "--quiet", "--no-table-headers").splitlines()
     assert not names & set(remaining)  # gone with their connections
 
@@ -101,7 +121,6 @@ def test_model_activated_switches_the_served_version_and_continues_the_publisher
         assert models == {"iris": "1.0.0", "sentiment": "2.0.0"}
 
     queue_name = app.state.messaging.activation.queue_name
-    # The queue also receives this replica's own prediction.made events (the exchange is a fanout), each under a span.
     # The span is named by the queue's template: every replica's queue has a random name of its own.
     processed = [s for s in exporter.spans if s.name == "process events.models.{replica}"]
     [span] = [s for s in processed if s.attributes.get("event.type") == "model.activated"]
@@ -124,6 +143,24 @@ def test_every_replica_switches(broker: RabbitMQNode, make_replica: Callable[[],
         wait_until(lambda: served_version(two) == "2.0.0", what="the second replica to switch")
         run(publish_activation(broker, "sentiment", "1.0.0"))
         wait_until(lambda: served_version(one) == served_version(two) == "1.0.0", what="both to switch back")
+
+
+def test_only_activations_reach_the_replicas_queue_and_one_without_a_routing_key_still_does(
+    broker: RabbitMQNode, make_replica: Callable[[], FastAPI]
+) -> None:
+    app = make_replica()
+    exporter = RecordingExporter()
+    app.state.tracer.exporter = exporter
+
+    with TestClient(app) as client:
+        wait_until(lambda: activation_ready(app), what="the activation consumer")
+        run(publish(broker, job_completed(), job_failed()))
+        # Behind the job events in the queue, had they been delivered: as a Worker built before routing keys sends it.
+        run(publish_activation(broker, "sentiment", "2.0.0", routing_key=""))
+        wait_until(lambda: served_version(client) == "2.0.0", what="the switch to 2.0.0")
+
+    processed = [s for s in exporter.spans if s.name == "process events.models.{replica}"]
+    assert [s.attributes.get("event.type") for s in processed] == ["model.activated"]
 
 
 def test_an_unknown_version_is_acked_with_a_warning_and_changes_nothing(

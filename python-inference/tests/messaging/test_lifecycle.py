@@ -88,7 +88,7 @@ def job_failed(model: str = "iris") -> bytes:
 
 
 async def publish(broker: RabbitMQNode, *bodies: bytes) -> None:
-    """Publish as the Worker does: persistent JSON with type, message id and timestamp, confirmed."""
+    """Publish as the Worker does: persistent JSON with type, message id and timestamp, routed by the type, confirmed."""
     async with await aio_pika.connect(broker.url) as connection:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True)
@@ -105,7 +105,7 @@ async def publish(broker: RabbitMQNode, *bodies: bytes) -> None:
                 message_id=envelope.get("id"),
                 timestamp=datetime.now(timezone.utc),
             )
-            await exchange.publish(message, routing_key="")
+            await exchange.publish(message, routing_key=envelope.get("type") or "")
 
 
 async def bind_listener(broker: RabbitMQNode) -> str:

@@ -27,7 +27,7 @@ class FakeExchange:
         self.hang = hang
 
     async def publish(self, message: aio_pika.Message, routing_key: str, *, mandatory: bool = True) -> object:
-        assert routing_key == ""
+        assert routing_key == "prediction.made"  # the event's type, which `events.by-type` routes by
         self.attempted.append(message)
         if self.hang:
             await asyncio.Event().wait()
