@@ -7,7 +7,8 @@
 # records (the 202s, the jobs' timestamps, the Worker's audit log for jobs done twice). The raw-broker baseline is a
 # Python client (aio-pika): it measures the broker, not our stack. scripts/bench/run.sh runs the same driver as one
 # scenario among the others.
-# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [--compile-once] [jobs] [concurrency]
+# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [--compile-once]
+#                              [--sampling-ratio R] [jobs] [concurrency]
 #   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
 #               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
 #               and the PostgreSQL / SQLite ratios
@@ -23,6 +24,9 @@
 #               no JIT at work while measuring, for profiles (--trace) that should show the work rather than the JIT,
 #               but no dynamic PGO and the framework's precompiled code never re-optimised, so slower than a settled
 #               stack; not the figures to report
+#   --sampling-ratio  every service keeps that share of the traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio,
+#               OTEL_TRACES_SAMPLER_ARG=R), as production does with 0.1 (docs/operations.md); by default every job is
+#               traced, as in development
 #   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
 #               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
 # (assumes scripts/setup.sh has run; installs wrk with apt-get when it is missing)
@@ -34,6 +38,7 @@ profile=0
 trace=0
 compile_once=0
 warmup=""
+sampling_ratio=""
 positional=()
 while (($#)); do
   case "$1" in
@@ -44,6 +49,7 @@ while (($#)); do
     --trace) trace=1; shift ;;
     --compile-once) compile_once=1; shift ;;
     --warmup) warmup="${2:?--warmup needs a number of jobs}"; shift 2 ;;
+    --sampling-ratio) sampling_ratio="${2:?--sampling-ratio needs a ratio from 0 to 1}"; shift 2 ;;
     *) positional+=("$1"); shift ;;
   esac
 done
@@ -67,6 +73,13 @@ export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxCon
 trap 'apphost_stop; rm -rf "$results"' EXIT
 # Project resources inherit the AppHost's environment.
 if ((compile_once)); then export DOTNET_TieredCompilation=0; fi
+if [[ -n "$sampling_ratio" ]]; then
+  export OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$sampling_ratio"
+  traced="${sampling_ratio} of traces kept"
+else
+  unset OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER_ARG
+  traced="every job traced"
+fi
 if [[ -z "$warmup" ]]; then if ((compile_once)); then warmup=200; else warmup=20000; fi; fi
 if ((trace)); then
   ensure_package linux-perf command -v perf
@@ -143,6 +156,13 @@ profile_arguments() {
 read -r load_before _ </proc/loadavg
 for provider in "${providers[@]}"; do
   apphost_start "$configuration" --Messaging:Runtime=local --Database:Provider="$provider" --Database:Runtime=local
+  # Every service must run under the sampling measured (project and executable resources inherit the AppHost's environment).
+  for pid in "$(service_pid Gateway "$configuration")" "$(service_pid Worker "$configuration")" "$(inference_pid)"; do
+    if [[ "$(process_env "$pid" OTEL_TRACES_SAMPLER_ARG)" != "$sampling_ratio" ]]; then
+      echo "$(basename "$0"): process $pid does not run with OTEL_TRACES_SAMPLER_ARG=${sampling_ratio:-(unset)}" >&2
+      exit 1
+    fi
+  done
   # The broker's address and generated credentials, as Aspire gave them to a Worker replica.
   amqp=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__messaging)
   # The Worker's address as the gateway has it, and the key the gateway signs its tokens for the Worker with: the
@@ -150,7 +170,7 @@ for provider in "${providers[@]}"; do
   extra=(--worker "$(process_env "$(service_pid Gateway "$configuration")" services__worker__http__0)"
     --worker-key "$(process_env "$(service_pid Worker "$configuration")" Auth__Callers__gateway__SigningKey)")
   if ((profile)); then read -r -a profiled <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; extra+=("${profiled[@]}"); fi
-  echo "provider: $provider ($configuration build)"
+  echo "provider: $provider ($configuration build, $traced)"
   if ((trace)); then
     extra+=(--phase-file "$results/$provider.phase")
     record_single_phase "$results/$provider.phase" "$provider" &
@@ -165,7 +185,7 @@ read -r load_after _ </proc/loadavg
 
 if ((${#providers[@]} > 1)); then
   echo
-  echo "Both providers, one after the other ($configuration build, $jobs single-input and $((jobs / 10 > 10 ? jobs / 10 : 10)) 100-input jobs, $concurrency in flight; load average $load_before before, $load_after after):"
+  echo "Both providers, one after the other ($configuration build, $traced, $jobs single-input and $((jobs / 10 > 10 ? jobs / 10 : 10)) 100-input jobs, $concurrency in flight; load average $load_before before, $load_after after):"
   echo
   python-inference/.venv/bin/python scripts/bench/jobs.py --compare sqlite="$results/sqlite.json" postgres="$results/postgres.json"
 fi
