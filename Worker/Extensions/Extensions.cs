@@ -85,8 +85,13 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>python-inference over gRPC (the default) or HTTP/JSON (<c>Inference:Transport</c>).</summary>
-    private static void AddInferenceClient(this IHostApplicationBuilder builder)
+    /// <summary>
+    /// python-inference over gRPC (the default) or HTTP/JSON (<c>Inference:Transport</c>). Without
+    /// <c>IHttpClientFactory</c>'s logging handlers: they wrote four Information lines per model call (start and end
+    /// of the logical and the client handler), which every batch of jobs paid to the console and the telemetry; a
+    /// call's failure is logged where it is understood (the job's retry, the outage wait).
+    /// </summary>
+    internal static void AddInferenceClient(this IHostApplicationBuilder builder)
     {
         var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
             .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Grpc);
@@ -94,6 +99,7 @@ public static class Extensions
         {
             builder.Services.AddHttpClient<HttpInferenceClient>(nameof(IInferenceClient), (services, http) =>
                     http.BaseAddress = services.GetRequiredService<IOptions<InferenceOptions>>().Value.BaseAddress)
+                .RemoveAllLoggers()
                 // Retrying is the job queue's business (back-off queues, attempts in headers): one HTTP attempt per
                 // delivery, so an outage costs seconds, not the standard handler's retries times four attempts.
                 .AddStandardResilienceHandler()
@@ -132,7 +138,8 @@ public static class Extensions
                         },
                     },
                 },
-            });
+            })
+            .RemoveAllLoggers();
         builder.Services.AddSingleton<GrpcInferenceClient>();
         builder.Services.AddSingleton<IInferenceClient>(services =>
             WaitingOutOutages(services, services.GetRequiredService<GrpcInferenceClient>()));
