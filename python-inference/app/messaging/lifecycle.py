@@ -46,7 +46,9 @@ class Messaging:
         self.connection = BrokerConnection(
             settings.MESSAGING_URL,
             connection_name=settings.OTEL_SERVICE_NAME,
-            on_connected=[self.publisher.attach, self.consumer.attach, self.activation.attach],
+            # The publisher attaches last: its first flush may come at once, and an event published before this
+            # service's own queues are declared and bound is routed nowhere and lost (on a first start, say).
+            on_connected=[self.consumer.attach, self.activation.attach, self.publisher.attach],
         )
 
     @property

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.core.telemetry import parse_traceparent
 from app.main import create_app
+from app.messaging.analytics import AnalyticsConsumer
 from app.messaging.lifecycle import Messaging
 from app.ml.registry import ModelRegistry
 from tests.messaging.broker import USER, RabbitMQNode, TcpForwarder, free_port
@@ -302,6 +303,38 @@ def test_the_service_serves_while_the_broker_is_unreachable_and_publishes_once_i
             wait_until(
                 lambda: stats(client)["models"].get("sentiment", {}).get("labels") == {"negative": 1},
                 what="the prediction served while the broker was away",
+            )
+    finally:
+        late_broker.close()
+        run(delete_queue(broker, QUEUE))
+
+
+def test_counts_published_on_connecting_reach_the_analytics_queue_however_slowly_it_is_declared(
+    broker: RabbitMQNode,
+    settings: Settings,
+    registry: ModelRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A first start: the analytics queue does not exist yet, and declaring it takes longer than a flush interval.
+    run(delete_queue(broker, QUEUE))
+    declare = AnalyticsConsumer.attach
+
+    async def slow_declare(self: AnalyticsConsumer, connection: Any) -> None:
+        await asyncio.sleep(0.5)
+        await declare(self, connection)
+
+    monkeypatch.setattr(AnalyticsConsumer, "attach", slow_declare)
+    late_broker = TcpForwarder(broker.port)  # refuses connections until opened: the count waits for it
+    app = messaging_app(settings, registry, tmp_path, f"amqp://{USER}:{broker.password}@127.0.0.1:{late_broker.port}/")
+    try:
+        with TestClient(app) as client:
+            assert client.get("/predict", params={"text": NEGATIVE}).status_code == 200
+            late_broker.open()
+            wait_until_connected(client, timeout=15.0)
+            wait_until(
+                lambda: stats(client)["models"].get("sentiment", {}).get("labels") == {"negative": 1},
+                what="the count published on connecting",
             )
     finally:
         late_broker.close()
