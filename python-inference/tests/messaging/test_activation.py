@@ -69,6 +69,14 @@ async def publish_activation(
         await exchange.publish(message, routing_key=routing_key)
 
 
+def traced_replica(make_replica: Callable[[], FastAPI]) -> tuple[FastAPI, RecordingExporter]:
+    """A replica whose finished spans the test reads."""
+    app = make_replica()
+    exporter = RecordingExporter()
+    app.state.tracer.exporter = exporter
+    return app, exporter
+
+
 def activation_ready(app: FastAPI) -> bool:
     messaging: Messaging = app.state.messaging
     return messaging.connection.connected and messaging.activation.consuming
@@ -108,9 +116,7 @@ def test_each_replica_consumes_from_an_exclusive_auto_delete_queue_of_its_own(
 def test_model_activated_switches_the_served_version_and_continues_the_publishers_trace(
     broker: RabbitMQNode, make_replica: Callable[[], FastAPI]
 ) -> None:
-    app = make_replica()
-    exporter = RecordingExporter()
-    app.state.tracer.exporter = exporter
+    app, exporter = traced_replica(make_replica)
 
     with TestClient(app) as client:
         wait_until(lambda: activation_ready(app), what="the activation consumer")
@@ -148,9 +154,7 @@ def test_every_replica_switches(broker: RabbitMQNode, make_replica: Callable[[],
 def test_only_activations_reach_the_replicas_queue_and_one_without_a_routing_key_still_does(
     broker: RabbitMQNode, make_replica: Callable[[], FastAPI]
 ) -> None:
-    app = make_replica()
-    exporter = RecordingExporter()
-    app.state.tracer.exporter = exporter
+    app, exporter = traced_replica(make_replica)
 
     with TestClient(app) as client:
         wait_until(lambda: activation_ready(app), what="the activation consumer")
