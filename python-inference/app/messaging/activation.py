@@ -6,7 +6,7 @@ auto-deleted (it lives as long as this replica's connection). It is bound to `ev
 behind the fanout (the Worker declares the same), by the routing key `model.activated`: the broker routes every
 event there and delivers this queue only activations, not every job's and prediction's event. It is also bound by
 the empty key, which an event published by a build before routing keys carries, so an activation from such a
-Worker is not missed during an upgrade (any other event that comes that way is acked unread). The robust channel
+Worker is not missed during an upgrade (any other event that comes that way is acked and ignored). The robust channel
 re-declares the queue under the same name, re-binds and re-consumes after a reconnect. Events published while
 the connection was down are missed; the version served then is the one in force before the outage, until the next
 activation (or a restart, which asks the registry: app/worker/registration.py).
