@@ -31,31 +31,43 @@ public static class DashboardTelemetry
 
     /// <summary>
     /// The latest value of every series of <paramref name="resource"/>'s <paramref name="instrument"/> whose attributes
-    /// include <paramref name="attributes"/>, summed over the resource's replicas.
+    /// include <paramref name="attributes"/>, summed over the resource's replicas. With <paramref name="acrossRestarts"/>
+    /// (for counters and histograms, whose points are cumulative since their process started) a series sums the latest
+    /// value of each start time: a replica restarted under the same name reports into the same series from zero again,
+    /// and its first new point would otherwise read lower than the dead process's last.
     /// </summary>
     public static Measured Read(SqliteConnection store, string resource, string instrument,
-        IReadOnlyDictionary<string, string>? attributes = null)
+        IReadOnlyDictionary<string, string>? attributes = null, bool acrossRestarts = false)
     {
         using var command = store.CreateCommand();
         command.CommandText = """
-            SELECT d.dimension_id, i.unit,
-                   (SELECT COALESCE(p.histogram_count, p.integer_value, p.double_value) FROM telemetry_metric_points p
-                    WHERE p.dimension_id = d.dimension_id ORDER BY p.end_time_ticks DESC, p.point_id DESC LIMIT 1)
+            SELECT d.dimension_id, i.unit, p.start_time_ticks, COALESCE(p.histogram_count, p.integer_value, p.double_value)
             FROM telemetry_metric_instruments i
             JOIN telemetry_resources r ON r.resource_id = i.resource_id
             JOIN telemetry_metric_dimensions d ON d.instrument_id = i.instrument_id
+            LEFT JOIN telemetry_metric_points p ON p.dimension_id = d.dimension_id
             WHERE r.resource_name = $resource AND i.instrument_name = $instrument
+            ORDER BY d.dimension_id, p.end_time_ticks, p.point_id
             """;
         command.Parameters.AddWithValue("$resource", resource);
         command.Parameters.AddWithValue("$instrument", instrument);
-        var series = new List<(long Dimension, string Unit, double Value)>();
+        // Per series, the latest value of each start time (the rows come oldest first, so the last one written wins).
+        var latest = new Dictionary<(long Dimension, long Start), double>();
+        var units = new Dictionary<long, string>();
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
-                series.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? 0 : reader.GetDouble(2)));
+                var dimension = reader.GetInt64(0);
+                units[dimension] = reader.GetString(1);
+                var start = acrossRestarts && !reader.IsDBNull(2) ? reader.GetInt64(2) : 0;
+                latest[(dimension, start)] = reader.IsDBNull(3) ? 0 : reader.GetDouble(3);
             }
         }
+
+        var series = latest.GroupBy(point => point.Key.Dimension)
+            .Select(group => (Dimension: group.Key, Unit: units[group.Key], Value: group.Sum(point => point.Value)))
+            .ToList();
 
         double total = 0;
         string unit = "";
