@@ -156,13 +156,7 @@ profile_arguments() {
 read -r load_before _ </proc/loadavg
 for provider in "${providers[@]}"; do
   apphost_start "$configuration" --Messaging:Runtime=local --Database:Provider="$provider" --Database:Runtime=local
-  # Every service must run under the sampling measured (project and executable resources inherit the AppHost's environment).
-  for pid in "$(service_pid Gateway "$configuration")" "$(service_pid Worker "$configuration")" "$(inference_pid)"; do
-    if [[ "$(process_env "$pid" OTEL_TRACES_SAMPLER_ARG)" != "$sampling_ratio" ]]; then
-      echo "$(basename "$0"): process $pid does not run with OTEL_TRACES_SAMPLER_ARG=${sampling_ratio:-(unset)}" >&2
-      exit 1
-    fi
-  done
+  require_sampling "$(service_pid Gateway "$configuration")" "$(service_pid Worker "$configuration")" "$(inference_pid)"
   # The broker's address and generated credentials, as Aspire gave them to a Worker replica.
   amqp=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__messaging)
   # The Worker's address as the gateway has it, and the key the gateway signs its tokens for the Worker with: the

@@ -74,6 +74,18 @@ listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -n 1 | cu
 # One variable of process $1's environment ($2 the name).
 process_env() { tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p" | head -n 1; }
 
+# Exits unless every process given runs with this script's trace sampling (OTEL_TRACES_SAMPLER_ARG, or none): the
+# figures are only those of the setting measured (project and executable resources inherit the AppHost's environment).
+require_sampling() {
+  local pid
+  for pid in "$@"; do
+    if [[ "$(process_env "$pid" OTEL_TRACES_SAMPLER_ARG)" != "${OTEL_TRACES_SAMPLER_ARG:-}" ]]; then
+      echo "$(basename "$0"): process $pid does not run with OTEL_TRACES_SAMPLER_ARG=${OTEL_TRACES_SAMPLER_ARG:-(unset)}" >&2
+      exit 1
+    fi
+  done
+}
+
 # Starts the AppHost (configuration $1, then AppHost arguments) on free ports: the gateway's HTTP and HTTPS, the
 # dashboard and its OTLP and resource endpoints, all on loopback; the other resources get free ports from Aspire.
 # Waits (at most $APPHOST_START_TIMEOUT s, 600 by default: a loaded machine is slow) until the gateway is healthy. Output goes to $APPHOST_LOG.

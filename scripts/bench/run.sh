@@ -85,14 +85,7 @@ stack_start() {
   # For the jobs' audit (jobs done twice): the Worker's address as the gateway has it, and the gateway's key for it.
   worker_url=$(process_env "$gateway_pid" services__worker__http__0)
   worker_key=$(process_env "$(service_pid Worker Release)" Auth__Callers__gateway__SigningKey)
-  # Every service must run under the setting measured (project and executable resources inherit the AppHost's environment).
-  local pid
-  for pid in "$gateway_pid" "$inference" "$(service_pid Worker Release)"; do
-    if [[ "$(process_env "$pid" OTEL_TRACES_SAMPLER_ARG)" != "${OTEL_TRACES_SAMPLER_ARG:-}" ]]; then
-      echo "$(basename "$0"): process $pid does not run with OTEL_TRACES_SAMPLER_ARG=${OTEL_TRACES_SAMPLER_ARG:-(unset)}" >&2
-      exit 1
-    fi
-  done
+  require_sampling "$gateway_pid" "$inference" "$(service_pid Worker Release)"
   # The same gateway again (its binary, environment and working folder) on a port of its own, with batching off.
   unbatched_gateway_start "$gateway_pid" "$tmp/unbatched-$2.log"
   unbatched=$UNBATCHED_PID
