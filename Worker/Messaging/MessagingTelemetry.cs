@@ -25,11 +25,15 @@ internal static class MessagingTelemetry
     public static string DestinationOf(string exchange, string routingKey) =>
         exchange.Length > 0 ? exchange : routingKey.Length > 0 ? routingKey : DefaultExchange;
 
-    /// <summary>A producer span for one publication, or null when nobody listens.</summary>
-    public static Activity? StartPublish(string exchange, string routingKey, string messageId, int bodySize)
+    /// <summary>
+    /// A producer span for one publication, a child of <paramref name="parent"/> (by default the current span), or
+    /// null when nobody listens.
+    /// </summary>
+    public static Activity? StartPublish(string exchange, string routingKey, string messageId, int bodySize,
+        ActivityContext parent = default)
     {
         var destination = DestinationOf(exchange, routingKey);
-        var activity = Telemetry.ActivitySource.StartActivity($"publish {destination}", ActivityKind.Producer);
+        var activity = Telemetry.ActivitySource.StartActivity($"publish {destination}", ActivityKind.Producer, parent);
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag("messaging.system", System);

@@ -22,13 +22,14 @@ internal sealed class RabbitMqPublisher(IServiceProvider services, IOptions<Mess
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.PublishTimeout);
-        // The message continues the trace of the request that caused it, even when published later by the relay.
-        using var activity = message.TraceParent is { } parent && Activity.Current is null
-            && ActivityContext.TryParse(parent, null, out var context)
-            ? Telemetry.ActivitySource.StartActivity($"outbox {message.Type}", ActivityKind.Internal, context)
-            : null;
+        // The message continues the trace of the request that caused it, even when published later by the relay (which
+        // runs outside any trace): its publication is a child of the span that wrote it.
+        var parent = message.TraceParent is { } traceParent && Activity.Current is null
+            && ActivityContext.TryParse(traceParent, null, out var context)
+            ? context
+            : default;
         using var publish = MessagingTelemetry.StartPublish(message.Exchange, message.RoutingKey, message.Id.ToString(),
-            message.Body.Length);
+            message.Body.Length, parent);
         try
         {
             var channel = await GetChannelAsync(timeout.Token);

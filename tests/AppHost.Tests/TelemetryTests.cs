@@ -90,7 +90,7 @@ public sealed class TelemetryTests(AppHostFixture stack)
         // either publication's spans count.)
         static bool WithParent(IReadOnlyList<TraceSpan> found, TraceSpan span) => found.Any(parent => parent.SpanId == span.ParentSpanId);
         var spans = await WaitForSpansAsync(traceId, ["gateway", "worker", "python-inference"],
-            also: found => found.Any(s => s.Service == "worker" && s.Name == "outbox job.completed" && WithParent(found, s))
+            also: found => found.Any(s => s.Service == "worker" && s.Name == "publish events" && WithParent(found, s))
                            && found.Any(s => s.Service == "python-inference" && s.Name == "process events.analytics" && WithParent(found, s)),
             pythonServerSpan: GrpcPredictStream);
 
