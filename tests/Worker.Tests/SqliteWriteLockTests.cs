@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using Worker.Persistence;
+
+namespace Worker.Tests;
+
+/// <summary>
+/// How a SQLite connection of the Worker waits for the write lock another connection holds (two replicas and several
+/// group-committing writers share one file): every millisecond, then every 5 ms, not SQLite's own back-off, which
+/// sleeps up to 100 ms at a time however soon the lock is free.
+/// </summary>
+public sealed class SqliteWriteLockTests : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+    private SqliteDialect _dialect = null!;
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _dialect = new SqliteDialect(Path.Combine(_folder, "jobs.db"));
+        await new WorkerDatabase(_dialect).MigrateAsync(Token);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public void The_wait_tries_again_until_the_timeout_and_then_gives_up()
+    {
+        Assert.Equal(1, SqliteDialect.WaitForTheWriteLock(IntPtr.Zero, 0));
+        Assert.Equal(1, SqliteDialect.WaitForTheWriteLock(IntPtr.Zero, 60));
+        // 50 tries a millisecond apart, then 5 ms apart: 30 s are used up after 50 + 29,950 / 5 tries.
+        Assert.Equal(0, SqliteDialect.WaitForTheWriteLock(IntPtr.Zero, 50 + (30_000 - 50) / 5));
+    }
+
+    [Fact]
+    public async Task A_write_that_found_the_lock_held_goes_ahead_within_milliseconds_of_its_release()
+    {
+        await using var holder = await _dialect.OpenAsync(Token);
+        await using (var hold = await _dialect.BeginWriteAsync(holder, Token))
+        {
+            await using var waiter = await _dialect.OpenAsync(Token);
+            var waited = Stopwatch.StartNew();
+            var write = Task.Run(() => WorkerDatabase.ExecuteAsync(waiter, null,
+                "INSERT INTO schema_version (version, applied_at) VALUES (1000, 'now')", Token), Token);
+            // Released 440 ms after the write began to wait: SQLite's own back-off would try again at 428 and then
+            // at 528 ms (88 ms late); trying every 5 ms by then, the write goes ahead a few milliseconds after.
+            await Task.Delay(TimeSpan.FromMilliseconds(440) - waited.Elapsed, Token);
+            Assert.False(write.IsCompleted);
+            await hold.CommitAsync(Token);
+            var released = waited.Elapsed;
+
+            Assert.Equal(1, await write);
+            Assert.True(waited.Elapsed - released < TimeSpan.FromMilliseconds(50),
+                $"the write went ahead {(waited.Elapsed - released).TotalMilliseconds:0} ms after the lock was released");
+        }
+    }
+
+    [Fact]
+    public async Task A_pooled_connection_keeps_its_settings_each_time_it_is_opened()
+    {
+        for (var open = 0; open < 3; open++)
+        {
+            await using var connection = await _dialect.OpenAsync(Token);
+            Assert.Equal(1L, await WorkerDatabase.ScalarAsync(connection, null, "PRAGMA synchronous", Token)); // NORMAL
+        }
+    }
+}
