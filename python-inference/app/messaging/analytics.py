@@ -24,7 +24,7 @@ from aio_pika.abc import (
 from app.core.telemetry import SPAN_KIND_CONSUMER, AttributeValue, Tracer, parse_traceparent
 from app.messaging.analytics_store import AnalyticsSnapshot, AnalyticsStore, ModelCounts, event_effects
 from app.schemas.events import Event
-from app.messaging.delivery import consumer_span_attributes, count_consumed, header, read_event, settle
+from app.messaging.delivery import BatchedAcks, consumer_span_attributes, count_consumed, header, read_event, settle
 
 __all__ = ["AnalyticsConsumer", "AnalyticsSnapshot", "AnalyticsStore", "ModelCounts", "event_effects"]
 
@@ -47,7 +47,8 @@ class AnalyticsConsumer:
         self._queue: AbstractRobustQueue | None = None
         self._consumer_tag: str | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
-        self._waiting: list[tuple[Event, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[Event, asyncio.Future[bool], AbstractIncomingMessage]] = []
+        self._acks = BatchedAcks()
         self._writer: asyncio.Task[None] | None = None
 
     @property
@@ -67,10 +68,13 @@ class AnalyticsConsumer:
         self._consumer_tag = await queue.consume(self.handle)
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
-        """Record one delivery, then settle it: ack, reject (unparsable) or requeue (storage failed)."""
+        """Record one delivery, then settle it: acked with the others of its transaction once they committed (one
+        `multiple` ack), or alone: rejected (unparsable) or requeued (storage failed)."""
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        self._acks.take(message)  # before any await: deliveries are taken in the order the channel numbers them
+        committed = False
         count_consumed(self.queue_name)
         try:
             with self._tracer.start_as_current_span(
@@ -83,7 +87,7 @@ class AnalyticsConsumer:
                 if event is None:
                     return
                 try:
-                    recorded = await self._record(event)
+                    recorded = await self._record(event, message)
                 except self.store.transient_errors as error:  # locked, busy, I/O, a lost connection: worth another try
                     logger.warning("recording event %s failed, requeueing it: %s", event.envelope.id, error)
                     span.set_error(type(error).__name__)
@@ -96,18 +100,21 @@ class AnalyticsConsumer:
                     span.set_error(type(error).__name__)
                     await settle(message.reject(requeue=False))
                     return
+                committed = True  # and acknowledged by the writer, with the rest of its transaction
                 if not recorded:
                     logger.info("event %s was counted before; ignoring it", event.envelope.id)
                 span.attributes["event.duplicate"] = not recorded
-                await settle(message.ack())
         finally:
+            if not committed and (ack := self._acks.release(message)) is not None:
+                # Settled alone (or cancelled): the committed deliveries it held back are acknowledged now.
+                await settle(ack.ack(multiple=True))
             if task is not None:
                 self._in_flight.discard(task)
 
-    async def _record(self, event: Event) -> bool:
+    async def _record(self, event: Event, message: AbstractIncomingMessage) -> bool:
         """Whether this delivery counted `event` (False: counted before), once its transaction committed."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((event, future))
+        self._waiting.append((event, future, message))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.ensure_future(self._write_waiting())
         return await future
@@ -118,13 +125,13 @@ class AnalyticsConsumer:
             try:
                 await self._write(batch)
             finally:
-                for _, future in batch:  # cancelled mid-write (shutdown): nobody is left waiting
+                for _, future, _ in batch:  # cancelled mid-write (shutdown): nobody is left waiting
                     if not future.done():
                         future.cancel()
 
-    async def _write(self, batch: list[tuple[Event, asyncio.Future[bool]]]) -> None:
+    async def _write(self, batch: list[tuple[Event, asyncio.Future[bool], AbstractIncomingMessage]]) -> None:
         try:
-            recorded = await asyncio.to_thread(self.store.record_many, [event for event, _ in batch])
+            recorded = await asyncio.to_thread(self.store.record_many, [event for event, _, _ in batch])
         except Exception as error:
             if len(batch) > 1:
                 for item in batch:  # nothing was counted: each alone, so only the event that fails gets the error
@@ -133,7 +140,10 @@ class AnalyticsConsumer:
             if not batch[0][1].done():
                 batch[0][1].set_exception(error)
             return
-        for (_, future), counted in zip(batch, recorded):
+        # Committed: one ack for the whole transaction (and whatever committed before it and waited for it).
+        for ack in self._acks.done([message for _, _, message in batch]):
+            await settle(ack.ack(multiple=True))
+        for (_, future, _), counted in zip(batch, recorded):
             if not future.done():
                 future.set_result(counted)
 

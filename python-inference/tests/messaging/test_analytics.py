@@ -4,6 +4,7 @@ tests/messaging/test_lifecycle.py runs the consumer against RabbitMQ."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sqlite3
 import uuid
@@ -19,6 +20,7 @@ from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, instruments
 from app.messaging import analytics_store
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCounts
 from app.messaging.analytics_store import postgres_conninfo
+from app.messaging.delivery import BatchedAcks
 from app.schemas.events import Event, parse_event
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
 
@@ -147,26 +149,48 @@ def test_an_event_whose_counts_fail_is_not_marked_as_seen(
     assert store.snapshot().models["iris"].predictions == 1
 
 
-class FakeDelivery:
-    """The parts of aio-pika's IncomingMessage the consumer uses; remembers how it was settled."""
+class FakeChannel:
+    """Numbers its deliveries 1, 2, 3, ... as a channel does, and keeps how they were settled, in order:
+    (operation, delivery tag, `multiple` for an ack or `requeue` for a reject or nack)."""
 
-    def __init__(self, body: bytes, headers: dict[str, Any] | None = None) -> None:
+    def __init__(self) -> None:
+        self.tags = itertools.count(1)
+        self.settlements: list[tuple[str, int, bool]] = []
+
+    @property
+    def acks(self) -> int:
+        return sum(1 for operation, _, _ in self.settlements if operation == "ack")
+
+
+class FakeDelivery:
+    """The parts of aio-pika's IncomingMessage the consumer uses, on a FakeChannel (its own unless given)."""
+
+    def __init__(self, body: bytes, headers: dict[str, Any] | None = None, channel: FakeChannel | None = None) -> None:
         self.body = body
         self.headers = headers or {}
         self.message_id = None
         self.redelivered = False
         self.routing_key = ""  # a fanout exchange's
-        self.delivery_tag = 7
-        self.settled: tuple[str, bool] | None = None
+        self.channel = channel or FakeChannel()
+        self.delivery_tag = next(self.channel.tags)
 
-    async def ack(self) -> None:
-        self.settled = ("ack", False)
+    @property
+    def settled(self) -> tuple[str, bool] | None:
+        """How the broker would see it settled: by the first settlement that covers its tag (an ack with `multiple`
+        covers every lower tag not settled before), as (operation, requeue)."""
+        for operation, tag, flag in self.channel.settlements:
+            if tag == self.delivery_tag or (operation == "ack" and flag and tag > self.delivery_tag):
+                return (operation, False if operation == "ack" else flag)
+        return None
+
+    async def ack(self, multiple: bool = False) -> None:
+        self.channel.settlements.append(("ack", self.delivery_tag, multiple))
 
     async def reject(self, requeue: bool = False) -> None:
-        self.settled = ("reject", requeue)
+        self.channel.settlements.append(("reject", self.delivery_tag, requeue))
 
     async def nack(self, requeue: bool = True) -> None:
-        self.settled = ("nack", requeue)
+        self.channel.settlements.append(("nack", self.delivery_tag, requeue))
 
 
 def consumer(store: AnalyticsStore, tracer: Tracer | None = None) -> AnalyticsConsumer:
@@ -251,9 +275,12 @@ def test_concurrent_deliveries_share_transactions_and_a_bad_event_among_them_fai
     monkeypatch.setattr(
         analytics_store, "event_effects", lambda e: [(None, *effect[1:]) if effect[0] == "broken" else effect for effect in effects(e)]
     )
-    deliveries = [FakeDelivery(event_body("job.completed", job("job.completed", "iris").envelope.data)) for _ in range(20)]
-    bad = FakeDelivery(event_body("job.completed", job("job.completed", "broken").envelope.data))
-    deliveries.insert(10, bad)
+    channel = FakeChannel()
+    deliveries = [
+        FakeDelivery(event_body("job.completed", job("job.completed", "broken" if i == 10 else "iris").envelope.data), channel=channel)
+        for i in range(21)
+    ]
+    bad = deliveries[10]
 
     async def handle_all() -> None:
         analytics = consumer(store)
@@ -266,6 +293,88 @@ def test_concurrent_deliveries_share_transactions_and_a_bad_event_among_them_fai
     assert store.snapshot().models["iris"].jobs_completed == 20
     assert "broken" not in store.snapshot().models
     assert max(transactions) > 1  # deliveries shared a transaction (which failed, and was written again one by one)
+
+
+def test_deliveries_committed_together_are_acknowledged_with_one_ack(store: AnalyticsStore) -> None:
+    channel = FakeChannel()
+    deliveries = [FakeDelivery(event_body("job.completed", job("job.completed", "iris").envelope.data), channel=channel) for _ in range(20)]
+
+    async def handle_all() -> None:
+        analytics = consumer(store)
+        await asyncio.gather(*(analytics.handle(delivery) for delivery in deliveries))  # type: ignore[arg-type]
+
+    asyncio.run(handle_all())
+
+    assert all(delivery.settled == ("ack", False) for delivery in deliveries)
+    assert channel.settlements == [("ack", 20, True)]
+    assert store.snapshot().models["iris"].jobs_completed == 20
+
+
+def test_a_committed_delivery_is_not_acknowledged_while_a_lower_one_is_still_in_hand(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lower delivery's store write fails transiently; the consumer waits before requeueing it. The higher one
+    # commits meanwhile, and a `multiple` ack for it then would also have acknowledged the lower one, whose count
+    # is not recorded: it must wait until the lower one is requeued, and then cover only itself.
+    record_many = store.record_many
+
+    def flaky(events: list[Event]) -> list[bool]:
+        if any(getattr(event.data, "model", None) == "flaky" for event in events):
+            raise store.transient_errors[0]("database is locked")
+        return record_many(events)
+
+    monkeypatch.setattr(store, "record_many", flaky)
+    monkeypatch.setattr(AnalyticsConsumer, "REQUEUE_DELAY_S", 0.2)
+    channel = FakeChannel()
+    lower = FakeDelivery(event_body("job.completed", job("job.completed", "flaky").envelope.data), channel=channel)
+    higher = FakeDelivery(event_body("job.completed", job("job.completed", "iris").envelope.data), channel=channel)
+
+    async def handle_both() -> None:
+        analytics = consumer(store)
+        await asyncio.gather(analytics.handle(lower), analytics.handle(higher))  # type: ignore[arg-type]
+
+    asyncio.run(handle_both())
+
+    assert channel.settlements == [("nack", lower.delivery_tag, True), ("ack", higher.delivery_tag, True)]
+    assert (lower.settled, higher.settled) == (("nack", True), ("ack", False))
+    assert store.snapshot().models["iris"].jobs_completed == 1
+
+
+def test_batched_acks_cover_the_committed_deliveries_below_the_lowest_in_hand() -> None:
+    channel = FakeChannel()
+    first, second, third, fourth = (FakeDelivery(b"", channel=channel) for _ in range(4))
+    acks = BatchedAcks()
+    for delivery in (first, second, third, fourth):
+        acks.take(delivery)  # type: ignore[arg-type]
+
+    assert acks.done([second, third]) == []  # type: ignore[list-item]  # the first is still in hand
+    assert acks.unacknowledged == 2
+    assert acks.done([first]) == [third]  # type: ignore[list-item]  # one ack, with `multiple`, for 1 to 3
+    assert acks.release(fourth) is None  # type: ignore[arg-type]  # settled alone: nothing left to ack
+    assert acks.unacknowledged == 0
+
+
+def test_batched_acks_released_delivery_lets_those_above_it_go() -> None:
+    channel = FakeChannel()
+    first, second = FakeDelivery(b"", channel=channel), FakeDelivery(b"", channel=channel)
+    acks = BatchedAcks()
+    acks.take(first)  # type: ignore[arg-type]
+    acks.take(second)  # type: ignore[arg-type]
+
+    assert acks.done([second]) == []  # type: ignore[list-item]
+    assert acks.release(first) is second  # type: ignore[arg-type]
+
+
+def test_batched_acks_keep_each_channels_tags_apart() -> None:
+    # A channel reopened after a reconnect numbers its deliveries from 1 again; the old one's do not hold it back.
+    old, new = FakeChannel(), FakeChannel()
+    stuck, reopened = FakeDelivery(b"", channel=old), FakeDelivery(b"", channel=new)
+    acks = BatchedAcks()
+    acks.take(stuck)  # type: ignore[arg-type]
+    acks.take(reopened)  # type: ignore[arg-type]
+
+    assert (stuck.delivery_tag, reopened.delivery_tag) == (1, 1)
+    assert acks.done([reopened]) == [reopened]  # type: ignore[list-item]
 
 
 def test_the_consumer_span_continues_the_producers_trace(
@@ -292,7 +401,7 @@ def test_the_consumer_span_continues_the_producers_trace(
         "messaging.destination_publish.name": "events",
         "messaging.message.redelivered": False,
         "messaging.message.id": span.attributes["messaging.message.id"],
-        "messaging.rabbitmq.message.delivery_tag": 7,
+        "messaging.rabbitmq.message.delivery_tag": delivery.delivery_tag,
     }
     assert span.attributes["messaging.message.id"] == json.loads(delivery.body)["id"]
 
