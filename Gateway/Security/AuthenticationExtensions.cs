@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
+using ServiceDefaults.Security;
 
 namespace Gateway.Security;
 
@@ -20,6 +21,10 @@ public static class AuthenticationExtensions
             .PostConfigure<IOptions<GatewayAuthOptions>>((jwt, auth) =>
             {
                 jwt.MapInboundClaims = false; // keep "sub" and "scope" as the token names them
+                // A client sends the same token with every request until it expires: validate it once a minute, not per
+                // request (ServiceDefaults.Security.CachingJsonWebTokenHandler).
+                jwt.TokenHandlers.Clear();
+                jwt.TokenHandlers.Add(new CachingJsonWebTokenHandler(TimeProvider.System));
                 var validation = jwt.TokenValidationParameters;
                 validation.NameClaimType = "sub";
                 validation.ClockSkew = auth.Value.ClockSkew;

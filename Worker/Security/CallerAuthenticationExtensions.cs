@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using ServiceDefaults.Security;
 
 namespace Worker.Security;
 
@@ -50,6 +51,9 @@ public static class CallerAuthenticationExtensions
             caller => (SecurityKey)new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(caller.Value.SigningKey ?? "")),
             StringComparer.Ordinal);
         jwt.MapInboundClaims = false;
+        // The gateway reuses a token for as long as it outlives a call: validate each once a minute, not per request.
+        jwt.TokenHandlers.Clear();
+        jwt.TokenHandlers.Add(new CachingJsonWebTokenHandler(TimeProvider.System));
         jwt.TokenValidationParameters = new TokenValidationParameters
         {
             ValidAlgorithms = [SecurityAlgorithms.HmacSha256],

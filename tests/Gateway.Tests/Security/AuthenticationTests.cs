@@ -2,6 +2,10 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using Gateway.Tests.Hosting;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ServiceDefaults.Security;
 using static Gateway.Tests.Problems;
 
 namespace Gateway.Tests.Security;
@@ -34,6 +38,19 @@ public sealed class AuthenticationTests(GatewayFactory factory) : IClassFixture<
         var response = await PredictWithAsync(TestTokens.Create());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_bearer_handler_remembers_the_tokens_it_validated()
+    {
+        var options = factory.Services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
+        Assert.IsType<CachingJsonWebTokenHandler>(Assert.Single(options.TokenHandlers));
+
+        // The same token again (served from memory) is accepted again, and a bad one after it still refused.
+        var token = TestTokens.Create();
+        Assert.Equal(HttpStatusCode.OK, (await PredictWithAsync(token)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PredictWithAsync(token)).StatusCode);
+        await AssertRejectedAsync(await PredictWithAsync(token[..^2] + (token[^2] == 'A' ? "BB" : "AA")), "invalid_token");
     }
 
     [Fact]

@@ -3,9 +3,11 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Worker.Jobs;
 using Worker.Tests.Registry;
 using RegistryV1 = global::Registry.V1;
@@ -118,6 +120,14 @@ public sealed class CallerAuthenticationTests(CallerAuthenticationTests.WorkerHo
 
         Assert.Equal("authentication_required", await ProblemCodeAsync(response, HttpStatusCode.Unauthorized));
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+    }
+
+    [Fact]
+    public void The_bearer_handler_remembers_the_tokens_it_validated()
+    {
+        var options = worker.Services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
+
+        Assert.IsType<ServiceDefaults.Security.CachingJsonWebTokenHandler>(Assert.Single(options.TokenHandlers));
     }
 
     [Fact]
