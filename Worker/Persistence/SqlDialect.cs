@@ -132,19 +132,22 @@ public sealed class SqliteDialect(string path) : SqlDialect
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
-        // Once per SQLite connection (a pooled one keeps its settings from one open to the next).
-        if (Prepared.TryAdd(connection.Handle!, Prepared))
+        // Once per SQLite connection (a pooled one keeps its settings from one open to the next; one open at a time
+        // holds it, so no two callers prepare the same one). Recorded only once both settings are in place.
+        var handle = connection.Handle!;
+        if (!Prepared.TryGetValue(handle, out _))
         {
             // In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives the process being killed
             // (it is in the WAL file); only a power loss or OS crash can take the last commits with it.
             await using var pragma = connection.CreateCommand();
             pragma.CommandText = "PRAGMA synchronous = NORMAL;";
             await pragma.ExecuteNonQueryAsync(cancellationToken);
-            var handle = connection.Handle!;
             if (NativeMethods.sqlite3_busy_handler(handle.DangerousGetHandle(), NativeMethods.BusyHandler, IntPtr.Zero) != 0)
             {
                 throw new InvalidOperationException("SQLite refused the busy handler.");
             }
+
+            Prepared.AddOrUpdate(handle, Prepared);
         }
 
         return connection;
@@ -162,7 +165,7 @@ public sealed class SqliteDialect(string path) : SqlDialect
     /// <c>busy_timeout</c> sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms between tries, however
     /// soon the lock is free: with two replicas and a handful of group-committing writers each, a write that found
     /// the lock held often slept tens of milliseconds past its release (seen with strace: hundreds of 25 to 100 ms
-    /// sleeps a second under load), which is where the submissions' p99 went.
+    /// sleeps a second under load), which lengthened the submissions' tail.
     /// </summary>
     internal static int WaitForTheWriteLock(IntPtr state, int tries)
     {
