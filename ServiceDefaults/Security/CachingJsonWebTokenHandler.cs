@@ -23,9 +23,6 @@ public sealed class CachingJsonWebTokenHandler(TimeProvider clock) : JsonWebToke
 
     private readonly ConcurrentDictionary<string, Validated> _validated = new(StringComparer.Ordinal);
 
-    /// <summary>How many tokens are remembered now (tests).</summary>
-    internal int Count => _validated.Count;
-
     public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
     {
         var now = clock.GetUtcNow();

@@ -62,7 +62,8 @@ public sealed class SqliteDialect(string path) : SqlDialect
     {
         DataSource = Path.GetFullPath(path),
         Pooling = true,
-        DefaultTimeout = 30, // seconds a statement waits for a busy database (replicas write to it)
+        // Microsoft.Data.Sqlite's own retries on a busy database, should one get past WaitForTheWriteLock: as long.
+        DefaultTimeout = (int)WriteLockTimeout.TotalSeconds,
     }.ToString();
 
     public string FilePath { get; } = Path.GetFullPath(path);
