@@ -36,6 +36,7 @@ public static class UpstreamExtensions
         builder.AddInferenceClient();
 
         // The Worker is a pool of replicas; WorkerPool says which of its calls are retried and why.
+        builder.Services.AddSingleton<JobSubmissionCoalescer>();
         builder.Services.AddHttpClient<IJobsClient, HttpJobsClient>((services, http) =>
                 http.BaseAddress = services.GetRequiredService<IOptions<JobsOptions>>().Value.BaseAddress)
             .AddWorkerPoolResilience().WithConnectionCap();

@@ -69,10 +69,15 @@ public static partial class UpstreamCalls
     }
 
     private static async Task<ProblemDetails> FromErrorResponseAsync(
-        HttpResponseMessage response, string service, ILogger logger, CancellationToken cancellationToken)
+        HttpResponseMessage response, string service, ILogger logger, CancellationToken cancellationToken) =>
+        FromUpstreamProblem((int)response.StatusCode, await TryReadProblemAsync(response, cancellationToken), service, logger);
+
+    /// <summary>
+    /// What the client gets for an upstream's failure status and its problem (if it sent one): the problem passed on
+    /// for a 4xx, 503 or 504; 502 <c>upstream_error</c> without internals for anything else.
+    /// </summary>
+    public static ProblemDetails FromUpstreamProblem(int status, ProblemDetails? upstream, string service, ILogger logger)
     {
-        var status = (int)response.StatusCode;
-        var upstream = await TryReadProblemAsync(response, cancellationToken);
         var passThrough = status is >= 400 and < 500
             or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout;
         if (upstream is not null && passThrough)

@@ -12,4 +12,15 @@ public sealed class JobsOptions
 
     [Range(1, 100_000)]
     public int MaxBatchSize { get; set; } = 1000;
+
+    /// <summary>
+    /// How many submission calls one owner may have in flight to the Worker; submissions beyond them wait and go
+    /// together in the next call (<see cref="JobSubmissionCoalescer"/>). 0: every submission is a call of its own.
+    /// </summary>
+    [Range(0, 1000)]
+    public int MaxSubmissionCallsPerOwner { get; set; } = 2;
+
+    /// <summary>The most submissions one call to the Worker carries (the Worker takes at most 100).</summary>
+    [Range(1, 100)]
+    public int MaxSubmissionsPerCall { get; set; } = 100;
 }

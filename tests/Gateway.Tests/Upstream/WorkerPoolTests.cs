@@ -69,6 +69,8 @@ public sealed class WorkerPoolTests
         services.AddOptions<WorkerCallOptions>().Configure(o => (o.MaxRetryAttempts, o.RetryBaseDelay) = (maxRetryAttempts, TimeSpan.Zero));
         services.AddOptions<WorkerTokenOptions>().Configure(o => o.SigningKey = TokenKey);
         services.AddSingleton(TimeProvider.System).AddSingleton<WorkerTokens>();
+        services.AddOptions<JobsOptions>();
+        services.AddSingleton<JobSubmissionCoalescer>();
         services.AddHttpClient<IJobsClient, HttpJobsClient>(http => http.BaseAddress = Worker)
             .AddWorkerPoolResilience().ConfigurePrimaryHttpMessageHandler(() => worker);
         services.AddHttpClient<IRegistryClient, HttpRegistryClient>(http => http.BaseAddress = Worker)
@@ -134,6 +136,59 @@ public sealed class WorkerPoolTests
 
         Assert.Single(worker.Attempts);
         Assert.Equal("broker_unavailable", result.Problem?.Extensions["code"]?.ToString());
+    }
+
+    private static HttpResponseMessage BatchAnswered() => new(HttpStatusCode.OK)
+    {
+        Content = new StringContent($$$"""
+            {"results":[
+              {"status":201,"job":{"id":"{{{Guid.CreateVersion7()}}}","model":"sentiment","status":"queued","attempts":0,
+                "createdAt":"2026-12-03T10:00:00Z","updatedAt":"2026-12-03T10:00:00Z"}},
+              {"status":503,"problem":{"type":"about:blank","title":"The job queue is full.","status":503,"code":"queue_full",
+                "retryAfter":5,"traceId":"00-worker-trace"}},
+              {"status":500,"problem":{"type":"about:blank","title":"Boom with internals.","status":500,"code":"internal"}}
+            ]}
+            """, Encoding.UTF8, "application/json"),
+    };
+
+    private static IReadOnlyList<JobSubmissionRequest> ThreeRequests() =>
+    [
+        .. Enumerable.Range(0, 3).Select(i => new JobSubmissionRequest(
+            new JobSubmission("sentiment", [JsonSerializer.SerializeToElement($"text {i}")]), $"key-{i}", default)),
+    ];
+
+    [Fact]
+    public async Task Each_submission_of_a_batch_gets_its_own_answer_passed_on_as_a_lone_answer_would_be()
+    {
+        var worker = new ScriptedWorker(BatchAnswered);
+        await using var services = Services(worker);
+        var sender = (IJobSubmissionSender)services.GetRequiredService<IJobsClient>();
+
+        var outcomes = await sender.SendManyAsync(ThreeRequests(), "alice", TestContext.Current.CancellationToken);
+
+        var attempt = Assert.Single(worker.Attempts);
+        Assert.Equal("/v1/jobs/batch", attempt.Path);
+        Assert.Equal(["key-0", "key-1", "key-2"],
+            attempt.Body!.Value.GetProperty("jobs").EnumerateArray().Select(job => job.GetProperty("idempotencyKey").GetString()));
+        Assert.NotNull(outcomes[0].Value);
+        Assert.Equal((503, "queue_full"), (outcomes[1].Problem?.Status, outcomes[1].Problem?.Extensions["code"]?.ToString()));
+        Assert.Equal(5, ServiceDefaults.Problems.ProblemDetailsContract.RetryAfterOf(outcomes[1].Problem!));
+        Assert.False(outcomes[1].Problem!.Extensions.ContainsKey("traceId")); // the gateway's own is filled in on the way out
+        Assert.Equal((502, "upstream_error"), (outcomes[2].Problem?.Status, outcomes[2].Problem?.Extensions["code"]?.ToString()));
+        Assert.DoesNotContain("internals", outcomes[2].Problem?.Title, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task When_the_batch_call_itself_fails_every_submission_gets_its_own_copy_of_the_problem()
+    {
+        var worker = new ScriptedWorker(BrokerUnavailable);
+        await using var services = Services(worker);
+        var sender = (IJobSubmissionSender)services.GetRequiredService<IJobsClient>();
+
+        var outcomes = await sender.SendManyAsync(ThreeRequests(), "alice", TestContext.Current.CancellationToken);
+
+        Assert.All(outcomes, outcome => Assert.Equal("broker_unavailable", outcome.Problem?.Extensions["code"]?.ToString()));
+        Assert.Equal(3, outcomes.Select(outcome => outcome.Problem).Distinct().Count());
     }
 
     [Fact]

@@ -194,6 +194,95 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_batch_of_submissions_answers_each_as_if_alone_and_each_job_continues_its_own_trace()
+    {
+        var database = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+        var jobsQueue = $"jobs-{Guid.NewGuid():N}";
+        var submitted = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == Microsoft.Extensions.Hosting.Telemetry.ActivitySourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) =>
+                System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.DisplayName == "submit job")
+                {
+                    submitted.Add(activity);
+                }
+            },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        try
+        {
+            await using var worker = new WorkerFactory(broker.ConnectionString, Path.Combine(database, "jobs.db"), new GatedInference(),
+                new Dictionary<string, string>
+                {
+                    ["Messaging:JobsQueue"] = jobsQueue,
+                    ["Messaging:DeadLetterQueue"] = $"{jobsQueue}.dead",
+                });
+            using var http = worker.CreateDefaultClient(new FreshGatewayToken());
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(90));
+            while (!await broker.QueueExistsAsync($"{jobsQueue}.retries"))
+            {
+                await Task.Delay(100, deadline.Token);
+            }
+
+            var earlier = await http.PostAsJsonAsync("/v1/jobs",
+                new { model = "sentiment", inputs = new[] { "earlier" }, idempotencyKey = "earlier" }, deadline.Token);
+            var earlierId = (await earlier.Content.ReadFromJsonAsync<JsonElement>(deadline.Token)).GetProperty("id").GetGuid();
+            var traces = Enumerable.Range(0, 2).Select(_ => System.Diagnostics.ActivityTraceId.CreateRandom()).ToList();
+            var spans = Enumerable.Range(0, 2).Select(_ => System.Diagnostics.ActivitySpanId.CreateRandom()).ToList();
+
+            var response = await http.PostAsJsonAsync("/v1/jobs/batch", new
+            {
+                jobs = new object[]
+                {
+                    new { model = "sentiment", inputs = new[] { "first" }, traceParent = $"00-{traces[0]}-{spans[0]}-01" },
+                    new { model = "sentiment", inputs = new[] { "earlier" }, idempotencyKey = "earlier" }, // the same request again
+                    new { model = "sentiment", inputs = new[] { "other" }, idempotencyKey = "earlier" }, // the key, another body
+                    new { model = "sentiment", inputs = Array.Empty<string>() }, // invalid
+                    new { model = "sentiment", inputs = new[] { "second" }, traceParent = $"00-{traces[1]}-{spans[1]}-01" },
+                },
+            }, deadline.Token);
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var results = (await response.Content.ReadFromJsonAsync<JsonElement>(deadline.Token)).GetProperty("results")
+                .EnumerateArray().ToList();
+            Assert.Equal([201, 200, 422, 400, 201], results.Select(result => result.GetProperty("status").GetInt32()));
+            Assert.Equal(earlierId, results[1].GetProperty("job").GetProperty("id").GetGuid());
+            Assert.Equal("idempotency_key_reused", results[2].GetProperty("problem").GetProperty("code").GetString());
+            Assert.Equal("validation_failed", results[3].GetProperty("problem").GetProperty("code").GetString());
+            foreach (var accepted in new[] { results[0], results[4] })
+            {
+                Assert.Equal("succeeded", await FinalStatusAsync(http, accepted.GetProperty("job").GetProperty("id").GetGuid(), deadline.Token));
+            }
+
+            // Each accepted submission ran in a span of its own request's trace, a child of the span that sent it.
+            for (var i = 0; i < 2; i++)
+            {
+                Assert.Contains(submitted, span => span.TraceId == traces[i] && span.ParentSpanId == spans[i]);
+            }
+
+            foreach (var body in new object[] { new { jobs = Array.Empty<object>() }, new { jobs = Enumerable.Repeat(new { model = "sentiment", inputs = new[] { "x" } }, 101) } })
+            {
+                var refused = await http.PostAsJsonAsync("/v1/jobs/batch", body, deadline.Token);
+                Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+                Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (Directory.Exists(database))
+            {
+                Directory.Delete(database, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public async Task Retry_queues_of_an_older_build_are_recreated_when_empty_and_kept_until_they_drain()
     {

@@ -265,26 +265,9 @@ internal sealed partial class ModelBatchQueue
         }
     }
 
-    /// <summary>
-    /// The trace the batch call joins, so that sampling keeps or drops a trace whole: the first sampled caller's
-    /// (python-inference's spans then land in a kept trace, never in one left out); when no caller is sampled, the
-    /// first caller's, marked remote so that the call is still made under an unsampled span that tells
-    /// python-inference "not sampled" instead of under no trace at all (which would start a new one there).
-    /// </summary>
-    internal static ActivityContext BatchParent(IReadOnlyList<PendingPrediction> members)
-    {
-        var first = members[0].Trace;
-        foreach (var pending in members)
-        {
-            if (pending.Trace.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
-            {
-                return pending.Trace;
-            }
-        }
-
-        return first == default ? default
-            : new ActivityContext(first.TraceId, first.SpanId, first.TraceFlags, first.TraceState, isRemote: true);
-    }
+    /// <summary>The trace the batch call joins (<see cref="BatchTracing.ParentOf"/>).</summary>
+    internal static ActivityContext BatchParent(IReadOnlyList<PendingPrediction> members) =>
+        BatchTracing.ParentOf([.. members.Select(pending => pending.Trace)]);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A batch of model {Model} failed unexpectedly.")]
     private static partial void LogBatchFailed(ILogger logger, string model, Exception exception);
