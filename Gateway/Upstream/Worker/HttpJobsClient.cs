@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using Gateway.Application;
 using Gateway.Upstream.Inference.Batching;
-using ServiceDefaults.Problems;
 
 namespace Gateway.Upstream.Worker;
 
@@ -70,8 +69,7 @@ internal sealed class HttpJobsClient(
         var results = outcome.Value!.Results ?? [];
         if (results.Count != requests.Count)
         {
-            return [.. requests.Select(_ => Outcome.Failure<JobView>(ProblemDetailsContract.Create(StatusCodes.Status502BadGateway,
-                ProblemCodes.UpstreamError, $"{ServiceName} answered {results.Count} results for {requests.Count} submissions.")))];
+            return [.. requests.Select(_ => JobSubmissionCoalescer.Mismatched(requests.Count, results.Count))];
         }
 
         return [.. results.Select(result => result is { Status: >= 200 and < 300, Job: { } job }

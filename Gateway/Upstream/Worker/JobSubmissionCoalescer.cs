@@ -52,7 +52,7 @@ internal sealed partial class JobSubmissionCoalescer(IOptions<JobsOptions> optio
             return sender.SendAsync(request, owner, cancellationToken);
         }
 
-        Waiting waiting;
+        Waiting? waiting = null;
         lock (_owners)
         {
             if (!_owners.TryGetValue(owner, out var calls))
@@ -63,7 +63,6 @@ internal sealed partial class JobSubmissionCoalescer(IOptions<JobsOptions> optio
             if (calls.InFlight < settings.MaxSubmissionCallsPerOwner)
             {
                 calls.InFlight++;
-                waiting = null!;
             }
             else
             {
@@ -150,7 +149,8 @@ internal sealed partial class JobSubmissionCoalescer(IOptions<JobsOptions> optio
         }
     }
 
-    private static Outcome<JobView> Mismatched(int sent, int answered) => ProblemDetailsContract.Create(
+    /// <summary>The 502 a submission gets when its call answered a different number of results than it carried.</summary>
+    internal static Outcome<JobView> Mismatched(int sent, int answered) => ProblemDetailsContract.Create(
         StatusCodes.Status502BadGateway, ProblemCodes.UpstreamError,
         $"{HttpJobsClient.ServiceName} answered {answered} results for {sent} submissions.");
 
