@@ -46,9 +46,16 @@ public sealed class MessagingOptions : IValidatableObject
     [Range(1, 1000)]
     public ushort PrefetchCount { get; set; } = 16;
 
-    /// <summary>How many deliveries one consumer processes at once (on the jobs queue: how many batches).</summary>
+    /// <summary>How many deliveries one event consumer processes at once.</summary>
     [Range(1, 256)]
     public ushort Concurrency { get; set; } = 4;
+
+    /// <summary>
+    /// How many job batches one Worker replica processes at once. Fewer means larger batches (fewer model calls and
+    /// transactions per job); more means a slow batch holds up less.
+    /// </summary>
+    [Range(1, 64)]
+    public ushort JobBatchConcurrency { get; set; } = 4;
 
     /// <summary>Unacknowledged deliveries of the jobs queue one consumer holds: the pool its batches are taken from.</summary>
     [Range(1, 5000)]
