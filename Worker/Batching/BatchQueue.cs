@@ -8,6 +8,11 @@ namespace Worker.Batching;
 /// window: an idle queue handles a lone caller at once, a busy one gathers everything that arrived meanwhile, up to
 /// <c>maxBatchSize</c>. When a batch fails as a whole, each of its items is handled again on its own, so one bad
 /// item fails alone. A full queue makes callers wait (it is the back-pressure).
+/// <para>
+/// With several handlers, a free handler does not start a batch while the latest one at work started less than
+/// <c>overlapAfter</c> ago: what arrives meanwhile waits to go together in one batch, so batches stay as large as one
+/// handler would make them. Only a batch that runs longer (a slow or stuck call) lets the next one start beside it.
+/// </para>
 /// </summary>
 internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
 {
@@ -15,8 +20,13 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     private readonly Channel<Pending> _queue;
     private readonly int _maxBatchSize;
     private readonly int _handlers;
+    private readonly TimeSpan _overlapAfter;
+    private readonly TimeProvider _clock;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _startLock = new();
+    private readonly Lock _runningLock = new();
+    private readonly List<long> _runningSince = [];
+    private TaskCompletionSource _batchEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task[]? _loops;
     private int _disposed;
     private long _batches;
@@ -24,14 +34,21 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     /// <param name="handle">Handles a batch; returns one result per item, in order, or throws for the whole batch.</param>
     /// <param name="maxBatchSize">The most items one call of <paramref name="handle"/> gets.</param>
     /// <param name="handlers">How many batches may be handled at once.</param>
+    /// <param name="overlapAfter">
+    /// How long the latest batch at work holds the next one back (zero: a free handler starts at once).
+    /// </param>
+    /// <param name="clock">Measures <paramref name="overlapAfter"/>; the system clock by default.</param>
     public BatchQueue(Func<IReadOnlyList<TItem>, CancellationToken, Task<IReadOnlyList<TResult>>> handle,
-        int maxBatchSize, int handlers = 1)
+        int maxBatchSize, int handlers = 1, TimeSpan overlapAfter = default, TimeProvider? clock = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(handlers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(overlapAfter, TimeSpan.Zero);
         _handle = handle;
         _maxBatchSize = maxBatchSize;
         _handlers = handlers;
+        _overlapAfter = overlapAfter;
+        _clock = clock ?? TimeProvider.System;
         _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(maxBatchSize * handlers * 4)
         {
             SingleWriter = false,
@@ -93,23 +110,31 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
         {
             while (await _queue.Reader.WaitToReadAsync(stopping))
             {
-                batch.Clear();
-                while (batch.Count < _maxBatchSize && _queue.Reader.TryRead(out var pending))
+                var since = await TakeTurnAsync(stopping);
+                try
                 {
-                    if (pending.CallerGaveUp.IsCancellationRequested)
+                    batch.Clear();
+                    while (batch.Count < _maxBatchSize && _queue.Reader.TryRead(out var pending))
                     {
-                        pending.Result.TrySetCanceled(pending.CallerGaveUp);
+                        if (pending.CallerGaveUp.IsCancellationRequested)
+                        {
+                            pending.Result.TrySetCanceled(pending.CallerGaveUp);
+                        }
+                        else
+                        {
+                            batch.Add(pending);
+                        }
                     }
-                    else
+
+                    if (batch.Count > 0)
                     {
-                        batch.Add(pending);
+                        Interlocked.Increment(ref _batches);
+                        await HandleAsync(batch, stopping);
                     }
                 }
-
-                if (batch.Count > 0)
+                finally
                 {
-                    Interlocked.Increment(ref _batches);
-                    await HandleAsync(batch, stopping);
+                    EndTurn(since);
                 }
             }
         }
@@ -120,6 +145,48 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
                 pending.Result.TrySetCanceled(stopping);
             }
         }
+    }
+
+    /// <summary>
+    /// Waits until this handler may start a batch: none at work, or the latest one started at least
+    /// <c>overlapAfter</c> ago. Returns the turn's start, for <see cref="EndTurn"/>.
+    /// </summary>
+    private async Task<long> TakeTurnAsync(CancellationToken stopping)
+    {
+        while (true)
+        {
+            Task ended;
+            TimeSpan wait;
+            lock (_runningLock)
+            {
+                var now = _clock.GetTimestamp();
+                wait = _runningSince.Count == 0 ? TimeSpan.Zero : _overlapAfter - _clock.GetElapsedTime(_runningSince.Max(), now);
+                if (wait <= TimeSpan.Zero)
+                {
+                    _runningSince.Add(now);
+                    return now;
+                }
+
+                ended = _batchEnded.Task;
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            await Task.WhenAny(ended, Task.Delay(wait, _clock, timeout.Token));
+            await timeout.CancelAsync();
+            stopping.ThrowIfCancellationRequested();
+        }
+    }
+
+    private void EndTurn(long since)
+    {
+        TaskCompletionSource ended;
+        lock (_runningLock)
+        {
+            _runningSince.Remove(since);
+            (ended, _batchEnded) = (_batchEnded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+
+        ended.TrySetResult();
     }
 
     private async Task HandleAsync(List<Pending> batch, CancellationToken stopping)

@@ -29,7 +29,7 @@ internal sealed partial class JobConsumer : QueueConsumer
     {
         (_publisher, _clock, _logger) = (publisher, clock, logger);
         _batches = new BatchQueue<JobDelivery, JobProcessingOutcome>(ProcessBatchAsync, options.Value.JobBatchSize,
-            handlers: options.Value.JobBatchConcurrency);
+            handlers: options.Value.JobBatchConcurrency, overlapAfter: options.Value.JobBatchOverlapAfter, clock: clock);
     }
 
     protected override string QueueName => Settings.JobsQueue;

@@ -51,11 +51,19 @@ public sealed class MessagingOptions : IValidatableObject
     public ushort Concurrency { get; set; } = 4;
 
     /// <summary>
-    /// How many job batches one Worker replica processes at once. Fewer means larger batches (fewer model calls and
-    /// transactions per job); more means a slow batch holds up less.
+    /// The most job batches one Worker replica processes at once. A batch starts beside another only once that one has
+    /// been at work for <see cref="JobBatchOverlapAfter"/>.
     /// </summary>
     [Range(1, 64)]
     public ushort JobBatchConcurrency { get; set; } = 4;
+
+    /// <summary>
+    /// How long the latest job batch at work holds the next one back: jobs that arrive meanwhile go together in one
+    /// batch (fewer model calls and transactions per job), and a slow or stuck model call still does not stop the rest.
+    /// Zero: a free handler starts a batch at once (smaller batches).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan JobBatchOverlapAfter { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Unacknowledged deliveries of the jobs queue one consumer holds: the pool its batches are taken from.</summary>
     [Range(1, 5000)]

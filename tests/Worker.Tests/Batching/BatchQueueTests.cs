@@ -6,8 +6,11 @@ public sealed class BatchQueueTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    /// <summary>A handler that records each batch, holds the first one until released, and fails batches holding "bad".</summary>
-    private sealed class Handler
+    /// <summary>
+    /// A handler that records each batch, holds batches until released (only those holding "stuck" when
+    /// <paramref name="holdsOnlyStuck"/>), and fails batches holding "bad".
+    /// </summary>
+    private sealed class Handler(bool holdsOnlyStuck = false)
     {
         private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _firstStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -26,7 +29,11 @@ public sealed class BatchQueueTests
             }
 
             _firstStarted.TrySetResult();
-            await _release.Task.WaitAsync(cancellationToken);
+            if (!holdsOnlyStuck || items.Contains("stuck"))
+            {
+                await _release.Task.WaitAsync(cancellationToken);
+            }
+
             if (items.Contains("bad"))
             {
                 throw new InvalidOperationException("bad item");
@@ -108,6 +115,44 @@ public sealed class BatchQueueTests
         Assert.Equal("KEPT", await kept);
         await first;
         Assert.Equal([["first"], ["kept"]], handler.Batches);
+    }
+
+    [Fact]
+    public async Task With_several_handlers_items_that_arrive_while_a_recent_batch_runs_still_wait_to_go_together()
+    {
+        var handler = new Handler();
+        await using var queue = new BatchQueue<string, string>(handler.HandleAsync, maxBatchSize: 100, handlers: 4,
+            overlapAfter: TimeSpan.FromMinutes(1));
+
+        var first = queue.EnqueueAsync("first", Token);
+        await handler.FirstStarted;
+        var waiting = Enumerable.Range(0, 10).Select(i => queue.EnqueueAsync($"item {i}", Token)).ToList();
+        await Task.Delay(TimeSpan.FromMilliseconds(300), Token);
+        Assert.Single(handler.Batches); // three handlers free, and none started a batch of one or two
+        handler.Release();
+
+        await first;
+        await Task.WhenAll(waiting);
+        Assert.Equal([1, 10], handler.Batches.Select(batch => batch.Length));
+    }
+
+    [Fact]
+    public async Task A_batch_at_work_for_longer_than_overlap_after_lets_the_next_start_beside_it()
+    {
+        var handler = new Handler(holdsOnlyStuck: true);
+        var overlapAfter = TimeSpan.FromMilliseconds(200);
+        await using var queue = new BatchQueue<string, string>(handler.HandleAsync, maxBatchSize: 100, handlers: 2,
+            overlapAfter: overlapAfter);
+
+        var stuck = queue.EnqueueAsync("stuck", Token);
+        await handler.FirstStarted;
+        var stuckSince = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal("NEXT", await queue.EnqueueAsync("next", Token).WaitAsync(TimeSpan.FromSeconds(10), Token));
+
+        Assert.InRange(stuckSince.Elapsed, overlapAfter - TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(10));
+        Assert.False(stuck.IsCompleted);
+        handler.Release();
+        Assert.Equal("STUCK", await stuck);
     }
 
     [Fact]

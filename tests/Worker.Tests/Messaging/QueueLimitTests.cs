@@ -283,6 +283,67 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Jobs_that_arrive_while_a_recent_batch_is_at_the_model_wait_and_go_together_in_the_next()
+    {
+        var database = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+        var jobsQueue = $"jobs-{Guid.NewGuid():N}";
+        var inference = new GatedInference();
+        try
+        {
+            await using var worker = new WorkerFactory(broker.ConnectionString, Path.Combine(database, "jobs.db"), inference,
+                new Dictionary<string, string>
+                {
+                    ["Messaging:JobsQueue"] = jobsQueue,
+                    ["Messaging:DeadLetterQueue"] = $"{jobsQueue}.dead",
+                    ["Messaging:JobBatchOverlapAfter"] = "00:01:00", // the blocker's batch stays recent
+                });
+            using var http = worker.CreateDefaultClient(new FreshGatewayToken());
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(90));
+            while (!await broker.QueueExistsAsync($"{jobsQueue}.retries"))
+            {
+                await Task.Delay(100, deadline.Token);
+            }
+
+            var blocker = await SubmitAsync(http, GatedInference.Blocker, deadline.Token);
+            await inference.Seen(GatedInference.Blocker).WaitAsync(deadline.Token);
+            string[] texts = ["a", "b", "c", "d", "e"];
+            var others = new List<Guid>();
+            foreach (var text in texts)
+            {
+                others.Add(await SubmitAsync(http, text, deadline.Token));
+            }
+
+            // All five are delivered (none left in the queue), and none reaches the model while the blocker's batch
+            // is recent, though three batch handlers are free.
+            while (await broker.MessageCountAsync(jobsQueue) > 0)
+            {
+                await Task.Delay(50, deadline.Token);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), deadline.Token);
+            Assert.All(texts, text => Assert.Equal(0, inference.Calls(text)));
+
+            inference.Release();
+            foreach (var id in others.Prepend(blocker))
+            {
+                Assert.Equal("succeeded", await FinalStatusAsync(http, id, deadline.Token));
+            }
+
+            Assert.Equal([1, 5], inference.ManyCalls); // the blocker alone, then the five in one call
+        }
+        finally
+        {
+            inference.Release();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (Directory.Exists(database))
+            {
+                Directory.Delete(database, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public async Task Retry_queues_of_an_older_build_are_recreated_when_empty_and_kept_until_they_drain()
     {
@@ -384,12 +445,29 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _calls = new();
         private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _seen = new();
+        private readonly System.Collections.Concurrent.ConcurrentQueue<int> _manyCalls = new();
 
         public Task Seen(string input) => SeenSource(input).Task;
 
         public int Calls(string input) => _calls.GetValueOrDefault(input);
 
         public void Release() => _gate.TrySetResult();
+
+        /// <summary>How many jobs each batch's model call carried, in order.</summary>
+        public IReadOnlyList<int> ManyCalls => [.. _manyCalls];
+
+        public async Task<IReadOnlyList<InferenceOutcome>> PredictManyAsync(string model, IReadOnlyList<JsonElement> inputs,
+            CancellationToken cancellationToken)
+        {
+            _manyCalls.Enqueue(inputs.Count);
+            var outcomes = new List<InferenceOutcome>(inputs.Count);
+            foreach (var jobInputs in inputs)
+            {
+                outcomes.Add(await PredictAsync(model, jobInputs, cancellationToken));
+            }
+
+            return outcomes;
+        }
 
         public async Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken)
         {
