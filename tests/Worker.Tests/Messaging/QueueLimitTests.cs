@@ -132,29 +132,18 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
     [Fact(Timeout = 120_000)]
     public async Task A_retry_that_comes_due_while_the_jobs_queue_is_full_still_runs_and_the_job_completes()
     {
-        var database = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
-        var jobsQueue = $"jobs-{Guid.NewGuid():N}";
         var inference = new GatedInference();
         try
         {
-            await using var worker = new WorkerFactory(broker.ConnectionString, Path.Combine(database, "jobs.db"), inference,
-                new Dictionary<string, string>
-                {
-                    ["Messaging:JobsQueue"] = jobsQueue,
-                    ["Messaging:DeadLetterQueue"] = $"{jobsQueue}.dead",
-                    ["Messaging:JobsQueueMaxLength"] = "1",
-                    ["Messaging:JobPrefetchCount"] = "1", // the blocked job holds the only delivery of jobs
-                    ["Messaging:RetryDelays:0"] = "00:00:05",
-                });
-            using var http = worker.CreateDefaultClient(new FreshGatewayToken());
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
             deadline.CancelAfter(TimeSpan.FromSeconds(90));
-
-            // Until the consumer has declared the queues, a submission is refused (and withdrawn).
-            while (!await broker.QueueExistsAsync($"{jobsQueue}.retries"))
+            await using var worker = await RunningWorker.StartAsync(broker, inference, new Dictionary<string, string>
             {
-                await Task.Delay(100, deadline.Token);
-            }
+                ["Messaging:JobsQueueMaxLength"] = "1",
+                ["Messaging:JobPrefetchCount"] = "1", // the blocked job holds the only delivery of jobs
+                ["Messaging:RetryDelays:0"] = "00:00:05",
+            }, deadline.Token);
+            var (http, jobsQueue) = (worker.Http, worker.JobsQueue);
 
             // The first attempt of "flaky" fails: it waits 5 s in jobs.retry.5s.
             var flaky = await SubmitAsync(http, GatedInference.Flaky, deadline.Token);
@@ -186,19 +175,12 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         finally
         {
             inference.Release();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            if (Directory.Exists(database))
-            {
-                Directory.Delete(database, recursive: true);
-            }
         }
     }
 
     [Fact(Timeout = 120_000)]
     public async Task A_batch_of_submissions_answers_each_as_if_alone_and_each_job_continues_its_own_trace()
     {
-        var database = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
-        var jobsQueue = $"jobs-{Guid.NewGuid():N}";
         var submitted = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
         using var listener = new System.Diagnostics.ActivityListener
         {
@@ -214,97 +196,68 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
             },
         };
         System.Diagnostics.ActivitySource.AddActivityListener(listener);
-        try
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(90));
+        await using var worker = await RunningWorker.StartAsync(broker, new GatedInference(), new Dictionary<string, string>(), deadline.Token);
+        var http = worker.Http;
+
+        var earlier = await http.PostAsJsonAsync("/v1/jobs",
+            new { model = "sentiment", inputs = new[] { "earlier" }, idempotencyKey = "earlier" }, deadline.Token);
+        var earlierId = (await earlier.Content.ReadFromJsonAsync<JsonElement>(deadline.Token)).GetProperty("id").GetGuid();
+        var traces = Enumerable.Range(0, 2).Select(_ => System.Diagnostics.ActivityTraceId.CreateRandom()).ToList();
+        var spans = Enumerable.Range(0, 2).Select(_ => System.Diagnostics.ActivitySpanId.CreateRandom()).ToList();
+
+        var response = await http.PostAsJsonAsync("/v1/jobs/batch", new
         {
-            await using var worker = new WorkerFactory(broker.ConnectionString, Path.Combine(database, "jobs.db"), new GatedInference(),
-                new Dictionary<string, string>
-                {
-                    ["Messaging:JobsQueue"] = jobsQueue,
-                    ["Messaging:DeadLetterQueue"] = $"{jobsQueue}.dead",
-                });
-            using var http = worker.CreateDefaultClient(new FreshGatewayToken());
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-            deadline.CancelAfter(TimeSpan.FromSeconds(90));
-            while (!await broker.QueueExistsAsync($"{jobsQueue}.retries"))
+            jobs = new object[]
             {
-                await Task.Delay(100, deadline.Token);
-            }
+                new { model = "sentiment", inputs = new[] { "first" }, traceParent = $"00-{traces[0]}-{spans[0]}-01" },
+                new { model = "sentiment", inputs = new[] { "earlier" }, idempotencyKey = "earlier" }, // the same request again
+                new { model = "sentiment", inputs = new[] { "other" }, idempotencyKey = "earlier" }, // the key, another body
+                new { model = "sentiment", inputs = Array.Empty<string>() }, // invalid
+                new { model = "sentiment", inputs = new[] { "second" }, traceParent = $"00-{traces[1]}-{spans[1]}-01" },
+            },
+        }, deadline.Token);
 
-            var earlier = await http.PostAsJsonAsync("/v1/jobs",
-                new { model = "sentiment", inputs = new[] { "earlier" }, idempotencyKey = "earlier" }, deadline.Token);
-            var earlierId = (await earlier.Content.ReadFromJsonAsync<JsonElement>(deadline.Token)).GetProperty("id").GetGuid();
-            var traces = Enumerable.Range(0, 2).Select(_ => System.Diagnostics.ActivityTraceId.CreateRandom()).ToList();
-            var spans = Enumerable.Range(0, 2).Select(_ => System.Diagnostics.ActivitySpanId.CreateRandom()).ToList();
-
-            var response = await http.PostAsJsonAsync("/v1/jobs/batch", new
-            {
-                jobs = new object[]
-                {
-                    new { model = "sentiment", inputs = new[] { "first" }, traceParent = $"00-{traces[0]}-{spans[0]}-01" },
-                    new { model = "sentiment", inputs = new[] { "earlier" }, idempotencyKey = "earlier" }, // the same request again
-                    new { model = "sentiment", inputs = new[] { "other" }, idempotencyKey = "earlier" }, // the key, another body
-                    new { model = "sentiment", inputs = Array.Empty<string>() }, // invalid
-                    new { model = "sentiment", inputs = new[] { "second" }, traceParent = $"00-{traces[1]}-{spans[1]}-01" },
-                },
-            }, deadline.Token);
-
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            var results = (await response.Content.ReadFromJsonAsync<JsonElement>(deadline.Token)).GetProperty("results")
-                .EnumerateArray().ToList();
-            Assert.Equal([201, 200, 422, 400, 201], results.Select(result => result.GetProperty("status").GetInt32()));
-            Assert.Equal(earlierId, results[1].GetProperty("job").GetProperty("id").GetGuid());
-            Assert.Equal("idempotency_key_reused", results[2].GetProperty("problem").GetProperty("code").GetString());
-            Assert.Equal("validation_failed", results[3].GetProperty("problem").GetProperty("code").GetString());
-            foreach (var accepted in new[] { results[0], results[4] })
-            {
-                Assert.Equal("succeeded", await FinalStatusAsync(http, accepted.GetProperty("job").GetProperty("id").GetGuid(), deadline.Token));
-            }
-
-            // Each accepted submission ran in a span of its own request's trace, a child of the span that sent it.
-            for (var i = 0; i < 2; i++)
-            {
-                Assert.Contains(submitted, span => span.TraceId == traces[i] && span.ParentSpanId == spans[i]);
-            }
-
-            foreach (var body in new object[] { new { jobs = Array.Empty<object>() }, new { jobs = Enumerable.Repeat(new { model = "sentiment", inputs = new[] { "x" } }, 101) } })
-            {
-                var refused = await http.PostAsJsonAsync("/v1/jobs/batch", body, deadline.Token);
-                Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-                Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
-            }
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var results = (await response.Content.ReadFromJsonAsync<JsonElement>(deadline.Token)).GetProperty("results")
+            .EnumerateArray().ToList();
+        Assert.Equal([201, 200, 422, 400, 201], results.Select(result => result.GetProperty("status").GetInt32()));
+        Assert.Equal(earlierId, results[1].GetProperty("job").GetProperty("id").GetGuid());
+        Assert.Equal("idempotency_key_reused", results[2].GetProperty("problem").GetProperty("code").GetString());
+        Assert.Equal("validation_failed", results[3].GetProperty("problem").GetProperty("code").GetString());
+        foreach (var accepted in new[] { results[0], results[4] })
+        {
+            Assert.Equal("succeeded", await FinalStatusAsync(http, accepted.GetProperty("job").GetProperty("id").GetGuid(), deadline.Token));
         }
-        finally
+
+        // Each accepted submission ran in a span of its own request's trace, a child of the span that sent it.
+        for (var i = 0; i < 2; i++)
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            if (Directory.Exists(database))
-            {
-                Directory.Delete(database, recursive: true);
-            }
+            Assert.Contains(submitted, span => span.TraceId == traces[i] && span.ParentSpanId == spans[i]);
+        }
+
+        foreach (var body in new object[] { new { jobs = Array.Empty<object>() }, new { jobs = Enumerable.Repeat(new { model = "sentiment", inputs = new[] { "x" } }, 101) } })
+        {
+            var refused = await http.PostAsJsonAsync("/v1/jobs/batch", body, deadline.Token);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
         }
     }
 
     [Fact(Timeout = 120_000)]
     public async Task Jobs_that_arrive_while_a_recent_batch_is_at_the_model_wait_and_go_together_in_the_next()
     {
-        var database = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
-        var jobsQueue = $"jobs-{Guid.NewGuid():N}";
         var inference = new GatedInference();
         try
         {
-            await using var worker = new WorkerFactory(broker.ConnectionString, Path.Combine(database, "jobs.db"), inference,
-                new Dictionary<string, string>
-                {
-                    ["Messaging:JobsQueue"] = jobsQueue,
-                    ["Messaging:DeadLetterQueue"] = $"{jobsQueue}.dead",
-                    ["Messaging:JobBatchOverlapAfter"] = "00:01:00", // the blocker's batch stays recent
-                });
-            using var http = worker.CreateDefaultClient(new FreshGatewayToken());
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
             deadline.CancelAfter(TimeSpan.FromSeconds(90));
-            while (!await broker.QueueExistsAsync($"{jobsQueue}.retries"))
+            await using var worker = await RunningWorker.StartAsync(broker, inference, new Dictionary<string, string>
             {
-                await Task.Delay(100, deadline.Token);
-            }
+                ["Messaging:JobBatchOverlapAfter"] = "00:01:00", // the blocker's batch stays recent
+            }, deadline.Token);
+            var (http, jobsQueue) = (worker.Http, worker.JobsQueue);
 
             var blocker = await SubmitAsync(http, GatedInference.Blocker, deadline.Token);
             await inference.Seen(GatedInference.Blocker).WaitAsync(deadline.Token);
@@ -336,11 +289,6 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         finally
         {
             inference.Release();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            if (Directory.Exists(database))
-            {
-                Directory.Delete(database, recursive: true);
-            }
         }
     }
 
@@ -410,6 +358,64 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
             request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
                 Security.ServiceTokens.Gateway("tester", "jobs"));
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The real Worker host on the class's broker, with a database and job queues of its own names and
+    /// <paramref name="inference"/> in place of python-inference; started once its consumer has declared the queues
+    /// (until then a submission is refused). Disposing stops it and deletes its database.
+    /// </summary>
+    private sealed class RunningWorker : IAsyncDisposable
+    {
+        private readonly string _database = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
+        private readonly WorkerFactory _factory;
+
+        private RunningWorker(Broker broker, IInferenceClient inference, IReadOnlyDictionary<string, string> settings)
+        {
+            JobsQueue = $"jobs-{Guid.NewGuid():N}";
+            _factory = new WorkerFactory(broker.ConnectionString, Path.Combine(_database, "jobs.db"), inference,
+                new Dictionary<string, string>(settings)
+                {
+                    ["Messaging:JobsQueue"] = JobsQueue,
+                    ["Messaging:DeadLetterQueue"] = $"{JobsQueue}.dead",
+                });
+            Http = _factory.CreateDefaultClient(new FreshGatewayToken());
+        }
+
+        public string JobsQueue { get; }
+
+        public HttpClient Http { get; }
+
+        public static async Task<RunningWorker> StartAsync(Broker broker, IInferenceClient inference,
+            IReadOnlyDictionary<string, string> settings, CancellationToken cancellationToken)
+        {
+            var worker = new RunningWorker(broker, inference, settings);
+            try
+            {
+                while (!await broker.QueueExistsAsync($"{worker.JobsQueue}.retries"))
+                {
+                    await Task.Delay(100, cancellationToken);
+                }
+
+                return worker;
+            }
+            catch
+            {
+                await worker.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await _factory.DisposeAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (Directory.Exists(_database))
+            {
+                Directory.Delete(_database, recursive: true);
+            }
         }
     }
 
