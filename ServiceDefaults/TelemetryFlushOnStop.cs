@@ -15,7 +15,9 @@ namespace Microsoft.Extensions.Hosting;
 /// A provider's <c>Shutdown</c> and its <c>Dispose</c> must not overlap: OpenTelemetry's tracer provider walks and
 /// clears the same list in both ("Collection was modified" in a test host, which may dispose its container while it
 /// stops). The container disposes this service before the providers it resolved, so disposing it waits for the
-/// shutdowns in flight, and once disposed it starts none.
+/// shutdowns in flight, and once disposed it starts none. A host stopped twice shuts the providers down once: the
+/// second stop waits for the first's shutdowns (a provider's second <c>Shutdown</c> returns at once, and waiting for
+/// that alone let the container dispose the provider while the first still ran).
 /// </remarks>
 internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedLifecycleService, IDisposable
 {
@@ -26,10 +28,23 @@ internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedL
     private readonly MeterProvider? _metrics = services.GetService<MeterProvider>();
     private readonly LoggerProvider? _logs = services.GetService<LoggerProvider>();
     private readonly Lock _gate = new();
-    private Task _shutdowns = Task.CompletedTask;
+    private Task? _shutdowns;
     private bool _disposed;
 
     public Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return Task.CompletedTask;
+            }
+
+            return _shutdowns ??= ShutDownAll();
+        }
+    }
+
+    private Task ShutDownAll()
     {
         var budget = (int)Budget.TotalMilliseconds;
         var shutdowns = new List<Func<bool>>();
@@ -48,16 +63,8 @@ internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedL
             shutdowns.Add(() => logs.Shutdown(budget));
         }
 
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return Task.CompletedTask;
-            }
-
-            // Shutdown blocks its thread until done or out of time: one thread each, so the budget is not tripled.
-            return _shutdowns = Task.WhenAll(shutdowns.Select(shutdown => Task.Run(() => ShutDownQuietly(shutdown), CancellationToken.None)));
-        }
+        // Shutdown blocks its thread until done or out of time: one thread each, so the budget is not tripled.
+        return Task.WhenAll(shutdowns.Select(shutdown => Task.Run(() => ShutDownQuietly(shutdown), CancellationToken.None)));
     }
 
     public void Dispose()
@@ -66,7 +73,7 @@ internal sealed class TelemetryFlushOnStop(IServiceProvider services) : IHostedL
         lock (_gate)
         {
             _disposed = true;
-            shutdowns = _shutdowns;
+            shutdowns = _shutdowns ?? Task.CompletedTask;
         }
 
         // Bounded: each shutdown has the budget, and they run side by side. A failure was StoppedAsync's to report.
