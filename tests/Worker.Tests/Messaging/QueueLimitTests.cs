@@ -20,7 +20,9 @@ namespace Worker.Tests.Messaging;
 /// <summary>
 /// The jobs queue's length limit on a real RabbitMQ (<see cref="LocalBroker"/>, one per class): a full queue nacks, a
 /// submission is refused with 503 and not kept, a message already in the outbox waits there until there is room, and a
-/// retry whose delay ends while the queue is full still runs. Each test uses queues of its own names.
+/// retry whose delay ends while the queue is full still runs. On the same broker and the real Worker host
+/// (<c>RunningWorker</c>): a batch of submissions answered one by one, and jobs that arrive while a recent job batch is at
+/// the model going together in the next. Each test uses queues of its own names.
 /// </summary>
 public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixture<QueueLimitTests.Broker>
 {
