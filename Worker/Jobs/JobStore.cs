@@ -155,13 +155,19 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         // ordered only to the millisecond.)
         var after = PageToken.TryParse(pageToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = WorkerDatabase.Command(connection, null, $"""
-            SELECT {Columns} FROM jobs
-            WHERE owner = @owner AND (@status IS NULL OR status = @status)
-              AND (@after_created IS NULL OR created_at < @after_created OR (created_at = @after_created AND id < @after_id))
-            ORDER BY created_at DESC, id DESC LIMIT @limit
-            """, ("@owner", owner), ("@status", status is { } s ? StatusText(s) : null),
-            ("@after_created", after?.CreatedAt), ("@after_id", after?.Id), ("@limit", pageSize + 1));
+        List<(string, object?)> parameters = [("@owner", owner), ("@limit", pageSize + 1)];
+        if (status is { } s)
+        {
+            parameters.Add(("@status", StatusText(s)));
+        }
+
+        if (after is { } token)
+        {
+            parameters.AddRange([("@after_created", token.CreatedAt), ("@after_id", token.Id)]);
+        }
+
+        await using var command = WorkerDatabase.Command(connection, null, ListSql(status is not null, after is not null),
+            [.. parameters]);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var jobs = new List<Job>();
         while (await reader.ReadAsync(cancellationToken))
@@ -177,6 +183,18 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
 
         return new JobPage(jobs, more ? PageToken.For(Timestamp(jobs[^1].CreatedAt), jobs[^1].Id) : null);
     }
+
+    /// <summary>
+    /// One page of an owner's jobs, newest first. Each condition is in the text only when it applies, so that both
+    /// databases read the page from <c>ix_jobs_owner_created</c> or <c>ix_jobs_owner_status_created</c> in order: a
+    /// condition like <c>(@status IS NULL OR status = @status)</c> keeps SQLite, which plans a statement before its
+    /// values are known, from using either.
+    /// </summary>
+    internal static string ListSql(bool byStatus, bool afterToken) => $"""
+        SELECT {Columns} FROM jobs
+        WHERE owner = @owner{(byStatus ? " AND status = @status" : "")}{(afterToken ? " AND (created_at, id) < (@after_created, @after_id)" : "")}
+        ORDER BY created_at DESC, id DESC LIMIT @limit
+        """;
 
     public async Task RemoveAsync(Guid id, CancellationToken cancellationToken)
     {

@@ -168,17 +168,68 @@ public sealed class JobStoreContractTests
 
         await db.AddQueuedAsync(owner: "someone-else");
         await db.Store.TrySucceedAsync(jobs[1].Id, JsonElement.Parse("{}"), null, Token);
+        await db.Store.TrySucceedAsync(jobs[3].Id, JsonElement.Parse("{}"), null, Token);
 
         var first = await db.Store.ListAsync("tester", null, 2, null, Token);
         var second = await db.Store.ListAsync("tester", null, 2, first.NextPageToken, Token);
         var third = await db.Store.ListAsync("tester", null, 2, second.NextPageToken, Token);
-        var succeeded = await db.Store.ListAsync("tester", JobStatus.Succeeded, 10, null, Token);
+        var succeeded = await db.Store.ListAsync("tester", JobStatus.Succeeded, 1, null, Token);
+        var succeededBefore = await db.Store.ListAsync("tester", JobStatus.Succeeded, 1, succeeded.NextPageToken, Token);
 
         Assert.Equal([jobs[4].Id, jobs[3].Id], first.Jobs.Select(j => j.Id));
         Assert.Equal([jobs[2].Id, jobs[1].Id], second.Jobs.Select(j => j.Id));
         Assert.Equal([jobs[0].Id], third.Jobs.Select(j => j.Id));
         Assert.Null(third.NextPageToken);
-        Assert.Equal([jobs[1].Id], succeeded.Jobs.Select(j => j.Id));
+        Assert.Equal([jobs[3].Id], succeeded.Jobs.Select(j => j.Id));
+        Assert.Equal([jobs[1].Id], succeededBefore.Jobs.Select(j => j.Id));
+        Assert.Null(succeededBefore.NextPageToken);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_page_of_an_owners_jobs_is_read_in_order_from_an_index_without_sorting_them(DatabaseProvider provider)
+    {
+        // A page that sorted the owner's jobs cost as much as all of them: 68 ms a page at 30,000 jobs (PostgreSQL).
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        await using var connection = await db.Database.OpenAsync(Token);
+        await using var transaction = await connection.BeginTransactionAsync(Token);
+        var explain = "EXPLAIN QUERY PLAN ";
+        if (provider == DatabaseProvider.Postgres)
+        {
+            // An empty table is cheapest scanned and sorted: with both ruled out, a plan has no sort only if an
+            // index gives the order (with rows, the planner picks that index for ORDER BY ... LIMIT by itself).
+            await WorkerDatabase.ExecuteAsync(connection, transaction, "SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off", Token);
+            explain = "EXPLAIN ";
+        }
+
+        foreach (var (byStatus, afterToken) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            List<(string, object?)> parameters = [("@owner", "tester"), ("@limit", 11)];
+            if (byStatus)
+            {
+                parameters.Add(("@status", "succeeded"));
+            }
+
+            if (afterToken)
+            {
+                parameters.AddRange([("@after_created", "2026-12-03T00:00:00.0000000Z"), ("@after_id", Guid.NewGuid().ToString())]);
+            }
+
+            await using var command = WorkerDatabase.Command(connection, transaction,
+                explain + JobStore.ListSql(byStatus, afterToken), [.. parameters]);
+            var plan = new List<string>();
+            await using (var reader = await command.ExecuteReaderAsync(Token))
+            {
+                while (await reader.ReadAsync(Token))
+                {
+                    plan.Add(reader.GetString(reader.FieldCount - 1));
+                }
+            }
+
+            var text = string.Join("\n", plan);
+            Assert.Contains(byStatus ? "ix_jobs_owner_status_created" : "ix_jobs_owner_created", text);
+            Assert.DoesNotContain(provider == DatabaseProvider.Postgres ? "Sort" : "TEMP B-TREE", text);
+        }
     }
 
     [Theory]
