@@ -18,7 +18,7 @@ while (($#)); do
   case "$1" in
     --save)
       name="${2:?--save needs a name}"
-      dotnet build Gateway -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+      build_quietly Gateway -c Release
       rm -rf "${saved:?}/$name" && mkdir -p "$saved/$name"
       cp -a Gateway/bin/Release/net10.0 "$saved/$name/bin" && cp Gateway/appsettings*.json "$saved/$name/"
       git log -1 --format='%h %s' >"$saved/$name/commit.txt" && git status --short >>"$saved/$name/commit.txt"
@@ -43,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-dotnet build AppHost -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_quietly AppHost -c Release
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
 bench_lift_limits
 out="artifacts/gateway-ab/runs/$(date -u +%Y%m%dT%H%M%SZ)"

@@ -15,7 +15,7 @@ read -r load _ </proc/loadavg
 if (( $(echo "$load > 1" | bc) )); then
   echo "inference.sh: load average $load before the start: other work on this machine will lower the figures" >&2
 fi
-dotnet build AppHost -c Debug -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_quietly AppHost -c Debug
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
 driver=(python-inference/.venv/bin/python scripts/bench/inference_driver.py)
 counts=(--singles "$singles" --batches "$batches" --concurrency "$concurrency" --warmup "$warmup")

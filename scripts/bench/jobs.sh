@@ -62,7 +62,7 @@ jobs="${positional[0]:-1000}"
 concurrency="${positional[1]:-32}"
 source scripts/bench/lib.sh
 ensure_package wrk command -v wrk
-dotnet build AppHost -c "$configuration" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_quietly AppHost -c "$configuration"
 token=$(dotnet user-jwts create --project Gateway --name bench --scope jobs --output token)
 results=$(mktemp -d)
 

@@ -49,6 +49,17 @@ ensure_package() {
   fi
 }
 
+# `dotnet build` of $@ with only its errors shown, and those only when it fails (then the script stops): with its output
+# sent to /dev/null, a failed build ended the script without a word.
+build_quietly() {
+  local built
+  if ! built=$(dotnet build "$@" -nologo -v quiet -clp:ErrorsOnly 2>&1); then
+    echo "$built" >&2
+    echo "$(basename "$0"): dotnet build $* failed" >&2
+    exit 2
+  fi
+}
+
 # The process of this worktree's service $1 (Gateway or Worker), as built in configuration $2.
 service_pid() { pgrep -f "^$PWD/$1/bin/$2/.*/$1$" | head -n 1; }
 

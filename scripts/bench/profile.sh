@@ -52,7 +52,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building (Release)..." >&2
-dotnet build AppHost -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_quietly AppHost -c Release
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
 bench_lift_limits
 # perf names JIT-compiled frames from /tmp/perf-<pid>.map (every .NET process of the stack writes one).

@@ -54,7 +54,7 @@ trap cleanup EXIT
 
 read -r load_before _ </proc/loadavg
 echo "building (Release)..." >&2
-dotnet build AppHost -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_quietly AppHost -c Release
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --scope jobs --output token)
 
 bench_lift_limits

@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 runs="${1:-3}"
 source scripts/bench/lib.sh
 refuse_if_gateway_answers
-dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_quietly AppHost
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
 
 printf '| run | gateway healthy (s) | first prediction (s) |\n|---|---|---|\n'

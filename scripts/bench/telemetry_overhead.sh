@@ -19,7 +19,7 @@ if (( $(echo "$load > 1" | bc) )); then
   echo "telemetry_overhead.sh: load average $load before the start: other work on this machine will lower the figures" >&2
 fi
 echo "building (Release)..." >&2
-dotnet build AppHost -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_quietly AppHost -c Release
 token=$(dotnet user-jwts create --project Gateway --name bench --scope predict --output token)
 # One subject sends every request: lift its limit (project resources inherit the AppHost's environment).
 export RateLimiting__Policies__predict__TokenLimit=1000000 RateLimiting__Policies__predict__TokensPerPeriod=1000000

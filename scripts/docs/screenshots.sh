@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 command -v chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
 [[ -d scripts/docs/node_modules/puppeteer-core ]] || (cd scripts/docs && npm ci --no-audit --no-fund >/dev/null)
-dotnet build AppHost -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_quietly AppHost
 token=$(dotnet user-jwts create --project Gateway --name docs --scope predict --scope jobs --output token)
 auth="Authorization: Bearer $token"
 
