@@ -77,7 +77,8 @@ class CpuMeter:
 
 class PostgresCounters:
     """Commits and statements the Worker's (and python-inference's) databases saw: pg_stat_database, and
-    pg_stat_statements when the server preloads it. A statement is one round trip unless it was batched."""
+    pg_stat_statements when the server preloads it, with the time the server spent in each (planning counts only with
+    pg_stat_statements.track_planning on). A statement is one round trip unless it was batched."""
 
     def __init__(self, conninfo: str) -> None:
         import psycopg  # Debian's python3-psycopg; only needed with --postgres
@@ -95,8 +96,9 @@ class PostgresCounters:
             "SELECT datname, xact_commit, xact_rollback FROM pg_stat_database WHERE datname IN ('workerdb', 'analyticsdb')")}
         queries = {}
         if self.statements:
-            queries = {(database, query): calls for database, query, calls in self.connection.execute(
-                "SELECT d.datname, s.query, s.calls FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            queries = {(database, query): (calls, ms) for database, query, calls, ms in self.connection.execute(
+                "SELECT d.datname, s.query, s.calls, s.total_exec_time + s.total_plan_time"
+                " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
                 " WHERE d.datname IN ('workerdb', 'analyticsdb')")}
         return {"databases": databases, "queries": queries}
 
@@ -105,11 +107,13 @@ class PostgresCounters:
         commits = {name: (after["databases"][name][0] - before["databases"].get(name, (0, 0))[0]) / jobs
                    for name in after["databases"]}
         calls: dict[str, float] = {}  # "database: statement"
-        for (database, query), count in after["queries"].items():
-            delta = count - before["queries"].get((database, query), 0)
-            if delta > 0:
-                calls[f"{database}: {query}"] = delta / jobs
-        return {"commits_per_job": commits, "statements_per_job": calls}
+        times: dict[str, float] = {}  # the same keys: microseconds of the server's time per job
+        for (database, query), (count, ms) in after["queries"].items():
+            count_before, ms_before = before["queries"].get((database, query), (0, 0.0))
+            if count > count_before:
+                calls[f"{database}: {query}"] = (count - count_before) / jobs
+                times[f"{database}: {query}"] = (ms - ms_before) * 1000 / jobs
+        return {"commits_per_job": commits, "statements_per_job": calls, "statement_us_per_job": times}
 
 
 async def raw_broker_rate(amqp_url: str, messages: int, in_flight: int) -> tuple[float, float]:
@@ -348,6 +352,7 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
 
         progress, last_progress = -1, time.monotonic()
         cpu_done: dict[str, float] | None = None
+        database_done: dict | None = None
         while wanted and len(finished) < len(wanted):
             await asyncio.sleep(0.25)
             unfinished = [job for status in ("queued", "running") for job in await listed(status)]
@@ -357,6 +362,8 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
                 # thousand jobs' pages through the gateway and the Worker are work of the benchmark, not of the jobs).
                 if cpu and cpu_done is None:
                     cpu_done = cpu.snapshot()
+                if postgres and database_done is None:
+                    database_done = postgres.snapshot()  # likewise for the statements
                 await collect()
             if len(wanted) - pending + len(finished) > progress:
                 progress, last_progress = len(wanted) - pending + len(finished), time.monotonic()
@@ -375,7 +382,7 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
             spent["wrk (load client)"] = submission.cpu_s
             profile["cpu_ms_per_job"] = {name: value * 1000 / jobs for name, value in spent.items()}
         if postgres and database_before:
-            profile |= PostgresCounters.per_job(database_before, postgres.snapshot(), jobs)
+            profile |= PostgresCounters.per_job(database_before, database_done or postgres.snapshot(), jobs)
         completions, audit_error = None, None
         if audit:
             try:
@@ -439,13 +446,17 @@ def print_profile(result: dict) -> None:
             total[database] = total.get(database, 0) + calls
         print("PostgreSQL statements per single-input job (pg_stat_statements): "
               + ", ".join(f"{name} {value:.2f}" for name, value in sorted(total.items())) + "\n")
-        print("| database | statement | per job |")
-        print("|---|---|---|")
-        for key, calls in sorted(statements.items(), key=lambda item: -item[1])[:25]:
+        # The server's time (wall clock, so waits for locks count too) shows a slow statement that runs rarely.
+        times = profile.get("statement_us_per_job", {})
+        print("| database | statement | per job | server time per job (µs) |")
+        print("|---|---|---|---|")
+        busiest = sorted(statements, key=lambda key: -statements[key])[:20]
+        slowest = [key for key in sorted(times, key=lambda key: -times[key])[:8] if key not in busiest]
+        for key in busiest + slowest:
             database, query = key.split(": ", 1)
             text = " ".join(query.split())
             text = (text[:110] + "…") if len(text) > 110 else text
-            print(f"| {database} | `{text.replace('|', '/')}` | {calls:.3f} |")
+            print(f"| {database} | `{text.replace('|', '/')}` | {statements[key]:.3f} | {times.get(key, 0):.1f} |")
 
 
 def print_comparison(runs: dict[str, dict]) -> None:

@@ -117,6 +117,21 @@ def test_throughput_runs_from_the_first_job_created_to_the_last_result_committed
     assert figures["e2e_p99_ms"] == pytest.approx(1000)
 
 
+def test_postgres_counts_per_job_are_the_differences_of_two_snapshots_with_the_server_s_time_in_microseconds() -> None:
+    before = {"databases": {"workerdb": (100, 0)},
+              "queries": {("workerdb", "COMMIT"): (50, 10.0), ("workerdb", "SELECT 1"): (7, 1.0)}}
+    after = {"databases": {"workerdb": (300, 0), "analyticsdb": (20, 0)},
+             "queries": {("workerdb", "COMMIT"): (250, 30.0), ("workerdb", "SELECT 1"): (7, 1.0),
+                         ("analyticsdb", "INSERT"): (10, 500.0)}}
+
+    counts = jobs.PostgresCounters.per_job(before, after, 100)
+
+    assert counts["commits_per_job"] == {"workerdb": 2.0, "analyticsdb": 0.2}
+    # A statement that did not run in the phase is left out; the times are milliseconds in, microseconds out.
+    assert counts["statements_per_job"] == {"workerdb: COMMIT": 2.0, "analyticsdb: INSERT": 0.1}
+    assert counts["statement_us_per_job"] == {"workerdb: COMMIT": pytest.approx(200.0), "analyticsdb: INSERT": 5000.0}
+
+
 def test_a_healthy_phase_accepted_and_completed_every_submission_once() -> None:
     clean = {"submitted": 2, "accepted": 2, "completed": 2, "failed": 0, "lost": 0, "duplicated": 0, "unanswered": 0}
 
@@ -274,12 +289,25 @@ class _ListingsAsCpu:
             return {"stack": float(self.server.finished_listings), "load client": 0.0}
 
 
+class _ListingsAsStatements:
+    """Stands in for PostgresCounters: "commits" are the pages of finished jobs the gateway has served."""
+
+    def __init__(self, server: type[_Gateway]) -> None:
+        self.server = server
+
+    def snapshot(self) -> dict:
+        with self.server.lock:
+            return {"databases": {"workerdb": (self.server.finished_listings, 0)}, "queries": {}}
+
+
 @needs_wrk
-def test_a_phase_s_cpu_ends_when_its_jobs_are_done_not_after_the_reads_that_check_them(gateway) -> None:
+def test_a_phase_s_cpu_and_statements_end_when_its_jobs_are_done_not_after_the_reads_that_check_them(gateway) -> None:
     url, server = gateway
 
-    result = asyncio.run(jobs.jobs_rate(url, "secret-token", 250, 1, 8, cpu=_ListingsAsCpu(server)))
+    result = asyncio.run(jobs.jobs_rate(url, "secret-token", 250, 1, 8, cpu=_ListingsAsCpu(server),
+                                        postgres=_ListingsAsStatements(server)))
 
     assert result["completed"] == 250
     assert server.finished_listings >= 3  # 250 results, read in pages of 100 once every job was done
     assert result["profile"]["cpu_ms_per_job"]["stack"] == 0
+    assert result["profile"]["commits_per_job"]["workerdb"] == 0
