@@ -15,7 +15,7 @@
 #   --release   build and run the services in Release (what a throughput figure should be measured on)
 #   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc), of
 #               the load client (wrk) and of the driver polling for results and, on PostgreSQL, commits and statements
-#               per job (statements need pg_stat_statements preloaded)
+#               per job with the server's time in each (statements need pg_stat_statements preloaded)
 #   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default 20,000:
 #               about a minute, which .NET's tiered compilation needs on two shared cores to finish re-compiling the
 #               hot paths: after 3,000 the JIT was still at work (264 single-input jobs/s on SQLite), after 20,000
