@@ -271,9 +271,9 @@ class AnalyticsStore:
                     ),
                     [value for row in rows for value in row],
                 )
-                inserted = {str(row[0]) for row in cursor.fetchall()}
+                stored = {str(row[0]) for row in cursor.fetchall()}
                 recorded = [
-                    first[event_id] == index and event_id in inserted
+                    first[event_id] == index and event_id in stored
                     for index, event_id in enumerate(str(event.envelope.id) for event in events)
                 ]
                 counted = [event for event, inserted in zip(events, recorded) if inserted]
