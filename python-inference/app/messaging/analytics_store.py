@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,8 +70,6 @@ class _Cursor(Protocol):
     rowcount: int
 
     def execute(self, sql: str, parameters: Sequence[Any] = ...) -> Any: ...
-
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
 
@@ -280,26 +278,14 @@ class AnalyticsStore:
                 # One upsert per counter the events touch, not one per event.
                 types = Counter(event.envelope.type for event in counted)
                 if types:
-                    cursor.executemany(
-                        sql(
-                            "INSERT INTO event_counts (type, count) VALUES (?, ?)"
-                            " ON CONFLICT (type) DO UPDATE SET count = event_counts.count + excluded.count"
-                        ),
-                        sorted(types.items()),
-                    )
+                    cursor.execute(*self._upsert("event_counts", ("type",), sorted(types.items())))
                 deltas: dict[tuple[str, str, str], int] = {}
                 for event in counted:
                     for model, metric, key, delta in event_effects(event):
                         deltas[(model, metric, key)] = deltas.get((model, metric, key), 0) + delta
                 effects = [(*counter, delta) for counter, delta in deltas.items() if delta]
                 if effects:
-                    cursor.executemany(
-                        sql(
-                            "INSERT INTO model_counts (model, metric, key, count) VALUES (?, ?, ?, ?)"
-                            " ON CONFLICT (model, metric, key) DO UPDATE SET count = model_counts.count + excluded.count"
-                        ),
-                        effects,
-                    )
+                    cursor.execute(*self._upsert("model_counts", ("model", "metric", "key"), sorted(effects)))
                 cursor.execute("COMMIT")
             except BaseException:
                 try:
@@ -311,6 +297,17 @@ class AnalyticsStore:
 
         result: list[bool] = self._run(work)
         return result
+
+    def _upsert(self, table: str, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+        """One statement adding each row's count to its counter (the keys are distinct, as one statement requires;
+        sorted, so that concurrent replicas lock the counters in the same order)."""
+        columns = (*key, "count")
+        values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
+        text = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+            f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET count = {table}.count + excluded.count"
+        )
+        return self._dialect.sql(text), [value for row in rows for value in row]
 
     def snapshot(self) -> AnalyticsSnapshot:
         def work(cursor: _Cursor) -> AnalyticsSnapshot:
