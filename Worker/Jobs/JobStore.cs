@@ -155,19 +155,7 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         // ordered only to the millisecond.)
         var after = PageToken.TryParse(pageToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        List<(string, object?)> parameters = [("@owner", owner), ("@limit", pageSize + 1)];
-        if (status is { } s)
-        {
-            parameters.Add(("@status", StatusText(s)));
-        }
-
-        if (after is { } token)
-        {
-            parameters.AddRange([("@after_created", token.CreatedAt), ("@after_id", token.Id)]);
-        }
-
-        await using var command = WorkerDatabase.Command(connection, null, ListSql(status is not null, after is not null),
-            [.. parameters]);
+        await using var command = ListStatement(owner, status, after, pageSize + 1).Build(connection, null);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var jobs = new List<Job>();
         while (await reader.ReadAsync(cancellationToken))
@@ -185,16 +173,27 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
     }
 
     /// <summary>
-    /// One page of an owner's jobs, newest first. Each condition is in the text only when it applies, so that both
+    /// One page of an owner's jobs, newest first. Each condition is in the statement only when it applies, so that both
     /// databases read the page from <c>ix_jobs_owner_created</c> or <c>ix_jobs_owner_status_created</c> in order: a
     /// condition like <c>(@status IS NULL OR status = @status)</c> keeps SQLite, which plans a statement before its
     /// values are known, from using either.
     /// </summary>
-    internal static string ListSql(bool byStatus, bool afterToken) => $"""
-        SELECT {Columns} FROM jobs
-        WHERE owner = @owner{(byStatus ? " AND status = @status" : "")}{(afterToken ? " AND (created_at, id) < (@after_created, @after_id)" : "")}
-        ORDER BY created_at DESC, id DESC LIMIT @limit
-        """;
+    internal static SqlBuilder ListStatement(string owner, JobStatus? status, PageToken? after, int limit)
+    {
+        var list = new SqlBuilder($"SELECT {Columns} FROM jobs WHERE owner = ");
+        list.Append(list.Parameter(owner));
+        if (status is { } s)
+        {
+            list.Append(" AND status = ").Append(list.Parameter(StatusText(s)));
+        }
+
+        if (after is { } token)
+        {
+            list.Append(" AND (created_at, id) < ").List([token.CreatedAt, token.Id]);
+        }
+
+        return list.Append(" ORDER BY created_at DESC, id DESC LIMIT ").Append(list.Parameter(limit));
+    }
 
     public async Task RemoveAsync(Guid id, CancellationToken cancellationToken)
     {

@@ -7,7 +7,7 @@ Before, a page was read through (owner, status) or (owner, id) and then sorted: 
 was read for each page. After, (owner, created_at, id) and (owner, status, created_at, id) give the page in order.
 The table has the columns of the Worker's schema (Worker/Persistence/WorkerDatabase.cs) and `--jobs` rows of one owner,
 one in a thousand queued and the rest succeeded, two milliseconds apart. Each figure is the median of `--repeat`
-executions of the Worker's statement (JobStore.ListSql): on SQLite (in process) timed by the client, with the rows read;
+executions of the Worker's statement (JobStore.ListStatement): on SQLite (in process) timed by the client, with the rows read;
 on PostgreSQL the server's planning and execution time (EXPLAIN ANALYZE), since reading 101 rows takes this client
 (psycopg in pure Python) about 5 ms whatever the plan. "sorts" is a plan that sorts the owner's jobs to find the page.
 

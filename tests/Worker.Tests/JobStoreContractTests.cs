@@ -204,19 +204,10 @@ public sealed class JobStoreContractTests
 
         foreach (var (byStatus, afterToken) in new[] { (false, false), (true, false), (false, true), (true, true) })
         {
-            List<(string, object?)> parameters = [("@owner", "tester"), ("@limit", 11)];
-            if (byStatus)
-            {
-                parameters.Add(("@status", "succeeded"));
-            }
-
-            if (afterToken)
-            {
-                parameters.AddRange([("@after_created", "2026-12-03T00:00:00.0000000Z"), ("@after_id", Guid.NewGuid().ToString())]);
-            }
-
-            await using var command = WorkerDatabase.Command(connection, transaction,
-                explain + JobStore.ListSql(byStatus, afterToken), [.. parameters]);
+            await using var command = JobStore.ListStatement("tester", byStatus ? JobStatus.Succeeded : null,
+                afterToken ? new PageToken("2026-12-03T00:00:00.0000000Z", Guid.NewGuid().ToString()) : null, 11)
+                .Build(connection, transaction);
+            command.CommandText = explain + command.CommandText;
             var plan = new List<string>();
             await using (var reader = await command.ExecuteReaderAsync(Token))
             {
