@@ -165,6 +165,12 @@ def postgres_conninfo(connection_string: str) -> str:
     return " ".join(parts)
 
 
+def _values(rows: Sequence[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """The `(?, ?), (?, ?)` of a multi-row insert of `rows` (all of one width), and its parameters in order."""
+    placeholders = "(" + ", ".join("?" * len(rows[0])) + ")"
+    return ", ".join([placeholders] * len(rows)), [value for row in rows for value in row]
+
+
 class AnalyticsStore:
     """Counts per event type and per model, each event once. Calls may come from worker threads; one lock
     serialises them within the process, the database's transactions across processes."""
@@ -261,13 +267,13 @@ class AnalyticsStore:
                     first.setdefault(str(event.envelope.id), index)
                 now = int(time.time())
                 rows = sorted((event_id, events[index].envelope.type, now) for event_id, index in first.items())
+                values, parameters = _values(rows)
                 cursor.execute(
                     sql(
-                        "INSERT INTO processed_events (id, type, recorded_at) VALUES "
-                        + ", ".join(["(?, ?, ?)"] * len(rows))
-                        + " ON CONFLICT DO NOTHING RETURNING id"
+                        f"INSERT INTO processed_events (id, type, recorded_at) VALUES {values}"
+                        " ON CONFLICT DO NOTHING RETURNING id"
                     ),
-                    [value for row in rows for value in row],
+                    parameters,
                 )
                 stored = {str(row[0]) for row in cursor.fetchall()}
                 recorded = [
@@ -301,13 +307,12 @@ class AnalyticsStore:
     def _upsert(self, table: str, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
         """One statement adding each row's count to its counter (the keys are distinct, as one statement requires;
         sorted, so that concurrent replicas lock the counters in the same order)."""
-        columns = (*key, "count")
-        values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
+        values, parameters = _values(rows)
         text = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+            f"INSERT INTO {table} ({', '.join((*key, 'count'))}) VALUES {values}"
             f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET count = {table}.count + excluded.count"
         )
-        return self._dialect.sql(text), [value for row in rows for value in row]
+        return self._dialect.sql(text), parameters
 
     def snapshot(self) -> AnalyticsSnapshot:
         def work(cursor: _Cursor) -> AnalyticsSnapshot:
