@@ -13,11 +13,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 [[ -x python-inference/.venv/bin/python ]] || { echo "$(basename "$0"): run scripts/setup.sh first" >&2; exit 1; }
+source scripts/bench/lib.sh
 echo "building (Release)..." >&2
-if ! built=$(dotnet build scripts/chaos/Chaos -c Release -nologo -v quiet -clp:ErrorsOnly 2>&1); then
-  echo "$built" >&2
-  exit 2
-fi
+build_quietly scripts/chaos/Chaos -c Release  # exits 2 with the build's errors
 # The driver starts the AppHost in its own process (Aspire.Hosting.Testing) and stops it on exit; Release all through.
 export DOTNET_ENVIRONMENT=Development ASPIRE_ALLOW_UNSECURED_TRANSPORT=true
 exec dotnet scripts/chaos/Chaos/bin/Release/net10.0/Chaos.dll "$@"
