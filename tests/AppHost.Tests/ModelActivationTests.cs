@@ -106,10 +106,7 @@ public sealed class ModelActivationTests(AppHostFixture stack)
         await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
         try
         {
-            foreach (var worker in workers)
-            {
-                await stack.StopInstanceAsync(worker, timeout.Token);
-            }
+            await Task.WhenAll(workers.Select(worker => stack.StopInstanceAsync(worker, timeout.Token)));
 
             await stack.StopResourceAsync("python-inference", timeout.Token);
             await stack.StartResourceAsync("python-inference", timeout.Token);
@@ -119,10 +116,7 @@ public sealed class ModelActivationTests(AppHostFixture stack)
         }
         finally
         {
-            foreach (var worker in workers)
-            {
-                await stack.StartInstanceAsync(worker, timeout.Token);
-            }
+            await Task.WhenAll(workers.Select(worker => stack.StartInstanceAsync(worker, timeout.Token)));
         }
 
         // Once the Worker is back, python-inference registers and takes the version the registry says is active.
