@@ -12,16 +12,14 @@ public sealed class ModelActivationTests(AppHostFixture stack)
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
 
-    private HttpClient Admin() => stack.CreateGatewayClient(stack.Tokens.Create(subject: "e2e-admin", scopes: "admin"));
-
-    private static async Task<string?> ServedVersionAsync(HttpClient client, CancellationToken cancellationToken)
+    internal static async Task<string?> ServedVersionAsync(HttpClient client, CancellationToken cancellationToken)
     {
         var response = await client.PostAsJsonAsync("/v1/predict", new { model = "sentiment", inputs = new[] { "fine" } }, cancellationToken);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("version").GetString();
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken cancellationToken)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken cancellationToken)
     {
         while (!await condition())
         {
@@ -29,12 +27,16 @@ public sealed class ModelActivationTests(AppHostFixture stack)
         }
     }
 
-    private async Task ActivateAsync(string version, CancellationToken cancellationToken)
+    /// <summary>Activates a version of the sentiment model through the gateway, as an administrator.</summary>
+    internal static async Task ActivateAsync(AppHostFixture stack, string version, CancellationToken cancellationToken)
     {
-        using var admin = Admin();
+        using var admin = Admin(stack);
         var response = await admin.PutAsJsonAsync("/api/v1/models/sentiment/active", new { version }, cancellationToken);
         Assert.True(response.IsSuccessStatusCode, $"activating {version}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
     }
+
+    private static HttpClient Admin(AppHostFixture stack) =>
+        stack.CreateGatewayClient(stack.Tokens.Create(subject: "e2e-admin", scopes: "admin"));
 
     [Fact]
     public async Task Python_registers_both_sentiment_versions_on_start_up_visible_through_the_gateway()
@@ -69,7 +71,7 @@ public sealed class ModelActivationTests(AppHostFixture stack)
         await WaitUntilAsync(async () => (await stack.Gateway.GetAsync("/api/v1/models/sentiment/versions", timeout.Token)).IsSuccessStatusCode, timeout.Token);
         try
         {
-            await ActivateAsync("2.0.0", timeout.Token);
+            await ActivateAsync(stack, "2.0.0", timeout.Token);
             await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
 
             var viaGateway = await stack.Gateway.GetFromJsonAsync<JsonElement>("/predict?text=lovely", timeout.Token);
@@ -77,7 +79,7 @@ public sealed class ModelActivationTests(AppHostFixture stack)
         }
         finally
         {
-            await ActivateAsync("1.0.0", timeout.Token);
+            await ActivateAsync(stack, "1.0.0", timeout.Token);
             await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "1.0.0", timeout.Token);
         }
     }
@@ -85,7 +87,7 @@ public sealed class ModelActivationTests(AppHostFixture stack)
     [Fact]
     public async Task Activating_an_unknown_version_is_404_and_needs_the_admin_scope()
     {
-        using var admin = Admin();
+        using var admin = Admin(stack);
 
         var unknown = await admin.PutAsJsonAsync("/api/v1/models/sentiment/active", new { version = "9.9.9" }, TestContext.Current.CancellationToken);
         var notAdmin = await stack.Gateway.PutAsJsonAsync("/api/v1/models/sentiment/active", new { version = "1.0.0" }, TestContext.Current.CancellationToken);
@@ -93,17 +95,26 @@ public sealed class ModelActivationTests(AppHostFixture stack)
         await Problems.AssertProblemAsync(unknown, HttpStatusCode.NotFound, "model_version_not_found");
         await Problems.AssertProblemAsync(notAdmin, HttpStatusCode.Forbidden, "insufficient_scope");
     }
+}
 
+/// <summary>
+/// The registry with every Worker replica down, on the PostgreSQL stack (gRPC registration). It stops and starts
+/// services for about 15 s; among the SQLite stack's outage tests, which run one at a time, it lengthened the
+/// suite's longest path, while the PostgreSQL stack's collection ends earlier.
+/// </summary>
+[Collection(nameof(PostgresCollection))]
+public sealed class ModelActivationOutageTests(PostgresStackFixture stack)
+{
     [Fact]
     public async Task With_the_worker_down_python_starts_and_serves_and_takes_the_active_version_once_it_is_back()
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(Long);
+        timeout.CancelAfter(TimeSpan.FromMinutes(3));
         using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
-        await WaitUntilAsync(async () => (await stack.Gateway.GetAsync("/api/v1/models/sentiment/versions", timeout.Token)).IsSuccessStatusCode, timeout.Token);
+        await ModelActivationTests.WaitUntilAsync(async () => (await stack.Gateway.GetAsync("/api/v1/models/sentiment/versions", timeout.Token)).IsSuccessStatusCode, timeout.Token);
         var workers = stack.ReplicasOf("worker");
-        await ActivateAsync("2.0.0", timeout.Token);
-        await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
+        await ModelActivationTests.ActivateAsync(stack, "2.0.0", timeout.Token);
+        await ModelActivationTests.WaitUntilAsync(async () => await ModelActivationTests.ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
         try
         {
             await Task.WhenAll(workers.Select(worker => stack.StopInstanceAsync(worker, timeout.Token)));
@@ -112,7 +123,7 @@ public sealed class ModelActivationTests(AppHostFixture stack)
             await stack.StartResourceAsync("python-inference", timeout.Token);
 
             // The registry cannot answer: python-inference serves its default version meanwhile.
-            Assert.Equal("1.0.0", await ServedVersionAsync(python, timeout.Token));
+            Assert.Equal("1.0.0", await ModelActivationTests.ServedVersionAsync(python, timeout.Token));
         }
         finally
         {
@@ -120,8 +131,8 @@ public sealed class ModelActivationTests(AppHostFixture stack)
         }
 
         // Once the Worker is back, python-inference registers and takes the version the registry says is active.
-        await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
-        await ActivateAsync("1.0.0", timeout.Token);
-        await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "1.0.0", timeout.Token);
+        await ModelActivationTests.WaitUntilAsync(async () => await ModelActivationTests.ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
+        await ModelActivationTests.ActivateAsync(stack, "1.0.0", timeout.Token);
+        await ModelActivationTests.WaitUntilAsync(async () => await ModelActivationTests.ServedVersionAsync(python, timeout.Token) == "1.0.0", timeout.Token);
     }
 }
