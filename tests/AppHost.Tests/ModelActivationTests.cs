@@ -4,8 +4,8 @@ namespace AppHost.Tests;
 
 /// <summary>
 /// python-inference and the Worker's registry together: Python registers what it serves, an administrator
-/// activates a version through the gateway, and the running Python switches without a restart. Stops and restarts
-/// services, so it runs alone on the stack.
+/// activates a version through the gateway, and the running Python switches without a restart. Every prediction
+/// reports the version that served it, so these tests run alone on the stack.
 /// </summary>
 [Collection(nameof(OutageTests))]
 public sealed class ModelActivationTests(AppHostFixture stack)
