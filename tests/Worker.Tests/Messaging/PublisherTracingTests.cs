@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
 using Worker.Events;
 using Worker.Jobs;
 using Worker.Messaging;
@@ -38,6 +40,32 @@ public sealed class PublisherTracingTests(QueueLimitTests.Broker broker) : IClas
         Assert.Equal(ActivityKind.Producer, publish.Kind);
         Assert.Equal(writer.SpanId, publish.ParentSpanId);
         Assert.Equal(publish.Id, await TraceParentInAsync(queue));
+    }
+
+    [Fact]
+    public async Task A_relayed_message_of_a_trace_that_was_not_sampled_carries_that_decision_to_its_consumers()
+    {
+        var (messaging, queue) = await DeclareAsync();
+        var writer = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.None);
+        var message = Completed(messaging) with { TraceParent = $"00-{writer.TraceId}-{writer.SpanId}-00" };
+        // Production's sampler (parent-based): a sampled-out trace stays out in every service, if its decision travels.
+        using var tracing = Sdk.CreateTracerProviderBuilder()
+            .AddSource(Telemetry.ActivitySourceName)
+            .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
+            .Build();
+
+        Assert.Null(Activity.Current); // as the relay publishes
+        await using (var publisher = broker.Publisher(messaging))
+        {
+            await publisher.PublishAsync(message, null, Token);
+        }
+
+        // Without it the consumers, seeing no parent, started a trace of their own and kept one in ten of them.
+        var traceParent = await TraceParentInAsync(queue);
+        Assert.NotNull(traceParent);
+        Assert.True(ActivityContext.TryParse(traceParent, null, out var sent), traceParent);
+        Assert.Equal(writer.TraceId, sent.TraceId);
+        Assert.Equal(ActivityTraceFlags.None, sent.TraceFlags);
     }
 
     [Fact]
