@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Trace;
 using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
@@ -132,6 +133,9 @@ public sealed class JobProcessorTests
     {
         public List<int> Calls { get; } = [];
 
+        /// <summary>The span each call was made in (its trace context is what the call to python-inference carries).</summary>
+        public List<System.Diagnostics.ActivityContext?> CalledIn { get; } = [];
+
         public Task<InferenceOutcome> PredictAsync(string model, JsonElement inputs, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("a batch is one call");
 
@@ -139,6 +143,7 @@ public sealed class JobProcessorTests
             CancellationToken cancellationToken)
         {
             Calls.Add(inputs.Count);
+            CalledIn.Add(System.Diagnostics.Activity.Current?.Context);
             return Task.FromResult<IReadOnlyList<InferenceOutcome>>([.. inputs.Select(jobInputs => jobInputs[0].GetString() == "down"
                 ? (InferenceOutcome)new InferenceOutcome.Unavailable("down")
                 : new InferenceOutcome.Succeeded(JsonElement.Parse($$"""{"model":"{{model}}","predictions":[{"label":"{{jobInputs[0]}}"}]}""")))]);
@@ -185,6 +190,30 @@ public sealed class JobProcessorTests
             Assert.Equal("job.completed", message.Type);
             Assert.Equal(traces[message.JobId!.Value], message.TraceParent);
         });
+    }
+
+    [Fact]
+    public async Task A_batch_whose_first_job_was_not_sampled_calls_the_model_inside_that_jobs_trace_unsampled()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(DatabaseProvider.Sqlite);
+        var job = await db.AddQueuedAsync(inputsJson: """["a"]""");
+        await db.Outbox.MarkSentAsync(job.Id, Token);
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom();
+        var inference = new BatchInference();
+        // Production's sampler (parent-based): without a span to call in, the call to python-inference carried no
+        // trace context and started a trace of its own there (and its client span one in the Worker).
+        using var tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder()
+            .AddSource(Microsoft.Extensions.Hosting.Telemetry.ActivitySourceName)
+            .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
+            .Build();
+
+        await Processor(db.Store, inference).ProcessBatchAsync(
+            [new JobDelivery(job.Id, $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom()}-00")], Token);
+
+        var calledIn = Assert.Single(inference.CalledIn);
+        Assert.NotNull(calledIn);
+        Assert.Equal(traceId, calledIn.Value.TraceId);
+        Assert.Equal(System.Diagnostics.ActivityTraceFlags.None, calledIn.Value.TraceFlags);
     }
 
     [Theory]
