@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using ServiceDefaults.Problems;
 using Worker.Jobs;
+using Worker.Messaging;
 using Worker.Problems;
 using Worker.Security;
 
@@ -93,7 +94,7 @@ public static class JobsApi
     {
         // A span per submission in its own request's trace (the outbox message and its publication continue it), or
         // under this call's span when the item names no trace.
-        var parent = ActivityContext.TryParse(item.TraceParent, null, isRemote: true, out var context) ? context : default;
+        var parent = MessagingTelemetry.CarriedContext(item.TraceParent);
         using var span = Telemetry.ActivitySource.StartActivity("submit job", ActivityKind.Internal, parent,
             links: call is null || parent == default ? null : [new ActivityLink(call.Context)]);
         var outcome = await jobs.SubmitAsync(

@@ -91,9 +91,7 @@ internal sealed partial class JobProcessor(
         var predicted = new List<(Job, InferenceOutcome)>(jobs.Count);
         foreach (var call in CallsOf(jobs))
         {
-            // Read back from the deliveries, so remote: under a local parent that was not sampled OpenTelemetry makes no
-            // span, and the call to python-inference then carried no trace context and started a trace there.
-            var contexts = call.Select(job => ActivityContext.TryParse(traces[job.Id], null, isRemote: true, out var context) ? context : default)
+            var contexts = call.Select(job => MessagingTelemetry.CarriedContext(traces[job.Id]))
                 .Where(context => context != default).ToList();
             using var activity = Telemetry.ActivitySource.StartActivity($"predict {call.Count} jobs", ActivityKind.Internal,
                 contexts.FirstOrDefault(), links: contexts.Skip(1).Select(context => new ActivityLink(context)));

@@ -67,6 +67,15 @@ internal static class MessagingTelemetry
         }
     }
 
+    /// <summary>
+    /// The trace context a <c>traceparent</c> carried from elsewhere names (a request body, an outbox row, a delivery
+    /// read back later), or <c>default</c> when there is none. Always remote: under a local parent that was not
+    /// sampled OpenTelemetry creates no activity at all, so whatever followed went out without a traceparent and
+    /// started traces of its own; under a remote one it keeps the context and its not-sampled decision.
+    /// </summary>
+    public static ActivityContext CarriedContext(string? traceParent) =>
+        ActivityContext.TryParse(traceParent, null, isRemote: true, out var context) ? context : default;
+
     /// <summary>A consumer span for handling one delivery from <paramref name="queue"/>, continuing the publisher's trace.</summary>
     public static Activity? StartProcess(string queue, BasicDeliverEventArgs delivery)
     {

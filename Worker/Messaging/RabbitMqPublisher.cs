@@ -23,13 +23,8 @@ internal sealed class RabbitMqPublisher(IServiceProvider services, IOptions<Mess
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.PublishTimeout);
         // The message continues the trace of the request that caused it, even when published later by the relay (which
-        // runs outside any trace): its publication is a child of the span that wrote it. That span is read back from
-        // storage, so it counts as remote: OpenTelemetry creates no activity at all under a local parent that was not
-        // sampled, and the message then went out without a traceparent, its consumers starting traces of their own.
-        var parent = message.TraceParent is { } traceParent && Activity.Current is null
-            && ActivityContext.TryParse(traceParent, null, isRemote: true, out var context)
-            ? context
-            : default;
+        // runs outside any trace): its publication is a child of the span that wrote it.
+        var parent = Activity.Current is null ? MessagingTelemetry.CarriedContext(message.TraceParent) : default;
         using var publish = MessagingTelemetry.StartPublish(message.Exchange, message.RoutingKey, message.Id.ToString(),
             message.Body.Length, parent);
         try
