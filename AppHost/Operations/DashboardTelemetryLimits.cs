@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 namespace AppHost.Operations;
 
 /// <summary>
-/// The Aspire dashboard keeps what the services export in memory, each store up to a count
+/// The Aspire dashboard stores what the services export (Aspire 13.6 writes it to SQLite), each kind up to a count
 /// (<c>Dashboard:TelemetryLimits:*</c>). Aspire's defaults let the metrics grow for hours: 50,000 points per series, and
 /// every service exports every second in development. The AppHost starts its dashboard with smaller limits
 /// (<see cref="Defaults"/>), so a stack left running under load keeps a bounded footprint (docs/operations.md).

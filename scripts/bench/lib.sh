@@ -105,7 +105,10 @@ apphost_start() {
   local http https
   http=$(free_port) https=$(free_port) DASHBOARD_PORT=$(free_port)
   APPHOST_LOG="${APPHOST_LOG:-$(mktemp)}"
+  # The dashboard stores its telemetry in a temporary database, deleted when it stops, rather than as one of the ten
+  # runs Aspire keeps under ~/.aspire/dashboard (ASPIRE_DASHBOARD_PERSISTENCE_MODE=Run keeps this one to inspect).
   ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development ASPIRE_ALLOW_UNSECURED_TRANSPORT=true \
+    ASPIRE_DASHBOARD_PERSISTENCE_MODE="${ASPIRE_DASHBOARD_PERSISTENCE_MODE:-None}" \
     ASPNETCORE_URLS="http://127.0.0.1:$DASHBOARD_PORT" \
     ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \
     ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \

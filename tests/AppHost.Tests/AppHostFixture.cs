@@ -97,7 +97,11 @@ public class AppHostFixture : IAsyncLifetime
             ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", $"--AppHost:DashboardApiKey={apiKey}",
              // The tests' webhook receivers listen on loopback, which production refuses.
              "--Webhooks:AllowedNetworks:0=127.0.0.0/8", "--Webhooks:AllowedNetworks:1=::1/128",
-             $"--Worker:Replicas={WorkerReplicas}", $"--Registry:Transport={RegistryTransport}", .. ExtraArguments],
+             $"--Worker:Replicas={WorkerReplicas}", $"--Registry:Transport={RegistryTransport}",
+             // The dashboard's telemetry goes to a temporary database, deleted when it stops: by default (Run) Aspire
+             // keeps each run's under ~/.aspire/dashboard and only the last ten, so test runs would push out the
+             // developer's own (docs/operations.md, "The dashboard's storage").
+             "--Aspire:Dashboard:PersistenceMode=None", .. ExtraArguments],
             (options, _) => options.DisableDashboard = !WithDashboard,
             timeout.Token);
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));

@@ -63,7 +63,9 @@ public sealed class ChaosApp : IAsyncDisposable
         using var cancellation = new CancellationTokenSource(timeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", "--Worker:Replicas=2",
-                $"--Dashboard:TelemetryLimits:MaxMetricsCount={DashboardMetricPoints}"],
+                $"--Dashboard:TelemetryLimits:MaxMetricsCount={DashboardMetricPoints}",
+                // A temporary store for the dashboard, not one of the ten runs kept under ~/.aspire (docs/operations.md).
+                "--Aspire:Dashboard:PersistenceMode=None"],
             (options, _) => options.DisableDashboard = false, cancellation.Token);
 
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
