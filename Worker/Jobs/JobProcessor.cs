@@ -147,7 +147,10 @@ internal sealed partial class JobProcessor(
 
             var code = ProblemCodeOf(finish.Error!);
             metrics.Failed(job, code, now);
-            using var failed = ActivityContext.TryParse(traces[job.Id], null, out var parent)
+            // Read as remote, as every carried traceparent is: beneath a job that was not sampled the span is then
+            // created unrecorded, and the line below still carries the job's trace id.
+            var parent = MessagingTelemetry.CarriedContext(traces[job.Id]);
+            using var failed = parent != default
                 ? Telemetry.ActivitySource.StartActivity("job failed", ActivityKind.Internal, parent)
                 : null;
             failed?.SetTag("job.id", job.Id.ToString());

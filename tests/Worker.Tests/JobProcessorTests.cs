@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Trace;
@@ -31,9 +32,24 @@ public sealed class JobProcessorTests
 
     private static readonly MeterCapture UncheckedMeters = new();
 
-    private static JobProcessor Processor(IJobStore store, IInferenceClient inference, MeterCapture? meters = null) =>
+    private static JobProcessor Processor(IJobStore store, IInferenceClient inference, MeterCapture? meters = null,
+        ILogger<JobProcessor>? logger = null) =>
         new(store, inference, Options.Create(TemporaryJobStore.Messaging), TimeProvider.System,
-            new JobMetrics((meters ?? UncheckedMeters).Factory), NullLogger<JobProcessor>.Instance);
+            new JobMetrics((meters ?? UncheckedMeters).Factory), logger ?? NullLogger<JobProcessor>.Instance);
+
+    /// <summary>Each line written, with the trace it was written in (what a log exporter stamps on it).</summary>
+    private sealed class TracedLines : ILogger<JobProcessor>
+    {
+        public List<(string Message, System.Diagnostics.ActivityTraceId? TraceId)> Written { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter) =>
+            Written.Add((formatter(state, exception), System.Diagnostics.Activity.Current?.TraceId));
+    }
 
     [Fact]
     public async Task A_successful_prediction_is_recorded_and_acknowledged()
@@ -128,7 +144,10 @@ public sealed class JobProcessorTests
         Assert.Equal(1, inference.Calls);
     }
 
-    /// <summary>Answers a batch in one call: each job's first input is its label, "down" makes that job's answer an outage.</summary>
+    /// <summary>
+    /// Answers a batch in one call: each job's first input is its label, "down" makes that job's answer an outage and
+    /// "bad" a refusal of its inputs.
+    /// </summary>
     private sealed class BatchInference : IInferenceClient
     {
         public List<int> Calls { get; } = [];
@@ -144,9 +163,14 @@ public sealed class JobProcessorTests
         {
             Calls.Add(inputs.Count);
             CalledIn.Add(System.Diagnostics.Activity.Current?.Context);
-            return Task.FromResult<IReadOnlyList<InferenceOutcome>>([.. inputs.Select(jobInputs => jobInputs[0].GetString() == "down"
-                ? (InferenceOutcome)new InferenceOutcome.Unavailable("down")
-                : new InferenceOutcome.Succeeded(JsonElement.Parse($$"""{"model":"{{model}}","predictions":[{"label":"{{jobInputs[0]}}"}]}""")))]);
+            return Task.FromResult<IReadOnlyList<InferenceOutcome>>([.. inputs.Select(jobInputs => jobInputs[0].GetString() switch
+            {
+                "down" => new InferenceOutcome.Unavailable("down"),
+                "bad" => new InferenceOutcome.Rejected(new ProblemDetails
+                    { Status = 422, Title = "Invalid input", Extensions = { ["code"] = "invalid_input" } }),
+                _ => (InferenceOutcome)new InferenceOutcome.Succeeded(
+                    JsonElement.Parse($$"""{"model":"{{model}}","predictions":[{"label":"{{jobInputs[0]}}"}]}""")),
+            })]);
         }
     }
 
@@ -214,6 +238,29 @@ public sealed class JobProcessorTests
         Assert.NotNull(calledIn);
         Assert.Equal(traceId, calledIn.Value.TraceId);
         Assert.Equal(System.Diagnostics.ActivityTraceFlags.None, calledIn.Value.TraceFlags);
+    }
+
+    [Fact]
+    public async Task A_refused_job_whose_trace_was_not_sampled_is_logged_in_that_trace()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(DatabaseProvider.Sqlite);
+        var job = await db.AddQueuedAsync(inputsJson: """["bad"]""");
+        await db.Outbox.MarkSentAsync(job.Id, Token);
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom();
+        var logs = new TracedLines();
+        // Production's sampler: a sampled-out job records no span, but its lines still carry its trace id
+        // (docs/operations.md), the one its problem and X-Trace-Id quote.
+        using var tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder()
+            .AddSource(Microsoft.Extensions.Hosting.Telemetry.ActivitySourceName)
+            .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
+            .Build();
+
+        await Processor(db.Store, new BatchInference(), logger: logs).ProcessBatchAsync(
+            [new JobDelivery(job.Id, $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom()}-00")], Token);
+
+        Assert.Equal(JobStatus.Failed, (await db.Store.FindAsync(job.Id, Token))?.Status);
+        var refused = Assert.Single(logs.Written, line => line.Message.Contains("refused its inputs", StringComparison.Ordinal));
+        Assert.Equal(traceId, refused.TraceId);
     }
 
     [Theory]
