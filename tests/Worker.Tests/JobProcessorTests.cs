@@ -216,23 +216,32 @@ public sealed class JobProcessorTests
         });
     }
 
+    /// <summary>Production's sampler (parent-based) over the Worker's spans, for as long as it is not disposed.</summary>
+    private static TracerProvider ProductionSampler() => OpenTelemetry.Sdk.CreateTracerProviderBuilder()
+        .AddSource(Microsoft.Extensions.Hosting.Telemetry.ActivitySourceName)
+        .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
+        .Build();
+
+    /// <summary>A queued job of one input (its label) whose message has gone out, delivered in a trace not sampled.</summary>
+    private static async Task<JobDelivery> UnsampledDeliveryAsync(TemporaryJobStore db, string label,
+        System.Diagnostics.ActivityTraceId traceId)
+    {
+        var job = await db.AddQueuedAsync(inputsJson: $"[\"{label}\"]");
+        await db.Outbox.MarkSentAsync(job.Id, Token);
+        return new JobDelivery(job.Id, $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom()}-00");
+    }
+
     [Fact]
     public async Task A_batch_whose_first_job_was_not_sampled_calls_the_model_inside_that_jobs_trace_unsampled()
     {
         await using var db = await TemporaryJobStore.CreateAsync(DatabaseProvider.Sqlite);
-        var job = await db.AddQueuedAsync(inputsJson: """["a"]""");
-        await db.Outbox.MarkSentAsync(job.Id, Token);
         var traceId = System.Diagnostics.ActivityTraceId.CreateRandom();
         var inference = new BatchInference();
-        // Production's sampler (parent-based): without a span to call in, the call to python-inference carried no
-        // trace context and started a trace of its own there (and its client span one in the Worker).
-        using var tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder()
-            .AddSource(Microsoft.Extensions.Hosting.Telemetry.ActivitySourceName)
-            .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
-            .Build();
+        // Without a span to call in, the call to python-inference carried no trace context and started a trace of its
+        // own there (and its client span one in the Worker).
+        using var tracing = ProductionSampler();
 
-        await Processor(db.Store, inference).ProcessBatchAsync(
-            [new JobDelivery(job.Id, $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom()}-00")], Token);
+        await Processor(db.Store, inference).ProcessBatchAsync([await UnsampledDeliveryAsync(db, "a", traceId)], Token);
 
         var calledIn = Assert.Single(inference.CalledIn);
         Assert.NotNull(calledIn);
@@ -244,21 +253,16 @@ public sealed class JobProcessorTests
     public async Task A_refused_job_whose_trace_was_not_sampled_is_logged_in_that_trace()
     {
         await using var db = await TemporaryJobStore.CreateAsync(DatabaseProvider.Sqlite);
-        var job = await db.AddQueuedAsync(inputsJson: """["bad"]""");
-        await db.Outbox.MarkSentAsync(job.Id, Token);
         var traceId = System.Diagnostics.ActivityTraceId.CreateRandom();
         var logs = new TracedLines();
-        // Production's sampler: a sampled-out job records no span, but its lines still carry its trace id
-        // (docs/operations.md), the one its problem and X-Trace-Id quote.
-        using var tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder()
-            .AddSource(Microsoft.Extensions.Hosting.Telemetry.ActivitySourceName)
-            .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
-            .Build();
+        // A sampled-out job records no span, but its lines still carry its trace id (docs/operations.md), the one its
+        // problem and X-Trace-Id quote.
+        using var tracing = ProductionSampler();
+        var delivery = await UnsampledDeliveryAsync(db, "bad", traceId);
 
-        await Processor(db.Store, new BatchInference(), logger: logs).ProcessBatchAsync(
-            [new JobDelivery(job.Id, $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom()}-00")], Token);
+        await Processor(db.Store, new BatchInference(), logger: logs).ProcessBatchAsync([delivery], Token);
 
-        Assert.Equal(JobStatus.Failed, (await db.Store.FindAsync(job.Id, Token))?.Status);
+        Assert.Equal(JobStatus.Failed, (await db.Store.FindAsync(delivery.JobId, Token))?.Status);
         var refused = Assert.Single(logs.Written, line => line.Message.Contains("refused its inputs", StringComparison.Ordinal));
         Assert.Equal(traceId, refused.TraceId);
     }
