@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Trace;
 using Worker.Inference;
 using Worker.Jobs;
 using Worker.Messaging;
@@ -216,12 +215,6 @@ public sealed class JobProcessorTests
         });
     }
 
-    /// <summary>Production's sampler (parent-based) over the Worker's spans, for as long as it is not disposed.</summary>
-    private static TracerProvider ProductionSampler() => OpenTelemetry.Sdk.CreateTracerProviderBuilder()
-        .AddSource(Microsoft.Extensions.Hosting.Telemetry.ActivitySourceName)
-        .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
-        .Build();
-
     /// <summary>A queued job of one input (its label) whose message has gone out, delivered in a trace not sampled.</summary>
     private static async Task<JobDelivery> UnsampledDeliveryAsync(TemporaryJobStore db, string label,
         System.Diagnostics.ActivityTraceId traceId)
@@ -239,7 +232,7 @@ public sealed class JobProcessorTests
         var inference = new BatchInference();
         // Without a span to call in, the call to python-inference carried no trace context and started a trace of its
         // own there (and its client span one in the Worker).
-        using var tracing = ProductionSampler();
+        using var tracing = ProductionSampling.Start();
 
         await Processor(db.Store, inference).ProcessBatchAsync([await UnsampledDeliveryAsync(db, "a", traceId)], Token);
 
@@ -257,7 +250,7 @@ public sealed class JobProcessorTests
         var logs = new TracedLines();
         // A sampled-out job records no span, but its lines still carry its trace id (docs/operations.md), the one its
         // problem and X-Trace-Id quote.
-        using var tracing = ProductionSampler();
+        using var tracing = ProductionSampling.Start();
         var delivery = await UnsampledDeliveryAsync(db, "bad", traceId);
 
         await Processor(db.Store, new BatchInference(), logger: logs).ProcessBatchAsync([delivery], Token);

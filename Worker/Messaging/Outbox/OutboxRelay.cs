@@ -122,7 +122,7 @@ internal sealed partial class OutboxRelay(
     /// </summary>
     private static Activity? StartRelaySpan(IReadOnlyList<OutboxMessage> due, DateTimeOffset claimStarted)
     {
-        var links = due.Select(message => ActivityContext.TryParse(message.TraceParent, null, out var context) ? context : default)
+        var links = due.Select(message => MessagingTelemetry.CarriedContext(message.TraceParent))
             .Where(context => context != default).Select(context => new ActivityLink(context));
         var relay = Telemetry.ActivitySource.StartActivity(ActivityKind.Internal, parentContext: default, links: links,
             startTime: claimStarted, name: "relay outbox");

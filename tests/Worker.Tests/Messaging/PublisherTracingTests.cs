@@ -3,8 +3,6 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
-using OpenTelemetry;
-using OpenTelemetry.Trace;
 using Worker.Events;
 using Worker.Jobs;
 using Worker.Messaging;
@@ -48,11 +46,8 @@ public sealed class PublisherTracingTests(QueueLimitTests.Broker broker) : IClas
         var (messaging, queue) = await DeclareAsync();
         var writer = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.None);
         var message = Completed(messaging) with { TraceParent = $"00-{writer.TraceId}-{writer.SpanId}-00" };
-        // Production's sampler (parent-based): a sampled-out trace stays out in every service, if its decision travels.
-        using var tracing = Sdk.CreateTracerProviderBuilder()
-            .AddSource(Telemetry.ActivitySourceName)
-            .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
-            .Build();
+        // Production's sampler: a sampled-out trace stays out in every service, if its decision travels.
+        using var tracing = ProductionSampling.Start();
 
         Assert.Null(Activity.Current); // as the relay publishes
         await using (var publisher = broker.Publisher(messaging))
