@@ -89,9 +89,8 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
             await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: PrefetchCount, global: false, stoppingToken);
 
             var channel = _channel;
-            var acks = new DeliveryAcks((tag, multiple) => channel.BasicAckAsync(tag, multiple));
             _consumer = new AsyncEventingBasicConsumer(channel);
-            _consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(channel, acks, delivery);
+            _consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(channel, delivery);
             _consumerTags.Clear();
             if (!_paused)
             {
@@ -157,7 +156,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
         }
     }
 
-    private async Task OnReceivedAsync(IChannel channel, DeliveryAcks acks, BasicDeliverEventArgs delivery)
+    private async Task OnReceivedAsync(IChannel channel, BasicDeliverEventArgs delivery)
     {
         Interlocked.Increment(ref _inFlight);
         try
@@ -181,26 +180,15 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
 
             process?.SetTag("messaging.rabbitmq.delivery.outcome", outcome.ToString().ToLowerInvariant());
 
-            // Acks go out together with those of the deliveries that finished at the same moment; a reject or a requeue
-            // alone. On a channel that closed meanwhile the broker has already requeued the delivery.
-            if (outcome == DeliveryOutcome.Ack && channel.IsOpen)
+            // On a channel that closed meanwhile the broker has already requeued the delivery.
+            if (channel.IsOpen)
             {
-                await acks.AckAsync(delivery.DeliveryTag);
-                return;
-            }
-
-            try
-            {
-                if (channel.IsOpen)
+                await (outcome switch
                 {
-                    await (outcome == DeliveryOutcome.Reject
-                        ? channel.BasicRejectAsync(delivery.DeliveryTag, requeue: false)
-                        : channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true));
-                }
-            }
-            finally
-            {
-                acks.Settled(delivery.DeliveryTag);
+                    DeliveryOutcome.Ack => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false),
+                    DeliveryOutcome.Reject => channel.BasicRejectAsync(delivery.DeliveryTag, requeue: false),
+                    _ => channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true),
+                });
             }
         }
         finally
