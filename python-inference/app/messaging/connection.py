@@ -19,6 +19,8 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from yarl import URL
 
+from app.messaging import frames
+
 logger = logging.getLogger(__name__)
 
 ConnectedStep = Callable[[AbstractRobustConnection], Awaitable[None]]
@@ -42,6 +44,7 @@ class BrokerConnection:
 
     def __init__(self, url: str, *, connection_name: str, on_connected: Sequence[ConnectedStep]) -> None:
         self._url = amqp_url(url, connection_name=connection_name, reconnect_interval=self.RECONNECT_INTERVAL_S)
+        frames.install()  # the cheaper frame reader (app/messaging/frames.py), for this connection and any after it
         self._on_connected = list(on_connected)
         self._connection: AbstractRobustConnection | None = None
         self._task: asyncio.Task[None] | None = None

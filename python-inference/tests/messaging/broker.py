@@ -131,7 +131,9 @@ class RabbitMQNode:
             os.kill(pid, signal.SIGKILL)
 
     def beam_pids(self) -> list[int]:
-        """This node's beam.smp processes (found by its unique node name)."""
+        """This node's beam.smp processes, found by the home folder on their command line: its own state folder. (The
+        node name is not there: rabbitmq-server passes it in the environment.)"""
+        home = [b"-home", str(self.state_dir).encode()]
         pids = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -140,7 +142,9 @@ class RabbitMQNode:
                 command = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if command and command[0].endswith(b"beam.smp") and self.node_name.encode() in b" ".join(command):
+            if command[0].endswith(b"beam.smp") and any(
+                command[i : i + 2] == home for i in range(len(command) - 1)
+            ):
                 pids.append(int(entry.name))
         return pids
 

@@ -1,0 +1,163 @@
+"""python-inference's analytics consumer alone against a real broker: what one event costs it, with aiormq's own frame
+reader and with FrameReader (app/messaging/frames.py), in alternating rounds, on a throwaway RabbitMQ node.
+
+Each round queues N `job.completed` events (as the Worker publishes them: persistent, a traceparent header, one in
+ten sampled) on `events.analytics`, then starts the real AnalyticsConsumer on a new SQLite store and times it until
+every event is counted. CPU is this process's (every thread: the consumer and the store's) and the broker's
+(beam.smp), from /proc, over the consuming only. Prints one table of medians and the ratios to aiormq's reader.
+
+Usage (from the repository root, after scripts/setup.sh):
+  python-inference/.venv/bin/python scripts/bench/events_consumer.py [--events N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python-inference"))
+
+import aio_pika  # noqa: E402
+import aiormq.connection  # noqa: E402
+
+from app.core.telemetry import Tracer  # noqa: E402
+from app.core.telemetry.sampling import sampler_from  # noqa: E402
+from app.messaging import frames  # noqa: E402
+from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore  # noqa: E402
+from tests.messaging.broker import RabbitMQNode  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+READERS = {"aiormq's reader": frames.AIORMQ_READER, "FrameReader": frames.FrameReader}
+EXCHANGE, QUEUE = "events", "events.analytics"
+
+
+def ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def body() -> bytes:
+    return json.dumps(
+        {
+            "id": str(uuid.uuid4()),
+            "type": "job.completed",
+            "occurredAt": "2026-12-04T02:00:00.123Z",
+            "source": "worker",
+            "data": {
+                "jobId": str(uuid.uuid4()),
+                "owner": "bench",
+                "model": "sentiment",
+                "version": "1.0.0",
+                "attempts": 1,
+                "predictions": [{"label": "positive", "score": 0.93}],
+            },
+        }
+    ).encode()
+
+
+async def queue_events(url: str, count: int) -> None:
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True)
+        queue = await channel.declare_queue(QUEUE, durable=True)
+        await queue.bind(exchange)
+        pending = []
+        for index in range(count):
+            flags = "01" if index % 10 == 0 else "00"
+            message = aio_pika.Message(
+                body(),
+                message_id=str(uuid.uuid4()),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"},
+            )
+            pending.append(exchange.publish(message, routing_key="job.completed"))
+            if len(pending) == 500:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+        queued = (await channel.declare_queue(QUEUE, durable=True, passive=True)).declaration_result.message_count
+        if queued != count:
+            raise SystemExit(f"events_consumer.py: {queued} events queued, not {count}")
+    finally:
+        await connection.close()
+
+
+async def consume(url: str, count: int, store_path: Path, broker_pids: list[int]) -> dict[str, float]:
+    store = AnalyticsStore(store_path)
+    tracer = Tracer(sampler=sampler_from("parentbased_traceidratio", "0.1"))
+    consumer = AnalyticsConsumer(store, tracer, exchange_name=EXCHANGE, queue_name=QUEUE)
+    connection = await aio_pika.connect_robust(url)
+    try:
+        started, cpu, broker = time.perf_counter(), time.process_time(), ticks(broker_pids)
+        await consumer.attach(connection)
+        deadline = time.monotonic() + 300
+        while (counted := sum(store.snapshot().events.values())) < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"events_consumer.py: {counted} of {count} events counted after 300 s")
+            await asyncio.sleep(0.02)
+        seconds = time.perf_counter() - started
+        return {
+            "events_s": count / seconds,
+            "python_ms": (time.process_time() - cpu) * 1000 / count,
+            "broker_ms": (ticks(broker_pids) - broker) * 1000 / TICKS / count,
+        }
+    finally:
+        await consumer.stop(3)
+        await connection.close()
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    state = Path(tempfile.mkdtemp(prefix="events-consumer-bench-"))
+    node = RabbitMQNode(state)
+    node.start()
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in READERS}
+    try:
+        for round_ in range(args.rounds):
+            for name, reader in READERS.items():
+                aiormq.connection.FrameReceiver = reader  # read by aiormq when the next connection is made
+                asyncio.run(queue_events(node.url, args.events))
+                result = asyncio.run(consume(node.url, args.events, state / f"{round_}-{name.split()[0]}.db",
+                                             node.beam_pids()))
+                results[name].append(result)
+                print(f"round {round_ + 1}, {name}: {result['events_s']:.0f} events/s, python-inference "
+                      f"{result['python_ms']:.3f} ms/event, broker {result['broker_ms']:.3f} ms/event", file=sys.stderr)
+    finally:
+        node.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+    median = {name: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+              for name, runs in results.items()}
+    base = median["aiormq's reader"]
+    print(f"\nanalytics consumer, {args.events} job.completed events a round, {args.rounds} rounds, medians")
+    print("| frame reader | events/s | python-inference CPU per event (ms) | broker CPU per event (ms) | "
+          "events/s vs aiormq's | python CPU vs aiormq's |")
+    print("|---|---|---|---|---|---|")
+    for name, values in median.items():
+        print(f"| {name} | {values['events_s']:.0f} | {values['python_ms']:.3f} | {values['broker_ms']:.3f} | "
+              f"{values['events_s'] / base['events_s']:.2f}× | {values['python_ms'] / base['python_ms']:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
