@@ -4,7 +4,8 @@ reader and with FrameReader (app/messaging/frames.py), in alternating rounds, on
 Each round queues N `job.completed` events (as the Worker publishes them: persistent, a traceparent header, one in
 ten sampled) on `events.analytics`, then starts the real AnalyticsConsumer on a new SQLite store and times it until
 every event is counted. CPU is this process's (every thread: the consumer and the store's) and the broker's
-(beam.smp), from /proc, over the consuming only. Prints one table of medians and the ratios to aiormq's reader.
+(beam.smp), from /proc, over the consuming only. The event loop is uvloop's when it is installed, as under uvicorn.
+Prints one table of medians and the ratios to aiormq's reader.
 
 Usage (from the repository root, after scripts/setup.sh):
   python-inference/.venv/bin/python scripts/bench/events_consumer.py [--events N] [--rounds R]
@@ -124,6 +125,12 @@ async def consume(url: str, count: int, store_path: Path, broker_pids: list[int]
 
 
 def main() -> None:
+    try:
+        import uvloop  # as uvicorn does (its `--loop auto`), which is how the service runs
+    except ImportError:
+        pass
+    else:
+        uvloop.install()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=3)

@@ -116,6 +116,45 @@ class PostgresCounters:
         return {"commits_per_job": commits, "statements_per_job": calls, "statement_us_per_job": times}
 
 
+class EventBacklog:
+    """The jobs' events still waiting in the queues of the events fanout when the last job was done. Their consumers
+    (the Worker's audit trail, python-inference's analytics) are part of what a job costs: a profile waits for these
+    queues to empty before it reads the CPU, and says how long that took. Ready messages only (a passive declare),
+    so up to a consumer's prefetch may still be in hand when it reads 0."""
+
+    QUEUES = ("events.audit", "events.analytics")
+
+    def __init__(self, amqp_url: str) -> None:
+        self.amqp_url = amqp_url
+
+    async def drain(self, limit_s: float = 120) -> dict:
+        """Waits until every queue reads empty twice in a row; what was queued at first, and how long it took."""
+        started = time.monotonic()
+        connection = await aio_pika.connect(self.amqp_url)
+        async with connection:
+            first = await self._depths(connection)
+            empty_before = False
+            while time.monotonic() - started < limit_s:
+                empty = not any((await self._depths(connection)).values())
+                if empty and empty_before:
+                    break
+                empty_before = empty
+                await asyncio.sleep(0.25)
+        return {"queued": first, "drain_s": time.monotonic() - started}
+
+    async def _depths(self, connection: aio_pika.abc.AbstractConnection) -> dict[str, int]:
+        depths = {}
+        for name in self.QUEUES:
+            channel = await connection.channel()  # a passive declare of a missing queue closes its channel
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+                depths[name] = queue.declaration_result.message_count or 0
+            except aio_pika.exceptions.ChannelClosed:
+                continue
+            await channel.close()
+        return depths
+
+
 async def raw_broker_rate(amqp_url: str, messages: int, in_flight: int) -> tuple[float, float]:
     """Messages per second published (persistent, confirmed) and then consumed (manual acks)."""
     connection = await aio_pika.connect(amqp_url)
@@ -313,7 +352,7 @@ class Audit:
 
 async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency: int,
                     cpu: CpuMeter | None = None, postgres: PostgresCounters | None = None,
-                    audit: Audit | None = None, patience: float = 60) -> dict:
+                    audit: Audit | None = None, backlog: EventBacklog | None = None, patience: float = 60) -> dict:
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=60) as client:
         database_before = postgres.snapshot() if postgres else None
@@ -352,6 +391,7 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
 
         progress, last_progress = -1, time.monotonic()
         cpu_done: dict[str, float] | None = None
+        events: dict | None = None
         database_done: dict | None = None
         while wanted and len(finished) < len(wanted):
             await asyncio.sleep(0.25)
@@ -361,6 +401,8 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
                 # Every job is done: the CPU of the phase ends here, before the reads that check the results (a
                 # thousand jobs' pages through the gateway and the Worker are work of the benchmark, not of the jobs).
                 if cpu and cpu_done is None:
+                    # ...and their events consumed, which is work of the jobs too (EventBacklog).
+                    events = await backlog.drain() if backlog else None
                     cpu_done = cpu.snapshot()
                 if postgres and database_done is None:
                     database_done = postgres.snapshot()  # likewise for the statements
@@ -381,6 +423,8 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
             spent["jobs.py (polls results)"] = spent.pop("load client") - submission.cpu_s
             spent["wrk (load client)"] = submission.cpu_s
             profile["cpu_ms_per_job"] = {name: value * 1000 / jobs for name, value in spent.items()}
+            if events is not None:
+                profile["events_backlog"] = events
         if postgres and database_before:
             profile |= PostgresCounters.per_job(database_before, database_done or postgres.snapshot(), jobs)
         completions, audit_error = None, None
@@ -435,6 +479,11 @@ def print_profile(result: dict) -> None:
         print("| " + " | ".join(cpu) + " | total |")
         print("|" + "---|" * (len(cpu) + 1))
         print("| " + " | ".join(f"{value:.2f}" for value in cpu.values()) + f" | {sum(cpu.values()):.2f} |")
+        if "events_backlog" in profile:
+            backlog = profile["events_backlog"]
+            queued = ", ".join(f"{name} {count}" for name, count in backlog["queued"].items())
+            print(f"\nEvents still queued when the last job was done: {queued}; consumed {backlog['drain_s']:.1f} s "
+                  "later, and counted above.")
     if "commits_per_job" in profile:
         commits = ", ".join(f"{name} {value:.2f}" for name, value in sorted(profile["commits_per_job"].items()))
         print(f"\nPostgreSQL commits per single-input job: {commits}")
@@ -555,7 +604,8 @@ async def main() -> int:
     if args.phase_file:
         with open(args.phase_file, "w", encoding="utf-8") as file:
             file.write("single\n")
-    single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres, audit)
+    backlog = EventBacklog(args.amqp) if cpu else None
+    single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres, audit, backlog)
     batched = await jobs_rate(args.gateway, args.token, max(10, args.jobs // 10), 100, args.concurrency, audit=audit)
 
     print(f"\n{args.concurrency} requests in flight (wrk); {args.jobs} jobs of 1 input, {max(10, args.jobs // 10)} jobs of 100 inputs.\n")
