@@ -117,10 +117,11 @@ class PostgresCounters:
 
 
 class EventBacklog:
-    """The jobs' events still waiting in the queues of the events fanout when the last job was done. Their consumers
-    (the Worker's audit trail, python-inference's analytics) are part of what a job costs: a profile waits for these
-    queues to empty before it reads the CPU, and says how long that took. Ready messages only (a passive declare),
-    so up to a consumer's prefetch may still be in hand when it reads 0."""
+    """The events waiting in the queues of the events fanout. Their consumers (the Worker's audit trail,
+    python-inference's analytics) are part of what a job costs, and may fall behind the jobs: a profiled phase starts
+    once these queues are empty (the warm-up's events consumed) and reads the CPU only when they are empty again,
+    and says what was still queued when its last job was done. Ready messages only (a passive declare), so up to a
+    consumer's prefetch may still be in hand when it reads 0."""
 
     QUEUES = ("events.audit", "events.analytics")
 
@@ -355,6 +356,9 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
                     audit: Audit | None = None, backlog: EventBacklog | None = None, patience: float = 60) -> dict:
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=60) as client:
+        # A phase starts with its events queues empty (the warm-up's events consumed), and a profile ends with them
+        # empty again: the events of its own jobs, and only those, are consumed within it.
+        backlog_before = await backlog.drain() if backlog else None
         database_before = postgres.snapshot() if postgres else None
         cpu_before = cpu.snapshot() if cpu else None
         wall_start = datetime.now().astimezone() - timedelta(milliseconds=5)
@@ -424,7 +428,7 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
             spent["wrk (load client)"] = submission.cpu_s
             profile["cpu_ms_per_job"] = {name: value * 1000 / jobs for name, value in spent.items()}
             if events is not None:
-                profile["events_backlog"] = events
+                profile["events_backlog"] = events | {"before": backlog_before}
         if postgres and database_before:
             profile |= PostgresCounters.per_job(database_before, database_done or postgres.snapshot(), jobs)
         completions, audit_error = None, None
@@ -482,8 +486,11 @@ def print_profile(result: dict) -> None:
         if "events_backlog" in profile:
             backlog = profile["events_backlog"]
             queued = ", ".join(f"{name} {count}" for name, count in backlog["queued"].items())
-            print(f"\nEvents still queued when the last job was done: {queued}; consumed {backlog['drain_s']:.1f} s "
-                  "later, and counted above.")
+            before = backlog["before"]
+            waited = ", ".join(f"{name} {count}" for name, count in before["queued"].items())
+            print(f"\nEvents queued before the phase: {waited} (consumed in {before['drain_s']:.1f} s, before it began). "
+                  f"Still queued when its last job was done: {queued}; consumed {backlog['drain_s']:.1f} s later, and "
+                  "counted above.")
     if "commits_per_job" in profile:
         commits = ", ".join(f"{name} {value:.2f}" for name, value in sorted(profile["commits_per_job"].items()))
         print(f"\nPostgreSQL commits per single-input job: {commits}")
