@@ -353,12 +353,16 @@ class Audit:
 
 async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency: int,
                     cpu: CpuMeter | None = None, postgres: PostgresCounters | None = None,
-                    audit: Audit | None = None, backlog: EventBacklog | None = None, patience: float = 60) -> dict:
+                    audit: Audit | None = None, backlog: EventBacklog | None = None, phase_file: str | None = None,
+                    patience: float = 60) -> dict:
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=60) as client:
         # A phase starts with its events queues empty (the warm-up's events consumed), and a profile ends with them
         # empty again: the events of its own jobs, and only those, are consumed within it.
         backlog_before = await backlog.drain() if backlog else None
+        if phase_file:  # the measured jobs start now (jobs.sh --trace starts its recordings)
+            with open(phase_file, "w", encoding="utf-8") as file:
+                file.write("single\n")
         database_before = postgres.snapshot() if postgres else None
         cpu_before = cpu.snapshot() if cpu else None
         wall_start = datetime.now().astimezone() - timedelta(milliseconds=5)
@@ -608,11 +612,9 @@ async def main() -> int:
     if args.warmup > 0:
         await jobs_rate(args.gateway, args.token, args.warmup, 1, args.concurrency)
         await jobs_rate(args.gateway, args.token, max(1, args.warmup // 100), 100, args.concurrency)
-    if args.phase_file:
-        with open(args.phase_file, "w", encoding="utf-8") as file:
-            file.write("single\n")
     backlog = EventBacklog(args.amqp) if cpu else None
-    single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres, audit, backlog)
+    single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres, audit, backlog,
+                             args.phase_file)
     batched = await jobs_rate(args.gateway, args.token, max(10, args.jobs // 10), 100, args.concurrency, audit=audit)
 
     print(f"\n{args.concurrency} requests in flight (wrk); {args.jobs} jobs of 1 input, {max(10, args.jobs // 10)} jobs of 100 inputs.\n")
