@@ -35,6 +35,7 @@ from app.core.telemetry import Tracer  # noqa: E402
 from app.core.telemetry.sampling import sampler_from  # noqa: E402
 from app.messaging import frames  # noqa: E402
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore  # noqa: E402
+from gateway_ab import ticks as process_ticks  # noqa: E402  (this script's folder is on the path)
 from tests.messaging.broker import RabbitMQNode  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -43,12 +44,7 @@ EXCHANGE, QUEUE = "events", "events.analytics"
 
 
 def ticks(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])
-    return total
+    return sum(process_ticks(pid) for pid in pids)
 
 
 def body() -> bytes:

@@ -99,4 +99,5 @@ def main() -> None:
     print("\n(medians over the rounds; 'own' is the variant's process, python-inference's for direct)")
 
 
-main()
+if __name__ == "__main__":
+    main()
