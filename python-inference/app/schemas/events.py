@@ -129,8 +129,10 @@ def parse_event(body: bytes) -> Event:
         envelope = _validate(EventEnvelope, json.loads(body.decode("utf-8")))
         data_model = EVENT_DATA.get(envelope.type)
         data = _validate(data_model, envelope.data) if data_model else None
-    except ValueError as error:  # bad UTF-8, bad JSON and pydantic's ValidationError are all ValueErrors
-        raise InvalidEventError(str(error)) from error
+    # Bad UTF-8, bad JSON and pydantic's ValidationError are ValueErrors; a number too large for a float field is an
+    # OverflowError (pydantic v1 lets it through), JSON nested too deep a RecursionError.
+    except (ValueError, OverflowError, RecursionError) as error:
+        raise InvalidEventError(str(error) or type(error).__name__) from error
     return Event(envelope, data)
 
 

@@ -217,10 +217,24 @@ def test_a_redelivered_event_is_acked_and_changes_nothing(store: AnalyticsStore)
     assert store.snapshot().models["iris"].jobs_completed == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{not json", id="not-json"),
+        # These two raised past the parser (OverflowError, RecursionError) and left the delivery unsettled.
+        pytest.param(
+            event_body("job.completed", {**job("job.completed", "iris").envelope.data, "predictions": [
+                {"label": "a", "score": 10**400}
+            ]}),
+            id="score-beyond-a-float",
+        ),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-too-deep"),
+    ],
+)
 def test_an_unparsable_message_is_rejected_without_requeue_and_logged(
-    store: AnalyticsStore, caplog: pytest.LogCaptureFixture
+    store: AnalyticsStore, caplog: pytest.LogCaptureFixture, body: bytes
 ) -> None:
-    delivery = FakeDelivery(b"{not json")
+    delivery = FakeDelivery(body)
 
     with caplog.at_level("WARNING", logger="app.messaging.analytics"):
         asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]

@@ -120,6 +120,11 @@ def test_an_unknown_event_type_is_accepted_with_only_its_envelope_checked() -> N
             body(envelope("prediction.made", {"model": "m", "version": "1", "count": 1, "labels": {"a": "many"}})),
             id="label-count-not-a-number",
         ),
+        pytest.param(
+            body(envelope("job.completed", {**JOB_COMPLETED, "predictions": [{"label": "a", "score": 10**400}]})),
+            id="score-beyond-a-float",
+        ),
+        pytest.param(b'{"id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", id="nested-too-deep"),
     ],
 )
 def test_a_body_that_is_not_an_event_of_the_contract_is_invalid(raw: bytes) -> None:
