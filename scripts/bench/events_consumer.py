@@ -1,14 +1,16 @@
-"""python-inference's analytics consumer alone against a real broker: what one event costs it, with aiormq's own frame
-reader and with FrameReader (app/messaging/frames.py), in alternating rounds, on a throwaway RabbitMQ node.
+"""python-inference's analytics consumer alone against a real broker: what one event costs it with one piece of the
+consumer done two ways, in alternating rounds, on a throwaway RabbitMQ node. `--compare reader` (the default): aiormq's
+own frame reader against FrameReader (app/messaging/frames.py). `--compare parser`: events read by pydantic alone
+against the exact-form fast path that the service uses (app/schemas/events.py), both with FrameReader.
 
 Each round queues N `job.completed` events (as the Worker publishes them: persistent, a traceparent header, one in
 ten sampled) on `events.analytics`, then starts the real AnalyticsConsumer on a new SQLite store and times it until
 every event is counted. CPU is this process's (every thread: the consumer and the store's) and the broker's
 (beam.smp), from /proc, over the consuming only. The event loop is uvloop's when it is installed, as under uvicorn.
-Prints one table of medians and the ratios to aiormq's reader.
+Prints one table of medians and the ratios to the first way (the older one).
 
 Usage (from the repository root, after scripts/setup.sh):
-  python-inference/.venv/bin/python scripts/bench/events_consumer.py [--events N] [--rounds R]
+  python-inference/.venv/bin/python scripts/bench/events_consumer.py [--compare reader|parser] [--events N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -35,11 +37,29 @@ from app.core.telemetry import Tracer  # noqa: E402
 from app.core.telemetry.sampling import sampler_from  # noqa: E402
 from app.messaging import frames  # noqa: E402
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore  # noqa: E402
+from app.schemas import events  # noqa: E402
 from gateway_ab import ticks as process_ticks  # noqa: E402  (this script's folder is on the path)
 from tests.messaging.broker import RabbitMQNode  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
-READERS = {"aiormq's reader": frames.AIORMQ_READER, "FrameReader": frames.FrameReader}
+EXACT_EVENT = events._exact_event  # noqa: SLF001 - the piece the parser comparison switches off
+
+
+def use(reader: type, exact_form_first: bool = True) -> None:
+    aiormq.connection.FrameReceiver = reader  # read by aiormq when the next connection is made
+    events._exact_event = EXACT_EVENT if exact_form_first else (lambda value: None)  # noqa: SLF001
+
+
+COMPARISONS = {
+    "reader": ("frame reader", {
+        "aiormq's reader": lambda: use(frames.AIORMQ_READER),
+        "FrameReader": lambda: use(frames.FrameReader),
+    }),
+    "parser": ("event parser", {
+        "pydantic alone": lambda: use(frames.FrameReader, exact_form_first=False),
+        "exact form first": lambda: use(frames.FrameReader),
+    }),
+}
 EXCHANGE, QUEUE = "events", "events.analytics"
 
 
@@ -52,7 +72,7 @@ def body() -> bytes:
         {
             "id": str(uuid.uuid4()),
             "type": "job.completed",
-            "occurredAt": "2026-12-04T02:00:00.123Z",
+            "occurredAt": "2026-12-04T02:00:00.1234567+00:00",
             "source": "worker",
             "data": {
                 "jobId": str(uuid.uuid4()),
@@ -128,6 +148,7 @@ def main() -> None:
     else:
         uvloop.install()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--compare", choices=COMPARISONS, default="reader")
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -135,13 +156,14 @@ def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="events-consumer-bench-"))
     node = RabbitMQNode(state)
     node.start()
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in READERS}
+    piece, ways = COMPARISONS[args.compare]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in ways}
     try:
         for round_ in range(args.rounds):
-            for name, reader in READERS.items():
-                aiormq.connection.FrameReceiver = reader  # read by aiormq when the next connection is made
+            for index, (name, setup) in enumerate(ways.items()):
+                setup()
                 asyncio.run(queue_events(node.url, args.events))
-                result = asyncio.run(consume(node.url, args.events, state / f"{round_}-{name.split()[0]}.db",
+                result = asyncio.run(consume(node.url, args.events, state / f"{round_}-{index}.db",
                                              node.beam_pids()))
                 results[name].append(result)
                 print(f"round {round_ + 1}, {name}: {result['events_s']:.0f} events/s, python-inference "
@@ -152,10 +174,11 @@ def main() -> None:
 
     median = {name: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
               for name, runs in results.items()}
-    base = median["aiormq's reader"]
+    base = next(iter(median.values()))
+    first = next(iter(median))
     print(f"\nanalytics consumer, {args.events} job.completed events a round, {args.rounds} rounds, medians")
-    print("| frame reader | events/s | python-inference CPU per event (ms) | broker CPU per event (ms) | "
-          "events/s vs aiormq's | python CPU vs aiormq's |")
+    print(f"| {piece} | events/s | python-inference CPU per event (ms) | broker CPU per event (ms) | "
+          f"events/s vs {first} | python CPU vs {first} |")
     print("|---|---|---|---|---|---|")
     for name, values in median.items():
         print(f"| {name} | {values['events_s']:.0f} | {values['python_ms']:.3f} | {values['broker_ms']:.3f} | "

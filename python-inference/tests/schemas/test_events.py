@@ -8,6 +8,7 @@ from uuid import UUID
 import pytest
 
 from app.schemas.events import (
+    Event,
     InvalidEventError,
     JobCompletedData,
     JobFailedData,
@@ -18,6 +19,7 @@ from app.schemas.events import (
     new_event,
     parse_event,
 )
+from app.schemas.events import _exact_event, _validated_event  # the two readings the fast-path tests compare
 
 EVENT_ID = "0b8e8a4e-6a53-4f55-9d1c-3f1d2b7a9e10"
 JOB_ID = "7d1f3c2a-1b4e-4c8d-9e0f-a1b2c3d4e5f6"
@@ -173,3 +175,141 @@ def test_timestamps_are_written_in_utc_with_milliseconds() -> None:
     moment = datetime(2026, 11, 26, 23, 40, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
 
     assert format_timestamp(moment) == "2026-11-26T22:40:00.123Z"
+
+
+# The fast path (`_exact_event`) against pydantic (`_validated_event`), the reference: whatever the fast path accepts,
+# pydantic accepts too and reads the same way.
+
+WORKER_TIMESTAMP = "2026-11-26T22:40:00.1234567+00:00"  # System.Text.Json's DateTimeOffset: 7 digits and an offset
+EXACT_EVENTS = {
+    "job.completed": envelope("job.completed", JOB_COMPLETED, occurredAt=WORKER_TIMESTAMP),
+    "job.failed": envelope("job.failed", JOB_FAILED, occurredAt=WORKER_TIMESTAMP),
+    "prediction.made": envelope(
+        "prediction.made",
+        {"model": "iris", "version": "1.0.0", "count": 3, "labels": {"setosa": 2, "virginica": 1}},
+        source="python-inference",
+    ),
+    "model.activated": envelope("model.activated", {"model": "iris", "version": "2.0.0"}),
+    "model.retired": envelope("model.retired", {"anything": ["goes"]}),
+}
+
+_TEXTS: list[Any] = ["x", "", " padded ", "5", 5, 5.0, True, None, [], {}]
+_UUIDS: list[Any] = [
+    JOB_ID.upper(), "{" + JOB_ID + "}", "urn:uuid:" + JOB_ID, JOB_ID.replace("-", ""), "42", "", 42, None, [JOB_ID],
+]
+_TIMESTAMPS: list[Any] = [
+    "2026-11-26T22:40:00Z", "2026-11-26T22:40:00.1Z", "2026-11-26T22:40:00.123456Z", "2026-11-26T22:40:00.1234567890123Z",
+    "2026-11-26T22:40:00.123+05:30", "2026-11-26T22:40:00-08:00", "2026-11-26T22:40:00+0530", "2026-11-26T22:40:00+23:59",
+    "2026-11-26T22:40:00+24:00", "2026-11-26 22:40:00Z", "2026-11-26T22:40Z", "2026-11-26T22:40:00",
+    "2026-11-26T22:40:00.123z", "2026-02-30T00:00:00Z", "2026-11-26T24:00:00Z", "2026-1-26T22:40:00Z",
+    "\u0662\u0660\u0662\u0666-11-26T22:40:00Z", "1700000000", 1700000000, 1.7e9, "", None,
+]
+_COUNTS: list[Any] = [0, 3, -1, True, False, 2.0, 2.5, "3", None, 10**30, []]
+_SCORES: list[Any] = [0.5, 1, 0, -1, 2**60, 10**400, True, "0.5", None, float("nan"), 1e308, []]
+_OBJECTS: list[Any] = [{}, {"a": 1}, [], [["a", 1]], "boom", None, 3]
+
+FIELD_VALUES: dict[str, list[Any]] = {
+    "id": _UUIDS,
+    "type": ["job.completed", "job.failed", "prediction.made", "model.activated", "other", *_TEXTS],
+    "occurredAt": _TIMESTAMPS,
+    "source": _TEXTS,
+    "data": _OBJECTS,
+    "data.jobId": _UUIDS,
+    "data.owner": _TEXTS,
+    "data.model": _TEXTS,
+    "data.version": _TEXTS,
+    "data.attempts": _COUNTS,
+    "data.count": _COUNTS,
+    "data.error": _OBJECTS,
+    "data.labels": [*_OBJECTS, {"a": -1}, {"a": True}, {"a": "1"}, {"a": 1.0}, {"a": None}],
+    "data.predictions": [[], [{}], [{"label": "a"}], "x", None, [{"label": "a", "score": 1, "extra": 2}], [["a", 1]]],
+    "data.predictions.0.label": _TEXTS,
+    "data.predictions.0.score": _SCORES,
+}
+
+
+def _mutated(event: dict[str, Any], path: str, value: Any, *, delete: bool = False) -> dict[str, Any]:
+    result = json.loads(json.dumps(event))
+    *parents, last = path.split(".")
+    target: Any = result
+    for key in parents:  # a path through a value that another change replaced leads nowhere: nothing changes
+        target = _child(target, key)
+    if isinstance(target, dict):
+        if delete:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    elif _child(target, last) is not None and not delete:
+        target[int(last)] = value
+    return result
+
+
+def _child(value: Any, key: str) -> Any:
+    if isinstance(value, dict):
+        return value.get(key)
+    if isinstance(value, list) and key.isdigit() and int(key) < len(value):
+        return value[int(key)]
+    return None
+
+
+def _variants() -> list[dict[str, Any]]:
+    variants = list(EXACT_EVENTS.values())
+    for event in EXACT_EVENTS.values():
+        for path, values in FIELD_VALUES.items():
+            variants.append(_mutated(event, path, None, delete=True))
+            variants.extend(_mutated(event, path, value) for value in values)
+        variants.append({**event, "extra": 1, "occurred_at": "not a timestamp"})  # pydantic: the alias wins
+        variants.append({key: value for key, value in event.items() if key != "occurredAt"} | {"occurred_at": event["occurredAt"]})
+    random = __import__("random").Random(20261204)
+    paths = list(FIELD_VALUES)
+    for _ in range(3000):  # several changes at once
+        variant = random.choice(list(EXACT_EVENTS.values()))
+        for path in random.sample(paths, random.randint(1, 3)):
+            variant = _mutated(variant, path, random.choice(FIELD_VALUES[path]), delete=random.random() < 0.1)
+        variants.append(variant)
+    return variants
+
+
+def _reading(event: Event | None) -> str:
+    """Everything an event says, types included (repr: a NaN equals itself, a timezone shows its offset)."""
+    assert event is not None
+    data = None if event.data is None else (type(event.data).__name__, repr(event.data), event.data.__fields_set__)
+    return repr((event.envelope, event.envelope.__fields_set__, data))
+
+
+def test_the_fast_path_reads_what_the_publishers_write_as_pydantic_does() -> None:
+    for event in EXACT_EVENTS.values():
+        for occurred_at in (WORKER_TIMESTAMP, "2026-11-26T22:40:00.123Z", "2026-11-26T22:40:00.123-05:00"):
+            value = {**event, "occurredAt": occurred_at}
+            assert _reading(_exact_event(value)) == _reading(_validated_event(value))
+    # What python-inference itself writes goes the fast way too.
+    made = new_event("prediction.made", PredictionMadeData(model="m", version="1", count=1, labels={"a": 1}), source="t")
+    assert _exact_event(json.loads(encode_event(made))) is not None
+
+
+def test_whatever_the_fast_path_accepts_pydantic_accepts_and_reads_the_same() -> None:
+    fast = refused = 0
+    for value in _variants():
+        exact = _exact_event(value)
+        try:
+            reference = _validated_event(value)
+        except (ValueError, OverflowError):
+            reference = None
+        if exact is None:
+            continue
+        fast += 1
+        assert reference is not None, f"the fast path accepted what pydantic refuses: {value!r}"
+        assert _reading(exact) == _reading(reference), value
+    assert fast > 1000  # the variants do reach it: a fast path that never answered would pass the loop above
+
+
+def test_parse_event_accepts_and_refuses_as_pydantic_does() -> None:
+    for value in _variants()[:1000]:
+        raw = json.dumps(value).encode("utf-8")
+        try:
+            reference = _validated_event(value)
+        except (ValueError, OverflowError):
+            with pytest.raises(InvalidEventError):
+                parse_event(raw)
+            continue
+        assert _reading(parse_event(raw)) == _reading(reference), value
