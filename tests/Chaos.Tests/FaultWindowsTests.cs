@@ -37,6 +37,17 @@ public sealed class FaultWindowsTests
     }
 
     [Fact]
+    public void Failures_outside_the_windows_are_placed_after_the_window_before_them_by_route()
+    {
+        RequestSample[] failures = [Failed(16.2), Failed(17.1), Failed(2), Failed(30, route: Routes.SubmitJob)];
+
+        var when = FaultWindows.DescribeWhen(failures, [Window(5, 10), Window(12, 16), Window(25, 26)]);
+
+        Assert.Equal("predict 1, before any fault window; predict 2, 0.2–1.1 s after a fault window ended; " +
+            "submit-job 1, 4.0–4.0 s after a fault window ended", when);
+    }
+
+    [Fact]
     public void Errors_are_counted_by_status_and_code()
     {
         RequestSample[] samples = [Ok(1), Failed(2), Failed(3), Failed(4, status: 504, code: "upstream_timeout"), Failed(5, status: 0, code: "x"), Failed(6, code: null)];

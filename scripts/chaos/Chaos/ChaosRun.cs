@@ -506,7 +506,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         foreach (var result in _results)
         {
             var mine = outside.Where(s => result.Span.Contains(s.Started)).ToList();
-            result.Check(mine.Count == 0, $"no 5xx or unanswered request outside a fault window ({Summary(mine)})");
+            result.Check(mine.Count == 0, $"no 5xx or unanswered request outside a fault window ({Summary(mine)}" +
+                (mine.Count == 0 ? ")" : $"; {FaultWindows.DescribeWhen(mine, faults)})"));
         }
 
         var between = outside.Count(s => !_results.Any(r => r.Span.Contains(s.Started)));

@@ -13,6 +13,27 @@ public static class FaultWindows
     public static bool Overlaps(RequestSample sample, TimeWindow window) =>
         sample.Started < window.End && sample.Started + sample.Latency >= window.Start;
 
+    /// <summary>
+    /// When <paramref name="failures"/> (outside every window) started, for the report: each measured from the end of the
+    /// last fault window before it, with the route ("predict 55, 6.2–7.1 s after a fault window ended"), or from the
+    /// start when no window came before it. Empty for none.
+    /// </summary>
+    public static string DescribeWhen(IReadOnlyCollection<RequestSample> failures, IReadOnlyCollection<TimeWindow> faults)
+    {
+        var parts = failures
+            .GroupBy(s => (s.Route, After: faults.Where(f => f.End <= s.Started).Select(f => (DateTimeOffset?)f.End).Max()))
+            .OrderBy(g => g.Min(s => s.Started))
+            .Select(g =>
+            {
+                var from = g.Min(s => s.Started) - (g.Key.After ?? g.Min(s => s.Started));
+                var to = g.Max(s => s.Started) - (g.Key.After ?? g.Min(s => s.Started));
+                return g.Key.After is null
+                    ? $"{g.Key.Route} {g.Count()}, before any fault window"
+                    : $"{g.Key.Route} {g.Count()}, {from.TotalSeconds:0.0}–{to.TotalSeconds:0.0} s after a fault window ended";
+            });
+        return string.Join("; ", parts);
+    }
+
     /// <summary>Counts per status ("503 upstream_unavailable": 12; "no answer": 3), for the report.</summary>
     public static IReadOnlyDictionary<string, int> ErrorsByStatus(IEnumerable<RequestSample> samples) =>
         samples.Where(s => !s.Succeeded)
