@@ -502,12 +502,23 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     private void ApplyRunWideRules()
     {
         var faults = _results.SelectMany(r => r.Faults).ToList();
-        var outside = FaultWindows.ServerFailuresOutside(_load.Samples, faults);
+        var samples = _load.Samples.ToList();
+        var outside = FaultWindows.ServerFailuresOutside(samples, faults);
         foreach (var result in _results)
         {
             var mine = outside.Where(s => result.Span.Contains(s.Started)).ToList();
             result.Check(mine.Count == 0, $"no 5xx or unanswered request outside a fault window ({Summary(mine)}" +
                 (mine.Count == 0 ? ")" : $"; {FaultWindows.DescribeWhen(mine, faults)})"));
+            if (mine.Count > 0)
+            {
+                var first = mine.MinBy(s => s.Started)!;
+                var details = string.Join("; ", mine.GroupBy(s => s.Detail ?? s.Code ?? "no answer")
+                    .OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} × \"{g.Key}\""));
+                result.Diagnostics.Add($"the load around the first 5xx outside a fault window ({first.Started:HH:mm:ss.fff} UTC; {details}), " +
+                    "by quarter of a second (\"job requests\": submissions and reads, which do not wait on python-inference):\n\n" +
+                    Timeline.Table(Timeline.Around(samples, first.Started, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2),
+                        TimeSpan.FromMilliseconds(250))));
+            }
         }
 
         var between = outside.Count(s => !_results.Any(r => r.Span.Contains(s.Started)));

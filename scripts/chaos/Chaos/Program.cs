@@ -44,6 +44,7 @@ catch (Exception exception)
 var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[0];
 var table = ChaosReport.Table(run.Results);
 var failures = ChaosReport.Failures(run.Results);
+var diagnostics = ChaosReport.Diagnostics(run.Results);
 var header = $"Chaos run ({(options.Quick ? "--quick" : "full")}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
     $"load average {loadBefore} before / {loadAfter} after, {clock.Elapsed.TotalMinutes:0.0} min in all; saturation " +
     $"{run.Saturation:0.0} mixes/s of {LoadMix.Default.Predictions} predictions + {LoadMix.Default.Jobs} job + {LoadMix.Default.Reads} read " +
@@ -58,6 +59,7 @@ var markdown = $"""
 
     {table}
     {(failures.Length == 0 ? "Every scenario held." : "Failed:\n" + failures)}
+    {diagnostics}
 
     Soak footprints (after warm-up → end):
 

@@ -176,13 +176,14 @@ public sealed class SteadyLoad : IDisposable
         {
             using var request = create();
             using var response = await client.SendAsync(request);
-            var code = (int)response.StatusCode >= 400 ? await ProblemCodeAsync(response) : null;
+            var (code, detail) = (int)response.StatusCode >= 400 ? await ProblemOfAsync(response) : (null, null);
             if (onAnswer is not null)
             {
                 await onAnswer(response);
             }
 
-            _samples.Enqueue(new RequestSample(route, started, clock.Elapsed, (int)response.StatusCode, code));
+            _samples.Enqueue(new RequestSample(route, started, clock.Elapsed, (int)response.StatusCode, code,
+                (int)response.StatusCode >= 500 ? detail : null));
         }
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException)
         {
@@ -195,23 +196,28 @@ public sealed class SteadyLoad : IDisposable
         }
     }
 
-    /// <summary>The problem's <c>code</c>, or the content type when the answer is not a problem with one.</summary>
-    private static async Task<string?> ProblemCodeAsync(HttpResponseMessage response)
+    /// <summary>
+    /// The problem's <c>code</c> (or the content type when the answer is not a problem with one) and its <c>detail</c>,
+    /// interned: thousands of answers share a handful of details.
+    /// </summary>
+    private static async Task<(string? Code, string? Detail)> ProblemOfAsync(HttpResponseMessage response)
     {
         var type = response.Content.Headers.ContentType?.MediaType;
         if (type != "application/problem+json")
         {
-            return $"not a problem ({type ?? "no body"})";
+            return ($"not a problem ({type ?? "no body"})", null);
         }
 
         try
         {
             var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-            return problem.TryGetProperty("code", out var code) ? code.GetString() : "problem without code";
+            var code = problem.TryGetProperty("code", out var c) ? c.GetString() : "problem without code";
+            var detail = problem.TryGetProperty("detail", out var d) && d.GetString() is { } text ? string.Intern(text) : null;
+            return (code, detail);
         }
         catch (JsonException)
         {
-            return "unreadable problem";
+            return ("unreadable problem", null);
         }
     }
 

@@ -1,7 +1,11 @@
 namespace Chaos.Verdict;
 
-/// <summary>One request the load sent: when it started, how long it took, what came back (status 0: no answer at all).</summary>
-public sealed record RequestSample(string Route, DateTimeOffset Started, TimeSpan Latency, int Status, string? Code)
+/// <summary>
+/// One request the load sent: when it started, how long it took, what came back (status 0: no answer at all), and for a
+/// 5xx the problem's <c>detail</c> (one code can have several causes: 503 <c>concurrency_limited</c> is the gateway's
+/// slots or the batch queue).
+/// </summary>
+public sealed record RequestSample(string Route, DateTimeOffset Started, TimeSpan Latency, int Status, string? Code, string? Detail = null)
 {
     public bool Succeeded => Status is >= 200 and < 300;
 

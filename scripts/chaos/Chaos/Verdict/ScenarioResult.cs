@@ -39,6 +39,9 @@ public sealed class ScenarioResult(string name)
 
     public List<string> Failures { get; } = [];
 
+    /// <summary>What the report adds under the failures to explain one (Markdown: a heading line and a table).</summary>
+    public List<string> Diagnostics { get; } = [];
+
     /// <summary>What was checked and held, for the report (one line each).</summary>
     public List<string> Checks { get; } = [];
 
@@ -96,6 +99,21 @@ public static class ChaosReport
             foreach (var failure in r.Failures)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"- {r.Name}: {failure}");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Every scenario's diagnostics, under its name.</summary>
+    public static string Diagnostics(IEnumerable<ScenarioResult> results)
+    {
+        var text = new StringBuilder();
+        foreach (var r in results)
+        {
+            foreach (var diagnostic in r.Diagnostics)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"{r.Name}: {diagnostic}");
             }
         }
 
