@@ -37,6 +37,14 @@ public sealed class ChaosOptionsTests
     }
 
     [Theory]
+    [InlineData(new string[0], "full")]
+    [InlineData(new[] { "--quick" }, "--quick")]
+    [InlineData(new[] { "--slow-only" }, "full --slow-only")]
+    [InlineData(new[] { "--quick", "--soak-only", "170" }, "--quick --soak-only 170")]
+    public void The_report_names_the_run_by_its_mode(string[] args, string mode) =>
+        Assert.Equal(mode, ChaosOptions.Parse(args).Mode);
+
+    [Theory]
     [InlineData("--soak-only", "5")]
     [InlineData("--soak-only", "soon")]
     [InlineData("--soak", "60")]

@@ -68,4 +68,19 @@ public sealed class LoadMixTests
         Assert.Equal(0, LoadMix.Default.SustainedMixesPerSecond(new MixMeasurement(0, 10, 0, 20, TenSeconds)));
         Assert.Equal(0, LoadMix.Default.SustainedMixesPerSecond(new MixMeasurement(10, 10, 10, 0, TimeSpan.Zero)));
     }
+
+    [Fact]
+    public void Saturation_from_several_windows_is_their_median()
+    {
+        MixMeasurement Window(int mixes) => new(mixes * 10, mixes, mixes, 0, TenSeconds);
+
+        Assert.Equal(11, LoadMix.Default.SustainedMixesPerSecond([Window(170), Window(110), Window(107)]), 6);
+        Assert.Equal(12, LoadMix.Default.SustainedMixesPerSecond([Window(100), Window(140)]), 6);
+        Assert.Equal(7, LoadMix.Default.SustainedMixesPerSecond([Window(70)]), 6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => LoadMix.Default.SustainedMixesPerSecond(Array.Empty<MixMeasurement>()));
+    }
+
+    [Fact]
+    public void The_full_run_takes_the_median_of_three_saturation_windows_and_quick_one() =>
+        Assert.Equal((3, 1), (ChaosOptions.Parse([]).SaturationWindows, ChaosOptions.Parse(["--quick"]).SaturationWindows));
 }

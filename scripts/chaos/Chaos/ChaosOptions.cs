@@ -17,11 +17,21 @@ public sealed record ChaosOptions(
     bool SoakOnly = false,
     bool SlowOnly = false)
 {
+    /// <summary>
+    /// Saturation windows measured back to back, the run taking their median: three in the full run, one in
+    /// <c>--quick</c> (its time is short and its verdict only a developer's check).
+    /// </summary>
+    public int SaturationWindows => Quick ? 1 : 3;
+
     /// <summary>How soon predictions must succeed again once python-inference is back.</summary>
     public static readonly TimeSpan RecoveryLimit = TimeSpan.FromSeconds(5);
 
     /// <summary>The p99 of the gateway's answers while python-inference is gone.</summary>
     public static readonly TimeSpan FastFailureLimit = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How the report names the run: "full", "--quick", and "--slow-only" or "--soak-only S" after either.</summary>
+    public string Mode => (Quick ? "--quick" : "full")
+        + (SlowOnly ? " --slow-only" : SoakOnly ? $" --soak-only {Soak.TotalSeconds:0}" : "");
 
     public static ChaosOptions Parse(string[] args)
     {

@@ -41,6 +41,9 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     /// <summary>Whole mixes (<see cref="LoadMix.Default"/>) per second the stack sustained in the saturation measurement.</summary>
     public double Saturation => _saturation;
 
+    /// <summary>What each saturation window sustained, in mixes per second, in the order measured.</summary>
+    public IReadOnlyList<double> SaturationWindowsMeasured { get; private set; } = [];
+
     /// <summary>The steady load's rates after the saturation measurement: half of it, per stream.</summary>
     public LoadRates Rates { get; private set; } = new(0, 0, 0);
 
@@ -60,14 +63,29 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
         (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (0, 0, 0);
         await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-        // Saturation of the mix the run applies (predictions, jobs and reads in its proportions), then half of each stream.
-        var measured = await SteadyLoad.SaturationAsync(stack.Gateway, stack.Token(SaturationSubject, "predict jobs"),
-            LoadMix.Default, SaturationCallers, options.Saturation);
-        _saturation = LoadMix.Default.SustainedMixesPerSecond(measured);
+        // Saturation of the mix the run applies (predictions, jobs and reads in its proportions), the median of a few
+        // windows, then half of each stream.
+        var windows = new List<MixMeasurement>();
+        for (var window = 1; window <= options.SaturationWindows; window++)
+        {
+            if (window > 1)
+            {
+                await SettleAsync(cancellationToken); // each window's jobs count as unfinished at the end of the next
+            }
+
+            var measured = await SteadyLoad.SaturationAsync(stack.Gateway, stack.Token(SaturationSubject, "predict jobs"),
+                LoadMix.Default, SaturationCallers, options.Saturation);
+            windows.Add(measured);
+            Log($"saturation window {window} of {options.SaturationWindows}: {LoadMix.Default.SustainedMixesPerSecond(measured):0.0} mixes/s " +
+                $"({SaturationCallers} callers, {options.Saturation.TotalSeconds:0} s: {measured.Predictions} predictions, " +
+                $"{measured.JobsAccepted} jobs accepted of which {measured.JobsUnfinished} unfinished at the end, {measured.Reads} reads)");
+        }
+
+        _saturation = LoadMix.Default.SustainedMixesPerSecond(windows);
+        SaturationWindowsMeasured = [.. windows.Select(LoadMix.Default.SustainedMixesPerSecond)];
         Rates = LoadMix.Default.At(Math.Max(1, _saturation / 2));
         Log($"saturation {_saturation:0.0} mixes/s of {LoadMix.Default.Predictions} predictions + {LoadMix.Default.Jobs} job + " +
-            $"{LoadMix.Default.Reads} read ({SaturationCallers} callers, {options.Saturation.TotalSeconds:0} s: {measured.Predictions} predictions, " +
-            $"{measured.JobsAccepted} jobs accepted of which {measured.JobsUnfinished} unfinished at the end, {measured.Reads} reads)");
+            $"{LoadMix.Default.Reads} read (the median of {options.SaturationWindows} windows)");
         Phase("warm-up and saturation");
         await SettleAsync(cancellationToken); // the measurement's own jobs must not load the first fault
         (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (Rates.Predictions, Rates.Jobs, Rates.Reads);

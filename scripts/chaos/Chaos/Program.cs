@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Chaos;
 using Chaos.Load;
@@ -23,7 +24,7 @@ var loadBefore = File.ReadAllText("/proc/loadavg").Split(' ')[0];
 var clock = Stopwatch.StartNew();
 var log = Console.Error;
 await using var stack = new ChaosApp();
-log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] starting the AppHost ({(options.Quick ? "quick" : "full")} run; load average {loadBefore})");
+log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] starting the AppHost ({options.Mode} run; load average {loadBefore})");
 ChaosRun run;
 var startUp = TimeSpan.Zero;
 try
@@ -45,10 +46,10 @@ var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[0];
 var table = ChaosReport.Table(run.Results);
 var failures = ChaosReport.Failures(run.Results);
 var diagnostics = ChaosReport.Diagnostics(run.Results);
-var header = $"Chaos run ({(options.Quick ? "--quick" : "full")}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
+var header = $"Chaos run ({options.Mode}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
     $"load average {loadBefore} before / {loadAfter} after, {clock.Elapsed.TotalMinutes:0.0} min in all; saturation " +
     $"{run.Saturation:0.0} mixes/s of {LoadMix.Default.Predictions} predictions + {LoadMix.Default.Jobs} job + {LoadMix.Default.Reads} read " +
-    $"({ChaosRun.SaturationCallers} callers), load at half of it: {run.Rates.Predictions:0} predictions/s, {run.Rates.Jobs:0.0} jobs/s, {run.Rates.Reads:0.0} job reads/s.";
+    $"({ChaosRun.SaturationCallers} callers; the median of {string.Join(", ", run.SaturationWindowsMeasured.Select(w => w.ToString("0.0", CultureInfo.InvariantCulture)))}), load at half of it: {run.Rates.Predictions:0} predictions/s, {run.Rates.Jobs:0.0} jobs/s, {run.Rates.Reads:0.0} job reads/s.";
 var phases = string.Join(", ", run.Phases.Prepend(("AppHost start-up", startUp)).Select(p => $"{p.Item1} {p.Item2.TotalSeconds:0} s"));
 var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
     $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OwnOpenFiles} → {f.End.OwnOpenFiles} " +
@@ -76,12 +77,13 @@ var stamp = $"chaos-{DateTime.UtcNow:yyyyMMddTHHmmssZ}";
 await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".md"), markdown);
 await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".json"), JsonSerializer.Serialize(new
 {
-    mode = options.Quick ? "quick" : "full",
+    mode = options.Mode,
     loadBefore,
     loadAfter,
     minutes = clock.Elapsed.TotalMinutes,
     phaseSeconds = run.Phases.Prepend(("AppHost start-up", startUp)).ToDictionary(p => p.Item1, p => p.Item2.TotalSeconds),
     saturationMixesPerSecond = run.Saturation,
+    saturationWindowsMixesPerSecond = run.SaturationWindowsMeasured,
     mix = LoadMix.Default,
     rates = run.Rates,
     scenarios = run.Results.Select(r => new
