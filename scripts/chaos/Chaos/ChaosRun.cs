@@ -70,7 +70,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         {
             if (window > 1)
             {
-                await SettleAsync(cancellationToken); // each window's jobs count as unfinished at the end of the next
+                // Each window's jobs would count as unfinished at the end of the next; the wait is the measurement's time.
+                await SettleAsync(cancellationToken, phase: false);
             }
 
             var measured = await SteadyLoad.SaturationAsync(stack.Gateway, stack.Token(SaturationSubject, "predict jobs"),
@@ -392,8 +393,9 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     /// <summary>
     /// Waits until no job of the driver's owners is queued or running: at most 90 s in the full run (the Worker's retries
     /// take 71 s), 10 s in <c>--quick</c>, where a late retry may fall into the next fault (it must still complete).
+    /// <paramref name="phase"/>: the wait is its own phase in the report, not part of the one before.
     /// </summary>
-    private async Task SettleAsync(CancellationToken cancellationToken)
+    private async Task SettleAsync(CancellationToken cancellationToken, bool phase = true)
     {
         var clock = Stopwatch.StartNew();
         var (unfinished, settled) = (0, false);
@@ -418,7 +420,10 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         Log(settled
             ? $"  settled: earlier jobs finished ({clock.Elapsed.TotalSeconds:0} s)"
             : $"  not settled after {options.Settle.TotalSeconds:0} s: {unfinished} jobs unfinished, left to the final drain");
-        Phase("settling");
+        if (phase)
+        {
+            Phase("settling");
+        }
     }
 
     /// <summary>Waits until every accepted job is finished (or the drain time is over), then counts them from the system.</summary>
