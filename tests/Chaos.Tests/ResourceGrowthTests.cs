@@ -70,4 +70,22 @@ public sealed class ResourceGrowthTests
 
     [Fact]
     public void A_process_that_is_gone_has_no_footprint() => Assert.Null(ResourceGrowth.Read(int.MaxValue));
+
+    [Fact]
+    public void Footprints_are_read_together_one_per_process_in_order()
+    {
+        var footprints = ResourceGrowth.Read([Environment.ProcessId, int.MaxValue, Environment.ProcessId]);
+
+        Assert.Equal(3, footprints.Count);
+        Assert.NotNull(footprints[0]);
+        Assert.Null(footprints[1]);
+        Assert.NotNull(footprints[2]);
+    }
+
+    [Fact]
+    public void Resident_memory_alone_is_read_cheaply_and_is_zero_for_a_process_that_is_gone()
+    {
+        Assert.True(ResourceGrowth.Rss(Environment.ProcessId) > MiB);
+        Assert.Equal(0, ResourceGrowth.Rss(int.MaxValue));
+    }
 }

@@ -199,12 +199,12 @@ public sealed class ChaosApp : IAsyncDisposable
         // Follow only children down to the heaviest descendant: the service, not its launcher or a shell.
         var best = pid;
         var frontier = new Queue<int>([pid]);
-        long bestRss = ResourceGrowthRss(pid);
+        var bestRss = Verdict.ResourceGrowth.Rss(pid);
         while (frontier.TryDequeue(out var next))
         {
             foreach (var child in Children(next))
             {
-                var rss = ResourceGrowthRss(child);
+                var rss = Verdict.ResourceGrowth.Rss(child);
                 if (rss > bestRss)
                 {
                     (best, bestRss) = (child, rss);
@@ -216,8 +216,6 @@ public sealed class ChaosApp : IAsyncDisposable
 
         return best;
     }
-
-    private static long ResourceGrowthRss(int pid) => Verdict.ResourceGrowth.Read(pid)?.RssBytes ?? 0;
 
     private static List<int> Children(int pid)
     {

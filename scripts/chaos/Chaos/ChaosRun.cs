@@ -342,11 +342,11 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         var result = Begin($"soak ({options.Soak.TotalMinutes:0.#} min at half of saturation)");
         await Task.Delay(options.SoakWarmUp, cancellationToken);
         var processes = WatchedProcesses();
-        var start = processes.ToDictionary(p => p.Name, p => ResourceGrowth.Read(p.Pid));
+        var start = ReadFootprints(processes);
         var measuredFrom = DateTimeOffset.UtcNow;
         Log($"  footprints after warm-up taken ({string.Join(", ", processes.Select(p => $"{p.Name} {p.Pid}"))}); soaking");
         await Task.Delay(options.Soak - options.SoakWarmUp, cancellationToken);
-        var end = processes.ToDictionary(p => p.Name, p => ResourceGrowth.Read(p.Pid));
+        var end = ReadFootprints(processes);
         End(result);
 
         var soak = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
@@ -371,6 +371,15 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         }
 
         (result.MemoryStart, result.MemoryEnd) = (startTotal, endTotal);
+    }
+
+    /// <summary>Each watched process's footprint, by name, and in the log how long reading them took.</summary>
+    private Dictionary<string, ProcessFootprint?> ReadFootprints(List<(string Name, int Pid)> processes)
+    {
+        var clock = Stopwatch.StartNew();
+        var footprints = ResourceGrowth.Read([.. processes.Select(p => p.Pid)]);
+        Log($"  footprints of {processes.Count} processes read in {clock.Elapsed.TotalMilliseconds:0} ms");
+        return processes.Select((p, i) => (p.Name, Footprint: footprints[i])).ToDictionary(p => p.Name, p => p.Footprint);
     }
 
     private List<(string Name, int Pid)> WatchedProcesses()
@@ -562,7 +571,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     {
         Log(name);
         var result = new ScenarioResult(name) { Span = new TimeWindow(DateTimeOffset.UtcNow, DateTimeOffset.MaxValue) };
-        result.MemoryStart = WatchedProcesses().Sum(p => ResourceGrowth.Read(p.Pid)?.RssBytes ?? 0);
+        result.MemoryStart = WatchedProcesses().Sum(p => ResourceGrowth.Rss(p.Pid));
         _results.Add(result);
         return result;
     }
@@ -572,7 +581,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     {
         var now = DateTimeOffset.UtcNow;
         result.Span = new TimeWindow(result.Span.Start, now);
-        result.MemoryEnd = WatchedProcesses().Sum(p => ResourceGrowth.Read(p.Pid)?.RssBytes ?? 0);
+        result.MemoryEnd = WatchedProcesses().Sum(p => ResourceGrowth.Rss(p.Pid));
         var samples = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
         result.Requests = samples.Count;
         result.ErrorsByStatus = FaultWindows.ErrorsByStatus(samples);

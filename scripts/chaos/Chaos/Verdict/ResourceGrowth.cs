@@ -46,8 +46,58 @@ public static class ResourceGrowth
 
     public static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Reads the footprint of a live process from /proc (null when it is gone).</summary>
-    public static ProcessFootprint? Read(int pid)
+    /// <summary>
+    /// Reads the footprints of live processes from /proc (null for one that is gone), the machine's TCP table once for
+    /// all of them. That table is what makes a footprint dear: the kernel walks every socket to print it (4-14 ms a
+    /// read on these VMs, idle to 4,000 sockets). The run used to read it twice per process, and per descendant of
+    /// each while finding the service's own process, at every scenario's start and end; every route stalled for a
+    /// second at one such moment (the chaos run of 2026-12-04 11:53 UTC, docs/reliability.md). Only the soak reads
+    /// footprints now; everything else needs <see cref="Rss"/>.
+    /// </summary>
+    public static IReadOnlyList<ProcessFootprint?> Read(IReadOnlyList<int> pids)
+    {
+        // Every process here shares the one network namespace, whose table /proc/net/tcp is.
+        var table = ReadTcpTable();
+        return [.. pids.Select(pid => Read(pid, table))];
+    }
+
+    /// <summary>One process's footprint (null when it is gone); see <see cref="Read(IReadOnlyList{int})"/>.</summary>
+    public static ProcessFootprint? Read(int pid) => Read([pid])[0];
+
+    /// <summary>A live process's resident memory from /proc/&lt;pid&gt;/status; 0 when it is gone.</summary>
+    public static long Rss(int pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+
+            return 0; // a kernel thread, or a zombie: no memory of its own
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    private static List<string> ReadTcpTable()
+    {
+        try
+        {
+            return [.. File.ReadLines("/proc/net/tcp").Concat(File.ReadLines("/proc/net/tcp6"))];
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
+
+    private static ProcessFootprint? Read(int pid, IReadOnlyList<string> tcpTable)
     {
         try
         {
@@ -69,8 +119,7 @@ public static class ResourceGrowth
             var sockets = descriptors.Select(LinkTarget).OfType<string>()
                 .Where(target => target.StartsWith("socket:[", StringComparison.Ordinal))
                 .Select(target => target["socket:[".Length..^1]).ToHashSet(StringComparer.Ordinal);
-            var table = File.ReadLines($"/proc/{pid}/net/tcp").Concat(File.ReadLines($"/proc/{pid}/net/tcp6"));
-            return new ProcessFootprint(rss, descriptors.Length, threads, CallersConnections(sockets, table));
+            return new ProcessFootprint(rss, descriptors.Length, threads, CallersConnections(sockets, tcpTable));
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
