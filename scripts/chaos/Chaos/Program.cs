@@ -46,10 +46,12 @@ var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[0];
 var table = ChaosReport.Table(run.Results);
 var failures = ChaosReport.Failures(run.Results);
 var diagnostics = ChaosReport.Diagnostics(run.Results);
+var saturationWindows = run.SaturationWindowsMeasured.Count == 1 ? "one window"
+    : "the median of " + string.Join(", ", run.SaturationWindowsMeasured.Select(w => w.ToString("0.0", CultureInfo.InvariantCulture)));
 var header = $"Chaos run ({options.Mode}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
     $"load average {loadBefore} before / {loadAfter} after, {clock.Elapsed.TotalMinutes:0.0} min in all; saturation " +
     $"{run.Saturation:0.0} mixes/s of {LoadMix.Default.Predictions} predictions + {LoadMix.Default.Jobs} job + {LoadMix.Default.Reads} read " +
-    $"({ChaosRun.SaturationCallers} callers; {(run.SaturationWindowsMeasured.Count == 1 ? "one window" : "the median of " + string.Join(", ", run.SaturationWindowsMeasured.Select(w => w.ToString("0.0", CultureInfo.InvariantCulture))))}), load at half of it: {run.Rates.Predictions:0} predictions/s, {run.Rates.Jobs:0.0} jobs/s, {run.Rates.Reads:0.0} job reads/s.";
+    $"({ChaosRun.SaturationCallers} callers; {saturationWindows}), load at half of it: {run.Rates.Predictions:0} predictions/s, {run.Rates.Jobs:0.0} jobs/s, {run.Rates.Reads:0.0} job reads/s.";
 var phases = string.Join(", ", run.Phases.Prepend(("AppHost start-up", startUp)).Select(p => $"{p.Item1} {p.Item2.TotalSeconds:0} s"));
 var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
     $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OwnOpenFiles} → {f.End.OwnOpenFiles} " +

@@ -73,7 +73,7 @@ public static class ResourceGrowth
             {
                 if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                 {
-                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                    return RssBytes(line);
                 }
             }
 
@@ -84,6 +84,10 @@ public static class ResourceGrowth
             return 0;
         }
     }
+
+    /// <summary>The bytes of a /proc/&lt;pid&gt;/status <c>VmRSS:</c> line, which counts in kB.</summary>
+    private static long RssBytes(string line) =>
+        long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
 
     private static List<string> ReadTcpTable()
     {
@@ -107,7 +111,7 @@ public static class ResourceGrowth
             {
                 if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                 {
-                    rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                    rss = RssBytes(line);
                 }
                 else if (line.StartsWith("Threads:", StringComparison.Ordinal))
                 {
