@@ -302,9 +302,20 @@ def submit_with_wrk(gateway: str, token: str, jobs: int, inputs: int, concurrenc
             while process.poll() is None and not all(marker.exists() for marker in markers):
                 time.sleep(0.01)
             seconds = time.perf_counter() - started
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-            _, status, usage = os.wait4(process.pid, 0)
+            # wrk's SIGINT handler only sets a flag; its main thread then leaves sleep(duration) early only if the
+            # signal interrupted that sleep. A SIGINT that lands before main has begun sleeping (its threads can be
+            # done that soon with a few jobs on a loaded machine) leaves it sleeping the whole bound: ask again until
+            # it has exited.
+            # (wait4 with WNOHANG, not Popen.poll: the rusage of the reaped process is the CPU this returns.)
+            asked = float("-inf")
+            while True:
+                reaped, status, usage = os.wait4(process.pid, os.WNOHANG)
+                if reaped:
+                    break
+                if time.perf_counter() - asked >= 0.5:
+                    process.send_signal(signal.SIGINT)
+                    asked = time.perf_counter()
+                time.sleep(0.01)
             process.returncode = os.waitstatus_to_exitcode(status)
             output.seek(0)
             result = parse_wrk_result(output.read())

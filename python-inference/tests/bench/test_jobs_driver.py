@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import shutil
 import sys
 import threading
@@ -311,3 +312,31 @@ def test_a_phase_s_cpu_and_statements_end_when_its_jobs_are_done_not_after_the_r
     assert server.finished_listings >= 3  # 250 results, read in pages of 100 once every job was done
     assert result["profile"]["cpu_ms_per_job"]["stack"] == 0
     assert result["profile"]["commits_per_job"]["workerdb"] == 0
+
+
+# A stand-in for wrk with the real one's flaw: its SIGINT handler only sets a flag, and its main thread sleeps out the
+# duration unless a SIGINT interrupts that sleep. This one writes its answers, then ignores the first SIGINT as wrk
+# does when the signal lands before its sleep has begun, and reports only after a second.
+_WRK_THAT_MISSES_A_SIGINT = """#!/bin/bash
+set -u
+interrupts=0
+trap 'interrupts=$((interrupts + 1))' INT
+for ((n = 0; n < JOBS_THREADS; n++)); do
+    echo "202 job-$n" > "$JOBS_IDS.$n"
+    touch "$JOBS_IDS.$n.done"
+done
+while ((interrupts < 2)); do sleep 0.05; done
+echo 'WRK_RESULT {"requests": 2}'
+"""
+
+
+def test_wrk_is_asked_to_stop_again_when_it_slept_through_the_first_sigint(tmp_path, monkeypatch) -> None:
+    wrk = tmp_path / "wrk"
+    wrk.write_text(_WRK_THAT_MISSES_A_SIGINT, encoding="utf-8")
+    wrk.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+
+    submission = jobs.submit_with_wrk("http://127.0.0.1:9", "secret-token", 2, 1, 2)
+
+    assert sorted(submission.answers.accepted) == [f"job-{n}" for n in range(min(jobs.WRK_THREADS, 2))]
+    assert submission.wrk == {"requests": 2}
