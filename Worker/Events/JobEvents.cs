@@ -20,7 +20,8 @@ public sealed record JobFailedData(Guid JobId, string Owner, string Model, int A
 }
 
 /// <summary>
-/// The events the Worker announces about jobs, each as an outbox message written with the state change. Their routing
+/// The events the Worker announces about jobs, each as an outbox message written with the state change, in the trace of
+/// its job (by default the current one). Their routing
 /// key is the type, with <c>.callback</c> appended for a job that has a callback URL: the notifications queue binds to
 /// those alone.
 /// </summary>
@@ -28,7 +29,8 @@ internal static class JobEvents
 {
     public static string RoutingKey(string type, bool hasCallback) => hasCallback ? $"{type}.callback" : type;
 
-    public static OutboxMessage Completed(Job job, JsonElement result, MessagingOptions options, DateTimeOffset now) =>
+    public static OutboxMessage Completed(Job job, JsonElement result, MessagingOptions options, DateTimeOffset now,
+        string? traceParent = null) =>
         DomainEvent.Announce(DomainEvent.JobCompleted, new JobCompletedData(
             job.Id,
             job.Owner,
@@ -36,9 +38,10 @@ internal static class JobEvents
             result.TryGetProperty("version", out var version) ? version.GetString() : null,
             job.Attempts,
             result.TryGetProperty("predictions", out var predictions) ? predictions : null), job.Id, options, now,
-            RoutingKey(DomainEvent.JobCompleted, job.CallbackUrl is not null));
+            RoutingKey(DomainEvent.JobCompleted, job.CallbackUrl is not null), traceParent);
 
-    public static OutboxMessage Failed(Job job, ProblemDetails error, MessagingOptions options, DateTimeOffset now) =>
+    public static OutboxMessage Failed(Job job, ProblemDetails error, MessagingOptions options, DateTimeOffset now,
+        string? traceParent = null) =>
         DomainEvent.Announce(DomainEvent.JobFailed, new JobFailedData(job.Id, job.Owner, job.Model, job.Attempts, error),
-            job.Id, options, now, RoutingKey(DomainEvent.JobFailed, job.CallbackUrl is not null));
+            job.Id, options, now, RoutingKey(DomainEvent.JobFailed, job.CallbackUrl is not null), traceParent);
 }

@@ -55,13 +55,13 @@ internal sealed partial class JobProcessor(
             {
                 case InferenceOutcome.Succeeded succeeded:
                     finishes.Add(JobFinish.Succeeded(job.Id, succeeded.Response,
-                        JobEvents.Completed(job, succeeded.Response, options.Value, now) with { TraceParent = traces[job.Id] }));
+                        JobEvents.Completed(job, succeeded.Response, options.Value, now, traces[job.Id])));
                     outcomes[job.Id] = JobProcessingOutcome.Done;
                     break;
 
                 case InferenceOutcome.Rejected rejected:
                     finishes.Add(JobFinish.Failed(job.Id, rejected.Problem,
-                        JobEvents.Failed(job, rejected.Problem, options.Value, now) with { TraceParent = traces[job.Id] }));
+                        JobEvents.Failed(job, rejected.Problem, options.Value, now, traces[job.Id])));
                     outcomes[job.Id] = JobProcessingOutcome.Done;
                     break;
 

@@ -2,6 +2,9 @@ using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Worker.Events;
+using Worker.Messaging;
 using Worker.Messaging.Outbox;
 using Worker.Persistence;
 
@@ -12,7 +15,8 @@ namespace Worker.Jobs;
 /// connection per operation; every transition is a conditional UPDATE, so any number of consumers in any number of
 /// Worker processes record each outcome once.
 /// </summary>
-internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProvider clock) : IJobStore
+internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions<MessagingOptions> messaging, TimeProvider clock)
+    : IJobStore
 {
     private const string Columns =
         "id, owner, model, inputs, status, attempts, created_at, updated_at, result, error, callback_url, idempotency_key";
@@ -297,8 +301,9 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, TimeProv
         update.Append(") AS v WHERE jobs.id = v.column1 AND jobs.status NOT IN ('succeeded', 'failed') RETURNING id");
         var changed = (await update.ReadStringsAsync(connection, transaction, cancellationToken)).Select(Guid.Parse).ToHashSet();
         // Only the recording that changed the job announces it: a redelivery records nothing and says nothing.
-        var announcements = distinct.Where(outcome => changed.Contains(outcome.Id) && outcome.Announcement is not null)
-            .Select(outcome => outcome.Announcement!).ToList();
+        var announcements = EventBatches.Combine(distinct
+            .Where(outcome => changed.Contains(outcome.Id) && outcome.Announcement is not null)
+            .Select(outcome => outcome.Announcement!).ToList(), messaging.Value.MaxEventsPerMessage);
         await OutboxStore.AddAsync(connection, transaction, announcements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         if (announcements.Count > 0)

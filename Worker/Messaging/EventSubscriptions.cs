@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Worker.Events;
@@ -6,8 +7,9 @@ namespace Worker.Messaging;
 
 /// <summary>
 /// Which handlers one event queue's deliveries go to, by event type (after eShop's subscription info). Dispatch
-/// reads the envelope, reads the typed data of its type, and calls the handlers in a scope of their own; an event
-/// nobody subscribed to is acknowledged and ignored, an unreadable envelope or data is rejected (dead-lettered).
+/// reads the envelopes (one, or a batch), reads the typed data of each one's type, and calls the handlers in a scope of
+/// their own; an event nobody subscribed to is acknowledged and ignored, an unreadable envelope or data is rejected
+/// (dead-lettered).
 /// </summary>
 internal sealed partial class EventSubscriptions
 {
@@ -45,28 +47,51 @@ internal sealed partial class EventSubscriptions
         _everyEvent.Add((services, envelope, cancellationToken) =>
             services.GetRequiredService<THandler>().HandleAsync(envelope, cancellationToken));
 
+    /// <summary>
+    /// Hands each event of a delivery (one, or the array of a batch) to its handlers, every event in a scope of its own
+    /// and all at once, so that a batch's audit appends share one group commit. The delivery is rejected whole if any
+    /// of its events is unreadable (our publishers do not write one), and goes back to the queue if any handler threw:
+    /// handlers record each event once per id, so the events handled before change nothing the second time.
+    /// </summary>
     public async Task<DeliveryOutcome> DispatchAsync(IServiceProvider services, ReadOnlyMemory<byte> body, string? messageId,
         ILogger logger, CancellationToken cancellationToken)
     {
-        if (DomainEvent.TryParse(body) is not { } envelope)
+        if (DomainEvent.TryParseAll(body) is not { } envelopes)
         {
             LogUnreadable(logger, messageId);
             return DeliveryOutcome.Reject;
         }
 
-        _routes.TryGetValue(envelope.Type, out var route);
-        object? data = null;
-        if (route is not null && !route.TryRead(envelope.Data, out data))
+        var handlings = new List<(DomainEvent Envelope, Route? Route, object? Data)>(envelopes.Count);
+        foreach (var envelope in envelopes)
         {
-            LogUnreadableData(logger, envelope.Type, envelope.Id);
-            return DeliveryOutcome.Reject;
+            _routes.TryGetValue(envelope.Type, out var route);
+            object? data = null;
+            if (route is not null && !route.TryRead(envelope.Data, out data))
+            {
+                LogUnreadableData(logger, envelope.Type, envelope.Id);
+                return DeliveryOutcome.Reject;
+            }
+
+            if (route is not null || _everyEvent.Count > 0)
+            {
+                handlings.Add((envelope, route, data));
+            }
         }
 
-        if (route is null && _everyEvent.Count == 0)
+        if (envelopes.Count > 1)
         {
-            return DeliveryOutcome.Ack;
+            LinkTraces(envelopes);
         }
 
+        await Task.WhenAll(handlings.Select(handling => HandleAsync(services, handling.Envelope, handling.Route, handling.Data,
+            cancellationToken)));
+        return DeliveryOutcome.Ack;
+    }
+
+    private async Task HandleAsync(IServiceProvider services, DomainEvent envelope, Route? route, object? data,
+        CancellationToken cancellationToken)
+    {
         await using var scope = services.CreateAsyncScope();
         foreach (var handle in _everyEvent)
         {
@@ -77,8 +102,28 @@ internal sealed partial class EventSubscriptions
         {
             await handle(scope.ServiceProvider, envelope, data!, cancellationToken);
         }
+    }
 
-        return DeliveryOutcome.Ack;
+    /// <summary>
+    /// A batch's delivery span continues the first event's trace (the message's header); every other trace among its
+    /// events is a link, as the Worker's model call of a job batch links the jobs after the first.
+    /// </summary>
+    private static void LinkTraces(IReadOnlyList<DomainEvent> envelopes)
+    {
+        if (Activity.Current is not { IsAllDataRequested: true } process)
+        {
+            return;
+        }
+
+        process.SetTag("messaging.batch.message_count", envelopes.Count);
+        foreach (var envelope in envelopes)
+        {
+            if (MessagingTelemetry.CarriedContext(envelope.TraceParent) is { TraceId: var traceId } context && context != default
+                && traceId != process.TraceId)
+            {
+                process.AddLink(new ActivityLink(context));
+            }
+        }
     }
 
     private sealed class Route(Type dataType, Func<JsonElement, object?> read)

@@ -43,6 +43,14 @@ public sealed class MessagingOptions : IValidatableObject
     [Required]
     public string EventsDeadLetterQueue { get; set; } = "events.dead";
 
+    /// <summary>
+    /// The most events of one type and routing key that one message carries when a transaction records them together
+    /// (a job batch's outcomes); its body is then an array of envelopes (docs/messaging.md, "Events"). 1: one event per
+    /// message, for consumers that read only single envelopes.
+    /// </summary>
+    [Range(1, Events.DomainEvent.MaxPerMessage)]
+    public int MaxEventsPerMessage { get; set; } = 100;
+
     [Range(1, 1000)]
     public ushort PrefetchCount { get; set; } = 16;
 

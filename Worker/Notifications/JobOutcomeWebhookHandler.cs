@@ -14,7 +14,8 @@ namespace Worker.Notifications;
 /// queues the job as a webhook delivery on the <c>webhooks</c> queue (confirmed by the broker before the event is
 /// acked); <see cref="WebhookConsumer"/> sends it signed with the owner's key, retries it through delay queues and
 /// writes <c>webhook.delivered</c> / <c>webhook.failed</c> to the audit log. The webhook id is the event id, so a
-/// receiver can drop a repeated delivery.
+/// receiver can drop a repeated delivery. The webhook continues its job's trace (the event's), also when the event
+/// came in a batch whose delivery span continues another job's.
 /// </summary>
 internal sealed class JobOutcomeWebhookHandler(
     IJobStore jobs, IMessagePublisher publisher, IOptions<WebhookOptions> options, TimeProvider clock)
@@ -46,7 +47,7 @@ internal sealed class JobOutcomeWebhookHandler(
         // A broker that does not confirm throws, and the event goes back to its queue to be handled again.
         await publisher.PublishAsync(
             new OutboxMessage(envelope.Id, string.Empty, options.Value.Queue, WebhookMessage.MessageType, message.ToBytes(),
-                Activity.Current?.Id, jobId, clock.GetUtcNow()),
+                envelope.TraceParent ?? Activity.Current?.Id, jobId, clock.GetUtcNow()),
             new Dictionary<string, object?> { [MessagingTopology.AttemptHeader] = 1 },
             cancellationToken);
     }

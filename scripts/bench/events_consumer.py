@@ -1,16 +1,17 @@
 """python-inference's analytics consumer alone against a real broker: what one event costs it with one piece of the
 consumer done two ways, in alternating rounds, on a throwaway RabbitMQ node. `--compare reader` (the default): aiormq's
 own frame reader against FrameReader (app/messaging/frames.py). `--compare parser`: events read by pydantic alone
-against the exact-form fast path that the service uses (app/schemas/events.py), both with FrameReader.
+against the exact-form fast path that the service uses (app/schemas/events.py), both with FrameReader. `--compare
+batch`: one event per message against ten (an array of envelopes, as the Worker publishes a job batch's outcomes).
 
-Each round queues N `job.completed` events (as the Worker publishes them: persistent, a traceparent header, one in
-ten sampled) on `events.analytics`, then starts the real AnalyticsConsumer on a new SQLite store and times it until
+Each round queues N `job.completed` events (as the Worker publishes them: persistent, a traceparent header and
+member, one in ten sampled) on `events.analytics`, then starts the real AnalyticsConsumer on a new SQLite store and times it until
 every event is counted. CPU is this process's (every thread: the consumer and the store's) and the broker's
 (beam.smp), from /proc, over the consuming only. The event loop is uvloop's when it is installed, as under uvicorn.
 Prints one table of medians and the ratios to the first way (the older one).
 
 Usage (from the repository root, after scripts/setup.sh):
-  python-inference/.venv/bin/python scripts/bench/events_consumer.py [--compare reader|parser] [--events N] [--rounds R]
+  python-inference/.venv/bin/python scripts/bench/events_consumer.py [--compare reader|parser|batch] [--events N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -45,9 +46,14 @@ TICKS = os.sysconf("SC_CLK_TCK")
 EXACT_EVENT = events._exact_event  # noqa: SLF001 - the piece the parser comparison switches off
 
 
-def use(reader: type, exact_form_first: bool = True) -> None:
+EVENTS_PER_MESSAGE = 1
+
+
+def use(reader: type, exact_form_first: bool = True, per_message: int = 1) -> None:
+    global EVENTS_PER_MESSAGE
     aiormq.connection.FrameReceiver = reader  # read by aiormq when the next connection is made
     events._exact_event = EXACT_EVENT if exact_form_first else (lambda value: None)  # noqa: SLF001
+    EVENTS_PER_MESSAGE = per_message
 
 
 COMPARISONS = {
@@ -59,6 +65,10 @@ COMPARISONS = {
         "pydantic alone": lambda: use(frames.FrameReader, exact_form_first=False),
         "exact form first": lambda: use(frames.FrameReader),
     }),
+    "batch": ("events per message", {
+        "one": lambda: use(frames.FrameReader),
+        "ten": lambda: use(frames.FrameReader, per_message=10),
+    }),
 }
 EXCHANGE, QUEUE = "events", "events.analytics"
 
@@ -67,23 +77,26 @@ def ticks(pids: list[int]) -> int:
     return sum(process_ticks(pid) for pid in pids)
 
 
-def body() -> bytes:
-    return json.dumps(
-        {
-            "id": str(uuid.uuid4()),
-            "type": "job.completed",
-            "occurredAt": "2026-12-04T02:00:00.1234567+00:00",
-            "source": "worker",
-            "data": {
-                "jobId": str(uuid.uuid4()),
-                "owner": "bench",
-                "model": "sentiment",
-                "version": "1.0.0",
-                "attempts": 1,
-                "predictions": [{"label": "positive", "score": 0.93}],
-            },
-        }
-    ).encode()
+def envelope(flags: str) -> dict[str, object]:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "job.completed",
+        "occurredAt": "2026-12-04T02:00:00.1234567+00:00",
+        "source": "worker",
+        "data": {
+            "jobId": str(uuid.uuid4()),
+            "owner": "bench",
+            "model": "sentiment",
+            "version": "1.0.0",
+            "attempts": 1,
+            "predictions": [{"label": "positive", "score": 0.93}],
+        },
+        "traceparent": traceparent(flags),
+    }
+
+
+def traceparent(flags: str) -> str:
+    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"
 
 
 async def queue_events(url: str, count: int) -> None:
@@ -94,14 +107,14 @@ async def queue_events(url: str, count: int) -> None:
         queue = await channel.declare_queue(QUEUE, durable=True)
         await queue.bind(exchange)
         pending = []
-        for index in range(count):
-            flags = "01" if index % 10 == 0 else "00"
+        for first in range(0, count, EVENTS_PER_MESSAGE):
+            batch = [envelope("01" if index % 10 == 0 else "00") for index in range(first, min(first + EVENTS_PER_MESSAGE, count))]
             message = aio_pika.Message(
-                body(),
-                message_id=str(uuid.uuid4()),
+                json.dumps(batch[0] if len(batch) == 1 else batch).encode(),
+                message_id=str(batch[0]["id"]),
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"},
+                headers={"traceparent": batch[0]["traceparent"]},
             )
             pending.append(exchange.publish(message, routing_key="job.completed"))
             if len(pending) == 500:
@@ -109,8 +122,9 @@ async def queue_events(url: str, count: int) -> None:
                 pending = []
         await asyncio.gather(*pending)
         queued = (await channel.declare_queue(QUEUE, durable=True, passive=True)).declaration_result.message_count
-        if queued != count:
-            raise SystemExit(f"events_consumer.py: {queued} events queued, not {count}")
+        messages = -(-count // EVENTS_PER_MESSAGE)
+        if queued != messages:
+            raise SystemExit(f"events_consumer.py: {queued} messages queued, not {messages}")
     finally:
         await connection.close()
 

@@ -426,6 +426,52 @@ public sealed class MessagingTests(AppHostFixture stack)
         }
     }
 
+    [Fact]
+    public async Task Jobs_finished_together_reach_the_audit_their_webhooks_and_pythons_analytics_each_once()
+    {
+        // Submitted at once, they finish in few job batches, and each batch's outcomes travel as one message per
+        // routing key (with and without a callback): every consumer must still see every event once.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var client = ClientFor($"burst-{Guid.NewGuid():N}");
+        await using var receiver = await WebhookReceiver.StartAsync(await SigningKeys.ForOwnerAsync(client, timeout.Token), timeout.Token);
+        using var python = new HttpClient { BaseAddress = stack.App.GetEndpoint("python-inference", "http") };
+        using var worker = await stack.AuditReaderAsync();
+        var before = await CompletedJobsSeenByPythonAsync(python, timeout.Token);
+
+        var ids = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => SubmitAsync(client, $"burst-{i}", new
+        {
+            model = "sentiment",
+            inputs = new[] { $"Burst review {i}: lovely." },
+            callbackUrl = i % 4 == 0 ? receiver.Url.ToString() : null,
+        }, timeout.Token)));
+
+        var withCallback = ids.Where((_, i) => i % 4 == 0).ToHashSet();
+        while (receiver.Deliveries.Select(d => d.Body.GetProperty("job").GetProperty("id").GetGuid()).Distinct().Count() < withCallback.Count)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+
+        Assert.All(receiver.Deliveries, d => Assert.True(d.SignatureValid));
+        Assert.Equal(withCallback.Order(), receiver.Deliveries.Select(d => d.Body.GetProperty("job").GetProperty("id").GetGuid()).Order());
+        foreach (var id in ids)
+        {
+            List<JsonElement> trail;
+            while (!(trail = await AuditTrailAsync(worker, id, timeout.Token)).Any(e => e.GetProperty("type").GetString() == "job.completed"))
+            {
+                await Task.Delay(100, timeout.Token);
+            }
+
+            Assert.Single(trail, e => e.GetProperty("type").GetString() == "job.completed");
+        }
+
+        // Other tests complete sentiment jobs on the same stack meanwhile: at least these 40 are counted.
+        while (await CompletedJobsSeenByPythonAsync(python, timeout.Token) < before + ids.Length)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+    }
+
     internal static async Task<int> CompletedJobsSeenByPythonAsync(HttpClient python, CancellationToken cancellationToken)
     {
         var stats = await python.GetFromJsonAsync<JsonElement>("/v1/stats", cancellationToken);

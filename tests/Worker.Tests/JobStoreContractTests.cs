@@ -243,6 +243,36 @@ public sealed class JobStoreContractTests
 
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task The_outcomes_recorded_together_are_announced_in_one_message_without_those_recorded_before(
+        DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var jobs = new List<Job>();
+        for (var i = 0; i < 4; i++)
+        {
+            var job = await db.AddQueuedAsync();
+            await db.Outbox.MarkSentAsync(job.Id, Token);
+            jobs.Add(job);
+        }
+
+        var result = JsonElement.Parse("""{"version":"1","predictions":[]}""");
+        Assert.True(await db.Store.TrySucceedAsync(jobs[0].Id, result,
+            Worker.Events.JobEvents.Completed(jobs[0], result, TemporaryJobStore.Messaging, DateTimeOffset.UtcNow), Token));
+        var first = Assert.Single(await db.PendingAsync());
+        await db.Outbox.MarkSentAsync(first.Id, Token);
+
+        var finishes = jobs.Select(job => JobFinish.Succeeded(job.Id, result,
+            Worker.Events.JobEvents.Completed(job, result, TemporaryJobStore.Messaging, DateTimeOffset.UtcNow))).ToList();
+        var recorded = await db.Store.TryFinishAsync(finishes, Token);
+
+        Assert.Equal(jobs.Skip(1).Select(job => job.Id).Order(), recorded.Order());
+        var announcement = Assert.Single(await db.PendingAsync());
+        Assert.Equal(jobs.Skip(1).Select(job => job.Id),
+            Worker.Events.DomainEvent.TryParseAll(announcement.Body)!.Select(e => e.JobId!.Value));
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
     public async Task An_audit_record_is_appended_once_per_event(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);

@@ -27,7 +27,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
         _anotherConnectionPool = anotherConnectionPool;
         Database = new WorkerDatabase(dialect);
         Outbox = new OutboxStore(Database, TimeProvider.System);
-        Store = new JobStore(Database, Outbox, TimeProvider.System);
+        Store = new JobStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
         Audit = new AuditLog(Database);
         Registry = new ModelRegistryStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
         Admissions = new JobAdmissions(Store, Outbox);
@@ -105,7 +105,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
         var database = new WorkerDatabase(_anotherConnectionPool());
         var outbox = new OutboxStore(database, TimeProvider.System);
         _replicaOutboxes.Add(outbox);
-        return new JobStore(database, outbox, TimeProvider.System);
+        return new JobStore(database, outbox, Options.Create(Messaging), TimeProvider.System);
     }
 
     public static OutboxMessage JobMessageFor(Job job) => new(job.Id, string.Empty, Messaging.JobsQueue,

@@ -27,7 +27,7 @@ from aio_pika.abc import (
 )
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, parse_traceparent
-from app.messaging.delivery import consumer_span_attributes, count_consumed, header, read_event, settle
+from app.messaging.delivery import consumer_span_attributes, count_consumed, header, read_events, settle
 from app.ml.registry import ModelNotFoundError, ModelRegistry, VersionNotFoundError
 from app.schemas.events import MODEL_ACTIVATED, ModelActivatedData
 
@@ -78,7 +78,8 @@ class ActivationConsumer:
         self._consumer_tag = await queue.consume(self.handle)
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
-        """Switch on model.activated; ack everything else (other consumers own it) and what cannot apply here."""
+        """Switch on each model.activated of the message; ack everything else (other consumers own it) and what cannot
+        apply here."""
         count_consumed(QUEUE_TEMPLATE)
         with self._tracer.start_as_current_span(
             f"process {QUEUE_TEMPLATE}",
@@ -88,14 +89,15 @@ class ActivationConsumer:
                 message, queue=self.queue_name, exchange=self._exchange_name, queue_template=QUEUE_TEMPLATE
             ),
         ) as span:
-            event = await read_event(message, span)
-            if event is None:
+            events = await read_events(message, span)
+            if events is None:
                 return
-            data = event.data
-            if isinstance(data, ModelActivatedData):
-                span.attributes["ml.model.name"] = data.model
-                span.attributes["ml.model.version"] = data.version
-                self._activate(data)
+            for event in events:  # in order: of two activations of one model, the later wins
+                data = event.data
+                if isinstance(data, ModelActivatedData):
+                    span.attributes["ml.model.name"] = data.model
+                    span.attributes["ml.model.version"] = data.version
+                    self._activate(data)
             await settle(message.ack())
 
     def _activate(self, data: ModelActivatedData) -> None:

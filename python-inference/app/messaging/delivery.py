@@ -1,5 +1,5 @@
 """What every consumer does with a delivery besides its own work: describe it on its span and count it, read a
-header, read the event, settle it."""
+header, read its events, settle it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Awaitable
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from app.core.telemetry import AttributeValue, Span, instruments
-from app.schemas.events import Event, InvalidEventError, parse_event
+from app.core.telemetry import AttributeValue, Span, instruments, parse_traceparent
+from app.schemas.events import Event, InvalidEventError, parse_events
 
 logger = logging.getLogger(__name__)
 
@@ -121,15 +121,26 @@ async def settle(outcome: Awaitable[None]) -> None:
         logger.info("could not settle a delivery (the broker will redeliver it): %r", error)
 
 
-async def read_event(message: AbstractIncomingMessage, span: Span) -> Event | None:
-    """The delivery's event, named on its consumer span; an unparsable one is rejected (dead-lettered) and None."""
+async def read_events(message: AbstractIncomingMessage, span: Span) -> list[Event] | None:
+    """The delivery's events (one, or a batch's in order), named on its consumer span; an unparsable body is rejected
+    (dead-lettered) and None."""
     try:
-        event = parse_event(message.body)
+        events = parse_events(message.body)
     except InvalidEventError as error:
         logger.warning("dropping an unparsable event (message_id %s): %s", message.message_id, error)
         span.set_error("invalid event")
         await settle(message.reject(requeue=False))
         return None
-    span.attributes["messaging.message.id"] = str(event.envelope.id)
-    span.attributes["event.type"] = event.envelope.type
-    return event
+    # A batch's events share a type; its message is named by the first (as its message_id is).
+    span.attributes["messaging.message.id"] = str(events[0].envelope.id)
+    span.attributes["event.type"] = events[0].envelope.type
+    if len(events) > 1:
+        span.attributes["messaging.batch.message_count"] = len(events)
+    # The span continues the message's trace (the first event's); an event of another trace (another job's) is linked.
+    linked = {span.trace_id}
+    for event in events:
+        context = parse_traceparent(event.envelope.traceparent)
+        if context is not None and context.trace_id not in linked:
+            linked.add(context.trace_id)
+            span.add_link(context)
+    return events

@@ -1,12 +1,20 @@
 """The domain events on the durable `events` fanout exchange (RabbitMQ), shared with the C# Worker.
 
-Each consumer binds its own durable queue to the exchange. One AMQP message is one event:
-persistent (delivery_mode 2), content_type `application/json`, the `type` property is the event type,
-`message_id` the event id, `timestamp` set, and the header `traceparent` (W3C trace context) when the
-publisher had a trace. The body is UTF-8 JSON in camelCase:
+Each consumer binds its own durable queue to the exchange. A message is persistent (delivery_mode 2), content_type
+`application/json`, `timestamp` set, and its body UTF-8 JSON in camelCase, in one of two forms:
+
+- one event, an envelope (a JSON object):
 
     {"id": "<uuid>", "type": "job.completed", "occurredAt": "2026-11-26T22:40:00.123Z",
-     "source": "worker", "data": {...}}
+     "source": "worker", "data": {...}, "traceparent": "00-<trace id>-<span id>-01"}
+
+- a batch, a JSON array of 1 to MAX_EVENTS_PER_MESSAGE envelopes, each complete (its own id, ...): the Worker sends
+  the events one transaction records together when they share type and routing key, to save per-message costs.
+
+The `type` property is the events' type, `message_id` the (first) event's id, and the header `traceparent` (W3C trace
+context) the (first) event's trace when the publisher had one. An envelope's optional
+`traceparent` is the trace that event belongs to (a job's); absent means unknown. A body that is neither form, an
+empty or too long array, or an array with any element that is not a valid envelope is invalid as a whole.
 
 `data` by type:
 
@@ -18,7 +26,7 @@ publisher had a trace. The body is UTF-8 JSON in camelCase:
   {"model": str, "version": str, "count": int, "labels": {"<label>": int, ...}}
 - `model.activated`: {"model": str, "version": str}
 
-The event id identifies the event, not the delivery: a consumer that sees an id twice must change
+The event id identifies the event, not the delivery nor the message: a consumer that sees an id twice must change
 nothing the second time. A consumer accepts event types it does not know (only the envelope is checked).
 """
 
@@ -38,6 +46,8 @@ JOB_COMPLETED = "job.completed"
 JOB_FAILED = "job.failed"
 PREDICTION_MADE = "prediction.made"
 MODEL_ACTIVATED = "model.activated"
+# The most events one message may carry (the Worker's DomainEvent.MaxPerMessage); a longer array is refused as abuse.
+MAX_EVENTS_PER_MESSAGE = 1000
 
 _PYDANTIC_V2 = int(pydantic.VERSION.split(".")[0]) >= 2
 
@@ -70,6 +80,7 @@ class EventEnvelope(CamelModel):
     occurred_at: datetime
     source: str
     data: dict[str, Any]
+    traceparent: str | None = None  # W3C; the alias generator leaves the one-word name as it is
 
 
 class JobPrediction(CamelModel):
@@ -124,15 +135,27 @@ class InvalidEventError(ValueError):
     """The body is not an event of this contract; redelivering it cannot help."""
 
 
-def parse_event(body: bytes) -> Event:
-    """Decode and validate a message body: the envelope always, `data` for the known types."""
+def parse_events(body: bytes) -> list[Event]:
+    """Decode and validate a message body, one envelope or an array of them (in order): each envelope always, `data`
+    for the known types. All or nothing: one bad event makes the whole body invalid."""
     try:
         value = json.loads(body.decode("utf-8"))
-        return _exact_event(value) or _validated_event(value)
+        if type(value) is not list:
+            return [_read_event(value)]
+        if not 0 < len(value) <= MAX_EVENTS_PER_MESSAGE:
+            raise ValueError(f"an array of {len(value)} events (1 to {MAX_EVENTS_PER_MESSAGE} are allowed)")
+        return [_read_event(item) for item in value]
     # Bad UTF-8, bad JSON and pydantic's ValidationError are ValueErrors; a number too large for a float field is an
     # OverflowError (pydantic v1 lets it through), JSON nested too deep a RecursionError.
     except (ValueError, OverflowError, RecursionError) as error:
         raise InvalidEventError(str(error) or type(error).__name__) from error
+
+
+def _read_event(value: Any) -> Event:
+    # Checked here, not left to pydantic: v1 would read an array of [key, value] pairs as an object.
+    if type(value) is not dict:
+        raise ValueError(f"an event is a JSON object, not {type(value).__name__}")
+    return _exact_event(value) or _validated_event(value)
 
 
 def _validated_event(value: Any) -> Event:
@@ -163,14 +186,16 @@ _LARGEST_EXACT_FLOAT_INT = 2**53
 def _exact_event(value: Any) -> Event | None:
     """The event, when `value` is exactly in the form our publishers write; else None."""
     try:
-        envelope = _construct(
-            EventEnvelope,
-            id=_uuid(value["id"]),
-            type=_text(value["type"], min_length=1),
-            occurred_at=_timestamp(value["occurredAt"]),
-            source=_text(value["source"]),
-            data=_object(value["data"]),
-        )
+        fields: dict[str, Any] = {
+            "id": _uuid(value["id"]),
+            "type": _text(value["type"], min_length=1),
+            "occurred_at": _timestamp(value["occurredAt"]),
+            "source": _text(value["source"]),
+            "data": _object(value["data"]),
+        }
+        if "traceparent" in value:  # only then: pydantic's `fields_set` has it only then
+            fields["traceparent"] = _text(value["traceparent"])
+        envelope = _construct(EventEnvelope, **fields)
         reader = _EXACT_DATA.get(envelope.type)
         return Event(envelope, reader(envelope.data) if reader else None)
     except (_Inexact, KeyError, TypeError, ValueError):  # TypeError: `value` or a nested one is not an object

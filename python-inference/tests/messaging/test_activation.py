@@ -19,6 +19,7 @@ from tests.messaging.broker import RabbitMQNode
 from tests.messaging.test_lifecycle import (
     EXCHANGE,
     QUEUE,
+    batch_body,
     delete_queue,
     event_body,
     job_completed,
@@ -51,14 +52,16 @@ def make_replica(
 
 
 async def publish_activation(
-    broker: RabbitMQNode, model: str, version: str, *, routing_key: str = "model.activated"
+    broker: RabbitMQNode, model: str, *versions: str, routing_key: str = "model.activated"
 ) -> None:
     """As the Worker does on ActivateVersion: a persistent model.activated event with the caller's traceparent, routed
-    by its type (a Worker built before routing keys published it with the empty key)."""
+    by its type (a Worker built before routing keys published it with the empty key). Several versions are activations
+    one transaction recorded, which the Worker sends as one message, a batch."""
     async with await aio_pika.connect(broker.url) as connection:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True)
-        body = event_body("model.activated", {"model": model, "version": version})
+        bodies = [event_body("model.activated", {"model": model, "version": version}) for version in versions]
+        body = bodies[0] if len(bodies) == 1 else batch_body(*bodies)
         message = aio_pika.Message(
             body,
             content_type="application/json",
@@ -180,6 +183,24 @@ def test_an_unknown_version_is_acked_with_a_warning_and_changes_nothing(
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("model.activated for sentiment 9.9.9" in message for message in warnings), warnings
+
+
+def test_each_activation_of_a_batch_message_is_handled_in_order(
+    broker: RabbitMQNode, make_replica: Callable[[], FastAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, exporter = traced_replica(make_replica)
+
+    with TestClient(app) as client:
+        wait_until(lambda: activation_ready(app), what="the activation consumer")
+        run(publish_activation(broker, "sentiment", "9.9.9", "1.0.0", "2.0.0"))  # the other way round: 1.0.0
+        wait_until(lambda: served_version(client) == "2.0.0", what="the batch's last activation")
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("model.activated for sentiment 9.9.9" in message for message in warnings), warnings
+    processed = [s for s in exporter.spans if s.name == "process events.models.{replica}"]
+    [span] = [s for s in processed if s.attributes.get("event.type") == "model.activated"]
+    assert span.attributes["messaging.batch.message_count"] == 3
+    assert span.attributes["ml.model.version"] == "2.0.0"
 
 
 def test_the_queue_is_redeclared_after_the_broker_closes_the_connection(

@@ -21,24 +21,33 @@ from app.messaging import analytics_store
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCounts
 from app.messaging.analytics_store import postgres_conninfo
 from app.messaging.delivery import BatchedAcks
-from app.schemas.events import Event, parse_event
+from app.schemas.events import Event, parse_events
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
 
 
-def event_body(event_type: str, data: dict[str, Any], event_id: str | None = None) -> bytes:
-    return json.dumps(
-        {
-            "id": event_id or str(uuid.uuid4()),
-            "type": event_type,
-            "occurredAt": "2026-11-26T22:40:00.123Z",
-            "source": "test",
-            "data": data,
-        }
-    ).encode("utf-8")
+def event_body(
+    event_type: str, data: dict[str, Any], event_id: str | None = None, *, traceparent: str | None = None
+) -> bytes:
+    envelope = {
+        "id": event_id or str(uuid.uuid4()),
+        "type": event_type,
+        "occurredAt": "2026-11-26T22:40:00.123Z",
+        "source": "test",
+        "data": data,
+    }
+    if traceparent is not None:
+        envelope["traceparent"] = traceparent
+    return json.dumps(envelope).encode("utf-8")
+
+
+def batch_body(*bodies: bytes) -> bytes:
+    """Events in one message, as the Worker writes a batch: their envelopes between brackets."""
+    return b"[" + b",".join(bodies) + b"]"
 
 
 def event(event_type: str, data: dict[str, Any], event_id: str | None = None) -> Event:
-    return parse_event(event_body(event_type, data, event_id))
+    [parsed] = parse_events(event_body(event_type, data, event_id))
+    return parsed
 
 
 def prediction_made(model: str, version: str, labels: dict[str, int], event_id: str | None = None) -> Event:
@@ -429,6 +438,182 @@ def test_every_delivery_is_counted_as_consumed_from_its_queue(store: AnalyticsSt
     asyncio.run(consumer(store).handle(FakeDelivery(b"{not json")))  # type: ignore[arg-type]
 
     assert instruments.MESSAGING_CONSUMED.value(consumed) == before + 2
+
+
+# A message may carry a batch: the Worker's events of one transaction that share type and routing key.
+
+
+def completed_body(model: str, *, traceparent: str | None = None) -> bytes:
+    return event_body("job.completed", job("job.completed", model).envelope.data, traceparent=traceparent)
+
+
+def handle_together(analytics: AnalyticsConsumer, deliveries: list[FakeDelivery]) -> None:
+    async def handle_all() -> None:
+        await asyncio.gather(*(analytics.handle(delivery) for delivery in deliveries))  # type: ignore[arg-type]
+
+    asyncio.run(handle_all())
+
+
+def test_every_event_of_a_batch_message_is_counted_once_in_one_transaction_and_then_acked(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = FakeChannel()
+    body = batch_body(completed_body("iris"), completed_body("iris"), completed_body("sentiment"))
+    delivery = FakeDelivery(body, channel=channel)
+    record_many = store.record_many
+    unsettled_at_commit: list[bool] = []
+
+    def checking(events: list[Event]) -> list[bool]:
+        recorded = record_many(events)
+        unsettled_at_commit.append(not channel.settlements)
+        return recorded
+
+    monkeypatch.setattr(store, "record_many", checking)
+
+    asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
+
+    assert unsettled_at_commit == [True]  # one transaction, and nothing acked before it committed
+    assert channel.settlements == [("ack", delivery.delivery_tag, True)]
+    snapshot = store.snapshot()
+    assert (snapshot.models["iris"].jobs_completed, snapshot.models["sentiment"].jobs_completed) == (2, 1)
+    assert snapshot.events == {"job.completed": 3}
+
+
+def test_a_redelivered_batch_is_acked_and_changes_nothing(store: AnalyticsStore) -> None:
+    body = batch_body(completed_body("iris"), completed_body("iris"))
+    first, again = FakeDelivery(body), FakeDelivery(body)
+
+    asyncio.run(consumer(store).handle(first))  # type: ignore[arg-type]
+    before = store.snapshot()
+    asyncio.run(consumer(store).handle(again))  # type: ignore[arg-type]
+
+    assert again.settled == ("ack", False)
+    assert store.snapshot() == before
+    assert before.models["iris"].jobs_completed == 2
+
+
+def test_a_batch_with_an_event_counted_before_counts_the_others_and_logs_the_duplicate(
+    store: AnalyticsStore, recording_exporter: RecordingExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen = completed_body("iris")
+    asyncio.run(consumer(store).handle(FakeDelivery(seen)))  # type: ignore[arg-type]
+    delivery = FakeDelivery(batch_body(completed_body("iris"), seen, completed_body("iris")))
+
+    with caplog.at_level("INFO", logger="app.messaging.analytics"):
+        asyncio.run(consumer(store, Tracer(recording_exporter)).handle(delivery))  # type: ignore[arg-type]
+
+    assert delivery.settled == ("ack", False)
+    assert store.snapshot().models["iris"].jobs_completed == 3
+    assert f"event {json.loads(seen)['id']} was counted before" in caplog.text
+    [span] = recording_exporter.spans
+    assert (span.attributes["event.duplicate"], span.attributes["event.duplicate_count"]) == (False, 1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[]", id="empty"),
+        pytest.param(batch_body(completed_body("iris"), b'"not an event"'), id="a-non-object-element"),
+        pytest.param(batch_body(completed_body("iris"), b'{"id": "42"}'), id="one-bad-element"),
+        pytest.param(batch_body(*[completed_body("iris")] * 1001), id="too-many"),
+    ],
+)
+def test_an_unparsable_batch_is_rejected_whole_and_counts_nothing(store: AnalyticsStore, body: bytes) -> None:
+    delivery = FakeDelivery(body)
+
+    asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
+
+    assert delivery.settled == ("reject", False)
+    assert store.snapshot().events == {}
+
+
+def test_a_batch_larger_than_a_transaction_goes_alone_and_smaller_messages_share_around_it(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transactions: list[list[str]] = []
+    record_many = store.record_many
+
+    def noting(events: list[Event]) -> list[bool]:
+        transactions.append([str(event.envelope.id) for event in events])
+        return record_many(events)
+
+    monkeypatch.setattr(store, "record_many", noting)
+    monkeypatch.setattr(AnalyticsConsumer, "MAX_BATCH", 4)
+    channel = FakeChannel()
+    large = [completed_body("iris") for _ in range(6)]
+    bodies = [*(completed_body("iris") for _ in range(3)), batch_body(*large), *(completed_body("iris") for _ in range(5))]
+    deliveries = [FakeDelivery(body, channel=channel) for body in bodies]
+
+    handle_together(consumer(store), deliveries)
+
+    large_ids = [json.loads(body)["id"] for body in large]
+    assert large_ids in transactions  # all of it in one transaction, alone
+    assert all(len(ids) <= 4 for ids in transactions if ids != large_ids)
+    assert max(len(ids) for ids in transactions if ids != large_ids) > 1  # the others did share
+    assert all(delivery.settled == ("ack", False) for delivery in deliveries)
+    assert store.snapshot().models["iris"].jobs_completed == 14
+
+
+def test_a_batch_whose_event_fails_is_rejected_whole_and_the_messages_sharing_its_transaction_are_counted(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    effects = analytics_store.event_effects
+    # The "broken" model's counts violate NOT NULL: its transaction fails.
+    monkeypatch.setattr(
+        analytics_store, "event_effects", lambda e: [(None, *effect[1:]) if effect[0] == "broken" else effect for effect in effects(e)]
+    )
+    channel = FakeChannel()
+    bad_body = batch_body(completed_body("iris"), completed_body("broken"), completed_body("iris"))
+    deliveries = [FakeDelivery(completed_body("iris"), channel=channel) for _ in range(5)]
+    deliveries.insert(2, FakeDelivery(bad_body, channel=channel))
+
+    handle_together(consumer(store), deliveries)
+
+    assert deliveries[2].settled == ("reject", False)
+    assert all(delivery.settled == ("ack", False) for delivery in deliveries if delivery is not deliveries[2])
+    assert store.snapshot().models["iris"].jobs_completed == 5  # never a part of a message
+
+
+def test_a_batch_whose_transaction_fails_transiently_is_requeued_whole(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(_: list[Event]) -> list[bool]:
+        raise store.transient_errors[0]("database is locked")
+
+    monkeypatch.setattr(store, "record_many", locked)
+    monkeypatch.setattr(AnalyticsConsumer, "REQUEUE_DELAY_S", 0.0)
+    delivery = FakeDelivery(batch_body(completed_body("iris"), completed_body("iris")))
+
+    asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
+
+    assert delivery.channel.settlements == [("nack", delivery.delivery_tag, True)]
+
+
+def test_a_batchs_span_counts_its_events_and_links_the_traces_of_events_from_other_traces(
+    store: AnalyticsStore, recording_exporter: RecordingExporter
+) -> None:
+    other_traces = ["0af7651916cd43dd8448eb211c80319c", "5b8efff798038103d269b633813fc60c"]
+    other = [f"00-{trace_id}-b7ad6b7169203331-01" for trace_id in other_traces]
+    bodies = [
+        completed_body("iris", traceparent=INCOMING_TRACEPARENT),  # the message's own trace: the span's parent
+        completed_body("iris", traceparent=other[0]),
+        completed_body("iris"),  # no trace known
+        completed_body("iris", traceparent=other[1]),
+        completed_body("iris", traceparent=other[0]),  # one link per trace
+        completed_body("iris", traceparent="not a traceparent"),
+    ]
+    delivery = FakeDelivery(batch_body(*bodies), {"traceparent": INCOMING_TRACEPARENT})
+
+    asyncio.run(consumer(store, Tracer(recording_exporter)).handle(delivery))  # type: ignore[arg-type]
+
+    [span] = recording_exporter.spans
+    assert (span.trace_id, span.parent_span_id) == (INCOMING_TRACE_ID, INCOMING_TRACEPARENT.split("-")[2])
+    assert span.attributes["messaging.batch.message_count"] == 6
+    assert span.attributes["messaging.message.id"] == json.loads(bodies[0])["id"]
+    assert span.attributes["event.type"] == "job.completed"
+    assert [(link.trace_id, link.span_id) for link in span.links] == [
+        (trace_id, "b7ad6b7169203331") for trace_id in other_traces
+    ]
 
 
 def test_two_replicas_on_one_postgres_database_count_each_event_once_and_report_the_same(postgres: object) -> None:

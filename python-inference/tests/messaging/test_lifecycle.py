@@ -88,8 +88,14 @@ def job_failed(model: str = "iris") -> bytes:
     return event_body("job.failed", data)
 
 
+def batch_body(*bodies: bytes) -> bytes:
+    """Events in one message, as the Worker writes a batch: their envelopes between brackets."""
+    return b"[" + b",".join(bodies) + b"]"
+
+
 async def publish(broker: RabbitMQNode, *bodies: bytes) -> None:
-    """Publish as the Worker does: persistent JSON with type, message id and timestamp, routed by the type, confirmed."""
+    """Publish as the Worker does: persistent JSON with type, message id and timestamp (a batch's first event's),
+    routed by the type, confirmed."""
     async with await aio_pika.connect(broker.url) as connection:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True)
@@ -98,6 +104,8 @@ async def publish(broker: RabbitMQNode, *bodies: bytes) -> None:
                 envelope = json.loads(body)
             except ValueError:
                 envelope = {}
+            if isinstance(envelope, list):
+                envelope = envelope[0] if envelope else {}
             message = aio_pika.Message(
                 body,
                 content_type="application/json",
@@ -209,6 +217,25 @@ def test_a_job_completed_event_published_twice_with_the_same_id_is_counted_once(
     assert counted["events"] == {"job.completed": 1}
     assert counted["models"]["sentiment"]["jobs_completed"] == 1
     assert counted["models"]["sentiment"]["jobs_failed"] == 0
+
+
+def test_every_event_of_a_batch_message_is_counted_once_and_a_republished_batch_changes_nothing(
+    broker: RabbitMQNode, service: FastAPI
+) -> None:
+    batch = batch_body(job_completed("sentiment"), job_completed("sentiment"), job_completed("iris"))
+
+    with TestClient(service) as client:
+        wait_until_connected(client)
+        run(publish(broker, batch, job_failed("iris")))
+        wait_until_consumed(broker)
+        first = stats(client)
+        run(publish(broker, batch))
+        wait_until_consumed(broker)
+        counted = stats(client)
+
+    assert first["events"] == {"job.completed": 3, "job.failed": 1}
+    assert (first["models"]["sentiment"]["jobs_completed"], first["models"]["iris"]["jobs_completed"]) == (2, 1)
+    assert counted == first
 
 
 def test_an_unparsable_message_is_dropped_and_does_not_block_the_next(

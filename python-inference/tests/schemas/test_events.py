@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -8,7 +9,9 @@ from uuid import UUID
 import pytest
 
 from app.schemas.events import (
+    MAX_EVENTS_PER_MESSAGE,
     Event,
+    EventEnvelope,
     InvalidEventError,
     JobCompletedData,
     JobFailedData,
@@ -17,12 +20,13 @@ from app.schemas.events import (
     encode_event,
     format_timestamp,
     new_event,
-    parse_event,
+    parse_events,
 )
 from app.schemas.events import _exact_event, _validated_event  # the two readings the fast-path tests compare
 
 EVENT_ID = "0b8e8a4e-6a53-4f55-9d1c-3f1d2b7a9e10"
 JOB_ID = "7d1f3c2a-1b4e-4c8d-9e0f-a1b2c3d4e5f6"
+JOB_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def envelope(event_type: str, data: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -39,6 +43,12 @@ def envelope(event_type: str, data: dict[str, Any], **overrides: Any) -> dict[st
 
 def body(value: Any) -> bytes:
     return json.dumps(value).encode("utf-8")
+
+
+def parse_event(raw: bytes) -> Event:
+    """The one event of a body that must hold exactly one."""
+    [event] = parse_events(raw)
+    return event
 
 
 JOB_COMPLETED = {
@@ -107,7 +117,8 @@ def test_an_unknown_event_type_is_accepted_with_only_its_envelope_checked() -> N
     [
         pytest.param(b"\xff\xfe not utf-8", id="not-utf8"),
         pytest.param(b"{not json", id="not-json"),
-        pytest.param(b"[]", id="not-an-object"),
+        pytest.param(b"[]", id="empty-array"),
+        pytest.param(b'"job.completed"', id="not-an-object"),
         pytest.param(body({k: v for k, v in envelope("job.failed", JOB_FAILED).items() if k != "id"}), id="no-id"),
         pytest.param(body(envelope("job.completed", JOB_COMPLETED, id="42")), id="id-not-a-uuid"),
         pytest.param(body(envelope("", {})), id="empty-type"),
@@ -131,7 +142,58 @@ def test_an_unknown_event_type_is_accepted_with_only_its_envelope_checked() -> N
 )
 def test_a_body_that_is_not_an_event_of_the_contract_is_invalid(raw: bytes) -> None:
     with pytest.raises(InvalidEventError):
-        parse_event(raw)
+        parse_events(raw)
+
+
+def test_an_array_body_is_a_batch_of_full_envelopes_read_in_order() -> None:
+    completed = envelope("job.completed", JOB_COMPLETED, traceparent=JOB_TRACEPARENT)
+    failed = envelope("job.failed", JOB_FAILED, id="5f0c7a3e-0d2b-4a6e-8f1c-2b3d4e5f6a7b")
+
+    events = parse_events(body([completed, failed]))
+
+    assert [event.envelope.id for event in events] == [UUID(EVENT_ID), UUID(failed["id"])]
+    assert [type(event.data) for event in events] == [JobCompletedData, JobFailedData]
+    assert [event.envelope.traceparent for event in events] == [JOB_TRACEPARENT, None]
+    assert parse_events(body([completed])) == [parse_event(body(completed))]  # a batch of one reads as the event
+
+
+GOOD = envelope("model.activated", {"model": "iris", "version": "2.0.0"})
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        pytest.param([], id="empty"),
+        pytest.param([GOOD, "model.activated"], id="a-string-element"),
+        pytest.param([GOOD, None], id="a-null-element"),
+        pytest.param([GOOD, [GOOD]], id="a-nested-array"),
+        # pydantic v1 would read a list of pairs as an object: the contract's elements are objects.
+        pytest.param([GOOD, list(GOOD.items())], id="an-element-of-key-value-pairs"),
+        pytest.param([GOOD, {**GOOD, "id": "42"}], id="one-bad-envelope"),
+        pytest.param([GOOD, envelope("job.failed", {**JOB_FAILED, "error": "boom"})], id="one-bad-data"),
+        pytest.param([GOOD] * (MAX_EVENTS_PER_MESSAGE + 1), id="too-many"),
+    ],
+)
+def test_an_array_with_any_element_that_is_not_an_event_or_of_no_or_too_many_events_is_invalid(
+    batch: list[Any],
+) -> None:
+    with pytest.raises(InvalidEventError):
+        parse_events(body(batch))
+
+
+def test_an_array_may_hold_up_to_the_most_events_a_message_carries() -> None:
+    assert len(parse_events(body([GOOD] * MAX_EVENTS_PER_MESSAGE))) == MAX_EVENTS_PER_MESSAGE
+
+
+def test_an_envelope_carries_its_trace_as_an_optional_all_lowercase_traceparent() -> None:
+    with_trace = parse_event(body(envelope("job.completed", JOB_COMPLETED, traceparent=JOB_TRACEPARENT)))
+    without = parse_event(body(envelope("job.completed", JOB_COMPLETED)))
+
+    assert with_trace.envelope.traceparent == JOB_TRACEPARENT
+    assert without.envelope.traceparent is None
+    assert {field.alias for field in EventEnvelope.__fields__.values()} >= {"traceparent", "occurredAt"}
+    with pytest.raises(InvalidEventError):
+        parse_events(body(envelope("job.completed", JOB_COMPLETED, traceparent={"trace": 1})))
 
 
 def test_encoded_event_is_camel_case_json_with_a_millisecond_utc_timestamp() -> None:
@@ -182,7 +244,7 @@ def test_timestamps_are_written_in_utc_with_milliseconds() -> None:
 
 WORKER_TIMESTAMP = "2026-11-26T22:40:00.1234567+00:00"  # System.Text.Json's DateTimeOffset: 7 digits and an offset
 EXACT_EVENTS = {
-    "job.completed": envelope("job.completed", JOB_COMPLETED, occurredAt=WORKER_TIMESTAMP),
+    "job.completed": envelope("job.completed", JOB_COMPLETED, occurredAt=WORKER_TIMESTAMP, traceparent=JOB_TRACEPARENT),
     "job.failed": envelope("job.failed", JOB_FAILED, occurredAt=WORKER_TIMESTAMP),
     "prediction.made": envelope(
         "prediction.made",
@@ -214,6 +276,7 @@ FIELD_VALUES: dict[str, list[Any]] = {
     "occurredAt": _TIMESTAMPS,
     "source": _TEXTS,
     "data": _OBJECTS,
+    "traceparent": [JOB_TRACEPARENT, JOB_TRACEPARENT.upper(), "", "not a traceparent", *_TEXTS[3:]],
     "data.jobId": _UUIDS,
     "data.owner": _TEXTS,
     "data.model": _TEXTS,
@@ -303,13 +366,31 @@ def test_whatever_the_fast_path_accepts_pydantic_accepts_and_reads_the_same() ->
     assert fast > 1000  # the variants do reach it: a fast path that never answered would pass the loop above
 
 
-def test_parse_event_accepts_and_refuses_as_pydantic_does() -> None:
+def test_parse_events_accepts_and_refuses_a_single_event_as_pydantic_does() -> None:
     for value in _variants()[:1000]:
         raw = json.dumps(value).encode("utf-8")
         try:
             reference = _validated_event(value)
         except (ValueError, OverflowError):
             with pytest.raises(InvalidEventError):
-                parse_event(raw)
+                parse_events(raw)
             continue
         assert _reading(parse_event(raw)) == _reading(reference), value
+
+
+def test_parse_events_reads_an_array_as_pydantic_reads_each_element_and_refuses_it_if_pydantic_refuses_any() -> None:
+    variants = _variants()
+    batches = [variants[start : start + size] for start, size in zip(range(0, 4000, 40), itertools.cycle((1, 2, 7)))]
+    accepted = refused = 0
+    for batch in batches:
+        raw = json.dumps(batch).encode("utf-8")
+        try:
+            references = [_validated_event(value) for value in batch]
+        except (ValueError, OverflowError):
+            refused += 1
+            with pytest.raises(InvalidEventError):
+                parse_events(raw)
+            continue
+        accepted += 1
+        assert [_reading(event) for event in parse_events(raw)] == [_reading(event) for event in references], batch
+    assert accepted > 10 and refused > 10  # both outcomes are reached

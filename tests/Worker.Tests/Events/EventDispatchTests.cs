@@ -124,6 +124,73 @@ public sealed class EventDispatchTests
     }
 
     [Fact]
+    public async Task Every_event_of_a_batch_reaches_its_handlers_once()
+    {
+        var (subscriptions, services, received) = Subscribe(on => on
+            .OnEveryEvent<EveryEventRecorder>()
+            .On<JobCompletedData, JobOutcomeRecorder>());
+        var result = JsonElement.Parse("""{"version":"1","predictions":[]}""");
+        var jobs = Enumerable.Range(0, 3).Select(_ => Job with { Id = Guid.CreateVersion7() }).ToList();
+        var batch = Assert.Single(EventBatches.Combine(
+            [.. jobs.Select(job => JobEvents.Completed(job, result, TemporaryJobStore.Messaging, DateTimeOffset.UtcNow))], 100));
+
+        var outcome = await subscriptions.DispatchAsync(services, batch.Body, batch.Id.ToString(), NullLogger.Instance, Token);
+
+        Assert.Equal(DeliveryOutcome.Ack, outcome);
+        Assert.Equal(jobs.Select(job => job.Id).Order(),
+            received.Select(r => r.Data).OfType<JobCompletedData>().Select(data => data.JobId).Order());
+        Assert.Equal(3, received.Count(r => r.Data is JsonElement));
+    }
+
+    [Fact]
+    public async Task A_batchs_events_are_handled_at_once_so_their_effects_can_share_a_commit()
+    {
+        var gate = new ArrivalGate(expected: 4);
+        var services = new ServiceCollection().AddSingleton(gate);
+        services.AddEventConsumer<TestConsumer>().OnEveryEvent<GateHandler>();
+        var provider = services.BuildServiceProvider();
+        var subscriptions = provider.GetRequiredKeyedService<EventSubscriptions>(typeof(TestConsumer));
+        var body = Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Range(0, 4)
+            .Select(_ => Encoding.UTF8.GetString(Envelope("model.activated", """{"model":"iris","version":"2"}""")))) + "]");
+
+        // Each handler waits for all four to have started: handled one after another, the first would wait forever.
+        var outcome = await subscriptions.DispatchAsync(provider, body, null, NullLogger.Instance, Token)
+            .WaitAsync(TimeSpan.FromSeconds(10), Token);
+
+        Assert.Equal(DeliveryOutcome.Ack, outcome);
+    }
+
+    [Theory]
+    [InlineData("[]")]
+    [InlineData("[42]")]
+    [InlineData("[null]")]
+    [InlineData("""[{"id":"0190a0a0-0000-7000-8000-000000000001","type":"job.completed","occurredAt":"2026-01-01T00:00:00Z","source":"worker","data":{}}]""")]
+    public async Task A_batch_with_any_unreadable_event_is_rejected_before_any_handler(string body)
+    {
+        var (subscriptions, services, received) = Subscribe(on => on
+            .OnEveryEvent<EveryEventRecorder>()
+            .On<JobCompletedData, JobOutcomeRecorder>());
+
+        var outcome = await subscriptions.DispatchAsync(services, Encoding.UTF8.GetBytes(body), "m-1", NullLogger.Instance, Token);
+
+        Assert.Equal(DeliveryOutcome.Reject, outcome);
+        Assert.Empty(received);
+    }
+
+    [Fact]
+    public async Task A_batch_longer_than_the_contract_allows_is_rejected()
+    {
+        var (subscriptions, services, received) = Subscribe(on => on.OnEveryEvent<EveryEventRecorder>());
+        var one = Encoding.UTF8.GetString(Envelope("model.activated", """{"model":"iris","version":"2"}"""));
+        var body = Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Repeat(one, DomainEvent.MaxPerMessage + 1)) + "]");
+
+        var outcome = await subscriptions.DispatchAsync(services, body, "m-1", NullLogger.Instance, Token);
+
+        Assert.Equal(DeliveryOutcome.Reject, outcome);
+        Assert.Empty(received);
+    }
+
+    [Fact]
     public async Task A_handler_that_fails_fails_the_delivery_so_it_is_not_acked()
     {
         var (subscriptions, services, _) = Subscribe(on => on.On<ModelActivatedData, FailingHandler>());
@@ -216,6 +283,27 @@ public sealed class EventDispatchTests
             received.Enqueue((envelope, envelope.Data));
             return Task.CompletedTask;
         }
+    }
+
+    private sealed class ArrivalGate(int expected)
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _arrived;
+
+        public Task ArriveAsync()
+        {
+            if (Interlocked.Increment(ref _arrived) == expected)
+            {
+                _all.SetResult();
+            }
+
+            return _all.Task;
+        }
+    }
+
+    private sealed class GateHandler(ArrivalGate gate) : IHandleEveryEvent
+    {
+        public Task HandleAsync(DomainEvent envelope, CancellationToken cancellationToken) => gate.ArriveAsync();
     }
 
     private sealed class FailingHandler : IHandleEvent<ModelActivatedData>

@@ -21,7 +21,7 @@ public sealed class ModelRegistryStoreContractTests
             System.Globalization.CultureInfo.InvariantCulture));
 
     private static async Task<List<DomainEvent>> ActivationEventsAsync(TemporaryJobStore db) =>
-        [.. (await db.PendingAsync()).Where(m => m.Type == DomainEvent.ModelActivated).Select(m => DomainEvent.TryParse(m.Body)!)];
+        [.. (await db.PendingAsync()).Where(m => m.Type == DomainEvent.ModelActivated).SelectMany(m => DomainEvent.TryParseAll(m.Body)!)];
 
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]

@@ -85,6 +85,10 @@ def encode_spans(spans: Sequence[Span], resource_attributes: Mapping[str, Attrib
         }
         if span.parent_span_id:
             item["parentSpanId"] = span.parent_span_id
+        if span.links:
+            item["links"] = [{"traceId": link.trace_id, "spanId": link.span_id} for link in span.links]
+        if span.dropped_links:
+            item["droppedLinksCount"] = span.dropped_links
         encoded.append(item)
     return {
         "resourceSpans": [

@@ -26,6 +26,8 @@ STATUS_CODE_UNSET = 0
 STATUS_CODE_ERROR = 2
 
 AttributeValue = str | bool | int | float
+# The most links a span keeps (OpenTelemetry's default OTEL_SPAN_LINK_COUNT_LIMIT); more are only counted.
+MAX_LINKS = 128
 
 
 class SpanContext(NamedTuple):
@@ -49,6 +51,8 @@ class Span:
     status_message: str = ""
     # False for a span that only carries ids (a health probe's): it propagates, but is never exported.
     recorded: bool = True
+    links: list[SpanContext] = field(default_factory=list)
+    dropped_links: int = 0
 
     @property
     def context(self) -> SpanContext:
@@ -61,6 +65,14 @@ class Span:
     def set_error(self, message: str) -> None:
         self.status_code = STATUS_CODE_ERROR
         self.status_message = message
+
+    def add_link(self, context: SpanContext) -> None:
+        """Relate this span to a span of another trace it works for, which cannot be its parent (a batch message's
+        consumer span to each event's job trace)."""
+        if len(self.links) < MAX_LINKS:
+            self.links.append(context)
+        else:
+            self.dropped_links += 1
 
 
 _current_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("current_span", default=None)

@@ -11,12 +11,12 @@ from app.core.config import Settings
 from app.main import create_app
 from app.messaging.lifecycle import Messaging
 from app.ml.registry import ModelRegistry
-from app.schemas.events import parse_event
+from app.schemas.events import parse_events
 
 
 def record(messaging: Messaging, event_type: str, data: dict[str, object]) -> None:
     envelope = {"id": str(uuid.uuid4()), "type": event_type, "occurredAt": "2026-11-26T22:40:00Z", "source": "t"}
-    messaging.consumer.store.record(parse_event(json.dumps({**envelope, "data": data}).encode()))
+    messaging.consumer.store.record_many(parse_events(json.dumps({**envelope, "data": data}).encode()))
 
 
 def test_without_a_broker_stats_are_empty_and_the_consumer_is_not_connected(client: TestClient) -> None:

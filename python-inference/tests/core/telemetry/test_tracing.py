@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
+from app.core.telemetry.tracing import MAX_LINKS
 from app.core.telemetry import (
     SPAN_KIND_CONSUMER,
     SPAN_KIND_INTERNAL,
@@ -228,6 +229,27 @@ def test_full_queue_drops_the_oldest_spans(collector: OtlpCollector) -> None:
     exporter.shutdown()
 
     assert [span["name"] for span in collector.spans()] == ["span-2", "span-3", "span-4"]
+
+
+def test_a_spans_links_are_exported_and_those_past_the_limit_counted(collector: OtlpCollector) -> None:
+    exporter = OtlpJsonExporter(traces_url(collector.endpoint), flush_interval_s=60)
+    tracer = Tracer(exporter)
+    linked = parse_traceparent(INCOMING_TRACEPARENT)
+    assert linked is not None
+
+    with tracer.start_as_current_span("process events.analytics", SPAN_KIND_CONSUMER) as batch:
+        for _ in range(MAX_LINKS + 2):
+            batch.add_link(linked)
+    tracer.end_span(tracer.start_span("unlinked"))
+    assert exporter.force_flush(timeout=5)
+    exporter.shutdown()
+
+    spans = {span["name"]: span for span in collector.spans()}
+    links = spans["process events.analytics"]["links"]
+    assert len(links) == MAX_LINKS
+    assert links[0] == {"traceId": INCOMING_TRACE_ID, "spanId": INCOMING_PARENT_SPAN_ID}
+    assert spans["process events.analytics"]["droppedLinksCount"] == 2
+    assert "links" not in spans["unlinked"] and "droppedLinksCount" not in spans["unlinked"]
 
 
 def test_export_failures_are_swallowed_and_logged(caplog: pytest.LogCaptureFixture) -> None:
