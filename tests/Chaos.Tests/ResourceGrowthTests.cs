@@ -33,7 +33,18 @@ public sealed class ResourceGrowthTests
         Assert.Empty(ResourceGrowth.Violations("gateway", new(200 * MiB, 500, 40, 100), new(200 * MiB, 900, 40, 500), GrowthAllowance.Default));
 
         var violations = ResourceGrowth.Violations("gateway", new(200 * MiB, 500, 40, 100), new(200 * MiB, 909, 40, 400), GrowthAllowance.Default);
-        Assert.Equal(["gateway: open files 400 → 509 (limit 408; not counting its callers' connections, 100 → 400)"], violations);
+        Assert.Equal(["gateway: open files 400 → 509 (limit 408; not counting its callers' connections, 100 → 400; " +
+            "of its own, connections it opened 0 → 0)"], violations);
+    }
+
+    [Fact]
+    public void A_growth_of_its_own_open_files_says_how_much_of_it_was_connections_it_opened()
+    {
+        var violations = ResourceGrowth.Violations("gateway", new(200 * MiB, 465, 23, 100, 6), new(200 * MiB, 474, 23, 100, 15),
+            GrowthAllowance.Default);
+
+        Assert.Equal(["gateway: open files 365 → 374 (limit 373; not counting its callers' connections, 100 → 100; " +
+            "of its own, connections it opened 6 → 15)"], violations);
     }
 
     [Fact]
@@ -52,7 +63,7 @@ public sealed class ResourceGrowthTests
         ];
         HashSet<string> its = ["100", "101", "102", "103", "104", "106"];
 
-        Assert.Equal(3, ResourceGrowth.CallersConnections(its, table));
+        Assert.Equal((3, 1), ResourceGrowth.Connections(its, table));
     }
 
     [Fact]

@@ -55,7 +55,8 @@ var header = $"Chaos run ({options.Mode}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UT
 var phases = string.Join(", ", run.Phases.Prepend(("AppHost start-up", startUp)).Select(p => $"{p.Item1} {p.Item2.TotalSeconds:0} s"));
 var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
     $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OwnOpenFiles} → {f.End.OwnOpenFiles} " +
-    $"| {f.Start.CallersConnections} → {f.End.CallersConnections} | {f.Start.Threads} → {f.End.Threads} |"));
+    $"| {f.Start.OutgoingConnections} → {f.End.OutgoingConnections} | {f.Start.CallersConnections} → {f.End.CallersConnections} " +
+    $"| {f.Start.Threads} → {f.End.Threads} |"));
 var markdown = $"""
     {header}
     Time by phase: {phases}.
@@ -66,8 +67,8 @@ var markdown = $"""
 
     Soak footprints (after warm-up → end):
 
-    | process | RSS (MiB) | open files (own) | callers' connections | threads |
-    |---|---|---|---|---|
+    | process | RSS (MiB) | open files (own) | of them, connections it opened | callers' connections (not its own) | threads |
+    |---|---|---|---|---|---|
     {footprints}
 
     """;

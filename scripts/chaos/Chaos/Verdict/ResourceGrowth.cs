@@ -3,9 +3,11 @@ namespace Chaos.Verdict;
 /// <summary>
 /// A process's footprint at one moment, from /proc/&lt;pid&gt;/status, /proc/&lt;pid&gt;/fd and its TCP table:
 /// <paramref name="CallersConnections"/> of its open files are connections its callers opened to its listening ports
-/// and hold (their pools grow and shrink with the latency they see: the callers' doing, not the process's).
+/// and hold (their pools grow and shrink with the latency they see: the callers' doing, not the process's);
+/// <paramref name="OutgoingConnections"/> are established connections it opened itself (its own pools, to the other
+/// services), which count as its own but are shown apart, so that a growth says whether it was sockets or files.
 /// </summary>
-public sealed record ProcessFootprint(long RssBytes, int OpenFiles, int Threads, int CallersConnections = 0)
+public sealed record ProcessFootprint(long RssBytes, int OpenFiles, int Threads, int CallersConnections = 0, int OutgoingConnections = 0)
 {
     /// <summary>The open files the process itself holds: all but its callers' established connections.</summary>
     public int OwnOpenFiles => OpenFiles - CallersConnections;
@@ -33,7 +35,8 @@ public static class ResourceGrowth
         if (end.OwnOpenFiles > start.OwnOpenFiles + allowance.OpenFiles)
         {
             violations.Add($"{process}: open files {start.OwnOpenFiles} → {end.OwnOpenFiles} (limit {start.OwnOpenFiles + allowance.OpenFiles}; " +
-                $"not counting its callers' connections, {start.CallersConnections} → {end.CallersConnections})");
+                $"not counting its callers' connections, {start.CallersConnections} → {end.CallersConnections}; " +
+                $"of its own, connections it opened {start.OutgoingConnections} → {end.OutgoingConnections})");
         }
 
         if (end.Threads > start.Threads + allowance.Threads)
@@ -123,7 +126,8 @@ public static class ResourceGrowth
             var sockets = descriptors.Select(LinkTarget).OfType<string>()
                 .Where(target => target.StartsWith("socket:[", StringComparison.Ordinal))
                 .Select(target => target["socket:[".Length..^1]).ToHashSet(StringComparer.Ordinal);
-            return new ProcessFootprint(rss, descriptors.Length, threads, CallersConnections(sockets, tcpTable));
+            var (callers, outgoing) = Connections(sockets, tcpTable);
+            return new ProcessFootprint(rss, descriptors.Length, threads, callers, outgoing);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
@@ -145,9 +149,10 @@ public static class ResourceGrowth
 
     /// <summary>
     /// How many of a process's sockets (<paramref name="socketInodes"/>) are established connections accepted on one of
-    /// its own listening ports, from the lines of /proc/net/tcp and tcp6 (local address, state, inode).
+    /// its own listening ports (its callers'), and how many are established connections from any other port (its own,
+    /// outgoing), from the lines of /proc/net/tcp and tcp6 (local address, state, inode).
     /// </summary>
-    public static int CallersConnections(IReadOnlySet<string> socketInodes, IEnumerable<string> tcpTable)
+    public static (int Callers, int Outgoing) Connections(IReadOnlySet<string> socketInodes, IEnumerable<string> tcpTable)
     {
         const string Listen = "0A", Established = "01";
         var rows = tcpTable
@@ -156,6 +161,8 @@ public static class ResourceGrowth
             .Select(f => (Port: f[1][(f[1].LastIndexOf(':') + 1)..], State: f[3]))
             .ToList();
         var listening = rows.Where(r => r.State == Listen).Select(r => r.Port).ToHashSet(StringComparer.Ordinal);
-        return rows.Count(r => r.State == Established && listening.Contains(r.Port));
+        var established = rows.Where(r => r.State == Established).ToList();
+        var callers = established.Count(r => listening.Contains(r.Port));
+        return (callers, established.Count - callers);
     }
 }
