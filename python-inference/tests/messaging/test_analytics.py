@@ -253,19 +253,22 @@ def test_an_unparsable_message_is_rejected_without_requeue_and_logged(
     assert store.snapshot().events == {}
 
 
-def test_a_transient_database_error_requeues_the_message(
-    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("batch", [False, True], ids=["one event", "a batch"])
+def test_a_transient_database_error_requeues_the_message_whole(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch, batch: bool
 ) -> None:
     def locked(_: list[Event]) -> list[bool]:
         raise store.transient_errors[0]("database is locked")
 
     monkeypatch.setattr(store, "record_many", locked)
     monkeypatch.setattr(AnalyticsConsumer, "REQUEUE_DELAY_S", 0.0)
-    delivery = FakeDelivery(event_body("model.activated", {"model": "iris", "version": "2.0.0"}))
+    body = batch_body(completed_body("iris"), completed_body("iris")) if batch else completed_body("iris")
+    delivery = FakeDelivery(body)
 
     asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
 
     assert delivery.settled == ("nack", True)
+    assert delivery.channel.settlements == [("nack", delivery.delivery_tag, True)]
 
 
 def test_events_recorded_together_count_each_once_and_a_repeat_within_them_is_a_duplicate(store: AnalyticsStore) -> None:
@@ -572,21 +575,6 @@ def test_a_batch_whose_event_fails_is_rejected_whole_and_the_messages_sharing_it
     assert deliveries[2].settled == ("reject", False)
     assert all(delivery.settled == ("ack", False) for delivery in deliveries if delivery is not deliveries[2])
     assert store.snapshot().models["iris"].jobs_completed == 5  # never a part of a message
-
-
-def test_a_batch_whose_transaction_fails_transiently_is_requeued_whole(
-    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def locked(_: list[Event]) -> list[bool]:
-        raise store.transient_errors[0]("database is locked")
-
-    monkeypatch.setattr(store, "record_many", locked)
-    monkeypatch.setattr(AnalyticsConsumer, "REQUEUE_DELAY_S", 0.0)
-    delivery = FakeDelivery(batch_body(completed_body("iris"), completed_body("iris")))
-
-    asyncio.run(consumer(store).handle(delivery))  # type: ignore[arg-type]
-
-    assert delivery.channel.settlements == [("nack", delivery.delivery_tag, True)]
 
 
 def test_a_batchs_span_counts_its_events_and_links_the_traces_of_events_from_other_traces(
