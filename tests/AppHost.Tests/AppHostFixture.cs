@@ -28,6 +28,7 @@ public class AppHostFixture : IAsyncLifetime
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ResourceEvent> _instances = new();
     private readonly CancellationTokenSource _watching = new();
+    private readonly ResourceLogTail _resourceLogs = new();
     private DistributedApplication? _app;
     private Task? _watcher;
 
@@ -155,9 +156,13 @@ public class AppHostFixture : IAsyncLifetime
             // when asked for: APPHOST_TESTS_RESOURCE_LOGS=1.
             if (Environment.GetEnvironmentVariable("APPHOST_TESTS_RESOURCE_LOGS") != "1")
             {
-                logging.AddFilter("AppHost.Resources", LogLevel.None);
+                logging.AddFilter(ResourceLogTail.CategoryPrefix, LogLevel.None);
                 logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
             }
+
+            // Kept either way, for a resource that does not become healthy (a provider's own rule wins over the above).
+            logging.AddProvider(_resourceLogs);
+            logging.AddFilter<ResourceLogTail>(ResourceLogTail.CategoryPrefix, LogLevel.Trace);
         });
 
         _app = await builder.BuildAsync(timeout.Token);
@@ -171,7 +176,8 @@ public class AppHostFixture : IAsyncLifetime
             }
             catch (OperationCanceledException exception) when (timeout.IsCancellationRequested)
             {
-                throw new TimeoutException($"{resource} was not healthy within {StartTimeout.TotalMinutes} min of the start.", exception);
+                throw new TimeoutException($"{resource} was not healthy within {StartTimeout.TotalMinutes} min of the start. " +
+                    $"Its last lines:{Environment.NewLine}{_resourceLogs.LastLines(resource)}", exception);
             }
         }
 
@@ -219,6 +225,9 @@ public class AppHostFixture : IAsyncLifetime
         var login = new Uri(running.Snapshot.Urls.First(u => u.Url.Contains("/login", StringComparison.Ordinal)).Url);
         return new Uri(login.GetLeftPart(UriPartial.Authority));
     }
+
+    /// <summary>The last lines the resource (and its replicas) wrote to its console, kept whether or not they are shown.</summary>
+    public string LastLinesOf(string resource) => _resourceLogs.LastLines(resource);
 
     public Task WaitHealthyAsync(string resource, CancellationToken cancellationToken) =>
         App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
