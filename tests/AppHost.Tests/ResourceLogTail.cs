@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AppHost.Tests;
 
@@ -19,7 +20,7 @@ internal sealed class ResourceLogTail : ILoggerProvider
     public ILogger CreateLogger(string categoryName) =>
         categoryName.StartsWith(CategoryPrefix + ".", StringComparison.Ordinal)
             ? new Tail(_lines.GetOrAdd(categoryName[(CategoryPrefix.Length + 1)..], _ => new ConcurrentQueue<string>()))
-            : NullLoggerInstance;
+            : NullLogger.Instance;
 
     /// <summary>The resource's last lines, oldest first (its replicas' too: their categories start with its name).</summary>
     public string LastLines(string resource) => string.Join(Environment.NewLine, _lines
@@ -29,8 +30,6 @@ internal sealed class ResourceLogTail : ILoggerProvider
     public void Dispose()
     {
     }
-
-    private static readonly ILogger NullLoggerInstance = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private sealed class Tail(ConcurrentQueue<string> lines) : ILogger
     {

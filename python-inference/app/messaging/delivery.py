@@ -136,11 +136,13 @@ async def read_events(message: AbstractIncomingMessage, span: Span) -> list[Even
     span.attributes["event.type"] = events[0].envelope.type
     if len(events) > 1:
         span.attributes["messaging.batch.message_count"] = len(events)
-    # The span continues the message's trace (the first event's); an event of another trace (another job's) is linked.
-    linked = {span.trace_id}
-    for event in events:
-        context = parse_traceparent(event.envelope.traceparent)
-        if context is not None and context.trace_id not in linked:
-            linked.add(context.trace_id)
-            span.add_link(context)
+    # The span continues the message's trace (the first event's); an event of another trace (another job's) is linked,
+    # when the span is exported at all (with production's sampling most are not).
+    if span.sampled and span.recorded:
+        linked = {span.trace_id}
+        for event in events:
+            context = parse_traceparent(event.envelope.traceparent)
+            if context is not None and context.trace_id not in linked:
+                linked.add(context.trace_id)
+                span.add_link(context)
     return events

@@ -22,27 +22,8 @@ from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCoun
 from app.messaging.analytics_store import postgres_conninfo
 from app.messaging.delivery import BatchedAcks
 from app.schemas.events import Event, parse_events
+from tests.messaging.test_lifecycle import batch_body, event_body
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
-
-
-def event_body(
-    event_type: str, data: dict[str, Any], event_id: str | None = None, *, traceparent: str | None = None
-) -> bytes:
-    envelope = {
-        "id": event_id or str(uuid.uuid4()),
-        "type": event_type,
-        "occurredAt": "2026-11-26T22:40:00.123Z",
-        "source": "test",
-        "data": data,
-    }
-    if traceparent is not None:
-        envelope["traceparent"] = traceparent
-    return json.dumps(envelope).encode("utf-8")
-
-
-def batch_body(*bodies: bytes) -> bytes:
-    """Events in one message, as the Worker writes a batch: their envelopes between brackets."""
-    return b"[" + b",".join(bodies) + b"]"
 
 
 def event(event_type: str, data: dict[str, Any], event_id: str | None = None) -> Event:

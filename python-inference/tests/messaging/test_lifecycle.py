@@ -54,7 +54,10 @@ def run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
 
 
-def event_body(event_type: str, data: dict[str, Any], event_id: str | None = None) -> bytes:
+def event_body(
+    event_type: str, data: dict[str, Any], event_id: str | None = None, *, traceparent: str | None = None
+) -> bytes:
+    """One event's envelope as the Worker writes it (with the trace it belongs to, when given)."""
     envelope = {
         "id": event_id or str(uuid.uuid4()),
         "type": event_type,
@@ -62,6 +65,8 @@ def event_body(event_type: str, data: dict[str, Any], event_id: str | None = Non
         "source": "worker",
         "data": data,
     }
+    if traceparent is not None:
+        envelope["traceparent"] = traceparent
     return json.dumps(envelope).encode("utf-8")
 
 
