@@ -9,6 +9,7 @@ namespace AppHost.Database;
 public static class LocalPostgresServerExtensions
 {
     public const string BinDirectoryConfigurationKey = "Database:Local:BinDirectory";
+    public const string SettingsConfigurationSection = "Database:Local:Settings";
     private const string DefaultBinDirectory = "/usr/lib/postgresql/15/bin";
     private const string ServiceUser = "postgres";
 
@@ -34,6 +35,8 @@ public static class LocalPostgresServerExtensions
         }
 
         // Letters and digits only, so the password needs no quoting inside the connection string.
+        var settings = ServerSettings(builder.Configuration.GetSection(SettingsConfigurationSection));
+
         var password = builder.AddParameter($"{name}-password",
             new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true);
         var stateDirectory = LocalState.For(builder).DirectoryFor(name);
@@ -60,8 +63,38 @@ public static class LocalPostgresServerExtensions
             .WithArgs("-D", resource.DataDirectory, "-c", "listen_addresses=127.0.0.1", "-k", stateDirectory,
                 // Three Worker replicas with pooled connections, python-inference and the tests' own clients.
                 "-c", "max_connections=300")
+            // After the defaults, so that a setting of the configuration overrides one (the server takes the last).
+            .WithArgs(settings.SelectMany(setting => new[] { "-c", $"{setting.Key}={setting.Value}" }).ToArray())
             .WithHealthCheck(healthCheckKey)
             .ExcludeFromManifest();
+    }
+
+    /// <summary>
+    /// The server settings of <c>Database:Local:Settings</c> (e.g. <c>shared_preload_libraries</c> for a profile), each
+    /// passed as <c>-c name=value</c>; a name PostgreSQL could not mean, or a value on several lines, stops the AppHost.
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> ServerSettings(IConfigurationSection section)
+    {
+        var settings = new List<KeyValuePair<string, string>>();
+        foreach (var setting in section.GetChildren().OrderBy(child => child.Key, StringComparer.Ordinal))
+        {
+            if (setting.Key.Length == 0 || !setting.Key.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.')
+                || char.IsAsciiDigit(setting.Key[0]))
+            {
+                throw new DistributedApplicationException(
+                    $"{SettingsConfigurationSection}:{setting.Key} is not a PostgreSQL setting's name.");
+            }
+
+            if (setting.Value is not { } value || value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+            {
+                throw new DistributedApplicationException(
+                    $"{SettingsConfigurationSection}:{setting.Key} needs a value on one line.");
+            }
+
+            settings.Add(new KeyValuePair<string, string>(setting.Key, value));
+        }
+
+        return settings;
     }
 
     /// <summary>A database on the local server, created when the server first answers.</summary>

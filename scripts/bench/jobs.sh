@@ -7,7 +7,7 @@
 # records (the 202s, the jobs' timestamps, the Worker's audit log for jobs done twice). The raw-broker baseline is a
 # Python client (aio-pika): it measures the broker, not our stack. scripts/bench/run.sh runs the same driver as one
 # scenario among the others.
-# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--trace] [--warmup N] [--compile-once]
+# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--statements] [--trace] [--warmup N] [--compile-once]
 #                              [--sampling-ratio R] [jobs] [concurrency]
 #   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
 #               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
@@ -15,7 +15,10 @@
 #   --release   build and run the services in Release (what a throughput figure should be measured on)
 #   --profile   also print, for the single-input jobs, the CPU per job of every process of the stack (from /proc), of
 #               the load client (wrk) and of the driver polling for results and, on PostgreSQL, commits and statements
-#               per job with the server's time in each (statements need pg_stat_statements preloaded)
+#               per job with the server's time in each (statements need pg_stat_statements preloaded: --statements)
+#   --statements  --profile, and the local PostgreSQL preloads pg_stat_statements (with planning counted) so that the
+#               profile lists the statements per job and the server's time in each (the extension costs the server a
+#               little: compare rates only between runs with the same setting)
 #   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default 20,000:
 #               about a minute, which .NET's tiered compilation needs on two shared cores to finish re-compiling the
 #               hot paths: after 3,000 the JIT was still at work (264 single-input jobs/s on SQLite), after 20,000
@@ -35,6 +38,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 provider=sqlite
 configuration=Debug
 profile=0
+statements=0
 trace=0
 compile_once=0
 warmup=""
@@ -46,6 +50,7 @@ while (($#)); do
     --provider=*) provider="${1#*=}"; shift ;;
     --release) configuration=Release; shift ;;
     --profile) profile=1; shift ;;
+    --statements) profile=1; statements=1; shift ;;
     --trace) trace=1; shift ;;
     --compile-once) compile_once=1; shift ;;
     --warmup) warmup="${2:?--warmup needs a number of jobs}"; shift 2 ;;
@@ -155,7 +160,13 @@ profile_arguments() {
 
 read -r load_before _ </proc/loadavg
 for provider in "${providers[@]}"; do
-  apphost_start "$configuration" --Messaging:Runtime=local --Database:Provider="$provider" --Database:Runtime=local
+  settings=()
+  if ((statements)) && [[ "$provider" == postgres ]]; then
+    settings=(--Database:Local:Settings:shared_preload_libraries=pg_stat_statements
+      --Database:Local:Settings:pg_stat_statements.track_planning=on)
+  fi
+  apphost_start "$configuration" --Messaging:Runtime=local --Database:Provider="$provider" --Database:Runtime=local \
+    "${settings[@]}"
   require_sampling "$(service_pid Gateway "$configuration")" "$(service_pid Worker "$configuration")" "$(inference_pid)"
   # The broker's address and generated credentials, as Aspire gave them to a Worker replica.
   amqp=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__messaging)

@@ -5,6 +5,7 @@ using Aspire.Hosting.Testing;
 using AppHost.Messaging;
 using AppHost.Operations;
 using AppHost.Python;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AppHost.Tests;
@@ -180,5 +181,40 @@ public sealed class AppModelTests
 
         Assert.Equal("50000", environment["Dashboard__TelemetryLimits__MaxMetricsCount"]);
         Assert.Equal("10000", environment["Dashboard__TelemetryLimits__MaxTraceCount"]);
+    }
+
+    [Fact]
+    public async Task The_local_postgresql_takes_extra_server_settings_from_configuration()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local", "--Database:Provider=postgres",
+            "--Database:Runtime=local", "--Database:Local:Settings:shared_preload_libraries=pg_stat_statements",
+            "--Database:Local:Settings:max_connections=400");
+
+        var server = model.OfType<AppHost.Database.LocalPostgresServerResource>().Single();
+        var args = new List<object>();
+        var context = new CommandLineArgsCallbackContext(args, server, TestContext.Current.CancellationToken);
+        foreach (var callback in server.Annotations.OfType<CommandLineArgsCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+
+        var text = string.Join(' ', args.Select(arg => $"{arg}"));
+        Assert.Contains("-c shared_preload_libraries=pg_stat_statements", text, StringComparison.Ordinal);
+        // The server takes the last of a setting given twice: the configuration's comes after the default.
+        Assert.True(text.IndexOf("max_connections=400", StringComparison.Ordinal)
+                    > text.IndexOf("max_connections=300", StringComparison.Ordinal), text);
+    }
+
+    [Theory]
+    [InlineData("shared preload", "x")]
+    [InlineData("1st", "x")]
+    [InlineData("work_mem", "1MB\n-c fsync=off")]
+    public void A_local_postgresql_setting_it_could_not_mean_stops_the_apphost(string name, string value)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection([new($"Database:Local:Settings:{name}", value)]).Build();
+
+        Assert.Throws<DistributedApplicationException>(() => (object)AppHost.Database.LocalPostgresServerExtensions.ServerSettings(
+            configuration.GetSection(AppHost.Database.LocalPostgresServerExtensions.SettingsConfigurationSection)));
     }
 }
