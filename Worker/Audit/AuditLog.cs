@@ -32,15 +32,15 @@ internal sealed class AuditLog : IAuditLog, IAsyncDisposable
     private async Task<IReadOnlyList<bool>> AppendAllAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken)
     {
         // ON CONFLICT DO NOTHING on the event id: a redelivered event is recorded once (within one batch, the first).
-        var insert = new SqlBuilder("INSERT INTO audit_log (event_id, type, occurred_at, source, job_id, data, recorded_at) VALUES ");
-        foreach (var record in records)
-        {
-            insert.Row(record.EventId.ToString(), record.Type, WorkerDatabase.Timestamp(record.OccurredAt), record.Source,
-                record.JobId?.ToString(), record.Data.GetRawText(), WorkerDatabase.Timestamp(record.RecordedAt));
-        }
+        var insert = new SqlBuilder("INSERT INTO audit_log (event_id, type, occurred_at, source, job_id, data, recorded_at) SELECT * FROM ")
+            .Rows([.. records.Select(record => new object?[]
+            {
+                record.EventId.ToString(), record.Type, WorkerDatabase.Timestamp(record.OccurredAt), record.Source,
+                record.JobId?.ToString(), record.Data.GetRawText(), WorkerDatabase.Timestamp(record.RecordedAt),
+            })]);
 
         await using var connection = await _database.OpenAsync(cancellationToken);
-        var added = await insert.Append(" ON CONFLICT DO NOTHING RETURNING event_id").ReadStringsAsync(connection, null, cancellationToken);
+        var added = await insert.Append(" WHERE true ON CONFLICT DO NOTHING RETURNING event_id").ReadStringsAsync(connection, null, cancellationToken);
         var answered = new HashSet<string>(StringComparer.Ordinal);
         return [.. records.Select(record => record.EventId.ToString() is var id && added.Contains(id) && answered.Add(id))];
     }

@@ -48,15 +48,14 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         var insert = new SqlBuilder("""
             INSERT INTO jobs (id, owner, model, inputs, status, attempts, created_at, updated_at, callback_url,
                               idempotency_key, request_hash)
-            VALUES
-            """);
-        foreach (var (job, requestHash, _, _) in jobs)
-        {
-            insert.Row(job.Id.ToString(), job.Owner, job.Model, job.Inputs.GetRawText(), StatusText(job.Status), job.Attempts,
-                Timestamp(job.CreatedAt), Timestamp(job.UpdatedAt), job.CallbackUrl, job.IdempotencyKey, requestHash);
-        }
-
-        statements.Add(insert.Append(" ON CONFLICT DO NOTHING RETURNING id"));
+            SELECT * FROM
+            """).Rows([.. jobs.Select(admit => new object?[]
+            {
+                admit.Job.Id.ToString(), admit.Job.Owner, admit.Job.Model, admit.Job.Inputs.GetRawText(),
+                StatusText(admit.Job.Status), admit.Job.Attempts, Timestamp(admit.Job.CreatedAt),
+                Timestamp(admit.Job.UpdatedAt), admit.Job.CallbackUrl, admit.Job.IdempotencyKey, admit.RequestHash,
+            })]);
+        statements.Add(insert.Append(" WHERE true ON CONFLICT DO NOTHING RETURNING id"));
         // Counted after the insert, under the owner's lock: the new jobs are included and no concurrent submission of
         // the owner is between the count and the commit. (The limit only bounds the scan.)
         statements.AddRange(owners.Select(owner => CountUnfinished(owner,
@@ -223,8 +222,8 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         await using var connection = await database.OpenAsync(cancellationToken);
         var update = new SqlBuilder("UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ");
         update.Append(update.Parameter(Now()));
-        update.Append(" WHERE status NOT IN ('succeeded', 'failed') AND id IN ");
-        update.List(ids.Distinct().Select(id => (object?)id.ToString()));
+        update.Append(" WHERE status NOT IN ('succeeded', 'failed') AND id ");
+        update.In(ids.Distinct().Select(id => (object?)id.ToString()));
         update.Append($" RETURNING {Columns}");
         await using var command = update.Build(connection, null);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -249,8 +248,8 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         await using var connection = await database.OpenAsync(cancellationToken);
         var update = new SqlBuilder("UPDATE jobs SET status = 'queued', updated_at = ");
         update.Append(update.Parameter(Now()));
-        update.Append(" WHERE status = 'running' AND id IN ");
-        update.List(ids.Select(id => (object?)id.ToString()));
+        update.Append(" WHERE status = 'running' AND id ");
+        update.In(ids.Select(id => (object?)id.ToString()));
         await using var command = update.Build(connection, null);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -291,14 +290,12 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         // finished is not in the FROM's match, so it keeps its first outcome and RETURNING leaves it out.
         var update = new SqlBuilder("UPDATE jobs SET status = v.column2, result = v.column3, error = v.column4, updated_at = ");
         update.Append(update.Parameter(Now()));
-        update.Append(" FROM (VALUES ");
-        foreach (var outcome in distinct)
+        update.Append(" FROM ").Rows([.. distinct.Select(outcome => new object?[]
         {
-            update.Row(outcome.Id.ToString(), StatusText(outcome.Status), outcome.Result?.GetRawText(),
-                outcome.Error is null ? null : JsonSerializer.Serialize(outcome.Error));
-        }
-
-        update.Append(") AS v WHERE jobs.id = v.column1 AND jobs.status NOT IN ('succeeded', 'failed') RETURNING id");
+            outcome.Id.ToString(), StatusText(outcome.Status), outcome.Result?.GetRawText(),
+            outcome.Error is null ? null : JsonSerializer.Serialize(outcome.Error),
+        })]);
+        update.Append(" WHERE jobs.id = v.column1 AND jobs.status NOT IN ('succeeded', 'failed') RETURNING id");
         var changed = (await update.ReadStringsAsync(connection, transaction, cancellationToken)).Select(Guid.Parse).ToHashSet();
         // Only the recording that changed the job announces it: a redelivery records nothing and says nothing.
         var announcements = EventBatches.Combine(distinct
@@ -321,7 +318,7 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         // The batch is locked by this transaction (PostgreSQL skips what another replica's sweep holds; SQLite has one
         // writer), so each job is deleted by one sweeper and no transaction holds more than `limit` jobs.
-        var ids = new List<string>();
+        var ids = new List<object?>();
         await using (var batch = WorkerDatabase.Command(connection, transaction, $"""
             SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND updated_at < @cutoff
             ORDER BY updated_at LIMIT @limit {database.Dialect.SkipLocked}
@@ -336,12 +333,9 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
 
         if (ids.Count > 0)
         {
-            var list = string.Join(", ", ids.Select((_, i) => $"@id{i}"));
-            var parameters = ids.Select((id, i) => ($"@id{i}", (object?)id)).ToArray();
-            await WorkerDatabase.ExecuteAsync(connection, transaction, $"DELETE FROM audit_log WHERE job_id IN ({list})",
-                cancellationToken, parameters);
-            await WorkerDatabase.ExecuteAsync(connection, transaction, $"DELETE FROM jobs WHERE id IN ({list})",
-                cancellationToken, parameters);
+            await new SqlBuilder("DELETE FROM audit_log WHERE job_id ").In(ids)
+                .ExecuteAsync(connection, transaction, cancellationToken);
+            await new SqlBuilder("DELETE FROM jobs WHERE id ").In(ids).ExecuteAsync(connection, transaction, cancellationToken);
         }
 
         // Audit rows recorded after their job was purged (a late event), and outbox messages sent long ago.

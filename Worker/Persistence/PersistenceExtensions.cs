@@ -42,16 +42,20 @@ public static class PersistenceExtensions
     }
 
     /// <summary>
-    /// Two per-statement costs the jobs profile showed (docs/performance.md, "PostgreSQL's jobs profile"). A pooled
-    /// connection is not reset with <c>DISCARD ALL</c> when it goes back to the pool: the Worker keeps no session state
-    /// (no prepared statements, temporary tables or settings; its advisory locks are per transaction), and the reset
-    /// was four statements per job. A statement is traced only inside a trace: the group-committed batches and the
-    /// relay's and sweeper's polls run outside any request, and made a one-span trace of every statement (as did each
-    /// physical connection open, which is not traced at all).
+    /// Per-statement costs the jobs profiles showed (docs/performance.md, "PostgreSQL's jobs profile" and "Statements
+    /// of one shape"). A pooled connection is not reset with <c>DISCARD ALL</c> when it goes back to the pool: the
+    /// Worker keeps no session state of its own (no temporary tables or settings; its advisory locks are per
+    /// transaction), and the reset was four statements per job. The statements it runs often are prepared on each
+    /// connection (Npgsql's automatic preparation): each has one text whatever its batch's size
+    /// (<see cref="SqlBuilder"/>), so the server parses and plans it once per connection. A statement is traced only
+    /// inside a trace: the group-committed batches and the relay's and sweeper's polls run outside any request, and
+    /// made a one-span trace of every statement (as did each physical connection open, which is not traced at all).
     /// </summary>
     private static void ConfigurePostgres(NpgsqlDataSourceBuilder dataSource)
     {
         dataSource.ConnectionStringBuilder.NoResetOnClose = true;
+        dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
+        dataSource.ConnectionStringBuilder.AutoPrepareMinUsages = 3;
         dataSource.ConfigureTracing(tracing => tracing
             .ConfigureCommandFilter(_ => Activity.Current is not null)
             .ConfigureBatchFilter(_ => Activity.Current is not null)

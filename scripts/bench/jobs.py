@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -515,19 +516,33 @@ def print_profile(result: dict) -> None:
         for key, calls in statements.items():
             database = key.split(": ", 1)[0]
             total[database] = total.get(database, 0) + calls
-        print("PostgreSQL statements per single-input job (pg_stat_statements): "
-              + ", ".join(f"{name} {value:.2f}" for name, value in sorted(total.items())) + "\n")
-        # The server's time (wall clock, so waits for locks count too) shows a slow statement that runs rarely.
         times = profile.get("statement_us_per_job", {})
-        print("| database | statement | per job | server time per job (µs) |")
-        print("|---|---|---|---|")
-        busiest = sorted(statements, key=lambda key: -statements[key])[:20]
-        slowest = [key for key in sorted(times, key=lambda key: -times[key])[:8] if key not in busiest]
-        for key in busiest + slowest:
+        # pg_stat_statements keeps one entry per number of parameters, so a multi-row statement is many entries: the
+        # table adds them up by shape. The server's time is wall clock, so waits for locks count too.
+        shapes: dict[str, list[float]] = {}
+        for key, calls in statements.items():
             database, query = key.split(": ", 1)
-            text = " ".join(query.split())
-            text = (text[:110] + "…") if len(text) > 110 else text
-            print(f"| {database} | `{text.replace('|', '/')}` | {statements[key]:.3f} | {times.get(key, 0):.1f} |")
+            figures = shapes.setdefault(f"{database}: {statement_shape(query)}", [0.0, 0.0])
+            figures[0] += calls
+            figures[1] += times.get(key, 0)
+        server = sum(figures[1] for figures in shapes.values())
+        print("PostgreSQL statements per single-input job (pg_stat_statements): "
+              + ", ".join(f"{name} {value:.2f}" for name, value in sorted(total.items()))
+              + f"; the server's time in them {server:.0f} µs per job\n")
+        print("| database | statement (rows and lists of parameters shortened) | per job | server time per job (µs) | per call (µs) |")
+        print("|---|---|---|---|---|")
+        for key in sorted(shapes, key=lambda key: -shapes[key][1])[:24]:
+            database, text = key.split(": ", 1)
+            calls, micros = shapes[key]
+            text = (text[:120] + "…") if len(text) > 120 else text
+            print(f"| {database} | `{text.replace('|', '/')}` | {calls:.3f} | {micros:.1f} | {micros / calls:.0f} |")
+
+
+def statement_shape(query: str) -> str:
+    """A statement with its parameters unnumbered and its repeated rows and lists shortened to one: `IN ($…)`."""
+    text = re.sub(r"\$\d+", "$", " ".join(query.split()))
+    text = re.sub(r"\(\$(, \$)*\)(, \(\$(, \$)*\))+", lambda match: match.group(0).split("), (")[0] + "), …", text)
+    return re.sub(r"IN \(\$(, \$)*\)", "IN ($…)", text)
 
 
 def print_comparison(runs: dict[str, dict]) -> None:

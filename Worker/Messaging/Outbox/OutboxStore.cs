@@ -24,7 +24,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
             return Task.CompletedTask;
         }
 
-        return WithRows(new SqlBuilder($"INSERT INTO outbox ({Columns}) VALUES "), messages)
+        return new SqlBuilder($"INSERT INTO outbox ({Columns}) SELECT * FROM ").Rows(RowsOf(messages)).Append(" WHERE true")
             .ExecuteAsync(connection, transaction, cancellationToken);
     }
 
@@ -34,23 +34,21 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     /// that each stored job got its message). Returns the ids it inserted.
     /// </summary>
     public static SqlBuilder InsertForStoredJobs(IReadOnlyCollection<OutboxMessage> messages) =>
-        WithRows(new SqlBuilder($"""
+        new SqlBuilder($"""
                 INSERT INTO outbox ({Columns})
-                SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM (VALUES
-                """), messages)
-            .Append(") AS v WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = v.column7) ON CONFLICT DO NOTHING RETURNING id");
+                SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM
+                """).Rows(RowsOf(messages))
+            .Append(" WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = v.column7) ON CONFLICT DO NOTHING RETURNING id");
 
-    /// <summary>Appends one row of <see cref="Columns"/> per message.</summary>
-    private static SqlBuilder WithRows(SqlBuilder insert, IEnumerable<OutboxMessage> messages)
-    {
-        foreach (var message in messages)
+    /// <summary>One row of <see cref="Columns"/> per message.</summary>
+    private static List<object?[]> RowsOf(IEnumerable<OutboxMessage> messages) =>
+    [
+        .. messages.Select(message => new object?[]
         {
-            insert.Row(message.Id.ToString(), message.Exchange, message.RoutingKey, message.Type, message.Body.ToArray(),
-                message.TraceParent, message.JobId?.ToString(), WorkerDatabase.Timestamp(message.CreatedAt));
-        }
-
-        return insert;
-    }
+            message.Id.ToString(), message.Exchange, message.RoutingKey, message.Type, message.Body.ToArray(),
+            message.TraceParent, message.JobId?.ToString(), WorkerDatabase.Timestamp(message.CreatedAt),
+        }),
+    ];
 
     public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(DateTimeOffset jobsCreatedBefore,
         DateTimeOffset eventsCreatedBefore, int limit, TimeSpan lease, CancellationToken cancellationToken)
@@ -101,7 +99,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     }
 
     public Task ReleaseAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
-        UpdateAllAsync(ids, new SqlBuilder("UPDATE outbox SET claimed_until = NULL WHERE sent_at IS NULL AND id IN "),
+        UpdateAllAsync(ids, new SqlBuilder("UPDATE outbox SET claimed_until = NULL WHERE sent_at IS NULL AND id "),
             cancellationToken);
 
     /// <summary>Every unsent message created before <paramref name="createdBefore"/>, claimed or not, oldest first.</summary>
@@ -121,7 +119,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     {
         var update = new SqlBuilder("UPDATE outbox SET sent_at = ");
         return UpdateAllAsync(ids, update.Append(update.Parameter(WorkerDatabase.Timestamp(clock.GetUtcNow())))
-            .Append(" WHERE sent_at IS NULL AND id IN "), cancellationToken);
+            .Append(" WHERE sent_at IS NULL AND id "), cancellationToken);
     }
 
     public void Notify()
@@ -142,7 +140,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
 
     public void Dispose() => _signal.Dispose();
 
-    /// <summary>One statement for all <paramref name="ids"/> (appended to <paramref name="update"/> as an IN list).</summary>
+    /// <summary>One statement for all <paramref name="ids"/> (appended to <paramref name="update"/> as an <c>IN</c> list).</summary>
     private async Task UpdateAllAsync(IReadOnlyCollection<Guid> ids, SqlBuilder update, CancellationToken cancellationToken)
     {
         if (ids.Count == 0)
@@ -151,7 +149,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
         }
 
         await using var connection = await database.OpenAsync(cancellationToken);
-        await update.List(ids.Select(id => (object?)id.ToString())).ExecuteAsync(connection, null, cancellationToken);
+        await update.In(ids.Select(id => (object?)id.ToString())).ExecuteAsync(connection, null, cancellationToken);
     }
 
     private static async Task<List<OutboxMessage>> ReadAsync(DbCommand command, CancellationToken cancellationToken)
