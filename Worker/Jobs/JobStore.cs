@@ -338,7 +338,8 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
             await new SqlBuilder("DELETE FROM jobs WHERE id ").In(ids).ExecuteAsync(connection, transaction, cancellationToken);
         }
 
-        // Audit rows recorded after their job was purged (a late event), and outbox messages sent long ago.
+        // Audit rows recorded after their job was purged (a late event), and outbox messages an earlier build marked sent
+        // instead of deleting them.
         await WorkerDatabase.ExecuteAsync(connection, transaction, $"""
             DELETE FROM audit_log WHERE event_id IN (
                 SELECT event_id FROM audit_log a WHERE a.job_id IS NOT NULL AND a.recorded_at < @cutoff

@@ -35,6 +35,23 @@ public sealed class OutboxStoreContractTests
 
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task A_confirmed_message_leaves_the_outbox_and_the_others_stay(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var jobs = new[] { await db.AddQueuedAsync(), await db.AddQueuedAsync(), await db.AddQueuedAsync() };
+
+        await db.Outbox.MarkSentAsync([jobs[0].Id, jobs[2].Id], Token);
+
+        await using var connection = await db.Database.OpenAsync(Token);
+        var rows = Convert.ToInt64(await WorkerDatabase.ScalarAsync(connection, null, "SELECT COUNT(*) FROM outbox", Token),
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(1, rows);
+        Assert.Equal(jobs[1].Id, Assert.Single(await db.PendingAsync()).JobId);
+        Assert.Equal(1, (await db.Outbox.BacklogAsync(Token)).Count);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
     public async Task A_claim_expires_after_its_lease_and_a_sent_message_is_never_claimed(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);

@@ -15,10 +15,10 @@ public interface IOutbox
     /// <summary>Gives up claims on messages that were not published, so the next claim takes them at once.</summary>
     Task ReleaseAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 
-    /// <summary>Records that the broker confirmed the message.</summary>
+    /// <summary>Records that the broker confirmed the message: it leaves the outbox.</summary>
     Task MarkSentAsync(Guid id, CancellationToken cancellationToken);
 
-    /// <summary>Records that the broker confirmed these messages, in one transaction.</summary>
+    /// <summary>Records that the broker confirmed these messages (they leave the outbox), in one statement.</summary>
     Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 
     /// <summary>How many messages wait for the broker's confirm, and when the oldest of them was written.</summary>
