@@ -16,7 +16,7 @@ namespace Worker.Persistence;
 /// </summary>
 internal sealed class SqlBuilder
 {
-    private readonly List<object> _parts = []; // StringBuilder (text), RowSet or ValueList, in order
+    private readonly List<object> _parts = []; // StringBuilder (text) or IBatchPart, in order
     private readonly List<(string Name, object? Value)> _parameters = [];
     private int _sets;
 
@@ -109,28 +109,32 @@ internal sealed class SqlBuilder
                 sql.Append(' '); // a raw string literal ends without its last line break
             }
 
-            switch (part)
-            {
-                case RowSet set when postgres:
-                    set.AppendUnnest(sql, parameters);
-                    break;
-                case RowSet set:
-                    set.AppendValues(sql, parameters);
-                    break;
-                case ValueList list when postgres:
-                    list.AppendAny(sql, parameters);
-                    break;
-                case ValueList list:
-                    list.AppendIn(sql, parameters);
-                    break;
-            }
+            ((IBatchPart)part).AppendTo(sql, parameters, postgres);
         }
 
         return (sql.ToString(), parameters);
     }
 
-    private sealed record RowSet(IReadOnlyList<object?[]> Rows, string Alias, int Number)
+    /// <summary>A part of a statement whose text and parameters depend on the provider.</summary>
+    private interface IBatchPart
     {
+        void AppendTo(StringBuilder sql, List<(string Name, object? Value)> parameters, bool postgres);
+    }
+
+    private sealed record RowSet(IReadOnlyList<object?[]> Rows, string Alias, int Number) : IBatchPart
+    {
+        public void AppendTo(StringBuilder sql, List<(string Name, object? Value)> parameters, bool postgres)
+        {
+            if (postgres)
+            {
+                AppendUnnest(sql, parameters);
+            }
+            else
+            {
+                AppendValues(sql, parameters);
+            }
+        }
+
         public void AppendValues(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             sql.Append("(VALUES ");
@@ -168,8 +172,20 @@ internal sealed class SqlBuilder
         }
     }
 
-    private sealed record ValueList(IReadOnlyList<object?> Values, int Number)
+    private sealed record ValueList(IReadOnlyList<object?> Values, int Number) : IBatchPart
     {
+        public void AppendTo(StringBuilder sql, List<(string Name, object? Value)> parameters, bool postgres)
+        {
+            if (postgres)
+            {
+                AppendAny(sql, parameters);
+            }
+            else
+            {
+                AppendIn(sql, parameters);
+            }
+        }
+
         public void AppendIn(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             sql.Append("IN (");
