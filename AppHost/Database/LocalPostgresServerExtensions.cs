@@ -34,9 +34,9 @@ public static class LocalPostgresServerExtensions
                 $"{BinDirectoryConfigurationKey}, or choose another Database:Runtime (container, external).");
         }
 
-        // Letters and digits only, so the password needs no quoting inside the connection string.
         var settings = ServerSettings(builder.Configuration.GetSection(SettingsConfigurationSection));
 
+        // Letters and digits only, so the password needs no quoting inside the connection string.
         var password = builder.AddParameter($"{name}-password",
             new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true);
         var stateDirectory = LocalState.For(builder).DirectoryFor(name);

@@ -135,7 +135,7 @@ internal sealed class SqlBuilder
             }
         }
 
-        public void AppendValues(StringBuilder sql, List<(string Name, object? Value)> parameters)
+        private void AppendValues(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             sql.Append("(VALUES ");
             for (var row = 0; row < Rows.Count; row++)
@@ -154,7 +154,7 @@ internal sealed class SqlBuilder
             sql.Append(") AS ").Append(Alias);
         }
 
-        public void AppendUnnest(StringBuilder sql, List<(string Name, object? Value)> parameters)
+        private void AppendUnnest(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             var width = Rows[0].Length;
             sql.Append("unnest(");
@@ -186,7 +186,7 @@ internal sealed class SqlBuilder
             }
         }
 
-        public void AppendIn(StringBuilder sql, List<(string Name, object? Value)> parameters)
+        private void AppendIn(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             sql.Append("IN (");
             for (var i = 0; i < Values.Count; i++)
@@ -199,7 +199,7 @@ internal sealed class SqlBuilder
             sql.Append(')');
         }
 
-        public void AppendAny(StringBuilder sql, List<(string Name, object? Value)> parameters)
+        private void AppendAny(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             var (array, type) = PostgresArray.Of(Values);
             var name = string.Create(CultureInfo.InvariantCulture, $"@l{Number}");

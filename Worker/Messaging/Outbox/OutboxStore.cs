@@ -99,7 +99,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     }
 
     public Task ReleaseAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
-        UpdateAllAsync(ids, new SqlBuilder("UPDATE outbox SET claimed_until = NULL WHERE sent_at IS NULL AND id "),
+        ExecuteForAllAsync(ids, new SqlBuilder("UPDATE outbox SET claimed_until = NULL WHERE sent_at IS NULL AND id "),
             cancellationToken);
 
     /// <summary>Every unsent message created before <paramref name="createdBefore"/>, claimed or not, oldest first.</summary>
@@ -122,7 +122,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     /// <c>sent_at</c> still go with the sweep.)
     /// </summary>
     public Task MarkSentAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
-        UpdateAllAsync(ids, new SqlBuilder("DELETE FROM outbox WHERE sent_at IS NULL AND id "), cancellationToken);
+        ExecuteForAllAsync(ids, new SqlBuilder("DELETE FROM outbox WHERE sent_at IS NULL AND id "), cancellationToken);
 
     public void Notify()
     {
@@ -142,8 +142,8 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
 
     public void Dispose() => _signal.Dispose();
 
-    /// <summary>One statement for all <paramref name="ids"/> (appended to <paramref name="update"/>, an UPDATE or DELETE, as an <c>IN</c> list).</summary>
-    private async Task UpdateAllAsync(IReadOnlyCollection<Guid> ids, SqlBuilder update, CancellationToken cancellationToken)
+    /// <summary>One statement for all <paramref name="ids"/> (appended to <paramref name="statement"/>, an UPDATE or DELETE, as an <c>IN</c> list).</summary>
+    private async Task ExecuteForAllAsync(IReadOnlyCollection<Guid> ids, SqlBuilder statement, CancellationToken cancellationToken)
     {
         if (ids.Count == 0)
         {
@@ -151,7 +151,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
         }
 
         await using var connection = await database.OpenAsync(cancellationToken);
-        await update.In(ids.Select(id => (object?)id.ToString())).ExecuteAsync(connection, null, cancellationToken);
+        await statement.In(ids.Select(id => (object?)id.ToString())).ExecuteAsync(connection, null, cancellationToken);
     }
 
     private static async Task<List<OutboxMessage>> ReadAsync(DbCommand command, CancellationToken cancellationToken)
