@@ -49,7 +49,7 @@ internal sealed class DeadLetters(
         var listed = new List<DeadJob>();
         await WithDeadMessagesAsync(async (channel, message) =>
         {
-            var jobId = JobMessage.TryParse(message.Body)?.JobId;
+            var jobId = JobOf(message);
             var job = jobId is { } id ? await store.FindAsync(id, cancellationToken) : null;
             listed.Add(new DeadJob(jobId, message.BasicProperties.MessageId, MessagingTopology.AttemptOf(message.BasicProperties),
                 LastErrorOf(message.BasicProperties), job?.Model, job?.Status));
@@ -65,24 +65,24 @@ internal sealed class DeadLetters(
         var skipped = new List<string>();
         await WithDeadMessagesAsync(async (channel, message) =>
         {
-            var parsed = JobMessage.TryParse(message.Body);
-            if (jobId is not null && parsed?.JobId != jobId)
+            var parsedId = JobOf(message);
+            if (jobId is not null && parsedId != jobId)
             {
                 return true;
             }
 
-            if (parsed is null)
+            if (parsedId is not { } parsed)
             {
                 skipped.Add($"message {message.BasicProperties.MessageId}: not a job message");
                 return jobId is null;
             }
 
             var revived = new OutboxMessage(Guid.CreateVersion7(), string.Empty, Settings.JobsQueue, OutboxRelay.JobMessageType,
-                parsed.ToBytes(), Activity.Current?.Id, parsed.JobId, clock.GetUtcNow());
-            if (!await store.TryReviveAsync(parsed.JobId, revived, cancellationToken))
+                JobMessage.Of(parsed).ToBytes(), Activity.Current?.Id, parsed, clock.GetUtcNow());
+            if (!await store.TryReviveAsync(parsed, revived, cancellationToken))
             {
                 // Unknown, or not failed (requeued already and done since): the dead message is stale.
-                skipped.Add($"job {parsed.JobId}: not failed");
+                skipped.Add($"job {parsed}: not failed");
                 return jobId is null;
             }
 
@@ -97,9 +97,9 @@ internal sealed class DeadLetters(
             }
 
             await channel.BasicAckAsync(message.DeliveryTag, multiple: false, cancellationToken);
-            requeued.Add(parsed.JobId);
-            metrics.Requeued(await store.FindAsync(parsed.JobId, cancellationToken) is { } job ? job.Model : null);
-            await audit.RecordAsync(AdminAudit.JobRequeued, caller, parsed.JobId,
+            requeued.Add(parsed);
+            metrics.Requeued(await store.FindAsync(parsed, cancellationToken) is { } job ? job.Model : null);
+            await audit.RecordAsync(AdminAudit.JobRequeued, caller, parsed,
                 new { attempts = MessagingTopology.AttemptOf(message.BasicProperties), lastError = LastErrorOf(message.BasicProperties) },
                 cancellationToken);
             return jobId is null;
@@ -138,6 +138,13 @@ internal sealed class DeadLetters(
             await channel.CloseAsync(CancellationToken.None);
         }
     }
+
+    /// <summary>
+    /// The job a dead message is about. The consumer dead-letters one job per message; a message of several jobs is
+    /// rejected only when unreadable, so it never names one.
+    /// </summary>
+    private static Guid? JobOf(BasicGetResult message) =>
+        JobMessage.TryParse(message.Body) is { Jobs: [var only] } ? only.Id : null;
 
     private static string? LastErrorOf(IReadOnlyBasicProperties properties) =>
         properties.Headers?.TryGetValue(MessagingTopology.LastErrorHeader, out var value) == true

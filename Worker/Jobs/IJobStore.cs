@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
+using Worker.Messaging;
 using Worker.Messaging.Outbox;
 
 namespace Worker.Jobs;
@@ -19,13 +20,12 @@ public interface IJobStore
     /// <paramref name="maxUnfinished"/> unfinished jobs with this one, stores nothing (decided in the database, under a
     /// per-owner lock, so it holds for concurrent submissions on any number of replicas).
     /// </summary>
-    Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
-        CancellationToken cancellationToken);
+    Task<JobAdmission> AddAsync(Job job, string requestHash, int maxUnfinished, CancellationToken cancellationToken);
 
     /// <summary>
-    /// <see cref="AddAsync(Job, string, OutboxMessage, int, CancellationToken)"/> for many jobs in one transaction: one
-    /// admission per job, in order (each owner's quota counts the jobs of the batch in order). Throws (and stores
-    /// nothing) if any job cannot be stored.
+    /// <see cref="AddAsync(Job, string, int, CancellationToken)"/> for many jobs in one transaction: one admission per job,
+    /// in order (each owner's quota counts the jobs of the batch in order). The jobs it stores share queue messages
+    /// (<see cref="JobMessage.For"/>), each admission naming its own. Throws (and stores nothing) if any job cannot be stored.
     /// </summary>
     Task<IReadOnlyList<JobAdmission>> AddAsync(IReadOnlyList<JobToAdmit> jobs, CancellationToken cancellationToken);
 
@@ -37,8 +37,8 @@ public interface IJobStore
     /// <summary>An owner's jobs, newest first, optionally of one status.</summary>
     Task<JobPage> ListAsync(string owner, JobStatus? status, int pageSize, string? pageToken, CancellationToken cancellationToken);
 
-    /// <summary>Removes a job that was never accepted (its message could not be queued), with that message.</summary>
-    Task RemoveAsync(Guid id, CancellationToken cancellationToken);
+    /// <summary>Removes jobs that were never accepted (their message could not be queued), with that message.</summary>
+    Task RemoveAsync(IReadOnlyCollection<Guid> ids, Guid messageId, CancellationToken cancellationToken);
 
     /// <summary>Marks an unfinished job running and counts the attempt; null when the job is unknown or finished.</summary>
     Task<Job?> TryStartAttemptAsync(Guid id, CancellationToken cancellationToken);
@@ -78,10 +78,10 @@ public interface IJobStore
 }
 
 /// <summary>
-/// A new job for <see cref="IJobStore.AddAsync(IReadOnlyList{JobToAdmit}, CancellationToken)"/>, with its queue message
-/// and the most unfinished jobs its owner may have.
+/// A new job for <see cref="IJobStore.AddAsync(IReadOnlyList{JobToAdmit}, CancellationToken)"/>, with the most unfinished
+/// jobs its owner may have and the trace of its submission (which its queue message carries).
 /// </summary>
-public sealed record JobToAdmit(Job Job, string RequestHash, OutboxMessage Message, int MaxUnfinished);
+public sealed record JobToAdmit(Job Job, string RequestHash, int MaxUnfinished, string? TraceParent = null);
 
 /// <summary>How a job ended, for <see cref="IJobStore.TryFinishAsync"/>: a result or an error, and the event that announces it.</summary>
 public sealed record JobFinish(Guid Id, JobStatus Status, JsonElement? Result, ProblemDetails? Error, OutboxMessage? Announcement)

@@ -42,9 +42,11 @@ public sealed record Job(
 /// <summary>
 /// What <see cref="IJobStore.AddAsync"/> did: stored <see cref="Job"/> (<see cref="Created"/>), found the job the
 /// owner already submitted under the same idempotency key (<see cref="SameRequest"/> tells whether the body matched),
-/// or stored nothing because the owner has their quota of unfinished jobs (<see cref="OverQuota"/>).
+/// or stored nothing because the owner has their quota of unfinished jobs (<see cref="OverQuota"/>). A stored job's
+/// <see cref="Message"/> is the queue message it shares with the jobs admitted alongside it.
 /// </summary>
-public sealed record JobAdmission(Job Job, bool Created, bool SameRequest, bool OverQuota = false);
+public sealed record JobAdmission(Job Job, bool Created, bool SameRequest, bool OverQuota = false,
+    Worker.Messaging.Outbox.OutboxMessage? Message = null);
 
 /// <summary>One page of an owner's jobs, newest first; <see cref="NextPageToken"/> continues after the last one.</summary>
 public sealed record JobPage(IReadOnlyList<Job> Jobs, string? NextPageToken);

@@ -23,9 +23,8 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
 
     public Task InitializeAsync(CancellationToken cancellationToken) => database.MigrateAsync(cancellationToken);
 
-    public async Task<JobAdmission> AddAsync(Job job, string requestHash, OutboxMessage message, int maxUnfinished,
-        CancellationToken cancellationToken) =>
-        (await AddAsync([new JobToAdmit(job, requestHash, message, maxUnfinished)], cancellationToken))[0];
+    public async Task<JobAdmission> AddAsync(Job job, string requestHash, int maxUnfinished, CancellationToken cancellationToken) =>
+        (await AddAsync([new JobToAdmit(job, requestHash, maxUnfinished)], cancellationToken))[0];
 
     public async Task<IReadOnlyList<JobAdmission>> AddAsync(IReadOnlyList<JobToAdmit> jobs, CancellationToken cancellationToken)
     {
@@ -61,15 +60,15 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         statements.AddRange(owners.Select(owner => CountUnfinished(owner,
             (int)Math.Min((long)jobs.Where(admit => admit.Job.Owner == owner).Min(admit => admit.MaxUnfinished)
                           + jobs.Count, int.MaxValue))));
-        // The queue messages of the jobs the insert stored; those refused over quota below lose theirs again.
-        statements.Add(OutboxStore.InsertForStoredJobs([.. jobs.Select(admit => admit.Message)]));
+        // The queue messages of the batch, as if every job is admitted (the usual case); written again below if not.
+        var messages = MessagesFor(jobs);
+        statements.Add(OutboxStore.Insert(messages));
         var results = await SqlBuilder.ReadTogetherAsync(connection, transaction, statements, cancellationToken);
         var locks = statements.Count - owners.Count - 2; // the results: locks, insert, counts, messages
         var inserted = results[locks].Select(id => (string)id!).ToHashSet(StringComparer.Ordinal);
         var unfinished = owners.Select((owner, i) => (Owner: owner,
                 Count: Convert.ToInt64(results[locks + 1 + i][0], CultureInfo.InvariantCulture)))
             .ToDictionary(count => count.Owner, count => count.Count, StringComparer.Ordinal);
-        var queued = results[^1].Select(id => (string)id!).ToHashSet(StringComparer.Ordinal);
 
         var admissions = new JobAdmission[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)
@@ -77,11 +76,6 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
             var (job, requestHash, _, _) = jobs[i];
             if (inserted.Contains(job.Id.ToString()))
             {
-                if (!queued.Contains(jobs[i].Message.Id.ToString()))
-                {
-                    throw new InvalidOperationException($"The queue message {jobs[i].Message.Id} of job {job.Id} exists already.");
-                }
-
                 admissions[i] = new JobAdmission(job, Created: true, SameRequest: true);
                 continue;
             }
@@ -102,21 +96,35 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
             throw new InvalidOperationException($"Job {job.Id} exists already.");
         }
 
-        // A message queued for an existing job this batch did not create (only if a new id equalled an old one's).
-        foreach (var stray in jobs.Where((admit, i) => !admissions[i].Created && queued.Contains(admit.Message.Id.ToString())))
+        await RefuseOverQuotaAsync(connection, transaction, jobs, admissions, owners, unfinished, cancellationToken);
+        var admitted = jobs.Where((_, i) => admissions[i].Created).ToList();
+        var written = results[^1].Select(id => Guid.Parse((string)id!)).ToList();
+        if (admitted.Count < jobs.Count)
         {
-            await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE id = @id", cancellationToken,
-                ("@id", stray.Message.Id.ToString()));
+            // Some were not admitted (a repeated idempotency key, over quota): the messages name only those that were.
+            await OutboxStore.DeleteAsync(connection, transaction, written, cancellationToken);
+            messages = MessagesFor(admitted);
+            await OutboxStore.AddAsync(connection, transaction, messages, cancellationToken);
+        }
+        else if (written.Count < messages.Count)
+        {
+            throw new InvalidOperationException("A queue message of this batch exists already.");
         }
 
-        await RefuseOverQuotaAsync(connection, transaction, jobs, admissions, owners, unfinished, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return admissions;
+        // The admitted jobs, in order, fill the messages in order (JobMessage.For).
+        var perMessage = JobMessage.PerMessage(messaging.Value.MaxJobsPerMessage);
+        var queued = 0;
+        return [.. admissions.Select(admission => admission.Created ? admission with { Message = messages[queued++ / perMessage] } : admission)];
     }
 
+    private IReadOnlyList<OutboxMessage> MessagesFor(IReadOnlyList<JobToAdmit> jobs) =>
+        JobMessage.For([.. jobs.Select(admit => new QueuedJob(admit.Job.Id, admit.TraceParent))], messaging.Value.JobsQueue,
+            messaging.Value.MaxJobsPerMessage, clock.GetUtcNow());
+
     /// <summary>
-    /// Jobs of the batch beyond an owner's quota (the last ones) are deleted again, with their queue messages, and
-    /// answered over quota. (A repeated idempotency key was answered above, quota or not.)
+    /// Jobs of the batch beyond an owner's quota (the last ones) are deleted again and answered over quota (their
+    /// queue messages are written again by the caller). A repeated idempotency key was answered above, quota or not.
     /// </summary>
     private static async Task RefuseOverQuotaAsync(DbConnection connection, DbTransaction transaction,
         IReadOnlyList<JobToAdmit> jobs, JobAdmission[] admissions, IReadOnlyList<string> owners,
@@ -135,11 +143,8 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
             var excess = (int)Math.Min(created.Count, unfinished[owner] - maxUnfinished);
             foreach (var i in created.TakeLast(Math.Max(excess, 0)))
             {
-                var id = jobs[i].Job.Id.ToString();
-                await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE job_id = @id",
-                    cancellationToken, ("@id", id));
                 await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM jobs WHERE id = @id",
-                    cancellationToken, ("@id", id));
+                    cancellationToken, ("@id", jobs[i].Job.Id.ToString()));
                 admissions[i] = new JobAdmission(jobs[i].Job, Created: false, SameRequest: true, OverQuota: true);
             }
         }
@@ -198,14 +203,14 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         return list.Append(" ORDER BY created_at DESC, id DESC LIMIT ").Append(list.Parameter(limit));
     }
 
-    public async Task RemoveAsync(Guid id, CancellationToken cancellationToken)
+    public async Task RemoveAsync(IReadOnlyCollection<Guid> ids, Guid messageId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE job_id = @id AND sent_at IS NULL",
-            cancellationToken, ("@id", id.ToString()));
-        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM jobs WHERE id = @id",
-            cancellationToken, ("@id", id.ToString()));
+        await WorkerDatabase.ExecuteAsync(connection, transaction, "DELETE FROM outbox WHERE id = @id AND sent_at IS NULL",
+            cancellationToken, ("@id", messageId.ToString()));
+        await new SqlBuilder("DELETE FROM jobs WHERE id ").In([.. ids.Select(id => (object?)id.ToString())])
+            .ExecuteAsync(connection, transaction, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

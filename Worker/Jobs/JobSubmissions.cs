@@ -22,15 +22,15 @@ public sealed record SubmittedJob(Job Job, bool Created);
 /// one of their own, list theirs. The Worker's job API is a translation of these onto HTTP.
 /// </summary>
 public sealed class JobSubmissions(
-    IJobStore store, JobAdmissions admissions, IMessagePublisher publisher, CallbackUrlPolicy callbacks, IOptions<JobsOptions> jobsOptions,
+    IJobStore store, JobAdmissions admissions, CallbackUrlPolicy callbacks, IOptions<JobsOptions> jobsOptions,
     IOptions<MessagingOptions> messagingOptions, TimeProvider clock, JobMetrics metrics)
 {
     /// <summary>
-    /// Stores the job and its queue message in one transaction (shared with the submissions of the same moment: group
-    /// commit), unless the owner has their quota of unfinished jobs (429); then publishes the message and answers only
-    /// once the broker confirmed it (concurrent publishes are pipelined on one channel, each awaiting its own confirm).
-    /// If it does not confirm (down, or the queue is full and nacks), the job and its message are deleted again (503).
-    /// If this process dies in between, the outbox relay publishes the message later: the store and the queue agree.
+    /// Stores the job and its queue message in one transaction, shared with the submissions of the same moment (group
+    /// commit) as the message is, unless the owner has their quota of unfinished jobs (429); answers only once the broker
+    /// confirmed the message (publishes are pipelined on one channel, each awaiting its own confirm). If it does not
+    /// confirm (down, or the queue is full and nacks), the message's jobs and the message are deleted again (503). If
+    /// this process dies in between, the outbox relay publishes the message later: the store and the queue agree.
     /// </summary>
     public async Task<Outcome<SubmittedJob>> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
     {
@@ -50,13 +50,10 @@ public sealed class JobSubmissions(
                 "The request is not valid.", errors: new Dictionary<string, string[]> { ["callbackUrl"] = [reason!] });
         }
 
-        var now = clock.GetUtcNow();
-        var job = Job.Queued(Guid.CreateVersion7(), submission.Owner, submission.Model, submission.Inputs.Clone(), now,
-            submission.CallbackUrl, submission.IdempotencyKey);
-        var message = new OutboxMessage(job.Id, string.Empty, messagingOptions.Value.JobsQueue, OutboxRelay.JobMessageType,
-            new JobMessage(job.Id).ToBytes(), Activity.Current?.Id, job.Id, now);
-        var admission = await admissions.AddAsync(job, RequestHash(submission), message,
-            jobsOptions.Value.MaxUnfinishedFor(job.Owner), cancellationToken);
+        var job = Job.Queued(Guid.CreateVersion7(), submission.Owner, submission.Model, submission.Inputs.Clone(),
+            clock.GetUtcNow(), submission.CallbackUrl, submission.IdempotencyKey);
+        var (admission, queued) = await admissions.AddAsync(job, RequestHash(submission),
+            jobsOptions.Value.MaxUnfinishedFor(job.Owner), Activity.Current?.Id, cancellationToken);
         if (admission.OverQuota)
         {
             return Outcome.Problem(StatusCodes.Status429TooManyRequests, ProblemCodes.JobQuotaExceeded,
@@ -77,12 +74,12 @@ public sealed class JobSubmissions(
 
         try
         {
-            await publisher.PublishAsync(message, headers: null, cancellationToken);
+            await queued.WaitAsync(cancellationToken);
         }
         catch (BrokerUnavailableException exception)
         {
-            // Not accepted: the job and its message go, so the relay never publishes what the client was refused.
-            await store.RemoveAsync(job.Id, CancellationToken.None);
+            // Not accepted: the job and its message are gone (JobAdmissions), so the relay never publishes what the
+            // client was refused.
             return (exception.Refused
                     ? Outcome.Problem(StatusCodes.Status503ServiceUnavailable, ProblemCodes.QueueFull,
                         "The job queue is full. Try again shortly.", "The job was not accepted.")
@@ -91,8 +88,6 @@ public sealed class JobSubmissions(
                 .WithRetryAfter(messagingOptions.Value.RetryAfter);
         }
 
-        // The answer does not wait for the confirm's record to commit (see MarkSentAsync): the job is stored and queued.
-        await admissions.MarkSentAsync(message.Id, CancellationToken.None);
         metrics.Submitted(job);
         return new SubmittedJob(job, Created: true);
     }

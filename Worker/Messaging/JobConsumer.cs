@@ -11,11 +11,12 @@ namespace Worker.Messaging;
 /// <summary>
 /// Consumes the <c>jobs</c> queue and <c>jobs.retries</c>, where retries land when their delay is over (competing
 /// consumers: every Worker replica subscribes). Deliveries are processed
-/// in batches (<see cref="JobProcessor.ProcessBatchAsync"/>): those that arrived while the previous batch was being
-/// processed, up to <see cref="MessagingOptions.JobBatchSize"/>. A delivery is acked only after its outcome is
-/// committed. A failed attempt goes to the retry queue of its back-off step with the
-/// attempt count in <c>x-attempt</c>; the last one goes to <c>jobs.dead</c> with <c>x-last-error</c>, and the job
-/// reads <c>failed</c>. The store's conditional transitions make redeliveries harmless.
+/// in batches (<see cref="JobProcessor.ProcessBatchAsync"/>): the jobs of the deliveries that arrived while the
+/// previous batch was being processed (a message carries one job or several), up to <see cref="MessagingOptions.JobBatchSize"/>.
+/// A delivery is acked only after each of its jobs' outcome is committed. A job's failed attempt goes to the retry
+/// queue of its back-off step as a message of its own, with the attempt count in <c>x-attempt</c>; the last one goes
+/// to <c>jobs.dead</c> with <c>x-last-error</c>, and the job reads <c>failed</c>. The store's conditional transitions
+/// make redeliveries harmless.
 /// </summary>
 internal sealed partial class JobConsumer : QueueConsumer
 {
@@ -72,47 +73,85 @@ internal sealed partial class JobConsumer : QueueConsumer
             return DeliveryOutcome.Reject;
         }
 
+        // A job of its own continues the delivery's trace (the header); each job of a message of several carries its own.
+        var jobs = message.Jobs.Select(job => job with { TraceParent = job.TraceParent ?? Activity.Current?.Id }).ToList();
+        if (jobs.Count > 1)
+        {
+            LinkTraces(jobs);
+        }
+
         var attempt = MessagingTopology.AttemptOf(delivery.BasicProperties);
-        JobProcessingOutcome outcome;
+        var outcomes = await Task.WhenAll(jobs.Select(job => ProcessAsync(job, attempt, cancellationToken)));
         try
         {
-            outcome = await _batches.EnqueueAsync(new JobDelivery(message.JobId, Activity.Current?.Id), cancellationToken);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            // A job that makes processing throw is retried like an outage and ends dead-lettered, not in a loop.
-            LogAttemptFailed(_logger, message.JobId, attempt, exception);
-            outcome = new JobProcessingOutcome.RetryLater($"processing failed ({exception.GetType().Name})");
-        }
-
-        if (outcome is not JobProcessingOutcome.RetryLater retry)
-        {
-            return DeliveryOutcome.Ack;
-        }
-
-        try
-        {
-            if (attempt < Settings.MaxAttempts)
+            // Each job that is to be tried again goes on as a message of its own, so a retry or a dead letter is one job's.
+            foreach (var (job, outcome) in jobs.Zip(outcomes))
             {
-                var delay = Settings.RetryDelayBefore(attempt + 1);
-                await RepublishAsync(message, delivery, MessagingTopology.RetryQueueName(Settings, delay), attempt + 1,
-                    retry.Reason, cancellationToken);
-                LogRetry(_logger, message.JobId, attempt, delay, retry.Reason);
-            }
-            else
-            {
-                // Dead-letter first, then record: a crash in between repeats the attempt, never loses the message.
-                await RepublishAsync(message, delivery, Settings.DeadLetterQueue, attempt, retry.Reason, cancellationToken);
-                await using var scope = Services.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<JobProcessor>()
-                    .GiveUpAsync(message.JobId, attempt, retry.Reason, cancellationToken);
+                if (outcome is JobProcessingOutcome.RetryLater retry)
+                {
+                    await RetryAsync(job, attempt, retry.Reason, cancellationToken);
+                }
             }
 
             return DeliveryOutcome.Ack;
         }
         catch (BrokerUnavailableException)
         {
+            // Given back whole: its finished jobs are skipped when it comes again, and a job whose retry went out
+            // already is attempted twice at most (the store's transitions record one outcome).
             return DeliveryOutcome.Requeue;
+        }
+    }
+
+    private async Task<JobProcessingOutcome> ProcessAsync(QueuedJob job, int attempt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _batches.EnqueueAsync(new JobDelivery(job.Id, job.TraceParent), cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // A job that makes processing throw is retried like an outage and ends dead-lettered, not in a loop.
+            LogAttemptFailed(_logger, job.Id, attempt, exception);
+            return new JobProcessingOutcome.RetryLater($"processing failed ({exception.GetType().Name})");
+        }
+    }
+
+    private async Task RetryAsync(QueuedJob job, int attempt, string reason, CancellationToken cancellationToken)
+    {
+        if (attempt < Settings.MaxAttempts)
+        {
+            var delay = Settings.RetryDelayBefore(attempt + 1);
+            await RepublishAsync(job, MessagingTopology.RetryQueueName(Settings, delay), attempt + 1, reason, cancellationToken);
+            LogRetry(_logger, job.Id, attempt, delay, reason);
+            return;
+        }
+
+        // Dead-letter first, then record: a crash in between repeats the attempt, never loses the message.
+        await RepublishAsync(job, Settings.DeadLetterQueue, attempt, reason, cancellationToken);
+        await using var scope = Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<JobProcessor>().GiveUpAsync(job.Id, attempt, reason, cancellationToken);
+    }
+
+    /// <summary>
+    /// A delivery of several jobs continues the first one's trace (the message's header); the other jobs' traces are
+    /// links, as a batch of events' delivery links its events'.
+    /// </summary>
+    private static void LinkTraces(List<QueuedJob> jobs)
+    {
+        if (Activity.Current is not { IsAllDataRequested: true } process)
+        {
+            return;
+        }
+
+        process.SetTag("messaging.batch.message_count", jobs.Count);
+        foreach (var job in jobs)
+        {
+            if (MessagingTelemetry.CarriedContext(job.TraceParent) is { TraceId: var traceId } context && context != default
+                && traceId != process.TraceId)
+            {
+                process.AddLink(new ActivityLink(context));
+            }
         }
     }
 
@@ -125,17 +164,20 @@ internal sealed partial class JobConsumer : QueueConsumer
 
     protected override async Task OnStoppedAsync() => await _batches.DisposeAsync();
 
-    private Task RepublishAsync(JobMessage message, BasicDeliverEventArgs delivery, string queue, int attempt, string reason,
-        CancellationToken cancellationToken) =>
-        _publisher.PublishAsync(
-            new OutboxMessage(message.JobId, string.Empty, queue, OutboxRelay.JobMessageType, delivery.Body.ToArray(),
-                null, message.JobId, _clock.GetUtcNow()),
+    /// <summary>One job's message to <paramref name="queue"/>, in the job's own trace.</summary>
+    private async Task RepublishAsync(QueuedJob job, string queue, int attempt, string reason, CancellationToken cancellationToken)
+    {
+        Activity.Current = null; // the publication continues the job's trace (its traceparent), not the delivery's
+        await _publisher.PublishAsync(
+            new OutboxMessage(job.Id, string.Empty, queue, OutboxRelay.JobMessageType, JobMessage.Of(job.Id).ToBytes(),
+                job.TraceParent, job.Id, _clock.GetUtcNow()),
             new Dictionary<string, object?>
             {
                 [MessagingTopology.AttemptHeader] = attempt,
                 [MessagingTopology.LastErrorHeader] = reason.Length > 500 ? reason[..500] : reason,
             },
             cancellationToken);
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The queue {Queue} exists with other arguments than this Worker declares " +
         "(length limit {MaxLength}); it is used as it is. To apply the limit, see docs/messaging.md (Changing the queue limit).")]

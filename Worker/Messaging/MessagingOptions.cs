@@ -51,6 +51,14 @@ public sealed class MessagingOptions : IValidatableObject
     [Range(1, Events.DomainEvent.MaxPerMessage)]
     public int MaxEventsPerMessage { get; set; } = 100;
 
+    /// <summary>
+    /// The most jobs one message on the jobs queue carries: the jobs one group commit admitted are queued together
+    /// (docs/messaging.md, "Jobs"). 1: one message per job, the form every build reads (set it while replicas of a
+    /// build before multi-job messages still consume the queue).
+    /// </summary>
+    [Range(1, JobMessage.MaxJobs)]
+    public int MaxJobsPerMessage { get; set; } = JobMessage.MaxJobs;
+
     [Range(1, 1000)]
     public ushort PrefetchCount { get; set; } = 16;
 
@@ -88,6 +96,7 @@ public sealed class MessagingOptions : IValidatableObject
     /// <summary>
     /// The most ready messages the jobs queue holds (<c>x-max-length</c>, with <c>x-overflow: reject-publish</c>); past it
     /// the broker nacks a submission's message and the submission is refused with 503 <c>queue_full</c>. 0: no limit.
+    /// A message carries up to <see cref="MaxJobsPerMessage"/> jobs, so the jobs it bounds are up to that many times more.
     /// Queue arguments are fixed when a queue is created: see docs/messaging.md for changing it on an existing queue.
     /// </summary>
     [Range(0, int.MaxValue)]

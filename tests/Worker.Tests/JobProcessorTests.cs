@@ -299,10 +299,38 @@ public sealed class JobProcessorTests
             new[] { 1000, 10_000, 60_000, 250 }.Select(ms => MessagingTopology.RetryQueueName(TemporaryJobStore.Messaging, TimeSpan.FromMilliseconds(ms))));
 
     [Fact]
-    public void A_job_message_round_trips()
+    public void A_job_message_round_trips_in_either_form()
     {
         var id = Guid.NewGuid();
+        QueuedJob[] jobs = [new(Guid.NewGuid(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), new(Guid.NewGuid(), null)];
 
-        Assert.Equal(id, JobMessage.TryParse(new JobMessage(id).ToBytes())?.JobId);
+        var alone = JobMessage.Of(id).ToBytes();
+        Assert.Equal($$"""{"jobId":"{{id}}"}""", System.Text.Encoding.UTF8.GetString(alone.Span)); // what every build reads
+        Assert.Equal([new QueuedJob(id, null)], JobMessage.TryParse(alone)?.Jobs);
+        Assert.Equal(jobs, JobMessage.TryParse(new JobMessage(jobs).ToBytes())?.Jobs);
+    }
+
+    [Theory]
+    [InlineData("""{"jobs":[]}""")]
+    [InlineData("""{"jobs":[{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}]}""")]
+    [InlineData("""{"jobs":[null]}""")]
+    [InlineData("""{"jobId":"0af76519-16cd-43dd-8448-eb211c80319c","jobs":[{"id":"0af76519-16cd-43dd-8448-eb211c80319c"}]}""")]
+    public void Job_messages_of_several_jobs_name_each_one_or_are_unreadable(string body) =>
+        Assert.Null(JobMessage.TryParse(System.Text.Encoding.UTF8.GetBytes(body)));
+
+    [Fact]
+    public void Jobs_admitted_together_share_messages_up_to_the_limit_and_a_job_alone_keeps_its_own()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var jobs = Enumerable.Range(0, 5).Select(i => new QueuedJob(Guid.CreateVersion7(), $"trace-{i}")).ToList();
+
+        var messages = JobMessage.For(jobs, "jobs", maxPerMessage: 2, now);
+
+        Assert.Equal([2, 2, 1], messages.Select(message => JobMessage.TryParse(message.Body)!.Jobs.Count));
+        Assert.Equal(jobs.Select(job => job.Id), TemporaryJobStore.JobsIn(messages));
+        Assert.Equal(["trace-0", "trace-2", "trace-4"], messages.Select(message => message.TraceParent));
+        Assert.Equal([null, null, jobs[4].Id], messages.Select(message => message.JobId));
+        Assert.Equal(jobs[4].Id, messages[2].Id);
+        Assert.Equal(jobs.Count, JobMessage.For(jobs, "jobs", maxPerMessage: 1, now).Count);
     }
 }

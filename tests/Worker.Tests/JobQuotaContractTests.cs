@@ -13,7 +13,7 @@ public sealed class JobQuotaContractTests
             idempotencyKey: key);
 
     private static Task<JobAdmission> AddAsync(JobStore store, Job job, int maxUnfinished) =>
-        store.AddAsync(job, "hash", TemporaryJobStore.JobMessageFor(job), maxUnfinished, Token);
+        store.AddAsync(job, "hash", maxUnfinished, Token);
 
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]

@@ -21,17 +21,23 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
     private readonly Func<SqlDialect> _anotherConnectionPool;
     private readonly List<OutboxStore> _replicaOutboxes = [];
 
-    private TemporaryJobStore(SqlDialect dialect, Func<SqlDialect> anotherConnectionPool, Func<ValueTask> cleanUp)
+    private JobAdmissions? _admissions;
+
+    private TemporaryJobStore(SqlDialect dialect, Func<SqlDialect> anotherConnectionPool, Func<ValueTask> cleanUp,
+        MessagingOptions? messaging)
     {
         _cleanUp = cleanUp;
         _anotherConnectionPool = anotherConnectionPool;
+        Settings = messaging ?? Messaging;
         Database = new WorkerDatabase(dialect);
         Outbox = new OutboxStore(Database, TimeProvider.System);
-        Store = new JobStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
+        Store = new JobStore(Database, Outbox, Options.Create(Settings), TimeProvider.System);
         Audit = new AuditLog(Database);
-        Registry = new ModelRegistryStore(Database, Outbox, Options.Create(Messaging), TimeProvider.System);
-        Admissions = new JobAdmissions(Store, Outbox);
+        Registry = new ModelRegistryStore(Database, Outbox, Options.Create(Settings), TimeProvider.System);
     }
+
+    /// <summary>The messaging settings of this database's stores (<see cref="Messaging"/> unless the test gave its own).</summary>
+    public MessagingOptions Settings { get; }
 
     public WorkerDatabase Database { get; }
 
@@ -43,21 +49,25 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
 
     public ModelRegistryStore Registry { get; }
 
-    /// <summary>The group commit in front of <see cref="Store"/> that submissions go through.</summary>
-    public JobAdmissions Admissions { get; }
+    /// <summary>The group commit in front of <see cref="Store"/> that submissions go through (<see cref="AdmitWith"/> makes it).</summary>
+    public JobAdmissions Admissions => _admissions ?? throw new InvalidOperationException("No admissions yet: call AdmitWith.");
+
+    /// <summary>The admissions, publishing through <paramref name="publisher"/> (made once; later calls return the same).</summary>
+    public JobAdmissions AdmitWith(IMessagePublisher publisher) => _admissions ??= new JobAdmissions(Store, Outbox, publisher);
 
     public static MessagingOptions Messaging { get; } = new();
 
     /// <summary>An empty database on <paramref name="provider"/>, migrated to <paramref name="schemaVersion"/> (default: the latest).</summary>
-    public static async Task<TemporaryJobStore> CreateAsync(DatabaseProvider provider = DatabaseProvider.Sqlite, int? schemaVersion = null)
+    public static async Task<TemporaryJobStore> CreateAsync(DatabaseProvider provider = DatabaseProvider.Sqlite, int? schemaVersion = null,
+        MessagingOptions? messaging = null)
     {
-        var temporary = await CreateEmptyAsync(provider);
+        var temporary = await CreateEmptyAsync(provider, messaging);
         await temporary.Database.MigrateAsync(schemaVersion ?? WorkerDatabase.LatestVersion, TestContext.Current.CancellationToken);
         return temporary;
     }
 
     /// <summary>A database with no schema at all.</summary>
-    public static async Task<TemporaryJobStore> CreateEmptyAsync(DatabaseProvider provider)
+    public static async Task<TemporaryJobStore> CreateEmptyAsync(DatabaseProvider provider, MessagingOptions? messaging = null)
     {
         if (provider == DatabaseProvider.Postgres)
         {
@@ -79,7 +89,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
 
                 await dataSource.DisposeAsync();
                 await server.ExecuteAsync($"DROP SCHEMA {schema} CASCADE");
-            });
+            }, messaging);
         }
 
         var directory = Path.Combine(Path.GetTempPath(), "worker-tests", Guid.NewGuid().ToString("N"));
@@ -93,7 +103,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
             }
 
             return ValueTask.CompletedTask;
-        });
+        }, messaging);
     }
 
     /// <summary>
@@ -105,31 +115,44 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
         var database = new WorkerDatabase(_anotherConnectionPool());
         var outbox = new OutboxStore(database, TimeProvider.System);
         _replicaOutboxes.Add(outbox);
-        return new JobStore(database, outbox, Options.Create(Messaging), TimeProvider.System);
+        return new JobStore(database, outbox, Options.Create(Settings), TimeProvider.System);
     }
 
-    public static OutboxMessage JobMessageFor(Job job) => new(job.Id, string.Empty, Messaging.JobsQueue,
-        OutboxRelay.JobMessageType, new JobMessage(job.Id).ToBytes(), null, job.Id, job.CreatedAt);
+    /// <summary>The queue message of <paramref name="job"/> alone, as the store writes it.</summary>
+    public static OutboxMessage JobMessageFor(Job job) =>
+        JobMessage.For([new QueuedJob(job.Id, null)], Messaging.JobsQueue, 1, job.CreatedAt)[0];
+
+    /// <summary>The ids of the jobs <paramref name="messages"/> queue, in order.</summary>
+    public static IEnumerable<Guid> JobsIn(IEnumerable<OutboxMessage> messages) =>
+        messages.SelectMany(message => JobMessage.TryParse(message.Body)!.Jobs.Select(job => job.Id));
 
     public async Task<Job> AddQueuedAsync(string model = "sentiment", string inputsJson = """["great"]""",
         string owner = "tester", string? idempotencyKey = null, int maxUnfinished = int.MaxValue - 1)
     {
         var job = Job.Queued(Guid.CreateVersion7(), owner, model, JsonElement.Parse(inputsJson), DateTimeOffset.UtcNow,
             idempotencyKey: idempotencyKey);
-        var admission = await Store.AddAsync(job, inputsJson, JobMessageFor(job), maxUnfinished, TestContext.Current.CancellationToken);
+        var admission = await Store.AddAsync(job, inputsJson, maxUnfinished, TestContext.Current.CancellationToken);
         return admission.Job;
     }
 
     /// <summary>Every unsent outbox message, whatever its age (once the confirms of answered submissions are recorded).</summary>
     public async Task<IReadOnlyList<OutboxMessage>> PendingAsync()
     {
-        await Admissions.SentMarksRecordedAsync(TestContext.Current.CancellationToken);
+        if (_admissions is not null)
+        {
+            await _admissions.SentMarksRecordedAsync(TestContext.Current.CancellationToken);
+        }
+
         return await Outbox.PendingAsync(DateTimeOffset.UtcNow.AddMinutes(1), 1000, TestContext.Current.CancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Admissions.DisposeAsync();
+        if (_admissions is not null)
+        {
+            await _admissions.DisposeAsync();
+        }
+
         await Audit.DisposeAsync();
         foreach (var replicaOutbox in _replicaOutboxes)
         {

@@ -110,7 +110,7 @@ internal sealed partial class OutboxRelay(
 
             foreach (var message in due.Where(message => message.Type == JobMessageType))
             {
-                LogRecovered(logger, message.JobId);
+                LogRecovered(logger, message.Id, JobMessage.TryParse(message.Body)?.Jobs.Count ?? 0);
             }
         }
         while (due.Count == BatchSize);
@@ -139,6 +139,6 @@ internal sealed partial class OutboxRelay(
     [LoggerMessage(Level = LogLevel.Error, Message = "Outbox relay failed; retrying.")]
     private static partial void LogRelayFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay published job {JobId}, whose submission did not finish.")]
-    private static partial void LogRecovered(ILogger logger, Guid? jobId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay published job message {MessageId} ({Jobs} jobs), whose submission did not finish.")]
+    private static partial void LogRecovered(ILogger logger, Guid messageId, int jobs);
 }

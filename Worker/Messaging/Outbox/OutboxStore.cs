@@ -29,16 +29,20 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     }
 
     /// <summary>
-    /// An INSERT of job messages, each only if its job is stored (by the same transaction, earlier): a submission that
-    /// lost to an earlier one with its idempotency key gets no message, nor one whose id is taken (the caller checks
-    /// that each stored job got its message). Returns the ids it inserted.
+    /// An INSERT of <paramref name="messages"/> for a batch of statements read together, returning the ids it wrote: a
+    /// message whose id is taken is left out rather than failing the batch (the caller decides).
     /// </summary>
-    public static SqlBuilder InsertForStoredJobs(IReadOnlyCollection<OutboxMessage> messages) =>
-        new SqlBuilder($"""
-                INSERT INTO outbox ({Columns})
-                SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM
-                """).Rows(RowsOf(messages))
-            .Append(" WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = v.column7) ON CONFLICT DO NOTHING RETURNING id");
+    public static SqlBuilder Insert(IReadOnlyCollection<OutboxMessage> messages) =>
+        new SqlBuilder($"INSERT INTO outbox ({Columns}) SELECT * FROM ").Rows(RowsOf(messages))
+            .Append(" WHERE true ON CONFLICT DO NOTHING RETURNING id");
+
+    /// <summary>Deletes the messages <paramref name="ids"/> inside the caller's transaction.</summary>
+    public static Task DeleteAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<Guid> ids,
+        CancellationToken cancellationToken) =>
+        ids.Count == 0
+            ? Task.CompletedTask
+            : new SqlBuilder("DELETE FROM outbox WHERE id ").In([.. ids.Select(id => (object?)id.ToString())])
+                .ExecuteAsync(connection, transaction, cancellationToken);
 
     /// <summary>One row of <see cref="Columns"/> per message.</summary>
     private static List<object?[]> RowsOf(IEnumerable<OutboxMessage> messages) =>

@@ -26,8 +26,14 @@ public sealed class ChaosApp : IAsyncDisposable
     public const string QuotaSubject = "chaos-quota";
     public const int QuotaOfQuotaSubject = 40;
 
-    /// <summary>Ready messages the jobs queue holds in this run (x-max-length), small enough to fill in seconds.</summary>
+    /// <summary>
+    /// Ready messages the jobs queue holds in this run (x-max-length), small enough to fill in seconds. A message carries
+    /// the jobs one admission stored together: the burst that fills it (8 submissions at a time) puts a few in each.
+    /// </summary>
     public const int JobsQueueMaxLength = 400;
+
+    /// <summary>The quota of the owner that fills the queue: high enough that the queue, not the quota, refuses first.</summary>
+    public const int QuotaOfFillSubject = 100_000;
 
     /// <summary>The gateway's prediction attempt timeout in this run: the slow scenario's 504s come within its window.</summary>
     public static readonly TimeSpan PredictionTimeout = TimeSpan.FromSeconds(3);
@@ -83,6 +89,8 @@ public sealed class ChaosApp : IAsyncDisposable
         var worker = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"));
         worker.WithEnvironment("Jobs__OwnerQuotas__0__Owner", Issuer + ":" + QuotaSubject)
             .WithEnvironment("Jobs__OwnerQuotas__0__MaxUnfinished", QuotaOfQuotaSubject.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("Jobs__OwnerQuotas__1__Owner", Issuer + ":" + ChaosRun.FillSubject)
+            .WithEnvironment("Jobs__OwnerQuotas__1__MaxUnfinished", QuotaOfFillSubject.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("Messaging__JobsQueueMaxLength", JobsQueueMaxLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         // The slow scenario's delay is read each time python-inference starts; only a non-Production service takes it.

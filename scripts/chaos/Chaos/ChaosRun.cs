@@ -265,7 +265,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         using var quotaClient = SteadyLoad.Client(stack.Gateway, stack.Token(ChaosApp.QuotaSubject, "jobs"));
         var quota = await BurstAsync(quotaClient, ChaosApp.QuotaOfQuotaSubject + 20, stopAfterRefusals: int.MaxValue, cancellationToken);
         using var fillClient = SteadyLoad.Client(stack.Gateway, stack.Token(FillSubject, "jobs"));
-        var fill = await BurstAsync(fillClient, ChaosApp.JobsQueueMaxLength + 300, stopAfterRefusals: 30, cancellationToken);
+        // Up to eight jobs to a message at eight submissions at a time: enough to fill the queue, however they were grouped.
+        var fill = await BurstAsync(fillClient, ChaosApp.JobsQueueMaxLength * 8 + 300, stopAfterRefusals: 30, cancellationToken);
         result.AcceptedJobs.AddRange(quota.Accepted);
         result.AcceptedJobs.AddRange(fill.Accepted);
 
@@ -283,7 +284,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             $"the owner with a quota of {ChaosApp.QuotaOfQuotaSubject} unfinished jobs had exactly that many accepted ({quota.Accepted.Count})");
         result.Check(quota.Refused.Count > 0 && quota.Refused.All(r => r is (429, "job_quota_exceeded", true)),
             $"the rest were refused 429 job_quota_exceeded with Retry-After ({Refusals(quota.Refused)})");
-        result.Check(fill.Refused.Count > 0 && fill.Refused.All(r => r is (503, "queue_full", true) or (429, "job_quota_exceeded", true)),
+        result.Check(fill.Refused.Any(r => r is (503, "queue_full", true)) && fill.Refused.All(r => r is (503, "queue_full", true) or (429, "job_quota_exceeded", true)),
             $"past the queue limit ({ChaosApp.JobsQueueMaxLength} ready jobs) submissions were refused 503 queue_full with Retry-After ({Refusals(fill.Refused)})");
         result.Faults.Add(new TimeWindow(faultStart, resumed + TimeSpan.FromSeconds(5)));
     }

@@ -20,7 +20,7 @@ public sealed class JobSubmissionsTests
     private static readonly MeterCapture UncheckedMeters = new();
 
     private static JobSubmissions Submissions(TemporaryJobStore db, IMessagePublisher publisher, MeterCapture? meters = null) => new(
-        db.Store, db.Admissions, publisher, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+        db.Store, db.AdmitWith(publisher), new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
         Options.Create(new JobsOptions { MaxBatchSize = 2 }), Options.Create(TemporaryJobStore.Messaging), TimeProvider.System,
         new JobMetrics((meters ?? UncheckedMeters).Factory));
 
@@ -43,7 +43,7 @@ public sealed class JobSubmissionsTests
         Assert.Equal(first.Value?.Job.Id, again.Value?.Job.Id);
         Assert.Equal(422, otherBody.Problem?.Status);
         Assert.Equal("idempotency_key_reused", otherBody.Problem?.Extensions["code"]);
-        Assert.Equal([first.Value!.Job.Id], broker.Published.Select(m => m.JobId));
+        Assert.Equal([first.Value!.Job.Id], TemporaryJobStore.JobsIn(broker.Published));
         Assert.Empty(await db.PendingAsync());
     }
 
@@ -80,7 +80,7 @@ public sealed class JobSubmissionsTests
     {
         await using var db = await TemporaryJobStore.CreateAsync();
         var broker = new Broker();
-        var jobs = new JobSubmissions(db.Store, db.Admissions, broker, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+        var jobs = new JobSubmissions(db.Store, db.AdmitWith(broker), new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
             Options.Create(new JobsOptions
             {
                 MaxUnfinishedPerOwner = 1,
@@ -99,7 +99,7 @@ public sealed class JobSubmissionsTests
         Assert.Equal("job_quota_exceeded", refused.Problem?.Extensions["code"]);
         Assert.Equal(30, refused.Problem?.Extensions["retryAfter"]);
         Assert.Equal(2, bobs.Count(outcome => outcome.Value?.Created == true)); // bob's own cap
-        Assert.Equal(3, broker.Published.Count);
+        Assert.Equal(3, TemporaryJobStore.JobsIn(broker.Published).Count()); // queued: only the jobs admitted
     }
 
     [Fact]
@@ -144,21 +144,25 @@ public sealed class JobSubmissionsTests
 
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
-    public async Task Concurrent_submissions_commit_together_and_each_answers_only_after_its_own_confirm(DatabaseProvider provider)
+    public async Task Concurrent_submissions_commit_together_and_each_answers_only_after_its_own_messages_confirm(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
         var broker = new HeldBroker();
         var jobs = Submissions(db, broker);
 
         var submissions = Enumerable.Range(0, 40).Select(i => jobs.SubmitAsync(Submission(key: $"key-{i}"), Token)).ToList();
-        await broker.WaitForAsync(40);
+        await broker.WaitForJobsAsync(40);
 
-        // Every job was committed (each is published only after its commit) in fewer transactions than jobs.
+        // Every job was committed (each message is published only after its commit) in fewer transactions than jobs,
+        // and the jobs of one transaction share a message.
         Assert.InRange(db.Admissions.AdmissionBatches, 1, 39);
+        Assert.Equal(db.Admissions.AdmissionBatches, broker.Held.Count);
+        Assert.Equal(40, TemporaryJobStore.JobsIn(broker.Held).Distinct().Count());
         Assert.All(submissions, submission => Assert.False(submission.IsCompleted));
-        var firstHalf = broker.Held.Take(20).Select(message => message.JobId!.Value).ToHashSet();
-        broker.Confirm(firstHalf);
-        while (submissions.Count(submission => submission.IsCompleted) < 20)
+        var confirmed = broker.Held.Take(Math.Max(1, broker.Held.Count / 2)).ToList();
+        var confirmedJobs = TemporaryJobStore.JobsIn(confirmed).ToHashSet();
+        broker.Confirm(confirmed);
+        while (submissions.Count(submission => submission.IsCompleted) < confirmedJobs.Count)
         {
             await Task.Delay(10, Token);
         }
@@ -170,9 +174,9 @@ public sealed class JobSubmissionsTests
             answered.Add((await submission).Value!.Job.Id);
         }
 
-        Assert.True(firstHalf.SetEquals(answered), $"answered {answered.Count}, of which {answered.Except(firstHalf).Count()} unconfirmed");
+        Assert.True(confirmedJobs.SetEquals(answered), $"answered {answered.Count}, of which {answered.Except(confirmedJobs).Count()} unconfirmed");
 
-        broker.Confirm(broker.Held.Select(message => message.JobId!.Value));
+        broker.Confirm(broker.Held);
         var outcomes = await Task.WhenAll(submissions);
         Assert.All(outcomes, outcome => Assert.True(outcome.Value?.Created));
         Assert.Equal(40, outcomes.Select(outcome => outcome.Value!.Job.Id).Distinct().Count());
@@ -182,25 +186,51 @@ public sealed class JobSubmissionsTests
 
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task When_a_shared_message_is_not_confirmed_every_job_in_it_is_refused_and_removed(DatabaseProvider provider)
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(provider);
+        var broker = new HeldBroker();
+        var jobs = Submissions(db, broker);
+
+        var submissions = Enumerable.Range(0, 30).Select(i => jobs.SubmitAsync(Submission(key: $"key-{i}"), Token)).ToList();
+        await broker.WaitForJobsAsync(30);
+        var shared = broker.Held.MaxBy(message => TemporaryJobStore.JobsIn([message]).Count())!;
+        var refusedJobs = TemporaryJobStore.JobsIn([shared]).ToHashSet();
+        broker.Refuse(shared);
+        broker.Confirm(broker.Held.Where(message => message.Id != shared.Id));
+        var outcomes = await Task.WhenAll(submissions);
+
+        var refused = outcomes.Where(outcome => outcome.Problem is not null).ToList();
+        Assert.Equal(refusedJobs.Count, refused.Count);
+        Assert.All(refused, outcome => Assert.Equal("queue_full", outcome.Problem!.Extensions["code"]));
+        var kept = (await db.Store.ListAsync("alice", null, 100, null, Token)).Jobs.Select(job => job.Id).ToHashSet();
+        Assert.Equal(30 - refusedJobs.Count, kept.Count);
+        Assert.Empty(kept.Intersect(refusedJobs));
+        Assert.Empty(await db.PendingAsync()); // the refused message went with its jobs; the others' confirms are recorded
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
     public async Task A_job_that_cannot_be_stored_fails_alone_and_the_jobs_committed_with_it_are_kept(DatabaseProvider provider)
     {
         await using var db = await TemporaryJobStore.CreateAsync(provider);
         var existing = await db.AddQueuedAsync();
         var twin = Job.Queued(existing.Id, "alice", "sentiment", JsonElement.Parse("""["again"]"""), DateTimeOffset.UtcNow);
+        var admit = db.AdmitWith(new HeldBroker());
 
         var admissions = Enumerable.Range(0, 20).Select(i =>
             {
                 var job = Job.Queued(Guid.CreateVersion7(), "alice", "sentiment", JsonElement.Parse($"""["job {i}"]"""), DateTimeOffset.UtcNow);
-                return db.Admissions.AddAsync(job, $"hash-{i}", TemporaryJobStore.JobMessageFor(job), int.MaxValue - 1, Token);
+                return admit.AddAsync(job, $"hash-{i}", int.MaxValue - 1, null, Token);
             })
-            .Append(db.Admissions.AddAsync(twin, "hash-twin", TemporaryJobStore.JobMessageFor(twin), int.MaxValue - 1, Token))
+            .Append(admit.AddAsync(twin, "hash-twin", int.MaxValue - 1, null, Token))
             .ToList();
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => admissions[^1]);
         var stored = await Task.WhenAll(admissions.SkipLast(1));
-        Assert.All(stored, admission => Assert.True(admission.Created));
+        Assert.All(stored, admitted => Assert.True(admitted.Admission.Created));
         Assert.Equal(20, (await db.Store.ListAsync("alice", null, 100, null, Token)).Jobs.Count);
-        Assert.Equal(20, (await db.PendingAsync()).Count(message => message.JobId != existing.Id));
+        Assert.Equal(20, TemporaryJobStore.JobsIn(await db.PendingAsync()).Count(id => id != existing.Id)); // none confirmed
     }
 
     [Fact]
@@ -208,8 +238,8 @@ public sealed class JobSubmissionsTests
     {
         await using var db = await TemporaryJobStore.CreateAsync();
         var outbox = new SlowToMarkOutbox(db.Outbox);
-        await using var admissions = new JobAdmissions(db.Store, outbox);
-        var jobs = new JobSubmissions(db.Store, admissions, new Broker(), new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+        await using var admissions = new JobAdmissions(db.Store, outbox, new Broker());
+        var jobs = new JobSubmissions(db.Store, admissions, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
             Options.Create(new JobsOptions()), Options.Create(TemporaryJobStore.Messaging), TimeProvider.System,
             new JobMetrics(UncheckedMeters.Factory));
 
@@ -252,7 +282,7 @@ public sealed class JobSubmissionsTests
         public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => inner.WaitAsync(timeout, cancellationToken);
     }
 
-    /// <summary>Takes every message at once and confirms each only when the test says so.</summary>
+    /// <summary>Takes every message at once and confirms (or refuses, as a full queue does) each only when the test says so.</summary>
     private sealed class HeldBroker : IMessagePublisher
     {
         private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _confirms = new();
@@ -261,26 +291,29 @@ public sealed class JobSubmissionsTests
 
         public Task PublishAsync(OutboxMessage message, IReadOnlyDictionary<string, object?>? headers, CancellationToken cancellationToken)
         {
-            var confirm = _confirms.GetOrAdd(message.JobId!.Value, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            var confirm = _confirms.GetOrAdd(message.Id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             Held.Enqueue(message);
             return confirm.Task.WaitAsync(cancellationToken);
         }
 
-        public async Task WaitForAsync(int count)
+        public async Task WaitForJobsAsync(int count)
         {
-            while (Held.Count < count)
+            while (TemporaryJobStore.JobsIn(Held).Count() < count)
             {
                 await Task.Delay(10, Token);
             }
         }
 
-        public void Confirm(IEnumerable<Guid> jobIds)
+        public void Confirm(IEnumerable<OutboxMessage> messages)
         {
-            foreach (var id in jobIds)
+            foreach (var message in messages)
             {
-                _confirms[id].TrySetResult();
+                _confirms[message.Id].TrySetResult();
             }
         }
+
+        public void Refuse(OutboxMessage message) =>
+            _confirms[message.Id].TrySetException(new BrokerUnavailableException("The queue is full.", refused: true));
     }
 
     private sealed class Broker : IMessagePublisher

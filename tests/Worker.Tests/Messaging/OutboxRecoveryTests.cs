@@ -50,7 +50,7 @@ public sealed class OutboxRecoveryTests
             Assert.Equal(job.Id, published.JobId);
             Assert.Equal(OutboxRelay.JobMessageType, published.Type);
             Assert.Equal(TemporaryJobStore.Messaging.JobsQueue, published.RoutingKey);
-            Assert.Equal(job.Id, JobMessage.TryParse(published.Body)?.JobId);
+            Assert.Equal([job.Id], TemporaryJobStore.JobsIn([published]));
             Assert.Equal(3, publisher.Attempts);
 
             // Confirmed, so recorded as sent: the relay does not publish it again.

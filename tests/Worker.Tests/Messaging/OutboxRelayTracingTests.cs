@@ -41,14 +41,14 @@ public sealed class OutboxRelayTracingTests
             var traceId = ActivityTraceId.CreateRandom();
             const string inputs = """["great"]""";
             var job = Job.Queued(Guid.CreateVersion7(), "tester", "sentiment", JsonElement.Parse(inputs), DateTimeOffset.UtcNow);
-            var message = TemporaryJobStore.JobMessageFor(job) with { TraceParent = $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01" };
-            await database.Store.AddAsync(job, inputs, message, int.MaxValue - 1, Token);
+            var admission = (await database.Store.AddAsync(
+                [new JobToAdmit(job, inputs, int.MaxValue - 1, $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01")], Token))[0];
             var span = await recorded.WaitForAsync("relay outbox");
 
             Assert.Equal(1, span.GetTagItem("outbox.messages"));
             Assert.Contains(span.Links, link => link.Context.TraceId == traceId);
             // Published outside the relay's span, so that the message continues its own trace.
-            Assert.Contains(publisher.Published, published => published.Message.Id == message.Id && published.CurrentActivity is null);
+            Assert.Contains(publisher.Published, published => published.Message.Id == admission.Message!.Id && published.CurrentActivity is null);
             var statements = recorded.Spans.Where(s => s.Source.Name == "Npgsql").ToList();
             Assert.NotEmpty(statements); // marking the batch sent
             Assert.All(statements, statement => Assert.Equal(span.SpanId, statement.ParentSpanId));

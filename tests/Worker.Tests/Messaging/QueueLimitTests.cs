@@ -47,10 +47,10 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
     {
         var messaging = Limited(maxLength: 2);
         await broker.DeclareAsync(messaging);
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(messaging: messaging);
         await using var publisher = broker.Publisher(messaging);
         using var meters = new MeterCapture();
-        var jobs = new JobSubmissions(db.Store, db.Admissions, publisher, new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
+        var jobs = new JobSubmissions(db.Store, db.AdmitWith(publisher), new CallbackUrlPolicy(Options.Create(new WebhookOptions())),
             Options.Create(new JobsOptions()), Options.Create(messaging), TimeProvider.System,
             new JobMetrics(meters.Factory));
         JobSubmission Submission(int i) => new("alice", "sentiment", JsonElement.Parse($"""["text {i}"]"""), null, $"key-{i}");
@@ -74,13 +74,13 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
     {
         var messaging = Limited(maxLength: 1);
         await broker.DeclareAsync(messaging);
-        await using var db = await TemporaryJobStore.CreateAsync();
+        await using var db = await TemporaryJobStore.CreateAsync(messaging: messaging);
         await using var publisher = broker.Publisher(messaging);
         await publisher.PublishAsync(TemporaryJobStore.JobMessageFor(Job.Queued(Guid.CreateVersion7(), "x", "sentiment",
             JsonElement.Parse("""["fills the queue"]"""), DateTimeOffset.UtcNow)) with { RoutingKey = messaging.JobsQueue }, null, Token);
         // Committed with its message, as a submission whose process died before the confirm leaves it.
         var job = Job.Queued(Guid.CreateVersion7(), "alice", "sentiment", JsonElement.Parse("""["waits"]"""), DateTimeOffset.UtcNow);
-        await db.Store.AddAsync(job, "hash", TemporaryJobStore.JobMessageFor(job) with { RoutingKey = messaging.JobsQueue }, 10, Token);
+        await db.Store.AddAsync(job, "hash", 10, Token);
         using var relay = new OutboxRelay(db.Outbox, publisher, Options.Create(messaging), TimeProvider.System,
             NullLogger<OutboxRelay>.Instance);
 
@@ -287,6 +287,52 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
             }
 
             Assert.Equal([1, 5], inference.ManyCalls); // the blocker alone, then the five in one call
+        }
+        finally
+        {
+            inference.Release();
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task The_jobs_of_one_message_go_to_the_model_together_and_one_that_failed_is_retried_alone()
+    {
+        var inference = new GatedInference();
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(90));
+            await using var worker = await RunningWorker.StartAsync(broker, inference, new Dictionary<string, string>
+            {
+                ["Messaging:JobPrefetchCount"] = "1", // the blocker holds the only delivery: the others wait in the queue
+                ["Messaging:RetryDelays:0"] = "00:00:01",
+            }, deadline.Token);
+            var (http, jobsQueue) = (worker.Http, worker.JobsQueue);
+            var blocker = await SubmitAsync(http, GatedInference.Blocker, deadline.Token);
+            await inference.Seen(GatedInference.Blocker).WaitAsync(deadline.Token);
+
+            // Submitted together, admitted in as few transactions as arrived together: one message each.
+            string[] texts = [GatedInference.Flaky, "a", "b", "c", "d", "e"];
+            var response = await http.PostAsJsonAsync("/v1/jobs/batch",
+                new { jobs = texts.Select(text => new { model = "sentiment", inputs = new[] { text } }) }, deadline.Token);
+            var ids = (await response.Content.ReadFromJsonAsync<JsonElement>(deadline.Token)).GetProperty("results")
+                .EnumerateArray().Select(result => result.GetProperty("job").GetProperty("id").GetGuid()).ToList();
+            var messages = (int)await broker.MessageCountAsync(jobsQueue);
+            Assert.InRange(messages, 1, texts.Length - 1);
+
+            inference.Release();
+            foreach (var id in ids.Prepend(blocker))
+            {
+                Assert.Equal("succeeded", await FinalStatusAsync(http, id, deadline.Token));
+            }
+
+            // Each message was one model call of its jobs; "flaky" failed in its message's call and came back alone.
+            var calls = inference.ManyCalls;
+            Assert.Equal(1 + messages + 1, calls.Count);
+            Assert.Equal(texts.Length, calls.Skip(1).SkipLast(1).Sum());
+            Assert.Equal(1, calls[^1]);
+            Assert.Equal(2, inference.Calls(GatedInference.Flaky));
+            Assert.All(texts.Skip(1), text => Assert.Equal(1, inference.Calls(text)));
         }
         finally
         {

@@ -353,7 +353,7 @@ public sealed class CallerAuthenticationTests(CallerAuthenticationTests.WorkerHo
     {
         var store = worker.Services.GetRequiredService<IJobStore>();
         var job = Job.Queued(Guid.CreateVersion7(), "alice", "sentiment", JsonElement.Parse("""["fine"]"""), DateTimeOffset.UtcNow);
-        await store.AddAsync(job, "hash", TemporaryJobStore.JobMessageFor(job), maxUnfinished: 10, Token);
+        await store.AddAsync(job, "hash", maxUnfinished: 10, Token);
         using var alice = worker.Http(ServiceTokens.Gateway("alice", "jobs"));
         using var bob = worker.Http(ServiceTokens.Gateway("bob", "jobs"));
 
