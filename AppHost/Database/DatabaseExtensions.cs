@@ -63,7 +63,8 @@ public static class DatabaseExtensions
         switch (runtime)
         {
             case DatabaseRuntime.Container:
-                var container = builder.AddPostgres(ServerName);
+                // The official image's entrypoint runs postgres with arguments that start with a dash.
+                var container = builder.AddPostgres(ServerName).WithArgs(PostgresTuning.Arguments);
                 return new ServiceDatabases(provider, null,
                     Erase(container.AddDatabase(WorkerDatabaseName)), Erase(container.AddDatabase(AnalyticsDatabaseName)));
             case DatabaseRuntime.Local:

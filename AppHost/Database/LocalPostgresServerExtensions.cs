@@ -63,6 +63,7 @@ public static class LocalPostgresServerExtensions
             .WithArgs("-D", resource.DataDirectory, "-c", "listen_addresses=127.0.0.1", "-k", stateDirectory,
                 // Three Worker replicas with pooled connections, python-inference and the tests' own clients.
                 "-c", "max_connections=300")
+            .WithArgs(PostgresTuning.Arguments)
             // After the defaults, so that a setting of the configuration overrides one (the server takes the last).
             .WithArgs(settings.SelectMany(setting => new[] { "-c", $"{setting.Key}={setting.Value}" }).ToArray())
             .WithHealthCheck(healthCheckKey)

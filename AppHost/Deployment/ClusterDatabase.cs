@@ -61,6 +61,12 @@ internal sealed class ClusterDatabase(IConfiguration configuration)
             cluster.Workloads.Add(server);
         }
 
+        // The server's settings as arguments: the image's entrypoint runs postgres with arguments that start with a dash.
+        if (server.Args.Count == 0)
+        {
+            server.Args.AddRange(AppHost.Database.PostgresTuning.Arguments);
+        }
+
         // The image creates one database from POSTGRES_DB; the others come from an init script, run on first start.
         var databases = model.Resources.OfType<IResourceWithParent>()
             .Where(resource => resource.Parent.Name == ServerName)

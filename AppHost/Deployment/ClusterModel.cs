@@ -30,6 +30,9 @@ internal sealed class Workload(string name, bool stateful)
 
     public List<ClusterPort> Ports { get; } = [];
 
+    /// <summary>The container's arguments (none: the image's own command).</summary>
+    public List<string> Args { get; } = [];
+
     public List<ClusterEnvVar> Env { get; } = [];
 
     /// <summary>Plain settings, written to the workload's ConfigMap and read from it by key.</summary>

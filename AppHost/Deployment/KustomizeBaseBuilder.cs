@@ -267,6 +267,7 @@ internal sealed class KustomizeBaseBuilder(
             Name = workload.Name,
             Image = workload.Image,
             ImagePullPolicy = "IfNotPresent",
+            Args = workload.Args.Count > 0 ? [.. workload.Args] : null,
             Ports = workload.Ports.Select(port => new V1ContainerPort
             {
                 Name = port.Name, ContainerPort = port.Number, Protocol = "TCP",

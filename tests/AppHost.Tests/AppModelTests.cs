@@ -188,21 +188,38 @@ public sealed class AppModelTests
     {
         var model = await BuildModelAsync("--Messaging:Runtime=local", "--Database:Provider=postgres",
             "--Database:Runtime=local", "--Database:Local:Settings:shared_preload_libraries=pg_stat_statements",
-            "--Database:Local:Settings:max_connections=400");
+            "--Database:Local:Settings:max_connections=400", "--Database:Local:Settings:autovacuum_naptime=1min");
 
-        var server = model.OfType<AppHost.Database.LocalPostgresServerResource>().Single();
-        var args = new List<object>();
-        var context = new CommandLineArgsCallbackContext(args, server, TestContext.Current.CancellationToken);
-        foreach (var callback in server.Annotations.OfType<CommandLineArgsCallbackAnnotation>())
-        {
-            await callback.Callback(context);
-        }
-
-        var text = string.Join(' ', args.Select(arg => $"{arg}"));
+        var text = await ArgumentsOfAsync(model.OfType<AppHost.Database.LocalPostgresServerResource>().Single());
         Assert.Contains("-c shared_preload_libraries=pg_stat_statements", text, StringComparison.Ordinal);
         // The server takes the last of a setting given twice: the configuration's comes after the default.
         Assert.True(text.IndexOf("max_connections=400", StringComparison.Ordinal)
                     > text.IndexOf("max_connections=300", StringComparison.Ordinal), text);
+        // The application's own tuning (PostgresTuning) is a default like the others.
+        Assert.True(text.IndexOf("-c autovacuum_naptime=1min", StringComparison.Ordinal)
+                    > text.IndexOf("-c autovacuum_naptime=5s", StringComparison.Ordinal), text);
+    }
+
+    [Fact]
+    public async Task The_postgresql_container_runs_with_the_applications_server_settings()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local", "--Database:Provider=postgres", "--Database:Runtime=container");
+
+        var text = await ArgumentsOfAsync(model.OfType<PostgresServerResource>().Single());
+
+        Assert.Equal("-c autovacuum_naptime=5s", text);
+    }
+
+    private static async Task<string> ArgumentsOfAsync(IResource resource)
+    {
+        var args = new List<object>();
+        var context = new CommandLineArgsCallbackContext(args, resource, TestContext.Current.CancellationToken);
+        foreach (var callback in resource.Annotations.OfType<CommandLineArgsCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+
+        return string.Join(' ', args.Select(arg => $"{arg}"));
     }
 
     [Theory]

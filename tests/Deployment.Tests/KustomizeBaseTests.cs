@@ -199,6 +199,9 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
         var init = publish.All<V1ConfigMap>().Single(map => map.Metadata.Name == "postgres-config").Data["create-databases.sql"];
         Assert.Contains("CREATE DATABASE \"workerdb\";", init, StringComparison.Ordinal);
         Assert.Contains("CREATE DATABASE \"analyticsdb\";", init, StringComparison.Ordinal);
+        // The server's settings travel as arguments, which the image's entrypoint hands to postgres.
+        var server = publish.All<V1StatefulSet>().Single(set => set.Metadata.Name == "postgres").Spec.Template.Spec.Containers[0];
+        Assert.Equal(["-c", "autovacuum_naptime=5s"], server.Args);
     }
 
     [Fact]
