@@ -554,10 +554,18 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             }
         }
 
-        var between = outside.Count(s => !_results.Any(r => r.Span.Contains(s.Started)));
-        if (between > 0)
+        var between = outside.Where(s => !_results.Any(r => r.Span.Contains(s.Started))).ToList();
+        if (between.Count > 0)
         {
-            _results[^1].Check(false, $"{between} requests between scenarios got a 5xx or no answer");
+            // Said like a scenario's own: what they were, when, and the load around the first.
+            var first = between.MinBy(s => s.Started)!;
+            _results[^1].Check(false, $"{between.Count} requests between scenarios got a 5xx or no answer ({Summary(between)}; " +
+                $"{FaultWindows.DescribeWhen(between, faults)})");
+            _results[^1].Diagnostics.Add($"the load around the first 5xx between scenarios ({first.Started:HH:mm:ss.fff} UTC; " +
+                string.Join("; ", between.GroupBy(s => $"{s.Route} {s.Status}: {s.Detail ?? s.Code ?? "no answer"}")
+                    .OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} × \"{g.Key}\"")) + "), by quarter of a second:\n\n" +
+                Timeline.Table(Timeline.Around(samples, first.Started, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2),
+                    TimeSpan.FromMilliseconds(250))));
         }
     }
 
