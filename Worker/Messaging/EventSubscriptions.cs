@@ -81,7 +81,8 @@ internal sealed partial class EventSubscriptions
 
         if (envelopes.Count > 1)
         {
-            LinkTraces(envelopes);
+            // As the Worker's model call of a job batch links the jobs after the first.
+            MessagingTelemetry.LinkBatch([.. envelopes.Select(envelope => envelope.TraceParent)]);
         }
 
         await Task.WhenAll(handlings.Select(handling => HandleAsync(services, handling.Envelope, handling.Route, handling.Data,
@@ -101,28 +102,6 @@ internal sealed partial class EventSubscriptions
         foreach (var handle in route?.Handlers ?? [])
         {
             await handle(scope.ServiceProvider, envelope, data!, cancellationToken);
-        }
-    }
-
-    /// <summary>
-    /// A batch's delivery span continues the first event's trace (the message's header); every other trace among its
-    /// events is a link, as the Worker's model call of a job batch links the jobs after the first.
-    /// </summary>
-    private static void LinkTraces(IReadOnlyList<DomainEvent> envelopes)
-    {
-        if (Activity.Current is not { IsAllDataRequested: true } process)
-        {
-            return;
-        }
-
-        process.SetTag("messaging.batch.message_count", envelopes.Count);
-        foreach (var envelope in envelopes)
-        {
-            if (MessagingTelemetry.CarriedContext(envelope.TraceParent) is { TraceId: var traceId } context && context != default
-                && traceId != process.TraceId)
-            {
-                process.AddLink(new ActivityLink(context));
-            }
         }
     }
 

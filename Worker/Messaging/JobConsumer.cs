@@ -77,7 +77,7 @@ internal sealed partial class JobConsumer : QueueConsumer
         var jobs = message.Jobs.Select(job => job with { TraceParent = job.TraceParent ?? Activity.Current?.Id }).ToList();
         if (jobs.Count > 1)
         {
-            LinkTraces(jobs);
+            MessagingTelemetry.LinkBatch([.. jobs.Select(job => job.TraceParent)]);
         }
 
         var attempt = MessagingTopology.AttemptOf(delivery.BasicProperties);
@@ -131,28 +131,6 @@ internal sealed partial class JobConsumer : QueueConsumer
         await RepublishAsync(job, Settings.DeadLetterQueue, attempt, reason, cancellationToken);
         await using var scope = Services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<JobProcessor>().GiveUpAsync(job.Id, attempt, reason, cancellationToken);
-    }
-
-    /// <summary>
-    /// A delivery of several jobs continues the first one's trace (the message's header); the other jobs' traces are
-    /// links, as a batch of events' delivery links its events'.
-    /// </summary>
-    private static void LinkTraces(List<QueuedJob> jobs)
-    {
-        if (Activity.Current is not { IsAllDataRequested: true } process)
-        {
-            return;
-        }
-
-        process.SetTag("messaging.batch.message_count", jobs.Count);
-        foreach (var job in jobs)
-        {
-            if (MessagingTelemetry.CarriedContext(job.TraceParent) is { TraceId: var traceId } context && context != default
-                && traceId != process.TraceId)
-            {
-                process.AddLink(new ActivityLink(context));
-            }
-        }
     }
 
     private async Task<IReadOnlyList<JobProcessingOutcome>> ProcessBatchAsync(IReadOnlyList<JobDelivery> deliveries,

@@ -76,6 +76,27 @@ internal static class MessagingTelemetry
     public static ActivityContext CarriedContext(string? traceParent) =>
         ActivityContext.TryParse(traceParent, null, isRemote: true, out var context) ? context : default;
 
+    /// <summary>
+    /// The current delivery span, of a message that carries several items (events, jobs), continues the first one's trace
+    /// (the message's header); every other trace among <paramref name="traceParents"/> becomes a link.
+    /// </summary>
+    public static void LinkBatch(IReadOnlyCollection<string?> traceParents)
+    {
+        if (Activity.Current is not { IsAllDataRequested: true } process)
+        {
+            return;
+        }
+
+        process.SetTag("messaging.batch.message_count", traceParents.Count);
+        foreach (var traceParent in traceParents)
+        {
+            if (CarriedContext(traceParent) is { TraceId: var traceId } context && context != default && traceId != process.TraceId)
+            {
+                process.AddLink(new ActivityLink(context));
+            }
+        }
+    }
+
     /// <summary>A consumer span for handling one delivery from <paramref name="queue"/>, continuing the publisher's trace.</summary>
     public static Activity? StartProcess(string queue, BasicDeliverEventArgs delivery)
     {
