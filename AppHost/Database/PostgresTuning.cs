@@ -15,7 +15,7 @@ internal static class PostgresTuning
     /// The setting is how often autovacuum looks at each database; a table is still vacuumed only past its thresholds,
     /// so a large table is not vacuumed more often than its size warrants.
     /// </summary>
-    public static IReadOnlyList<KeyValuePair<string, string>> Settings { get; } =
+    private static readonly KeyValuePair<string, string>[] Settings =
     [
         new("autovacuum_naptime", "5s"),
     ];

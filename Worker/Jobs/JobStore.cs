@@ -98,11 +98,12 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
 
         await RefuseOverQuotaAsync(connection, transaction, jobs, admissions, owners, unfinished, cancellationToken);
         var admitted = jobs.Where((_, i) => admissions[i].Created).ToList();
-        var written = results[^1].Select(id => Guid.Parse((string)id!)).ToList();
+        var written = results[^1];
         if (admitted.Count < jobs.Count)
         {
             // Some were not admitted (a repeated idempotency key, over quota): the messages name only those that were.
-            await OutboxStore.DeleteAsync(connection, transaction, written, cancellationToken);
+            await OutboxStore.DeleteAsync(connection, transaction, [.. written.Select(id => Guid.Parse((string)id!))],
+                cancellationToken);
             messages = MessagesFor(admitted);
             await OutboxStore.AddAsync(connection, transaction, messages, cancellationToken);
         }

@@ -5,7 +5,6 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Problems;
 using Worker.Messaging;
-using Worker.Messaging.Outbox;
 using Worker.Problems;
 using Worker.Webhooks;
 

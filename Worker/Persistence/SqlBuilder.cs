@@ -16,7 +16,7 @@ namespace Worker.Persistence;
 /// </summary>
 internal sealed class SqlBuilder
 {
-    private readonly List<object> _parts = []; // StringBuilder (text) or IBatchPart, in order
+    private readonly List<object> _parts = []; // StringBuilder (text) or BatchPart, in order
     private readonly List<(string Name, object? Value)> _parameters = [];
     private int _sets;
 
@@ -109,25 +109,23 @@ internal sealed class SqlBuilder
                 sql.Append(' '); // a raw string literal ends without its last line break
             }
 
-            ((IBatchPart)part).AppendTo(sql, parameters, postgres);
+            ((BatchPart)part).AppendTo(sql, parameters, postgres);
         }
 
         return (sql.ToString(), parameters);
     }
 
-    /// <summary>A part of a statement whose text and parameters depend on the provider.</summary>
-    private interface IBatchPart
-    {
-        void AppendTo(StringBuilder sql, List<(string Name, object? Value)> parameters, bool postgres);
-    }
-
-    private sealed record RowSet(IReadOnlyList<object?[]> Rows, string Alias, int Number) : IBatchPart
+    /// <summary>
+    /// A part of a statement whose text and parameters depend on the provider: one parameter per value on SQLite, one
+    /// array parameter on PostgreSQL.
+    /// </summary>
+    private abstract record BatchPart
     {
         public void AppendTo(StringBuilder sql, List<(string Name, object? Value)> parameters, bool postgres)
         {
             if (postgres)
             {
-                AppendUnnest(sql, parameters);
+                AppendArrays(sql, parameters);
             }
             else
             {
@@ -135,7 +133,15 @@ internal sealed class SqlBuilder
             }
         }
 
-        private void AppendValues(StringBuilder sql, List<(string Name, object? Value)> parameters)
+        protected abstract void AppendValues(StringBuilder sql, List<(string Name, object? Value)> parameters);
+
+        protected abstract void AppendArrays(StringBuilder sql, List<(string Name, object? Value)> parameters);
+    }
+
+    /// <summary>Rows: <c>(VALUES …) AS v</c>, or <c>unnest(…) AS v(column1, …)</c>.</summary>
+    private sealed record RowSet(IReadOnlyList<object?[]> Rows, string Alias, int Number) : BatchPart
+    {
+        protected override void AppendValues(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             sql.Append("(VALUES ");
             for (var row = 0; row < Rows.Count; row++)
@@ -154,7 +160,7 @@ internal sealed class SqlBuilder
             sql.Append(") AS ").Append(Alias);
         }
 
-        private void AppendUnnest(StringBuilder sql, List<(string Name, object? Value)> parameters)
+        protected override void AppendArrays(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             var width = Rows[0].Length;
             sql.Append("unnest(");
@@ -172,21 +178,10 @@ internal sealed class SqlBuilder
         }
     }
 
-    private sealed record ValueList(IReadOnlyList<object?> Values, int Number) : IBatchPart
+    /// <summary>A list: <c>IN (…)</c>, or <c>= ANY(…)</c>.</summary>
+    private sealed record ValueList(IReadOnlyList<object?> Values, int Number) : BatchPart
     {
-        public void AppendTo(StringBuilder sql, List<(string Name, object? Value)> parameters, bool postgres)
-        {
-            if (postgres)
-            {
-                AppendAny(sql, parameters);
-            }
-            else
-            {
-                AppendIn(sql, parameters);
-            }
-        }
-
-        private void AppendIn(StringBuilder sql, List<(string Name, object? Value)> parameters)
+        protected override void AppendValues(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             sql.Append("IN (");
             for (var i = 0; i < Values.Count; i++)
@@ -199,7 +194,7 @@ internal sealed class SqlBuilder
             sql.Append(')');
         }
 
-        private void AppendAny(StringBuilder sql, List<(string Name, object? Value)> parameters)
+        protected override void AppendArrays(StringBuilder sql, List<(string Name, object? Value)> parameters)
         {
             var (array, type) = PostgresArray.Of(Values);
             var name = string.Create(CultureInfo.InvariantCulture, $"@l{Number}");

@@ -544,28 +544,29 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
                 (mine.Count == 0 ? ")" : $"; {FaultWindows.DescribeWhen(mine, faults)})"));
             if (mine.Count > 0)
             {
-                var first = mine.MinBy(s => s.Started)!;
-                var details = string.Join("; ", mine.GroupBy(s => s.Detail ?? s.Code ?? "no answer")
-                    .OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} × \"{g.Key}\""));
-                result.Diagnostics.Add($"the load around the first 5xx outside a fault window ({first.Started:HH:mm:ss.fff} UTC; {details}), " +
-                    "by quarter of a second (\"job requests\": submissions and reads, which do not wait on python-inference):\n\n" +
-                    Timeline.Table(Timeline.Around(samples, first.Started, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2),
-                        TimeSpan.FromMilliseconds(250))));
+                result.Diagnostics.Add(LoadAround(mine, "outside a fault window"));
             }
         }
 
+        // Said like a scenario's own: what they were, when, and the load around the first.
         var between = outside.Where(s => !_results.Any(r => r.Span.Contains(s.Started))).ToList();
         if (between.Count > 0)
         {
-            // Said like a scenario's own: what they were, when, and the load around the first.
-            var first = between.MinBy(s => s.Started)!;
             _results[^1].Check(false, $"{between.Count} requests between scenarios got a 5xx or no answer ({Summary(between)}; " +
                 $"{FaultWindows.DescribeWhen(between, faults)})");
-            _results[^1].Diagnostics.Add($"the load around the first 5xx between scenarios ({first.Started:HH:mm:ss.fff} UTC; " +
-                string.Join("; ", between.GroupBy(s => $"{s.Route} {s.Status}: {s.Detail ?? s.Code ?? "no answer"}")
-                    .OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} × \"{g.Key}\"")) + "), by quarter of a second:\n\n" +
+            _results[^1].Diagnostics.Add(LoadAround(between, "between scenarios"));
+        }
+
+        // What the failures were, and the load a quarter of a second at a time around the first of them.
+        string LoadAround(List<RequestSample> failures, string where)
+        {
+            var first = failures.MinBy(s => s.Started)!;
+            var details = string.Join("; ", failures.GroupBy(s => s.Detail ?? s.Code ?? "no answer")
+                .OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} × \"{g.Key}\""));
+            return $"the load around the first 5xx {where} ({first.Started:HH:mm:ss.fff} UTC; {details}), " +
+                "by quarter of a second (\"job requests\": submissions and reads, which do not wait on python-inference):\n\n" +
                 Timeline.Table(Timeline.Around(samples, first.Started, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2),
-                    TimeSpan.FromMilliseconds(250))));
+                    TimeSpan.FromMilliseconds(250)));
         }
     }
 
