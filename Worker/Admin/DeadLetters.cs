@@ -77,8 +77,8 @@ internal sealed class DeadLetters(
                 return jobId is null;
             }
 
-            var revived = new OutboxMessage(Guid.CreateVersion7(), string.Empty, Settings.JobsQueue, OutboxRelay.JobMessageType,
-                JobMessage.Of(parsed).ToBytes(), Activity.Current?.Id, parsed, clock.GetUtcNow());
+            var revived = JobMessage.Alone(new QueuedJob(parsed, Activity.Current?.Id), Settings.JobsQueue, clock.GetUtcNow())
+                with { Id = Guid.CreateVersion7() };
             if (!await store.TryReviveAsync(parsed, revived, cancellationToken))
             {
                 // Unknown, or not failed (requeued already and done since): the dead message is stale.

@@ -4,7 +4,6 @@ using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using Worker.Batching;
 using Worker.Jobs;
-using Worker.Messaging.Outbox;
 
 namespace Worker.Messaging;
 
@@ -146,9 +145,7 @@ internal sealed partial class JobConsumer : QueueConsumer
     private async Task RepublishAsync(QueuedJob job, string queue, int attempt, string reason, CancellationToken cancellationToken)
     {
         Activity.Current = null; // the publication continues the job's trace (its traceparent), not the delivery's
-        await _publisher.PublishAsync(
-            new OutboxMessage(job.Id, string.Empty, queue, OutboxRelay.JobMessageType, JobMessage.Of(job.Id).ToBytes(),
-                job.TraceParent, job.Id, _clock.GetUtcNow()),
+        await _publisher.PublishAsync(JobMessage.Alone(job, queue, _clock.GetUtcNow()),
             new Dictionary<string, object?>
             {
                 [MessagingTopology.AttemptHeader] = attempt,

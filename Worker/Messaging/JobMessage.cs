@@ -59,11 +59,17 @@ public sealed record JobMessage(IReadOnlyList<QueuedJob> Jobs)
         DateTimeOffset now) =>
     [
         .. jobs.Chunk(PerMessage(maxPerMessage)).Select(chunk => chunk.Length == 1
-            ? new OutboxMessage(chunk[0].Id, string.Empty, queue, OutboxRelay.JobMessageType, Of(chunk[0].Id).ToBytes(),
-                chunk[0].TraceParent, chunk[0].Id, now)
+            ? Alone(chunk[0], queue, now)
             : new OutboxMessage(Guid.CreateVersion7(now), string.Empty, queue, OutboxRelay.JobMessageType,
                 new JobMessage(chunk).ToBytes(), chunk[0].TraceParent, null, now)),
     ];
+
+    /// <summary>
+    /// The message of one job to <paramref name="queue"/> (the jobs queue, a retry queue, the dead letters):
+    /// <c>{"jobId"}</c>, with the job's id as message id and its trace as the message's.
+    /// </summary>
+    public static OutboxMessage Alone(QueuedJob job, string queue, DateTimeOffset now) =>
+        new(job.Id, string.Empty, queue, OutboxRelay.JobMessageType, Of(job.Id).ToBytes(), job.TraceParent, job.Id, now);
 
     /// <summary>How many jobs <see cref="For"/> puts in each message but the last, for a setting of <paramref name="maxPerMessage"/>.</summary>
     public static int PerMessage(int maxPerMessage) => Math.Clamp(maxPerMessage, 1, MaxJobs);

@@ -120,7 +120,7 @@ internal sealed class TemporaryJobStore : IAsyncDisposable
 
     /// <summary>The queue message of <paramref name="job"/> alone, as the store writes it.</summary>
     public static OutboxMessage JobMessageFor(Job job) =>
-        JobMessage.For([new QueuedJob(job.Id, null)], Messaging.JobsQueue, 1, job.CreatedAt)[0];
+        JobMessage.Alone(new QueuedJob(job.Id, null), Messaging.JobsQueue, job.CreatedAt);
 
     /// <summary>The ids of the jobs <paramref name="messages"/> queue, in order.</summary>
     public static IEnumerable<Guid> JobsIn(IEnumerable<OutboxMessage> messages) =>
