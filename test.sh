@@ -49,8 +49,9 @@ cat "$python_log"
 expected=("$python_suite" docs)
 for project in tests/*/*.csproj; do expected+=("$(basename "$project" .csproj)"); done
 summary="$(/usr/bin/python3 scripts/test_summary.py "$results" --floors tests/expected-counts "${expected[@]}")" || status=1
-echo "$summary"
-# The summary prints its "tests:" line whatever happens; should the script not run at all, this one stands in.
-grep -q '^tests: ' <<<"$summary" || { echo "tests: 0 passed, 1 failed, 0 skipped"; status=1; }
 echo "test.sh: $((SECONDS - started)) s"
+echo "$summary"
+# The summary ends with its "tests:" line whatever happens (the run's last line); should the script not run at all,
+# this one stands in.
+grep -q '^tests: ' <<<"$summary" || { echo "tests: 0 passed, 1 failed, 0 skipped"; status=1; }
 exit "$status"
