@@ -41,4 +41,38 @@ public sealed class TimelineTests
         Assert.Equal("| -0.50 | 0 | 0 | 0 | — / — | 0 | 0 | 0 | — / — |", rows[2].TrimEnd('\r'));
         Assert.Equal("| 0.00 | 1 | 0 | 0 | 12 / 12 | 0 | 0 | 0 | — / — |", rows[4].TrimEnd('\r'));
     }
+
+    [Fact]
+    public void Each_slice_shows_each_probes_longest_wait_under_way_in_it_a_stall_in_every_slice_it_spans()
+    {
+        var disk = new ProbeSeries("disk fsync", [Probe(9.0, ms: 0.4), Probe(9.6, ms: 1200), Probe(10.9, ms: 2)]);
+        var broker = new ProbeSeries("broker confirm", [Probe(10.1, ms: 5000, failed: true)]);
+
+        var slices = Timeline.Around([Ok(10.1, ms: 12)], At(10), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1),
+            TimeSpan.FromMilliseconds(500), [disk, broker]);
+
+        Assert.Equal(new Timeline.ProbeSlice(TimeSpan.FromMilliseconds(0.4), false), slices[0].Probes[0]);
+        Assert.Equal(new Timeline.ProbeSlice(TimeSpan.FromMilliseconds(1200), false), slices[1].Probes[0]);
+        Assert.Equal(new Timeline.ProbeSlice(TimeSpan.FromMilliseconds(1200), false), slices[2].Probes[0]); // began before it
+        Assert.Equal(new Timeline.ProbeSlice(TimeSpan.FromMilliseconds(1200), false), slices[3].Probes[0]); // 9.6 + 1.2 s > 10.5
+        Assert.Equal(new Timeline.ProbeSlice(null, false), slices[1].Probes[1]);
+        Assert.Equal(new Timeline.ProbeSlice(TimeSpan.FromSeconds(5), true), slices[3].Probes[1]);
+
+        var rows = Timeline.Table(slices, ["disk fsync", "broker confirm"]).TrimEnd().Split('\n');
+        Assert.EndsWith(" disk fsync, longest (ms) | broker confirm, longest (ms) |", rows[0].TrimEnd('\r'), StringComparison.Ordinal);
+        Assert.Equal("|---|---|---|---|---|---|---|---|---|---|---|", rows[1].TrimEnd('\r'));
+        Assert.Equal("| -1.00 | 0 | 0 | 0 | — / — | 0 | 0 | 0 | — / — | 0.4 | — |", rows[2].TrimEnd('\r'));
+        Assert.Equal("| +0.50 | 0 | 0 | 0 | — / — | 0 | 0 | 0 | — / — | 1200 | 5000 (failed) |", rows[5].TrimEnd('\r'));
+    }
+
+    [Fact]
+    public void Without_probes_the_table_keeps_its_columns()
+    {
+        var table = Timeline.Table(Timeline.Around([Ok(10.1, ms: 12)], At(10), TimeSpan.Zero, TimeSpan.FromSeconds(0.25),
+            TimeSpan.FromMilliseconds(250)));
+
+        Assert.Equal("| 0.00 | 1 | 0 | 0 | 12 / 12 | 0 | 0 | 0 | — / — |", table.TrimEnd().Split('\n')[2].TrimEnd('\r'));
+    }
+
+    private static ProbeSample Probe(double at, double ms, bool failed = false) => new(At(at), TimeSpan.FromMilliseconds(ms), failed);
 }

@@ -147,6 +147,24 @@ public sealed class ChaosApp : IAsyncDisposable
         yield return ("RequestLimits__Deadline", RequestDeadline.ToString("c"));
     }
 
+    /// <summary>The broker's AMQP address, with this run's credentials.</summary>
+    public async Task<string> BrokerConnectionStringAsync(CancellationToken cancellationToken) =>
+        await App.GetConnectionStringAsync("messaging", cancellationToken)
+        ?? throw new InvalidOperationException("The broker has no connection string.");
+
+    /// <summary>The Worker's SQLite file, or null when it keeps its jobs in PostgreSQL.</summary>
+    public async Task<string?> WorkerDatabasePathAsync()
+    {
+        var worker = App.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ProjectResource>()
+            .Single(r => r.Name == "worker");
+        // The environment as the resource is started with it (obsolete in Aspire 13 for ExecutionConfigurationBuilder,
+        // which needs far more ceremony for reading one variable).
+#pragma warning disable CS0618
+        var environment = await worker.GetEnvironmentVariableValuesAsync(DistributedApplicationOperation.Run);
+#pragma warning restore CS0618
+        return environment.GetValueOrDefault("Jobs__DatabasePath");
+    }
+
     /// <summary>A bearer token of this run's issuer for <paramref name="subject"/>.</summary>
     public string Token(string subject, string scopes = "predict jobs") =>
         new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor

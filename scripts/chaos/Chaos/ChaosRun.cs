@@ -38,6 +38,9 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
     public IReadOnlyList<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints => _footprints;
 
+    /// <summary>The stall probes' waits through the run (<see cref="StallProbes"/>).</summary>
+    public IReadOnlyList<ProbeSeries> Probes { get; private set; } = [];
+
     /// <summary>Whole mixes (<see cref="LoadMix.Default"/>) per second the stack sustained in the saturation measurement.</summary>
     public double Saturation => _saturation;
 
@@ -54,6 +57,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (20, 5, 5);
         var running = load.RunAsync(stopLoad.Token);
+        await using var probes = StallProbes.Start(await stack.BrokerConnectionStringAsync(cancellationToken),
+            await stack.WorkerDatabasePathAsync(), options.OutputDirectory);
         _phaseClock.Start();
 
         var warmUp = Begin("warm-up (quiet)");
@@ -123,6 +128,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
         await stopLoad.CancelAsync();
         await running;
+        Probes = probes.Series;
         await CountJobsAsync(cancellationToken);
         Phase("draining and counting jobs");
         ApplyRunWideRules();
@@ -564,9 +570,10 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             var details = string.Join("; ", failures.GroupBy(s => s.Detail ?? s.Code ?? "no answer")
                 .OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} × \"{g.Key}\""));
             return $"the load around the first 5xx {where} ({first.Started:HH:mm:ss.fff} UTC; {details}), " +
-                "by quarter of a second (\"job requests\": submissions and reads, which do not wait on python-inference):\n\n" +
+                "by quarter of a second (\"job requests\": submissions and reads, which do not wait on python-inference; " +
+                "then the stall probes' longest wait under way in the quarter):\n\n" +
                 Timeline.Table(Timeline.Around(samples, first.Started, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2),
-                    TimeSpan.FromMilliseconds(250)));
+                    TimeSpan.FromMilliseconds(250), Probes), [.. Probes.Select(p => p.Name)]);
         }
     }
 

@@ -57,9 +57,11 @@ var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
     $"| {f.Process} | {ResourceGrowth.Mib(f.Start.RssBytes)} → {ResourceGrowth.Mib(f.End.RssBytes)} | {f.Start.OwnOpenFiles} → {f.End.OwnOpenFiles} " +
     $"| {f.Start.OutgoingConnections} → {f.End.OutgoingConnections} | {f.Start.CallersConnections} → {f.End.CallersConnections} " +
     $"| {f.Start.Threads} → {f.End.Threads} |"));
+var probes = string.Join("; ", run.Probes.Select(ProbeSummary.Line));
 var markdown = $"""
     {header}
     Time by phase: {phases}.
+    Stall probes, a wait every {StallProbes.Interval.TotalMilliseconds:0} ms through the run: {probes}.
 
     {table}
     {(failures.Length == 0 ? "Every scenario held." : "Failed:\n" + failures)}
@@ -109,6 +111,16 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
         r.Failures,
     }),
     footprints = run.Footprints.Select(f => new { f.Process, f.Start, f.End }),
+    probes = run.Probes.Select(p => new
+    {
+        p.Name,
+        waits = p.Samples.Count,
+        failed = p.Samples.Count(s => s.Failed),
+        p50Ms = Latency.Percentile(p.Samples.Select(s => s.Latency), 50)?.TotalMilliseconds,
+        p99Ms = Latency.Percentile(p.Samples.Select(s => s.Latency), 99)?.TotalMilliseconds,
+        longestMs = p.Samples.MaxBy(s => s.Latency)?.Latency.TotalMilliseconds,
+        longestFrom = p.Samples.MaxBy(s => s.Latency)?.Started,
+    }),
 }, new JsonSerializerOptions { WriteIndented = true }));
 log.WriteLine($"written: {Path.Combine(options.OutputDirectory, stamp)}.md and .json");
 return run.Results.All(r => r.Passed) ? 0 : 1;

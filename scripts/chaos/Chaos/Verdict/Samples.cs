@@ -28,3 +28,13 @@ public static class Routes
     public const string SubmitJob = "submit-job";
     public const string ReadJob = "read-job";
 }
+
+/// <summary>One wait of a stall probe: when it began, how long it took, and whether it ended in an error (or timed out).</summary>
+public sealed record ProbeSample(DateTimeOffset Started, TimeSpan Latency, bool Failed = false)
+{
+    /// <summary>Whether the wait was under way at some point of <paramref name="window"/>.</summary>
+    public bool Overlaps(TimeWindow window) => Started < window.End && Started + Latency > window.Start;
+}
+
+/// <summary>A stall probe's waits, in the order taken, under the name the report gives it.</summary>
+public sealed record ProbeSeries(string Name, IReadOnlyList<ProbeSample> Samples);

@@ -1,0 +1,62 @@
+using Chaos.Load;
+using static Chaos.Tests.Samples;
+
+namespace Chaos.Tests;
+
+public sealed class StallProbeTests
+{
+    [Fact]
+    public async Task Each_wait_is_recorded_with_its_length_and_a_wait_that_threw_or_passed_the_limit_as_failed()
+    {
+        var calls = 0;
+        var probe = new StallProbe("test", async cancellationToken =>
+        {
+            switch (Interlocked.Increment(ref calls))
+            {
+                case 1:
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+                    break;
+                case 2:
+                    throw new InvalidOperationException("the broker restarted");
+                case 3:
+                    await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken); // cut off by the limit
+                    break;
+            }
+        });
+        using var stop = new CancellationTokenSource();
+
+        var running = probe.RunAsync(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(500), stop.Token);
+        while (probe.Series.Samples.Count < 4)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        await stop.CancelAsync();
+        await running;
+
+        var samples = probe.Series.Samples;
+        Assert.Equal("test", probe.Series.Name);
+        Assert.InRange(samples[0].Latency, TimeSpan.FromMilliseconds(190), TimeSpan.FromSeconds(2));
+        Assert.False(samples[0].Failed);
+        Assert.True(samples[1].Failed);
+        Assert.True(samples[2].Failed);
+        Assert.InRange(samples[2].Latency, TimeSpan.FromMilliseconds(490), TimeSpan.FromSeconds(5));
+        Assert.False(samples[3].Failed);
+        Assert.True(samples[1].Started >= samples[0].Started + samples[0].Latency, "one wait at a time");
+    }
+
+    [Fact]
+    public void The_summary_gives_the_percentiles_the_longest_wait_and_when_it_began()
+    {
+        var series = new ProbeSeries("disk fsync", [
+            .. Enumerable.Range(0, 99).Select(i => new ProbeSample(At(i), TimeSpan.FromMilliseconds(0.5))),
+            new ProbeSample(At(120.25), TimeSpan.FromMilliseconds(5300)),
+        ]);
+
+        Assert.Equal("disk fsync: p50 0.5 / p99 0.5 / longest 5300 ms (from 04:02:00.250 UTC) in 100 waits",
+            ProbeSummary.Line(series));
+        Assert.Equal("broker confirm: p50 12 / p99 12 / longest 12 ms (from 04:00:01.000 UTC, failed) in 1 waits, 1 failed",
+            ProbeSummary.Line(new ProbeSeries("broker confirm", [new ProbeSample(At(1), TimeSpan.FromMilliseconds(12), Failed: true)])));
+        Assert.Equal("none: no waits measured", ProbeSummary.Line(new ProbeSeries("none", [])));
+    }
+}
