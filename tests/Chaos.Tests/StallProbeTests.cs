@@ -46,6 +46,34 @@ public sealed class StallProbeTests
     }
 
     [Fact]
+    public async Task A_timer_is_recorded_as_how_late_it_fired_from_when_it_was_due()
+    {
+        var period = TimeSpan.FromMilliseconds(100);
+        var calls = 0;
+        var probe = new StallProbe("timer", async cancellationToken =>
+        {
+            // The second wait is held up 400 ms past its period, as a pause of the process would.
+            await Task.Delay(Interlocked.Increment(ref calls) == 2 ? period * 5 : period, cancellationToken);
+        }, expected: period);
+        using var stop = new CancellationTokenSource();
+        var before = DateTimeOffset.UtcNow;
+
+        var running = probe.RunAsync(TimeSpan.Zero, TimeSpan.FromSeconds(5), stop.Token);
+        while (probe.Series.Samples.Count < 3)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        await stop.CancelAsync();
+        await running;
+
+        var samples = probe.Series.Samples;
+        Assert.True(samples[0].Started >= before + period, "a timer's lateness begins when it was due");
+        Assert.InRange(samples[1].Latency, TimeSpan.FromMilliseconds(390), TimeSpan.FromSeconds(2));
+        Assert.True(samples[0].Latency < TimeSpan.FromMilliseconds(300), $"on time, or nearly: {samples[0].Latency}");
+    }
+
+    [Fact]
     public void The_summary_gives_the_percentiles_the_longest_wait_and_when_it_began()
     {
         var series = new ProbeSeries("disk fsync", [

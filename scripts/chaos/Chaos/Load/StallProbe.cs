@@ -4,8 +4,11 @@ using Chaos.Verdict;
 
 namespace Chaos.Load;
 
-/// <summary>One probe: a wait taken, timed and recorded, then the next after an interval, until stopped.</summary>
-public sealed class StallProbe(string name, Func<CancellationToken, Task> wait)
+/// <summary>
+/// One probe: a wait taken, timed and recorded, then the next after an interval, until stopped. A wait that should
+/// take <paramref name="expected"/> (a timer's period) is recorded as how late it ended, from when it was due.
+/// </summary>
+public sealed class StallProbe(string name, Func<CancellationToken, Task> wait, TimeSpan expected = default)
 {
     private readonly ConcurrentQueue<ProbeSample> _samples = new();
 
@@ -33,7 +36,8 @@ public sealed class StallProbe(string name, Func<CancellationToken, Task> wait)
                 failed = true; // the broker restarted, or the limit passed: the wait counts, as failed
             }
 
-            _samples.Enqueue(new ProbeSample(started, clock.Elapsed, failed));
+            var late = clock.Elapsed - expected;
+            _samples.Enqueue(new ProbeSample(started + expected, late > TimeSpan.Zero ? late : TimeSpan.Zero, failed));
             try
             {
                 await Task.Delay(interval, cancellationToken);

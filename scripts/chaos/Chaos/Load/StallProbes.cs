@@ -11,13 +11,17 @@ namespace Chaos.Load;
 /// a 4 KiB write synced to the disk (in the Worker's database folder, on the file system the broker's and the
 /// database's files share), a persistent message the broker confirms (to a queue of its own, which keeps one message),
 /// and the SQLite database's write lock taken and given back. When submissions stall and predictions do not, the
-/// report's timeline shows which of the three stalled with them (docs/reliability.md).
+/// report's timeline shows which of the three stalled with them (docs/reliability.md). A fourth times the driver
+/// itself: how late its own 100 ms timer fires, back to back. The load is paced by such timers, and sends what it
+/// owes when it catches up, so a pause of the driver (its garbage collector, the machine's cores taken) comes back as
+/// a burst the stack did not cause.
 /// </summary>
 public sealed class StallProbes : IAsyncDisposable
 {
     public const string Disk = "disk fsync";
     public const string Broker = "broker confirm";
     public const string WriteLock = "SQLite write lock";
+    public const string DriverTimer = "driver's timer late";
 
     /// <summary>The probe queue on the machine's broker; deleted when the run ends.</summary>
     public const string ProbeQueue = "chaos.stall-probe";
@@ -44,6 +48,8 @@ public sealed class StallProbes : IAsyncDisposable
     public static StallProbes Start(string brokerConnectionString, string? databasePath, string outputFolder)
     {
         var probes = new StallProbes();
+        probes.Add(new StallProbe(DriverTimer, cancellationToken => Task.Delay(Interval, cancellationToken), expected: Interval),
+            interval: TimeSpan.Zero);
         var folder = databasePath is null ? outputFolder : Path.GetDirectoryName(databasePath)!;
         Directory.CreateDirectory(folder);
         var disk = new SyncedWrite(Path.Combine(folder, ".chaos-stall-probe"));
@@ -64,10 +70,10 @@ public sealed class StallProbes : IAsyncDisposable
         return probes;
     }
 
-    private void Add(StallProbe probe)
+    private void Add(StallProbe probe, TimeSpan? interval = null)
     {
         _probes.Add(probe);
-        _running.Add(Task.Run(() => probe.RunAsync(Interval, WaitLimit, _stop.Token)));
+        _running.Add(Task.Run(() => probe.RunAsync(interval ?? Interval, WaitLimit, _stop.Token)));
     }
 
     public async ValueTask DisposeAsync()
