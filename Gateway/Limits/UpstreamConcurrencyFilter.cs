@@ -16,7 +16,9 @@ internal sealed class UpstreamConcurrencyFilter(UpstreamService upstream, Upstre
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        using var slot = limiter.TryEnter(upstream, RateLimitBudget.CallerKey(context.HttpContext), out var callerIsFull);
+        var (slot, callerIsFull) = await limiter.EnterAsync(upstream, RateLimitBudget.CallerKey(context.HttpContext),
+            context.HttpContext.RequestAborted);
+        using var held = slot;
         return slot is null
             ? TypedResults.Problem(UpstreamConcurrency.Refused(upstream, callerIsFull, options.Value.RetryAfter))
             : await next(context);

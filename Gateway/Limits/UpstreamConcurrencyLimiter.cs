@@ -15,7 +15,11 @@ public enum UpstreamService
 
 /// <summary>
 /// Slots for calls that wait on an upstream: per upstream, a pool for the replica and a smaller one per caller. A call
-/// takes one of each or none, never waits for one (a full pool is an immediate 503), and gives both back when it ends.
+/// takes one of each or none, and gives both back when it ends. A caller whose own pool is full is refused at once (it
+/// has as much in flight as it may); when the replica's pool is full a call waits for a slot, oldest first, up to
+/// <see cref="UpstreamLimitsOptions.QueueWait"/> and among at most <see cref="UpstreamLimitsOptions.QueueLimit"/>
+/// others, then is refused: a burst is served as the calls ahead of it end, and while an upstream is slow the waiting
+/// stays in front of it, bounded in number and in time.
 /// The upstreams' pools are apart (bulkheads): when python-inference slows down and its predictions fill its pool,
 /// calls to the Worker still find theirs. It sits in front of the use cases, above anything the upstream clients do
 /// themselves (resilience, batching), so it counts callers' calls, not the requests that finally leave the gateway.
@@ -32,11 +36,12 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
     }
 
     /// <summary>
-    /// A slot for <paramref name="caller"/>'s call to <paramref name="upstream"/>, to dispose when the call ends; null
-    /// when either of that upstream's pools is full.
+    /// A slot for <paramref name="caller"/>'s call to <paramref name="upstream"/>, to dispose when the call ends; no slot
+    /// when the caller's pool is full, the replica's waiting line is, or no slot freed within the wait (and
+    /// <see cref="Entry.CallerIsFull"/> says which of the pools refused).
     /// </summary>
-    public IDisposable? TryEnter(UpstreamService upstream, string caller, out bool callerIsFull) =>
-        _pools[(int)upstream].TryEnter(caller, out callerIsFull);
+    public ValueTask<Entry> EnterAsync(UpstreamService upstream, string caller, CancellationToken cancellationToken) =>
+        _pools[(int)upstream].EnterAsync(caller, cancellationToken);
 
     public void Dispose()
     {
@@ -46,44 +51,83 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
         }
     }
 
+    /// <summary>A slot (dispose it when the call ends), or none and which pool refused.</summary>
+    public readonly record struct Entry(IDisposable? Slot, bool CallerIsFull);
+
     private sealed class Pool(UpstreamLimitsOptions limits) : IDisposable
     {
         private readonly ConcurrencyLimiter _replica = new(new ConcurrencyLimiterOptions
         {
             PermitLimit = limits.MaxConcurrentCalls,
-            QueueLimit = 0,
+            QueueLimit = limits.QueueWait > TimeSpan.Zero ? limits.QueueLimit : 0,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst, // the newest is refused when the line is full
         });
 
         private readonly PartitionedRateLimiter<string> _perCaller = PartitionedRateLimiter.Create<string, string>(caller =>
             RateLimitPartition.GetConcurrencyLimiter(caller,
                 _ => new ConcurrencyLimiterOptions { PermitLimit = limits.MaxConcurrentCallsPerCaller, QueueLimit = 0 }));
 
-        public Slot? TryEnter(string caller, out bool callerIsFull)
+        public async ValueTask<Entry> EnterAsync(string caller, CancellationToken cancellationToken)
         {
             var own = _perCaller.AttemptAcquire(caller);
             if (!own.IsAcquired)
             {
                 own.Dispose();
-                callerIsFull = true;
-                return null;
+                return new Entry(null, CallerIsFull: true);
             }
 
-            callerIsFull = false;
             var shared = _replica.AttemptAcquire();
+            if (!shared.IsAcquired && limits.QueueWait > TimeSpan.Zero)
+            {
+                shared.Dispose();
+                shared = await WaitForSlotAsync(cancellationToken);
+            }
+
             if (!shared.IsAcquired)
             {
                 shared.Dispose();
                 own.Dispose();
-                return null;
+                return new Entry(null, CallerIsFull: false);
             }
 
-            return new Slot(own, shared);
+            return new Entry(new Slot(own, shared), CallerIsFull: false);
+        }
+
+        /// <summary>A slot that frees within the wait, or a lease not acquired (the line full, the wait over).</summary>
+        private async ValueTask<RateLimitLease> WaitForSlotAsync(CancellationToken cancellationToken)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(limits.QueueWait);
+            try
+            {
+                return await _replica.AcquireAsync(1, wait.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return NoSlot.Instance;
+            }
         }
 
         public void Dispose()
         {
             _replica.Dispose();
             _perCaller.Dispose();
+        }
+    }
+
+    /// <summary>The wait ended without a slot.</summary>
+    private sealed class NoSlot : RateLimitLease
+    {
+        public static readonly NoSlot Instance = new();
+
+        public override bool IsAcquired => false;
+
+        public override IEnumerable<string> MetadataNames => [];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = null;
+            return false;
         }
     }
 

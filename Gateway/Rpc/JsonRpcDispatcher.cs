@@ -91,7 +91,8 @@ internal sealed partial class JsonRpcDispatcher(
         IDisposable? slot = null;
         if (method.Upstream is { } upstream)
         {
-            slot = concurrency.TryEnter(upstream, RateLimitBudget.CallerKey(httpContext), out var callerIsFull);
+            (slot, var callerIsFull) = await concurrency.EnterAsync(upstream, RateLimitBudget.CallerKey(httpContext),
+                httpContext.RequestAborted);
             if (slot is null)
             {
                 return (null, JsonRpcError.FromProblem(

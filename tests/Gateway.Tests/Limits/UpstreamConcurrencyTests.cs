@@ -8,19 +8,26 @@ using static Gateway.Tests.Problems;
 namespace Gateway.Tests.Limits;
 
 /// <summary>
-/// Calls that wait on an upstream hold a slot of that upstream's pools, per caller and overall; with none free the
-/// answer is at once 503 <c>concurrency_limited</c> with <c>Retry-After</c> (over JSON-RPC, that call's error).
+/// Calls that wait on an upstream hold a slot of that upstream's pools, per caller and overall. With the caller's own
+/// pool full the answer is at once 503 <c>concurrency_limited</c> with <c>Retry-After</c> (over JSON-RPC, that call's
+/// error); with the replica's full, the call waits for a slot up to <c>QueueWait</c> (in a line of <c>QueueLimit</c>),
+/// then gets the same 503.
 /// </summary>
 public sealed class UpstreamConcurrencyTests
 {
     private static readonly object Body = new { model = "sentiment", inputs = new[] { "fine" } };
 
-    private static ConfiguredGatewayFactory Factory(int perCaller, int overall) => new(new Dictionary<string, string?>
-    {
-        ["UpstreamLimits:MaxConcurrentCallsPerCaller"] = $"{perCaller}",
-        ["UpstreamLimits:MaxConcurrentCalls"] = $"{overall}",
-        ["UpstreamLimits:RetryAfter"] = "00:00:02",
-    });
+    private static readonly TimeSpan ShortWait = TimeSpan.FromMilliseconds(200);
+
+    private static ConfiguredGatewayFactory Factory(int perCaller, int overall, TimeSpan? queueWait = null, int queueLimit = 1024) =>
+        new(new Dictionary<string, string?>
+        {
+            ["UpstreamLimits:MaxConcurrentCallsPerCaller"] = $"{perCaller}",
+            ["UpstreamLimits:MaxConcurrentCalls"] = $"{overall}",
+            ["UpstreamLimits:RetryAfter"] = "00:00:02",
+            ["UpstreamLimits:QueueWait"] = (queueWait ?? ShortWait).ToString("c"),
+            ["UpstreamLimits:QueueLimit"] = $"{queueLimit}",
+        });
 
     /// <summary>Holds every prediction until released; returns the release and a task that completes once one waits.</summary>
     private static (TaskCompletionSource Release, Task FirstWaiting) Hold(ConfiguredGatewayFactory factory)
@@ -36,22 +43,26 @@ public sealed class UpstreamConcurrencyTests
     }
 
     [Fact]
-    public async Task A_callers_second_call_while_its_first_waits_is_503_with_retry_after_and_another_caller_is_served()
+    public async Task A_callers_second_call_while_its_first_waits_is_503_at_once_with_retry_after_and_another_caller_is_served()
     {
-        await using var factory = Factory(perCaller: 1, overall: 10);
+        // The replica's pool has room and a long wait: the caller's own pool refuses, without waiting.
+        await using var factory = Factory(perCaller: 1, overall: 10, queueWait: TimeSpan.FromSeconds(10));
         using var fay = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-fay"));
         using var gus = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-gus"));
         var (release, waiting) = Hold(factory);
 
         var first = fay.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var second = await fay.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        var refusedAfter = clock.Elapsed;
         var rpc = await fay.PostAsync("/rpc", new StringContent("""{"jsonrpc":"2.0","method":"listModels","id":1}""",
             Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
         var other = gus.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         release.SetResult();
 
         var problem = await ReadProblemAsync(second, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
+        Assert.True(refusedAfter < TimeSpan.FromSeconds(5), $"refused after {refusedAfter}, not at once");
         Assert.Equal("2", Assert.Single(second.Headers.GetValues("Retry-After")));
         Assert.Equal(2, problem.GetProperty("retryAfter").GetInt32());
         var rpcAnswer = await rpc.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
@@ -63,7 +74,7 @@ public sealed class UpstreamConcurrencyTests
     }
 
     [Fact]
-    public async Task When_every_slot_is_taken_another_caller_gets_503_too_and_a_freed_slot_serves_again()
+    public async Task When_every_slot_is_taken_another_caller_waits_out_the_wait_then_gets_503_and_a_freed_slot_serves_again()
     {
         await using var factory = Factory(perCaller: 5, overall: 1);
         using var hal = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-hal"));
@@ -72,14 +83,62 @@ public sealed class UpstreamConcurrencyTests
 
         var first = hal.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var refused = await ida.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        var refusedAfter = clock.Elapsed;
         release.SetResult();
         await first;
         var later = await ida.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
 
         var problem = await ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
         Assert.Contains("gateway has as many calls to python-inference", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.True(refusedAfter >= ShortWait, $"refused after {refusedAfter}, before the wait of {ShortWait} was over");
         Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_call_that_finds_every_slot_taken_is_served_when_one_frees_within_the_wait()
+    {
+        await using var factory = Factory(perCaller: 5, overall: 1, queueWait: TimeSpan.FromSeconds(10));
+        using var lea = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-lea"));
+        using var max = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-max"));
+        var (release, waiting) = Hold(factory);
+
+        var first = lea.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var second = max.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
+        Assert.False(second.IsCompleted, "the second call was answered while every slot was taken");
+        release.SetResult();
+
+        Assert.Equal(HttpStatusCode.OK, (await second).StatusCode);
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(500));
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+    }
+
+    [Fact]
+    public async Task When_the_line_for_a_slot_is_full_the_next_call_is_refused_at_once()
+    {
+        await using var factory = Factory(perCaller: 5, overall: 1, queueWait: TimeSpan.FromSeconds(10), queueLimit: 1);
+        using var ned = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-ned"));
+        using var ola = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-ola"));
+        using var pia = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-pia"));
+        var (release, waiting) = Hold(factory);
+
+        var first = ned.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var inLine = ola.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var refused = await pia.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        var refusedAfter = clock.Elapsed;
+        release.SetResult();
+
+        await ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
+        Assert.True(refusedAfter < TimeSpan.FromSeconds(5), $"refused after {refusedAfter}, not at once");
+        Assert.Equal(HttpStatusCode.OK, (await inLine).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
     }
 
     [Fact]
