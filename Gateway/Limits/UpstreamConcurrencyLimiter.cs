@@ -80,7 +80,15 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
             if (!shared.IsAcquired && limits.QueueWait > TimeSpan.Zero)
             {
                 shared.Dispose();
-                shared = await WaitForSlotAsync(cancellationToken);
+                try
+                {
+                    shared = await WaitForSlotAsync(cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    own.Dispose(); // the caller went away (or its deadline passed) while waiting: its own slot goes back
+                    throw;
+                }
             }
 
             if (!shared.IsAcquired)

@@ -120,6 +120,9 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
         p99Ms = Latency.Percentile(p.Samples.Select(s => s.Latency), 99)?.TotalMilliseconds,
         longestMs = p.Samples.MaxBy(s => s.Latency)?.Latency.TotalMilliseconds,
         longestFrom = p.Samples.MaxBy(s => s.Latency)?.Started,
+        // The longest waits of 100 ms or more (at most 50), in time order: to lay beside the run's events.
+        stalls = p.Samples.Where(s => s.Latency >= TimeSpan.FromMilliseconds(100)).OrderByDescending(s => s.Latency).Take(50)
+            .OrderBy(s => s.Started).Select(s => new { from = s.Started, ms = s.Latency.TotalMilliseconds, s.Failed }),
     }),
 }, new JsonSerializerOptions { WriteIndented = true }));
 log.WriteLine($"written: {Path.Combine(options.OutputDirectory, stamp)}.md and .json");

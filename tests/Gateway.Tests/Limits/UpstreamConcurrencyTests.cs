@@ -118,6 +118,29 @@ public sealed class UpstreamConcurrencyTests
     }
 
     [Fact]
+    public async Task A_caller_that_goes_away_while_waiting_for_a_slot_gets_its_own_slot_back()
+    {
+        await using var factory = Factory(perCaller: 1, overall: 1, queueWait: TimeSpan.FromSeconds(10));
+        using var quinn = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-quinn"));
+        using var rita = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-rita"));
+        var (release, waiting) = Hold(factory);
+
+        var first = quinn.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        using (var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => rita.PostAsJsonAsync("/api/v1/predictions", Body, giveUp.Token));
+        }
+
+        release.SetResult();
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+
+        // Her one slot is free again: had the abandoned wait kept it, this would be refused at once as "caller is full".
+        var again = await rita.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    [Fact]
     public async Task When_the_line_for_a_slot_is_full_the_next_call_is_refused_at_once()
     {
         await using var factory = Factory(perCaller: 5, overall: 1, queueWait: TimeSpan.FromSeconds(10), queueLimit: 1);
