@@ -152,6 +152,47 @@ public sealed class ChaosApp : IAsyncDisposable
         await App.GetConnectionStringAsync("messaging", cancellationToken)
         ?? throw new InvalidOperationException("The broker has no connection string.");
 
+    /// <summary>The stack's own queues, whose depths the soak reports at its start and end.</summary>
+    public static readonly string[] Queues =
+        ["jobs", "jobs.retries", "jobs.dead", "events.audit", "events.notifications", "events.analytics", "events.dead"];
+
+    /// <summary>
+    /// Each of <see cref="Queues"/>' ready messages, read with a passive declaration (null for a queue that does not
+    /// exist, or when the broker does not answer): a queue its consumers fall behind on grows the broker's memory.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, uint?>> QueueDepthsAsync(CancellationToken cancellationToken)
+    {
+        var depths = Queues.ToDictionary(queue => queue, _ => (uint?)null);
+        try
+        {
+            var factory = new RabbitMQ.Client.ConnectionFactory
+            {
+                Uri = new Uri(await BrokerConnectionStringAsync(cancellationToken)), AutomaticRecoveryEnabled = false,
+                ClientProvidedName = "chaos queue depths",
+            };
+            await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+            foreach (var queue in Queues)
+            {
+                // A passive declaration of a missing queue closes its channel: one channel each.
+                await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+                try
+                {
+                    depths[queue] = (await channel.QueueDeclarePassiveAsync(queue, cancellationToken)).MessageCount;
+                }
+                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+                {
+                    // not declared in this run
+                }
+            }
+        }
+        catch (Exception exception) when (exception is RabbitMQ.Client.Exceptions.BrokerUnreachableException or IOException)
+        {
+            // the report says "—"
+        }
+
+        return depths;
+    }
+
     /// <summary>The Worker's SQLite file, or null when it keeps its jobs in PostgreSQL.</summary>
     public async Task<string?> WorkerDatabasePathAsync()
     {

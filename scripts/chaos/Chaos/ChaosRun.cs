@@ -38,6 +38,9 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
     public IReadOnlyList<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints => _footprints;
 
+    /// <summary>The stack's queues' ready messages after the soak's warm-up and at its end.</summary>
+    public IReadOnlyList<(string Queue, uint? Start, uint? End)> QueueDepths { get; private set; } = [];
+
     /// <summary>The stall probes' waits through the run (<see cref="StallProbes"/>).</summary>
     public IReadOnlyList<ProbeSeries> Probes { get; private set; } = [];
 
@@ -350,10 +353,13 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         await Task.Delay(options.SoakWarmUp, cancellationToken);
         var processes = WatchedProcesses();
         var start = ReadFootprints(processes);
+        var queuesAtStart = await stack.QueueDepthsAsync(cancellationToken);
         var measuredFrom = DateTimeOffset.UtcNow;
         Log($"  footprints after warm-up taken ({string.Join(", ", processes.Select(p => $"{p.Name} {p.Pid}"))}); soaking");
         await Task.Delay(options.Soak - options.SoakWarmUp, cancellationToken);
         var end = ReadFootprints(processes);
+        var queuesAtEnd = await stack.QueueDepthsAsync(cancellationToken);
+        QueueDepths = [.. ChaosApp.Queues.Select(queue => (queue, queuesAtStart[queue], queuesAtEnd[queue]))];
         End(result);
 
         var soak = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();

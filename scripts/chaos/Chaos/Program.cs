@@ -58,6 +58,8 @@ var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
     $"| {f.Start.OutgoingConnections} → {f.End.OutgoingConnections} | {f.Start.CallersConnections} → {f.End.CallersConnections} " +
     $"| {f.Start.Threads} → {f.End.Threads} |"));
 var probes = string.Join("; ", run.Probes.Select(ProbeSummary.Line));
+var queues = run.QueueDepths.Count == 0 ? "not read (no soak)"
+    : string.Join(", ", run.QueueDepths.Select(q => $"{q.Queue} {q.Start?.ToString(CultureInfo.InvariantCulture) ?? "—"} → {q.End?.ToString(CultureInfo.InvariantCulture) ?? "—"}"));
 var markdown = $"""
     {header}
     Time by phase: {phases}.
@@ -72,6 +74,8 @@ var markdown = $"""
     | process | RSS (MiB) | open files (own) | of them, connections it opened | callers' connections (not its own) | threads |
     |---|---|---|---|---|---|
     {footprints}
+
+    RabbitMQ's queues, ready messages after warm-up → end: {queues}.
 
     """;
 await report.WriteLineAsync(markdown);
@@ -111,6 +115,7 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
         r.Failures,
     }),
     footprints = run.Footprints.Select(f => new { f.Process, f.Start, f.End }),
+    queueDepths = run.QueueDepths.Select(q => new { q.Queue, q.Start, q.End }),
     probes = run.Probes.Select(p => new
     {
         p.Name,
