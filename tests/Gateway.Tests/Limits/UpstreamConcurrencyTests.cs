@@ -42,6 +42,16 @@ public sealed class UpstreamConcurrencyTests
         return (release, waiting.Task);
     }
 
+    /// <summary>Starts a prediction of <paramref name="client"/> that holds its slots until released, once it is under way.</summary>
+    private static async Task<(TaskCompletionSource Release, Task<HttpResponseMessage> Call)> HoldOneCallAsync(
+        ConfiguredGatewayFactory factory, HttpClient client)
+    {
+        var (release, waiting) = Hold(factory);
+        var call = client.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        return (release, call);
+    }
+
     [Fact]
     public async Task A_callers_second_call_while_its_first_waits_is_503_at_once_with_retry_after_and_another_caller_is_served()
     {
@@ -49,10 +59,8 @@ public sealed class UpstreamConcurrencyTests
         await using var factory = Factory(perCaller: 1, overall: 10, queueWait: TimeSpan.FromSeconds(10));
         using var fay = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-fay"));
         using var gus = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-gus"));
-        var (release, waiting) = Hold(factory);
 
-        var first = fay.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var (release, first) = await HoldOneCallAsync(factory, fay);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var second = await fay.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         var refusedAfter = clock.Elapsed;
@@ -79,10 +87,8 @@ public sealed class UpstreamConcurrencyTests
         await using var factory = Factory(perCaller: 5, overall: 1);
         using var hal = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-hal"));
         using var ida = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-ida"));
-        var (release, waiting) = Hold(factory);
 
-        var first = hal.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var (release, first) = await HoldOneCallAsync(factory, hal);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var refused = await ida.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         var refusedAfter = clock.Elapsed;
@@ -102,10 +108,8 @@ public sealed class UpstreamConcurrencyTests
         await using var factory = Factory(perCaller: 5, overall: 1, queueWait: TimeSpan.FromSeconds(10));
         using var lea = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-lea"));
         using var max = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-max"));
-        var (release, waiting) = Hold(factory);
 
-        var first = lea.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var (release, first) = await HoldOneCallAsync(factory, lea);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var second = max.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
@@ -123,10 +127,8 @@ public sealed class UpstreamConcurrencyTests
         await using var factory = Factory(perCaller: 1, overall: 1, queueWait: TimeSpan.FromSeconds(10));
         using var quinn = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-quinn"));
         using var rita = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-rita"));
-        var (release, waiting) = Hold(factory);
 
-        var first = quinn.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var (release, first) = await HoldOneCallAsync(factory, quinn);
         using (var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
         {
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => rita.PostAsJsonAsync("/api/v1/predictions", Body, giveUp.Token));
@@ -147,10 +149,8 @@ public sealed class UpstreamConcurrencyTests
         using var ned = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-ned"));
         using var ola = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-ola"));
         using var pia = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-pia"));
-        var (release, waiting) = Hold(factory);
 
-        var first = ned.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var (release, first) = await HoldOneCallAsync(factory, ned);
         var inLine = ola.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -170,10 +170,8 @@ public sealed class UpstreamConcurrencyTests
         await using var factory = Factory(perCaller: 1, overall: 1);
         using var jan = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-jan"));
         using var kim = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-kim"));
-        var (release, waiting) = Hold(factory);
 
-        var first = jan.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var (release, first) = await HoldOneCallAsync(factory, jan);
         var refused = await kim.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         var ownJob = await jan.PostAsJsonAsync("/api/v1/jobs", Body, TestContext.Current.CancellationToken);
         var otherJob = await kim.PostAsJsonAsync("/api/v1/jobs", Body, TestContext.Current.CancellationToken);
