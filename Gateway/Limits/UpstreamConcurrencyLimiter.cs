@@ -59,7 +59,7 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
         private readonly ConcurrencyLimiter _replica = new(new ConcurrencyLimiterOptions
         {
             PermitLimit = limits.MaxConcurrentCalls,
-            QueueLimit = limits.QueueWait > TimeSpan.Zero ? limits.QueueLimit : 0,
+            QueueLimit = limits.QueueLimit, // used only when QueueWait is above zero (EnterAsync)
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst, // the newest is refused when the line is full
         });
 
@@ -76,13 +76,13 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
                 return new Entry(null, CallerIsFull: true);
             }
 
-            var shared = _replica.AttemptAcquire();
-            if (!shared.IsAcquired && limits.QueueWait > TimeSpan.Zero)
+            RateLimitLease? shared = _replica.AttemptAcquire();
+            if (!shared.IsAcquired)
             {
                 shared.Dispose();
                 try
                 {
-                    shared = await WaitForSlotAsync(cancellationToken);
+                    shared = limits.QueueWait > TimeSpan.Zero ? await WaitForSlotAsync(cancellationToken) : null;
                 }
                 catch (OperationCanceledException)
                 {
@@ -91,9 +91,9 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
                 }
             }
 
-            if (!shared.IsAcquired)
+            if (shared is not { IsAcquired: true })
             {
-                shared.Dispose();
+                shared?.Dispose();
                 own.Dispose();
                 return new Entry(null, CallerIsFull: false);
             }
@@ -101,8 +101,8 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
             return new Entry(new Slot(own, shared), CallerIsFull: false);
         }
 
-        /// <summary>A slot that frees within the wait, or a lease not acquired (the line full, the wait over).</summary>
-        private async ValueTask<RateLimitLease> WaitForSlotAsync(CancellationToken cancellationToken)
+        /// <summary>A slot that frees within the wait; a lease not acquired when the line is full, null when the wait is over.</summary>
+        private async ValueTask<RateLimitLease?> WaitForSlotAsync(CancellationToken cancellationToken)
         {
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             wait.CancelAfter(limits.QueueWait);
@@ -112,7 +112,7 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return NoSlot.Instance;
+                return null;
             }
         }
 
@@ -120,22 +120,6 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
         {
             _replica.Dispose();
             _perCaller.Dispose();
-        }
-    }
-
-    /// <summary>The wait ended without a slot.</summary>
-    private sealed class NoSlot : RateLimitLease
-    {
-        public static readonly NoSlot Instance = new();
-
-        public override bool IsAcquired => false;
-
-        public override IEnumerable<string> MetadataNames => [];
-
-        public override bool TryGetMetadata(string metadataName, out object? metadata)
-        {
-            metadata = null;
-            return false;
         }
     }
 

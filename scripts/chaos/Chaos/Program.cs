@@ -116,19 +116,21 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
     }),
     footprints = run.Footprints.Select(f => new { f.Process, f.Start, f.End }),
     queueDepths = run.QueueDepths.Select(q => new { q.Queue, q.Start, q.End }),
-    probes = run.Probes.Select(p => new
-    {
-        p.Name,
-        waits = p.Samples.Count,
-        failed = p.Samples.Count(s => s.Failed),
-        p50Ms = Latency.Percentile(p.Samples.Select(s => s.Latency), 50)?.TotalMilliseconds,
-        p99Ms = Latency.Percentile(p.Samples.Select(s => s.Latency), 99)?.TotalMilliseconds,
-        longestMs = p.Samples.MaxBy(s => s.Latency)?.Latency.TotalMilliseconds,
-        longestFrom = p.Samples.MaxBy(s => s.Latency)?.Started,
-        // The longest waits of 100 ms or more (at most 50), in time order: to lay beside the run's events.
-        stalls = p.Samples.Where(s => s.Latency >= TimeSpan.FromMilliseconds(100)).OrderByDescending(s => s.Latency).Take(50)
-            .OrderBy(s => s.Started).Select(s => new { from = s.Started, ms = s.Latency.TotalMilliseconds, s.Failed }),
-    }),
+    probes = from probe in run.Probes
+             let figures = ProbeSummary.Of(probe)
+             select new
+             {
+                 probe.Name,
+                 waits = figures.Waits,
+                 failed = figures.Failed,
+                 p50Ms = figures.P50?.TotalMilliseconds,
+                 p99Ms = figures.P99?.TotalMilliseconds,
+                 longestMs = figures.Longest?.Latency.TotalMilliseconds,
+                 longestFrom = figures.Longest?.Started,
+                 // The longest waits of 100 ms or more (at most 50), in time order: to lay beside the run's events.
+                 stalls = probe.Samples.Where(s => s.Latency >= TimeSpan.FromMilliseconds(100)).OrderByDescending(s => s.Latency).Take(50)
+                     .OrderBy(s => s.Started).Select(s => new { @from = s.Started, ms = s.Latency.TotalMilliseconds, s.Failed }),
+             },
 }, new JsonSerializerOptions { WriteIndented = true }));
 log.WriteLine($"written: {Path.Combine(options.OutputDirectory, stamp)}.md and .json");
 return run.Results.All(r => r.Passed) ? 0 : 1;

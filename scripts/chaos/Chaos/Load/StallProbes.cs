@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using Chaos.Verdict;
 using Microsoft.Data.Sqlite;
 using RabbitMQ.Client;
