@@ -110,14 +110,13 @@ public sealed class UpstreamConcurrencyTests
         using var max = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-max"));
 
         var (release, first) = await HoldOneCallAsync(factory, lea);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         var second = max.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
+        // Not answered while every slot was taken (neither served nor refused): it was waiting for one.
         Assert.False(second.IsCompleted, "the second call was answered while every slot was taken");
         release.SetResult();
 
         Assert.Equal(HttpStatusCode.OK, (await second).StatusCode);
-        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(500));
         Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
     }
 
