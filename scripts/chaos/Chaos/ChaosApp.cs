@@ -1,10 +1,14 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Chaos.Verdict;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -152,45 +156,44 @@ public sealed class ChaosApp : IAsyncDisposable
         await App.GetConnectionStringAsync("messaging", cancellationToken)
         ?? throw new InvalidOperationException("The broker has no connection string.");
 
-    /// <summary>The stack's own queues, whose depths the soak reports at its start and end.</summary>
-    public static readonly string[] Queues =
-        ["jobs", "jobs.retries", "jobs.dead", "events.audit", "events.notifications", "events.analytics", "events.dead"];
-
     /// <summary>
-    /// Each of <see cref="Queues"/>' ready messages, read with a passive declaration (null for a queue that does not
-    /// exist, or when the broker does not answer): a queue its consumers fall behind on grows the broker's memory.
+    /// The broker's queues and memory by use, from its management API (null when it does not answer). Its queue
+    /// figures are the statistics it refreshes every 5 s; its memory breakdown is read when asked.
     /// </summary>
-    public async Task<IReadOnlyDictionary<string, uint?>> QueueDepthsAsync(CancellationToken cancellationToken)
+    public async Task<BrokerState?> BrokerStateAsync(CancellationToken cancellationToken)
     {
-        var depths = Queues.ToDictionary(queue => queue, _ => (uint?)null);
+        var amqp = new Uri(await BrokerConnectionStringAsync(cancellationToken));
+        var credentials = amqp.UserInfo.Split(':', 2).Select(Uri.UnescapeDataString).ToArray();
+        using var client = new HttpClient
+        {
+            BaseAddress = App.GetEndpoint("messaging", "management"),
+            Timeout = TimeSpan.FromSeconds(10),
+        };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{credentials[0]}:{credentials[1]}")));
         try
         {
-            var factory = new RabbitMQ.Client.ConnectionFactory
-            {
-                Uri = new Uri(await BrokerConnectionStringAsync(cancellationToken)), AutomaticRecoveryEnabled = false,
-                ClientProvidedName = "chaos queue depths",
-            };
-            await using var connection = await factory.CreateConnectionAsync(cancellationToken);
-            foreach (var queue in Queues)
-            {
-                // A passive declaration of a missing queue closes its channel: one channel each.
-                await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-                try
-                {
-                    depths[queue] = (await channel.QueueDeclarePassiveAsync(queue, cancellationToken)).MessageCount;
-                }
-                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-                {
-                    // not declared in this run
-                }
-            }
+            using var overview = await ReadJsonAsync("api/overview?columns=node");
+            var node = overview.RootElement.GetProperty("node").GetString()!;
+            using var memory = await ReadJsonAsync($"api/nodes/{Uri.EscapeDataString(node)}/memory");
+            using var queues = await ReadJsonAsync(
+                "api/queues/%2F?columns=name,messages_ready,messages_unacknowledged,consumers,memory");
+            return new BrokerState(DateTimeOffset.UtcNow, BrokerState.ParseQueues(queues.RootElement),
+                BrokerState.ParseMemory(memory.RootElement));
         }
-        catch (Exception exception) when (exception is RabbitMQ.Client.Exceptions.BrokerUnreachableException or IOException)
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException
+                                              or KeyNotFoundException)
         {
-            // the report says "—"
+            return null; // the report says "not read"
         }
 
-        return depths;
+        async Task<JsonDocument> ReadJsonAsync(string path)
+        {
+            using var response = await client.GetAsync(path, cancellationToken);
+            response.EnsureSuccessStatusCode();
+            return await JsonDocument.ParseAsync(
+                await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+        }
     }
 
     /// <summary>The Worker's SQLite file, or null when it keeps its jobs in PostgreSQL.</summary>
@@ -236,7 +239,7 @@ public sealed class ChaosApp : IAsyncDisposable
                 Expires = DateTime.UtcNow.AddMinutes(1),
                 SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(key)), SecurityAlgorithms.HmacSha256),
             });
-            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             return base.SendAsync(request, cancellationToken);
         }
     }

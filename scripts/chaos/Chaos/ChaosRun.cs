@@ -27,6 +27,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     private readonly List<(string Phase, TimeSpan Took)> _phases = [];
     private readonly Stopwatch _phaseClock = new();
     private readonly List<(string Process, ProcessFootprint Start, ProcessFootprint End)> _footprints = [];
+    private readonly List<BrokerState> _brokerStates = [];
     private SteadyLoad _load = null!;
     private double _saturation;
 
@@ -38,8 +39,14 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
     public IReadOnlyList<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints => _footprints;
 
-    /// <summary>The stack's queues' ready messages after the soak's warm-up and at its end.</summary>
-    public IReadOnlyList<(string Queue, uint? Start, uint? End)> QueueDepths { get; private set; } = [];
+    /// <summary>
+    /// The broker's queues and memory by use through the soak: after its warm-up, every <see cref="BrokerReadEvery"/>,
+    /// and at its end (a read the broker did not answer is left out).
+    /// </summary>
+    public IReadOnlyList<BrokerState> BrokerStates => _brokerStates;
+
+    /// <summary>How often the soak reads the broker's state: a growth shows as a slope or a step.</summary>
+    public static readonly TimeSpan BrokerReadEvery = TimeSpan.FromMinutes(1);
 
     /// <summary>The stall probes' waits through the run (<see cref="StallProbes"/>).</summary>
     public IReadOnlyList<ProbeSeries> Probes { get; private set; } = [];
@@ -353,13 +360,19 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         await Task.Delay(options.SoakWarmUp, cancellationToken);
         var processes = WatchedProcesses();
         var start = ReadFootprints(processes);
-        var queuesAtStart = await stack.QueueDepthsAsync(cancellationToken);
         var measuredFrom = DateTimeOffset.UtcNow;
+        await ReadBrokerAsync(cancellationToken);
         Log($"  footprints after warm-up taken ({string.Join(", ", processes.Select(p => $"{p.Name} {p.Pid}"))}); soaking");
-        await Task.Delay(options.Soak - options.SoakWarmUp, cancellationToken);
+        var soakEnds = measuredFrom + (options.Soak - options.SoakWarmUp);
+        for (var next = measuredFrom + BrokerReadEvery; next < soakEnds; next += BrokerReadEvery)
+        {
+            await Task.Delay(next - DateTimeOffset.UtcNow, cancellationToken);
+            await ReadBrokerAsync(cancellationToken);
+        }
+
+        await Task.Delay(soakEnds - DateTimeOffset.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero, cancellationToken);
         var end = ReadFootprints(processes);
-        var queuesAtEnd = await stack.QueueDepthsAsync(cancellationToken);
-        QueueDepths = [.. ChaosApp.Queues.Select(queue => (queue, queuesAtStart[queue], queuesAtEnd[queue]))];
+        await ReadBrokerAsync(cancellationToken);
         End(result);
 
         var soak = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
@@ -384,6 +397,23 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         }
 
         (result.MemoryStart, result.MemoryEnd) = (startTotal, endTotal);
+    }
+
+    /// <summary>The broker's state now, kept for the report and summed up in the log.</summary>
+    private async Task ReadBrokerAsync(CancellationToken cancellationToken)
+    {
+        if (await stack.BrokerStateAsync(cancellationToken) is not { } state)
+        {
+            Log("  the broker's management API did not answer");
+            return;
+        }
+
+        _brokerStates.Add(state);
+        var held = state.Queues.Where(q => q.Ready + q.Unacknowledged > 0).Select(q => $"{q.Name} {q.Ready}+{q.Unacknowledged}");
+        Log($"  broker: Erlang {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("total.erlang"))} MiB, RSS " +
+            $"{ResourceGrowth.Mib(state.Memory.GetValueOrDefault("total.rss"))} MiB (binary {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("binary"))}, " +
+            $"queues {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("queue_procs"))}, unused {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("allocated_unused"))}); " +
+            $"messages held: {(held.Any() ? string.Join(", ", held) : "none")}");
     }
 
     /// <summary>Each watched process's footprint, by name, and in the log how long reading them took.</summary>

@@ -58,8 +58,11 @@ var footprints = string.Join(Environment.NewLine, run.Footprints.Select(f =>
     $"| {f.Start.OutgoingConnections} → {f.End.OutgoingConnections} | {f.Start.CallersConnections} → {f.End.CallersConnections} " +
     $"| {f.Start.Threads} → {f.End.Threads} |"));
 var probes = string.Join("; ", run.Probes.Select(ProbeSummary.Line));
-var queues = run.QueueDepths.Count == 0 ? "not read (no soak)"
-    : string.Join(", ", run.QueueDepths.Select(q => $"{q.Queue} {q.Start?.ToString(CultureInfo.InvariantCulture) ?? "—"} → {q.End?.ToString(CultureInfo.InvariantCulture) ?? "—"}"));
+var broker = run.BrokerStates.Count < 2 ? "RabbitMQ's queues and memory: not read (no soak, or its management API did not answer)."
+    : $"""
+      RabbitMQ's queues after warm-up → end (ready + unacknowledged messages, consumers): {string.Join("; ", BrokerState.QueueChanges(run.BrokerStates[0], run.BrokerStates[^1]))}.
+      RabbitMQ's memory (MiB) after warm-up → end: Erlang's total {Mib(run.BrokerStates, "total.erlang")}, RSS {Mib(run.BrokerStates, "total.rss")}; by use, the largest changes: {string.Join(", ", BrokerState.LargestChanges(run.BrokerStates[0], run.BrokerStates[^1], 6))}.
+      """;
 var markdown = $"""
     {header}
     Time by phase: {phases}.
@@ -75,7 +78,7 @@ var markdown = $"""
     |---|---|---|---|---|---|
     {footprints}
 
-    RabbitMQ's queues, ready messages after warm-up → end: {queues}.
+    {broker}
 
     """;
 await report.WriteLineAsync(markdown);
@@ -115,7 +118,8 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
         r.Failures,
     }),
     footprints = run.Footprints.Select(f => new { f.Process, f.Start, f.End }),
-    queueDepths = run.QueueDepths.Select(q => new { q.Queue, q.Start, q.End }),
+    // The broker through the soak (queues and memory by use in bytes), every minute.
+    broker = run.BrokerStates,
     probes = from probe in run.Probes
              let figures = ProbeSummary.Of(probe)
              select new
@@ -134,3 +138,6 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
 }, new JsonSerializerOptions { WriteIndented = true }));
 log.WriteLine($"written: {Path.Combine(options.OutputDirectory, stamp)}.md and .json");
 return run.Results.All(r => r.Passed) ? 0 : 1;
+
+static string Mib(IReadOnlyList<BrokerState> states, string use) =>
+    $"{ResourceGrowth.Mib(states[0].Memory.GetValueOrDefault(use))} → {ResourceGrowth.Mib(states[^1].Memory.GetValueOrDefault(use))}";
