@@ -27,6 +27,30 @@ public sealed class ResourceGrowthTests
     }
 
     [Fact]
+    public void A_growth_that_does_not_stay_through_the_last_readings_is_not_a_leak()
+    {
+        // The gateway's pools to the Workers grew in a burst of latency seconds before the end (the 01:56 run of 2026-12-05):
+        // the reading before was within the allowance, so nothing leaked.
+        // Open files count its callers' connections too: its own are 366 → 370, 369 and 383.
+        var start = new ProcessFootprint(200 * MiB, 536, 24, 170, 14);
+        ProcessFootprint[] last = [new(202 * MiB, 530, 24, 160, 18), new(205 * MiB, 544, 24, 175, 17), new(207 * MiB, 589, 24, 206, 31)];
+
+        Assert.Empty(ResourceGrowth.LastingViolations("gateway", start, last, GrowthAllowance.Default));
+        Assert.Single(ResourceGrowth.Violations("gateway", start, last[^1], GrowthAllowance.Default));
+    }
+
+    [Fact]
+    public void A_growth_that_stays_through_every_last_reading_is_a_leak_quoted_at_its_lowest()
+    {
+        var start = new ProcessFootprint(182 * MiB, 41, 20);
+        ProcessFootprint[] last = [new(251 * MiB, 41, 20), new(262 * MiB, 50, 29), new(271 * MiB, 41, 30)];
+
+        var violations = ResourceGrowth.LastingViolations("messaging", start, last, GrowthAllowance.Default);
+
+        Assert.Equal(["messaging: RSS 182 → 251 MiB (limit 232 MiB; the lowest of the last 3 readings, a minute apart)"], violations);
+    }
+
+    [Fact]
     public void Connections_its_callers_hold_are_not_the_process_s_open_files()
     {
         // 400 more connections from an open-loop load whose latency rose: the callers' pool, not a leak.

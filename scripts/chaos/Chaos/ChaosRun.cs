@@ -40,13 +40,19 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     public IReadOnlyList<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints => _footprints;
 
     /// <summary>
-    /// The broker's queues and memory by use through the soak: after its warm-up, every <see cref="BrokerReadEvery"/>,
+    /// The broker's queues and memory by use through the soak: after its warm-up, every <see cref="ReadEvery"/>,
     /// and at its end (a read the broker did not answer is left out).
     /// </summary>
     public IReadOnlyList<BrokerState> BrokerStates => _brokerStates;
 
-    /// <summary>How often the soak reads the broker's state: a growth shows as a slope or a step.</summary>
-    public static readonly TimeSpan BrokerReadEvery = TimeSpan.FromMinutes(1);
+    /// <summary>Each watched process's footprints through the soak, at the same moments (null: it was gone).</summary>
+    public IReadOnlyList<(string Process, IReadOnlyList<ProcessFootprint?> Readings)> FootprintReadings { get; private set; } = [];
+
+    /// <summary>
+    /// How often the soak reads every process's footprint and the broker's state: a growth shows as a slope or a step,
+    /// and one that does not stay through the last readings is not a leak.
+    /// </summary>
+    public static readonly TimeSpan ReadEvery = TimeSpan.FromMinutes(1);
 
     /// <summary>The stall probes' waits through the run (<see cref="StallProbes"/>).</summary>
     public IReadOnlyList<ProbeSeries> Probes { get; private set; } = [];
@@ -359,21 +365,24 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         var result = Begin($"soak ({options.Soak.TotalMinutes:0.#} min at half of saturation)");
         await Task.Delay(options.SoakWarmUp, cancellationToken);
         var processes = WatchedProcesses();
-        var start = ReadFootprints(processes);
         var measuredFrom = DateTimeOffset.UtcNow;
+        List<Dictionary<string, ProcessFootprint?>> readings = [ReadFootprints(processes)];
         await ReadBrokerAsync(cancellationToken);
         Log($"  footprints after warm-up taken ({string.Join(", ", processes.Select(p => $"{p.Name} {p.Pid}"))}); soaking");
         var soakEnds = measuredFrom + (options.Soak - options.SoakWarmUp);
-        for (var next = measuredFrom + BrokerReadEvery; next < soakEnds; next += BrokerReadEvery)
+        for (var next = measuredFrom + ReadEvery; next < soakEnds; next += ReadEvery)
         {
             await Task.Delay(next - DateTimeOffset.UtcNow, cancellationToken);
+            readings.Add(ReadFootprints(processes));
             await ReadBrokerAsync(cancellationToken);
         }
 
         await Task.Delay(soakEnds - DateTimeOffset.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero, cancellationToken);
-        var end = ReadFootprints(processes);
+        readings.Add(ReadFootprints(processes));
         await ReadBrokerAsync(cancellationToken);
         End(result);
+        var (start, end) = (readings[0], readings[^1]);
+        FootprintReadings = [.. processes.Select(p => (p.Name, (IReadOnlyList<ProcessFootprint?>)[.. readings.Select(r => r[p.Name])]))];
 
         var soak = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
         result.Check(soak.All(s => s.Succeeded), $"no request failed during the soak ({Summary(soak.Where(s => !s.Succeeded).ToList())})");
@@ -391,7 +400,9 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
             _footprints.Add((name, s, e));
             (startTotal, endTotal) = (startTotal + s.RssBytes, endTotal + e.RssBytes);
-            var violations = ResourceGrowth.Violations(name, s, e, GrowthAllowance.Default);
+            // A growth counts when it stays through the soak's last readings (ResourceGrowth.ReadingsAGrowthMustStayIn).
+            var last = readings.Skip(1).TakeLast(ResourceGrowth.ReadingsAGrowthMustStayIn).Select(r => r[name]).OfType<ProcessFootprint>().ToList();
+            var violations = ResourceGrowth.LastingViolations(name, s, last, GrowthAllowance.Default);
             result.Check(violations.Count == 0,
                 violations.Count == 0 ? $"{name}: RSS, open files and threads within the allowance" : string.Join("; ", violations));
         }

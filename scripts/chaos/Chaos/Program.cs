@@ -118,6 +118,8 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
         r.Failures,
     }),
     footprints = run.Footprints.Select(f => new { f.Process, f.Start, f.End }),
+    // Every process's footprint through the soak, a minute apart (null: the process was gone).
+    footprintReadings = run.FootprintReadings.Select(f => new { f.Process, f.Readings }),
     // The broker through the soak (queues and memory by use in bytes), every minute.
     broker = run.BrokerStates,
     probes = from probe in run.Probes

@@ -22,26 +22,44 @@ public sealed record GrowthAllowance(double RssFraction, long RssBytes, int Open
 
 public static class ResourceGrowth
 {
-    /// <summary>Why the footprint grew beyond the allowance; empty when it did not.</summary>
-    public static IReadOnlyList<string> Violations(string process, ProcessFootprint start, ProcessFootprint end, GrowthAllowance allowance)
+    /// <summary>How many of the soak's last readings (one a minute) a growth must show in to count: the last two minutes.</summary>
+    public const int ReadingsAGrowthMustStayIn = 3;
+
+    /// <summary>Why the footprint grew beyond the allowance between two readings; empty when it did not.</summary>
+    public static IReadOnlyList<string> Violations(string process, ProcessFootprint start, ProcessFootprint end, GrowthAllowance allowance) =>
+        LastingViolations(process, start, [end], allowance);
+
+    /// <summary>
+    /// Why the footprint grew beyond the allowance and stayed there: a measure counts only when it is over its limit in
+    /// every one of <paramref name="lastReadings"/> (the soak's last minutes), and the message quotes its lowest. A leak
+    /// stays; a pool that grew in a burst of latency a few seconds before the end (the process's own connections to
+    /// the other services, which it closes after a minute idle) or a heap between two collections does not.
+    /// </summary>
+    public static IReadOnlyList<string> LastingViolations(
+        string process, ProcessFootprint start, IReadOnlyList<ProcessFootprint> lastReadings, GrowthAllowance allowance)
     {
+        ArgumentOutOfRangeException.ThrowIfZero(lastReadings.Count);
+        var over = lastReadings.Count == 1 ? "" : $"; the lowest of the last {lastReadings.Count} readings, a minute apart";
         List<string> violations = [];
         var rssLimit = (long)(start.RssBytes * (1 + allowance.RssFraction)) + allowance.RssBytes;
-        if (end.RssBytes > rssLimit)
+        var rss = lastReadings.MinBy(r => r.RssBytes)!;
+        if (rss.RssBytes > rssLimit)
         {
-            violations.Add($"{process}: RSS {Mib(start.RssBytes)} → {Mib(end.RssBytes)} MiB (limit {Mib(rssLimit)} MiB)");
+            violations.Add($"{process}: RSS {Mib(start.RssBytes)} → {Mib(rss.RssBytes)} MiB (limit {Mib(rssLimit)} MiB{over})");
         }
 
-        if (end.OwnOpenFiles > start.OwnOpenFiles + allowance.OpenFiles)
+        var files = lastReadings.MinBy(r => r.OwnOpenFiles)!;
+        if (files.OwnOpenFiles > start.OwnOpenFiles + allowance.OpenFiles)
         {
-            violations.Add($"{process}: open files {start.OwnOpenFiles} → {end.OwnOpenFiles} (limit {start.OwnOpenFiles + allowance.OpenFiles}; " +
-                $"not counting its callers' connections, {start.CallersConnections} → {end.CallersConnections}; " +
-                $"of its own, connections it opened {start.OutgoingConnections} → {end.OutgoingConnections})");
+            violations.Add($"{process}: open files {start.OwnOpenFiles} → {files.OwnOpenFiles} (limit {start.OwnOpenFiles + allowance.OpenFiles}; " +
+                $"not counting its callers' connections, {start.CallersConnections} → {files.CallersConnections}; " +
+                $"of its own, connections it opened {start.OutgoingConnections} → {files.OutgoingConnections}{over})");
         }
 
-        if (end.Threads > start.Threads + allowance.Threads)
+        var threads = lastReadings.MinBy(r => r.Threads)!;
+        if (threads.Threads > start.Threads + allowance.Threads)
         {
-            violations.Add($"{process}: threads {start.Threads} → {end.Threads} (limit {start.Threads + allowance.Threads})");
+            violations.Add($"{process}: threads {start.Threads} → {threads.Threads} (limit {start.Threads + allowance.Threads}{over})");
         }
 
         return violations;
