@@ -423,7 +423,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         var held = state.Queues.Where(q => q.Ready + q.Unacknowledged > 0).Select(q => $"{q.Name} {q.Ready}+{q.Unacknowledged}");
         Log($"  broker: Erlang {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("total.erlang"))} MiB, RSS " +
             $"{ResourceGrowth.Mib(state.Memory.GetValueOrDefault("total.rss"))} MiB (binary {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("binary"))}, " +
-            $"queues {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("queue_procs"))}, unused {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("allocated_unused"))}); " +
+            $"queues {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("queue_procs"))}, reserved, not allocated {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("reserved_unallocated"))}); " +
             $"messages held: {(held.Any() ? string.Join(", ", held) : "none")}");
     }
 
