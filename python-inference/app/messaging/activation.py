@@ -98,7 +98,7 @@ class ActivationConsumer:
                     span.attributes["ml.model.name"] = data.model
                     span.attributes["ml.model.version"] = data.version
                     self._activate(data)
-            await settle(message.ack())
+            await settle(message, "ack")
 
     def _activate(self, data: ModelActivatedData) -> None:
         try:

@@ -108,13 +108,13 @@ class AnalyticsConsumer:
                     logger.warning("recording %s failed, requeueing it: %s", _described(events), error)
                     span.set_error(type(error).__name__)
                     await asyncio.sleep(self.REQUEUE_DELAY_S)
-                    await settle(message.nack(requeue=True))
+                    await settle(message, "nack", requeue=True)
                     return
                 except Exception as error:
                     # Not transient: requeueing would spin on this message forever.
                     logger.exception("recording %s failed; dropping it", _described(events))
                     span.set_error(type(error).__name__)
-                    await settle(message.reject(requeue=False))
+                    await settle(message, "reject", requeue=False)
                     return
                 committed = True  # and acknowledged by the writer, with the rest of its transaction
                 duplicates = [event for event, counted in zip(events, recorded) if not counted]
@@ -126,7 +126,7 @@ class AnalyticsConsumer:
         finally:
             if not committed and (ack := self._acks.release(message)) is not None:
                 # Settled alone (or cancelled): the committed deliveries it held back are acknowledged now.
-                await settle(ack.ack(multiple=True))
+                await settle(ack, "ack", multiple=True)
             if task is not None:
                 self._in_flight.discard(task)
 
@@ -174,7 +174,7 @@ class AnalyticsConsumer:
             return
         # Committed: one ack for the whole transaction (and whatever committed before it and waited for it).
         for ack in self._acks.done([waiting.message for waiting in batch]):
-            await settle(ack.ack(multiple=True))
+            await settle(ack, "ack", multiple=True)
         start = 0
         for waiting in batch:
             end = start + len(waiting.events)

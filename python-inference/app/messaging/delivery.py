@@ -3,8 +3,9 @@ header, read its events, settle it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable
+from typing import Literal
 
 from aio_pika.abc import AbstractIncomingMessage
 
@@ -113,10 +114,30 @@ class BatchedAcks:
         return sum(len(done) for done in self._done.values())
 
 
-async def settle(outcome: Awaitable[None]) -> None:
-    """Ack/nack/reject; on a channel that closed meanwhile the broker redelivers, which is harmless."""
+# How long settling a delivery may take before it is given up; the broker redelivers what was not settled.
+SETTLE_TIMEOUT_S = 5.0
+
+
+async def settle(message: AbstractIncomingMessage, operation: Literal["ack", "nack", "reject"], **flag: bool) -> None:
+    """Ack, nack or reject `message` (with `multiple=` or `requeue=` as aio-pika takes them), or leave it to the broker.
+
+    A delivery whose channel has closed is not settled: the broker redelivers it, which is harmless. And a settlement
+    gets at most `SETTLE_TIMEOUT_S`: aiormq 6.4 puts it on the connection's write queue and waits until it is sent, and
+    on a connection already gone that wait never ends (its future is made after the channel's were all failed). The
+    analytics consumer's one writer waited so after a broker restart, and every later delivery waited behind it
+    unacknowledged while the queue grew in the broker's memory (docs/reliability.md)."""
+    if message.channel.is_closed:
+        logger.info("delivery %s not settled: its channel closed (the broker will redeliver it)", message.delivery_tag)
+        return
     try:
-        await outcome
+        await asyncio.wait_for(getattr(message, operation)(**flag), SETTLE_TIMEOUT_S)
+    except TimeoutError:
+        logger.warning(
+            "settling delivery %s (%s) took over %.1f s; given up (the broker will redeliver it if it did not arrive)",
+            message.delivery_tag,
+            operation,
+            SETTLE_TIMEOUT_S,
+        )
     except Exception as error:  # noqa: BLE001
         logger.info("could not settle a delivery (the broker will redeliver it): %r", error)
 
@@ -129,7 +150,7 @@ async def read_events(message: AbstractIncomingMessage, span: Span) -> list[Even
     except InvalidEventError as error:
         logger.warning("dropping an unparsable event (message_id %s): %s", message.message_id, error)
         span.set_error("invalid event")
-        await settle(message.reject(requeue=False))
+        await settle(message, "reject", requeue=False)
         return None
     # A batch's events share a type; its message is named by the first (as its message_id is).
     span.attributes["messaging.message.id"] = str(events[0].envelope.id)

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, instruments
-from app.messaging import analytics_store
+from app.messaging import analytics_store, delivery
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCounts
 from app.messaging.analytics_store import postgres_conninfo
 from app.messaging.delivery import BatchedAcks
@@ -141,11 +141,14 @@ def test_an_event_whose_counts_fail_is_not_marked_as_seen(
 
 class FakeChannel:
     """Numbers its deliveries 1, 2, 3, ... as a channel does, and keeps how they were settled, in order:
-    (operation, delivery tag, `multiple` for an ack or `requeue` for a reject or nack)."""
+    (operation, delivery tag, `multiple` for an ack or `requeue` for a reject or nack). One that does not `answer`
+    never finishes a settlement, as aiormq's channel on a connection already gone."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, closed: bool = False, answers: bool = True) -> None:
         self.tags = itertools.count(1)
         self.settlements: list[tuple[str, int, bool]] = []
+        self.is_closed = closed
+        self.answers = answers
 
     @property
     def acks(self) -> int:
@@ -174,13 +177,18 @@ class FakeDelivery:
         return None
 
     async def ack(self, multiple: bool = False) -> None:
-        self.channel.settlements.append(("ack", self.delivery_tag, multiple))
+        await self._settle("ack", multiple)
 
     async def reject(self, requeue: bool = False) -> None:
-        self.channel.settlements.append(("reject", self.delivery_tag, requeue))
+        await self._settle("reject", requeue)
 
     async def nack(self, requeue: bool = True) -> None:
-        self.channel.settlements.append(("nack", self.delivery_tag, requeue))
+        await self._settle("nack", requeue)
+
+    async def _settle(self, operation: str, flag: bool) -> None:
+        if not self.channel.answers:
+            await asyncio.get_running_loop().create_future()  # never done
+        self.channel.settlements.append((operation, self.delivery_tag, flag))
 
 
 def consumer(store: AnalyticsStore, tracer: Tracer | None = None) -> AnalyticsConsumer:
@@ -345,6 +353,37 @@ def test_a_committed_delivery_is_not_acknowledged_while_a_lower_one_is_still_in_
     assert channel.settlements == [("nack", lower.delivery_tag, True), ("ack", higher.delivery_tag, True)]
     assert (lower.settled, higher.settled) == (("nack", True), ("ack", False))
     assert store.snapshot().models["iris"].jobs_completed == 1
+
+
+@pytest.mark.parametrize(
+    "old_channel",
+    [
+        pytest.param({"closed": True, "answers": False}, id="closed"),
+        # Not known to be closed yet, and the ack is never sent: given up after the settle timeout.
+        pytest.param({"closed": False, "answers": False}, id="never-answers"),
+    ],
+)
+def test_a_settlement_that_never_completes_does_not_hold_the_deliveries_after_it(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch, old_channel: dict[str, bool]
+) -> None:
+    # The broker restarted while a transaction committed: its ack went to a channel whose connection was gone, and
+    # aiormq never finished it. The consumer's one writer waited on it, and every delivery on the reopened channel
+    # waited behind it, unacknowledged, while the queue filled (the chaos run of 2026-12-05 02:35 UTC).
+    monkeypatch.setattr(delivery, "SETTLE_TIMEOUT_S", 0.2)
+    gone, reopened = FakeChannel(**old_channel), FakeChannel()
+    before = FakeDelivery(event_body("job.completed", job("job.completed", "iris").envelope.data), channel=gone)
+    after = FakeDelivery(event_body("job.completed", job("job.completed", "iris").envelope.data), channel=reopened)
+
+    async def handle_both() -> None:
+        analytics = consumer(store)
+        await asyncio.wait_for(analytics.handle(before), 5)  # type: ignore[arg-type]
+        await asyncio.wait_for(analytics.handle(after), 5)  # type: ignore[arg-type]
+
+    asyncio.run(handle_both())
+
+    assert before.settled is None  # the broker redelivers it, and it is counted once: its id is recorded
+    assert after.settled == ("ack", False)
+    assert store.snapshot().models["iris"].jobs_completed == 2
 
 
 def test_batched_acks_cover_the_committed_deliveries_below_the_lowest_in_hand() -> None:
