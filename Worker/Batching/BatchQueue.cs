@@ -25,6 +25,7 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _startLock = new();
     private readonly Lock _runningLock = new();
+    private readonly Lock _drainLock = new();
     private readonly List<long> _runningSince = [];
     private TaskCompletionSource _batchEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task[]? _loops;
@@ -74,6 +75,37 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     }
 
     /// <summary>
+    /// Queues <paramref name="items"/> together: a batch that takes the first of them takes the others too (up to its
+    /// size), where separate calls of <see cref="EnqueueAsync"/> may be split by a handler that starts between them. One
+    /// task per item, in order, as <see cref="EnqueueAsync"/>'s. Items the full queue has no room for now wait for it,
+    /// and then go on their own.
+    /// </summary>
+    public Task<TResult>[] EnqueueTogether(IReadOnlyList<TItem> items, CancellationToken cancellationToken)
+    {
+        EnsureStarted();
+        var pendings = items.Select(item => new Pending(item,
+            new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken)).ToArray();
+        var queued = 0;
+        lock (_drainLock) // a handler drains the queue under the same lock: it sees all of them or none
+        {
+            while (queued < pendings.Length && _queue.Writer.TryWrite(pendings[queued]))
+            {
+                queued++;
+            }
+        }
+
+        return [.. pendings.Select((pending, i) => i < queued
+            ? pending.Result.Task.WaitAsync(cancellationToken)
+            : WriteAndWaitAsync(pending, cancellationToken))];
+
+        async Task<TResult> WriteAndWaitAsync(Pending pending, CancellationToken cancellationToken)
+        {
+            await _queue.Writer.WriteAsync(pending, cancellationToken);
+            return await pending.Result.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
     /// Queues <paramref name="item"/> without waiting for its batch: completes once it is queued (a full queue makes
     /// the caller wait, as for <see cref="EnqueueAsync"/>). Its result, or failure, goes unread.
     /// </summary>
@@ -114,15 +146,18 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
                 try
                 {
                     batch.Clear();
-                    while (batch.Count < _maxBatchSize && _queue.Reader.TryRead(out var pending))
+                    lock (_drainLock)
                     {
-                        if (pending.CallerGaveUp.IsCancellationRequested)
+                        while (batch.Count < _maxBatchSize && _queue.Reader.TryRead(out var pending))
                         {
-                            pending.Result.TrySetCanceled(pending.CallerGaveUp);
-                        }
-                        else
-                        {
-                            batch.Add(pending);
+                            if (pending.CallerGaveUp.IsCancellationRequested)
+                            {
+                                pending.Result.TrySetCanceled(pending.CallerGaveUp);
+                            }
+                            else
+                            {
+                                batch.Add(pending);
+                            }
                         }
                     }
 

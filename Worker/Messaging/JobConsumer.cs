@@ -80,7 +80,9 @@ internal sealed partial class JobConsumer : QueueConsumer
         }
 
         var attempt = MessagingTopology.AttemptOf(delivery.BasicProperties);
-        var outcomes = await Task.WhenAll(jobs.Select(job => ProcessAsync(job, attempt, cancellationToken)));
+        // The message's jobs go into one batch (one transaction, one model call) when the queue has room for them.
+        var results = _batches.EnqueueTogether([.. jobs.Select(job => new JobDelivery(job.Id, job.TraceParent))], cancellationToken);
+        var outcomes = await Task.WhenAll(jobs.Select((job, i) => OutcomeAsync(job, attempt, results[i])));
         try
         {
             // Each job that is to be tried again goes on as a message of its own, so a retry or a dead letter is one job's.
@@ -102,11 +104,11 @@ internal sealed partial class JobConsumer : QueueConsumer
         }
     }
 
-    private async Task<JobProcessingOutcome> ProcessAsync(QueuedJob job, int attempt, CancellationToken cancellationToken)
+    private async Task<JobProcessingOutcome> OutcomeAsync(QueuedJob job, int attempt, Task<JobProcessingOutcome> result)
     {
         try
         {
-            return await _batches.EnqueueAsync(new JobDelivery(job.Id, job.TraceParent), cancellationToken);
+            return await result;
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
