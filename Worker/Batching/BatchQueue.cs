@@ -68,10 +68,7 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     public async Task<TResult> EnqueueAsync(TItem item, CancellationToken cancellationToken)
     {
         EnsureStarted();
-        var pending = new Pending(item, new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously),
-            cancellationToken);
-        await _queue.Writer.WriteAsync(pending, cancellationToken);
-        return await pending.Result.Task.WaitAsync(cancellationToken);
+        return await WriteAndWaitAsync(Pending.Awaited(item, cancellationToken), cancellationToken);
     }
 
     /// <summary>
@@ -83,8 +80,7 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     public Task<TResult>[] EnqueueTogether(IReadOnlyList<TItem> items, CancellationToken cancellationToken)
     {
         EnsureStarted();
-        var pendings = items.Select(item => new Pending(item,
-            new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken)).ToArray();
+        var pendings = items.Select(item => Pending.Awaited(item, cancellationToken)).ToArray();
         var queued = 0;
         lock (_drainLock) // a handler drains the queue under the same lock: it sees all of them or none
         {
@@ -97,12 +93,13 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
         return [.. pendings.Select((pending, i) => i < queued
             ? pending.Result.Task.WaitAsync(cancellationToken)
             : WriteAndWaitAsync(pending, cancellationToken))];
+    }
 
-        async Task<TResult> WriteAndWaitAsync(Pending pending, CancellationToken cancellationToken)
-        {
-            await _queue.Writer.WriteAsync(pending, cancellationToken);
-            return await pending.Result.Task.WaitAsync(cancellationToken);
-        }
+    /// <summary>Queues <paramref name="pending"/> (a full queue makes the caller wait) and waits for its result.</summary>
+    private async Task<TResult> WriteAndWaitAsync(Pending pending, CancellationToken cancellationToken)
+    {
+        await _queue.Writer.WriteAsync(pending, cancellationToken);
+        return await pending.Result.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>
@@ -281,5 +278,10 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private sealed record Pending(TItem Item, TaskCompletionSource<TResult> Result, CancellationToken CallerGaveUp);
+    private sealed record Pending(TItem Item, TaskCompletionSource<TResult> Result, CancellationToken CallerGaveUp)
+    {
+        /// <summary>An item whose caller waits for its result and may give up with <paramref name="callerGaveUp"/>.</summary>
+        public static Pending Awaited(TItem item, CancellationToken callerGaveUp) =>
+            new(item, new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously), callerGaveUp);
+    }
 }
