@@ -26,7 +26,6 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     private readonly List<ScenarioResult> _results = [];
     private readonly List<(string Phase, TimeSpan Took)> _phases = [];
     private readonly Stopwatch _phaseClock = new();
-    private readonly List<(string Process, ProcessFootprint Start, ProcessFootprint End)> _footprints = [];
     private readonly List<BrokerState> _brokerStates = [];
     private SteadyLoad _load = null!;
     private double _saturation;
@@ -37,7 +36,11 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     public IEnumerable<(string Phase, TimeSpan Took)> Phases =>
         _phases.GroupBy(p => p.Phase).Select(g => (g.Key, TimeSpan.FromTicks(g.Sum(p => p.Took.Ticks))));
 
-    public IReadOnlyList<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints => _footprints;
+    /// <summary>Each process running at both ends of the soak: its footprint after the warm-up and at the end.</summary>
+    public IEnumerable<(string Process, ProcessFootprint Start, ProcessFootprint End)> Footprints =>
+        from f in FootprintReadings
+        where f.Readings[0] is not null && f.Readings[^1] is not null
+        select (f.Process, f.Readings[0]!, f.Readings[^1]!);
 
     /// <summary>
     /// The broker's queues and memory by use through the soak: after its warm-up, every <see cref="ReadEvery"/>,
@@ -398,7 +401,6 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
                 continue;
             }
 
-            _footprints.Add((name, s, e));
             (startTotal, endTotal) = (startTotal + s.RssBytes, endTotal + e.RssBytes);
             // A growth counts when it stays through the soak's last readings (ResourceGrowth.ReadingsAGrowthMustStayIn).
             var last = readings.Skip(1).TakeLast(ResourceGrowth.ReadingsAGrowthMustStayIn).Select(r => r[name]).OfType<ProcessFootprint>().ToList();
@@ -421,9 +423,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
         _brokerStates.Add(state);
         var held = state.Queues.Where(q => q.Ready + q.Unacknowledged > 0).Select(q => $"{q.Name} {q.Ready}+{q.Unacknowledged}");
-        Log($"  broker: Erlang {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("total.erlang"))} MiB, RSS " +
-            $"{ResourceGrowth.Mib(state.Memory.GetValueOrDefault("total.rss"))} MiB (binary {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("binary"))}, " +
-            $"queues {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("queue_procs"))}, reserved, not allocated {ResourceGrowth.Mib(state.Memory.GetValueOrDefault("reserved_unallocated"))}); " +
+        Log($"  broker: Erlang {state.Mib("total.erlang")} MiB, RSS {state.Mib("total.rss")} MiB (binary {state.Mib("binary")}, " +
+            $"queues {state.Mib("queue_procs")}, reserved, not allocated {state.Mib("reserved_unallocated")}); " +
             $"messages held: {(held.Any() ? string.Join(", ", held) : "none")}");
     }
 

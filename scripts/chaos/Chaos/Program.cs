@@ -61,7 +61,7 @@ var probes = string.Join("; ", run.Probes.Select(ProbeSummary.Line));
 var broker = run.BrokerStates.Count < 2 ? "RabbitMQ's queues and memory: not read (no soak, or its management API did not answer)."
     : $"""
       RabbitMQ's queues after warm-up → end (ready + unacknowledged messages, consumers): {string.Join("; ", BrokerState.QueueChanges(run.BrokerStates[0], run.BrokerStates[^1]))}.
-      RabbitMQ's memory (MiB) after warm-up → end: Erlang's total {Mib(run.BrokerStates, "total.erlang")}, RSS {Mib(run.BrokerStates, "total.rss")}; by use, the largest changes: {string.Join(", ", BrokerState.LargestChanges(run.BrokerStates[0], run.BrokerStates[^1], 6))}.
+      RabbitMQ's memory (MiB) after warm-up → end: Erlang's total {run.BrokerStates[0].Mib("total.erlang")} → {run.BrokerStates[^1].Mib("total.erlang")}, RSS {run.BrokerStates[0].Mib("total.rss")} → {run.BrokerStates[^1].Mib("total.rss")}; by use, the largest changes: {string.Join(", ", BrokerState.LargestChanges(run.BrokerStates[0], run.BrokerStates[^1], 6))}.
       """;
 var markdown = $"""
     {header}
@@ -140,6 +140,3 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
 }, new JsonSerializerOptions { WriteIndented = true }));
 log.WriteLine($"written: {Path.Combine(options.OutputDirectory, stamp)}.md and .json");
 return run.Results.All(r => r.Passed) ? 0 : 1;
-
-static string Mib(IReadOnlyList<BrokerState> states, string use) =>
-    $"{ResourceGrowth.Mib(states[0].Memory.GetValueOrDefault(use))} → {ResourceGrowth.Mib(states[^1].Memory.GetValueOrDefault(use))}";

@@ -14,6 +14,9 @@ public sealed record QueueState(string Name, long Ready, long Unacknowledged, in
 /// </summary>
 public sealed record BrokerState(DateTimeOffset At, IReadOnlyList<QueueState> Queues, IReadOnlyDictionary<string, long> Memory)
 {
+    /// <summary>One use's size in whole MiB (0 when the broker did not report it).</summary>
+    public string Mib(string use) => ResourceGrowth.Mib(Memory.GetValueOrDefault(use));
+
     /// <summary>The queues of <c>GET /api/queues</c> (a JSON array of objects).</summary>
     public static IReadOnlyList<QueueState> ParseQueues(JsonElement queues) =>
     [
@@ -63,7 +66,7 @@ public sealed record BrokerState(DateTimeOffset At, IReadOnlyList<QueueState> Qu
            let before = start.Memory.GetValueOrDefault(use)
            let after = end.Memory.GetValueOrDefault(use)
            orderby Math.Abs(after - before) descending, use
-           select $"{use} {ResourceGrowth.Mib(before)} → {ResourceGrowth.Mib(after)}").Take(count),
+           select $"{use} {start.Mib(use)} → {end.Mib(use)}").Take(count),
     ];
 
     /// <summary>
