@@ -48,6 +48,23 @@ public sealed class FaultWindowsTests
     }
 
     [Fact]
+    public void A_pause_of_the_machine_and_the_seconds_after_it_are_a_window_and_the_clocks_drift_is_not()
+    {
+        var clockJumps = new ProbeSeries("machine paused", [
+            new ProbeSample(At(1), TimeSpan.FromMilliseconds(2)),
+            new ProbeSample(At(30), TimeSpan.FromMilliseconds(249)),
+            new ProbeSample(At(60), TimeSpan.FromSeconds(3.75)),
+            new ProbeSample(At(63.85), TimeSpan.Zero),
+        ]);
+
+        var pause = Assert.Single(FaultWindows.MachinePaused(clockJumps));
+
+        Assert.Equal(Window(60, 60 + 3.75 + FaultWindows.AfterPause.TotalSeconds), pause);
+        RequestSample[] samples = [Failed(59.9, ms: 200), Failed(64.5), Failed(73.7), Failed(73.8)];
+        Assert.Equal([At(73.8)], FaultWindows.ServerFailuresOutside(samples, [pause]).Select(s => s.Started));
+    }
+
+    [Fact]
     public void Errors_are_counted_by_status_and_code()
     {
         RequestSample[] samples = [Ok(1), Failed(2), Failed(3), Failed(4, status: 504, code: "upstream_timeout"), Failed(5, status: 0, code: "x"), Failed(6, code: null)];

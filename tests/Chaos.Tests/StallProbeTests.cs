@@ -74,6 +74,50 @@ public sealed class StallProbeTests
     }
 
     [Fact]
+    public async Task A_jump_of_the_wall_clock_past_the_monotonic_one_is_recorded_as_a_pause_of_the_machine()
+    {
+        // As a virtual machine restored from a snapshot sees it: its monotonic clock did not count the pause, and its
+        // wall clock is set forward when it resumes.
+        var clock = new JumpingClock();
+        var probe = StallProbe.ClockJumps("machine paused", TimeSpan.FromMilliseconds(20), clock);
+        using var stop = new CancellationTokenSource();
+
+        var running = probe.RunAsync(TimeSpan.Zero, TimeSpan.FromSeconds(5), stop.Token);
+        await UntilAsync(() => probe.Series.Samples.Count >= 5);
+        var jumped = DateTimeOffset.UtcNow;
+        clock.Jump(TimeSpan.FromSeconds(3.75));
+        var seen = probe.Series.Samples.Count;
+        await UntilAsync(() => probe.Series.Samples.Count >= seen + 5);
+        await stop.CancelAsync();
+        await running;
+
+        var pause = Assert.Single(probe.Series.Samples, s => s.Latency > TimeSpan.FromMilliseconds(100));
+        Assert.InRange(pause.Latency, TimeSpan.FromSeconds(3.74), TimeSpan.FromSeconds(3.76));
+        Assert.InRange(pause.Started, jumped - TimeSpan.FromSeconds(1), jumped);
+        Assert.All(probe.Series.Samples.Where(s => s != pause), s => Assert.True(s.Latency < TimeSpan.FromMilliseconds(10), $"{s.Latency}"));
+        var samples = probe.Series.Samples;
+        Assert.All(samples.Zip(samples.Skip(1)), pair => Assert.True(pair.Second.Started >= pair.First.Started, "one reading after another"));
+    }
+
+    private static async Task UntilAsync(Func<bool> condition)
+    {
+        while (!condition())
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>The system's clocks, but a wall clock that can be set forward.</summary>
+    private sealed class JumpingClock : TimeProvider
+    {
+        private long _ahead;
+
+        public void Jump(TimeSpan by) => Interlocked.Add(ref _ahead, by.Ticks);
+
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + TimeSpan.FromTicks(Interlocked.Read(ref _ahead));
+    }
+
+    [Fact]
     public void The_summary_gives_the_percentiles_the_longest_wait_and_when_it_began()
     {
         var series = new ProbeSeries("disk fsync", [

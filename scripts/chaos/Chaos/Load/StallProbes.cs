@@ -12,7 +12,8 @@ namespace Chaos.Load;
 /// report's timeline shows which of the three stalled with them (docs/reliability.md). A fourth times the driver
 /// itself: how late its own 100 ms timer fires, back to back. The load is paced by such timers, and sends what it
 /// owes when it catches up, so a pause of the driver (its garbage collector, the machine's cores taken) comes back as
-/// a burst the stack did not cause.
+/// a burst the stack did not cause. A fifth times the machine: how far the wall clock moves past the monotonic one in
+/// such a timer, which is how a pause of the whole virtual machine shows (<see cref="StallProbe.ClockJumps"/>).
 /// </summary>
 public sealed class StallProbes : IAsyncDisposable
 {
@@ -20,6 +21,7 @@ public sealed class StallProbes : IAsyncDisposable
     public const string Broker = "broker confirm";
     public const string WriteLock = "SQLite write lock";
     public const string DriverTimer = "driver's timer late";
+    public const string MachinePaused = "machine paused";
 
     /// <summary>The probe queue on the machine's broker; deleted when the run ends.</summary>
     public const string ProbeQueue = "chaos.stall-probe";
@@ -48,6 +50,7 @@ public sealed class StallProbes : IAsyncDisposable
         var probes = new StallProbes();
         probes.Add(new StallProbe(DriverTimer, cancellationToken => Task.Delay(Interval, cancellationToken), expected: Interval),
             interval: TimeSpan.Zero);
+        probes.Add(StallProbe.ClockJumps(MachinePaused, Interval), interval: TimeSpan.Zero);
         var folder = databasePath is null ? outputFolder : Path.GetDirectoryName(databasePath)!;
         Directory.CreateDirectory(folder);
         var disk = new SyncedWrite(Path.Combine(folder, ".chaos-stall-probe"));

@@ -7,6 +7,24 @@ namespace Chaos.Verdict;
 /// </summary>
 public static class FaultWindows
 {
+    /// <summary>The least jump of the wall clock past the monotonic one that counts as the machine paused.</summary>
+    public static readonly TimeSpan LeastPause = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How long after the machine resumes its errors are the machine's: a virtual machine restored from a snapshot
+    /// brings its memory back page by page, and the stack ran at a fraction of its speed for 2 s after the pause seen
+    /// (docs/reliability.md).
+    /// </summary>
+    public static readonly TimeSpan AfterPause = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The spans in which the machine was paused, from the clock-jump probe's samples (<c>StallProbe.ClockJumps</c>):
+    /// each from the start of the timer that saw the jump to <see cref="AfterPause"/> past the jump's end. A fault the
+    /// stack did not cause and could not answer through: no process ran, the load's included.
+    /// </summary>
+    public static IReadOnlyList<TimeWindow> MachinePaused(ProbeSeries clockJumps) =>
+        [.. clockJumps.Samples.Where(s => s.Latency >= LeastPause).Select(s => new TimeWindow(s.Started, s.Started + s.Latency + AfterPause))];
+
     public static IReadOnlyList<RequestSample> ServerFailuresOutside(IEnumerable<RequestSample> samples, IReadOnlyCollection<TimeWindow> faults) =>
         [.. samples.Where(s => s.IsServerFailure && !faults.Any(f => Overlaps(s, f)))];
 
