@@ -236,6 +236,15 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             $"the jobs routes stayed flat: p99 {Ms(quietOthers)} ms quiet, {Ms(slowOthers)} ms while slow (limit 2×, quiet counted as at least 20 ms; " +
             $"submissions {Ms(Latency.P99(samples, quiet, Routes.SubmitJob))} → {Ms(Latency.P99(samples, slow, Routes.SubmitJob))} ms, " +
             $"reads {Ms(Latency.P99(samples, quiet, Routes.ReadJob))} → {Ms(Latency.P99(samples, slow, Routes.ReadJob))} ms)");
+        if (!Latency.StaysFlat(quietOthers, slowOthers, 2, TimeSpan.FromMilliseconds(20)))
+        {
+            // Whether the slow window's tail is spread through it or a few stalls (with the probes beside them).
+            result.Diagnostics.Add("the load through the quiet window and the slow one (from python-inference answering with its delay), " +
+                "by second (\"job requests\": submissions and reads; then the stall probes' longest wait under way in the second):\n\n" +
+                Timeline.Table(Timeline.Around(samples, slowFrom, slowFrom - quiet.Start, slow.Length, TimeSpan.FromSeconds(1), ProbesSoFar()),
+                    [.. ProbesSoFar().Select(p => p.Name)]));
+        }
+
         CheckRecovery(result, samples, Routes.Predict, returned, ChaosOptions.RecoveryLimit);
         result.Faults.Add(new TimeWindow(faultStart, returned + ChaosOptions.RecoveryLimit));
     }
@@ -648,9 +657,12 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         }
     }
 
+    /// <summary>The stall probes' waits so far (all of them once the run has ended).</summary>
+    private IReadOnlyList<ProbeSeries> ProbesSoFar() => _probes?.Series ?? Probes;
+
     /// <summary>When the machine was paused so far, each span with the seconds after it (<see cref="FaultWindows.MachinePaused"/>).</summary>
     private List<TimeWindow> MachinePauses() =>
-        [.. (_probes?.Series ?? Probes).Where(p => p.Name == StallProbes.MachinePaused).SelectMany(FaultWindows.MachinePaused)];
+        [.. ProbesSoFar().Where(p => p.Name == StallProbes.MachinePaused).SelectMany(FaultWindows.MachinePaused)];
 
     /// <summary>Charges the time since the last phase ended to <paramref name="name"/>.</summary>
     private void Phase(string name)
