@@ -19,7 +19,8 @@ public enum UpstreamService
 /// has as much in flight as it may); when the replica's pool is full a call waits for a slot, oldest first, up to
 /// <see cref="UpstreamLimitsOptions.QueueWait"/> and among at most <see cref="UpstreamLimitsOptions.QueueLimit"/>
 /// others, then is refused: a burst is served as the calls ahead of it end, and while an upstream is slow the waiting
-/// stays in front of it, bounded in number and in time.
+/// stays in front of it, bounded in number and in time, and once calls wait out the wait, in number to those the line
+/// can serve in time (<see cref="SlotLine"/>).
 /// The upstreams' pools are apart (bulkheads): when python-inference slows down and its predictions fill its pool,
 /// calls to the Worker still find theirs. It sits in front of the use cases, above anything the upstream clients do
 /// themselves (resilience, batching), so it counts callers' calls, not the requests that finally leave the gateway.
@@ -29,10 +30,15 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
     private readonly Pool[] _pools;
 
     public UpstreamConcurrencyLimiter(IOptions<UpstreamLimitsOptions> options)
+        : this(options, TimeProvider.System)
+    {
+    }
+
+    internal UpstreamConcurrencyLimiter(IOptions<UpstreamLimitsOptions> options, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         var limits = options.Value;
-        _pools = [.. Enum.GetValues<UpstreamService>().Select(_ => new Pool(limits))];
+        _pools = [.. Enum.GetValues<UpstreamService>().Select(_ => new Pool(limits, time))];
     }
 
     /// <summary>
@@ -54,8 +60,10 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
     /// <summary>A slot (dispose it when the call ends), or none and which pool refused.</summary>
     public readonly record struct Entry(IDisposable? Slot, bool CallerIsFull);
 
-    private sealed class Pool(UpstreamLimitsOptions limits) : IDisposable
+    private sealed class Pool(UpstreamLimitsOptions limits, TimeProvider time) : IDisposable
     {
+        private readonly SlotLine _line = new(limits.QueueLimit, limits.QueueWait, time);
+
         private readonly ConcurrencyLimiter _replica = new(new ConcurrencyLimiterOptions
         {
             PermitLimit = limits.MaxConcurrentCalls,
@@ -82,7 +90,7 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
                 shared.Dispose();
                 try
                 {
-                    shared = limits.QueueWait > TimeSpan.Zero ? await WaitForSlotAsync(cancellationToken) : null;
+                    shared = limits.QueueWait > TimeSpan.Zero && _line.TryJoin() ? await WaitForSlotAsync(cancellationToken) : null;
                 }
                 catch (OperationCanceledException)
                 {
@@ -101,18 +109,29 @@ public sealed class UpstreamConcurrencyLimiter : IDisposable
             return new Entry(new Slot(own, shared), CallerIsFull: false);
         }
 
-        /// <summary>A slot that frees within the wait; a lease not acquired when the line is full, null when the wait is over.</summary>
+        /// <summary>
+        /// For a call that has joined the line: a slot that frees within the wait; a lease not acquired when the
+        /// limiter's own line is full, null when the wait is over. Tells the line how the call left it.
+        /// </summary>
         private async ValueTask<RateLimitLease?> WaitForSlotAsync(CancellationToken cancellationToken)
         {
+            var exit = SlotLine.Exit.Gone;
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             wait.CancelAfter(limits.QueueWait);
             try
             {
-                return await _replica.AcquireAsync(1, wait.Token);
+                var lease = await _replica.AcquireAsync(1, wait.Token);
+                exit = lease.IsAcquired ? SlotLine.Exit.Served : SlotLine.Exit.Gone;
+                return lease;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
+                exit = SlotLine.Exit.WaitedOut;
                 return null;
+            }
+            finally
+            {
+                _line.Leave(exit);
             }
         }
 

@@ -103,6 +103,33 @@ public sealed class UpstreamConcurrencyTests
     }
 
     [Fact]
+    public async Task Once_a_call_has_waited_out_the_wait_the_next_that_finds_every_slot_taken_is_refused_at_once()
+    {
+        // python-inference holds its one slot (slow): the first call to find it taken waits out the wait; the line has
+        // served nobody since, so the next is refused without waiting. A freed slot is taken as before.
+        await using var factory = Factory(perCaller: 5, overall: 1, queueWait: TimeSpan.FromSeconds(2));
+        using var sam = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-sam"));
+        using var tia = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-tia"));
+
+        var (release, first) = await HoldOneCallAsync(factory, sam);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var waitedOut = await tia.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        var waitedFor = clock.Elapsed;
+        clock.Restart();
+        var atOnce = await tia.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        var refusedAfter = clock.Elapsed;
+        release.SetResult();
+        await first;
+        var later = await tia.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+
+        await ReadProblemAsync(waitedOut, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
+        await ReadProblemAsync(atOnce, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
+        Assert.True(waitedFor >= TimeSpan.FromSeconds(2), $"the first waited {waitedFor}, less than the wait");
+        Assert.True(refusedAfter < TimeSpan.FromSeconds(1), $"the next was refused after {refusedAfter}, not at once");
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+    }
+
+    [Fact]
     public async Task A_call_that_finds_every_slot_taken_is_served_when_one_frees_within_the_wait()
     {
         await using var factory = Factory(perCaller: 5, overall: 1, queueWait: TimeSpan.FromSeconds(10));
