@@ -58,8 +58,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     /// </summary>
     public static readonly TimeSpan ReadEvery = TimeSpan.FromMinutes(1);
 
-    /// <summary>The stall probes' waits through the run (<see cref="StallProbes"/>).</summary>
-    public IReadOnlyList<ProbeSeries> Probes { get; private set; } = [];
+    /// <summary>The stall probes' waits so far, all of them once the run has ended (<see cref="StallProbes"/>).</summary>
+    public IReadOnlyList<ProbeSeries> Probes => _probes?.Series ?? [];
 
     /// <summary>Whole mixes (<see cref="LoadMix.Default"/>) per second the stack sustained in the saturation measurement.</summary>
     public double Saturation => _saturation;
@@ -149,7 +149,6 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
         await stopLoad.CancelAsync();
         await running;
-        Probes = probes.Series;
         await CountJobsAsync(cancellationToken);
         Phase("draining and counting jobs");
         ApplyRunWideRules();
@@ -241,8 +240,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             // Whether the slow window's tail is spread through it or a few stalls (with the probes beside them).
             result.Diagnostics.Add("the load through the quiet window and the slow one (from python-inference answering with its delay), " +
                 "by second (\"job requests\": submissions and reads; then the stall probes' longest wait under way in the second):\n\n" +
-                Timeline.Table(Timeline.Around(samples, slowFrom, slowFrom - quiet.Start, slow.Length, TimeSpan.FromSeconds(1), ProbesSoFar()),
-                    [.. ProbesSoFar().Select(p => p.Name)]));
+                Timeline.Table(Timeline.Around(samples, slowFrom, slowFrom - quiet.Start, slow.Length, TimeSpan.FromSeconds(1), Probes),
+                    [.. Probes.Select(p => p.Name)]));
         }
 
         CheckRecovery(result, samples, Routes.Predict, returned, ChaosOptions.RecoveryLimit);
@@ -657,12 +656,9 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         }
     }
 
-    /// <summary>The stall probes' waits so far (all of them once the run has ended).</summary>
-    private IReadOnlyList<ProbeSeries> ProbesSoFar() => _probes?.Series ?? Probes;
-
     /// <summary>When the machine was paused so far, each span with the seconds after it (<see cref="FaultWindows.MachinePaused"/>).</summary>
     private List<TimeWindow> MachinePauses() =>
-        [.. ProbesSoFar().Where(p => p.Name == StallProbes.MachinePaused).SelectMany(FaultWindows.MachinePaused)];
+        [.. Probes.Where(p => p.Name == StallProbes.MachinePaused).SelectMany(FaultWindows.MachinePaused)];
 
     /// <summary>Charges the time since the last phase ended to <paramref name="name"/>.</summary>
     private void Phase(string name)
