@@ -231,17 +231,19 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             $"each within the gateway's deadline ({ChaosApp.RequestDeadline.TotalSeconds} s + 1 s; slowest {slowest.TotalSeconds:0.00} s)");
         var quietOthers = Latency.P99(samples, quiet, Routes.SubmitJob, Routes.ReadJob);
         var slowOthers = Latency.P99(samples, slow, Routes.SubmitJob, Routes.ReadJob);
-        result.Check(Latency.StaysFlat(quietOthers, slowOthers, 2, TimeSpan.FromMilliseconds(20)),
+        var flat = Latency.StaysFlat(quietOthers, slowOthers, 2, TimeSpan.FromMilliseconds(20));
+        result.Check(flat,
             $"the jobs routes stayed flat: p99 {Ms(quietOthers)} ms quiet, {Ms(slowOthers)} ms while slow (limit 2×, quiet counted as at least 20 ms; " +
             $"submissions {Ms(Latency.P99(samples, quiet, Routes.SubmitJob))} → {Ms(Latency.P99(samples, slow, Routes.SubmitJob))} ms, " +
             $"reads {Ms(Latency.P99(samples, quiet, Routes.ReadJob))} → {Ms(Latency.P99(samples, slow, Routes.ReadJob))} ms)");
-        if (!Latency.StaysFlat(quietOthers, slowOthers, 2, TimeSpan.FromMilliseconds(20)))
+        if (!flat)
         {
             // Whether the slow window's tail is spread through it or a few stalls (with the probes beside them).
+            var probes = Probes;
             result.Diagnostics.Add("the load through the quiet window and the slow one (from python-inference answering with its delay), " +
                 "by second (\"job requests\": submissions and reads; then the stall probes' longest wait under way in the second):\n\n" +
-                Timeline.Table(Timeline.Around(samples, slowFrom, slowFrom - quiet.Start, slow.Length, TimeSpan.FromSeconds(1), Probes),
-                    [.. Probes.Select(p => p.Name)]));
+                Timeline.Table(Timeline.Around(samples, slowFrom, slowFrom - quiet.Start, slow.Length, TimeSpan.FromSeconds(1), probes),
+                    [.. probes.Select(p => p.Name)]));
         }
 
         CheckRecovery(result, samples, Routes.Predict, returned, ChaosOptions.RecoveryLimit);
@@ -400,8 +402,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         var soak = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
         var failed = soak.Where(s => !s.Succeeded).ToList();
         var paused = MachinePauses();
-        var machines = failed.Where(s => paused.Any(p => FaultWindows.Overlaps(s, p))).ToList();
-        result.Check(failed.Count == machines.Count, $"no request failed during the soak ({Summary([.. failed.Except(machines)])}" +
+        var machines = failed.Where(s => FaultWindows.InAny(s, paused)).ToList();
+        result.Check(failed.Count == machines.Count, $"no request failed during the soak ({Summary([.. failed.Where(s => !FaultWindows.InAny(s, paused))])}" +
             (machines.Count == 0 ? ")" : $"; {machines.Count} in the seconds after a pause of the machine, not counted)"));
         result.P99Before = Latency.P99(soak, new TimeWindow(result.Span.Start, measuredFrom), Routes.Predict);
         result.P99During = Latency.P99(soak, new TimeWindow(measuredFrom, result.Span.End), Routes.Predict);
@@ -606,8 +608,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         var samples = _load.Samples.ToList();
         var paused = MachinePauses();
         var outside = FaultWindows.ServerFailuresOutside(samples, faults);
-        var machines = outside.Where(s => paused.Any(p => FaultWindows.Overlaps(s, p))).ToList();
-        outside = [.. outside.Except(machines)];
+        var machines = outside.Where(s => FaultWindows.InAny(s, paused)).ToList();
+        outside = [.. outside.Where(s => !FaultWindows.InAny(s, paused))];
         // Said, never counted: each pause of the machine, under the scenario it fell in, and the failures after it.
         foreach (var pause in paused)
         {
@@ -646,13 +648,14 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         string LoadAround(List<RequestSample> failures, string where)
         {
             var first = failures.MinBy(s => s.Started)!;
+            var probes = Probes;
             var details = string.Join("; ", failures.GroupBy(s => s.Detail ?? s.Code ?? "no answer")
                 .OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} × \"{g.Key}\""));
             return $"the load around the first 5xx {where} ({first.Started:HH:mm:ss.fff} UTC; {details}), " +
                 "by quarter of a second (\"job requests\": submissions and reads, which do not wait on python-inference; " +
                 "then the stall probes' longest wait under way in the quarter):\n\n" +
                 Timeline.Table(Timeline.Around(samples, first.Started, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2),
-                    TimeSpan.FromMilliseconds(250), Probes), [.. Probes.Select(p => p.Name)]);
+                    TimeSpan.FromMilliseconds(250), probes), [.. probes.Select(p => p.Name)]);
         }
     }
 

@@ -26,7 +26,10 @@ public static class FaultWindows
         [.. clockJumps.Samples.Where(s => s.Latency >= LeastPause).Select(s => new TimeWindow(s.Started, s.Started + s.Latency + AfterPause))];
 
     public static IReadOnlyList<RequestSample> ServerFailuresOutside(IEnumerable<RequestSample> samples, IReadOnlyCollection<TimeWindow> faults) =>
-        [.. samples.Where(s => s.IsServerFailure && !faults.Any(f => Overlaps(s, f)))];
+        [.. samples.Where(s => s.IsServerFailure && !InAny(s, faults))];
+
+    /// <summary>Whether <paramref name="sample"/> was in progress during any part of any of <paramref name="windows"/>.</summary>
+    public static bool InAny(RequestSample sample, IEnumerable<TimeWindow> windows) => windows.Any(w => Overlaps(sample, w));
 
     public static bool Overlaps(RequestSample sample, TimeWindow window) =>
         sample.Started < window.End && sample.Started + sample.Latency >= window.Start;
