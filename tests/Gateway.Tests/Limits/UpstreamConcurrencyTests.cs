@@ -52,6 +52,14 @@ public sealed class UpstreamConcurrencyTests
         return (release, call);
     }
 
+    /// <summary>A prediction of <paramref name="client"/>'s, and how long its answer took.</summary>
+    private static async Task<(HttpResponseMessage Answer, TimeSpan Took)> PredictTimedAsync(HttpClient client)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var answer = await client.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
+        return (answer, clock.Elapsed);
+    }
+
     [Fact]
     public async Task A_callers_second_call_while_its_first_waits_is_503_at_once_with_retry_after_and_another_caller_is_served()
     {
@@ -61,9 +69,7 @@ public sealed class UpstreamConcurrencyTests
         using var gus = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-gus"));
 
         var (release, first) = await HoldOneCallAsync(factory, fay);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var second = await fay.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        var refusedAfter = clock.Elapsed;
+        var (second, refusedAfter) = await PredictTimedAsync(fay);
         var rpc = await fay.PostAsync("/rpc", new StringContent("""{"jsonrpc":"2.0","method":"listModels","id":1}""",
             Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
         var other = gus.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
@@ -89,9 +95,7 @@ public sealed class UpstreamConcurrencyTests
         using var ida = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-ida"));
 
         var (release, first) = await HoldOneCallAsync(factory, hal);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var refused = await ida.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        var refusedAfter = clock.Elapsed;
+        var (refused, refusedAfter) = await PredictTimedAsync(ida);
         release.SetResult();
         await first;
         var later = await ida.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
@@ -112,12 +116,8 @@ public sealed class UpstreamConcurrencyTests
         using var tia = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-tia"));
 
         var (release, first) = await HoldOneCallAsync(factory, sam);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var waitedOut = await tia.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        var waitedFor = clock.Elapsed;
-        clock.Restart();
-        var atOnce = await tia.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        var refusedAfter = clock.Elapsed;
+        var (waitedOut, waitedFor) = await PredictTimedAsync(tia);
+        var (atOnce, refusedAfter) = await PredictTimedAsync(tia);
         release.SetResult();
         await first;
         var later = await tia.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
@@ -179,9 +179,7 @@ public sealed class UpstreamConcurrencyTests
         var (release, first) = await HoldOneCallAsync(factory, ned);
         var inLine = ola.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
         await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var refused = await pia.PostAsJsonAsync("/api/v1/predictions", Body, TestContext.Current.CancellationToken);
-        var refusedAfter = clock.Elapsed;
+        var (refused, refusedAfter) = await PredictTimedAsync(pia);
         release.SetResult();
 
         await ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
