@@ -38,7 +38,7 @@ public static class JobsApi
             .WithDescription("Newest first, optionally ?status=queued|running|succeeded|failed; ?pageSize= (1-100, default 20) " +
                              "and ?pageToken= (the previous page's nextPageToken). Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
-            .LimitsUpstreamConcurrency(UpstreamService.Worker)
+            .LimitsUpstreamConcurrency(UpstreamService.WorkerReads)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
@@ -47,7 +47,7 @@ public static class JobsApi
             .WithSummary("Read a job's status and, once done, its result")
             .WithDescription("Only the subject that submitted a job can read it; for anyone else it does not exist (404). Scope: jobs.")
             .RequireScope(Scopes.Jobs, RateLimitingOptions.Jobs)
-            .LimitsUpstreamConcurrency(UpstreamService.Worker)
+            .LimitsUpstreamConcurrency(UpstreamService.WorkerReads)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 

@@ -22,7 +22,7 @@ public static class ModelRegistryApi
                              "hash; activeVersion and each version's active flag say which one is served, and the active one's " +
                              "activatedAt and activatedBy (service and user) when and by whom it was made active. Scope: predict.")
             .RequireScope(Scopes.Predict, RateLimitingOptions.Predict)
-            .LimitsUpstreamConcurrency(UpstreamService.Worker)
+            .LimitsUpstreamConcurrency(UpstreamService.WorkerReads)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 

@@ -9,8 +9,17 @@ public enum UpstreamService
     /// <summary>python-inference: predictions and the model list.</summary>
     Inference,
 
-    /// <summary>The Worker: jobs, the model registry, webhook keys, the admin API.</summary>
+    /// <summary>
+    /// The Worker, for what changes its state or may: job submissions, model activations, webhook keys, the admin API.
+    /// </summary>
     Worker,
+
+    /// <summary>
+    /// The Worker, for reads: a job, a page of jobs, a model's versions. Apart from its writes, which wait on the
+    /// disk (a commit, the broker's confirm): when the disk stalls and submissions hold every write slot, the callers
+    /// polling their jobs are still answered.
+    /// </summary>
+    WorkerReads,
 }
 
 /// <summary>
@@ -22,7 +31,7 @@ public enum UpstreamService
 /// stays in front of it, bounded in number and in time, and once calls wait out the wait, in number to those the line
 /// can serve in time (<see cref="SlotLine"/>).
 /// The upstreams' pools are apart (bulkheads): when python-inference slows down and its predictions fill its pool,
-/// calls to the Worker still find theirs. It sits in front of the use cases, above anything the upstream clients do
+/// calls to the Worker still find theirs; and the Worker's reads have pools apart from its writes. It sits in front of the use cases, above anything the upstream clients do
 /// themselves (resilience, batching), so it counts callers' calls, not the requests that finally leave the gateway.
 /// </summary>
 public sealed class UpstreamConcurrencyLimiter : IDisposable

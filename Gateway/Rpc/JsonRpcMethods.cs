@@ -37,7 +37,7 @@ public static class JsonRpcMethods
                 var idempotencyKey = p.OptionalString("idempotencyKey");
                 return p.ThenAsync(() => jobs.SubmitAsync(submission, idempotencyKey, call.User, call.CancellationToken));
             }),
-        JsonRpcMethod.For<JobService>("getJob", Scopes.Jobs, RateLimitingOptions.Jobs, UpstreamService.Worker, """{ "id": guid } or [id]""",
+        JsonRpcMethod.For<JobService>("getJob", Scopes.Jobs, RateLimitingOptions.Jobs, UpstreamService.WorkerReads, """{ "id": guid } or [id]""",
             "One of the caller's jobs, as GET /api/v1/jobs/{id} returns it.",
             (jobs, call) =>
             {

@@ -1,4 +1,5 @@
 using Gateway.Upstream.Inference;
+using Gateway.Upstream.Worker;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -11,6 +12,8 @@ public sealed class ConfiguredGatewayFactory(IReadOnlyDictionary<string, string?
     protected override IEnumerable<KeyValuePair<string, string?>> Settings => settings;
 
     public FakeInferenceClient Inference => (FakeInferenceClient)Services.GetRequiredService<IInferenceClient>();
+
+    public FakeJobsClient Jobs => (FakeJobsClient)Services.GetRequiredService<IJobsClient>();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

@@ -34,17 +34,25 @@ public sealed class FakeJobsClient : IJobsClient
 
     public List<(JobSubmission Submission, string Owner, string? IdempotencyKey)> Submissions { get; } = [];
 
-    public Task<Outcome<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
+    /// <summary>Awaited by every submission before it is recorded (a Worker whose commits wait on a stalled disk).</summary>
+    public Func<CancellationToken, Task>? SubmitDelay { get; set; }
+
+    public async Task<Outcome<JobView>> SubmitAsync(JobSubmission submission, string owner, string? idempotencyKey,
         CancellationToken cancellationToken)
     {
+        if (SubmitDelay is { } delay)
+        {
+            await delay(cancellationToken);
+        }
+
         lock (Submissions)
         {
             Submissions.Add((submission, owner, idempotencyKey));
         }
 
-        return Task.FromResult(Failure is { } problem
+        return Failure is { } problem
             ? Outcome.Failure<JobView>(problem)
-            : Outcome.Success(Add(owner, submission.Model!)));
+            : Outcome.Success(Add(owner, submission.Model!));
     }
 
     public Task<Outcome<JobList>> ListAsync(string owner, string? status, int? pageSize, string? pageToken,

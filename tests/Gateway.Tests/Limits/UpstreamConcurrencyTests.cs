@@ -214,6 +214,39 @@ public sealed class UpstreamConcurrencyTests
     }
 
     [Fact]
+    public async Task Submissions_that_fill_the_workers_write_slots_leave_its_read_slots_to_the_callers_reading_their_jobs()
+    {
+        await using var factory = Factory(perCaller: 1, overall: 1);
+        using var jan = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-jan"));
+        using var kim = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-kim"));
+        var kims = factory.Jobs.Add(TestTokens.OwnerOf("slots-kim"));
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        factory.Jobs.SubmitDelay = async cancellationToken =>
+        {
+            waiting.TrySetResult();
+            await release.Task.WaitAsync(cancellationToken);
+        };
+
+        var held = jan.PostAsJsonAsync("/api/v1/jobs", Body, TestContext.Current.CancellationToken);
+        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var refused = await kim.PostAsJsonAsync("/api/v1/jobs", Body, TestContext.Current.CancellationToken);
+        var read = await kim.GetAsync($"/api/v1/jobs/{kims.Id}", TestContext.Current.CancellationToken);
+        var page = await kim.GetAsync("/api/v1/jobs", TestContext.Current.CancellationToken);
+        var rpcRead = await kim.PostAsync("/rpc", new StringContent(
+            $$"""{"jsonrpc":"2.0","method":"getJob","params":{"id":"{{kims.Id}}"},"id":1}""",
+            Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+        release.SetResult();
+
+        await ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "concurrency_limited");
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        var rpcAnswer = await rpcRead.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        Assert.Equal($"{kims.Id}", rpcAnswer.GetProperty("result").GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.Accepted, (await held).StatusCode);
+    }
+
+    [Fact]
     public async Task Limits_out_of_range_stop_the_gateway_at_start_up()
     {
         await using var factory = new ConfiguredGatewayFactory(new Dictionary<string, string?>
