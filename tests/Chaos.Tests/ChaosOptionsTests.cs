@@ -25,6 +25,14 @@ public sealed class ChaosOptionsTests
     }
 
     [Fact]
+    public void The_run_is_given_as_much_longer_as_its_soak_is()
+    {
+        Assert.Equal(TimeSpan.FromMinutes(40), ChaosOptions.Parse([]).RunLimit);
+        Assert.Equal(TimeSpan.FromMinutes(90), ChaosOptions.Parse(["--soak-only", "3600"]).RunLimit);
+        Assert.True(ChaosOptions.Parse(["--quick"]).RunLimit < TimeSpan.FromMinutes(11));
+    }
+
+    [Fact]
     public void Slow_only_keeps_the_mode_s_windows_and_refuses_a_soak_beside_it()
     {
         var options = ChaosOptions.Parse(["--quick", "--slow-only"]);

@@ -59,10 +59,38 @@ public sealed class FaultWindowsTests
 
         var pause = Assert.Single(FaultWindows.MachinePaused(clockJumps));
 
-        Assert.Equal(Window(60, 60 + 3.75 + FaultWindows.AfterPause.TotalSeconds), pause);
-        RequestSample[] samples = [Failed(59.9, ms: 200), Failed(64.5), Failed(73.7), Failed(73.8)];
-        Assert.Equal([At(73.8)], FaultWindows.ServerFailuresOutside(samples, [pause]).Select(s => s.Started));
+        Assert.Equal(Window(60, 60 + 3.75 + FaultWindows.AfterPause.TotalSeconds), pause.Window);
+        Assert.Null(pause.HoldsUp);
+        RequestSample[] samples = [Failed(59.9, ms: 200), Failed(64.5, route: Routes.SubmitJob), Failed(73.7), Failed(73.8)];
+        Assert.Equal([At(73.8)], samples.Where(s => !pause.Excuses(s)).Select(s => s.Started));
     }
+
+    [Fact]
+    public void A_stall_of_the_disk_excuses_only_the_submissions_it_held_up_and_a_slow_write_under_a_second_is_no_stall()
+    {
+        var syncedWrites = new ProbeSeries("disk fsync", [
+            new ProbeSample(At(1), TimeSpan.FromMilliseconds(0.4)),
+            new ProbeSample(At(20), TimeSpan.FromMilliseconds(999)),
+            new ProbeSample(At(40), TimeSpan.FromSeconds(4)),
+            new ProbeSample(At(44.1), TimeSpan.FromMilliseconds(0.3)),
+        ]);
+
+        var stall = Assert.Single(FaultWindows.DiskStalled(syncedWrites));
+
+        Assert.Equal(Window(40, 44 + FaultWindows.AfterDiskStall.TotalSeconds), stall.Window);
+        RequestSample[] samples =
+        [
+            Failed(20.5, route: Routes.SubmitJob), // during the slow write under a second: counted
+            Failed(39.5, ms: 600, route: Routes.SubmitJob), Failed(43, route: Routes.SubmitJob), Failed(48.9, route: Routes.SubmitJob),
+            Failed(42), Failed(42.5, route: Routes.ReadJob), // a prediction and a read do not wait on the disk: counted
+            Failed(49.1, route: Routes.SubmitJob), // after the window: counted
+        ];
+        Assert.Equal([At(20.5), At(42), At(42.5), At(49.1)], samples.Where(s => !stall.Excuses(s)).Select(s => s.Started));
+    }
+
+    [Fact]
+    public void A_synced_write_the_probe_gave_up_on_is_a_stall_of_the_disk() =>
+        Assert.Single(FaultWindows.DiskStalled(new ProbeSeries("disk fsync", [new ProbeSample(At(5), TimeSpan.FromMilliseconds(10), Failed: true)])));
 
     [Fact]
     public void Errors_are_counted_by_status_and_code()

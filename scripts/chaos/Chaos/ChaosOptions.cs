@@ -29,6 +29,12 @@ public sealed record ChaosOptions(
     /// <summary>The p99 of the gateway's answers while python-inference is gone.</summary>
     public static readonly TimeSpan FastFailureLimit = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// The longest the run may take once the stack is up: 40 minutes for the full run (17 are its own), 10 for
+    /// <c>--quick</c>, and as much longer as a <c>--soak-only</c> soak is (an hour's soak was cut at 40 minutes).
+    /// </summary>
+    public TimeSpan RunLimit => TimeSpan.FromMinutes(Quick ? 10 : 30) + Soak;
+
     /// <summary>How the report names the run: "full", "--quick", and "--slow-only" or "--soak-only S" after either.</summary>
     public string Mode => (Quick ? "--quick" : "full")
         + (SlowOnly ? " --slow-only" : SoakOnly ? $" --soak-only {Soak.TotalSeconds:0}" : "");

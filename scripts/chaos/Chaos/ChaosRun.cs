@@ -401,10 +401,10 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
         var soak = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
         var failed = soak.Where(s => !s.Succeeded).ToList();
-        var paused = MachinePauses();
-        var machines = failed.Where(s => FaultWindows.InAny(s, paused)).ToList();
-        result.Check(failed.Count == machines.Count, $"no request failed during the soak ({Summary([.. failed.Where(s => !FaultWindows.InAny(s, paused))])}" +
-            (machines.Count == 0 ? ")" : $"; {machines.Count} in the seconds after a pause of the machine, not counted)"));
+        var machine = MachineFaults();
+        var machines = failed.Where(s => machine.Any(f => f.Excuses(s))).ToList();
+        result.Check(failed.Count == machines.Count, $"no request failed during the soak ({Summary([.. failed.Where(s => !machine.Any(f => f.Excuses(s)))])}" +
+            (machines.Count == 0 ? ")" : $"; {machines.Count} held up by a fault of the machine, not counted)"));
         result.P99Before = Latency.P99(soak, new TimeWindow(result.Span.Start, measuredFrom), Routes.Predict);
         result.P99During = Latency.P99(soak, new TimeWindow(measuredFrom, result.Span.End), Routes.Predict);
         result.P99After = null;
@@ -606,21 +606,21 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     {
         var faults = _results.SelectMany(r => r.Faults).ToList();
         var samples = _load.Samples.ToList();
-        var paused = MachinePauses();
+        var machine = MachineFaults();
         var outside = FaultWindows.ServerFailuresOutside(samples, faults);
-        var machines = outside.Where(s => FaultWindows.InAny(s, paused)).ToList();
-        outside = [.. outside.Where(s => !FaultWindows.InAny(s, paused))];
-        // Said, never counted: each pause of the machine, under the scenario it fell in, and the failures after it.
-        foreach (var pause in paused)
+        var machines = outside.Where(s => machine.Any(f => f.Excuses(s))).ToList();
+        outside = [.. outside.Where(s => !machine.Any(f => f.Excuses(s)))];
+        // Said, never counted: each fault of the machine, under the scenario it fell in, and the failures it held up.
+        foreach (var fault in machine)
         {
-            var result = _results.FirstOrDefault(r => r.Span.Contains(pause.Start)) ?? _results[^1];
-            var after = machines.Where(s => FaultWindows.Overlaps(s, pause)).ToList();
-            result.Check(true, $"the machine was paused for {(pause.Length - FaultWindows.AfterPause).TotalSeconds:0.00} s from " +
-                $"{pause.Start:HH:mm:ss.fff} UTC (its wall clock jumped past the monotonic one): 5xx or unanswered in the " +
-                $"{FaultWindows.AfterPause.TotalSeconds:0} s after it, the machine's and not counted: {Summary(after)}");
-            if (after.Count > 0)
+            var result = _results.FirstOrDefault(r => r.Span.Contains(fault.Window.Start)) ?? _results[^1];
+            var held = machines.Where(fault.Excuses).ToList();
+            result.Check(true, $"{fault.What} from {fault.Window.Start:HH:mm:ss.fff} UTC: " +
+                $"{(fault.HoldsUp is null ? "requests" : string.Join(" and ", fault.HoldsUp) + " requests")} that got a 5xx or " +
+                $"no answer then or in the {fault.After.TotalSeconds:0} s after, the machine's and not counted: {Summary(held)}");
+            if (held.Count > 0)
             {
-                result.Diagnostics.Add(LoadAround(after, $"after the machine's pause at {pause.Start:HH:mm:ss.fff} UTC"));
+                result.Diagnostics.Add(LoadAround(held, $"held up by a fault of the machine at {fault.Window.Start:HH:mm:ss.fff} UTC"));
             }
         }
 
@@ -659,9 +659,15 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         }
     }
 
-    /// <summary>When the machine was paused so far, each span with the seconds after it (<see cref="FaultWindows.MachinePaused"/>).</summary>
-    private List<TimeWindow> MachinePauses() =>
-        [.. Probes.Where(p => p.Name == StallProbes.MachinePaused).SelectMany(FaultWindows.MachinePaused)];
+    /// <summary>
+    /// The faults of the machine so far, read from the stall probes: its pauses (<see cref="FaultWindows.MachinePaused"/>)
+    /// and the disk's stalls (<see cref="FaultWindows.DiskStalled"/>).
+    /// </summary>
+    private List<MachineFault> MachineFaults() =>
+    [
+        .. Probes.Where(p => p.Name == StallProbes.MachinePaused).SelectMany(FaultWindows.MachinePaused),
+        .. Probes.Where(p => p.Name == StallProbes.Disk).SelectMany(FaultWindows.DiskStalled),
+    ];
 
     /// <summary>Charges the time since the last phase ended to <paramref name="name"/>.</summary>
     private void Phase(string name)

@@ -33,7 +33,7 @@ try
     startUp = clock.Elapsed;
     log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] every resource healthy after {clock.Elapsed.TotalSeconds:0} s; gateway {stack.Gateway}");
     run = new ChaosRun(stack, options, log);
-    using var limit = new CancellationTokenSource(options.Quick ? TimeSpan.FromMinutes(10) : TimeSpan.FromMinutes(40));
+    using var limit = new CancellationTokenSource(options.RunLimit);
     await run.RunAsync(limit.Token);
 }
 catch (Exception exception)

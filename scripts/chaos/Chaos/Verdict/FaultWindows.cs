@@ -18,12 +18,40 @@ public static class FaultWindows
     public static readonly TimeSpan AfterPause = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// The spans in which the machine was paused, from the clock-jump probe's samples (<c>StallProbe.ClockJumps</c>):
-    /// each from the start of the timer that saw the jump to <see cref="AfterPause"/> past the jump's end. A fault the
-    /// stack did not cause and could not answer through: no process ran, the load's included.
+    /// The least time a synced write of the disk probe must take to count as the disk stalled: the whole of the
+    /// gateway's wait for a slot (<c>UpstreamLimits:QueueWait</c>, 1 s), so that a submission held up by the disk alone
+    /// can have been refused.
     /// </summary>
-    public static IReadOnlyList<TimeWindow> MachinePaused(ProbeSeries clockJumps) =>
-        [.. clockJumps.Samples.Where(s => s.Latency >= LeastPause).Select(s => new TimeWindow(s.Started, s.Started + s.Latency + AfterPause))];
+    public static readonly TimeSpan LeastDiskStall = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long after a disk stall ends its refusals are the disk's: the submissions it held (258 in flight after the
+    /// 4 s stall seen) drain in well under a second, and the gateway's line refuses at once for one more wait after
+    /// the last call that waited one out (docs/reliability.md).
+    /// </summary>
+    public static readonly TimeSpan AfterDiskStall = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The pauses of the whole machine, from the clock-jump probe's samples (<c>StallProbe.ClockJumps</c>): each from
+    /// the start of the timer that saw the jump to <see cref="AfterPause"/> past the jump's end. A fault the stack did
+    /// not cause and could not answer through: no process ran, the load's included, so it holds up every route.
+    /// </summary>
+    public static IReadOnlyList<MachineFault> MachinePaused(ProbeSeries clockJumps) =>
+        [.. clockJumps.Samples.Where(s => s.Latency >= LeastPause).Select(s => new MachineFault(
+            $"the machine was paused for {s.Latency.TotalSeconds:0.00} s (its wall clock jumped past the monotonic one)",
+            new TimeWindow(s.Started, s.Started + s.Latency + AfterPause), AfterPause))];
+
+    /// <summary>
+    /// The stalls of the disk, from the disk probe's synced writes (<see cref="LeastDiskStall"/> or longer, or one that
+    /// failed): each from the write's start to <see cref="AfterDiskStall"/> past its end. Only a job submission waits
+    /// on the disk (its commit, and the broker's confirm, which waits on the broker's own <c>fsync</c>), so only
+    /// submissions are held up by it; a prediction or a read failing then is still counted.
+    /// </summary>
+    public static IReadOnlyList<MachineFault> DiskStalled(ProbeSeries syncedWrites) =>
+        [.. syncedWrites.Samples.Where(s => s.Latency >= LeastDiskStall || s.Failed).Select(s => new MachineFault(
+            s.Failed ? $"a synced write to the disk failed after {s.Latency.TotalSeconds:0.00} s"
+                : $"the disk did not complete a synced write for {s.Latency.TotalSeconds:0.00} s",
+            new TimeWindow(s.Started, s.Started + s.Latency + AfterDiskStall), AfterDiskStall, [Routes.SubmitJob]))];
 
     public static IReadOnlyList<RequestSample> ServerFailuresOutside(IEnumerable<RequestSample> samples, IReadOnlyCollection<TimeWindow> faults) =>
         [.. samples.Where(s => s.IsServerFailure && !InAny(s, faults))];
@@ -61,4 +89,16 @@ public static class FaultWindows
             .GroupBy(s => s.Status == 0 ? "no answer" : s.Code is null ? $"{s.Status}" : $"{s.Status} {s.Code}")
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Count());
+}
+
+/// <summary>
+/// A fault of the machine rather than of the stack, which the script did not open and reads from a stall probe, never
+/// from the errors: the 5xx and unanswered requests of the routes it <paramref name="HoldsUp"/> (every route when null) in progress
+/// during <paramref name="Window"/> are reported and not counted. It excuses nothing else: no lost or duplicated
+/// job, no recovery, no latency.
+/// </summary>
+public sealed record MachineFault(string What, TimeWindow Window, TimeSpan After, IReadOnlyList<string>? HoldsUp = null)
+{
+    /// <summary>Whether <paramref name="sample"/>'s failure is this fault's: of a route it holds up, in progress in its window.</summary>
+    public bool Excuses(RequestSample sample) => (HoldsUp is null || HoldsUp.Contains(sample.Route)) && FaultWindows.Overlaps(sample, Window);
 }
