@@ -31,8 +31,9 @@ public enum UpstreamService
 /// stays in front of it, bounded in number and in time, and once calls wait out the wait, in number to those the line
 /// can serve in time (<see cref="SlotLine"/>).
 /// The upstreams' pools are apart (bulkheads): when python-inference slows down and its predictions fill its pool,
-/// calls to the Worker still find theirs; and the Worker's reads have pools apart from its writes. It sits in front of the use cases, above anything the upstream clients do
-/// themselves (resilience, batching), so it counts callers' calls, not the requests that finally leave the gateway.
+/// calls to the Worker still find theirs; and the Worker's reads have pools apart from its writes. It sits in front of
+/// the use cases, above anything the upstream clients do themselves (resilience, batching), so it counts callers'
+/// calls, not the requests that finally leave the gateway.
 /// </summary>
 public sealed class UpstreamConcurrencyLimiter : IDisposable
 {

@@ -402,8 +402,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         var soak = _load.Samples.Where(s => result.Span.Contains(s.Started)).ToList();
         var failed = soak.Where(s => !s.Succeeded).ToList();
         var machine = MachineFaults();
-        var machines = failed.Where(s => machine.Any(f => f.Excuses(s))).ToList();
-        result.Check(failed.Count == machines.Count, $"no request failed during the soak ({Summary([.. failed.Where(s => !machine.Any(f => f.Excuses(s)))])}" +
+        var machines = failed.Where(s => FaultWindows.HeldUp(s, machine)).ToList();
+        result.Check(failed.Count == machines.Count, $"no request failed during the soak ({Summary([.. failed.Where(s => !FaultWindows.HeldUp(s, machine))])}" +
             (machines.Count == 0 ? ")" : $"; {machines.Count} held up by a fault of the machine, not counted)"));
         result.P99Before = Latency.P99(soak, new TimeWindow(result.Span.Start, measuredFrom), Routes.Predict);
         result.P99During = Latency.P99(soak, new TimeWindow(measuredFrom, result.Span.End), Routes.Predict);
@@ -608,8 +608,8 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         var samples = _load.Samples.ToList();
         var machine = MachineFaults();
         var outside = FaultWindows.ServerFailuresOutside(samples, faults);
-        var machines = outside.Where(s => machine.Any(f => f.Excuses(s))).ToList();
-        outside = [.. outside.Where(s => !machine.Any(f => f.Excuses(s)))];
+        var machines = outside.Where(s => FaultWindows.HeldUp(s, machine)).ToList();
+        outside = [.. outside.Where(s => !FaultWindows.HeldUp(s, machine))];
         // Said, never counted: each fault of the machine, under the scenario it fell in, and the failures it held up.
         foreach (var fault in machine)
         {

@@ -59,6 +59,9 @@ public static class FaultWindows
     /// <summary>Whether <paramref name="sample"/> was in progress during any part of any of <paramref name="windows"/>.</summary>
     public static bool InAny(RequestSample sample, IEnumerable<TimeWindow> windows) => windows.Any(w => Overlaps(sample, w));
 
+    /// <summary>Whether one of <paramref name="faults"/> of the machine held <paramref name="sample"/> up (<see cref="MachineFault.Excuses"/>).</summary>
+    public static bool HeldUp(RequestSample sample, IEnumerable<MachineFault> faults) => faults.Any(f => f.Excuses(sample));
+
     public static bool Overlaps(RequestSample sample, TimeWindow window) =>
         sample.Started < window.End && sample.Started + sample.Latency >= window.Start;
 
