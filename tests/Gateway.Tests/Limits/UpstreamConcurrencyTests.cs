@@ -32,14 +32,21 @@ public sealed class UpstreamConcurrencyTests
     /// <summary>Holds every prediction until released; returns the release and a task that completes once one waits.</summary>
     private static (TaskCompletionSource Release, Task FirstWaiting) Hold(ConfiguredGatewayFactory factory)
     {
+        var (release, waiting, delay) = Held();
+        factory.Inference.Delay = delay;
+        return (release, waiting);
+    }
+
+    /// <summary>A delay for a fake upstream that holds every call until released, and a task that completes once one waits.</summary>
+    private static (TaskCompletionSource Release, Task FirstWaiting, Func<CancellationToken, Task> Delay) Held()
+    {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        factory.Inference.Delay = async cancellationToken =>
+        return (release, waiting.Task, async cancellationToken =>
         {
             waiting.TrySetResult();
             await release.Task.WaitAsync(cancellationToken);
-        };
-        return (release, waiting.Task);
+        });
     }
 
     /// <summary>Starts a prediction of <paramref name="client"/> that holds its slots until released, once it is under way.</summary>
@@ -220,16 +227,11 @@ public sealed class UpstreamConcurrencyTests
         using var jan = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-jan"));
         using var kim = factory.CreateAuthorizedClient(TestTokens.Create(subject: "slots-kim"));
         var kims = factory.Jobs.Add(TestTokens.OwnerOf("slots-kim"));
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        factory.Jobs.SubmitDelay = async cancellationToken =>
-        {
-            waiting.TrySetResult();
-            await release.Task.WaitAsync(cancellationToken);
-        };
+        var (release, waiting, delay) = Held();
+        factory.Jobs.SubmitDelay = delay;
 
         var held = jan.PostAsJsonAsync("/api/v1/jobs", Body, TestContext.Current.CancellationToken);
-        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         var refused = await kim.PostAsJsonAsync("/api/v1/jobs", Body, TestContext.Current.CancellationToken);
         var read = await kim.GetAsync($"/api/v1/jobs/{kims.Id}", TestContext.Current.CancellationToken);
         var page = await kim.GetAsync("/api/v1/jobs", TestContext.Current.CancellationToken);
