@@ -5,23 +5,33 @@ namespace AppHost;
 /// its own folder, so runs and test runs never share or inherit state; folders of runs older than two days are
 /// removed when a new run starts. One folder per application builder: two AppHosts in one process (the end-to-end
 /// tests' SQLite and PostgreSQL stacks) never share a broker's node name or a data folder.
+/// The folders are under the system's temporary folder, or under <c>LocalState:Root</c> when it is set: another disk
+/// for the broker's data and the databases (the chaos run's, whose disk it stalls on purpose).
 /// </summary>
 internal sealed class LocalState
 {
-    // Per user, and private: the folders hold the broker's Erlang cookie, generated credentials and the job database.
-    private static readonly string Root = Path.Combine(Path.GetTempPath(), $"aspire-ml-gateway-{Environment.UserName}");
+    /// <summary>The configuration key naming the folder the per-user folder is made in (default: the temporary folder).</summary>
+    public const string RootKey = "LocalState:Root";
 
     /// <summary>rwx for the owner only.</summary>
     public const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
-    /// <summary>The folder every run's folder is in (one per user).</summary>
-    public static string RootDirectory => Root;
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IDistributedApplicationBuilder, LocalState> Runs = new();
 
-    private readonly Lazy<string> _runDirectory = new(CreateRunDirectory);
+    // Per user, and private: the folders hold the broker's Erlang cookie, generated credentials and the job database.
+    private readonly string _root;
+    private readonly Lazy<string> _runDirectory;
+
+    private LocalState(string? parent)
+    {
+        _root = Path.Combine(string.IsNullOrWhiteSpace(parent) ? Path.GetTempPath() : Path.GetFullPath(parent),
+            $"aspire-ml-gateway-{Environment.UserName}");
+        _runDirectory = new(CreateRunDirectory);
+    }
 
     /// <summary>The state of the run <paramref name="builder"/> describes.</summary>
-    public static LocalState For(IDistributedApplicationBuilder builder) => Runs.GetValue(builder, _ => new LocalState());
+    public static LocalState For(IDistributedApplicationBuilder builder) =>
+        Runs.GetValue(builder, b => new LocalState(b.Configuration[RootKey]));
 
     public string RunId => Path.GetFileName(_runDirectory.Value);
 
@@ -38,7 +48,7 @@ internal sealed class LocalState
         if (!OperatingSystem.IsWindows())
         {
             var traverse = PrivateDirectory | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-            File.SetUnixFileMode(Root, traverse);
+            File.SetUnixFileMode(_root, traverse);
             File.SetUnixFileMode(_runDirectory.Value, traverse);
         }
     }
@@ -75,10 +85,10 @@ internal sealed class LocalState
         return path;
     }
 
-    private static string CreateRunDirectory()
+    private string CreateRunDirectory()
     {
-        CreatePrivateDirectory(Root);
-        foreach (var old in new DirectoryInfo(Root).EnumerateDirectories())
+        CreatePrivateDirectory(_root);
+        foreach (var old in new DirectoryInfo(_root).EnumerateDirectories())
         {
             if (old.LastWriteTimeUtc < DateTime.UtcNow.AddDays(-2))
             {
@@ -88,6 +98,6 @@ internal sealed class LocalState
             }
         }
 
-        return CreatePrivateDirectory(Path.Combine(Root, $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}"));
+        return CreatePrivateDirectory(Path.Combine(_root, $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}"));
     }
 }

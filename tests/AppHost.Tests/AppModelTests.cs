@@ -35,6 +35,24 @@ public sealed class AppModelTests
     }
 
     [Fact]
+    public async Task The_state_is_kept_under_LocalState_Root_when_it_is_set()
+    {
+        var root = Directory.CreateTempSubdirectory("local-state-root-").FullName;
+        try
+        {
+            var model = await BuildModelAsync("--Messaging:Runtime=local", $"--LocalState:Root={root}");
+
+            var broker = Assert.IsType<LocalRabbitMQServerResource>(Resource(model, "messaging"));
+            Assert.StartsWith(Path.Combine(root, $"aspire-ml-gateway-{Environment.UserName}") + Path.DirectorySeparatorChar,
+                broker.StateDirectory, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task External_runtime_takes_the_connection_string_from_configuration()
     {
         var model = await BuildModelAsync("--Messaging:Runtime=external",
