@@ -44,6 +44,13 @@ public sealed class ChaosOptionsTests
         Assert.Throws<ArgumentException>(() => ChaosOptions.Parse(["--slow-only", "--soak-only", "120"]));
     }
 
+    [Fact]
+    public void The_state_disk_is_the_file_system_run_sh_mounted_and_none_without_it()
+    {
+        Assert.Equal("/tmp/chaos-state-disk.1/mnt", ChaosOptions.Parse(["--quick", "--state-disk", "/tmp/chaos-state-disk.1/mnt"]).StateDisk);
+        Assert.Null(ChaosOptions.Parse(["--quick"]).StateDisk);
+    }
+
     [Theory]
     [InlineData(new string[0], "full")]
     [InlineData(new[] { "--quick" }, "--quick")]

@@ -93,6 +93,20 @@ public sealed class FaultWindowsTests
         Assert.Single(FaultWindows.DiskStalled(new ProbeSeries("disk fsync", [new ProbeSample(At(5), TimeSpan.FromMilliseconds(10), Failed: true)])));
 
     [Fact]
+    public void A_stall_the_run_made_itself_by_freezing_the_disk_is_not_the_machines()
+    {
+        var syncedWrites = new ProbeSeries("disk fsync", [
+            new ProbeSample(At(9.95), TimeSpan.FromSeconds(4.1)), // under way when the run froze the disk at 10 s
+            new ProbeSample(At(30), TimeSpan.FromSeconds(2)), // the machine's own, later
+        ]);
+
+        var stall = Assert.Single(FaultWindows.DiskStalled(syncedWrites, [Window(10, 14)]));
+
+        Assert.Equal(At(30), stall.Window.Start);
+        Assert.Equal(2, FaultWindows.DiskStalled(syncedWrites).Count);
+    }
+
+    [Fact]
     public void Errors_are_counted_by_status_and_code()
     {
         RequestSample[] samples = [Ok(1), Failed(2), Failed(3), Failed(4, status: 504, code: "upstream_timeout"), Failed(5, status: 0, code: "x"), Failed(6, code: null)];

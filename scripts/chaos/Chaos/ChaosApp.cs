@@ -68,14 +68,19 @@ public sealed class ChaosApp : IAsyncDisposable
     /// </summary>
     public const int DashboardMetricPoints = 60;
 
-    public async Task StartAsync(TimeSpan timeout)
+    /// <summary>
+    /// Starts the stack; its state (the broker's data, the databases) under <paramref name="stateRoot"/> when given (the
+    /// run's own file system, <c>LocalState:Root</c>), in the temporary folder otherwise.
+    /// </summary>
+    public async Task StartAsync(TimeSpan timeout, string? stateRoot = null)
     {
         using var cancellation = new CancellationTokenSource(timeout);
+        string[] arguments = ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", "--Worker:Replicas=2",
+            $"--Dashboard:TelemetryLimits:MaxMetricsCount={DashboardMetricPoints}",
+            // A temporary store for the dashboard, not one of the ten runs kept under ~/.aspire (docs/operations.md).
+            "--Aspire:Dashboard:PersistenceMode=None"];
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", "--Worker:Replicas=2",
-                $"--Dashboard:TelemetryLimits:MaxMetricsCount={DashboardMetricPoints}",
-                // A temporary store for the dashboard, not one of the ten runs kept under ~/.aspire (docs/operations.md).
-                "--Aspire:Dashboard:PersistenceMode=None"],
+            stateRoot is null ? arguments : [.. arguments, $"--LocalState:Root={stateRoot}"],
             (options, _) => options.DisableDashboard = false, cancellation.Token);
 
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));

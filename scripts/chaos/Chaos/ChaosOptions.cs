@@ -15,8 +15,15 @@ public sealed record ChaosOptions(
     TimeSpan Settle,
     string OutputDirectory,
     bool SoakOnly = false,
-    bool SlowOnly = false)
+    bool SlowOnly = false,
+    string? StateDisk = null)
 {
+    /// <summary>
+    /// How long the disk-stall scenario keeps the state's file system frozen: as long as the longest stall the machine's
+    /// own disk was seen to make in a run (4.0 s), four times the gateway's wait for a slot.
+    /// </summary>
+    public static readonly TimeSpan DiskStall = TimeSpan.FromSeconds(4);
+
     /// <summary>
     /// Saturation windows measured back to back, the run taking their median: three in the full run, one in
     /// <c>--quick</c> (its time is short and its verdict only a developer's check).
@@ -41,12 +48,15 @@ public sealed record ChaosOptions(
 
     public static ChaosOptions Parse(string[] args)
     {
-        const string usage = "usage: [--quick] [--soak-only SECONDS | --slow-only] [--out DIR]";
+        const string usage = "usage: [--quick] [--soak-only SECONDS | --slow-only] [--out DIR] [--state-disk DIR]";
         var quick = args.Contains("--quick");
         var output = ValueOf(args, "--out") ?? Path.Combine("artifacts", "chaos");
         var soakOnly = ValueOf(args, "--soak-only");
         var slowOnly = args.Contains("--slow-only");
-        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" and not "--slow-only" && a != output && a != soakOnly).ToList();
+        // A file system of the run's own for the state (run.sh mounts one when it can), which the disk-stall scenario freezes.
+        var stateDisk = ValueOf(args, "--state-disk");
+        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" and not "--slow-only" and not "--state-disk"
+            && a != output && a != soakOnly && a != stateDisk).ToList();
         if (unknown.Count > 0)
         {
             throw new ArgumentException($"unknown argument(s): {string.Join(' ', unknown)} ({usage})");
@@ -56,6 +66,7 @@ public sealed record ChaosOptions(
         var options = quick
             ? new ChaosOptions(true, S(6), S(3), S(4), S(5), S(6), S(6), S(20), S(5), S(90), S(10), output)
             : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), S(90), output);
+        options = options with { StateDisk = stateDisk };
         if (slowOnly && soakOnly is not null)
         {
             throw new ArgumentException($"--slow-only and --soak-only exclude each other ({usage})");

@@ -27,11 +27,16 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
     private readonly List<(string Phase, TimeSpan Took)> _phases = [];
     private readonly Stopwatch _phaseClock = new();
     private readonly List<BrokerState> _brokerStates = [];
+    private readonly List<TimeWindow> _disksFrozen = [];
+    private readonly List<string> _skipped = [];
     private SteadyLoad _load = null!;
     private StallProbes? _probes;
     private double _saturation;
 
     public IReadOnlyList<ScenarioResult> Results => _results;
+
+    /// <summary>Scenarios the run could not apply here, each with why.</summary>
+    public IReadOnlyList<string> Skipped => _skipped;
 
     /// <summary>Where the run's time went, phase by phase (settling summed): to keep <c>--quick</c> short.</summary>
     public IEnumerable<(string Phase, TimeSpan Took)> Phases =>
@@ -139,6 +144,18 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             await FillQueueAndQuotaAsync(cancellationToken);
             Phase("queue and quota filled");
             await SettleAsync(cancellationToken);
+            if (options.StateDisk is not null)
+            {
+                await StallDiskAsync(options.StateDisk, cancellationToken);
+                Phase("disk stalled");
+                await SettleAsync(cancellationToken);
+            }
+            else
+            {
+                _skipped.Add("disk stalled: no file system of the run's own to freeze (scripts/chaos/run.sh mounts one as root, " +
+                    "with losetup, mkfs.ext4 and fsfreeze)");
+                Log($"skipped: {_skipped[^1]}");
+            }
         }
 
         if (!options.SlowOnly)
@@ -324,6 +341,76 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         result.Check(fill.Refused.Any(r => r is (503, "queue_full", true)) && fill.Refused.All(r => r is (503, "queue_full", true) or (429, "job_quota_exceeded", true)),
             $"past the queue limit ({ChaosApp.JobsQueueMaxLength} ready jobs) submissions were refused 503 queue_full with Retry-After ({Refusals(fill.Refused)})");
         result.Faults.Add(new TimeWindow(faultStart, resumed + TimeSpan.FromSeconds(5)));
+    }
+
+    /// <summary>
+    /// The file system holding the stack's state (the broker's messages, the job database) frozen for
+    /// <see cref="ChaosOptions.DiskStall"/>, then thawed: every write to it waits meanwhile (fsfreeze), as when the
+    /// machine's own disk stopped for 4 s in a run, now on purpose. Predictions and reads of jobs write nothing and must
+    /// not notice; submissions (a commit, the broker's confirm) wait, or are refused with a problem once their wait for
+    /// a slot is out, and succeed again soon after the thaw; every job accepted before, during and after is done once.
+    /// </summary>
+    private async Task StallDiskAsync(string disk, CancellationToken cancellationToken)
+    {
+        var result = Begin($"disk stalled ({ChaosOptions.DiskStall.TotalSeconds:0} s: the state's file system frozen)");
+        await Task.Delay(options.Before, cancellationToken);
+        var frozen = DateTimeOffset.UtcNow;
+        Log($"  freeze {disk} for {ChaosOptions.DiskStall.TotalSeconds:0} s");
+        try
+        {
+            await FreezeAsync("--freeze", disk, cancellationToken);
+            await Task.Delay(ChaosOptions.DiskStall, cancellationToken);
+        }
+        finally
+        {
+            await FreezeAsync("--unfreeze", disk, CancellationToken.None);
+        }
+
+        var thawed = DateTimeOffset.UtcNow;
+        var stall = new TimeWindow(frozen, thawed);
+        _disksFrozen.Add(stall);
+        Log("  thawed");
+        await Task.Delay(options.After, cancellationToken);
+        End(result, frozen, thawed);
+
+        var samples = _load.Samples.ToList();
+        var quiet = new TimeWindow(result.Span.Start, frozen);
+        List<RequestSample> During(string route) => [.. samples.Where(s => s.Route == route && FaultWindows.Overlaps(s, stall))];
+        var longest = Probes.Where(p => p.Name == StallProbes.Disk).SelectMany(p => p.Samples)
+            .Where(p => p.Overlaps(stall)).Select(p => p.Latency).DefaultIfEmpty().Max();
+        result.Check(longest >= ChaosOptions.DiskStall - TimeSpan.FromSeconds(0.5),
+            $"the disk stalled: the probe's synced write waited {longest.TotalSeconds:0.00} s");
+        // Neither a prediction nor a read of a job writes anything: both are answered through the stall, as fast as before.
+        foreach (var (route, what) in new[] { (Routes.Predict, "predictions"), (Routes.ReadJob, "reads of jobs") })
+        {
+            var answers = During(route);
+            var (before, during) = (Latency.P99(samples, quiet, route), Latency.Percentile(answers.Select(s => s.Latency), 99));
+            result.Check(answers.Count > 0 && answers.All(s => s.Succeeded) && Latency.StaysFlat(before, during, 2, TimeSpan.FromMilliseconds(20)),
+                $"{what}, which write nothing, were answered through it as fast as before ({Summary(answers)}; p99 {Ms(before)} ms " +
+                $"before, {Ms(during)} ms in it; limit 2×, before counted as at least 20 ms)");
+        }
+
+        var submissions = During(Routes.SubmitJob);
+        result.Check(submissions.All(s => s.Succeeded || IsRefusal(s)),
+            $"submissions waited, or were refused with a 503/504 problem ({Summary(submissions)})");
+        CheckRecovery(result, samples, Routes.SubmitJob, thawed, ChaosOptions.RecoveryLimit);
+        result.Faults.Add(new TimeWindow(frozen, thawed + ChaosOptions.RecoveryLimit));
+
+        static bool IsRefusal(RequestSample s) =>
+            s.Status is 503 or 504 && s.Code is not null && !s.Code.StartsWith("not a problem", StringComparison.Ordinal);
+    }
+
+    /// <summary><c>fsfreeze --freeze</c> or <c>--unfreeze</c> of the file system mounted at <paramref name="mountPoint"/>.</summary>
+    private static async Task FreezeAsync(string action, string mountPoint, CancellationToken cancellationToken)
+    {
+        using var fsfreeze = Process.Start(new ProcessStartInfo("fsfreeze", [action, mountPoint]) { RedirectStandardError = true })
+            ?? throw new InvalidOperationException("fsfreeze did not start");
+        var error = await fsfreeze.StandardError.ReadToEndAsync(cancellationToken);
+        await fsfreeze.WaitForExitAsync(cancellationToken);
+        if (fsfreeze.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"fsfreeze {action} {mountPoint} failed ({fsfreeze.ExitCode}): {error.Trim()}");
+        }
     }
 
     private sealed record Burst(List<Guid> Accepted, List<(int Status, string? Code, bool RetryAfter)> Refused);
@@ -661,12 +748,12 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
 
     /// <summary>
     /// The faults of the machine so far, read from the stall probes: its pauses (<see cref="FaultWindows.MachinePaused"/>)
-    /// and the disk's stalls (<see cref="FaultWindows.DiskStalled"/>).
+    /// and the disk's stalls (<see cref="FaultWindows.DiskStalled"/>), but for the stalls the run made itself.
     /// </summary>
     private List<MachineFault> MachineFaults() =>
     [
         .. Probes.Where(p => p.Name == StallProbes.MachinePaused).SelectMany(FaultWindows.MachinePaused),
-        .. Probes.Where(p => p.Name == StallProbes.Disk).SelectMany(FaultWindows.DiskStalled),
+        .. Probes.Where(p => p.Name == StallProbes.Disk).SelectMany(p => FaultWindows.DiskStalled(p, _disksFrozen)),
     ];
 
     /// <summary>Charges the time since the last phase ended to <paramref name="name"/>.</summary>

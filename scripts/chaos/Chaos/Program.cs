@@ -29,7 +29,7 @@ ChaosRun run;
 var startUp = TimeSpan.Zero;
 try
 {
-    await stack.StartAsync(TimeSpan.FromMinutes(5));
+    await stack.StartAsync(TimeSpan.FromMinutes(5), options.StateDisk);
     startUp = clock.Elapsed;
     log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] every resource healthy after {clock.Elapsed.TotalSeconds:0} s; gateway {stack.Gateway}");
     run = new ChaosRun(stack, options, log);
@@ -69,7 +69,7 @@ var markdown = $"""
     Stall probes, a wait every {StallProbes.Interval.TotalMilliseconds:0} ms through the run: {probes}.
 
     {table}
-    {(failures.Length == 0 ? "Every scenario held." : "Failed:\n" + failures)}
+    {(failures.Length == 0 ? "Every scenario held." : "Failed:\n" + failures)}{(run.Skipped.Count == 0 ? "" : " Skipped: " + string.Join("; ", run.Skipped) + ".")}
     {diagnostics}
 
     Soak footprints (after warm-up → end):
@@ -98,6 +98,7 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
     saturationWindowsMixesPerSecond = run.SaturationWindowsMeasured,
     mix = LoadMix.Default,
     rates = run.Rates,
+    skipped = run.Skipped,
     scenarios = run.Results.Select(r => new
     {
         r.Name,

@@ -45,10 +45,12 @@ public static class FaultWindows
     /// The stalls of the disk, from the disk probe's synced writes (<see cref="LeastDiskStall"/> or longer, or one that
     /// failed): each from the write's start to <see cref="AfterDiskStall"/> past its end. Only a job submission waits
     /// on the disk (its commit, and the broker's confirm, which waits on the broker's own <c>fsync</c>), so only
-    /// submissions are held up by it; a prediction or a read failing then is still counted.
+    /// submissions are held up by it; a prediction or a read failing then is still counted. A write under way while
+    /// the run itself had the disk frozen (<paramref name="frozenByTheRun"/>, the disk-stall scenario) is that
+    /// scenario's fault, not the machine's.
     /// </summary>
-    public static IReadOnlyList<MachineFault> DiskStalled(ProbeSeries syncedWrites) =>
-        [.. syncedWrites.Samples.Where(s => s.Latency >= LeastDiskStall || s.Failed).Select(s => new MachineFault(
+    public static IReadOnlyList<MachineFault> DiskStalled(ProbeSeries syncedWrites, IReadOnlyCollection<TimeWindow>? frozenByTheRun = null) =>
+        [.. syncedWrites.Samples.Where(s => (s.Latency >= LeastDiskStall || s.Failed) && !(frozenByTheRun ?? []).Any(s.Overlaps)).Select(s => new MachineFault(
             s.Failed ? $"a synced write to the disk failed after {s.Latency.TotalSeconds:0.00} s"
                 : $"the disk did not complete a synced write for {s.Latency.TotalSeconds:0.00} s",
             new TimeWindow(s.Started, s.Started + s.Latency + AfterDiskStall), AfterDiskStall, [Routes.SubmitJob]))];
