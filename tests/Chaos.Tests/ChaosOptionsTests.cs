@@ -45,6 +45,18 @@ public sealed class ChaosOptionsTests
     }
 
     [Fact]
+    public void Disk_only_runs_the_disk_stall_alone_and_excludes_the_other_single_scenario_modes()
+    {
+        var options = ChaosOptions.Parse(["--disk-only", "--state-disk", "/mnt/state"]);
+
+        Assert.True(options.DiskOnly);
+        Assert.False(options.SlowOnly || options.SoakOnly);
+        Assert.Equal("full --disk-only", options.Mode);
+        Assert.Throws<ArgumentException>(() => ChaosOptions.Parse(["--disk-only", "--slow-only"]));
+        Assert.Throws<ArgumentException>(() => ChaosOptions.Parse(["--disk-only", "--soak-only", "120"]));
+    }
+
+    [Fact]
     public void The_state_disk_is_the_file_system_run_sh_mounted_and_none_without_it()
     {
         Assert.Equal("/tmp/chaos-state-disk.1/mnt", ChaosOptions.Parse(["--quick", "--state-disk", "/tmp/chaos-state-disk.1/mnt"]).StateDisk);

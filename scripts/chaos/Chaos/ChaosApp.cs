@@ -101,6 +101,12 @@ public sealed class ChaosApp : IAsyncDisposable
             .WithEnvironment("Jobs__OwnerQuotas__1__Owner", Issuer + ":" + ChaosRun.FillSubject)
             .WithEnvironment("Jobs__OwnerQuotas__1__MaxUnfinished", QuotaOfFillSubject.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("Messaging__JobsQueueMaxLength", JobsQueueMaxLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // For a comparison of one setting of the Worker's, on and off (run.sh's usage): the driver's CHAOS_WORKER_<key>
+        // variables, given to the Worker as <key>. The AppHost's own environment does not reach its services here.
+        foreach (var (name, value) in ChaosOptions.WorkerOverrides(Environment.GetEnvironmentVariables()))
+        {
+            worker.WithEnvironment(name, value);
+        }
 
         // The slow scenario's delay is read each time python-inference starts; only a non-Production service takes it.
         var inference = builder.CreateResourceBuilder(builder.Resources.OfType<IResourceWithEnvironment>().Single(r => r.Name == "python-inference"));

@@ -16,7 +16,8 @@ public sealed record ChaosOptions(
     string OutputDirectory,
     bool SoakOnly = false,
     bool SlowOnly = false,
-    string? StateDisk = null)
+    string? StateDisk = null,
+    bool DiskOnly = false)
 {
     /// <summary>
     /// How long the disk-stall scenario keeps the state's file system frozen: as long as the longest stall the machine's
@@ -42,20 +43,21 @@ public sealed record ChaosOptions(
     /// </summary>
     public TimeSpan RunLimit => TimeSpan.FromMinutes(Quick ? 10 : 30) + Soak;
 
-    /// <summary>How the report names the run: "full", "--quick", and "--slow-only" or "--soak-only S" after either.</summary>
+    /// <summary>How the report names the run: "full", "--quick", and "--slow-only", "--disk-only" or "--soak-only S" after either.</summary>
     public string Mode => (Quick ? "--quick" : "full")
-        + (SlowOnly ? " --slow-only" : SoakOnly ? $" --soak-only {Soak.TotalSeconds:0}" : "");
+        + (SlowOnly ? " --slow-only" : DiskOnly ? " --disk-only" : SoakOnly ? $" --soak-only {Soak.TotalSeconds:0}" : "");
 
     public static ChaosOptions Parse(string[] args)
     {
-        const string usage = "usage: [--quick] [--soak-only SECONDS | --slow-only] [--out DIR] [--state-disk DIR]";
+        const string usage = "usage: [--quick] [--soak-only SECONDS | --slow-only | --disk-only] [--out DIR] [--state-disk DIR]";
         var quick = args.Contains("--quick");
         var output = ValueOf(args, "--out") ?? Path.Combine("artifacts", "chaos");
         var soakOnly = ValueOf(args, "--soak-only");
         var slowOnly = args.Contains("--slow-only");
+        var diskOnly = args.Contains("--disk-only");
         // A file system of the run's own for the state (run.sh mounts one when it can), which the disk-stall scenario freezes.
         var stateDisk = ValueOf(args, "--state-disk");
-        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" and not "--slow-only" and not "--state-disk"
+        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" and not "--slow-only" and not "--disk-only" and not "--state-disk"
             && a != output && a != soakOnly && a != stateDisk).ToList();
         if (unknown.Count > 0)
         {
@@ -67,15 +69,16 @@ public sealed record ChaosOptions(
             ? new ChaosOptions(true, S(6), S(3), S(4), S(5), S(6), S(6), S(20), S(5), S(90), S(10), output)
             : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), S(90), output);
         options = options with { StateDisk = stateDisk };
-        if (slowOnly && soakOnly is not null)
+        if ((slowOnly ? 1 : 0) + (diskOnly ? 1 : 0) + (soakOnly is null ? 0 : 1) > 1)
         {
-            throw new ArgumentException($"--slow-only and --soak-only exclude each other ({usage})");
+            throw new ArgumentException($"--slow-only, --disk-only and --soak-only exclude each other ({usage})");
         }
 
         if (soakOnly is null)
         {
-            // Only the python-inference-slow scenario (no soak): to look into the jobs routes' latency while it is slow.
-            return options with { SlowOnly = slowOnly };
+            // Only the python-inference-slow scenario, or only the disk stall (no soak): to look into what the other
+            // routes do meanwhile.
+            return options with { SlowOnly = slowOnly, DiskOnly = diskOnly };
         }
 
         // Only the warm-up, the saturation measurement and a soak of the given length: to look into growth.
@@ -86,6 +89,16 @@ public sealed record ChaosOptions(
 
         return options with { Soak = S(seconds), SoakOnly = true };
     }
+
+    /// <summary>The driver's variables named <c>CHAOS_WORKER_</c>&lt;key&gt;, as the Worker's &lt;key&gt;.</summary>
+    public static IEnumerable<(string Name, string Value)> WorkerOverrides(System.Collections.IDictionary environment) =>
+        from entry in environment.Cast<System.Collections.DictionaryEntry>()
+        let name = (string)entry.Key
+        where name.StartsWith(WorkerOverridePrefix, StringComparison.Ordinal) && name.Length > WorkerOverridePrefix.Length
+        orderby name
+        select (name[WorkerOverridePrefix.Length..], (string?)entry.Value ?? "");
+
+    private const string WorkerOverridePrefix = "CHAOS_WORKER_";
 
     private static string? ValueOf(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 }

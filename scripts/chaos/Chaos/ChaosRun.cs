@@ -130,6 +130,10 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             await SlowInferenceAsync(cancellationToken);
             Phase("python-inference slow");
         }
+        else if (options.DiskOnly)
+        {
+            await StallDiskOrSkipAsync(cancellationToken);
+        }
         else if (!options.SoakOnly)
         {
             await KillInferenceAsync(cancellationToken);
@@ -144,21 +148,13 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             await FillQueueAndQuotaAsync(cancellationToken);
             Phase("queue and quota filled");
             await SettleAsync(cancellationToken);
-            if (options.StateDisk is not null)
+            if (await StallDiskOrSkipAsync(cancellationToken))
             {
-                await StallDiskAsync(options.StateDisk, cancellationToken);
-                Phase("disk stalled");
                 await SettleAsync(cancellationToken);
-            }
-            else
-            {
-                _skipped.Add("disk stalled: no file system of the run's own to freeze (scripts/chaos/run.sh mounts one as root, " +
-                    "with losetup, mkfs.ext4 and fsfreeze)");
-                Log($"skipped: {_skipped[^1]}");
             }
         }
 
-        if (!options.SlowOnly)
+        if (!options.SlowOnly && !options.DiskOnly)
         {
             await SoakAsync(cancellationToken);
             Phase("soak");
@@ -341,6 +337,22 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         result.Check(fill.Refused.Any(r => r is (503, "queue_full", true)) && fill.Refused.All(r => r is (503, "queue_full", true) or (429, "job_quota_exceeded", true)),
             $"past the queue limit ({ChaosApp.JobsQueueMaxLength} ready jobs) submissions were refused 503 queue_full with Retry-After ({Refusals(fill.Refused)})");
         result.Faults.Add(new TimeWindow(faultStart, resumed + TimeSpan.FromSeconds(5)));
+    }
+
+    /// <summary>The disk-stall scenario when the run has a file system of its own to freeze; false when it was skipped.</summary>
+    private async Task<bool> StallDiskOrSkipAsync(CancellationToken cancellationToken)
+    {
+        if (options.StateDisk is null)
+        {
+            _skipped.Add("disk stalled: no file system of the run's own to freeze (scripts/chaos/run.sh mounts one as root, " +
+                "with losetup, mkfs.ext4 and fsfreeze)");
+            Log($"skipped: {_skipped[^1]}");
+            return false;
+        }
+
+        await StallDiskAsync(options.StateDisk, cancellationToken);
+        Phase("disk stalled");
+        return true;
     }
 
     /// <summary>
