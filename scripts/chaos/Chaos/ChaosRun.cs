@@ -296,7 +296,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         // The Worker reconnects to the broker on its own schedule: submissions get 503 broker_unavailable until then.
         CheckRecovery(result, samples, Routes.SubmitJob, returned, TimeSpan.FromSeconds(15));
         var refusals = samples.Where(s => s.Route == Routes.SubmitJob && new TimeWindow(faultStart, returned).Contains(s.Started) && !s.Succeeded).ToList();
-        result.Check(refusals.All(s => s.Status is 503 or 504 && s.Code is not null && !s.Code.StartsWith("not a problem", StringComparison.Ordinal)),
+        result.Check(refusals.All(IsProblemRefusal),
             $"submissions refused during the faults were 503/504 problems with a code ({Summary(refusals)})");
         result.Faults.Add(new TimeWindow(faultStart, returned + TimeSpan.FromSeconds(15)));
     }
@@ -403,14 +403,15 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         }
 
         var submissions = During(Routes.SubmitJob);
-        result.Check(submissions.All(s => s.Succeeded || IsRefusal(s)),
+        result.Check(submissions.All(s => s.Succeeded || IsProblemRefusal(s)),
             $"submissions waited, or were refused with a 503/504 problem ({Summary(submissions)})");
         CheckRecovery(result, samples, Routes.SubmitJob, thawed, ChaosOptions.RecoveryLimit);
         result.Faults.Add(new TimeWindow(frozen, thawed + ChaosOptions.RecoveryLimit));
-
-        static bool IsRefusal(RequestSample s) =>
-            s.Status is 503 or 504 && s.Code is not null && !s.Code.StartsWith("not a problem", StringComparison.Ordinal);
     }
+
+    /// <summary>A 503 or 504 answered as a problem with a code: the refusal a fault may bring, not a crash or a hang.</summary>
+    private static bool IsProblemRefusal(RequestSample sample) =>
+        sample.Status is 503 or 504 && sample.Code is not null && !sample.Code.StartsWith("not a problem", StringComparison.Ordinal);
 
     /// <summary><c>fsfreeze --freeze</c> or <c>--unfreeze</c> of the file system mounted at <paramref name="mountPoint"/>.</summary>
     private static async Task FreezeAsync(string action, string mountPoint, CancellationToken cancellationToken)
