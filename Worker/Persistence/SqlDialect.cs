@@ -25,8 +25,32 @@ public abstract class SqlDialect
 
     public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
-    /// <summary>A transaction that writes: SQLite takes its (single) write lock at once, so the reads inside it are current.</summary>
-    public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+    /// <summary>
+    /// A transaction that writes, begun in this process's turn to write (<see cref="WaitToWriteAsync"/>), which it holds
+    /// until it ends. SQLite takes its (single) write lock at once, so the reads inside it are current.
+    /// </summary>
+    public async ValueTask<WriteTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var turn = await WaitToWriteAsync(cancellationToken);
+        try
+        {
+            return new WriteTransaction(await BeginTransactionAsync(connection, cancellationToken), turn);
+        }
+        catch
+        {
+            turn.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits for this process's turn to write, for a statement that writes outside a transaction (dispose the turn once
+    /// it has run) and inside <see cref="BeginWriteAsync"/>. Only SQLite waits: it has one writer at a time anyway.
+    /// </summary>
+    public virtual ValueTask<WriteTurn> WaitToWriteAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromResult(WriteTurn.Unrestricted);
+
+    protected abstract ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, CancellationToken cancellationToken);
 
     /// <summary>Run first inside the migration transaction: one migrating process at a time, however many start.</summary>
     public abstract string? MigrationLock { get; }
@@ -56,7 +80,7 @@ public abstract class SqlDialect
 }
 
 /// <summary>One SQLite file in WAL mode (synchronous NORMAL); every replica on the machine opens it.</summary>
-public sealed class SqliteDialect(string path) : SqlDialect
+public sealed class SqliteDialect(string path) : SqlDialect, IDisposable
 {
     private readonly string _connectionString = new SqliteConnectionStringBuilder
     {
@@ -180,7 +204,30 @@ public sealed class SqliteDialect(string path) : SqlDialect
         return 1;
     }
 
-    public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// One writer of this process at a time, the others waiting without a thread. SQLite lets one connection write at a
+    /// time, and a connection waiting for it (in <see cref="WaitForTheWriteLock"/>) or writing (SQLite has no
+    /// asynchronous I/O) holds its thread: when the disk stalled, every writer of the replica held one (admissions, job
+    /// outcomes, the outbox relay, the consumers, the audit log), and requests that need no disk waited for threads
+    /// (docs/reliability.md, "The disk stalled on purpose"). Waiting here, at most one connection of the process waits
+    /// in SQLite, for another replica's writer. A turn is handed on in the order it was asked for.
+    /// </summary>
+    private readonly SemaphoreSlim _writer = new(1, 1);
+
+    public override async ValueTask<WriteTurn> WaitToWriteAsync(CancellationToken cancellationToken)
+    {
+        if (!await _writer.WaitAsync(WriteLockTimeout, cancellationToken))
+        {
+            throw new SqliteException(
+                $"database is locked: this process's other writers held it for {WriteLockTimeout.TotalSeconds:0} s", 5); // SQLITE_BUSY
+        }
+
+        return new WriteTurn(_writer);
+    }
+
+    public void Dispose() => _writer.Dispose();
+
+    protected override ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, CancellationToken cancellationToken) =>
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
 }
 
@@ -230,6 +277,6 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 
-    public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+    protected override ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, CancellationToken cancellationToken) =>
         connection.BeginTransactionAsync(cancellationToken);
 }

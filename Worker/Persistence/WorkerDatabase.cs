@@ -182,8 +182,11 @@ public sealed class WorkerDatabase(SqlDialect dialect)
 
     public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => Dialect.OpenAsync(cancellationToken);
 
-    public ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+    public ValueTask<WriteTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Dialect.BeginWriteAsync(connection, cancellationToken);
+
+    /// <summary>This process's turn to write, for a statement that writes outside a transaction (<see cref="SqlDialect.WaitToWriteAsync"/>).</summary>
+    public ValueTask<WriteTurn> WaitToWriteAsync(CancellationToken cancellationToken) => Dialect.WaitToWriteAsync(cancellationToken);
 
     public static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql,
         CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)

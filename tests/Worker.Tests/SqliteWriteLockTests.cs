@@ -6,7 +6,8 @@ namespace Worker.Tests;
 /// <summary>
 /// How a SQLite connection of the Worker waits for the write lock another connection holds (two replicas and several
 /// group-committing writers share one file): every millisecond, then every 5 ms, not SQLite's own back-off, which
-/// sleeps up to 100 ms at a time however soon the lock is free.
+/// sleeps up to 100 ms at a time however soon the lock is free. And how the writers of one process take turns before
+/// that, waiting without a thread (each <see cref="SqliteDialect"/> is one process's, a replica's).
 /// </summary>
 public sealed class SqliteWriteLockTests : IAsyncLifetime
 {
@@ -23,6 +24,7 @@ public sealed class SqliteWriteLockTests : IAsyncLifetime
 
     public ValueTask DisposeAsync()
     {
+        _dialect.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(_folder, recursive: true);
         return ValueTask.CompletedTask;
@@ -68,5 +70,66 @@ public sealed class SqliteWriteLockTests : IAsyncLifetime
             await using var connection = await _dialect.OpenAsync(Token);
             Assert.Equal(1L, await WorkerDatabase.ScalarAsync(connection, null, "PRAGMA synchronous", Token)); // NORMAL
         }
+    }
+
+    [Fact]
+    public async Task A_writer_of_the_process_waits_for_its_turn_without_a_thread_and_in_the_order_it_came()
+    {
+        await using var holder = await _dialect.OpenAsync(Token);
+        var hold = await _dialect.BeginWriteAsync(holder, Token);
+        var order = new List<int>();
+        var writers = Enumerable.Range(0, 3).Select(async i =>
+        {
+            await using var connection = await _dialect.OpenAsync(Token);
+            // Not yet begun when the holder ends: the call returned at once (a writer blocked in SQLite would hold
+            // this thread until the lock was free), and the first statement runs in this writer's turn.
+            var begun = _dialect.BeginWriteAsync(connection, Token);
+            Assert.False(begun.IsCompleted);
+            await using var write = await begun;
+            lock (order)
+            {
+                order.Add(i);
+            }
+
+            await WorkerDatabase.ExecuteAsync(connection, write, "INSERT INTO schema_version (version, applied_at) VALUES (@v, 'now')",
+                Token, ("@v", 2000 + i));
+            await write.CommitAsync(Token);
+        }).ToList();
+
+        await Task.Delay(100, Token);
+        Assert.Empty(order);
+        await hold.DisposeAsync(); // rolled back: the turn is passed on all the same
+        await Task.WhenAll(writers);
+
+        Assert.Equal([0, 1, 2], order);
+    }
+
+    [Fact]
+    public async Task A_statement_outside_a_transaction_waits_for_the_turn_too_and_a_cancelled_wait_takes_none()
+    {
+        using (await _dialect.WaitToWriteAsync(Token))
+        {
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Token);
+            var waiting = _dialect.WaitToWriteAsync(cancel.Token).AsTask();
+            await Task.Delay(50, Token);
+            Assert.False(waiting.IsCompleted);
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        }
+
+        // The turn was passed on once, whatever the cancelled wait did: the next writer gets it at once.
+        var next = _dialect.WaitToWriteAsync(Token);
+        Assert.True(next.IsCompleted);
+        var turn = await next;
+        turn.Dispose();
+        turn.Dispose(); // a second dispose passes nothing on
+        Task<WriteTurn> after;
+        using (await _dialect.WaitToWriteAsync(Token))
+        {
+            after = _dialect.WaitToWriteAsync(Token).AsTask();
+            Assert.False(after.IsCompleted);
+        }
+
+        (await after).Dispose();
     }
 }
