@@ -30,8 +30,6 @@ public static class PersistenceExtensions
         {
             builder.Services.AddSingleton<SqlDialect>(services =>
                 new SqliteDialect(services.GetRequiredService<IOptions<JobsOptions>>().Value.DatabasePath));
-            ReserveThreadsForSqlite(builder.Configuration.GetSection(DatabaseOptions.SectionName)
-                .GetValue(nameof(DatabaseOptions.SqliteMinThreads), new DatabaseOptions().SqliteMinThreads));
         }
 
         builder.Services.AddSingleton<WorkerDatabase>();
@@ -41,19 +39,6 @@ public static class PersistenceExtensions
         builder.Services.AddSingleton<IModelRegistryStore, ModelRegistryStore>();
         builder.Services.AddHostedService<DatabaseMigrator>();
         return builder;
-    }
-
-    /// <summary>
-    /// Raises the thread pool's minimum of worker threads to <paramref name="minimum"/> (never lowers it): the threads a
-    /// blocked SQLite call holds are not taken from the requests that wait for none (<see cref="DatabaseOptions.SqliteMinThreads"/>).
-    /// </summary>
-    internal static void ReserveThreadsForSqlite(int minimum)
-    {
-        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
-        if (minimum > workers)
-        {
-            ThreadPool.SetMinThreads(minimum, completionPorts);
-        }
     }
 
     /// <summary>

@@ -12,7 +12,7 @@
 #   --slow-only  only the python-inference-slow scenario, no soak (to look into the other routes' latency meanwhile)
 #   --disk-only  only the disk-stall scenario, no soak (root only, as the scenario is)
 # CHAOS_WORKER_<key>=<value> in the environment gives the Worker <key>=<value>, to compare a setting on and off
-# (e.g. CHAOS_WORKER_Database__SqliteMinThreads=0); the AppHost's own environment does not reach its services.
+# (e.g. CHAOS_WORKER_Logging__LogLevel__Default=Debug); the AppHost's own environment does not reach its services.
 # (assumes scripts/setup.sh has run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

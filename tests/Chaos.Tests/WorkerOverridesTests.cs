@@ -7,12 +7,12 @@ public sealed class WorkerOverridesTests
     {
         var environment = new System.Collections.Hashtable
         {
-            ["CHAOS_WORKER_Database__SqliteMinThreads"] = "0",
+            ["CHAOS_WORKER_Logging__LogLevel__Default"] = "Debug",
             ["CHAOS_WORKER_"] = "no key",
-            ["Database__SqliteMinThreads"] = "8",
+            ["Logging__LogLevel__Default"] = "Warning",
             ["PATH"] = "/usr/bin",
         };
 
-        Assert.Equal([("Database__SqliteMinThreads", "0")], ChaosOptions.WorkerOverrides(environment));
+        Assert.Equal([("Logging__LogLevel__Default", "Debug")], ChaosOptions.WorkerOverrides(environment));
     }
 }
