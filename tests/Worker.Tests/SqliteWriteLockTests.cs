@@ -24,7 +24,6 @@ public sealed class SqliteWriteLockTests : IAsyncLifetime
 
     public ValueTask DisposeAsync()
     {
-        _dialect.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(_folder, recursive: true);
         return ValueTask.CompletedTask;
