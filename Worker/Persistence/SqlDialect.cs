@@ -187,12 +187,14 @@ public sealed class SqliteDialect(string path) : SqlDialect
     internal static readonly TimeSpan WriteLockTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// While another connection (of this process or another replica) holds the write lock: try again every
-    /// millisecond, then every 5 ms after the first 50, for at most <see cref="WriteLockTimeout"/>. SQLite's own
-    /// <c>busy_timeout</c> sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms between tries, however
-    /// soon the lock is free: with two replicas and a handful of group-committing writers each, a write that found
-    /// the lock held often slept tens of milliseconds past its release (seen with strace: hundreds of 25 to 100 ms
-    /// sleeps a second under load), which lengthened the submissions' tail.
+    /// While another connection holds the write lock (another replica's, or another process's that opens the file;
+    /// this process's writers take turns before SQLite, <see cref="WaitToWriteAsync"/>, so they do not wait here for
+    /// each other): try again every millisecond, then every 5 ms after the first 50, for at most
+    /// <see cref="WriteLockTimeout"/>. SQLite's own <c>busy_timeout</c> sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50
+    /// and then 100 ms between tries, however soon the lock is free: with two replicas and a handful of
+    /// group-committing writers each, a write that found the lock held often slept tens of milliseconds past its
+    /// release (seen with strace before the turns: hundreds of 25 to 100 ms sleeps a second under load), which
+    /// lengthened the submissions' tail.
     /// </summary>
     internal static int WaitForTheWriteLock(IntPtr state, int tries)
     {
