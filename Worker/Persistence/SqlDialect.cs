@@ -1,5 +1,8 @@
 using System.Data.Common;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -82,7 +85,7 @@ public abstract class SqlDialect
 /// <summary>One SQLite file in WAL mode (synchronous NORMAL); every replica on the machine opens it.</summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001",
     Justification = "Its SemaphoreSlim holds nothing to release (no wait handle is asked of it), and disposing it while a writer still held a turn would fail that writer's release.")]
-public sealed class SqliteDialect(string path) : SqlDialect
+public sealed partial class SqliteDialect(string path) : SqlDialect
 {
     private readonly string _connectionString = new SqliteConnectionStringBuilder
     {
@@ -177,11 +180,42 @@ public sealed class SqliteDialect(string path) : SqlDialect
             Prepared.AddOrUpdate(handle, Prepared);
         }
 
+        RememberOpened(connection);
         return connection;
     }
 
     // The SQLite connections prepared so far (a pooled connection is opened many times).
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> Prepared = new();
+    private static readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> Prepared = new();
+
+    // Debug builds: the dialect that opened each connection (CheckWriteTurn).
+    private static readonly ConditionalWeakTable<SqliteConnection, SqliteDialect> Opened = new();
+
+    [Conditional("DEBUG")]
+    private void RememberOpened(SqliteConnection connection) => Opened.AddOrUpdate(connection, this);
+
+    /// <summary>
+    /// Debug builds (every test, the end-to-end ones included) fail a statement that writes on a connection a dialect
+    /// opened while none of that process's writers holds a turn (<see cref="WaitToWriteAsync"/>, or
+    /// <see cref="SqlDialect.BeginWriteAsync"/>): a write that skips its turn works, and would only show when the disk
+    /// stalls, as threads held in SQLite. (A turn another writer holds at that moment hides a missing one; a test's
+    /// lone writer has none to hide behind.)
+    /// </summary>
+    [Conditional("DEBUG")]
+    internal static void CheckWriteTurn(DbConnection connection, string sql)
+    {
+        if (connection is SqliteConnection sqlite && Opened.TryGetValue(sqlite, out var dialect)
+            && dialect._writer.CurrentCount > 0 && Writes(sql))
+        {
+            throw new InvalidOperationException(
+                $"A statement that writes ran without this process's turn to write (SqlDialect.WaitToWriteAsync or BeginWriteAsync): {sql.Trim()}");
+        }
+    }
+
+    /// <summary>Whether a statement changes rows (it names INSERT, UPDATE or DELETE as a word).</summary>
+    internal static bool Writes(string sql) => WriteKeyword().IsMatch(sql);
+
+    [GeneratedRegex(@"\b(INSERT|UPDATE|DELETE)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex WriteKeyword();
 
     /// <summary>The longest a statement waits for the write lock before it fails busy.</summary>
     internal static readonly TimeSpan WriteLockTimeout = TimeSpan.FromSeconds(30);

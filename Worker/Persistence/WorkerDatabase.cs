@@ -206,6 +206,7 @@ public sealed class WorkerDatabase(SqlDialect dialect)
     public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql,
         params (string Name, object? Value)[] parameters)
     {
+        SqliteDialect.CheckWriteTurn(connection, sql);
         var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;

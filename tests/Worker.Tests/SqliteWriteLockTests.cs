@@ -44,10 +44,16 @@ public sealed class SqliteWriteLockTests : IAsyncLifetime
         await using var holder = await _dialect.OpenAsync(Token);
         await using (var hold = await _dialect.BeginWriteAsync(holder, Token))
         {
-            await using var waiter = await _dialect.OpenAsync(Token);
+            // Another replica's writer: its own turn is free, so it waits in SQLite.
+            var replica = new SqliteDialect(_dialect.FilePath);
+            await using var waiter = await replica.OpenAsync(Token);
             var waited = Stopwatch.StartNew();
-            var write = Task.Run(() => WorkerDatabase.ExecuteAsync(waiter, null,
-                "INSERT INTO schema_version (version, applied_at) VALUES (1000, 'now')", Token), Token);
+            var write = Task.Run(async () =>
+            {
+                using var turn = await replica.WaitToWriteAsync(Token);
+                return await WorkerDatabase.ExecuteAsync(waiter, null,
+                    "INSERT INTO schema_version (version, applied_at) VALUES (1000, 'now')", Token);
+            }, Token);
             // Released 440 ms after the write began to wait: SQLite's own back-off would try again at 428 and then
             // at 528 ms (88 ms late); trying every 5 ms by then, the write goes ahead a few milliseconds after.
             await Task.Delay(TimeSpan.FromMilliseconds(440) - waited.Elapsed, Token);
@@ -131,4 +137,33 @@ public sealed class SqliteWriteLockTests : IAsyncLifetime
 
         (await after).Dispose();
     }
+
+    [Fact]
+    public async Task A_statement_that_writes_without_a_turn_fails_in_a_debug_build()
+    {
+        await using var connection = await _dialect.OpenAsync(Token);
+        const string insert = "INSERT INTO schema_version (version, applied_at) VALUES (3000, 'now')";
+#if DEBUG
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => WorkerDatabase.ExecuteAsync(connection, null, insert, Token));
+        Assert.Contains("turn to write", refused.Message, StringComparison.Ordinal);
+#endif
+        // A read needs no turn; the write goes ahead in one.
+        Assert.Equal(0L, await WorkerDatabase.ScalarAsync(connection, null,
+            "SELECT COUNT(*) FROM schema_version WHERE version = 3000", Token));
+        using (await _dialect.WaitToWriteAsync(Token))
+        {
+            Assert.Equal(1, await WorkerDatabase.ExecuteAsync(connection, null, insert, Token));
+        }
+    }
+
+    [Theory]
+    [InlineData("INSERT INTO jobs (id) VALUES (@id)", true)]
+    [InlineData("  update jobs SET status = 'done'", true)]
+    [InlineData("DELETE FROM outbox WHERE id = @id RETURNING id", true)]
+    [InlineData("WITH c AS (SELECT id FROM outbox) UPDATE outbox SET claimed_until = @t", true)]
+    [InlineData("SELECT id, updated_at FROM jobs WHERE status = 'deleted'", false)]
+    [InlineData("PRAGMA synchronous", false)]
+    public void A_statement_writes_when_it_names_insert_update_or_delete(string sql, bool writes) =>
+        Assert.Equal(writes, SqliteDialect.Writes(sql));
 }
