@@ -100,7 +100,8 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
         published = jobs["raw_publish_per_s"]
         lines += [
             "",
-            f"Jobs end to end ({jobs['concurrency']} submissions in flight from wrk), beside the raw broker of the same run:",
+            f"Jobs end to end ({jobs['concurrency']} submissions in flight from wrk, {meta.get('jobs_sampling', 'every request traced')}, "
+            f"after {int(meta.get('jobs_warmup', '0')):,} single-input jobs to warm up), beside the raw broker of the same run:",
             "",
             "| scenario | jobs/s | items/s | vs raw publish (msg/s) | submit p50 / p99 (ms) | submit → result p50 / p99 (ms) | failed | lost / duplicated |",
             "|---|---|---|---|---|---|---|---|",

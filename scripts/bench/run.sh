@@ -6,14 +6,17 @@
 # (in rounds that alternate with the direct batches, compared by medians), and jobs end to end beside the raw broker
 # (scripts/bench/jobs.py). The prediction scenarios run twice, each time on a fresh AppHost: with every request traced
 # (OTEL_TRACES_SAMPLER unset, the default) and with the production sampling (parentbased_traceidratio, --sampling-ratio,
-# 0.1 by default) in every service, the direct baselines included. Load comes from wrk (scripts/bench/wrk.lua); the
+# 0.1 by default) in every service, the direct baselines included. The jobs run once, on the second stack (the first
+# with --no-sampled), after its predictions, with jobs.sh's warm-up (20,000 single-input jobs: .NET's tiered
+# compilation settles) and size (10,000 single-input jobs, 1,000 of 100 inputs). Load comes from wrk (scripts/bench/wrk.lua); the
 # jobs' submissions too (jobs.py drives wrk with scripts/bench/jobs.lua and counts from the server's records; only
 # its raw-broker baseline is a Python client, aio-pika, which measures the broker alone). Prints one Markdown table per setting with ratios against the baselines measured under that setting
 # and writes them, a JSON file and a PNG plot to artifacts/bench/.
 # Usage: scripts/bench/run.sh [--quick] [--transport http|grpc] [--provider sqlite|postgres] [--duration S] [--jobs N]
 #                             [--sampling-ratio R | --no-sampled]
 #   --quick           a short run that checks everything works (3 s per scenario, 100 jobs); not figures to report
-#   (the jobs scenario first submits 1,000 single-input jobs to warm up; 50 with --quick)
+#   --jobs            single-input jobs measured (default 10,000; a tenth as many of 100 inputs), after 20,000 to warm
+#                     up (50 with --quick)
 #   --transport       how the gateway calls python-inference (Inference:Transport; default http)
 #   --provider        where the Worker keeps jobs (Database:Provider; PostgreSQL runs locally)
 #   --sampling-ratio  the share of traces kept in the second pass (OTEL_TRACES_SAMPLER_ARG; default 0.1)
@@ -23,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
-mode=full transport=http provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=1000 jobs_warmup=1000 jobs_concurrency=32
+mode=full transport=http provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
 batch_rounds=3 batch_duration=10 sampling_ratio=0.1 sampled=1
 while (($#)); do
   case "$1" in
@@ -155,7 +158,18 @@ every_trace="every request traced"
 stack_start "$every_trace" traced
 prediction_scenarios "$every_trace"
 
-echo "  jobs ($jobs_warmup of 1 input to warm up, then $jobs of 1 input, $((jobs / 10 > 10 ? jobs / 10 : 10)) of 100; raw broker first)" >&2
+if ((sampled)); then
+  stack_stop
+  sampled_label="$(/usr/bin/python3 -c 'import sys; print(f"{float(sys.argv[1]):.0%}")' "$sampling_ratio") of traces kept"
+  export OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$sampling_ratio"
+  stack_start "$sampled_label (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=$sampling_ratio)" sampled
+  prediction_scenarios "$sampled_label"
+  jobs_sampling="$sampled_label"
+else
+  jobs_sampling="$every_trace"
+fi
+
+echo "  jobs, $jobs_sampling ($jobs_warmup of 1 input to warm up, then $jobs of 1 input, $((jobs / 10 > 10 ? jobs / 10 : 10)) of 100; raw broker first)" >&2
 jobs_status=0
 timeout 900 python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" --amqp "$amqp" \
   --jobs "$jobs" --warmup "$jobs_warmup" --concurrency "$jobs_concurrency" --worker "$worker_url" --worker-key "$worker_key" \
@@ -165,20 +179,12 @@ if ((jobs_status != 0)); then
   tail -n 20 "$tmp/jobs.out" >&2
 fi
 
-if ((sampled)); then
-  stack_stop
-  sampled_label="$(/usr/bin/python3 -c 'import sys; print(f"{float(sys.argv[1]):.0%}")' "$sampling_ratio") of traces kept"
-  export OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$sampling_ratio"
-  stack_start "$sampled_label (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=$sampling_ratio)" sampled
-  prediction_scenarios "$sampled_label"
-fi
-
 read -r load_after _ </proc/loadavg
 mkdir -p artifacts/bench
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 /usr/bin/python3 scripts/bench/report.py --scenarios "$tmp/scenarios.jsonl" --jobs "$tmp/jobs.json" \
   --out "artifacts/bench/bench-$stamp" --meta mode="$mode" transport="$transport" provider="$provider" \
-  duration_s="$duration" batch_rounds="$batch_rounds" batch_duration_s="$batch_duration" load_before="$load_before" load_after="$load_after" \
+  duration_s="$duration" batch_rounds="$batch_rounds" batch_duration_s="$batch_duration" jobs_sampling="$jobs_sampling" jobs_warmup="$jobs_warmup" load_before="$load_before" load_after="$load_after" \
   commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!artifacts' || echo '+changes')" \
   command="scripts/bench/run.sh${arguments:+ $arguments}"
 exit "$jobs_status"
