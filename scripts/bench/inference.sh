@@ -29,9 +29,10 @@ export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxCon
 results="$(mktemp -d)"
 trap 'apphost_stop; rm -rf "$results"' EXIT
 
-# Starts the AppHost (free ports, lib.sh) and sets gateway, inference (pids), http_port, grpc_port (python-inference's own ports).
+# Starts the AppHost (free ports, lib.sh) with the gateway on transport $1 (Http or Grpc) and sets gateway, inference
+# (pids), http_port, grpc_port (python-inference's own ports).
 start_apphost() {
-  APPHOST_LOG="$results/apphost.log" apphost_start Debug --Messaging:Runtime=local
+  APPHOST_LOG="$results/apphost.log" apphost_start Debug --Messaging:Runtime=local --Gateway:InferenceTransport="$1"
   gateway=$(service_pid Gateway Debug)
   inference=$(inference_pid)
   http_port=$(process_env "$inference" PORT)
@@ -41,8 +42,7 @@ start_apphost() {
 # Established connections from the gateway to python-inference's port $1: which transport it really used.
 gateway_connections() { ss -Htnp state established "( dport = :$1 )" | grep -c "pid=$gateway," || true; }
 
-unset Inference__Transport
-start_apphost
+start_apphost Http
 "${driver[@]}" measure --out "$results/http.json" "${counts[@]}" --inference-pid "$inference" --gateway-pid "$gateway" \
   --direct-http "http://127.0.0.1:$http_port" --direct-grpc "127.0.0.1:$grpc_port" \
   --gateway "$GATEWAY" --gateway-transport http --token "$token"
@@ -52,9 +52,7 @@ if (( $(gateway_connections "$grpc_port") > 0 || $(gateway_connections "$http_po
 fi
 apphost_stop
 
-# The Worker reads Inference:Transport too (default Grpc); it does no work in this benchmark.
-export Inference__Transport=Grpc
-start_apphost
+start_apphost Grpc
 "${driver[@]}" measure --out "$results/grpc.json" "${counts[@]}" --inference-pid "$inference" --gateway-pid "$gateway" \
   --gateway "$GATEWAY" --gateway-transport grpc --token "$token"
 if (( $(gateway_connections "$grpc_port") == 0 )); then

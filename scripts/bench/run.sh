@@ -17,7 +17,7 @@
 #   --quick           a short run that checks everything works (3 s per scenario, 100 jobs); not figures to report
 #   --jobs            single-input jobs measured (default 10,000; a tenth as many of 100 inputs), after 20,000 to warm
 #                     up (50 with --quick)
-#   --transport       how the gateway calls python-inference (Inference:Transport; default http)
+#   --transport       how the gateway calls python-inference (the AppHost's Gateway:InferenceTransport; default grpc)
 #   --provider        where the Worker keeps jobs (Database:Provider; PostgreSQL runs locally)
 #   --sampling-ratio  the share of traces kept in the second pass (OTEL_TRACES_SAMPLER_ARG; default 0.1)
 #   --no-sampled      only the first pass (every request traced)
@@ -26,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
-mode=full transport=http provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
+mode=full transport=grpc provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
 batch_rounds=3 batch_duration=10 sampling_ratio=0.1 sampled=1
 while (($#)); do
   case "$1" in
@@ -63,8 +63,8 @@ token=$(dotnet user-jwts create --project Gateway --name bench --scope predict -
 bench_lift_limits
 # The first pass runs as Aspire starts every service (every trace kept); the second sets these itself.
 unset OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER_ARG
-# The Worker reads Inference:Transport too (default Grpc), so it is set only to choose gRPC for the gateway.
-if [[ "$transport" == grpc ]]; then export Inference__Transport=Grpc; fi
+# The gateway's alone (the Worker, whose jobs call python-inference over gRPC, reads an Inference:Transport of its own).
+gateway_transport=$([[ "$transport" == http ]] && echo Http || echo Grpc)
 
 sentence="The staff were lovely and the room was spotless."
 query="text=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$sentence")"
@@ -79,7 +79,7 @@ auth=(-H "Authorization: Bearer $token")
 stack_start() {
   echo "starting the AppHost ($1)..." >&2
   APPHOST_LOG="$tmp/apphost-$2.log" apphost_start Release --Messaging:Runtime=local \
-    --Database:Provider="$provider" --Database:Runtime=local
+    --Database:Provider="$provider" --Database:Runtime=local --Gateway:InferenceTransport="$gateway_transport"
   local gateway_pid inference
   gateway_pid=$(service_pid Gateway Release)
   inference=$(inference_pid)

@@ -58,6 +58,13 @@ public class AppHostFixture : IAsyncLifetime
     protected virtual bool WithGrpcGateway => true;
 
     /// <summary>
+    /// How the stack's <c>gateway</c> reaches python-inference (its <c>Inference:Transport</c>; null: the default, gRPC).
+    /// HTTP/JSON on this stack, beside <see cref="GrpcGateway"/>, so the transport tests compare the two; the default
+    /// on the PostgreSQL one.
+    /// </summary>
+    protected virtual string? GatewayTransport => "Http";
+
+    /// <summary>
     /// How python-inference reaches the Worker's registry (the AppHost's <c>Registry:Transport</c>): HTTP/JSON on this
     /// stack, gRPC (the default) on the PostgreSQL one, so each transport runs end to end in one test run.
     /// </summary>
@@ -106,6 +113,11 @@ public class AppHostFixture : IAsyncLifetime
             (options, _) => options.DisableDashboard = !WithDashboard,
             timeout.Token);
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
+        if (GatewayTransport is { } transport)
+        {
+            gateway.WithEnvironment("Inference__Transport", transport);
+        }
+
         foreach (var (name, value) in GatewaySettings)
         {
             gateway.WithEnvironment(name, value);

@@ -145,6 +145,34 @@ public sealed class AppModelTests
     }
 
     [Theory]
+    [InlineData(null, null)]
+    [InlineData("Http", "Http")]
+    [InlineData("Grpc", "Grpc")]
+    public async Task The_gateway_gets_the_apphosts_inference_transport_and_the_worker_does_not(string? setting, string? passed)
+    {
+        string[] args = setting is null ? ["--Messaging:Runtime=local"]
+            : ["--Messaging:Runtime=local", $"--Gateway:InferenceTransport={setting}"];
+        var model = await BuildModelAsync(args);
+
+        var gateway = await EnvironmentAsync(Resource(model, "gateway"));
+        Assert.Equal(passed, gateway.GetValueOrDefault("Inference__Transport")); // unset: the gateway's default, gRPC
+        Assert.DoesNotContain("Inference__Transport", (await EnvironmentAsync(Resource(model, "worker"))).Keys);
+    }
+
+    /// <summary>The variables a resource's environment callbacks set, as run mode would (values as text, unresolved).</summary>
+    private static async Task<Dictionary<string, string>> EnvironmentAsync(IResource resource)
+    {
+        var context = new EnvironmentCallbackContext(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Run),
+            resource, cancellationToken: TestContext.Current.CancellationToken);
+        foreach (var callback in resource.Annotations.OfType<EnvironmentCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+
+        return context.EnvironmentVariables.ToDictionary(variable => variable.Key, variable => $"{variable.Value}");
+    }
+
+    [Theory]
     [InlineData("python-inference")]
     [InlineData("worker")]
     public async Task Each_grpc_server_is_healthy_only_when_grpc_health_v1_says_serving(string resource)

@@ -2,9 +2,10 @@ namespace AppHost.Tests;
 
 /// <summary>
 /// The same stack on PostgreSQL (<c>Database:Provider=postgres</c>, the machine's PostgreSQL 15 as a local resource)
-/// with three Worker replicas sharing it. Started once for every test in <see cref="PostgresCollection"/>, beside the
-/// SQLite stack; no second gateway (the transport tests use the SQLite stack's). The dashboard stays: some shared tests
-/// read traces from it.
+/// with three Worker replicas sharing it, and its gateway on the default transport to python-inference (gRPC; the
+/// SQLite stack's <c>gateway</c> uses HTTP/JSON). Started once for every test in <see cref="PostgresCollection"/>,
+/// beside the SQLite stack; no second gateway (the transport tests use the SQLite stack's). The dashboard stays: some
+/// shared tests read traces from it.
 /// </summary>
 public sealed class PostgresStackFixture : AppHostFixture
 {
@@ -15,6 +16,8 @@ public sealed class PostgresStackFixture : AppHostFixture
     protected override IEnumerable<string> ExtraResources => ["postgres"];
 
     protected override bool WithGrpcGateway => false;
+
+    protected override string? GatewayTransport => null; // the default: gRPC
 
     // The rate-limit tests measure the default prediction budgets here (the SQLite stack lifts them for batching).
     protected override bool LiftPredictionLimits => false;

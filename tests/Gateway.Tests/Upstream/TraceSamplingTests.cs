@@ -61,6 +61,7 @@ public sealed class TraceSamplingTests : IAsyncLifetime
 
         protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
         [
+            new("Inference:Transport", "Http"), // the stand-in below speaks HTTP/JSON
             new("Inference:BaseAddress", inferenceUrl),
             new("OTEL_TRACES_SAMPLER", sampler),
             new("OTEL_TRACES_SAMPLER_ARG", ratio),
