@@ -9,17 +9,21 @@ namespace ServiceDefaults.Problems;
 
 /// <summary>
 /// The problem contract over gRPC, both ways, for every C# service. A failed call carries the problem's detail as the
-/// status message, its <c>code</c> in the <c>problem-code</c> trailer and its per-field <c>errors</c> as the field
-/// violations of a <c>google.rpc.BadRequest</c> in <c>grpc-status-details-bin</c>; python-inference writes the same.
+/// status message, its <c>code</c> in the <c>problem-code</c> trailer, its <c>retryAfter</c> seconds (a refusal to
+/// come back to) in the <c>retry-after</c> trailer and its per-field <c>errors</c> as the field violations of a
+/// <c>google.rpc.BadRequest</c> in <c>grpc-status-details-bin</c>; python-inference writes the same.
 /// </summary>
 public static class GrpcProblems
 {
     public const string ProblemCodeTrailer = "problem-code";
 
+    public const string RetryAfterTrailer = "retry-after";
+
     /// <summary>
     /// The problem a failed call to <paramref name="service"/> gives the caller. INVALID_ARGUMENT is 400 (field violations
     /// become <c>errors</c>), NOT_FOUND 404, UNAVAILABLE with a problem code 503 with that code (the service answered,
-    /// e.g. <c>not_ready</c>); these keep the service's code and detail. Otherwise the service said nothing we can pass
+    /// e.g. <c>not_ready</c>, or <c>overloaded</c> with a <c>retry-after</c>, which becomes <c>retryAfter</c>); these
+    /// keep the service's code and detail. Otherwise the service said nothing we can pass
     /// on: UNAVAILABLE is 503 <c>upstream_unavailable</c>, DEADLINE_EXCEEDED 504 <c>upstream_timeout</c>, anything else
     /// 502 <c>upstream_error</c>, without internals.
     /// </summary>
@@ -31,7 +35,8 @@ public static class GrpcProblems
         {
             StatusCode.InvalidArgument => Answered(StatusCodes.Status400BadRequest, code, exception, FieldErrors(exception)),
             StatusCode.NotFound => Answered(StatusCodes.Status404NotFound, code, exception),
-            StatusCode.Unavailable when code is not null => Answered(StatusCodes.Status503ServiceUnavailable, code, exception),
+            StatusCode.Unavailable when code is not null => WithRetryAfter(
+                Answered(StatusCodes.Status503ServiceUnavailable, code, exception), exception),
             StatusCode.Unavailable => ProblemDetailsContract.UpstreamUnavailable(service),
             StatusCode.DeadlineExceeded => ProblemDetailsContract.Create(StatusCodes.Status504GatewayTimeout,
                 ProblemCodes.UpstreamTimeout, $"{service} did not answer in time."),
@@ -79,6 +84,11 @@ public static class GrpcProblems
 
         var exception = status.ToRpcException();
         exception.Trailers.Add(ProblemCodeTrailer, ProblemDetailsContract.CodeOf(problem));
+        if (ProblemDetailsContract.RetryAfterOf(problem) is { } retryAfter)
+        {
+            exception.Trailers.Add(RetryAfterTrailer, retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         return exception;
     }
 
@@ -139,6 +149,13 @@ public static class GrpcProblems
         Dictionary<string, string[]>? errors = null) =>
         ProblemDetailsContract.Create(status, code ?? ProblemCodes.ForStatus(status), ReasonPhrases.GetReasonPhrase(status),
             exception.Status.Detail, errors);
+
+    // A retry-after trailer of whole seconds becomes the problem's retryAfter (the gateway writes Retry-After from it).
+    private static ProblemDetails WithRetryAfter(ProblemDetails problem, RpcException exception) =>
+        int.TryParse(exception.Trailers.GetValue(RetryAfterTrailer), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+            ? problem.WithRetryAfter(TimeSpan.FromSeconds(seconds))
+            : problem;
 
     /// <summary>The field violations of the google.rpc.BadRequest in <c>grpc-status-details-bin</c>, as <c>errors</c>.</summary>
     private static Dictionary<string, string[]>? FieldErrors(RpcException exception)

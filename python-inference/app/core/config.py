@@ -179,7 +179,7 @@ class Settings:
     GRPC_HOST: str = "127.0.0.1"
     # Threads that run the models (app/ml/executor.py), off the event loop; about one per core.
     MODEL_THREADS: int = 2
-    # Calls in progress at once: gRPC (grpc.aio's maximum_concurrent_rpcs; beyond it RESOURCE_EXHAUSTED) and HTTP
+    # Calls in progress at once: gRPC inference calls (beyond it UNAVAILABLE `overloaded`, app/rpc/calls.py) and HTTP
     # requests other than the probes (beyond it 503 `overloaded`, app/api/concurrency.py).
     GRPC_MAX_CONCURRENT_RPCS: int = 256
     HTTP_MAX_CONCURRENT_REQUESTS: int = 256

@@ -1,6 +1,7 @@
 """What every gRPC method shares, as a decorator: a SERVER span that continues the caller's `traceparent`
-(gRPC metadata, as HTTP headers are for TelemetryMiddleware), the `rpc.server.duration` measurement and the mapping
-of raised problems onto a status. grpc.health.v1 (app/rpc/health.py) is not decorated: probes leave no spans."""
+(gRPC metadata, as HTTP headers are for TelemetryMiddleware), a bound on the calls in progress (`CallLimit`), the
+`rpc.server.duration` measurement and the mapping of raised problems onto a status. grpc.health.v1
+(app/rpc/health.py) is not decorated: probes leave no spans and are never refused."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from typing import Any, Protocol
 
 import grpc
 
-from app.core.telemetry import SPAN_KIND_SERVER, Span, SpanContext, Tracer, instruments, parse_traceparent
-from app.core.problems import ProblemError, validation_failed
+from app.core.telemetry import (
+    SPAN_KIND_SERVER,
+    Span,
+    SpanContext,
+    Tracer,
+    current_trace_id,
+    instruments,
+    parse_traceparent,
+)
+from app.core.problems import ProblemError, overloaded, validation_failed
 from app.rpc.errors import RpcProblem, abort, to_rpc_problem
 
 
@@ -56,8 +65,25 @@ def _undecodable() -> ProblemError:
     return validation_failed({"request": ["is not a valid protobuf message of this method's request type"]})
 
 
+class CallLimit:
+    """The calls of a service in progress, bounded (GRPC_MAX_CONCURRENT_RPCS): beyond the bound a call is answered at
+    once with UNAVAILABLE, problem code `overloaded` and `retry-after`, the problem app/api/concurrency.py answers over
+    HTTP, so a caller sees the same 503 over either transport (grpcio's own bound answers RESOURCE_EXHAUSTED without a
+    word of why; app/rpc/server.py keeps it only as a backstop)."""
+
+    RETRY_AFTER_S = 1
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_progress = 0  # touched on the event loop only
+
+    def refusal(self) -> ProblemError | None:
+        return overloaded(self.limit) if self.in_progress >= self.limit else None
+
+
 class HasTracer(Protocol):
     tracer: Tracer
+    calls: CallLimit
 
 
 def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -76,14 +102,20 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
                 with self.tracer.start_as_current_span(
                     name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
                 ) as span:
-                    try:
-                        if request is UNDECODABLE:
-                            raise _undecodable()
-                        async for response in method(self, request, context):
-                            yield response
-                        span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
-                    except Exception as error:  # noqa: BLE001 - every failure becomes a status
-                        problem = _problem(span, error)
+                    if (refusal := self.calls.refusal()) is not None:
+                        problem = _refused(span, refusal)
+                    else:
+                        self.calls.in_progress += 1
+                        try:
+                            if request is UNDECODABLE:
+                                raise _undecodable()
+                            async for response in method(self, request, context):
+                                yield response
+                            span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
+                        except Exception as error:  # noqa: BLE001 - every failure becomes a status
+                            problem = _problem(span, error)
+                        finally:
+                            self.calls.in_progress -= 1
                 _record_duration(started, span)
                 if problem is not None:
                     await abort(context, problem)
@@ -97,13 +129,19 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
             with self.tracer.start_as_current_span(
                 name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
             ) as span:
-                try:
-                    if request is UNDECODABLE:
-                        raise _undecodable()
-                    response = await method(self, request, context)
-                    span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
-                except Exception as error:  # noqa: BLE001 - every failure becomes a status
-                    problem = _problem(span, error)
+                if (refusal := self.calls.refusal()) is not None:
+                    problem = _refused(span, refusal)
+                else:
+                    self.calls.in_progress += 1
+                    try:
+                        if request is UNDECODABLE:
+                            raise _undecodable()
+                        response = await method(self, request, context)
+                        span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
+                    except Exception as error:  # noqa: BLE001 - every failure becomes a status
+                        problem = _problem(span, error)
+                    finally:
+                        self.calls.in_progress -= 1
             _record_duration(started, span)
             if problem is None:
                 return response
@@ -128,6 +166,15 @@ def _caller(context: grpc.aio.ServicerContext) -> SpanContext | None:
         if key == "traceparent" and isinstance(value, str):
             return parse_traceparent(value)
     return None
+
+
+def _refused(span: Span, refusal: ProblemError) -> RpcProblem:
+    """The refusal of a call over the bound: no log line (an overload would write thousands), as over HTTP."""
+    status = grpc.StatusCode.UNAVAILABLE
+    span.attributes["rpc.grpc.status_code"] = status.value[0]
+    span.set_error(status.name)
+    return RpcProblem(status, refusal.code, refusal.detail, trace_id=current_trace_id(),
+                      retry_after_s=CallLimit.RETRY_AFTER_S)
 
 
 def _problem(span: Span, error: Exception) -> RpcProblem:

@@ -2,11 +2,12 @@
 makes them HTTP problem details:
 
     validation_failed, batch_too_large -> INVALID_ARGUMENT   model_not_found -> NOT_FOUND
-    not_ready -> UNAVAILABLE                                 anything unexpected -> INTERNAL (no internals)
+    not_ready, overloaded -> UNAVAILABLE                     anything unexpected -> INTERNAL (no internals)
 
 The status message is the problem's `detail`. Trailing metadata carries the stable problem code (`problem-code`),
-the trace id (`x-trace-id`) and, as `grpc-status-details-bin`, a google.rpc.Status whose details hold a
-google.rpc.BadRequest with one field violation per message of the problem's `errors`.
+the trace id (`x-trace-id`), when to try again in whole seconds (`retry-after`, as HTTP's header, when the problem
+says) and, as `grpc-status-details-bin`, a google.rpc.Status whose details hold a google.rpc.BadRequest with one
+field violation per message of the problem's `errors`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_CODE_KEY = "problem-code"
 TRACE_ID_KEY = "x-trace-id"
+RETRY_AFTER_KEY = "retry-after"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 _STATUS_FOR_HTTP = {
@@ -43,11 +45,14 @@ class RpcProblem:
     message: str
     errors: dict[str, list[str]] | None = None
     trace_id: str | None = None
+    retry_after_s: int | None = None
 
     def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         metadata: list[tuple[str, str | bytes]] = [(PROBLEM_CODE_KEY, self.code)]
         if self.trace_id:
             metadata.append((TRACE_ID_KEY, self.trace_id))
+        if self.retry_after_s is not None:
+            metadata.append((RETRY_AFTER_KEY, str(self.retry_after_s)))
         metadata.append((STATUS_DETAILS_KEY, self.rich_status().SerializeToString()))
         return tuple(metadata)
 

@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from app.core.telemetry import Tracer
 from app.ml.model import Prediction
 from app.ml.serving import MISSING, ModelServing
-from app.rpc.calls import rpc_method
+from app.rpc.calls import CallLimit, rpc_method
 from app.rpc.stubs import inference_pb2, inference_pb2_grpc
 from app.schemas.models import ModelInfo
 
@@ -22,8 +22,9 @@ pb = inference_pb2
 
 
 class InferenceService(inference_pb2_grpc.InferenceServicer):
-    def __init__(self, serving: ModelServing) -> None:
+    def __init__(self, serving: ModelServing, max_calls: int) -> None:
         self.serving = serving
+        self.calls = CallLimit(max_calls)  # for @rpc_method's bound
 
     @property
     def tracer(self) -> Tracer:  # for @rpc_method's server span

@@ -24,14 +24,16 @@ class GrpcServer:
         assert settings.GRPC_PORT is not None, "the gRPC server needs GRPC_PORT"
         self.address = f"{settings.GRPC_HOST}:{settings.GRPC_PORT}"
         self.max_concurrent_rpcs = settings.GRPC_MAX_CONCURRENT_RPCS
-        self.inference = InferenceService(serving)
+        self.inference = InferenceService(serving, self.max_concurrent_rpcs)
         self.health = HealthService(serving.registry, (SERVICE,))
         self.port: int | None = None  # the bound port, once started (GRPC_PORT 0 picks one)
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> None:
-        # Bounded: beyond it a call is refused with RESOURCE_EXHAUSTED at once instead of queueing without end.
-        server = grpc.aio.server(maximum_concurrent_rpcs=self.max_concurrent_rpcs)
+        # Bounded: the inference calls beyond max_concurrent_rpcs are refused at once, UNAVAILABLE `overloaded`, by
+        # app/rpc/calls.py (health checks are not counted). grpcio's own bound, twice that, is the backstop for a flood
+        # the handlers could not refuse fast enough; it answers RESOURCE_EXHAUSTED.
+        server = grpc.aio.server(maximum_concurrent_rpcs=2 * self.max_concurrent_rpcs)
         inference_pb2_grpc.add_InferenceServicer_to_server(self.inference, _TolerantServer(server))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         port = server.add_insecure_port(self.address)

@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.main import create_app
 from app.ml.model import Prediction, ServedModel
 from app.ml.registry import ModelRegistry
-from app.rpc.stubs import health_pb2, health_pb2_grpc
+from app.rpc.stubs import health_pb2, health_pb2_grpc, inference_pb2, inference_pb2_grpc
 from tests.support import SETOSA, assert_problem
 
 BUSY_S = 2.0
@@ -102,3 +102,32 @@ def test_the_grpc_server_is_bounded(settings: Settings, registry: ModelRegistry)
     app = create_app(dataclasses.replace(settings, GRPC_PORT=0, GRPC_MAX_CONCURRENT_RPCS=7), registry)
 
     assert app.state.grpc_server.max_concurrent_rpcs == 7
+
+
+def test_grpc_calls_beyond_the_bound_are_unavailable_overloaded_with_retry_after_and_health_still_answers(
+    settings: Settings, registry: ModelRegistry, busy: BusyModel
+) -> None:
+    # The gateway maps this to the same 503 `overloaded` with Retry-After that HTTP answers (the test above).
+    app = busy_app(settings, registry, busy, GRPC_PORT=0, GRPC_MAX_CONCURRENT_RPCS=1)
+    with TestClient(app), grpc.insecure_channel(f"127.0.0.1:{app.state.grpc_server.port}") as channel:
+        inference = inference_pb2_grpc.InferenceStub(channel)
+        flower = inference_pb2.ModelInput(features=inference_pb2.Features(values=SETOSA))
+        held = inference.PredictBatch.future(inference_pb2.PredictBatchRequest(model="iris", inputs=[flower]), timeout=10)
+        assert busy.started.wait(10)
+
+        with pytest.raises(grpc.RpcError) as refused:
+            inference.Predict(inference_pb2.PredictRequest(model="sentiment", input=inference_pb2.ModelInput(text="lovely")),
+                              timeout=BUSY_S / 2)
+        health = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="inference.v1.Inference"), timeout=BUSY_S / 2
+        )
+
+        trailers = dict(refused.value.trailing_metadata())  # type: ignore[attr-defined]
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+        assert (trailers["problem-code"], trailers["retry-after"]) == ("overloaded", "1")
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        assert len(held.result().predictions) == 1
+        # The refused call took nothing: once the held one is done, the next goes through.
+        assert inference.Predict(
+            inference_pb2.PredictRequest(model="sentiment", input=inference_pb2.ModelInput(text="lovely")), timeout=10
+        ).prediction.label

@@ -83,6 +83,28 @@ public sealed class GrpcProblemsTests
     }
 
     [Fact]
+    public void An_overloaded_service_s_retry_after_trailer_becomes_the_problem_s_retry_after_and_goes_back_the_same()
+    {
+        var exception = Failure(StatusCode.Unavailable, "256 requests are already in progress; retry shortly.", "overloaded");
+        exception.Trailers.Add(GrpcProblems.RetryAfterTrailer, "1"); // as python-inference writes it
+
+        var problem = GrpcProblems.FromRpcException(exception, "python-inference");
+        var again = GrpcProblems.ToRpcException(problem);
+
+        Assert.Equal("retry-after", GrpcProblems.RetryAfterTrailer);
+        Assert.Equal((503, "overloaded", 1), (problem.Status, problem.Extensions["code"], ProblemDetailsContract.RetryAfterOf(problem)));
+        Assert.Equal("1", again.Trailers.GetValue(GrpcProblems.RetryAfterTrailer));
+        // Without the trailer, or with one that is not a positive whole number, there is nothing to wait for.
+        Assert.Null(ProblemDetailsContract.RetryAfterOf(GrpcProblems.FromRpcException(
+            Failure(StatusCode.Unavailable, "x", "not_ready"), "python-inference")));
+        var odd = Failure(StatusCode.Unavailable, "x", "overloaded");
+        odd.Trailers.Add(GrpcProblems.RetryAfterTrailer, "-3");
+        Assert.Null(ProblemDetailsContract.RetryAfterOf(GrpcProblems.FromRpcException(odd, "python-inference")));
+        Assert.Null(GrpcProblems.ToRpcException(ProblemDetailsContract.Create(400, ProblemCodes.ValidationFailed, "x"))
+            .Trailers.GetValue(GrpcProblems.RetryAfterTrailer));
+    }
+
+    [Fact]
     public void A_validation_problem_goes_over_grpc_and_comes_back_the_same()
     {
         var sent = ProblemDetailsContract.Create(400, ProblemCodes.ValidationFailed, "The request is not valid.",
