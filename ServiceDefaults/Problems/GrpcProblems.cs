@@ -24,8 +24,9 @@ public static class GrpcProblems
     /// become <c>errors</c>), NOT_FOUND 404, UNAVAILABLE with a problem code 503 with that code (the service answered,
     /// e.g. <c>not_ready</c>, or <c>overloaded</c> with a <c>retry-after</c>, which becomes <c>retryAfter</c>); these
     /// keep the service's code and detail. Otherwise the service said nothing we can pass
-    /// on: UNAVAILABLE is 503 <c>upstream_unavailable</c>, DEADLINE_EXCEEDED 504 <c>upstream_timeout</c>, anything else
-    /// 502 <c>upstream_error</c>, without internals.
+    /// on: UNAVAILABLE and CANCELLED (the service cancelled the call: it is stopping) are 503
+    /// <c>upstream_unavailable</c>, DEADLINE_EXCEEDED 504 <c>upstream_timeout</c>, anything else
+    /// 502 <c>upstream_error</c>, without internals (its detail names the status).
     /// </summary>
     public static ProblemDetails FromRpcException(RpcException exception, string service)
     {
@@ -37,11 +38,15 @@ public static class GrpcProblems
             StatusCode.NotFound => Answered(StatusCodes.Status404NotFound, code, exception),
             StatusCode.Unavailable when code is not null => WithRetryAfter(
                 Answered(StatusCodes.Status503ServiceUnavailable, code, exception), exception),
-            StatusCode.Unavailable => ProblemDetailsContract.UpstreamUnavailable(service),
+            // CANCELLED that the caller did not ask for (a caller's own cancellation is no answer at all): the service
+            // cancelled the call, as grpcio does to the calls in progress when it stops. Over HTTP that is a dropped
+            // connection, 503 upstream_unavailable; so here.
+            StatusCode.Unavailable or StatusCode.Cancelled => ProblemDetailsContract.UpstreamUnavailable(service),
             StatusCode.DeadlineExceeded => ProblemDetailsContract.Create(StatusCodes.Status504GatewayTimeout,
                 ProblemCodes.UpstreamTimeout, $"{service} did not answer in time."),
+            // The status's name only (the message may carry internals): which failure it was, for whoever reads the problem.
             _ => ProblemDetailsContract.Create(StatusCodes.Status502BadGateway, ProblemCodes.UpstreamError,
-                $"{service} failed to answer the request."),
+                $"{service} failed to answer the request.", $"The call ended with gRPC status {exception.StatusCode}."),
         };
     }
 

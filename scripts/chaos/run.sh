@@ -11,8 +11,9 @@
 #   --soak-only  no faults: the warm-up, the saturation measurement and a soak of SECONDS (to look into growth)
 #   --slow-only  only the python-inference-slow scenario, no soak (to look into the other routes' latency meanwhile)
 #   --disk-only  only the disk-stall scenario, no soak (root only, as the scenario is)
-# CHAOS_WORKER_<key>=<value> in the environment gives the Worker <key>=<value>, to compare a setting on and off
-# (e.g. CHAOS_WORKER_Logging__LogLevel__Default=Debug); the AppHost's own environment does not reach its services.
+# CHAOS_WORKER_<key>=<value> in the environment gives the Worker <key>=<value>, and CHAOS_GATEWAY_<key>=<value> the
+# gateway, to compare a setting on and off (e.g. CHAOS_WORKER_Logging__LogLevel__Default=Debug,
+# CHAOS_GATEWAY_Inference__Transport=Grpc); the AppHost's own environment does not reach its services.
 # (assumes scripts/setup.sh has run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -15,4 +15,17 @@ public sealed class WorkerOverridesTests
 
         Assert.Equal([("Logging__LogLevel__Default", "Debug")], ChaosOptions.WorkerOverrides(environment));
     }
+
+    [Fact]
+    public void The_drivers_CHAOS_GATEWAY_variables_are_given_to_the_gateway_and_not_to_the_worker()
+    {
+        var environment = new System.Collections.Hashtable
+        {
+            ["CHAOS_GATEWAY_Inference__Transport"] = "Grpc",
+            ["CHAOS_WORKER_Logging__LogLevel__Default"] = "Debug",
+        };
+
+        Assert.Equal([("Inference__Transport", "Grpc")], ChaosOptions.GatewayOverrides(environment));
+        Assert.Equal([("Logging__LogLevel__Default", "Debug")], ChaosOptions.WorkerOverrides(environment));
+    }
 }

@@ -84,7 +84,8 @@ public sealed class ChaosApp : IAsyncDisposable
             (options, _) => options.DisableDashboard = false, cancellation.Token);
 
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
-        foreach (var (name, value) in GatewaySettings())
+        // CHAOS_GATEWAY_<key> likewise, after the run's own settings (e.g. CHAOS_GATEWAY_Inference__Transport=Grpc).
+        foreach (var (name, value) in GatewaySettings().Concat(ChaosOptions.GatewayOverrides(Environment.GetEnvironmentVariables())))
         {
             gateway.WithEnvironment(name, value);
         }

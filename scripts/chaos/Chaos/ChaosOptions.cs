@@ -92,13 +92,18 @@ public sealed record ChaosOptions(
 
     /// <summary>The driver's variables named <c>CHAOS_WORKER_</c>&lt;key&gt;, as the Worker's &lt;key&gt;.</summary>
     public static IEnumerable<(string Name, string Value)> WorkerOverrides(System.Collections.IDictionary environment) =>
+        Overrides("CHAOS_WORKER_", environment);
+
+    /// <summary>The driver's variables named <c>CHAOS_GATEWAY_</c>&lt;key&gt;, as the gateway's &lt;key&gt;.</summary>
+    public static IEnumerable<(string Name, string Value)> GatewayOverrides(System.Collections.IDictionary environment) =>
+        Overrides("CHAOS_GATEWAY_", environment);
+
+    private static IEnumerable<(string Name, string Value)> Overrides(string prefix, System.Collections.IDictionary environment) =>
         from entry in environment.Cast<System.Collections.DictionaryEntry>()
         let name = (string)entry.Key
-        where name.StartsWith(WorkerOverridePrefix, StringComparison.Ordinal) && name.Length > WorkerOverridePrefix.Length
+        where name.StartsWith(prefix, StringComparison.Ordinal) && name.Length > prefix.Length
         orderby name
-        select (name[WorkerOverridePrefix.Length..], (string?)entry.Value ?? "");
-
-    private const string WorkerOverridePrefix = "CHAOS_WORKER_";
+        select (name[prefix.Length..], (string?)entry.Value ?? "");
 
     private static string? ValueOf(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 }

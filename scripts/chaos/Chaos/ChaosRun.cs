@@ -238,8 +238,23 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         result.Check(slowAnswers.Any(s => s.Status == 504),
             $"python-inference was slow: predictions got 504 ({Summary(slowAnswers)})");
         // 503 overloaded is python-inference's own back-pressure (its bound on calls in progress), passed on by the gateway.
-        result.Check(slowAnswers.All(s => s.Status is 504 or 503 && s.Code is "upstream_timeout" or "deadline_exceeded" or "concurrency_limited" or "upstream_unavailable" or "overloaded"),
+        var unexpected = slowAnswers.Where(s => !(s.Status is 504 or 503 && s.Code is "upstream_timeout" or "deadline_exceeded"
+            or "concurrency_limited" or "upstream_unavailable" or "overloaded")).ToList();
+        result.Check(unexpected.Count == 0,
             "every prediction in the slow window was answered 504 upstream_timeout or deadline_exceeded (or 503 with a code: back-pressure)");
+        if (unexpected.Count > 0)
+        {
+            result.Diagnostics.Add("the other answers in the slow window, by status, code and detail: " + Details(unexpected));
+        }
+
+        // A 502 anywhere in the scenario (the restarts included) says python-inference failed in a way it did not describe.
+        var badGateway = samples.Where(s => s.Route == Routes.Predict && s.Status == 502 && s.Started >= faultStart).ToList();
+        if (badGateway.Count > 0)
+        {
+            result.Diagnostics.Add("502s of predictions in the scenario, by code and detail, with when they started: " + Details(badGateway) +
+                $" (from {badGateway.Min(s => s.Started):HH:mm:ss.fff} to {badGateway.Max(s => s.Started):HH:mm:ss.fff} UTC; " +
+                $"slow from {slowFrom:HH:mm:ss.fff} to {slowTo:HH:mm:ss.fff}, back at {returned:HH:mm:ss.fff})");
+        }
         var slowest = slowAnswers.Count == 0 ? TimeSpan.Zero : slowAnswers.Max(s => s.Latency);
         result.Check(slowest <= deadline,
             $"each within the gateway's deadline ({ChaosApp.RequestDeadline.TotalSeconds} s + 1 s; slowest {slowest.TotalSeconds:0.00} s)");
@@ -845,6 +860,9 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
             await Task.Delay(100, cancellationToken);
         }
     }
+
+    private static string Details(List<RequestSample> samples) => string.Join("; ",
+        samples.GroupBy(s => $"{s.Status} {s.Code}: {s.Detail ?? "(no detail)"}").Select(g => $"{g.Key} ×{g.Count()}"));
 
     private static string Summary(List<RequestSample> samples) =>
         samples.Count == 0 ? "none" : string.Join(", ", FaultWindows.ErrorsByStatus(samples).Select(e => $"{e.Key}: {e.Value}")

@@ -44,9 +44,10 @@ public sealed class OutageWaitingInferenceClientTests
 
     [Theory]
     [InlineData(StatusCode.Unavailable, true)]
+    [InlineData(StatusCode.Cancelled, true)] // python-inference stopped mid-call (the Worker's own cancellation never gets here)
     [InlineData(StatusCode.DeadlineExceeded, false)]
     [InlineData(StatusCode.Internal, false)]
-    public void Only_unavailable_means_unreachable(StatusCode status, bool unreachable)
+    public void Unavailable_or_a_call_python_inference_cancelled_means_unreachable(StatusCode status, bool unreachable)
     {
         var outcome = GrpcInferenceClient.Classify(new RpcException(new Status(status, "x")));
 
