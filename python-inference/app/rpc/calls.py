@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
 import grpc
@@ -77,8 +78,17 @@ class CallLimit:
         self.limit = limit
         self.in_progress = 0  # touched on the event loop only
 
-    def refusal(self) -> ProblemError | None:
-        return overloaded(self.limit) if self.in_progress >= self.limit else None
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[ProblemError | None]:
+        """A place for one call while the block runs, or (None taken) the refusal to answer it with."""
+        if self.in_progress >= self.limit:
+            yield overloaded(self.limit)
+            return
+        self.in_progress += 1
+        try:
+            yield None
+        finally:
+            self.in_progress -= 1
 
 
 class HasTracer(Protocol):
@@ -101,21 +111,17 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
                 started = time.perf_counter()
                 with self.tracer.start_as_current_span(
                     name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
-                ) as span:
-                    if (refusal := self.calls.refusal()) is not None:
-                        problem = _refused(span, refusal)
-                    else:
-                        self.calls.in_progress += 1
-                        try:
-                            if request is UNDECODABLE:
-                                raise _undecodable()
-                            async for response in method(self, request, context):
-                                yield response
-                            span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
-                        except Exception as error:  # noqa: BLE001 - every failure becomes a status
-                            problem = _problem(span, error)
-                        finally:
-                            self.calls.in_progress -= 1
+                ) as span, self.calls.taken() as refusal:
+                    try:
+                        if refusal is not None:
+                            raise refusal
+                        if request is UNDECODABLE:
+                            raise _undecodable()
+                        async for response in method(self, request, context):
+                            yield response
+                        span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
+                    except Exception as error:  # noqa: BLE001 - every failure becomes a status
+                        problem = _problem(span, error, refusal)
                 _record_duration(started, span)
                 if problem is not None:
                     await abort(context, problem)
@@ -128,20 +134,16 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
             started = time.perf_counter()
             with self.tracer.start_as_current_span(
                 name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
-            ) as span:
-                if (refusal := self.calls.refusal()) is not None:
-                    problem = _refused(span, refusal)
-                else:
-                    self.calls.in_progress += 1
-                    try:
-                        if request is UNDECODABLE:
-                            raise _undecodable()
-                        response = await method(self, request, context)
-                        span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
-                    except Exception as error:  # noqa: BLE001 - every failure becomes a status
-                        problem = _problem(span, error)
-                    finally:
-                        self.calls.in_progress -= 1
+            ) as span, self.calls.taken() as refusal:
+                try:
+                    if refusal is not None:
+                        raise refusal
+                    if request is UNDECODABLE:
+                        raise _undecodable()
+                    response = await method(self, request, context)
+                    span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
+                except Exception as error:  # noqa: BLE001 - every failure becomes a status
+                    problem = _problem(span, error, refusal)
             _record_duration(started, span)
             if problem is None:
                 return response
@@ -168,16 +170,14 @@ def _caller(context: grpc.aio.ServicerContext) -> SpanContext | None:
     return None
 
 
-def _refused(span: Span, refusal: ProblemError) -> RpcProblem:
-    """The refusal of a call over the bound: no log line (an overload would write thousands), as over HTTP."""
-    status = grpc.StatusCode.UNAVAILABLE
-    span.attributes["rpc.grpc.status_code"] = status.value[0]
-    span.set_error(status.name)
-    return RpcProblem(status, refusal.code, refusal.detail, trace_id=current_trace_id(),
-                      retry_after_s=CallLimit.RETRY_AFTER_S)
-
-
-def _problem(span: Span, error: Exception) -> RpcProblem:
+def _problem(span: Span, error: Exception, refusal: ProblemError | None = None) -> RpcProblem:
+    if error is refusal:
+        # The refusal of a call over the bound: no log line (an overload would write thousands), as over HTTP.
+        problem = RpcProblem(grpc.StatusCode.UNAVAILABLE, refusal.code, refusal.detail, trace_id=current_trace_id(),
+                             retry_after_s=CallLimit.RETRY_AFTER_S)
+        span.attributes["rpc.grpc.status_code"] = problem.status.value[0]
+        span.set_error(problem.status.name)
+        return problem
     problem = to_rpc_problem(error)
     span.attributes["rpc.grpc.status_code"] = problem.status.value[0]
     if problem.status is grpc.StatusCode.INTERNAL:
