@@ -155,7 +155,7 @@ public sealed class AppModelTests
         var model = await BuildModelAsync(args);
 
         var gateway = await EnvironmentAsync(Resource(model, "gateway"));
-        Assert.Equal(passed, gateway.GetValueOrDefault("Inference__Transport")); // unset: the gateway's default, gRPC
+        Assert.Equal(passed, gateway.GetValueOrDefault("Inference__Transport")); // unset: the gateway's own default
         Assert.DoesNotContain("Inference__Transport", (await EnvironmentAsync(Resource(model, "worker"))).Keys);
     }
 
@@ -199,14 +199,7 @@ public sealed class AppModelTests
         var dashboard = new ExecutableResource(DashboardTelemetryLimits.DashboardResourceName, "dotnet", ".");
         using var services = new ServiceCollection().BuildServiceProvider();
         await builder.Eventing.PublishAsync(new BeforeResourceStartedEvent(dashboard, services), TestContext.Current.CancellationToken);
-        var context = new EnvironmentCallbackContext(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Run),
-            dashboard, cancellationToken: TestContext.Current.CancellationToken);
-        foreach (var callback in dashboard.Annotations.OfType<EnvironmentCallbackAnnotation>())
-        {
-            await callback.Callback(context);
-        }
-
-        return context.EnvironmentVariables.ToDictionary(variable => variable.Key, variable => $"{variable.Value}");
+        return await EnvironmentAsync(dashboard);
     }
 
     [Fact]

@@ -175,10 +175,8 @@ def _problem(span: Span, error: Exception, refusal: ProblemError | None = None) 
         # The refusal of a call over the bound: no log line (an overload would write thousands), as over HTTP.
         problem = RpcProblem(grpc.StatusCode.UNAVAILABLE, refusal.code, refusal.detail, trace_id=current_trace_id(),
                              retry_after_s=CallLimit.RETRY_AFTER_S)
-        span.attributes["rpc.grpc.status_code"] = problem.status.value[0]
-        span.set_error(problem.status.name)
-        return problem
-    problem = to_rpc_problem(error)
+    else:
+        problem = to_rpc_problem(error)
     span.attributes["rpc.grpc.status_code"] = problem.status.value[0]
     if problem.status is grpc.StatusCode.INTERNAL:
         span.attributes["error.type"] = type(error).__qualname__
