@@ -12,8 +12,6 @@ from app.core.telemetry.http import is_probe
 
 
 class ConcurrencyLimitMiddleware:
-    RETRY_AFTER_S = 1
-
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
@@ -26,7 +24,7 @@ class ConcurrencyLimitMiddleware:
         if self.in_progress >= self.limit:
             problem = overloaded(self.limit)
             response = problem_response(
-                scope["path"], problem.status, problem.code, problem.detail, retry_after=self.RETRY_AFTER_S,
+                scope["path"], problem.status, problem.code, problem.detail, retry_after=problem.retry_after_s,
             )
             await response(scope, receive, send)
             return

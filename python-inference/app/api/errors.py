@@ -112,7 +112,9 @@ def _validation_errors(exc: RequestValidationError) -> dict[str, list[str]]:
 
 async def _problem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    return problem_response(request.url.path, exc.status, exc.code, exc.detail, errors=exc.errors)
+    return problem_response(
+        request.url.path, exc.status, exc.code, exc.detail, errors=exc.errors, retry_after=exc.retry_after_s,
+    )
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:

@@ -33,12 +33,15 @@ class ProblemError(Exception):
         detail: str,
         *,
         errors: dict[str, list[str]] | None = None,
+        retry_after_s: int | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.errors = errors
+        # When to try again, in whole seconds: HTTP writes it as `Retry-After` and `retryAfter`, gRPC as `retry-after`.
+        self.retry_after_s = retry_after_s
 
 
 def validation_failed(errors: dict[str, list[str]]) -> ProblemError:
@@ -63,5 +66,11 @@ def not_ready() -> ProblemError:
     return ProblemError(503, NOT_READY, "The models are not loaded yet.")
 
 
+OVERLOADED_RETRY_AFTER_S = 1
+
+
 def overloaded(limit: int) -> ProblemError:
-    return ProblemError(503, OVERLOADED, f"{limit} requests are already in progress; retry shortly.")
+    return ProblemError(
+        503, OVERLOADED, f"{limit} requests are already in progress; retry shortly.",
+        retry_after_s=OVERLOADED_RETRY_AFTER_S,
+    )

@@ -72,8 +72,6 @@ class CallLimit:
     HTTP, so a caller sees the same 503 over either transport (grpcio's own bound answers RESOURCE_EXHAUSTED without a
     word of why; app/rpc/server.py keeps it only as a backstop)."""
 
-    RETRY_AFTER_S = 1
-
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_progress = 0  # touched on the event loop only
@@ -174,7 +172,7 @@ def _problem(span: Span, error: Exception, refusal: ProblemError | None = None) 
     if error is refusal:
         # The refusal of a call over the bound: no log line (an overload would write thousands), as over HTTP.
         problem = RpcProblem(grpc.StatusCode.UNAVAILABLE, refusal.code, refusal.detail, trace_id=current_trace_id(),
-                             retry_after_s=CallLimit.RETRY_AFTER_S)
+                             retry_after_s=refusal.retry_after_s)
     else:
         problem = to_rpc_problem(error)
     span.attributes["rpc.grpc.status_code"] = problem.status.value[0]

@@ -84,7 +84,7 @@ def to_rpc_problem(error: Exception) -> RpcProblem:
             error.detail,
             extra={"problem.code": error.code, "rpc.grpc.status_code": status.value[0]},
         )
-        return RpcProblem(status, error.code, error.detail, error.errors, trace_id)
+        return RpcProblem(status, error.code, error.detail, error.errors, trace_id, error.retry_after_s)
     logger.error("unhandled error in a gRPC call", exc_info=error)
     return RpcProblem(grpc.StatusCode.INTERNAL, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL, trace_id=trace_id)
 
