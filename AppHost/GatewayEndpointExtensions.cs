@@ -2,13 +2,13 @@ namespace AppHost;
 
 public static class GatewayEndpointExtensions
 {
-    /// <summary>The AppHost's setting that chooses how the gateway reaches python-inference (<c>Http</c>, its default, or <c>Grpc</c>).</summary>
+    /// <summary>The AppHost's setting that chooses how the gateway reaches python-inference (<c>Grpc</c>, its default, or <c>Http</c>).</summary>
     public const string InferenceTransportKey = "Gateway:InferenceTransport";
 
     /// <summary>
     /// Passes <see cref="InferenceTransportKey"/>, when set, to the gateway alone as its <c>Inference:Transport</c> (the
-    /// Worker reads a key of that name too, for its own calls): <c>--Gateway:InferenceTransport Grpc</c> runs the gateway
-    /// over gRPC. Unset, the gateway keeps its default.
+    /// Worker reads a key of that name too, for its own calls): <c>--Gateway:InferenceTransport Http</c> runs the gateway
+    /// over HTTP/JSON. Unset, the gateway keeps its default.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithInferenceTransport(this IResourceBuilder<ProjectResource> gateway,
         IDistributedApplicationBuilder builder) =>

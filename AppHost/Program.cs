@@ -51,8 +51,8 @@ inference.WithReference(worker).WithReference(messaging)
     .WithWorkerToken(callerKeys, worker, builder);
 
 // The only public entrance: HTTP on 8080 and HTTPS on 8443 (its launch profile; Gateway:HttpPort and
-// Gateway:HttpsPort move them, as the benchmark does). It calls python-inference over HTTP/JSON (Gateway:InferenceTransport
-// Grpc: over gRPC). Kestrel listens itself, on both loopback families; Aspire's
+// Gateway:HttpsPort move them, as the benchmark does). It calls python-inference over gRPC (Gateway:InferenceTransport
+// Http: over HTTP/JSON). Kestrel listens itself, on both loopback families; Aspire's
 // proxy would listen on 127.0.0.1 only.
 builder.AddProject<Projects.Gateway>("gateway")
     .WithEndpoint("http", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpPort")))

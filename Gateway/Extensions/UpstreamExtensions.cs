@@ -138,7 +138,7 @@ public static class UpstreamExtensions
     private static void AddInferenceTransport(this IHostApplicationBuilder builder)
     {
         var transport = builder.Configuration.GetSection(InferenceOptions.SectionName)
-            .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Http);
+            .GetValue(nameof(InferenceOptions.Transport), InferenceTransport.Grpc);
         if (transport == InferenceTransport.Grpc)
         {
             builder.Services.AddInferenceGrpcClient<global::Inference.V1.Inference.InferenceClient>();

@@ -17,7 +17,7 @@
 #   --quick           a short run that checks everything works (3 s per scenario, 100 jobs); not figures to report
 #   --jobs            single-input jobs measured (default 10,000; a tenth as many of 100 inputs), after 20,000 to warm
 #                     up (50 with --quick)
-#   --transport       how the gateway calls python-inference (the AppHost's Gateway:InferenceTransport; default http)
+#   --transport       how the gateway calls python-inference (the AppHost's Gateway:InferenceTransport; default grpc)
 #   --provider        where the Worker keeps jobs (Database:Provider; PostgreSQL runs locally)
 #   --sampling-ratio  the share of traces kept in the second pass (OTEL_TRACES_SAMPLER_ARG; default 0.1)
 #   --no-sampled      only the first pass (every request traced)
@@ -26,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
-mode=full transport=http provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
+mode=full transport=grpc provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
 batch_rounds=3 batch_duration=10 sampling_ratio=0.1 sampled=1
 while (($#)); do
   case "$1" in

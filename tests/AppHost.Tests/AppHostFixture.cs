@@ -58,9 +58,9 @@ public class AppHostFixture : IAsyncLifetime
     protected virtual bool WithGrpcGateway => true;
 
     /// <summary>
-    /// How the stack's <c>gateway</c> reaches python-inference (its <c>Inference:Transport</c>; null: the default).
-    /// HTTP/JSON on this stack whatever the default, beside <see cref="GrpcGateway"/>, so the transport tests compare
-    /// the two; the default on the PostgreSQL one.
+    /// How the stack's <c>gateway</c> reaches python-inference (its <c>Inference:Transport</c>; null: the default, gRPC).
+    /// HTTP/JSON on this stack, beside <see cref="GrpcGateway"/>, so the transport tests compare the two; the default
+    /// on the PostgreSQL one.
     /// </summary>
     protected virtual string? GatewayTransport => "Http";
 

@@ -2,8 +2,8 @@ namespace AppHost.Tests;
 
 /// <summary>
 /// The same stack on PostgreSQL (<c>Database:Provider=postgres</c>, the machine's PostgreSQL 15 as a local resource)
-/// with three Worker replicas sharing it, and its gateway on the default transport to python-inference (HTTP/JSON,
-/// as the SQLite stack's <c>gateway</c>). Started once for every test in <see cref="PostgresCollection"/>,
+/// with three Worker replicas sharing it, and its gateway on the default transport to python-inference (gRPC; the
+/// SQLite stack's <c>gateway</c> uses HTTP/JSON). Started once for every test in <see cref="PostgresCollection"/>,
 /// beside the SQLite stack; no second gateway (the transport tests use the SQLite stack's). The dashboard stays: some
 /// shared tests read traces from it.
 /// </summary>
@@ -17,7 +17,7 @@ public sealed class PostgresStackFixture : AppHostFixture
 
     protected override bool WithGrpcGateway => false;
 
-    protected override string? GatewayTransport => null; // the default
+    protected override string? GatewayTransport => null; // the default: gRPC
 
     // The rate-limit tests measure the default prediction budgets here (the SQLite stack lifts them for batching).
     protected override bool LiftPredictionLimits => false;
