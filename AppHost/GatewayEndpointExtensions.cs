@@ -6,15 +6,25 @@ public static class GatewayEndpointExtensions
     public const string InferenceTransportKey = "Gateway:InferenceTransport";
 
     /// <summary>
+    /// The gateway's transport in a published deployment unless <see cref="InferenceTransportKey"/> says otherwise. A
+    /// gRPC channel sends every call over one HTTP/2 connection, which a Kubernetes Service pins to one python-inference
+    /// pod; HTTP/JSON's pool of connections spreads over the replicas (docs/deployment.md).
+    /// </summary>
+    public const string PublishedInferenceTransport = "Http";
+
+    /// <summary>
     /// Passes <see cref="InferenceTransportKey"/>, when set, to the gateway alone as its <c>Inference:Transport</c> (the
     /// Worker reads a key of that name too, for its own calls): <c>--Gateway:InferenceTransport Http</c> runs the gateway
-    /// over HTTP/JSON. Unset, the gateway keeps its default.
+    /// over HTTP/JSON. Unset, a run keeps the gateway's default (gRPC) and a publish writes
+    /// <see cref="PublishedInferenceTransport"/>.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithInferenceTransport(this IResourceBuilder<ProjectResource> gateway,
         IDistributedApplicationBuilder builder) =>
-        builder.Configuration[InferenceTransportKey] is { Length: > 0 } transport
-            ? gateway.WithEnvironment("Inference__Transport", transport)
-            : gateway;
+        builder.Configuration[InferenceTransportKey] is { Length: > 0 } chosen
+            ? gateway.WithEnvironment("Inference__Transport", chosen)
+            : builder.ExecutionContext.IsPublishMode
+                ? gateway.WithEnvironment("Inference__Transport", PublishedInferenceTransport)
+                : gateway;
 
     /// <summary>
     /// The service listens on the endpoint itself, without Aspire's proxy; on <paramref name="port"/> when one is

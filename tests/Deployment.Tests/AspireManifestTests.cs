@@ -40,6 +40,15 @@ public sealed class AspireManifestTests(PublishFixture publish)
     }
 
     [Fact]
+    public void The_published_gateway_calls_python_inference_over_http_json()
+    {
+        // As in the kustomize base: a platform's Service would pin one gRPC connection to one replica (docs/deployment.md).
+        var env = Resources().GetProperty("gateway").GetProperty("env");
+        Assert.Equal("Http", env.GetProperty("Inference__Transport").GetString());
+        Assert.False(Resources().GetProperty("worker").GetProperty("env").TryGetProperty("Inference__Transport", out _));
+    }
+
+    [Fact]
     public void Secrets_are_secret_parameters()
     {
         foreach (var name in new[] { "webhook-signing-secret", "messaging-password", "worker-token-key-gateway", "worker-token-key-python-inference" })

@@ -214,6 +214,17 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
     }
 
     [Fact]
+    public void The_gateway_calls_python_inference_over_http_json_in_the_cluster_unless_the_publish_chose_grpc()
+    {
+        // One gRPC connection would send a gateway pod's every call to one python-inference pod (docs/deployment.md).
+        Assert.Equal("Http", GatewayConfig(publish.Objects)["Inference__Transport"]);
+        Assert.Equal("Grpc", GatewayConfig(publish.ExternalObjects)["Inference__Transport"]); // --Gateway:InferenceTransport Grpc
+
+        static IDictionary<string, string> GatewayConfig(IEnumerable<object> objects) =>
+            objects.OfType<V1ConfigMap>().Single(map => map.Metadata.Name == "gateway-config").Data;
+    }
+
+    [Fact]
     public void Every_service_exports_telemetry_to_the_endpoint_in_the_otel_ConfigMap_which_the_dashboard_component_sets()
     {
         foreach (var name in Services)
