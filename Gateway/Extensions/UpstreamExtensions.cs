@@ -2,8 +2,6 @@ using Gateway.Limits;
 using Gateway.Upstream.Inference;
 using Gateway.Upstream.Inference.Batching;
 using Gateway.Upstream.Worker;
-using Grpc.Core;
-using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
@@ -170,45 +168,13 @@ public static class UpstreamExtensions
     public static IHttpClientBuilder WithoutFactoryLogging(this IHttpClientBuilder builder) => builder.RemoveAllLoggers();
 
     /// <summary>
-    /// A gRPC client on the discovered <c>grpc</c> endpoint. Deadlines come from each call; the only retries are the
-    /// channel's, for UNAVAILABLE (an HTTP resilience handler would time out streams and retry any status, so it has none).
+    /// A gRPC client on the discovered <c>grpc</c> endpoint. Deadlines come from each call, and so do retries
+    /// (<see cref="Upstream.GrpcRetries"/>): the channel's own retry policy would retry a refused connection too, with
+    /// its back-off, and an HTTP resilience handler would time out streams and retry any status, so it has neither.
     /// </summary>
     private static void AddInferenceGrpcClient<TClient>(this IServiceCollection services) where TClient : class =>
         services.AddGrpcClient<TClient>((provider, client) =>
                 client.Address = provider.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
-            .ConfigureChannel((provider, channel) =>
-            {
-                var settings = provider.GetRequiredService<IOptions<InferenceOptions>>().Value;
-                channel.ServiceConfig = RetryUnavailable(settings.MaxRetryAttempts, settings.RetryBaseDelay);
-            })
             .WithConnectionCap(multipleHttp2Connections: true)
             .WithoutFactoryLogging();
-
-    private static ServiceConfig? RetryUnavailable(int retries, TimeSpan baseDelay)
-    {
-        if (retries < 1)
-        {
-            return null;
-        }
-
-        var initial = baseDelay > TimeSpan.Zero ? baseDelay : TimeSpan.FromMilliseconds(1);
-        return new ServiceConfig
-        {
-            MethodConfigs =
-            {
-                new MethodConfig
-                {
-                    Names = { MethodName.Default },
-                    RetryPolicy = new RetryPolicy
-                    {
-                        MaxAttempts = retries + 1,
-                        InitialBackoff = initial,
-                        MaxBackoff = initial * 8,
-                        BackoffMultiplier = 2,
-                        RetryableStatusCodes = { StatusCode.Unavailable },
-                    },
-                },
-            },
-        };
-    }
 }

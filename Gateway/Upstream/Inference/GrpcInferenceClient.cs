@@ -31,7 +31,7 @@ internal sealed class GrpcInferenceClient(
         var outcome = await GrpcUpstreamCalls.CallAsync(callOptions => client.PredictBatchAsync(message, callOptions),
             response => new PredictionResponse(response.Model, response.Version,
                 [.. response.Predictions.Select(prediction => new Prediction(prediction.Label, prediction.Score))]),
-            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe);
+            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe, Retries);
         call.FailedWith(outcome.Problem);
         return outcome;
     }
@@ -43,7 +43,9 @@ internal sealed class GrpcInferenceClient(
             response => new ModelCatalog([.. response.Models.Select(model => new ModelInfo(model.Name, model.Version,
                 model.InputKind, [.. model.Labels], model.HeldOutAccuracy, model.TrainSize, model.TestSize,
                 model.ArtifactSha256, model.Description))]),
-            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe);
+            Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe, Retries);
+
+    private GrpcRetries Retries => new(options.Value.MaxRetryAttempts, options.Value.RetryBaseDelay);
 
     /// <summary>What a prediction gets at once while python-inference is known to be down: the answer a refused call gets.</summary>
     private static ProblemDetails DownProblem => ProblemDetailsContract.UpstreamUnavailable(HttpInferenceClient.ServiceName);

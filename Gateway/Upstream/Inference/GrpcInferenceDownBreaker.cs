@@ -35,8 +35,8 @@ internal sealed partial class GrpcInferenceDownBreaker(Health.HealthClient healt
     /// <summary>UNAVAILABLE that python-inference did not answer itself (no problem in its trailers): nothing to connect to.</summary>
     internal static bool IsConnectionFailure(RpcException exception) =>
         exception.StatusCode == StatusCode.Unavailable && !ServiceDefaults.Problems.GrpcProblems.IsDescribedByService(exception)
-        && exception.Status.DebugException is System.Net.Sockets.SocketException // with a service config (subchannels)
-            or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }; // without one
+        && exception.Status.DebugException is System.Net.Sockets.SocketException // on a channel with subchannels (load balancing)
+            or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }; // on the gateway's, without
 
     private async Task ProbeUntilBackAsync()
     {

@@ -143,6 +143,36 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Unavailable_that_python_inference_did_not_answer_is_retried_and_its_own_answers_are_not()
+    {
+        // A connection that broke (a proxy's UNAVAILABLE, no problem in the trailers): tried again, twice.
+        _fake.Answer = _ => throw Failure(StatusCode.Unavailable, "connection reset", problemCode: null);
+        var options = new InferenceOptions { MaxRetryAttempts = 2, RetryBaseDelay = TimeSpan.FromMilliseconds(10) };
+        var client = new GrpcInferenceClient(new InferenceV1.Inference.InferenceClient(_channel!), Options.Create(options),
+            new InferenceCallMetrics(_meters.Factory), NullLogger<GrpcInferenceClient>.Instance);
+
+        var broken = await client.PredictAsync(Request("a"), Token);
+        Assert.Equal("upstream_unavailable", broken.Problem?.Extensions["code"]?.ToString());
+        Assert.Equal(3, _fake.Deadlines.Count);
+
+        // python-inference's own UNAVAILABLE (overloaded, not ready) has decided: once.
+        _fake.Deadlines.Clear();
+        _fake.Answer = _ => throw Failure(StatusCode.Unavailable, "8 requests are already in progress", "overloaded");
+        var refused = await client.PredictAsync(Request("a"), Token);
+        Assert.Equal("overloaded", refused.Problem?.Extensions["code"]?.ToString());
+        Assert.Single(_fake.Deadlines);
+
+        // And a broken connection that heals on the retry is a success.
+        _fake.Deadlines.Clear();
+        var calls = 0;
+        _fake.Answer = request => ++calls == 1
+            ? throw Failure(StatusCode.Unavailable, "connection reset", problemCode: null)
+            : new InferenceV1.PredictBatchResponse { Model = request.Model, Version = "1.0.0" };
+        Assert.NotNull((await client.PredictAsync(Request("a"), Token)).Value);
+        Assert.Equal(2, _fake.Deadlines.Count);
+    }
+
+    [Fact]
     public async Task Field_violations_become_the_problems_errors()
     {
         _fake.Answer = _ => throw Failure(StatusCode.InvalidArgument, "The request has 2 invalid fields: inputs[1], inputs[2].",
@@ -200,33 +230,20 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        // The channel retries UNAVAILABLE as the gateway's does, so a call that tries to connect costs its back-off.
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}", new GrpcChannelOptions
-        {
-            ServiceConfig = new Grpc.Net.Client.Configuration.ServiceConfig
-            {
-                MethodConfigs =
-                {
-                    new Grpc.Net.Client.Configuration.MethodConfig
-                    {
-                        Names = { Grpc.Net.Client.Configuration.MethodName.Default },
-                        RetryPolicy = new Grpc.Net.Client.Configuration.RetryPolicy
-                        {
-                            MaxAttempts = 3, InitialBackoff = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1),
-                            BackoffMultiplier = 2, RetryableStatusCodes = { StatusCode.Unavailable },
-                        },
-                    },
-                },
-            },
-        });
+        // As the gateway's: no retry policy on the channel; the client retries broken connections, never refused ones.
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
         var breaker = new GrpcInferenceDownBreaker(new Grpc.Health.V1.Health.HealthClient(channel), TimeProvider.System,
             NullLogger<GrpcInferenceDownBreaker>.Instance);
+        // A back-off of seconds: a refused connection that was retried would show.
         var client = new GrpcInferenceClient(new InferenceV1.Inference.InferenceClient(channel),
-            Options.Create(new InferenceOptions()), new InferenceCallMetrics(_meters.Factory), NullLogger<GrpcInferenceClient>.Instance, breaker);
+            Options.Create(new InferenceOptions { MaxRetryAttempts = 2, RetryBaseDelay = TimeSpan.FromSeconds(5) }),
+            new InferenceCallMetrics(_meters.Factory), NullLogger<GrpcInferenceClient>.Instance, breaker);
 
+        var firstStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var first = await client.PredictAsync(Request("a"), Token);
         Assert.Equal("upstream_unavailable", first.Problem?.Extensions["code"]?.ToString());
         Assert.True(breaker.IsDown);
+        Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(firstStarted) < TimeSpan.FromSeconds(2), "the refused call was not retried");
 
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (var i = 0; i < 20; i++)

@@ -1,0 +1,22 @@
+using Gateway.Upstream.Inference;
+using Grpc.Core;
+using ServiceDefaults.Problems;
+
+namespace Gateway.Upstream;
+
+/// <summary>
+/// Which failed gRPC calls are tried again, as the HTTP/JSON transport decides (<c>AddInferenceResilience</c>): a call
+/// whose connection broke (UNAVAILABLE that the service did not answer itself) after a short, growing, jittered delay.
+/// Not a refused connection (nothing listens there: the down breaker answers the next calls at once, rather than each
+/// paying the back-off, as the channel's own retry policy made them), nor an answer of the service's own, even
+/// UNAVAILABLE (<c>overloaded</c>, <c>not_ready</c>): it has decided.
+/// </summary>
+public sealed record GrpcRetries(int MaxRetries, TimeSpan BaseDelay)
+{
+    public bool ShouldRetry(RpcException exception, int attempt) =>
+        attempt < MaxRetries && exception.StatusCode == StatusCode.Unavailable
+        && !GrpcProblems.IsDescribedByService(exception) && !GrpcInferenceDownBreaker.IsConnectionFailure(exception);
+
+    /// <summary>The base delay doubled per attempt, between half and all of it.</summary>
+    public TimeSpan Delay(int attempt) => BaseDelay * Math.Pow(2, attempt) * (0.5 + (Random.Shared.NextDouble() / 2));
+}
