@@ -6,7 +6,8 @@ namespace Gateway.Upstream;
 
 /// <summary>
 /// Which failed gRPC calls are tried again, as the HTTP/JSON transport decides (<c>AddInferenceResilience</c>): a call
-/// whose connection broke (UNAVAILABLE that the service did not answer itself) after a short, growing, jittered delay.
+/// whose connection broke (UNAVAILABLE that the service did not answer itself, or any status the client made up from a
+/// stream the server reset) after a short, growing, jittered delay.
 /// Not a refused connection (nothing listens there: the down breaker answers the next calls at once, rather than each
 /// paying the back-off, as the channel's own retry policy made them), nor an answer of the service's own, even
 /// UNAVAILABLE (<c>overloaded</c>, <c>not_ready</c>): it has decided.
@@ -14,8 +15,10 @@ namespace Gateway.Upstream;
 public sealed record GrpcRetries(int MaxRetries, TimeSpan BaseDelay)
 {
     public bool ShouldRetry(RpcException exception, int attempt) =>
-        attempt < MaxRetries && exception.StatusCode == StatusCode.Unavailable
-        && !GrpcProblems.IsDescribedByService(exception) && !GrpcInferenceDownBreaker.IsConnectionFailure(exception);
+        attempt < MaxRetries && exception.StatusCode != StatusCode.DeadlineExceeded
+        && ((exception.StatusCode == StatusCode.Unavailable && !GrpcProblems.IsDescribedByService(exception))
+            || GrpcProblems.IsTransportFailure(exception))
+        && !GrpcInferenceDownBreaker.IsConnectionFailure(exception);
 
     /// <summary>The base delay doubled per attempt, between half and all of it.</summary>
     public TimeSpan Delay(int attempt) => BaseDelay * Math.Pow(2, attempt) * (0.5 + (Random.Shared.NextDouble() / 2));

@@ -124,15 +124,17 @@ internal sealed class GrpcInferenceClient(
     /// <summary>
     /// What a gRPC status means for a job: INVALID_ARGUMENT and NOT_FOUND reject it with the problem the shared mapping
     /// (<see cref="GrpcProblems"/>) gives; any other status is an outage the job queue retries. UNAVAILABLE that
-    /// python-inference did not answer itself (no connection), or its <c>not_ready</c> (starting), and CANCELLED (the
-    /// Worker did not cancel it: python-inference stopped mid-call) are an unreachable python-inference, which jobs
-    /// wait out; any other problem it answers is an attempt.
+    /// python-inference did not answer itself (no connection), or its <c>not_ready</c> (starting), CANCELLED (the
+    /// Worker did not cancel it: python-inference stopped mid-call) and any status the client made up from a broken
+    /// stream (a stopping server resets its streams: INTERNAL) are an unreachable python-inference, which jobs wait out;
+    /// any other problem it answers is an attempt.
     /// </summary>
     internal static InferenceOutcome Classify(RpcException exception) =>
         exception.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound
             ? new InferenceOutcome.Rejected(GrpcProblems.FromRpcException(exception, ServiceName))
             : new InferenceOutcome.Unavailable($"python-inference answered {exception.StatusCode}.",
                 Unreachable: exception.StatusCode == StatusCode.Cancelled
+                             || (exception.StatusCode != StatusCode.DeadlineExceeded && GrpcProblems.IsTransportFailure(exception))
                              || (exception.StatusCode == StatusCode.Unavailable
                                  && exception.Trailers.GetValue(GrpcProblems.ProblemCodeTrailer) is null or NotReady));
 

@@ -162,6 +162,13 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
         Assert.Equal("overloaded", refused.Problem?.Extensions["code"]?.ToString());
         Assert.Single(_fake.Deadlines);
 
+        // A stream the server reset (a stopping python-inference) reads as INTERNAL made up by the client: retried too.
+        _fake.Deadlines.Clear();
+        _fake.Answer = request => new InferenceV1.PredictBatchResponse { Model = request.Model, Version = "1.0.0" };
+        _fake.AbortFirst = true;
+        Assert.NotNull((await client.PredictAsync(Request("a"), Token)).Value);
+        Assert.Equal(2, _fake.Deadlines.Count);
+
         // And a broken connection that heals on the retry is a success.
         _fake.Deadlines.Clear();
         var calls = 0;
@@ -302,10 +309,19 @@ public sealed class GrpcInferenceClientTests : IAsyncLifetime
 
         public List<DateTime> Deadlines { get; } = [];
 
+        /// <summary>The next call's stream is reset by the server (as a stopping one does), the one after it answered.</summary>
+        public bool AbortFirst { get; set; }
+
         public override async Task<InferenceV1.PredictBatchResponse> PredictBatch(InferenceV1.PredictBatchRequest request,
             ServerCallContext context)
         {
             Deadlines.Add(context.Deadline);
+            if (AbortFirst)
+            {
+                AbortFirst = false;
+                context.GetHttpContext().Abort();
+                await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+            }
             // Not cancelled with the call: the client's own deadline must end it.
             await Task.Delay(Delay, CancellationToken.None);
             return Answer(request);

@@ -63,6 +63,27 @@ public sealed class GrpcProblemsTests
     }
 
     [Fact]
+    public void A_status_the_client_made_up_from_a_stream_the_server_reset_is_upstream_unavailable_not_an_answer()
+    {
+        // What Grpc.Net.Client gives when a stopping server resets the call's stream (checked against Kestrel's abort).
+        var reset = new HttpRequestException(HttpRequestError.HttpProtocolError,
+            "The HTTP/2 server reset the stream. HTTP/2 error code 'INTERNAL_ERROR' (0x2).");
+        var exception = new RpcException(new Grpc.Core.Status(StatusCode.Internal, "Error starting gRPC call.", reset));
+
+        Assert.True(GrpcProblems.IsTransportFailure(exception));
+        var problem = GrpcProblems.FromRpcException(exception, "python-inference");
+        Assert.Equal(503, problem.Status);
+        Assert.Equal("upstream_unavailable", problem.Extensions["code"]);
+
+        // The same status answered by the service (no transport failure behind it) is still its failure: 502.
+        Assert.False(GrpcProblems.IsTransportFailure(Failure(StatusCode.Internal, "KeyError", null)));
+        Assert.Equal(502, GrpcProblems.FromRpcException(Failure(StatusCode.Internal, "KeyError", null), "python-inference").Status);
+        // And a deadline stays a timeout whatever the transport did.
+        var late = new RpcException(new Grpc.Core.Status(StatusCode.DeadlineExceeded, "Deadline Exceeded", new IOException("closed")));
+        Assert.Equal(504, GrpcProblems.FromRpcException(late, "python-inference").Status);
+    }
+
+    [Fact]
     public void Field_violations_become_errors_grouped_by_field()
     {
         var badRequest = new BadRequest

@@ -41,6 +41,17 @@ public sealed class GrpcInferenceClientTests
     }
 
     [Fact]
+    public void A_stream_the_stopping_python_inference_reset_is_an_unreachable_python_inference_not_an_attempt()
+    {
+        var reset = new HttpRequestException(HttpRequestError.HttpProtocolError, "The HTTP/2 server reset the stream.");
+        var outcome = GrpcInferenceClient.Classify(new RpcException(new Grpc.Core.Status(StatusCode.Internal, "Error starting gRPC call.", reset)));
+
+        Assert.True(Assert.IsType<InferenceOutcome.Unavailable>(outcome).Unreachable);
+        // INTERNAL that python-inference answered is an attempt.
+        Assert.False(Assert.IsType<InferenceOutcome.Unavailable>(GrpcInferenceClient.Classify(Failure(StatusCode.Internal, "KeyError", "internal_error"))).Unreachable);
+    }
+
+    [Fact]
     public void Field_violations_become_the_problems_errors()
     {
         var badRequest = new BadRequest
