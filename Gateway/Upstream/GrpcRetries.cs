@@ -15,7 +15,7 @@ namespace Gateway.Upstream;
 public sealed record GrpcRetries(int MaxRetries, TimeSpan BaseDelay)
 {
     public bool ShouldRetry(RpcException exception, int attempt) =>
-        attempt < MaxRetries && exception.StatusCode != StatusCode.DeadlineExceeded
+        attempt < MaxRetries
         && ((exception.StatusCode == StatusCode.Unavailable && !GrpcProblems.IsDescribedByService(exception))
             || GrpcProblems.IsTransportFailure(exception))
         && !GrpcInferenceDownBreaker.IsConnectionFailure(exception);

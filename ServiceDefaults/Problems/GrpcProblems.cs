@@ -44,7 +44,7 @@ public static class GrpcProblems
             StatusCode.Unavailable or StatusCode.Cancelled => ProblemDetailsContract.UpstreamUnavailable(service),
             // No answer at all: the client made the status up from a broken stream or connection (a server that stops
             // resets its streams, which reads as INTERNAL). Over HTTP that is a dropped connection too.
-            not StatusCode.DeadlineExceeded when IsTransportFailure(exception) => ProblemDetailsContract.UpstreamUnavailable(service),
+            _ when IsTransportFailure(exception) => ProblemDetailsContract.UpstreamUnavailable(service),
             StatusCode.DeadlineExceeded => ProblemDetailsContract.Create(StatusCodes.Status504GatewayTimeout,
                 ProblemCodes.UpstreamTimeout, $"{service} did not answer in time."),
             // The status's name only (the message may carry internals): which failure it was, for whoever reads the problem.
@@ -56,11 +56,13 @@ public static class GrpcProblems
     /// <summary>
     /// Whether the call got no status from the service at all: the client made one up from the transport's failure (a
     /// stream the server reset, a connection that ended or was refused), which it keeps as the status's debug exception.
+    /// A passed deadline is never one: the caller ended the call, whatever the transport did meanwhile.
     /// </summary>
     public static bool IsTransportFailure(RpcException exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        return exception.Status.DebugException is HttpRequestException or IOException or System.Net.Sockets.SocketException;
+        return exception.StatusCode != StatusCode.DeadlineExceeded
+               && exception.Status.DebugException is HttpRequestException or IOException or System.Net.Sockets.SocketException;
     }
 
     /// <summary>Whether the service described the failure itself (the cases <see cref="FromRpcException"/> passes on).</summary>

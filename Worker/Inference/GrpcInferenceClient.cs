@@ -134,7 +134,7 @@ internal sealed class GrpcInferenceClient(
             ? new InferenceOutcome.Rejected(GrpcProblems.FromRpcException(exception, ServiceName))
             : new InferenceOutcome.Unavailable($"python-inference answered {exception.StatusCode}.",
                 Unreachable: exception.StatusCode == StatusCode.Cancelled
-                             || (exception.StatusCode != StatusCode.DeadlineExceeded && GrpcProblems.IsTransportFailure(exception))
+                             || GrpcProblems.IsTransportFailure(exception)
                              || (exception.StatusCode == StatusCode.Unavailable
                                  && exception.Trailers.GetValue(GrpcProblems.ProblemCodeTrailer) is null or NotReady));
 

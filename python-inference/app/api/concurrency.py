@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.errors import problem_response
+from app.api.errors import problem_error_response
 from app.core.problems import overloaded
 from app.core.telemetry.http import is_probe
 
@@ -22,11 +22,7 @@ class ConcurrencyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if self.in_progress >= self.limit:
-            problem = overloaded(self.limit)
-            response = problem_response(
-                scope["path"], problem.status, problem.code, problem.detail, retry_after=problem.retry_after_s,
-            )
-            await response(scope, receive, send)
+            await problem_error_response(scope["path"], overloaded(self.limit))(scope, receive, send)
             return
         self.in_progress += 1
         try:

@@ -110,11 +110,16 @@ def _validation_errors(exc: RequestValidationError) -> dict[str, list[str]]:
     return errors
 
 
+def problem_error_response(instance: str, error: ProblemError) -> JSONResponse:
+    """The answer for a raised (or refused-with) problem: every member it carries, its retry hint included."""
+    return problem_response(
+        instance, error.status, error.code, error.detail, errors=error.errors, retry_after=error.retry_after_s,
+    )
+
+
 async def _problem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    return problem_response(
-        request.url.path, exc.status, exc.code, exc.detail, errors=exc.errors, retry_after=exc.retry_after_s,
-    )
+    return problem_error_response(request.url.path, exc)
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:

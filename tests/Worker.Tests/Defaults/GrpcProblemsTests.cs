@@ -80,6 +80,7 @@ public sealed class GrpcProblemsTests
         Assert.Equal(502, GrpcProblems.FromRpcException(Failure(StatusCode.Internal, "KeyError", null), "python-inference").Status);
         // And a deadline stays a timeout whatever the transport did.
         var late = new RpcException(new Grpc.Core.Status(StatusCode.DeadlineExceeded, "Deadline Exceeded", new IOException("closed")));
+        Assert.False(GrpcProblems.IsTransportFailure(late));
         Assert.Equal(504, GrpcProblems.FromRpcException(late, "python-inference").Status);
     }
 
