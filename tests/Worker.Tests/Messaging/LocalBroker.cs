@@ -70,19 +70,34 @@ internal sealed class LocalBroker : IAsyncDisposable
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
-        while (true)
+        while (!await ServesAmqpAsync(deadline.Token))
         {
             Assert.False(_server.HasExited, $"rabbitmq-server exited with {(_server.HasExited ? _server.ExitCode : 0)}");
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, Port, deadline.Token);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(200, deadline.Token);
-            }
+            await Task.Delay(200, deadline.Token);
+        }
+    }
+
+    /// <summary>
+    /// Whether the broker answers AMQP 0-9-1's protocol header with its first frame (connection.start, a method
+    /// frame). An open port is not enough: while the node boots, its listener accepts connections and closes them.
+    /// </summary>
+    private async Task<bool> ServesAmqpAsync(CancellationToken cancellationToken)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            using var probe = new TcpClient();
+            await probe.ConnectAsync(IPAddress.Loopback, Port, attempt.Token);
+            var stream = probe.GetStream();
+            await stream.WriteAsync("AMQP\0\0\u0009\u0001"u8.ToArray(), attempt.Token);
+            var frameType = new byte[1];
+            return await stream.ReadAsync(frameType, attempt.Token) == 1 && frameType[0] == 1;
+        }
+        catch (Exception e) when (e is SocketException or IOException
+            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return false;
         }
     }
 

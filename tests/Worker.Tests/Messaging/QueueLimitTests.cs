@@ -563,20 +563,7 @@ public sealed class QueueLimitTests(QueueLimitTests.Broker broker) : IClassFixtu
         public async ValueTask InitializeAsync()
         {
             await _server.StartAsync(TimeSpan.FromSeconds(90), CancellationToken.None);
-            var factory = new ConnectionFactory { Uri = new Uri(_server.ConnectionString) };
-            IConnection? connection = null;
-            for (var attempt = 0; connection is null; attempt++)
-            {
-                try
-                {
-                    connection = await factory.CreateConnectionAsync();
-                }
-                catch (RabbitMQ.Client.Exceptions.BrokerUnreachableException) when (attempt < 50)
-                {
-                    await Task.Delay(200); // the port opens a moment before AMQP is served
-                }
-            }
-
+            var connection = await new ConnectionFactory { Uri = new Uri(_server.ConnectionString) }.CreateConnectionAsync();
             _services = new ServiceCollection().AddSingleton(connection).BuildServiceProvider();
         }
 
