@@ -168,13 +168,17 @@ public static class UpstreamExtensions
     public static IHttpClientBuilder WithoutFactoryLogging(this IHttpClientBuilder builder) => builder.RemoveAllLoggers();
 
     /// <summary>
-    /// A gRPC client on the discovered <c>grpc</c> endpoint. Deadlines come from each call, and so do retries
+    /// A gRPC client on the discovered <c>grpc</c> endpoint, or balanced over every address of a <c>dns:///</c> one
+    /// (a Kubernetes headless Service: <see cref="GrpcBalancing"/>). Deadlines come from each call, and so do retries
     /// (<see cref="Upstream.GrpcRetries"/>): the channel's own retry policy would retry a refused connection too, with
     /// its back-off, and an HTTP resilience handler would time out streams and retry any status, so it has neither.
     /// </summary>
     private static void AddInferenceGrpcClient<TClient>(this IServiceCollection services) where TClient : class =>
-        services.AddGrpcClient<TClient>((provider, client) =>
-                client.Address = provider.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
+        services.AddGrpcClient<TClient>((provider, client) => client.Address = GrpcAddress(provider))
+            .BalancedOverResolvedAddresses(GrpcAddress)
             .WithConnectionCap(multipleHttp2Connections: true)
             .WithoutFactoryLogging();
+
+    private static Uri GrpcAddress(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress;
 }

@@ -120,7 +120,7 @@ public static class Extensions
         // Deadlines come from each call; the channel retries UNAVAILABLE briefly, the queue does the rest. No HTTP
         // resilience handler: it would time the stream out and retry any status.
         builder.Services.AddGrpcClient<global::Inference.V1.Inference.InferenceClient>((services, client) =>
-                client.Address = services.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress)
+                client.Address = GrpcAddress(services))
             .ConfigureChannel(channel => channel.ServiceConfig = new ServiceConfig
             {
                 MethodConfigs =
@@ -139,11 +139,15 @@ public static class Extensions
                     },
                 },
             })
+            .BalancedOverResolvedAddresses(GrpcAddress) // a dns:/// address: every python-inference pod, round-robin
             .RemoveAllLoggers();
         builder.Services.AddSingleton<GrpcInferenceClient>();
         builder.Services.AddSingleton<IInferenceClient>(services =>
             WaitingOutOutages(services, services.GetRequiredService<GrpcInferenceClient>()));
     }
+
+    private static Uri GrpcAddress(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<InferenceOptions>>().Value.GrpcAddress;
 
     /// <summary>Jobs wait for an unreachable python-inference to return instead of spending their attempts on it.</summary>
     private static OutageWaitingInferenceClient WaitingOutOutages(IServiceProvider services, IInferenceClient transport) =>

@@ -18,7 +18,10 @@ public sealed class InferenceOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Service-discovery address of its gRPC endpoint (the endpoint named <c>grpc</c>, HTTP/2 cleartext).</summary>
+    /// <summary>
+    /// Service-discovery address of its gRPC endpoint (the endpoint named <c>grpc</c>, HTTP/2 cleartext), or a
+    /// <c>dns:///host:port</c> address whose every resolved address gets calls in turn (a Kubernetes publish sets one).
+    /// </summary>
     [Required]
     public Uri GrpcAddress { get; set; } = new("http://_grpc.python-inference");
 

@@ -18,7 +18,10 @@ public sealed class InferenceOptions
     [Required]
     public Uri BaseAddress { get; set; } = new("https+http://python-inference");
 
-    /// <summary>Service-discovery address of its gRPC endpoint (the endpoint named <c>grpc</c>, HTTP/2 cleartext).</summary>
+    /// <summary>
+    /// Service-discovery address of its gRPC endpoint (the endpoint named <c>grpc</c>, HTTP/2 cleartext), or a
+    /// <c>dns:///host:port</c> address whose every resolved address gets calls in turn (a Kubernetes publish sets one).
+    /// </summary>
     [Required]
     public Uri GrpcAddress { get; set; } = new("http://_grpc.python-inference");
 

@@ -1,0 +1,93 @@
+using Gateway.Extensions;
+using Gateway.Upstream.Inference;
+using Grpc.Net.Client.Balancer;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Tests.Upstreams;
+using InferenceV1 = global::Inference.V1;
+
+namespace Gateway.Tests.Upstream;
+
+/// <summary>
+/// The gateway's gRPC client on a <c>dns:///</c> address, as a Kubernetes publish configures it (python-inference's
+/// headless Service): its calls go in turn to every address the name resolves to, not all to one. Built as the
+/// gateway builds it (service defaults, then its upstream clients), against stand-in python-inference servers on
+/// loopback. No name here resolves to two loopback addresses, so the spreading is shown with the resolver for
+/// <c>dns</c> answering two fixed addresses, and the machine's own resolver with <c>localhost</c>.
+/// </summary>
+public sealed class GrpcBalancingTests
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Calls_to_a_dns_address_go_in_turn_to_every_address_the_name_resolves_to()
+    {
+        await using var first = await NamedInferenceServer.StartAsync("first", Token);
+        await using var second = await NamedInferenceServer.StartAsync("second", Token);
+        using var gateway = Gateway("dns:///python-inference-headless:50051", new FixedDnsAddresses(first.Port, second.Port));
+        var client = gateway.Services.GetRequiredKeyedService<IInferenceClient>(UpstreamExtensions.InferenceTransportKey);
+
+        var answeredBy = new List<string>();
+        for (var call = 0; call < 20; call++)
+        {
+            var outcome = await client.ListModelsAsync(Token);
+            Assert.Null(outcome.Problem);
+            answeredBy.Add(outcome.Value!.Models.Single().Name);
+        }
+
+        // Round-robin, once both connections are up: the last ten calls alternate.
+        Assert.Equal(5, answeredBy.TakeLast(10).Count(name => name == "first"));
+        Assert.Equal(5, answeredBy.TakeLast(10).Count(name => name == "second"));
+    }
+
+    [Fact]
+    public async Task A_dns_address_is_resolved_by_the_machines_resolver()
+    {
+        await using var server = await NamedInferenceServer.StartAsync("only", Token);
+        using var gateway = Gateway($"dns:///localhost:{server.Port}");
+        var client = gateway.Services.GetRequiredKeyedService<IInferenceClient>(UpstreamExtensions.InferenceTransportKey);
+
+        var outcome = await client.ListModelsAsync(Token);
+
+        Assert.Null(outcome.Problem);
+        Assert.Equal("only", outcome.Value!.Models.Single().Name);
+    }
+
+    [Fact]
+    public async Task When_no_resolved_address_answers_a_call_is_upstream_unavailable_and_the_down_breaker_opens()
+    {
+        int port;
+        await using (var stopped = await NamedInferenceServer.StartAsync("stopped", Token))
+        {
+            port = stopped.Port;
+        }
+
+        using var gateway = Gateway("dns:///python-inference-headless:50051", new FixedDnsAddresses(port));
+        var client = gateway.Services.GetRequiredKeyedService<IInferenceClient>(UpstreamExtensions.InferenceTransportKey);
+
+        var outcome = await client.ListModelsAsync(Token);
+
+        Assert.Equal(503, outcome.Problem?.Status);
+        Assert.Equal("upstream_unavailable", outcome.Problem?.Extensions["code"]);
+        Assert.True(gateway.Services.GetRequiredService<GrpcInferenceDownBreaker>().IsDown);
+    }
+
+    private static IHost Gateway(string grpcAddress, ResolverFactory? dns = null)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Inference:Transport"] = "Grpc",
+            ["Inference:GrpcAddress"] = grpcAddress,
+        });
+        if (dns is not null)
+        {
+            builder.Services.AddSingleton(dns); // registered first, so the channel takes it for "dns"
+        }
+
+        builder.AddBasicServiceDefaults();
+        builder.AddUpstreamClients();
+        return builder.Build();
+    }
+}
