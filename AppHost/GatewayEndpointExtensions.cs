@@ -1,3 +1,5 @@
+using AppHost.Deployment;
+
 namespace AppHost;
 
 public static class GatewayEndpointExtensions
@@ -6,24 +8,26 @@ public static class GatewayEndpointExtensions
     public const string InferenceTransportKey = "Gateway:InferenceTransport";
 
     /// <summary>
-    /// The gateway's transport in a published deployment unless <see cref="InferenceTransportKey"/> says otherwise. A
-    /// gRPC channel sends every call over one HTTP/2 connection, which a Kubernetes Service pins to one python-inference
-    /// pod; HTTP/JSON's pool of connections spreads over the replicas (docs/deployment.md).
+    /// The gateway's transport in the Aspire manifest (for azd) unless <see cref="InferenceTransportKey"/> says
+    /// otherwise. A gRPC channel sends every call over one HTTP/2 connection, and a platform that reaches
+    /// python-inference's second port over plain TCP pins that connection to one replica; HTTP/JSON's pool of
+    /// connections spreads over them. The kustomize base keeps gRPC, balanced by the gateway itself over
+    /// python-inference's pods (<c>BalancesGrpcInCluster</c>, docs/deployment.md).
     /// </summary>
-    public const string PublishedInferenceTransport = "Http";
+    public const string ManifestInferenceTransport = "Http";
 
     /// <summary>
     /// Passes <see cref="InferenceTransportKey"/>, when set, to the gateway alone as its <c>Inference:Transport</c> (the
     /// Worker reads a key of that name too, for its own calls): <c>--Gateway:InferenceTransport Http</c> runs the gateway
-    /// over HTTP/JSON. Unset, a run keeps the gateway's default (gRPC) and a publish writes
-    /// <see cref="PublishedInferenceTransport"/>.
+    /// over HTTP/JSON. Unset, a run keeps the gateway's default (gRPC), and a publish writes
+    /// <see cref="ManifestInferenceTransport"/> into the Aspire manifest and gRPC into the kustomize base.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithInferenceTransport(this IResourceBuilder<ProjectResource> gateway,
         IDistributedApplicationBuilder builder) =>
         builder.Configuration[InferenceTransportKey] is { Length: > 0 } chosen
             ? gateway.WithEnvironment("Inference__Transport", chosen)
             : builder.ExecutionContext.IsPublishMode
-                ? gateway.WithEnvironment("Inference__Transport", PublishedInferenceTransport)
+                ? gateway.WithEnvironment("Inference__Transport", ManifestInferenceTransport).InCluster("Inference__Transport", "Grpc")
                 : gateway;
 
     /// <summary>

@@ -30,7 +30,8 @@ var inference = builder.AddUvicornApp("python-inference", "../python-inference",
     .PublishAsDockerfileImage();
 
 // Two competing consumers of the jobs queue (Worker:Replicas), sharing one job database; Aspire's proxy spreads HTTP calls over both.
-// The `grpc` endpoint serves the model registry (registry.v1) to python-inference.
+// The `grpc` endpoint serves the model registry (registry.v1) to python-inference. In Kubernetes, its gRPC calls to
+// python-inference, and the gateway's, go to every python-inference pod in turn (a headless Service; docs/deployment.md).
 var worker = builder.AddProject<Projects.Worker>("worker")
     .WithHttpEndpoint()
     .WithGrpcEndpoint()
@@ -42,6 +43,7 @@ var worker = builder.AddProject<Projects.Worker>("worker")
     .WithCallers(callerKeys)
     .WithReference(messaging).WaitFor(messaging)
     .WithReference(inference).WaitFor(inference)
+    .BalancesGrpcInCluster("Inference__GrpcAddress", inference.GetEndpoint("grpc"))
     .WithJobOperations(callerKeys);
 
 // Python calls back into C# (the model registry lives in the Worker, over gRPC or HTTP/JSON: Registry:Transport), so it
@@ -63,6 +65,7 @@ builder.AddProject<Projects.Gateway>("gateway")
     .WithWorkerToken(callerKeys)
     .WithInferenceTransport(builder)
     .WithReference(inference).WaitFor(inference)
+    .BalancesGrpcInCluster("Inference__GrpcAddress", inference.GetEndpoint("grpc"))
     .WithReference(worker).WaitFor(worker);
 
 // Benchmarks only: AppHost:ExportTelemetry=false starts every service without an OTLP endpoint.

@@ -30,6 +30,9 @@ internal sealed class Workload(string name, bool stateful)
 
     public List<ClusterPort> Ports { get; } = [];
 
+    /// <summary>Ports callers reach on each pod directly (gRPC balanced by the caller): its headless Service exposes them.</summary>
+    public SortedSet<string> PodAddressedPorts { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The container's arguments (none: the image's own command).</summary>
     public List<string> Args { get; } = [];
 

@@ -63,6 +63,7 @@ internal sealed class ClusterModelReader(
             if (resource is IResourceWithEnvironment && !cluster[resource.Name].External)
             {
                 await ReadEnvironmentAsync(resource, cluster, cancellationToken);
+                ApplyClusterSettings(resource, cluster);
             }
         }
 
@@ -74,6 +75,35 @@ internal sealed class ClusterModelReader(
         }
 
         return cluster;
+    }
+
+    /// <summary>
+    /// What the model says only for the cluster, over the environment read from it: settings
+    /// (<see cref="KubernetesPublishingExtensions.InCluster{T}"/>) and gRPC addresses balanced over the target's pods
+    /// (<see cref="KubernetesPublishingExtensions.BalancesGrpcInCluster{T}"/>), which also give the target its headless Service.
+    /// </summary>
+    private void ApplyClusterSettings(IResource resource, ClusterModel cluster)
+    {
+        var workload = cluster[resource.Name];
+        foreach (var setting in resource.Annotations.OfType<ClusterSettingAnnotation>())
+        {
+            SetVariable(workload, setting.Name, setting.Value, new RenderScope(workload));
+        }
+
+        foreach (var balanced in resource.Annotations.OfType<BalancedGrpcAnnotation>())
+        {
+            var target = balanced.Endpoint.Resource.Name;
+            if (!_ports.TryGetValue((target, balanced.Endpoint.EndpointName), out var port) || !port.Http2)
+            {
+                throw new DistributedApplicationException(
+                    $"'{resource.Name}' balances gRPC calls over endpoint '{balanced.Endpoint.EndpointName}' of '{target}', which is no HTTP/2 port in the cluster.");
+            }
+
+            cluster[target].PodAddressedPorts.Add(port.Name);
+            SetVariable(workload, balanced.Variable,
+                $"{BalancedGrpcAnnotation.Scheme}:///{ClusterNames.HeadlessService(target)}:{port.Number}", new RenderScope(workload));
+            AddEdge(cluster, workload.Name, target, port.Name);
+        }
     }
 
     /// <summary>The operator's extra settings (<see cref="KubernetesDeploymentOptions.Settings"/>), over the model's.</summary>
@@ -411,6 +441,9 @@ internal sealed class RenderScope(Workload workload)
 internal static class ClusterNames
 {
     public static string Service(string resource) => resource;
+
+    /// <summary>The headless Service of a workload some caller balances gRPC calls over: it resolves to the ready pods.</summary>
+    public static string HeadlessService(string resource) => $"{resource}-headless";
 
     public static string Config(string resource) => $"{resource}-config";
 

@@ -86,6 +86,22 @@ public static partial class KubernetesPublishingExtensions
         where T : IResource =>
         source.WithAnnotation(new ClusterReachAnnotation(target.Resource.Name, endpointNames));
 
+    /// <summary>
+    /// In the cluster, <paramref name="caller"/>'s <paramref name="variable"/> is the gRPC address
+    /// <c>dns:///&lt;target&gt;-headless:&lt;port&gt;</c>: the target gets a headless Service (its name resolves to
+    /// the ready pods' addresses) and the caller's channel keeps a connection to each pod and sends its calls to them in
+    /// turn. Through the ClusterIP Service, kube-proxy would pin a channel's one HTTP/2 connection, and so every call,
+    /// to one pod. A run and the Aspire manifest are not affected.
+    /// </summary>
+    public static IResourceBuilder<T> BalancesGrpcInCluster<T>(
+        this IResourceBuilder<T> caller, string variable, EndpointReference endpoint) where T : IResourceWithEnvironment =>
+        caller.WithAnnotation(new BalancedGrpcAnnotation(variable, endpoint));
+
+    /// <summary>In the cluster only, <paramref name="name"/> is <paramref name="value"/> (over the model's environment).</summary>
+    public static IResourceBuilder<T> InCluster<T>(this IResourceBuilder<T> resource, string name, string value)
+        where T : IResourceWithEnvironment =>
+        resource.WithAnnotation(new ClusterSettingAnnotation(name, value));
+
     internal static KubernetesDeploymentOptions ReadOptions(IConfiguration configuration)
     {
         var options = configuration.GetSection(KubernetesDeploymentOptions.SectionName).Get<KubernetesDeploymentOptions>()
@@ -115,6 +131,16 @@ internal sealed class ClusterReachAnnotation(string target, IReadOnlyCollection<
 {
     public bool Excludes(string resource, string endpoint) => resource == target && !endpointNames.Contains(endpoint);
 }
+
+/// <summary>See <see cref="KubernetesPublishingExtensions.BalancesGrpcInCluster{T}"/>.</summary>
+internal sealed record BalancedGrpcAnnotation(string Variable, EndpointReference Endpoint) : IResourceAnnotation
+{
+    /// <summary>The address scheme Grpc.Net.Client resolves through DNS (ServiceDefaults' <c>GrpcBalancing</c>).</summary>
+    public const string Scheme = "dns";
+}
+
+/// <summary>See <see cref="KubernetesPublishingExtensions.InCluster{T}"/>.</summary>
+internal sealed record ClusterSettingAnnotation(string Name, string Value) : IResourceAnnotation;
 
 internal sealed record ImageSettings(string Registry, string Tag);
 

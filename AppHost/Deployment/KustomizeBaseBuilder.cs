@@ -80,6 +80,10 @@ internal sealed class KustomizeBaseBuilder(
             ("config.yaml", Config(workload)),
             ("network-policy.yaml", NetworkPolicies.For(workload, cluster, options)),
         };
+        if (workload.PodAddressedPorts.Count > 0)
+        {
+            objects.Insert(2, ("service-headless.yaml", HeadlessService(workload)));
+        }
         if (workload.IsService)
         {
             objects.Add(("hpa.yaml", Autoscaler(workload)));
@@ -352,6 +356,34 @@ internal sealed class KustomizeBaseBuilder(
                 TargetPort = port.Name,
                 Protocol = "TCP",
                 AppProtocol = port.Http2 ? "kubernetes.io/h2c" : port.Scheme is "http" ? "http" : null,
+            }).ToList(),
+        },
+    };
+
+    /// <summary>
+    /// No cluster IP: the name resolves to the addresses of the ready pods, which a caller's gRPC channel connects to
+    /// one by one (<see cref="Workload.PodAddressedPorts"/>). Single-stack, so a pod is one address, not two.
+    /// </summary>
+    private static V1Service HeadlessService(Workload workload) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Service",
+        Metadata = new V1ObjectMeta
+        {
+            Name = ClusterNames.HeadlessService(workload.Name), Labels = Labels(workload.Name, Component(workload)),
+        },
+        Spec = new V1ServiceSpec
+        {
+            ClusterIP = "None",
+            IpFamilyPolicy = "SingleStack",
+            Selector = Selector(workload.Name),
+            Ports = workload.Ports.Where(port => workload.PodAddressedPorts.Contains(port.Name)).Select(port => new V1ServicePort
+            {
+                Name = port.Name,
+                Port = port.Number,
+                TargetPort = port.Name,
+                Protocol = "TCP",
+                AppProtocol = "kubernetes.io/h2c",
             }).ToList(),
         },
     };

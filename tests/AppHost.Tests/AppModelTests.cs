@@ -156,6 +156,7 @@ public sealed class AppModelTests
 
         var gateway = await EnvironmentAsync(Resource(model, "gateway"));
         Assert.Equal(passed, gateway.GetValueOrDefault("Inference__Transport")); // unset: the gateway's own default
+        Assert.DoesNotContain("Inference__GrpcAddress", gateway.Keys); // dns:/// balancing is the cluster's alone
         Assert.DoesNotContain("Inference__Transport", (await EnvironmentAsync(Resource(model, "worker"))).Keys);
     }
 

@@ -42,9 +42,11 @@ public sealed class AspireManifestTests(PublishFixture publish)
     [Fact]
     public void The_published_gateway_calls_python_inference_over_http_json()
     {
-        // As in the kustomize base: a platform's Service would pin one gRPC connection to one replica (docs/deployment.md).
+        // A platform that reaches python-inference's second port over TCP would pin one gRPC connection to one replica
+        // (docs/deployment.md); the kustomize base balances gRPC itself instead, which the manifest cannot say.
         var env = Resources().GetProperty("gateway").GetProperty("env");
         Assert.Equal("Http", env.GetProperty("Inference__Transport").GetString());
+        Assert.False(env.TryGetProperty("Inference__GrpcAddress", out _));
         Assert.False(Resources().GetProperty("worker").GetProperty("env").TryGetProperty("Inference__Transport", out _));
     }
 

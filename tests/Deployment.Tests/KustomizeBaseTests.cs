@@ -65,7 +65,8 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
         var pods = Workloads().ToList();
         foreach (var service in publish.All<V1Service>())
         {
-            Assert.Equal("PreferDualStack", service.Spec.IpFamilyPolicy);
+            // A headless Service's name resolves to pod addresses, one per pod (two would double a caller's connections).
+            Assert.Equal(service.Spec.ClusterIP == "None" ? "SingleStack" : "PreferDualStack", service.Spec.IpFamilyPolicy);
             var selected = pods.Where(pod => service.Spec.Selector.All(label =>
                 pod.Template.Metadata.Labels.TryGetValue(label.Key, out var value) && value == label.Value)).ToList();
             Assert.True(selected.Count > 0, $"Service {service.Metadata.Name} selects no pods");
@@ -214,14 +215,31 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
     }
 
     [Fact]
-    public void The_gateway_calls_python_inference_over_http_json_in_the_cluster_unless_the_publish_chose_grpc()
+    public void The_gateway_and_the_worker_balance_their_grpc_calls_over_python_inferences_pods_through_a_headless_service()
     {
-        // One gRPC connection would send a gateway pod's every call to one python-inference pod (docs/deployment.md).
-        Assert.Equal("Http", GatewayConfig(publish.Objects)["Inference__Transport"]);
-        Assert.Equal("Grpc", GatewayConfig(publish.ExternalObjects)["Inference__Transport"]); // --Gateway:InferenceTransport Grpc
+        // Through the ClusterIP Service, a channel's one HTTP/2 connection would pin every call to one pod (docs/deployment.md).
+        var headless = Assert.Single(publish.All<V1Service>(), service => service.Spec.ClusterIP == "None");
+        Assert.Equal("python-inference-headless", headless.Metadata.Name);
+        var clusterIp = publish.All<V1Service>().Single(service => service.Metadata.Name == "python-inference");
+        Assert.Equal(clusterIp.Spec.Selector, headless.Spec.Selector);
+        var grpc = Assert.Single(headless.Spec.Ports);
+        Assert.Equal(("grpc", "kubernetes.io/h2c"), (grpc.Name, grpc.AppProtocol));
+        // Callers connect to the pods themselves, so the address carries the container's port.
+        var container = publish.All<V1Deployment>().Single(d => d.Metadata.Name == "python-inference").Spec.Template.Spec.Containers[0];
+        var containerPort = container.Ports.Single(port => port.Name == "grpc").ContainerPort;
+        Assert.Equal(containerPort, grpc.Port);
 
-        static IDictionary<string, string> GatewayConfig(IEnumerable<object> objects) =>
-            objects.OfType<V1ConfigMap>().Single(map => map.Metadata.Name == "gateway-config").Data;
+        foreach (var caller in (string[])["gateway", "worker"])
+        {
+            Assert.Equal($"dns:///python-inference-headless:{containerPort}", Config(publish.Objects, caller)["Inference__GrpcAddress"]);
+        }
+
+        // The gateway on gRPC in the cluster (the Aspire manifest keeps HTTP/JSON), unless the publish chose otherwise.
+        Assert.Equal("Grpc", Config(publish.Objects, "gateway")["Inference__Transport"]);
+        Assert.Equal("Http", Config(publish.ExternalObjects, "gateway")["Inference__Transport"]); // --Gateway:InferenceTransport Http
+
+        static IDictionary<string, string> Config(IEnumerable<object> objects, string service) =>
+            objects.OfType<V1ConfigMap>().Single(map => map.Metadata.Name == $"{service}-config").Data;
     }
 
     [Fact]
