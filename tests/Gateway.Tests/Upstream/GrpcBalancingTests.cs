@@ -42,6 +42,30 @@ public sealed class GrpcBalancingTests
     }
 
     [Fact]
+    public async Task When_one_of_the_servers_stops_the_calls_go_to_the_others_and_none_fails()
+    {
+        await using var staying = await NamedInferenceServer.StartAsync("staying", Token);
+        var leaving = await NamedInferenceServer.StartAsync("leaving", Token);
+        using var gateway = Gateway("dns:///python-inference-headless:50051", new FixedDnsAddresses(staying.Port, leaving.Port));
+        var client = gateway.Services.GetRequiredKeyedService<IInferenceClient>(UpstreamExtensions.InferenceTransportKey);
+        for (var call = 0; call < 10; call++)
+        {
+            Assert.Null((await client.ListModelsAsync(Token)).Problem);
+        }
+
+        await leaving.DisposeAsync(); // a pod scaled down: its server closes its connections
+
+        for (var call = 0; call < 10; call++)
+        {
+            var outcome = await client.ListModelsAsync(Token);
+            Assert.Null(outcome.Problem);
+            Assert.Equal("staying", outcome.Value!.Models.Single().Name);
+        }
+
+        Assert.False(gateway.Services.GetRequiredService<GrpcInferenceDownBreaker>().IsDown);
+    }
+
+    [Fact]
     public async Task A_dns_address_is_resolved_by_the_machines_resolver()
     {
         await using var server = await NamedInferenceServer.StartAsync("only", Token);
