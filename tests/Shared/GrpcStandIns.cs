@@ -57,3 +57,26 @@ public sealed class NamedInferenceServer : IAsyncDisposable
             Task.FromResult(new InferenceV1.ListModelsResponse { Models = { new InferenceV1.ModelInfo { Name = name } } });
     }
 }
+
+/// <summary>Which stand-in server answered each call, and whether they took turns.</summary>
+public static class Turns
+{
+    /// <summary>The names of the servers that answered <paramref name="count"/> calls, in order.</summary>
+    public static async Task<List<string>> AnsweredByAsync(int count, Func<Task<string>> call)
+    {
+        var answeredBy = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            answeredBy.Add(await call());
+        }
+
+        return answeredBy;
+    }
+
+    /// <summary>Round-robin once every connection is up: the last ten calls went evenly to <paramref name="servers"/>.</summary>
+    public static void AssertTaken(IReadOnlyList<string> answeredBy, params string[] servers)
+    {
+        var last = answeredBy.TakeLast(10).ToList();
+        Assert.All(servers, server => Assert.Equal(10 / servers.Length, last.Count(name => name == server)));
+    }
+}

@@ -37,14 +37,9 @@ public sealed class GrpcBalancingTests
         using var host = builder.Build();
         var client = host.Services.GetRequiredService<InferenceV1.Inference.InferenceClient>();
 
-        var answeredBy = new List<string>();
-        for (var call = 0; call < 20; call++)
-        {
-            var models = await client.ListModelsAsync(new InferenceV1.ListModelsRequest(), cancellationToken: Token);
-            answeredBy.Add(models.Models.Single().Name);
-        }
+        var answeredBy = await Turns.AnsweredByAsync(20, async () =>
+            (await client.ListModelsAsync(new InferenceV1.ListModelsRequest(), cancellationToken: Token)).Models.Single().Name);
 
-        Assert.Equal(5, answeredBy.TakeLast(10).Count(name => name == "first"));
-        Assert.Equal(5, answeredBy.TakeLast(10).Count(name => name == "second"));
+        Turns.AssertTaken(answeredBy, "first", "second");
     }
 }
