@@ -1,9 +1,10 @@
+using System.ComponentModel.DataAnnotations;
 using Grpc.Core;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -11,24 +12,20 @@ namespace Microsoft.Extensions.Hosting;
 /// Client-side balancing for a gRPC client whose address is <c>dns:///host:port</c>: the channel resolves the name to
 /// every address it has (a Kubernetes headless Service answers with its ready pods), keeps a connection to each, and
 /// sends its calls round-robin over them, so one HTTP/2 connection no longer pins every call to one server. The name
-/// is resolved again every <see cref="DnsRefreshIntervalKey"/> (30 s by default; servers added since then get calls
-/// from then on) and at once when a connection fails. Any other address (<c>http://</c>, service discovery's
+/// is resolved again every <see cref="GrpcBalancingOptions.DnsRefreshInterval"/> (30 s by default; servers added
+/// since then get calls from then on) and at once when a connection fails. Any other address (<c>http://</c>, service discovery's
 /// <c>http://_grpc.name</c>) is one server, as before.
 /// </summary>
 public static class GrpcBalancing
 {
     public const string DnsScheme = "dns";
 
-    /// <summary>How often a <c>dns:///</c> channel resolves its name again (a TimeSpan; the whole process's).</summary>
-    public const string DnsRefreshIntervalKey = "Grpc:DnsRefreshInterval";
-
-    public static readonly TimeSpan DefaultDnsRefreshInterval = TimeSpan.FromSeconds(30);
-
     /// <summary>Balances the client's calls when <paramref name="address"/> (the client's own) is a <c>dns:///</c> address.</summary>
     public static IHttpClientBuilder BalancedOverResolvedAddresses(this IHttpClientBuilder builder, Func<IServiceProvider, Uri> address)
     {
         // The channel takes its resolvers from the container; this one replaces the built-in DNS resolver, which
         // resolves again only when a connection fails and so would never see a new server.
+        builder.Services.AddValidatedOptions<GrpcBalancingOptions>(GrpcBalancingOptions.SectionName);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, RefreshingDnsResolverFactory>());
         return builder.ConfigureChannel((services, channel) =>
         {
@@ -68,14 +65,23 @@ public static class GrpcBalancing
     /// <summary>The property of the handler that Grpc.Net.Client reads (Microsoft.Extensions.ServiceDiscovery sets it).</summary>
     private const string LoadBalancingDisabledProperty = "__GrpcLoadBalancingDisabled";
 
-    /// <summary>The DNS resolver with <see cref="DnsRefreshIntervalKey"/>'s refresh interval.</summary>
-    private sealed class RefreshingDnsResolverFactory(IConfiguration configuration) : ResolverFactory
+    /// <summary>The DNS resolver with <see cref="GrpcBalancingOptions.DnsRefreshInterval"/>.</summary>
+    private sealed class RefreshingDnsResolverFactory(IOptions<GrpcBalancingOptions> options) : ResolverFactory
     {
-        private readonly DnsResolverFactory _dns = new(
-            configuration.GetValue(DnsRefreshIntervalKey, DefaultDnsRefreshInterval));
+        private readonly DnsResolverFactory _dns = new(options.Value.DnsRefreshInterval);
 
         public override string Name => _dns.Name;
 
         public override Resolver Create(ResolverOptions options) => _dns.Create(options);
     }
+}
+
+/// <summary>The process's settings for balanced gRPC channels (<c>Grpc:*</c>).</summary>
+public sealed class GrpcBalancingOptions
+{
+    public const string SectionName = "Grpc";
+
+    /// <summary>How often a <c>dns:///</c> channel resolves its name again: how soon a new server gets calls.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan DnsRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 }

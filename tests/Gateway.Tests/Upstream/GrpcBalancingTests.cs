@@ -94,7 +94,20 @@ public sealed class GrpcBalancingTests
         Assert.True(gateway.Services.GetRequiredService<GrpcInferenceDownBreaker>().IsDown);
     }
 
-    private static IHost Gateway(string grpcAddress, ResolverFactory? dns = null)
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("02:00:00")]
+    public async Task A_dns_refresh_interval_out_of_range_stops_the_start(string interval)
+    {
+        using var gateway = Gateway("dns:///python-inference-headless:50051", refreshInterval: interval);
+
+        // Among the other settings this bare host lacks (the start reports every invalid one together).
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => gateway.StartAsync(Token));
+
+        Assert.Contains("'DnsRefreshInterval' with the error: 'The field DnsRefreshInterval must be between", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static IHost Gateway(string grpcAddress, ResolverFactory? dns = null, string? refreshInterval = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -102,6 +115,11 @@ public sealed class GrpcBalancingTests
             ["Inference:Transport"] = "Grpc",
             ["Inference:GrpcAddress"] = grpcAddress,
         });
+        if (refreshInterval is not null)
+        {
+            builder.Configuration["Grpc:DnsRefreshInterval"] = refreshInterval;
+        }
+
         if (dns is not null)
         {
             builder.Services.AddSingleton(dns); // registered first, so the channel takes it for "dns"
