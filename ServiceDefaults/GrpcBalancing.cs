@@ -3,7 +3,6 @@ using Grpc.Core;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.Hosting;
@@ -25,8 +24,15 @@ public static class GrpcBalancing
     {
         // The channel takes its resolvers from the container; this one replaces the built-in DNS resolver, which
         // resolves again only when a connection fails and so would never see a new server.
-        builder.Services.AddValidatedOptions<GrpcBalancingOptions>(GrpcBalancingOptions.SectionName);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, RefreshingDnsResolverFactory>());
+        // Once per process, however many clients balance.
+        var registered = builder.Services.Any(service =>
+            !service.IsKeyedService && service.ImplementationType == typeof(RefreshingDnsResolverFactory));
+        if (!registered)
+        {
+            builder.Services.AddValidatedOptions<GrpcBalancingOptions>(GrpcBalancingOptions.SectionName);
+            builder.Services.AddSingleton<ResolverFactory, RefreshingDnsResolverFactory>();
+        }
+
         return builder.ConfigureChannel((services, channel) =>
         {
             if (!IsBalanced(address(services)))
