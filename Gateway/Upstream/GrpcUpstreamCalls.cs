@@ -31,7 +31,7 @@ public static partial class GrpcUpstreamCalls
             }
             catch (RpcException exception) when (retries is not null && retries.ShouldRetry(exception, attempt))
             {
-                await Task.Delay(retries.Delay(attempt), cancellationToken);
+                await Task.Delay(retries.Delay(exception, attempt), cancellationToken);
             }
             catch (RpcException exception)
             {

@@ -45,7 +45,8 @@ internal sealed class GrpcInferenceClient(
                 model.ArtifactSha256, model.Description))]),
             Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe, Retries);
 
-    private GrpcRetries Retries { get; } = new(options.Value.MaxRetryAttempts, options.Value.RetryBaseDelay);
+    private GrpcRetries Retries { get; } = new(options.Value.MaxRetryAttempts, options.Value.RetryBaseDelay,
+        Balanced: GrpcBalancing.IsBalanced(options.Value.GrpcAddress));
 
     /// <summary>What a prediction gets at once while python-inference is known to be down: the answer a refused call gets.</summary>
     private static ProblemDetails DownProblem => ProblemDetailsContract.UpstreamUnavailable(HttpInferenceClient.ServiceName);
