@@ -12,19 +12,20 @@ namespace Microsoft.Extensions.Hosting;
 /// every address it has (a Kubernetes headless Service answers with its ready pods), keeps a connection to each, and
 /// sends its calls round-robin over them, so one HTTP/2 connection no longer pins every call to one server. The name
 /// is resolved again every <see cref="GrpcBalancingOptions.DnsRefreshInterval"/> (30 s by default; servers added
-/// since then get calls from then on) and at once when a connection fails. Any other address (<c>http://</c>, service discovery's
-/// <c>http://_grpc.name</c>) is one server, as before.
+/// since then get calls from then on) and at once when a connection fails. Any other address (<c>http://</c>,
+/// service discovery's <c>http://_grpc.name</c>) is one server, as before.
 /// </summary>
 public static class GrpcBalancing
 {
     public const string DnsScheme = "dns";
 
-    /// <summary>Balances the client's calls when <paramref name="address"/> (the client's own) is a <c>dns:///</c> address.</summary>
-    public static IHttpClientBuilder BalancedOverResolvedAddresses(this IHttpClientBuilder builder, Func<IServiceProvider, Uri> address)
+    /// <summary>Balances the client's calls when <paramref name="address"/> (the client's own) is <c>dns:///</c>.</summary>
+    public static IHttpClientBuilder BalancedOverResolvedAddresses(
+        this IHttpClientBuilder builder, Func<IServiceProvider, Uri> address)
     {
         // The channel takes its resolvers from the container; this one replaces the built-in DNS resolver, which
-        // resolves again only when a connection fails and so would never see a new server.
-        // Once per process, however many clients balance.
+        // resolves again only when a connection fails and so would never see a new server. Registered once per
+        // process, however many clients balance.
         var registered = builder.Services.Any(service =>
             !service.IsKeyedService && service.ImplementationType == typeof(RefreshingDnsResolverFactory));
         if (!registered)
@@ -68,7 +69,7 @@ public static class GrpcBalancing
         }
     }
 
-    /// <summary>The property of the handler that Grpc.Net.Client reads (Microsoft.Extensions.ServiceDiscovery sets it).</summary>
+    /// <summary>The handler's property Grpc.Net.Client reads (Microsoft.Extensions.ServiceDiscovery sets it).</summary>
     private const string LoadBalancingDisabledProperty = "__GrpcLoadBalancingDisabled";
 
     /// <summary>The DNS resolver with <see cref="GrpcBalancingOptions.DnsRefreshInterval"/>.</summary>

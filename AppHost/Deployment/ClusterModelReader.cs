@@ -80,7 +80,8 @@ internal sealed class ClusterModelReader(
     /// <summary>
     /// What the model says only for the cluster, over the environment read from it: settings
     /// (<see cref="KubernetesPublishingExtensions.InCluster{T}"/>) and gRPC addresses balanced over the target's pods
-    /// (<see cref="KubernetesPublishingExtensions.BalancesGrpcInCluster{T}"/>), which also give the target its headless Service.
+    /// (<see cref="KubernetesPublishingExtensions.BalancesGrpcInCluster{T}"/>), which also give the target its headless
+    /// Service.
     /// </summary>
     private void ApplyClusterSettings(IResource resource, ClusterModel cluster)
     {
@@ -96,12 +97,13 @@ internal sealed class ClusterModelReader(
             if (!_ports.TryGetValue((target, balanced.Endpoint.EndpointName), out var port) || !port.Http2)
             {
                 throw new DistributedApplicationException(
-                    $"'{resource.Name}' balances gRPC calls over endpoint '{balanced.Endpoint.EndpointName}' of '{target}', which is no HTTP/2 port in the cluster.");
+                    $"'{resource.Name}' balances gRPC calls over endpoint '{balanced.Endpoint.EndpointName}' of " +
+                    $"'{target}', which is no HTTP/2 port in the cluster.");
             }
 
             cluster[target].PodAddressedPorts.Add(port.Name);
-            SetVariable(workload, balanced.Variable,
-                $"{BalancedGrpcAnnotation.Scheme}:///{ClusterNames.HeadlessService(target)}:{port.Number}", new RenderScope(workload));
+            var address = $"{BalancedGrpcAnnotation.Scheme}:///{ClusterNames.HeadlessService(target)}:{port.Number}";
+            SetVariable(workload, balanced.Variable, address, new RenderScope(workload));
             AddEdge(cluster, workload.Name, target, port.Name);
         }
     }

@@ -24,7 +24,9 @@ public sealed record GrpcRetries(int MaxRetries, TimeSpan BaseDelay, bool Balanc
                     || GrpcProblems.IsTransportFailure(exception))
                 && !GrpcInferenceDownBreaker.IsConnectionFailure(exception)));
 
-    /// <summary>None after a refusal on a balanced channel; otherwise the base delay doubled per attempt, between half and all of it.</summary>
+    /// <summary>
+    /// None after a refusal on a balanced channel; otherwise the base delay doubled per attempt, between half and all of it.
+    /// </summary>
     public TimeSpan Delay(RpcException exception, int attempt) =>
         RefusedByOneServer(exception) ? TimeSpan.Zero
             : BaseDelay * Math.Pow(2, attempt) * (0.5 + (Random.Shared.NextDouble() / 2));
