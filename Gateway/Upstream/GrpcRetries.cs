@@ -19,10 +19,9 @@ public sealed record GrpcRetries(int MaxRetries, TimeSpan BaseDelay, bool Balanc
 {
     public bool ShouldRetry(RpcException exception, int attempt) =>
         attempt < MaxRetries
-        && (RefusedByOneServer(exception)
-            || (((exception.StatusCode == StatusCode.Unavailable && !GrpcProblems.IsDescribedByService(exception))
-                    || GrpcProblems.IsTransportFailure(exception))
-                && !GrpcInferenceDownBreaker.IsConnectionFailure(exception)));
+        && ((exception.StatusCode == StatusCode.Unavailable && !GrpcProblems.IsDescribedByService(exception))
+            || GrpcProblems.IsTransportFailure(exception))
+        && (Balanced || !GrpcInferenceDownBreaker.IsConnectionFailure(exception));
 
     /// <summary>
     /// None after a refusal on a balanced channel; otherwise the base delay doubled per attempt, between half and all of it.

@@ -35,8 +35,10 @@ internal sealed partial class GrpcInferenceDownBreaker(Health.HealthClient healt
     /// <summary>UNAVAILABLE that python-inference did not answer itself (no problem in its trailers): nothing to connect to.</summary>
     internal static bool IsConnectionFailure(RpcException exception) =>
         exception.StatusCode == StatusCode.Unavailable && !ServiceDefaults.Problems.GrpcProblems.IsDescribedByService(exception)
-        && exception.Status.DebugException is System.Net.Sockets.SocketException // on a channel with subchannels (load balancing)
-            or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }; // on the gateway's, without
+        // The client reports a connection it could not open either as the socket's own error or as
+        // HttpRequestException's ConnectionError (a refused pick on a balanced channel reads as the latter).
+        && exception.Status.DebugException is System.Net.Sockets.SocketException
+            or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError };
 
     private async Task ProbeUntilBackAsync()
     {
