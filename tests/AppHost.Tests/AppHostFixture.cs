@@ -76,6 +76,13 @@ public class AppHostFixture : IAsyncLifetime
     /// </summary>
     protected virtual TimeSpan? InferenceUnreachableWait => TimeSpan.Zero;
 
+    /// <summary>
+    /// python-inference's <c>GRPC_MAX_CONNECTION_AGE</c>; null keeps its default (5 minutes). Two seconds on this
+    /// stack, so every gRPC caller of it (<see cref="GrpcGateway"/>, both Worker replicas, the AppHost's health check)
+    /// has its connection closed and opens a new one many times in a test run.
+    /// </summary>
+    public virtual TimeSpan? InferenceConnectionAge => TimeSpan.FromSeconds(2);
+
     /// <summary>The gateway over HTTP, sending a token with the <c>predict</c> and <c>jobs</c> scopes.</summary>
     public HttpClient Gateway { get; private set; } = null!;
 
@@ -143,6 +150,11 @@ public class AppHostFixture : IAsyncLifetime
         }
 
         var inference = builder.CreateResourceBuilder(builder.Resources.OfType<IResourceWithEndpoints>().Single(r => r.Name == "python-inference"));
+        if (InferenceConnectionAge is { } age)
+        {
+            builder.CreateResourceBuilder((IResourceWithEnvironment)inference.Resource).WithEnvironment(
+                "GRPC_MAX_CONNECTION_AGE", age.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         if (WithGrpcGateway)
         {
             var grpcGateway = builder.AddProject(GrpcGateway, Path.Combine(builder.AppHostDirectory, "..", "Gateway", "Gateway.csproj"))

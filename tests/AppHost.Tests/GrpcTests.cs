@@ -2,6 +2,7 @@ using Aspire.Hosting.Testing;
 using Google.Rpc;
 using Grpc.Core;
 using Grpc.Health.V1;
+using System.Net.Sockets;
 using Grpc.Net.Client;
 using InferenceV1 = global::Inference.V1;
 
@@ -81,5 +82,55 @@ public sealed class GrpcTests(AppHostFixture stack) : IDisposable
             new HealthCheckRequest { Service = "inference.v1.Inference" }, deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: Token);
 
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+    }
+
+    [Fact]
+    public async Task Python_inference_closes_a_connection_after_its_age_and_calls_in_flight_carry_on_over_a_new_one()
+    {
+        var age = stack.InferenceConnectionAge ?? throw new InvalidOperationException("this stack keeps python-inference's default age");
+        var connections = 0;
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                Interlocked.Increment(ref connections);
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        using var channel = GrpcChannel.ForAddress(stack.App.GetEndpoint("python-inference", "grpc"), new GrpcChannelOptions { HttpHandler = handler });
+        var inference = new InferenceV1.Inference.InferenceClient(channel);
+        var until = DateTime.UtcNow + 3.5 * age;
+
+        // Four callers, about a hundred calls a second together, so calls are in flight when the server sends its
+        // GOAWAY (not more: every call leaves spans, and a flood would overflow python-inference's export queue, whose
+        // spans other tests read from the dashboard).
+        var answered = await Task.WhenAll(Enumerable.Range(0, 4).Select(async caller =>
+        {
+            var calls = 0;
+            while (DateTime.UtcNow < until)
+            {
+                var request = new InferenceV1.PredictBatchRequest { Model = "sentiment" };
+                request.Inputs.Add(new InferenceV1.ModelInput { Text = $"caller {caller}, call {calls}: a lovely quiet room" });
+                var response = await inference.PredictBatchAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: Token);
+                Assert.Single(response.Predictions);
+                calls++;
+                await Task.Delay(40, Token);
+            }
+
+            return calls;
+        }));
+
+        Assert.All(answered, calls => Assert.True(calls > 0));
+        Assert.True(connections >= 3, $"{connections} connection(s) over {3.5 * age.TotalSeconds} s of calls: python-inference did not close them at {age.TotalSeconds} s");
     }
 }

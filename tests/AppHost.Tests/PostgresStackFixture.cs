@@ -24,6 +24,8 @@ public sealed class PostgresStackFixture : AppHostFixture
 
     public override string RegistryTransport => "Grpc";
 
+    public override TimeSpan? InferenceConnectionAge => null; // python-inference's default
+
     // Jobs wait for an unreachable python-inference as they do by default (PostgresReplicaTests checks it).
     protected override TimeSpan? InferenceUnreachableWait => null;
 }

@@ -38,6 +38,19 @@ def _positive_float(environ: Mapping[str, str], name: str, default: float) -> fl
     return value
 
 
+def _non_negative_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds (0 or more), got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a number of seconds (0 or more), got {raw!r}")
+    return value
+
+
 def _port(environ: Mapping[str, str], name: str) -> int | None:
     raw = environ.get(name, "").strip()
     if not raw:
@@ -183,6 +196,12 @@ class Settings:
     # requests other than the probes (beyond it 503 `overloaded`, app/api/concurrency.py).
     GRPC_MAX_CONCURRENT_RPCS: int = 256
     HTTP_MAX_CONCURRENT_REQUESTS: int = 256
+    # Seconds a gRPC connection is kept (grpcio adds up to 10 % either way); then the server asks the client to go
+    # (GOAWAY), the calls in progress get GRPC_MAX_CONNECTION_AGE_GRACE more, and the client's next call opens a new
+    # connection, to whichever replica its address gives then. So a caller that keeps one connection (behind a
+    # ClusterIP Service or a TCP load balancer) does not stay on one replica for ever. 0 keeps connections open.
+    GRPC_MAX_CONNECTION_AGE: float = 300.0
+    GRPC_MAX_CONNECTION_AGE_GRACE: float = 30.0
     # Development, Production, ...: as ASP.NET Core's environment, Production unless said otherwise.
     ENVIRONMENT: str = "Production"
     # Seconds every model call waits first (a stalled model, for the chaos run); 0 is off, refused in Production.
@@ -245,6 +264,10 @@ class Settings:
             GRPC_MAX_CONCURRENT_RPCS=_positive_int(env, "GRPC_MAX_CONCURRENT_RPCS", cls.GRPC_MAX_CONCURRENT_RPCS),
             HTTP_MAX_CONCURRENT_REQUESTS=_positive_int(
                 env, "HTTP_MAX_CONCURRENT_REQUESTS", cls.HTTP_MAX_CONCURRENT_REQUESTS
+            ),
+            GRPC_MAX_CONNECTION_AGE=_non_negative_float(env, "GRPC_MAX_CONNECTION_AGE", cls.GRPC_MAX_CONNECTION_AGE),
+            GRPC_MAX_CONNECTION_AGE_GRACE=_non_negative_float(
+                env, "GRPC_MAX_CONNECTION_AGE_GRACE", cls.GRPC_MAX_CONNECTION_AGE_GRACE
             ),
             ENVIRONMENT=environment,
             FAULT_PREDICTION_DELAY=_fault_delay(env, "FAULT_PREDICTION_DELAY", environment),

@@ -24,6 +24,7 @@ class GrpcServer:
         assert settings.GRPC_PORT is not None, "the gRPC server needs GRPC_PORT"
         self.address = f"{settings.GRPC_HOST}:{settings.GRPC_PORT}"
         self.max_concurrent_rpcs = settings.GRPC_MAX_CONCURRENT_RPCS
+        self.options = connection_options(settings)
         self.inference = InferenceService(serving, self.max_concurrent_rpcs)
         self.health = HealthService(serving.registry, (SERVICE,))
         self.port: int | None = None  # the bound port, once started (GRPC_PORT 0 picks one)
@@ -33,7 +34,7 @@ class GrpcServer:
         # Bounded: the inference calls beyond max_concurrent_rpcs are refused at once, UNAVAILABLE `overloaded`, by
         # app/rpc/calls.py (health checks are not counted). grpcio's own bound, twice that, is the backstop for a flood
         # the handlers could not refuse fast enough; it answers RESOURCE_EXHAUSTED.
-        server = grpc.aio.server(maximum_concurrent_rpcs=2 * self.max_concurrent_rpcs)
+        server = grpc.aio.server(maximum_concurrent_rpcs=2 * self.max_concurrent_rpcs, options=self.options)
         inference_pb2_grpc.add_InferenceServicer_to_server(self.inference, _TolerantServer(server))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         port = server.add_insecure_port(self.address)
@@ -47,6 +48,16 @@ class GrpcServer:
         if self._server is not None:
             await self._server.stop(self.STOP_GRACE_S)
             self._server = None
+
+
+def connection_options(settings: Settings) -> list[tuple[str, int]]:
+    """grpcio's channel arguments for how long a connection lives (GRPC_MAX_CONNECTION_AGE, its grace); none when 0."""
+    if settings.GRPC_MAX_CONNECTION_AGE == 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", max(1, round(settings.GRPC_MAX_CONNECTION_AGE * 1000))),
+        ("grpc.max_connection_age_grace_ms", round(settings.GRPC_MAX_CONNECTION_AGE_GRACE * 1000)),
+    ]
 
 
 class _TolerantServer:

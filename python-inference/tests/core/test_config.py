@@ -202,6 +202,23 @@ def test_model_threads_and_the_concurrency_bounds_are_read_from_the_environment(
     assert (settings.MODEL_THREADS, settings.GRPC_MAX_CONCURRENT_RPCS, settings.HTTP_MAX_CONCURRENT_REQUESTS) == (3, 40, 50)
 
 
+def test_grpc_connections_live_five_minutes_unless_the_environment_says_otherwise() -> None:
+    defaults = Settings.from_env({})
+    settings = Settings.from_env({"GRPC_MAX_CONNECTION_AGE": "2.5", "GRPC_MAX_CONNECTION_AGE_GRACE": "0"})
+    forever = Settings.from_env({"GRPC_MAX_CONNECTION_AGE": "0"})
+
+    assert (defaults.GRPC_MAX_CONNECTION_AGE, defaults.GRPC_MAX_CONNECTION_AGE_GRACE) == (300.0, 30.0)
+    assert (settings.GRPC_MAX_CONNECTION_AGE, settings.GRPC_MAX_CONNECTION_AGE_GRACE) == (2.5, 0.0)
+    assert forever.GRPC_MAX_CONNECTION_AGE == 0.0
+
+
+@pytest.mark.parametrize("name", ["GRPC_MAX_CONNECTION_AGE", "GRPC_MAX_CONNECTION_AGE_GRACE"])
+@pytest.mark.parametrize("value", ["-1", "soon", "inf", "nan"])
+def test_a_connection_age_that_is_not_seconds_fails_at_start_up(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: value})
+
+
 @pytest.mark.parametrize("name", ["MODEL_THREADS", "GRPC_MAX_CONCURRENT_RPCS", "HTTP_MAX_CONCURRENT_REQUESTS"])
 def test_a_bound_below_one_fails_at_start_up(name: str) -> None:
     with pytest.raises(ValueError, match=name):
