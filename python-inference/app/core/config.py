@@ -199,9 +199,11 @@ class Settings:
     # Seconds a gRPC connection is kept (grpcio adds up to 10 % either way); then the server asks the client to go
     # (GOAWAY), the calls in progress get GRPC_MAX_CONNECTION_AGE_GRACE more, and the client's next call opens a new
     # connection, to whichever replica its address gives then. So a caller that keeps one connection (behind a
-    # ClusterIP Service or a TCP load balancer) does not stay on one replica for ever. 0 keeps connections open.
+    # ClusterIP Service or a TCP load balancer) does not stay on one replica for ever. 0 keeps connections open. The
+    # grace covers the longest deadline a caller gives a call (the Worker's Inference:CallTimeout, 60 s), so no call
+    # that would have been answered is cut by it.
     GRPC_MAX_CONNECTION_AGE: float = 300.0
-    GRPC_MAX_CONNECTION_AGE_GRACE: float = 30.0
+    GRPC_MAX_CONNECTION_AGE_GRACE: float = 60.0
     # Development, Production, ...: as ASP.NET Core's environment, Production unless said otherwise.
     ENVIRONMENT: str = "Production"
     # Seconds every model call waits first (a stalled model, for the chaos run); 0 is off, refused in Production.

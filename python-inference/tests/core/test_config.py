@@ -207,7 +207,7 @@ def test_grpc_connections_live_five_minutes_unless_the_environment_says_otherwis
     settings = Settings.from_env({"GRPC_MAX_CONNECTION_AGE": "2.5", "GRPC_MAX_CONNECTION_AGE_GRACE": "0"})
     forever = Settings.from_env({"GRPC_MAX_CONNECTION_AGE": "0"})
 
-    assert (defaults.GRPC_MAX_CONNECTION_AGE, defaults.GRPC_MAX_CONNECTION_AGE_GRACE) == (300.0, 30.0)
+    assert (defaults.GRPC_MAX_CONNECTION_AGE, defaults.GRPC_MAX_CONNECTION_AGE_GRACE) == (300.0, 60.0)
     assert (settings.GRPC_MAX_CONNECTION_AGE, settings.GRPC_MAX_CONNECTION_AGE_GRACE) == (2.5, 0.0)
     assert forever.GRPC_MAX_CONNECTION_AGE == 0.0
 

@@ -98,8 +98,8 @@ def test_a_connection_is_replaced_after_its_age_and_every_call_is_answered(grpc_
 
 
 def test_grpcio_gets_the_age_and_its_grace_in_milliseconds_and_nothing_when_it_is_zero(settings: Settings) -> None:
-    assert connection_options(dataclasses.replace(settings, GRPC_MAX_CONNECTION_AGE=300.0, GRPC_MAX_CONNECTION_AGE_GRACE=30.0)) == [
+    assert connection_options(dataclasses.replace(settings, GRPC_MAX_CONNECTION_AGE=300.0, GRPC_MAX_CONNECTION_AGE_GRACE=60.0)) == [
         ("grpc.max_connection_age_ms", 300_000),
-        ("grpc.max_connection_age_grace_ms", 30_000),
+        ("grpc.max_connection_age_grace_ms", 60_000),
     ]
     assert connection_options(dataclasses.replace(settings, GRPC_MAX_CONNECTION_AGE=0.0)) == []
