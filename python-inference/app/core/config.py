@@ -3,52 +3,51 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
+N = TypeVar("N", int, float)
+
+
+def _setting(
+    environ: Mapping[str, str],
+    name: str,
+    default: N,
+    parse: Callable[[str], N],
+    valid: Callable[[N], bool],
+    expected: str,
+) -> N:
+    """`name` parsed from `environ`, or `default` when unset; a value that does not parse or is not `valid` stops
+    the start, naming the setting and what it must be."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be {expected}, got {raw!r}") from None
+    if not valid(value):
+        raise ValueError(f"{name} must be {expected}, got {raw!r}")
+    return value
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
-    return value
+    return _setting(environ, name, default, int, lambda value: value >= 1, "a positive integer")
 
 
 def _positive_float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a positive number, got {raw!r}")
-    return value
+    return _setting(environ, name, default, float, lambda value: 0 < value < math.inf, "a positive number")
 
 
 def _non_negative_float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds (0 or more), got {raw!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a number of seconds (0 or more), got {raw!r}")
-    return value
+    expected = "a number of seconds (0 or more)"
+    return _setting(environ, name, default, float, lambda value: 0 <= value < math.inf, expected)
 
 
 def _port(environ: Mapping[str, str], name: str) -> int | None:

@@ -77,7 +77,8 @@ def _calls_through_a_relay(grpc_port: int) -> tuple[int, int]:
         try:
             with grpc.insecure_channel(f"127.0.0.1:{relay.server_address[1]}") as channel:
                 stub = inference_pb2_grpc.InferenceStub(channel)
-                request = inference_pb2.PredictRequest(model="sentiment", input=inference_pb2.ModelInput(text="A lovely room."))
+                text = inference_pb2.ModelInput(text="A lovely room.")
+                request = inference_pb2.PredictRequest(model="sentiment", input=text)
                 answered = 0
                 until = time.monotonic() + 4 * AGE_S
                 while time.monotonic() < until:
@@ -98,7 +99,8 @@ def test_a_connection_is_replaced_after_its_age_and_every_call_is_answered(grpc_
 
 
 def test_grpcio_gets_the_age_and_its_grace_in_milliseconds_and_nothing_when_it_is_zero(settings: Settings) -> None:
-    assert connection_options(dataclasses.replace(settings, GRPC_MAX_CONNECTION_AGE=300.0, GRPC_MAX_CONNECTION_AGE_GRACE=60.0)) == [
+    five_minutes = dataclasses.replace(settings, GRPC_MAX_CONNECTION_AGE=300.0, GRPC_MAX_CONNECTION_AGE_GRACE=60.0)
+    assert connection_options(five_minutes) == [
         ("grpc.max_connection_age_ms", 300_000),
         ("grpc.max_connection_age_grace_ms", 60_000),
     ]
