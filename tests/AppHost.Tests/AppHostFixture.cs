@@ -155,6 +155,7 @@ public class AppHostFixture : IAsyncLifetime
             builder.CreateResourceBuilder((IResourceWithEnvironment)inference.Resource).WithEnvironment(
                 "GRPC_MAX_CONNECTION_AGE", age.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
+
         if (WithGrpcGateway)
         {
             var grpcGateway = builder.AddProject(GrpcGateway, Path.Combine(builder.AppHostDirectory, "..", "Gateway", "Gateway.csproj"))

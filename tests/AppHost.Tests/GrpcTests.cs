@@ -1,8 +1,8 @@
+using System.Net.Sockets;
 using Aspire.Hosting.Testing;
 using Google.Rpc;
 using Grpc.Core;
 using Grpc.Health.V1;
-using System.Net.Sockets;
 using Grpc.Net.Client;
 using InferenceV1 = global::Inference.V1;
 
