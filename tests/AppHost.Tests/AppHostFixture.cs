@@ -163,6 +163,10 @@ public class AppHostFixture : IAsyncLifetime
                 .WithReference(inference.GetEndpoint("http")).WithReference(inference.GetEndpoint("grpc"))
                 .WithReference(worker.GetEndpoint("http"))
                 .WithEnvironment("Inference__Transport", "Grpc")
+                // A dns:/// address, as the kustomize base gives the gateway: its channel balances over what the name
+                // resolves to (here the one python-inference), the client a cluster runs (docs/deployment.md).
+                .WithEnvironment("Inference__GrpcAddress", ReferenceExpression.Create(
+                    $"dns:///127.0.0.1:{inference.GetEndpoint("grpc").Property(EndpointProperty.Port)}"))
                 .WithEnvironment("WorkerAuth__SigningKey", builder.Resources.OfType<ParameterResource>()
                     .Single(p => p.Name == "worker-token-key-gateway"))
                 .WaitFor(inference).WaitFor(worker);
