@@ -25,6 +25,28 @@ public sealed class FixedDnsAddresses(params int[] ports) : ResolverFactory
 }
 
 /// <summary>
+/// The resolver for <c>dns:///</c> addresses failing as Grpc.Net.Client's DNS resolver does for a name that does not
+/// resolve (its status, with the resolver's <see cref="System.Net.Sockets.SocketException"/>): a headless Service
+/// with no ready pod.
+/// </summary>
+public sealed class UnresolvableDnsName : ResolverFactory
+{
+    public override string Name => GrpcBalancing.DnsScheme;
+
+    public override Resolver Create(ResolverOptions options) => new Failing(options.LoggerFactory);
+
+    private sealed class Failing(Microsoft.Extensions.Logging.ILoggerFactory loggerFactory) : PollingResolver(loggerFactory)
+    {
+        protected override Task ResolveAsync(CancellationToken cancellationToken)
+        {
+            Listener(ResolverResult.ForFailure(new Status(StatusCode.Unavailable, "Error getting DNS hosts for address " +
+                "'python-inference-headless'.", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.HostNotFound))));
+            return Task.CompletedTask;
+        }
+    }
+}
+
+/// <summary>
 /// A stand-in python-inference on a loopback port (HTTP/2 cleartext, as the real one serves gRPC) whose one model is
 /// named after the server, so a caller sees which server answered.
 /// </summary>

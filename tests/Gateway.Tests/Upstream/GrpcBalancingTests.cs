@@ -117,6 +117,21 @@ public sealed class GrpcBalancingTests
         Assert.True(gateway.Services.GetRequiredService<GrpcInferenceDownBreaker>().IsDown);
     }
 
+    [Fact]
+    public async Task When_no_pod_is_ready_and_the_name_does_not_resolve_a_call_is_upstream_unavailable_and_the_down_breaker_opens()
+    {
+        // A headless Service without a ready pod has no DNS name at all (NXDOMAIN, as the Kubernetes DNS specification
+        // has it), which the channel's resolver reports as the machine's resolver does for any unknown name.
+        using var gateway = Gateway("dns:///python-inference-headless:50051", new UnresolvableDnsName());
+        var client = gateway.Services.GetRequiredKeyedService<IInferenceClient>(UpstreamExtensions.InferenceTransportKey);
+
+        var outcome = await client.ListModelsAsync(Token);
+
+        Assert.Equal(503, outcome.Problem?.Status);
+        Assert.Equal("upstream_unavailable", outcome.Problem?.Extensions["code"]);
+        Assert.True(gateway.Services.GetRequiredService<GrpcInferenceDownBreaker>().IsDown);
+    }
+
     [Theory]
     [InlineData("00:00:00")]
     [InlineData("02:00:00")]

@@ -24,22 +24,41 @@ public sealed class GrpcBalancingTests
     {
         await using var first = await NamedInferenceServer.StartAsync("first", Token);
         await using var second = await NamedInferenceServer.StartAsync("second", Token);
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Inference:Transport"] = "Grpc",
-            ["Inference:GrpcAddress"] = "dns:///python-inference-headless:50051",
-        });
-        builder.Services.AddSingleton<ResolverFactory>(new FixedDnsAddresses(first.Port, second.Port)); // first: the channel's "dns"
-        builder.AddBasicServiceDefaults();
-        builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
-        builder.AddInferenceClient();
-        using var host = builder.Build();
+        using var host = Worker(new FixedDnsAddresses(first.Port, second.Port));
         var client = host.Services.GetRequiredService<InferenceV1.Inference.InferenceClient>();
 
         var answeredBy = await Turns.AnsweredByAsync(20, async () =>
             (await client.ListModelsAsync(new InferenceV1.ListModelsRequest(), cancellationToken: Token)).Models.Single().Name);
 
         Turns.AssertTaken(answeredBy, "first", "second");
+    }
+
+    [Fact]
+    public async Task When_no_pod_is_ready_and_the_name_does_not_resolve_python_inference_is_unreachable_and_jobs_wait()
+    {
+        // A headless Service without a ready pod has no DNS name (NXDOMAIN): an outage the jobs wait out
+        // (OutageWaitingInferenceClient), not an attempt they spend.
+        using var host = Worker(new UnresolvableDnsName());
+        var client = host.Services.GetRequiredService<GrpcInferenceClient>();
+
+        var outcome = await client.PredictAsync("sentiment", JsonSerializer.SerializeToElement(new[] { "fine" }), Token);
+
+        Assert.True(outcome is InferenceOutcome.Unavailable { Unreachable: true }, $"got {outcome}");
+    }
+
+    /// <summary>The Worker's inference client as the Worker builds it, on a <c>dns:///</c> address that <paramref name="dns"/> resolves.</summary>
+    private static IHost Worker(ResolverFactory dns)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Inference:Transport"] = "Grpc",
+            ["Inference:GrpcAddress"] = "dns:///python-inference-headless:50051",
+        });
+        builder.Services.AddSingleton(dns); // first: the channel's "dns"
+        builder.AddBasicServiceDefaults();
+        builder.Services.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
+        builder.AddInferenceClient();
+        return builder.Build();
     }
 }
