@@ -93,29 +93,17 @@ public sealed class GatewayTransportTests(AppHostFixture stack)
         // channel must move its calls to a new connection without one of them failing.
         var age = stack.InferenceConnectionAge ?? throw new InvalidOperationException("this stack keeps python-inference's default age");
         using var grpc = stack.CreateGatewayClient(stack.Tokens.Create(), AppHostFixture.GrpcGateway);
-        var until = DateTime.UtcNow + 3.5 * age;
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
 
-        // Four callers, about a hundred predictions a second together (a flood would overflow the gateway's span export
-        // queue, and other tests read its spans from the dashboard).
-        var answered = await Task.WhenAll(Enumerable.Range(0, 4).Select(async caller =>
+        var answered = await PacedCallers.RunAsync(3.5 * age, async (caller, call) =>
         {
-            var calls = 0;
-            while (DateTime.UtcNow < until)
+            var body = new { model = "sentiment", inputs = new[] { $"caller {caller}, call {call}: friendly staff" } };
+            var response = await grpc.PostAsJsonAsync("/api/v1/predictions", body, Token);
+            if (response.StatusCode != HttpStatusCode.OK)
             {
-                var body = new { model = "sentiment", inputs = new[] { $"caller {caller}, call {calls}: friendly staff" } };
-                var response = await grpc.PostAsJsonAsync("/api/v1/predictions", body, Token);
-                if (response.StatusCode != HttpStatusCode.OK)
-                {
-                    failures.Add($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Token)}");
-                }
-
-                calls++;
-                await Task.Delay(40, Token);
+                failures.Add($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Token)}");
             }
-
-            return calls;
-        }));
+        }, Token);
 
         Assert.Empty(failures);
         Assert.True(answered.Sum() >= 4 * 3.5 * age.TotalSeconds, $"only {answered.Sum()} predictions in {3.5 * age.TotalSeconds} s");

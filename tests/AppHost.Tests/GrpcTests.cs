@@ -109,26 +109,13 @@ public sealed class GrpcTests(AppHostFixture stack) : IDisposable
         };
         using var channel = GrpcChannel.ForAddress(stack.App.GetEndpoint("python-inference", "grpc"), new GrpcChannelOptions { HttpHandler = handler });
         var inference = new InferenceV1.Inference.InferenceClient(channel);
-        var until = DateTime.UtcNow + 3.5 * age;
-
-        // Four callers, about a hundred calls a second together, so calls are in flight when the server sends its
-        // GOAWAY (not more: every call leaves spans, and a flood would overflow python-inference's export queue, whose
-        // spans other tests read from the dashboard).
-        var answered = await Task.WhenAll(Enumerable.Range(0, 4).Select(async caller =>
+        var answered = await PacedCallers.RunAsync(3.5 * age, async (caller, call) =>
         {
-            var calls = 0;
-            while (DateTime.UtcNow < until)
-            {
-                var request = new InferenceV1.PredictBatchRequest { Model = "sentiment" };
-                request.Inputs.Add(new InferenceV1.ModelInput { Text = $"caller {caller}, call {calls}: a lovely quiet room" });
-                var response = await inference.PredictBatchAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: Token);
-                Assert.Single(response.Predictions);
-                calls++;
-                await Task.Delay(40, Token);
-            }
-
-            return calls;
-        }));
+            var request = new InferenceV1.PredictBatchRequest { Model = "sentiment" };
+            request.Inputs.Add(new InferenceV1.ModelInput { Text = $"caller {caller}, call {call}: a lovely quiet room" });
+            var response = await inference.PredictBatchAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: Token);
+            Assert.Single(response.Predictions);
+        }, Token);
 
         Assert.All(answered, calls => Assert.True(calls > 0));
         Assert.True(connections >= 3, $"{connections} connection(s) over {3.5 * age.TotalSeconds} s of calls: python-inference did not close them at {age.TotalSeconds} s");
