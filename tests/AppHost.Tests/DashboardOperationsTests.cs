@@ -72,8 +72,14 @@ public sealed class DashboardOperationsTests(AppHostFixture stack)
             Assert.True(switched.Success, switched.Message);
             Assert.Equal("sentiment now serves version 2.0.0.", switched.Message);
             await WaitUntilAsync(async () => await ServedVersionAsync(python, timeout.Token) == "2.0.0", timeout.Token);
-            var activations = await worker.GetFromJsonAsync<JsonElement>("/v1/audit/events?type=model.activated", timeout.Token);
-            var activation = activations.EnumerateArray().Last().GetProperty("data");
+            // The audit log records the activation from the events exchange, moments after python-inference switched.
+            var activation = default(JsonElement);
+            await WaitUntilAsync(async () =>
+            {
+                var activations = await worker.GetFromJsonAsync<JsonElement>("/v1/audit/events?type=model.activated", timeout.Token);
+                activation = activations.EnumerateArray().Last().GetProperty("data");
+                return activation.GetProperty("version").GetString() == "2.0.0";
+            }, timeout.Token);
             Assert.Equal("2.0.0", activation.GetProperty("version").GetString());
             // The command's token is the dashboard's own: the Worker knows who switched it.
             Assert.Equal("dashboard", activation.GetProperty("activatedBy").GetProperty("service").GetString());
