@@ -11,7 +11,7 @@ internal static class PostgresTuning
     /// a row, updates it twice and the outbox inserts and deletes one, so their dead row versions pile up between
     /// autovacuum's visits, and each scan of the unfinished jobs (the quota count) or of the pending messages (the
     /// relay) steps over them: with a minute between visits the server's CPU per job moved between 0.4 and 1.1 ms from
-    /// run to run, with 5 s it stayed at 0.3–0.4 (docs/performance.md, "One message for the jobs admitted together").
+    /// run to run, with 5 s it stayed at 0.3–0.4 (docs/performance-history.md, "One message for the jobs admitted together").
     /// The setting is how often autovacuum looks at each database; a table is still vacuumed only past its thresholds,
     /// so a large table is not vacuumed more often than its size warrants.
     /// </summary>

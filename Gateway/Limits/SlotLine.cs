@@ -7,7 +7,7 @@ namespace Gateway.Limits;
 /// it gave a slot to over the last wait, who can expect one in time; the others are refused at once rather than held
 /// for the wait and refused then. Held, they would only have cost the gateway, each a request's state kept alive
 /// through its garbage collections, its timers and its cancellation, and made the other upstreams' calls wait on that
-/// (docs/reliability.md, "The line for a slot while python-inference is slow"). The line keeps up again once a whole
+/// (docs/reliability-history.md, "The line for a slot while python-inference is slow"). The line keeps up again once a whole
 /// wait has passed with no call waiting it out or turned away.
 /// </summary>
 internal sealed class SlotLine(int limit, TimeSpan wait, TimeProvider time)

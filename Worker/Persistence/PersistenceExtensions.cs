@@ -42,8 +42,8 @@ public static class PersistenceExtensions
     }
 
     /// <summary>
-    /// Per-statement costs the jobs profiles showed (docs/performance.md, "PostgreSQL's jobs profile" and "Statements
-    /// of one shape"). A pooled connection is not reset with <c>DISCARD ALL</c> when it goes back to the pool: the
+    /// Per-statement costs the jobs profiles showed (docs/performance.md, "PostgreSQL's jobs profile"; and
+    /// docs/performance-history.md, "Statements of one shape"). A pooled connection is not reset with <c>DISCARD ALL</c> when it goes back to the pool: the
     /// Worker keeps no session state of its own (no temporary tables or settings; its advisory locks are per
     /// transaction), and the reset was four statements per job. The statements it runs often are prepared on each
     /// connection (Npgsql's automatic preparation): each has one text whatever its batch's size

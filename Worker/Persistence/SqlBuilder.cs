@@ -12,7 +12,7 @@ namespace Worker.Persistence;
 /// one array parameter per column, <c>unnest(@c1::text[], @c2::text[]) AS v(column1, column2)</c> and
 /// <c>= ANY(@list::text[])</c>, so a statement has one text whatever the batch's size: the server parses and plans it
 /// once per connection (the Worker's connections prepare what they run often) instead of once per batch, which was
-/// a quarter of its time per job (docs/performance.md, "Statements of one shape").
+/// a quarter of its time per job (docs/performance-history.md, "Statements of one shape").
 /// </summary>
 internal sealed class SqlBuilder
 {

@@ -247,7 +247,7 @@ public sealed partial class SqliteDialect(string path) : SqlDialect
     /// time, and a connection waiting for it (in <see cref="WaitForTheWriteLock"/>) or writing (SQLite has no
     /// asynchronous I/O) holds its thread: when the disk stalled, every writer of the replica held one (admissions, job
     /// outcomes, the outbox relay, the consumers, the audit log), and requests that need no disk waited for threads
-    /// (docs/reliability.md, "The disk stalled on purpose"). Waiting here, at most one connection of the process waits
+    /// (docs/reliability-history.md, "The disk stalled on purpose"). Waiting here, at most one connection of the process waits
     /// in SQLite, for another replica's writer. A turn is handed on in the order it was asked for.
     /// </summary>
     private readonly SemaphoreSlim _writer = new(1, 1);

@@ -22,7 +22,7 @@
 #   --warmup    single-input jobs (and a hundredth as many 100-input ones) submitted before measuring (default 20,000:
 #               about a minute, which .NET's tiered compilation needs on two shared cores to finish re-compiling the
 #               hot paths: after 3,000 the JIT was still at work (264 single-input jobs/s on SQLite), after 20,000
-#               485-698; docs/performance.md, "Jobs: the settled figures"; 200 with --compile-once)
+#               485-698; docs/performance-history.md, "Jobs: the settled figures"; 200 with --compile-once)
 #   --compile-once  the stack's .NET processes compile each method once, fully optimised (DOTNET_TieredCompilation=0):
 #               no JIT at work while measuring, for profiles (--trace) that should show the work rather than the JIT,
 #               but no dynamic PGO and the framework's precompiled code never re-optimised, so slower than a settled

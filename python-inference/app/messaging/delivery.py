@@ -58,7 +58,8 @@ def header(message: AbstractIncomingMessage, name: str) -> str | None:
 
 class BatchedAcks:
     """Acknowledges a channel's deliveries many at a time: one ack frame per transaction rather than per event, which
-    took a fifth off the broker's CPU per event (python-inference's own did not measurably change; docs/performance.md).
+    took a fifth off the broker's CPU per event (python-inference's own did not measurably change;
+    docs/performance-history.md, "Lock waits, one span fewer, acks together").
     A delivery is `taken` when its handling begins and `done` once its effect is committed; one `multiple` ack then
     covers every done delivery below the lowest one still in hand, so none is acknowledged before its effect is. A
     delivery settled on its own (rejected, requeued) or abandoned is `released`: it no longer holds the others back.
@@ -125,7 +126,8 @@ async def settle(message: AbstractIncomingMessage, operation: Literal["ack", "na
     gets at most `SETTLE_TIMEOUT_S`: aiormq 6.4 puts it on the connection's write queue and waits until it is sent, and
     on a connection already gone that wait never ends (its future is made after the channel's were all failed). The
     analytics consumer's one writer waited so after a broker restart, and every later delivery waited behind it
-    unacknowledged while the queue grew in the broker's memory (docs/reliability.md)."""
+    unacknowledged while the queue grew in the broker's memory (docs/reliability-history.md, "RabbitMQ's growth
+    in the soak")."""
     if message.channel.is_closed:
         logger.info("delivery %s not settled: its channel closed (the broker will redeliver it)", message.delivery_tag)
         return

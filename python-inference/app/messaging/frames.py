@@ -4,7 +4,7 @@ aiormq 6.4 (Debian bookworm's, under aio-pika 8.2) reads each frame in five step
 releasing the lock, and wraps each step in `asyncio.wait_for` to enforce the receive timeout (the heartbeat grace).
 On Python 3.11 each `wait_for` with a timeout is a new task and a timer, and every task takes a turn of the event loop.
 A delivery is three frames (method, header, body), so one event cost 15 tasks and about 45 loop turns. The analytics
-consumer spent three fifths of its CPU there (docs/performance.md, "The frame reader").
+consumer spent three fifths of its CPU there (docs/performance-history.md, "The frame reader").
 
 `FrameReader` reads the same frames under one deadline per frame (`asyncio.timeout`: one timer handle, no task), and
 its reads complete without a loop turn when the bytes are already buffered, which under load they mostly are. What it

@@ -13,7 +13,7 @@ public static class FaultWindows
     /// <summary>
     /// How long after the machine resumes its errors are the machine's: a virtual machine restored from a snapshot
     /// brings its memory back page by page, and the stack ran at a fraction of its speed for 2 s after the pause seen
-    /// (docs/reliability.md).
+    /// (docs/reliability-history.md, "The machine paused").
     /// </summary>
     public static readonly TimeSpan AfterPause = TimeSpan.FromSeconds(10);
 
@@ -27,7 +27,7 @@ public static class FaultWindows
     /// <summary>
     /// How long after a disk stall ends its refusals are the disk's: the submissions it held (258 in flight after the
     /// 4 s stall seen) drain in well under a second, and the gateway's line refuses at once for one more wait after
-    /// the last call that waited one out (docs/reliability.md).
+    /// the last call that waited one out (docs/reliability-history.md, "A stall of the disk").
     /// </summary>
     public static readonly TimeSpan AfterDiskStall = TimeSpan.FromSeconds(5);
 

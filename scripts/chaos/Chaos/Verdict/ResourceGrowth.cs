@@ -72,7 +72,7 @@ public static class ResourceGrowth
     /// all of them. That table is what makes a footprint dear: the kernel walks every socket to print it (4-14 ms a
     /// read on these VMs, idle to 4,000 sockets). The run used to read it twice per process, and per descendant of
     /// each while finding the service's own process, at every scenario's start and end; every route stalled for a
-    /// second at one such moment (the chaos run of 2026-12-04 11:53 UTC, docs/reliability.md). Only the soak reads
+    /// second at one such moment (the chaos run of 2026-12-04 11:53 UTC, docs/reliability-history.md). Only the soak reads
     /// footprints now; everything else needs <see cref="Rss"/>.
     /// </summary>
     public static IReadOnlyList<ProcessFootprint?> Read(IReadOnlyList<int> pids)
