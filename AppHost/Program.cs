@@ -27,6 +27,8 @@ var inference = builder.AddUvicornApp("python-inference", "../python-inference",
     .WithGrpcHealthCheck("inference.v1.Inference")
     .WithAnalyticsDatabase(databases)
     .WithFastApiDocsLink()
+    // Models trained elsewhere, served beside the built-in ones (PythonInference:ModelRepository; docs/models.md).
+    .WithModelRepository()
     .PublishAsDockerfileImage();
 
 // Two competing consumers of the jobs queue (Worker:Replicas), sharing one job database; Aspire's proxy spreads HTTP calls over both.

@@ -25,7 +25,9 @@ from app.core.telemetry import TelemetryMiddleware, configure_logging, create_te
 from app.messaging.lifecycle import Messaging
 from app.ml import sentiment
 from app.ml.counter import PredictionCounter
+from app.ml.model import ServedModel
 from app.ml.registry import ModelRegistry, load_models
+from app.ml.repository import RepositoryError
 from app.ml.serving import ModelServing
 from app.core.service_token import ServiceTokens
 from app.rpc.server import GrpcServer
@@ -148,13 +150,20 @@ def _registry_client(settings: Settings) -> RegistryClient | None:
 
 def _load_models(settings: Settings) -> ModelRegistry:
     started = time.perf_counter()
-    registry = load_models(settings.MODEL_CACHE_DIR, {sentiment.NAME: settings.SENTIMENT_DEFAULT_VERSION})
+    try:
+        registry = load_models(
+            settings.MODEL_CACHE_DIR, {sentiment.NAME: settings.SENTIMENT_DEFAULT_VERSION}, settings.MODEL_REPOSITORY
+        )
+    except RepositoryError as error:
+        # Said once, plainly, before the traceback: a model that cannot be served as declared stops the start-up.
+        logger.error("model repository %s cannot be served: %s", settings.MODEL_REPOSITORY, error)
+        raise
     for model in registry.all_versions():
         logger.info(
             "model %s %s %s, held-out accuracy %.4f (%d train / %d test), sha256 %s",
             model.name,
             model.version,
-            "loaded from cache" if model.trained.from_cache else "trained",
+            _origin(model),
             model.trained.evaluation.held_out_accuracy,
             model.trained.evaluation.train_size,
             model.trained.evaluation.test_size,
@@ -163,6 +172,12 @@ def _load_models(settings: Settings) -> ModelRegistry:
     served = ", ".join(f"{model.name} {model.version}" for model in registry)
     logger.info("models ready in %.3f s; serving %s", time.perf_counter() - started, served)
     return registry
+
+
+def _origin(model: ServedModel) -> str:
+    if model.trained.loaded_from is not None:
+        return f"loaded from {model.trained.loaded_from}"
+    return "loaded from cache" if model.trained.from_cache else "trained"
 
 
 app = create_app()

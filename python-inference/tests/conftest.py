@@ -45,6 +45,7 @@ for _name in (
     "WORKER_TOKEN_KEY",  # tests/worker gives the fake registry's key where it is wanted
     "WORKER_TOKEN_LIFETIME",
     "SENTIMENT_DEFAULT_VERSION",
+    "MODEL_REPOSITORY",  # tests/ml/test_repository.py and the API tests write their own
 ):
     os.environ.pop(_name, None)
 

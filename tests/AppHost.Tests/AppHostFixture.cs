@@ -83,6 +83,16 @@ public class AppHostFixture : IAsyncLifetime
     /// </summary>
     public virtual TimeSpan? InferenceConnectionAge => TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Whether python-inference serves a model repository (<c>PythonInference:ModelRepository</c>, docs/models.md):
+    /// on this stack, one with the example model <c>wine</c>, written before the stack starts by
+    /// <c>python-inference/examples/train_wine.py</c> as a team would write its own (<see cref="ModelRepositoryTests"/>).
+    /// </summary>
+    protected virtual bool WithModelRepository => true;
+
+    /// <summary>The model repository's folder on this stack; null when it has none.</summary>
+    public string? ModelRepository { get; private set; }
+
     /// <summary>The gateway over HTTP, sending a token with the <c>predict</c> and <c>jobs</c> scopes.</summary>
     public HttpClient Gateway { get; private set; } = null!;
 
@@ -108,6 +118,11 @@ public class AppHostFixture : IAsyncLifetime
         // The testing builder turns the dashboard off; it stays on here (on ports the testing builder picks)
         // because the telemetry it collects from both languages is part of what the tests check.
         var apiKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        if (WithModelRepository)
+        {
+            ModelRepository = await WriteExampleModelRepositoryAsync(timeout.Token);
+        }
+
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", $"--AppHost:DashboardApiKey={apiKey}",
              // The tests' webhook receivers listen on loopback, which production refuses.
@@ -116,7 +131,9 @@ public class AppHostFixture : IAsyncLifetime
              // The dashboard's telemetry goes to a temporary database, deleted when it stops: by default (Run) Aspire
              // keeps each run's under ~/.aspire/dashboard and only the last ten, so test runs would push out the
              // developer's own (docs/operations.md, "The dashboard's storage").
-             "--Aspire:Dashboard:PersistenceMode=None", .. ExtraArguments],
+             "--Aspire:Dashboard:PersistenceMode=None",
+             .. ModelRepository is null ? Array.Empty<string>() : [$"--PythonInference:ModelRepository={ModelRepository}"],
+             .. ExtraArguments],
             (options, _) => options.DisableDashboard = !WithDashboard,
             timeout.Token);
         var gateway = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway"));
@@ -421,6 +438,47 @@ public class AppHostFixture : IAsyncLifetime
         await App.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>()
             .Single(p => p.Name == name).GetValueAsync(cancellationToken) ?? throw new InvalidOperationException(name);
 
+    /// <summary>
+    /// Trains the example model into a new temporary folder with python-inference's own environment, as
+    /// <c>cd python-inference &amp;&amp; .venv/bin/python -m examples.train_wine &lt;folder&gt;</c> would (about a second).
+    /// </summary>
+    private static async Task<string> WriteExampleModelRepositoryAsync(CancellationToken cancellationToken)
+    {
+        var service = Path.Combine(RepositoryRoot(), "python-inference");
+        var folder = Directory.CreateTempSubdirectory("apphost-tests-models-").FullName;
+        using var training = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(
+            Path.Combine(service, ".venv", "bin", "python"), ["-m", "examples.train_wine", folder])
+        {
+            WorkingDirectory = service,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = training.StandardOutput.ReadToEndAsync(cancellationToken);
+        var errors = training.StandardError.ReadToEndAsync(cancellationToken);
+        await training.WaitForExitAsync(cancellationToken);
+        if (training.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"examples.train_wine exited {training.ExitCode}: {await output}{await errors}");
+        }
+
+        return folder;
+    }
+
+    /// <summary>The checkout's root: the first folder above the test assembly with both AppHost/ and python-inference/.</summary>
+    private static string RepositoryRoot()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (Directory.Exists(Path.Combine(folder.FullName, "AppHost")) && Directory.Exists(Path.Combine(folder.FullName, "python-inference")))
+            {
+                return folder.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No repository root above {AppContext.BaseDirectory}.");
+    }
+
     public async ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
@@ -438,6 +496,11 @@ public class AppHostFixture : IAsyncLifetime
             using var timeout = new CancellationTokenSource(StepTimeout);
             await _app.StopAsync(timeout.Token);
             await _app.DisposeAsync();
+        }
+
+        if (ModelRepository is not null)
+        {
+            Directory.Delete(ModelRepository, recursive: true);
         }
     }
 }

@@ -160,6 +160,38 @@ public sealed class AppModelTests
         Assert.DoesNotContain("Inference__Transport", (await EnvironmentAsync(Resource(model, "worker"))).Keys);
     }
 
+    [Fact]
+    public async Task Python_inference_gets_the_model_repository_as_an_absolute_folder_only_when_one_is_configured()
+    {
+        var folder = Directory.CreateTempSubdirectory("model-repository-");
+        try
+        {
+            var relative = Path.GetRelativePath(Environment.CurrentDirectory, folder.FullName);
+            var model = await BuildModelAsync("--Messaging:Runtime=local", $"--{ModelRepositoryExtensions.ConfigurationKey}={relative}");
+
+            var environment = await EnvironmentAsync(Resource(model, "python-inference"));
+            Assert.Equal(folder.FullName, environment[ModelRepositoryExtensions.EnvironmentVariable]);
+            var without = await EnvironmentAsync(Resource(await BuildModelAsync("--Messaging:Runtime=local"), "python-inference"));
+            Assert.DoesNotContain(ModelRepositoryExtensions.EnvironmentVariable, without.Keys);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_model_repository_that_is_not_a_folder_stops_the_apphost_naming_it()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"no-models-{Guid.NewGuid():N}");
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() =>
+            BuildModelAsync("--Messaging:Runtime=local", $"--{ModelRepositoryExtensions.ConfigurationKey}={missing}"));
+
+        Assert.Contains($"{ModelRepositoryExtensions.ConfigurationKey} is {missing}, which is not a folder", error.ToString(),
+            StringComparison.Ordinal);
+    }
+
     /// <summary>The variables a resource's environment callbacks set, as run mode would (values as text, unresolved).</summary>
     private static async Task<Dictionary<string, string>> EnvironmentAsync(IResource resource)
     {

@@ -24,6 +24,8 @@ public sealed class PostgresStackFixture : AppHostFixture
 
     public override string RegistryTransport => "Grpc";
 
+    protected override bool WithModelRepository => false; // the built-in models only: the repository is the SQLite stack's
+
     public override TimeSpan? InferenceConnectionAge => null; // python-inference's default
 
     // Jobs wait for an unreachable python-inference as they do by default (PostgresReplicaTests checks it).

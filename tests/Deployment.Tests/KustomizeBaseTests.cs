@@ -243,6 +243,17 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
     }
 
     [Fact]
+    public void A_model_repository_is_published_as_the_path_inside_the_image_and_only_when_one_is_configured()
+    {
+        static IReadOnlyDictionary<string, string> PythonInferenceConfig(IEnumerable<object> objects) =>
+            objects.OfType<V1ConfigMap>().Single(map => map.Metadata.Name == "python-inference-config").Data.AsReadOnly();
+
+        // --PythonInference:ModelRepository /srv/models: passed on as it is (no folder of the publishing machine).
+        Assert.Equal(PublishFixture.ImageModelRepository, PythonInferenceConfig(publish.ExternalObjects)["MODEL_REPOSITORY"]);
+        Assert.DoesNotContain("MODEL_REPOSITORY", PythonInferenceConfig(publish.Objects).Keys);
+    }
+
+    [Fact]
     public void Every_service_exports_telemetry_to_the_endpoint_in_the_otel_ConfigMap_which_the_dashboard_component_sets()
     {
         foreach (var name in Services)

@@ -34,6 +34,9 @@ public sealed class PublishFixture : IAsyncLifetime
 
     public string RenderedWithDashboard { get; private set; } = "";
 
+    /// <summary>The external variant's model repository: a path inside python-inference's image (docs/models.md).</summary>
+    public const string ImageModelRepository = "/srv/models";
+
     /// <summary>Every object of the rendered base, typed.</summary>
     public IReadOnlyList<object> Objects { get; private set; } = [];
 
@@ -47,7 +50,8 @@ public sealed class PublishFixture : IAsyncLifetime
                 "--Deployment:Kubernetes:Autoscaling:gateway:MaxReplicas", $"{GatewayMaxReplicas}"),
             RunAppHostAsync(expectSuccess: true, "--publisher", "manifest", "--output-path", ManifestPath),
             RunAppHostAsync(expectSuccess: true, "--operation", "publish", "--step", "publish", "--output-path", ExternalBaseDirectory,
-                "--Messaging:Runtime", "external", "--Database:Runtime", "external", "--Gateway:InferenceTransport", "Http"));
+                "--Messaging:Runtime", "external", "--Database:Runtime", "external", "--Gateway:InferenceTransport", "Http",
+                "--PythonInference:ModelRepository", ImageModelRepository));
 
         // The operator's part: fill in every secret the examples name (values only for this test).
         foreach (var example in Directory.GetFiles(Root, "*.env.example", SearchOption.AllDirectories))

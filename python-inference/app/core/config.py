@@ -143,6 +143,9 @@ class Settings:
     MAX_TEXT_LENGTH: int = 5000
     MAX_BODY_BYTES: int = 1024 * 1024  # a larger HTTP request body is 413, as at the gateway
     MODEL_CACHE_DIR: Path = SERVICE_ROOT / ".model-cache"
+    # Models trained elsewhere, served beside the built-in ones: <name>/<version>/model.joblib + model.json each
+    # (app/ml/repository.py). Unset: the built-in models only. Anything wrong in it stops the start-up.
+    MODEL_REPOSITORY: Path | None = None
     OTEL_SERVICE_NAME: str = "python-inference"
     OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
     OTEL_EXPORTER_OTLP_HEADERS: str | None = None
@@ -213,6 +216,7 @@ class Settings:
         """Build settings from `environ` (default: the process environment); bad values fail start-up."""
         env = os.environ if environ is None else environ
         cache_dir = _optional(env, "MODEL_CACHE_DIR")
+        repository = _optional(env, "MODEL_REPOSITORY")
         analytics_db = _optional(env, "ANALYTICS_DB_PATH")
         provider = _database_provider(env, "Database__Provider")
         analytics_database = _optional(env, "ConnectionStrings__analyticsdb")
@@ -224,6 +228,7 @@ class Settings:
             MAX_TEXT_LENGTH=_positive_int(env, "MAX_TEXT_LENGTH", cls.MAX_TEXT_LENGTH),
             MAX_BODY_BYTES=_positive_int(env, "MAX_BODY_BYTES", cls.MAX_BODY_BYTES),
             MODEL_CACHE_DIR=Path(cache_dir) if cache_dir else cls.MODEL_CACHE_DIR,
+            MODEL_REPOSITORY=Path(repository) if repository else None,
             OTEL_SERVICE_NAME=_optional(env, "OTEL_SERVICE_NAME") or cls.OTEL_SERVICE_NAME,
             OTEL_EXPORTER_OTLP_ENDPOINT=_optional(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
             OTEL_EXPORTER_OTLP_HEADERS=_optional(env, "OTEL_EXPORTER_OTLP_HEADERS"),

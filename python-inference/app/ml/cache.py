@@ -56,6 +56,7 @@ class TrainedModel:
     artifact_sha256: str
     from_cache: bool
     trained_at: datetime  # when the estimator was fitted (UTC); kept in the cache entry, outside the artifact
+    loaded_from: Path | None = None  # the model repository's version folder it came from (app/ml/repository.py)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.ml import iris, sentiment, sentiment_tfidf
 from app.ml.model import ServedModel
+from app.ml.repository import RepositoryError, load_repository
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,30 @@ class ModelRegistry:
         return iter([served[name] for name in sorted(served)])
 
 
-def load_models(cache_dir: Path, default_versions: Mapping[str, str] | None = None) -> ModelRegistry:
-    return ModelRegistry(
-        [sentiment.load(cache_dir), sentiment_tfidf.load(cache_dir), iris.load(cache_dir)], default_versions
-    )
+def load_models(
+    cache_dir: Path, default_versions: Mapping[str, str] | None = None, repository: Path | None = None
+) -> ModelRegistry:
+    """The built-in models, and every version in the model repository if there is one (app/ml/repository.py).
+
+    A repository version of a built-in model joins its versions (the built-in default is still served first); a model
+    only the repository has serves its highest version first. Either way, once python-inference has registered with
+    the Worker, the registry's active version is the one served.
+    """
+    built_in = [sentiment.load(cache_dir), sentiment_tfidf.load(cache_dir), iris.load(cache_dir)]
+    if repository is None:
+        return ModelRegistry(built_in, default_versions)
+    built_in_names = {model.name for model in built_in}
+    built_in_versions = {(model.name, model.version) for model in built_in}
+    added = load_repository(repository)
+    for model in added:
+        if (model.name, model.version) in built_in_versions:
+            raise RepositoryError(
+                f"{repository / model.name / model.version}: {model.name} {model.version} is a built-in version; "
+                "give the repository's another version"
+            )
+    defaults = dict(default_versions or {})
+    for model in added:
+        if model.name not in built_in_names:
+            # load_repository gives each model's versions in order, so the last one seen is the highest.
+            defaults[model.name] = model.version
+    return ModelRegistry([*built_in, *added], defaults)

@@ -9,10 +9,14 @@ from pydantic import BaseModel, Field
 class ModelVersionInfo(BaseModel):
     version: str
     served: bool = Field(..., description="Whether this version answers predictions now.")
-    held_out_accuracy: float = Field(..., description="Accuracy on the 20% split this version never saw.")
+    held_out_accuracy: float = Field(
+        ..., description="Accuracy on the held-out split this version never saw (20% for the built-in models)."
+    )
     train_size: int
     test_size: int
-    artifact_sha256: str = Field(..., description="SHA-256 of the pickled fitted estimator.")
+    artifact_sha256: str = Field(
+        ..., description="SHA-256 of the fitted estimator's artifact (its pickle; a repository model's model.joblib)."
+    )
     trained_at: datetime
     description: str
 
@@ -24,10 +28,14 @@ class ModelInfo(BaseModel):
     version: str = Field(..., description="The served version.")
     input_kind: Literal["text", "features"]
     labels: list[str]
-    held_out_accuracy: float = Field(..., description="Accuracy on the 20% split the served model never saw.")
+    held_out_accuracy: float = Field(
+        ..., description="Accuracy on the held-out split the served model never saw (20% for the built-in models)."
+    )
     train_size: int
     test_size: int
-    artifact_sha256: str = Field(..., description="SHA-256 of the pickled fitted estimator.")
+    artifact_sha256: str = Field(
+        ..., description="SHA-256 of the fitted estimator's artifact (its pickle; a repository model's model.joblib)."
+    )
     description: str
     versions: list[ModelVersionInfo] = Field(..., description="Every version loaded, the served one included.")
 

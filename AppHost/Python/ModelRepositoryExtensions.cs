@@ -1,0 +1,38 @@
+namespace AppHost.Python;
+
+/// <summary>
+/// <c>PythonInference:ModelRepository</c>: a folder of models trained elsewhere (<c>&lt;name&gt;/&lt;version&gt;/model.joblib</c>
+/// with its <c>model.json</c>), which python-inference serves beside its built-in ones as <c>MODEL_REPOSITORY</c>
+/// (docs/models.md). In a run it is a folder of this machine, made absolute and checked here, so a wrong path stops the
+/// AppHost rather than python-inference's start-up; published, it is the path inside python-inference's image, passed on
+/// as it is.
+/// </summary>
+public static class ModelRepositoryExtensions
+{
+    public const string ConfigurationKey = "PythonInference:ModelRepository";
+    public const string EnvironmentVariable = "MODEL_REPOSITORY";
+
+    public static IResourceBuilder<UvicornAppResource> WithModelRepository(this IResourceBuilder<UvicornAppResource> inference)
+    {
+        var builder = inference.ApplicationBuilder;
+        if (builder.Configuration[ConfigurationKey] is not { Length: > 0 } configured)
+        {
+            return inference;
+        }
+
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return inference.WithEnvironment(EnvironmentVariable, configured);
+        }
+
+        var folder = Path.GetFullPath(configured);
+        if (!Directory.Exists(folder))
+        {
+            throw new DistributedApplicationException(
+                $"{ConfigurationKey} is {configured}, which is not a folder ({folder}). Write models into it first " +
+                "(python-inference/examples/train_wine.py shows how; docs/models.md).");
+        }
+
+        return inference.WithEnvironment(EnvironmentVariable, folder);
+    }
+}
