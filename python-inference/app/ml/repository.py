@@ -171,10 +171,7 @@ def load_repository(root: Path) -> list[ServedModel]:
     for model_dir in sorted(path for path in root.iterdir() if not path.name.startswith(".")):
         if not model_dir.is_dir():
             raise RepositoryError(f"{model_dir}: expected a folder per model, <name>/<version>/")
-        if not NAME_PATTERN.match(model_dir.name):
-            raise RepositoryError(
-                f"{model_dir}: a model name is 1 to 64 lower-case letters, digits, '-' or '_' (as the gateway takes it)"
-            )
+        _check_name(model_dir)
         versions = [path for path in model_dir.iterdir() if not path.name.startswith(".")]
         if not versions:
             raise RepositoryError(f"{model_dir}: no version folder in it")
@@ -185,10 +182,10 @@ def load_repository(root: Path) -> list[ServedModel]:
 
 def load_version(version_dir: Path) -> ServedModel:
     name, version = version_dir.parent.name, version_dir.name
-    if not version_dir.is_dir() or not VERSION_PATTERN.match(version):
-        raise RepositoryError(
-            f"{version_dir}: a version is a folder named with 1 to 64 letters, digits, '.', '_', '+' or '-'"
-        )
+    _check_name(version_dir.parent)
+    _check_version(version_dir)
+    if not version_dir.is_dir():
+        raise RepositoryError(f"{version_dir}: a version is a folder")
     manifest = _read_manifest(version_dir / MANIFEST)
     try:
         artifact = (version_dir / ARTIFACT).read_bytes()
@@ -248,6 +245,8 @@ def write_model(
     check it, so a model that would stop the start-up is refused here already.
     """
     version_dir = Path(root) / name / version
+    _check_name(version_dir.parent)
+    _check_version(version_dir)
     version_dir.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
@@ -263,13 +262,33 @@ def write_model(
     )
     (version_dir / ARTIFACT).write_bytes(artifact)
     (version_dir / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-    load_version(version_dir)
+    try:
+        load_version(version_dir)
+    except RepositoryError:
+        # Nothing is left behind that would stop the service's start-up.
+        for written in (version_dir / ARTIFACT, version_dir / MANIFEST):
+            written.unlink(missing_ok=True)
+        raise
     return version_dir
 
 
 def version_order(version: str) -> tuple[tuple[int, int | str], ...]:
     """Numbers compare as numbers, the rest as text: 1.9.0 < 1.10.0, 2.0.0-rc1 after 2.0.0's shared prefix."""
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|[^\d.]+", version))
+
+
+def _check_name(model_dir: Path) -> None:
+    if not NAME_PATTERN.match(model_dir.name):
+        raise RepositoryError(
+            f"{model_dir}: a model name is 1 to 64 lower-case letters, digits, '-' or '_' (as the gateway takes it)"
+        )
+
+
+def _check_version(version_dir: Path) -> None:
+    if not VERSION_PATTERN.match(version_dir.name):
+        raise RepositoryError(
+            f"{version_dir}: a version is a folder named with 1 to 64 letters, digits, '.', '_', '+' or '-'"
+        )
 
 
 def _read_manifest(path: Path) -> Manifest:

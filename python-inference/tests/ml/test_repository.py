@@ -173,11 +173,23 @@ def test_a_model_declared_as_text_that_takes_features_fails_its_probe(tmp_path: 
         load_repository(tmp_path)
 
 
-def test_an_estimator_without_probabilities_is_refused_when_written(tmp_path: Path) -> None:
+def test_an_estimator_without_probabilities_is_refused_when_written_and_nothing_is_left_behind(tmp_path: Path) -> None:
     svm = Pipeline([("tfidf", TfidfVectorizer()), ("classifier", LinearSVC())]).fit(SENTENCES, MOODS)
 
     with pytest.raises(RepositoryError, match="has no predict_proba or classes_"):
         write_model(tmp_path, "mood", "1.0.0", svm, input_kind="text", description="Mood.", evaluation=EVALUATION)
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]
+
+
+@pytest.mark.parametrize(("name", "version"), [("Mood", "1.0.0"), ("mood", "1 0"), ("mood", "../1.0.0")])
+def test_a_name_or_version_the_service_would_refuse_is_refused_before_anything_is_written(
+    tmp_path: Path, name: str, version: str
+) -> None:
+    with pytest.raises(RepositoryError, match="a model name is|a version is a folder named"):
+        write_model(
+            tmp_path, name, version, text_model(), input_kind="text", description="Mood.", evaluation=EVALUATION
+        )
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(
