@@ -17,7 +17,7 @@ apt_packages=(
   python3 python3-venv python3-pip
   python3-fastapi python3-starlette python3-pydantic python3-uvicorn python3-uvloop python3-httptools
   python3-sklearn python3-scipy python3-numpy python3-httpx python3-pytest python3-pytest-timeout python3-jsonschema
-  python3-aio-pika python3-psycopg
+  python3-aio-pika python3-psycopg python3-jwt
   python3-grpcio python3-protobuf protobuf-compiler python3-grpc-tools
   curl ca-certificates
   wrk
@@ -68,7 +68,7 @@ setup_python() {
     echo "$digest" >"$stamp"
   fi
 
-  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, numpy, httpx, pytest, jsonschema, aio_pika, grpc, grpc_tools, google.protobuf" 2>/dev/null \
+  "$venv/bin/python" -c "import fastapi, uvicorn, sklearn, joblib, numpy, httpx, jwt, psycopg, pytest, jsonschema, aio_pika, grpc, grpc_tools, google.protobuf" 2>/dev/null \
     || die "python-inference's dependencies are not importable from $venv (no package index reachable and Debian's packages incomplete?)"
 
   generate_python_stubs
