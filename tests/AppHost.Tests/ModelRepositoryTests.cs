@@ -56,7 +56,7 @@ public sealed class ModelRepositoryTests(AppHostFixture stack)
     }
 
     [Fact]
-    public async Task An_input_of_the_wrong_size_is_400_naming_it_with_the_models_own_rule()
+    public async Task An_input_of_the_wrong_size_is_refused_naming_it_with_the_models_own_rule_over_rest_and_json_rpc()
     {
         var response = await stack.Gateway.PostAsJsonAsync("/api/v1/predictions",
             new { model = "wine", inputs = new[] { FirstWine, FirstWine[..12] } }, Token);
@@ -64,6 +64,16 @@ public sealed class ModelRepositoryTests(AppHostFixture stack)
         var problem = await Problems.AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation_failed");
         Assert.Equal("must be a list of 13 numbers, got 12 items",
             problem.GetProperty("errors").GetProperty("inputs[1]")[0].GetString());
+
+        // JSON-RPC: invalid params, with the same field errors.
+        var rpc = await stack.Gateway.PostAsJsonAsync("/rpc", new
+        {
+            jsonrpc = "2.0", method = "predict", @params = new { model = "wine", inputs = new[] { FirstWine, FirstWine[..12] } }, id = 2,
+        }, Token);
+        var error = (await rpc.Content.ReadFromJsonAsync<JsonElement>(Token)).GetProperty("error");
+        Assert.Equal(-32602, error.GetProperty("code").GetInt32());
+        Assert.Equal("must be a list of 13 numbers, got 12 items",
+            error.GetProperty("data").GetProperty("errors").GetProperty("inputs[1]")[0].GetString());
     }
 
     [Fact]
