@@ -29,9 +29,15 @@ public sealed class ModelRepositoryTests(AppHostFixture stack)
         var wine = models["wine"];
         Assert.Equal("1.0.0", wine.GetProperty("version").GetString());
         Assert.Equal("features", wine.GetProperty("inputKind").GetString());
+        Assert.Equal(13, wine.GetProperty("featureCount").GetInt32());
         Assert.Equal(["class_0", "class_1", "class_2"], wine.GetProperty("labels").EnumerateArray().Select(l => l.GetString()));
         Assert.Equal(manifest.GetProperty("evaluation").GetProperty("held_out_accuracy").GetDouble(),
             wine.GetProperty("heldOutAccuracy").GetDouble());
+
+        // The gateway on gRPC lists the same, field for field (feature counts and their absence included).
+        using var grpc = stack.CreateGatewayClient(stack.Tokens.Create(), AppHostFixture.GrpcGateway);
+        Assert.Equal((await stack.Gateway.GetFromJsonAsync<JsonElement>("/api/v1/models", Token)).GetRawText(),
+            (await grpc.GetFromJsonAsync<JsonElement>("/api/v1/models", Token)).GetRawText());
     }
 
     [Theory]

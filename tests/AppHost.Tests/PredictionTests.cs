@@ -62,6 +62,8 @@ public sealed class PredictionTests(AppHostFixture stack)
         var models = body.GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
         Assert.Equal("text", models["sentiment"].GetProperty("inputKind").GetString());
         Assert.Equal("features", models["iris"].GetProperty("inputKind").GetString());
+        Assert.Equal(4, models["iris"].GetProperty("featureCount").GetInt32());
+        Assert.Equal(JsonValueKind.Null, models["sentiment"].GetProperty("featureCount").ValueKind);
         Assert.Equal(["negative", "positive"], models["sentiment"].GetProperty("labels").EnumerateArray().Select(l => l.GetString()));
         Assert.InRange(models["sentiment"].GetProperty("heldOutAccuracy").GetDouble(), 0.75, 1.0);
         Assert.InRange(models["iris"].GetProperty("heldOutAccuracy").GetDouble(), 0.85, 1.0);

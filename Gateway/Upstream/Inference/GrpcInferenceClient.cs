@@ -42,7 +42,7 @@ internal sealed class GrpcInferenceClient(
             : GrpcUpstreamCalls.CallAsync(callOptions => client.ListModelsAsync(new InferenceV1.ListModelsRequest(), callOptions),
             response => new ModelCatalog([.. response.Models.Select(model => new ModelInfo(model.Name, model.Version,
                 model.InputKind, [.. model.Labels], model.HeldOutAccuracy, model.TrainSize, model.TestSize,
-                model.ArtifactSha256, model.Description))]),
+                model.ArtifactSha256, model.Description, model.FeatureCount > 0 ? model.FeatureCount : null))]),
             Deadline, HttpInferenceClient.ServiceName, logger, cancellationToken, down is null ? null : down.Observe, Retries);
 
     private GrpcRetries Retries { get; } = new(options.Value.MaxRetryAttempts, options.Value.RetryBaseDelay,

@@ -19,6 +19,7 @@ public sealed record ModelInfo(
     int TrainSize,
     int TestSize,
     string ArtifactSha256,
-    string Description);
+    string Description,
+    int? FeatureCount = null); // how many numbers an input of a "features" model has; null for "text"
 
 public sealed record ModelCatalog(IReadOnlyList<ModelInfo> Models);

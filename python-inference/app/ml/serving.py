@@ -150,6 +150,7 @@ def model_info(served: ServedModel, versions: list[ServedModel]) -> ModelInfo:
         name=served.name,
         version=served.version,
         input_kind=served.input_kind,
+        feature_count=served.feature_count,
         labels=served.labels,
         held_out_accuracy=evaluation.held_out_accuracy,
         train_size=evaluation.train_size,

@@ -27,6 +27,7 @@ class ModelInfo(BaseModel):
     name: str
     version: str = Field(..., description="The served version.")
     input_kind: Literal["text", "features"]
+    feature_count: int | None = Field(None, description='How many numbers an input has ("features"); null for "text".')
     labels: list[str]
     held_out_accuracy: float = Field(
         ..., description="Accuracy on the held-out split the served model never saw (20% for the built-in models)."

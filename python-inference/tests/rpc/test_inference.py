@@ -67,6 +67,7 @@ def test_list_models_gives_the_http_catalogue(stack: RpcStack) -> None:
             "name": m.name,
             "version": m.version,
             "input_kind": m.input_kind,
+            "feature_count": m.feature_count or None,
             "labels": list(m.labels),
             "held_out_accuracy": m.held_out_accuracy,
             "train_size": m.train_size,
@@ -76,6 +77,7 @@ def test_list_models_gives_the_http_catalogue(stack: RpcStack) -> None:
         }
         for m in response.models
     ] == http
+    assert {m.name: m.feature_count for m in response.models} == {"iris": 4, "sentiment": 0}  # 0: a text model
 
 
 def test_predictions_over_grpc_are_counted_like_http_ones(stack: RpcStack) -> None:

@@ -22,6 +22,7 @@ def test_list_models_describes_sentiment_and_iris(client: TestClient) -> None:
     assert models["sentiment"]["labels"] == ["negative", "positive"]
     assert models["iris"]["input_kind"] == "features"
     assert models["iris"]["labels"] == ["setosa", "versicolor", "virginica"]
+    assert (models["iris"]["feature_count"], models["sentiment"]["feature_count"]) == (4, None)
     for model in models.values():
         assert model["version"] == "1.0.0"
         assert 0.0 <= model["held_out_accuracy"] <= 1.0

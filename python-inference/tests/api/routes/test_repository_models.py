@@ -50,7 +50,7 @@ def test_a_repository_model_is_listed_with_its_manifest(served, repository: Path
     assert set(models) == {"sentiment", "iris", "wine"}
     wine = models["wine"]
     manifest = json.loads((repository / "wine" / "1.0.0" / MANIFEST).read_text())
-    assert (wine["version"], wine["input_kind"]) == ("1.0.0", "features")
+    assert (wine["version"], wine["input_kind"], wine["feature_count"]) == ("1.0.0", "features", 13)
     assert wine["labels"] == ["class_0", "class_1", "class_2"]
     assert wine["artifact_sha256"] == manifest["artifact_sha256"]
     assert wine["held_out_accuracy"] == manifest["evaluation"]["held_out_accuracy"]
