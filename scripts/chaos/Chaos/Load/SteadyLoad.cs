@@ -192,7 +192,7 @@ public sealed class SteadyLoad : IDisposable
                 Interlocked.Increment(ref _unanswered);
             }
 
-            _samples.Enqueue(new RequestSample(route, started, clock.Elapsed, 0, exception.GetType().Name));
+            _samples.Enqueue(RequestSample.NoAnswer(route, started, clock.Elapsed, exception));
         }
     }
 

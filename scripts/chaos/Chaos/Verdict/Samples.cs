@@ -11,6 +11,29 @@ public sealed record RequestSample(string Route, DateTimeOffset Started, TimeSpa
 
     /// <summary>A 5xx, or no answer (connection refused, reset, the driver's own time limit).</summary>
     public bool IsServerFailure => Status is 0 or >= 500;
+
+    /// <summary>
+    /// A request that got no answer, with why: the exception's type as its code, and as its detail the messages down its
+    /// inner exceptions (with HttpClient's kind of error), so a report tells a connection closed under a request from a
+    /// refused one or the driver's own time limit. (A run of 2026-12-06 left one prediction unanswered with only
+    /// "HttpRequestException" to show for it.)
+    /// </summary>
+    public static RequestSample NoAnswer(string route, DateTimeOffset started, TimeSpan latency, Exception exception)
+    {
+        var reasons = new List<string>();
+        for (var current = exception; current is not null && reasons.Count < 4; current = current.InnerException)
+        {
+            var reason = current is HttpRequestException { HttpRequestError: not HttpRequestError.Unknown } http
+                ? $"{current.Message} ({http.HttpRequestError})"
+                : current.Message;
+            if (reason.Length > 0 && !reasons.Contains(reason))
+            {
+                reasons.Add(reason);
+            }
+        }
+
+        return new RequestSample(route, started, latency, 0, exception.GetType().Name, reasons.Count == 0 ? null : string.Join(" <- ", reasons));
+    }
 }
 
 /// <summary>A span of time: [Start, End).</summary>
