@@ -444,7 +444,7 @@ public class AppHostFixture : IAsyncLifetime
     /// </summary>
     private static async Task<string> WriteExampleModelRepositoryAsync(CancellationToken cancellationToken)
     {
-        var service = Path.Combine(RepositoryRoot(), "python-inference");
+        var service = Path.Combine(TestHarness.Checkout.Root, "python-inference");
         var folder = Directory.CreateTempSubdirectory("apphost-tests-models-").FullName;
         using var training = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(
             Path.Combine(service, ".venv", "bin", "python"), ["-m", "examples.train_wine", folder])
@@ -463,20 +463,6 @@ public class AppHostFixture : IAsyncLifetime
         }
 
         return folder;
-    }
-
-    /// <summary>The checkout's root: the first folder above the test assembly with both AppHost/ and python-inference/.</summary>
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (Directory.Exists(Path.Combine(folder.FullName, "AppHost")) && Directory.Exists(Path.Combine(folder.FullName, "python-inference")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No repository root above {AppContext.BaseDirectory}.");
     }
 
     public async ValueTask DisposeAsync()

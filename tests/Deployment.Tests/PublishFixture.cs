@@ -17,7 +17,7 @@ public sealed class PublishFixture : IAsyncLifetime
     public const int GatewayMaxReplicas = 9;
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(90);
 
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+    public static string RepositoryRoot => TestHarness.Checkout.Root;
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), $"deployment-tests-{Guid.NewGuid():N}");
 
@@ -125,19 +125,6 @@ public sealed class PublishFixture : IAsyncLifetime
         }
 
         return result;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Aspire.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Aspire.sln above {AppContext.BaseDirectory}.");
     }
 }
 

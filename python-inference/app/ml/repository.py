@@ -31,7 +31,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -144,9 +144,7 @@ class Manifest:
         )
 
 
-_MANIFEST_FIELDS = frozenset(
-    {"input_kind", "feature_count", "description", "artifact_sha256", "trained_at", "evaluation", "scikit_learn"}
-)
+_MANIFEST_FIELDS = frozenset(field.name for field in fields(Manifest))
 
 
 def _is_int(value: Any, low: int, high: int | None) -> bool:
