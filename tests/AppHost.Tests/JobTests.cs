@@ -159,13 +159,16 @@ public class JobTests(AppHostFixture stack)
         }
     }
 
-    private async Task<JsonElement> WaitUntilFinishedAsync(string location)
+    private Task<JsonElement> WaitUntilFinishedAsync(string location) => WaitUntilFinishedAsync(_gateway, location);
+
+    /// <summary>Reads the job at <paramref name="location"/> until it has succeeded or failed (within a minute).</summary>
+    internal static async Task<JsonElement> WaitUntilFinishedAsync(HttpClient gateway, string location)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(JobTimeout);
         while (true)
         {
-            var job = await _gateway.GetFromJsonAsync<JsonElement>(location, timeout.Token);
+            var job = await gateway.GetFromJsonAsync<JsonElement>(location, timeout.Token);
             if (job.GetProperty("status").GetString() is "succeeded" or "failed")
             {
                 return job;

@@ -19,8 +19,7 @@ public sealed class ModelRepositoryTests(AppHostFixture stack)
     [Fact]
     public async Task The_repositorys_model_is_listed_as_its_manifest_describes_it()
     {
-        var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(
-            Path.Combine(Repository, "wine", "1.0.0", "model.json"), Token)).RootElement;
+        var manifest = await WineManifestAsync();
 
         var models = (await stack.Gateway.GetFromJsonAsync<JsonElement>("/api/v1/models", Token))
             .GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
@@ -102,8 +101,7 @@ public sealed class ModelRepositoryTests(AppHostFixture stack)
 
         var version = Assert.Single(listed.GetProperty("versions").EnumerateArray());
         Assert.Equal("1.0.0", version.GetProperty("version").GetString());
-        var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(
-            Path.Combine(Repository, "wine", "1.0.0", "model.json"), Token)).RootElement;
+        var manifest = await WineManifestAsync();
         Assert.Equal(manifest.GetProperty("artifact_sha256").GetString(), version.GetProperty("artifactSha256").GetString());
     }
 
@@ -113,20 +111,15 @@ public sealed class ModelRepositoryTests(AppHostFixture stack)
         var submitted = await stack.Gateway.PostAsJsonAsync("/api/v1/jobs", new { model = "wine", inputs = new[] { LastWine, FirstWine } }, Token);
         Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        timeout.CancelAfter(Long);
-        JsonElement job;
-        do
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(200), timeout.Token);
-            job = await stack.Gateway.GetFromJsonAsync<JsonElement>(submitted.Headers.Location!.OriginalString, timeout.Token);
-        }
-        while (job.GetProperty("status").GetString() is not ("succeeded" or "failed"));
-
+        var job = await JobTests.WaitUntilFinishedAsync(stack.Gateway, submitted.Headers.Location!.OriginalString);
         Assert.Equal("succeeded", job.GetProperty("status").GetString());
         Assert.Equal(["class_2", "class_0"],
             job.GetProperty("result").GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("label").GetString()));
     }
 
-    private string Repository => stack.ModelRepository ?? throw new InvalidOperationException("This stack serves no model repository.");
+    /// <summary>The example's manifest, as the fixture's run of examples.train_wine wrote it.</summary>
+    private async Task<JsonElement> WineManifestAsync() =>
+        JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(
+            stack.ModelRepository ?? throw new InvalidOperationException("This stack serves no model repository."),
+            "wine", "1.0.0", "model.json"), Token)).RootElement;
 }
