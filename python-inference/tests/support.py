@@ -21,6 +21,8 @@ from app.ml.training import split
 SETOSA = [4.6, 3.6, 1.0, 0.2]
 VERSICOLOR = [5.6, 2.5, 3.9, 1.1]
 VIRGINICA = [6.7, 3.1, 5.6, 2.4]
+# The first wine of scikit-learn's wine data set, a class_0 (examples/train_wine.py's model).
+FIRST_WINE = [14.23, 1.71, 2.43, 15.6, 127, 2.8, 3.06, 0.28, 2.29, 5.64, 1.04, 3.92, 1065]
 
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 # A traceparent a caller (the C# gateway) would send; errors must quote its trace id.

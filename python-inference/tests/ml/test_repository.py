@@ -26,6 +26,7 @@ from app.ml.repository import (
     write_model,
 )
 from examples import train_wine
+from tests.support import FIRST_WINE
 
 EVALUATION = Evaluation(held_out_accuracy=0.9, train_size=6, test_size=2)
 SENTENCES = ["what a lovely day", "this is wonderful", "awful and broken", "terrible, never again"]
@@ -71,9 +72,7 @@ def test_the_example_is_served_as_its_manifest_says(tmp_path: Path) -> None:
     assert wine.trained.evaluation.held_out_accuracy > 0.9
     assert wine.trained.artifact_sha256 == manifest_of(version_dir)["artifact_sha256"]
     assert wine.trained.trained_at.tzinfo is not None
-    # The first wine of the data set is a class_0.
-    first = [14.23, 1.71, 2.43, 15.6, 127, 2.8, 3.06, 0.28, 2.29, 5.64, 1.04, 3.92, 1065]
-    [prediction] = wine.predict([first])
+    [prediction] = wine.predict([FIRST_WINE])
     assert prediction.label == "class_0" and 0.5 < prediction.score <= 1.0
 
 

@@ -19,9 +19,8 @@ from app.ml.repository import MANIFEST, RepositoryError
 from app.rpc.stubs import inference_pb2 as pb
 from app.rpc.stubs import inference_pb2_grpc
 from examples import train_wine
+from tests.support import FIRST_WINE
 
-# The first wine of scikit-learn's wine data set, a class_0.
-FIRST_WINE = [14.23, 1.71, 2.43, 15.6, 127, 2.8, 3.06, 0.28, 2.29, 5.64, 1.04, 3.92, 1065]
 
 
 @pytest.fixture(scope="module")
