@@ -2,6 +2,8 @@ using System.Net.Http.Json;
 using System.Text;
 using Gateway.Tests.Hosting;
 using Gateway.Tests.Rpc;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using static Gateway.Tests.Problems;
 
@@ -255,9 +257,14 @@ public sealed class UpstreamConcurrencyTests
         {
             ["UpstreamLimits:MaxConcurrentCallsPerCaller"] = "0",
         });
+        var startFailures = new StartFailureLog();
+        await using var logged = factory.WithWebHostBuilder(builder =>
+            builder.ConfigureLogging(logging => logging.AddProvider(startFailures)));
 
-        var failure = Assert.ThrowsAny<Exception>(() => factory.CreateClient());
+        Assert.ThrowsAny<Exception>(() => logged.CreateClient());
 
+        Assert.NotEmpty(startFailures.Failures);
+        var failure = startFailures.Failures[0]; // why it did not start; any error after it is of its stopping
         Assert.Contains("MaxConcurrentCallsPerCaller", (failure as OptionsValidationException ?? failure.InnerException ?? failure).Message,
             StringComparison.Ordinal);
     }
