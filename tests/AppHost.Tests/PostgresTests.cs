@@ -10,7 +10,11 @@ public sealed class JobTestsOnPostgres(PostgresStackFixture stack) : JobTests(st
 [Collection(nameof(PostgresCollection))]
 public sealed class RegistryTestsOnPostgres(PostgresStackFixture stack) : RegistryTests(stack);
 
-/// <summary>Three Worker replicas cooperating through one PostgreSQL database, and surviving kills.</summary>
+/// <summary>
+/// Three Worker replicas cooperating through one PostgreSQL database, and surviving kills and a broker restart. (The
+/// broker restart ran on the SQLite stack, among its outage tests, one at a time; here it shortens the suite's longest
+/// path, and it restarts the broker under the store production uses.)
+/// </summary>
 [Collection(nameof(PostgresCollection))]
 public sealed class PostgresReplicaTests(PostgresStackFixture stack)
 {
@@ -90,6 +94,56 @@ public sealed class PostgresReplicaTests(PostgresStackFixture stack)
         var stored = Convert.ToInt32(await query.ExecuteScalarAsync(timeout.Token), System.Globalization.CultureInfo.InvariantCulture);
         var after = await MessagingTests.CompletedJobsSeenByPythonAsync(python, timeout.Token);
         Assert.InRange(stored, seen, after);
+    }
+
+    [Fact]
+    public async Task Jobs_accepted_around_a_broker_restart_all_complete_and_the_outage_gives_503_not_a_false_202()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Long);
+        using var client = stack.CreateGatewayClient(stack.Tokens.Create(subject: $"broker-restart-{Guid.NewGuid():N}"));
+        var accepted = new List<Guid>();
+        var refused = 0;
+
+        async Task SubmitOnceAsync(int i)
+        {
+            var started = DateTime.UtcNow;
+            var response = await client.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs = new[] { $"Fine {i}" } }, timeout.Token);
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15), "a submission during the outage hung");
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                accepted.Add((await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("id").GetGuid());
+            }
+            else
+            {
+                await Problems.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "broker_unavailable");
+                refused++;
+            }
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            await SubmitOnceAsync(i);
+        }
+
+        await stack.StopResourceAsync("messaging", timeout.Token);
+        for (var i = 20; i < 25; i++)
+        {
+            await SubmitOnceAsync(i);
+        }
+
+        await stack.StartResourceAsync("messaging", timeout.Token);
+        for (var i = 25; i < 45; i++)
+        {
+            await SubmitOnceAsync(i); // the first ones may still meet a Worker that is reconnecting
+            await Task.Delay(100, timeout.Token);
+        }
+
+        Assert.True(refused >= 5, $"only {refused} submissions were refused while the broker was down");
+        await MessagingTests.WaitUntilAllFinishedAsync(client, accepted.Count, timeout.Token);
+        var jobs = await MessagingTests.ListAllAsync(client, null, timeout.Token);
+        Assert.Equal(accepted.Order(), jobs.Select(j => j.GetProperty("id").GetGuid()).Order());
+        Assert.All(jobs, job => Assert.Equal("succeeded", job.GetProperty("status").GetString()));
     }
 
     [Fact]
