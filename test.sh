@@ -18,11 +18,28 @@ export TEST_REQUIRE_INFRA=1
 # outside any test (a fixture, the runner). A run stopped here has written no report, which fails the summary.
 run_limit=(timeout --kill-after=30s 15m)
 
+# python-inference's tests run as two pytest processes beside the C# build: those that mostly wait (on their own
+# RabbitMQ or PostgreSQL, or on a stand-in Worker) and the rest, so the waits of the first overlap the second's work.
+# Each part writes its report into artifacts/test-results/python-inference/, which test_summary.py adds up as the
+# one suite python-inference; each one's output is shown as one block when it is done.
 python_suite=python-inference
-python_log="$results/$python_suite.log"
-(cd python-inference && exec "${run_limit[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider \
-  --junitxml="$results/$python_suite.junit.xml") >"$python_log" 2>&1 &
-python_pid=$!
+python_results="$results/$python_suite"
+mkdir -p "$python_results"
+waiting=(tests/messaging tests/worker tests/bench)
+pytest_part() {
+  local part=$1
+  shift
+  (cd python-inference && exec "${run_limit[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider \
+    --junitxml="$python_results/$part.junit.xml" "$@") >"$python_results/$part.log" 2>&1
+}
+pytest_part waiting "${waiting[@]}" &
+python_pids=($!)
+pytest_part rest "${waiting[@]/#/--ignore=}" &
+python_pids+=($!)
+wait_for_python() {
+  local pid
+  for pid in "${python_pids[@]}"; do wait "$pid" || status=1; done
+}
 started=$SECONDS
 
 # The README and docs/ must point at files, folders and headings that exist (one case per page).
@@ -40,7 +57,7 @@ if dotnet build Aspire.sln -nologo -v quiet -clp:ErrorsOnly; then
       --no-progress >"$unit_log" 2>&1 &
   unit_pid=$!
   # The end-to-end tests are timing-sensitive on two cores: they start once pytest is done.
-  wait "$python_pid" || status=1
+  wait_for_python
   python_done=1
   "${run_limit[@]}" dotnet test --project "$e2e" --no-build --results-directory "$results" --no-progress || status=1
   wait "$unit_pid" || status=1
@@ -51,10 +68,12 @@ else
   echo "build failed" >"$results/build-failed.txt"
   status=1
 fi
-[[ -n "${python_done:-}" ]] || wait "$python_pid" || status=1
+[[ -n "${python_done:-}" ]] || wait_for_python
 
-echo "== python-inference (pytest, ran beside the C# build)"
-cat "$python_log"
+for part in waiting rest; do
+  echo "== python-inference, $part (pytest, ran beside the C# build)"
+  cat "$python_results/$part.log"
+done
 
 # Every suite must have reported: a missing report counts as a failure, not as zero tests.
 expected=("$python_suite" docs)

@@ -2,9 +2,11 @@
 
 Usage:
   test_summary.py <folder> [--floors FILE] [suite ...]
-      Each named suite must have written <suite>.junit.xml; a missing or unreadable report counts as one failure,
-      and so does a suite that reports fewer test cases than its floor in FILE (or has no floor there). Exits 1 when
-      a test failed, a check failed, nothing ran, or a build failed (a build-failed.txt marker in the folder).
+      Each named suite must have written <suite>.junit.xml, or, when it runs in parts, one report per part in a
+      folder named after it (<suite>/<part>.junit.xml, added up); a missing or unreadable report counts as one
+      failure, and so does a suite that reports fewer test cases than its floor in FILE (or has no floor there).
+      Exits 1 when a test failed, a check failed, nothing ran, or a build failed (a build-failed.txt marker in the
+      folder).
   test_summary.py --floors-from <folder>
       Prints the test cases each report in <folder> holds, in the floors file's format (to update the floors).
 
@@ -35,18 +37,21 @@ class Tally:
         return f"tests: {self.passed} passed, {self.failed} failed, {self.skipped} skipped"
 
 
-def suite_of(report: Path) -> str:
+def suite_of(report: Path, folder: Path) -> str:
+    """A report in the folder is its suite's; one in a subfolder is a part of the suite the subfolder is named after."""
+    if report.parent != folder:
+        return report.relative_to(folder).parts[0]
     return report.name.removesuffix(REPORT_SUFFIX).removesuffix(".xml")
 
 
-def count(report: Path, tally: Tally) -> int:
+def count(report: Path, suite: str, tally: Tally) -> int:
     """Adds the report's cases to the tally; returns how many cases it holds."""
     cases = list(ET.parse(report).getroot().iter("testcase"))
     for case in cases:
         outcomes = {child.tag for child in case}
         if outcomes & {"failure", "error"}:
             tally.failed += 1
-            describe(report, case, tally)
+            describe(suite, case, tally)
         elif "skipped" in outcomes:
             tally.skipped += 1
         else:
@@ -54,10 +59,10 @@ def count(report: Path, tally: Tally) -> int:
     return len(cases)
 
 
-def describe(report: Path, case: ET.Element, tally: Tally) -> None:
+def describe(suite: str, case: ET.Element, tally: Tally) -> None:
     """Names a failed test and the first lines of its message, so the end of a long log says what failed."""
     name = f"{case.get('classname', '')}.{case.get('name', '')}".strip(".")
-    tally.lines.append(f"FAILED {suite_of(report)}: {name}")
+    tally.lines.append(f"FAILED {suite}: {name}")
     for child in case:
         if child.tag in ("failure", "error"):
             text = (child.get("message") or "") + "\n" + (child.text or "")
@@ -80,13 +85,15 @@ def read_floors(path: Path) -> dict[str, int]:
 
 
 def summarise(folder: Path, suites: list[str], floors_file: Path | None, tally: Tally) -> None:
-    sizes: dict[str, int] = {}
+    sizes: dict[str, int] = {}  # test cases per suite, its parts added up; -1 once any of its reports is unreadable
     for report in sorted(folder.rglob("*.xml")):
+        suite = suite_of(report, folder)
         try:
-            sizes[suite_of(report)] = count(report, tally)
+            size = count(report, suite, tally)
         except (ET.ParseError, OSError, UnicodeDecodeError) as error:
-            tally.fail(f"{suite_of(report)}: its report {report.name} is unreadable ({error})")
-            sizes[suite_of(report)] = -1
+            tally.fail(f"{suite}: its report {report.relative_to(folder)} is unreadable ({error})")
+            size = -1
+        sizes[suite] = -1 if -1 in (size, sizes.get(suite)) else sizes.get(suite, 0) + size
 
     for suite in suites:
         if suite not in sizes:
@@ -111,8 +118,12 @@ def summarise(folder: Path, suites: list[str], floors_file: Path | None, tally: 
 
 
 def print_floors(folder: Path) -> int:
+    sizes: dict[str, int] = {}
     for report in sorted(folder.rglob(f"*{REPORT_SUFFIX}")):
-        print(f"{suite_of(report)} {len(list(ET.parse(report).getroot().iter('testcase')))}")
+        suite = suite_of(report, folder)
+        sizes[suite] = sizes.get(suite, 0) + len(list(ET.parse(report).getroot().iter("testcase")))
+    for suite, size in sorted(sizes.items()):
+        print(f"{suite} {size}")
     return 0
 
 
