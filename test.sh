@@ -18,23 +18,23 @@ export TEST_REQUIRE_INFRA=1
 # outside any test (a fixture, the runner). A run stopped here has written no report, which fails the summary.
 run_limit=(timeout --kill-after=30s 15m)
 
-# python-inference's tests run as two pytest processes beside the C# build: those that mostly wait (on their own
-# RabbitMQ or PostgreSQL, or on a stand-in Worker) and the rest, so the waits of the first overlap the second's work.
-# Each part writes its report into artifacts/test-results/python-inference/, which test_summary.py adds up as the
-# one suite python-inference; each one's output is shown as one block when it is done.
+# python-inference's tests run as two pytest processes beside the C# build: tests/messaging (which starts a RabbitMQ
+# and a PostgreSQL of its own and mostly waits on them) and the rest, so the waits of the first overlap the
+# second's work. Each part writes its report into artifacts/test-results/python-inference/, which test_summary.py
+# adds up as the one suite python-inference; each one's output is shown as one block when it is done.
 python_suite=python-inference
 python_results="$results/$python_suite"
 mkdir -p "$python_results"
-waiting=(tests/messaging tests/worker tests/bench)
+messaging_tests=tests/messaging
 pytest_part() {
   local part=$1
   shift
   (cd python-inference && exec "${run_limit[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider \
     --junitxml="$python_results/$part.junit.xml" "$@") >"$python_results/$part.log" 2>&1
 }
-pytest_part waiting "${waiting[@]}" &
+pytest_part messaging "$messaging_tests" &
 python_pids=($!)
-pytest_part rest "${waiting[@]/#/--ignore=}" &
+pytest_part rest --ignore="$messaging_tests" &
 python_pids+=($!)
 wait_for_python() {
   local pid
@@ -70,7 +70,7 @@ else
 fi
 [[ -n "${python_done:-}" ]] || wait_for_python
 
-for part in waiting rest; do
+for part in messaging rest; do
   echo "== python-inference, $part (pytest, ran beside the C# build)"
   cat "$python_results/$part.log"
 done
