@@ -156,7 +156,13 @@ public sealed class MessagingTests(AppHostFixture stack)
         TestContext.Current.SendDiagnosticMessage(string.Join("; ", inFlight));
         // One replica was always serving, and the gateway retries a submission whose replica died under it (with the
         // same idempotency key), so no client saw an error.
-        Assert.True(refusals.IsEmpty, $"{refusals.Count} submissions were refused: {string.Join(" | ", refusals.Take(5))}");
+        if (!refusals.IsEmpty)
+        {
+            Assert.Fail($"{refusals.Count} submissions were refused: {string.Join(" | ", refusals.Take(5))}{Environment.NewLine}" +
+                $"{string.Join("; ", inFlight)}{Environment.NewLine}" +
+                await LogsOfRefusalAsync(stack, refusals.First(), timeout.Token));
+        }
+
         Assert.Equal(1000, ids.Values.Distinct().Count());
         await WaitUntilAllFinishedAsync(client, 1000, timeout.Token);
 
@@ -176,6 +182,22 @@ public sealed class MessagingTests(AppHostFixture stack)
         while (completions.Values.Any(count => count == 0) || completions.Count < ids.Count);
 
         Assert.All(completions.Values, count => Assert.Equal(1, count));
+    }
+
+    /// <summary>
+    /// What the services logged in a refused submission's trace (the gateway's reason for its 503 among them), for the
+    /// failure's message: a CI run once refused 12 submissions around a kill, and its message said only that.
+    /// </summary>
+    private static async Task<string> LogsOfRefusalAsync(AppHostFixture stack, string refusal, CancellationToken cancellationToken)
+    {
+        if (System.Text.RegularExpressions.Regex.Match(refusal, "\"traceId\":\"([0-9a-f]{32})\"") is not { Success: true } traceId)
+        {
+            return "(the refusal names no trace)";
+        }
+
+        var logs = await DashboardTelemetry.LogsOfTraceAsync(stack.Dashboard, traceId.Groups[1].Value, cancellationToken);
+        return $"What trace {traceId.Groups[1].Value} logged:{Environment.NewLine}" + string.Join(Environment.NewLine, logs.Select(log =>
+            $"  [{log.Service}] {log.Scope}: {log.Body} {string.Join(", ", log.Attributes.Select(a => $"{a.Key}={a.Value}"))}"));
     }
 
     [Fact]
