@@ -47,12 +47,14 @@ public static partial class UpstreamCalls
             // warning per refused call would be thousands a second, each with a stack trace, on the cores that answer.
             return Unavailable<T>(service);
         }
-        catch (Exception exception) when (exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }
+        catch (Exception exception) when (exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError
+                                                  or HttpRequestError.ResponseEnded }
                                               or IOException)
         {
             // Nothing listens (or, while down, the breaker's probe every half second), or the answer broke off after its
-            // headers (HttpIOException: the process died mid-body; whether the call took effect is unknown, as with a
-            // dropped connection): the reason, not the stack.
+            // headers (HttpIOException, or the Worker pool's WholeAnswerHandler once its attempts are spent: the process
+            // died mid-body; whether the call took effect is unknown, as with a dropped connection): the reason, not the
+            // stack.
             LogUnreachable(logger, service, exception.Message);
             return Unavailable<T>(service);
         }

@@ -35,7 +35,8 @@ public sealed class WorkerCallOptions
 /// <item>A call whose connection failed or broke (a replica died under it) is retried after a short delay, and the
 /// pool sends the retry to a live replica. Every call is safe to repeat: reads, activations (which set a state), and
 /// job submissions, which always carry an idempotency key (<c>HttpJobsClient</c>), so a submission the dead replica
-/// had already stored comes back as the same job.</item>
+/// had already stored comes back as the same job. An answer that broke off after its headers is such a call too: each
+/// attempt reads its answer whole (<see cref="WholeAnswerHandler"/>).</item>
 /// <item>An answer, even 503 <c>broker_unavailable</c>, is never retried: the Worker has decided. Nor is a timeout,
 /// after which the first attempt may still be running.</item>
 /// <item>No circuit breaker: one breaker for a pool address opens when one replica of two dies, and then refuses
@@ -63,6 +64,32 @@ public static class WorkerPool
                     })
                     .AddTimeout(settings.AttemptTimeout);
             });
+        // Inside the attempts: each one's answer is read whole within it.
+        builder.AddHttpMessageHandler(() => new WholeAnswerHandler());
         return builder;
+    }
+}
+
+/// <summary>
+/// Reads each answer whole inside its attempt, so that one broken off after its headers (the replica died while
+/// sending it) fails the attempt as a broken connection does, and is retried like one, rather than failing the caller
+/// once the pipeline has returned. The Worker's answers are small JSON documents.
+/// </summary>
+internal sealed class WholeAnswerHandler : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await base.SendAsync(request, cancellationToken);
+        try
+        {
+            await response.Content.LoadIntoBufferAsync(cancellationToken);
+            return response;
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            response.Dispose();
+            throw new HttpRequestException(HttpRequestError.ResponseEnded,
+                $"The answer ({(int)response.StatusCode}) broke off after its headers.", exception);
+        }
     }
 }

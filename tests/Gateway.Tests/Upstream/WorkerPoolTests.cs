@@ -50,6 +50,54 @@ public sealed class WorkerPoolTests
             createdAt = DateTimeOffset.UtcNow, updatedAt = DateTimeOffset.UtcNow }),
     };
 
+    /// <summary>An answer whose headers arrived and whose body broke off after a few bytes: the replica died sending it.</summary>
+    private static HttpResponseMessage DiedWhileAnswering() => new(HttpStatusCode.Created)
+    {
+        Content = new StreamContent(new BrokenOffStream("{\"results\":[{\"status\":201,"u8.ToArray()))
+        {
+            Headers = { ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") },
+        },
+    };
+
+    /// <summary>Gives its bytes, then fails as a connection closed mid-body does.</summary>
+    private sealed class BrokenOffStream(byte[] sent) : Stream
+    {
+        private int _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_read == sent.Length)
+            {
+                throw new IOException("The response ended prematurely.");
+            }
+
+            var given = Math.Min(count, sent.Length - _read);
+            Array.Copy(sent, _read, buffer, offset, given);
+            _read += given;
+            return given;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     private static HttpResponseMessage BrokerUnavailable() => new(HttpStatusCode.ServiceUnavailable)
     {
         Content = new StringContent("""{"type":"about:blank","title":"The job queue is unavailable.","status":503,"code":"broker_unavailable"}""",
@@ -202,6 +250,34 @@ public sealed class WorkerPoolTests
         Assert.Equal(3, worker.Attempts.Count);
         Assert.Equal(503, result.Problem?.Status);
         Assert.Equal("upstream_unavailable", result.Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public async Task A_batch_whose_answer_broke_off_after_its_headers_is_retried_with_the_same_keys()
+    {
+        var worker = new ScriptedWorker(DiedWhileAnswering, BatchAnswered);
+        await using var services = Services(worker);
+        var sender = (IJobSubmissionSender)services.GetRequiredService<IJobsClient>();
+
+        var outcomes = await sender.SendManyAsync(ThreeRequests(), "alice", TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, worker.Attempts.Count);
+        Assert.All(worker.Attempts, attempt => Assert.Equal(["key-0", "key-1", "key-2"],
+            attempt.Body!.Value.GetProperty("jobs").EnumerateArray().Select(job => job.GetProperty("idempotencyKey").GetString())));
+        Assert.NotNull(outcomes[0].Value); // the second attempt's answers, each its own
+        Assert.Equal("queue_full", outcomes[1].Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public async Task An_answer_that_breaks_off_on_every_attempt_ends_in_503_upstream_unavailable()
+    {
+        var worker = new ScriptedWorker(DiedWhileAnswering);
+        await using var services = Services(worker, maxRetryAttempts: 2);
+
+        var result = await SubmitAsync(services, null);
+
+        Assert.Equal(3, worker.Attempts.Count);
+        Assert.Equal((503, "upstream_unavailable"), (result.Problem?.Status, result.Problem?.Extensions["code"]?.ToString()));
     }
 
     [Fact]
