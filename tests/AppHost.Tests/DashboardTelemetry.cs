@@ -14,7 +14,11 @@ public static class DashboardTelemetry
     public static readonly TimeSpan ExportTimeout = TimeSpan.FromSeconds(45);
 
     public sealed record LogRecord(string Service, string Scope, string TraceId, string SpanId, int SeverityNumber, string Body,
-        IReadOnlyDictionary<string, string> Attributes);
+        IReadOnlyDictionary<string, string> Attributes)
+    {
+        /// <summary>One line for a failure's message: the service, the logger, the message and its attributes.</summary>
+        public string Describe() => $"{Service} {Scope}: {Body} [{string.Join(", ", Attributes.Select(a => $"{a.Key}={a.Value}"))}]";
+    }
 
     /// <summary>
     /// An instrument's latest (cumulative) value summed over the series that match — a histogram's count, a counter's

@@ -198,7 +198,7 @@ public sealed class MessagingTests(AppHostFixture stack)
         {
             lines.AddRange((await DashboardTelemetry.LogsOfTraceAsync(stack.Dashboard, trace, cancellationToken))
                 .Where(log => log.SeverityNumber >= 13) // OpenTelemetry's WARN and above
-                .Select(log => $"  [{log.Service}] {log.Scope}: {log.Body} {string.Join(", ", log.Attributes.Select(a => $"{a.Key}={a.Value}"))}"));
+                .Select(log => "  " + log.Describe()));
         }
 
         return $"Warnings in the {traces.Count} refused traces:{Environment.NewLine}" +

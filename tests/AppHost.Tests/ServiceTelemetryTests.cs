@@ -214,8 +214,7 @@ public sealed class ServiceTelemetryTests(AppHostFixture stack)
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            throw new Xunit.Sdk.XunitException($"{exception.Message}; got: {string.Join(" | ", logs.Select(r =>
-                $"{r.Service} {r.Scope}: {r.Body} [{string.Join(", ", r.Attributes.Select(a => $"{a.Key}={a.Value}"))}]"))}");
+            throw new Xunit.Sdk.XunitException($"{exception.Message}; got: {string.Join(" | ", logs.Select(r => r.Describe()))}");
         }
     }
 

@@ -22,7 +22,6 @@ from examples import train_wine
 from tests.support import FIRST_WINE
 
 
-
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("models")
