@@ -15,13 +15,33 @@ public sealed class FixtureTests(AppHostFixture stack)
     [Theory]
     [InlineData("http")]
     [InlineData("https")]
-    public void The_gateways_ports_are_below_the_range_outgoing_connections_take_their_local_ports_from(string endpoint)
+    public void The_gateways_ports_lie_outside_the_ranges_outgoing_connections_and_aspire_take_ports_from(string endpoint)
     {
-        // Picked before the stack starts and bound when the gateway does, tens of seconds later: a port of that range
-        // could be some connection's own end by then ("address already in use", seen once in CI).
-        var ephemeral = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        // Picked before the stack starts and bound when the gateway does, tens of seconds later: a port of either
+        // range could be some connection's own end, or another stack's resource's, by then ("address already in use",
+        // seen in CI for the first and in a run of the PostgreSQL stack alone for the second).
+        var ephemeral = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)
+            .Select(int.Parse).ToArray();
         var port = stack.App.GetEndpoint("gateway", endpoint).Port;
 
-        Assert.InRange(port, 1024, int.Parse(ephemeral[0], System.Globalization.CultureInfo.InvariantCulture) - 1);
+        Assert.InRange(port, 1024, 65535);
+        Assert.False(port >= ephemeral[0] && port <= ephemeral[1], $"{port} is in the ephemeral range {ephemeral[0]}-{ephemeral[1]}");
+        Assert.False(port is >= 10000 and <= 32767, $"{port} is in Aspire's port range");
+    }
+
+    [Fact]
+    public void Aspire_gives_each_worker_replica_its_own_port_from_its_range_which_the_gateways_therefore_avoid()
+    {
+        // The premise of the test above: if a later Aspire moves its range, LoopbackPorts must follow.
+        Assert.All(stack.ReplicasOf("worker"), replica => Assert.InRange(stack.OwnAddressOf(replica).Port, 10000, 32767));
+    }
+
+    [Fact]
+    public void The_ports_outside_the_taken_ranges_are_every_unprivileged_port_in_neither()
+    {
+        Assert.Equal([(1024, 9999), (61000, 65535)], TestHarness.LoopbackPorts.FreeRanges([(32768, 60999), (10000, 32767)]));
+        Assert.Equal([(1024, 4999), (6001, 65535)], TestHarness.LoopbackPorts.FreeRanges([(5000, 6000), (5500, 5600)]));
+        Assert.Equal([(2000, 65535)], TestHarness.LoopbackPorts.FreeRanges([(1, 1999)]));
+        Assert.Throws<InvalidOperationException>(() => TestHarness.LoopbackPorts.FreeRanges([(1024, 40000), (30000, 65535)]));
     }
 }

@@ -6,23 +6,36 @@ namespace TestHarness;
 /// <summary>Ports for the processes a test (or the chaos driver) starts itself.</summary>
 internal static class LoopbackPorts
 {
-    /// <summary>Where Linux's default ephemeral range starts, for a machine whose range cannot be read.</summary>
-    private const int DefaultEphemeralStart = 32768;
+    /// <summary>Where Linux's default ephemeral range starts and ends, for a machine whose range cannot be read.</summary>
+    private static readonly (int First, int Last) DefaultEphemeral = (32768, 60999);
 
     /// <summary>
-    /// A port free on both 127.0.0.1 and [::1] right now ("localhost" may resolve to either), below the range the
-    /// kernel gives the local end of outgoing connections. The process that listens on it binds it seconds later (a
-    /// stack's gateway after every other service is healthy); a port from that range, as binding port 0 gives, could
-    /// meanwhile become some connection's local port, and the bind then fails "address already in use" (a CI run's
-    /// PostgreSQL stack did, while the other stack's gRPC clients reconnected every 2 s).
+    /// The range Aspire gives the target ports of executables and the ports of proxyless endpoints (a Worker replica's
+    /// own port, python-inference's, the local broker's and database's) unless <c>ASPIRE_PROXYLESS_ENDPOINT_PORT_RANGE</c>
+    /// says otherwise.
+    /// </summary>
+    private static readonly (int First, int Last) DefaultAspire = (10000, 32767);
+
+    private const int FirstUnprivileged = 1024;
+
+    /// <summary>
+    /// A port free on both 127.0.0.1 and [::1] right now ("localhost" may resolve to either), outside the ranges other
+    /// processes are handed ports from. The process that listens on it binds it seconds later (a stack's gateway after
+    /// every other service is healthy), and meanwhile a port from either range could be taken:
+    /// <list type="bullet">
+    /// <item>the kernel's ephemeral range, from which the local end of outgoing connections comes (a CI run's PostgreSQL
+    /// stack failed so, while the other stack's gRPC clients reconnected every 2 s);</item>
+    /// <item>Aspire's port range, which it counts up through as it starts each stack's resources (a run of the
+    /// PostgreSQL stack failed so: the port picked for its gateway was given to a resource of the SQLite stack).</item>
+    /// </list>
     /// </summary>
     public static int FreeOnBoth()
     {
-        var below = EphemeralStart();
-        var from = Math.Max(1024, below - 12_000);
+        var free = FreeRanges([Ephemeral(), AspireRange()]);
+        var size = free.Sum(range => range.Last - range.First + 1);
         while (true)
         {
-            var port = Random.Shared.Next(from, below);
+            var port = Pick(free, Random.Shared.Next(size));
             try
             {
                 using var v4 = new TcpListener(IPAddress.Loopback, port);
@@ -38,22 +51,64 @@ internal static class LoopbackPorts
         }
     }
 
-    /// <summary>The first port of the kernel's ephemeral range (<c>net.ipv4.ip_local_port_range</c>).</summary>
-    private static int EphemeralStart()
+    /// <summary>The unprivileged ports outside every one of <paramref name="taken"/>, as ranges in order.</summary>
+    internal static IReadOnlyList<(int First, int Last)> FreeRanges(IEnumerable<(int First, int Last)> taken)
+    {
+        var free = new List<(int First, int Last)>();
+        var next = FirstUnprivileged;
+        foreach (var (first, last) in taken.OrderBy(range => range.First))
+        {
+            if (first > next)
+            {
+                free.Add((next, first - 1));
+            }
+
+            next = Math.Max(next, last + 1);
+        }
+
+        if (next <= IPEndPoint.MaxPort)
+        {
+            free.Add((next, IPEndPoint.MaxPort));
+        }
+
+        return free.Count > 0 ? free : throw new InvalidOperationException("no port lies outside the ephemeral and Aspire ranges");
+    }
+
+    private static int Pick(IReadOnlyList<(int First, int Last)> ranges, int index)
+    {
+        foreach (var (first, last) in ranges)
+        {
+            if (index <= last - first)
+            {
+                return first + index;
+            }
+
+            index -= last - first + 1;
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(index));
+    }
+
+    /// <summary>The kernel's ephemeral range (<c>net.ipv4.ip_local_port_range</c>).</summary>
+    private static (int First, int Last) Ephemeral()
     {
         try
         {
-            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range")
-                .Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            return range.Length > 0 && int.TryParse(range[0], out var start) && start > 2048 ? start : DefaultEphemeralStart;
+            return Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range"), [' ', '\t', '\n']) ?? DefaultEphemeral;
         }
-        catch (IOException)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
-            return DefaultEphemeralStart;
+            return DefaultEphemeral;
         }
-        catch (UnauthorizedAccessException)
-        {
-            return DefaultEphemeralStart;
-        }
+    }
+
+    private static (int First, int Last) AspireRange() =>
+        Parse(Environment.GetEnvironmentVariable("ASPIRE_PROXYLESS_ENDPOINT_PORT_RANGE"), ['-']) ?? DefaultAspire;
+
+    private static (int First, int Last)? Parse(string? text, char[] separators)
+    {
+        var parts = (text ?? "").Split(separators, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return parts.Length == 2 && int.TryParse(parts[0], out var first) && int.TryParse(parts[1], out var last)
+               && first <= last ? (first, last) : null;
     }
 }
