@@ -68,6 +68,8 @@ public static class Extensions
         builder.Services.AddEventConsumer<NotificationsConsumer>()
             .On<JobCompletedData, JobOutcomeWebhookHandler>()
             .On<JobFailedData, JobOutcomeWebhookHandler>();
+        // Ready (/health) once every consumer above has declared its queues, not merely once the broker answers.
+        builder.Services.AddHealthChecks().AddCheck<Health.ConsumersHealthCheck>("consumers");
 
         // Operations (Apis/AdminApi.cs): the dead-letter queue, pausing the jobs queue on every replica, audited.
         builder.Services.AddSingleton<AdminAudit>();

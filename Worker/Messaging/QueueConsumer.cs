@@ -36,6 +36,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     private bool _paused;
     private int _inFlight;
     private Task? _stopped;
+    private volatile bool _declared;
 
     protected MessagingOptions Settings => options.Value;
 
@@ -44,6 +45,16 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
     protected ILogger Logger => logger;
 
     protected abstract string QueueName { get; }
+
+    /// <summary>The queue this consumer is known by (<see cref="QueueName"/>), for the health check.</summary>
+    internal string Name => QueueName;
+
+    /// <summary>
+    /// Whether this consumer has declared its queues and exchanges: once is enough, since they are durable and outlive a
+    /// broker restart. Until every consumer has, the Worker is not ready (<see cref="Health.ConsumersHealthCheck"/>): a
+    /// job published before the jobs queue exists would be returned unroutable, and its submission refused.
+    /// </summary>
+    internal bool HasDeclaredTopology => _declared;
 
     /// <summary>Every queue this consumer takes deliveries from, on its one channel: by default <see cref="QueueName"/>.</summary>
     protected virtual IReadOnlyList<string> QueueNames => [QueueName];
@@ -86,6 +97,7 @@ internal abstract partial class QueueConsumer(IServiceProvider services, IOption
                 publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false,
                 consumerDispatchConcurrency: HandlerConcurrency), stoppingToken);
             await DeclareTopologyAsync(_channel, stoppingToken);
+            _declared = true;
             await _channel.BasicQosAsync(prefetchSize: 0, prefetchCount: PrefetchCount, global: false, stoppingToken);
 
             var channel = _channel;

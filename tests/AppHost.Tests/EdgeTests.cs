@@ -96,7 +96,7 @@ public sealed class EdgeTests(AppHostFixture stack)
         using var bob = stack.CreateGatewayClient(stack.Tokens.Create(subject: "bob"));
         var submitted = await alice.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs = new[] { "fine" } },
             TestContext.Current.CancellationToken);
-        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        await Problems.AssertStatusAsync(submitted, HttpStatusCode.Accepted);
 
         var asBob = await bob.GetAsync(submitted.Headers.Location, TestContext.Current.CancellationToken);
         var asAlice = await alice.GetAsync(submitted.Headers.Location, TestContext.Current.CancellationToken);

@@ -109,7 +109,7 @@ public sealed class ModelRepositoryTests(AppHostFixture stack)
     public async Task A_job_for_it_runs_through_the_worker()
     {
         var submitted = await stack.Gateway.PostAsJsonAsync("/api/v1/jobs", new { model = "wine", inputs = new[] { LastWine, FirstWine } }, Token);
-        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        await Problems.AssertStatusAsync(submitted, HttpStatusCode.Accepted);
 
         var job = await JobTests.WaitUntilFinishedAsync(stack.Gateway, submitted.Headers.Location!.OriginalString);
         Assert.Equal("succeeded", job.GetProperty("status").GetString());

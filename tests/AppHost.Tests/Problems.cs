@@ -24,6 +24,15 @@ internal static partial class Problems
         return problem;
     }
 
+    /// <summary>Asserts the status, quoting the body when it differs (a refusal's problem says which and why).</summary>
+    public static async Task AssertStatusAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        if (response.StatusCode != status)
+        {
+            Assert.Fail($"expected {(int)status}, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
     [GeneratedRegex("^[0-9a-f]{32}$")]
     public static partial Regex TraceId();
 }

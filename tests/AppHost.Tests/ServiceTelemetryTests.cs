@@ -33,7 +33,7 @@ public sealed class ServiceTelemetryTests(AppHostFixture stack)
     public async Task A_failed_jobs_trace_id_finds_the_logs_of_the_gateway_the_worker_and_python()
     {
         using var submitted = await stack.Gateway.PostAsJsonAsync("/api/v1/jobs", new { model = "unicorn", inputs = new[] { "hello" } }, Token);
-        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        await Problems.AssertStatusAsync(submitted, HttpStatusCode.Accepted);
         var quoted = submitted.Headers.GetValues("x-trace-id").Single();
         var job = await WaitForJobAsync(submitted.Headers.Location!, Token);
         Assert.Equal("failed", job.GetProperty("status").GetString());
@@ -71,7 +71,7 @@ public sealed class ServiceTelemetryTests(AppHostFixture stack)
         await using var receiver = await WebhookReceiver.StartAsync(await SigningKeys.ForOwnerAsync(owner, Token), Token);
         using var submitted = await owner.PostAsJsonAsync("/api/v1/jobs",
             new { model = "sentiment", inputs = new[] { "counted, timed, delivered" }, callbackUrl = receiver.Url.ToString() }, Token);
-        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        await Problems.AssertStatusAsync(submitted, HttpStatusCode.Accepted);
         Assert.Equal("succeeded", (await WaitForJobAsync(submitted.Headers.Location!, Token, owner)).GetProperty("status").GetString());
 
         var submittedAfter = await WaitForGrowthAsync(() => Worker("jobs.submitted", sentiment), submittedBefore, "jobs.submitted");
@@ -173,7 +173,7 @@ public sealed class ServiceTelemetryTests(AppHostFixture stack)
         var jobTraceId = Traces.NewTraceId();
         using (var job = Traces.Traced(HttpMethod.Post, "/api/v1/jobs", jobTraceId, new { model = "sentiment", inputs = new[] { "after a probe" } }))
         {
-            Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(job, Token)).StatusCode);
+            await Problems.AssertStatusAsync(await stack.Gateway.SendAsync(job, Token), HttpStatusCode.Accepted);
         }
 
         await Traces.WaitForAsync(stack.Dashboard, jobTraceId, spans => spans.Any(s => s.Service == "worker" && s.Name == "process jobs"),

@@ -29,7 +29,7 @@ public sealed class TelemetryTests(AppHostFixture stack)
             Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { "fine work" } }),
         };
         request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
-        Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
+        await Problems.AssertStatusAsync(await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken), HttpStatusCode.Accepted);
 
         // The Worker publishes the job (`publish jobs`), a replica processes it (`process jobs`, continuing the trace
         // from the message's traceparent header) and calls python-inference over gRPC, whose metadata continues it
@@ -81,7 +81,7 @@ public sealed class TelemetryTests(AppHostFixture stack)
             Content = JsonContent.Create(new { model = "sentiment", inputs = new[] { "a pleasant surprise" } }),
         };
         request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
-        Assert.Equal(HttpStatusCode.Accepted, (await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
+        await Problems.AssertStatusAsync(await stack.Gateway.SendAsync(request, TestContext.Current.CancellationToken), HttpStatusCode.Accepted);
 
         // The Worker writes job.completed with the job's trace; its outbox relay publishes it as a child of that
         // trace, and python-inference's analytics consumer continues it from the message's traceparent header.

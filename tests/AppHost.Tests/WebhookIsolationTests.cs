@@ -24,7 +24,7 @@ public sealed class WebhookIsolationTests(AppHostFixture stack)
     {
         using var response = await client.PostAsJsonAsync("/api/v1/jobs",
             new { model = "sentiment", inputs = new[] { text }, callbackUrl = callback.ToString() }, cancellationToken);
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await Problems.AssertStatusAsync(response, HttpStatusCode.Accepted);
         return (await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
     }
 

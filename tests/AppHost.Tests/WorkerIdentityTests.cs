@@ -67,7 +67,7 @@ public sealed class WorkerIdentityTests(AppHostFixture stack)
         var owner = $"alice-{Guid.NewGuid():N}";
         using var gateway = stack.CreateGatewayClient(stack.Tokens.Create(subject: owner));
         var submitted = await gateway.PostAsJsonAsync("/api/v1/jobs", new { model = "sentiment", inputs = new[] { "fine" } }, Token);
-        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        await Problems.AssertStatusAsync(submitted, HttpStatusCode.Accepted);
         var id = (await submitted.Content.ReadFromJsonAsync<JsonElement>(Token)).GetProperty("id").GetGuid();
         using var alice = stack.WorkerClient(await stack.ForGatewayAsync(Tokens.OwnerOf(owner), "jobs"));
         using var bob = stack.WorkerClient(await stack.ForGatewayAsync($"bob-{Guid.NewGuid():N}", "jobs"));
