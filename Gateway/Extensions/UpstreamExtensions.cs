@@ -1,4 +1,5 @@
 using Gateway.Limits;
+using Gateway.Upstream;
 using Gateway.Upstream.Inference;
 using Gateway.Upstream.Inference.Batching;
 using Gateway.Upstream.Worker;
@@ -67,7 +68,8 @@ public static class UpstreamExtensions
 
     /// <summary>
     /// python-inference's HTTP/JSON resilience. Predictions are pure functions of their input, so a call whose
-    /// connection broke is retried with short, bounded delays. A timeout is never retried: the first attempt may still
+    /// connection broke, or whose answer broke off after its headers (<see cref="WholeAnswerHandler"/>), is retried with
+    /// short, bounded delays. A timeout is never retried: the first attempt may still
     /// be running there, and a retry would double the load on a python-inference that is already slow. Nor is an
     /// answer, even 5xx: python-inference has decided.
     /// A refused connection is not retried either: nothing listens there, python-inference is down. The "down" breaker
@@ -102,6 +104,8 @@ public static class UpstreamExtensions
             BreakDuration = DownProbeInterval,
             ShouldHandle = args => ValueTask.FromResult(IsRefusedConnection(args.Outcome.Exception)),
         }));
+        // Innermost: each attempt reads its answer whole, so one broken off after its headers is retried too.
+        builder.AddHttpMessageHandler(() => new WholeAnswerHandler());
         return builder;
     }
 

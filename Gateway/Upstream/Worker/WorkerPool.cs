@@ -69,27 +69,3 @@ public static class WorkerPool
         return builder;
     }
 }
-
-/// <summary>
-/// Reads each answer whole inside its attempt, so that one broken off after its headers (the replica died while
-/// sending it) fails the attempt as a broken connection does, and is retried like one, rather than failing the caller
-/// once the pipeline has returned. The Worker's answers are small JSON documents.
-/// </summary>
-internal sealed class WholeAnswerHandler : DelegatingHandler
-{
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        var response = await base.SendAsync(request, cancellationToken);
-        try
-        {
-            await response.Content.LoadIntoBufferAsync(cancellationToken);
-            return response;
-        }
-        catch (Exception exception) when (exception is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
-        {
-            response.Dispose();
-            throw new HttpRequestException(HttpRequestError.ResponseEnded,
-                $"The answer ({(int)response.StatusCode}) broke off after its headers.", exception);
-        }
-    }
-}

@@ -10,7 +10,7 @@ namespace Gateway.Tests.Upstream;
 
 /// <summary>
 /// python-inference's HTTP client with its real resilience pipeline over a scripted network: a call whose connection
-/// failed is retried, a call that timed out is not (the first attempt may still be running), and every upstream
+/// failed, or whose answer broke off after its headers, is retried, a call that timed out is not (the first attempt may still be running), and every upstream
 /// client opens at most the configured number of connections per server.
 /// </summary>
 public sealed class InferenceResilienceTests
@@ -81,6 +81,45 @@ public sealed class InferenceResilienceTests
         var outcome = await PredictAsync(services);
 
         Assert.Equal(3, inference.Attempts);
+        Assert.Equal("upstream_unavailable", outcome.Problem?.Extensions["code"]?.ToString());
+    }
+
+    [Fact]
+    public async Task A_prediction_whose_answer_broke_off_after_its_headers_is_retried_and_gets_the_next_answer()
+    {
+        var attempt = 0;
+        var inference = new ScriptedInference(_ => Task.FromResult(Interlocked.Increment(ref attempt) == 1
+            ? new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                // python-inference died while sending it
+                Content = new StreamContent(new BrokenOffStream("{\"model\":\"sentiment\",\"predictions\":[{"u8.ToArray())),
+            }
+            : new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                Content = JsonContent.Create(new { model = "sentiment", version = "1.0.0", predictions = new[] { new { label = "positive", score = 0.9 } } }),
+            }));
+        await using var services = Services(inference);
+
+        var outcome = await PredictAsync(services);
+
+        Assert.Equal(2, inference.Attempts);
+        Assert.True(outcome.Problem is null, $"{outcome.Problem?.Status} {outcome.Problem?.Detail}");
+        Assert.Equal("positive", outcome.Value!.Predictions[0].Label);
+    }
+
+    [Fact]
+    public async Task A_prediction_whose_answer_broke_off_on_every_attempt_is_503_upstream_unavailable()
+    {
+        var inference = new ScriptedInference(_ => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK)
+        {
+            Content = new StreamContent(new BrokenOffStream("{\"model\":"u8.ToArray())),
+        }));
+        await using var services = Services(inference);
+
+        var outcome = await PredictAsync(services);
+
+        Assert.Equal(3, inference.Attempts);
+        Assert.Equal(503, outcome.Problem?.Status);
         Assert.Equal("upstream_unavailable", outcome.Problem?.Extensions["code"]?.ToString());
     }
 
