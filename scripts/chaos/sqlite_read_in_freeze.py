@@ -100,7 +100,8 @@ def main() -> int:
           f"{args.readers} readers each start one read in the freeze\n")
     print("| before the freeze | round | each read (ms) | held through the freeze |")
     print("|---|---|---|---|")
-    for commit_first, label in ((False, "no commit since the readers' last read"), (True, "a commit after the readers' last read")):
+    cases = ((False, "no commit since the readers' last read"), (True, "a commit after the readers' last read"))
+    for commit_first, label in cases:
         for round_number in range(1, args.rounds + 1):
             took = one_case(commit_first, args.freeze, args.readers)
             held = sum(1 for ms in took if ms >= args.freeze * 1000 * 0.9)
