@@ -24,7 +24,7 @@ internal sealed class QueueSwitchStore(WorkerDatabase database, TimeProvider clo
     {
         var now = clock.GetUtcNow();
         await using var connection = await database.OpenAsync(cancellationToken);
-        using var turn = await database.WaitToWriteAsync(cancellationToken);
+        using var turn = await database.WaitToWriteAsync(connection, cancellationToken);
         await WorkerDatabase.ExecuteAsync(connection, null, """
             INSERT INTO queue_switches (queue, paused, changed_at, changed_by) VALUES (@queue, @paused, @now, @actor)
             ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, changed_at = excluded.changed_at, changed_by = excluded.changed_by

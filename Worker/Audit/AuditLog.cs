@@ -40,7 +40,7 @@ internal sealed class AuditLog : IAuditLog, IAsyncDisposable
             })]);
 
         await using var connection = await _database.OpenAsync(cancellationToken);
-        using var turn = await _database.WaitToWriteAsync(cancellationToken);
+        using var turn = await _database.WaitToWriteAsync(connection, cancellationToken);
         var added = await insert.Append(" WHERE true ON CONFLICT DO NOTHING RETURNING event_id").ReadStringsAsync(connection, null, cancellationToken);
         var answered = new HashSet<string>(StringComparer.Ordinal);
         return [.. records.Select(record => record.EventId.ToString() is var id && added.Contains(id) && answered.Add(id))];

@@ -231,7 +231,7 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         update.Append(" WHERE status NOT IN ('succeeded', 'failed') AND id ");
         update.In(ids.Distinct().Select(id => (object?)id.ToString()));
         update.Append($" RETURNING {Columns}");
-        using var turn = await database.WaitToWriteAsync(cancellationToken);
+        using var turn = await database.WaitToWriteAsync(connection, cancellationToken);
         await using var command = update.Build(connection, null);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var started = new List<Job>(ids.Count);
@@ -257,7 +257,7 @@ internal sealed class JobStore(WorkerDatabase database, IOutbox outbox, IOptions
         update.Append(update.Parameter(Now()));
         update.Append(" WHERE status = 'running' AND id ");
         update.In(ids.Select(id => (object?)id.ToString()));
-        using var turn = await database.WaitToWriteAsync(cancellationToken);
+        using var turn = await database.WaitToWriteAsync(connection, cancellationToken);
         await using var command = update.Build(connection, null);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }

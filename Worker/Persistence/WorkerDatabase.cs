@@ -185,7 +185,14 @@ public sealed class WorkerDatabase(SqlDialect dialect)
     public ValueTask<WriteTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Dialect.BeginWriteAsync(connection, cancellationToken);
 
-    /// <summary>This process's turn to write, for a statement that writes outside a transaction (<see cref="SqlDialect.WaitToWriteAsync"/>).</summary>
+    /// <summary>
+    /// This process's turn to write, for a statement that writes outside a transaction on <paramref name="connection"/>
+    /// (<see cref="SqlDialect.WaitToWriteAsync(DbConnection?, CancellationToken)"/>).
+    /// </summary>
+    public ValueTask<WriteTurn> WaitToWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Dialect.WaitToWriteAsync(connection, cancellationToken);
+
+    /// <summary>The turn alone, for no connection in particular (tests of the turns).</summary>
     public ValueTask<WriteTurn> WaitToWriteAsync(CancellationToken cancellationToken) => Dialect.WaitToWriteAsync(cancellationToken);
 
     public static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql,

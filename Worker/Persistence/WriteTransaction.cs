@@ -3,8 +3,9 @@ using System.Data.Common;
 namespace Worker.Persistence;
 
 /// <summary>
-/// This process's turn to write (<see cref="SqlDialect.WaitToWriteAsync"/>); disposing it passes the turn on. Disposing
-/// it twice passes it on once.
+/// This process's turn to write (<see cref="SqlDialect.WaitToWriteAsync(DbConnection?, CancellationToken)"/>); disposing
+/// it passes the turn on, once SQLite's writer has read once to leave a read mark at the WAL's end
+/// (<see cref="SqliteDialect.MarkTheWalsEnd"/>). Disposing it twice passes it on once.
 /// </summary>
 public sealed class WriteTurn : IDisposable
 {
@@ -12,10 +13,26 @@ public sealed class WriteTurn : IDisposable
     internal static readonly WriteTurn Unrestricted = new(null);
 
     private SemaphoreSlim? _gate;
+    private readonly Microsoft.Data.Sqlite.SqliteConnection? _writer;
 
-    internal WriteTurn(SemaphoreSlim? gate) => _gate = gate;
+    internal WriteTurn(SemaphoreSlim? gate, Microsoft.Data.Sqlite.SqliteConnection? writer = null) => (_gate, _writer) = (gate, writer);
 
-    public void Dispose() => Interlocked.Exchange(ref _gate, null)?.Release();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _gate, null) is not { } gate)
+        {
+            return;
+        }
+
+        try
+        {
+            SqliteDialect.MarkTheWalsEnd(_writer);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
 }
 
 /// <summary>

@@ -139,6 +139,42 @@ public sealed class SqliteWriteLockTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Once_a_turn_that_wrote_ends_a_read_mark_is_at_the_wals_end_so_the_next_read_stores_nothing()
+    {
+        // The wal-index in the -shm file (SQLite's file format, "The WAL-Index Format"): the first header's mxFrame,
+        // the WAL's last committed frame, at byte 16; aReadMark[1..4] at bytes 104 to 119. A read that finds a mark
+        // equal to mxFrame writes nothing there, and so waits for no stalled disk.
+        await using var connection = await _dialect.OpenAsync(Token);
+        using (await _dialect.WaitToWriteAsync(connection, Token))
+        {
+            await WorkerDatabase.ExecuteAsync(connection, null,
+                "INSERT INTO schema_version (version, applied_at) VALUES (4000, 'now')", Token);
+        }
+
+        var (end, marks) = WalIndex();
+        Assert.True(marks.Contains(end), $"no read mark at the WAL's end {end} after a statement's turn: {string.Join(", ", marks)}");
+
+        await using (var write = await _dialect.BeginWriteAsync(connection, Token))
+        {
+            await WorkerDatabase.ExecuteAsync(connection, write,
+                "INSERT INTO schema_version (version, applied_at) VALUES (4001, 'now')", Token);
+            await write.CommitAsync(Token);
+        }
+
+        var (later, marksLater) = WalIndex();
+        Assert.True(later > end, $"the commit did not move the WAL's end ({end} → {later})");
+        Assert.True(marksLater.Contains(later), $"no read mark at the WAL's end {later} after a transaction's turn: {string.Join(", ", marksLater)}");
+    }
+
+    private (uint End, uint[] Marks) WalIndex()
+    {
+        using var shm = new FileStream(_dialect.FilePath + "-shm", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var bytes = new byte[120];
+        shm.ReadExactly(bytes);
+        return (BitConverter.ToUInt32(bytes, 16), [.. Enumerable.Range(0, 4).Select(i => BitConverter.ToUInt32(bytes, 104 + 4 * i))]);
+    }
+
+    [Fact]
     public async Task A_statement_that_writes_without_a_turn_fails_in_a_debug_build()
     {
         await using var connection = await _dialect.OpenAsync(Token);

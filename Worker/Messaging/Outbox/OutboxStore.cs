@@ -81,7 +81,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
 
         // One statement: the inner SELECT picks due rows nobody holds (PostgreSQL skips rows another claim has
         // locked; SQLite has one writer anyway), the UPDATE leases them and RETURNING hands them over.
-        using var turn = await database.WaitToWriteAsync(cancellationToken);
+        using var turn = await database.WaitToWriteAsync(connection, cancellationToken);
         await using var command = WorkerDatabase.Command(connection, null, $"""
             UPDATE outbox SET claimed_until = @lease_end
             WHERE id IN (SELECT id FROM outbox WHERE {due} ORDER BY created_at LIMIT @limit {database.Dialect.SkipLocked})
@@ -156,7 +156,7 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
         }
 
         await using var connection = await database.OpenAsync(cancellationToken);
-        using var turn = await database.WaitToWriteAsync(cancellationToken);
+        using var turn = await database.WaitToWriteAsync(connection, cancellationToken);
         await statement.In(ids.Select(id => (object?)id.ToString())).ExecuteAsync(connection, null, cancellationToken);
     }
 
