@@ -86,6 +86,7 @@ class _Dialect(Protocol):
     transient_errors: tuple[type[BaseException], ...]
     begin_write: str
     schema_lock: str | None
+    mark_after_commit: str | None
 
     def connect(self) -> _Connection: ...
 
@@ -98,6 +99,10 @@ class _Sqlite:
     transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
     begin_write = "BEGIN IMMEDIATE"
     schema_lock = None  # BEGIN IMMEDIATE is the lock
+    # One read on the writer's connection after each commit leaves a read mark at the WAL's new end. A read that had to
+    # set that mark itself would store into the -shm file's mapping, on the database's file system, and wait out a
+    # frozen or stalled disk there (the Worker does the same: docs/reliability.md, "A read through a frozen disk").
+    mark_after_commit = "PRAGMA schema_version"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -116,6 +121,7 @@ class _Postgres:
     """psycopg 3 in autocommit mode, so transactions are the explicit BEGIN/COMMIT the store writes (as in SQLite)."""
 
     begin_write = "BEGIN"
+    mark_after_commit = None  # shared memory that is no file of the data's file system
     # pg_advisory_xact_lock key for the analytics schema ("MLGA"): one replica migrates, the others wait.
     schema_lock = "SELECT pg_advisory_xact_lock(1296844609)"
 
@@ -172,8 +178,9 @@ def _values(rows: Sequence[tuple[Any, ...]]) -> tuple[str, list[Any]]:
 
 
 class AnalyticsStore:
-    """Counts per event type and per model, each event once. Calls may come from worker threads; one lock
-    serialises them within the process, the database's transactions across processes."""
+    """Counts per event type and per model, each event once. Calls may come from worker threads. The writes take one
+    lock and one connection within the process, the database's transactions across processes; the reads
+    (`snapshot`) have a connection and a lock of their own, so a write held by a stalled disk holds no read."""
 
     # Event ids are kept long past any redelivery (RabbitMQ gives up on an unacked delivery after 30 min).
     PROCESSED_ID_RETENTION_S = 7 * 24 * 3600
@@ -186,6 +193,9 @@ class AnalyticsStore:
         self._dialect = dialect
         self._lock = threading.Lock()
         self._db: _Connection | None = None
+        self._read_lock = threading.Lock()
+        self._reader: _Connection | None = None
+        self._migrated = False
 
     @classmethod
     def postgres(cls, connection_string: str) -> AnalyticsStore:
@@ -212,6 +222,7 @@ class AnalyticsStore:
                 db.close()
                 raise
             self._db = db
+            self._migrated = True
         return self._db.cursor()  # type: ignore[no-any-return]
 
     def _migrate(self, cursor: _Cursor) -> None:
@@ -241,6 +252,23 @@ class AnalyticsStore:
                 return work(self._cursor())
             except self._dialect.transient_errors:
                 self._drop()
+                raise
+
+    def _read(self, work: Any) -> Any:
+        """`work(cursor)` on the reading connection, under its own lock. Opened once the schema is in place (the
+        writing connection migrates it, once per process: only the first read before any write waits for the writer's
+        lock); a broken one is dropped, so the next read reconnects."""
+        with self._read_lock:
+            if self._reader is None:
+                if not self._migrated:
+                    with self._lock:
+                        self._cursor()
+                self._reader = self._dialect.connect()
+            try:
+                return work(self._reader.cursor())
+            except self._dialect.transient_errors:
+                reader, self._reader = self._reader, None
+                _close_quietly(reader)
                 raise
 
     def record(self, event: Event) -> bool:
@@ -299,6 +327,11 @@ class AnalyticsStore:
                 except Exception:  # noqa: BLE001 - the connection may be gone; the original error matters
                     pass
                 raise
+            if self._dialect.mark_after_commit:
+                try:
+                    cursor.execute(self._dialect.mark_after_commit).fetchone()
+                except self._dialect.transient_errors:  # committed already; only the mark is lost
+                    pass
             return recorded
 
         result: list[bool] = self._run(work)
@@ -330,17 +363,24 @@ class AnalyticsStore:
                     setattr(counts, metric, int(count))
             return AnalyticsSnapshot(models, events)
 
-        result: AnalyticsSnapshot = self._run(work)
+        result: AnalyticsSnapshot = self._read(work)
         return result
 
     def _drop(self) -> None:
         db, self._db = self._db, None
-        if db is not None:
-            try:
-                db.close()
-            except Exception:  # noqa: BLE001 - already broken
-                pass
+        _close_quietly(db)
 
     def close(self) -> None:
+        with self._read_lock:
+            reader, self._reader = self._reader, None
+            _close_quietly(reader)
         with self._lock:
             self._drop()
+
+
+def _close_quietly(db: _Connection | None) -> None:
+    if db is not None:
+        try:
+            db.close()
+        except Exception:  # noqa: BLE001 - already broken
+            pass

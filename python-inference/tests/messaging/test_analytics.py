@@ -7,6 +7,8 @@ import asyncio
 import itertools
 import json
 import sqlite3
+import struct
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -123,6 +125,53 @@ def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:
 
     with sqlite3.connect(tmp_path / "analytics.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_read_is_not_held_by_a_write_in_progress(store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/v1/stats` reads on a connection of their own: a write held inside its transaction (a stalled disk, say) holds
+    no read, which answers with what was committed before it."""
+    store.record(prediction_made("iris", "1.0.0", {"setosa": 1}))
+    inside, release = threading.Event(), threading.Event()
+    counts = analytics_store.event_effects
+
+    def held(event: Event) -> list[Any]:
+        inside.set()
+        release.wait(10)
+        return counts(event)
+
+    monkeypatch.setattr(analytics_store, "event_effects", held)
+    with ThreadPoolExecutor(1) as pool:
+        writing = pool.submit(store.record, prediction_made("iris", "1.0.0", {"setosa": 5}))
+        try:
+            assert inside.wait(5), "the write did not start"
+            reading = ThreadPoolExecutor(1)
+            try:
+                snapshot = reading.submit(store.snapshot).result(timeout=3)
+            finally:
+                release.set()
+                reading.shutdown()
+        finally:
+            release.set()
+        assert writing.result(timeout=10) is True
+
+    assert snapshot.models["iris"].predictions == 1
+    assert store.snapshot().models["iris"].predictions == 6
+
+
+def test_after_each_write_a_read_mark_is_at_the_wals_end(tmp_path: Path) -> None:
+    """The wal-index in the -shm file (SQLite's file format): the WAL's end (mxFrame) at byte 16, aReadMark[1..4] at
+    bytes 104 to 119. A read that finds a mark equal to the end stores nothing there, so waits for no frozen disk."""
+    path = tmp_path / "analytics.db"
+    store = AnalyticsStore(path)
+    try:
+        for labels in ({"setosa": 1}, {"versicolor": 2}):
+            store.record(prediction_made("iris", "1.0.0", labels))
+            shm = (tmp_path / "analytics.db-shm").read_bytes()[:120]
+            end = struct.unpack_from("<I", shm, 16)[0]
+            marks = struct.unpack_from("<4I", shm, 104)
+            assert end in marks, f"no read mark at the WAL's end {end}: {marks}"
+    finally:
+        store.close()
 
 
 def test_an_event_whose_counts_fail_is_not_marked_as_seen(
