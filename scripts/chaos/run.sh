@@ -6,11 +6,13 @@
 # it started.
 # Exits 1 when a job was lost or done twice, a valid request got a 5xx outside a fault window, or something did not
 # recover; 2 when the run itself failed.
-# Usage: scripts/chaos/run.sh [--quick] [--soak-only SECONDS | --slow-only | --disk-only] [--out DIR]
+# Usage: scripts/chaos/run.sh [--quick] [--soak-only SECONDS | --slow-only | --disk-only] [--postgres] [--out DIR]
 #   --quick      each fault once with short windows and a 20 s soak (about 3 minutes): for development, not the figures
 #   --soak-only  no faults: the warm-up, the saturation measurement and a soak of SECONDS (to look into growth)
 #   --slow-only  only the python-inference-slow scenario, no soak (to look into the other routes' latency meanwhile)
 #   --disk-only  only the disk-stall scenario, no soak (root only, as the scenario is)
+#   --postgres   the Worker's jobs and python-inference's counts in PostgreSQL (the machine's, run locally, its data on
+#                the state's file system too) instead of SQLite files
 # CHAOS_WORKER_<key>=<value> in the environment gives the Worker <key>=<value>, and CHAOS_GATEWAY_<key>=<value> the
 # gateway, to compare a setting on and off (e.g. CHAOS_WORKER_Logging__LogLevel__Default=Debug,
 # CHAOS_GATEWAY_Inference__Transport=Grpc); the AppHost's own environment does not reach its services.

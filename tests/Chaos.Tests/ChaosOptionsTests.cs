@@ -25,6 +25,18 @@ public sealed class ChaosOptionsTests
     }
 
     [Fact]
+    public void Postgres_puts_the_state_in_postgresql_beside_any_mode_and_is_named_in_the_report()
+    {
+        var options = ChaosOptions.Parse(["--disk-only", "--postgres", "--out", "/tmp/x"]);
+
+        Assert.True(options.Postgres && options.DiskOnly);
+        Assert.Equal("full --disk-only --postgres", options.Mode);
+        Assert.True(ChaosOptions.Parse(["--quick", "--soak-only", "60", "--postgres"]).Postgres);
+        Assert.False(ChaosOptions.Parse([]).Postgres);
+        Assert.Equal("full", ChaosOptions.Parse([]).Mode);
+    }
+
+    [Fact]
     public void The_run_is_given_as_much_longer_as_its_soak_is()
     {
         Assert.Equal(TimeSpan.FromMinutes(40), ChaosOptions.Parse([]).RunLimit);

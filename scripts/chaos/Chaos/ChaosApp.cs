@@ -70,15 +70,21 @@ public sealed class ChaosApp : IAsyncDisposable
 
     /// <summary>
     /// Starts the stack; its state (the broker's data, the databases) under <paramref name="stateRoot"/> when given (the
-    /// run's own file system, <c>LocalState:Root</c>), in the temporary folder otherwise.
+    /// run's own file system, <c>LocalState:Root</c>), in the temporary folder otherwise. With <paramref name="postgres"/>
+    /// the jobs and the analytics counts are in the machine's PostgreSQL, run locally with its data there too.
     /// </summary>
-    public async Task StartAsync(TimeSpan timeout, string? stateRoot = null)
+    public async Task StartAsync(TimeSpan timeout, string? stateRoot = null, bool postgres = false)
     {
         using var cancellation = new CancellationTokenSource(timeout);
         string[] arguments = ["--Messaging:Runtime=local", "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true", "--Worker:Replicas=2",
             $"--Dashboard:TelemetryLimits:MaxMetricsCount={DashboardMetricPoints}",
             // A temporary store for the dashboard, not one of the ten runs kept under ~/.aspire (docs/operations.md).
             "--Aspire:Dashboard:PersistenceMode=None"];
+        if (postgres)
+        {
+            arguments = [.. arguments, "--Database:Provider=postgres", "--Database:Runtime=local"];
+        }
+
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             stateRoot is null ? arguments : [.. arguments, $"--LocalState:Root={stateRoot}"],
             (options, _) => options.DisableDashboard = false, cancellation.Token);

@@ -17,7 +17,8 @@ public sealed record ChaosOptions(
     bool SoakOnly = false,
     bool SlowOnly = false,
     string? StateDisk = null,
-    bool DiskOnly = false)
+    bool DiskOnly = false,
+    bool Postgres = false)
 {
     /// <summary>
     /// How long the disk-stall scenario keeps the state's file system frozen: as long as the longest stall the machine's
@@ -43,21 +44,27 @@ public sealed record ChaosOptions(
     /// </summary>
     public TimeSpan RunLimit => TimeSpan.FromMinutes(Quick ? 10 : 30) + Soak;
 
-    /// <summary>How the report names the run: "full", "--quick", and "--slow-only", "--disk-only" or "--soak-only S" after either.</summary>
+    /// <summary>
+    /// How the report names the run: "full", "--quick", and "--slow-only", "--disk-only" or "--soak-only S" after either,
+    /// then "--postgres" when the Worker's jobs and python-inference's counts are in PostgreSQL.
+    /// </summary>
     public string Mode => (Quick ? "--quick" : "full")
-        + (SlowOnly ? " --slow-only" : DiskOnly ? " --disk-only" : SoakOnly ? $" --soak-only {Soak.TotalSeconds:0}" : "");
+        + (SlowOnly ? " --slow-only" : DiskOnly ? " --disk-only" : SoakOnly ? $" --soak-only {Soak.TotalSeconds:0}" : "")
+        + (Postgres ? " --postgres" : "");
 
     public static ChaosOptions Parse(string[] args)
     {
-        const string usage = "usage: [--quick] [--soak-only SECONDS | --slow-only | --disk-only] [--out DIR] [--state-disk DIR]";
+        const string usage = "usage: [--quick] [--soak-only SECONDS | --slow-only | --disk-only] [--postgres] [--out DIR] [--state-disk DIR]";
         var quick = args.Contains("--quick");
         var output = ValueOf(args, "--out") ?? Path.Combine("artifacts", "chaos");
         var soakOnly = ValueOf(args, "--soak-only");
         var slowOnly = args.Contains("--slow-only");
         var diskOnly = args.Contains("--disk-only");
+        // The state in the machine's PostgreSQL (Database:Provider=postgres, run locally) instead of SQLite files.
+        var postgres = args.Contains("--postgres");
         // A file system of the run's own for the state (run.sh mounts one when it can), which the disk-stall scenario freezes.
         var stateDisk = ValueOf(args, "--state-disk");
-        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" and not "--slow-only" and not "--disk-only" and not "--state-disk"
+        var unknown = args.Where(a => a is not "--quick" and not "--out" and not "--soak-only" and not "--slow-only" and not "--disk-only" and not "--postgres" and not "--state-disk"
             && a != output && a != soakOnly && a != stateDisk).ToList();
         if (unknown.Count > 0)
         {
@@ -68,7 +75,7 @@ public sealed record ChaosOptions(
         var options = quick
             ? new ChaosOptions(true, S(6), S(3), S(4), S(5), S(6), S(6), S(20), S(5), S(90), S(10), output)
             : new ChaosOptions(false, S(30), S(10), S(20), S(15), S(30), S(30), S(600), S(60), S(240), S(90), output);
-        options = options with { StateDisk = stateDisk };
+        options = options with { StateDisk = stateDisk, Postgres = postgres };
         if ((slowOnly ? 1 : 0) + (diskOnly ? 1 : 0) + (soakOnly is null ? 0 : 1) > 1)
         {
             throw new ArgumentException($"--slow-only, --disk-only and --soak-only exclude each other ({usage})");

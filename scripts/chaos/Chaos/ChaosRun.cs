@@ -83,7 +83,7 @@ public sealed class ChaosRun(ChaosApp stack, ChaosOptions options, TextWriter lo
         (load.PredictionsPerSecond, load.JobsPerSecond, load.ReadsPerSecond) = (20, 5, 5);
         var running = load.RunAsync(stopLoad.Token);
         await using var probes = StallProbes.Start(await stack.BrokerConnectionStringAsync(cancellationToken),
-            await stack.WorkerDatabasePathAsync(), options.OutputDirectory);
+            await stack.WorkerDatabasePathAsync(), options.StateDisk ?? options.OutputDirectory);
         _probes = probes;
         _phaseClock.Start();
 

@@ -29,7 +29,7 @@ ChaosRun run;
 var startUp = TimeSpan.Zero;
 try
 {
-    await stack.StartAsync(TimeSpan.FromMinutes(5), options.StateDisk);
+    await stack.StartAsync(TimeSpan.FromMinutes(5), options.StateDisk, options.Postgres);
     startUp = clock.Elapsed;
     log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] every resource healthy after {clock.Elapsed.TotalSeconds:0} s; gateway {stack.Gateway}");
     run = new ChaosRun(stack, options, log);

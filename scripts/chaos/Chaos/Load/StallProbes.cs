@@ -43,15 +43,16 @@ public sealed class StallProbes : IAsyncDisposable
 
     /// <summary>
     /// Starts the probes: the disk and the write lock when the Worker keeps its jobs in SQLite at
-    /// <paramref name="databasePath"/> (the disk in the run's output folder otherwise), the broker always.
+    /// <paramref name="databasePath"/> (otherwise the disk in <paramref name="otherwiseFolder"/>: the state's own file
+    /// system, which holds PostgreSQL's data then, or the run's output folder), the broker always.
     /// </summary>
-    public static StallProbes Start(string brokerConnectionString, string? databasePath, string outputFolder)
+    public static StallProbes Start(string brokerConnectionString, string? databasePath, string otherwiseFolder)
     {
         var probes = new StallProbes();
         probes.Add(new StallProbe(DriverTimer, cancellationToken => Task.Delay(Interval, cancellationToken), expected: Interval),
             interval: TimeSpan.Zero);
         probes.Add(StallProbe.ClockJumps(MachinePaused, Interval), interval: TimeSpan.Zero);
-        var folder = databasePath is null ? outputFolder : Path.GetDirectoryName(databasePath)!;
+        var folder = databasePath is null ? otherwiseFolder : Path.GetDirectoryName(databasePath)!;
         Directory.CreateDirectory(folder);
         var disk = new SyncedWrite(Path.Combine(folder, ".chaos-stall-probe"));
         probes._resources.Add(disk);
