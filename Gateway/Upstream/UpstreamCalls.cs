@@ -52,8 +52,8 @@ public static partial class UpstreamCalls
                                               or IOException)
         {
             // Nothing listens (or, while down, the breaker's probe every half second), or the answer broke off after its
-            // headers (HttpIOException, or the Worker pool's WholeAnswerHandler once its attempts are spent: the process
-            // died mid-body; whether the call took effect is unknown, as with a dropped connection): the reason, not the
+            // headers (HttpIOException, or WholeAnswerHandler's ResponseEnded once a client's attempts are spent: the
+            // process died mid-body; whether the call took effect is unknown, as with a dropped connection): the reason, not the
             // stack.
             LogUnreachable(logger, service, exception.Message);
             return Unavailable<T>(service);

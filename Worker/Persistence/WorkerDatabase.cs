@@ -192,8 +192,6 @@ public sealed class WorkerDatabase(SqlDialect dialect)
     public ValueTask<WriteTurn> WaitToWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Dialect.WaitToWriteAsync(connection, cancellationToken);
 
-    /// <summary>The turn alone, for no connection in particular (tests of the turns).</summary>
-    public ValueTask<WriteTurn> WaitToWriteAsync(CancellationToken cancellationToken) => Dialect.WaitToWriteAsync(cancellationToken);
 
     public static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql,
         CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)

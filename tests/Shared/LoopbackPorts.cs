@@ -102,7 +102,8 @@ internal static class LoopbackPorts
         }
     }
 
-    private static (int First, int Last) AspireRange() =>
+    /// <summary>Aspire's port range, which <see cref="FreeOnBoth"/> avoids.</summary>
+    internal static (int First, int Last) AspireRange() =>
         Parse(Environment.GetEnvironmentVariable("ASPIRE_PROXYLESS_ENDPOINT_PORT_RANGE"), ['-']) ?? DefaultAspire;
 
     private static (int First, int Last)? Parse(string? text, char[] separators)

@@ -71,7 +71,7 @@ public sealed class SqlBuilderTests
         var bytes = db.Database.Dialect.Provider == DatabaseProvider.Postgres ? "BYTEA" : "BLOB";
         await WorkerDatabase.ExecuteAsync(connection, null,
             $"CREATE TABLE rows_test (id TEXT PRIMARY KEY, note TEXT NULL, size INTEGER NOT NULL, body {bytes} NULL)", Token);
-        using var turn = await db.Database.WaitToWriteAsync(Token);
+        using var turn = await db.Database.WaitToWriteAsync(connection, Token);
 
         var inserted = await new SqlBuilder("INSERT INTO rows_test (id, note, size, body) SELECT * FROM")
             .Rows([["a", null, 1, new byte[] { 1, 2 }], ["b", "two", 2, null], ["c", null, 3, null]])

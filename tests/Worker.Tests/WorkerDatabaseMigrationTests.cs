@@ -72,7 +72,7 @@ public sealed class WorkerDatabaseMigrationTests
         await db.Store.TryFailAsync(finished.Id, new ProblemDetails { Title = "no" }, null, Token);
         var queued = await db.AddQueuedAsync();
         await using (var connection = await db.Database.OpenAsync(Token))
-        using (await db.Database.WaitToWriteAsync(Token))
+        using (await db.Database.WaitToWriteAsync(connection, Token))
         {
             // A registration as that version's store wrote it (the current store writes who activated it).
             await WorkerDatabase.ExecuteAsync(connection, null, """

@@ -140,16 +140,11 @@ def test_a_read_is_not_held_by_a_write_in_progress(store: AnalyticsStore, monkey
         return counts(event)
 
     monkeypatch.setattr(analytics_store, "event_effects", held)
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         writing = pool.submit(store.record, prediction_made("iris", "1.0.0", {"setosa": 5}))
         try:
             assert inside.wait(5), "the write did not start"
-            reading = ThreadPoolExecutor(1)
-            try:
-                snapshot = reading.submit(store.snapshot).result(timeout=3)
-            finally:
-                release.set()
-                reading.shutdown()
+            snapshot = pool.submit(store.snapshot).result(timeout=3)
         finally:
             release.set()
         assert writing.result(timeout=10) is True
