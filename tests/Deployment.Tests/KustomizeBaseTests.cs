@@ -206,6 +206,16 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
     }
 
     [Fact]
+    public void The_brokers_probes_run_its_CLI_without_busy_waiting_schedulers()
+    {
+        var broker = publish.All<V1StatefulSet>().Single(set => set.Metadata.Name == "messaging").Spec.Template.Spec.Containers[0];
+        Assert.Equal("rabbitmq-diagnostics", broker.ReadinessProbe.Exec.Command[0]);
+        Assert.Equal("rabbitmq-diagnostics", broker.LivenessProbe.Exec.Command[0]);
+        var arguments = Assert.Single(broker.Env, variable => variable.Name == "RABBITMQ_CTL_ERL_ARGS").Value;
+        Assert.Equal(["+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none"], arguments.Split(' '));
+    }
+
+    [Fact]
     public void The_gateway_behind_the_tls_ending_ingress_trusts_x_forwarded_proto_and_the_internal_services_do_not()
     {
         // Outside Development the gateway takes bearer tokens over HTTPS only; in the cluster, HTTPS is the Ingress's.
