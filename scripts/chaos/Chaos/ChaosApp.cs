@@ -50,7 +50,14 @@ public sealed class ChaosApp : IAsyncDisposable
     private readonly CancellationTokenSource _watching = new();
     private DistributedApplication? _app;
     private Task? _watcher;
+    private readonly ConcurrentDictionary<string, Task> _logWriters = new();
     private string? _gatewayWorkerKey;
+
+    /// <summary>
+    /// Where the resources' console output goes, one file per instance (a replica; a restarted one's starts appended):
+    /// the services' warnings and errors, to read beside a failed check (<see cref="ConsoleLogFilter"/>). Null: not kept.
+    /// </summary>
+    public string? LogDirectory { get; set; }
 
     /// <summary>python-inference's injected prediction delay (seconds) for its next start: 0 is none.</summary>
     public double InferenceDelaySeconds { get; set; }
@@ -394,10 +401,52 @@ public sealed class ChaosApp : IAsyncDisposable
             await foreach (var resourceEvent in app.ResourceNotifications.WatchAsync(cancellationToken))
             {
                 _instances[resourceEvent.ResourceId] = resourceEvent;
+                if (LogDirectory is { } directory && !_logWriters.ContainsKey(resourceEvent.ResourceId))
+                {
+                    Directory.CreateDirectory(directory);
+                    _logWriters[resourceEvent.ResourceId] = WriteLogAsync(app, resourceEvent.ResourceId, directory, cancellationToken);
+                }
             }
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>
+    /// Writes the resource's console lines to its file, created with the first line kept: everything but .NET's
+    /// <c>info</c>, <c>dbug</c> and <c>trce</c> entries (the gateway logs every request at <c>info</c>, some 40 MB in
+    /// a three-minute run) and their continuation lines. Other programs' lines (python-inference, the broker) are kept.
+    /// </summary>
+    private static async Task WriteLogAsync(DistributedApplication app, string resourceId, string directory, CancellationToken cancellationToken)
+    {
+        StreamWriter? file = null;
+        var keep = true;
+        try
+        {
+            await foreach (var lines in app.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resourceId)
+                               .WithCancellation(cancellationToken))
+            {
+                foreach (var line in lines)
+                {
+                    keep = ConsoleLogFilter.Keeps(line.Content, keep);
+                    if (keep)
+                    {
+                        file ??= new StreamWriter(Path.Combine(directory, resourceId + ".log"), append: true) { AutoFlush = true };
+                        await file.WriteLineAsync(line.IsErrorMessage ? "stderr: " + line.Content : line.Content);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            if (file is not null)
+            {
+                await file.DisposeAsync();
+            }
         }
     }
 
@@ -408,6 +457,8 @@ public sealed class ChaosApp : IAsyncDisposable
         {
             await _watcher;
         }
+
+        await Task.WhenAll(_logWriters.Values);
 
         _watching.Dispose();
         if (_app is not null)

@@ -23,7 +23,11 @@ Console.SetOut(Console.Error);
 var loadBefore = File.ReadAllText("/proc/loadavg").Split(' ')[0];
 var clock = Stopwatch.StartNew();
 var log = Console.Error;
-await using var stack = new ChaosApp();
+var started = DateTime.UtcNow;
+await using var stack = new ChaosApp
+{
+    LogDirectory = Path.Combine(options.OutputDirectory, $"chaos-{started:yyyyMMddTHHmmssZ}-logs"),
+};
 log.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] starting the AppHost ({options.Mode} run; load average {loadBefore})");
 ChaosRun run;
 var startUp = TimeSpan.Zero;
@@ -139,5 +143,5 @@ await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, stamp + ".jso
                      .OrderBy(s => s.Started).Select(s => new { @from = s.Started, ms = s.Latency.TotalMilliseconds, s.Failed }),
              },
 }, new JsonSerializerOptions { WriteIndented = true }));
-log.WriteLine($"written: {Path.Combine(options.OutputDirectory, stamp)}.md and .json");
+log.WriteLine($"written: {Path.Combine(options.OutputDirectory, stamp)}.md and .json; the resources' console output in {stack.LogDirectory}");
 return run.Results.All(r => r.Passed) ? 0 : 1;
