@@ -20,6 +20,7 @@ public static class Extensions
         builder.AddGatewayRateLimiting();
         builder.Services.AddValidatedOptions<RequestLimitsOptions>(RequestLimitsOptions.SectionName);
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(KestrelHardLimits.Apply);
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>(KestrelHardLimits.Apply);
         builder.Services.AddRequestDeadline();
 
         // One use case per capability; the REST endpoints (Apis/) and JSON-RPC methods (Rpc/) are doors onto them.

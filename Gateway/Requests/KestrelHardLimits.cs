@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 
 namespace Gateway.Requests;
 
@@ -14,6 +15,14 @@ public static class KestrelHardLimits
     public const int MaxHeaderCount = 400;
     public const int MaxRequestLineBytes = 32 * 1024;
 
+    /// <summary>
+    /// Connections the kernel holds for the gateway to accept (Kestrel's default: 512; Linux caps it at
+    /// <c>net.core.somaxconn</c>, 4096 by default). A burst of more new connections than that, e.g. a thousand callers
+    /// at once, overflowed it: the kernel dropped their handshakes' last packet and each of them waited a second or
+    /// more for the retransmission before its request was even read.
+    /// </summary>
+    public const int ListenBacklog = 4096;
+
     public static void Apply(KestrelServerOptions kestrel)
     {
         ArgumentNullException.ThrowIfNull(kestrel);
@@ -23,5 +32,11 @@ public static class KestrelHardLimits
         // HTTP/2 and HTTP/3 bound one header field (the path included) on their own, 16 KiB by default.
         kestrel.Limits.Http2.MaxRequestHeaderFieldSize = MaxHeadersTotalBytes;
         kestrel.Limits.Http3.MaxRequestHeaderFieldSize = MaxHeadersTotalBytes;
+    }
+
+    public static void Apply(SocketTransportOptions sockets)
+    {
+        ArgumentNullException.ThrowIfNull(sockets);
+        sockets.Backlog = ListenBacklog;
     }
 }
