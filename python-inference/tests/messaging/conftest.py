@@ -5,6 +5,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -15,17 +16,25 @@ from tests.messaging.postgres import BIN_DIR, PostgresServer
 # The session's servers, started before the first test that uses one (see pytest_collection_finish): each a started
 # server, or the error its start raised, which the fixture raises in the tests that use it.
 _started: dict[str, RabbitMQNode | PostgresServer | Exception] = {}
+_Server = TypeVar("_Server", RabbitMQNode, PostgresServer)
 
 
 def _start_broker() -> RabbitMQNode:
-    node = RabbitMQNode(Path(tempfile.mkdtemp(prefix="rabbitmq-tests-")))
-    node.start()
-    return node
+    return _started_in(Path(tempfile.mkdtemp(prefix="rabbitmq-tests-")), RabbitMQNode)
 
 
 def _start_postgres() -> PostgresServer:
-    server = PostgresServer(Path(tempfile.mkdtemp(prefix="pg-tests-")))
-    server.start()
+    return _started_in(Path(tempfile.mkdtemp(prefix="pg-tests-")), PostgresServer)
+
+
+def _started_in(directory: Path, server_type: type[_Server]) -> _Server:
+    """A server of `server_type` started in `directory`; the folder is removed when the start fails."""
+    server = server_type(directory)
+    try:
+        server.start()
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     return server
 
 
