@@ -3,6 +3,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 
 [assembly: AssemblyFixture(typeof(AppHost.Tests.AppHostFixture))]
@@ -227,6 +228,14 @@ public class AppHostFixture : IAsyncLifetime
             }
         }
 
+        // Aspire calls a resource with replicas healthy once one of them is; the tests count on every Worker replica
+        // (they kill each in turn, and read from each), so each one's own health is waited for too.
+        foreach (var replica in await ReplicasOfAsync("worker", WorkerReplicas, timeout.Token))
+        {
+            await WaitForInstanceAsync(replica, snapshot => snapshot?.HealthStatus == HealthStatus.Healthy, "become healthy",
+                timeout.Token);
+        }
+
         Gateway = CreateGatewayClient(Tokens.Create());
         if (WithDashboard)
         {
@@ -298,6 +307,17 @@ public class AppHostFixture : IAsyncLifetime
     /// <summary>The running instances of a resource with replicas (DCP names such as <c>worker-abcdefgh</c>).</summary>
     public IReadOnlyList<string> ReplicasOf(string resource) =>
         [.. _instances.Values.Where(e => e.Resource.Name == resource).Select(e => e.ResourceId).Order(StringComparer.Ordinal)];
+
+    /// <summary>The instances of <paramref name="resource"/> once there are <paramref name="count"/> of them.</summary>
+    private async Task<IReadOnlyList<string>> ReplicasOfAsync(string resource, int count, CancellationToken cancellationToken)
+    {
+        while (ReplicasOf(resource).Count < count)
+        {
+            await Task.Delay(50, cancellationToken);
+        }
+
+        return ReplicasOf(resource);
+    }
 
     /// <summary>The process id of one resource instance, as DCP reports it.</summary>
     public int ProcessIdOf(string instance) =>
