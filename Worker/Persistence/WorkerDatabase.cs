@@ -192,7 +192,6 @@ public sealed class WorkerDatabase(SqlDialect dialect)
     public ValueTask<WriteTurn> WaitToWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Dialect.WaitToWriteAsync(connection, cancellationToken);
 
-
     public static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql,
         CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
