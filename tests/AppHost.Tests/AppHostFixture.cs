@@ -485,9 +485,35 @@ public class AppHostFixture : IAsyncLifetime
         return folder;
     }
 
+    /// <summary>
+    /// The stops of the collections' stacks (<see cref="PostgresStackFixture"/>) still under way. xunit disposes a
+    /// collection's fixture when the collection ends and the assembly's (this stack on SQLite) after every
+    /// collection, one after the other; a stack takes 7–8 s to stop (its broker most of it), so a collection's stack
+    /// stops in the background and the assembly's fixture waits for it beside its own stop.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<Task> CollectionStacksStopping = new();
+
     public async ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
+        if (GetType() != typeof(AppHostFixture))
+        {
+            CollectionStacksStopping.Enqueue(Task.Run(StopStackAsync));
+            return;
+        }
+
+        try
+        {
+            await StopStackAsync();
+        }
+        finally
+        {
+            await Task.WhenAll(CollectionStacksStopping);
+        }
+    }
+
+    private async Task StopStackAsync()
+    {
         Gateway?.Dispose();
         Dashboard?.Dispose();
         await _watching.CancelAsync();
