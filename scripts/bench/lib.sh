@@ -97,6 +97,19 @@ require_sampling() {
   done
 }
 
+# Exits unless every process given ($2…) exports its telemetry ($1 on: OTEL_EXPORTER_OTLP_ENDPOINT set) or does not ($1
+# off: the variable empty, as AppHost:ExportTelemetry=false leaves it).
+require_export() {
+  local want="$1" pid endpoint; shift
+  for pid in "$@"; do
+    endpoint=$(process_env "$pid" OTEL_EXPORTER_OTLP_ENDPOINT)
+    if [[ ( "$want" == on && -z "$endpoint" ) || ( "$want" == off && -n "$endpoint" ) ]]; then
+      echo "$(basename "$0"): process $pid runs with OTEL_EXPORTER_OTLP_ENDPOINT='$endpoint' (telemetry export should be $want)" >&2
+      exit 1
+    fi
+  done
+}
+
 # Starts the AppHost (configuration $1, then AppHost arguments) on free ports: the gateway's HTTP and HTTPS, the
 # dashboard and its OTLP and resource endpoints, all on loopback; the other resources get free ports from Aspire.
 # Waits (at most $APPHOST_START_TIMEOUT s, 600 by default: a loaded machine is slow) until the gateway is healthy. Output goes to $APPHOST_LOG.

@@ -40,7 +40,14 @@ def load_scenarios(path: Path) -> list[dict[str, Any]]:
         median = dict(ordered[(len(ordered) - 1) // 2])
         median["rounds"] = [{k: t[k] for k in ("round", "items_per_s", "p50_ms", "p99_ms")} for t in rounds]
         scenarios.append(median)
-    return scenarios
+    # Within a sampling setting: the direct singles, the gateway's singles by connections (batching on, then off), the
+    # direct batches, the gateway's batches, whatever order they were measured in.
+    settings = list(dict.fromkeys(s["sampling"] for s in scenarios))
+    return sorted(scenarios, key=lambda s: (settings.index(s["sampling"]), _PLACE.get(s["group"], len(_PLACE)),
+                                           s["connections"], s["group"] == "gateway-unbatched"))
+
+
+_PLACE = {"direct-single": 0, "gateway-batched": 1, "gateway-unbatched": 1, "direct-batch": 2, "gateway-batch": 3}
 
 
 def find(scenarios: list[dict[str, Any]], sampling: str, group: str, connections: int | None = None) -> dict[str, Any] | None:
@@ -63,8 +70,9 @@ def ratio(value: float, base: float | None) -> str:
 def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta: dict[str, str]) -> str:
     lines = [
         f"Run of `{meta.get('command', 'scripts/bench/run.sh')}` ({meta.get('mode')}; gateway → python-inference over "
-        f"{meta.get('transport')}, jobs in {meta.get('provider')}; {meta.get('duration_s')} s per scenario, batches of "
-        f"100 in {meta.get('batch_rounds')} alternating rounds of {meta.get('batch_duration_s')} s compared by medians), "
+        f"{meta.get('transport')}, jobs in {meta.get('provider')}; {meta.get('duration_s')} s per scenario; the direct "
+        f"singles and the gateway's with batching off, and batches of 100 directly and through the gateway, each pair "
+        f"in {meta.get('batch_rounds')} alternating rounds of {meta.get('batch_duration_s')} s compared by medians), "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average "
         f"{meta.get('load_before')} before and {meta.get('load_after')} after, commit {meta.get('commit')}.",
     ]
@@ -122,7 +130,7 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
 
 def plot(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, path: Path) -> None:
     settings = list(dict.fromkeys(s["sampling"] for s in scenarios))
-    bars = [(f"{s['name']}\n({s['connections']} conn.{'' if s['sampling'] == settings[0] else ', ' + s['sampling']})",
+    bars = [(f"{s['name']}\n({s['connections']} conn.{'' if s['sampling'] == settings[0] else ', ' + _short(s['sampling'])})",
              s["items_per_s"], s["p99_ms"], s["group"]) for s in scenarios]
     if jobs:
         bars.append(("raw broker publish\n(msg/s)", jobs["raw_publish_per_s"], 0.0, "broker"))
@@ -132,7 +140,7 @@ def plot(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, path: Pat
                "gateway-unbatched": "#d62728", "gateway-batch": "#1f77b4", "broker": "#7f7f7f", "jobs": "#9467bd"}
     labels = [b[0] for b in bars]
     colour = [colours.get(b[3], "#1f77b4") for b in bars]
-    figure, (throughput, p99) = plt.subplots(2, 1, figsize=(13, 9), sharex=True)
+    figure, (throughput, p99) = plt.subplots(2, 1, figsize=(max(13, 0.5 * len(bars)), 9), sharex=True)
     throughput.bar(labels, [b[1] for b in bars], color=colour)
     throughput.set_yscale("log")
     throughput.set_ylabel("items/s (log scale)")
@@ -147,6 +155,11 @@ def plot(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, path: Pat
     p99.tick_params(axis="x", labelrotation=60, labelsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+def _short(sampling: str) -> str:
+    """A sampling setting as a bar's label has room for: "10% of traces kept, none exported" → "10% kept, no export"."""
+    return sampling.replace(" of traces kept", " kept").replace("none exported", "no export")
 
 
 def main() -> None:

@@ -2,37 +2,42 @@
 # Every throughput scenario in one run, on a Release build, against an AppHost this script starts and stops (free
 # loopback ports, rate limits lifted, local RabbitMQ): python-inference directly (the baselines: singles and batches
 # of 100), singles through the gateway with dynamic batching on and off (a second gateway process, the same binary
-# and settings but Inference:Batching:Enabled=false) at 16 and 64 connections, batches of 100 through the gateway
-# (in rounds that alternate with the direct batches, compared by medians), and jobs end to end beside the raw broker
-# (scripts/bench/jobs.py). The prediction scenarios run twice, each time on a fresh AppHost: with every request traced
-# (OTEL_TRACES_SAMPLER unset, the default) and with the production sampling (parentbased_traceidratio, --sampling-ratio,
-# 0.1 by default) in every service, the direct baselines included. The jobs run once, on the second stack (the first
-# with --no-sampled), after its predictions, with jobs.sh's warm-up (20,000 single-input jobs: .NET's tiered
+# and settings but Inference:Batching:Enabled=false) at 16 and 64 connections (the unbatched gateway in rounds that
+# alternate with python-inference's singles, compared by medians), batches of 100 through the gateway (in rounds that
+# alternate with the direct batches, likewise), and jobs end to end beside the raw broker
+# (scripts/bench/jobs.py). The prediction scenarios run three times, each time on a fresh AppHost: with every request
+# traced (OTEL_TRACES_SAMPLER unset, the default), with the production sampling (parentbased_traceidratio,
+# --sampling-ratio, 0.1 by default) in every service, the direct baselines included, and with that sampling again but
+# no service exporting its telemetry (AppHost:ExportTelemetry=false: the dashboard, which otherwise ingests it on the
+# same two cores, stands for a collector on another machine, as in production). The jobs run once, on the second stack
+# (the first with --no-sampled), after its predictions, with jobs.sh's warm-up (20,000 single-input jobs: .NET's tiered
 # compilation settles) and size (10,000 single-input jobs, 1,000 of 100 inputs). Load comes from wrk (scripts/bench/wrk.lua); the
 # jobs' submissions too (jobs.py drives wrk with scripts/bench/jobs.lua and counts from the server's records; only
 # its raw-broker baseline is a Python client, aio-pika, which measures the broker alone). Prints one Markdown table per setting with ratios against the baselines measured under that setting
 # and writes them, a JSON file and a PNG plot to artifacts/bench/.
 # Usage: scripts/bench/run.sh [--quick] [--transport http|grpc] [--provider sqlite|postgres] [--duration S] [--jobs N]
-#                             [--sampling-ratio R | --no-sampled]
+#                             [--sampling-ratio R | --no-sampled] [--no-unexported]
 #   --quick           a short run that checks everything works (3 s per scenario, 100 jobs); not figures to report
 #   --jobs            single-input jobs measured (default 10,000; a tenth as many of 100 inputs), after 20,000 to warm
 #                     up (50 with --quick)
 #   --transport       how the gateway calls python-inference (the AppHost's Gateway:InferenceTransport; default grpc)
 #   --provider        where the Worker keeps jobs (Database:Provider; PostgreSQL runs locally)
 #   --sampling-ratio  the share of traces kept in the second pass (OTEL_TRACES_SAMPLER_ARG; default 0.1)
-#   --no-sampled      only the first pass (every request traced)
+#   --no-sampled      no second pass (the third, if run, then keeps every trace)
+#   --no-unexported   no third pass (telemetry not exported)
 # (assumes scripts/setup.sh has run; installs wrk and python3-matplotlib with apt-get when they are missing)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
 mode=full transport=grpc provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
-batch_rounds=3 batch_duration=10 sampling_ratio=0.1 sampled=1
+batch_rounds=3 batch_duration=10 sampling_ratio=0.1 sampled=1 unexported=1
 while (($#)); do
   case "$1" in
     --quick) mode=quick duration=3 warmup=1 gateway_warmup=5 jobs=100 jobs_warmup=50 batch_duration=3; shift ;;
     --sampling-ratio) sampling_ratio="${2:?--sampling-ratio needs a ratio from 0 to 1}"; shift 2 ;;
     --no-sampled) sampled=0; shift ;;
+    --no-unexported) unexported=0; shift ;;
     --transport) transport="${2:?--transport needs http or grpc}"; shift 2 ;;
     --provider) provider="${2:?--provider needs sqlite or postgres}"; shift 2 ;;
     --duration) duration="${2:?--duration needs seconds}" batch_duration="$2"; shift 2 ;;
@@ -75,11 +80,12 @@ json.dump({"model": "sentiment", "inputs": texts}, open(f"{sys.argv[1]}/batch100
 PY
 auth=(-H "Authorization: Bearer $token")
 
-# Starts the AppHost and the unbatched gateway beside it; sets GATEWAY, UNBATCHED, direct and amqp.
+# Starts the AppHost (more AppHost arguments after the first two) and the unbatched gateway beside it; sets GATEWAY,
+# UNBATCHED, direct and amqp.
 stack_start() {
   echo "starting the AppHost ($1)..." >&2
   APPHOST_LOG="$tmp/apphost-$2.log" apphost_start Release --Messaging:Runtime=local \
-    --Database:Provider="$provider" --Database:Runtime=local --Gateway:InferenceTransport="$gateway_transport"
+    --Database:Provider="$provider" --Database:Runtime=local --Gateway:InferenceTransport="$gateway_transport" "${@:3}"
   local gateway_pid inference
   gateway_pid=$(service_pid Gateway Release)
   inference=$(inference_pid)
@@ -89,6 +95,7 @@ stack_start() {
   worker_url=$(process_env "$gateway_pid" services__worker__http__0)
   worker_key=$(process_env "$(service_pid Worker Release)" Auth__Callers__gateway__SigningKey)
   require_sampling "$gateway_pid" "$inference" "$(service_pid Worker Release)"
+  require_export "$EXPORT" "$gateway_pid" "$inference" "$(service_pid Worker Release)"
   # The same gateway again (its binary, environment and working folder) on a port of its own, with batching off.
   unbatched_gateway_start "$gateway_pid" "$tmp/unbatched-$2.log"
   unbatched=$UNBATCHED_PID
@@ -138,11 +145,18 @@ prediction_scenarios() {
   done
   echo "measuring, $sampling ($mode: ${duration} s per scenario after ${warmup} s of warm-up)..." >&2
   for connections in 16 64; do
-    scenario "$sampling" "python-inference directly, single" direct-single "$connections" 1 "$direct/predict?$query" ""
-  done
-  for connections in 16 64; do
     scenario "$sampling" "gateway, single, batching on" gateway-batched "$connections" 1 "$GATEWAY/predict?$query" "" "${auth[@]}"
-    scenario "$sampling" "gateway, single, batching off" gateway-unbatched "$connections" 1 "$UNBATCHED/predict?$query" "" "${auth[@]}"
+  done
+  # python-inference's singles and the unbatched gateway's are the pair nearest their target (0.95x): a scenario each,
+  # one after the other, put the machine's drift between them (one run: 0.75x at 16 connections, the next pass 0.82x,
+  # each rate moving 10 % between passes), so they alternate in rounds and the report compares their medians.
+  for connections in 16 64; do
+    for round in $(seq 1 "$batch_rounds"); do
+      SCENARIO_ROUND=$round SCENARIO_SECONDS=$batch_duration scenario "$sampling" "python-inference directly, single" \
+        direct-single "$connections" 1 "$direct/predict?$query" ""
+      SCENARIO_ROUND=$round SCENARIO_SECONDS=$batch_duration scenario "$sampling" "gateway, single, batching off" \
+        gateway-unbatched "$connections" 1 "$UNBATCHED/predict?$query" "" "${auth[@]}"
+    done
   done
   # The direct batches are the figure that moved most between runs (8.8k-15.2k items/s on one day): direct and
   # gateway rounds alternate, so drift on the machine hits both, and the report compares their medians.
@@ -155,6 +169,7 @@ prediction_scenarios() {
 }
 
 every_trace="every request traced"
+EXPORT=on
 stack_start "$every_trace" traced
 prediction_scenarios "$every_trace"
 
@@ -167,6 +182,7 @@ if ((sampled)); then
   jobs_sampling="$sampled_label"
 else
   jobs_sampling="$every_trace"
+  sampled_label="$every_trace"
 fi
 
 echo "  jobs, $jobs_sampling ($jobs_warmup of 1 input to warm up, then $jobs of 1 input, $((jobs / 10 > 10 ? jobs / 10 : 10)) of 100; raw broker first)" >&2
@@ -177,6 +193,14 @@ timeout 900 python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$
 if ((jobs_status != 0)); then
   echo "$(basename "$0"): the jobs scenario failed ($jobs_status):" >&2
   tail -n 20 "$tmp/jobs.out" >&2
+fi
+
+if ((unexported)); then
+  stack_stop
+  EXPORT=off
+  unexported_label="$sampled_label, none exported"
+  stack_start "$unexported_label (AppHost:ExportTelemetry=false)" unexported --AppHost:ExportTelemetry=false
+  prediction_scenarios "$unexported_label"
 fi
 
 read -r load_after _ </proc/loadavg
