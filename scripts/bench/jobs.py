@@ -77,8 +77,9 @@ class CpuMeter:
 
 
 class PostgresCounters:
-    """Commits and statements the Worker's (and python-inference's) databases saw: pg_stat_database, and
-    pg_stat_statements when the server preloads it, with the time the server spent in each (planning counts only with
+    """Commits and statements the Worker's (and python-inference's) databases saw: pg_stat_database, the server's
+    flushes of its WAL (pg_stat_wal: each commit that wrote waits for one, shared by the commits that arrive during it;
+    asynchronous commits leave theirs to the WAL writer), and pg_stat_statements when the server preloads it, with the time the server spent in each (planning counts only with
     pg_stat_statements.track_planning on). A statement is one round trip unless it was batched."""
 
     def __init__(self, conninfo: str) -> None:
@@ -95,13 +96,14 @@ class PostgresCounters:
         self.connection.execute("SELECT pg_stat_clear_snapshot()")
         databases = {name: (commits, rollbacks) for name, commits, rollbacks in self.connection.execute(
             "SELECT datname, xact_commit, xact_rollback FROM pg_stat_database WHERE datname IN ('workerdb', 'analyticsdb')")}
+        (wal_syncs,) = self.connection.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()
         queries = {}
         if self.statements:
             queries = {(database, query): (calls, ms) for database, query, calls, ms in self.connection.execute(
                 "SELECT d.datname, s.query, s.calls, s.total_exec_time + s.total_plan_time"
                 " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
                 " WHERE d.datname IN ('workerdb', 'analyticsdb')")}
-        return {"databases": databases, "queries": queries}
+        return {"databases": databases, "wal_syncs": wal_syncs, "queries": queries}
 
     @staticmethod
     def per_job(before: dict, after: dict, jobs: int) -> dict:
@@ -114,7 +116,9 @@ class PostgresCounters:
             if count > count_before:
                 calls[f"{database}: {query}"] = (count - count_before) / jobs
                 times[f"{database}: {query}"] = (ms - ms_before) * 1000 / jobs
-        return {"commits_per_job": commits, "statements_per_job": calls, "statement_us_per_job": times}
+        wal_syncs = (after["wal_syncs"] - before["wal_syncs"]) / jobs
+        return {"commits_per_job": commits, "wal_syncs_per_job": wal_syncs, "statements_per_job": calls,
+                "statement_us_per_job": times}
 
 
 class EventBacklog:
@@ -510,6 +514,8 @@ def print_profile(result: dict) -> None:
     if "commits_per_job" in profile:
         commits = ", ".join(f"{name} {value:.2f}" for name, value in sorted(profile["commits_per_job"].items()))
         print(f"\nPostgreSQL commits per single-input job: {commits}")
+    if "wal_syncs_per_job" in profile:
+        print(f"PostgreSQL WAL flushes per single-input job (the whole server): {profile['wal_syncs_per_job']:.3f}")
     statements = profile.get("statements_per_job")
     if statements:
         total: dict[str, float] = {}
