@@ -31,16 +31,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
 mode=full transport=grpc provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
-batch_rounds=3 batch_duration=10 sampling_ratio=0.1 sampled=1 unexported=1
+rounds=3 round_duration=10 sampling_ratio=0.1 sampled=1 unexported=1
 while (($#)); do
   case "$1" in
-    --quick) mode=quick duration=3 warmup=1 gateway_warmup=5 jobs=100 jobs_warmup=50 batch_duration=3; shift ;;
+    --quick) mode=quick duration=3 warmup=1 gateway_warmup=5 jobs=100 jobs_warmup=50 round_duration=3; shift ;;
     --sampling-ratio) sampling_ratio="${2:?--sampling-ratio needs a ratio from 0 to 1}"; shift 2 ;;
     --no-sampled) sampled=0; shift ;;
     --no-unexported) unexported=0; shift ;;
     --transport) transport="${2:?--transport needs http or grpc}"; shift 2 ;;
     --provider) provider="${2:?--provider needs sqlite or postgres}"; shift 2 ;;
-    --duration) duration="${2:?--duration needs seconds}" batch_duration="$2"; shift 2 ;;
+    --duration) duration="${2:?--duration needs seconds}" round_duration="$2"; shift 2 ;;
     --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
     *) echo "$(basename "$0"): unknown argument '$1' (see the usage at the top of the script)" >&2; exit 2 ;;
   esac
@@ -151,19 +151,19 @@ prediction_scenarios() {
   # one after the other, put the machine's drift between them (one run: 0.75x at 16 connections, the next pass 0.82x,
   # each rate moving 10 % between passes), so they alternate in rounds and the report compares their medians.
   for connections in 16 64; do
-    for round in $(seq 1 "$batch_rounds"); do
-      SCENARIO_ROUND=$round SCENARIO_SECONDS=$batch_duration scenario "$sampling" "python-inference directly, single" \
+    for round in $(seq 1 "$rounds"); do
+      SCENARIO_ROUND=$round SCENARIO_SECONDS=$round_duration scenario "$sampling" "python-inference directly, single" \
         direct-single "$connections" 1 "$direct/predict?$query" ""
-      SCENARIO_ROUND=$round SCENARIO_SECONDS=$batch_duration scenario "$sampling" "gateway, single, batching off" \
+      SCENARIO_ROUND=$round SCENARIO_SECONDS=$round_duration scenario "$sampling" "gateway, single, batching off" \
         gateway-unbatched "$connections" 1 "$UNBATCHED/predict?$query" "" "${auth[@]}"
     done
   done
   # The direct batches are the figure that moved most between runs (8.8k-15.2k items/s on one day): direct and
   # gateway rounds alternate, so drift on the machine hits both, and the report compares their medians.
-  for round in $(seq 1 "$batch_rounds"); do
-    SCENARIO_ROUND=$round SCENARIO_SECONDS=$batch_duration scenario "$sampling" "python-inference directly, batch of 100" \
+  for round in $(seq 1 "$rounds"); do
+    SCENARIO_ROUND=$round SCENARIO_SECONDS=$round_duration scenario "$sampling" "python-inference directly, batch of 100" \
       direct-batch 16 100 "$direct/v1/predict" "$tmp/batch100.json"
-    SCENARIO_ROUND=$round SCENARIO_SECONDS=$batch_duration scenario "$sampling" "gateway, batch of 100" \
+    SCENARIO_ROUND=$round SCENARIO_SECONDS=$round_duration scenario "$sampling" "gateway, batch of 100" \
       gateway-batch 16 100 "$GATEWAY/api/v1/predictions" "$tmp/batch100.json" "${auth[@]}"
   done
 }
@@ -208,7 +208,7 @@ mkdir -p artifacts/bench
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 /usr/bin/python3 scripts/bench/report.py --scenarios "$tmp/scenarios.jsonl" --jobs "$tmp/jobs.json" \
   --out "artifacts/bench/bench-$stamp" --meta mode="$mode" transport="$transport" provider="$provider" \
-  duration_s="$duration" batch_rounds="$batch_rounds" batch_duration_s="$batch_duration" jobs_sampling="$jobs_sampling" jobs_warmup="$jobs_warmup" load_before="$load_before" load_after="$load_after" \
+  duration_s="$duration" batch_rounds="$rounds" batch_duration_s="$round_duration" jobs_sampling="$jobs_sampling" jobs_warmup="$jobs_warmup" load_before="$load_before" load_after="$load_after" \
   commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!artifacts' || echo '+changes')" \
   command="scripts/bench/run.sh${arguments:+ $arguments}"
 exit "$jobs_status"
