@@ -119,15 +119,16 @@ def test_throughput_runs_from_the_first_job_created_to_the_last_result_committed
 
 
 def test_postgres_counts_per_job_are_the_differences_of_two_snapshots_with_the_server_s_time_in_microseconds() -> None:
-    before = {"databases": {"workerdb": (100, 0)},
+    before = {"databases": {"workerdb": (100, 0)}, "wal_syncs": 1000,
               "queries": {("workerdb", "COMMIT"): (50, 10.0), ("workerdb", "SELECT 1"): (7, 1.0)}}
-    after = {"databases": {"workerdb": (300, 0), "analyticsdb": (20, 0)},
+    after = {"databases": {"workerdb": (300, 0), "analyticsdb": (20, 0)}, "wal_syncs": 1046,
              "queries": {("workerdb", "COMMIT"): (250, 30.0), ("workerdb", "SELECT 1"): (7, 1.0),
                          ("analyticsdb", "INSERT"): (10, 500.0)}}
 
     counts = jobs.PostgresCounters.per_job(before, after, 100)
 
     assert counts["commits_per_job"] == {"workerdb": 2.0, "analyticsdb": 0.2}
+    assert counts["wal_syncs_per_job"] == pytest.approx(0.46)  # the whole server's flushes, shared by its commits
     # A statement that did not run in the phase is left out; the times are milliseconds in, microseconds out.
     assert counts["statements_per_job"] == {"workerdb: COMMIT": 2.0, "analyticsdb: INSERT": 0.1}
     assert counts["statement_us_per_job"] == {"workerdb: COMMIT": pytest.approx(200.0), "analyticsdb: INSERT": 5000.0}
@@ -298,7 +299,7 @@ class _ListingsAsStatements:
 
     def snapshot(self) -> dict:
         with self.server.lock:
-            return {"databases": {"workerdb": (self.server.finished_listings, 0)}, "queries": {}}
+            return {"databases": {"workerdb": (self.server.finished_listings, 0)}, "wal_syncs": 0, "queries": {}}
 
 
 @needs_wrk
