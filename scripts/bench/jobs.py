@@ -79,8 +79,9 @@ class CpuMeter:
 class PostgresCounters:
     """Commits and statements the Worker's (and python-inference's) databases saw: pg_stat_database, the server's
     flushes of its WAL (pg_stat_wal: each commit that wrote waits for one, shared by the commits that arrive during it;
-    asynchronous commits leave theirs to the WAL writer), and pg_stat_statements when the server preloads it, with the time the server spent in each (planning counts only with
-    pg_stat_statements.track_planning on). A statement is one round trip unless it was batched."""
+    asynchronous commits leave theirs to the WAL writer), and pg_stat_statements when the server preloads it, with the
+    time the server spent in each (planning counts only with pg_stat_statements.track_planning on). A statement is one
+    round trip unless it was batched."""
 
     def __init__(self, conninfo: str) -> None:
         import psycopg  # Debian's python3-psycopg; only needed with --postgres
