@@ -3,7 +3,6 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 
 [assembly: AssemblyFixture(typeof(AppHost.Tests.AppHostFixture))]
@@ -228,12 +227,12 @@ public class AppHostFixture : IAsyncLifetime
             }
         }
 
-        // Aspire calls a resource with replicas healthy once one of them is; the tests count on every Worker replica
-        // (they kill each in turn, and read from each), so each one's own health is waited for too.
+        // Aspire calls a resource with replicas healthy once one of them is, and the health it shows for a replica is
+        // the check through the proxy in front of all of them; the tests count on every Worker replica (they kill each
+        // in turn, and read from each), so each one is waited for at its own address.
         foreach (var replica in await ReplicasOfAsync("worker", WorkerReplicas, timeout.Token))
         {
-            await WaitForInstanceAsync(replica, snapshot => snapshot?.HealthStatus == HealthStatus.Healthy, "become healthy",
-                timeout.Token);
+            await WaitServingAsync(replica, timeout.Token);
         }
 
         Gateway = CreateGatewayClient(Tokens.Create());
@@ -397,7 +396,7 @@ public class AppHostFixture : IAsyncLifetime
             await Task.Delay(100, CancellationToken.None);
         }
 
-        throw new TimeoutException($"{instance} did not answer /health at {own[0]} after a restart; last: {last}");
+        throw new TimeoutException($"{instance} did not answer /health at {own[0]} within {StepTimeout.TotalSeconds} s; last: {last}");
     }
 
     /// <summary>Starts the instance if an earlier test left it stopped, then waits until it answers /health itself.</summary>
