@@ -80,12 +80,13 @@ json.dump({"model": "sentiment", "inputs": texts}, open(f"{sys.argv[1]}/batch100
 PY
 auth=(-H "Authorization: Bearer $token")
 
-# Starts the AppHost (more AppHost arguments after the first two) and the unbatched gateway beside it; sets GATEWAY,
-# UNBATCHED, direct and amqp.
+# Starts the AppHost ($1 its label, $2 its name, $3 whether the services export their telemetry: on or off) and the
+# unbatched gateway beside it; sets GATEWAY, UNBATCHED, direct and amqp.
 stack_start() {
   echo "starting the AppHost ($1)..." >&2
   APPHOST_LOG="$tmp/apphost-$2.log" apphost_start Release --Messaging:Runtime=local \
-    --Database:Provider="$provider" --Database:Runtime=local --Gateway:InferenceTransport="$gateway_transport" "${@:3}"
+    --Database:Provider="$provider" --Database:Runtime=local --Gateway:InferenceTransport="$gateway_transport" \
+    --AppHost:ExportTelemetry="$([[ "$3" == on ]] && echo true || echo false)"
   local gateway_pid inference
   gateway_pid=$(service_pid Gateway Release)
   inference=$(inference_pid)
@@ -95,7 +96,7 @@ stack_start() {
   worker_url=$(process_env "$gateway_pid" services__worker__http__0)
   worker_key=$(process_env "$(service_pid Worker Release)" Auth__Callers__gateway__SigningKey)
   require_sampling "$gateway_pid" "$inference" "$(service_pid Worker Release)"
-  require_export "$EXPORT" "$gateway_pid" "$inference" "$(service_pid Worker Release)"
+  require_export "$3" "$gateway_pid" "$inference" "$(service_pid Worker Release)"
   # The same gateway again (its binary, environment and working folder) on a port of its own, with batching off.
   unbatched_gateway_start "$gateway_pid" "$tmp/unbatched-$2.log"
   unbatched=$UNBATCHED_PID
@@ -169,15 +170,14 @@ prediction_scenarios() {
 }
 
 every_trace="every request traced"
-EXPORT=on
-stack_start "$every_trace" traced
+stack_start "$every_trace" traced on
 prediction_scenarios "$every_trace"
 
 if ((sampled)); then
   stack_stop
   sampled_label="$(/usr/bin/python3 -c 'import sys; print(f"{float(sys.argv[1]):.0%}")' "$sampling_ratio") of traces kept"
   export OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$sampling_ratio"
-  stack_start "$sampled_label (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=$sampling_ratio)" sampled
+  stack_start "$sampled_label (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=$sampling_ratio)" sampled on
   prediction_scenarios "$sampled_label"
   jobs_sampling="$sampled_label"
 else
@@ -197,9 +197,8 @@ fi
 
 if ((unexported)); then
   stack_stop
-  EXPORT=off
   unexported_label="$sampled_label, none exported"
-  stack_start "$unexported_label (AppHost:ExportTelemetry=false)" unexported --AppHost:ExportTelemetry=false
+  stack_start "$unexported_label (AppHost:ExportTelemetry=false)" unexported off
   prediction_scenarios "$unexported_label"
 fi
 
