@@ -105,51 +105,64 @@ def rpc_method(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any
 
             @functools.wraps(method)
             async def streaming(self: HasTracer, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                problem: RpcProblem | None = None
-                started = time.perf_counter()
-                with self.tracer.start_as_current_span(
-                    name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
-                ) as span, self.calls.taken() as refusal:
-                    try:
-                        if refusal is not None:
-                            raise refusal
-                        if request is UNDECODABLE:
-                            raise _undecodable()
-                        async for response in method(self, request, context):
-                            yield response
-                        span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
-                    except Exception as error:  # noqa: BLE001 - every failure becomes a status
-                        problem = _problem(span, error, refusal)
-                _record_duration(started, span)
-                if problem is not None:
-                    await abort(context, problem)
+                with _served(self, name, attributes, context) as call:
+                    call.admit(request)
+                    async for response in method(self, request, context):
+                        yield response
+                if call.problem is not None:
+                    await abort(context, call.problem)
 
             return streaming
 
         @functools.wraps(method)
         async def unary(self: HasTracer, request: Any, context: grpc.aio.ServicerContext) -> Any:
-            problem: RpcProblem | None = None
-            started = time.perf_counter()
-            with self.tracer.start_as_current_span(
-                name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
-            ) as span, self.calls.taken() as refusal:
-                try:
-                    if refusal is not None:
-                        raise refusal
-                    if request is UNDECODABLE:
-                        raise _undecodable()
-                    response = await method(self, request, context)
-                    span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
-                except Exception as error:  # noqa: BLE001 - every failure becomes a status
-                    problem = _problem(span, error, refusal)
-            _record_duration(started, span)
-            if problem is None:
+            with _served(self, name, attributes, context) as call:
+                call.admit(request)
+                response = await method(self, request, context)
+            if call.problem is None:
                 return response
-            await abort(context, problem)
+            await abort(context, call.problem)
 
         return unary
 
     return decorate
+
+
+class _Call:
+    """One call in progress: the refusal to answer it with when it took no place, then the problem it ended with."""
+
+    __slots__ = ("refusal", "problem")
+
+    def __init__(self, refusal: ProblemError | None) -> None:
+        self.refusal = refusal
+        self.problem: RpcProblem | None = None
+
+    def admit(self, request: Any) -> None:
+        """Raise why the call is not served: no place under the bound, or bytes that are no request."""
+        if self.refusal is not None:
+            raise self.refusal
+        if request is UNDECODABLE:
+            raise _undecodable()
+
+
+@contextlib.contextmanager
+def _served(
+    servicer: HasTracer, name: str, attributes: dict[str, Any], context: grpc.aio.ServicerContext
+) -> Iterator[_Call]:
+    """The call's SERVER span and place under the bound around the block. Whatever the block raises (an Exception)
+    becomes `problem`, for the caller to abort with once the span has ended; the duration is recorded whether the call
+    succeeded or not. A cancelled call (CancelledError, GeneratorExit) passes through, unrecorded."""
+    started = time.perf_counter()
+    with servicer.tracer.start_as_current_span(
+        name, SPAN_KIND_SERVER, parent=_caller(context), attributes=attributes
+    ) as span, servicer.calls.taken() as refusal:
+        call = _Call(refusal)
+        try:
+            yield call
+            span.attributes["rpc.grpc.status_code"] = grpc.StatusCode.OK.value[0]
+        except Exception as error:  # noqa: BLE001 - every failure becomes a status
+            call.problem = _problem(span, error, refusal)
+    _record_duration(started, span)
 
 
 _METRIC_ATTRIBUTES = ("rpc.system", "rpc.service", "rpc.method", "rpc.grpc.status_code")
