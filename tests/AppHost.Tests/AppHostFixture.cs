@@ -370,7 +370,7 @@ public class AppHostFixture : IAsyncLifetime
     /// </summary>
     private async Task WaitServingAsync(string instance, CancellationToken cancellationToken)
     {
-        List<Uri> own = [OwnAddressOf(instance)];
+        var own = OwnAddressOf(instance);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -380,7 +380,7 @@ public class AppHostFixture : IAsyncLifetime
         {
             try
             {
-                using var response = await http.GetAsync(new Uri(own[0], "/health"), deadline.Token);
+                using var response = await http.GetAsync(new Uri(own, "/health"), deadline.Token);
                 if (response.IsSuccessStatusCode)
                 {
                     return;
@@ -396,7 +396,7 @@ public class AppHostFixture : IAsyncLifetime
             await Task.Delay(100, CancellationToken.None);
         }
 
-        throw new TimeoutException($"{instance} did not answer /health at {own[0]} within {StepTimeout.TotalSeconds} s; last: {last}");
+        throw new TimeoutException($"{instance} did not answer /health at {own} within {StepTimeout.TotalSeconds} s; last: {last}");
     }
 
     /// <summary>Starts the instance if an earlier test left it stopped, then waits until it answers /health itself.</summary>
