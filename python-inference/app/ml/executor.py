@@ -67,20 +67,25 @@ def _stop_threads(jobs: queue.SimpleQueue[_Job | None], threads: int) -> None:
 
 def _work(jobs: queue.SimpleQueue[_Job | None]) -> None:
     while (job := jobs.get()) is not _STOP:
-        loop, answer, function, args = job
-        if answer.cancelled():  # the caller went away while the call waited for a thread
-            continue
-        try:
-            outcome: tuple[bool, Any] = (True, function(*args))
-        except StopIteration as error:  # a future cannot hold one (asyncio would refuse it)
-            outcome = (False, RuntimeError(f"the model call raised StopIteration: {error}"))
-        except BaseException as error:  # noqa: BLE001 - handed to the caller, as run_in_executor would
-            outcome = (False, error)
-        try:
-            loop.call_soon_threadsafe(_settle, answer, outcome)
-        except RuntimeError:  # the loop has closed: nobody waits for this answer any more
-            pass
-        del job, loop, answer, function, args, outcome  # hold nothing of a finished call while waiting
+        _serve(*job)
+        del job  # hold nothing of a finished call while waiting for the next
+
+
+def _serve(
+    loop: asyncio.AbstractEventLoop, answer: asyncio.Future[Any], function: Callable[..., Any], args: tuple[Any, ...]
+) -> None:
+    if answer.cancelled():  # the caller went away while the call waited for a thread
+        return
+    try:
+        outcome: tuple[bool, Any] = (True, function(*args))
+    except StopIteration as error:  # a future cannot hold one (asyncio would refuse it)
+        outcome = (False, RuntimeError(f"the model call raised StopIteration: {error}"))
+    except BaseException as error:  # noqa: BLE001 - handed to the caller, as run_in_executor would
+        outcome = (False, error)
+    try:
+        loop.call_soon_threadsafe(_settle, answer, outcome)
+    except RuntimeError:  # the loop has closed: nobody waits for this answer any more
+        pass
 
 
 def _settle(answer: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
