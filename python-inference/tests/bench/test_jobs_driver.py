@@ -6,29 +6,23 @@ submissions asked for and writes down every answer (against a small HTTP server 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import threading
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import jwt
 import pytest
 
+from tests.bench.scripts import load_bench_script
+
 AUDIT_KEY = "a-key-of-the-gateway-for-the-worker-32b"
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench" / "jobs.py"
-_spec = importlib.util.spec_from_file_location("bench_jobs", SCRIPT)
-assert _spec and _spec.loader
-jobs = importlib.util.module_from_spec(_spec)
-sys.modules["bench_jobs"] = jobs  # dataclasses look their module up
-_spec.loader.exec_module(jobs)
+jobs = load_bench_script("jobs.py", "bench_jobs")
 
 
 def job(identifier: str, created: str, updated: str, status: str = "succeeded") -> dict:

@@ -4,17 +4,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench" / "python_ab.py"
-_spec = importlib.util.spec_from_file_location("bench_python_ab", SCRIPT)
-assert _spec and _spec.loader
-python_ab = importlib.util.module_from_spec(_spec)
-sys.modules["bench_python_ab"] = python_ab  # dataclasses look their module up
-_spec.loader.exec_module(python_ab)
+from tests.bench.scripts import load_bench_script
+
+python_ab = load_bench_script("python_ab.py", "bench_python_ab")
 
 WRK_OUTPUT = """Running 8s test @ http://127.0.0.1:8080/predict?text=a
   2 threads and 16 connections
