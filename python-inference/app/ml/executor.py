@@ -29,35 +29,35 @@ class ModelExecutor:
         self.threads = threads
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._started = False
-        self._start_lock = threading.Lock()
+        self._lock = threading.Lock()  # starting, queueing and closing
         # The threads hold the queue, not the executor, so an executor nobody holds (a test's app) lets them go.
         self._finalizer = weakref.finalize(self, _stop_threads, self._jobs, threads)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on a model thread; the caller's task waits without holding the loop. A caller cancelled
         before a thread takes its call is skipped; once taken, the call runs to its end and its answer is dropped."""
-        if not self._started:
-            self._start()
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((loop, answer, function, args))
+        # Under the lock, so a call is queued either before a `close` (and served) or after it (and refused), never
+        # behind the threads' stop entries where nobody would take it.
+        with self._lock:
+            if not self._started:
+                self._start()
+            self._jobs.put((loop, answer, function, args))
         return await answer
 
     def close(self) -> None:
         """Let the threads end once the calls queued before this one are done; later calls are refused."""
-        with self._start_lock:
+        with self._lock:
             self._finalizer()
             self._started = False
 
     def _start(self) -> None:
-        with self._start_lock:
-            if self._started:
-                return
-            if not self._finalizer.alive:
-                raise RuntimeError("the model executor is closed")
-            for index in range(self.threads):
-                threading.Thread(target=_work, args=(self._jobs,), name=f"model_{index}", daemon=True).start()
-            self._started = True
+        if not self._finalizer.alive:
+            raise RuntimeError("the model executor is closed")
+        for index in range(self.threads):
+            threading.Thread(target=_work, args=(self._jobs,), name=f"model_{index}", daemon=True).start()
+        self._started = True
 
 
 def _stop_threads(jobs: queue.SimpleQueue[_Job | None], threads: int) -> None:

@@ -175,3 +175,21 @@ def _closed_executor() -> ModelExecutor:
 def test_at_least_one_thread() -> None:
     with pytest.raises(ValueError):
         ModelExecutor(0)
+
+
+def test_calls_queued_before_close_are_answered_and_later_ones_refused() -> None:
+    executor = ModelExecutor(1)
+    release = threading.Event()
+
+    async def main() -> list[object]:
+        busy = asyncio.create_task(executor.run(release.wait, 5))
+        await asyncio.sleep(0.05)  # the one thread is now in release.wait
+        queued = asyncio.create_task(executor.run(lambda: "queued before close"))
+        await asyncio.sleep(0.01)
+        executor.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            await executor.run(lambda: "after close")
+        release.set()
+        return list(await asyncio.wait_for(asyncio.gather(busy, queued), 5))
+
+    assert asyncio.run(main()) == [True, "queued before close"]
