@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import re
@@ -117,20 +118,18 @@ def materialize(revision: str, into: Path) -> Path:
         check=True,
         capture_output=True,
     ).stdout
-    archive_path = into / "archive.tar"
-    archive_path.write_bytes(archive)
-    with tarfile.open(archive_path) as tar:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target)
-    archive_path.unlink()
     service = target / "python-inference"
     shutil.copytree(SERVICE / ".generated", service / ".generated")
     return service
 
 
 class Server:
-    """One python-inference (uvicorn) of a materialized tree on free loopback ports."""
+    """One python-inference (uvicorn) of a materialized tree on free loopback ports; its output goes to `log` (a pipe
+    nobody read would stall it once full), whose end is shown if it does not start."""
 
-    def __init__(self, service: Path, cache: Path) -> None:
+    def __init__(self, service: Path, cache: Path, log: Path) -> None:
         self.http_port, self.grpc_port = free_port(), free_port()
         environment = {
             key: value
@@ -143,15 +142,16 @@ class Server:
             "GRPC_HOST": "127.0.0.1",
             "PYTHONPATH": str(service),
         }
-        self.process = subprocess.Popen(
-            [str(PYTHON), "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.http_port),
-             "--log-level", "warning"],
-            cwd=service,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [str(PYTHON), "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.http_port),
+                 "--log-level", "warning"],
+                cwd=service,
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 300  # the first start trains the models into the cache
         while True:
             try:
@@ -162,7 +162,8 @@ class Server:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise SystemExit(f"python_ab: python-inference of {service} did not start")
+                ending = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+                raise SystemExit(f"python_ab: python-inference of {service} did not start; its output ends:\n{ending}")
             time.sleep(0.25)
 
     def stop(self) -> None:
@@ -257,7 +258,7 @@ def main(argv: list[str]) -> int:
         for round_index in range(options.rounds):
             shift = round_index % len(options.revisions)
             for revision in options.revisions[shift:] + options.revisions[:shift]:
-                server = Server(trees[revision], cache)
+                server = Server(trees[revision], cache, Path(scratch) / "python-inference.log")
                 try:
                     for measure in (measure_grpc, measure_http):
                         cell = measure(server, revision, options.seconds, options.concurrency)
