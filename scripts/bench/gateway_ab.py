@@ -1,5 +1,7 @@
 """Drives wrk at each variant of scripts/bench/gateway_ab.sh in rotating rounds and reports, per variant, its own CPU,
-python-inference's, the dashboard's and the whole machine's per request (from /proc), with the medians over rounds.
+python-inference's, the dashboard's and the whole machine's per request (from /proc), and the share of each round
+python-inference's event loop (its main thread) spent on a core and runnable but waiting for one (the scheduler's
+schedstat), with the medians over rounds.
 Usage: gateway_ab.py --token T --python PID --dashboard PID [--rounds N] [--seconds S] [--warmup S] [--connections C]
                      LABEL=PID=URL..."""
 
@@ -11,6 +13,7 @@ import os
 import re
 import statistics
 import subprocess
+import time
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -23,6 +26,15 @@ def ticks(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2:].split()
     return int(fields[11]) + int(fields[12])
+
+
+def loop_times(pid: int) -> tuple[int, int]:
+    """(ns on a core, ns runnable but waiting for one) of process pid's main thread, python-inference's event loop; the
+    scheduler's own account in /proc/PID/task/PID/schedstat. (0, 0) for no process."""
+    if pid <= 0:
+        return 0, 0
+    running, waiting, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(running), int(waiting)
 
 
 def machine() -> tuple[int, int]:
@@ -40,7 +52,9 @@ def wrk(url: str, token: str, seconds: int, connections: int) -> dict:
 
 def measure(pid: int, url: str, args: argparse.Namespace) -> dict:
     own, python, dashboard, busy = ticks(pid), ticks(args.python), ticks(args.dashboard), machine()
+    loop, started = loop_times(args.python), time.monotonic_ns()
     result = wrk(url, args.token, args.seconds, args.connections)
+    loop2, ended = loop_times(args.python), time.monotonic_ns()
     own2, python2, dashboard2, busy2 = ticks(pid), ticks(args.python), ticks(args.dashboard), machine()
     requests = max(result["requests"], 1)
     per_request = lambda before, after: (after - before) * 1000 / TICKS / requests  # noqa: E731
@@ -51,6 +65,9 @@ def measure(pid: int, url: str, args: argparse.Namespace) -> dict:
         "dashboard_ms": per_request(dashboard, dashboard2),
         "machine_ms": per_request(busy[0], busy2[0]),
         "busy_cores": (busy2[0] - busy[0]) / max(busy2[1] - busy[1], 1) * (os.cpu_count() or 1),
+        # Shares of the round's wall time: python-inference's event loop on a core, and runnable but waiting for one.
+        "loop_running": (loop2[0] - loop[0]) / max(ended - started, 1),
+        "loop_waiting": (loop2[1] - loop[1]) / max(ended - started, 1),
         "p99_ms": result["p99_us"] / 1000,
         "errors": result["non_2xx"] + result["socket_errors"],
     }
@@ -85,18 +102,23 @@ def main() -> None:
             rows[label].append(row)
             print(f"round {number + 1}, {label}: {row['req_s']:,.0f} req/s, p99 {row['p99_ms']:.1f} ms; CPU ms per request: "
                   f"own {row['own_ms']:.3f}, python-inference {row['python_ms']:.3f}, dashboard {row['dashboard_ms']:.3f}, "
-                  f"whole machine {row['machine_ms']:.3f} ({row['busy_cores']:.2f} cores busy); errors {row['errors']}",
+                  f"whole machine {row['machine_ms']:.3f} ({row['busy_cores']:.2f} cores busy); python-inference's loop "
+                  f"running {row['loop_running']:.0%}, waiting for a core {row['loop_waiting']:.0%}; errors {row['errors']}",
                   flush=True)
     direct = statistics.median(row["req_s"] for row in rows["direct"]) if "direct" in rows else None
-    print("\n| variant | req/s | vs direct | own CPU ms / request (min–max) | python-inference | dashboard | whole machine | cores busy |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| variant | req/s | vs direct | own CPU ms / request (min–max) | python-inference | dashboard | whole machine | "
+          "cores busy | python-inference's loop running / waiting for a core |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label in labels:
         median = lambda key: statistics.median(row[key] for row in rows[label])  # noqa: E731, B023
         own = [row["own_ms"] for row in rows[label]]
         versus = f"{median('req_s') / direct:.2f}×" if direct else ""
         print(f"| {label} | {median('req_s'):,.0f} | {versus} | {median('own_ms'):.3f} ({min(own):.3f}–{max(own):.3f}) | "
-              f"{median('python_ms'):.3f} | {median('dashboard_ms'):.3f} | {median('machine_ms'):.3f} | {median('busy_cores'):.2f} |")
-    print("\n(medians over the rounds; 'own' is the variant's process, python-inference's for direct)")
+              f"{median('python_ms'):.3f} | {median('dashboard_ms'):.3f} | {median('machine_ms'):.3f} | {median('busy_cores'):.2f} | "
+              f"{median('loop_running'):.0%} / {median('loop_waiting'):.0%} |")
+    print("\n(medians over the rounds; 'own' is the variant's process, python-inference's for direct; the loop's shares are of"
+          " the round's wall time, from the scheduler's /proc/PID/task/PID/schedstat: what is left is the loop idle or"
+          " blocked, and 'waiting for a core' is time it could have run had a core been free)")
 
 
 if __name__ == "__main__":
