@@ -27,7 +27,14 @@ from aio_pika.abc import (
 )
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, Tracer, parse_traceparent
-from app.messaging.delivery import consumer_span_attributes, count_consumed, header, read_events, settle
+from app.messaging.delivery import (
+    consumer_callback,
+    consumer_span_attributes,
+    count_consumed,
+    header,
+    read_events,
+    settle,
+)
 from app.ml.registry import ModelNotFoundError, ModelRegistry, VersionNotFoundError
 from app.schemas.events import MODEL_ACTIVATED, ModelActivatedData
 
@@ -75,7 +82,7 @@ class ActivationConsumer:
         for key in ROUTING_KEYS:
             await queue.bind(by_type, routing_key=key)
         self._queue = queue
-        self._consumer_tag = await queue.consume(self.handle)
+        self._consumer_tag = await queue.consume(consumer_callback(self.handle))
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         """Switch on each model.activated of the message; ack everything else (other consumers own it) and what cannot

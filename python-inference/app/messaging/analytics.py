@@ -25,7 +25,15 @@ from aio_pika.abc import (
 
 from app.core.telemetry import SPAN_KIND_CONSUMER, AttributeValue, Tracer, parse_traceparent
 from app.messaging.analytics_store import AnalyticsSnapshot, AnalyticsStore, ModelCounts, event_effects
-from app.messaging.delivery import BatchedAcks, consumer_span_attributes, count_consumed, header, read_events, settle
+from app.messaging.delivery import (
+    BatchedAcks,
+    consumer_callback,
+    consumer_span_attributes,
+    count_consumed,
+    header,
+    read_events,
+    settle,
+)
 from app.schemas.events import Event
 
 __all__ = ["AnalyticsConsumer", "AnalyticsSnapshot", "AnalyticsStore", "ModelCounts", "event_effects"]
@@ -81,7 +89,7 @@ class AnalyticsConsumer:
         queue = await channel.declare_queue(self.queue_name, durable=True)
         await queue.bind(exchange)
         self._queue = queue
-        self._consumer_tag = await queue.consume(self.handle)
+        self._consumer_tag = await queue.consume(consumer_callback(self.handle))
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         """Record one delivery's events, then settle it: acked with the others of its transaction once they committed

@@ -1,10 +1,12 @@
 """What every consumer does with a delivery besides its own work: describe it on its span and count it, read a
-header, read its events, settle it."""
+header, read its events, settle it, and end quietly when its channel closes under it."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -142,6 +144,31 @@ async def settle(message: AbstractIncomingMessage, operation: Literal["ack", "na
         )
     except Exception as error:  # noqa: BLE001
         logger.info("could not settle a delivery (the broker will redeliver it): %r", error)
+
+
+Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+def consumer_callback(handler: Handler) -> Handler:
+    """`handler` as the callback to give `queue.consume`: a delivery cancelled in progress ends quietly.
+
+    aio-pika 8.2 runs each delivery's callback as a task, and when the channel closes (the broker restarting, the
+    connection lost, the service stopping) it cancels the task of a delivery still in progress. The delivery was not
+    settled, so the broker redelivers it; nothing is lost. But the task's done callback (`aio_pika.tools._task_done`)
+    re-raises the cancellation, and the event loop prints it as an unhandled exception with its traceback. The task
+    is aio-pika's own and nothing else awaits it, so its cancellation is ended here, with one line in the log."""
+
+    @functools.wraps(handler)
+    async def callback(message: AbstractIncomingMessage) -> None:
+        try:
+            await handler(message)
+        except asyncio.CancelledError:
+            logger.info(
+                "delivery %s was cancelled in progress as its channel closed (the broker will redeliver it)",
+                message.delivery_tag,
+            )
+
+    return callback
 
 
 async def read_events(message: AbstractIncomingMessage, span: Span) -> list[Event] | None:

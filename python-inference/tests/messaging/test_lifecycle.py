@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -313,6 +315,41 @@ def test_the_consumer_reconnects_after_the_broker_closes_the_connection_and_coun
 
     assert counted["events"] == {"job.failed": 1, "prediction.made": 1}
     assert counted["models"]["iris"]["jobs_failed"] == 1
+
+
+def test_a_delivery_in_progress_when_the_broker_closes_the_connection_is_counted_once_and_leaves_no_traceback(
+    broker: RabbitMQNode, service: FastAPI, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aio-pika cancels the task of a delivery still in progress when its channel closes, and its done callback
+    re-raises the cancellation into the event loop, which logged it as an unhandled exception with a traceback at
+    every broker restart. The delivery is redelivered and counted once; the log has one line about it, no traceback."""
+    messaging: Messaging = service.state.messaging
+    store = messaging.consumer.store
+    record_many = store.record_many
+    recording, release = threading.Event(), threading.Event()
+
+    def first_held(events: list[Any]) -> list[bool]:
+        if not recording.is_set():  # the first transaction is still being written when the connection closes
+            recording.set()
+            release.wait(10)
+        return record_many(events)
+
+    monkeypatch.setattr(store, "record_many", first_held)
+    caplog.set_level(logging.INFO)
+    with TestClient(service) as client:
+        wait_until_connected(client)
+        run(publish(broker, job_completed("sentiment")))
+        assert recording.wait(10), "the delivery never reached the store"
+        broker.ctl("close_all_connections", "closed by a test")
+        wait_until(lambda: "was cancelled in progress as its channel closed" in caplog.text, what="the cancellation")
+        release.set()
+        wait_until(lambda: messaging.connection.reconnects >= 1, what="a reconnect")
+        wait_until_consumed(broker)  # redelivered after the reconnect, found counted, acked
+        counted = stats(client)
+
+    assert counted["events"] == {"job.completed": 1}
+    unhandled = [record.getMessage() for record in caplog.records if record.name == "asyncio"]
+    assert unhandled == [], unhandled
 
 
 def test_the_service_serves_while_the_broker_is_unreachable_and_publishes_once_it_appears(
