@@ -350,6 +350,7 @@ def test_a_delivery_in_progress_when_the_broker_closes_the_connection_is_counted
     assert counted["events"] == {"job.completed": 1}
     unhandled = [record.getMessage() for record in caplog.records if record.name == "asyncio"]
     assert unhandled == [], unhandled
+    assert "Traceback" not in caplog.text and "NoneType: None" not in caplog.text  # aiormq's close line has none
 
 
 def test_the_service_serves_while_the_broker_is_unreachable_and_publishes_once_it_appears(

@@ -141,11 +141,30 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+class EmptyTracebackFilter(logging.Filter):
+    """Drops a record's traceback when there is no exception to show. aiormq 6.4 logs a connection the broker closed
+    (a broker restart) with `log.exception` outside any exception, which printed "NoneType: None" under the line as
+    if it were a traceback. The record keeps its level and message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is None:
+            record.exc_info = None
+        return True
+
+
+# Third-party loggers that call `exception` with no exception in hand.
+EMPTY_TRACEBACK_LOGGERS = ("aiormq.connection",)
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [trace_id=%(trace_id)s span_id=%(span_id)s] %(message)s"
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Give the `app` loggers a console handler that prints the trace context (idempotent)."""
+    """Give the `app` loggers a console handler that prints the trace context, and drop the empty tracebacks of
+    EMPTY_TRACEBACK_LOGGERS (idempotent)."""
+    for name in EMPTY_TRACEBACK_LOGGERS:
+        third_party = logging.getLogger(name)
+        if not any(isinstance(f, EmptyTracebackFilter) for f in third_party.filters):
+            third_party.addFilter(EmptyTracebackFilter())
     app_logger = logging.getLogger("app")
     app_logger.setLevel(level)
     if any(isinstance(f, TraceContextFilter) for h in app_logger.handlers for f in h.filters):

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
-from app.core.telemetry import Tracer, encode_logs
+from app.core.telemetry import Tracer, configure_logging, encode_logs
 from app.core.telemetry.logs import capture, severity_number
 from app.main import create_app
 from app.ml.registry import ModelRegistry
@@ -130,3 +130,21 @@ def test_the_handler_is_replaced_not_added_when_a_second_app_starts(
         first.state.telemetry.shutdown()
 
     assert second.state.telemetry.log_handler not in logging.getLogger("app").handlers
+
+
+def test_aiormqs_exception_call_without_an_exception_prints_no_empty_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """aiormq 6.4 logs a connection the broker closed with `log.exception` outside any exception ("NoneType: None"
+    under the line); a real exception's traceback is kept."""
+    configure_logging()
+    logger = logging.getLogger("aiormq.connection")
+    with caplog.at_level(logging.INFO):
+        logger.exception("Unexpected connection close from remote")
+        try:
+            raise ConnectionResetError("reset by peer")
+        except ConnectionResetError:
+            logger.exception("reading failed")
+    assert [(record.levelname, record.exc_info is None) for record in caplog.records] == [
+        ("ERROR", True),
+        ("ERROR", False),
+    ]
+    assert "NoneType: None" not in caplog.text and "ConnectionResetError: reset by peer" in caplog.text
