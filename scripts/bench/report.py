@@ -38,13 +38,25 @@ def load_scenarios(path: Path) -> list[dict[str, Any]]:
             continue
         ordered = sorted(rounds, key=lambda t: t["items_per_s"])
         median = dict(ordered[(len(ordered) - 1) // 2])
-        median["rounds"] = [{k: t[k] for k in ("round", "items_per_s", "p50_ms", "p99_ms")} for t in rounds]
+        median["rounds"] = [{k: t[k] for k in ("round", "items_per_s", "p50_ms", "p99_ms") + _LOOP if k in t}
+                            for t in rounds]
         scenarios.append(median)
     # Within a sampling setting: the direct singles, the gateway's singles by connections (batching on, then off), the
     # direct batches, the gateway's batches, whatever order they were measured in.
     settings = list(dict.fromkeys(s["sampling"] for s in scenarios))
     return sorted(scenarios, key=lambda s: (settings.index(s["sampling"]), _PLACE.get(s["group"], len(_PLACE)),
                                            s["connections"], s["group"] == "gateway-unbatched"))
+
+
+# python-inference's event loop over a scenario's measured seconds: the share on a core, and runnable but waiting for
+# one (from the scheduler's /proc/PID/task/PID/schedstat; runs from before 2026-12-07 have neither).
+_LOOP = ("loop_running", "loop_waiting")
+
+
+def loop_shares(s: dict[str, Any]) -> str:
+    if not all(key in s for key in _LOOP):
+        return ""
+    return f"{s['loop_running']:.0%} / {s['loop_waiting']:.0%}"
 
 
 _PLACE = {"direct-single": 0, "gateway-batched": 1, "gateway-unbatched": 1, "direct-batch": 2, "gateway-batch": 3}
@@ -74,15 +86,18 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
         f"singles and the gateway's with batching off, and batches of 100 directly and through the gateway, each pair "
         f"in {meta.get('batch_rounds')} alternating rounds of {meta.get('batch_duration_s')} s compared by medians), "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average "
-        f"{meta.get('load_before')} before and {meta.get('load_after')} after, commit {meta.get('commit')}.",
+        f"{meta.get('load_before')} before and {meta.get('load_after')} after, commit {meta.get('commit')}. The last "
+        f"column is the share of each scenario's measured time python-inference's event loop ran on a core, and was "
+        f"runnable but waiting for one (the scheduler's schedstat): a loop that waits is a machine out of cores.",
     ]
     for sampling in dict.fromkeys(s["sampling"] for s in scenarios):
         lines += [
             "",
             f"Predictions, **{sampling}** (every service, the direct baselines included):",
             "",
-            "| scenario | connections | inputs / request | req/s | items/s | p50 (ms) | p99 (ms) | vs baseline (items/s) | errors |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| scenario | connections | inputs / request | req/s | items/s | p50 (ms) | p99 (ms) | vs baseline (items/s) | errors "
+            "| python-inference's loop: on a core / waiting for one |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         group = [s for s in scenarios if s["sampling"] == sampling]
         for s in group:
@@ -94,7 +109,7 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
                 name += f" (median of {len(s['rounds'])}: " + " / ".join(f"{r['items_per_s']:,.0f}" for r in s["rounds"]) + ")"
             lines.append(
                 f"| {name} | {s['connections']} | {s['inputs']} | {s['requests_per_s']:,.0f} | {s['items_per_s']:,.0f} | "
-                f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {versus} | {errors or ''} |"
+                f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {versus} | {errors or ''} | {loop_shares(s)} |"
             )
         for connections in sorted({s["connections"] for s in group if s["group"] == "gateway-batched"}):
             on = find(scenarios, sampling, "gateway-batched", connections)
@@ -102,7 +117,7 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
             if on and off:
                 lines.append(
                     f"| **batching on / off**, gateway singles | {connections} | 1 | | {ratio(on['items_per_s'], off['items_per_s'])}× "
-                    f"| | {ratio(on['p99_ms'], off['p99_ms'])}× p99 | | |"
+                    f"| | {ratio(on['p99_ms'], off['p99_ms'])}× p99 | | | |"
                 )
     if jobs:
         published = jobs["raw_publish_per_s"]

@@ -81,7 +81,7 @@ PY
 auth=(-H "Authorization: Bearer $token")
 
 # Starts the AppHost ($1 its label, $2 its name, $3 whether the services export their telemetry: on or off) and the
-# unbatched gateway beside it; sets GATEWAY, UNBATCHED, direct and amqp.
+# unbatched gateway beside it; sets GATEWAY, UNBATCHED, direct, amqp and inference_loop.
 stack_start() {
   echo "starting the AppHost ($1)..." >&2
   APPHOST_LOG="$tmp/apphost-$2.log" apphost_start Release --Messaging:Runtime=local \
@@ -91,6 +91,8 @@ stack_start() {
   gateway_pid=$(service_pid Gateway Release)
   inference=$(inference_pid)
   direct="http://127.0.0.1:$(process_env "$inference" PORT)"
+  # python-inference's event loop (its main thread), whose time on a core and waiting for one each scenario reports.
+  inference_loop="/proc/$inference/task/$inference/schedstat"
   amqp=$(process_env "$(service_pid Worker Release)" ConnectionStrings__messaging)
   # For the jobs' audit (jobs done twice): the Worker's address as the gateway has it, and the gateway's key for it.
   worker_url=$(process_env "$gateway_pid" services__worker__http__0)
@@ -125,12 +127,20 @@ scenario() {
   local sampling="$1" name="$2" group="$3" connections="$4" inputs="$5" url="$6" body="${7:-}"; shift 7
   echo "  $name ($connections connections${SCENARIO_ROUND:+, round $SCENARIO_ROUND})" >&2
   WRK_BODY="$body" wrk -t2 -c"$connections" -d"${warmup}s" --timeout 5s "$@" -s scripts/bench/wrk.lua "$url" >/dev/null
-  local result
+  local result running waiting running2 waiting2 started ended
+  # The scheduler's account of python-inference's loop (ns on a core, ns runnable but waiting for one) around the run.
+  read -r running waiting _ <"$inference_loop"
+  started=$(date +%s%N)
   result=$(WRK_BODY="$body" wrk -t2 -c"$connections" -d"${SCENARIO_SECONDS:-$duration}s" --timeout 5s "$@" \
     -s scripts/bench/wrk.lua "$url" | sed -n 's/^WRK_RESULT //p')
+  ended=$(date +%s%N)
+  read -r running2 waiting2 _ <"$inference_loop"
   jq -c --arg sampling "$sampling" --arg name "$name" --arg group "$group" --argjson connections "$connections" \
     --argjson inputs "$inputs" --argjson round "${SCENARIO_ROUND:-0}" \
-    '{sampling: $sampling, name: $name, group: $group, connections: $connections, inputs: $inputs, round: $round} + .' \
+    --argjson loop_running "$(((running2 - running) * 1000 / (ended - started)))" \
+    --argjson loop_waiting "$(((waiting2 - waiting) * 1000 / (ended - started)))" \
+    '{sampling: $sampling, name: $name, group: $group, connections: $connections, inputs: $inputs, round: $round,
+      loop_running: ($loop_running / 1000), loop_waiting: ($loop_waiting / 1000)} + .' \
     <<<"$result" >>"$tmp/scenarios.jsonl"
 }
 
