@@ -127,7 +127,7 @@ def materialize(revision: str, into: Path) -> Path:
 
 class Server:
     """One python-inference (uvicorn) of a materialized tree on free loopback ports; its output goes to `log` (a pipe
-    nobody read would stall it once full), whose end is shown if it does not start."""
+    nobody read would stall it once full), emptied first so that the end shown if it does not start is its own."""
 
     def __init__(self, service: Path, cache: Path, log: Path) -> None:
         self.http_port, self.grpc_port = free_port(), free_port()
@@ -142,7 +142,7 @@ class Server:
             "GRPC_HOST": "127.0.0.1",
             "PYTHONPATH": str(service),
         }
-        with log.open("ab") as output:
+        with log.open("wb") as output:
             self.process = subprocess.Popen(
                 [str(PYTHON), "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.http_port),
                  "--log-level", "warning"],
