@@ -8,9 +8,21 @@ namespace Gateway.Requests;
 /// One structured line per request (method, route template, status, latency, trace id, subject; never a token
 /// or a body), and the trace id on every response so a client can quote it.
 /// </summary>
-internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILogger<RequestLoggingMiddleware> logger)
+/// <remarks>
+/// A request whose trace was not kept (sampled out, or a probe, which is never traced) and that did not fail on our
+/// side logs under <see cref="SampledOutCategory"/>, which <c>appsettings.json</c> keeps off the OTLP export: the
+/// console still has every line, and the telemetry backend gets the lines of the traces it keeps and of every 5xx,
+/// so its log volume follows the sampling ratio as its trace volume does (docs/operations.md, "Logs").
+/// </remarks>
+internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILoggerFactory loggers)
 {
     public const string TraceIdHeader = "X-Trace-Id";
+
+    /// <summary>The category of the lines of requests whose trace was not kept and that did not fail with a 5xx.</summary>
+    public const string SampledOutCategory = "Gateway.Requests.RequestLoggingMiddleware.SampledOut";
+
+    private readonly ILogger traced = loggers.CreateLogger<RequestLoggingMiddleware>();
+    private readonly ILogger sampledOut = loggers.CreateLogger(SampledOutCategory);
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -36,6 +48,8 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILo
 
     private void Log(HttpContext context, int status, long started, string traceId)
     {
+        // Activity.Current is the request's own span here (or the unrecorded one of a request not traced).
+        var logger = Activity.Current is { Recorded: true } || status >= StatusCodes.Status500InternalServerError ? traced : sampledOut;
         if (!logger.IsEnabled(LogLevel.Information))
         {
             return;

@@ -1,23 +1,43 @@
 using System.Collections.Concurrent;
+using Gateway.Requests;
 using Gateway.Tests.Hosting;
+using Gateway.Upstream.Inference;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Logs;
 
 namespace Gateway.Tests;
 
-/// <summary>Keeps the request log lines the gateway writes, with their structured fields.</summary>
+/// <summary>
+/// Keeps the request log lines the gateway writes, with their structured fields: every line as the console gets it,
+/// and what reaches the OpenTelemetry logger provider's processors (the OTLP export), both filtered by the gateway's
+/// own logging configuration.
+/// </summary>
 public sealed class LogCapturingFactory : GatewayFactory, ILoggerProvider
 {
-    public ConcurrentQueue<(string Message, IReadOnlyDictionary<string, object?> Fields)> RequestLines { get; } = new();
+    public ConcurrentQueue<(string Category, string Message, IReadOnlyDictionary<string, object?> Fields)> RequestLines { get; } = new();
+
+    /// <summary>The trace ids of the request lines the OpenTelemetry provider exports.</summary>
+    public ConcurrentQueue<(string Category, string? TraceId)> ExportedRequestLines { get; } = new();
+
+    public FakeInferenceClient Inference => (FakeInferenceClient)Services.GetRequiredService<IInferenceClient>();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
-        builder.ConfigureServices(services => services.AddLogging(logging => logging.AddProvider(this)));
+        builder.ConfigureServices(services =>
+        {
+            services.AddLogging(logging => logging.AddProvider(this));
+            services.ConfigureOpenTelemetryLoggerProvider(logging => logging.AddProcessor(new ExportedLines(this)));
+        });
     }
 
     ILogger ILoggerProvider.CreateLogger(string categoryName) => new CapturingLogger(this, categoryName);
+
+    private static bool IsRequestLine(string? category) =>
+        category?.StartsWith("Gateway.Requests.RequestLoggingMiddleware", StringComparison.Ordinal) == true;
 
     private sealed class CapturingLogger(LogCapturingFactory owner, string category) : ILogger
     {
@@ -27,9 +47,21 @@ public sealed class LogCapturingFactory : GatewayFactory, ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (category.EndsWith("RequestLoggingMiddleware", StringComparison.Ordinal) && state is IReadOnlyList<KeyValuePair<string, object?>> fields)
+            if (IsRequestLine(category) && state is IReadOnlyList<KeyValuePair<string, object?>> fields)
             {
-                owner.RequestLines.Enqueue((formatter(state, exception), fields.ToDictionary(f => f.Key, f => f.Value)));
+                owner.RequestLines.Enqueue((category, formatter(state, exception), fields.ToDictionary(f => f.Key, f => f.Value)));
+            }
+        }
+    }
+
+    private sealed class ExportedLines(LogCapturingFactory owner) : BaseProcessor<LogRecord>
+    {
+        public override void OnEnd(LogRecord data)
+        {
+            if (IsRequestLine(data.CategoryName))
+            {
+                var traceId = data.Attributes?.FirstOrDefault(a => a.Key == "TraceId").Value as string;
+                owner.ExportedRequestLines.Enqueue((data.CategoryName!, traceId));
             }
         }
     }
@@ -69,5 +101,54 @@ public sealed class RequestLoggingTests(LogCapturingFactory factory) : IClassFix
         Assert.Equal(401, line.Fields["Status"]);
         Assert.Equal("/api/v1/jobs/{id:guid}", line.Fields["Route"]);
         Assert.Equal("-", line.Fields["Subject"]);
+    }
+
+    private const string SampledParent = "00-6bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    private static string UnsampledParent() => $"00-{Guid.NewGuid():N}-00f067aa0ba902b7-00";
+
+    private async Task<(string TraceId, HttpResponseMessage Response)> PredictAsync(string traceparent)
+    {
+        using var client = factory.CreateAuthorizedClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/predict?text=lovely");
+        request.Headers.Add("traceparent", traceparent);
+        var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+        return (Assert.Single(response.Headers.GetValues("X-Trace-Id")), response);
+    }
+
+    [Fact]
+    public async Task A_kept_traces_line_is_exported_and_a_sampled_out_ones_stays_on_the_console()
+    {
+        var (kept, keptResponse) = await PredictAsync(SampledParent);
+        var (sampledOut, sampledOutResponse) = await PredictAsync(UnsampledParent());
+
+        Assert.Equal(HttpStatusCode.OK, keptResponse.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, sampledOutResponse.StatusCode);
+        // The console has both, each under its category.
+        Assert.Equal("Gateway.Requests.RequestLoggingMiddleware", Assert.Single(factory.RequestLines, l => Equals(l.Fields["TraceId"], kept)).Category);
+        Assert.Equal(RequestLoggingMiddleware.SampledOutCategory, Assert.Single(factory.RequestLines, l => Equals(l.Fields["TraceId"], sampledOut)).Category);
+        // The export has the kept trace's line only.
+        Assert.Single(factory.ExportedRequestLines, l => l.TraceId == kept);
+        Assert.DoesNotContain(factory.ExportedRequestLines, l => l.TraceId == sampledOut);
+    }
+
+    [Fact]
+    public async Task A_sampled_out_request_that_fails_with_a_5xx_is_exported()
+    {
+        factory.Inference.Failure = UpstreamProblems.Of(503, "upstream_unavailable", "python-inference is unavailable.");
+        string traceId;
+        HttpResponseMessage response;
+        try
+        {
+            (traceId, response) = await PredictAsync(UnsampledParent());
+        }
+        finally
+        {
+            factory.Inference.Failure = null; // the class's other tests share the fake
+        }
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("Gateway.Requests.RequestLoggingMiddleware", Assert.Single(factory.RequestLines, l => Equals(l.Fields["TraceId"], traceId)).Category);
+        Assert.Single(factory.ExportedRequestLines, l => l.TraceId == traceId);
     }
 }
