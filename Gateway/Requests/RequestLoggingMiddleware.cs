@@ -10,9 +10,10 @@ namespace Gateway.Requests;
 /// </summary>
 /// <remarks>
 /// A request whose trace was not kept (sampled out, or a probe, which is never traced) and that did not fail on our
-/// side logs under <see cref="SampledOutCategory"/>, which <c>appsettings.json</c> keeps off the OTLP export: the
-/// console still has every line, and the telemetry backend gets the lines of the traces it keeps and of every 5xx,
-/// so its log volume follows the sampling ratio as its trace volume does (docs/operations.md, "Logs").
+/// side logs under <see cref="SampledOutCategory"/>. Every line is exported by default; with
+/// <c>Logging:OpenTelemetry:LogLevel:Gateway.Requests.RequestLoggingMiddleware.SampledOut=None</c> the console still
+/// has every line and the telemetry backend gets only the lines of the traces it keeps and of every 5xx, so its log
+/// volume follows the sampling ratio (docs/operations.md, "Logs", says why that is not the default).
 /// </remarks>
 internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILoggerFactory loggers)
 {

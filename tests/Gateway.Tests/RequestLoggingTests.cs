@@ -15,7 +15,7 @@ namespace Gateway.Tests;
 /// and what reaches the OpenTelemetry logger provider's processors (the OTLP export), both filtered by the gateway's
 /// own logging configuration.
 /// </summary>
-public sealed class LogCapturingFactory : GatewayFactory, ILoggerProvider
+public class LogCapturingFactory : GatewayFactory, ILoggerProvider
 {
     public ConcurrentQueue<(string Category, string Message, IReadOnlyDictionary<string, object?> Fields)> RequestLines { get; } = new();
 
@@ -102,12 +102,24 @@ public sealed class RequestLoggingTests(LogCapturingFactory factory) : IClassFix
         Assert.Equal("/api/v1/jobs/{id:guid}", line.Fields["Route"]);
         Assert.Equal("-", line.Fields["Subject"]);
     }
+}
 
+/// <summary>The request log with the sampled-out lines kept off the OTLP export (the opt-in of docs/operations.md, "Logs").</summary>
+public sealed class SampledLogExportFactory : LogCapturingFactory
+{
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
+        [new($"Logging:OpenTelemetry:LogLevel:{RequestLoggingMiddleware.SampledOutCategory}", "None")];
+}
+
+/// <summary>Which request lines reach the OTLP export, by default and with the sampled-out ones kept off it.</summary>
+public sealed class RequestLogExportTests(LogCapturingFactory byDefault, SampledLogExportFactory sampled)
+    : IClassFixture<LogCapturingFactory>, IClassFixture<SampledLogExportFactory>
+{
     private const string SampledParent = "00-6bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     private static string UnsampledParent() => $"00-{Guid.NewGuid():N}-00f067aa0ba902b7-00";
 
-    private async Task<(string TraceId, HttpResponseMessage Response)> PredictAsync(string traceparent)
+    private static async Task<(string TraceId, HttpResponseMessage Response)> PredictAsync(LogCapturingFactory factory, string traceparent)
     {
         using var client = factory.CreateAuthorizedClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/predict?text=lovely");
@@ -117,38 +129,48 @@ public sealed class RequestLoggingTests(LogCapturingFactory factory) : IClassFix
     }
 
     [Fact]
-    public async Task A_kept_traces_line_is_exported_and_a_sampled_out_ones_stays_on_the_console()
+    public async Task By_default_every_line_is_exported_a_sampled_out_ones_under_its_own_category()
     {
-        var (kept, keptResponse) = await PredictAsync(SampledParent);
-        var (sampledOut, sampledOutResponse) = await PredictAsync(UnsampledParent());
+        var (sampledOut, response) = await PredictAsync(byDefault, UnsampledParent());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(RequestLoggingMiddleware.SampledOutCategory, Assert.Single(byDefault.RequestLines, l => Equals(l.Fields["TraceId"], sampledOut)).Category);
+        Assert.Equal(RequestLoggingMiddleware.SampledOutCategory, Assert.Single(byDefault.ExportedRequestLines, l => l.TraceId == sampledOut).Category);
+    }
+
+    [Fact]
+    public async Task Opted_in_a_kept_traces_line_is_exported_and_a_sampled_out_ones_stays_on_the_console()
+    {
+        var (kept, keptResponse) = await PredictAsync(sampled, SampledParent);
+        var (sampledOut, sampledOutResponse) = await PredictAsync(sampled, UnsampledParent());
 
         Assert.Equal(HttpStatusCode.OK, keptResponse.StatusCode);
         Assert.Equal(HttpStatusCode.OK, sampledOutResponse.StatusCode);
         // The console has both, each under its category.
-        Assert.Equal("Gateway.Requests.RequestLoggingMiddleware", Assert.Single(factory.RequestLines, l => Equals(l.Fields["TraceId"], kept)).Category);
-        Assert.Equal(RequestLoggingMiddleware.SampledOutCategory, Assert.Single(factory.RequestLines, l => Equals(l.Fields["TraceId"], sampledOut)).Category);
+        Assert.Equal("Gateway.Requests.RequestLoggingMiddleware", Assert.Single(sampled.RequestLines, l => Equals(l.Fields["TraceId"], kept)).Category);
+        Assert.Equal(RequestLoggingMiddleware.SampledOutCategory, Assert.Single(sampled.RequestLines, l => Equals(l.Fields["TraceId"], sampledOut)).Category);
         // The export has the kept trace's line only.
-        Assert.Single(factory.ExportedRequestLines, l => l.TraceId == kept);
-        Assert.DoesNotContain(factory.ExportedRequestLines, l => l.TraceId == sampledOut);
+        Assert.Single(sampled.ExportedRequestLines, l => l.TraceId == kept);
+        Assert.DoesNotContain(sampled.ExportedRequestLines, l => l.TraceId == sampledOut);
     }
 
     [Fact]
-    public async Task A_sampled_out_request_that_fails_with_a_5xx_is_exported()
+    public async Task Opted_in_a_sampled_out_request_that_fails_with_a_5xx_is_exported()
     {
-        factory.Inference.Failure = UpstreamProblems.Of(503, "upstream_unavailable", "python-inference is unavailable.");
+        sampled.Inference.Failure = UpstreamProblems.Of(503, "upstream_unavailable", "python-inference is unavailable.");
         string traceId;
         HttpResponseMessage response;
         try
         {
-            (traceId, response) = await PredictAsync(UnsampledParent());
+            (traceId, response) = await PredictAsync(sampled, UnsampledParent());
         }
         finally
         {
-            factory.Inference.Failure = null; // the class's other tests share the fake
+            sampled.Inference.Failure = null; // the class's other tests share the fake
         }
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Equal("Gateway.Requests.RequestLoggingMiddleware", Assert.Single(factory.RequestLines, l => Equals(l.Fields["TraceId"], traceId)).Category);
-        Assert.Single(factory.ExportedRequestLines, l => l.TraceId == traceId);
+        Assert.Equal("Gateway.Requests.RequestLoggingMiddleware", Assert.Single(sampled.RequestLines, l => Equals(l.Fields["TraceId"], traceId)).Category);
+        Assert.Single(sampled.ExportedRequestLines, l => l.TraceId == traceId);
     }
 }
