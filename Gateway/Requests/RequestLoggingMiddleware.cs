@@ -22,8 +22,8 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILo
     /// <summary>The category of the lines of requests whose trace was not kept and that did not fail with a 5xx.</summary>
     public const string SampledOutCategory = "Gateway.Requests.RequestLoggingMiddleware.SampledOut";
 
-    private readonly ILogger traced = loggers.CreateLogger<RequestLoggingMiddleware>();
-    private readonly ILogger sampledOut = loggers.CreateLogger(SampledOutCategory);
+    private readonly ILogger _traced = loggers.CreateLogger<RequestLoggingMiddleware>();
+    private readonly ILogger _sampledOut = loggers.CreateLogger(SampledOutCategory);
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -50,7 +50,7 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILo
     private void Log(HttpContext context, int status, long started, string traceId)
     {
         // Activity.Current is the request's own span here (or the unrecorded one of a request not traced).
-        var logger = Activity.Current is { Recorded: true } || status >= StatusCodes.Status500InternalServerError ? traced : sampledOut;
+        var logger = Activity.Current is { Recorded: true } || status >= StatusCodes.Status500InternalServerError ? _traced : _sampledOut;
         if (!logger.IsEnabled(LogLevel.Information))
         {
             return;
