@@ -19,7 +19,7 @@ public class LogCapturingFactory : GatewayFactory, ILoggerProvider
 {
     public ConcurrentQueue<(string Category, string Message, IReadOnlyDictionary<string, object?> Fields)> RequestLines { get; } = new();
 
-    /// <summary>The trace ids of the request lines the OpenTelemetry provider exports.</summary>
+    /// <summary>The category and trace id of each request line the OpenTelemetry provider exports.</summary>
     public ConcurrentQueue<(string Category, string? TraceId)> ExportedRequestLines { get; } = new();
 
     public FakeInferenceClient Inference => (FakeInferenceClient)Services.GetRequiredService<IInferenceClient>();
@@ -136,6 +136,20 @@ public sealed class RequestLogExportTests(LogCapturingFactory byDefault, Sampled
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(RequestLoggingMiddleware.SampledOutCategory, Assert.Single(byDefault.RequestLines, l => Equals(l.Fields["TraceId"], sampledOut)).Category);
         Assert.Equal(RequestLoggingMiddleware.SampledOutCategory, Assert.Single(byDefault.ExportedRequestLines, l => l.TraceId == sampledOut).Category);
+    }
+
+    [Fact]
+    public async Task A_probe_which_is_never_traced_logs_under_the_sampled_out_category()
+    {
+        using var client = byDefault.CreateClient();
+
+        using var response = await client.GetAsync("/alive", TestContext.Current.CancellationToken);
+        var traceId = Assert.Single(response.Headers.GetValues("X-Trace-Id"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var line = Assert.Single(byDefault.RequestLines, l => Equals(l.Fields["TraceId"], traceId));
+        Assert.Equal(RequestLoggingMiddleware.SampledOutCategory, line.Category);
+        Assert.Equal("/alive", line.Fields["Route"]);
     }
 
     [Fact]
