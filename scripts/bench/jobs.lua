@@ -1,16 +1,29 @@
 -- wrk's script for the jobs of scripts/bench/jobs.py: each request POSTs one job (JOBS_INPUTS distinct inputs, an
 -- idempotency key of its own) to the URL given to wrk. Thread n of JOBS_THREADS sends its share of JOBS_COUNT
 -- submissions, then holds its connections idle (delay()), and once every submission it sent has been answered writes
--- JOBS_IDS.n.done. Every answer is one line of JOBS_IDS.n: "<status> <job id>" ("-" when the body holds none), the
--- body's first 200 characters after a status other than 202. The driver counts accepted jobs from these lines (the
--- server's answers, not a counter of ours), stops wrk (SIGINT) once every thread is done, and reads the latencies
--- from the WRK_RESULT line that done() prints.
+-- JOBS_IDS.n.done. Every answer is one line of JOBS_IDS.n: "<status> <job id> <when>" ("-" when the body holds no id;
+-- when: the wall clock as the answer came, in seconds since the epoch), the body's first 200 characters after a
+-- status other than 202. The driver counts accepted jobs from these lines (the server's answers, not a counter of
+-- ours), times each job from its arrival at the Worker (its createdAt) to its answer here, stops wrk (SIGINT) once
+-- every thread is done, and reads the latencies from the WRK_RESULT line that done() prints.
 local count = tonumber(os.getenv("JOBS_COUNT") or "1")
 local inputs = tonumber(os.getenv("JOBS_INPUTS") or "1")
 local threads = tonumber(os.getenv("JOBS_THREADS") or "1")
 local run = os.getenv("JOBS_RUN") or "bench"
 local ids = assert(os.getenv("JOBS_IDS"), "JOBS_IDS (a file name prefix) is required")
 local model = os.getenv("JOBS_MODEL") or "sentiment"
+
+-- The wall clock to the microsecond (wrk's LuaJIT has ffi; Lua's os.time counts whole seconds).
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } jobs_timespec;
+  int clock_gettime(int clock, jobs_timespec *now);
+]]
+local timespec = ffi.new("jobs_timespec")
+local function now()
+  ffi.C.clock_gettime(0, timespec) -- CLOCK_REALTIME: the clock the services' timestamps come from
+  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) / 1e9
+end
 
 -- Main state: numbers the threads and keeps them for done().
 local started = {}
@@ -65,12 +78,13 @@ function request()
 end
 
 function response(status, headers, body)
+  local at = string.format("%.6f", now())
   answered = answered + 1
   local job = body and body:match('"id"%s*:%s*"([^"]+)"') or nil
   if status == 202 then
-    file:write(status, " ", job or "-", "\n")
+    file:write(status, " ", job or "-", " ", at, "\n")
   else
-    file:write(status, " ", job or "-", " ", ((body or ""):sub(1, 200):gsub("%s+", " ")), "\n")
+    file:write(status, " ", job or "-", " ", at, " ", ((body or ""):sub(1, 200):gsub("%s+", " ")), "\n")
   end
   if not finished and issued >= share and answered >= issued then
     finished = true

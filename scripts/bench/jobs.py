@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -162,6 +163,123 @@ class EventBacklog:
         return depths
 
 
+class WaitProbes:
+    """What a submission waits on that the load does not decide, timed beside the measured single-input submissions
+    so that the slowest of them (`submission_tail`) can be put beside what was slow with them (scripts/chaos has the
+    same idea, its StallProbes): a 4 KiB write synced to the disk (in --probe-folder, by default the system's temporary
+    folder, on the one file system this machine has), a persistent message the broker confirms, and on PostgreSQL one row updated and committed,
+    which waits for the WAL's flush as an admission's commit does. A fourth reading is how late the driver's own
+    25 ms sleep woke: a stall of the whole machine (its cores taken, the VM paused) shows there. Each probe waits
+    `INTERVAL_S` between readings; a reading is (wall-clock start in seconds, milliseconds), and one still waiting when
+    the probes stop counts with its wait so far. About 40 synced writes and 40 confirmed messages a second: a few per
+    cent of what the jobs themselves ask of the disk and the broker."""
+
+    INTERVAL_S = 0.025
+    DISK, BROKER, POSTGRES, TIMER = "disk sync", "broker confirm", "PostgreSQL commit", "driver's timer late"
+    QUEUE = "bench.wait-probe"
+
+    def __init__(self, amqp_url: str, folder: str, postgres_conninfo: str | None = None) -> None:
+        self.amqp_url, self.folder, self.postgres_conninfo = amqp_url, folder, postgres_conninfo
+        self.readings: dict[str, list[tuple[float, float]]] = {self.TIMER: [], self.DISK: [], self.BROKER: []}
+        if postgres_conninfo:
+            self.readings[self.POSTGRES] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._broker: asyncio.Task | None = None
+        self._under_way: dict[str, float] = {}  # a probe's reading that has not ended: its start
+
+    def _begin(self, name: str) -> tuple[float, float]:
+        with self._lock:
+            started = time.time()
+            self._under_way[name] = started
+            return started, time.perf_counter()
+
+    def _end(self, name: str, reading: tuple[float, float]) -> None:
+        with self._lock:
+            self._under_way.pop(name, None)
+            if not self._stop.is_set():  # once stopped, the reading was counted with its wait so far
+                self.readings[name].append((reading[0], (time.perf_counter() - reading[1]) * 1000))
+
+    def _timed(self, name: str, wait) -> None:
+        while not self._stop.is_set():
+            reading = self._begin(name)
+            wait()
+            self._end(name, reading)
+            self._stop.wait(self.INTERVAL_S)
+
+    def _disk(self) -> None:
+        path = os.path.join(self.folder, ".bench-wait-probe")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        block = b"\0" * 4096
+        try:
+            self._timed(self.DISK, lambda: (os.pwrite(descriptor, block, 0), os.fdatasync(descriptor)))
+        finally:
+            os.close(descriptor)
+            os.unlink(path)
+
+    def _postgres(self) -> None:
+        import psycopg  # Debian's python3-psycopg
+
+        with psycopg.connect(self.postgres_conninfo, autocommit=True) as connection:
+            connection.execute("CREATE TABLE IF NOT EXISTS bench_wait_probe (at timestamptz)")
+            connection.execute("INSERT INTO bench_wait_probe VALUES (now())")
+            try:
+                self._timed(self.POSTGRES, lambda: connection.execute("UPDATE bench_wait_probe SET at = now()"))
+            finally:
+                connection.execute("DROP TABLE bench_wait_probe")
+
+    def _timer(self) -> None:
+        while not self._stop.is_set():
+            started, clock = time.time(), time.perf_counter()
+            time.sleep(self.INTERVAL_S)
+            with self._lock:
+                if not self._stop.is_set():
+                    late = max(0.0, (time.perf_counter() - clock - self.INTERVAL_S) * 1000)
+                    self.readings[self.TIMER].append((started + self.INTERVAL_S, late))
+
+    async def _confirms(self, ready: asyncio.Future) -> None:
+        connection = await aio_pika.connect(self.amqp_url)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.declare_queue(self.QUEUE, durable=True, arguments={"x-max-length": 1})
+            ready.set_result(None)
+            try:
+                while not self._stop.is_set():
+                    reading = self._begin(self.BROKER)
+                    await channel.default_exchange.publish(
+                        aio_pika.Message(b"probe", delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=self.QUEUE)
+                    self._end(self.BROKER, reading)
+                    await asyncio.sleep(self.INTERVAL_S)
+            finally:
+                await channel.queue_delete(self.QUEUE)
+
+    async def start(self) -> None:
+        for target in ([self._timer, self._disk] + ([self._postgres] if self.postgres_conninfo else [])):
+            thread = threading.Thread(target=target, name=f"wait-probe-{target.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        ready = asyncio.get_running_loop().create_future()
+        self._broker = asyncio.create_task(self._confirms(ready))
+        await asyncio.wait([ready, self._broker], return_when=asyncio.FIRST_COMPLETED)
+        if self._broker.done():
+            self._broker.result()  # it failed before its first reading: say why
+
+    async def stop(self) -> dict[str, list[tuple[float, float]]]:
+        """Stops the probes and returns their readings; a reading still under way counts with its wait so far."""
+        with self._lock:
+            self._stop.set()
+            stopped = time.time()
+            for name, started in self._under_way.items():
+                self.readings[name].append((started, (stopped - started) * 1000))
+            readings = {name: list(values) for name, values in self.readings.items()}
+        if self._broker:
+            await asyncio.wait([self._broker], timeout=5)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, 5)
+        return readings
+
+
 async def raw_broker_rate(amqp_url: str, messages: int, in_flight: int) -> tuple[float, float]:
     """Messages per second published (persistent, confirmed) and then consumed (manual acks)."""
     connection = await aio_pika.connect(amqp_url)
@@ -212,18 +330,20 @@ class Answers:
     accepted: list[str] = field(default_factory=list)  # job ids of the 202s, in answer order per thread
     rejected: Counter = field(default_factory=Counter)  # status → how many (a 202 without an id counts as status 0)
     samples: list[str] = field(default_factory=list)  # the first few rejections, status and body
+    answered_at: dict[str, float] = field(default_factory=dict)  # job id of a 202 → when it came (epoch seconds)
 
 
 def parse_answers(lines) -> Answers:
-    """Lines of jobs.lua's answer files: "<status> <job id or -> [body]"."""
+    """Lines of jobs.lua's answer files: "<status> <job id or -> <when> [body]"."""
     answers = Answers()
     for line in lines:
-        parts = line.rstrip("\n").split(" ", 2)
+        parts = line.rstrip("\n").split(" ", 3)
         if not parts[0]:
             continue
         status, job = int(parts[0]), (parts[1] if len(parts) > 1 else "-")
         if status == 202 and job != "-":
             answers.accepted.append(job)
+            answers.answered_at[job] = float(parts[2])
             continue
         answers.rejected[0 if status == 202 else status] += 1
         if len(answers.samples) < 5:
@@ -279,6 +399,52 @@ def timing(jobs: list[dict]) -> dict:
     return {"jobs_per_s": len(jobs) / elapsed, "elapsed_s": elapsed,
             "e2e_p50_ms": statistics.median(latencies) * 1000, "e2e_p99_ms": percentile(latencies, 0.99) * 1000}
 
+
+
+def waits_during(begin: float, end: float, readings: list[tuple[float, float]]) -> float | None:
+    """The longest of a probe's readings (wall-clock start in seconds, milliseconds) under way at some moment from
+    `begin` to `end` (seconds), or None when none was (the probe had no reading then: not a wait of zero)."""
+    overlapping = [ms for start, ms in readings if start < end and start + ms / 1000 > begin]
+    return max(overlapping) if overlapping else None
+
+
+def submission_tail(done: list[dict], answered_at: dict[str, float],
+                    probes: dict[str, list[tuple[float, float]]] | None, top: int = 8) -> dict:
+    """When the slowest submissions were, and what each probe waited then. A submission is timed here from its job's
+    arrival at a Worker replica (createdAt, set as the replica receives it) to its answer at wrk (jobs.lua): the
+    admission's commit, the publish and its confirm, and the way back through the gateway; wrk's latency adds the way
+    in. Those at or above the p99 of these times are merged into episodes wherever their times overlap (one slow
+    commit holds every submission that shares it), and the longest episodes are listed with each probe's longest
+    reading under way during them."""
+    spans = sorted((datetime.fromisoformat(job["createdAt"]).timestamp(), answered_at[job["id"]])
+                   for job in done if job["id"] in answered_at)
+    if not spans:
+        return {}
+    waits = [(end - begin) * 1000 for begin, end in spans]
+    p99 = percentile(waits, 0.99)
+    episodes: list[dict] = []
+    for (begin, end), ms in zip(spans, waits):
+        if ms < p99:
+            continue
+        if episodes and begin <= episodes[-1]["end"]:
+            episode = episodes[-1]
+            episode["end"] = max(episode["end"], end)
+            episode["submissions"] += 1
+            episode["slowest_ms"] = max(episode["slowest_ms"], ms)
+        else:
+            episodes.append({"begin": begin, "end": end, "submissions": 1, "slowest_ms": ms})
+    phase_start = spans[0][0]
+    longest = [{"at_s": episode["begin"] - phase_start, "lasted_ms": (episode["end"] - episode["begin"]) * 1000,
+                "submissions": episode["submissions"], "slowest_ms": episode["slowest_ms"],
+                "waits_ms": {name: waits_during(episode["begin"], episode["end"], readings)
+                             for name, readings in (probes or {}).items()}}
+               for episode in sorted(episodes, key=lambda episode: -episode["slowest_ms"])[:top]]
+    summary = {name: {"readings": len(readings), "p50_ms": percentile([ms for _, ms in readings], 0.5),
+                      "p99_ms": percentile([ms for _, ms in readings], 0.99),
+                      "max_ms": max(ms for _, ms in readings)}
+               for name, readings in (probes or {}).items() if readings}
+    return {"p50_ms": statistics.median(waits), "p99_ms": p99, "slow": sum(1 for ms in waits if ms >= p99),
+            "episodes": len(episodes), "longest": longest, "probes": summary}
 
 @dataclass
 class Submission:
@@ -371,7 +537,7 @@ class Audit:
 async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency: int,
                     cpu: CpuMeter | None = None, postgres: PostgresCounters | None = None,
                     audit: Audit | None = None, backlog: EventBacklog | None = None, phase_file: str | None = None,
-                    patience: float = 60) -> dict:
+                    probes: WaitProbes | None = None, patience: float = 60) -> dict:
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=60) as client:
         # A phase starts with its events queues empty (the warm-up's events consumed), and a profile ends with them
@@ -383,8 +549,11 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         database_before = postgres.snapshot() if postgres else None
         cpu_before = cpu.snapshot() if cpu else None
         wall_start = datetime.now().astimezone() - timedelta(milliseconds=5)
-        # wrk runs in a thread of its own: nothing else runs meanwhile, but the event loop stays free.
+        # wrk runs in a thread of its own: nothing else runs meanwhile (but the probes), and the event loop stays free.
+        if probes:
+            await probes.start()
         submission = await asyncio.to_thread(submit_with_wrk, gateway, token, jobs, batch, concurrency)
+        readings = await probes.stop() if probes else None
         accepted = submission.answers.accepted
 
         # Polls the unfinished jobs (a short list while processing keeps up), and lists the finished ones only once
@@ -462,6 +631,7 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         tally = count_jobs(accepted, finished, completions, others, unanswered)
         done = [finished[job] for job in wanted if job in finished]
         figures = timing(done) if done else {"jobs_per_s": 0.0, "elapsed_s": 0.0, "e2e_p50_ms": 0.0, "e2e_p99_ms": 0.0}
+        tail = submission_tail(done, submission.answers.answered_at, readings)
         return {
             "jobs_per_s": figures["jobs_per_s"],
             "items_per_s": figures["jobs_per_s"] * batch,
@@ -477,6 +647,7 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
             "socket_errors": submission.wrk["socket_errors"],
             "duplicates_audited": completions is not None,
             "audit_error": audit_error,
+            "tail": tail,
         } | tally | ({"profile": profile} if profile else {})
 
 
@@ -543,6 +714,32 @@ def print_profile(result: dict) -> None:
             calls, micros = shapes[key]
             text = (text[:120] + "…") if len(text) > 120 else text
             print(f"| {database} | `{text.replace('|', '/')}` | {calls:.3f} | {micros:.1f} | {micros / calls:.0f} |")
+
+
+def print_tail(result: dict) -> None:
+    """When the slowest single-input submissions were (submission_tail), beside what each probe waited then."""
+    tail = result.get("tail")
+    if not tail:
+        return
+    print(f"\nSingle-input submissions, from the job's arrival at a Worker to its answer at wrk: p50 {tail['p50_ms']:.0f} / "
+          f"p99 {tail['p99_ms']:.0f} ms (wrk, from sending: {result['submit_p50_ms']:.0f} / "
+          f"{result['submit_p99_ms']:.0f} ms). The {tail['slow']} at or above that p99 fall in {tail['episodes']} "
+          "episodes (their times overlapping); the longest:")
+    probes = list(tail["probes"])
+    print("\n| at (s into the phase) | lasted (ms) | slow submissions | slowest (ms) | "
+          + " | ".join(f"longest {name} under way (ms)" for name in probes) + " |")
+    print("|---|---|---|---|" + "---|" * len(probes))
+    for episode in tail["longest"]:
+        waits = [episode["waits_ms"].get(name) for name in probes]
+        print(f"| {episode['at_s']:.2f} | {episode['lasted_ms']:.0f} | {episode['submissions']} | "
+              f"{episode['slowest_ms']:.0f} | " + " | ".join("none" if wait is None else f"{wait:.0f}" for wait in waits)
+              + " |")
+    if probes:
+        print("\n| probe, through the submissions | readings | p50 (ms) | p99 (ms) | max (ms) |")
+        print("|---|---|---|---|---|")
+        for name, figures in tail["probes"].items():
+            print(f"| {name} | {figures['readings']} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | "
+                  f"{figures['max_ms']:.0f} |")
 
 
 def statement_shape(query: str) -> str:
@@ -621,6 +818,13 @@ async def main() -> int:
     parser.add_argument("--worker-key", metavar="KEY", help="the key the gateway signs its tokens for the Worker with "
                                                             "(Auth__Callers__gateway__SigningKey): the audit log wants "
                                                             "an admin's token")
+    parser.add_argument("--probes", action="store_true",
+                        help="time a synced disk write, a confirmed publish (and, with --probe-postgres, a commit) "
+                             "every 25 ms beside the single-input submissions, and put them beside the slowest")
+    parser.add_argument("--probe-postgres", metavar="CONNECTION_STRING",
+                        help="with --probes: the stack's PostgreSQL (a table of the probe's own, dropped after)")
+    parser.add_argument("--probe-folder", default=tempfile.gettempdir(),
+                        help="with --probes: where the synced write goes (the stores' file system; default: %(default)s)")
     parser.add_argument("--compare", nargs="+", metavar="NAME=FILE",
                         help="only print one table of earlier runs' --json files, the first as the baseline")
     args = parser.parse_args()
@@ -646,8 +850,10 @@ async def main() -> int:
         await jobs_rate(args.gateway, args.token, args.warmup, 1, args.concurrency)
         await jobs_rate(args.gateway, args.token, max(1, args.warmup // 100), 100, args.concurrency)
     backlog = EventBacklog(args.amqp) if cpu else None
+    probes = WaitProbes(args.amqp, args.probe_folder,
+                        postgres_conninfo(args.probe_postgres) if args.probe_postgres else None) if args.probes else None
     single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres, audit, backlog,
-                             args.phase_file)
+                             args.phase_file, probes)
     batched = await jobs_rate(args.gateway, args.token, max(10, args.jobs // 10), 100, args.concurrency, audit=audit)
 
     print(f"\n{args.concurrency} requests in flight (wrk); {args.jobs} jobs of 1 input, {max(10, args.jobs // 10)} jobs of 100 inputs.\n")
@@ -670,6 +876,7 @@ async def main() -> int:
         if result["rejected"] or result["unanswered"] or result["socket_errors"]:
             print(f"\n{name} submissions: {result['rejected']} answered other than 202 (first: {result['rejections']}), "
                   f"{result['unanswered']} never answered, {result['socket_errors']} socket errors (wrk)")
+    print_tail(single)
     print_profile(single)
     if args.json:
         figures = {"raw_publish_per_s": published, "raw_consume_per_s": consumed, "concurrency": args.concurrency,

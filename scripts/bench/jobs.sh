@@ -7,8 +7,8 @@
 # records (the 202s, the jobs' timestamps, the Worker's audit log for jobs done twice). The raw-broker baseline is a
 # Python client (aio-pika): it measures the broker, not our stack. scripts/bench/run.sh runs the same driver as one
 # scenario among the others.
-# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--statements] [--trace] [--warmup N] [--compile-once]
-#                              [--sampling-ratio R] [jobs] [concurrency]
+# Usage: scripts/bench/jobs.sh [--provider sqlite|postgres|both] [--release] [--profile] [--statements] [--trace] [--probes]
+#                              [--warmup N] [--compile-once] [--sampling-ratio R] [jobs] [concurrency]
 #   --provider  where the state lives (Database:Provider; PostgreSQL runs locally, Database:Runtime=local); `both`
 #               runs SQLite, then PostgreSQL (an AppHost each, one after the other) and ends with one table of both
 #               and the PostgreSQL / SQLite ratios
@@ -30,6 +30,10 @@
 #   --sampling-ratio  every service keeps that share of the traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio,
 #               OTEL_TRACES_SAMPLER_ARG=R), as production does with 0.1 (docs/operations.md); by default every job is
 #               traced, as in development
+#   --probes    time what a submission waits on every 25 ms beside the single-input submissions (a synced 4 KiB write
+#               on the stores' file system, a persistent message the broker confirms and, on PostgreSQL, a one-row
+#               commit), and beside each episode of the slowest submissions the longest wait of every probe during it
+#               (jobs.py --probes; docs/performance.md, "What the slowest submissions wait on")
 #   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
 #               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
 # (assumes scripts/setup.sh has run; installs wrk with apt-get when it is missing)
@@ -40,6 +44,7 @@ configuration=Debug
 profile=0
 statements=0
 trace=0
+probes=0
 compile_once=0
 warmup=""
 sampling_ratio=""
@@ -52,6 +57,7 @@ while (($#)); do
     --profile) profile=1; shift ;;
     --statements) profile=1; statements=1; shift ;;
     --trace) trace=1; shift ;;
+    --probes) probes=1; shift ;;
     --compile-once) compile_once=1; shift ;;
     --warmup) warmup="${2:?--warmup needs a number of jobs}"; shift 2 ;;
     --sampling-ratio) sampling_ratio="${2:?--sampling-ratio needs a ratio from 0 to 1}"; shift 2 ;;
@@ -175,6 +181,12 @@ for provider in "${providers[@]}"; do
   extra=(--worker "$(process_env "$(service_pid Gateway "$configuration")" services__worker__http__0)"
     --worker-key "$(process_env "$(service_pid Worker "$configuration")" Auth__Callers__gateway__SigningKey)")
   if ((profile)); then read -r -a profiled <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; extra+=("${profiled[@]}"); fi
+  if ((probes)); then
+    extra+=(--probes)
+    if [[ "$provider" == postgres ]]; then
+      extra+=(--probe-postgres "$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__workerdb)")
+    fi
+  fi
   echo "provider: $provider ($configuration build, $traced)"
   if ((trace)); then
     extra+=(--phase-file "$results/$provider.phase")

@@ -16,7 +16,7 @@
 # its raw-broker baseline is a Python client, aio-pika, which measures the broker alone). Prints one Markdown table per setting with ratios against the baselines measured under that setting
 # and writes them, a JSON file and a PNG plot to artifacts/bench/.
 # Usage: scripts/bench/run.sh [--quick] [--transport http|grpc] [--provider sqlite|postgres] [--duration S] [--jobs N]
-#                             [--sampling-ratio R | --no-sampled] [--no-unexported]
+#                             [--sampling-ratio R | --no-sampled] [--no-unexported] [--probes]
 #   --quick           a short run that checks everything works (3 s per scenario, 100 jobs); not figures to report
 #   --jobs            single-input jobs measured (default 10,000; a tenth as many of 100 inputs), after 20,000 to warm
 #                     up (50 with --quick)
@@ -25,19 +25,24 @@
 #   --sampling-ratio  the share of traces kept in the second pass (OTEL_TRACES_SAMPLER_ARG; default 0.1)
 #   --no-sampled      no second pass (the third, if run, then keeps every trace)
 #   --no-unexported   no third pass (telemetry not exported)
+#   --probes          beside the single-input jobs' submissions, time a synced disk write, a confirmed publish and (on
+#                     PostgreSQL) a commit every 25 ms, and list the slowest submissions' episodes beside them (jobs.py
+#                     --probes; a few per cent more load on the disk and the broker, so not for the reported run)
+# The jobs driver's own output (its tables, the slowest submissions' episodes) lands beside the report, as .jobs.md.
 # (assumes scripts/setup.sh has run; installs wrk and python3-matplotlib with apt-get when they are missing)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
 mode=full transport=grpc provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
-rounds=3 round_duration=10 sampling_ratio=0.1 sampled=1 unexported=1
+rounds=3 round_duration=10 sampling_ratio=0.1 sampled=1 unexported=1 probes=()
 while (($#)); do
   case "$1" in
     --quick) mode=quick duration=3 warmup=1 gateway_warmup=5 jobs=100 jobs_warmup=50 round_duration=3; shift ;;
     --sampling-ratio) sampling_ratio="${2:?--sampling-ratio needs a ratio from 0 to 1}"; shift 2 ;;
     --no-sampled) sampled=0; shift ;;
     --no-unexported) unexported=0; shift ;;
+    --probes) probes=(--probes); shift ;;
     --transport) transport="${2:?--transport needs http or grpc}"; shift 2 ;;
     --provider) provider="${2:?--provider needs sqlite or postgres}"; shift 2 ;;
     --duration) duration="${2:?--duration needs seconds}" round_duration="$2"; shift 2 ;;
@@ -97,6 +102,9 @@ stack_start() {
   # For the jobs' audit (jobs done twice): the Worker's address as the gateway has it, and the gateway's key for it.
   worker_url=$(process_env "$gateway_pid" services__worker__http__0)
   worker_key=$(process_env "$(service_pid Worker Release)" Auth__Callers__gateway__SigningKey)
+  if ((${#probes[@]})) && [[ "$provider" == postgres ]]; then
+    probes=(--probes --probe-postgres "$(process_env "$(service_pid Worker Release)" ConnectionStrings__workerdb)")
+  fi
   require_sampling "$gateway_pid" "$inference" "$(service_pid Worker Release)"
   require_export "$3" "$gateway_pid" "$inference" "$(service_pid Worker Release)"
   # The same gateway again (its binary, environment and working folder) on a port of its own, with batching off.
@@ -199,7 +207,7 @@ echo "  jobs, $jobs_sampling ($jobs_warmup of 1 input to warm up, then $jobs of 
 jobs_status=0
 timeout 900 python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" --amqp "$amqp" \
   --jobs "$jobs" --warmup "$jobs_warmup" --concurrency "$jobs_concurrency" --worker "$worker_url" --worker-key "$worker_key" \
-  --json "$tmp/jobs.json" >"$tmp/jobs.out" || jobs_status=$?
+  --json "$tmp/jobs.json" "${probes[@]}" >"$tmp/jobs.out" || jobs_status=$?
 if ((jobs_status != 0)); then
   echo "$(basename "$0"): the jobs scenario failed ($jobs_status):" >&2
   tail -n 20 "$tmp/jobs.out" >&2
@@ -220,4 +228,5 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
   duration_s="$duration" batch_rounds="$rounds" batch_duration_s="$round_duration" jobs_sampling="$jobs_sampling" jobs_warmup="$jobs_warmup" load_before="$load_before" load_after="$load_after" \
   commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!artifacts' || echo '+changes')" \
   command="scripts/bench/run.sh${arguments:+ $arguments}"
+cp "$tmp/jobs.out" "artifacts/bench/bench-$stamp.jobs.md"
 exit "$jobs_status"

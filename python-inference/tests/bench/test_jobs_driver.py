@@ -10,9 +10,10 @@ import json
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -32,18 +33,19 @@ def job(identifier: str, created: str, updated: str, status: str = "succeeded") 
 
 def test_answers_count_a_202_with_an_id_as_accepted_and_anything_else_as_rejected() -> None:
     answers = jobs.parse_answers([
-        "202 a\n",
-        "202 b\n",
-        "503 - {\"title\": \"Service unavailable\"}\n",
-        "202 -\n",
+        "202 a 1796644800.250000\n",
+        "202 b 1796644800.5\n",
+        "503 - 1796644800.6 {\"title\": \"Service unavailable\"}\n",
+        "202 - 1796644800.7\n",
         "\n",
-        "400 - {\"code\": \"validation_failed\"}\n",
-        "503 - again\n",
+        "400 - 1796644800.8 {\"code\": \"validation_failed\"}\n",
+        "503 - 1796644800.9 again\n",
     ])
 
     assert answers.accepted == ["a", "b"]
+    assert answers.answered_at == {"a": 1796644800.25, "b": 1796644800.5}
     assert answers.rejected == Counter({503: 2, 0: 1, 400: 1})
-    assert answers.samples[0] == '503 - {"title": "Service unavailable"}'
+    assert answers.samples[0] == '503 - 1796644800.6 {"title": "Service unavailable"}'
     assert len(answers.samples) == 4
 
 
@@ -110,6 +112,78 @@ def test_throughput_runs_from_the_first_job_created_to_the_last_result_committed
     assert figures["jobs_per_s"] == pytest.approx(1.5)
     assert figures["e2e_p50_ms"] == pytest.approx(500)
     assert figures["e2e_p99_ms"] == pytest.approx(1000)
+
+
+def at(seconds: float) -> datetime:
+    return datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc) + timedelta(seconds=seconds)
+
+
+def test_the_wait_beside_an_episode_is_the_longest_reading_under_way_during_it() -> None:
+    begin, end = at(1.0).timestamp(), at(1.2).timestamp()
+    readings = [(at(0.5).timestamp(), 100.0),  # ended at 0.6: before it
+                (at(0.9).timestamp(), 150.0),  # 0.9 to 1.05: began before it, overlapped
+                (at(1.1).timestamp(), 40.0),  # inside it
+                (at(1.2).timestamp(), 900.0)]  # began as it ended: not during it
+
+    assert jobs.waits_during(begin, end, readings) == 150.0
+    assert jobs.waits_during(begin, end, readings[:1]) is None  # no reading under way: not "zero"
+
+
+def test_the_slowest_submissions_are_merged_where_their_times_overlap_and_put_beside_the_probes() -> None:
+    # 100 submissions of 20 ms, one every 10 ms from 0 to 1 s, but for two of 300 ms at 0.30 and 0.35 s (one
+    # episode: their times overlap) and one of 150 ms at 0.70 s (another).
+    slow = {30: 300, 35: 300, 70: 150}
+    done = [job(f"j{n}", f"{n / 100:06.3f}", "59.000") for n in range(100)]
+    answered = {f"j{n}": at(n / 100).timestamp() + slow.get(n, 20) / 1000 for n in range(100)}
+    for entry in done:
+        entry["createdAt"] = at(int(entry["id"][1:]) / 100).isoformat()
+    probes = {"disk sync": [(at(0.31).timestamp(), 240.0), (at(0.9).timestamp(), 1.0)],
+              "broker confirm": [(at(0.71).timestamp(), 2.0)]}
+
+    tail = jobs.submission_tail(done, answered, probes)
+
+    assert (tail["p50_ms"], tail["p99_ms"], tail["slow"], tail["episodes"]) == (pytest.approx(20), pytest.approx(300), 2, 1)
+    (episode,) = tail["longest"]
+    assert episode["at_s"] == pytest.approx(0.30)
+    assert episode["lasted_ms"] == pytest.approx(350)  # from 0.30 to 0.65 s
+    assert (episode["submissions"], episode["slowest_ms"]) == (2, pytest.approx(300))
+    assert episode["waits_ms"] == {"disk sync": 240.0, "broker confirm": None}
+    assert tail["probes"]["disk sync"] == {"readings": 2, "p50_ms": 240.0, "p99_ms": 240.0, "max_ms": 240.0}
+
+
+def test_episodes_that_do_not_overlap_are_listed_apart_the_slowest_first() -> None:
+    # 40 submissions of 20 ms, every 10 ms; the p99 of 40 is the slowest, and two tie for it, apart in time.
+    slow = {5: 200, 30: 200}
+    done = [{"id": f"j{n}", "createdAt": at(n / 100).isoformat()} for n in range(40)]
+    answered = {f"j{n}": at(n / 100).timestamp() + slow.get(n, 20) / 1000 for n in range(40)}
+
+    tail = jobs.submission_tail(done, answered, probes=None)
+
+    assert (tail["slow"], tail["episodes"]) == (2, 2)
+    assert [round(episode["at_s"], 2) for episode in tail["longest"]] == [0.05, 0.30]
+    assert all(episode["waits_ms"] == {} for episode in tail["longest"]) and tail["probes"] == {}
+
+
+def test_a_probe_reading_still_waiting_when_the_probes_stop_counts_once_with_its_wait_so_far(tmp_path) -> None:
+    probes = jobs.WaitProbes("amqp://unused", str(tmp_path))
+    release, began = threading.Event(), threading.Event()
+
+    def wait() -> None:
+        began.set()
+        release.wait(10)
+
+    probes.readings["stuck"] = []
+    thread = threading.Thread(target=probes._timed, args=("stuck", wait))
+    thread.start()
+    assert began.wait(10)
+    time.sleep(0.2)
+    readings = asyncio.run(probes.stop())
+    release.set()
+    thread.join(10)
+
+    (only,) = readings["stuck"]
+    assert only[1] >= 200
+    assert probes.readings["stuck"] == [only]  # the wait that ended after the stop was not counted again
 
 
 def test_postgres_counts_per_job_are_the_differences_of_two_snapshots_with_the_server_s_time_in_microseconds() -> None:
@@ -317,7 +391,7 @@ set -u
 interrupts=0
 trap 'interrupts=$((interrupts + 1))' INT
 for ((n = 0; n < JOBS_THREADS; n++)); do
-    echo "202 job-$n" > "$JOBS_IDS.$n"
+    echo "202 job-$n 1796644800.5" > "$JOBS_IDS.$n"
     touch "$JOBS_IDS.$n.done"
 done
 while ((interrupts < 2)); do sleep 0.05; done
