@@ -168,21 +168,28 @@ class WaitProbes:
     so that the slowest of them (`submission_tail`) can be put beside what was slow with them (scripts/chaos has the
     same idea, its StallProbes): a 4 KiB write synced to the disk (in --probe-folder, by default the system's temporary
     folder, on the one file system this machine has), a persistent message the broker confirms, and on PostgreSQL one row updated and committed,
-    which waits for the WAL's flush as an admission's commit does. A fourth reading is how late the driver's own
+    which waits for the WAL's flush as an admission's commit does, or on SQLite the database's write lock taken and
+    given back (a transaction begun IMMEDIATE and rolled back: nothing written), which an admission's writer waits for
+    too. A fourth reading is how late the driver's own
     25 ms sleep woke: a stall of the whole machine (its cores taken, the VM paused) shows there. Each probe waits
     `INTERVAL_S` between readings; a reading is (wall-clock start in seconds, milliseconds), and one still waiting when
     the probes stop counts with its wait so far. About 40 synced writes and 40 confirmed messages a second: a few per
     cent of what the jobs themselves ask of the disk and the broker."""
 
     INTERVAL_S = 0.025
-    DISK, BROKER, POSTGRES, TIMER = "disk sync", "broker confirm", "PostgreSQL commit", "driver's timer late"
+    DISK, BROKER, TIMER = "disk sync", "broker confirm", "driver's timer late"
+    POSTGRES, SQLITE = "PostgreSQL commit", "SQLite write lock"
     QUEUE = "bench.wait-probe"
 
-    def __init__(self, amqp_url: str, folder: str, postgres_conninfo: str | None = None) -> None:
-        self.amqp_url, self.folder, self.postgres_conninfo = amqp_url, folder, postgres_conninfo
+    def __init__(self, amqp_url: str, folder: str, postgres_conninfo: str | None = None,
+                 sqlite_path: str | None = None) -> None:
+        self.amqp_url, self.folder = amqp_url, folder
+        self.postgres_conninfo, self.sqlite_path = postgres_conninfo, sqlite_path
         self.readings: dict[str, list[tuple[float, float]]] = {self.TIMER: [], self.DISK: [], self.BROKER: []}
         if postgres_conninfo:
             self.readings[self.POSTGRES] = []
+        if sqlite_path:
+            self.readings[self.SQLITE] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -229,6 +236,30 @@ class WaitProbes:
             finally:
                 connection.execute("DROP TABLE bench_wait_probe")
 
+    def _sqlite(self) -> None:
+        import sqlite3
+
+        # No busy timeout: SQLite's own handler sleeps 1 ms growing to 100 ms between tries, which would round a wait
+        # up by tens of milliseconds. Tried again every millisecond instead, for up to 30 s.
+        connection = sqlite3.connect(self.sqlite_path, timeout=0, isolation_level=None)
+
+        def take_the_lock() -> None:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.001)
+            connection.execute("ROLLBACK")
+
+        try:
+            self._timed(self.SQLITE, take_the_lock)
+        finally:
+            connection.close()
+
     def _timer(self) -> None:
         while not self._stop.is_set():
             started, clock = time.time(), time.perf_counter()
@@ -255,7 +286,8 @@ class WaitProbes:
                 await channel.queue_delete(self.QUEUE)
 
     async def start(self) -> None:
-        for target in ([self._timer, self._disk] + ([self._postgres] if self.postgres_conninfo else [])):
+        for target in ([self._timer, self._disk] + ([self._postgres] if self.postgres_conninfo else [])
+                       + ([self._sqlite] if self.sqlite_path else [])):
             thread = threading.Thread(target=target, name=f"wait-probe-{target.__name__}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -819,10 +851,13 @@ async def main() -> int:
                                                             "(Auth__Callers__gateway__SigningKey): the audit log wants "
                                                             "an admin's token")
     parser.add_argument("--probes", action="store_true",
-                        help="time a synced disk write, a confirmed publish (and, with --probe-postgres, a commit) "
-                             "every 25 ms beside the single-input submissions, and put them beside the slowest")
+                        help="time a synced disk write, a confirmed publish (and, with --probe-postgres, a commit; "
+                             "with --probe-sqlite, the write lock) every 25 ms beside the single-input submissions, "
+                             "and put them beside the slowest")
     parser.add_argument("--probe-postgres", metavar="CONNECTION_STRING",
                         help="with --probes: the stack's PostgreSQL (a table of the probe's own, dropped after)")
+    parser.add_argument("--probe-sqlite", metavar="PATH",
+                        help="with --probes: the Worker's SQLite database (its write lock taken and given back)")
     parser.add_argument("--probe-folder", default=tempfile.gettempdir(),
                         help="with --probes: where the synced write goes (the stores' file system; default: %(default)s)")
     parser.add_argument("--compare", nargs="+", metavar="NAME=FILE",
@@ -851,7 +886,8 @@ async def main() -> int:
         await jobs_rate(args.gateway, args.token, max(1, args.warmup // 100), 100, args.concurrency)
     backlog = EventBacklog(args.amqp) if cpu else None
     probes = WaitProbes(args.amqp, args.probe_folder,
-                        postgres_conninfo(args.probe_postgres) if args.probe_postgres else None) if args.probes else None
+                        postgres_conninfo(args.probe_postgres) if args.probe_postgres else None,
+                        args.probe_sqlite) if args.probes else None
     single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres, audit, backlog,
                              args.phase_file, probes)
     batched = await jobs_rate(args.gateway, args.token, max(10, args.jobs // 10), 100, args.concurrency, audit=audit)

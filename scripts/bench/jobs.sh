@@ -31,9 +31,10 @@
 #               OTEL_TRACES_SAMPLER_ARG=R), as production does with 0.1 (docs/operations.md); by default every job is
 #               traced, as in development
 #   --probes    time what a submission waits on every 25 ms beside the single-input submissions (a synced 4 KiB write
-#               on the stores' file system, a persistent message the broker confirms and, on PostgreSQL, a one-row
-#               commit), and beside each episode of the slowest submissions the longest wait of every probe during it
-#               (jobs.py --probes; docs/performance.md, "What the slowest submissions wait on")
+#               on the stores' file system, a persistent message the broker confirms, and a one-row commit on
+#               PostgreSQL or the write lock taken and given back on SQLite), and list beside each episode of the
+#               slowest submissions the longest wait of every probe during it (jobs.py --probes; docs/performance.md,
+#               "What the slowest submissions wait on")
 #   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
 #               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
 # (assumes scripts/setup.sh has run; installs wrk with apt-get when it is missing)
@@ -185,6 +186,8 @@ for provider in "${providers[@]}"; do
     extra+=(--probes)
     if [[ "$provider" == postgres ]]; then
       extra+=(--probe-postgres "$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__workerdb)")
+    else
+      extra+=(--probe-sqlite "$(process_env "$(service_pid Worker "$configuration")" Jobs__DatabasePath)")
     fi
   fi
   echo "provider: $provider ($configuration build, $traced)"

@@ -140,6 +140,17 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
                 # (runs from before the wrk driver did not count them)
                 f"{j.get('lost', '–')} / {j.get('duplicated', '–')} |"
             )
+        tail = jobs["single"].get("tail")  # (runs from before jobs.lua wrote down when each answer came have none)
+        if tail:
+            slowest = max((episode["slowest_ms"] for episode in tail["longest"]), default=0)
+            lines += [
+                "",
+                f"The single-input submissions from a job's arrival at a Worker to its answer at wrk: p50 "
+                f"{tail['p50_ms']:.0f} / p99 {tail['p99_ms']:.0f} ms. The {tail['slow']} at or above that p99 fell in "
+                f"{tail['episodes']} episodes (their times overlapping), the slowest submission {slowest:.0f} ms; when "
+                "each was, and what the probes waited then (run.sh --probes), in the jobs driver's output beside this "
+                "report (.jobs.md).",
+            ]
     return "\n".join(lines) + "\n"
 
 

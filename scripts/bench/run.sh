@@ -25,8 +25,8 @@
 #   --sampling-ratio  the share of traces kept in the second pass (OTEL_TRACES_SAMPLER_ARG; default 0.1)
 #   --no-sampled      no second pass (the third, if run, then keeps every trace)
 #   --no-unexported   no third pass (telemetry not exported)
-#   --probes          beside the single-input jobs' submissions, time a synced disk write, a confirmed publish and (on
-#                     PostgreSQL) a commit every 25 ms, and list the slowest submissions' episodes beside them (jobs.py
+#   --probes          beside the single-input jobs' submissions, time a synced disk write, a confirmed publish and a
+#                     commit (PostgreSQL) or the write lock (SQLite) every 25 ms, and list the slowest submissions' episodes beside them (jobs.py
 #                     --probes; a few per cent more load on the disk and the broker, so not for the reported run)
 # The jobs driver's own output (its tables, the slowest submissions' episodes) lands beside the report, as .jobs.md.
 # (assumes scripts/setup.sh has run; installs wrk and python3-matplotlib with apt-get when they are missing)
@@ -104,6 +104,8 @@ stack_start() {
   worker_key=$(process_env "$(service_pid Worker Release)" Auth__Callers__gateway__SigningKey)
   if ((${#probes[@]})) && [[ "$provider" == postgres ]]; then
     probes=(--probes --probe-postgres "$(process_env "$(service_pid Worker Release)" ConnectionStrings__workerdb)")
+  elif ((${#probes[@]})); then
+    probes=(--probes --probe-sqlite "$(process_env "$(service_pid Worker Release)" Jobs__DatabasePath)")
   fi
   require_sampling "$gateway_pid" "$inference" "$(service_pid Worker Release)"
   require_export "$3" "$gateway_pid" "$inference" "$(service_pid Worker Release)"

@@ -164,6 +164,33 @@ def test_episodes_that_do_not_overlap_are_listed_apart_the_slowest_first() -> No
     assert all(episode["waits_ms"] == {} for episode in tail["longest"]) and tail["probes"] == {}
 
 
+def test_the_sqlite_probe_waits_for_a_writer_that_holds_the_lock_and_writes_nothing_itself(tmp_path) -> None:
+    import sqlite3
+
+    database = tmp_path / "jobs.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE jobs (id TEXT)")
+    probes = jobs.WaitProbes("amqp://unused", str(tmp_path), sqlite_path=str(database))
+    thread = threading.Thread(target=probes._sqlite)
+    holder.execute("BEGIN IMMEDIATE")  # the Worker's writer, in the middle of a write
+    thread.start()
+    time.sleep(0.3)
+    holder.execute("INSERT INTO jobs VALUES ('a')")
+    holder.execute("COMMIT")
+    time.sleep(0.1)
+    readings = asyncio.run(probes.stop())
+    thread.join(10)
+
+    waits = [ms for _, ms in readings[jobs.WaitProbes.SQLITE]]
+    # The first reading waited out the held lock (about 300 ms), to within the millisecond it tries again at; the
+    # ones after took the free lock at once.
+    assert 250 <= waits[0] < 400, waits
+    assert len(waits) >= 2 and max(waits[1:]) < 50, waits
+    assert holder.execute("SELECT id FROM jobs").fetchall() == [("a",)]  # the probe rolled back: nothing of its own
+    holder.close()
+
+
 def test_a_probe_reading_still_waiting_when_the_probes_stop_counts_once_with_its_wait_so_far(tmp_path) -> None:
     probes = jobs.WaitProbes("amqp://unused", str(tmp_path))
     release, began = threading.Event(), threading.Event()

@@ -53,3 +53,21 @@ def test_rounds_are_their_median_round_with_its_loop_shares(tmp_path: Path) -> N
 def test_a_run_from_before_the_loop_was_measured_leaves_the_column_empty(tmp_path: Path) -> None:
     (direct,) = report.load_scenarios(scenarios_file(tmp_path, [row("direct-single", 11_000)]))
     assert report.markdown([direct], None, {}).splitlines()[6].endswith("| baseline |  |  |")
+
+
+def jobs_figures(tail: dict[str, Any] | None) -> dict[str, Any]:
+    phase = {"jobs": 10_000, "jobs_per_s": 1_400.0, "items_per_s": 1_400.0, "submit_p50_ms": 21.0, "submit_p99_ms": 47.0,
+             "e2e_p50_ms": 25.0, "e2e_p99_ms": 54.0, "failed": 0, "lost": 0, "duplicated": 0}
+    return {"raw_publish_per_s": 4_400.0, "raw_consume_per_s": 2_000.0, "concurrency": 32,
+            "single": phase | ({"tail": tail} if tail is not None else {}), "batched": phase | {"jobs": 1_000}}
+
+
+def test_the_jobs_section_sums_up_the_slowest_submissions_episodes_when_the_driver_timed_them() -> None:
+    tail = {"p50_ms": 11.0, "p99_ms": 33.0, "slow": 100, "episodes": 6, "probes": {},
+            "longest": [{"slowest_ms": 47.0}, {"slowest_ms": 43.0}]}
+
+    text = report.markdown([], jobs_figures(tail), {})
+
+    assert ("from a job's arrival at a Worker to its answer at wrk: p50 11 / p99 33 ms. The 100 at or above that p99 "
+            "fell in 6 episodes (their times overlapping), the slowest submission 47 ms") in text
+    assert "arrival at a Worker" not in report.markdown([], jobs_figures(None), {})  # a run from before: no line
