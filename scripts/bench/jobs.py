@@ -163,6 +163,92 @@ class EventBacklog:
         return depths
 
 
+class CpuTimeline:
+    """Who had the cores, every 50 ms beside the measured submissions (with --probes): the machine's CPU from
+    /proc/stat (busy, and stolen by the hypervisor) and every process's from /proc/PID/stat, so that an episode of slow
+    submissions can say which processes ran through it. A stall of the whole machine shows in the probes as the
+    driver's own timer waking late; this says whose work filled the cores then. A sweep of /proc costs about 2 ms of
+    CPU, so 4 % of a core at this rate. The kernel counts CPU in ticks of 10 ms (USER_HZ), so a window shorter than
+    a few ticks reads coarsely."""
+
+    INTERVAL_S = 0.05
+    TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+    def __init__(self) -> None:
+        # (wall-clock time, the machine's busy and stolen ticks, each process's ticks by pid)
+        self.samples: list[tuple[float, tuple[int, int], dict[int, int]]] = []
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-timeline", daemon=True)
+
+    def _name(self, pid: int, comm: str) -> str:
+        if comm.startswith("python"):
+            if pid == os.getpid():
+                return "jobs.py (driver)"
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as file:
+                    if b"uvicorn" in file.read():
+                        return "python-inference"
+            except OSError:
+                pass
+        return comm
+
+    def sample(self) -> None:
+        at = time.time()
+        with open("/proc/stat", encoding="ascii") as file:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in file.readline().split()[1:9])
+        ticks: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    stat = file.read().decode("utf-8", "replace")
+            except OSError:
+                continue  # ended meanwhile
+            pid = int(entry)
+            comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+            ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+            if pid not in self.names:
+                self.names[pid] = self._name(pid, comm)
+        self.samples.append((at, (user + nice + system + irq + softirq, steal), ticks))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.INTERVAL_S)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:  # started
+            self._thread.join(5)
+
+    def during(self, begin: float, end: float, top: int = 3) -> dict | None:
+        """The cores each process (by name, replicas added up) and the machine used from the last sample at or before
+        `begin` to the first at or after `end` (wall-clock seconds), the busiest `top` processes first."""
+        before = [sample for sample in self.samples if sample[0] <= begin]
+        after = [sample for sample in self.samples if sample[0] >= end]
+        if not before or not after:
+            return None
+        (t0, machine0, ticks0), (t1, machine1, ticks1) = before[-1], after[0]
+        seconds = t1 - t0
+        if seconds <= 0:
+            return None
+        cores: dict[str, float] = {}
+        for pid, count in ticks1.items():
+            used = count - ticks0.get(pid, 0)
+            if used > 0:
+                name = self.names.get(pid, str(pid))
+                cores[name] = cores.get(name, 0.0) + used * self.TICK_S / seconds
+        busiest = sorted(cores.items(), key=lambda item: -item[1])[:top]
+        return {"window_ms": seconds * 1000, "busy_cores": (machine1[0] - machine0[0]) * self.TICK_S / seconds,
+                "steal_cores": (machine1[1] - machine0[1]) * self.TICK_S / seconds,
+                "busiest": [{"name": name, "cores": value} for name, value in busiest]}
+
+
 class WaitProbes:
     """What a submission waits on that the load does not decide, timed beside the measured single-input submissions
     so that the slowest of them (`submission_tail`) can be put beside what was slow with them (scripts/chaos has the
@@ -195,6 +281,7 @@ class WaitProbes:
         self._threads: list[threading.Thread] = []
         self._broker: asyncio.Task | None = None
         self._under_way: dict[str, float] = {}  # a probe's reading that has not ended: its start
+        self.cpu = CpuTimeline()
 
     def _begin(self, name: str) -> tuple[float, float]:
         with self._lock:
@@ -286,6 +373,7 @@ class WaitProbes:
                 await channel.queue_delete(self.QUEUE)
 
     async def start(self) -> None:
+        self.cpu.start()
         for target in ([self._timer, self._disk] + ([self._postgres] if self.postgres_conninfo else [])
                        + ([self._sqlite] if self.sqlite_path else [])):
             thread = threading.Thread(target=target, name=f"wait-probe-{target.__name__}", daemon=True)
@@ -305,6 +393,7 @@ class WaitProbes:
             for name, started in self._under_way.items():
                 self.readings[name].append((started, (stopped - started) * 1000))
             readings = {name: list(values) for name, values in self.readings.items()}
+        self.cpu.stop()
         if self._broker:
             await asyncio.wait([self._broker], timeout=5)
         for thread in self._threads:
@@ -441,13 +530,14 @@ def waits_during(begin: float, end: float, readings: list[tuple[float, float]]) 
 
 
 def submission_tail(done: list[dict], answered_at: dict[str, float],
-                    probes: dict[str, list[tuple[float, float]]] | None, top: int = 8) -> dict:
+                    probes: dict[str, list[tuple[float, float]]] | None, cpu: CpuTimeline | None = None,
+                    top: int = 8) -> dict:
     """When the slowest submissions were, and what each probe waited then. A submission is timed here from its job's
     arrival at a Worker replica (createdAt, set as the replica receives it) to its answer at wrk (jobs.lua): the
     admission's commit, the publish and its confirm, and the way back through the gateway; wrk's latency adds the way
     in. Those at or above the p99 of these times are merged into episodes wherever their times overlap (one slow
     commit holds every submission that shares it), and the longest episodes are listed with each probe's longest
-    reading under way during them."""
+    reading under way during them and, with a CPU timeline, whose work filled the cores then."""
     spans = sorted((datetime.fromisoformat(job["createdAt"]).timestamp(), answered_at[job["id"]])
                    for job in done if job["id"] in answered_at)
     if not spans:
@@ -470,6 +560,7 @@ def submission_tail(done: list[dict], answered_at: dict[str, float],
                 "submissions": episode["submissions"], "slowest_ms": episode["slowest_ms"],
                 "waits_ms": {name: waits_during(episode["begin"], episode["end"], readings)
                              for name, readings in (probes or {}).items()}}
+               | ({"cpu": cpu.during(episode["begin"], episode["end"])} if cpu else {})
                for episode in sorted(episodes, key=lambda episode: -episode["slowest_ms"])[:top]]
     summary = {name: {"readings": len(readings), "p50_ms": percentile([ms for _, ms in readings], 0.5),
                       "p99_ms": percentile([ms for _, ms in readings], 0.99),
@@ -477,6 +568,7 @@ def submission_tail(done: list[dict], answered_at: dict[str, float],
                for name, readings in (probes or {}).items() if readings}
     return {"p50_ms": statistics.median(waits), "p99_ms": p99, "slow": sum(1 for ms in waits if ms >= p99),
             "episodes": len(episodes), "longest": longest, "probes": summary}
+
 
 @dataclass
 class Submission:
@@ -663,7 +755,7 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         tally = count_jobs(accepted, finished, completions, others, unanswered)
         done = [finished[job] for job in wanted if job in finished]
         figures = timing(done) if done else {"jobs_per_s": 0.0, "elapsed_s": 0.0, "e2e_p50_ms": 0.0, "e2e_p99_ms": 0.0}
-        tail = submission_tail(done, submission.answers.answered_at, readings)
+        tail = submission_tail(done, submission.answers.answered_at, readings, probes.cpu if probes else None)
         return {
             "jobs_per_s": figures["jobs_per_s"],
             "items_per_s": figures["jobs_per_s"] * batch,
@@ -766,6 +858,17 @@ def print_tail(result: dict) -> None:
         print(f"| {episode['at_s']:.2f} | {episode['lasted_ms']:.0f} | {episode['submissions']} | "
               f"{episode['slowest_ms']:.0f} | " + " | ".join("none" if wait is None else f"{wait:.0f}" for wait in waits)
               + " |")
+    machine = [episode for episode in tail["longest"] if episode.get("cpu")]
+    if machine:
+        print("\nThe cores through each of those episodes (from the samples of /proc before and after it; 2 cores here):\n")
+        print("| at (s into the phase) | window (ms) | machine busy (cores) | stolen by the hypervisor (cores) | "
+              "busiest processes (cores) |")
+        print("|---|---|---|---|---|")
+        for episode in machine:
+            cpu = episode["cpu"]
+            busiest = ", ".join(f"{process['name']} {process['cores']:.2f}" for process in cpu["busiest"])
+            print(f"| {episode['at_s']:.2f} | {cpu['window_ms']:.0f} | {cpu['busy_cores']:.2f} | "
+                  f"{cpu['steal_cores']:.2f} | {busiest} |")
     if probes:
         print("\n| probe, through the submissions | readings | p50 (ms) | p99 (ms) | max (ms) |")
         print("|---|---|---|---|---|")

@@ -191,6 +191,48 @@ def test_the_sqlite_probe_waits_for_a_writer_that_holds_the_lock_and_writes_noth
     holder.close()
 
 
+def test_the_cpu_through_an_episode_runs_from_the_sample_before_it_to_the_one_after_replicas_added_up() -> None:
+    timeline = jobs.CpuTimeline()
+    tick, t0 = jobs.CpuTimeline.TICK_S, at(0).timestamp()
+    timeline.names = {1: "Worker", 2: "Aspire.Dashboar", 3: "Worker", 4: "wrk"}
+    timeline.samples = [
+        (t0, (100, 5), {1: 10, 2: 50, 4: 7}),
+        (t0 + 0.05, (110, 5), {1: 12, 2: 58, 4: 7}),
+        (t0 + 0.10, (120, 6), {1: 20, 2: 60, 3: 1, 4: 7}),  # pid 3 began meanwhile: all of its ticks count
+        (t0 + 0.15, (121, 6), {1: 21, 2: 60, 3: 1, 4: 7}),
+    ]
+
+    cpu = timeline.during(t0 + 0.01, t0 + 0.09)
+
+    assert cpu["window_ms"] == pytest.approx(100)
+    assert cpu["busy_cores"] == pytest.approx(20 * tick / 0.1) and cpu["steal_cores"] == pytest.approx(tick / 0.1)
+    # The two Worker replicas as one; a process that used nothing (wrk) is not listed.
+    assert cpu["busiest"] == [{"name": "Worker", "cores": pytest.approx(11 * tick / 0.1)},
+                              {"name": "Aspire.Dashboar", "cores": pytest.approx(10 * tick / 0.1)}]
+    assert timeline.during(t0 + 0.12, t0 + 0.2) is None  # no sample after it yet
+
+
+def test_the_cpu_timeline_samples_every_process_naming_the_driver_and_python_inference(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    # A python process whose command line says uvicorn stands for python-inference.
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(10)", "uvicorn", "app.main:app"])
+    try:
+        timeline = jobs.CpuTimeline()
+        timeline.sample()
+        timeline.sample()
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+
+    (first, busy_steal, ticks), second = timeline.samples
+    assert second[0] >= first and os.getpid() in ticks and stand_in.pid in ticks
+    assert timeline.names[os.getpid()] == "jobs.py (driver)"
+    assert timeline.names[stand_in.pid] == "python-inference"
+    assert busy_steal[0] > 0 and busy_steal[1] >= 0
+
+
 def test_a_probe_reading_still_waiting_when_the_probes_stop_counts_once_with_its_wait_so_far(tmp_path) -> None:
     probes = jobs.WaitProbes("amqp://unused", str(tmp_path))
     release, began = threading.Event(), threading.Event()
