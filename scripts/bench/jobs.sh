@@ -182,14 +182,7 @@ for provider in "${providers[@]}"; do
   extra=(--worker "$(process_env "$(service_pid Gateway "$configuration")" services__worker__http__0)"
     --worker-key "$(process_env "$(service_pid Worker "$configuration")" Auth__Callers__gateway__SigningKey)")
   if ((profile)); then read -r -a profiled <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; extra+=("${profiled[@]}"); fi
-  if ((probes)); then
-    extra+=(--probes)
-    if [[ "$provider" == postgres ]]; then
-      extra+=(--probe-postgres "$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__workerdb)")
-    else
-      extra+=(--probe-sqlite "$(process_env "$(service_pid Worker "$configuration")" Jobs__DatabasePath)")
-    fi
-  fi
+  if ((probes)); then probe_arguments "$provider" "$configuration"; extra+=("${probe_args[@]}"); fi
   echo "provider: $provider ($configuration build, $traced)"
   if ((trace)); then
     extra+=(--phase-file "$results/$provider.phase")

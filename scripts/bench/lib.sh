@@ -85,6 +85,18 @@ listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -n 1 | cu
 # One variable of process $1's environment ($2 the name).
 process_env() { tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p" | head -n 1; }
 
+# Sets probe_args to jobs.py's --probes and its store, as the running stack's Worker ($2 its build configuration)
+# keeps the jobs ($1 the provider): its PostgreSQL (the connection string) or its SQLite database (the file).
+probe_arguments() {
+  local worker
+  worker=$(service_pid Worker "$2")
+  if [[ "$1" == postgres ]]; then
+    probe_args=(--probes --probe-postgres "$(process_env "$worker" ConnectionStrings__workerdb)")
+  else
+    probe_args=(--probes --probe-sqlite "$(process_env "$worker" Jobs__DatabasePath)")
+  fi
+}
+
 # Exits unless every process given runs with this script's trace sampling (OTEL_TRACES_SAMPLER_ARG, or none): the
 # figures are only those of the setting measured (project and executable resources inherit the AppHost's environment).
 require_sampling() {

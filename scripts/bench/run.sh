@@ -35,14 +35,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 arguments="$*"
 mode=full transport=grpc provider=sqlite duration=15 warmup=3 gateway_warmup=20 jobs=10000 jobs_warmup=20000 jobs_concurrency=32
-rounds=3 round_duration=10 sampling_ratio=0.1 sampled=1 unexported=1 probes=()
+rounds=3 round_duration=10 sampling_ratio=0.1 sampled=1 unexported=1 probes=0 probe_args=()
 while (($#)); do
   case "$1" in
     --quick) mode=quick duration=3 warmup=1 gateway_warmup=5 jobs=100 jobs_warmup=50 round_duration=3; shift ;;
     --sampling-ratio) sampling_ratio="${2:?--sampling-ratio needs a ratio from 0 to 1}"; shift 2 ;;
     --no-sampled) sampled=0; shift ;;
     --no-unexported) unexported=0; shift ;;
-    --probes) probes=(--probes); shift ;;
+    --probes) probes=1; shift ;;
     --transport) transport="${2:?--transport needs http or grpc}"; shift 2 ;;
     --provider) provider="${2:?--provider needs sqlite or postgres}"; shift 2 ;;
     --duration) duration="${2:?--duration needs seconds}" round_duration="$2"; shift 2 ;;
@@ -102,11 +102,7 @@ stack_start() {
   # For the jobs' audit (jobs done twice): the Worker's address as the gateway has it, and the gateway's key for it.
   worker_url=$(process_env "$gateway_pid" services__worker__http__0)
   worker_key=$(process_env "$(service_pid Worker Release)" Auth__Callers__gateway__SigningKey)
-  if ((${#probes[@]})) && [[ "$provider" == postgres ]]; then
-    probes=(--probes --probe-postgres "$(process_env "$(service_pid Worker Release)" ConnectionStrings__workerdb)")
-  elif ((${#probes[@]})); then
-    probes=(--probes --probe-sqlite "$(process_env "$(service_pid Worker Release)" Jobs__DatabasePath)")
-  fi
+  if ((probes)); then probe_arguments "$provider" Release; fi
   require_sampling "$gateway_pid" "$inference" "$(service_pid Worker Release)"
   require_export "$3" "$gateway_pid" "$inference" "$(service_pid Worker Release)"
   # The same gateway again (its binary, environment and working folder) on a port of its own, with batching off.
@@ -209,7 +205,7 @@ echo "  jobs, $jobs_sampling ($jobs_warmup of 1 input to warm up, then $jobs of 
 jobs_status=0
 timeout 900 python-inference/.venv/bin/python scripts/bench/jobs.py --gateway "$GATEWAY" --token "$token" --amqp "$amqp" \
   --jobs "$jobs" --warmup "$jobs_warmup" --concurrency "$jobs_concurrency" --worker "$worker_url" --worker-key "$worker_key" \
-  --json "$tmp/jobs.json" "${probes[@]}" >"$tmp/jobs.out" || jobs_status=$?
+  --json "$tmp/jobs.json" "${probe_args[@]}" >"$tmp/jobs.out" || jobs_status=$?
 if ((jobs_status != 0)); then
   echo "$(basename "$0"): the jobs scenario failed ($jobs_status):" >&2
   tail -n 20 "$tmp/jobs.out" >&2
