@@ -252,15 +252,18 @@ class CpuTimeline:
 class WaitProbes:
     """What a submission waits on that the load does not decide, timed beside the measured single-input submissions
     so that the slowest of them (`submission_tail`) can be put beside what was slow with them (scripts/chaos has the
-    same idea, its StallProbes): a 4 KiB write synced to the disk (in --probe-folder, by default the system's temporary
-    folder, on the one file system this machine has), a persistent message the broker confirms, and on PostgreSQL one row updated and committed,
-    which waits for the WAL's flush as an admission's commit does, or on SQLite the database's write lock taken and
-    given back (a transaction begun IMMEDIATE and rolled back: nothing written), which an admission's writer waits for
-    too. A fourth reading is how late the driver's own
-    25 ms sleep woke: a stall of the whole machine (its cores taken, the VM paused) shows there. Each probe waits
-    `INTERVAL_S` between readings; a reading is (wall-clock start in seconds, milliseconds), and one still waiting when
-    the probes stop counts with its wait so far. About 40 synced writes and 40 confirmed messages a second: a few per
-    cent of what the jobs themselves ask of the disk and the broker."""
+    same idea, its StallProbes):
+    - a 4 KiB write synced to the disk (in --probe-folder, by default the system's temporary folder, on the one file
+      system this machine has);
+    - a persistent message the broker confirms;
+    - the store: on PostgreSQL one row updated and committed, which waits for the WAL's flush as an admission's commit
+      does; on SQLite the database's write lock taken and given back (a transaction begun IMMEDIATE and rolled back:
+      nothing written), which an admission's writer waits for too;
+    - how late the driver's own 25 ms sleep woke: a stall of the whole machine (its cores taken, the VM paused) shows
+      there, and the CPU timeline (`cpu`) says whose work filled the cores then.
+    Each probe waits `INTERVAL_S` between readings; a reading is (wall-clock start in seconds, milliseconds), and one
+    still waiting when the probes stop counts with its wait so far. About 40 synced writes and 40 confirmed messages a
+    second: a few per cent of what the jobs themselves ask of the disk and the broker."""
 
     INTERVAL_S = 0.025
     DISK, BROKER, TIMER = "disk sync", "broker confirm", "driver's timer late"
@@ -521,12 +524,17 @@ def timing(jobs: list[dict]) -> dict:
             "e2e_p50_ms": statistics.median(latencies) * 1000, "e2e_p99_ms": percentile(latencies, 0.99) * 1000}
 
 
-
 def waits_during(begin: float, end: float, readings: list[tuple[float, float]]) -> float | None:
     """The longest of a probe's readings (wall-clock start in seconds, milliseconds) under way at some moment from
     `begin` to `end` (seconds), or None when none was (the probe had no reading then: not a wait of zero)."""
     overlapping = [ms for start, ms in readings if start < end and start + ms / 1000 > begin]
     return max(overlapping) if overlapping else None
+
+
+def probe_summary(waited: list[float]) -> dict:
+    """How many readings a probe took through the phase, and their p50, p99 and longest (ms)."""
+    return {"readings": len(waited), "p50_ms": percentile(waited, 0.5), "p99_ms": percentile(waited, 0.99),
+            "max_ms": max(waited)}
 
 
 def submission_tail(done: list[dict], answered_at: dict[str, float],
@@ -562,10 +570,7 @@ def submission_tail(done: list[dict], answered_at: dict[str, float],
                              for name, readings in (probes or {}).items()}}
                | ({"cpu": cpu.during(episode["begin"], episode["end"])} if cpu else {})
                for episode in sorted(episodes, key=lambda episode: -episode["slowest_ms"])[:top]]
-    summary = {name: {"readings": len(readings), "p50_ms": percentile([ms for _, ms in readings], 0.5),
-                      "p99_ms": percentile([ms for _, ms in readings], 0.99),
-                      "max_ms": max(ms for _, ms in readings)}
-               for name, readings in (probes or {}).items() if readings}
+    summary = {name: probe_summary([ms for _, ms in readings]) for name, readings in (probes or {}).items() if readings}
     return {"p50_ms": statistics.median(waits), "p99_ms": p99, "slow": sum(1 for ms in waits if ms >= p99),
             "episodes": len(episodes), "longest": longest, "probes": summary}
 
