@@ -564,7 +564,8 @@ def submission_tail(done: list[dict], answered_at: dict[str, float],
         else:
             episodes.append({"begin": begin, "end": end, "submissions": 1, "slowest_ms": ms})
     phase_start = spans[0][0]
-    longest = [{"at_s": episode["begin"] - phase_start, "lasted_ms": (episode["end"] - episode["begin"]) * 1000,
+    longest = [{"at_s": episode["begin"] - phase_start, "began_unix_s": episode["begin"],
+                "lasted_ms": (episode["end"] - episode["begin"]) * 1000,
                 "submissions": episode["submissions"], "slowest_ms": episode["slowest_ms"],
                 "waits_ms": {name: waits_during(episode["begin"], episode["end"], readings)
                              for name, readings in (probes or {}).items()}}

@@ -145,6 +145,7 @@ def test_the_slowest_submissions_are_merged_where_their_times_overlap_and_put_be
     assert (tail["p50_ms"], tail["p99_ms"], tail["slow"], tail["episodes"]) == (pytest.approx(20), pytest.approx(300), 2, 1)
     (episode,) = tail["longest"]
     assert episode["at_s"] == pytest.approx(0.30)
+    assert episode["began_unix_s"] == pytest.approx(at(0.30).timestamp())  # to line it up with other records of the run
     assert episode["lasted_ms"] == pytest.approx(350)  # from 0.30 to 0.65 s
     assert (episode["submissions"], episode["slowest_ms"]) == (2, pytest.approx(300))
     assert episode["waits_ms"] == {"disk sync": 240.0, "broker confirm": None}
