@@ -41,6 +41,21 @@ import aio_pika
 import httpx
 
 
+def process_stats() -> dict[int, tuple[str, list[str]]]:
+    """Every process's /proc/PID/stat: its name and the fields after it (state = 0, ppid = 1, utime = 11, stime = 12,
+    cutime = 13, cstime = 14). A process that ends during the sweep is left out."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    stat = file.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            stats[int(entry)] = (stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split())
+    return stats
+
+
 class CpuMeter:
     """CPU seconds (user + system) spent by named process trees: each pid and its descendants (PostgreSQL's backends
     count with their postmaster), except descendants named as trees of their own (the services under the
@@ -51,16 +66,9 @@ class CpuMeter:
         self.tick = os.sysconf("SC_CLK_TCK")
 
     def snapshot(self) -> dict[str, float]:
-        stats: dict[int, tuple[int, float]] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as file:
-                        fields = file.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                # after the name: state ppid ... utime(12) stime(13) cutime(14) cstime(15), counted from state = 0
-                stats[int(entry)] = (int(fields[1]), sum(int(value) for value in fields[11:15]) / self.tick)
+        # (parent, CPU seconds of the process and of its children that ended)
+        stats = {pid: (int(fields[1]), sum(int(value) for value in fields[11:15]) / self.tick)
+                 for pid, (_, fields) in process_stats().items()}
         children: dict[int, list[int]] = {}
         for pid, (parent, _) in stats.items():
             children.setdefault(parent, []).append(pid)
@@ -198,16 +206,7 @@ class CpuTimeline:
         with open("/proc/stat", encoding="ascii") as file:
             user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in file.readline().split()[1:9])
         ticks: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as file:
-                    stat = file.read().decode("utf-8", "replace")
-            except OSError:
-                continue  # ended meanwhile
-            pid = int(entry)
-            comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        for pid, (comm, fields) in process_stats().items():
             ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
             if pid not in self.names:
                 self.names[pid] = self._name(pid, comm)
