@@ -58,17 +58,22 @@ inference.WithReference(worker).WithReference(messaging)
 // Gateway:HttpsPort move them, as the benchmark does). It calls python-inference over gRPC (Gateway:InferenceTransport
 // Http: over HTTP/JSON). Kestrel listens itself, on both loopback families; Aspire's
 // proxy would listen on 127.0.0.1 only.
-builder.AddProject<Projects.Gateway>("gateway")
-    .WithEndpoint("http", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpPort")))
-    .WithEndpoint("https", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpsPort")))
-    .WithExternalHttpEndpoints()
-    .WithHttpHealthCheck("/health", endpointName: "http")
-    .WithApiDocumentationLinks()
+IResourceBuilder<ProjectResource> CallsUpstream(IResourceBuilder<ProjectResource> gateway) => gateway
     .WithWorkerToken(callerKeys)
     .WithInferenceTransport(builder)
     .WithReference(inference).WaitFor(inference)
     .BalancesGrpcInCluster("Inference__GrpcAddress", inference.GetEndpoint("grpc"))
     .WithReference(worker).WaitFor(worker);
+
+CallsUpstream(builder.AddProject<Projects.Gateway>("gateway")
+    .WithEndpoint("http", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpPort")))
+    .WithEndpoint("https", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpsPort")))
+    .WithExternalHttpEndpoints()
+    .WithHttpHealthCheck("/health", endpointName: "http")
+    .WithApiDocumentationLinks());
+
+// Benchmarks only: AppHost:UnbatchedGatewayPort=N adds the same gateway with batching off on that port.
+builder.AddUnbatchedGatewayWhenAsked(CallsUpstream);
 
 // Benchmarks only: AppHost:ExportTelemetry=false starts every service without an OTLP endpoint.
 builder.ApplyTelemetryExportSetting();

@@ -49,7 +49,7 @@ bench_lift_limits
 out="artifacts/gateway-ab/runs/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 APPHOST_LOG="$out/apphost.log" apphost_start Release --Messaging:Runtime=local --Database:Provider=sqlite --Database:Runtime=local
-gateway=$(service_pid Gateway Release)
+gateway=$GATEWAY_PID
 inference=$(inference_pid)
 dashboard=$(dashboard_pid)
 query="text=The%20staff%20were%20lovely%20and%20the%20room%20was%20spotless."

@@ -33,7 +33,7 @@ trap 'apphost_stop; rm -rf "$results"' EXIT
 # (pids), http_port, grpc_port (python-inference's own ports).
 start_apphost() {
   APPHOST_LOG="$results/apphost.log" apphost_start Debug --Messaging:Runtime=local --Gateway:InferenceTransport="$1"
-  gateway=$(service_pid Gateway Debug)
+  gateway=$GATEWAY_PID
   inference=$(inference_pid)
   http_port=$(process_env "$inference" PORT)
   grpc_port=$(process_env "$inference" GRPC_PORT)

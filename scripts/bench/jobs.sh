@@ -149,7 +149,7 @@ profile_arguments() {
   done
   workers=$(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr '\n' ',')
   amqp_port=$(sed -E 's|.*:([0-9]+)/?.*$|\1|' <<<"$amqp")
-  echo "--cpu gateway=$(service_pid Gateway "$configuration") --cpu worker=${workers%,}"
+  echo "--cpu gateway=$GATEWAY_PID --cpu worker=${workers%,}"
   echo "--cpu python-inference=$inference --cpu rabbitmq=$(listener_pid "$amqp_port")"
   # The dashboard's own process: the listener on its port is the orchestrator's proxy (counting that one counted the
   # orchestrator twice, as "dashboard" too, and the dashboard with it).
@@ -174,12 +174,12 @@ for provider in "${providers[@]}"; do
   fi
   apphost_start "$configuration" --Messaging:Runtime=local --Database:Provider="$provider" --Database:Runtime=local \
     "${settings[@]}"
-  require_sampling "$(service_pid Gateway "$configuration")" "$(service_pid Worker "$configuration")" "$(inference_pid)"
+  require_sampling "$GATEWAY_PID" "$(service_pid Worker "$configuration")" "$(inference_pid)"
   # The broker's address and generated credentials, as Aspire gave them to a Worker replica.
   amqp=$(process_env "$(service_pid Worker "$configuration")" ConnectionStrings__messaging)
   # The Worker's address as the gateway has it, and the key the gateway signs its tokens for the Worker with: the
   # driver reads the audit log (jobs completed twice) as the gateway acting for an admin.
-  extra=(--worker "$(process_env "$(service_pid Gateway "$configuration")" services__worker__http__0)"
+  extra=(--worker "$(process_env "$GATEWAY_PID" services__worker__http__0)"
     --worker-key "$(process_env "$(service_pid Worker "$configuration")" Auth__Callers__gateway__SigningKey)")
   if ((profile)); then read -r -a profiled <<<"$(profile_arguments "$provider" | tr '\n' ' ')"; extra+=("${profiled[@]}"); fi
   if ((probes)); then probe_arguments "$provider" "$configuration"; extra+=("${probe_args[@]}"); fi

@@ -1,5 +1,5 @@
 # What every benchmark script needs around the AppHost it starts; sourced, not run.
-# Sets APPHOST (the `dotnet run` pid), GATEWAY (the gateway's HTTP address) and DASHBOARD_PORT once apphost_start returns.
+# Sets APPHOST (the `dotnet run` pid), GATEWAY (the gateway's HTTP address), GATEWAY_PID and DASHBOARD_PORT once apphost_start returns.
 
 # A stack already on 8080 would be measured instead of the one the script starts (for the scripts on fixed ports).
 refuse_if_gateway_answers() {
@@ -125,10 +125,17 @@ require_export() {
 # Starts the AppHost (configuration $1, then AppHost arguments) on free ports: the gateway's HTTP and HTTPS, the
 # dashboard and its OTLP and resource endpoints, all on loopback; the other resources get free ports from Aspire.
 # Waits (at most $APPHOST_START_TIMEOUT s, 600 by default: a loaded machine is slow) until the gateway is healthy. Output goes to $APPHOST_LOG.
+# Sets GATEWAY (its address) and GATEWAY_PID. With UNBATCHED_GATEWAY=1 the AppHost also starts gateway-unbatched, the
+# gateway with batching off (AppHost:UnbatchedGatewayPort), and this waits for it too and sets UNBATCHED and UNBATCHED_PID.
 apphost_start() {
   local configuration="$1"; shift
-  local http https
+  local http https unbatched_port="" unbatched_arguments=()
   http=$(free_port) https=$(free_port) DASHBOARD_PORT=$(free_port)
+  UNBATCHED="" UNBATCHED_PID=""
+  if [[ "${UNBATCHED_GATEWAY:-0}" == 1 ]]; then
+    unbatched_port=$(free_port)
+    unbatched_arguments=(--AppHost:UnbatchedGatewayPort="$unbatched_port")
+  fi
   APPHOST_LOG="${APPHOST_LOG:-$(mktemp)}"
   dashboard_store
   env ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development ASPIRE_ALLOW_UNSECURED_TRANSPORT=true \
@@ -138,19 +145,25 @@ apphost_start() {
     ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \
     ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL="http://127.0.0.1:$(free_port)" \
     dotnet run -c "$configuration" --project AppHost --no-build --no-launch-profile -- \
-    --Gateway:HttpPort="$http" --Gateway:HttpsPort="$https" "$@" >"$APPHOST_LOG" 2>&1 &
+    --Gateway:HttpPort="$http" --Gateway:HttpsPort="$https" "${unbatched_arguments[@]}" "$@" >"$APPHOST_LOG" 2>&1 &
   APPHOST=$!
   GATEWAY="http://127.0.0.1:$http"
-  local deadline=$((SECONDS + ${APPHOST_START_TIMEOUT:-600}))
-  until curl -fs -m 2 "$GATEWAY/health" >/dev/null 2>&1; do
-    if ((SECONDS > deadline)) || ! kill -0 "$APPHOST" 2>/dev/null; then
-      echo "$(basename "$0"): the gateway did not become healthy; the AppHost's log ends:" >&2
-      tail -n 30 "$APPHOST_LOG" >&2
-      return 1
-    fi
-    sleep 0.5
+  [[ -z "$unbatched_port" ]] || UNBATCHED="http://127.0.0.1:$unbatched_port"
+  local deadline=$((SECONDS + ${APPHOST_START_TIMEOUT:-600})) url
+  for url in "$GATEWAY" ${UNBATCHED:+"$UNBATCHED"}; do
+    until curl -fs -m 2 "$url/health" >/dev/null 2>&1; do
+      if ((SECONDS > deadline)) || ! kill -0 "$APPHOST" 2>/dev/null; then
+        echo "$(basename "$0"): the gateway at $url did not become healthy; the AppHost's log ends:" >&2
+        tail -n 30 "$APPHOST_LOG" >&2
+        return 1
+      fi
+      sleep 0.5
+    done
   done
-  APPHOST_WATCHED="$(orchestrator_pids "$APPHOST") $(service_pid Gateway "$configuration") $(inference_pid) $(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr "\n" " ")"
+  # By the port each listens on: both gateways run the same binary.
+  GATEWAY_PID=$(listener_pid "$http")
+  [[ -z "$unbatched_port" ]] || UNBATCHED_PID=$(listener_pid "$unbatched_port")
+  APPHOST_WATCHED="$(orchestrator_pids "$APPHOST") $(pgrep -f "^$PWD/Gateway/bin/$configuration/.*/Gateway$" | tr "\n" " ") $(inference_pid) $(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr "\n" " ")"
 }
 
 # Stops the AppHost apphost_start started and waits (at most 60 s) until its orchestrator and services are gone.
@@ -200,20 +213,4 @@ bench_lift_limits() {
     export "RateLimiting__Policies__${policy}__TokenLimit=1000000" "RateLimiting__Policies__${policy}__TokensPerPeriod=1000000"
   done
   export UpstreamLimits__MaxConcurrentCallsPerCaller=100000 UpstreamLimits__MaxConcurrentCalls=100000
-}
-
-# The AppHost's gateway again (its binary, environment and working folder) with batching off, on a port of its own
-# ($1 the gateway's pid, $2 its log file). Sets UNBATCHED_PID and UNBATCHED (its address); waits until it is healthy.
-unbatched_gateway_start() {
-  local gateway_pid="$1" log="$2" port
-  port=$(free_port)
-  local -a environment command
-  mapfile -d '' environment <"/proc/$gateway_pid/environ"
-  mapfile -d '' command <"/proc/$gateway_pid/cmdline"
-  (cd "$(readlink "/proc/$gateway_pid/cwd")" && exec env -i "${environment[@]}" \
-    ASPNETCORE_URLS="http://127.0.0.1:$port" Inference__Batching__Enabled=false OTEL_SERVICE_NAME=gateway-unbatched \
-    "${command[@]}") >"$log" 2>&1 &
-  UNBATCHED_PID=$!
-  UNBATCHED="http://127.0.0.1:$port"
-  for _ in $(seq 1 120); do curl -fs -m 2 "$UNBATCHED/health" >/dev/null 2>&1 && break; sleep 0.5; done
 }

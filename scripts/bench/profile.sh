@@ -44,12 +44,7 @@ ensure_package sysstat command -v pidstat
 
 out="artifacts/profile/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
-unbatched=""
-cleanup() {
-  if [[ -n "$unbatched" ]]; then kill -TERM "$unbatched" 2>/dev/null || true; wait "$unbatched" 2>/dev/null || true; fi
-  apphost_stop
-}
-trap cleanup EXIT
+trap apphost_stop EXIT
 
 echo "building (Release)..." >&2
 build_quietly AppHost -c Release
@@ -59,14 +54,12 @@ bench_lift_limits
 # (W^X off, or perf sees JIT code in anonymous double mappings it cannot name.)
 [[ -z "$perf" ]] || export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 echo "starting the AppHost..." >&2
-APPHOST_LOG="$out/apphost.log" apphost_start Release --Messaging:Runtime=local --Database:Provider=sqlite --Database:Runtime=local
-gateway=$(service_pid Gateway Release)
+APPHOST_LOG="$out/apphost.log" UNBATCHED_GATEWAY=1 apphost_start Release --Messaging:Runtime=local --Database:Provider=sqlite --Database:Runtime=local
+gateway=$GATEWAY_PID unbatched=$UNBATCHED_PID
 inference=$(inference_pid)
 workers=$(pgrep -f "^$PWD/Worker/bin/Release/.*/Worker$" | paste -sd, -)
 apphost_children=$(pgrep -P "$APPHOST" | paste -sd, -)
 direct="http://127.0.0.1:$(process_env "$inference" PORT)"
-unbatched_gateway_start "$gateway" "$out/unbatched.log"
-unbatched=$UNBATCHED_PID
 
 query="text=The%20staff%20were%20lovely%20and%20the%20room%20was%20spotless."
 /usr/bin/python3 - "$out" <<'PY'

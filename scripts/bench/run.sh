@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every throughput scenario in one run, on a Release build, against an AppHost this script starts and stops (free
 # loopback ports, rate limits lifted, local RabbitMQ): python-inference directly (the baselines: singles and batches
-# of 100), singles through the gateway with dynamic batching on and off (a second gateway process, the same binary
-# and settings but Inference:Batching:Enabled=false) at 16 and 64 connections (the unbatched gateway in rounds that
+# of 100), singles through the gateway with dynamic batching on and off (gateway-unbatched, which the AppHost
+# starts beside the gateway when asked: the same project and settings but Inference:Batching:Enabled=false) at 16 and 64 connections (the unbatched gateway in rounds that
 # alternate with python-inference's singles, compared by medians), batches of 100 through the gateway (in rounds that
 # alternate with the direct batches, likewise), and jobs end to end beside the raw broker
 # (scripts/bench/jobs.py). The prediction scenarios run three times, each time on a fresh AppHost: with every request
@@ -57,9 +57,7 @@ ensure_package wrk command -v wrk
 ensure_package python3-matplotlib /usr/bin/python3 -c "import matplotlib"
 
 tmp="$(mktemp -d)"
-unbatched=""
 cleanup() {
-  if [[ -n "$unbatched" ]]; then kill -TERM "$unbatched" 2>/dev/null || true; wait "$unbatched" 2>/dev/null || true; fi
   apphost_stop
   rm -rf "$tmp"
 }
@@ -85,15 +83,15 @@ json.dump({"model": "sentiment", "inputs": texts}, open(f"{sys.argv[1]}/batch100
 PY
 auth=(-H "Authorization: Bearer $token")
 
-# Starts the AppHost ($1 its label, $2 its name, $3 whether the services export their telemetry: on or off) and the
-# unbatched gateway beside it; sets GATEWAY, UNBATCHED, direct, amqp and inference_loop.
+# Starts the AppHost ($1 its label, $2 its name, $3 whether the services export their telemetry: on or off) with the
+# unbatched gateway among its services; sets GATEWAY, UNBATCHED, direct, amqp and inference_loop.
 stack_start() {
   echo "starting the AppHost ($1)..." >&2
-  APPHOST_LOG="$tmp/apphost-$2.log" apphost_start Release --Messaging:Runtime=local \
+  APPHOST_LOG="$tmp/apphost-$2.log" UNBATCHED_GATEWAY=1 apphost_start Release --Messaging:Runtime=local \
     --Database:Provider="$provider" --Database:Runtime=local --Gateway:InferenceTransport="$gateway_transport" \
     --AppHost:ExportTelemetry="$([[ "$3" == on ]] && echo true || echo false)"
   local gateway_pid inference
-  gateway_pid=$(service_pid Gateway Release)
+  gateway_pid=$GATEWAY_PID
   inference=$(inference_pid)
   direct="http://127.0.0.1:$(process_env "$inference" PORT)"
   # python-inference's event loop (its main thread), whose time on a core and waiting for one each scenario reports.
@@ -103,11 +101,8 @@ stack_start() {
   worker_url=$(process_env "$gateway_pid" services__worker__http__0)
   worker_key=$(process_env "$(service_pid Worker Release)" Auth__Callers__gateway__SigningKey)
   if ((probes)); then probe_arguments "$provider" Release; fi
-  require_sampling "$gateway_pid" "$inference" "$(service_pid Worker Release)"
-  require_export "$3" "$gateway_pid" "$inference" "$(service_pid Worker Release)"
-  # The same gateway again (its binary, environment and working folder) on a port of its own, with batching off.
-  unbatched_gateway_start "$gateway_pid" "$tmp/unbatched-$2.log"
-  unbatched=$UNBATCHED_PID
+  require_sampling "$gateway_pid" "$UNBATCHED_PID" "$inference" "$(service_pid Worker Release)"
+  require_export "$3" "$gateway_pid" "$UNBATCHED_PID" "$inference" "$(service_pid Worker Release)"
   # Every path answers the same before anything is measured: a benchmark of 401s or 503s would measure nothing.
   local expected url label
   expected=$(curl -fs -m 10 "$direct/predict?$query" | jq -r '.predictions[0].label')
@@ -120,11 +115,7 @@ stack_start() {
   done
 }
 
-stack_stop() {
-  if [[ -n "$unbatched" ]]; then kill -TERM "$unbatched" 2>/dev/null || true; wait "$unbatched" 2>/dev/null || true; fi
-  unbatched=""
-  apphost_stop
-}
+stack_stop() { apphost_stop; }
 
 # scenario <sampling> <name> <group> <connections> <inputs per request> <url> [body file] [-- wrk arguments]
 # With SCENARIO_ROUND set, the row is one round of several (the report takes their median); SCENARIO_SECONDS overrides

@@ -144,6 +144,35 @@ public sealed class AppModelTests
         Assert.Equal((8443, "https", false), (endpoints["https"].Port, endpoints["https"].UriScheme, endpoints["https"].IsProxied));
     }
 
+    [Fact]
+    public async Task The_unbatched_gateway_is_declared_only_when_a_benchmark_asks_for_it_in_run_mode()
+    {
+        Assert.DoesNotContain(await BuildModelAsync("--Messaging:Runtime=local"), r => r.Name == UnbatchedGateway.ResourceName);
+        Assert.DoesNotContain(await BuildModelAsync("--operation", "publish", "--Messaging:Runtime=local",
+            $"--{UnbatchedGateway.PortKey}=18090"), r => r.Name == UnbatchedGateway.ResourceName);
+
+        var model = await BuildModelAsync("--Messaging:Runtime=local", $"--{UnbatchedGateway.PortKey}=18090",
+            "--Gateway:InferenceTransport=Http");
+
+        var unbatched = Resource(model, UnbatchedGateway.ResourceName);
+        var endpoint = Assert.Single(unbatched.Annotations.OfType<EndpointAnnotation>());
+        Assert.Equal(("http", 18090, 18090, false), (endpoint.Name, endpoint.Port, endpoint.TargetPort, endpoint.IsProxied));
+        var environment = await EnvironmentAsync(unbatched);
+        var gateway = await EnvironmentAsync(Resource(model, "gateway"));
+        Assert.Equal("false", environment["Inference__Batching__Enabled"]);
+        Assert.DoesNotContain("Inference__Batching__Enabled", gateway.Keys);
+        // Everything else the gateway is given, the unbatched one is given too (its upstreams, its key, its transport),
+        // but for what names its own endpoint and launch profile.
+        string[] own = ["ASPNETCORE_URLS", "ASPNETCORE_HTTPS_PORT", "HTTPS_PORTS", "OTEL_SERVICE_NAME", "DOTNET_LAUNCH_PROFILE"];
+        foreach (var name in gateway.Keys.Except(own))
+        {
+            Assert.True(environment.ContainsKey(name), $"the unbatched gateway lacks {name}");
+        }
+
+        Assert.Equal(gateway["WorkerAuth__SigningKey"], environment["WorkerAuth__SigningKey"]);
+        Assert.Equal("Http", environment["Inference__Transport"]);
+    }
+
     [Theory]
     [InlineData(null, null)]
     [InlineData("Http", "Http")]
