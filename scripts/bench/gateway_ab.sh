@@ -5,6 +5,8 @@
 # variant in turn (and at python-inference directly with the variant `direct`), in rounds whose order rotates, and
 # scripts/bench/gateway_ab.py reports each variant's own CPU, python-inference's, the dashboard's and the whole
 # machine's per request from /proc, with the medians. Variants share the machine's noise, so compare them, not runs.
+# The variants run in this shell's scheduling group (autogroup), beside wrk, not in the services' as the AppHost's
+# gateways do: compare variants with each other; against `direct` each loses a few per cent to that (docs/performance.md).
 # Usage: scripts/bench/gateway_ab.sh --save NAME
 #        scripts/bench/gateway_ab.sh [--rounds N] [--seconds S] [--warmup S] [--connections C] [--sampling-ratio R] VARIANT...
 #   VARIANT: direct | LABEL=NAME[:Setting__Name=value]...   e.g. before=before after=after log-off=after:Logging__LogLevel__Gateway.Requests.RequestLoggingMiddleware=Warning
