@@ -16,6 +16,55 @@ public sealed class OutboxStoreContractTests
         return outbox.ClaimAsync(later, later, limit, lease ?? Lease, Token);
     }
 
+    [Fact]
+    public async Task Notifications_before_a_wait_wake_it_once_and_one_after_it_wakes_the_next()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(DatabaseProvider.Sqlite);
+        // Exceptions thrown on this thread while it notifies (Notify runs on its caller's thread; other tests' on theirs).
+        var thread = Environment.CurrentManagedThreadId;
+        var thrown = 0;
+        void Count(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
+        {
+            if (Environment.CurrentManagedThreadId == thread)
+            {
+                Interlocked.Increment(ref thrown);
+            }
+        }
+
+        AppDomain.CurrentDomain.FirstChanceException += Count;
+        try
+        {
+            db.Outbox.Notify();
+            db.Outbox.Notify(); // already signalled: kept as the one wake-up, without throwing
+            db.Outbox.Notify();
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Count;
+        }
+
+        Assert.Equal(0, thrown);
+        var woken = await db.Outbox.WaitAsync(TimeSpan.FromSeconds(5), Token);
+        var wokenAgain = await db.Outbox.WaitAsync(TimeSpan.FromMilliseconds(50), Token);
+        db.Outbox.Notify();
+        var wokenByTheNext = await db.Outbox.WaitAsync(TimeSpan.FromSeconds(5), Token);
+
+        Assert.True(woken);
+        Assert.False(wokenAgain);
+        Assert.True(wokenByTheNext);
+    }
+
+    [Fact]
+    public async Task Notifications_from_many_threads_at_once_leave_exactly_one_wake_up()
+    {
+        await using var db = await TemporaryJobStore.CreateAsync(DatabaseProvider.Sqlite);
+
+        await Parallel.ForAsync(0, 10_000, Token, (_, _) => { db.Outbox.Notify(); return ValueTask.CompletedTask; });
+
+        Assert.True(await db.Outbox.WaitAsync(TimeSpan.FromSeconds(5), Token));
+        Assert.False(await db.Outbox.WaitAsync(TimeSpan.FromMilliseconds(50), Token));
+    }
+
     [Theory]
     [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
     public async Task A_claimed_message_is_not_claimed_again_until_released(DatabaseProvider provider)

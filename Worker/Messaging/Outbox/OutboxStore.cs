@@ -132,13 +132,20 @@ internal sealed class OutboxStore(WorkerDatabase database, TimeProvider clock) :
     public void Notify()
     {
         Volatile.Write(ref _writtenSinceClaim, 1);
+        // Already signalled: one wake-up drains everything pending. Checked first so that a busy outbox does not throw
+        // (and count in the runtime's exception metrics) once a second; the catch covers the race between the two.
+        if (_signal.CurrentCount > 0)
+        {
+            return;
+        }
+
         try
         {
             _signal.Release();
         }
         catch (SemaphoreFullException)
         {
-            // Already signalled; one wake-up drains everything pending.
+            // Signalled by another thread in between.
         }
     }
 
