@@ -147,7 +147,7 @@ profile_arguments() {
     # shellcheck disable=SC2086 # a list of pids
     if descends_from "$pid" $orchestrator; then inference="$pid"; break; fi
   done
-  workers=$(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr '\n' ',')
+  workers=$(service_pids Worker "$configuration" | tr '\n' ',')
   amqp_port=$(sed -E 's|.*:([0-9]+)/?.*$|\1|' <<<"$amqp")
   echo "--cpu gateway=$GATEWAY_PID --cpu worker=${workers%,}"
   echo "--cpu python-inference=$inference --cpu rabbitmq=$(listener_pid "$amqp_port")"

@@ -1,5 +1,6 @@
 # What every benchmark script needs around the AppHost it starts; sourced, not run.
-# Sets APPHOST (the `dotnet run` pid), GATEWAY (the gateway's HTTP address), GATEWAY_PID and DASHBOARD_PORT once apphost_start returns.
+# Sets APPHOST (the `dotnet run` pid), GATEWAY (the gateway's HTTP address), GATEWAY_PID and DASHBOARD_PORT once
+# apphost_start returns.
 
 # A stack already on 8080 would be measured instead of the one the script starts (for the scripts on fixed ports).
 refuse_if_gateway_answers() {
@@ -60,8 +61,10 @@ build_quietly() {
   fi
 }
 
-# The process of this worktree's service $1 (Gateway or Worker), as built in configuration $2.
-service_pid() { pgrep -f "^$PWD/$1/bin/$2/.*/$1$" | head -n 1; }
+# The processes of this worktree's service $1 (Gateway or Worker), as built in configuration $2, one pid a line
+# (two gateways with UNBATCHED_GATEWAY=1, a Worker per replica); service_pid gives the first.
+service_pids() { pgrep -f "^$PWD/$1/bin/$2/.*/$1$"; }
+service_pid() { service_pids "$1" "$2" | head -n 1; }
 
 # This worktree's python-inference (uvicorn) process.
 inference_pid() {
@@ -124,8 +127,8 @@ require_export() {
 
 # Starts the AppHost (configuration $1, then AppHost arguments) on free ports: the gateway's HTTP and HTTPS, the
 # dashboard and its OTLP and resource endpoints, all on loopback; the other resources get free ports from Aspire.
-# Waits (at most $APPHOST_START_TIMEOUT s, 600 by default: a loaded machine is slow) until the gateway is healthy. Output goes to $APPHOST_LOG.
-# Sets GATEWAY (its address) and GATEWAY_PID. With UNBATCHED_GATEWAY=1 the AppHost also starts gateway-unbatched, the
+# Waits (at most $APPHOST_START_TIMEOUT s, 600 by default: a loaded machine is slow) until the gateway is healthy.
+# Output goes to $APPHOST_LOG. Sets GATEWAY (its address) and GATEWAY_PID. With UNBATCHED_GATEWAY=1 the AppHost also starts gateway-unbatched, the
 # gateway with batching off (AppHost:UnbatchedGatewayPort), and this waits for it too and sets UNBATCHED and UNBATCHED_PID.
 apphost_start() {
   local configuration="$1"; shift
@@ -163,7 +166,7 @@ apphost_start() {
   # By the port each listens on: both gateways run the same binary.
   GATEWAY_PID=$(listener_pid "$http")
   [[ -z "$unbatched_port" ]] || UNBATCHED_PID=$(listener_pid "$unbatched_port")
-  APPHOST_WATCHED="$(orchestrator_pids "$APPHOST") $(pgrep -f "^$PWD/Gateway/bin/$configuration/.*/Gateway$" | tr "\n" " ") $(inference_pid) $(pgrep -f "^$PWD/Worker/bin/$configuration/.*/Worker$" | tr "\n" " ")"
+  APPHOST_WATCHED="$(orchestrator_pids "$APPHOST") $(service_pids Gateway "$configuration" | tr "\n" " ") $(inference_pid) $(service_pids Worker "$configuration" | tr "\n" " ")"
 }
 
 # Stops the AppHost apphost_start started and waits (at most 60 s) until its orchestrator and services are gone.

@@ -57,7 +57,7 @@ echo "starting the AppHost..." >&2
 APPHOST_LOG="$out/apphost.log" UNBATCHED_GATEWAY=1 apphost_start Release --Messaging:Runtime=local --Database:Provider=sqlite --Database:Runtime=local
 gateway=$GATEWAY_PID unbatched=$UNBATCHED_PID
 inference=$(inference_pid)
-workers=$(pgrep -f "^$PWD/Worker/bin/Release/.*/Worker$" | paste -sd, -)
+workers=$(service_pids Worker Release | paste -sd, -)
 apphost_children=$(pgrep -P "$APPHOST" | paste -sd, -)
 direct="http://127.0.0.1:$(process_env "$inference" PORT)"
 

@@ -2,10 +2,10 @@
 # Every throughput scenario in one run, on a Release build, against an AppHost this script starts and stops (free
 # loopback ports, rate limits lifted, local RabbitMQ): python-inference directly (the baselines: singles and batches
 # of 100), singles through the gateway with dynamic batching on and off (gateway-unbatched, which the AppHost
-# starts beside the gateway when asked: the same project and settings but Inference:Batching:Enabled=false) at 16 and 64 connections (the unbatched gateway in rounds that
-# alternate with python-inference's singles, compared by medians), batches of 100 through the gateway (in rounds that
-# alternate with the direct batches, likewise), and jobs end to end beside the raw broker
-# (scripts/bench/jobs.py). The prediction scenarios run three times, each time on a fresh AppHost: with every request
+# starts beside the gateway when asked: the same project and settings but Inference:Batching:Enabled=false) at 16
+# and 64 connections (the unbatched gateway in rounds that alternate with python-inference's singles, compared by
+# medians), batches of 100 through the gateway (in rounds that alternate with the direct batches, likewise), and jobs
+# end to end beside the raw broker (scripts/bench/jobs.py). The prediction scenarios run three times, each time on a fresh AppHost: with every request
 # traced (OTEL_TRACES_SAMPLER unset, the default), with the production sampling (parentbased_traceidratio,
 # --sampling-ratio, 0.1 by default) in every service, the direct baselines included, and with that sampling again but
 # no service exporting its telemetry (AppHost:ExportTelemetry=false: the dashboard, which otherwise ingests it on the
@@ -115,7 +115,6 @@ stack_start() {
   done
 }
 
-stack_stop() { apphost_stop; }
 
 # scenario <sampling> <name> <group> <connections> <inputs per request> <url> [body file] [-- wrk arguments]
 # With SCENARIO_ROUND set, the row is one round of several (the report takes their median); SCENARIO_SECONDS overrides
@@ -181,7 +180,7 @@ stack_start "$every_trace" traced on
 prediction_scenarios "$every_trace"
 
 if ((sampled)); then
-  stack_stop
+  apphost_stop
   sampled_label="$(/usr/bin/python3 -c 'import sys; print(f"{float(sys.argv[1]):.0%}")' "$sampling_ratio") of traces kept"
   export OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$sampling_ratio"
   stack_start "$sampled_label (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=$sampling_ratio)" sampled on
@@ -203,7 +202,7 @@ if ((jobs_status != 0)); then
 fi
 
 if ((unexported)); then
-  stack_stop
+  apphost_stop
   unexported_label="$sampled_label, none exported"
   stack_start "$unexported_label (AppHost:ExportTelemetry=false)" unexported off
   prediction_scenarios "$unexported_label"
