@@ -171,20 +171,95 @@ class EventBacklog:
         return depths
 
 
-class CpuTimeline:
-    """Who had the cores, every 50 ms beside the measured submissions (with --probes): the machine's CPU from
-    /proc/stat (busy, and stolen by the hypervisor) and every process's from /proc/PID/stat, so that an episode of slow
-    submissions can say which processes ran through it. A stall of the whole machine shows in the probes as the
-    driver's own timer waking late; this says whose work filled the cores then. A sweep of /proc costs about 2 ms of
-    CPU, so 4 % of a core at this rate. The kernel counts CPU in ticks of 10 ms (USER_HZ), so a window shorter than
-    a few ticks reads coarsely."""
+def machine_ticks() -> tuple[int, int]:
+    """The machine's CPU so far from /proc/stat, in ticks of all its cores: busy (user, nice, system, irq, softirq) and
+    stolen (time the hypervisor gave this guest's cores to another guest)."""
+    with open("/proc/stat", encoding="ascii") as file:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in file.readline().split()[1:9])
+    return user + nice + system + irq + softirq, steal
 
-    INTERVAL_S = 0.05
-    TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")  # the kernel counts CPU in ticks of 10 ms (USER_HZ)
+
+
+class HostWatch:
+    """Whether the machine itself stopped beside the measured submissions. Always on through them, since it costs next
+    to nothing: every 25 ms the driver's own sleep is timed and /proc/stat read once.
+    - The driver's timer waking late means no core ran it for that long: every process of the machine waited then,
+      not only the stack's.
+    - Steal is the time the hypervisor gave this guest's cores to another guest.
+    An episode of slow submissions through which the timer woke late by about its length, or most of a core was stolen,
+    was the host's moment, not the stack's (docs/performance.md, "The slowest submissions in the full benchmark, and
+    the hypervisor's share"). The kernel counts CPU in ticks of 10 ms, so a window of a few ticks reads coarsely."""
+
+    INTERVAL_S = 0.025
 
     def __init__(self) -> None:
-        # (wall-clock time, the machine's busy and stolen ticks, each process's ticks by pid)
-        self.samples: list[tuple[float, tuple[int, int], dict[int, int]]] = []
+        self.late: list[tuple[float, float]] = []  # (wall clock the sleep began, milliseconds it woke late)
+        self.machine: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, stolen ticks): machine_ticks
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="host-watch", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.machine.append((time.time(), *machine_ticks()))
+            started, clock = time.time(), time.perf_counter()
+            time.sleep(self.INTERVAL_S)
+            self.late.append((started, max(0.0, (time.perf_counter() - clock - self.INTERVAL_S) * 1000)))
+        self.machine.append((time.time(), *machine_ticks()))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:  # started
+            self._thread.join(5)
+
+    def during(self, begin: float, end: float) -> dict | None:
+        """From `begin` to `end` (wall-clock seconds): the most the timer woke late in a sleep under way then, and the
+        machine's busy and stolen cores from the last sample at or before `begin` to the first at or after `end`."""
+        before = [sample for sample in self.machine if sample[0] <= begin]
+        after = [sample for sample in self.machine if sample[0] >= end]
+        if not before or not after or after[0][0] <= before[-1][0]:
+            return None
+        (t0, busy0, stolen0), (t1, busy1, stolen1) = before[-1], after[0]
+        late = [ms for started, ms in self.late
+                if started < end and started + self.INTERVAL_S + ms / 1000 > begin]
+        return {"timer_late_ms": max(late, default=0.0), "window_ms": (t1 - t0) * 1000,
+                "busy_cores": (busy1 - busy0) * TICK_S / (t1 - t0), "stolen_cores": (stolen1 - stolen0) * TICK_S / (t1 - t0)}
+
+    def summary(self, window_s: float = 0.1) -> dict | None:
+        """Through the whole watch: the cores stolen on average and at most over any `window_s`, and how late the timer
+        woke (p50, p99, most)."""
+        if len(self.machine) < 2 or not self.late:
+            return None
+        (t0, _, stolen0), (t1, _, stolen1) = self.machine[0], self.machine[-1]
+        most, j = 0.0, 0
+        for i, (started, _, stolen) in enumerate(self.machine):
+            j = max(j, i + 1)
+            while j < len(self.machine) and self.machine[j][0] - started < window_s:
+                j += 1
+            if j == len(self.machine):
+                break
+            most = max(most, (self.machine[j][2] - stolen) * TICK_S / (self.machine[j][0] - started))
+        late = [ms for _, ms in self.late]
+        return {"seconds": t1 - t0, "stolen_cores": (stolen1 - stolen0) * TICK_S / max(t1 - t0, 1e-6),
+                "stolen_cores_most": most, "window_ms": window_s * 1000, "timer_late_p50_ms": percentile(late, 0.5),
+                "timer_late_p99_ms": percentile(late, 0.99), "timer_late_max_ms": max(late)}
+
+
+class CpuTimeline:
+    """Whose work filled the cores, every 50 ms beside the measured submissions (with --probes): every process's CPU
+    from /proc/PID/stat, so that an episode of slow submissions can say which processes ran through it (HostWatch says
+    whether the machine itself stalled then). A sweep of /proc costs about 2 ms of CPU, so 4 % of a core at this rate.
+    The kernel counts CPU in ticks of 10 ms, so a window shorter than a few ticks reads coarsely."""
+
+    INTERVAL_S = 0.05
+
+    def __init__(self) -> None:
+        # (wall-clock time, each process's ticks by pid)
+        self.samples: list[tuple[float, dict[int, int]]] = []
         self.names: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-timeline", daemon=True)
@@ -203,14 +278,12 @@ class CpuTimeline:
 
     def sample(self) -> None:
         at = time.time()
-        with open("/proc/stat", encoding="ascii") as file:
-            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in file.readline().split()[1:9])
         ticks: dict[int, int] = {}
         for pid, (comm, fields) in process_stats().items():
             ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
             if pid not in self.names:
                 self.names[pid] = self._name(pid, comm)
-        self.samples.append((at, (user + nice + system + irq + softirq, steal), ticks))
+        self.samples.append((at, ticks))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -226,13 +299,13 @@ class CpuTimeline:
             self._thread.join(5)
 
     def during(self, begin: float, end: float, top: int = 3) -> dict | None:
-        """The cores each process (by name, replicas added up) and the machine used from the last sample at or before
-        `begin` to the first at or after `end` (wall-clock seconds), the busiest `top` processes first."""
+        """The cores each process (by name, replicas added up) used from the last sample at or before `begin` to the
+        first at or after `end` (wall-clock seconds), the busiest `top` first."""
         before = [sample for sample in self.samples if sample[0] <= begin]
         after = [sample for sample in self.samples if sample[0] >= end]
         if not before or not after:
             return None
-        (t0, machine0, ticks0), (t1, machine1, ticks1) = before[-1], after[0]
+        (t0, ticks0), (t1, ticks1) = before[-1], after[0]
         seconds = t1 - t0
         if seconds <= 0:
             return None
@@ -241,11 +314,9 @@ class CpuTimeline:
             used = count - ticks0.get(pid, 0)
             if used > 0:
                 name = self.names.get(pid, str(pid))
-                cores[name] = cores.get(name, 0.0) + used * self.TICK_S / seconds
+                cores[name] = cores.get(name, 0.0) + used * TICK_S / seconds
         busiest = sorted(cores.items(), key=lambda item: -item[1])[:top]
-        return {"window_ms": seconds * 1000, "busy_cores": (machine1[0] - machine0[0]) * self.TICK_S / seconds,
-                "steal_cores": (machine1[1] - machine0[1]) * self.TICK_S / seconds,
-                "busiest": [{"name": name, "cores": value} for name, value in busiest]}
+        return {"window_ms": seconds * 1000, "busiest": [{"name": name, "cores": value} for name, value in busiest]}
 
 
 class WaitProbes:
@@ -258,14 +329,13 @@ class WaitProbes:
     - the store: on PostgreSQL one row updated and committed, which waits for the WAL's flush as an admission's commit
       does; on SQLite the database's write lock taken and given back (a transaction begun IMMEDIATE and rolled back:
       nothing written), which an admission's writer waits for too;
-    - how late the driver's own 25 ms sleep woke: a stall of the whole machine (its cores taken, the VM paused) shows
-      there, and the CPU timeline (`cpu`) says whose work filled the cores then.
-    Each probe waits `INTERVAL_S` between readings; a reading is (wall-clock start in seconds, milliseconds), and one
+    and the CPU timeline (`cpu`) says whose work filled the cores then (HostWatch, always on, says whether the machine
+    itself stalled). Each probe waits `INTERVAL_S` between readings; a reading is (wall-clock start in seconds, milliseconds), and one
     still waiting when the probes stop counts with its wait so far. About 40 synced writes and 40 confirmed messages a
     second: a few per cent of what the jobs themselves ask of the disk and the broker."""
 
     INTERVAL_S = 0.025
-    DISK, BROKER, TIMER = "disk sync", "broker confirm", "driver's timer late"
+    DISK, BROKER = "disk sync", "broker confirm"
     POSTGRES, SQLITE = "PostgreSQL commit", "SQLite write lock"
     QUEUE = "bench.wait-probe"
 
@@ -273,7 +343,7 @@ class WaitProbes:
                  sqlite_path: str | None = None) -> None:
         self.amqp_url, self.folder = amqp_url, folder
         self.postgres_conninfo, self.sqlite_path = postgres_conninfo, sqlite_path
-        self.readings: dict[str, list[tuple[float, float]]] = {self.TIMER: [], self.DISK: [], self.BROKER: []}
+        self.readings: dict[str, list[tuple[float, float]]] = {self.DISK: [], self.BROKER: []}
         if postgres_conninfo:
             self.readings[self.POSTGRES] = []
         if sqlite_path:
@@ -349,15 +419,6 @@ class WaitProbes:
         finally:
             connection.close()
 
-    def _timer(self) -> None:
-        while not self._stop.is_set():
-            started, clock = time.time(), time.perf_counter()
-            time.sleep(self.INTERVAL_S)
-            with self._lock:
-                if not self._stop.is_set():
-                    late = max(0.0, (time.perf_counter() - clock - self.INTERVAL_S) * 1000)
-                    self.readings[self.TIMER].append((started + self.INTERVAL_S, late))
-
     async def _confirms(self, ready: asyncio.Future) -> None:
         connection = await aio_pika.connect(self.amqp_url)
         async with connection:
@@ -376,7 +437,7 @@ class WaitProbes:
 
     async def start(self) -> None:
         self.cpu.start()
-        for target in ([self._timer, self._disk] + ([self._postgres] if self.postgres_conninfo else [])
+        for target in ([self._disk] + ([self._postgres] if self.postgres_conninfo else [])
                        + ([self._sqlite] if self.sqlite_path else [])):
             thread = threading.Thread(target=target, name=f"wait-probe-{target.__name__}", daemon=True)
             thread.start()
@@ -538,13 +599,14 @@ def probe_summary(waited: list[float]) -> dict:
 
 def submission_tail(done: list[dict], answered_at: dict[str, float],
                     probes: dict[str, list[tuple[float, float]]] | None, cpu: CpuTimeline | None = None,
-                    top: int = 8) -> dict:
+                    host: HostWatch | None = None, top: int = 8) -> dict:
     """When the slowest submissions were, and what each probe waited then. A submission is timed here from its job's
     arrival at a Worker replica (createdAt, set as the replica receives it) to its answer at wrk (jobs.lua): the
     admission's commit, the publish and its confirm, and the way back through the gateway; wrk's latency adds the way
     in. Those at or above the p99 of these times are merged into episodes wherever their times overlap (one slow
     commit holds every submission that shares it), and the longest episodes are listed with each probe's longest
-    reading under way during them and, with a CPU timeline, whose work filled the cores then."""
+    reading under way during them, whether the machine itself stalled then (`host`) and, with a CPU timeline, whose
+    work filled the cores."""
     spans = sorted((datetime.fromisoformat(job["createdAt"]).timestamp(), answered_at[job["id"]])
                    for job in done if job["id"] in answered_at)
     if not spans:
@@ -568,11 +630,15 @@ def submission_tail(done: list[dict], answered_at: dict[str, float],
                 "submissions": episode["submissions"], "slowest_ms": episode["slowest_ms"],
                 "waits_ms": {name: waits_during(episode["begin"], episode["end"], readings)
                              for name, readings in (probes or {}).items()}}
+               | ({"host": host.during(episode["begin"], episode["end"])} if host else {})
                | ({"cpu": cpu.during(episode["begin"], episode["end"])} if cpu else {})
                for episode in sorted(episodes, key=lambda episode: -episode["slowest_ms"])[:top]]
     summary = {name: probe_summary([ms for _, ms in readings]) for name, readings in (probes or {}).items() if readings}
-    return {"p50_ms": statistics.median(waits), "p99_ms": p99, "slow": sum(1 for ms in waits if ms >= p99),
+    tail = {"p50_ms": statistics.median(waits), "p99_ms": p99, "slow": sum(1 for ms in waits if ms >= p99),
             "episodes": len(episodes), "longest": longest, "probes": summary}
+    if host:
+        tail["host"] = host.summary()
+    return tail
 
 
 @dataclass
@@ -678,11 +744,15 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         database_before = postgres.snapshot() if postgres else None
         cpu_before = cpu.snapshot() if cpu else None
         wall_start = datetime.now().astimezone() - timedelta(milliseconds=5)
-        # wrk runs in a thread of its own: nothing else runs meanwhile (but the probes), and the event loop stays free.
+        # wrk runs in a thread of its own: nothing else runs meanwhile (but the watch and the probes), and the event
+        # loop stays free.
+        host = HostWatch()
+        host.start()
         if probes:
             await probes.start()
         submission = await asyncio.to_thread(submit_with_wrk, gateway, token, jobs, batch, concurrency)
         readings = await probes.stop() if probes else None
+        host.stop()
         accepted = submission.answers.accepted
 
         # Polls the unfinished jobs (a short list while processing keeps up), and lists the finished ones only once
@@ -760,7 +830,7 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         tally = count_jobs(accepted, finished, completions, others, unanswered)
         done = [finished[job] for job in wanted if job in finished]
         figures = timing(done) if done else {"jobs_per_s": 0.0, "elapsed_s": 0.0, "e2e_p50_ms": 0.0, "e2e_p99_ms": 0.0}
-        tail = submission_tail(done, submission.answers.answered_at, readings, probes.cpu if probes else None)
+        tail = submission_tail(done, submission.answers.answered_at, readings, probes.cpu if probes else None, host)
         return {
             "jobs_per_s": figures["jobs_per_s"],
             "items_per_s": figures["jobs_per_s"] * batch,
@@ -846,7 +916,8 @@ def print_profile(result: dict) -> None:
 
 
 def print_tail(result: dict) -> None:
-    """When the slowest single-input submissions were (submission_tail), beside what each probe waited then."""
+    """When the slowest single-input submissions were (submission_tail), whether the machine itself stalled then, and
+    what each probe waited then."""
     tail = result.get("tail")
     if not tail:
         return
@@ -854,26 +925,38 @@ def print_tail(result: dict) -> None:
           f"p99 {tail['p99_ms']:.0f} ms (wrk, from sending: {result['submit_p50_ms']:.0f} / "
           f"{result['submit_p99_ms']:.0f} ms). The {tail['slow']} at or above that p99 fall in {tail['episodes']} "
           "episodes (their times overlapping); the longest:")
-    probes = list(tail["probes"])
-    print("\n| at (s into the phase) | lasted (ms) | slow submissions | slowest (ms) | "
-          + " | ".join(f"longest {name} under way (ms)" for name in probes) + " |")
-    print("|---|---|---|---|" + "---|" * len(probes))
+    host, probes = tail.get("host"), list(tail["probes"])
+    columns = ["at (s into the phase)", "lasted (ms)", "slow submissions", "slowest (ms)"]
+    if host:
+        columns += ["driver's timer late (ms)", "machine busy / stolen (cores)"]
+    columns += [f"longest {name} under way (ms)" for name in probes]
+    print("\n| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
     for episode in tail["longest"]:
-        waits = [episode["waits_ms"].get(name) for name in probes]
-        print(f"| {episode['at_s']:.2f} | {episode['lasted_ms']:.0f} | {episode['submissions']} | "
-              f"{episode['slowest_ms']:.0f} | " + " | ".join("none" if wait is None else f"{wait:.0f}" for wait in waits)
-              + " |")
-    machine = [episode for episode in tail["longest"] if episode.get("cpu")]
-    if machine:
-        print("\nThe cores through each of those episodes (from the samples of /proc before and after it; 2 cores here):\n")
-        print("| at (s into the phase) | window (ms) | machine busy (cores) | stolen by the hypervisor (cores) | "
-              "busiest processes (cores) |")
-        print("|---|---|---|---|---|")
-        for episode in machine:
+        cells = [f"{episode['at_s']:.2f}", f"{episode['lasted_ms']:.0f}", str(episode["submissions"]),
+                 f"{episode['slowest_ms']:.0f}"]
+        if host:
+            watch = episode.get("host")
+            cells += ["–", "–"] if watch is None else [
+                f"{watch['timer_late_ms']:.0f}", f"{watch['busy_cores']:.2f} / {watch['stolen_cores']:.2f}"]
+        cells += ["none" if (wait := episode["waits_ms"].get(name)) is None else f"{wait:.0f}" for name in probes]
+        print("| " + " | ".join(cells) + " |")
+    if host:
+        print(f"\nThrough the submissions ({host['seconds']:.1f} s), the hypervisor took {host['stolen_cores']:.2f} of the "
+              f"{os.cpu_count()} cores on average and at most {host['stolen_cores_most']:.2f} over {host['window_ms']:.0f} ms "
+              f"(steal); the driver's own {HostWatch.INTERVAL_S * 1000:.0f} ms sleep woke late by p50 "
+              f"{host['timer_late_p50_ms']:.1f} / p99 {host['timer_late_p99_ms']:.1f} / at most {host['timer_late_max_ms']:.0f} ms. "
+              "An episode through which that timer woke late by about its length, or most of a core was stolen, "
+              "points to the machine, not the stack.")
+    processes = [episode for episode in tail["longest"] if episode.get("cpu")]
+    if processes:
+        print("\nWhose work filled the cores through each of those episodes (from the samples of /proc before and after it):\n")
+        print("| at (s into the phase) | window (ms) | busiest processes (cores) |")
+        print("|---|---|---|")
+        for episode in processes:
             cpu = episode["cpu"]
             busiest = ", ".join(f"{process['name']} {process['cores']:.2f}" for process in cpu["busiest"])
-            print(f"| {episode['at_s']:.2f} | {cpu['window_ms']:.0f} | {cpu['busy_cores']:.2f} | "
-                  f"{cpu['steal_cores']:.2f} | {busiest} |")
+            print(f"| {episode['at_s']:.2f} | {cpu['window_ms']:.0f} | {busiest} |")
     if probes:
         print("\n| probe, through the submissions | readings | p50 (ms) | p99 (ms) | max (ms) |")
         print("|---|---|---|---|---|")

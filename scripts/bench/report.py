@@ -59,6 +59,12 @@ def loop_shares(s: dict[str, Any]) -> str:
     return f"{s['loop_running']:.0%} / {s['loop_waiting']:.0%}"
 
 
+def stolen(s: dict[str, Any]) -> str:
+    """The cores the hypervisor took from this guest through the scenario, on average (runs from before 2026-12-07,
+    15:30 UTC have none)."""
+    return f"{s['stolen_cores']:.2f}" if "stolen_cores" in s else ""
+
+
 _PLACE = {"direct-single": 0, "gateway-batched": 1, "gateway-unbatched": 1, "direct-batch": 2, "gateway-batch": 3}
 
 
@@ -88,7 +94,9 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average "
         f"{meta.get('load_before')} before and {meta.get('load_after')} after, commit {meta.get('commit')}. The last "
         f"column is the share of each scenario's measured time python-inference's event loop ran on a core, and was "
-        f"runnable but waiting for one (the scheduler's schedstat): a loop that waits is a machine out of cores.",
+        f"runnable but waiting for one (the scheduler's schedstat): a loop that waits is a machine out of cores. "
+        f"The column after it is the host's steal through the scenario: cores the hypervisor gave another guest, on "
+        f"average (a p99 can move with it where the throughput hardly does).",
     ]
     for sampling in dict.fromkeys(s["sampling"] for s in scenarios):
         lines += [
@@ -96,8 +104,8 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
             f"Predictions, **{sampling}** (every service, the direct baselines included):",
             "",
             "| scenario | connections | inputs / request | req/s | items/s | p50 (ms) | p99 (ms) | vs baseline (items/s) | errors "
-            "| python-inference's loop: on a core / waiting for one |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| python-inference's loop: on a core / waiting for one | stolen by the host (cores) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         group = [s for s in scenarios if s["sampling"] == sampling]
         for s in group:
@@ -109,7 +117,7 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
                 name += f" (median of {len(s['rounds'])}: " + " / ".join(f"{r['items_per_s']:,.0f}" for r in s["rounds"]) + ")"
             lines.append(
                 f"| {name} | {s['connections']} | {s['inputs']} | {s['requests_per_s']:,.0f} | {s['items_per_s']:,.0f} | "
-                f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {versus} | {errors or ''} | {loop_shares(s)} |"
+                f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {versus} | {errors or ''} | {loop_shares(s)} | {stolen(s)} |"
             )
         for connections in sorted({s["connections"] for s in group if s["group"] == "gateway-batched"}):
             on = find(scenarios, sampling, "gateway-batched", connections)
@@ -117,7 +125,7 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
             if on and off:
                 lines.append(
                     f"| **batching on / off**, gateway singles | {connections} | 1 | | {ratio(on['items_per_s'], off['items_per_s'])}× "
-                    f"| | {ratio(on['p99_ms'], off['p99_ms'])}× p99 | | | |"
+                    f"| | {ratio(on['p99_ms'], off['p99_ms'])}× p99 | | | | |"
                 )
     if jobs:
         published = jobs["raw_publish_per_s"]
@@ -151,6 +159,14 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
                 "each was, and what the probes waited then (run.sh --probes), in the jobs driver's output beside this "
                 "report (.jobs.md).",
             ]
+            host = tail.get("host")  # (runs from before the driver watched the machine have none)
+            if host:
+                lines[-1] += (
+                    f" Through the submissions the hypervisor took {host['stolen_cores']:.2f} of the cores on average and at "
+                    f"most {host['stolen_cores_most']:.2f} over {host['window_ms']:.0f} ms, and the driver's own 25 ms sleep "
+                    f"woke late by p99 {host['timer_late_p99_ms']:.0f} / at most {host['timer_late_max_ms']:.0f} ms: a stall "
+                    "of the machine, not of the stack, where those are about as long as the slowest episodes."
+                )
     return "\n".join(lines) + "\n"
 
 

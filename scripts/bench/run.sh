@@ -116,6 +116,14 @@ stack_start() {
 }
 
 
+# The machine's steal so far, in clock ticks of all its cores (/proc/stat's first line, eighth value).
+clock_ticks=$(getconf CLK_TCK)
+stolen_ticks() {
+  local _cpu _user _nice _system _idle _iowait _irq _softirq steal _rest
+  read -r _cpu _user _nice _system _idle _iowait _irq _softirq steal _rest </proc/stat
+  echo "$steal"
+}
+
 # scenario <sampling> <name> <group> <connections> <inputs per request> <url> [body file] [-- wrk arguments]
 # With SCENARIO_ROUND set, the row is one round of several (the report takes their median); SCENARIO_SECONDS overrides
 # the duration.
@@ -123,20 +131,24 @@ scenario() {
   local sampling="$1" name="$2" group="$3" connections="$4" inputs="$5" url="$6" body="${7:-}"; shift 7
   echo "  $name ($connections connections${SCENARIO_ROUND:+, round $SCENARIO_ROUND})" >&2
   WRK_BODY="$body" wrk -t2 -c"$connections" -d"${warmup}s" --timeout 5s "$@" -s scripts/bench/wrk.lua "$url" >/dev/null
-  local result running waiting running2 waiting2 started ended
-  # The scheduler's account of python-inference's loop (ns on a core, ns runnable but waiting for one) around the run.
+  local result running waiting running2 waiting2 stolen stolen2 started ended
+  # The scheduler's account of python-inference's loop (ns on a core, ns runnable but waiting for one) around the run,
+  # and the machine's steal (ticks the hypervisor gave its cores to another guest): a p99 that moved with the host.
   read -r running waiting _ <"$inference_loop"
+  stolen=$(stolen_ticks)
   started=$(date +%s%N)
   result=$(WRK_BODY="$body" wrk -t2 -c"$connections" -d"${SCENARIO_SECONDS:-$duration}s" --timeout 5s "$@" \
     -s scripts/bench/wrk.lua "$url" | sed -n 's/^WRK_RESULT //p')
   ended=$(date +%s%N)
+  stolen2=$(stolen_ticks)
   read -r running2 waiting2 _ <"$inference_loop"
   jq -c --arg sampling "$sampling" --arg name "$name" --arg group "$group" --argjson connections "$connections" \
     --argjson inputs "$inputs" --argjson round "${SCENARIO_ROUND:-0}" \
     --argjson loop_running "$(((running2 - running) * 1000 / (ended - started)))" \
     --argjson loop_waiting "$(((waiting2 - waiting) * 1000 / (ended - started)))" \
+    --argjson stolen "$(((stolen2 - stolen) * 1000000000 / clock_ticks * 1000 / (ended - started)))" \
     '{sampling: $sampling, name: $name, group: $group, connections: $connections, inputs: $inputs, round: $round,
-      loop_running: ($loop_running / 1000), loop_waiting: ($loop_waiting / 1000)} + .' \
+      loop_running: ($loop_running / 1000), loop_waiting: ($loop_waiting / 1000), stolen_cores: ($stolen / 1000)} + .' \
     <<<"$result" >>"$tmp/scenarios.jsonl"
 }
 

@@ -165,6 +165,25 @@ def test_episodes_that_do_not_overlap_are_listed_apart_the_slowest_first() -> No
     assert all(episode["waits_ms"] == {} for episode in tail["longest"]) and tail["probes"] == {}
 
 
+def test_each_episode_has_the_host_beside_it_and_the_table_has_no_empty_column_without_probes(capsys) -> None:
+    slow = {5: 200, 30: 200}
+    done = [{"id": f"j{n}", "createdAt": at(n / 100).isoformat()} for n in range(40)]
+    answered = {f"j{n}": at(n / 100).timestamp() + slow.get(n, 20) / 1000 for n in range(40)}
+    watch = jobs.HostWatch()
+    watch.machine = [(at(n / 100).timestamp(), 2 * n, n // 10) for n in range(60)]
+    watch.late = [(at(n / 100).timestamp(), 1.0) for n in range(59)]
+
+    tail = jobs.submission_tail(done, answered, probes=None, host=watch)
+    jobs.print_tail({"tail": tail, "submit_p50_ms": 20.0, "submit_p99_ms": 200.0})
+
+    assert all(episode["host"]["timer_late_ms"] == 1.0 for episode in tail["longest"])
+    assert tail["host"]["seconds"] == pytest.approx(0.59, rel=1e-3)
+    printed = capsys.readouterr().out
+    (header,) = [line for line in printed.splitlines() if line.startswith("| at (s into the phase)")]
+    assert header.count("|") == 7 and "driver's timer late (ms)" in header  # six columns, none of them empty
+    assert "|  |" not in printed and "the hypervisor took" in printed
+
+
 def test_the_sqlite_probe_waits_for_a_writer_that_holds_the_lock_and_writes_nothing_itself(tmp_path) -> None:
     import sqlite3
 
@@ -196,19 +215,18 @@ def test_the_sqlite_probe_waits_for_a_writer_that_holds_the_lock_and_writes_noth
 
 def test_the_cpu_through_an_episode_runs_from_the_sample_before_it_to_the_one_after_replicas_added_up() -> None:
     timeline = jobs.CpuTimeline()
-    tick, t0 = jobs.CpuTimeline.TICK_S, at(0).timestamp()
+    tick, t0 = jobs.TICK_S, at(0).timestamp()
     timeline.names = {1: "Worker", 2: "Aspire.Dashboar", 3: "Worker", 4: "wrk"}
     timeline.samples = [
-        (t0, (100, 5), {1: 10, 2: 50, 4: 7}),
-        (t0 + 0.05, (110, 5), {1: 12, 2: 58, 4: 7}),
-        (t0 + 0.10, (120, 6), {1: 20, 2: 60, 3: 1, 4: 7}),  # pid 3 began meanwhile: all of its ticks count
-        (t0 + 0.15, (121, 6), {1: 21, 2: 60, 3: 1, 4: 7}),
+        (t0, {1: 10, 2: 50, 4: 7}),
+        (t0 + 0.05, {1: 12, 2: 58, 4: 7}),
+        (t0 + 0.10, {1: 20, 2: 60, 3: 1, 4: 7}),  # pid 3 began meanwhile: all of its ticks count
+        (t0 + 0.15, {1: 21, 2: 60, 3: 1, 4: 7}),
     ]
 
     cpu = timeline.during(t0 + 0.01, t0 + 0.09)
 
     assert cpu["window_ms"] == pytest.approx(100)
-    assert cpu["busy_cores"] == pytest.approx(20 * tick / 0.1) and cpu["steal_cores"] == pytest.approx(tick / 0.1)
     # The two Worker replicas as one; a process that used nothing (wrk) is not listed.
     assert cpu["busiest"] == [{"name": "Worker", "cores": pytest.approx(11 * tick / 0.1)},
                               {"name": "Aspire.Dashboar", "cores": pytest.approx(10 * tick / 0.1)}]
@@ -229,11 +247,57 @@ def test_the_cpu_timeline_samples_every_process_naming_the_driver_and_python_inf
         stand_in.kill()
         stand_in.wait()
 
-    (first, busy_steal, ticks), second = timeline.samples
+    (first, ticks), second = timeline.samples
     assert second[0] >= first and os.getpid() in ticks and stand_in.pid in ticks
     assert timeline.names[os.getpid()] == "jobs.py (driver)"
     assert timeline.names[stand_in.pid] == "python-inference"
-    assert busy_steal[0] > 0 and busy_steal[1] >= 0
+
+
+def test_the_host_through_an_episode_is_the_timer_s_latest_wake_and_the_machine_from_the_sample_before_to_the_one_after() -> None:
+    watch = jobs.HostWatch()
+    tick, t0 = jobs.TICK_S, at(0).timestamp()
+    watch.machine = [(t0, 1000, 50), (t0 + 0.05, 1008, 50), (t0 + 0.10, 1012, 60), (t0 + 0.15, 1020, 60)]
+    watch.late = [(t0, 0.2),  # slept from 0 to 25 ms: before the episode
+                  (t0 + 0.03, 80.0),  # from 30 ms, 25 ms asked and 80 late: woke at 135 ms, through the episode
+                  (t0 + 0.14, 3.0)]  # began after it ended
+
+    host = watch.during(t0 + 0.06, t0 + 0.09)
+
+    assert host["timer_late_ms"] == 80.0
+    assert host["window_ms"] == pytest.approx(50)  # from the sample at 50 ms to the one at 100 ms
+    assert host["busy_cores"] == pytest.approx(4 * tick / 0.05)
+    assert host["stolen_cores"] == pytest.approx(10 * tick / 0.05)
+    assert watch.during(t0 + 0.12, t0 + 0.2) is None  # no sample after it yet
+
+
+def test_the_host_summary_has_the_steal_on_average_and_the_most_over_a_window_and_the_timer_s_lateness() -> None:
+    watch = jobs.HostWatch()
+    tick, t0 = jobs.TICK_S, at(0).timestamp()
+    # 1 s sampled every 25 ms; 10 ticks (a core for 100 ms) stolen between 500 and 600 ms, nothing else.
+    watch.machine = [(t0 + n * 0.025, 100 * n, 10 if n >= 24 else 0) for n in range(41)]
+    watch.late = [(t0 + n * 0.025, 90.0 if n == 20 else 0.5) for n in range(40)]
+
+    summary = watch.summary(window_s=0.1)
+
+    assert summary["seconds"] == pytest.approx(1.0, rel=1e-3)
+    assert summary["stolen_cores"] == pytest.approx(10 * tick / 1.0, rel=1e-3)
+    assert summary["stolen_cores_most"] == pytest.approx(10 * tick / 0.1, rel=1e-3)  # the window that holds it
+    assert summary["timer_late_p50_ms"] == 0.5 and summary["timer_late_max_ms"] == 90.0
+    assert jobs.HostWatch().summary() is None  # never started: nothing to say
+
+
+def test_the_host_watch_reads_the_machine_and_times_its_sleep_until_stopped() -> None:
+    watch = jobs.HostWatch()
+    watch.start()
+    time.sleep(0.2)
+    watch.stop()
+
+    assert len(watch.late) >= 3 and all(ms >= 0 for _, ms in watch.late)
+    assert len(watch.machine) == len(watch.late) + 1  # a last sample once stopped, so every sleep lies between two
+    assert all(later[1] >= earlier[1] and later[2] >= earlier[2] for earlier, later in zip(watch.machine, watch.machine[1:]))
+    count = len(watch.late)
+    time.sleep(0.1)
+    assert len(watch.late) == count  # stopped: no reading after
 
 
 def test_a_probe_reading_still_waiting_when_the_probes_stop_counts_once_with_its_wait_so_far(tmp_path) -> None:

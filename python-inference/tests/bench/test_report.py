@@ -46,13 +46,20 @@ def test_rounds_are_their_median_round_with_its_loop_shares(tmp_path: Path) -> N
 
     table = report.markdown([direct, unbatched], None, {}).splitlines()
     assert "python-inference's loop: on a core / waiting for one" in table[4]
-    assert table[6].endswith("| baseline |  | 47% / 14% |")
-    assert table[7].endswith("| 0.86 |  | 31% / 41% |")
+    assert table[6].endswith("| baseline |  | 47% / 14% |  |")
+    assert table[7].endswith("| 0.86 |  | 31% / 41% |  |")
 
 
 def test_a_run_from_before_the_loop_was_measured_leaves_the_column_empty(tmp_path: Path) -> None:
     (direct,) = report.load_scenarios(scenarios_file(tmp_path, [row("direct-single", 11_000)]))
-    assert report.markdown([direct], None, {}).splitlines()[6].endswith("| baseline |  |  |")
+    assert report.markdown([direct], None, {}).splitlines()[6].endswith("| baseline |  |  |  |")
+
+
+def test_each_row_has_the_host_s_steal_through_its_scenario_when_run_sh_read_it(tmp_path: Path) -> None:
+    line = row("direct-single", 11_000, loop=(0.47, 0.14)) | {"stolen_cores": 0.083}
+    (direct,) = report.load_scenarios(scenarios_file(tmp_path, [line]))
+
+    assert report.markdown([direct], None, {}).splitlines()[6].endswith("| 47% / 14% | 0.08 |")
 
 
 def jobs_figures(tail: dict[str, Any] | None) -> dict[str, Any]:
@@ -71,3 +78,26 @@ def test_the_jobs_section_sums_up_the_slowest_submissions_episodes_when_the_driv
     assert ("from a job's arrival at a Worker to its answer at wrk: p50 11 / p99 33 ms. The 100 at or above that p99 "
             "fell in 6 episodes (their times overlapping), the slowest submission 47 ms") in text
     assert "arrival at a Worker" not in report.markdown([], jobs_figures(None), {})  # a run from before: no line
+
+
+def test_the_jobs_section_says_whether_the_machine_stalled_when_the_driver_watched_it() -> None:
+    tail = {"p50_ms": 11.0, "p99_ms": 33.0, "slow": 100, "episodes": 6, "probes": {},
+            "longest": [{"slowest_ms": 121.0}],
+            "host": {"seconds": 7.2, "stolen_cores": 0.08, "stolen_cores_most": 1.0, "window_ms": 100.0,
+                     "timer_late_p50_ms": 0.1, "timer_late_p99_ms": 9.6, "timer_late_max_ms": 112.0}}
+
+    text = report.markdown([], jobs_figures(tail), {})
+
+    assert "the hypervisor took 0.08 of the cores on average and at most 1.00 over 100 ms" in text
+    assert "woke late by p99 10 / at most 112 ms" in text
+    without = {key: value for key, value in tail.items() if key != "host"}
+    assert "the hypervisor took" not in report.markdown([], jobs_figures(without), {})  # a run from before the watch
+
+
+def test_every_row_of_the_predictions_table_has_as_many_cells_as_its_header(tmp_path: Path) -> None:
+    rows = [row("direct-single", 11_000, loop=(0.47, 0.14)) | {"stolen_cores": 0.01},
+            row("gateway-batched", 40_000) | {"stolen_cores": 0.0}, row("gateway-unbatched", 10_000)]
+    table = report.markdown(report.load_scenarios(scenarios_file(tmp_path, rows)), None, {}).splitlines()[4:]
+
+    cells = [line.count("|") for line in table if line.startswith("|")]
+    assert len(cells) == 6 and set(cells) == {cells[0]}, table  # header, rule, three rows, batching on / off
