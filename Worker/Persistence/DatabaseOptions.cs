@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Worker.Persistence;
 
 /// <summary>Which database holds the Worker's state (configuration key <c>Database:Provider</c>).</summary>
@@ -19,4 +21,13 @@ public sealed class DatabaseOptions
     public const string ConnectionName = "workerdb";
 
     public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+
+    /// <summary>
+    /// SQLite: how many pages (4 KiB each) the WAL file holds before the writer whose commit passes that size copies
+    /// them into the database file (<c>PRAGMA wal_autocheckpoint</c>). That checkpoint runs in the committing writer's
+    /// turn and syncs the disk twice, so the replica's writes wait for it: fewer, larger checkpoints hold them less
+    /// often. 0 turns automatic checkpoints off (only for tests: the WAL would grow without bound).
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int SqliteWalAutoCheckpoint { get; set; } = SqliteDialect.DefaultWalAutoCheckpoint;
 }

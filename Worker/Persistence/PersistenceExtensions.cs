@@ -28,8 +28,9 @@ public static class PersistenceExtensions
         }
         else
         {
-            builder.Services.AddSingleton<SqlDialect>(services =>
-                new SqliteDialect(services.GetRequiredService<IOptions<JobsOptions>>().Value.DatabasePath));
+            builder.Services.AddSingleton<SqlDialect>(services => new SqliteDialect(
+                services.GetRequiredService<IOptions<JobsOptions>>().Value.DatabasePath,
+                services.GetRequiredService<IOptions<DatabaseOptions>>().Value.SqliteWalAutoCheckpoint));
         }
 
         builder.Services.AddSingleton<WorkerDatabase>();

@@ -90,8 +90,16 @@ public abstract class SqlDialect
 /// <summary>One SQLite file in WAL mode (synchronous NORMAL); every replica on the machine opens it.</summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001",
     Justification = "Its SemaphoreSlim holds nothing to release (no wait handle is asked of it), and disposing it while a writer still held a turn would fail that writer's release.")]
-public sealed partial class SqliteDialect(string path) : SqlDialect
+public sealed partial class SqliteDialect(string path, int walAutoCheckpoint = SqliteDialect.DefaultWalAutoCheckpoint) : SqlDialect
 {
+    /// <summary>
+    /// A checkpoint once the WAL holds 4,000 pages (about 16 MB; SQLite's own default is 1,000). Under the jobs
+    /// benchmark a replica checkpointed about twice a second at 1,000, each time syncing the disk in a writer's turn;
+    /// at 4,000 a quarter as often, with half as many syncs in all and more jobs a second in three runs of three
+    /// (docs/performance.md, "The machine's own stalls, in every run").
+    /// </summary>
+    public const int DefaultWalAutoCheckpoint = 4000;
+
     private readonly string _connectionString = new SqliteConnectionStringBuilder
     {
         DataSource = Path.GetFullPath(path),
@@ -175,7 +183,7 @@ public sealed partial class SqliteDialect(string path) : SqlDialect
             // In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives the process being killed
             // (it is in the WAL file); only a power loss or OS crash can take the last commits with it.
             await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA synchronous = NORMAL;";
+            pragma.CommandText = $"PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {walAutoCheckpoint};";
             await pragma.ExecuteNonQueryAsync(cancellationToken);
             if (NativeMethods.sqlite3_busy_handler(handle.DangerousGetHandle(), NativeMethods.BusyHandler, IntPtr.Zero) != 0)
             {
