@@ -182,31 +182,15 @@ def machine_ticks() -> tuple[int, int]:
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")  # the kernel counts CPU in ticks of 10 ms (USER_HZ)
 
 
-class HostWatch:
-    """Whether the machine itself stopped beside the measured submissions. Always on through them, since it costs next
-    to nothing: every 25 ms the driver's own sleep is timed and /proc/stat read once.
-    - The driver's timer waking late means no core ran it for that long: every process of the machine waited then,
-      not only the stack's.
-    - Steal is the time the hypervisor gave this guest's cores to another guest.
-    An episode of slow submissions through which the timer woke late by about its length, or most of a core was stolen,
-    was the host's moment, not the stack's (docs/performance.md, "The slowest submissions in the full benchmark, and
-    the hypervisor's share"). The kernel counts CPU in ticks of 10 ms, so a window of a few ticks reads coarsely."""
+class BackgroundSampler:
+    """A daemon thread running `_run` until `stop`, which waits for it."""
 
-    INTERVAL_S = 0.025
-
-    def __init__(self) -> None:
-        self.late: list[tuple[float, float]] = []  # (wall clock the sleep began, milliseconds it woke late)
-        self.machine: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, stolen ticks): machine_ticks
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="host-watch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self.machine.append((time.time(), *machine_ticks()))
-            started, clock = time.time(), time.perf_counter()
-            time.sleep(self.INTERVAL_S)
-            self.late.append((started, max(0.0, (time.perf_counter() - clock - self.INTERVAL_S) * 1000)))
-        self.machine.append((time.time(), *machine_ticks()))
+        raise NotImplementedError
 
     def start(self) -> None:
         self._thread.start()
@@ -215,6 +199,32 @@ class HostWatch:
         self._stop.set()
         if self._thread.ident is not None:  # started
             self._thread.join(5)
+
+
+class HostWatch(BackgroundSampler):
+    """Whether the machine itself stopped beside the measured submissions. Always on through them, since it costs next
+    to nothing: every 25 ms the driver's own sleep is timed and /proc/stat read once.
+    - The driver's timer waking late means no core ran it for that long: every process of the machine waited then,
+      not only the stack's.
+    - Steal is the time the hypervisor gave this guest's cores to another guest.
+    An episode of slow submissions through which the timer woke late by about its length, or most of a core was stolen,
+    points to the host, not the stack (docs/performance.md, "The slowest submissions in the full benchmark, and
+    the hypervisor's share"). The kernel counts CPU in ticks of 10 ms, so a window of a few ticks reads coarsely."""
+
+    INTERVAL_S = 0.025
+
+    def __init__(self) -> None:
+        super().__init__("host-watch")
+        self.late: list[tuple[float, float]] = []  # (wall clock the sleep began, milliseconds it woke late)
+        self.machine: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, stolen ticks): machine_ticks
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.machine.append((time.time(), *machine_ticks()))
+            started, clock = time.time(), time.perf_counter()
+            time.sleep(self.INTERVAL_S)
+            self.late.append((started, max(0.0, (time.perf_counter() - clock - self.INTERVAL_S) * 1000)))
+        self.machine.append((time.time(), *machine_ticks()))
 
     def during(self, begin: float, end: float) -> dict | None:
         """From `begin` to `end` (wall-clock seconds): the most the timer woke late in a sleep under way then, and the
@@ -226,8 +236,9 @@ class HostWatch:
         (t0, busy0, stolen0), (t1, busy1, stolen1) = before[-1], after[0]
         late = [ms for started, ms in self.late
                 if started < end and started + self.INTERVAL_S + ms / 1000 > begin]
-        return {"timer_late_ms": max(late, default=0.0), "window_ms": (t1 - t0) * 1000,
-                "busy_cores": (busy1 - busy0) * TICK_S / (t1 - t0), "stolen_cores": (stolen1 - stolen0) * TICK_S / (t1 - t0)}
+        seconds = t1 - t0
+        return {"timer_late_ms": max(late, default=0.0), "window_ms": seconds * 1000,
+                "busy_cores": (busy1 - busy0) * TICK_S / seconds, "stolen_cores": (stolen1 - stolen0) * TICK_S / seconds}
 
     def summary(self, window_s: float = 0.1) -> dict | None:
         """Through the whole watch: the cores stolen on average and at most over any `window_s`, and how late the timer
@@ -249,7 +260,7 @@ class HostWatch:
                 "timer_late_p99_ms": percentile(late, 0.99), "timer_late_max_ms": max(late)}
 
 
-class CpuTimeline:
+class CpuTimeline(BackgroundSampler):
     """Whose work filled the cores, every 50 ms beside the measured submissions (with --probes): every process's CPU
     from /proc/PID/stat, so that an episode of slow submissions can say which processes ran through it (HostWatch says
     whether the machine itself stalled then). A sweep of /proc costs about 2 ms of CPU, so 4 % of a core at this rate.
@@ -258,11 +269,10 @@ class CpuTimeline:
     INTERVAL_S = 0.05
 
     def __init__(self) -> None:
+        super().__init__("cpu-timeline")
         # (wall-clock time, each process's ticks by pid)
         self.samples: list[tuple[float, dict[int, int]]] = []
         self.names: dict[int, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cpu-timeline", daemon=True)
 
     def _name(self, pid: int, comm: str) -> str:
         if comm.startswith("python"):
@@ -289,14 +299,6 @@ class CpuTimeline:
         while not self._stop.is_set():
             self.sample()
             self._stop.wait(self.INTERVAL_S)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.ident is not None:  # started
-            self._thread.join(5)
 
     def during(self, begin: float, end: float, top: int = 3) -> dict | None:
         """The cores each process (by name, replicas added up) used from the last sample at or before `begin` to the
@@ -330,9 +332,9 @@ class WaitProbes:
       does; on SQLite the database's write lock taken and given back (a transaction begun IMMEDIATE and rolled back:
       nothing written), which an admission's writer waits for too;
     and the CPU timeline (`cpu`) says whose work filled the cores then (HostWatch, always on, says whether the machine
-    itself stalled). Each probe waits `INTERVAL_S` between readings; a reading is (wall-clock start in seconds, milliseconds), and one
-    still waiting when the probes stop counts with its wait so far. About 40 synced writes and 40 confirmed messages a
-    second: a few per cent of what the jobs themselves ask of the disk and the broker."""
+    itself stalled). Each probe waits `INTERVAL_S` between readings; a reading is (wall-clock start in seconds,
+    milliseconds), and one still waiting when the probes stop counts with its wait so far. About 40 synced writes and
+    40 confirmed messages a second: a few per cent of what the jobs themselves ask of the disk and the broker."""
 
     INTERVAL_S = 0.025
     DISK, BROKER = "disk sync", "broker confirm"
