@@ -256,7 +256,8 @@ class HostWatch(BackgroundSampler):
             most = max(most, (self.machine[j][2] - stolen) * TICK_S / (self.machine[j][0] - started))
         late = [ms for _, ms in self.late]
         return {"seconds": t1 - t0, "stolen_cores": (stolen1 - stolen0) * TICK_S / max(t1 - t0, 1e-6),
-                "stolen_cores_most": most, "window_ms": window_s * 1000, "timer_late_p50_ms": percentile(late, 0.5),
+                "stolen_cores_most": most, "window_ms": window_s * 1000, "timer_interval_ms": self.INTERVAL_S * 1000,
+                "timer_late_p50_ms": percentile(late, 0.5),
                 "timer_late_p99_ms": percentile(late, 0.99), "timer_late_max_ms": max(late)}
 
 
@@ -946,7 +947,7 @@ def print_tail(result: dict) -> None:
     if host:
         print(f"\nThrough the submissions ({host['seconds']:.1f} s), the hypervisor took {host['stolen_cores']:.2f} of the "
               f"{os.cpu_count()} cores on average and at most {host['stolen_cores_most']:.2f} over {host['window_ms']:.0f} ms "
-              f"(steal); the driver's own {HostWatch.INTERVAL_S * 1000:.0f} ms sleep woke late by p50 "
+              f"(steal); the driver's own {host['timer_interval_ms']:.0f} ms sleep woke late by p50 "
               f"{host['timer_late_p50_ms']:.1f} / p99 {host['timer_late_p99_ms']:.1f} / at most {host['timer_late_max_ms']:.0f} ms. "
               "An episode through which that timer woke late by about its length, or most of a core was stolen, "
               "points to the machine, not the stack.")

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Every throughput scenario in one run, on a Release build, against an AppHost this script starts and stops (free
-# loopback ports, rate limits lifted, local RabbitMQ): python-inference directly (the baselines: singles and batches
-# of 100), singles through the gateway with dynamic batching on and off (gateway-unbatched, which the AppHost
-# starts beside the gateway when asked: the same project and settings but Inference:Batching:Enabled=false) at 16
-# and 64 connections (the unbatched gateway in rounds that alternate with python-inference's singles, compared by
-# medians), batches of 100 through the gateway (in rounds that alternate with the direct batches, likewise), and jobs
-# end to end beside the raw broker (scripts/bench/jobs.py). The prediction scenarios run three times, each time on a fresh AppHost: with every request
-# traced (OTEL_TRACES_SAMPLER unset, the default), with the production sampling (parentbased_traceidratio,
-# --sampling-ratio, 0.1 by default) in every service, the direct baselines included, and with that sampling again but
-# no service exporting its telemetry (AppHost:ExportTelemetry=false: the dashboard, which otherwise ingests it on the
-# same two cores, stands for a collector on another machine, as in production). The jobs run once, on the second stack
-# (the first with --no-sampled), after its predictions, with jobs.sh's warm-up (20,000 single-input jobs: .NET's tiered
-# compilation settles) and size (10,000 single-input jobs, 1,000 of 100 inputs). Load comes from wrk (scripts/bench/wrk.lua); the
-# jobs' submissions too (jobs.py drives wrk with scripts/bench/jobs.lua and counts from the server's records; only
-# its raw-broker baseline is a Python client, aio-pika, which measures the broker alone). Prints one Markdown table per setting with ratios against the baselines measured under that setting
-# and writes them, a JSON file and a PNG plot to artifacts/bench/.
+# loopback ports, rate limits lifted, local RabbitMQ): python-inference directly (the baselines: singles and batches of
+# 100), singles through the gateway with dynamic batching on and off (gateway-unbatched, which the AppHost starts beside
+# the gateway when asked: the same project and settings but Inference:Batching:Enabled=false) at 16 and 64 connections
+# (the unbatched gateway in rounds that alternate with python-inference's singles, compared by medians), batches of 100
+# through the gateway (in rounds that alternate with the direct batches, likewise), and jobs end to end beside the raw
+# broker (scripts/bench/jobs.py). The prediction scenarios run three times, each time on a fresh AppHost: with every
+# request traced (OTEL_TRACES_SAMPLER unset, the default), with the production sampling (parentbased_traceidratio,
+# --sampling-ratio, 0.1 by default) in every service, the direct baselines included, and with that sampling again but no
+# service exporting its telemetry (AppHost:ExportTelemetry=false: the dashboard, which otherwise ingests it on the same
+# two cores, stands for a collector on another machine, as in production). The jobs run once, on the second stack (the
+# first with --no-sampled), after its predictions, with jobs.sh's warm-up (20,000 single-input jobs: .NET's tiered
+# compilation settles) and size (10,000 single-input jobs, 1,000 of 100 inputs). Load comes from wrk
+# (scripts/bench/wrk.lua); the jobs' submissions too (jobs.py drives wrk with scripts/bench/jobs.lua and counts from the
+# server's records; only its raw-broker baseline is a Python client, aio-pika, which measures the broker alone). Prints
+# one Markdown table per setting with ratios against the baselines measured under that setting and writes them, a JSON
+# file and a PNG plot to artifacts/bench/.
 # Usage: scripts/bench/run.sh [--quick] [--transport http|grpc] [--provider sqlite|postgres] [--duration S] [--jobs N]
 #                             [--sampling-ratio R | --no-sampled] [--no-unexported] [--probes]
 #   --quick           a short run that checks everything works (3 s per scenario, 100 jobs); not figures to report
@@ -114,7 +115,6 @@ stack_start() {
     fi
   done
 }
-
 
 # The machine's steal so far, in clock ticks of all its cores (/proc/stat's first line, eighth value).
 clock_ticks=$(getconf CLK_TCK)

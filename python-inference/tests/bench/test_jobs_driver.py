@@ -283,6 +283,7 @@ def test_the_host_summary_has_the_steal_on_average_and_the_most_over_a_window_an
     assert summary["stolen_cores"] == pytest.approx(10 * tick / 1.0, rel=1e-3)
     assert summary["stolen_cores_most"] == pytest.approx(10 * tick / 0.1, rel=1e-3)  # the window that holds it
     assert summary["timer_late_p50_ms"] == 0.5 and summary["timer_late_max_ms"] == 90.0
+    assert summary["timer_interval_ms"] == pytest.approx(25.0)
     assert jobs.HostWatch().summary() is None  # never started: nothing to say
 
 

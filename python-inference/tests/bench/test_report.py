@@ -83,13 +83,13 @@ def test_the_jobs_section_sums_up_the_slowest_submissions_episodes_when_the_driv
 def test_the_jobs_section_says_whether_the_machine_stalled_when_the_driver_watched_it() -> None:
     tail = {"p50_ms": 11.0, "p99_ms": 33.0, "slow": 100, "episodes": 6, "probes": {},
             "longest": [{"slowest_ms": 121.0}],
-            "host": {"seconds": 7.2, "stolen_cores": 0.08, "stolen_cores_most": 1.0, "window_ms": 100.0,
+            "host": {"seconds": 7.2, "stolen_cores": 0.08, "stolen_cores_most": 1.0, "window_ms": 100.0, "timer_interval_ms": 25.0,
                      "timer_late_p50_ms": 0.1, "timer_late_p99_ms": 9.6, "timer_late_max_ms": 112.0}}
 
     text = report.markdown([], jobs_figures(tail), {})
 
     assert "the hypervisor took 0.08 of the cores on average and at most 1.00 over 100 ms" in text
-    assert "woke late by p99 10 / at most 112 ms" in text
+    assert "the driver's own 25 ms sleep woke late by p99 10 / at most 112 ms" in text
     without = {key: value for key, value in tail.items() if key != "host"}
     assert "the hypervisor took" not in report.markdown([], jobs_figures(without), {})  # a run from before the watch
 
