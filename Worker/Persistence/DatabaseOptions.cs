@@ -26,8 +26,9 @@ public sealed class DatabaseOptions
     /// SQLite: how many pages (4 KiB each) the WAL file holds before the writer whose commit passes that size copies
     /// them into the database file (<c>PRAGMA wal_autocheckpoint</c>). That checkpoint runs in the committing writer's
     /// turn and syncs the disk twice, so the replica's writes wait for it: fewer, larger checkpoints hold them less
-    /// often. 0 turns automatic checkpoints off (only for tests: the WAL would grow without bound).
+    /// often. At least 1: SQLite's 0 (no automatic checkpoints) would let the WAL grow without bound, since nothing
+    /// else checkpoints it.
     /// </summary>
-    [Range(0, 1_000_000)]
+    [Range(1, 1_000_000)]
     public int SqliteWalAutoCheckpoint { get; set; } = SqliteDialect.DefaultWalAutoCheckpoint;
 }

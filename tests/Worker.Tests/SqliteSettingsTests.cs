@@ -53,9 +53,12 @@ public sealed class SqliteSettingsTests : IDisposable
             Assert.Equal(2500L, await WorkerDatabase.ScalarAsync(connection, null, "PRAGMA wal_autocheckpoint", Token));
         }
 
-        using var refused = Host(("Database:SqliteWalAutoCheckpoint", "-1"));
-        Assert.ThrowsAny<Microsoft.Extensions.Options.OptionsValidationException>(
-            () => refused.Services.GetRequiredService<SqlDialect>());
+        foreach (var outOfRange in new[] { "-1", "0" }) // 0 is SQLite's "never": the WAL would grow without bound
+        {
+            using var refused = Host(("Database:SqliteWalAutoCheckpoint", outOfRange));
+            Assert.ThrowsAny<Microsoft.Extensions.Options.OptionsValidationException>(
+                () => refused.Services.GetRequiredService<SqlDialect>());
+        }
     }
 
     private IHost Host(params (string Key, string Value)[] settings)
