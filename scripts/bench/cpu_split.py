@@ -14,8 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-TICKS = os.sysconf("SC_CLK_TCK")
-CPUS = os.cpu_count() or 1
+from procstat import CPUS, TICK_S, machine, own_ticks, parse_stat  # this script's folder is on the path
 
 # Processes of the stack that the benchmark script does not name itself, by what their command line contains.
 PATTERNS = [
@@ -40,17 +39,9 @@ def snapshot() -> dict[int, tuple[str, int, int]]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        processes[int(entry.name)] = (cmdline or f"[{comm}]", int(fields[11]) + int(fields[12]), int(fields[1]))
+        comm, fields = parse_stat(stat)
+        processes[int(entry.name)] = (cmdline or f"[{comm}]", own_ticks(fields), int(fields[1]))
     return processes
-
-
-def machine_busy() -> tuple[int, int]:
-    """(busy ticks, all ticks) of the whole machine."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values[:8]) - idle, sum(values[:8])
 
 
 def role_of(pid: int, cmdline: str, roles: dict[int, str], ours: bool) -> str:
@@ -89,9 +80,9 @@ def main() -> int:
         for pid in filter(None, pids.split(",")):
             roles[int(pid)] = name
 
-    before, busy_before, started = snapshot(), machine_busy(), time.monotonic()
+    before, machine_before, started = snapshot(), machine(), time.monotonic()
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-    after, busy_after, elapsed = snapshot(), machine_busy(), time.monotonic() - started
+    after, machine_after, elapsed = snapshot(), machine(), time.monotonic() - started
     sys.stdout.write(result.stdout)
 
     found = re.search(r"^\s*(\d+) requests in", result.stdout, re.MULTILINE)
@@ -102,11 +93,14 @@ def main() -> int:
         spent = ticks - before.get(pid, (cmdline, 0, 0))[1]
         if spent > 0:
             role = role_of(pid, cmdline, roles, descends(pid, roots, after))
-            used[role] = used.get(role, 0.0) + spent / TICKS
-    busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]) * 100 * CPUS
+            used[role] = used.get(role, 0.0) + spent * TICK_S
+    all_ticks = max(1, machine_after.total - machine_before.total)
+    busy = (machine_after.busy - machine_before.busy) / all_ticks * 100 * CPUS
+    stolen = (machine_after.stolen - machine_before.stolen) / all_ticks * 100 * CPUS
     rows = sorted(used.items(), key=lambda item: -item[1])
     print(f"\n| process | CPU s | % of one core | share of the busy CPU | CPU ms per request |"
-          f"  ({elapsed:.1f} s, {requests} requests, {CPUS} cores, machine busy {busy:.0f} % of one core)")
+          f"  ({elapsed:.1f} s, {requests} requests, {CPUS} cores, machine busy {busy:.0f} % of one core,"
+          f" {stolen:.0f} % stolen by the host)")
     print("|---|---|---|---|---|")
     total = sum(used.values()) or 1
     for role, seconds in rows:
@@ -118,6 +112,7 @@ def main() -> int:
         print(f"| (processes that came and went, kernel threads) | {unaccounted:.2f} | {unaccounted / elapsed * 100:.0f} % | | |")
     if args.json:
         args.json.write_text(json.dumps({"seconds": elapsed, "cpus": CPUS, "machine_busy_percent_of_core": busy,
+                                         "machine_stolen_percent_of_core": stolen,
                                          "requests": requests,
                                          "cpu_seconds": dict(rows)}, indent=1))
     return result.returncode

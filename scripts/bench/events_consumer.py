@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -39,10 +38,9 @@ from app.core.telemetry.sampling import sampler_from  # noqa: E402
 from app.messaging import frames  # noqa: E402
 from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore  # noqa: E402
 from app.schemas import events  # noqa: E402
-from gateway_ab import ticks as process_ticks  # noqa: E402  (this script's folder is on the path)
+from procstat import TICK_S, process_ticks  # noqa: E402  (this script's folder is on the path)
 from tests.messaging.broker import RabbitMQNode  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 EXACT_EVENT = events._exact_event  # noqa: SLF001 - the piece the parser comparison switches off
 
 
@@ -146,7 +144,7 @@ async def consume(url: str, count: int, store_path: Path, broker_pids: list[int]
         return {
             "events_s": count / seconds,
             "python_ms": (time.process_time() - cpu) * 1000 / count,
-            "broker_ms": (ticks(broker_pids) - broker) * 1000 / TICKS / count,
+            "broker_ms": (ticks(broker_pids) - broker) * 1000 * TICK_S / count,
         }
     finally:
         await consumer.stop(3)

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def ticks(pid: int) -> int:
-    """CPU ticks (user + system, all threads) process pid has used; 0 for no process."""
-    if pid <= 0:
-        return 0
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])
+from procstat import CPUS, TICK_S, machine  # this script's folder is on the path
+from procstat import process_ticks as ticks
 
 
 def loop_times(pid: int) -> tuple[int, int]:
@@ -35,12 +26,6 @@ def loop_times(pid: int) -> tuple[int, int]:
         return 0, 0
     running, waiting, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
     return int(running), int(waiting)
-
-
-def machine() -> tuple[int, int]:
-    """(busy ticks, all ticks) of the whole machine."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return sum(values[:8]) - values[3] - values[4], sum(values[:8])
 
 
 def wrk(url: str, token: str, seconds: int, connections: int) -> dict:
@@ -57,14 +42,14 @@ def measure(pid: int, url: str, args: argparse.Namespace) -> dict:
     loop2, ended = loop_times(args.python), time.monotonic_ns()
     own2, python2, dashboard2, busy2 = ticks(pid), ticks(args.python), ticks(args.dashboard), machine()
     requests = max(result["requests"], 1)
-    per_request = lambda before, after: (after - before) * 1000 / TICKS / requests  # noqa: E731
+    per_request = lambda before, after: (after - before) * 1000 * TICK_S / requests  # noqa: E731
     return {
         "req_s": result["requests"] / (result["duration_us"] / 1e6),
         "own_ms": per_request(own, own2),
         "python_ms": per_request(python, python2),
         "dashboard_ms": per_request(dashboard, dashboard2),
-        "machine_ms": per_request(busy[0], busy2[0]),
-        "busy_cores": (busy2[0] - busy[0]) / max(busy2[1] - busy[1], 1) * (os.cpu_count() or 1),
+        "machine_ms": per_request(busy.busy, busy2.busy),
+        "busy_cores": (busy2.busy - busy.busy) / max(busy2.total - busy.total, 1) * CPUS,
         # Shares of the round's wall time: python-inference's event loop on a core, and runnable but waiting for one.
         "loop_running": (loop2[0] - loop[0]) / max(ended - started, 1),
         "loop_waiting": (loop2[1] - loop[1]) / max(ended - started, 1),

@@ -40,20 +40,7 @@ from pathlib import Path
 import aio_pika
 import httpx
 
-
-def process_stats() -> dict[int, tuple[str, list[str]]]:
-    """Every process's /proc/PID/stat: its name and the fields after it (state = 0, ppid = 1, utime = 11, stime = 12,
-    cutime = 13, cstime = 14). A process that ends during the sweep is left out."""
-    stats = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as file:
-                    stat = file.read().decode("utf-8", "replace")
-            except OSError:
-                continue
-            stats[int(entry)] = (stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split())
-    return stats
+from procstat import TICK_S, machine, own_ticks, process_stats  # this script's folder is on the path
 
 
 class CpuMeter:
@@ -63,11 +50,10 @@ class CpuMeter:
 
     def __init__(self, trees: dict[str, list[int]]) -> None:
         self.trees = trees
-        self.tick = os.sysconf("SC_CLK_TCK")
 
     def snapshot(self) -> dict[str, float]:
         # (parent, CPU seconds of the process and of its children that ended)
-        stats = {pid: (int(fields[1]), sum(int(value) for value in fields[11:15]) / self.tick)
+        stats = {pid: (int(fields[1]), sum(int(value) for value in fields[11:15]) * TICK_S)
                  for pid, (_, fields) in process_stats().items()}
         children: dict[int, list[int]] = {}
         for pid, (parent, _) in stats.items():
@@ -171,17 +157,6 @@ class EventBacklog:
         return depths
 
 
-def machine_ticks() -> tuple[int, int]:
-    """The machine's CPU so far from /proc/stat, in ticks of all its cores: busy (user, nice, system, irq, softirq) and
-    stolen (time the hypervisor gave this guest's cores to another guest)."""
-    with open("/proc/stat", encoding="ascii") as file:
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in file.readline().split()[1:9])
-    return user + nice + system + irq + softirq, steal
-
-
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")  # the kernel counts CPU in ticks of 10 ms (USER_HZ)
-
-
 class BackgroundSampler:
     """A daemon thread running `_run` until `stop`, which waits for it."""
 
@@ -216,15 +191,20 @@ class HostWatch(BackgroundSampler):
     def __init__(self) -> None:
         super().__init__("host-watch")
         self.late: list[tuple[float, float]] = []  # (wall clock the sleep began, milliseconds it woke late)
-        self.machine: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, stolen ticks): machine_ticks
+        self.machine: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, stolen ticks): procstat.machine
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.machine.append((time.time(), *machine_ticks()))
+            self.machine.append(self._machine())
             started, clock = time.time(), time.perf_counter()
             time.sleep(self.INTERVAL_S)
             self.late.append((started, max(0.0, (time.perf_counter() - clock - self.INTERVAL_S) * 1000)))
-        self.machine.append((time.time(), *machine_ticks()))
+        self.machine.append(self._machine())
+
+    @staticmethod
+    def _machine() -> tuple[float, int, int]:
+        now = machine()
+        return time.time(), now.busy, now.stolen
 
     def during(self, begin: float, end: float) -> dict | None:
         """From `begin` to `end` (wall-clock seconds): the most the timer woke late in a sleep under way then, and the
@@ -291,7 +271,7 @@ class CpuTimeline(BackgroundSampler):
         at = time.time()
         ticks: dict[int, int] = {}
         for pid, (comm, fields) in process_stats().items():
-            ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+            ticks[pid] = own_ticks(fields)
             if pid not in self.names:
                 self.names[pid] = self._name(pid, comm)
         self.samples.append((at, ticks))

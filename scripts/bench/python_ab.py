@@ -32,6 +32,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from procstat import TICK_S, process_ticks  # this script's folder is on the path
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "python-inference"
 PYTHON = SERVICE / ".venv" / "bin" / "python"
@@ -57,8 +59,7 @@ class Cell:
 
 def process_cpu_seconds(pid: int) -> float:
     """User plus system time of the process, all its threads, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return process_ticks(pid) * TICK_S
 
 
 def free_port() -> int:

@@ -11,7 +11,10 @@ BENCH = Path(__file__).resolve().parents[3] / "scripts" / "bench"
 
 
 def load_bench_script(file_name: str, module_name: str) -> ModuleType:
-    """scripts/bench/<file_name> as the module `module_name`, registered first: dataclasses look their module up."""
+    """scripts/bench/<file_name> as the module `module_name`, registered first: dataclasses look their module up. The
+    folder goes on the path as it does when a script runs, for the modules the scripts share (procstat)."""
+    if str(BENCH) not in sys.path:
+        sys.path.append(str(BENCH))
     spec = importlib.util.spec_from_file_location(module_name, BENCH / file_name)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
