@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -312,6 +314,9 @@ class WaitProbes:
     - the store: on PostgreSQL one row updated and committed, which waits for the WAL's flush as an admission's commit
       does; on SQLite the database's write lock taken and given back (a transaction begun IMMEDIATE and rolled back:
       nothing written), which an admission's writer waits for too;
+    - the services' liveness, `GET /alive` of each Worker replica and of the gateway (--probe-alive), which waits for
+      nothing but the process itself: a stall of every replica at once with the machine running says the replicas
+      share what stopped them (`service_stalls`);
     and the CPU timeline (`cpu`) says whose work filled the cores then (HostWatch, always on, says whether the machine
     itself stalled). Each probe waits `INTERVAL_S` between readings; a reading is (wall-clock start in seconds,
     milliseconds), and one still waiting when the probes stop counts with its wait so far. About 40 synced writes and
@@ -323,14 +328,17 @@ class WaitProbes:
     QUEUE = "bench.wait-probe"
 
     def __init__(self, amqp_url: str, folder: str, postgres_conninfo: str | None = None,
-                 sqlite_path: str | None = None) -> None:
+                 sqlite_path: str | None = None, alive: dict[str, str] | None = None) -> None:
         self.amqp_url, self.folder = amqp_url, folder
         self.postgres_conninfo, self.sqlite_path = postgres_conninfo, sqlite_path
+        self.alive = dict(alive or {})  # probe name -> URL of a service's /alive
         self.readings: dict[str, list[tuple[float, float]]] = {self.DISK: [], self.BROKER: []}
         if postgres_conninfo:
             self.readings[self.POSTGRES] = []
         if sqlite_path:
             self.readings[self.SQLITE] = []
+        for name in self.alive:
+            self.readings[name] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -402,6 +410,22 @@ class WaitProbes:
         finally:
             connection.close()
 
+    def _liveness(self, name: str, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+
+        def ask() -> None:
+            try:
+                connection.request("GET", parts.path or "/")
+                connection.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                connection.close()  # timed all the same; the next reading connects again
+
+        try:
+            self._timed(name, ask)
+        finally:
+            connection.close()
+
     async def _confirms(self, ready: asyncio.Future) -> None:
         connection = await aio_pika.connect(self.amqp_url)
         async with connection:
@@ -420,9 +444,11 @@ class WaitProbes:
 
     async def start(self) -> None:
         self.cpu.start()
-        for target in ([self._disk] + ([self._postgres] if self.postgres_conninfo else [])
-                       + ([self._sqlite] if self.sqlite_path else [])):
-            thread = threading.Thread(target=target, name=f"wait-probe-{target.__name__}", daemon=True)
+        targets = ([("disk", self._disk, ())] + ([("postgres", self._postgres, ())] if self.postgres_conninfo else [])
+                   + ([("sqlite", self._sqlite, ())] if self.sqlite_path else [])
+                   + [(name, self._liveness, (name, url)) for name, url in self.alive.items()])
+        for name, target, arguments in targets:
+            thread = threading.Thread(target=target, args=arguments, name=f"wait-probe-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
         ready = asyncio.get_running_loop().create_future()
@@ -580,16 +606,55 @@ def probe_summary(waited: list[float]) -> dict:
             "max_ms": max(waited)}
 
 
+STALL_MS = 50  # a service's /alive answering this late is a stall (service_stalls)
+
+
+def service_stalls(probes: dict[str, list[tuple[float, float]]], names: list[str], host: HostWatch | None,
+                   since: float, threshold_ms: float = STALL_MS) -> list[dict]:
+    """Every stall of the services' liveness probes (`names`, WaitProbes' --probe-alive) from wall-clock `since` on: a
+    reading of `threshold_ms` or more, merged with any other probe's that overlaps it. Each stall says how long each
+    service's reading under way then took, and whether the machine itself stopped through it (`host`): its timer woke
+    late by half the stall or more, or a third of a core or more was stolen. A stall with the machine running is the
+    stack's own, and `stalled` names who it held."""
+    spans = sorted((start, start + ms / 1000) for name in names for start, ms in probes.get(name, [])
+                   if ms >= threshold_ms and start + ms / 1000 >= since)
+    windows: list[list[float]] = []
+    for begin, end in spans:
+        if windows and begin <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], end)
+        else:
+            windows.append([begin, end])
+    stalls = []
+    for begin, end in windows:
+        waits = {name: waits_during(begin, end, probes.get(name, [])) for name in names}
+        longest = max((wait for wait in waits.values() if wait is not None), default=0.0)
+        watch = host.during(begin, end) if host else None
+        machine = None if watch is None else (watch["timer_late_ms"] >= longest / 2 or watch["stolen_cores"] >= 0.3)
+        stalls.append({"at_s": begin - since, "longest_ms": longest, "waits_ms": waits, "host": watch,
+                       "machine_stopped": machine,
+                       "stalled": [name for name, wait in waits.items() if wait is not None and wait >= threshold_ms]})
+    return stalls
+
+
+def stall_summary(stalls: list[dict]) -> dict:
+    """How many stalls the machine explains, and the rest by who they held (service_stalls)."""
+    own = Counter(" + ".join(stall["stalled"]) for stall in stalls if stall["machine_stopped"] is False)
+    return {"stalls": len(stalls), "machine": sum(1 for stall in stalls if stall["machine_stopped"]),
+            "unknown": sum(1 for stall in stalls if stall["machine_stopped"] is None),
+            "stack_own": dict(own.most_common())}
+
+
 def submission_tail(done: list[dict], answered_at: dict[str, float],
                     probes: dict[str, list[tuple[float, float]]] | None, cpu: CpuTimeline | None = None,
-                    host: HostWatch | None = None, top: int = 8) -> dict:
+                    host: HostWatch | None = None, top: int = 8, alive: list[str] | None = None) -> dict:
     """When the slowest submissions were, and what each probe waited then. A submission is timed here from its job's
     arrival at a Worker replica (createdAt, set as the replica receives it) to its answer at wrk (jobs.lua): the
     admission's commit, the publish and its confirm, and the way back through the gateway; wrk's latency adds the way
     in. Those at or above the p99 of these times are merged into episodes wherever their times overlap (one slow
     commit holds every submission that shares it), and the longest episodes are listed with each probe's longest
     reading under way during them, whether the machine itself stalled then (`host`) and, with a CPU timeline, whose
-    work filled the cores."""
+    work filled the cores. With liveness probes (`alive`, their names) every stall of theirs through the phase is
+    listed too (service_stalls), the longest `top` first, with a count of all."""
     spans = sorted((datetime.fromisoformat(job["createdAt"]).timestamp(), answered_at[job["id"]])
                    for job in done if job["id"] in answered_at)
     if not spans:
@@ -621,6 +686,10 @@ def submission_tail(done: list[dict], answered_at: dict[str, float],
             "episodes": len(episodes), "longest": longest, "probes": summary}
     if host:
         tail["host"] = host.summary()
+    if alive and probes:
+        stalls = service_stalls(probes, alive, host, phase_start)
+        tail["stalls"] = {"threshold_ms": STALL_MS, "probes": alive, "summary": stall_summary(stalls),
+                          "longest": sorted(stalls, key=lambda stall: -stall["longest_ms"])[:top]}
     return tail
 
 
@@ -813,7 +882,8 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         tally = count_jobs(accepted, finished, completions, others, unanswered)
         done = [finished[job] for job in wanted if job in finished]
         figures = timing(done) if done else {"jobs_per_s": 0.0, "elapsed_s": 0.0, "e2e_p50_ms": 0.0, "e2e_p99_ms": 0.0}
-        tail = submission_tail(done, submission.answers.answered_at, readings, probes.cpu if probes else None, host)
+        tail = submission_tail(done, submission.answers.answered_at, readings, probes.cpu if probes else None, host,
+                               alive=list(probes.alive) if probes else None)
         return {
             "jobs_per_s": figures["jobs_per_s"],
             "items_per_s": figures["jobs_per_s"] * batch,
@@ -946,6 +1016,34 @@ def print_tail(result: dict) -> None:
         for name, figures in tail["probes"].items():
             print(f"| {name} | {figures['readings']} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | "
                   f"{figures['max_ms']:.0f} |")
+    print_stalls(tail.get("stalls"))
+
+
+def print_stalls(stalls: dict | None) -> None:
+    """The services' liveness stalls of submission_tail: a table of the longest and a sentence for all."""
+    if not stalls:
+        return
+    summary, names = stalls["summary"], stalls["probes"]
+    own = "; ".join(f"{who}: {count}" for who, count in summary["stack_own"].items()) or "none"
+    print(f"\nThe services' `/alive`, asked every {WaitProbes.INTERVAL_S * 1000:.0f} ms: {summary['stalls']} stalls "
+          f"(a reading of {stalls['threshold_ms']:.0f} ms or more, overlapping ones merged), {summary['machine']} of them "
+          f"with the machine stopped (the driver's timer late by half the stall or more, or a third of a core or more "
+          f"stolen); the stack's own, by who they held: {own}."
+          + (f" {summary['unknown']} without the host watch." if summary["unknown"] else ""))
+    if not stalls["longest"]:
+        return
+    columns = (["at (s into the phase)"] + [f"{name} (ms)" for name in names]
+               + ["driver's timer late (ms)", "machine busy / stolen (cores)", "the machine stopped"])
+    print("\n| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for stall in stalls["longest"]:
+        watch = stall["host"]
+        cells = ([f"{stall['at_s']:.2f}"]
+                 + ["–" if (wait := stall["waits_ms"].get(name)) is None else f"{wait:.0f}" for name in names]
+                 + (["–", "–", "unknown"] if watch is None else [
+                     f"{watch['timer_late_ms']:.0f}", f"{watch['busy_cores']:.2f} / {watch['stolen_cores']:.2f}",
+                     "yes" if stall["machine_stopped"] else "no"]))
+        print("| " + " | ".join(cells) + " |")
 
 
 def statement_shape(query: str) -> str:
@@ -1032,6 +1130,9 @@ async def main() -> int:
                         help="with --probes: the stack's PostgreSQL (a table of the probe's own, dropped after)")
     parser.add_argument("--probe-sqlite", metavar="PATH",
                         help="with --probes: the Worker's SQLite database (its write lock taken and given back)")
+    parser.add_argument("--probe-alive", action="append", default=[], metavar="NAME=URL",
+                        help="with --probes: a service's liveness (GET URL, its /alive) to time as well, under NAME; "
+                             "repeat for each (jobs.sh gives every Worker replica and the gateway)")
     parser.add_argument("--probe-folder", default=tempfile.gettempdir(),
                         help="with --probes: where the synced write goes (the stores' file system; default: %(default)s)")
     parser.add_argument("--compare", nargs="+", metavar="NAME=FILE",
@@ -1060,8 +1161,8 @@ async def main() -> int:
         await jobs_rate(args.gateway, args.token, max(1, args.warmup // 100), 100, args.concurrency)
     backlog = EventBacklog(args.amqp) if cpu else None
     probes = WaitProbes(args.amqp, args.probe_folder,
-                        postgres_conninfo(args.probe_postgres) if args.probe_postgres else None,
-                        args.probe_sqlite) if args.probes else None
+                        postgres_conninfo(args.probe_postgres) if args.probe_postgres else None, args.probe_sqlite,
+                        dict(value.split("=", 1) for value in args.probe_alive)) if args.probes else None
     single = await jobs_rate(args.gateway, args.token, args.jobs, 1, args.concurrency, cpu, postgres, audit, backlog,
                              args.phase_file, probes)
     batched = await jobs_rate(args.gateway, args.token, max(10, args.jobs // 10), 100, args.concurrency, audit=audit)

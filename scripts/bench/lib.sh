@@ -89,15 +89,24 @@ listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -n 1 | cu
 process_env() { tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p" | head -n 1; }
 
 # Sets probe_args to jobs.py's --probes and its store, as the running stack's Worker ($2 its build configuration)
-# keeps the jobs ($1 the provider): its PostgreSQL (the connection string) or its SQLite database (the file).
+# keeps the jobs ($1 the provider): its PostgreSQL (the connection string) or its SQLite database (the file); and the
+# liveness of every Worker replica, on its own port (the first of its ASPNETCORE_URLS, not the orchestrator's proxy),
+# and of the gateway apphost_start started.
 probe_arguments() {
-  local worker
+  local worker replica=0 pid url
   worker=$(service_pid Worker "$2")
   if [[ "$1" == postgres ]]; then
     probe_args=(--probes --probe-postgres "$(process_env "$worker" ConnectionStrings__workerdb)")
   else
     probe_args=(--probes --probe-sqlite "$(process_env "$worker" Jobs__DatabasePath)")
   fi
+  for pid in $(service_pids Worker "$2"); do
+    url=$(process_env "$pid" ASPNETCORE_URLS)
+    url=${url%%;*}
+    replica=$((replica + 1))
+    probe_args+=(--probe-alive "Worker $replica /alive=${url/localhost/127.0.0.1}/alive")
+  done
+  probe_args+=(--probe-alive "gateway /alive=$GATEWAY/alive")
 }
 
 # Exits unless every process given runs with this script's trace sampling (OTEL_TRACES_SAMPLER_ARG, or none): the

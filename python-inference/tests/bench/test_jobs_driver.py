@@ -287,6 +287,103 @@ def test_the_host_summary_has_the_steal_on_average_and_the_most_over_a_window_an
     assert jobs.HostWatch().summary() is None  # never started: nothing to say
 
 
+def stall_watch(t0: float, late_at: float, late_ms: float, stolen_from: float, stolen_ticks: int) -> object:
+    """A HostWatch sampled every 25 ms over 2 s: its timer late by `late_ms` in the sleep begun at `late_at` s, and
+    `stolen_ticks` stolen in the 100 ms from `stolen_from` s; the machine a core busy throughout."""
+    watch = jobs.HostWatch()
+    watch.machine = [(t0 + n * 0.025, n * 2.5, stolen_ticks if n * 0.025 >= stolen_from + 0.1 else 0) for n in range(81)]
+    watch.late = [(t0 + n * 0.025, late_ms if abs(n * 0.025 - late_at) < 1e-9 else 0.2) for n in range(80)]
+    return watch
+
+
+def test_the_services_stalls_merge_where_they_overlap_and_say_whether_the_machine_stopped() -> None:
+    t0 = at(0).timestamp()
+    names = ["Worker 1", "Worker 2", "gateway"]
+    probes = {
+        # 0.50 s: both replicas held 100 ms together, the gateway not; the machine ran (the stack's own).
+        "Worker 1": [(t0 + 0.50, 100.0), (t0 + 0.70, 2.0), (t0 + 1.20, 90.0), (t0 + 1.80, 60.0)],
+        "Worker 2": [(t0 + 0.52, 95.0), (t0 + 1.21, 85.0)],
+        # 1.20 s: everything held and the timer woke 80 ms late (the machine); 1.80 s: steal (the machine).
+        "gateway": [(t0 + 0.50, 3.0), (t0 + 1.22, 80.0), (t0 - 0.5, 400.0)],  # the last before the phase: left out
+        "disk sync": [(t0 + 0.50, 300.0)],  # not a service: no stall of its own
+    }
+    watch = stall_watch(t0, late_at=1.2, late_ms=80.0, stolen_from=1.775, stolen_ticks=5)
+
+    stalls = jobs.service_stalls(probes, names, watch, since=t0)
+
+    assert [round(stall["at_s"], 2) for stall in stalls] == [0.50, 1.20, 1.80]
+    first, second, third = stalls
+    assert first["waits_ms"] == {"Worker 1": 100.0, "Worker 2": 95.0, "gateway": 3.0}
+    assert first["stalled"] == ["Worker 1", "Worker 2"] and first["machine_stopped"] is False
+    assert first["longest_ms"] == 100.0
+    assert second["stalled"] == names and second["machine_stopped"] is True  # the timer, 80 ms late
+    assert third["stalled"] == ["Worker 1"] and third["machine_stopped"] is True  # half a core stolen
+    assert third["host"]["timer_late_ms"] == pytest.approx(0.2)
+    assert jobs.stall_summary(stalls) == {"stalls": 3, "machine": 2, "unknown": 0,
+                                          "stack_own": {"Worker 1 + Worker 2": 1}}
+    # Without the host watch nothing is said of the machine.
+    assert all(stall["machine_stopped"] is None for stall in jobs.service_stalls(probes, names, None, since=t0))
+
+
+def test_the_services_stalls_are_printed_one_cell_under_each_heading(capsys) -> None:
+    t0 = at(0).timestamp()
+    done = [{"id": f"j{n}", "createdAt": at(n / 100).isoformat()} for n in range(100)]
+    answered = {f"j{n}": at(n / 100).timestamp() + (0.2 if n == 50 else 0.02) for n in range(100)}
+    probes = {"Worker 1": [(t0 + 0.50, 100.0)], "Worker 2": [(t0 + 0.52, 95.0)], "gateway": [(t0 + 0.50, 3.0)],
+              "disk sync": [(t0 + 0.50, 1.0)]}
+    watch = stall_watch(t0, late_at=1.2, late_ms=80.0, stolen_from=1.775, stolen_ticks=5)
+
+    tail = jobs.submission_tail(done, answered, probes, host=watch, alive=["Worker 1", "Worker 2", "gateway"])
+    jobs.print_tail({"tail": tail, "submit_p50_ms": 20.0, "submit_p99_ms": 200.0})
+
+    assert tail["stalls"]["summary"]["stack_own"] == {"Worker 1 + Worker 2": 1}
+    printed = capsys.readouterr().out
+    assert "1 stalls (a reading of 50 ms or more" in printed and "Worker 1 + Worker 2: 1." in printed
+    table = [line for line in printed.split("The services' `/alive`")[1].splitlines() if line.startswith("|")]
+    header, _, row = table
+    assert header.startswith("| at (s into the phase) | Worker 1 (ms) | Worker 2 (ms) | gateway (ms) |")
+    assert row.count("|") == header.count("|") and row.endswith("| no |")
+
+
+def test_a_liveness_probe_times_every_answer_and_connects_again_when_the_service_drops_it(tmp_path) -> None:
+    asked: list[str] = []
+
+    class Service(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            asked.append(self.path)
+            if len(asked) == 2:
+                time.sleep(0.15)  # one stalled answer
+            if len(asked) == 4:
+                self.close_connection = True  # one dropped connection, without an answer
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", "7")
+            self.end_headers()
+            self.wfile.write(b"Healthy")
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/alive"
+    probes = jobs.WaitProbes("amqp://unused", str(tmp_path), alive={"Worker 1": url})
+    thread = threading.Thread(target=probes._liveness, args=("Worker 1", url))
+    thread.start()
+    time.sleep(0.5)
+    readings = asyncio.run(probes.stop())
+    thread.join(10)
+    server.shutdown()
+    server.server_close()
+
+    waits = [ms for _, ms in readings["Worker 1"]]
+    assert len(waits) >= 6 and set(asked) == {"/alive"}, (waits, asked)
+    assert waits[1] >= 150 and max(waits[2:]) < 100, waits  # the stall timed, the dropped answer no hang
+    assert len(asked) >= len(waits) - 1  # the readings after the dropped connection reached the service again
+
+
 def test_the_host_watch_reads_the_machine_and_times_its_sleep_until_stopped() -> None:
     watch = jobs.HostWatch()
     watch.start()
