@@ -42,7 +42,7 @@ from pathlib import Path
 import aio_pika
 import httpx
 
-from procstat import TICK_S, machine, own_ticks, process_stats  # this script's folder is on the path
+from procstat import CPUS, TICK_S, machine, own_ticks, process_stats  # this script's folder is on the path
 
 
 class CpuMeter:
@@ -607,15 +607,18 @@ def probe_summary(waited: list[float]) -> dict:
 
 
 STALL_MS = 50  # a service's /alive answering this late is a stall (service_stalls)
+# What the machine did through a stall (service_stalls), the first that holds: a third of a core or more stolen; its
+# own work on 90 % or more of its cores; the driver's timer late by half the stall or more; none of these.
+STOLEN, FULL, LATE, NONE = "the host took cores", "the cores were full", "the driver waited too", "none of these"
 
 
 def service_stalls(probes: dict[str, list[tuple[float, float]]], names: list[str], host: HostWatch | None,
                    since: float, threshold_ms: float = STALL_MS) -> list[dict]:
     """Every stall of the services' liveness probes (`names`, WaitProbes' --probe-alive) from wall-clock `since` on: a
     reading of `threshold_ms` or more, merged with any other probe's that overlaps it. Each stall says how long each
-    service's reading under way then took, and whether the machine itself stopped through it (`host`): its timer woke
-    late by half the stall or more, or a third of a core or more was stolen. A stall with the machine running is the
-    stack's own, and `stalled` names who it held."""
+    service's reading under way then took, who it held (`stalled`), and what the machine did through it (`host`, and
+    `cause`: STOLEN, FULL, LATE or NONE; None without a host watch). A stall with none of these is the stack's own, and
+    not explained by the machine: a process that waited for something other than a core."""
     spans = sorted((start, start + ms / 1000) for name in names for start, ms in probes.get(name, [])
                    if ms >= threshold_ms and start + ms / 1000 >= since)
     windows: list[list[float]] = []
@@ -629,19 +632,20 @@ def service_stalls(probes: dict[str, list[tuple[float, float]]], names: list[str
         waits = {name: waits_during(begin, end, probes.get(name, [])) for name in names}
         longest = max((wait for wait in waits.values() if wait is not None), default=0.0)
         watch = host.during(begin, end) if host else None
-        machine = None if watch is None else (watch["timer_late_ms"] >= longest / 2 or watch["stolen_cores"] >= 0.3)
-        stalls.append({"at_s": begin - since, "longest_ms": longest, "waits_ms": waits, "host": watch,
-                       "machine_stopped": machine,
+        cause = None if watch is None else (
+            STOLEN if watch["stolen_cores"] >= 0.3 else FULL if watch["busy_cores"] >= 0.9 * CPUS
+            else LATE if watch["timer_late_ms"] >= longest / 2 else NONE)
+        stalls.append({"at_s": begin - since, "longest_ms": longest, "waits_ms": waits, "host": watch, "cause": cause,
                        "stalled": [name for name, wait in waits.items() if wait is not None and wait >= threshold_ms]})
     return stalls
 
 
 def stall_summary(stalls: list[dict]) -> dict:
-    """How many stalls the machine explains, and the rest by who they held (service_stalls)."""
-    own = Counter(" + ".join(stall["stalled"]) for stall in stalls if stall["machine_stopped"] is False)
-    return {"stalls": len(stalls), "machine": sum(1 for stall in stalls if stall["machine_stopped"]),
-            "unknown": sum(1 for stall in stalls if stall["machine_stopped"] is None),
-            "stack_own": dict(own.most_common())}
+    """The stalls (service_stalls) by what the machine did through them, and those with none of it by who they held."""
+    causes = Counter(stall["cause"] for stall in stalls)
+    own = Counter(" + ".join(stall["stalled"]) for stall in stalls if stall["cause"] == NONE)
+    return {"stalls": len(stalls), "causes": {cause: causes[cause] for cause in (STOLEN, FULL, LATE, NONE)},
+            "unknown": causes[None], "stack_own": dict(own.most_common())}
 
 
 def submission_tail(done: list[dict], answered_at: dict[str, float],
@@ -996,7 +1000,7 @@ def print_tail(result: dict) -> None:
         print("| " + " | ".join(cells) + " |")
     if host:
         print(f"\nThrough the submissions ({host['seconds']:.1f} s), the hypervisor took {host['stolen_cores']:.2f} of the "
-              f"{os.cpu_count()} cores on average and at most {host['stolen_cores_most']:.2f} over {host['window_ms']:.0f} ms "
+              f"{CPUS} cores on average and at most {host['stolen_cores_most']:.2f} over {host['window_ms']:.0f} ms "
               f"(steal); the driver's own {host['timer_interval_ms']:.0f} ms sleep woke late by p50 "
               f"{host['timer_late_p50_ms']:.1f} / p99 {host['timer_late_p99_ms']:.1f} / at most {host['timer_late_max_ms']:.0f} ms. "
               "An episode through which that timer woke late by about its length, or most of a core was stolen, "
@@ -1024,16 +1028,18 @@ def print_stalls(stalls: dict | None) -> None:
     if not stalls:
         return
     summary, names = stalls["summary"], stalls["probes"]
-    own = "; ".join(f"{who}: {count}" for who, count in summary["stack_own"].items()) or "none"
+    causes = ", ".join(f"{cause}: {count}" for cause, count in summary["causes"].items())
+    own = "; ".join(f"{who}: {count}" for who, count in summary["stack_own"].items())
     print(f"\nThe services' `/alive`, asked every {WaitProbes.INTERVAL_S * 1000:.0f} ms: {summary['stalls']} stalls "
-          f"(a reading of {stalls['threshold_ms']:.0f} ms or more, overlapping ones merged), {summary['machine']} of them "
-          f"with the machine stopped (the driver's timer late by half the stall or more, or a third of a core or more "
-          f"stolen); the stack's own, by who they held: {own}."
+          f"(a reading of {stalls['threshold_ms']:.0f} ms or more, overlapping ones merged). What the machine did "
+          f"through them (the first that holds: a third of a core or more stolen; 90 % of the cores busy; the driver's "
+          f"timer late by half the stall or more): {causes}."
+          + (f" Those with none of these held {own}." if own else "")
           + (f" {summary['unknown']} without the host watch." if summary["unknown"] else ""))
     if not stalls["longest"]:
         return
     columns = (["at (s into the phase)"] + [f"{name} (ms)" for name in names]
-               + ["driver's timer late (ms)", "machine busy / stolen (cores)", "the machine stopped"])
+               + ["driver's timer late (ms)", "machine busy / stolen (cores)", "what the machine did"])
     print("\n| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for stall in stalls["longest"]:
@@ -1042,7 +1048,7 @@ def print_stalls(stalls: dict | None) -> None:
                  + ["–" if (wait := stall["waits_ms"].get(name)) is None else f"{wait:.0f}" for name in names]
                  + (["–", "–", "unknown"] if watch is None else [
                      f"{watch['timer_late_ms']:.0f}", f"{watch['busy_cores']:.2f} / {watch['stolen_cores']:.2f}",
-                     "yes" if stall["machine_stopped"] else "no"]))
+                     stall["cause"]]))
         print("| " + " | ".join(cells) + " |")
 
 

@@ -287,11 +287,18 @@ def test_the_host_summary_has_the_steal_on_average_and_the_most_over_a_window_an
     assert jobs.HostWatch().summary() is None  # never started: nothing to say
 
 
-def stall_watch(t0: float, late_at: float, late_ms: float, stolen_from: float, stolen_ticks: int) -> object:
-    """A HostWatch sampled every 25 ms over 2 s: its timer late by `late_ms` in the sleep begun at `late_at` s, and
-    `stolen_ticks` stolen in the 100 ms from `stolen_from` s; the machine a core busy throughout."""
+def stall_watch(t0: float, late_at: float, late_ms: float, stolen_from: float, stolen_ticks: int,
+                full_from: float = 9.0) -> object:
+    """A HostWatch sampled every 25 ms over 2 s: its timer late by `late_ms` in the sleep begun at `late_at` s,
+    `stolen_ticks` stolen in the 100 ms from `stolen_from` s, and every core busy in the 100 ms from `full_from` s; one
+    core busy the rest of the time."""
     watch = jobs.HostWatch()
-    watch.machine = [(t0 + n * 0.025, n * 2.5, stolen_ticks if n * 0.025 >= stolen_from + 0.1 else 0) for n in range(81)]
+    full = round(0.1 * (jobs.CPUS - 1) / jobs.TICK_S)  # the ticks that fill the other cores for 100 ms
+
+    def busy(n: int) -> float:
+        return n * 0.025 / jobs.TICK_S + (full if n * 0.025 >= full_from + 0.1 - 1e-9 else 0)
+
+    watch.machine = [(t0 + n * 0.025, busy(n), stolen_ticks if n * 0.025 >= stolen_from + 0.1 else 0) for n in range(81)]
     watch.late = [(t0 + n * 0.025, late_ms if abs(n * 0.025 - late_at) < 1e-9 else 0.2) for n in range(80)]
     return watch
 
@@ -303,26 +310,29 @@ def test_the_services_stalls_merge_where_they_overlap_and_say_whether_the_machin
         # 0.50 s: both replicas held 100 ms together, the gateway not; the machine ran (the stack's own).
         "Worker 1": [(t0 + 0.50, 100.0), (t0 + 0.70, 2.0), (t0 + 1.20, 90.0), (t0 + 1.80, 60.0)],
         "Worker 2": [(t0 + 0.52, 95.0), (t0 + 1.21, 85.0)],
-        # 1.20 s: everything held and the timer woke 80 ms late (the machine); 1.80 s: steal (the machine).
-        "gateway": [(t0 + 0.50, 3.0), (t0 + 1.22, 80.0), (t0 - 0.5, 400.0)],  # the last before the phase: left out
+        # 1.20 s: everything held and the timer woke 80 ms late; 1.80 s: steal; 1.50 s: every core busy.
+        "gateway": [(t0 + 0.50, 3.0), (t0 + 1.22, 80.0), (t0 + 1.51, 70.0), (t0 - 0.5, 400.0)],  # the last: before
         "disk sync": [(t0 + 0.50, 300.0)],  # not a service: no stall of its own
     }
-    watch = stall_watch(t0, late_at=1.2, late_ms=80.0, stolen_from=1.775, stolen_ticks=5)
+    watch = stall_watch(t0, late_at=1.2, late_ms=80.0, stolen_from=1.775, stolen_ticks=5, full_from=1.5)
 
     stalls = jobs.service_stalls(probes, names, watch, since=t0)
 
-    assert [round(stall["at_s"], 2) for stall in stalls] == [0.50, 1.20, 1.80]
-    first, second, third = stalls
+    assert [round(stall["at_s"], 2) for stall in stalls] == [0.50, 1.20, 1.51, 1.80]
+    first, second, third, fourth = stalls
     assert first["waits_ms"] == {"Worker 1": 100.0, "Worker 2": 95.0, "gateway": 3.0}
-    assert first["stalled"] == ["Worker 1", "Worker 2"] and first["machine_stopped"] is False
+    assert first["stalled"] == ["Worker 1", "Worker 2"] and first["cause"] == jobs.NONE  # the machine ran
     assert first["longest_ms"] == 100.0
-    assert second["stalled"] == names and second["machine_stopped"] is True  # the timer, 80 ms late
-    assert third["stalled"] == ["Worker 1"] and third["machine_stopped"] is True  # half a core stolen
-    assert third["host"]["timer_late_ms"] == pytest.approx(0.2)
-    assert jobs.stall_summary(stalls) == {"stalls": 3, "machine": 2, "unknown": 0,
-                                          "stack_own": {"Worker 1 + Worker 2": 1}}
+    assert second["stalled"] == names and second["cause"] == jobs.LATE  # the timer, 80 ms late
+    assert third["stalled"] == ["gateway"] and third["cause"] == jobs.FULL
+    assert third["host"]["busy_cores"] == pytest.approx(jobs.CPUS, rel=0.05)
+    assert fourth["stalled"] == ["Worker 1"] and fourth["cause"] == jobs.STOLEN  # half a core stolen
+    assert fourth["host"]["timer_late_ms"] == pytest.approx(0.2)
+    assert jobs.stall_summary(stalls) == {
+        "stalls": 4, "causes": {jobs.STOLEN: 1, jobs.FULL: 1, jobs.LATE: 1, jobs.NONE: 1}, "unknown": 0,
+        "stack_own": {"Worker 1 + Worker 2": 1}}
     # Without the host watch nothing is said of the machine.
-    assert all(stall["machine_stopped"] is None for stall in jobs.service_stalls(probes, names, None, since=t0))
+    assert all(stall["cause"] is None for stall in jobs.service_stalls(probes, names, None, since=t0))
 
 
 def test_the_services_stalls_are_printed_one_cell_under_each_heading(capsys) -> None:
@@ -338,11 +348,12 @@ def test_the_services_stalls_are_printed_one_cell_under_each_heading(capsys) -> 
 
     assert tail["stalls"]["summary"]["stack_own"] == {"Worker 1 + Worker 2": 1}
     printed = capsys.readouterr().out
-    assert "1 stalls (a reading of 50 ms or more" in printed and "Worker 1 + Worker 2: 1." in printed
+    assert "1 stalls (a reading of 50 ms or more" in printed and "none of these: 1." in printed
+    assert "Those with none of these held Worker 1 + Worker 2: 1." in printed
     table = [line for line in printed.split("The services' `/alive`")[1].splitlines() if line.startswith("|")]
     header, _, row = table
     assert header.startswith("| at (s into the phase) | Worker 1 (ms) | Worker 2 (ms) | gateway (ms) |")
-    assert row.count("|") == header.count("|") and row.endswith("| no |")
+    assert row.count("|") == header.count("|") and row.endswith("| none of these |")
 
 
 def test_a_liveness_probe_times_every_answer_and_connects_again_when_the_service_drops_it(tmp_path) -> None:
