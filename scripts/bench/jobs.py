@@ -42,7 +42,7 @@ from pathlib import Path
 import aio_pika
 import httpx
 
-from procstat import CPUS, TICK_S, machine, own_ticks, process_stats  # this script's folder is on the path
+from procstat import CPUS, TICK_S, own_ticks, process_stats  # this script's folder is on the path
 
 
 class CpuMeter:
@@ -180,9 +180,13 @@ class BackgroundSampler:
 
 class HostWatch(BackgroundSampler):
     """Whether the machine itself stopped beside the measured submissions. Always on through them, since it costs next
-    to nothing: every 25 ms the driver's own sleep is timed and /proc/stat read once.
-    - The driver's timer waking late means no core ran it for that long: every process of the machine waited then,
-      not only the stack's.
+    to nothing: a process of its own (procstat.py's `watch`) times its own 25 ms sleep and reads /proc/stat once per
+    sleep, and a thread here collects its lines.
+    - Its timer waking late means no core ran it for that long. It runs in a session of its own, so the scheduler gives
+      it a group of its own (autogroup), which is owed a core as soon as it wakes: however busy the cores are with the
+      stack and the driver, it waits for them only briefly, and a stop of tens of milliseconds is the whole machine's.
+      (Until 2026-12-07 evening the timer ran in the driver, where the driver's own threads and its share of the cores
+      could hold it as well.)
     - Steal is the time the hypervisor gave this guest's cores to another guest.
     An episode of slow submissions through which the timer woke late by about its length, or most of a core was stolen,
     points to the host, not the stack (docs/performance.md, "The slowest submissions in the full benchmark, and
@@ -194,19 +198,32 @@ class HostWatch(BackgroundSampler):
         super().__init__("host-watch")
         self.late: list[tuple[float, float]] = []  # (wall clock the sleep began, milliseconds it woke late)
         self.machine: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, stolen ticks): procstat.machine
+        self._child: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._child = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("procstat.py")), "watch", str(self.INTERVAL_S)],
+            stdout=subprocess.PIPE, text=True, start_new_session=True)
+        super().start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self.machine.append(self._machine())
-            started, clock = time.time(), time.perf_counter()
-            time.sleep(self.INTERVAL_S)
-            self.late.append((started, max(0.0, (time.perf_counter() - clock - self.INTERVAL_S) * 1000)))
-        self.machine.append(self._machine())
+        assert self._child and self._child.stdout
+        for line in self._child.stdout:  # until the watch ends
+            kind, *values = line.split()
+            if kind == "M":
+                self.machine.append((float(values[0]), int(values[1]), int(values[2])))
+            elif kind == "L":
+                self.late.append((float(values[0]), float(values[1])))
 
-    @staticmethod
-    def _machine() -> tuple[float, int, int]:
-        now = machine()
-        return time.time(), now.busy, now.stolen
+    def stop(self) -> None:
+        if self._child:
+            self._child.terminate()  # it writes its last sample and ends
+            try:
+                self._child.wait(5)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+                self._child.wait()
+        super().stop()
 
     def during(self, begin: float, end: float) -> dict | None:
         """From `begin` to `end` (wall-clock seconds): the most the timer woke late in a sleep under way then, and the
@@ -239,6 +256,7 @@ class HostWatch(BackgroundSampler):
         late = [ms for _, ms in self.late]
         return {"seconds": t1 - t0, "stolen_cores": (stolen1 - stolen0) * TICK_S / max(t1 - t0, 1e-6),
                 "stolen_cores_most": most, "window_ms": window_s * 1000, "timer_interval_ms": self.INTERVAL_S * 1000,
+                "timer_in": "a process of its own",
                 "timer_late_p50_ms": percentile(late, 0.5),
                 "timer_late_p99_ms": percentile(late, 0.99), "timer_late_max_ms": max(late)}
 
@@ -607,9 +625,9 @@ def probe_summary(waited: list[float]) -> dict:
 
 
 STALL_MS = 50  # a service's /alive answering this late is a stall (service_stalls)
-# What the machine did through a stall (service_stalls), the first that holds: a third of a core or more stolen; its
-# own work on 90 % or more of its cores; the driver's timer late by half the stall or more; none of these.
-STOLEN, FULL, LATE, NONE = "the host took cores", "the cores were full", "the driver waited too", "none of these"
+# What the machine did through a stall (service_stalls), the first that holds: a third of a core or more stolen; the
+# host watch's timer late by half the stall or more; its own work on 90 % or more of its cores; none of these.
+STOLEN, LATE, FULL, NONE = "the host took cores", "the machine stopped", "the cores were full", "none of these"
 
 
 def service_stalls(probes: dict[str, list[tuple[float, float]]], names: list[str], host: HostWatch | None,
@@ -617,7 +635,7 @@ def service_stalls(probes: dict[str, list[tuple[float, float]]], names: list[str
     """Every stall of the services' liveness probes (`names`, WaitProbes' --probe-alive) from wall-clock `since` on: a
     reading of `threshold_ms` or more, merged with any other probe's that overlaps it. Each stall says how long each
     service's reading under way then took, who it held (`stalled`), and what the machine did through it (`host`, and
-    `cause`: STOLEN, FULL, LATE or NONE; None without a host watch). A stall with none of these is the stack's own, and
+    `cause`: STOLEN, LATE, FULL or NONE; None without a host watch). A stall with none of these is the stack's own, and
     not explained by the machine: a process that waited for something other than a core."""
     spans = sorted((start, start + ms / 1000) for name in names for start, ms in probes.get(name, [])
                    if ms >= threshold_ms and start + ms / 1000 >= since)
@@ -633,8 +651,8 @@ def service_stalls(probes: dict[str, list[tuple[float, float]]], names: list[str
         longest = max((wait for wait in waits.values() if wait is not None), default=0.0)
         watch = host.during(begin, end) if host else None
         cause = None if watch is None else (
-            STOLEN if watch["stolen_cores"] >= 0.3 else FULL if watch["busy_cores"] >= 0.9 * CPUS
-            else LATE if watch["timer_late_ms"] >= longest / 2 else NONE)
+            STOLEN if watch["stolen_cores"] >= 0.3 else LATE if watch["timer_late_ms"] >= longest / 2
+            else FULL if watch["busy_cores"] >= 0.9 * CPUS else NONE)
         stalls.append({"at_s": begin - since, "longest_ms": longest, "waits_ms": waits, "host": watch, "cause": cause,
                        "stalled": [name for name, wait in waits.items() if wait is not None and wait >= threshold_ms]})
     return stalls
@@ -644,7 +662,7 @@ def stall_summary(stalls: list[dict]) -> dict:
     """The stalls (service_stalls) by what the machine did through them, and those with none of it by who they held."""
     causes = Counter(stall["cause"] for stall in stalls)
     own = Counter(" + ".join(stall["stalled"]) for stall in stalls if stall["cause"] == NONE)
-    return {"stalls": len(stalls), "causes": {cause: causes[cause] for cause in (STOLEN, FULL, LATE, NONE)},
+    return {"stalls": len(stalls), "causes": {cause: causes[cause] for cause in (STOLEN, LATE, FULL, NONE)},
             "unknown": causes[None], "stack_own": dict(own.most_common())}
 
 
@@ -985,7 +1003,7 @@ def print_tail(result: dict) -> None:
     host, probes = tail.get("host"), list(tail["probes"])
     columns = ["at (s into the phase)", "lasted (ms)", "slow submissions", "slowest (ms)"]
     if host:
-        columns += ["driver's timer late (ms)", "machine busy / stolen (cores)"]
+        columns += ["host watch's timer late (ms)", "machine busy / stolen (cores)"]
     columns += [f"longest {name} under way (ms)" for name in probes]
     print("\n| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
@@ -1001,7 +1019,7 @@ def print_tail(result: dict) -> None:
     if host:
         print(f"\nThrough the submissions ({host['seconds']:.1f} s), the hypervisor took {host['stolen_cores']:.2f} of the "
               f"{CPUS} cores on average and at most {host['stolen_cores_most']:.2f} over {host['window_ms']:.0f} ms "
-              f"(steal); the driver's own {host['timer_interval_ms']:.0f} ms sleep woke late by p50 "
+              f"(steal); the host watch's own {host['timer_interval_ms']:.0f} ms sleep (a process in a scheduler group of its own) woke late by p50 "
               f"{host['timer_late_p50_ms']:.1f} / p99 {host['timer_late_p99_ms']:.1f} / at most {host['timer_late_max_ms']:.0f} ms. "
               "An episode through which that timer woke late by about its length, or most of a core was stolen, "
               "points to the machine, not the stack.")
@@ -1032,14 +1050,14 @@ def print_stalls(stalls: dict | None) -> None:
     own = "; ".join(f"{who}: {count}" for who, count in summary["stack_own"].items())
     print(f"\nThe services' `/alive`, asked every {WaitProbes.INTERVAL_S * 1000:.0f} ms: {summary['stalls']} stalls "
           f"(a reading of {stalls['threshold_ms']:.0f} ms or more, overlapping ones merged). What the machine did "
-          f"through them (the first that holds: a third of a core or more stolen; 90 % of the cores busy; the driver's "
-          f"timer late by half the stall or more): {causes}."
+          f"through them (the first that holds: a third of a core or more stolen; the host watch's timer late by half "
+          f"the stall or more; 90 % of the cores busy): {causes}."
           + (f" Those with none of these held {own}." if own else "")
           + (f" {summary['unknown']} without the host watch." if summary["unknown"] else ""))
     if not stalls["longest"]:
         return
     columns = (["at (s into the phase)"] + [f"{name} (ms)" for name in names]
-               + ["driver's timer late (ms)", "machine busy / stolen (cores)", "what the machine did"])
+               + ["host watch's timer late (ms)", "machine busy / stolen (cores)", "what the machine did"])
     print("\n| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for stall in stalls["longest"]:

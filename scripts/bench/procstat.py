@@ -6,7 +6,10 @@ The kernel counts CPU in ticks (USER_HZ, 100 a second here), so a window of a fe
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+import signal
+import sys
+import time
+from typing import NamedTuple, TextIO
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 TICK_S = 1 / TICKS_PER_S
@@ -65,3 +68,41 @@ def process_stats() -> dict[int, tuple[str, list[str]]]:
             except OSError:
                 continue
     return stats
+
+
+def watch(interval_s: float, out: TextIO) -> None:
+    """The machine's own stalls, for a process of their own (HostWatch in jobs.py starts one, in a session of its own
+    so that the scheduler gives it a group of its own, and stops it with SIGTERM): until then, every `interval_s` one
+    line `M <wall clock> <busy ticks> <stolen ticks>` (machine) and, after a timed sleep of `interval_s`, one line
+    `L <wall clock the sleep began> <milliseconds it woke late>`; a last `M` line once stopped, so that every sleep lies
+    between two. It ends by itself if the process that started it goes."""
+    stopped = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopped
+        stopped = True
+
+    signal.signal(signal.SIGTERM, stop)
+    parent = os.getppid()
+
+    def sample() -> None:
+        now = machine()
+        out.write(f"M {time.time():.6f} {now.busy} {now.stolen}\n")
+
+    try:
+        while not stopped and os.getppid() == parent:
+            sample()
+            started, clock = time.time(), time.perf_counter()
+            time.sleep(interval_s)
+            out.write(f"L {started:.6f} {max(0.0, (time.perf_counter() - clock - interval_s) * 1000):.3f}\n")
+            out.flush()
+        sample()
+        out.flush()
+    except BrokenPipeError:  # the reader went first: nothing left to tell
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # so that the interpreter's last flush says nothing
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "watch":
+        sys.exit("usage: procstat.py watch SECONDS")
+    watch(float(sys.argv[2]), sys.stdout)

@@ -163,7 +163,9 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
             if host:
                 lines[-1] += (
                     f" Through the submissions the hypervisor took {host['stolen_cores']:.2f} of the cores on average and at "
-                    f"most {host['stolen_cores_most']:.2f} over {host['window_ms']:.0f} ms, and the driver's own "
+                    f"most {host['stolen_cores_most']:.2f} over {host['window_ms']:.0f} ms, and "
+                    # runs from before 2026-12-07 evening timed the driver's own sleep
+                    f"{'the host watch' if host.get('timer_in') else 'the driver'}'s own "
                     f"{host['timer_interval_ms']:.0f} ms sleep woke late by p99 {host['timer_late_p99_ms']:.0f} / at most {host['timer_late_max_ms']:.0f} ms: a stall "
                     "of the machine, not of the stack, where those are about as long as the slowest episodes."
                 )

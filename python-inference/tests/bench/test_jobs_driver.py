@@ -180,7 +180,7 @@ def test_each_episode_has_the_host_beside_it_and_the_table_has_no_empty_column_w
     assert tail["host"]["seconds"] == pytest.approx(0.59, rel=1e-3)
     printed = capsys.readouterr().out
     (header,) = [line for line in printed.splitlines() if line.startswith("| at (s into the phase)")]
-    assert header.count("|") == 7 and "driver's timer late (ms)" in header  # six columns, none of them empty
+    assert header.count("|") == 7 and "host watch's timer late (ms)" in header  # six columns, none of them empty
     assert "|  |" not in printed and "the hypervisor took" in printed
 
 
@@ -399,7 +399,12 @@ def test_the_host_watch_reads_the_machine_and_times_its_sleep_until_stopped() ->
     watch = jobs.HostWatch()
     watch.start()
     time.sleep(0.2)
+    child = watch._child
+    # A process of its own, in a session of its own: the scheduler gives it a group of its own.
+    assert child.pid != os.getpid() and os.getsid(child.pid) == child.pid != os.getsid(0)
     watch.stop()
+
+    assert child.returncode == 0  # it wrote its last sample and ended on being asked to
 
     assert len(watch.late) >= 3 and all(ms >= 0 for _, ms in watch.late)
     assert len(watch.machine) == len(watch.late) + 1  # a last sample once stopped, so every sleep lies between two

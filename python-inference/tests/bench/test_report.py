@@ -89,7 +89,9 @@ def test_the_jobs_section_says_whether_the_machine_stalled_when_the_driver_watch
     text = report.markdown([], jobs_figures(tail), {})
 
     assert "the hypervisor took 0.08 of the cores on average and at most 1.00 over 100 ms" in text
-    assert "the driver's own 25 ms sleep woke late by p99 10 / at most 112 ms" in text
+    assert "the driver's own 25 ms sleep woke late by p99 10 / at most 112 ms" in text  # a run from before the watch's process
+    watched = tail | {"host": tail["host"] | {"timer_in": "a process of its own"}}
+    assert "the host watch's own 25 ms sleep woke late by p99 10" in report.markdown([], jobs_figures(watched), {})
     without = {key: value for key, value in tail.items() if key != "host"}
     assert "the hypervisor took" not in report.markdown([], jobs_figures(without), {})  # a run from before the watch
 
