@@ -199,21 +199,28 @@ class HostWatch(BackgroundSampler):
         self.late: list[tuple[float, float]] = []  # (wall clock the sleep began, milliseconds it woke late)
         self.machine: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, stolen ticks): procstat.machine
         self._child: subprocess.Popen | None = None
+        self._watching = threading.Event()
 
     def start(self) -> None:
+        """Starts the watch and returns once it has read the machine a first time (or after 10 s)."""
         self._child = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("procstat.py")), "watch", str(self.INTERVAL_S)],
             stdout=subprocess.PIPE, text=True, start_new_session=True)
         super().start()
+        self._watching.wait(10)
 
     def _run(self) -> None:
         assert self._child and self._child.stdout
-        for line in self._child.stdout:  # until the watch ends
-            kind, *values = line.split()
-            if kind == "M":
-                self.machine.append((float(values[0]), int(values[1]), int(values[2])))
-            elif kind == "L":
-                self.late.append((float(values[0]), float(values[1])))
+        try:
+            for line in self._child.stdout:  # until the watch ends
+                kind, *values = line.split()
+                if kind == "M":
+                    self.machine.append((float(values[0]), int(values[1]), int(values[2])))
+                    self._watching.set()
+                elif kind == "L":
+                    self.late.append((float(values[0]), float(values[1])))
+        finally:
+            self._watching.set()
 
     def stop(self) -> None:
         if self._child:
@@ -1046,6 +1053,10 @@ def print_stalls(stalls: dict | None) -> None:
     if not stalls:
         return
     summary, names = stalls["summary"], stalls["probes"]
+    if not summary["stalls"]:
+        print(f"\nThe services' `/alive`, asked every {WaitProbes.INTERVAL_S * 1000:.0f} ms: no stall (no reading of "
+              f"{stalls['threshold_ms']:.0f} ms or more).")
+        return
     causes = ", ".join(f"{cause}: {count}" for cause, count in summary["causes"].items())
     own = "; ".join(f"{who}: {count}" for who, count in summary["stack_own"].items())
     print(f"\nThe services' `/alive`, asked every {WaitProbes.INTERVAL_S * 1000:.0f} ms: {summary['stalls']} stalls "

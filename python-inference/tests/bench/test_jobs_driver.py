@@ -355,6 +355,10 @@ def test_the_services_stalls_are_printed_one_cell_under_each_heading(capsys) -> 
     assert header.startswith("| at (s into the phase) | Worker 1 (ms) | Worker 2 (ms) | gateway (ms) |")
     assert row.count("|") == header.count("|") and row.endswith("| none of these |")
 
+    jobs.print_stalls({"threshold_ms": 50, "probes": ["gateway"], "longest": [],
+                       "summary": jobs.stall_summary([])})
+    assert capsys.readouterr().out.strip() == "The services' `/alive`, asked every 25 ms: no stall (no reading of 50 ms or more)."
+
 
 def test_a_liveness_probe_times_every_answer_and_connects_again_when_the_service_drops_it(tmp_path) -> None:
     asked: list[str] = []
@@ -390,9 +394,11 @@ def test_a_liveness_probe_times_every_answer_and_connects_again_when_the_service
     server.server_close()
 
     waits = [ms for _, ms in readings["Worker 1"]]
-    assert len(waits) >= 6 and set(asked) == {"/alive"}, (waits, asked)
-    assert waits[1] >= 150 and max(waits[2:]) < 100, waits  # the stall timed, the dropped answer no hang
-    assert len(asked) >= len(waits) - 1  # the readings after the dropped connection reached the service again
+    assert set(asked) == {"/alive"} and len(waits) >= 5, (waits, asked)
+    assert waits[1] >= 150, waits  # the stalled answer, timed
+    # The dropped connection is not waited on for the 30 s timeout (a second is room for a loaded machine), and the
+    # readings after it reached the service again.
+    assert max(waits[2:]) < 1000 and len(asked) >= 5 and len(asked) >= len(waits) - 1, (waits, asked)
 
 
 def test_the_host_watch_reads_the_machine_and_times_its_sleep_until_stopped() -> None:
