@@ -1059,7 +1059,8 @@ def print_stalls(stalls: dict | None) -> None:
         return
     causes = ", ".join(f"{cause}: {count}" for cause, count in summary["causes"].items())
     own = "; ".join(f"{who}: {count}" for who, count in summary["stack_own"].items())
-    print(f"\nThe services' `/alive`, asked every {WaitProbes.INTERVAL_S * 1000:.0f} ms: {summary['stalls']} stalls "
+    count = summary["stalls"]
+    print(f"\nThe services' `/alive`, asked every {WaitProbes.INTERVAL_S * 1000:.0f} ms: {count} stall{'s' * (count != 1)} "
           f"(a reading of {stalls['threshold_ms']:.0f} ms or more, overlapping ones merged). What the machine did "
           f"through them (the first that holds: a third of a core or more stolen; the host watch's timer late by half "
           f"the stall or more; 90 % of the cores busy): {causes}."

@@ -348,7 +348,7 @@ def test_the_services_stalls_are_printed_one_cell_under_each_heading(capsys) -> 
 
     assert tail["stalls"]["summary"]["stack_own"] == {"Worker 1 + Worker 2": 1}
     printed = capsys.readouterr().out
-    assert "1 stalls (a reading of 50 ms or more" in printed and "none of these: 1." in printed
+    assert "1 stall (a reading of 50 ms or more" in printed and "none of these: 1." in printed
     assert "Those with none of these held Worker 1 + Worker 2: 1." in printed
     table = [line for line in printed.split("The services' `/alive`")[1].splitlines() if line.startswith("|")]
     header, _, row = table
