@@ -42,7 +42,8 @@ from pathlib import Path
 import aio_pika
 import httpx
 
-from procstat import CPUS, TICK_S, own_ticks, process_stats  # this script's folder is on the path
+# (this script's folder is on the path)
+from procstat import CPUS, TICK_S, own_ticks, process_stats, read_watch, watch_summary
 
 
 class CpuMeter:
@@ -213,12 +214,11 @@ class HostWatch(BackgroundSampler):
         assert self._child and self._child.stdout
         try:
             for line in self._child.stdout:  # until the watch ends
-                kind, *values = line.split()
-                if kind == "M":
-                    self.machine.append((float(values[0]), int(values[1]), int(values[2])))
+                machine_samples, late = read_watch([line])
+                self.machine += machine_samples
+                self.late += late
+                if machine_samples:
                     self._watching.set()
-                elif kind == "L":
-                    self.late.append((float(values[0]), float(values[1])))
         finally:
             self._watching.set()
 
@@ -248,24 +248,8 @@ class HostWatch(BackgroundSampler):
 
     def summary(self, window_s: float = 0.1) -> dict | None:
         """Through the whole watch: the cores stolen on average and at most over any `window_s`, and how late the timer
-        woke (p50, p99, most)."""
-        if len(self.machine) < 2 or not self.late:
-            return None
-        (t0, _, stolen0), (t1, _, stolen1) = self.machine[0], self.machine[-1]
-        most, j = 0.0, 0
-        for i, (started, _, stolen) in enumerate(self.machine):
-            j = max(j, i + 1)
-            while j < len(self.machine) and self.machine[j][0] - started < window_s:
-                j += 1
-            if j == len(self.machine):
-                break
-            most = max(most, (self.machine[j][2] - stolen) * TICK_S / (self.machine[j][0] - started))
-        late = [ms for _, ms in self.late]
-        return {"seconds": t1 - t0, "stolen_cores": (stolen1 - stolen0) * TICK_S / max(t1 - t0, 1e-6),
-                "stolen_cores_most": most, "window_ms": window_s * 1000, "timer_interval_ms": self.INTERVAL_S * 1000,
-                "timer_in": "a process of its own",
-                "timer_late_p50_ms": percentile(late, 0.5),
-                "timer_late_p99_ms": percentile(late, 0.99), "timer_late_max_ms": max(late)}
+        woke (p50, p99, most): procstat.watch_summary."""
+        return watch_summary(self.machine, self.late, self.INTERVAL_S, window_s)
 
 
 class CpuTimeline(BackgroundSampler):

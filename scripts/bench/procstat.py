@@ -5,10 +5,12 @@ The kernel counts CPU in ticks (USER_HZ, 100 a second here), so a window of a fe
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from typing import NamedTuple, TextIO
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -102,7 +104,51 @@ def watch(interval_s: float, out: TextIO) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # so that the interpreter's last flush says nothing
 
 
+def read_watch(lines: Iterable[str]) -> tuple[list[tuple[float, int, int]], list[tuple[float, float]]]:
+    """A watch's lines as (machine samples: wall clock, busy, stolen ticks) and (sleeps: wall clock, ms late)."""
+    machine_samples: list[tuple[float, int, int]] = []
+    late: list[tuple[float, float]] = []
+    for line in lines:
+        kind, *values = line.split()
+        if kind == "M":
+            machine_samples.append((float(values[0]), int(values[1]), int(values[2])))
+        elif kind == "L":
+            late.append((float(values[0]), float(values[1])))
+    return machine_samples, late
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def watch_summary(machine_samples: list[tuple[float, int, int]], late: list[tuple[float, float]], interval_s: float,
+                  window_s: float = 0.1) -> dict | None:
+    """Through a whole watch: the cores stolen on average and at most over any `window_s`, and how late the timer woke
+    (p50, p99, most). None for a watch with too little to say."""
+    if len(machine_samples) < 2 or not late:
+        return None
+    (t0, _, stolen0), (t1, _, stolen1) = machine_samples[0], machine_samples[-1]
+    most, j = 0.0, 0
+    for i, (started, _, stolen) in enumerate(machine_samples):
+        j = max(j, i + 1)
+        while j < len(machine_samples) and machine_samples[j][0] - started < window_s:
+            j += 1
+        if j == len(machine_samples):
+            break
+        most = max(most, (machine_samples[j][2] - stolen) * TICK_S / (machine_samples[j][0] - started))
+    lateness = [ms for _, ms in late]
+    return {"seconds": t1 - t0, "stolen_cores": (stolen1 - stolen0) * TICK_S / max(t1 - t0, 1e-6),
+            "stolen_cores_most": most, "window_ms": window_s * 1000, "timer_interval_ms": interval_s * 1000,
+            "timer_in": "a process of its own",
+            "timer_late_p50_ms": _percentile(lateness, 0.5),
+            "timer_late_p99_ms": _percentile(lateness, 0.99), "timer_late_max_ms": max(lateness)}
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "watch":
-        sys.exit("usage: procstat.py watch SECONDS")
-    watch(float(sys.argv[2]), sys.stdout)
+    if len(sys.argv) == 3 and sys.argv[1] == "watch":
+        watch(float(sys.argv[2]), sys.stdout)
+    elif len(sys.argv) == 3 and sys.argv[1] == "summary":  # a watch's lines on stdin, its watch_summary on stdout
+        print(json.dumps(watch_summary(*read_watch(sys.stdin), interval_s=float(sys.argv[2]))))
+    else:
+        sys.exit("usage: procstat.py watch SECONDS | procstat.py summary SECONDS < lines")

@@ -124,6 +124,19 @@ stolen_ticks() {
   echo "$steal"
 }
 
+# The host watch through a scenario (as the jobs driver keeps one through its submissions): a process in a session,
+# and so a scheduler group, of its own that times its 25 ms sleep and reads the steal (scripts/bench/procstat.py).
+# host_watch_start sets watch_pid; host_watch_stop prints its summary as JSON (null if it had too little to say).
+host_watch_start() {
+  setsid /usr/bin/python3 scripts/bench/procstat.py watch 0.025 >"$tmp/host-watch" &
+  watch_pid=$!
+}
+host_watch_stop() {
+  kill -TERM "$watch_pid" 2>/dev/null || true
+  wait "$watch_pid" 2>/dev/null || true
+  /usr/bin/python3 scripts/bench/procstat.py summary 0.025 <"$tmp/host-watch"
+}
+
 # scenario <sampling> <name> <group> <connections> <inputs per request> <url> [body file] [-- wrk arguments]
 # With SCENARIO_ROUND set, the row is one round of several (the report takes their median); SCENARIO_SECONDS overrides
 # the duration.
@@ -131,9 +144,11 @@ scenario() {
   local sampling="$1" name="$2" group="$3" connections="$4" inputs="$5" url="$6" body="${7:-}"; shift 7
   echo "  $name ($connections connections${SCENARIO_ROUND:+, round $SCENARIO_ROUND})" >&2
   WRK_BODY="$body" wrk -t2 -c"$connections" -d"${warmup}s" --timeout 5s "$@" -s scripts/bench/wrk.lua "$url" >/dev/null
-  local result running waiting running2 waiting2 stolen stolen2 started ended
+  local result running waiting running2 waiting2 stolen stolen2 started ended host
   # The scheduler's account of python-inference's loop (ns on a core, ns runnable but waiting for one) around the run,
-  # and the machine's steal (ticks the hypervisor gave its cores to another guest): a p99 that moved with the host.
+  # and the machine's steal (ticks the hypervisor gave its cores to another guest) and the host watch through it: a
+  # p99 that moved with the host.
+  host_watch_start
   read -r running waiting _ <"$inference_loop"
   stolen=$(stolen_ticks)
   started=$(date +%s%N)
@@ -142,13 +157,17 @@ scenario() {
   ended=$(date +%s%N)
   stolen2=$(stolen_ticks)
   read -r running2 waiting2 _ <"$inference_loop"
+  host=$(host_watch_stop)
   jq -c --arg sampling "$sampling" --arg name "$name" --arg group "$group" --argjson connections "$connections" \
     --argjson inputs "$inputs" --argjson round "${SCENARIO_ROUND:-0}" \
     --argjson loop_running "$(((running2 - running) * 1000 / (ended - started)))" \
     --argjson loop_waiting "$(((waiting2 - waiting) * 1000 / (ended - started)))" \
     --argjson stolen "$(((stolen2 - stolen) * 1000000000 / clock_ticks * 1000 / (ended - started)))" \
+    --argjson host "$host" \
     '{sampling: $sampling, name: $name, group: $group, connections: $connections, inputs: $inputs, round: $round,
-      loop_running: ($loop_running / 1000), loop_waiting: ($loop_waiting / 1000), stolen_cores: ($stolen / 1000)} + .' \
+      loop_running: ($loop_running / 1000), loop_waiting: ($loop_waiting / 1000), stolen_cores: ($stolen / 1000)}
+     + (if $host then {stolen_cores_most: $host.stolen_cores_most, timer_late_max_ms: $host.timer_late_max_ms} else {} end)
+     + .' \
     <<<"$result" >>"$tmp/scenarios.jsonl"
 }
 

@@ -103,3 +103,12 @@ def test_every_row_of_the_predictions_table_has_as_many_cells_as_its_header(tmp_
 
     cells = [line.count("|") for line in table if line.startswith("|")]
     assert len(cells) == 6 and set(cells) == {cells[0]}, table  # header, rule, three rows, batching on / off
+
+
+def test_the_host_column_has_the_watch_s_figures_when_the_scenario_had_a_watch(tmp_path: Path) -> None:
+    rows = [row("direct-single", 11_000) | {"stolen_cores": 0.01, "stolen_cores_most": 0.8, "timer_late_max_ms": 97.6},
+            row("gateway-batched", 40_000) | {"stolen_cores": 0.02}]  # a run from before the watch
+    text = report.markdown(report.load_scenarios(scenarios_file(tmp_path, rows)), None, {})
+
+    assert "| 0.01 / 0.80 / 98 |" in text and "| 0.02 |" in text
+    assert "timer late, most (ms) |" in text
