@@ -43,7 +43,7 @@ import aio_pika
 import httpx
 
 # (this script's folder is on the path)
-from procstat import CPUS, TICK_S, own_ticks, process_stats, read_watch, watch_summary
+from procstat import CPUS, TICK_S, own_ticks, percentile, process_stats, read_watch, watch_summary
 
 
 class CpuMeter:
@@ -559,11 +559,6 @@ def parse_wrk_result(output: str) -> dict:
         if line.startswith("WRK_RESULT "):
             return json.loads(line[len("WRK_RESULT "):])
     raise ValueError("wrk printed no WRK_RESULT line: " + output[-500:])
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def count_jobs(accepted: list[str], finished: dict[str, dict], completions: dict[str, int] | None,

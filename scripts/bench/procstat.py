@@ -117,7 +117,8 @@ def read_watch(lines: Iterable[str]) -> tuple[list[tuple[float, int, int]], list
     return machine_samples, late
 
 
-def _percentile(values: list[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at that rank of `values` (nearest rank, no interpolation): the benchmarks' p50 and p99."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
@@ -141,8 +142,8 @@ def watch_summary(machine_samples: list[tuple[float, int, int]], late: list[tupl
     return {"seconds": t1 - t0, "stolen_cores": (stolen1 - stolen0) * TICK_S / max(t1 - t0, 1e-6),
             "stolen_cores_most": most, "window_ms": window_s * 1000, "timer_interval_ms": interval_s * 1000,
             "timer_in": "a process of its own",
-            "timer_late_p50_ms": _percentile(lateness, 0.5),
-            "timer_late_p99_ms": _percentile(lateness, 0.99), "timer_late_max_ms": max(lateness)}
+            "timer_late_p50_ms": percentile(lateness, 0.5),
+            "timer_late_p99_ms": percentile(lateness, 0.99), "timer_late_max_ms": max(lateness)}
 
 
 if __name__ == "__main__":
