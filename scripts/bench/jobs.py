@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import os
 import re
@@ -32,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ import aio_pika
 import httpx
 
 # (this script's folder is on the path)
+from liveness import LivenessProbes
 from procstat import CPUS, TICK_S, own_ticks, percentile, process_stats, read_watch, watch_summary
 
 
@@ -325,7 +324,8 @@ class WaitProbes:
       nothing written), which an admission's writer waits for too;
     - the services' liveness, `GET /alive` of each Worker replica and of the gateway (--probe-alive), which waits for
       nothing but the process itself: a stall of every replica at once with the machine running says the replicas
-      share what stopped them (`service_stalls`);
+      share what stopped them (`service_stalls`). These are asked from a process of their own (liveness.py), so that
+      a freeze of this driver neither hides a stall nor makes one;
     and the CPU timeline (`cpu`) says whose work filled the cores then (HostWatch, always on, says whether the machine
     itself stalled). Each probe waits `INTERVAL_S` between readings; a reading is (wall-clock start in seconds,
     milliseconds), and one still waiting when the probes stop counts with its wait so far. About 40 synced writes and
@@ -346,12 +346,11 @@ class WaitProbes:
             self.readings[self.POSTGRES] = []
         if sqlite_path:
             self.readings[self.SQLITE] = []
-        for name in self.alive:
-            self.readings[name] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._broker: asyncio.Task | None = None
+        self._liveness: LivenessProbes | None = None  # the services' /alive, asked from a process of its own
         self._under_way: dict[str, float] = {}  # a probe's reading that has not ended: its start
         self.cpu = CpuTimeline()
 
@@ -419,22 +418,6 @@ class WaitProbes:
         finally:
             connection.close()
 
-    def _liveness(self, name: str, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-
-        def ask() -> None:
-            try:
-                connection.request("GET", parts.path or "/")
-                connection.getresponse().read()
-            except (OSError, http.client.HTTPException):
-                connection.close()  # timed all the same; the next reading connects again
-
-        try:
-            self._timed(name, ask)
-        finally:
-            connection.close()
-
     async def _confirms(self, ready: asyncio.Future) -> None:
         connection = await aio_pika.connect(self.amqp_url)
         async with connection:
@@ -453,9 +436,12 @@ class WaitProbes:
 
     async def start(self) -> None:
         self.cpu.start()
+        if self.alive:
+            self._liveness = LivenessProbes(self.alive, self.INTERVAL_S)
+            if not await asyncio.to_thread(self._liveness.wait_for_readings):
+                raise OSError(f"a service's /alive did not answer within 10 s: {self.alive}")
         targets = ([("disk", self._disk, ())] + ([("postgres", self._postgres, ())] if self.postgres_conninfo else [])
-                   + ([("sqlite", self._sqlite, ())] if self.sqlite_path else [])
-                   + [(name, self._liveness, (name, url)) for name, url in self.alive.items()])
+                   + ([("sqlite", self._sqlite, ())] if self.sqlite_path else []))
         for name, target, arguments in targets:
             thread = threading.Thread(target=target, args=arguments, name=f"wait-probe-{name}", daemon=True)
             thread.start()
@@ -475,6 +461,8 @@ class WaitProbes:
                 self.readings[name].append((started, (stopped - started) * 1000))
             readings = {name: list(values) for name, values in self.readings.items()}
         self.cpu.stop()
+        if self._liveness:
+            readings |= await asyncio.to_thread(self._liveness.stop)
         if self._broker:
             await asyncio.wait([self._broker], timeout=5)
         for thread in self._threads:

@@ -33,8 +33,9 @@
 #   --probes    time what a submission waits on every 25 ms beside the single-input submissions (a synced 4 KiB write
 #               on the stores' file system, a persistent message the broker confirms, and a one-row commit on
 #               PostgreSQL or the write lock taken and given back on SQLite, and every Worker replica's and the
-#               gateway's /alive), list beside each episode of the slowest submissions the longest wait of every probe
-#               during it, and list the stalls of the services' /alive, each with whether the machine stopped then
+#               gateway's /alive, asked from a process of their own: scripts/bench/liveness.py), list beside each
+#               episode of the slowest submissions the longest wait of every probe during it, and list the stalls of
+#               the services' /alive, each with whether the machine stopped then
 #               (jobs.py --probes; docs/performance.md, "What the slowest submissions wait on")
 #   --trace     also `perf record` the gateway and one Worker replica for a few seconds of the single-input jobs and
 #               print where their CPU went (scripts/bench/perf_top.py); the recordings stay under artifacts/profile/
