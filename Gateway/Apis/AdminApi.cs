@@ -7,7 +7,10 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Gateway.Apis;
 
-/// <summary>Operating the job pipeline (scope admin): the dead-letter queue and pausing consumption, audited by the Worker.</summary>
+/// <summary>
+/// Operating the job pipeline (scope admin): the dead-letter queue and pausing consumption, audited by the Worker, and
+/// reading that audit log.
+/// </summary>
 public static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
@@ -62,8 +65,33 @@ public static class AdminApi
             .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
+        api.MapGet("/audit/jobs/{jobId:guid}", GetJobAuditTrailAsync)
+            .WithName("GetJobAuditTrail")
+            .WithSummary("Every audit record of one job")
+            .WithDescription("What happened to the job, whoever owns it, oldest first: job.submitted, job.completed or job.failed, " +
+                             "webhook.delivered or webhook.failed, admin.job.requeued; an empty list for a job the log has not seen. Scope: admin.")
+            .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        api.MapGet("/audit/events", ListAuditEventsAsync)
+            .WithName("ListAuditEvents")
+            .WithSummary("The latest audit records of one event type")
+            .WithDescription("?type= (required, e.g. model.activated, admin.consumption.paused) and ?limit= 1 to 1000 " +
+                             "(default 100); oldest first, each with who did it in data.actor where a person did. Scope: admin.")
+            .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
         return app;
     }
+
+    public static async Task<Results<Ok<IReadOnlyList<AuditRecord>>, ProblemHttpResult>> GetJobAuditTrailAsync(
+        Guid jobId, ClaimsPrincipal user, OperationsService operations, CancellationToken cancellationToken) =>
+        (await operations.GetJobAuditTrailAsync(jobId, user, cancellationToken)).ToOk();
+
+    public static async Task<Results<Ok<IReadOnlyList<AuditRecord>>, ProblemHttpResult>> ListAuditEventsAsync(
+        string? type, int? limit, ClaimsPrincipal user, OperationsService operations, CancellationToken cancellationToken) =>
+        (await operations.ListAuditEventsAsync(type, limit, user, cancellationToken)).ToOk();
 
     public static async Task<Results<Ok<DeadJobList>, ProblemHttpResult>> ListDeadJobsAsync(
         int? limit, ClaimsPrincipal user, OperationsService operations, CancellationToken cancellationToken) =>

@@ -266,8 +266,12 @@ public sealed class MessagingTests(AppHostFixture stack)
             var done = await WaitUntilFinishedAsync(client, id, timeout.Token);
             Assert.Equal("succeeded", done.GetProperty("status").GetString());
             Assert.Equal(1, done.GetProperty("attempts").GetInt32());
-            using var worker = await stack.AuditReaderAsync();
-            var audit = Assert.Single(await AuditTrailAsync(worker, id, timeout.Token), e => e.GetProperty("type").GetString() == "admin.job.requeued");
+            // The operator reads the job's audit trail through the gateway, the only public entrance.
+            var trail = (await operatorClient.GetFromJsonAsync<JsonElement>($"/api/v1/admin/audit/jobs/{id}", timeout.Token))
+                .EnumerateArray().ToList();
+            Assert.All(trail, record => Assert.Equal(id.ToString(), record.GetProperty("jobId").GetString()));
+            Assert.Contains(trail, record => record.GetProperty("type").GetString() == "job.completed");
+            var audit = Assert.Single(trail, e => e.GetProperty("type").GetString() == "admin.job.requeued");
             // The actor is the authenticated caller: the admin the gateway's token named, or the dashboard's own token.
             Assert.EndsWith(actor, audit.GetProperty("data").GetProperty("actor").GetString(), StringComparison.Ordinal);
             Assert.Equal(actor == "dashboard" ? "dashboard" : "gateway", audit.GetProperty("data").GetProperty("service").GetString());
@@ -319,12 +323,25 @@ public sealed class MessagingTests(AppHostFixture stack)
             }
         }
 
-        using var worker = await stack.AuditReaderAsync();
+        // Both changes are in the audit log, read through the gateway's admin API, each under who made it.
         foreach (var (type, actor) in new[] { ("admin.consumption.paused", "operator-bob"), ("admin.consumption.resumed", "dashboard") })
         {
-            var latest = (await worker.GetFromJsonAsync<JsonElement>($"/v1/audit/events?type={type}", timeout.Token)).EnumerateArray().Last();
-            Assert.EndsWith(actor, latest.GetProperty("data").GetProperty("actor").GetString(), StringComparison.Ordinal);
+            var records = (await operatorClient.GetFromJsonAsync<JsonElement>($"/api/v1/admin/audit/events?type={type}&limit=5",
+                timeout.Token)).EnumerateArray().ToList();
+            Assert.InRange(records.Count, 1, 5);
+            Assert.All(records, record => Assert.Equal(type, record.GetProperty("type").GetString()));
+            Assert.EndsWith(actor, records[^1].GetProperty("data").GetProperty("actor").GetString(), StringComparison.Ordinal);
         }
+
+        // A type is required, and the log is for admins only.
+        using (var untyped = await operatorClient.GetAsync("/api/v1/admin/audit/events", timeout.Token))
+        {
+            await Problems.AssertProblemAsync(untyped, HttpStatusCode.BadRequest, "validation_failed");
+        }
+
+        using var jobsOnly = stack.CreateGatewayClient(stack.Tokens.Create(subject: "not-an-operator", scopes: "jobs"));
+        using var refused = await jobsOnly.GetAsync("/api/v1/admin/audit/events?type=admin.consumption.paused", timeout.Token);
+        await Problems.AssertProblemAsync(refused, HttpStatusCode.Forbidden, "insufficient_scope");
     }
 
     private async Task<uint> JobsQueueConsumersAsync(CancellationToken cancellationToken)

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Gateway.Upstream.Worker;
 
 /// <summary>A job message in the dead-letter queue: its job, attempts, last error, and the job's model and status.</summary>
@@ -10,3 +12,7 @@ public sealed record RequeueReport(IReadOnlyList<Guid> Requeued, IReadOnlyList<s
 
 /// <summary>Whether the jobs queue is consumed, and who changed that last.</summary>
 public sealed record ConsumptionState(string Queue, bool Paused, DateTimeOffset? ChangedAt, string? ChangedBy);
+
+/// <summary>One line of the Worker's append-only audit log: an event as it was recorded (its data as the event carried it).</summary>
+public sealed record AuditRecord(Guid EventId, string Type, DateTimeOffset OccurredAt, string Source, Guid? JobId,
+    JsonElement Data, DateTimeOffset RecordedAt);

@@ -16,6 +16,12 @@ public interface IAdminClient
     Task<Outcome<ConsumptionState>> GetConsumptionAsync(string user, CancellationToken cancellationToken);
 
     Task<Outcome<ConsumptionState>> SetConsumptionAsync(bool paused, string user, CancellationToken cancellationToken);
+
+    /// <summary>Every audit record of one job, whoever owns it, oldest first (none for a job the log has not seen).</summary>
+    Task<Outcome<IReadOnlyList<AuditRecord>>> GetJobAuditTrailAsync(Guid jobId, string user, CancellationToken cancellationToken);
+
+    /// <summary>The latest audit records of one event type (at most <paramref name="limit"/>, the Worker's default 100), oldest first.</summary>
+    Task<Outcome<IReadOnlyList<AuditRecord>>> ListAuditEventsAsync(string? type, int? limit, string user, CancellationToken cancellationToken);
 }
 
 /// <summary>The Worker's <c>/v1/admin</c> over HTTP/JSON. Each operation is safe to repeat (a requeued job is no longer dead).</summary>
@@ -37,6 +43,28 @@ internal sealed class HttpAdminClient(HttpClient http, WorkerTokens tokens, ILog
     public Task<Outcome<ConsumptionState>> SetConsumptionAsync(bool paused, string user, CancellationToken cancellationToken) =>
         SendAsync<ConsumptionState>(HttpMethod.Post, paused ? "/v1/admin/consumption/pause" : "/v1/admin/consumption/resume",
             user, cancellationToken);
+
+    public Task<Outcome<IReadOnlyList<AuditRecord>>> GetJobAuditTrailAsync(Guid jobId, string user, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<AuditRecord>>(HttpMethod.Get, $"/v1/audit/jobs/{jobId}", user, cancellationToken);
+
+    public Task<Outcome<IReadOnlyList<AuditRecord>>> ListAuditEventsAsync(string? type, int? limit, string user,
+        CancellationToken cancellationToken)
+    {
+        // The Worker checks both (a type is required, the limit bounded) and answers a 400 problem, passed on as it is.
+        var query = new List<string>();
+        if (type is not null)
+        {
+            query.Add($"type={Uri.EscapeDataString(type)}");
+        }
+
+        if (limit is { } value)
+        {
+            query.Add($"limit={value}");
+        }
+
+        return SendAsync<IReadOnlyList<AuditRecord>>(HttpMethod.Get,
+            query.Count == 0 ? "/v1/audit/events" : $"/v1/audit/events?{string.Join('&', query)}", user, cancellationToken);
+    }
 
     // The Worker takes the actor from the token, so a change carries no body.
     private Task<Outcome<T>> SendAsync<T>(HttpMethod method, string path, string user, CancellationToken cancellationToken) =>
