@@ -1,7 +1,8 @@
 """A model trained outside the service and served by it: the template for bringing your own.
 
-    cd python-inference && .venv/bin/python -m examples.train_wine /srv/models
-    MODEL_REPOSITORY=/srv/models ./run.sh        (or PythonInference:ModelRepository in the AppHost's configuration)
+    models="$PWD/models"     (from the repository root: any folder you can write)
+    (cd python-inference && .venv/bin/python -m examples.train_wine "$models")
+    ./run.sh --PythonInference:ModelRepository="$models"
 
 Trains a wine-cultivar classifier on scikit-learn's bundled wine data set (13 chemical measurements per wine, three
 cultivars) and writes it into the model repository's layout with `write_model`: `wine/1.0.0/model.joblib` and its

@@ -10,6 +10,7 @@ built then would have failed at start-up, or with PostgreSQL, or over the HTTP/J
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import re
 import sys
 import tomllib
@@ -112,3 +113,17 @@ def test_every_declared_dependency_has_its_debian_package_in_the_set_up() -> Non
 
     missing = {name: DEBIAN_PACKAGE.get(name) for name in declared() if DEBIAN_PACKAGE.get(name) not in listed}
     assert missing == {}, f"declared in pyproject.toml, but scripts/setup.sh installs no Debian package for: {missing}"
+
+
+def test_the_image_pins_the_model_stack_to_the_versions_the_tests_run_on() -> None:
+    # A model is a pickle: trained under one scikit-learn (or numpy), it may not load or predict alike under another.
+    # The image installs these at constraints.txt's versions, which must be the ones every test here ran on (Debian
+    # 12's packages): when Debian updates one, this fails until constraints.txt follows.
+    pins = dict(line.split("==") for line in (SERVICE / "constraints.txt").read_text(encoding="utf-8").splitlines()
+                if line and not line.startswith("#"))
+
+    assert set(pins) == {"scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl"}
+    assert pins == {name: importlib.metadata.version(name) for name in pins}
+    dockerfile = (SERVICE / "Dockerfile").read_text(encoding="utf-8")
+    assert "pip install -c python-inference/constraints.txt -r /tmp/requirements.txt" in dockerfile
+    assert "!python-inference/constraints.txt" in (SERVICE / "Dockerfile.dockerignore").read_text(encoding="utf-8")
