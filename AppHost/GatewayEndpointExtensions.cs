@@ -31,6 +31,18 @@ public static class GatewayEndpointExtensions
                 : gateway;
 
     /// <summary>
+    /// Published, TLS ends at the platform's ingress (the Kubernetes Ingress, Azure Container Apps' ingress), so the
+    /// gateway gets plain HTTP with <c>X-Forwarded-Proto: https</c>. It accepts bearer tokens over HTTPS only (outside
+    /// Development) and counts that header only when told to (<c>Auth:TrustForwardedProto</c>, docs/security.md); in
+    /// both the Aspire manifest and the kustomize base it is told to. In Kubernetes its network policy admits nothing
+    /// but the Ingress controller, which makes the header trustworthy.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> TrustsIngressTlsWhenPublished(this IResourceBuilder<ProjectResource> gateway) =>
+        gateway.ApplicationBuilder.ExecutionContext.IsPublishMode
+            ? gateway.WithEnvironment("Auth__TrustForwardedProto", "true")
+            : gateway;
+
+    /// <summary>
     /// The service listens on the endpoint itself, without Aspire's proxy; on <paramref name="port"/> when one is
     /// given (else the port of its launch profile). Without a proxy the port and the target port are one.
     /// </summary>

@@ -69,6 +69,7 @@ CallsUpstream(builder.AddProject<Projects.Gateway>("gateway")
     .WithEndpoint("http", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpPort")))
     .WithEndpoint("https", endpoint => endpoint.ListenItself(builder.Configuration.GetValue<int?>("Gateway:HttpsPort")))
     .WithExternalHttpEndpoints()
+    .TrustsIngressTlsWhenPublished()
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithApiDocumentationLinks());
 

@@ -46,8 +46,17 @@ public static class DatabaseExtensions
     public const string AnalyticsDatabaseName = "analyticsdb";
 
     /// <summary>
+    /// The PostgreSQL image's tag, in a run's container and in every published deployment: 17, since the images of 18 on
+    /// keep their data under <c>/var/lib/postgresql/18/docker</c>, not in <c>/var/lib/postgresql/data</c>, where the
+    /// kustomize base mounts the volume (Aspire's own default is an 18).
+    /// </summary>
+    public const string ContainerImageTag = "17.6";
+
+    /// <summary>
     /// Adds the databases the configuration asks for. PostgreSQL is a container, the machine's server or an external
-    /// one (<c>Database:Runtime</c>, chosen like <c>Messaging:Runtime</c>); publish mode always describes a container.
+    /// one (<c>Database:Runtime</c>, chosen like <c>Messaging:Runtime</c>). Published, it is always PostgreSQL (a
+    /// deployment's Worker replicas run on more than one machine and share their jobs): a container, or an external
+    /// server whose connection strings the deployment is given.
     /// </summary>
     public static ServiceDatabases AddServiceDatabases(this IDistributedApplicationBuilder builder)
     {
@@ -64,7 +73,7 @@ public static class DatabaseExtensions
         {
             case DatabaseRuntime.Container:
                 // The official image's entrypoint runs postgres with arguments that start with a dash.
-                var container = builder.AddPostgres(ServerName).WithArgs(PostgresTuning.Arguments);
+                var container = builder.AddPostgres(ServerName).WithImageTag(ContainerImageTag).WithArgs(PostgresTuning.Arguments);
                 return new ServiceDatabases(provider, null,
                     Erase(container.AddDatabase(WorkerDatabaseName)), Erase(container.AddDatabase(AnalyticsDatabaseName)));
             case DatabaseRuntime.Local:
@@ -132,25 +141,37 @@ public static class DatabaseExtensions
 
     private static DatabaseProvider ChooseProvider(IDistributedApplicationBuilder builder)
     {
+        var publishing = builder.ExecutionContext.IsPublishMode;
         var configured = builder.Configuration[ProviderConfigurationKey];
         if (string.IsNullOrWhiteSpace(configured))
         {
-            return DatabaseProvider.Sqlite;
+            return publishing ? DatabaseProvider.Postgres : DatabaseProvider.Sqlite;
         }
 
-        return Enum.TryParse<DatabaseProvider>(configured, ignoreCase: true, out var chosen) && Enum.IsDefined(chosen)
-            ? chosen
-            : throw new DistributedApplicationException($"{ProviderConfigurationKey} is '{configured}'; expected sqlite or postgres.");
+        if (!Enum.TryParse<DatabaseProvider>(configured, ignoreCase: true, out var chosen) || !Enum.IsDefined(chosen))
+        {
+            throw new DistributedApplicationException($"{ProviderConfigurationKey} is '{configured}'; expected sqlite or postgres.");
+        }
+
+        return chosen == DatabaseProvider.Sqlite && publishing
+            ? throw new DistributedApplicationException(
+                $"{ProviderConfigurationKey} is sqlite, which keeps the state in files of one machine; a published " +
+                "deployment runs its Worker replicas on several, sharing PostgreSQL. Publish without " +
+                $"{ProviderConfigurationKey} (PostgreSQL in a container) or with {RuntimeConfigurationKey}=external.")
+            : chosen;
     }
 
     private static (DatabaseRuntime Runtime, string Reason) ChooseRuntime(IDistributedApplicationBuilder builder)
     {
+        var configured = builder.Configuration[RuntimeConfigurationKey];
         if (builder.ExecutionContext.IsPublishMode)
         {
-            return (DatabaseRuntime.Container, "publish mode");
+            // The machine's binaries mean nothing to a deployment: a container, or a server someone else runs.
+            return string.Equals(configured, "external", StringComparison.OrdinalIgnoreCase)
+                ? (DatabaseRuntime.External, $"publish mode, {RuntimeConfigurationKey}=external")
+                : (DatabaseRuntime.Container, "publish mode");
         }
 
-        var configured = builder.Configuration[RuntimeConfigurationKey];
         if (!string.IsNullOrWhiteSpace(configured))
         {
             if (!Enum.TryParse<DatabaseRuntime>(configured, ignoreCase: true, out var chosen) || !Enum.IsDefined(chosen))

@@ -12,7 +12,6 @@ namespace AppHost.Deployment;
 internal sealed class ClusterModelReader(
     DistributedApplicationModel model,
     DistributedApplicationExecutionContext executionContext,
-    ClusterDatabase database,
     ILogger logger)
 {
     // .NET images run as the non-root "app" user (uid 1654); python-inference's Dockerfile makes uid 10001;
@@ -48,8 +47,7 @@ internal sealed class ClusterModelReader(
             cluster.Workloads.Add(workload);
         }
 
-        database.AddServerWhenMissing(cluster, model);
-        resources.RemoveAll(resource => cluster.Find(resource.Name) is null); // an external database's server
+        ClusterDatabase.Complete(cluster, model);
 
         // A broker's or database's connection string is made of its own secret parameters: its Secret holds them.
         foreach (var resource in resources.OfType<IResourceWithConnectionString>().Where(resource => !cluster[resource.Name].IsService))
@@ -67,11 +65,9 @@ internal sealed class ClusterModelReader(
             }
         }
 
-        database.ConnectConsumers(cluster, this);
         foreach (var workload in cluster.Workloads.Where(workload => workload.IsService))
         {
             ExportTelemetry(workload);
-            TrustIngressTls(workload);
         }
 
         return cluster;
@@ -119,19 +115,6 @@ internal sealed class ClusterModelReader(
             {
                 SetVariable(workload, key, value, new RenderScope(workload));
             }
-        }
-    }
-
-    /// <summary>
-    /// TLS ends at the Ingress, so a public .NET service gets plain HTTP with <c>X-Forwarded-Proto: https</c>; the
-    /// gateway accepts bearer tokens over HTTPS only (outside Development), and counts that header only when told to.
-    /// Its network policy admits nothing but the Ingress controller, which makes the header trustworthy.
-    /// </summary>
-    private void TrustIngressTls(Workload workload)
-    {
-        if (workload is { Public: true, DotNet: true } && !workload.Settings.ContainsKey("Auth__TrustForwardedProto"))
-        {
-            SetVariable(workload, "Auth__TrustForwardedProto", "true", new RenderScope(workload));
         }
     }
 

@@ -36,8 +36,7 @@ public static partial class KubernetesPublishingExtensions
             try
             {
                 var options = ReadOptions(builder.Configuration);
-                var reader = new ClusterModelReader(context.Model, context.ExecutionContext,
-                    new ClusterDatabase(builder.Configuration), context.Logger);
+                var reader = new ClusterModelReader(context.Model, context.ExecutionContext, context.Logger);
                 var cluster = await reader.ReadAsync(context.CancellationToken);
                 reader.ApplySettings(cluster, options);
                 var images = new ImageSettings(

@@ -51,6 +51,28 @@ public sealed class AspireManifestTests(PublishFixture publish)
     }
 
     [Fact]
+    public void The_state_is_in_PostgreSQL_shared_by_every_Worker_replica()
+    {
+        // Published, the Worker's replicas run on several machines: one SQLite file each would split their jobs.
+        var resources = Resources();
+        Assert.StartsWith("container.", resources.GetProperty("postgres").GetProperty("type").GetString(), StringComparison.Ordinal);
+        foreach (var (service, database) in new[] { ("worker", "workerdb"), ("python-inference", "analyticsdb") })
+        {
+            var env = resources.GetProperty(service).GetProperty("env");
+            Assert.Equal("postgres", env.GetProperty("Database__Provider").GetString());
+            Assert.Equal($"{{{database}.connectionString}}", env.GetProperty($"ConnectionStrings__{database}").GetString());
+            Assert.False(env.TryGetProperty("Jobs__DatabasePath", out _));
+        }
+    }
+
+    [Fact]
+    public void The_gateway_trusts_the_ingress_that_ends_TLS()
+    {
+        // Without it, every token sent through the platform's HTTPS ingress would arrive over plain HTTP and be refused.
+        Assert.Equal("true", Resources().GetProperty("gateway").GetProperty("env").GetProperty("Auth__TrustForwardedProto").GetString());
+    }
+
+    [Fact]
     public void Secrets_are_secret_parameters()
     {
         foreach (var name in new[] { "webhook-signing-secret", "messaging-password", "worker-token-key-gateway", "worker-token-key-python-inference" })

@@ -203,6 +203,9 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
         // The server's settings travel as arguments, which the image's entrypoint hands to postgres.
         var server = publish.All<V1StatefulSet>().Single(set => set.Metadata.Name == "postgres").Spec.Template.Spec.Containers[0];
         Assert.Equal(["-c", "autovacuum_naptime=5s"], server.Args);
+        // 17: from 18 on the image keeps its data elsewhere than where the volume is mounted.
+        Assert.Equal("docker.io/library/postgres:17.6", server.Image);
+        Assert.Contains(server.VolumeMounts, mount => mount.MountPath == "/var/lib/postgresql/data");
     }
 
     [Fact]

@@ -23,4 +23,25 @@ public sealed class PublishFailureTests
             }
         }
     }
+
+    [Fact]
+    public async Task Publishing_with_SQLite_is_refused_with_why_since_the_replicas_share_their_jobs()
+    {
+        var manifest = Path.Combine(Path.GetTempPath(), $"deployment-tests-sqlite-{Guid.NewGuid():N}", "aspire-manifest.json");
+        try
+        {
+            var result = await PublishFixture.RunAppHostAsync(expectSuccess: false,
+                "--publisher", "manifest", "--output-path", manifest, "--Database:Provider", "sqlite");
+            Assert.NotEqual(0, result.ExitCode);
+            Assert.Contains("Database:Provider is sqlite, which keeps the state in files of one machine", result.All, StringComparison.Ordinal);
+            Assert.False(File.Exists(manifest));
+        }
+        finally
+        {
+            if (Path.GetDirectoryName(manifest) is { } folder && Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
 }
