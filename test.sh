@@ -5,7 +5,7 @@
 # as one block when it is done.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-scripts/setup.sh || { echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
+scripts/setup.sh --tests || { echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
 results="$PWD/artifacts/test-results"
 rm -rf "$results" && mkdir -p "$results"

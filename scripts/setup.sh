@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the stack needs on Debian/Ubuntu. Idempotent: quiet and quick when nothing is missing.
-# Uses sudo only when not root. Called by ./run.sh and ./test.sh; safe to run by hand.
+# Installs what the stack needs on Debian 12 (bookworm), the one system it is tested on. Idempotent: quiet and quick
+# when nothing is missing. Uses sudo only when not root. Called by ./run.sh, and by ./test.sh with --tests (which also
+# sets up what only the tests use: the Kubernetes schema validator from npm, and a check for kubectl); safe to run by hand.
 set -euo pipefail
+
+for_tests=0
+case "${1:-}" in
+  --tests) for_tests=1 ;;
+  "") ;;
+  *) printf 'usage: %s [--tests]\n' "$0" >&2; exit 2 ;;
+esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/python-inference/.venv"
@@ -23,20 +31,40 @@ apt_packages=(
   wrk
 )
 
+# Another system's package names and versions may differ (PostgreSQL 15, Python 3.11, scikit-learn 1.2 are
+# bookworm's): say so once, and go on.
+check_system() {
+  local id="" version_id=""
+  [[ -r /etc/os-release ]] && { id="$(. /etc/os-release && echo "${ID:-}")"; version_id="$(. /etc/os-release && echo "${VERSION_ID:-}")"; }
+  [[ "$id" == debian && "$version_id" == 12 ]] \
+    || say "warning: this is ${id:-an unknown system} ${version_id}; the project is tested on Debian 12 (bookworm) only, and its package names and versions may not exist here"
+}
+
 install_apt_packages() {
   local missing=() package
-  for package in "${apt_packages[@]}"; do
+  for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   ((${#missing[@]} == 0)) && return 0
 
-  command -v apt-get >/dev/null || die "missing ${missing[*]}, and this is not a Debian/Ubuntu machine; install them by hand."
+  command -v apt-get >/dev/null || die "missing ${missing[*]}, and this is not a Debian machine; install them by hand."
   local sudo=()
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   say "installing ${missing[*]}"
   "${sudo[@]}" apt-get update -qq
-  # policy-rc.d keeps the package from starting a system-wide broker: the AppHost runs its own.
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts a service when its package is installed: a system-wide RabbitMQ (and its epmd on every interface)
+  # and a PostgreSQL cluster that nothing here uses, since the AppHost and the tests run their own. A policy-rc.d that
+  # answers 101 ("not allowed") keeps them stopped, for this install only (a policy-rc.d already there is left alone).
+  local policy=/usr/sbin/policy-rc.d ours=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\n# written by %s for one install: no service starts\nexit 101\n' "$0" | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    ours=1
+  fi
+  local status=0
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  ((ours)) && "${sudo[@]}" rm -f "$policy"
+  ((status == 0)) || die "apt-get install ${missing[*]} failed"
 }
 
 check_dotnet() {
@@ -135,19 +163,31 @@ setup_development_keys() {
 }
 
 # The Kubernetes schema validator the deployment tests run (scripts/k8s): npm ci, only when the lock file changed.
+# Tests only: ./run.sh needs neither npm nor Node.js.
 setup_k8s_validator() {
   local dir="$root/scripts/k8s" stamp digest
   stamp="$dir/node_modules/.installed-lock"
   digest="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
   [[ "$(cat "$stamp" 2>/dev/null)" == "$digest" ]] && return 0
-  command -v npm >/dev/null || die "npm is required for the Kubernetes manifest checks (Debian package npm)."
+  command -v npm >/dev/null || install_apt_packages npm
   say "installing the Kubernetes schema validator (npm ci in scripts/k8s)"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed in $dir"
   echo "$digest" >"$stamp"
 }
 
-install_apt_packages
+# The deployment tests render the published kustomize base with `kubectl kustomize` (kubectl 1.14 or newer). Debian 12
+# has no kubectl package, so it is not installed here.
+check_kubectl() {
+  command -v kubectl >/dev/null \
+    || die "kubectl is required by the tests (tests/Deployment.Tests render the kustomize base with 'kubectl kustomize'); install it as https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/ says, then run ./test.sh again"
+}
+
+check_system
+install_apt_packages "${apt_packages[@]}"
 check_dotnet
 setup_development_keys
 setup_python
-setup_k8s_validator
+if ((for_tests)); then
+  check_kubectl
+  setup_k8s_validator
+fi
