@@ -68,7 +68,7 @@ public static class AdminApi
         api.MapGet("/audit/jobs/{jobId:guid}", GetJobAuditTrailAsync)
             .WithName("GetJobAuditTrail")
             .WithSummary("Every audit record of one job")
-            .WithDescription("What happened to the job, whoever owns it, oldest first: job.submitted, job.completed or job.failed, " +
+            .WithDescription("What happened to the job, whoever owns it, oldest first: job.completed or job.failed, " +
                              "webhook.delivered or webhook.failed, admin.job.requeued; an empty list for a job the log has not seen. Scope: admin.")
             .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
