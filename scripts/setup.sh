@@ -55,15 +55,23 @@ install_apt_packages() {
   # Debian starts a service when its package is installed: a system-wide RabbitMQ (and its epmd on every interface)
   # and a PostgreSQL cluster that nothing here uses, since the AppHost and the tests run their own. A policy-rc.d that
   # answers 101 ("not allowed") keeps them stopped, for this install only (a policy-rc.d already there is left alone).
-  local policy=/usr/sbin/policy-rc.d ours=0
+  # Removed again on the way out too, should the install be interrupted: left behind, it would stop every service
+  # that later installs and upgrades start.
+  local policy=/usr/sbin/policy-rc.d ours=0 remove
   if [[ ! -e "$policy" ]]; then
+    remove="rm -f $policy"
+    ((${#sudo[@]} == 0)) || remove="sudo $remove"
+    trap "$remove" EXIT
     printf '#!/bin/sh\n# written by %s for one install: no service starts\nexit 101\n' "$0" | "${sudo[@]}" tee "$policy" >/dev/null
     "${sudo[@]}" chmod 755 "$policy"
     ours=1
   fi
   local status=0
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
-  ((ours)) && "${sudo[@]}" rm -f "$policy"
+  if ((ours)); then
+    $remove
+    trap - EXIT
+  fi
   ((status == 0)) || die "apt-get install ${missing[*]} failed"
 }
 
