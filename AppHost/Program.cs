@@ -23,6 +23,7 @@ var databases = builder.AddServiceDatabases();
 var callerKeys = builder.AddWorkerCallerKeys();
 
 var inference = builder.AddUvicornApp("python-inference", "../python-inference", "app.main:app")
+    .WithOnlyTheReferenceVariablesItReads()
     .WithHttpHealthCheck("/health")
     .WithGrpcHealthCheck("inference.v1.Inference")
     .WithAnalyticsDatabase(databases)
@@ -35,6 +36,7 @@ var inference = builder.AddUvicornApp("python-inference", "../python-inference",
 // The `grpc` endpoint serves the model registry (registry.v1) to python-inference. In Kubernetes, its gRPC calls to
 // python-inference, and the gateway's, go to every python-inference pod in turn (a headless Service; docs/deployment.md).
 var worker = builder.AddProject<Projects.Worker>("worker")
+    .WithOnlyTheReferenceVariablesItReads()
     .WithHttpEndpoint()
     .WithGrpcEndpoint()
     .WithReplicas(builder.Configuration.GetValue("Worker:Replicas", 2))
@@ -59,6 +61,7 @@ inference.WithReference(worker).WithReference(messaging)
 // Http: over HTTP/JSON). Kestrel listens itself, on both loopback families; Aspire's
 // proxy would listen on 127.0.0.1 only.
 IResourceBuilder<ProjectResource> CallsUpstream(IResourceBuilder<ProjectResource> gateway) => gateway
+    .WithOnlyTheReferenceVariablesItReads()
     .WithWorkerToken(callerKeys)
     .WithInferenceTransport(builder)
     .WithReference(inference).WaitFor(inference)

@@ -66,6 +66,20 @@ public sealed class AspireManifestTests(PublishFixture publish)
     }
 
     [Fact]
+    public void Each_service_gets_only_the_reference_variables_it_reads()
+    {
+        // Connection strings and service discovery; not Aspire's per-property copies (WORKERDB_HOST, MESSAGING_URI,
+        // ..._PASSWORD) nor its endpoint variables (WORKER_HTTP), which nothing reads.
+        foreach (var service in new[] { "gateway", "worker", "python-inference" })
+        {
+            var names = Resources().GetProperty(service).GetProperty("env").EnumerateObject().Select(variable => variable.Name).ToList();
+            Assert.Contains(names, name => name.StartsWith("services__", StringComparison.Ordinal));
+            Assert.DoesNotContain(names, name => System.Text.RegularExpressions.Regex.IsMatch(
+                name, "^(WORKERDB|ANALYTICSDB|MESSAGING|POSTGRES|WORKER|PYTHON_INFERENCE)_(HOST|PORT|USERNAME|PASSWORD|URI|JDBCCONNECTIONSTRING|DATABASENAME|HTTPS?|GRPC)$"));
+        }
+    }
+
+    [Fact]
     public void The_gateway_trusts_the_ingress_that_ends_TLS()
     {
         // Without it, every token sent through the platform's HTTPS ingress would arrive over plain HTTP and be refused.
