@@ -44,7 +44,7 @@ internal static class DataServices
     public static IEnumerable<ClusterPort> ExternalPortsFor(string name) => name switch
     {
         "messaging" => [new ClusterPort("amqp", 5672, "tcp", false), new ClusterPort("amqps", 5671, "tcp", false)],
-        "postgres" or "workerdb" or "analyticsdb" => [new ClusterPort("postgres", 5432, "tcp", false)],
+        "workerdb" or "analyticsdb" => [new ClusterPort("postgres", 5432, "tcp", false)],
         _ => [],
     };
 
