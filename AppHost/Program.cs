@@ -30,6 +30,8 @@ var inference = builder.AddUvicornApp("python-inference", "../python-inference",
     .WithFastApiDocsLink()
     // Models trained elsewhere, served beside the built-in ones (PythonInference:ModelRepository; docs/models.md).
     .WithModelRepository()
+    // Which built-in models it serves besides (PythonInference:BuiltInModels: none, or some of sentiment,iris).
+    .WithBuiltInModelsSetting()
     .PublishAsDockerfileImage();
 
 // Two competing consumers of the jobs queue (Worker:Replicas), sharing one job database; Aspire's proxy spreads HTTP calls over both.

@@ -12,6 +12,19 @@ public static class ModelRepositoryExtensions
     public const string ConfigurationKey = "PythonInference:ModelRepository";
     public const string EnvironmentVariable = "MODEL_REPOSITORY";
 
+    /// <summary>Which built-in models python-inference serves: <c>none</c>, or some of <c>sentiment,iris</c> (unset: both).</summary>
+    public const string BuiltInModelsKey = "PythonInference:BuiltInModels";
+    public const string BuiltInModelsVariable = "BUILTIN_MODELS";
+
+    /// <summary>
+    /// <see cref="BuiltInModelsKey"/>, when set, passed on as it is: python-inference checks it at start-up (an unknown
+    /// name, or <c>none</c> without a model repository, stops it). A team serving only its own models sets <c>none</c>.
+    /// </summary>
+    public static IResourceBuilder<UvicornAppResource> WithBuiltInModelsSetting(this IResourceBuilder<UvicornAppResource> inference) =>
+        inference.ApplicationBuilder.Configuration[BuiltInModelsKey] is { Length: > 0 } chosen
+            ? inference.WithEnvironment(BuiltInModelsVariable, chosen)
+            : inference;
+
     public static IResourceBuilder<UvicornAppResource> WithModelRepository(this IResourceBuilder<UvicornAppResource> inference)
     {
         var builder = inference.ApplicationBuilder;

@@ -152,7 +152,10 @@ def _load_models(settings: Settings) -> ModelRegistry:
     started = time.perf_counter()
     try:
         registry = load_models(
-            settings.MODEL_CACHE_DIR, {sentiment.NAME: settings.SENTIMENT_DEFAULT_VERSION}, settings.MODEL_REPOSITORY
+            settings.MODEL_CACHE_DIR,
+            {sentiment.NAME: settings.SENTIMENT_DEFAULT_VERSION},
+            settings.MODEL_REPOSITORY,
+            settings.BUILTIN_MODELS,
         )
     except RepositoryError as error:
         # Said once, plainly, before the traceback: a model that cannot be served as declared stops the start-up.

@@ -210,6 +210,16 @@ public sealed class AppModelTests
     }
 
     [Fact]
+    public async Task Python_inference_is_told_which_built_in_models_to_serve_only_when_configured()
+    {
+        var model = await BuildModelAsync("--Messaging:Runtime=local", $"--{ModelRepositoryExtensions.BuiltInModelsKey}=iris");
+        Assert.Equal("iris", (await EnvironmentAsync(Resource(model, "python-inference")))[ModelRepositoryExtensions.BuiltInModelsVariable]);
+
+        var without = await EnvironmentAsync(Resource(await BuildModelAsync("--Messaging:Runtime=local"), "python-inference"));
+        Assert.DoesNotContain(ModelRepositoryExtensions.BuiltInModelsVariable, without.Keys);
+    }
+
+    [Fact]
     public async Task A_model_repository_that_is_not_a_folder_stops_the_apphost_naming_it()
     {
         var missing = Path.Combine(Path.GetTempPath(), $"no-models-{Guid.NewGuid():N}");

@@ -256,7 +256,7 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
     }
 
     [Fact]
-    public void A_model_repository_is_published_as_the_path_inside_the_image_and_only_when_one_is_configured()
+    public void A_model_repository_and_the_built_in_models_chosen_are_published_only_when_configured()
     {
         static IReadOnlyDictionary<string, string> PythonInferenceConfig(IEnumerable<object> objects) =>
             objects.OfType<V1ConfigMap>().Single(map => map.Metadata.Name == "python-inference-config").Data.AsReadOnly();
@@ -264,6 +264,9 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
         // --PythonInference:ModelRepository /srv/models: passed on as it is (no folder of the publishing machine).
         Assert.Equal(PublishFixture.ImageModelRepository, PythonInferenceConfig(publish.ExternalObjects)["MODEL_REPOSITORY"]);
         Assert.DoesNotContain("MODEL_REPOSITORY", PythonInferenceConfig(publish.Objects).Keys);
+        // --PythonInference:BuiltInModels none: the repository's models alone.
+        Assert.Equal("none", PythonInferenceConfig(publish.ExternalObjects)["BUILTIN_MODELS"]);
+        Assert.DoesNotContain("BUILTIN_MODELS", PythonInferenceConfig(publish.Objects).Keys);
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class PublishFixture : IAsyncLifetime
             RunAppHostAsync(expectSuccess: true, "--publisher", "manifest", "--output-path", ManifestPath),
             RunAppHostAsync(expectSuccess: true, "--operation", "publish", "--step", "publish", "--output-path", ExternalBaseDirectory,
                 "--Messaging:Runtime", "external", "--Database:Runtime", "external", "--Gateway:InferenceTransport", "Http",
-                "--PythonInference:ModelRepository", ImageModelRepository));
+                "--PythonInference:ModelRepository", ImageModelRepository, "--PythonInference:BuiltInModels", "none"));
 
         // The operator's part: fill in every secret the examples name (values only for this test).
         foreach (var example in Directory.GetFiles(Root, "*.env.example", SearchOption.AllDirectories))

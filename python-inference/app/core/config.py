@@ -93,6 +93,23 @@ def _fault_delay(environ: Mapping[str, str], name: str, environment: str) -> flo
     return value
 
 
+BUILT_IN_MODELS = ("sentiment", "iris")
+
+
+def _built_in_models(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Which built-in models to serve: unset, all; `none`, none; else a comma-separated list of their names."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return BUILT_IN_MODELS
+    if raw.lower() == "none":
+        return ()
+    chosen = [part.strip() for part in raw.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in BUILT_IN_MODELS]
+    if unknown or not chosen:
+        raise ValueError(f"{name} must be none or some of {', '.join(BUILT_IN_MODELS)} (comma-separated), got {raw!r}")
+    return tuple(model for model in BUILT_IN_MODELS if model in chosen)
+
+
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
@@ -146,6 +163,9 @@ class Settings:
     # Models trained elsewhere, served beside the built-in ones: <name>/<version>/model.joblib + model.json each
     # (app/ml/repository.py). Unset: the built-in models only. Anything wrong in it stops the start-up.
     MODEL_REPOSITORY: Path | None = None
+    # The built-in models served (BUILTIN_MODELS: `none`, or some of sentiment,iris; unset: both). A repository's
+    # models are served either way; with neither there is nothing to serve, and the start-up stops.
+    BUILTIN_MODELS: tuple[str, ...] = BUILT_IN_MODELS
     OTEL_SERVICE_NAME: str = "python-inference"
     OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
     OTEL_EXPORTER_OTLP_HEADERS: str | None = None
@@ -223,12 +243,16 @@ class Settings:
         environment = _optional(env, "ENVIRONMENT") or cls.ENVIRONMENT
         if provider == "postgres" and analytics_database is None:
             raise ValueError("Database__Provider=postgres needs ConnectionStrings__analyticsdb")
+        built_in = _built_in_models(env, "BUILTIN_MODELS")
+        if not built_in and repository is None:
+            raise ValueError("BUILTIN_MODELS=none needs MODEL_REPOSITORY: there would be no model to serve")
         return cls(
             MAX_BATCH_SIZE=_positive_int(env, "MAX_BATCH_SIZE", cls.MAX_BATCH_SIZE),
             MAX_TEXT_LENGTH=_positive_int(env, "MAX_TEXT_LENGTH", cls.MAX_TEXT_LENGTH),
             MAX_BODY_BYTES=_positive_int(env, "MAX_BODY_BYTES", cls.MAX_BODY_BYTES),
             MODEL_CACHE_DIR=Path(cache_dir) if cache_dir else cls.MODEL_CACHE_DIR,
             MODEL_REPOSITORY=Path(repository) if repository else None,
+            BUILTIN_MODELS=built_in,
             OTEL_SERVICE_NAME=_optional(env, "OTEL_SERVICE_NAME") or cls.OTEL_SERVICE_NAME,
             OTEL_EXPORTER_OTLP_ENDPOINT=_optional(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
             OTEL_EXPORTER_OTLP_HEADERS=_optional(env, "OTEL_EXPORTER_OTLP_HEADERS"),

@@ -9,7 +9,7 @@ and the request path takes no lock. A request resolves its model once and report
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from app.ml import iris, sentiment, sentiment_tfidf
@@ -100,16 +100,29 @@ class ModelRegistry:
         return iter([served[name] for name in sorted(served)])
 
 
+BUILT_IN_LOADERS: Mapping[str, tuple[Callable[[Path], ServedModel], ...]] = {
+    sentiment.NAME: (sentiment.load, sentiment_tfidf.load),
+    iris.NAME: (iris.load,),
+}
+
+
 def load_models(
-    cache_dir: Path, default_versions: Mapping[str, str] | None = None, repository: Path | None = None
+    cache_dir: Path,
+    default_versions: Mapping[str, str] | None = None,
+    repository: Path | None = None,
+    built_ins: Iterable[str] | None = None,
 ) -> ModelRegistry:
-    """The built-in models, and every version in the model repository if there is one (app/ml/repository.py).
+    """The built-in models (those named in `built_ins`; all by default), and every version in the model repository if
+    there is one (app/ml/repository.py).
 
     A repository version of a built-in model joins its versions (the built-in default is still served first); a model
     only the repository has serves its highest version first. Either way, once python-inference has registered with
     the Worker, the registry's active version is the one served.
     """
-    built_in = [sentiment.load(cache_dir), sentiment_tfidf.load(cache_dir), iris.load(cache_dir)]
+    names = list(BUILT_IN_LOADERS) if built_ins is None else list(built_ins)
+    built_in = [load(cache_dir) for name in names for load in BUILT_IN_LOADERS[name]]
+    default_versions = {name: version for name, version in (default_versions or {}).items()
+                        if name in names or name not in BUILT_IN_LOADERS}
     if repository is None:
         return ModelRegistry(built_in, default_versions)
     built_in_names = {model.name for model in built_in}

@@ -263,3 +263,25 @@ def test_the_service_refuses_to_start_in_production_with_a_fault_delay() -> None
 
     assert started.returncode != 0
     assert "FAULT_PREDICTION_DELAY injects a fault and is refused in Production" in started.stderr
+
+
+def test_the_built_in_models_are_both_unless_a_list_or_none_says_otherwise() -> None:
+    assert Settings.from_env({}).BUILTIN_MODELS == ("sentiment", "iris")
+    assert Settings.from_env({"BUILTIN_MODELS": "iris"}).BUILTIN_MODELS == ("iris",)
+    assert Settings.from_env({"BUILTIN_MODELS": " iris , sentiment "}).BUILTIN_MODELS == ("sentiment", "iris")
+    assert Settings.from_env({"BUILTIN_MODELS": "None", "MODEL_REPOSITORY": "/srv/models"}).BUILTIN_MODELS == ()
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"BUILTIN_MODELS": "wine"}, "BUILTIN_MODELS must be none or some of sentiment, iris"),
+        ({"BUILTIN_MODELS": ","}, "BUILTIN_MODELS must be none or some of sentiment, iris"),
+        ({"BUILTIN_MODELS": "none"}, "BUILTIN_MODELS=none needs MODEL_REPOSITORY"),
+    ],
+)
+def test_built_in_models_that_do_not_exist_or_leave_nothing_to_serve_stop_the_start(
+    environment: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(environment)

@@ -242,6 +242,23 @@ def test_repository_models_join_the_built_in_ones(tmp_path: Path, model_cache_di
     assert registry.get("sentiment").predict(["lovely"])[0].label in {"good", "bad"}
 
 
+def test_only_the_built_in_models_asked_for_are_served_beside_the_repository(tmp_path: Path, model_cache_dir: Path) -> None:
+    write_wine(tmp_path)
+    write_model(tmp_path, "sentiment", "3.0.0", text_model(), input_kind="text", description="Sentiment, our own.",
+                evaluation=EVALUATION)
+
+    # None of them: the repository's alone, its sentiment served at its own version (the built-in default dropped).
+    own = load_models(model_cache_dir, {"sentiment": "1.0.0"}, tmp_path, built_ins=())
+    assert {m.name: m.version for m in own} == {"sentiment": "3.0.0", "wine": "1.0.0"}
+    assert [m.version for m in own.versions("sentiment")] == ["3.0.0"]
+
+    # Some of them, with or without a repository.
+    assert {m.name for m in load_models(model_cache_dir, None, tmp_path, built_ins=["iris"])} == {"iris", "sentiment", "wine"}
+    assert {m.name: m.version for m in load_models(model_cache_dir, {"sentiment": "1.0.0"}, None, built_ins=["iris"])} == {
+        "iris": "1.0.0"
+    }
+
+
 def test_a_repository_version_that_is_a_built_in_one_is_refused(tmp_path: Path, model_cache_dir: Path) -> None:
     write_model(tmp_path, "sentiment", "2.0.0", text_model(), input_kind="text", description="A clash.",
                 evaluation=EVALUATION)

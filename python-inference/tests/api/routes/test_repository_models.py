@@ -91,3 +91,14 @@ def test_a_repository_that_cannot_be_served_stops_the_start_up(
     with caplog.at_level(logging.ERROR, logger="app.main"), pytest.raises(RepositoryError, match="artifact_sha256"):
         create_app(dataclasses.replace(settings, MODEL_REPOSITORY=tmp_path))
     assert any("cannot be served" in record.getMessage() for record in caplog.records)
+
+
+def test_with_no_built_in_model_the_app_serves_the_repository_alone(settings: Settings, repository: Path) -> None:
+    app = create_app(dataclasses.replace(settings, MODEL_REPOSITORY=repository, BUILTIN_MODELS=()))
+    with TestClient(app) as http:
+        assert http.get("/health").status_code == 200
+        assert [m["name"] for m in http.get("/v1/models").json()["models"]] == ["wine"]
+        missing = http.post("/v1/predict", json={"model": "sentiment", "inputs": ["fine"]})
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "model_not_found"
+        assert http.post("/v1/predict", json={"model": "wine", "inputs": [FIRST_WINE]}).status_code == 200
