@@ -54,7 +54,8 @@ install_apt_packages() {
   "${sudo[@]}" apt-get update -qq
   # Debian starts a service when its package is installed: a system-wide RabbitMQ (and its epmd on every interface)
   # and a PostgreSQL cluster that nothing here uses, since the AppHost and the tests run their own. A policy-rc.d that
-  # answers 101 ("not allowed") keeps them stopped, for this install only (a policy-rc.d already there is left alone).
+  # answers 101 ("not allowed") keeps them stopped through this install (a policy-rc.d already there is left alone);
+  # their units are disabled after it.
   # Removed again on the way out too, should the install be interrupted: left behind, it would stop every service
   # that later installs and upgrades start.
   local policy=/usr/sbin/policy-rc.d ours=0 remove
@@ -73,6 +74,17 @@ install_apt_packages() {
     trap - EXIT
   fi
   ((status == 0)) || die "apt-get install ${missing[*]} failed"
+  # The policy only holds for the install: the packages still enable their units, which would start at the next boot.
+  # On a machine that runs systemd, disable those of the packages just installed.
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    local units=()
+    [[ " ${missing[*]} " == *" rabbitmq-server "* ]] && units+=(rabbitmq-server.service epmd.socket epmd.service)
+    [[ " ${missing[*]} " == *" postgresql-15 "* ]] && units+=(postgresql.service)
+    if ((${#units[@]} > 0)); then
+      say "disabling ${units[*]}: the stack runs its own broker and database"
+      "${sudo[@]}" systemctl disable --now --quiet "${units[@]}" 2>/dev/null || true
+    fi
+  fi
 }
 
 check_dotnet() {

@@ -157,30 +157,37 @@ public static class DatabaseExtensions
             ? throw new DistributedApplicationException(
                 $"{ProviderConfigurationKey} is sqlite, which keeps the state in files of one machine; a published " +
                 "deployment runs its Worker replicas on several, sharing PostgreSQL. Publish without " +
-                $"{ProviderConfigurationKey} (PostgreSQL in a container) or with {RuntimeConfigurationKey}=external.")
+                $"{ProviderConfigurationKey} (or with postgres): PostgreSQL in a container, or with " +
+                $"{RuntimeConfigurationKey}=external a server you run.")
             : chosen;
     }
 
     private static (DatabaseRuntime Runtime, string Reason) ChooseRuntime(IDistributedApplicationBuilder builder)
     {
         var configured = builder.Configuration[RuntimeConfigurationKey];
-        if (builder.ExecutionContext.IsPublishMode)
-        {
-            // The machine's binaries mean nothing to a deployment: a container, or a server someone else runs.
-            return string.Equals(configured, "external", StringComparison.OrdinalIgnoreCase)
-                ? (DatabaseRuntime.External, $"publish mode, {RuntimeConfigurationKey}=external")
-                : (DatabaseRuntime.Container, "publish mode");
-        }
-
+        DatabaseRuntime? chosen = null;
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            if (!Enum.TryParse<DatabaseRuntime>(configured, ignoreCase: true, out var chosen) || !Enum.IsDefined(chosen))
+            if (!Enum.TryParse<DatabaseRuntime>(configured, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed))
             {
                 throw new DistributedApplicationException(
                     $"{RuntimeConfigurationKey} is '{configured}'; expected container, local or external.");
             }
 
-            return (chosen, $"{RuntimeConfigurationKey}={configured}");
+            chosen = parsed;
+        }
+
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            // The machine's binaries mean nothing to a deployment: a container, or a server someone else runs.
+            return chosen == DatabaseRuntime.External
+                ? (DatabaseRuntime.External, $"publish mode, {RuntimeConfigurationKey}=external")
+                : (DatabaseRuntime.Container, "publish mode");
+        }
+
+        if (chosen is { } runtime)
+        {
+            return (runtime, $"{RuntimeConfigurationKey}={configured}");
         }
 
         var containerRuntime = builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] ?? "docker";

@@ -68,8 +68,9 @@ public static class AdminApi
         api.MapGet("/audit/jobs/{jobId:guid}", GetJobAuditTrailAsync)
             .WithName("GetJobAuditTrail")
             .WithSummary("Every audit record of one job")
-            .WithDescription("What happened to the job, whoever owns it, oldest first: job.completed or job.failed, " +
-                             "webhook.delivered or webhook.failed, admin.job.requeued; an empty list for a job the log has not seen. Scope: admin.")
+            .WithDescription("What happened to the job, whoever owns it, oldest first: job.failed and/or job.completed (a " +
+                             "requeued job can have both), webhook.delivered or webhook.failed, admin.job.requeued; an empty " +
+                             "list for a job the log has not seen. Scope: admin.")
             .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
@@ -77,7 +78,8 @@ public static class AdminApi
             .WithName("ListAuditEvents")
             .WithSummary("The latest audit records of one event type")
             .WithDescription("?type= (required, e.g. model.activated, admin.consumption.paused) and ?limit= 1 to 1000 " +
-                             "(default 100); oldest first, each with who did it in data.actor where a person did. Scope: admin.")
+                             "(default 100); oldest first. Who made a change is in data.actor for admin.* records (a user, " +
+                             "or dashboard) and in data.activatedBy for model.activated. Scope: admin.")
             .RequireScope(Scopes.Admin, RateLimitingOptions.Admin)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);

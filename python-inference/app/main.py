@@ -153,7 +153,7 @@ def _load_models(settings: Settings) -> ModelRegistry:
     try:
         registry = load_models(
             settings.MODEL_CACHE_DIR,
-            {sentiment.NAME: settings.SENTIMENT_DEFAULT_VERSION},
+            {sentiment.NAME: settings.SENTIMENT_DEFAULT_VERSION} if settings.SENTIMENT_DEFAULT_VERSION else None,
             settings.MODEL_REPOSITORY,
             settings.BUILTIN_MODELS,
         )

@@ -439,6 +439,7 @@ class WaitProbes:
         if self.alive:
             self._liveness = LivenessProbes(self.alive, self.INTERVAL_S)
             if not await asyncio.to_thread(self._liveness.wait_for_readings):
+                self._liveness.stop()
                 raise OSError(f"a service's /alive did not answer within 10 s: {self.alive}")
         targets = ([("disk", self._disk, ())] + ([("postgres", self._postgres, ())] if self.postgres_conninfo else [])
                    + ([("sqlite", self._sqlite, ())] if self.sqlite_path else []))
@@ -463,6 +464,9 @@ class WaitProbes:
         self.cpu.stop()
         if self._liveness:
             readings |= await asyncio.to_thread(self._liveness.stop)
+            if failed := {name: count for name, count in self._liveness.failures.items() if count}:
+                print(f"\n**Failed asks of `/alive`** (refused, dropped or not HTTP; timed as readings all the same): "
+                      + ", ".join(f"{name}: {count}" for name, count in failed.items()))
         if self._broker:
             await asyncio.wait([self._broker], timeout=5)
         for thread in self._threads:
@@ -786,6 +790,11 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         # A phase starts with its events queues empty (the warm-up's events consumed), and a profile ends with them
         # empty again: the events of its own jobs, and only those, are consumed within it.
         backlog_before = await backlog.drain() if backlog else None
+        # The watch and the probes start first (each waits for its first reading), outside the measured window.
+        host = HostWatch()
+        host.start()
+        if probes:
+            await probes.start()
         if phase_file:  # the measured jobs start now (jobs.sh --trace starts its recordings)
             with open(phase_file, "w", encoding="utf-8") as file:
                 file.write("single\n")
@@ -794,10 +803,6 @@ async def jobs_rate(gateway: str, token: str, jobs: int, batch: int, concurrency
         wall_start = datetime.now().astimezone() - timedelta(milliseconds=5)
         # wrk runs in a thread of its own: nothing else runs meanwhile (but the watch and the probes), and the event
         # loop stays free.
-        host = HostWatch()
-        host.start()
-        if probes:
-            await probes.start()
         submission = await asyncio.to_thread(submit_with_wrk, gateway, token, jobs, batch, concurrency)
         readings = await probes.stop() if probes else None
         host.stop()

@@ -9,9 +9,11 @@ not hold it. Standard library only.
     liveness.py INTERVAL NAME=URL [NAME=URL ...]
 
 asks every URL every INTERVAL seconds over a kept connection (a dropped one is timed and connected again) and writes a
-line per answer: `<index of the NAME=URL argument> <wall clock the ask began> <milliseconds it took>`. On SIGTERM it
-writes each ask still under way with its wait so far, and nothing after, then ends; it also ends if its parent goes.
-`LivenessProbes` is the driver's side: it starts the process and collects its readings by name."""
+line per ask: `<index of the NAME=URL argument> <wall clock the ask began> <milliseconds it took> <ok|failed|waiting>`
+(failed: refused, dropped or not HTTP; its time counts as a reading all the same). On SIGTERM it writes each ask still
+under way (`waiting`) with its wait so far, and nothing after, then ends; it also ends if its parent goes.
+`LivenessProbes` is the driver's side: it starts the process and collects its readings by name, and counts the failed
+asks, so that a service that is down is not read as one that answers quickly."""
 
 from __future__ import annotations
 
@@ -37,8 +39,8 @@ class Asker:
         self._stopped = threading.Event()
         self._under_way: dict[int, tuple[float, float]] = {}  # index -> (wall clock, perf counter) the ask began
 
-    def _write(self, index: int, started: float, ms: float) -> None:
-        self.out.write(f"{index} {started:.6f} {ms:.3f}\n")
+    def _write(self, index: int, started: float, ms: float, outcome: str) -> None:
+        self.out.write(f"{index} {started:.6f} {ms:.3f} {outcome}\n")
         self.out.flush()
 
     def ask_forever(self, index: int) -> None:
@@ -48,16 +50,18 @@ class Asker:
             while not self._stopped.is_set():
                 with self._lock:
                     began = self._under_way[index] = (time.time(), time.perf_counter())
+                outcome = "ok"
                 try:
                     connection.request("GET", parts.path or "/")
                     connection.getresponse().read()
                 except (OSError, http.client.HTTPException):
                     connection.close()  # timed all the same; the next ask connects again
+                    outcome = "failed"
                 with self._lock:
                     del self._under_way[index]
                     if self._stopped.is_set():  # counted by stop, with its wait so far
                         break
-                    self._write(index, began[0], (time.perf_counter() - began[1]) * 1000)
+                    self._write(index, began[0], (time.perf_counter() - began[1]) * 1000, outcome)
                 self._stopped.wait(self.interval_s)
         finally:
             connection.close()
@@ -71,7 +75,7 @@ class Asker:
             self._stopped.set()
             now = time.perf_counter()
             for index, (started, clock) in sorted(self._under_way.items()):
-                self._write(index, started, (now - clock) * 1000)
+                self._write(index, started, (now - clock) * 1000, "waiting")
 
 
 def main(arguments: list[str]) -> int:
@@ -94,11 +98,13 @@ def main(arguments: list[str]) -> int:
 class LivenessProbes:
     """The driver's side: runs liveness.py for `alive` (name -> URL) in a session of its own, and a thread here
     collects its lines; `stop` asks it to end and returns each name's readings (wall-clock start in seconds,
-    milliseconds), those still under way counted with their wait so far."""
+    milliseconds), those still under way counted with their wait so far; `failures` counts each service's failed asks."""
 
     def __init__(self, alive: dict[str, str], interval_s: float) -> None:
         self.names = list(alive)
         self.readings: dict[str, list[tuple[float, float]]] = {name: [] for name in self.names}
+        self.failures: dict[str, int] = dict.fromkeys(self.names, 0)
+        self._answered: set[str] = set()
         self._first = threading.Event()
         self._child = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), str(interval_s)]
@@ -108,8 +114,8 @@ class LivenessProbes:
         self._reader.start()
 
     def wait_for_readings(self, timeout_s: float = 10) -> bool:
-        """Waits until every service has answered once (the process takes a moment to start): False if one has not
-        within `timeout_s`."""
+        """Waits until every service has answered once, a failed ask not counting (the process takes a moment to
+        start): False if one has not within `timeout_s`."""
         return self._first.wait(timeout_s)
 
     @property
@@ -119,10 +125,15 @@ class LivenessProbes:
     def _read(self) -> None:
         assert self._child.stdout
         for line in self._child.stdout:  # until the process ends
-            index, started, ms = line.split()
-            self.readings[self.names[int(index)]].append((float(started), float(ms)))
-            if all(self.readings.values()):
-                self._first.set()
+            index, started, ms, outcome = line.split()
+            name = self.names[int(index)]
+            self.readings[name].append((float(started), float(ms)))
+            if outcome == "failed":
+                self.failures[name] += 1
+            elif outcome == "ok":
+                self._answered.add(name)
+                if len(self._answered) == len(self.names):
+                    self._first.set()
 
     def stop(self) -> dict[str, list[tuple[float, float]]]:
         self._child.terminate()  # it writes the asks under way and ends

@@ -266,11 +266,16 @@ public sealed class MessagingTests(AppHostFixture stack)
             var done = await WaitUntilFinishedAsync(client, id, timeout.Token);
             Assert.Equal("succeeded", done.GetProperty("status").GetString());
             Assert.Equal(1, done.GetProperty("attempts").GetInt32());
-            // The operator reads the job's audit trail through the gateway, the only public entrance.
-            var trail = (await operatorClient.GetFromJsonAsync<JsonElement>($"/api/v1/admin/audit/jobs/{id}", timeout.Token))
-                .EnumerateArray().ToList();
+            // The operator reads the job's audit trail through the gateway, the only public entrance. job.completed
+            // reaches the log through the events exchange, after the job reads succeeded: wait for it.
+            List<JsonElement> trail;
+            while (!(trail = (await operatorClient.GetFromJsonAsync<JsonElement>($"/api/v1/admin/audit/jobs/{id}", timeout.Token))
+                       .EnumerateArray().ToList()).Any(record => record.GetProperty("type").GetString() == "job.completed"))
+            {
+                await Task.Delay(100, timeout.Token);
+            }
+
             Assert.All(trail, record => Assert.Equal(id.ToString(), record.GetProperty("jobId").GetString()));
-            Assert.Contains(trail, record => record.GetProperty("type").GetString() == "job.completed");
             var audit = Assert.Single(trail, e => e.GetProperty("type").GetString() == "admin.job.requeued");
             // The actor is the authenticated caller: the admin the gateway's token named, or the dashboard's own token.
             Assert.EndsWith(actor, audit.GetProperty("data").GetProperty("actor").GetString(), StringComparison.Ordinal);

@@ -25,6 +25,27 @@ public sealed class PublishFailureTests
     }
 
     [Fact]
+    public async Task A_database_runtime_that_does_not_exist_is_refused_when_publishing_too()
+    {
+        var manifest = Path.Combine(Path.GetTempPath(), $"deployment-tests-runtime-{Guid.NewGuid():N}", "aspire-manifest.json");
+        try
+        {
+            var result = await PublishFixture.RunAppHostAsync(expectSuccess: false,
+                "--publisher", "manifest", "--output-path", manifest, "--Database:Runtime", "externl");
+            Assert.NotEqual(0, result.ExitCode);
+            Assert.Contains("Database:Runtime is 'externl'; expected container, local or external.", result.All, StringComparison.Ordinal);
+            Assert.False(File.Exists(manifest));
+        }
+        finally
+        {
+            if (Path.GetDirectoryName(manifest) is { } folder && Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Publishing_with_SQLite_is_refused_with_why_since_the_replicas_share_their_jobs()
     {
         var manifest = Path.Combine(Path.GetTempPath(), $"deployment-tests-sqlite-{Guid.NewGuid():N}", "aspire-manifest.json");

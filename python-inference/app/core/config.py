@@ -196,7 +196,9 @@ class Settings:
     WORKER_TOKEN_KEY: str | None = None
     WORKER_TOKEN_LIFETIME: float = 120.0  # seconds; a token is renewed after half of it
     # The sentiment version served until the Worker's registry names the active one.
-    SENTIMENT_DEFAULT_VERSION: str = "1.0.0"
+    # The sentiment version served first (until the registry names the active one); unset, the first built-in
+    # (1.0.0), or a repository's highest when the built-in sentiment is not served.
+    SENTIMENT_DEFAULT_VERSION: str | None = None
     # The RabbitMQ broker; without it messaging is off and the service only serves HTTP.
     MESSAGING_URL: str | None = None
     EVENTS_EXCHANGE: str = "events"
@@ -277,7 +279,7 @@ class Settings:
             REGISTRY_HTTP_ATTEMPTS=_positive_int(env, "REGISTRY_HTTP_ATTEMPTS", cls.REGISTRY_HTTP_ATTEMPTS),
             WORKER_TOKEN_KEY=_optional(env, "WORKER_TOKEN_KEY"),
             WORKER_TOKEN_LIFETIME=_positive_float(env, "WORKER_TOKEN_LIFETIME", cls.WORKER_TOKEN_LIFETIME),
-            SENTIMENT_DEFAULT_VERSION=_optional(env, "SENTIMENT_DEFAULT_VERSION") or cls.SENTIMENT_DEFAULT_VERSION,
+            SENTIMENT_DEFAULT_VERSION=_optional(env, "SENTIMENT_DEFAULT_VERSION"),
             MESSAGING_URL=_amqp_url(env, "ConnectionStrings__messaging"),
             EVENTS_EXCHANGE=_optional(env, "EVENTS_EXCHANGE") or cls.EVENTS_EXCHANGE,
             ANALYTICS_QUEUE=_optional(env, "ANALYTICS_QUEUE") or cls.ANALYTICS_QUEUE,

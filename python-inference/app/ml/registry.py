@@ -121,8 +121,8 @@ def load_models(
     """
     names = list(BUILT_IN_LOADERS) if built_ins is None else list(built_ins)
     built_in = [load(cache_dir) for name in names for load in BUILT_IN_LOADERS[name]]
-    default_versions = {name: version for name, version in (default_versions or {}).items()
-                        if name in names or name not in BUILT_IN_LOADERS}
+    if repository is None and not built_in:
+        raise RepositoryError("no built-in model asked for and no model repository: nothing to serve")
     if repository is None:
         return ModelRegistry(built_in, default_versions)
     built_in_names = {model.name for model in built_in}
@@ -135,8 +135,10 @@ def load_models(
                 "give the repository's another version"
             )
     defaults = dict(default_versions or {})
-    for model in added:
-        if model.name not in built_in_names:
-            # load_repository gives each model's versions in order, so the last one seen is the highest.
-            defaults[model.name] = model.version
+    # load_repository gives each model's versions in order, so the last one seen is the highest.
+    highest = {model.name: model.version for model in added if model.name not in built_in_names}
+    for name, version in highest.items():
+        defaults.setdefault(name, version)
+    if not built_in and not added:
+        raise RepositoryError(f"{repository}: no model in it, and no built-in model asked for: nothing to serve")
     return ModelRegistry([*built_in, *added], defaults)

@@ -4,6 +4,7 @@ against a small HTTP server of the test's own that stalls, drops a connection or
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -68,6 +69,7 @@ def test_every_answer_is_timed_and_a_dropped_connection_is_timed_and_connected_a
         readings = probes.stop()
 
     waits = [ms for _, ms in readings["Worker 1"]]
+    assert probes.failures == {"Worker 1": 1}  # the dropped connection, timed as a reading too
     assert set(asked) == {"/alive"} and len(waits) >= 5, (waits, asked)
     assert waits[1] >= 150, waits  # the stalled answer, timed
     # The dropped connection is not waited on for the 30 s timeout (a second is room for a loaded machine), and the
@@ -112,3 +114,16 @@ def test_an_ask_still_waiting_when_stopped_counts_once_with_its_wait_so_far_and_
     assert stopped_in < 3, stopped_in  # not held by the ask under way
     (first, waiting) = readings["gateway"]
     assert first[1] < waiting[1] and waiting[1] >= 300, readings  # the last: the ask under way, with its wait so far
+
+
+def test_a_service_that_refuses_every_connection_is_not_taken_for_one_that_answers() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # closed again: nothing listens there
+    probes = liveness.LivenessProbes({"Worker 1": f"http://127.0.0.1:{port}/alive"}, 0.025)
+    try:
+        assert not probes.wait_for_readings(0.5)  # refused asks are no answer
+        until(lambda: probes.failures["Worker 1"] >= 3)
+    finally:
+        readings = probes.stop()
+    assert len(readings["Worker 1"]) >= probes.failures["Worker 1"] >= 3  # each refusal timed and counted

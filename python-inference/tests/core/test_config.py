@@ -152,7 +152,7 @@ def test_a_worker_grpc_url_without_scheme_host_and_port_fails_at_start_up(value:
 
 def test_registry_settings_are_read_from_the_environment() -> None:
     defaults = Settings.from_env({})
-    assert (defaults.SENTIMENT_DEFAULT_VERSION, defaults.REGISTRY_CALL_TIMEOUT) == ("1.0.0", 5.0)
+    assert (defaults.SENTIMENT_DEFAULT_VERSION, defaults.REGISTRY_CALL_TIMEOUT) == (None, 5.0)
     settings = Settings.from_env({"SENTIMENT_DEFAULT_VERSION": "2.0.0", "REGISTRY_CALL_TIMEOUT": "0.5"})
 
     assert (settings.SENTIMENT_DEFAULT_VERSION, settings.REGISTRY_CALL_TIMEOUT) == ("2.0.0", 0.5)

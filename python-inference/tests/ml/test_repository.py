@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from app.ml.cache import Evaluation
-from app.ml.registry import load_models
+from app.ml.registry import VersionNotFoundError, load_models
 from app.ml.repository import (
     ARTIFACT,
     MANIFEST,
@@ -247,16 +247,30 @@ def test_only_the_built_in_models_asked_for_are_served_beside_the_repository(tmp
     write_model(tmp_path, "sentiment", "3.0.0", text_model(), input_kind="text", description="Sentiment, our own.",
                 evaluation=EVALUATION)
 
-    # None of them: the repository's alone, its sentiment served at its own version (the built-in default dropped).
-    own = load_models(model_cache_dir, {"sentiment": "1.0.0"}, tmp_path, built_ins=())
+    # None of them: the repository's alone, its sentiment served at its own highest version, or the one asked for; a
+    # version it does not have stops the load.
+    own = load_models(model_cache_dir, None, tmp_path, built_ins=())
     assert {m.name: m.version for m in own} == {"sentiment": "3.0.0", "wine": "1.0.0"}
     assert [m.version for m in own.versions("sentiment")] == ["3.0.0"]
+    write_model(tmp_path, "sentiment", "3.1.0", text_model(), input_kind="text", description="Sentiment, newer.",
+                evaluation=EVALUATION)
+    assert load_models(model_cache_dir, {"sentiment": "3.0.0"}, tmp_path, built_ins=()).get("sentiment").version == "3.0.0"
+    assert load_models(model_cache_dir, None, tmp_path, built_ins=()).get("sentiment").version == "3.1.0"
+    with pytest.raises(VersionNotFoundError):
+        load_models(model_cache_dir, {"sentiment": "1.0.0"}, tmp_path, built_ins=())
 
     # Some of them, with or without a repository.
     assert {m.name for m in load_models(model_cache_dir, None, tmp_path, built_ins=["iris"])} == {"iris", "sentiment", "wine"}
     assert {m.name: m.version for m in load_models(model_cache_dir, {"sentiment": "1.0.0"}, None, built_ins=["iris"])} == {
         "iris": "1.0.0"
     }
+
+
+def test_nothing_to_serve_stops_the_load(tmp_path: Path, model_cache_dir: Path) -> None:
+    with pytest.raises(RepositoryError, match="no model in it, and no built-in model asked for"):
+        load_models(model_cache_dir, None, tmp_path, built_ins=())  # an empty repository
+    with pytest.raises(RepositoryError, match="nothing to serve"):
+        load_models(model_cache_dir, None, None, built_ins=[])
 
 
 def test_a_repository_version_that_is_a_built_in_one_is_refused(tmp_path: Path, model_cache_dir: Path) -> None:
