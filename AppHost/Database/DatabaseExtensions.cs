@@ -1,4 +1,3 @@
-using AppHost.Messaging;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.Configuration;
 
@@ -12,19 +11,6 @@ public enum DatabaseProvider
 
     /// <summary>PostgreSQL: shared by every replica, on any machine.</summary>
     Postgres,
-}
-
-/// <summary>Where the PostgreSQL server comes from (configuration key <c>Database:Runtime</c>).</summary>
-public enum DatabaseRuntime
-{
-    /// <summary>Aspire's PostgreSQL container.</summary>
-    Container,
-
-    /// <summary>The machine's own PostgreSQL binaries, run as an executable resource.</summary>
-    Local,
-
-    /// <summary>A server someone else runs: <c>ConnectionStrings:workerdb</c> and <c>ConnectionStrings:analyticsdb</c>.</summary>
-    External,
 }
 
 /// <summary>
@@ -67,20 +53,20 @@ public static class DatabaseExtensions
             return new ServiceDatabases(provider, null, null, null);
         }
 
-        var (runtime, reason) = ChooseRuntime(builder);
+        var (runtime, reason) = ServiceRuntimes.Choose(builder, RuntimeConfigurationKey);
         Console.WriteLine($"database: PostgreSQL runtime '{runtime.ToString().ToLowerInvariant()}' ({reason})");
         switch (runtime)
         {
-            case DatabaseRuntime.Container:
+            case ServiceRuntime.Container:
                 // The official image's entrypoint runs postgres with arguments that start with a dash.
                 var container = builder.AddPostgres(ServerName).WithImageTag(ContainerImageTag).WithArgs(PostgresTuning.Arguments);
                 return new ServiceDatabases(provider, null,
                     Erase(container.AddDatabase(WorkerDatabaseName)), Erase(container.AddDatabase(AnalyticsDatabaseName)));
-            case DatabaseRuntime.Local:
+            case ServiceRuntime.Local:
                 var local = builder.AddLocalPostgresServer(ServerName);
                 return new ServiceDatabases(provider, Erase(local),
                     Erase(local.AddDatabase(WorkerDatabaseName)), Erase(local.AddDatabase(AnalyticsDatabaseName)));
-            case DatabaseRuntime.External:
+            case ServiceRuntime.External:
                 return new ServiceDatabases(provider, null,
                     builder.AddConnectionString(WorkerDatabaseName), builder.AddConnectionString(AnalyticsDatabaseName));
             default:
@@ -160,39 +146,5 @@ public static class DatabaseExtensions
                 $"{ProviderConfigurationKey} (or with postgres): PostgreSQL in a container, or with " +
                 $"{RuntimeConfigurationKey}=external a server you run.")
             : chosen;
-    }
-
-    private static (DatabaseRuntime Runtime, string Reason) ChooseRuntime(IDistributedApplicationBuilder builder)
-    {
-        var configured = builder.Configuration[RuntimeConfigurationKey];
-        DatabaseRuntime? chosen = null;
-        if (!string.IsNullOrWhiteSpace(configured))
-        {
-            if (!Enum.TryParse<DatabaseRuntime>(configured, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed))
-            {
-                throw new DistributedApplicationException(
-                    $"{RuntimeConfigurationKey} is '{configured}'; expected container, local or external.");
-            }
-
-            chosen = parsed;
-        }
-
-        if (builder.ExecutionContext.IsPublishMode)
-        {
-            // The machine's binaries mean nothing to a deployment: a container, or a server someone else runs.
-            return chosen == DatabaseRuntime.External
-                ? (DatabaseRuntime.External, $"publish mode, {RuntimeConfigurationKey}=external")
-                : (DatabaseRuntime.Container, "publish mode");
-        }
-
-        if (chosen is { } runtime)
-        {
-            return (runtime, $"{RuntimeConfigurationKey}={configured}");
-        }
-
-        var containerRuntime = builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] ?? "docker";
-        return ContainerRuntimeProbe.IsRunning(containerRuntime)
-            ? (DatabaseRuntime.Container, $"{containerRuntime} is running")
-            : (DatabaseRuntime.Local, $"no running {containerRuntime} found");
     }
 }

@@ -14,7 +14,7 @@ namespace AppHost.Deployment;
 /// </summary>
 internal static class ClusterDatabase
 {
-    public const string ServerName = "postgres";
+    private const string ServerName = AppHost.Database.DatabaseExtensions.ServerName;
     public const string InitScriptsPath = "/docker-entrypoint-initdb.d";
 
     public static void Complete(ClusterModel cluster, DistributedApplicationModel model)

@@ -25,36 +25,30 @@ public sealed class PublishFailureTests
     }
 
     [Fact]
-    public async Task A_database_runtime_that_does_not_exist_is_refused_when_publishing_too()
-    {
-        var manifest = Path.Combine(Path.GetTempPath(), $"deployment-tests-runtime-{Guid.NewGuid():N}", "aspire-manifest.json");
-        try
-        {
-            var result = await PublishFixture.RunAppHostAsync(expectSuccess: false,
-                "--publisher", "manifest", "--output-path", manifest, "--Database:Runtime", "externl");
-            Assert.NotEqual(0, result.ExitCode);
-            Assert.Contains("Database:Runtime is 'externl'; expected container, local or external.", result.All, StringComparison.Ordinal);
-            Assert.False(File.Exists(manifest));
-        }
-        finally
-        {
-            if (Path.GetDirectoryName(manifest) is { } folder && Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
-    }
+    public Task A_database_runtime_that_does_not_exist_is_refused_when_publishing_too() =>
+        AssertManifestRefusedAsync(["--Database:Runtime", "externl"],
+            "Database:Runtime is 'externl'; expected container, local or external.");
 
     [Fact]
-    public async Task Publishing_with_SQLite_is_refused_with_why_since_the_replicas_share_their_jobs()
+    public Task A_broker_runtime_that_does_not_exist_is_refused_when_publishing_too() =>
+        AssertManifestRefusedAsync(["--Messaging:Runtime", "containr"],
+            "Messaging:Runtime is 'containr'; expected container, local or external.");
+
+    [Fact]
+    public Task Publishing_with_SQLite_is_refused_with_why_since_the_replicas_share_their_jobs() =>
+        AssertManifestRefusedAsync(["--Database:Provider", "sqlite"],
+            "Database:Provider is sqlite, which keeps the state in files of one machine");
+
+    /// <summary>Publishing the Aspire manifest with <paramref name="settings"/> exits non-zero, says <paramref name="why"/>, and writes no manifest.</summary>
+    private static async Task AssertManifestRefusedAsync(string[] settings, string why)
     {
-        var manifest = Path.Combine(Path.GetTempPath(), $"deployment-tests-sqlite-{Guid.NewGuid():N}", "aspire-manifest.json");
+        var manifest = Path.Combine(Path.GetTempPath(), $"deployment-tests-refused-{Guid.NewGuid():N}", "aspire-manifest.json");
         try
         {
             var result = await PublishFixture.RunAppHostAsync(expectSuccess: false,
-                "--publisher", "manifest", "--output-path", manifest, "--Database:Provider", "sqlite");
+                ["--publisher", "manifest", "--output-path", manifest, .. settings]);
             Assert.NotEqual(0, result.ExitCode);
-            Assert.Contains("Database:Provider is sqlite, which keeps the state in files of one machine", result.All, StringComparison.Ordinal);
+            Assert.Contains(why, result.All, StringComparison.Ordinal);
             Assert.False(File.Exists(manifest));
         }
         finally
