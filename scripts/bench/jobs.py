@@ -42,7 +42,8 @@ import httpx
 
 # (this script's folder is on the path)
 from liveness import LivenessProbes
-from procstat import CPUS, TICK_S, own_ticks, percentile, process_stats, read_watch, watch_summary
+from procstat import (CPUS, TICK_S, own_ticks, percentile, process_stats, read_watch, start_helper, stop_helper,
+                      watch_summary)
 
 
 class CpuMeter:
@@ -203,9 +204,7 @@ class HostWatch(BackgroundSampler):
 
     def start(self) -> None:
         """Starts the watch and returns once it has read the machine a first time (or after 10 s)."""
-        self._child = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("procstat.py")), "watch", str(self.INTERVAL_S)],
-            stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self._child = start_helper(Path(__file__).with_name("procstat.py"), "watch", str(self.INTERVAL_S))
         super().start()
         self._watching.wait(10)
 
@@ -223,12 +222,7 @@ class HostWatch(BackgroundSampler):
 
     def stop(self) -> None:
         if self._child:
-            self._child.terminate()  # it writes its last sample and ends
-            try:
-                self._child.wait(5)
-            except subprocess.TimeoutExpired:
-                self._child.kill()
-                self._child.wait()
+            stop_helper(self._child)  # it writes its last sample and ends
         super().stop()
 
     def during(self, begin: float, end: float) -> dict | None:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 from typing import TextIO
+
+from procstat import start_helper, stop_helper  # (this script's folder is on the path)
 
 
 class Asker:
@@ -106,10 +107,8 @@ class LivenessProbes:
         self.failures: dict[str, int] = dict.fromkeys(self.names, 0)
         self._answered: set[str] = set()
         self._first = threading.Event()
-        self._child = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), str(interval_s)]
-            + [f"{name}={url}" for name, url in alive.items()],
-            stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self._child = start_helper(Path(__file__).resolve(), str(interval_s),
+                                   *(f"{name}={url}" for name, url in alive.items()))
         self._reader = threading.Thread(target=self._read, name="liveness-reader", daemon=True)
         self._reader.start()
 
@@ -136,12 +135,7 @@ class LivenessProbes:
                     self._first.set()
 
     def stop(self) -> dict[str, list[tuple[float, float]]]:
-        self._child.terminate()  # it writes the asks under way and ends
-        try:
-            self._child.wait(5)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.wait()
+        stop_helper(self._child)  # it writes the asks under way and ends
         self._reader.join(5)
         return {name: list(values) for name, values in self.readings.items()}
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import NamedTuple, TextIO
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -102,6 +104,24 @@ def watch(interval_s: float, out: TextIO) -> None:
         out.flush()
     except BrokenPipeError:  # the reader went first: nothing left to tell
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # so that the interpreter's last flush says nothing
+
+
+def start_helper(script: Path, *arguments: str) -> subprocess.Popen:
+    """One of the benchmark's helper processes (this file's `watch`, liveness.py), run by this interpreter in a session
+    of its own, so that the scheduler gives it a group of its own and the driver's load does not hold it; its lines come
+    on its stdout."""
+    return subprocess.Popen([sys.executable, str(script), *arguments], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def stop_helper(child: subprocess.Popen) -> None:
+    """Asks a helper to end (SIGTERM: it writes its last lines first) and waits for it; kills it after 5 s."""
+    child.terminate()
+    try:
+        child.wait(5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def read_watch(lines: Iterable[str]) -> tuple[list[tuple[float, int, int]], list[tuple[float, float]]]:

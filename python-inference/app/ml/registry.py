@@ -121,13 +121,12 @@ def load_models(
     """
     names = list(BUILT_IN_LOADERS) if built_ins is None else list(built_ins)
     built_in = [load(cache_dir) for name in names for load in BUILT_IN_LOADERS[name]]
-    if repository is None and not built_in:
-        raise RepositoryError("no built-in model asked for and no model repository: nothing to serve")
-    if repository is None:
-        return ModelRegistry(built_in, default_versions)
+    added = load_repository(repository) if repository is not None else []
+    if not built_in and not added:
+        where = f"{repository}: no model in it, and" if repository is not None else "no model repository, and"
+        raise RepositoryError(f"{where} no built-in model asked for: nothing to serve")
     built_in_names = {model.name for model in built_in}
     built_in_versions = {(model.name, model.version) for model in built_in}
-    added = load_repository(repository)
     for model in added:
         if (model.name, model.version) in built_in_versions:
             raise RepositoryError(
@@ -139,6 +138,4 @@ def load_models(
     highest = {model.name: model.version for model in added if model.name not in built_in_names}
     for name, version in highest.items():
         defaults.setdefault(name, version)
-    if not built_in and not added:
-        raise RepositoryError(f"{repository}: no model in it, and no built-in model asked for: nothing to serve")
     return ModelRegistry([*built_in, *added], defaults)
