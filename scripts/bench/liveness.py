@@ -27,7 +27,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TextIO
 
-from procstat import start_helper, stop_helper  # (this script's folder is on the path)
+from procstat import silence, start_helper, stop_helper  # (this script's folder is on the path)
 
 
 class Asker:
@@ -91,8 +91,8 @@ def main(arguments: list[str]) -> int:
         while not stopped.wait(0.1) and os.getppid() == parent:
             pass
         asker.stop()
-    except BrokenPipeError:  # the reader went first: nothing left to tell
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the interpreter's last flush says nothing
+    except BrokenPipeError:
+        silence(sys.stdout)
     return 0
 
 

@@ -102,8 +102,14 @@ def watch(interval_s: float, out: TextIO) -> None:
             out.flush()
         sample()
         out.flush()
-    except BrokenPipeError:  # the reader went first: nothing left to tell
-        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # so that the interpreter's last flush says nothing
+    except BrokenPipeError:
+        silence(out)
+
+
+def silence(out: TextIO) -> None:
+    """A helper whose reader went first has nothing left to tell: `out` goes to /dev/null, so that the interpreter's
+    last flush says nothing."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
 def start_helper(script: Path, *arguments: str) -> subprocess.Popen:

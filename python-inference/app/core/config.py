@@ -93,7 +93,7 @@ def _fault_delay(environ: Mapping[str, str], name: str, environment: str) -> flo
     return value
 
 
-BUILT_IN_MODELS = ("sentiment", "iris")
+BUILT_IN_MODELS = ("sentiment", "iris")  # the names BUILTIN_MODELS may give; app/ml/registry.py loads each
 
 
 def _built_in_models(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -195,7 +195,6 @@ class Settings:
     # and the Worker refuses them.
     WORKER_TOKEN_KEY: str | None = None
     WORKER_TOKEN_LIFETIME: float = 120.0  # seconds; a token is renewed after half of it
-    # The sentiment version served until the Worker's registry names the active one.
     # The sentiment version served first (until the registry names the active one); unset, the first built-in
     # (1.0.0), or a repository's highest when the built-in sentiment is not served.
     SENTIMENT_DEFAULT_VERSION: str | None = None

@@ -14,8 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
+from app.core.config import BUILT_IN_MODELS
 from app.ml.cache import Evaluation
-from app.ml.registry import VersionNotFoundError, load_models
+from app.ml.registry import BUILT_IN_LOADERS, VersionNotFoundError, load_models
 from app.ml.repository import (
     ARTIFACT,
     MANIFEST,
@@ -264,6 +265,10 @@ def test_only_the_built_in_models_asked_for_are_served_beside_the_repository(tmp
     assert {m.name: m.version for m in load_models(model_cache_dir, {"sentiment": "1.0.0"}, None, built_ins=["iris"])} == {
         "iris": "1.0.0"
     }
+
+
+def test_every_built_in_model_the_settings_accept_has_its_loaders_and_no_other() -> None:
+    assert set(BUILT_IN_LOADERS) == set(BUILT_IN_MODELS)
 
 
 def test_nothing_to_serve_stops_the_load(tmp_path: Path, model_cache_dir: Path) -> None:
