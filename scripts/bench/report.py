@@ -1,6 +1,7 @@
 """The report of scripts/bench/run.sh: one Markdown table with ratios against the baselines of the same run (python-
 inference directly; the raw broker), the same figures as JSON, and a PNG plot of throughput and p99 by scenario.
-Runs on Debian's /usr/bin/python3 with python3-matplotlib."""
+Runs on Debian's /usr/bin/python3; the plot needs python3-matplotlib (run.sh installs it), imported only to draw it,
+so the tables and their tests need nothing more than Python."""
 
 from __future__ import annotations
 
@@ -10,11 +11,6 @@ import os
 import platform
 from pathlib import Path
 from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def load_scenarios(path: Path) -> list[dict[str, Any]]:
@@ -181,6 +177,11 @@ def markdown(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, meta:
 
 
 def plot(scenarios: list[dict[str, Any]], jobs: dict[str, Any] | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     settings = list(dict.fromkeys(s["sampling"] for s in scenarios))
     bars = [(f"{s['name']}\n({s['connections']} conn.{'' if s['sampling'] == settings[0] else ', ' + _short(s['sampling'])})",
              s["items_per_s"], s["p99_ms"], s["group"]) for s in scenarios]
