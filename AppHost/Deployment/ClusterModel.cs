@@ -50,9 +50,6 @@ internal sealed class Workload(string name, bool stateful)
     /// <summary>The volume claim's mount path (StatefulSets).</summary>
     public string? DataPath { get; init; }
 
-    /// <summary>Files mounted from the workload's ConfigMap (e.g. PostgreSQL's init script), by folder.</summary>
-    public Dictionary<string, SortedDictionary<string, string>> ConfigFiles { get; } = [];
-
     /// <summary>HTTP health endpoints on the port named here: /health (readiness) and /alive (liveness).</summary>
     public string? HealthPort { get; init; }
 

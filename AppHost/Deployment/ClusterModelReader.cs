@@ -47,7 +47,7 @@ internal sealed class ClusterModelReader(
             cluster.Workloads.Add(workload);
         }
 
-        ClusterDatabase.Complete(cluster, model);
+        ClusterDatabase.Complete(cluster);
 
         // A broker's or database's connection string is made of its own secret parameters: its Secret holds them.
         foreach (var resource in resources.OfType<IResourceWithConnectionString>().Where(resource => !cluster[resource.Name].IsService))

@@ -162,21 +162,12 @@ internal sealed class KustomizeBaseBuilder(
 
     private static V1ConfigMap Config(Workload workload)
     {
-        var data = new Dictionary<string, string>(workload.Settings);
-        foreach (var files in workload.ConfigFiles.Values)
-        {
-            foreach (var (file, content) in files)
-            {
-                data[file] = content;
-            }
-        }
-
         return new V1ConfigMap
         {
             ApiVersion = "v1",
             Kind = "ConfigMap",
             Metadata = new V1ObjectMeta { Name = ClusterNames.Config(workload.Name), Labels = Labels(workload.Name, Component(workload)) },
-            Data = data,
+            Data = new Dictionary<string, string>(workload.Settings),
         };
     }
 
@@ -249,21 +240,6 @@ internal sealed class KustomizeBaseBuilder(
             var name = $"writable-{index}";
             volumes.Add(new V1Volume { Name = name, EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity("256Mi") } });
             mounts.Add(new V1VolumeMount { Name = name, MountPath = path });
-        }
-
-        foreach (var (path, files) in workload.ConfigFiles)
-        {
-            var name = $"config-files-{volumes.Count}";
-            volumes.Add(new V1Volume
-            {
-                Name = name,
-                ConfigMap = new V1ConfigMapVolumeSource
-                {
-                    Name = ClusterNames.Config(workload.Name),
-                    Items = files.Keys.Select(file => new V1KeyToPath { Key = file, Path = file }).ToList(),
-                },
-            });
-            mounts.Add(new V1VolumeMount { Name = name, MountPath = path, ReadOnlyProperty = true });
         }
 
         var container = new V1Container

@@ -8,11 +8,18 @@ internal sealed partial class DatabaseMigrator(WorkerDatabase database, ILogger<
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await database.MigrateAsync(cancellationToken);
+        if (await database.MigrateAsync(cancellationToken))
+        {
+            LogCreated(logger, database.Dialect.Provider);
+        }
+
         LogMigrated(logger, database.Dialect.Provider, WorkerDatabase.LatestVersion);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker database ({Provider}) created: there was none.")]
+    private static partial void LogCreated(ILogger logger, DatabaseProvider provider);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker database ({Provider}) at schema version {Version}.")]
     private static partial void LogMigrated(ILogger logger, DatabaseProvider provider, int version);

@@ -29,6 +29,12 @@ public abstract class SqlDialect
     public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>
+    /// Creates the database when it does not exist yet, before the first connection to it (the migration's); true if
+    /// this call created it. Replicas starting together may all call it: one creates, the others find it.
+    /// </summary>
+    public abstract Task<bool> CreateIfMissingAsync(CancellationToken cancellationToken);
+
+    /// <summary>
     /// A transaction that writes, begun in this process's turn to write (<see cref="WaitToWriteAsync"/>), which it holds
     /// until it ends. SQLite takes its (single) write lock at once, so the reads inside it are current.
     /// </summary>
@@ -115,13 +121,15 @@ public sealed partial class SqliteDialect(string path, int walAutoCheckpoint = S
     /// SQLite opens it: SQLite gives its -wal and -shm files the database file's mode, and the default (0644, by
     /// umask) would let every local user read the jobs, their inputs and results.
     /// </summary>
-    public void CreatePrivateFile()
+    public override Task<bool> CreateIfMissingAsync(CancellationToken cancellationToken) => Task.FromResult(CreatePrivateFile());
+
+    private bool CreatePrivateFile()
     {
         var folder = Path.GetDirectoryName(FilePath)!;
         if (OperatingSystem.IsWindows())
         {
             Directory.CreateDirectory(folder);
-            return;
+            return !File.Exists(FilePath);
         }
 
         if (!Directory.Exists(folder))
@@ -136,6 +144,7 @@ public sealed partial class SqliteDialect(string path, int walAutoCheckpoint = S
             {
                 Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = privateFile,
             });
+            return true;
         }
         catch (IOException) when (File.Exists(FilePath))
         {
@@ -147,6 +156,8 @@ public sealed partial class SqliteDialect(string path, int walAutoCheckpoint = S
                     File.SetUnixFileMode(file, privateFile);
                 }
             }
+
+            return false;
         }
     }
 
@@ -353,8 +364,58 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
 
     protected override string InsertionOrderColumn => "insertion_order BIGINT GENERATED ALWAYS AS IDENTITY,";
 
+    /// <summary>The database a connection goes to for <c>CREATE DATABASE</c>: every server has it, and any role may connect.</summary>
+    public const string MaintenanceDatabase = "postgres";
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
+
+    /// <summary>
+    /// Creates the connection string's database when the server answers that it does not exist (3D000), as
+    /// Aspire does for a server it runs itself and a deployment from the manifest does not
+    /// (microsoft/aspire#14695): connected to <see cref="MaintenanceDatabase"/> with the same role and password.
+    /// A replica that loses the race finds the database there (42P04, or 23505 when two create at once). A role that may not create databases gets
+    /// an error that says what to create.
+    /// </summary>
+    public override async Task<bool> CreateIfMissingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var probe = await dataSource.OpenConnectionAsync(cancellationToken);
+            return false;
+        }
+        catch (PostgresException missing) when (missing.SqlState == PostgresErrorCodes.InvalidCatalogName)
+        {
+            await using var template = dataSource.CreateConnection();
+            var target = new NpgsqlConnectionStringBuilder(template.ConnectionString);
+            // Without a Database, PostgreSQL (and Npgsql) take the role's name.
+            var name = target.Database ?? target.Username!;
+            await using var maintenance = template.CloneWith(new NpgsqlConnectionStringBuilder(template.ConnectionString)
+            {
+                Database = MaintenanceDatabase,
+                Pooling = false,
+            }.ConnectionString);
+            await maintenance.OpenAsync(cancellationToken);
+            // CREATE DATABASE takes no parameters: the name goes in as a quoted identifier.
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", maintenance);
+            try
+            {
+                await create.ExecuteNonQueryAsync(cancellationToken);
+                return true;
+            }
+            catch (PostgresException raced) when (raced.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
+            {
+                // Another replica's, created meanwhile (two at once may meet at the catalog's unique index).
+                return false;
+            }
+            catch (PostgresException refused) when (refused.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                throw new InvalidOperationException(
+                    $"The database \"{name}\" does not exist, and the role \"{target.Username}\" may not create it: " +
+                    $"create it on the server (CREATE DATABASE \"{name}\") or give the role CREATEDB.", refused);
+            }
+        }
+    }
 
     protected override ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, CancellationToken cancellationToken) =>
         connection.BeginTransactionAsync(cancellationToken);

@@ -122,18 +122,15 @@ public sealed class WorkerDatabase(SqlDialect dialect)
 
     /// <summary>
     /// Brings the schema to <see cref="LatestVersion"/>, in one transaction under the dialect's migration lock: of
-    /// replicas starting together one migrates, the others wait and then find nothing to do.
+    /// replicas starting together one migrates, the others wait and then find nothing to do. Creates the database
+    /// first when there is none (<see cref="SqlDialect.CreateIfMissingAsync"/>); true if it did.
     /// </summary>
-    public Task MigrateAsync(CancellationToken cancellationToken) => MigrateAsync(LatestVersion, cancellationToken);
+    public Task<bool> MigrateAsync(CancellationToken cancellationToken) => MigrateAsync(LatestVersion, cancellationToken);
 
     /// <summary>Migrates to <paramref name="targetVersion"/> only (tests build a previous version's database this way).</summary>
-    public async Task MigrateAsync(int targetVersion, CancellationToken cancellationToken)
+    public async Task<bool> MigrateAsync(int targetVersion, CancellationToken cancellationToken)
     {
-        if (Dialect is SqliteDialect sqlite)
-        {
-            sqlite.CreatePrivateFile();
-        }
-
+        var created = await Dialect.CreateIfMissingAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         if (Dialect.Provider == DatabaseProvider.Sqlite)
         {
@@ -170,6 +167,7 @@ public sealed class WorkerDatabase(SqlDialect dialect)
         }
 
         await transaction.CommitAsync(cancellationToken);
+        return created;
     }
 
     /// <summary>The schema version the database has now (0 for an empty one).</summary>

@@ -197,11 +197,11 @@ public sealed class KustomizeBaseTests(PublishFixture publish)
             Assert.Contains("Host=postgres;", env[$"ConnectionStrings__{database}"].Value, StringComparison.Ordinal);
         }
 
-        var init = publish.All<V1ConfigMap>().Single(map => map.Metadata.Name == "postgres-config").Data["create-databases.sql"];
-        Assert.Contains("CREATE DATABASE \"workerdb\";", init, StringComparison.Ordinal);
-        Assert.Contains("CREATE DATABASE \"analyticsdb\";", init, StringComparison.Ordinal);
-        // The server's settings travel as arguments, which the image's entrypoint hands to postgres.
+        // The server's settings travel as arguments, which the image's entrypoint hands to postgres. No init script:
+        // each service creates its database on its first start (tests/Worker.Tests/WorkerDatabaseMigrationTests.cs,
+        // python-inference/tests/messaging/test_analytics.py), as from the Aspire manifest.
         var server = publish.All<V1StatefulSet>().Single(set => set.Metadata.Name == "postgres").Spec.Template.Spec.Containers[0];
+        Assert.DoesNotContain(server.VolumeMounts, mount => mount.MountPath == "/docker-entrypoint-initdb.d");
         Assert.Equal(["-c", "autovacuum_naptime=5s"], server.Args);
         // 17: from 18 on the image keeps its data elsewhere than where the volume is mounted.
         Assert.Equal("docker.io/library/postgres:17.6", server.Image);

@@ -89,6 +89,47 @@ public sealed class PostgresTestServer : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>
+    /// Connections of <paramref name="role"/> (which exists) over TCP must give its password (SCRAM); every other role
+    /// keeps trust. Returns once the server refuses the role without one (a reload is a signal the server takes in
+    /// its own time).
+    /// </summary>
+    public async Task RequirePasswordForAsync(string role)
+    {
+        var hba = Path.Combine(_directory, "data", "pg_hba.conf");
+        await HbaGate.WaitAsync();
+        try
+        {
+            await File.WriteAllTextAsync(hba, $"host all {role} 127.0.0.1/32 scram-sha-256\n" + await File.ReadAllTextAsync(hba));
+            await ExecuteAsync("SELECT pg_reload_conf()");
+        }
+        finally
+        {
+            HbaGate.Release();
+        }
+
+        var withoutPassword = new NpgsqlConnectionStringBuilder(ConnectionString()) { Username = role, Pooling = false }.ConnectionString;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); ; await Task.Delay(50))
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(withoutPassword);
+                await connection.OpenAsync();
+            }
+            catch (NpgsqlException)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The server still lets {role} in without a password.");
+            }
+        }
+    }
+
+    private static readonly SemaphoreSlim HbaGate = new(1, 1);
+
     public static async Task<PostgresTestServer> StartAsync()
     {
         var directory = Directory.CreateTempSubdirectory("pg-tests-").FullName;

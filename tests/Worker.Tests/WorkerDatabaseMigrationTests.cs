@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+using Tests.Postgres;
 using Worker.Jobs;
 using Worker.Persistence;
 
@@ -128,5 +130,96 @@ public sealed class WorkerDatabaseMigrationTests
         Assert.Equal(WorkerDatabase.LatestVersion, Convert.ToInt32(
             await WorkerDatabase.ScalarAsync(connection, null, "SELECT COUNT(*) FROM schema_version", Token),
             System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task Replicas_starting_on_a_missing_postgres_database_create_it_once_and_migrate_it()
+    {
+        var server = await PostgresTestServer.SharedAsync();
+        // Upper case and a dash: the name is created as the quoted identifier the connection string names.
+        var name = $"Worker-{Guid.NewGuid():N}"[..20];
+        var sources = Enumerable.Range(0, 4)
+            .Select(_ => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(server.ConnectionString(name)).ConnectionString))
+            .ToList();
+        try
+        {
+            var created = await Task.WhenAll(sources.Select(source => new WorkerDatabase(new PostgresDialect(source)).MigrateAsync(Token)));
+
+            Assert.Single(created, createdIt => createdIt);
+            Assert.Equal(1, await DatabasesNamedAsync(server, name));
+            Assert.Equal(WorkerDatabase.LatestVersion, await new WorkerDatabase(new PostgresDialect(sources[0])).SchemaVersionAsync(Token));
+            Assert.False(await new WorkerDatabase(new PostgresDialect(sources[1])).MigrateAsync(Token));
+        }
+        finally
+        {
+            await DropAsync(server, name, sources);
+        }
+    }
+
+    [Fact]
+    public async Task A_missing_postgres_database_is_created_with_the_roles_password_and_not_without_it()
+    {
+        var server = await PostgresTestServer.SharedAsync();
+        var (role, name) = ($"worker_{Guid.NewGuid():N}"[..20], $"worker_{Guid.NewGuid():N}"[..20]);
+        await server.ExecuteAsync($"CREATE ROLE {role} LOGIN CREATEDB PASSWORD 's3cret'");
+        await server.RequirePasswordForAsync(role);
+        NpgsqlDataSource Source(string password) => NpgsqlDataSource.Create(
+            new NpgsqlConnectionStringBuilder(server.ConnectionString(name)) { Username = role, Password = password }.ConnectionString);
+        List<NpgsqlDataSource> sources = [Source("wrong"), Source("s3cret")];
+        try
+        {
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => new WorkerDatabase(new PostgresDialect(sources[0])).MigrateAsync(Token));
+            Assert.Equal(PostgresErrorCodes.InvalidPassword, refused.SqlState);
+            Assert.Equal(0, await DatabasesNamedAsync(server, name));
+
+            Assert.True(await new WorkerDatabase(new PostgresDialect(sources[1])).MigrateAsync(Token));
+            Assert.Equal(1, await DatabasesNamedAsync(server, name));
+        }
+        finally
+        {
+            await DropAsync(server, name, sources);
+        }
+    }
+
+    [Fact]
+    public async Task A_role_that_may_not_create_the_missing_database_is_told_what_to_create()
+    {
+        var server = await PostgresTestServer.SharedAsync();
+        var (role, name) = ($"worker_{Guid.NewGuid():N}"[..20], $"worker_{Guid.NewGuid():N}"[..20]);
+        await server.ExecuteAsync($"CREATE ROLE {role} LOGIN");
+        List<NpgsqlDataSource> sources =
+            [NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(server.ConnectionString(name)) { Username = role }.ConnectionString)];
+        try
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(
+                () => new WorkerDatabase(new PostgresDialect(sources[0])).MigrateAsync(Token));
+
+            Assert.Contains($"CREATE DATABASE \"{name}\"", refused.Message, StringComparison.Ordinal);
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, Assert.IsType<PostgresException>(refused.InnerException).SqlState);
+            Assert.Equal(0, await DatabasesNamedAsync(server, name));
+        }
+        finally
+        {
+            await DropAsync(server, name, sources);
+        }
+    }
+
+    private static async Task<int> DatabasesNamedAsync(PostgresTestServer server, string name)
+    {
+        await using var connection = new NpgsqlConnection(server.ConnectionString());
+        await connection.OpenAsync(Token);
+        await using var count = new NpgsqlCommand("SELECT COUNT(*) FROM pg_database WHERE datname = @name", connection);
+        count.Parameters.AddWithValue("name", name);
+        return Convert.ToInt32(await count.ExecuteScalarAsync(Token), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task DropAsync(PostgresTestServer server, string name, IEnumerable<NpgsqlDataSource> sources)
+    {
+        foreach (var source in sources)
+        {
+            await source.DisposeAsync();
+        }
+
+        await server.ExecuteAsync($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
     }
 }

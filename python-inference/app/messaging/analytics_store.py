@@ -117,6 +117,10 @@ class _Sqlite:
         return text
 
 
+# The database every PostgreSQL server has and any role may connect to: where a missing database is created from.
+MAINTENANCE_DATABASE = "postgres"
+
+
 class _Postgres:
     """psycopg 3 in autocommit mode, so transactions are the explicit BEGIN/COMMIT the store writes (as in SQLite)."""
 
@@ -136,7 +140,46 @@ class _Postgres:
         self.transient_errors = (psycopg.OperationalError,)
 
     def connect(self) -> _Connection:
+        try:
+            return self._psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+        except self._psycopg.OperationalError as error:
+            if not self._create_database_if_missing(error):
+                raise
         return self._psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+
+    def _create_database_if_missing(self, refused: Exception) -> bool:
+        """Creates the connection string's database when the server has none of that name, as Aspire does for a
+        server it runs itself and a deployment from the manifest does not (microsoft/aspire#14695); True if it is
+        there now. Asked on the `postgres` database with the same role and password: libpq's refusal carries no
+        SQLSTATE to tell a missing database from any other. A replica that loses the race finds it there (two at once may meet at the catalog's unique index). A role that
+        may not create databases leaves `refused` raised, with a note of what to create: it stays an error worth
+        another try, so the events wait for the database rather than being dropped."""
+        from psycopg import conninfo as libpq, errors, sql
+
+        settings = libpq.conninfo_to_dict(self.conninfo)
+        name = settings.get("dbname") or settings.get("user")
+        if not name or name == MAINTENANCE_DATABASE:
+            return False
+        try:
+            maintenance = self._psycopg.connect(
+                libpq.make_conninfo(self.conninfo, dbname=MAINTENANCE_DATABASE), autocommit=True, connect_timeout=5
+            )
+        except self._psycopg.OperationalError:
+            return False  # the server or the role is what failed, not the database
+        with maintenance:
+            if maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                return False  # it exists: the refusal was about something else
+            try:
+                maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except (errors.DuplicateDatabase, errors.UniqueViolation):
+                pass  # another replica's, created meanwhile (two at once may meet at the catalog's unique index)
+            except errors.InsufficientPrivilege:
+                refused.add_note(
+                    f'The database "{name}" does not exist, and the role may not create it: '
+                    f'create it on the server (CREATE DATABASE "{name}") or give the role CREATEDB.'
+                )
+                return False
+        return True
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")

@@ -77,6 +77,30 @@ class PostgresServer:
         with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=2) as connection:
             connection.execute(sql)
 
+    def query(self, sql: str, *parameters: object) -> list[tuple[object, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=2) as connection:
+            return connection.execute(sql, parameters or None).fetchall()
+
+    def require_password_for(self, role: str) -> None:
+        """Connections of `role` (which exists) over TCP must give its password (SCRAM); every other role keeps trust.
+        Returns once the server refuses the role without one (a reload is a signal the server takes in its own time)."""
+        import psycopg
+
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user={role} dbname=postgres", connect_timeout=2).close()
+            except psycopg.OperationalError:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server still lets {role} in without a password")
+            time.sleep(0.05)
+
     def create_schema(self) -> tuple[str, str]:
         """A new, empty schema; its name and a connection string whose search_path is it."""
         name = f"analytics_{uuid.uuid4().hex}"

@@ -24,6 +24,7 @@ from app.messaging.analytics import AnalyticsConsumer, AnalyticsStore, ModelCoun
 from app.messaging.analytics_store import postgres_conninfo
 from app.messaging.delivery import BatchedAcks
 from app.schemas.events import Event, parse_events
+from tests.messaging.postgres import PostgresServer
 from tests.messaging.test_lifecycle import batch_body, event_body
 from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
 
@@ -688,6 +689,70 @@ def test_two_replicas_on_one_postgres_database_count_each_event_once_and_report_
         first.close()
         second.close()
         postgres.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _drop_database(server: PostgresServer, name: str) -> None:
+    server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _databases_named(server: PostgresServer, name: str) -> int:
+    return len(server.query("SELECT 1 FROM pg_database WHERE datname = %s", name))
+
+
+def test_replicas_starting_on_a_missing_postgres_database_create_it_once(postgres: PostgresServer) -> None:
+    # Upper case and a dash: the name is created as the quoted identifier the connection string names.
+    name = f"Analytics-{uuid.uuid4().hex[:12]}"
+    stores = [AnalyticsStore.postgres(f"host=127.0.0.1 port={postgres.port} user=postgres dbname={name}") for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            recorded = list(pool.map(lambda store: store.record(prediction_made("iris", "1.0.0", {"setosa": 1})), stores))
+
+        assert recorded == [True, True, True]
+        assert _databases_named(postgres, name) == 1
+        assert stores[0].snapshot().models["iris"].predictions == 3
+    finally:
+        for store in stores:
+            store.close()
+        _drop_database(postgres, name)
+
+
+def test_a_missing_database_is_created_with_the_roles_password_and_not_without_it(postgres: PostgresServer) -> None:
+    role, name = f"analytics_{uuid.uuid4().hex[:12]}", f"analytics_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f"CREATE ROLE {role} LOGIN CREATEDB PASSWORD 's3cret'")
+    postgres.require_password_for(role)
+    conninfo = f"host=127.0.0.1 port={postgres.port} user={role} dbname={name} password="
+    wrong, right = AnalyticsStore.postgres(conninfo + "wrong"), AnalyticsStore.postgres(conninfo + "s3cret")
+    try:
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            wrong.snapshot()
+        assert _databases_named(postgres, name) == 0
+
+        assert right.snapshot().events == {}
+        assert _databases_named(postgres, name) == 1
+    finally:
+        wrong.close()
+        right.close()
+        _drop_database(postgres, name)
+
+
+def test_a_role_that_may_not_create_the_missing_database_gets_a_retryable_error_saying_what_to_create(
+    postgres: PostgresServer,
+) -> None:
+    role, name = f"analytics_{uuid.uuid4().hex[:12]}", f"analytics_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f"CREATE ROLE {role} LOGIN")
+    store = AnalyticsStore.postgres(f"host=127.0.0.1 port={postgres.port} user={role} dbname={name}")
+    try:
+        with pytest.raises(store.transient_errors) as refused:
+            store.record(prediction_made("iris", "1.0.0", {"setosa": 1}))
+
+        assert f'CREATE DATABASE "{name}"' in "\n".join(getattr(refused.value, "__notes__", []))
+        assert _databases_named(postgres, name) == 0
+        # Once an operator creates it, the next try goes through.
+        postgres.execute(f"CREATE DATABASE {name} OWNER {role}")
+        assert store.record(prediction_made("iris", "1.0.0", {"setosa": 1})) is True
+    finally:
+        store.close()
+        _drop_database(postgres, name)
 
 
 def test_an_npgsql_connection_string_becomes_libpq_conninfo() -> None:
