@@ -114,7 +114,7 @@ public static class DatabaseExtensions
         where T : IResourceWithEnvironment, IResourceWithWaitSupport
     {
         service.WithReference(database);
-        // The local server's databases exist once the server is healthy (its health check creates them).
+        // On the local server, each service creates its database once the server answers: it waits for the server.
         return databases.Server is { } server ? service.WaitFor(server) : service.WaitFor(database);
     }
 

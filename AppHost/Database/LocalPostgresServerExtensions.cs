@@ -98,12 +98,11 @@ public static class LocalPostgresServerExtensions
         return settings;
     }
 
-    /// <summary>A database on the local server, created when the server first answers.</summary>
+    /// <summary>A database on the local server, created by the service it is for on its first start.</summary>
     public static IResourceBuilder<LocalPostgresDatabaseResource> AddDatabase(
         this IResourceBuilder<LocalPostgresServerResource> server, string name, string? databaseName = null)
     {
         var database = new LocalPostgresDatabaseResource(name, databaseName ?? name, server.Resource);
-        server.Resource.Databases.Add(database);
         return server.ApplicationBuilder.AddResource(database).ExcludeFromManifest();
     }
 

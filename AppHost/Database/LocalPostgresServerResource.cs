@@ -19,9 +19,6 @@ public sealed class LocalPostgresServerResource(
 
     public ParameterResource Password { get; } = password;
 
-    /// <summary>The databases to create once the server answers.</summary>
-    public List<LocalPostgresDatabaseResource> Databases { get; } = [];
-
     public EndpointReference Endpoint => new(this, EndpointName);
 
     public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(

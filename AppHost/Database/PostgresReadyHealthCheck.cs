@@ -4,8 +4,9 @@ using Npgsql;
 namespace AppHost.Database;
 
 /// <summary>
-/// Healthy once a real connection with the server's own credentials succeeds and the run's databases exist: it
-/// creates the missing ones, so whatever waits for the server finds its database there.
+/// Healthy once a real connection with the server's own credentials succeeds (the server's port opens before it takes
+/// connections). The databases are not made here: each service creates its own on its first start, as in a deployment
+/// (docs/deployment.md, "The services create their databases"), so every PostgreSQL run takes that path.
 /// </summary>
 internal sealed class PostgresReadyHealthCheck(LocalPostgresServerResource server) : IHealthCheck
 {
@@ -17,18 +18,6 @@ internal sealed class PostgresReadyHealthCheck(LocalPostgresServerResource serve
             var builder = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Timeout = 2, Pooling = false };
             await using var connection = new NpgsqlConnection(builder.ToString());
             await connection.OpenAsync(cancellationToken);
-            foreach (var database in server.Databases)
-            {
-                await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
-                exists.Parameters.AddWithValue("name", database.DatabaseName);
-                if (await exists.ExecuteScalarAsync(cancellationToken) is null)
-                {
-                    // Names are ours (identifier-safe); CREATE DATABASE takes no parameters.
-                    await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database.DatabaseName}\"", connection);
-                    await create.ExecuteNonQueryAsync(cancellationToken);
-                }
-            }
-
             return HealthCheckResult.Healthy();
         }
         catch (Exception exception) when (exception is not OperationCanceledException)

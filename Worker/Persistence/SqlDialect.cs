@@ -364,18 +364,22 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
 
     protected override string InsertionOrderColumn => "insertion_order BIGINT GENERATED ALWAYS AS IDENTITY,";
 
-    /// <summary>The database a connection goes to for <c>CREATE DATABASE</c>: every server has it, and any role may connect.</summary>
+    /// <summary>
+    /// The database a connection goes to for <c>CREATE DATABASE</c>: every server is made with it, and by default
+    /// every role may connect to it.
+    /// </summary>
     public const string MaintenanceDatabase = "postgres";
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 
     /// <summary>
-    /// Creates the connection string's database when the server answers that it does not exist (3D000), as
-    /// Aspire does for a server it runs itself and a deployment from the manifest does not
-    /// (microsoft/aspire#14695): connected to <see cref="MaintenanceDatabase"/> with the same role and password.
-    /// A replica that loses the race finds the database there (42P04, or 23505 when two create at once). A role that may not create databases gets
-    /// an error that says what to create.
+    /// Creates the connection string's database when the server answers that it does not exist (3D000), as Aspire
+    /// does for a server it runs itself and a deployment from the manifest does not (microsoft/aspire#14695):
+    /// connected to <see cref="MaintenanceDatabase"/> with the same role and password, the new database the role's. A
+    /// replica that loses the race finds the database there (42P04, or 23505 when two create at once). A role that
+    /// may not create databases, or may not reach <see cref="MaintenanceDatabase"/>, gets an error that says what to
+    /// create.
     /// </summary>
     public override async Task<bool> CreateIfMissingAsync(CancellationToken cancellationToken)
     {
@@ -388,34 +392,63 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
         {
             await using var template = dataSource.CreateConnection();
             var target = new NpgsqlConnectionStringBuilder(template.ConnectionString);
-            // Without a Database, PostgreSQL (and Npgsql) take the role's name.
-            var name = target.Database ?? target.Username!;
-            await using var maintenance = template.CloneWith(new NpgsqlConnectionStringBuilder(template.ConnectionString)
+            // Without a Database PostgreSQL takes the role's name; without a role either, the system user's: not ours
+            // to guess.
+            if ((target.Database ?? target.Username) is not { } name)
             {
-                Database = MaintenanceDatabase,
-                Pooling = false,
-            }.ConnectionString);
-            await maintenance.OpenAsync(cancellationToken);
-            // CREATE DATABASE takes no parameters: the name goes in as a quoted identifier.
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", maintenance);
-            try
-            {
-                await create.ExecuteNonQueryAsync(cancellationToken);
-                return true;
+                throw;
             }
-            catch (PostgresException raced) when (raced.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
-            {
-                // Another replica's, created meanwhile (two at once may meet at the catalog's unique index).
-                return false;
-            }
-            catch (PostgresException refused) when (refused.SqlState == PostgresErrorCodes.InsufficientPrivilege)
-            {
-                throw new InvalidOperationException(
-                    $"The database \"{name}\" does not exist, and the role \"{target.Username}\" may not create it: " +
-                    $"create it on the server (CREATE DATABASE \"{name}\") or give the role CREATEDB.", refused);
-            }
+
+            return await CreateAsync(template, name, target.Username, cancellationToken);
         }
     }
+
+    private static async Task<bool> CreateAsync(NpgsqlConnection template, string name, string? role, CancellationToken cancellationToken)
+    {
+        var owner = role is null ? string.Empty : $" OWNER {Quoted(role)}";
+        var statement = $"CREATE DATABASE {Quoted(name)}{owner}";
+        var maintenanceString = new NpgsqlConnectionStringBuilder(template.ConnectionString)
+        {
+            Database = MaintenanceDatabase,
+            Pooling = false,
+            Multiplexing = false,
+        }.ConnectionString;
+        // CloneWith keeps what the data source does not show in its connection string: the password.
+        await using var maintenance = await template.CloneWithAsync(maintenanceString, cancellationToken);
+        try
+        {
+            await maintenance.OpenAsync(cancellationToken);
+        }
+        catch (NpgsqlException unreachable)
+        {
+            throw new InvalidOperationException(
+                $"The database {Quoted(name)} does not exist, and it could not be created: connecting to the server's " +
+                $"{Quoted(MaintenanceDatabase)} database failed ({unreachable.Message}). Create it on the server ({statement}).",
+                unreachable);
+        }
+
+        // CREATE DATABASE takes no parameters: the name goes in as a quoted identifier. The role creating it owns it, and
+        // so its schema public (PostgreSQL 15 on), where the migration creates the tables.
+        await using var create = new NpgsqlCommand($"CREATE DATABASE {Quoted(name)}", maintenance);
+        try
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+            return true;
+        }
+        catch (PostgresException raced) when (raced.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
+        {
+            // Another replica's, created meanwhile (two at once may meet at the catalog's unique index).
+            return false;
+        }
+        catch (PostgresException refused) when (refused.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new InvalidOperationException(
+                $"The database {Quoted(name)} does not exist, and the role {Quoted(role ?? "")} may not create it: " +
+                $"create it on the server ({statement}) or give the role CREATEDB.", refused);
+        }
+    }
+
+    private static string Quoted(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 
     protected override ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, CancellationToken cancellationToken) =>
         connection.BeginTransactionAsync(cancellationToken);

@@ -10,7 +10,8 @@ namespace Tests.Postgres;
 /// folder, started on a free loopback port, stopped by its process id. PostgreSQL refuses to run as root, so as root
 /// the folder belongs to the <c>postgres</c> user and both programs run through <c>setpriv</c>, which execs in place
 /// (the process we start is the server). One server per test process (<see cref="SharedAsync"/>); each test takes a
-/// schema or a database of its own. Trust authentication on 127.0.0.1 only: it lives for one test run.
+/// schema or a database of its own. Trust authentication on 127.0.0.1 only, but for the roles a test restricts
+/// (<see cref="RestrictAsync"/>): it lives for one test run.
 /// </summary>
 public sealed class PostgresTestServer : IAsyncDisposable
 {
@@ -90,17 +91,18 @@ public sealed class PostgresTestServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connections of <paramref name="role"/> (which exists) over TCP must give its password (SCRAM); every other role
-    /// keeps trust. Returns once the server refuses the role without one (a reload is a signal the server takes in
-    /// its own time).
+    /// Connections of <paramref name="role"/> (which exists) over TCP to <paramref name="database"/> (<c>all</c>: to
+    /// any) are authenticated by <paramref name="method"/> (<c>scram-sha-256</c>: with its password; <c>reject</c>:
+    /// not at all); every other connection keeps trust. Returns once the server refuses the role there without a
+    /// password (a reload is a signal the server takes in its own time).
     /// </summary>
-    public async Task RequirePasswordForAsync(string role)
+    public async Task RestrictAsync(string role, string method, string database = "all")
     {
         var hba = Path.Combine(_directory, "data", "pg_hba.conf");
         await HbaGate.WaitAsync();
         try
         {
-            await File.WriteAllTextAsync(hba, $"host all {role} 127.0.0.1/32 scram-sha-256\n" + await File.ReadAllTextAsync(hba));
+            await File.WriteAllTextAsync(hba, $"host {database} {role} 127.0.0.1/32 {method}\n" + await File.ReadAllTextAsync(hba));
             await ExecuteAsync("SELECT pg_reload_conf()");
         }
         finally
@@ -108,7 +110,10 @@ public sealed class PostgresTestServer : IAsyncDisposable
             HbaGate.Release();
         }
 
-        var withoutPassword = new NpgsqlConnectionStringBuilder(ConnectionString()) { Username = role, Pooling = false }.ConnectionString;
+        var withoutPassword = new NpgsqlConnectionStringBuilder(ConnectionString(database == "all" ? "postgres" : database))
+        {
+            Username = role, Pooling = false,
+        }.ConnectionString;
         for (var deadline = DateTime.UtcNow.AddSeconds(10); ; await Task.Delay(50))
         {
             try
@@ -123,7 +128,7 @@ public sealed class PostgresTestServer : IAsyncDisposable
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"The server still lets {role} in without a password.");
+                throw new TimeoutException($"The server still lets {role} into {database} without a password.");
             }
         }
     }

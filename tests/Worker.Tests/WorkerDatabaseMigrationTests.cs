@@ -162,7 +162,7 @@ public sealed class WorkerDatabaseMigrationTests
         var server = await PostgresTestServer.SharedAsync();
         var (role, name) = ($"worker_{Guid.NewGuid():N}"[..20], $"worker_{Guid.NewGuid():N}"[..20]);
         await server.ExecuteAsync($"CREATE ROLE {role} LOGIN CREATEDB PASSWORD 's3cret'");
-        await server.RequirePasswordForAsync(role);
+        await server.RestrictAsync(role, "scram-sha-256");
         NpgsqlDataSource Source(string password) => NpgsqlDataSource.Create(
             new NpgsqlConnectionStringBuilder(server.ConnectionString(name)) { Username = role, Password = password }.ConnectionString);
         List<NpgsqlDataSource> sources = [Source("wrong"), Source("s3cret")];
@@ -194,8 +194,32 @@ public sealed class WorkerDatabaseMigrationTests
             var refused = await Assert.ThrowsAsync<InvalidOperationException>(
                 () => new WorkerDatabase(new PostgresDialect(sources[0])).MigrateAsync(Token));
 
-            Assert.Contains($"CREATE DATABASE \"{name}\"", refused.Message, StringComparison.Ordinal);
+            Assert.Contains($"CREATE DATABASE \"{name}\" OWNER \"{role}\"", refused.Message, StringComparison.Ordinal);
             Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, Assert.IsType<PostgresException>(refused.InnerException).SqlState);
+            Assert.Equal(0, await DatabasesNamedAsync(server, name));
+        }
+        finally
+        {
+            await DropAsync(server, name, sources);
+        }
+    }
+
+    [Fact]
+    public async Task A_role_that_may_not_reach_the_maintenance_database_is_told_what_to_create()
+    {
+        var server = await PostgresTestServer.SharedAsync();
+        var (role, name) = ($"worker_{Guid.NewGuid():N}"[..20], $"worker_{Guid.NewGuid():N}"[..20]);
+        await server.ExecuteAsync($"CREATE ROLE {role} LOGIN CREATEDB");
+        await server.RestrictAsync(role, "reject", database: PostgresDialect.MaintenanceDatabase);
+        List<NpgsqlDataSource> sources =
+            [NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(server.ConnectionString(name)) { Username = role }.ConnectionString)];
+        try
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(
+                () => new WorkerDatabase(new PostgresDialect(sources[0])).MigrateAsync(Token));
+
+            Assert.Contains($"CREATE DATABASE \"{name}\" OWNER \"{role}\"", refused.Message, StringComparison.Ordinal);
+            Assert.IsAssignableFrom<NpgsqlException>(refused.InnerException);
             Assert.Equal(0, await DatabasesNamedAsync(server, name));
         }
         finally

@@ -117,7 +117,8 @@ class _Sqlite:
         return text
 
 
-# The database every PostgreSQL server has and any role may connect to: where a missing database is created from.
+# The database every PostgreSQL server is made with, which by default any role may connect to: where a missing database
+# is created from.
 MAINTENANCE_DATABASE = "postgres"
 
 
@@ -142,44 +143,46 @@ class _Postgres:
     def connect(self) -> _Connection:
         try:
             return self._psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
-        except self._psycopg.OperationalError as error:
-            if not self._create_database_if_missing(error):
-                raise
+        except self._psycopg.OperationalError as refused:
+            self._create_database_if_missing(refused)
         return self._psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
 
-    def _create_database_if_missing(self, refused: Exception) -> bool:
+    def _create_database_if_missing(self, refused: Exception) -> None:
         """Creates the connection string's database when the server has none of that name, as Aspire does for a
-        server it runs itself and a deployment from the manifest does not (microsoft/aspire#14695); True if it is
-        there now. Asked on the `postgres` database with the same role and password: libpq's refusal carries no
-        SQLSTATE to tell a missing database from any other. A replica that loses the race finds it there (two at once may meet at the catalog's unique index). A role that
-        may not create databases leaves `refused` raised, with a note of what to create: it stays an error worth
-        another try, so the events wait for the database rather than being dropped."""
+        server it runs itself and a deployment from the manifest does not (microsoft/aspire#14695); returns once it is
+        there, else raises. Asked on the `postgres` database with the same role and password (libpq's refusal carries
+        no SQLSTATE to tell a missing database from any other); a replica that loses the race finds it there (two at
+        once may meet at the catalog's unique index). When that database cannot be reached, or the name exists (the
+        refusal was about something else), `refused` is raised again. A role that may not create databases gets an
+        OperationalError, as any refusal to connect, that says what to create: an error worth another try, so the
+        events wait for the database rather than being dropped, and one the consumer's log line shows whole."""
         from psycopg import conninfo as libpq, errors, sql
 
         settings = libpq.conninfo_to_dict(self.conninfo)
-        name = settings.get("dbname") or settings.get("user")
+        role = settings.get("user")
+        name = settings.get("dbname") or role
         if not name or name == MAINTENANCE_DATABASE:
-            return False
+            raise refused
         try:
             maintenance = self._psycopg.connect(
                 libpq.make_conninfo(self.conninfo, dbname=MAINTENANCE_DATABASE), autocommit=True, connect_timeout=5
             )
         except self._psycopg.OperationalError:
-            return False  # the server or the role is what failed, not the database
+            raise refused from None  # the server or the role is what failed, not the database
         with maintenance:
             if maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                return False  # it exists: the refusal was about something else
+                raise refused
             try:
+                # The role creating it owns it, and so its schema public (PostgreSQL 15 on), where the tables go.
                 maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             except (errors.DuplicateDatabase, errors.UniqueViolation):
-                pass  # another replica's, created meanwhile (two at once may meet at the catalog's unique index)
-            except errors.InsufficientPrivilege:
-                refused.add_note(
-                    f'The database "{name}" does not exist, and the role may not create it: '
-                    f'create it on the server (CREATE DATABASE "{name}") or give the role CREATEDB.'
-                )
-                return False
-        return True
+                pass  # another replica's, created meanwhile
+            except errors.InsufficientPrivilege as denied:
+                owner = f' OWNER "{role}"' if role else ""
+                raise self._psycopg.OperationalError(
+                    f'The database "{name}" does not exist, and the role "{role or ""}" may not create it: create it on '
+                    f'the server (CREATE DATABASE "{name}"{owner}) or give the role CREATEDB.'
+                ) from denied
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")

@@ -1,7 +1,8 @@
 """A real PostgreSQL server for the tests, from the machine's binaries (Debian's postgresql-15): initdb into a
 temporary folder, started on a free loopback port, stopped by its process id. PostgreSQL refuses to run as root, so
 as root the folder belongs to the `postgres` user and both programs run through `setpriv`, which execs in place (the
-process started is the server). Trust authentication on 127.0.0.1: it lives for one test session."""
+process started is the server). Trust authentication on 127.0.0.1, but for the roles a test restricts (`restrict`): it
+lives for one test session."""
 
 from __future__ import annotations
 
@@ -83,22 +84,24 @@ class PostgresServer:
         with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=2) as connection:
             return connection.execute(sql, parameters or None).fetchall()
 
-    def require_password_for(self, role: str) -> None:
-        """Connections of `role` (which exists) over TCP must give its password (SCRAM); every other role keeps trust.
-        Returns once the server refuses the role without one (a reload is a signal the server takes in its own time)."""
+    def restrict(self, role: str, method: str, database: str = "all") -> None:
+        """Connections of `role` (which exists) over TCP to `database` ("all": to any) are authenticated by `method`
+        ("scram-sha-256": with its password; "reject": not at all); every other connection keeps trust. Returns once
+        the server refuses the role there without a password (a reload is a signal the server takes in its own time)."""
         import psycopg
 
         hba = self.data / "pg_hba.conf"
-        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        hba.write_text(f"host {database} {role} 127.0.0.1/32 {method}\n" + hba.read_text())
         self.execute("SELECT pg_reload_conf()")
+        target = "postgres" if database == "all" else database
         deadline = time.monotonic() + 10
         while True:
             try:
-                psycopg.connect(f"host=127.0.0.1 port={self.port} user={role} dbname=postgres", connect_timeout=2).close()
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user={role} dbname={target}", connect_timeout=2).close()
             except psycopg.OperationalError:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the server still lets {role} in without a password")
+                raise TimeoutError(f"the server still lets {role} into {target} without a password")
             time.sleep(0.05)
 
     def create_schema(self) -> tuple[str, str]:
