@@ -1,10 +1,13 @@
-"""Test helpers: assertions on the RFC 9457 problem responses, an in-memory span exporter, and iris rows the served
-model never saw in training."""
+"""Test helpers: assertions on the RFC 9457 problem responses, an in-memory span exporter, iris rows the served
+model never saw in training, and waiting for a condition (on a thread or on the running event loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,25 @@ INCOMING_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING_TRACEPARENT = f"00-{INCOMING_TRACE_ID}-00f067aa0ba902b7-01"
 # The one description of the error contract, shared with the C# tests.
 PROBLEM_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "protos" / "problem-details.schema.json"
+
+
+def wait_until(condition: Callable[[], object], what: str = "condition", *, timeout: float = 10.0,
+               interval: float = 0.02) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(interval)
+
+
+async def wait_until_async(condition: Callable[[], object], what: str = "condition", *, timeout: float = 10.0,
+                           interval: float = 0.02) -> None:
+    """`wait_until` on the running event loop, which keeps running between polls."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(interval)
 
 
 @cache

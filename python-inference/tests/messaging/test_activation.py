@@ -27,9 +27,8 @@ from tests.messaging.test_lifecycle import (
     messaging_app,
     publish,
     run,
-    wait_until,
 )
-from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter
+from tests.support import INCOMING_TRACE_ID, INCOMING_TRACEPARENT, RecordingExporter, wait_until
 
 TEXT = "The staff were friendly and the room was spotless."
 

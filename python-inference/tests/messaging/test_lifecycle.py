@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +28,7 @@ from app.messaging.analytics import AnalyticsConsumer
 from app.messaging.lifecycle import Messaging
 from app.ml.registry import ModelRegistry
 from tests.messaging.broker import USER, RabbitMQNode, TcpForwarder, free_port
-from tests.support import SETOSA, VIRGINICA
+from tests.support import SETOSA, VIRGINICA, wait_until
 
 EXCHANGE = "events"
 QUEUE = "events.analytics"
@@ -171,13 +171,6 @@ def queue_depth(broker: RabbitMQNode, name: str) -> int | None:
     return None
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def wait_until_consumed(broker: RabbitMQNode) -> None:
     """Every message in the analytics queue acked, which the consumer does only once it is recorded."""
     wait_until(lambda: queue_depth(broker, QUEUE) == 0, what=f"{QUEUE} to be drained")
@@ -190,7 +183,7 @@ def stats(client: TestClient) -> dict[str, Any]:
 
 
 def wait_until_connected(client: TestClient, timeout: float = 10.0) -> None:
-    wait_until(lambda: stats(client)["consumer"]["connected"], timeout, "the consumer to connect")
+    wait_until(lambda: stats(client)["consumer"]["connected"], "the consumer to connect", timeout=timeout)
 
 
 # --- the tests -----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from app.core.telemetry import SPAN_KIND_PRODUCER, Tracer, instruments, parse_traceparent
 from app.messaging.publisher import PredictionPublisher
 from app.ml.counter import ModelVersion, PredictionCounter
-from tests.support import RecordingExporter
+from tests.support import RecordingExporter, wait_until_async
 
 
 class FakeExchange:
@@ -197,9 +197,9 @@ def test_the_flush_loop_publishes_every_interval() -> None:
     async def scenario() -> None:
         publisher.start()
         counter.record("iris", "1.0.0", ["setosa"])
-        await wait_until(lambda: len(exchange.published) == 1, timeout=10.0)
+        await wait_until_async(lambda: len(exchange.published) == 1, "one published message")
         counter.record("iris", "1.0.0", ["virginica"])
-        await wait_until(lambda: len(exchange.published) == 2, timeout=10.0)
+        await wait_until_async(lambda: len(exchange.published) == 2, "two published messages")
         await publisher.stop(timeout=5.0)
 
     asyncio.run(scenario())
@@ -222,7 +222,7 @@ def test_reaching_the_pending_limit_flushes_before_the_interval_ends() -> None:
         assert wakes == []  # below the limit the flush loop is not woken (and the interval is an hour away)
         counter.record("iris", "1.0.0", ["setosa"])
         assert wakes == [3]
-        await wait_until(lambda: len(exchange.published) == 1, timeout=10.0)
+        await wait_until_async(lambda: len(exchange.published) == 1, "one published message")
         await publisher.stop(timeout=5.0)
 
     asyncio.run(scenario())
@@ -280,7 +280,7 @@ def test_stop_ends_the_flush_loop_even_when_its_cancellation_is_lost() -> None:
     async def scenario() -> None:
         publisher.start()
         counter.record("iris", "1.0.0", ["setosa"])
-        await wait_until(lambda: len(exchange.published) == 1, timeout=10.0)
+        await wait_until_async(lambda: len(exchange.published) == 1, "one published message")
         assert publisher._task is not None
         publisher._task = CancellationLost(publisher._task)  # type: ignore[assignment]
         # Without the stop flag the loop would wait out its whole 60 s interval, and `stop` with it.
@@ -288,14 +288,6 @@ def test_stop_ends_the_flush_loop_even_when_its_cancellation_is_lost() -> None:
 
     asyncio.run(scenario())
     assert len(exchange.published) == 1
-
-
-async def wait_until(condition: Any, timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def test_sent_messages_are_counted_per_destination_and_failures_by_error_type() -> None:

@@ -11,19 +11,11 @@ import time
 import pytest
 
 from app.ml.executor import ModelExecutor
+from tests.support import wait_until
 
 
 def model_threads() -> set[threading.Thread]:
     return {thread for thread in threading.enumerate() if thread.name.startswith("model_")}
-
-
-def wait_until(condition: object, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_each_call_runs_on_a_model_thread_and_answers_its_own_caller() -> None:
@@ -163,7 +155,7 @@ def test_the_threads_start_on_first_use_and_end_when_the_executor_is_closed_or_c
             asyncio.run(use(refused))
     del collected
     gc.collect()
-    assert wait_until(lambda: model_threads() <= before), model_threads() - before
+    wait_until(lambda: model_threads() <= before, "the model threads to end", timeout=5.0)
 
 
 def _closed_executor() -> ModelExecutor:

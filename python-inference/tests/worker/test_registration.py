@@ -21,6 +21,7 @@ from app.main import create_app
 from app.ml.registry import ModelRegistry
 from app.worker.registration import ModelRegistration
 from tests.worker.fake_registry import TOKEN_KEY, FakeRegistryServer
+from tests.support import wait_until
 
 TEXT = "The staff were friendly and the room was spotless."
 
@@ -44,13 +45,6 @@ def registering_app(settings: Settings, registry: ModelRegistry, url: str) -> Fa
         dataclasses.replace(settings, WORKER_GRPC_URL=url, WORKER_TOKEN_KEY=TOKEN_KEY),
         ModelRegistry(registry.all_versions()),
     )
-
-
-def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def served_version(client: TestClient) -> str:
