@@ -98,7 +98,10 @@ public static class LocalPostgresServerExtensions
         return settings;
     }
 
-    /// <summary>A database on the local server, created by the service it is for on its first start.</summary>
+    /// <summary>
+    /// A database on the local server, created by the service it is for (the Worker at start, python-inference at its
+    /// first connection).
+    /// </summary>
     public static IResourceBuilder<LocalPostgresDatabaseResource> AddDatabase(
         this IResourceBuilder<LocalPostgresServerResource> server, string name, string? databaseName = null)
     {

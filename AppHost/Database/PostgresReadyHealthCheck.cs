@@ -5,8 +5,8 @@ namespace AppHost.Database;
 
 /// <summary>
 /// Healthy once a real connection with the server's own credentials succeeds (the server's port opens before it takes
-/// connections). The databases are not made here: each service creates its own on its first start, as in a deployment
-/// (docs/deployment.md, "The services create their databases"), so every PostgreSQL run takes that path.
+/// connections). The databases are not made here: each service creates its own, as in a deployment (docs/deployment.md,
+/// "The services create their databases"), so every run on this runtime takes that path.
 /// </summary>
 internal sealed class PostgresReadyHealthCheck(LocalPostgresServerResource server) : IHealthCheck
 {

@@ -419,8 +419,10 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
         {
             await maintenance.OpenAsync(cancellationToken);
         }
-        catch (NpgsqlException unreachable)
+        catch (PostgresException unreachable)
         {
+            // The server refused the role there (pg_hba.conf, CONNECT revoked); a timeout or a lost connection is
+            // raised as it is.
             throw new InvalidOperationException(
                 $"The database {Quoted(name)} does not exist, and it could not be created: connecting to the server's " +
                 $"{Quoted(MaintenanceDatabase)} database failed ({unreachable.Message}). Create it on the server ({statement}).",

@@ -36,7 +36,7 @@ PROBLEM_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "protos" / "problem-
 
 
 def wait_until(condition: Callable[[], object], what: str = "condition", *, timeout: float = 10.0,
-               interval: float = 0.02) -> None:
+               interval: float = 0.05) -> None:
     """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -45,7 +45,7 @@ def wait_until(condition: Callable[[], object], what: str = "condition", *, time
 
 
 async def wait_until_async(condition: Callable[[], object], what: str = "condition", *, timeout: float = 10.0,
-                           interval: float = 0.02) -> None:
+                           interval: float = 0.05) -> None:
     """`wait_until` on the running event loop, which keeps running between polls."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -149,13 +149,14 @@ class _Postgres:
 
     def _create_database_if_missing(self, refused: Exception) -> None:
         """Creates the connection string's database when the server has none of that name, as Aspire does for a
-        server it runs itself and a deployment from the manifest does not (microsoft/aspire#14695); returns once it is
-        there, else raises. Asked on the `postgres` database with the same role and password (libpq's refusal carries
-        no SQLSTATE to tell a missing database from any other); a replica that loses the race finds it there (two at
-        once may meet at the catalog's unique index). When that database cannot be reached, or the name exists (the
-        refusal was about something else), `refused` is raised again. A role that may not create databases gets an
-        OperationalError, as any refusal to connect, that says what to create: an error worth another try, so the
-        events wait for the database rather than being dropped, and one the consumer's log line shows whole."""
+        server it runs itself and a deployment from the manifest does not (microsoft/aspire#14695); returns when the
+        caller should connect again, else raises. Asked on the `postgres` database with the same role and password
+        (libpq's refusal carries no SQLSTATE to tell a missing database from any other); when the name exists there,
+        another replica made it meanwhile (or the refusal was about something else, which the next connection
+        raises again). When the `postgres` database cannot be reached, `refused` is raised again. A role that may not
+        create databases gets an OperationalError, as any refusal to connect, that says what to create: an error worth
+        another try, so the events wait for the database rather than being dropped, and one the consumer's log line
+        shows whole."""
         from psycopg import conninfo as libpq, errors, sql
 
         settings = libpq.conninfo_to_dict(self.conninfo)
@@ -171,21 +172,25 @@ class _Postgres:
             raise refused from None  # the server or the role is what failed, not the database
         with maintenance:
             if maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                raise refused
+                return  # made meanwhile by another replica, or the refusal was about something else: connect again
             try:
                 # The role creating it owns it, and so its schema public (PostgreSQL 15 on), where the tables go.
                 maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             except (errors.DuplicateDatabase, errors.UniqueViolation):
                 pass  # another replica's, created meanwhile
             except errors.InsufficientPrivilege as denied:
-                owner = f' OWNER "{role}"' if role else ""
+                owner = f" OWNER {_quoted(role)}" if role else ""
                 raise self._psycopg.OperationalError(
-                    f'The database "{name}" does not exist, and the role "{role or ""}" may not create it: create it on '
-                    f'the server (CREATE DATABASE "{name}"{owner}) or give the role CREATEDB.'
+                    f"The database {_quoted(name)} does not exist, and the role {_quoted(role or '')} may not create it: "
+                    f"create it on the server (CREATE DATABASE {_quoted(name)}{owner}) or give the role CREATEDB."
                 ) from denied
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def postgres_conninfo(connection_string: str) -> str:

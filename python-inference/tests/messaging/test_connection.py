@@ -55,7 +55,7 @@ def test_start_returns_at_once_and_close_stops_the_attempts_while_no_broker_list
             f"amqp://u:p@127.0.0.1:{free_port()}", connection_name="test", on_connected=[set_up_topology]
         )
         connection.start()  # returns at once: the attempts run in the background
-        await wait_until_async(lambda: "not available (attempt 1" in caplog.text, "a first failed attempt")
+        await wait_until_async(lambda: "not available (attempt 1" in caplog.text, "a first failed attempt", timeout=15.0)
         connected = connection.connected
         await asyncio.wait_for(connection.close(), 10.0)  # a hang here would be the bug, not a slow machine
         return connected
@@ -97,9 +97,9 @@ def test_closing_during_a_reconnect_leaves_no_connection_behind(broker: RabbitMQ
         url = f"amqp://{USER}:{broker.password}@127.0.0.1:{forwarder.port}"
         connection = BrokerConnection(url, connection_name="test", on_connected=[])
         connection.start()
-        await wait_until_async(lambda: connection.connected, "the first connection")
+        await wait_until_async(lambda: connection.connected, "the first connection", timeout=15.0)
         await asyncio.to_thread(broker.ctl, "close_all_connections", "closed by a test")
-        await wait_until_async(lambda: not connection.connected, "the client to see the connection dropped")
+        await wait_until_async(lambda: not connection.connected, "the client to see the connection dropped", timeout=15.0)
         await connection.close()  # during aio-pika's reconnect pause
         attempts_at_close = forwarder.accepted
         # A leaked reconnect would open a TCP connection one reconnect interval after the drop; wait three, on the

@@ -155,7 +155,7 @@ def test_the_threads_start_on_first_use_and_end_when_the_executor_is_closed_or_c
             asyncio.run(use(refused))
     del collected
     gc.collect()
-    wait_until(lambda: model_threads() <= before, "the model threads to end", timeout=5.0)
+    wait_until(lambda: model_threads() <= before, f"the model threads to fall back to {before}", timeout=5.0)
 
 
 def _closed_executor() -> ModelExecutor:

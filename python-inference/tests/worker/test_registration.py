@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import timezone
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
