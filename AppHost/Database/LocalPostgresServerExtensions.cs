@@ -99,8 +99,7 @@ public static class LocalPostgresServerExtensions
     }
 
     /// <summary>
-    /// A database on the local server, created by the service it is for (the Worker at start, python-inference at its
-    /// first connection).
+    /// A database on the local server, created by the service it is for when it starts.
     /// </summary>
     public static IResourceBuilder<LocalPostgresDatabaseResource> AddDatabase(
         this IResourceBuilder<LocalPostgresServerResource> server, string name, string? databaseName = null)

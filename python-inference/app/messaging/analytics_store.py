@@ -322,6 +322,11 @@ class AnalyticsStore:
                 _close_quietly(reader)
                 raise
 
+    def prepare(self) -> None:
+        """Connects and migrates now, as the first write or read would: a missing PostgreSQL database is created (or
+        its refusal raised) when the service starts rather than at its first event."""
+        self._run(lambda cursor: None)
+
     def record(self, event: Event) -> bool:
         """Count `event` unless its id was counted before; False for such a duplicate."""
         return self.record_many([event])[0]

@@ -43,6 +43,7 @@ class Messaging:
             queue_name=settings.ANALYTICS_QUEUE,
         )
         self.activation = ActivationConsumer(registry, tracer, exchange_name=settings.EVENTS_EXCHANGE)
+        self._preparing: asyncio.Task[None] | None = None
         self.connection = BrokerConnection(
             settings.MESSAGING_URL,
             connection_name=settings.OTEL_SERVICE_NAME,
@@ -59,12 +60,25 @@ class Messaging:
         return await asyncio.to_thread(self.consumer.store.snapshot)
 
     async def start(self) -> None:
-        """Returns at once: the connection is made in the background, with back-off."""
+        """Returns at once: the connection is made in the background, with back-off, and the analytics store
+        prepared beside it."""
+        self._preparing = asyncio.create_task(self._prepare_store())
         self.publisher.start()
         self.connection.start()
 
+    async def _prepare_store(self) -> None:
+        """The analytics database connected and migrated (created, on a PostgreSQL server without it) at start, so a
+        refusal is in the log at once. A failure stops nothing: predictions need no analytics, and the consumer's
+        writes try again, each delivery waiting in the queue meanwhile."""
+        try:
+            await asyncio.to_thread(self.consumer.store.prepare)
+        except Exception as error:  # noqa: BLE001 - reported; the consumer's next write tries again
+            logger.warning("the analytics database is not ready yet: %s", error)
+
     async def stop(self) -> None:
         """Stop consuming and let deliveries in flight finish, publish pending counts once, then close."""
+        if self._preparing is not None:
+            await asyncio.wait({self._preparing}, timeout=self.STOP_TIMEOUT_S)
         await self.activation.stop(self.STOP_TIMEOUT_S)
         await self.consumer.stop(self.STOP_TIMEOUT_S)
         await self.publisher.stop(self.STOP_TIMEOUT_S)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -28,6 +29,7 @@ from app.messaging.analytics import AnalyticsConsumer
 from app.messaging.lifecycle import Messaging
 from app.ml.registry import ModelRegistry
 from tests.messaging.broker import USER, RabbitMQNode, TcpForwarder, free_port
+from tests.messaging.postgres import PostgresServer
 from tests.support import SETOSA, VIRGINICA, wait_until
 
 EXCHANGE = "events"
@@ -419,6 +421,41 @@ def test_shutdown_publishes_the_pending_counts(
         run(delete_queue(broker, QUEUE))
 
     assert json.loads(message.body)["data"]["labels"] == {"setosa": 2}
+
+
+def test_the_analytics_database_is_made_at_start_before_any_event_even_without_a_broker(
+    settings: Settings, registry: ModelRegistry, tmp_path: Path, postgres: PostgresServer
+) -> None:
+    name = f"analytics_{uuid.uuid4().hex[:12]}"
+    app = messaging_app(
+        settings, registry, tmp_path, f"amqp://{USER}:secret@127.0.0.1:{free_port()}",
+        DATABASE_PROVIDER="postgres", ANALYTICS_DATABASE=f"host=127.0.0.1 port={postgres.port} user=postgres dbname={name}",
+    )
+    try:
+        with TestClient(app):
+            wait_until(lambda: postgres.query("SELECT 1 FROM pg_database WHERE datname = %s", name), f"{name} to be made")
+            with psycopg.connect(postgres.conninfo(name)) as connection:
+                wait_until(
+                    lambda: connection.execute("SELECT to_regclass('processed_events')").fetchone() != (None,),
+                    f"{name}'s schema",
+                )
+    finally:
+        postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_refused_analytics_database_is_reported_at_start_and_predictions_are_still_served(
+    settings: Settings, registry: ModelRegistry, tmp_path: Path, postgres: PostgresServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    role, name = f"analytics_{uuid.uuid4().hex[:12]}", f"analytics_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f"CREATE ROLE {role} LOGIN")  # no CREATEDB
+    app = messaging_app(
+        settings, registry, tmp_path, f"amqp://{USER}:secret@127.0.0.1:{free_port()}",
+        DATABASE_PROVIDER="postgres", ANALYTICS_DATABASE=f"host=127.0.0.1 port={postgres.port} user={role} dbname={name}",
+    )
+    with TestClient(app) as client:
+        wait_until(lambda: f'CREATE DATABASE "{name}" OWNER "{role}"' in caplog.text, "the refusal in the log")
+        assert client.get("/predict", params={"text": POSITIVE}).status_code == 200
 
 
 def test_shutdown_is_quick_while_the_broker_is_unreachable(
