@@ -6,9 +6,9 @@ namespace AppHost.Deployment;
 /// The cluster runs on PostgreSQL, since publish mode always describes it (AppHost/Database/DatabaseExtensions.cs): the
 /// server <c>postgres</c> with the databases <c>workerdb</c> (the Worker) and <c>analyticsdb</c> (python-inference's
 /// analytics), each service's reference to its database a connection string like any other. Each service creates its
-/// database on its first start, as it does on any server (docs/deployment.md). What the cluster model does not read
-/// from the model is added here: the server's settings, as arguments (the reader takes no container's arguments; the
-/// image's entrypoint hands those that start with a dash to postgres). With <c>Database:Runtime=external</c> the model
+/// database when it starts and finds none, as on any server (docs/deployment.md). Added here is what the cluster
+/// reader does not take from the model: the server's settings, as arguments (the reader takes no container's
+/// arguments; the image's entrypoint hands those that start with a dash to postgres). With <c>Database:Runtime=external</c> the model
 /// has no server, only the two connection strings, each a Secret the operator fills; nothing is added.
 /// </summary>
 internal static class ClusterDatabase

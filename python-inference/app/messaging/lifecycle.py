@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 class Messaging:
-    # Shutdown budget per step (finishing deliveries in flight, the final flush, closing the connection), so a
-    # dead or stalled broker cannot hold the process.
+    # Shutdown budget per step (the store's preparation, finishing deliveries in flight, the final flush, closing the
+    # connection, closing the store), so a dead or stalled broker or database cannot hold the loop.
     STOP_TIMEOUT_S = 3.0
 
     def __init__(
@@ -83,7 +83,10 @@ class Messaging:
         await self.consumer.stop(self.STOP_TIMEOUT_S)
         await self.publisher.stop(self.STOP_TIMEOUT_S)
         await self.connection.close(self.STOP_TIMEOUT_S)
-        self.consumer.store.close()
+        # Off the loop and within the budget: a preparation still connecting (to a database that does not answer)
+        # holds the store's lock until its connect times out.
+        closing = asyncio.ensure_future(asyncio.to_thread(self.consumer.store.close))
+        await asyncio.wait({closing}, timeout=self.STOP_TIMEOUT_S)
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
