@@ -434,7 +434,8 @@ def test_the_analytics_database_is_made_at_start_before_any_event_even_without_a
     try:
         with TestClient(app):
             wait_until(lambda: postgres.query("SELECT 1 FROM pg_database WHERE datname = %s", name), f"{name} to be made")
-            with psycopg.connect(postgres.conninfo(name)) as connection:
+            # Autocommit: each read its own transaction, which sees the tables committed since the last.
+            with psycopg.connect(postgres.conninfo(name), autocommit=True) as connection:
                 wait_until(
                     lambda: connection.execute("SELECT to_regclass('processed_events')").fetchone() != (None,),
                     f"{name}'s schema",
