@@ -78,11 +78,14 @@ class PostgresServer:
         with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=2) as connection:
             connection.execute(sql)
 
-    def query(self, sql: str, *parameters: object) -> list[tuple[object, ...]]:
+    def databases_named(self, name: str) -> int:
         import psycopg
 
         with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=2) as connection:
-            return connection.execute(sql, parameters or None).fetchall()
+            return len(connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall())
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def restrict(self, role: str, method: str, database: str = "all") -> None:
         """Connections of `role` (which exists) over TCP to `database` ("all": to any) are authenticated by `method`

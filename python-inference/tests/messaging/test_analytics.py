@@ -691,14 +691,6 @@ def test_two_replicas_on_one_postgres_database_count_each_event_once_and_report_
         postgres.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def _drop_database(server: PostgresServer, name: str) -> None:
-    server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _databases_named(server: PostgresServer, name: str) -> int:
-    return len(server.query("SELECT 1 FROM pg_database WHERE datname = %s", name))
-
-
 def test_replicas_starting_on_a_missing_postgres_database_create_it_once(postgres: PostgresServer) -> None:
     # Upper case and a dash: the name is created as the quoted identifier the connection string names.
     name = f"Analytics-{uuid.uuid4().hex[:12]}"
@@ -708,12 +700,12 @@ def test_replicas_starting_on_a_missing_postgres_database_create_it_once(postgre
             recorded = list(pool.map(lambda store: store.record(prediction_made("iris", "1.0.0", {"setosa": 1})), stores))
 
         assert recorded == [True, True, True]
-        assert _databases_named(postgres, name) == 1
+        assert postgres.databases_named(name) == 1
         assert stores[0].snapshot().models["iris"].predictions == 3
     finally:
         for store in stores:
             store.close()
-        _drop_database(postgres, name)
+        postgres.drop_database(name)
 
 
 def test_a_missing_database_is_created_with_the_roles_password_and_not_without_it(postgres: PostgresServer) -> None:
@@ -725,14 +717,14 @@ def test_a_missing_database_is_created_with_the_roles_password_and_not_without_i
     try:
         with pytest.raises(psycopg.OperationalError, match="password"):
             wrong.snapshot()
-        assert _databases_named(postgres, name) == 0
+        assert postgres.databases_named(name) == 0
 
         assert right.snapshot().events == {}
-        assert _databases_named(postgres, name) == 1
+        assert postgres.databases_named(name) == 1
     finally:
         wrong.close()
         right.close()
-        _drop_database(postgres, name)
+        postgres.drop_database(name)
 
 
 def test_a_role_that_may_not_create_the_missing_database_gets_a_retryable_error_saying_what_to_create(
@@ -747,13 +739,13 @@ def test_a_role_that_may_not_create_the_missing_database_gets_a_retryable_error_
 
         # In the message itself: the consumer logs str(error).
         assert f'CREATE DATABASE "{name}" OWNER "{role}"' in str(refused.value)
-        assert _databases_named(postgres, name) == 0
+        assert postgres.databases_named(name) == 0
         # Once an operator creates it, the next try goes through.
         postgres.execute(f"CREATE DATABASE {name} OWNER {role}")
         assert store.record(prediction_made("iris", "1.0.0", {"setosa": 1})) is True
     finally:
         store.close()
-        _drop_database(postgres, name)
+        postgres.drop_database(name)
 
 
 def test_a_role_that_may_not_reach_the_maintenance_database_gets_the_refusal_to_connect(postgres: PostgresServer) -> None:
@@ -764,7 +756,7 @@ def test_a_role_that_may_not_reach_the_maintenance_database_gets_the_refusal_to_
     try:
         with pytest.raises(store.transient_errors, match=f'database "{name}" does not exist'):
             store.snapshot()
-        assert _databases_named(postgres, name) == 0
+        assert postgres.databases_named(name) == 0
     finally:
         store.close()
 

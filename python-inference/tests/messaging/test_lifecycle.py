@@ -433,7 +433,7 @@ def test_the_analytics_database_is_made_at_start_before_any_event_even_without_a
     )
     try:
         with TestClient(app):
-            wait_until(lambda: postgres.query("SELECT 1 FROM pg_database WHERE datname = %s", name), f"{name} to be made")
+            wait_until(lambda: postgres.databases_named(name), f"{name} to be made")
             # Autocommit: each read its own transaction, which sees the tables committed since the last.
             with psycopg.connect(postgres.conninfo(name), autocommit=True) as connection:
                 wait_until(
@@ -441,7 +441,7 @@ def test_the_analytics_database_is_made_at_start_before_any_event_even_without_a
                     f"{name}'s schema",
                 )
     finally:
-        postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres.drop_database(name)
 
 
 def test_a_refused_analytics_database_is_reported_at_start_and_predictions_are_still_served(
