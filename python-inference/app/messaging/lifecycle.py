@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 class Messaging:
-    # Shutdown budget per step (the store's preparation, finishing deliveries in flight, the final flush, closing the
-    # connection, closing the store), so a dead or stalled broker or database cannot hold the loop.
+    # Shutdown budget per step (finishing deliveries in flight, the final flush, closing the connection, closing the
+    # store), so a dead or stalled broker or database cannot hold the loop.
     STOP_TIMEOUT_S = 3.0
 
     def __init__(
@@ -78,7 +78,7 @@ class Messaging:
     async def stop(self) -> None:
         """Stop consuming and let deliveries in flight finish, publish pending counts once, then close."""
         if self._preparing is not None:
-            await asyncio.wait({self._preparing}, timeout=self.STOP_TIMEOUT_S)
+            self._preparing.cancel()  # not waited for here: closing the store, last, waits for its lock
         await self.activation.stop(self.STOP_TIMEOUT_S)
         await self.consumer.stop(self.STOP_TIMEOUT_S)
         await self.publisher.stop(self.STOP_TIMEOUT_S)
